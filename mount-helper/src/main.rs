@@ -1,0 +1,2 @@
+//! `mount.ftsb WS DIR [-o OPTS]`: placeholder until the daemon exists.
+fn main() {}

@@ -1,0 +1,8 @@
+//! ftsb-fs: a transactional view of a workspace for AI coding agents.
+//!
+//! Reading order (see `docs/ARCHITECTURE.md`): `store` and `meta` hold the state,
+//! `overlay` is the copy-on-write namespace, `txn` seals checkpoints and publishes commits,
+//! `fuse` adapts the overlay to the kernel, `daemon` serves the mount and its control socket,
+//! `gate` judges command lines, `confine` restricts what `exec` runs, `cli` is the command line.
+
+pub mod cli;
