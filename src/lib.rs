@@ -6,3 +6,5 @@
 //! `gate` judges command lines, `confine` restricts what `exec` runs, `cli` is the command line.
 
 pub mod cli;
+pub mod meta;
+pub mod store;

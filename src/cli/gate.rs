@@ -16,6 +16,8 @@ pub enum GateCommand {
 /// Runs a gate verb and returns its exit code.
 pub fn run(cmd: GateCommand, _json: bool) -> anyhow::Result<i32> {
     match cmd {
-        GateCommand::Check { line } => anyhow::bail!("gate check is not built yet: {}", line.join(" ")),
+        GateCommand::Check { line } => {
+            anyhow::bail!("gate check is not built yet: {}", line.join(" "))
+        }
     }
 }

@@ -1,0 +1,289 @@
+//! Content-addressed blobs: every sealed file content lives once, named by its blake3 hash.
+//!
+//! Owns the `blobs/` directory of a store. A blob is written to a temporary file, hashed
+//! while it is written, fsynced, renamed to `blobs/<2 hex>/<62 hex>`, and the directory is
+//! fsynced, so a blob that has a name is complete and durable. Blobs are immutable: nothing
+//! here ever writes to a named blob again. Reads that must be trusted go through
+//! [`BlobStore::open_verified`] or [`BlobStore::read_verified`], which re-hash the content and
+//! refuse a blob whose bytes no longer match its name.
+//!
+//! Deliberately not here: which blobs are live (the callers' metadata knows that; [`BlobStore::gc`]
+//! takes the live set), and mutable working files (see [`WorkDir`]).
+
+mod work;
+
+pub use work::WorkDir;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The blake3 hash that names a blob.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId([u8; 32]);
+
+impl BlobId {
+    /// The id of `bytes`, without storing them.
+    pub fn of(bytes: &[u8]) -> BlobId {
+        BlobId(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+impl fmt::Display for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({self})")
+    }
+}
+
+impl FromStr for BlobId {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<BlobId, StoreError> {
+        let hex =
+            blake3::Hash::from_hex(s).map_err(|_| StoreError::BadId { text: s.to_owned() })?;
+        Ok(BlobId(*hex.as_bytes()))
+    }
+}
+
+impl serde::Serialize for BlobId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BlobId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<BlobId, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Errors of the blob store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("blob {id} is corrupt: its content hashes to {actual}")]
+    Corrupt { id: BlobId, actual: BlobId },
+    #[error("blob {id} is missing from the store")]
+    Missing { id: BlobId },
+    #[error("'{text}' is not a blob id (64 hex digits)")]
+    BadId { text: String },
+}
+
+impl StoreError {
+    /// The OS error behind this one, if any (ENOSPC, EIO, ...), for errno mapping.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            StoreError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        op,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The blob directory of a store.
+#[derive(Debug)]
+pub struct BlobStore {
+    dir: PathBuf,
+    tmp_seq: AtomicU64,
+}
+
+const COPY_CHUNK: usize = 1 << 20;
+
+impl BlobStore {
+    /// Opens (creating if needed) the blob directory `dir`, removing temporaries left by a crash.
+    pub fn open(dir: &Path) -> Result<BlobStore, StoreError> {
+        fs::create_dir_all(dir.join("tmp")).map_err(io_err("create", dir))?;
+        for entry in fs::read_dir(dir.join("tmp"))
+            .map_err(io_err("read", dir))?
+            .flatten()
+        {
+            // A temporary is never referenced: it either became a blob by rename or was abandoned.
+            let _ = fs::remove_file(entry.path());
+        }
+        Ok(BlobStore {
+            dir: dir.to_owned(),
+            tmp_seq: AtomicU64::new(0),
+        })
+    }
+
+    /// The path of blob `id` (which may not exist).
+    pub fn path(&self, id: BlobId) -> PathBuf {
+        let hex = id.to_string();
+        self.dir.join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// Whether blob `id` is stored.
+    pub fn contains(&self, id: BlobId) -> bool {
+        self.path(id).exists()
+    }
+
+    /// Stores `bytes` and returns their id. Durable on return: content, name and directory entry
+    /// have been fsynced.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<BlobId, StoreError> {
+        self.put_reader(&mut &bytes[..])
+    }
+
+    /// Stores the whole content of `file` (read from offset 0) and returns its id. Durable on
+    /// return, like [`BlobStore::put_bytes`]. The caller must keep `file` from changing meanwhile.
+    pub fn put_file(&self, file: &File) -> Result<BlobId, StoreError> {
+        let mut reader = file;
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(io_err("seek", &self.dir))?;
+        self.put_reader(&mut reader)
+    }
+
+    fn put_reader(&self, reader: &mut dyn Read) -> Result<BlobId, StoreError> {
+        let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join("tmp")
+            .join(format!("{}-{seq}", std::process::id()));
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        let result = (|| {
+            let mut hasher = blake3::Hasher::new();
+            let mut buf = vec![0u8; COPY_CHUNK];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_err("read", &tmp)(e)),
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(io_err("write", &tmp))?;
+            }
+            let id = BlobId(*hasher.finalize().as_bytes());
+            let dest = self.path(id);
+            if dest.exists() {
+                return Ok(id);
+            }
+            out.sync_all().map_err(io_err("fsync", &tmp))?;
+            let parent = dest.parent().expect("a blob path has a fan-out directory");
+            let fresh_dir = !parent.exists();
+            if fresh_dir {
+                fs::create_dir_all(parent).map_err(io_err("create", parent))?;
+            }
+            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
+            fsync_dir(parent)?;
+            if fresh_dir {
+                fsync_dir(&self.dir)?;
+            }
+            Ok(id)
+        })();
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    /// Opens blob `id` for reading, after checking that its content still hashes to `id`.
+    pub fn open_verified(&self, id: BlobId) -> Result<File, StoreError> {
+        let path = self.path(id);
+        let mut file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::Missing { id },
+            _ => io_err("open", &path)(e),
+        })?;
+        let mut hasher = blake3::Hasher::new();
+        hasher
+            .update_reader(&mut file)
+            .map_err(io_err("read", &path))?;
+        let actual = BlobId(*hasher.finalize().as_bytes());
+        if actual != id {
+            return Err(StoreError::Corrupt { id, actual });
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(io_err("seek", &path))?;
+        Ok(file)
+    }
+
+    /// Reads all of blob `id`, checking its hash.
+    pub fn read_verified(&self, id: BlobId) -> Result<Vec<u8>, StoreError> {
+        let path = self.path(id);
+        let bytes = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::Missing { id },
+            _ => io_err("read", &path)(e),
+        })?;
+        let actual = BlobId::of(&bytes);
+        if actual != id {
+            return Err(StoreError::Corrupt { id, actual });
+        }
+        Ok(bytes)
+    }
+
+    /// Every stored blob id.
+    pub fn list(&self) -> Result<Vec<BlobId>, StoreError> {
+        let mut ids = Vec::new();
+        for fan in fs::read_dir(&self.dir)
+            .map_err(io_err("read", &self.dir))?
+            .flatten()
+        {
+            let fan_name = fan.file_name().to_string_lossy().into_owned();
+            if fan_name.len() != 2 {
+                continue;
+            }
+            for entry in fs::read_dir(fan.path())
+                .map_err(io_err("read", &fan.path()))?
+                .flatten()
+            {
+                let name = format!("{fan_name}{}", entry.file_name().to_string_lossy());
+                if let Ok(id) = name.parse() {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Removes every blob not in `live`; returns how many were removed.
+    pub fn gc(&self, live: &HashSet<BlobId>) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for id in self.list()? {
+            if !live.contains(&id) {
+                let path = self.path(id);
+                fs::remove_file(&path).map_err(io_err("remove", &path))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Fsyncs directory `dir`, so that entries created or renamed in it survive a power loss.
+pub fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync", dir))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,74 @@
+//! Mutable working files: the bytes of overlay files that changed since they were last sealed.
+//!
+//! A working file belongs to exactly one overlay inode and is named after it. It is written in
+//! place through the view; sealing (see `txn`) copies it into an immutable blob. Nothing here
+//! hashes or fsyncs on the write path: that is left to `fsync` through the view and to sealing.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{StoreError, io_err};
+
+/// The `work/` directory of a store.
+#[derive(Debug)]
+pub struct WorkDir {
+    dir: PathBuf,
+}
+
+impl WorkDir {
+    /// Opens (creating if needed) the working-file directory `dir`.
+    pub fn open(dir: &Path) -> Result<WorkDir, StoreError> {
+        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        Ok(WorkDir {
+            dir: dir.to_owned(),
+        })
+    }
+
+    /// The path of the working file of overlay inode `ino`.
+    pub fn path(&self, ino: u64) -> PathBuf {
+        self.dir.join(format!("{ino:x}"))
+    }
+
+    /// Creates an empty working file for `ino`, replacing any stale one.
+    pub fn create(&self, ino: u64) -> Result<File, StoreError> {
+        let path = self.path(ino);
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err("create", &path))
+    }
+
+    /// Opens the existing working file of `ino` for reading and writing.
+    pub fn open_file(&self, ino: u64) -> Result<File, StoreError> {
+        let path = self.path(ino);
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("open", &path))
+    }
+
+    /// Removes the working file of `ino`; a missing one is not an error.
+    pub fn remove(&self, ino: u64) -> Result<(), StoreError> {
+        let path = self.path(ino);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The inodes that have a working file.
+    pub fn list(&self) -> Result<Vec<u64>, StoreError> {
+        let entries = fs::read_dir(&self.dir).map_err(io_err("read", &self.dir))?;
+        Ok(entries
+            .flatten()
+            .filter_map(|e| u64::from_str_radix(&e.file_name().to_string_lossy(), 16).ok())
+            .collect())
+    }
+}
