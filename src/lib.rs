@@ -7,4 +7,5 @@
 
 pub mod cli;
 pub mod meta;
+pub mod overlay;
 pub mod store;

@@ -40,6 +40,14 @@ pub enum MetaError {
     OtherWorkspace { found: PathBuf, wanted: PathBuf },
 }
 
+impl MetaError {
+    /// Whether SQLite failed because the disk (or its quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, MetaError::Sql { source: rusqlite::Error::SqliteFailure(f, _), .. }
+            if f.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
 /// A row of the live overlay's inode table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRow {

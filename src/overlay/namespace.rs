@@ -1,0 +1,607 @@
+//! Names: lookup, listing, creating, linking, removing and renaming entries.
+//!
+//! A directory of the view is an overlay directory (its own entries, over a workspace
+//! directory that shows through unless it is opaque) or a workspace directory not yet copied
+//! up. Changing anything in a directory first copies the directory chain up (metadata only).
+
+use std::collections::BTreeMap;
+
+use super::lower::stamp_of;
+use super::types::*;
+use super::{FsError, LowerRef, Overlay, ROOT, attr_of, check_name, lower_err, node_attr};
+
+/// A directory's overlay entries and the workspace directory shown through it.
+type DirView<'a> = (Option<&'a BTreeMap<Vec<u8>, Dentry>>, Option<LowerPath>);
+
+/// What a name resolves to.
+#[derive(Debug, Clone)]
+pub(super) enum Found {
+    /// An overlay node.
+    Node(Ino),
+    /// A workspace object not copied up: its path and inode number.
+    Lower(LowerPath, Ino, Kind),
+}
+
+impl Found {
+    fn ino(&self) -> Ino {
+        match self {
+            Found::Node(i) | Found::Lower(_, i, _) => *i,
+        }
+    }
+}
+
+impl Overlay {
+    /// The overlay entries and the workspace directory shown through, of directory `dir`.
+    fn dir_view(
+        &self,
+        dir: Ino,
+    ) -> Result<DirView<'_>, FsError> {
+        if let Some(node) = self.nodes.get(&dir) {
+            if node.attr.kind != Kind::Dir {
+                return Err(FsError::NotDir);
+            }
+            return Ok((self.dirs.get(&dir), node.merge.clone()));
+        }
+        let r = self.refs.get(&dir).ok_or(FsError::Stale)?;
+        Ok((None, Some(r.path.clone())))
+    }
+
+    /// Resolves `name` in directory `dir` without changing anything.
+    pub(super) fn resolve(&self, dir: Ino, name: &[u8]) -> Result<Option<Found>, FsError> {
+        let (entries, merge) = self.dir_view(dir)?;
+        match entries.and_then(|e| e.get(name)) {
+            Some(Dentry::Child(ino)) => return Ok(Some(Found::Node(*ino))),
+            Some(Dentry::Whiteout { .. }) => return Ok(None),
+            None => {}
+        }
+        let Some(base) = merge else { return Ok(None) };
+        if dir == ROOT && name.starts_with(super::HIDDEN_PREFIX) {
+            return Ok(None);
+        }
+        let path = base.join(name);
+        let Some(st) = self.lower.stat(&path).map_err(lower_err("stat", &path))? else {
+            return Ok(None);
+        };
+        let ino = Ino(st.st_ino);
+        if self.nodes.contains_key(&ino) {
+            // Another name of a copied-up workspace file: the same inode, as with hard links.
+            return Ok(Some(Found::Node(ino)));
+        }
+        let kind = Kind::from_mode(st.st_mode).ok_or(FsError::NotSupported)?;
+        Ok(Some(Found::Lower(path, ino, kind)))
+    }
+
+    /// Whether the workspace directory shown through `dir` has an entry `name`.
+    fn lower_has(&self, dir: Ino, name: &[u8]) -> Result<bool, FsError> {
+        let merge = self.nodes.get(&dir).and_then(|n| n.merge.clone());
+        let Some(base) = merge else { return Ok(false) };
+        let path = base.join(name);
+        Ok(self
+            .lower
+            .stat(&path)
+            .map_err(lower_err("stat", &path))?
+            .is_some())
+    }
+
+    /// Looks `name` up in `parent`, counting one kernel reference on success.
+    pub fn lookup(&mut self, parent: Ino, name: &[u8]) -> Result<Attr, FsError> {
+        check_name(name)?;
+        let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
+        let attr = match &found {
+            Found::Node(ino) => node_attr(*ino, &self.nodes[ino]),
+            Found::Lower(path, ino, _) => {
+                let st = self
+                    .lower
+                    .stat(path)
+                    .map_err(lower_err("stat", path))?
+                    .ok_or(FsError::NotFound)?;
+                self.refs.insert(
+                    *ino,
+                    LowerRef {
+                        path: path.clone(),
+                        parent,
+                        name: name.to_vec(),
+                        unlinked: false,
+                    },
+                );
+                attr_of(&st, *ino)
+            }
+        };
+        self.add_lookup(found.ino());
+        Ok(attr)
+    }
+
+    /// The entries of directory `dir`, `.` and `..` first, as one consistent snapshot.
+    pub fn readdir(&self, dir: Ino, parent: Ino) -> Result<Vec<DirEntry>, FsError> {
+        let (entries, merge) = self.dir_view(dir)?;
+        let mut out = vec![
+            DirEntry {
+                name: b".".to_vec(),
+                ino: dir,
+                kind: Kind::Dir,
+            },
+            DirEntry {
+                name: b"..".to_vec(),
+                ino: parent,
+                kind: Kind::Dir,
+            },
+        ];
+        let empty = BTreeMap::new();
+        let entries = entries.unwrap_or(&empty);
+        if let Some(base) = merge {
+            let listing = self
+                .lower
+                .read_dir(&base)
+                .map_err(lower_err("read", &base))?;
+            for (name, ino, ty) in listing {
+                if entries.contains_key(&name)
+                    || (dir == ROOT && name.starts_with(super::HIDDEN_PREFIX))
+                {
+                    continue;
+                }
+                let ino = Ino(ino);
+                let kind = match self.nodes.get(&ino) {
+                    Some(n) => n.attr.kind,
+                    None => kind_of_dtype(ty),
+                };
+                out.push(DirEntry { name, ino, kind });
+            }
+        }
+        for (name, d) in entries {
+            if let Dentry::Child(ino) = d {
+                let kind = self.nodes.get(ino).map_or(Kind::File, |n| n.attr.kind);
+                out.push(DirEntry {
+                    name: name.clone(),
+                    ino: *ino,
+                    kind,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether directory `dir` has no entries.
+    fn is_empty_dir(&self, dir: Ino) -> Result<bool, FsError> {
+        Ok(self.readdir(dir, dir)?.len() == 2)
+    }
+
+    /// Makes `ino` an overlay node, copying up its metadata (and its parents'), never its data.
+    pub(super) fn copy_up(&mut self, ino: Ino) -> Result<(), FsError> {
+        if self.nodes.contains_key(&ino) {
+            return Ok(());
+        }
+        let r = self.refs.get(&ino).cloned().ok_or(FsError::Stale)?;
+        if !r.unlinked {
+            self.copy_up(r.parent)?;
+        }
+        let st = self
+            .lower
+            .stat(&r.path)
+            .map_err(lower_err("stat", &r.path))?
+            .ok_or(FsError::Stale)?;
+        let attr = attr_of(&st, ino);
+        let kind = attr.kind;
+        let node = Node {
+            links: u32::from(!r.unlinked),
+            data: if kind == Kind::File {
+                Data::Lower(r.path.clone())
+            } else {
+                Data::None
+            },
+            target: if kind == Kind::Symlink {
+                Some(
+                    self.lower
+                        .read_link(&r.path)
+                        .map_err(lower_err("readlink", &r.path))?,
+                )
+            } else {
+                None
+            },
+            merge: (kind == Kind::Dir).then(|| r.path.clone()),
+            origin: Some(Origin {
+                path: r.path.clone(),
+                stamp: stamp_of(&st),
+            }),
+            xattrs: None,
+            sealed: None,
+            attr,
+        };
+        self.nodes.insert(ino, node);
+        if kind == Kind::Dir {
+            self.dirs.entry(ino).or_default();
+        }
+        self.touch_node(ino);
+        if !r.unlinked {
+            self.dirs
+                .entry(r.parent)
+                .or_default()
+                .insert(r.name.clone(), Dentry::Child(ino));
+            self.touch_dentry(r.parent, &r.name);
+        }
+        self.refs.remove(&ino);
+        Ok(())
+    }
+
+    /// Marks directory `dir` as changed now (mtime and ctime).
+    fn touch_dir(&mut self, dir: Ino) {
+        let now = Time::now();
+        if let Some(n) = self.nodes.get_mut(&dir) {
+            n.attr.mtime = now;
+            n.attr.ctime = now;
+        }
+        self.touch_node(dir);
+    }
+
+    /// Prepares `parent` to receive a new entry `name`: copies it up and checks the name is free.
+    fn prepare_new(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
+        check_name(name)?;
+        if self.resolve(parent, name)?.is_some() {
+            return Err(FsError::Exists);
+        }
+        if parent == ROOT && name.starts_with(super::HIDDEN_PREFIX) {
+            return Err(FsError::Invalid);
+        }
+        self.copy_up(parent)
+    }
+
+    /// Creates a new node of `kind` named `name` in `parent`, with one kernel reference.
+    pub fn make(&mut self, parent: Ino, name: &[u8], new: NewNode) -> Result<Attr, FsError> {
+        self.prepare_new(parent, name)?;
+        let ino = self.alloc_ino();
+        let now = Time::now();
+        let node = Node {
+            attr: Attr {
+                ino,
+                kind: new.kind,
+                perm: new.perm & 0o7777,
+                uid: new.uid,
+                gid: new.gid,
+                size: new.target.as_ref().map_or(0, |t| t.len() as u64),
+                blocks: 0,
+                atime: now,
+                mtime: now,
+                ctime: now,
+                rdev: new.rdev,
+                nlink: if new.kind == Kind::Dir { 2 } else { 1 },
+            },
+            links: 1,
+            data: if new.kind == Kind::File {
+                Data::Work
+            } else {
+                Data::None
+            },
+            target: new.target,
+            merge: None,
+            origin: None,
+            xattrs: None,
+            sealed: None,
+        };
+        if new.kind == Kind::File {
+            self.work.create(ino.0)?;
+        }
+        if new.kind == Kind::Dir {
+            self.dirs.insert(ino, BTreeMap::new());
+        }
+        self.nodes.insert(ino, node);
+        self.touch_node(ino);
+        self.dirs
+            .entry(parent)
+            .or_default()
+            .insert(name.to_vec(), Dentry::Child(ino));
+        self.touch_dentry(parent, name);
+        self.touch_dir(parent);
+        self.write_pending()?;
+        self.add_lookup(ino);
+        Ok(node_attr(ino, &self.nodes[&ino]))
+    }
+
+    /// Adds the name `name` in `parent` for the existing file `ino` (a hard link).
+    pub fn link(&mut self, ino: Ino, parent: Ino, name: &[u8]) -> Result<Attr, FsError> {
+        if self.getattr(ino)?.kind == Kind::Dir {
+            return Err(FsError::NotSupported);
+        }
+        self.prepare_new(parent, name)?;
+        self.copy_up(ino)?;
+        let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;
+        node.links += 1;
+        node.attr.ctime = Time::now();
+        self.touch_node(ino);
+        self.dirs
+            .entry(parent)
+            .or_default()
+            .insert(name.to_vec(), Dentry::Child(ino));
+        self.touch_dentry(parent, name);
+        self.touch_dir(parent);
+        self.write_pending()?;
+        self.add_lookup(ino);
+        Ok(node_attr(ino, &self.nodes[&ino]))
+    }
+
+    /// Removes the entry `name` of `parent` (which must be copied up), leaving a whiteout where
+    /// the workspace has that name. Returns the inode the entry named.
+    fn remove_entry(&mut self, parent: Ino, name: &[u8], found: &Found) -> Result<(), FsError> {
+        let whiteout = self.lower_has(parent, name)?;
+        let entries = self.dirs.entry(parent).or_default();
+        if whiteout {
+            entries.insert(name.to_vec(), Dentry::Whiteout { at: Time::now() });
+        } else {
+            entries.remove(name);
+        }
+        self.touch_dentry(parent, name);
+        match found {
+            Found::Node(ino) => {
+                let ino = *ino;
+                if let Some(n) = self.nodes.get_mut(&ino) {
+                    n.links = n.links.saturating_sub(1);
+                    n.attr.ctime = Time::now();
+                }
+                self.touch_node(ino);
+                if self
+                    .nodes
+                    .get(&ino)
+                    .is_some_and(|n| n.attr.kind == Kind::Dir)
+                {
+                    // A removed directory's own entries go with it.
+                    if let Some(old) = self.dirs.get_mut(&ino) {
+                        let names: Vec<Vec<u8>> = old.keys().cloned().collect();
+                        old.clear();
+                        for n in names {
+                            self.touch_dentry(ino, &n);
+                        }
+                    }
+                }
+                self.maybe_drop(ino)?;
+            }
+            Found::Lower(_, ino, _) => {
+                if let Some(r) = self.refs.get_mut(ino) {
+                    r.unlinked = true;
+                }
+            }
+        }
+        self.touch_dir(parent);
+        Ok(())
+    }
+
+    /// Removes the non-directory `name` from `parent`.
+    pub fn unlink(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
+        check_name(name)?;
+        let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
+        if self.found_kind(&found) == Kind::Dir {
+            return Err(FsError::IsDir);
+        }
+        self.copy_up(parent)?;
+        self.remove_entry(parent, name, &found)?;
+        self.write_pending()
+    }
+
+    /// Removes the empty directory `name` from `parent`.
+    pub fn rmdir(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
+        check_name(name)?;
+        let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
+        if self.found_kind(&found) != Kind::Dir {
+            return Err(FsError::NotDir);
+        }
+        if !self.found_is_empty(&found)? {
+            return Err(FsError::NotEmpty);
+        }
+        self.copy_up(parent)?;
+        self.remove_entry(parent, name, &found)?;
+        self.write_pending()
+    }
+
+    fn found_kind(&self, found: &Found) -> Kind {
+        match found {
+            Found::Node(ino) => self.nodes.get(ino).map_or(Kind::File, |n| n.attr.kind),
+            Found::Lower(_, _, kind) => *kind,
+        }
+    }
+
+    fn found_is_empty(&self, found: &Found) -> Result<bool, FsError> {
+        match found {
+            Found::Node(ino) => self.is_empty_dir(*ino),
+            Found::Lower(path, ..) => Ok(self
+                .lower
+                .read_dir(path)
+                .map_err(lower_err("read", path))?
+                .is_empty()),
+        }
+    }
+
+    /// Makes the object `found`, named `name` in `parent`, an overlay node and returns its inode.
+    fn copy_up_found(&mut self, parent: Ino, name: &[u8], found: &Found) -> Result<Ino, FsError> {
+        if let Found::Lower(path, ino, _) = found {
+            self.refs.insert(
+                *ino,
+                LowerRef {
+                    path: path.clone(),
+                    parent,
+                    name: name.to_vec(),
+                    unlinked: false,
+                },
+            );
+        }
+        self.copy_up(found.ino())?;
+        Ok(found.ino())
+    }
+
+    /// Renames `name` in `parent` to `new_name` in `new_parent`.
+    pub fn rename(
+        &mut self,
+        parent: Ino,
+        name: &[u8],
+        new_parent: Ino,
+        new_name: &[u8],
+        mode: RenameMode,
+    ) -> Result<(), FsError> {
+        check_name(name)?;
+        check_name(new_name)?;
+        if new_parent == ROOT && new_name.starts_with(super::HIDDEN_PREFIX) {
+            return Err(FsError::Invalid);
+        }
+        let src = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
+        let dst = self.resolve(new_parent, new_name)?;
+        let src_kind = self.found_kind(&src);
+        if let Some(d) = &dst {
+            if d.ino() == src.ino() {
+                // Two names of one file (or the same name): POSIX says do nothing.
+                return Ok(());
+            }
+            match mode {
+                RenameMode::NoReplace => return Err(FsError::Exists),
+                RenameMode::Replace => {
+                    let dst_kind = self.found_kind(d);
+                    if src_kind == Kind::Dir && dst_kind != Kind::Dir {
+                        return Err(FsError::NotDir);
+                    }
+                    if src_kind != Kind::Dir && dst_kind == Kind::Dir {
+                        return Err(FsError::IsDir);
+                    }
+                    if dst_kind == Kind::Dir && !self.found_is_empty(d)? {
+                        return Err(FsError::NotEmpty);
+                    }
+                }
+                RenameMode::Exchange => {}
+            }
+        } else if mode == RenameMode::Exchange {
+            return Err(FsError::NotFound);
+        }
+        if src_kind == Kind::Dir && self.is_ancestor(src.ino(), new_parent)? {
+            return Err(FsError::Invalid);
+        }
+        if mode == RenameMode::Exchange
+            && let Some(d) = &dst
+            && self.found_kind(d) == Kind::Dir
+            && self.is_ancestor(d.ino(), parent)?
+        {
+            return Err(FsError::Invalid);
+        }
+        self.copy_up(parent)?;
+        self.copy_up(new_parent)?;
+        let src_ino = self.copy_up_found(parent, name, &src)?;
+        match (mode, dst) {
+            (RenameMode::Exchange, Some(d)) => {
+                let dst_ino = self.copy_up_found(new_parent, new_name, &d)?;
+                self.dirs
+                    .entry(parent)
+                    .or_default()
+                    .insert(name.to_vec(), Dentry::Child(dst_ino));
+                self.dirs
+                    .entry(new_parent)
+                    .or_default()
+                    .insert(new_name.to_vec(), Dentry::Child(src_ino));
+                self.touch_dentry(parent, name);
+                self.touch_dentry(new_parent, new_name);
+                for ino in [src_ino, dst_ino] {
+                    if let Some(n) = self.nodes.get_mut(&ino) {
+                        n.attr.ctime = Time::now();
+                    }
+                    self.touch_node(ino);
+                }
+            }
+            (_, dst) => {
+                if let Some(d) = dst {
+                    // The replaced object loses this name (its entry is overwritten below).
+                    if let Found::Node(old) = d {
+                        if let Some(n) = self.nodes.get_mut(&old) {
+                            n.links = n.links.saturating_sub(1);
+                            n.attr.ctime = Time::now();
+                        }
+                        self.touch_node(old);
+                        if self
+                            .nodes
+                            .get(&old)
+                            .is_some_and(|n| n.attr.kind == Kind::Dir)
+                        {
+                            self.dirs.insert(old, BTreeMap::new());
+                            self.db.del_dentries_of(old.0)?;
+                        }
+                    } else if let Found::Lower(_, old, _) = d
+                        && let Some(r) = self.refs.get_mut(&old)
+                    {
+                        r.unlinked = true;
+                    }
+                    self.dirs
+                        .entry(new_parent)
+                        .or_default()
+                        .insert(new_name.to_vec(), Dentry::Child(src_ino));
+                    self.touch_dentry(new_parent, new_name);
+                    if let Found::Node(old) = d {
+                        self.maybe_drop(old)?;
+                    }
+                } else {
+                    self.dirs
+                        .entry(new_parent)
+                        .or_default()
+                        .insert(new_name.to_vec(), Dentry::Child(src_ino));
+                    self.touch_dentry(new_parent, new_name);
+                }
+                let whiteout = self.lower_has(parent, name)?;
+                let entries = self.dirs.entry(parent).or_default();
+                if whiteout {
+                    entries.insert(name.to_vec(), Dentry::Whiteout { at: Time::now() });
+                } else {
+                    entries.remove(name);
+                }
+                self.touch_dentry(parent, name);
+                if let Some(n) = self.nodes.get_mut(&src_ino) {
+                    n.attr.ctime = Time::now();
+                }
+                self.touch_node(src_ino);
+            }
+        }
+        self.touch_dir(parent);
+        self.touch_dir(new_parent);
+        self.write_pending()
+    }
+
+    /// Whether directory `dir` is `ino` or lies below it.
+    fn is_ancestor(&self, ino: Ino, mut dir: Ino) -> Result<bool, FsError> {
+        for _ in 0..4096 {
+            if dir == ino {
+                return Ok(true);
+            }
+            if dir == ROOT {
+                return Ok(false);
+            }
+            dir = match self.parent_of(dir) {
+                Some(p) => p,
+                None => return Ok(false),
+            };
+        }
+        Ok(false)
+    }
+
+    /// The directory that names `dir` (for overlay nodes, by search of the overlay entries).
+    fn parent_of(&self, dir: Ino) -> Option<Ino> {
+        if let Some(r) = self.refs.get(&dir) {
+            return Some(r.parent);
+        }
+        self.dirs
+            .iter()
+            .find(|(_, entries)| entries.values().any(|d| *d == Dentry::Child(dir)))
+            .map(|(p, _)| *p)
+    }
+}
+
+/// What `make` creates.
+#[derive(Debug, Clone)]
+pub struct NewNode {
+    pub kind: Kind,
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub target: Option<Vec<u8>>,
+}
+
+fn kind_of_dtype(ty: u8) -> Kind {
+    match ty {
+        libc::DT_DIR => Kind::Dir,
+        libc::DT_LNK => Kind::Symlink,
+        libc::DT_FIFO => Kind::Fifo,
+        libc::DT_SOCK => Kind::Socket,
+        libc::DT_CHR => Kind::CharDev,
+        libc::DT_BLK => Kind::BlockDev,
+        _ => Kind::File,
+    }
+}

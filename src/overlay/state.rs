@@ -1,0 +1,312 @@
+//! The overlay as a whole: sealed snapshots (checkpoints), restoring one (rollback, abort),
+//! and the list of changes against the workspace (status, diff, commit).
+//!
+//! A snapshot references blobs and workspace files only, never working files, so it stays
+//! valid whatever is written afterwards. Sealing costs what changed since the last seal:
+//! only working files written since then are hashed into blobs.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::types::*;
+use super::{FsError, Overlay, ROOT, encode, lower_err};
+use crate::meta::{DentryRow, NodeRow};
+
+/// The overlay's whole state at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Snapshot {
+    pub nodes: Vec<(Ino, Node)>,
+    pub dentries: Vec<(Ino, Vec<u8>, Dentry)>,
+    pub next_ino: u64,
+}
+
+/// What the kernel must forget after the overlay was replaced wholesale.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invalidation {
+    pub inodes: Vec<Ino>,
+    pub entries: Vec<(Ino, Vec<u8>)>,
+}
+
+/// How a path of the view differs from the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    /// Only metadata (mode, owner, times, xattrs) changed.
+    Metadata,
+    Deleted,
+    /// Moved here from `from` (possibly also changed).
+    Renamed {
+        from: String,
+    },
+}
+
+/// One changed path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub path: String,
+    #[serde(skip)]
+    pub raw_path: LowerPath,
+    pub change: ChangeKind,
+    pub kind: Option<Kind>,
+    #[serde(skip)]
+    pub ino: Option<Ino>,
+}
+
+impl Overlay {
+    /// Seals every working file changed since its last seal into a blob and returns the state.
+    /// Durable on return for the blobs; the caller records the snapshot itself.
+    pub fn seal(&mut self) -> Result<Snapshot, FsError> {
+        self.flush()?;
+        let unsealed: Vec<Ino> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.data == Data::Work && n.sealed.is_none())
+            .map(|(i, _)| *i)
+            .collect();
+        for ino in unsealed {
+            let file = self.backing(ino)?;
+            let id = self.blobs.put_file(&file)?;
+            if let Some(n) = self.nodes.get_mut(&ino) {
+                n.sealed = Some(id);
+            }
+            self.touch_node(ino);
+        }
+        self.write_pending()?;
+        let mut nodes: Vec<(Ino, Node)> = self
+            .nodes
+            .iter()
+            .map(|(ino, n)| {
+                let mut n = n.clone();
+                if n.data == Data::Work {
+                    n.data = Data::Blob(n.sealed.expect("every working file was sealed above"));
+                }
+                n.sealed = None;
+                (*ino, n)
+            })
+            .collect();
+        nodes.sort_by_key(|(i, _)| *i);
+        let mut dentries: Vec<(Ino, Vec<u8>, Dentry)> = self
+            .dirs
+            .iter()
+            .flat_map(|(dir, entries)| {
+                entries
+                    .iter()
+                    .map(|(name, d)| (*dir, name.clone(), d.clone()))
+            })
+            .collect();
+        dentries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(Snapshot {
+            nodes,
+            dentries,
+            next_ino: self.next_ino,
+        })
+    }
+
+    /// Replaces the overlay with `snap` (rollback), or with nothing when `snap` is empty
+    /// (abort). Working files whose sealed blob is what `snap` wants are kept, so restoring
+    /// costs what differs. Returns what the kernel must forget.
+    pub fn restore(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
+        self.flush()?;
+        let old_nodes = std::mem::take(&mut self.nodes);
+        let old_dirs = std::mem::take(&mut self.dirs);
+        let mut inval = Invalidation::default();
+        let mut inodes: HashSet<Ino> = old_nodes.keys().copied().collect();
+        let mut entries: HashSet<(Ino, Vec<u8>)> = HashSet::new();
+        for (dir, names) in &old_dirs {
+            entries.extend(names.keys().map(|n| (*dir, n.clone())));
+        }
+        let mut kept_work = HashSet::new();
+        for (ino, node) in &snap.nodes {
+            let mut node = node.clone();
+            if let (Data::Blob(want), Some(old)) = (&node.data, old_nodes.get(ino))
+                && old.data == Data::Work
+                && old.sealed == Some(*want)
+            {
+                node.sealed = Some(*want);
+                node.data = Data::Work;
+                kept_work.insert(*ino);
+            }
+            inodes.insert(*ino);
+            if node.attr.kind == Kind::Dir {
+                self.dirs.entry(*ino).or_default();
+            }
+            self.nodes.insert(*ino, node);
+        }
+        for (dir, name, d) in &snap.dentries {
+            entries.insert((*dir, name.clone()));
+            self.dirs
+                .entry(*dir)
+                .or_default()
+                .insert(name.clone(), d.clone());
+        }
+        for (ino, node) in &old_nodes {
+            if node.data == Data::Work && !kept_work.contains(ino) {
+                self.work.remove(ino.0)?;
+            }
+        }
+        if !self.nodes.contains_key(&ROOT) {
+            let root = self.root_node()?;
+            self.nodes.insert(ROOT, root);
+            self.dirs.entry(ROOT).or_default();
+        }
+        self.next_ino = self.next_ino.max(snap.next_ino);
+        self.files.clear();
+        self.dirty.clear();
+        self.pending.clear();
+        self.persist_all()?;
+        inval.inodes = inodes.into_iter().collect();
+        inval.entries = entries.into_iter().collect();
+        Ok(inval)
+    }
+
+    /// Rewrites the database's overlay rows from memory, in one transaction.
+    fn persist_all(&mut self) -> Result<(), FsError> {
+        let nodes: Vec<NodeRow> = self
+            .nodes
+            .iter()
+            .map(|(i, n)| NodeRow {
+                ino: i.0,
+                body: encode(n),
+            })
+            .collect();
+        let dentries: Vec<DentryRow> = self
+            .dirs
+            .iter()
+            .flat_map(|(dir, e)| {
+                e.iter().map(|(name, d)| DentryRow {
+                    dir: dir.0,
+                    name: name.clone(),
+                    body: encode(d),
+                })
+            })
+            .collect();
+        self.db.replace_overlay(&nodes, &dentries)?;
+        self.db
+            .kv_set("next_ino", &(self.next_ino + super::INO_BATCH).to_string())?;
+        self.reserved_ino = self.next_ino + super::INO_BATCH;
+        Ok(())
+    }
+
+    /// The overlay's node `ino`, if any.
+    pub fn node(&self, ino: Ino) -> Option<&Node> {
+        self.nodes.get(&ino)
+    }
+
+    /// The overlay entries of directory `dir`.
+    pub fn entries(&self, dir: Ino) -> Option<&BTreeMap<Vec<u8>, Dentry>> {
+        self.dirs.get(&dir)
+    }
+
+    /// Every path where the view differs from the workspace, parents before children.
+    pub fn changes(&self) -> Result<Vec<Change>, FsError> {
+        let mut out = Vec::new();
+        let mut seen_links: HashMap<Ino, usize> = HashMap::new();
+        self.walk_changes(
+            ROOT,
+            &LowerPath::default(),
+            false,
+            &mut out,
+            &mut seen_links,
+        )?;
+        Ok(out)
+    }
+
+    fn walk_changes(
+        &self,
+        dir: Ino,
+        at: &LowerPath,
+        all_new: bool,
+        out: &mut Vec<Change>,
+        seen: &mut HashMap<Ino, usize>,
+    ) -> Result<(), FsError> {
+        let Some(entries) = self.dirs.get(&dir) else {
+            return Ok(());
+        };
+        for (name, d) in entries {
+            let path = at.join(name);
+            let change = |change: ChangeKind, kind: Option<Kind>, ino: Option<Ino>| Change {
+                path: path.display(),
+                raw_path: path.clone(),
+                change,
+                kind,
+                ino,
+            };
+            match d {
+                Dentry::Whiteout { .. } => {
+                    if !all_new {
+                        out.push(change(ChangeKind::Deleted, None, None));
+                    }
+                }
+                Dentry::Child(ino) => {
+                    let Some(node) = self.nodes.get(ino) else {
+                        continue;
+                    };
+                    let kind = Some(node.attr.kind);
+                    let count = seen.entry(*ino).or_insert(0);
+                    *count += 1;
+                    let what = match &node.origin {
+                        _ if *count > 1 => Some(ChangeKind::Added),
+                        Some(o) if o.path == path && !all_new => {
+                            self.compare_in_place(node, &path)?
+                        }
+                        Some(o) => Some(ChangeKind::Renamed {
+                            from: o.path.display(),
+                        }),
+                        None => Some(ChangeKind::Added),
+                    };
+                    let opaque_new = node.origin.is_none() || all_new;
+                    if let Some(what) = what {
+                        out.push(change(what, kind, Some(*ino)));
+                    }
+                    if node.attr.kind == Kind::Dir && *count == 1 {
+                        self.walk_changes(*ino, &path, opaque_new, out, seen)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How a node copied up from `path` and still named `path` differs from the workspace.
+    fn compare_in_place(
+        &self,
+        node: &Node,
+        path: &LowerPath,
+    ) -> Result<Option<ChangeKind>, FsError> {
+        if matches!(node.data, Data::Work | Data::Blob(_)) {
+            return Ok(Some(ChangeKind::Modified));
+        }
+        if node.attr.kind == Kind::Symlink {
+            let now = self.lower.read_link(path).ok();
+            if now.as_ref() != node.target.as_ref() {
+                return Ok(Some(ChangeKind::Modified));
+            }
+        }
+        let Some(st) = self.lower.stat(path).map_err(lower_err("stat", path))? else {
+            return Ok(Some(ChangeKind::Added));
+        };
+        let lower = super::attr_of(&st, node.attr.ino);
+        let a = &node.attr;
+        let meta_differs = a.perm != lower.perm
+            || a.uid != lower.uid
+            || a.gid != lower.gid
+            || (a.kind != Kind::Dir && a.mtime != lower.mtime)
+            || node.xattrs.is_some();
+        Ok(meta_differs.then_some(ChangeKind::Metadata))
+    }
+
+    /// Every blob that the live overlay references.
+    pub fn live_blobs(&self) -> Vec<crate::store::BlobId> {
+        self.nodes
+            .values()
+            .filter_map(|n| match n.data {
+                Data::Blob(id) => Some(id),
+                Data::Work => n.sealed,
+                _ => None,
+            })
+            .collect()
+    }
+}

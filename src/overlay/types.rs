@@ -1,0 +1,236 @@
+//! The overlay's vocabulary: inode numbers, times, attributes, nodes and directory entries.
+//!
+//! These types are what the overlay persists (as JSON bodies of `meta` rows and inside
+//! checkpoint snapshots), so a change here is a change of the on-disk format.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::BlobId;
+
+/// An inode number of the view. Stable while mounted: a workspace object keeps its own
+/// `st_ino`, also after it is copied up; objects created through the view get numbers from
+/// [`FIRST_NEW_INO`] on, which no local filesystem hands out in practice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Ino(pub u64);
+
+/// The root directory of the view (FUSE's root id).
+pub const ROOT: Ino = Ino(1);
+/// The first inode number handed to objects created through the view.
+pub const FIRST_NEW_INO: u64 = 1 << 48;
+
+/// A timestamp with nanoseconds, as `struct timespec`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+pub struct Time {
+    pub sec: i64,
+    pub nsec: u32,
+}
+
+impl Time {
+    /// The current wall-clock time.
+    pub fn now() -> Time {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own; CLOCK_REALTIME always exists.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+        Time {
+            sec: ts.tv_sec,
+            nsec: ts.tv_nsec as u32,
+        }
+    }
+}
+
+/// The type of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDev,
+    BlockDev,
+}
+
+impl Kind {
+    /// The kind encoded in a `st_mode`, if it is one we serve.
+    pub fn from_mode(mode: u32) -> Option<Kind> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFREG => Kind::File,
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFLNK => Kind::Symlink,
+            libc::S_IFIFO => Kind::Fifo,
+            libc::S_IFSOCK => Kind::Socket,
+            libc::S_IFCHR => Kind::CharDev,
+            libc::S_IFBLK => Kind::BlockDev,
+            _ => return None,
+        })
+    }
+}
+
+/// The attributes the view reports for an inode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attr {
+    pub ino: Ino,
+    pub kind: Kind,
+    /// Permission bits including setuid, setgid and sticky (`0o7777`).
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub blocks: u64,
+    pub atime: Time,
+    pub mtime: Time,
+    pub ctime: Time,
+    pub rdev: u64,
+    pub nlink: u32,
+}
+
+/// A path inside the workspace (the lower directory), relative to its root, as raw bytes.
+/// The empty path is the root itself.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub struct LowerPath(pub Vec<u8>);
+
+impl LowerPath {
+    /// The path of child `name` of this directory.
+    pub fn join(&self, name: &[u8]) -> LowerPath {
+        if self.0.is_empty() {
+            return LowerPath(name.to_vec());
+        }
+        let mut p = Vec::with_capacity(self.0.len() + 1 + name.len());
+        p.extend_from_slice(&self.0);
+        p.push(b'/');
+        p.extend_from_slice(name);
+        LowerPath(p)
+    }
+
+    /// The path for display.
+    pub fn display(&self) -> String {
+        if self.0.is_empty() {
+            ".".to_owned()
+        } else {
+            String::from_utf8_lossy(&self.0).into_owned()
+        }
+    }
+
+    /// Whether `self` is `other` or lies inside it.
+    pub fn starts_with(&self, other: &LowerPath) -> bool {
+        other.0.is_empty()
+            || self.0 == other.0
+            || (self.0.starts_with(&other.0) && self.0.get(other.0.len()) == Some(&b'/'))
+    }
+}
+
+/// What the overlay saw of a workspace object when it started to depend on it; commit
+/// compares it with the workspace to detect changes made outside the view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: Time,
+    pub ctime: Time,
+}
+
+/// The workspace object an overlay node was copied up from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub path: LowerPath,
+    pub stamp: Stamp,
+}
+
+/// Where the bytes of a regular file are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Data {
+    /// Not a regular file.
+    None,
+    /// Unchanged: the bytes of this workspace file.
+    Lower(LowerPath),
+    /// Sealed: the bytes of this blob (copied to a working file on the next write).
+    Blob(BlobId),
+    /// Changed: the working file named after the inode.
+    Work,
+}
+
+/// An inode of the overlay: anything created, changed, moved or linked through the view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub attr: Attr,
+    /// Directory entries of the overlay that name this node.
+    pub links: u32,
+    pub data: Data,
+    /// The target of a symlink.
+    pub target: Option<Vec<u8>>,
+    /// For a directory: the workspace directory whose entries show through (none: opaque).
+    pub merge: Option<LowerPath>,
+    pub origin: Option<Origin>,
+    /// Extended attributes; `None` means "those of the origin, unchanged".
+    pub xattrs: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// For `Data::Work`: the blob the working file equals, if unchanged since it was sealed.
+    pub sealed: Option<BlobId>,
+}
+
+/// An entry of an overlay directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dentry {
+    /// The name refers to this overlay node.
+    Child(Ino),
+    /// The name is deleted: the workspace entry of that name is hidden. `at` is when, so commit
+    /// can tell whether the workspace changed the hidden object afterwards.
+    Whiteout { at: Time },
+}
+
+/// An entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub ino: Ino,
+    pub kind: Kind,
+}
+
+/// How `rename` treats an existing target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameMode {
+    /// Replace the target (POSIX rename).
+    Replace,
+    /// Fail with EEXIST if the target exists (`RENAME_NOREPLACE`).
+    NoReplace,
+    /// Swap source and target, which must both exist (`RENAME_EXCHANGE`).
+    Exchange,
+}
+
+/// A time to set: a given one, or the current time (`UTIME_NOW`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetTime {
+    At(Time),
+    Now,
+}
+
+/// The changes of a `setattr`; `None` fields are left alone (`UTIME_OMIT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    pub perm: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<SetTime>,
+    pub mtime: Option<SetTime>,
+    pub ctime: Option<Time>,
+}
+
+/// Filesystem statistics, as `statvfs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsStats {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+    pub frsize: u32,
+}
