@@ -171,6 +171,35 @@ mod confine {
     }
 
     #[test]
+    fn cannot_make_device_nodes_even_as_root() {
+        let f = fixture();
+        // With capabilities kept, only Landlock stands between root and a raw disk node.
+        let mut spec = f.spec();
+        spec.drop_capabilities = false;
+        for dir in [&f.scratch, &f.view] {
+            let node = dir.join("disk");
+            let (_, out) = f.run(&spec, &format!("mknod '{}' b 254 0", node.display()));
+            let made = node.symlink_metadata().is_ok();
+            assert_denied(&out);
+            assert!(!made, "{} was created", node.display());
+        }
+    }
+
+    #[test]
+    fn a_root_command_runs_without_capabilities() {
+        let f = fixture();
+        let (report, out) = f.run(&f.spec(), "grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status");
+        assert!(out.status.success(), "{}", stderr(&out));
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        assert_eq!(report.capabilities_dropped, root);
+        if root {
+            let caps = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert_eq!(caps.matches("0000000000000000").count(), 3, "{caps}");
+        }
+    }
+
+    #[test]
     fn cannot_read_ssh_key_even_through_proc_self_root() {
         let f = fixture();
         for path in [

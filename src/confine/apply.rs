@@ -3,9 +3,9 @@
 //!
 //! Invariant (fork safety): everything that allocates, opens files or may fail for reasons other
 //! than the kernel refusing (building the ruleset, opening each granted path) happens in the
-//! parent before `spawn`. After `fork` the hook only calls `prctl(PR_SET_NO_NEW_PRIVS)` and
-//! `landlock_restrict_self` on the ruleset fd prepared before, both raw syscalls that allocate
-//! nothing and take no lock, so the hook is async-signal-safe even when the parent has threads.
+//! parent before `spawn`. After `fork` the hook only calls `prctl` (capability drop,
+//! `PR_SET_NO_NEW_PRIVS`) and `landlock_restrict_self` on the ruleset fd prepared before, raw
+//! syscalls that allocate nothing and take no lock, so the hook is async-signal-safe even when the parent has threads.
 //! We do not call `RulesetCreated::restrict_self` in the hook: it builds status structs and may
 //! build `std::io::Error` values and compatibility state, which we cannot show to be
 //! allocation-free across crate versions.
@@ -48,11 +48,30 @@ pub(crate) fn kernel_abi() -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
-/// File rights granted on writable paths. Device ioctls are withheld everywhere: with
-/// `dev.tty.legacy_tiocsti=1` a command that could open a terminal with ioctl rights could
-/// inject keystrokes into it (TIOCSTI).
+/// File rights granted on writable paths. Withheld everywhere:
+/// - device ioctls: with `dev.tty.legacy_tiocsti=1` a command that could open a terminal with
+///   ioctl rights could inject keystrokes into it (TIOCSTI);
+/// - making character and block devices: as root, `mknod $TMPDIR/disk b 8 0` would give raw
+///   read access to a disk, and with it to every file Landlock protects. No build needs it.
 fn write_access() -> BitFlags<AccessFs> {
-    AccessFs::from_all(TARGET_ABI) & !AccessFs::IoctlDev
+    AccessFs::from_all(TARGET_ABI)
+        & !(AccessFs::IoctlDev | AccessFs::MakeBlock | AccessFs::MakeChar)
+}
+
+/// The highest capability number of this kernel, read before fork.
+fn last_cap() -> libc::c_int {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(63)
+}
+
+/// Whether this process can and should empty the child's capability bounding set: only a
+/// process with capabilities has any to drop (others get none at exec, and no_new_privs stops
+/// file capabilities), and dropping needs CAP_SETPCAP, which we take root to have.
+pub(crate) fn should_drop_capabilities(spec: &Spec) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    spec.drop_capabilities && unsafe { libc::geteuid() } == 0
 }
 
 fn read_access() -> BitFlags<AccessFs> {
@@ -122,11 +141,39 @@ pub(crate) fn prepare(spec: &Spec) -> Result<Prepared, ConfineError> {
 ///
 /// The hook owns `fd`, which stays open for as long as `cmd` lives; the kernel created it with
 /// `O_CLOEXEC`, so the command itself never inherits it.
-pub(crate) fn install(cmd: &mut Command, fd: OwnedFd) {
+///
+/// With `drop_caps`, the hook first empties the capability bounding set and the ambient set, so
+/// that a command started as root holds no capability after `execve` (root's capabilities at
+/// exec are bounded by that set). Landlock confines files and sockets but not capabilities: as
+/// root a command could otherwise load a kernel module, reconfigure the network or reboot.
+pub(crate) fn install(cmd: &mut Command, fd: OwnedFd, drop_caps: bool) {
     let raw = fd.as_raw_fd();
+    let last_cap = last_cap();
     let hook = move || -> io::Result<()> {
         // Keeps the ruleset open until the Command is dropped; the closure is what owns it.
         let _owner = &fd;
+        if drop_caps {
+            for cap in 0..=last_cap {
+                // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes integers only and touches no memory.
+                let rc = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong) };
+                if rc != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            // SAFETY: as above, integers only.
+            let rc = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                )
+            };
+            if rc != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
         // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integer arguments and touches no
         // memory of ours. Landlock requires no_new_privs for an unprivileged caller, and it also
         // stops a setuid binary from gaining privileges the domain could not restrict.
@@ -152,8 +199,8 @@ pub(crate) fn install(cmd: &mut Command, fd: OwnedFd) {
         }
         Ok(())
     };
-    // SAFETY: the hook runs between fork and exec in the child. It only makes two raw syscalls
-    // and reads errno: no allocation, no lock, no access to state shared with other threads of
+    // SAFETY: the hook runs between fork and exec in the child. It only makes raw syscalls
+    // (prctl, landlock_restrict_self) on values computed before fork, and reads errno: no allocation, no lock, no access to state shared with other threads of
     // the parent, so it is async-signal-safe as `pre_exec` requires.
     unsafe {
         cmd.pre_exec(hook);

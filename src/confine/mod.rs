@@ -74,6 +74,8 @@ pub struct Report {
     pub abstract_unix_scoped: bool,
     /// Processes outside the domain cannot be signalled.
     pub signals_scoped: bool,
+    /// The command started as root and runs with an empty capability bounding set.
+    pub capabilities_dropped: bool,
     /// Overall state.
     pub status: Status,
     /// Every gap, narrowed grant and unopenable path, one line each.
@@ -141,6 +143,7 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         network: wanted.net && abi >= 4,
         abstract_unix_scoped: wanted.scope && abi >= 6,
         signals_scoped: wanted.scope && abi >= 6,
+        capabilities_dropped: false,
         status,
         warnings,
     };
@@ -203,7 +206,11 @@ pub fn confine_command(
     let prepared = apply::prepare(spec)?;
     report.warnings.extend(prepared.warnings);
     match prepared.fd {
-        Some(fd) => apply::install(cmd, fd),
+        Some(fd) => {
+            let drop_caps = apply::should_drop_capabilities(spec);
+            apply::install(cmd, fd, drop_caps);
+            report.capabilities_dropped = drop_caps;
+        }
         // The crate found no usable Landlock although the probe did: never claim confinement.
         None => {
             if require {

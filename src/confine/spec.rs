@@ -114,6 +114,9 @@ pub struct Spec {
     /// System secrets (e.g. `/etc/shadow`) carved out of the grants silently, since narrowing
     /// `/etc` around them is expected on every run as root.
     pub secrets: Vec<PathBuf>,
+    /// Empty the capability bounding set of a command started as root, so that it runs without
+    /// capabilities (Landlock does not restrict them). On by default.
+    pub drop_capabilities: bool,
     /// Exported as `TMPDIR` to the command when set.
     pub tmpdir: Option<PathBuf>,
     /// What was dropped or narrowed while building the spec; copied into the report's warnings.
@@ -130,6 +133,7 @@ impl Spec {
             scope_ipc: true,
             deny_roots: Vec::new(),
             secrets: Vec::new(),
+            drop_capabilities: true,
             tmpdir: None,
             notes: Vec::new(),
         }
