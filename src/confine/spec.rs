@@ -81,6 +81,35 @@ const HOME_READ: &[&str] = &[
     ".gradle/wrapper",
 ];
 
+/// Secrets under `$HOME` carved out of any grant that would cover them.
+const HOME_SECRETS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".config/gh",
+    ".config/gcloud",
+    ".config/hub",
+    ".netrc",
+    ".git-credentials",
+    ".npmrc",
+    ".pypirc",
+    ".gem/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".vault-token",
+    ".password-store",
+    ".local/share/keyrings",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".config/BraveSoftware",
+    ".config/microsoft-edge",
+    ".thunderbird",
+];
+
 /// Entries of a cargo home that hold no credentials.
 const CARGO_HOME_READ: &[&str] = &["bin", "registry", "git", "config.toml", "config", "env"];
 
@@ -160,6 +189,14 @@ impl Spec {
         if let Some(home) = home {
             // The default store lives here; protect it even when the caller forgot to pass it.
             spec.deny_roots.push(home.join(".local/state/ftsb-fs"));
+            // The user's secrets are deny roots too, so that a view or a policy grant that
+            // covers the whole home (an agent working in `~`) is narrowed around them.
+            spec.deny_roots.extend(
+                HOME_SECRETS
+                    .iter()
+                    .map(|rel| home.join(rel))
+                    .filter(|p| p.symlink_metadata().is_ok()),
+            );
         }
         if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|s| !s.is_empty()) {
             spec.deny_roots.push(PathBuf::from(state).join("ftsb-fs"));
