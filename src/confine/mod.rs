@@ -9,6 +9,8 @@
 //!   `Spec::writable` and `Spec::readable`; no deny root (the store) lies inside a grant.
 //! - With `Spec::scope_ipc` and ABI 6 or later, the command cannot connect to abstract unix
 //!   sockets (the daemon's control socket) nor signal processes outside its own domain.
+//! - A command started as root runs with an empty capability bounding set (unless
+//!   `Spec::drop_capabilities` is off), and always with `no_new_privs`.
 //! - The report never claims a protection the kernel does not enforce: `status` is `full` only
 //!   when everything the spec asks is enforced, and each gap is a warning.
 //! - With `require`, a command that cannot be fully confined is never started.
