@@ -316,6 +316,29 @@ mod confine {
     }
 
     #[test]
+    fn a_view_that_is_all_of_home_is_narrowed_around_secrets_and_store() {
+        let f = fixture();
+        let spec = Spec::for_view(&f.home, &f.scratch, Some(&f.home), &[]);
+        assert!(
+            spec.notes.iter().any(|n| n.contains(".ssh")),
+            "{:?}",
+            spec.notes
+        );
+        let (_, out) = f.run(&spec, "echo more >> \"$HOME/.profile\"");
+        assert!(out.status.success(), "{}", stderr(&out));
+        for secret in [f.home.join(".ssh/id_ed25519"), f.store.join("meta.db")] {
+            let (_, out) = f.run(&spec, &format!("cat '{}'", secret.display()));
+            assert_denied(&out);
+            let (_, out) = f.run(&spec, &format!("echo evil > '{}'", secret.display()));
+            assert_denied(&out);
+        }
+        assert_eq!(
+            std::fs::read_to_string(f.store.join("meta.db")).expect("read"),
+            SECRET
+        );
+    }
+
+    #[test]
     fn links_and_renames_cannot_pull_secrets_into_the_view() {
         let f = fixture();
         let key = f.home.join(".ssh/id_ed25519");

@@ -351,6 +351,11 @@ pub(crate) fn carve(
             &mut notes
         };
         let deny = resolve(deny);
+        // Nothing to protect yet (e.g. no store created at the default place): narrowing a
+        // grant around a missing path would only take away from the command, or drop the view.
+        if deny.symlink_metadata().is_err() {
+            continue;
+        }
         let mut next = Vec::new();
         for g in grants {
             if g.starts_with(&deny) {
@@ -451,6 +456,14 @@ mod tests {
             vec![real.join("f"), real.join("x/sib"), real.join("y")]
         );
         assert!(notes[0].starts_with("narrowed grant"), "{notes:?}");
+    }
+
+    #[test]
+    fn carve_ignores_a_missing_deny_root() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (kept, notes) = carve(tmp.path(), &[tmp.path().join(".local/state/ftsb-fs")], &[]);
+        assert_eq!(kept, vec![resolve(tmp.path())]);
+        assert!(notes.is_empty(), "{notes:?}");
     }
 
     #[test]
