@@ -296,46 +296,36 @@ mod confine {
         cmd
     }
 
+    /// Checks that `spec`, which covers all of HOME, was narrowed with a note and still keeps
+    /// the key and the store unreadable and unwritable, while `allowed` runs.
+    fn assert_home_grant_hides_secrets(f: &Fixture, spec: &Spec, allowed: &str) {
+        let noted = spec.notes.iter().any(|n| n.contains(".ssh"));
+        assert!(noted, "{:?}", spec.notes);
+        let (_, out) = f.run(spec, allowed);
+        assert!(out.status.success(), "{}", stderr(&out));
+        for secret in [f.home.join(".ssh/id_ed25519"), f.store.join("meta.db")] {
+            let (_, out) = f.run(spec, &format!("cat '{}'", secret.display()));
+            assert_denied(&out);
+            assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
+            let (_, out) = f.run(spec, &format!("echo evil > '{}'", secret.display()));
+            assert_denied(&out);
+            assert_eq!(std::fs::read_to_string(&secret).expect("read"), SECRET);
+        }
+    }
+
     #[test]
     fn a_policy_granting_all_of_home_still_hides_secrets_and_store() {
         let f = fixture();
         let mut spec = f.spec();
         spec.add_readable(&f.home);
-        assert!(
-            spec.notes.iter().any(|n| n.contains(".ssh")),
-            "{:?}",
-            spec.notes
-        );
-        let (_, out) = f.run(&spec, "cat \"$HOME/.profile\"");
-        assert!(out.status.success(), "{}", stderr(&out));
-        for secret in [f.home.join(".ssh/id_ed25519"), f.store.join("meta.db")] {
-            let (_, out) = f.run(&spec, &format!("cat '{}'", secret.display()));
-            assert_denied(&out);
-            assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
-        }
+        assert_home_grant_hides_secrets(&f, &spec, "cat \"$HOME/.profile\"");
     }
 
     #[test]
     fn a_view_that_is_all_of_home_is_narrowed_around_secrets_and_store() {
         let f = fixture();
         let spec = Spec::for_view(&f.home, &f.scratch, Some(&f.home), &[]);
-        assert!(
-            spec.notes.iter().any(|n| n.contains(".ssh")),
-            "{:?}",
-            spec.notes
-        );
-        let (_, out) = f.run(&spec, "echo more >> \"$HOME/.profile\"");
-        assert!(out.status.success(), "{}", stderr(&out));
-        for secret in [f.home.join(".ssh/id_ed25519"), f.store.join("meta.db")] {
-            let (_, out) = f.run(&spec, &format!("cat '{}'", secret.display()));
-            assert_denied(&out);
-            let (_, out) = f.run(&spec, &format!("echo evil > '{}'", secret.display()));
-            assert_denied(&out);
-        }
-        assert_eq!(
-            std::fs::read_to_string(f.store.join("meta.db")).expect("read"),
-            SECRET
-        );
+        assert_home_grant_hides_secrets(&f, &spec, "echo more >> \"$HOME/.profile\"");
     }
 
     #[test]
