@@ -153,7 +153,8 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// A spec that grants nothing, denies the network and scopes IPC; the start of custom specs.
+    /// A spec that grants nothing, leaves the network alone, scopes IPC and drops root's
+    /// capabilities; the start of custom specs.
     pub fn empty() -> Spec {
         Spec {
             writable: Vec::new(),
@@ -174,7 +175,9 @@ impl Spec {
     /// system directories, the toolchain homes listed in this module under `home` (and the
     /// credential-free part of `$CARGO_HOME`, `$RUSTUP_HOME` when those variables are set),
     /// and the view. Never `home` as a whole. `deny_roots` (e.g. the store) and the system
-    /// secrets are carved out of every grant, with a note for each grant narrowed or dropped.
+    /// secrets are carved out of every grant, with a note for each grant narrowed or dropped;
+    /// so are the user's secrets under `home` and the default stores
+    /// (`home/.local/state/ftsb-fs`, `$XDG_STATE_HOME/ftsb-fs`).
     /// Paths that do not exist are left out silently.
     pub fn for_view(
         view: &Path,
@@ -246,6 +249,26 @@ impl Spec {
         let (kept, notes) = carve(&path, &self.deny_roots, &self.secrets);
         self.notes.extend(notes);
         self.readable.extend(kept);
+    }
+
+    /// Protects `path` from now on and carves it out of the grants made so far.
+    pub fn add_deny_root(&mut self, path: impl Into<PathBuf>) {
+        let deny = vec![path.into()];
+        for writable in [true, false] {
+            let list = if writable {
+                &mut self.writable
+            } else {
+                &mut self.readable
+            };
+            let mut kept = Vec::new();
+            for grant in std::mem::take(list) {
+                let (parts, notes) = carve(&grant, &deny, &[]);
+                self.notes.extend(notes);
+                kept.extend(parts);
+            }
+            *list = kept;
+        }
+        self.deny_roots.extend(deny);
     }
 
     /// Grants read and execute on the parts of a cargo home that hold no credentials
@@ -456,6 +479,26 @@ mod tests {
             vec![real.join("f"), real.join("x/sib"), real.join("y")]
         );
         assert!(notes[0].starts_with("narrowed grant"), "{notes:?}");
+    }
+
+    #[test]
+    fn add_deny_root_recarves_earlier_grants() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = tmp.path().join("store");
+        std::fs::create_dir_all(&store).expect("mkdir");
+        let mut spec = Spec::empty();
+        spec.add_writable(tmp.path());
+        spec.add_readable(&store);
+        spec.add_deny_root(&store);
+        let store = resolve(&store);
+        assert!(
+            spec.writable.iter().all(|g| !store.starts_with(g)),
+            "{spec:?}"
+        );
+        assert!(spec.readable.is_empty(), "{spec:?}");
+        assert_eq!(spec.notes.len(), 2, "{:?}", spec.notes);
+        spec.add_readable(&store);
+        assert!(spec.readable.is_empty(), "{spec:?}");
     }
 
     #[test]
