@@ -6,6 +6,7 @@
 //! `gate` judges command lines, `confine` restricts what `exec` runs, `cli` is the command line.
 
 pub mod cli;
+pub mod confine;
 pub mod meta;
 pub mod overlay;
 pub mod store;
