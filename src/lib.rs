@@ -7,6 +7,10 @@
 
 pub mod cli;
 pub mod confine;
+pub mod control;
+pub mod daemon;
+pub mod fuse;
 pub mod meta;
 pub mod overlay;
 pub mod store;
+pub mod txn;

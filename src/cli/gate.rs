@@ -21,3 +21,13 @@ pub fn run(cmd: GateCommand, _json: bool) -> anyhow::Result<i32> {
         }
     }
 }
+
+/// The gate's verdict on an `exec` command line: `None` to run it, or the verdict as JSON.
+pub fn check_exec(
+    _argv: &[String],
+    _policy: Option<&std::path::Path>,
+    _cwd: &std::path::Path,
+    _workspace: &std::path::Path,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    Ok(None)
+}

@@ -26,7 +26,7 @@ mod xattr;
 
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
-pub use state::{Change, ChangeKind, Snapshot};
+pub use state::{Change, ChangeKind, Invalidation, Snapshot};
 pub use types::*;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

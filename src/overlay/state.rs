@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::types::*;
-use super::{FsError, Overlay, ROOT, encode, lower_err};
+use super::{FsError, LowerRef, Overlay, ROOT, encode, lower_err};
 use crate::meta::{DentryRow, NodeRow};
 
 /// The overlay's whole state at one moment.
@@ -19,6 +19,50 @@ pub struct Snapshot {
     pub nodes: Vec<(Ino, Node)>,
     pub dentries: Vec<(Ino, Vec<u8>, Dentry)>,
     pub next_ino: u64,
+}
+
+impl Snapshot {
+    /// For every path the overlay has an entry for: `None` for a whiteout, or a fingerprint of
+    /// what the path holds (type, content, mode, owner, mtime, link target). Paths missing from
+    /// the map show the workspace. Two snapshots differ at a path iff the fingerprints differ.
+    pub fn fingerprints(&self) -> BTreeMap<String, Option<String>> {
+        let nodes: HashMap<Ino, &Node> = self.nodes.iter().map(|(i, n)| (*i, n)).collect();
+        let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, &Dentry)>> = HashMap::new();
+        for (dir, name, d) in &self.dentries {
+            dirs.entry(*dir).or_default().push((name, d));
+        }
+        let mut out = BTreeMap::new();
+        let mut stack = vec![(ROOT, LowerPath::default())];
+        while let Some((dir, at)) = stack.pop() {
+            for (name, d) in dirs.get(&dir).map(Vec::as_slice).unwrap_or(&[]) {
+                let path = at.join(name);
+                match d {
+                    Dentry::Whiteout { .. } => {
+                        out.insert(path.display(), None);
+                    }
+                    Dentry::Child(ino) => {
+                        let Some(n) = nodes.get(ino) else { continue };
+                        let print = format!(
+                            "{:?} {:?} {:o} {}:{} {:?} {:?} {:?}",
+                            n.attr.kind,
+                            n.data,
+                            n.attr.perm,
+                            n.attr.uid,
+                            n.attr.gid,
+                            (n.attr.kind != Kind::Dir).then_some(n.attr.mtime),
+                            n.target,
+                            n.merge
+                        );
+                        out.insert(path.display(), Some(print));
+                        if n.attr.kind == Kind::Dir {
+                            stack.push((*ino, path));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// What the kernel must forget after the overlay was replaced wholesale.
@@ -51,6 +95,9 @@ pub struct Change {
     pub raw_path: LowerPath,
     pub change: ChangeKind,
     pub kind: Option<Kind>,
+    /// The workspace object this path showed before (deleted, renamed or changed in place).
+    #[serde(skip)]
+    pub origin: Option<LowerPath>,
     #[serde(skip)]
     pub ino: Option<Ino>,
 }
@@ -147,6 +194,23 @@ impl Overlay {
                 self.work.remove(ino.0)?;
             }
         }
+        // Workspace objects the kernel still holds keep being served from the workspace.
+        for (dir, names) in &old_dirs {
+            for (name, d) in names {
+                if let Dentry::Child(ino) = d
+                    && !self.nodes.contains_key(ino)
+                    && let Some(origin) = old_nodes.get(ino).and_then(|n| n.origin.clone())
+                {
+                    let r = LowerRef {
+                        path: origin.path,
+                        parent: *dir,
+                        name: name.clone(),
+                        unlinked: false,
+                    };
+                    self.refs.insert(*ino, r);
+                }
+            }
+        }
         if !self.nodes.contains_key(&ROOT) {
             let root = self.root_node()?;
             self.nodes.insert(ROOT, root);
@@ -225,13 +289,22 @@ impl Overlay {
         let Some(entries) = self.dirs.get(&dir) else {
             return Ok(());
         };
+        let merge = self.nodes.get(&dir).and_then(|n| n.merge.clone());
         for (name, d) in entries {
             let path = at.join(name);
+            let origin = match d {
+                Dentry::Whiteout { .. } => merge.as_ref().map(|m| m.join(name)),
+                Dentry::Child(ino) => self
+                    .nodes
+                    .get(ino)
+                    .and_then(|n| n.origin.as_ref().map(|o| o.path.clone())),
+            };
             let change = |change: ChangeKind, kind: Option<Kind>, ino: Option<Ino>| Change {
                 path: path.display(),
                 raw_path: path.clone(),
                 change,
                 kind,
+                origin: origin.clone(),
                 ino,
             };
             match d {

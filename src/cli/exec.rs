@@ -1,0 +1,286 @@
+//! `exec` (one command as one transaction) and `run` (a whole agent session in the view).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use super::{call, call_on, connect, print_json, resolve_workspace};
+use crate::confine::{self, Net, Spec};
+use crate::control::Request;
+
+/// `ftsb-fs exec`.
+#[derive(Debug, clap::Args)]
+pub struct ExecArgs {
+    /// The workspace (default: the mount holding the current directory).
+    pub workspace: Option<PathBuf>,
+    /// A policy file extending the built-in exec policy.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Keep the command's changes even if it fails.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Refuse to run when the kernel cannot enforce the confinement.
+    #[arg(long)]
+    pub require_confinement: bool,
+    /// Network access: `allow` (default), `deny`, or `allow-ports PORT...`.
+    #[arg(long, num_args = 1.., value_name = "MODE")]
+    pub net: Vec<String>,
+    /// Run without Landlock confinement (changes still roll back on failure).
+    #[arg(long, conflicts_with = "require_confinement")]
+    pub no_confine: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// `ftsb-fs run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The workspace; mounted in place first if it is not mounted yet.
+    pub workspace: PathBuf,
+    /// Commit everything if the agent exits 0.
+    #[arg(long, conflicts_with = "abort")]
+    pub commit_on_success: bool,
+    /// Discard everything when the agent exits.
+    #[arg(long)]
+    pub abort: bool,
+    /// The agent command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+fn parse_net(words: &[String]) -> anyhow::Result<Net> {
+    match words.split_first() {
+        None => Ok(Net::Allow),
+        Some((mode, rest)) => match (mode.as_str(), rest) {
+            ("allow", []) => Ok(Net::Allow),
+            ("deny", []) => Ok(Net::Deny),
+            ("allow-ports", ports) if !ports.is_empty() => ports
+                .iter()
+                .flat_map(|p| p.split(','))
+                .map(|p| {
+                    p.parse::<u16>()
+                        .with_context(|| format!("--net allow-ports: '{p}' is not a port"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map(Net::AllowPorts),
+            _ => bail!("--net takes allow, deny, or allow-ports PORT..."),
+        },
+    }
+}
+
+/// The directory the command runs in: the caller's directory inside the view, or the view.
+fn command_cwd(view: &Path, workspace: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| view.to_owned());
+    if cwd.starts_with(view) {
+        return cwd;
+    }
+    match cwd.strip_prefix(workspace) {
+        Ok(rel) => view.join(rel),
+        Err(_) => view.to_owned(),
+    }
+}
+
+/// Shell-quotes argv into one line, for the log and the gate.
+pub fn quote_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
+    let ws = resolve_workspace(a.workspace.as_deref())?;
+    let net = parse_net(&a.net)?;
+    let line = quote_argv(&a.command);
+    let status = call(&ws, &Request::Status)?;
+    let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    let store = PathBuf::from(status["store"].as_str().unwrap_or_default());
+    let cwd = command_cwd(&view, &ws);
+    let verdict = super::gate::check_exec(&a.command, a.policy.as_deref(), &cwd, &ws)?;
+    if let Some(denied) = verdict {
+        if json {
+            print_json(&json!({ "ran": false, "verdict": denied }));
+        } else {
+            eprintln!(
+                "ftsb-fs: refused by the gate: {}",
+                denied["reason"].as_str().unwrap_or("denied")
+            );
+        }
+        return Ok(if denied["decision"] == "ask" { 4 } else { 3 });
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("ftsb-fs-exec-")
+        .tempdir()
+        .context("create the command's TMPDIR")?;
+    let mut cmd = Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]).current_dir(&cwd);
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe; it makes the command die with us,
+    // so a killed `exec` never leaves it writing after the daemon rolled back.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let confinement = if a.no_confine {
+        None
+    } else {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let mut spec = Spec::for_view(&view, tmp.path(), home.as_deref(), &[store]);
+        spec.net = net;
+        Some(confine::confine_command(
+            &mut cmd,
+            &spec,
+            a.require_confinement,
+        )?)
+    };
+    if let Some(r) = &confinement {
+        for w in &r.warnings {
+            eprintln!("ftsb-fs: warning: {w}");
+        }
+    }
+    let mut client = connect(&ws)?;
+    let begun = call_on(
+        &mut client,
+        &Request::ExecBegin {
+            command: line.clone(),
+        },
+    )?;
+    let checkpoint = begun["checkpoint"].as_u64().unwrap_or(0);
+    let outcome = run_forwarding_signals(&mut cmd);
+    let (code, signal) = match &outcome {
+        Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
+        Err(_) => (None, None),
+    };
+    let failed = !outcome.as_ref().is_ok_and(ExitStatus::success);
+    let undo = failed && !a.keep_on_failure;
+    call_on(
+        &mut client,
+        &Request::ExecEnd {
+            exit_code: code,
+            rollback: undo,
+        },
+    )?;
+    let spawn_error = outcome.as_ref().err().map(ToString::to_string);
+    if json {
+        print_json(&json!({
+            "ran": spawn_error.is_none(),
+            "command": line,
+            "checkpoint": checkpoint,
+            "exit_code": code,
+            "signal": signal,
+            "rolled_back": undo,
+            "error": spawn_error,
+            "confinement": confinement,
+        }));
+    } else if undo {
+        let why = match (&spawn_error, code, signal) {
+            (Some(e), ..) => format!("could not start: {e}"),
+            (None, Some(c), _) => format!("exit {c}"),
+            (None, None, Some(s)) => format!("signal {s}"),
+            _ => "failed".into(),
+        };
+        eprintln!(
+            "ftsb-fs: command failed ({why}); its changes were rolled back to checkpoint {checkpoint}"
+        );
+    }
+    if let Some(e) = spawn_error {
+        bail!("cannot run {}: {e}", a.command[0]);
+    }
+    Ok(code.unwrap_or_else(|| 128 + signal.unwrap_or(0)))
+}
+
+/// Runs `cmd`, passing SIGINT, SIGTERM and SIGHUP on to it, and returns how it ended.
+fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+    extern "C" fn forward(sig: libc::c_int) {
+        let pid = CHILD.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+    let mut child = cmd.spawn()?;
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    let handler: extern "C" fn(libc::c_int) = forward;
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: installing a handler that only calls kill(2) with an atomic pid.
+        unsafe { libc::signal(sig, handler as libc::sighandler_t) };
+    }
+    let status = child.wait();
+    CHILD.store(0, Ordering::SeqCst);
+    status
+}
+
+pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
+    let ws = super::absolute(&a.workspace)?;
+    if crate::control::Client::connect(&ws).is_err() {
+        super::mount::mount(
+            super::mount::MountArgs {
+                workspace: ws.clone(),
+                at: None,
+                store: None,
+                foreground: false,
+                allow_other: false,
+            },
+            false,
+        )?;
+    }
+    let status = call(&ws, &Request::Status)?;
+    let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    let before = call(
+        &ws,
+        &Request::Checkpoint {
+            message: format!("before run: {}", quote_argv(&a.command)),
+        },
+    )?;
+    let mut cmd = Command::new(&a.command[0]);
+    cmd.args(&a.command[1..])
+        .current_dir(command_cwd(&view, &ws));
+    let outcome =
+        run_forwarding_signals(&mut cmd).with_context(|| format!("cannot run {}", a.command[0]))?;
+    let changes = call(
+        &ws,
+        &Request::Diff {
+            from: None,
+            to: None,
+        },
+    )?;
+    let n = changes.as_array().map_or(0, Vec::len);
+    let mut done = "left for review (ftsb-fs diff / commit / abort)";
+    if a.abort {
+        call(&ws, &Request::Abort)?;
+        done = "aborted";
+    } else if a.commit_on_success && outcome.success() {
+        call(
+            &ws,
+            &Request::Commit {
+                message: format!("run: {}", quote_argv(&a.command)),
+                paths: vec![],
+                force: false,
+            },
+        )?;
+        done = "committed";
+    }
+    if json {
+        print_json(
+            &json!({ "exit_code": outcome.code(), "checkpoint": before["checkpoint"], "changes": changes, "outcome": done }),
+        );
+    } else {
+        eprintln!("ftsb-fs: agent exited ({outcome}); {n} changed paths {done}");
+    }
+    Ok(outcome.code().unwrap_or(1))
+}

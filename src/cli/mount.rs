@@ -1,0 +1,270 @@
+//! `mount`, `unmount`, `recover`, `fsck`: bringing a view up and down, and checking a store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use super::{absolute, call, print_json, resolve_workspace};
+use crate::control::{Client, Request, UnmountMode};
+use crate::daemon;
+
+/// `ftsb-fs mount`.
+#[derive(Debug, clap::Args)]
+pub struct MountArgs {
+    /// The workspace directory.
+    pub workspace: PathBuf,
+    /// Mount the view here instead of over the workspace itself.
+    #[arg(long)]
+    pub at: Option<PathBuf>,
+    /// The store directory (default: $XDG_STATE_HOME/ftsb-fs/NAME-HASH).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Keep the daemon attached to this terminal (logs to stderr; filter with RUST_LOG).
+    #[arg(long)]
+    pub foreground: bool,
+    /// Let other users use the view (non-root needs user_allow_other in /etc/fuse.conf).
+    #[arg(long)]
+    pub allow_other: bool,
+}
+
+/// `ftsb-fs unmount`.
+#[derive(Debug, clap::Args)]
+pub struct UnmountArgs {
+    pub workspace: Option<PathBuf>,
+    /// Discard uncommitted changes first.
+    #[arg(long, conflicts_with = "keep")]
+    pub abort: bool,
+    /// Keep uncommitted changes in the store for the next mount.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// `ftsb-fs recover` and `ftsb-fs fsck`.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    pub workspace: PathBuf,
+    /// The store directory, when not in its default place.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+/// The default store of `workspace`: one per workspace, outside it.
+pub fn default_store(workspace: &Path) -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(s) => PathBuf::from(s),
+        None => {
+            let home = std::env::var_os("HOME")
+                .context("neither XDG_STATE_HOME nor HOME is set; pass --store")?;
+            PathBuf::from(home).join(".local/state")
+        }
+    };
+    let name = workspace
+        .file_name()
+        .map_or_else(|| "root".into(), |n| n.to_string_lossy().into_owned());
+    let hash = blake3::hash(workspace.as_os_str().as_encoded_bytes()).to_hex();
+    Ok(base.join("ftsb-fs").join(format!("{name}-{}", &hash[..16])))
+}
+
+fn checked_workspace(p: &Path) -> anyhow::Result<PathBuf> {
+    let ws = absolute(p)?;
+    match std::fs::metadata(&ws) {
+        Ok(m) if m.is_dir() => Ok(ws),
+        Ok(_) => bail!("workspace {} is not a directory", ws.display()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(ws),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("workspace {} does not exist", ws.display())
+        }
+        Err(e) => bail!("workspace {}: {e}", ws.display()),
+    }
+}
+
+pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
+    let ws = checked_workspace(&a.workspace)?;
+    if daemon::mounted_workspace(&ws).is_some() && Client::connect(&ws).is_ok() {
+        bail!("workspace {} is already mounted", ws.display());
+    }
+    let view = match &a.at {
+        Some(at) => {
+            let v = absolute(at)?;
+            if !v.is_dir() {
+                bail!("mount point {} is not a directory", v.display());
+            }
+            v
+        }
+        None => ws.clone(),
+    };
+    let store = match a.store {
+        Some(s) => absolute(&s)?,
+        None => default_store(&ws)?,
+    };
+    if store.starts_with(&ws) {
+        bail!(
+            "the store {} must lie outside the workspace {}",
+            store.display(),
+            ws.display()
+        );
+    }
+    let config = daemon::Config {
+        workspace: ws.clone(),
+        view: view.clone(),
+        store: store.clone(),
+        allow_other: a.allow_other,
+    };
+    if a.foreground {
+        init_tracing();
+        daemon::run(config)?;
+        return Ok(0);
+    }
+    std::fs::create_dir_all(&store).with_context(|| format!("create store {}", store.display()))?;
+    let log_path = store.join("daemon.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("open {}", log_path.display()))?;
+    let exe = std::env::current_exe().context("locate the ftsb-fs binary")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("mount")
+        .arg(&ws)
+        .arg("--store")
+        .arg(&store)
+        .arg("--foreground");
+    cmd.arg("--at").arg(&view);
+    if a.allow_other {
+        cmd.arg("--allow-other");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .current_dir("/");
+    // SAFETY: setsid is async-signal-safe and only detaches the child from our session.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("start the daemon")?;
+    let started = Instant::now();
+    loop {
+        if let Ok(mut c) = Client::connect(&ws)
+            && c.call(&Request::Status).is_ok_and(|r| r.ok)
+        {
+            break;
+        }
+        if let Some(status) = child.try_wait()? {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| l.contains("error"))
+                .unwrap_or("see the daemon log");
+            let last = last.split("error: ").last().unwrap_or(last);
+            bail!("the daemon exited ({status}): {}", last.trim());
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            bail!(
+                "the daemon did not answer within 20 s; see {}",
+                log_path.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if json {
+        print_json(&json!({ "workspace": ws, "view": view, "store": store, "pid": child.id() }));
+    } else {
+        println!(
+            "mounted {} at {} (store {})",
+            ws.display(),
+            view.display(),
+            store.display()
+        );
+    }
+    Ok(0)
+}
+
+fn init_tracing() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
+    let ws = resolve_workspace(a.workspace.as_deref())?;
+    let mode = if a.abort {
+        UnmountMode::Abort
+    } else if a.keep {
+        UnmountMode::Keep
+    } else {
+        UnmountMode::Refuse
+    };
+    let status = call(&ws, &Request::Status)?;
+    call(&ws, &Request::Unmount { mode })?;
+    // The daemon exits once the kernel lets go of the view.
+    let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    let started = Instant::now();
+    while daemon::mounted_workspace(&view).is_some() && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if json {
+        print_json(&json!({ "unmounted": ws }));
+    } else {
+        println!("unmounted {}", ws.display());
+    }
+    Ok(0)
+}
+
+fn store_of(a: &StoreArgs) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let ws = absolute(&a.workspace)?;
+    let store = match &a.store {
+        Some(s) => absolute(s)?,
+        None => default_store(&ws)?,
+    };
+    if !store.join("meta.db").exists() {
+        bail!("no ftsb-fs store at {} (pass --store)", store.display());
+    }
+    Ok((ws, store))
+}
+
+pub fn recover(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
+    let (ws, store) = store_of(&a)?;
+    if Client::connect(&ws).is_ok() {
+        bail!(
+            "workspace {} is mounted; its daemon ran recovery at mount",
+            ws.display()
+        );
+    }
+    let outcome = crate::txn::recover_store(&ws, &store)?;
+    if json {
+        print_json(&json!({ "workspace": ws, "recovery": outcome.to_string() }));
+    } else {
+        println!("{outcome}");
+    }
+    Ok(0)
+}
+
+pub fn fsck(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
+    let (ws, store) = store_of(&a)?;
+    let report = crate::txn::fsck(&ws, &store)?;
+    if json {
+        print_json(&serde_json::to_value(&report)?);
+    } else {
+        for p in &report.problems {
+            println!("problem: {p}");
+        }
+        println!(
+            "{} blobs checked, {} problems",
+            report.blobs,
+            report.problems.len()
+        );
+    }
+    Ok(if report.problems.is_empty() { 0 } else { 2 })
+}

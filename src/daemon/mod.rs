@@ -1,0 +1,230 @@
+//! The mount daemon: opens the store and the workspace, mounts the view, serves the control
+//! socket, and unmounts cleanly on request or on SIGTERM/SIGINT.
+//!
+//! Start-up order matters for in-place mounts: the workspace directory is opened before the
+//! view is mounted over it, and the control socket is bound before mounting, so a second
+//! daemon for the same workspace fails before it could hide the first one's view.
+
+mod commit;
+mod diff;
+mod ops;
+
+use std::io;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::control::socket_addr;
+use crate::fuse::{self, Invalidator, MountOptions, Shared, Unmounter};
+use crate::overlay::{FsError, Overlay, open_parts};
+
+/// Errors that stop the daemon from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("workspace {0} is already mounted")]
+    AlreadyMounted(PathBuf),
+    #[error("cannot mount the view at {path}: {source}")]
+    Mount { path: PathBuf, source: io::Error },
+    #[error("control socket: {0}")]
+    Socket(io::Error),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+/// What the daemon serves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The workspace (canonical path).
+    pub workspace: PathBuf,
+    /// Where the view is mounted (the workspace itself for in-place mounts).
+    pub view: PathBuf,
+    /// The store directory.
+    pub store: PathBuf,
+    pub allow_other: bool,
+}
+
+/// The daemon's shared state, reachable from the control threads.
+#[derive(Debug)]
+pub struct Daemon {
+    pub config: Config,
+    pub overlay: Shared,
+    invalidator: Invalidator,
+    unmounter: Mutex<Unmounter>,
+}
+
+/// Runs the daemon until the view is unmounted.
+pub fn run(config: Config) -> Result<(), DaemonError> {
+    block_signals();
+    if crate::control::Client::connect(&config.workspace).is_ok() {
+        return Err(DaemonError::AlreadyMounted(config.workspace));
+    }
+    let listener =
+        UnixListener::bind_addr(&socket_addr(&config.workspace).map_err(DaemonError::Socket)?)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AddrInUse => DaemonError::AlreadyMounted(config.workspace.clone()),
+                _ => DaemonError::Socket(e),
+            })?;
+    clean_stale_mount(&config.view);
+    let parts = open_parts(&config.workspace, &config.store)?;
+    let overlay = Overlay::open(parts)?;
+    let overlay: Shared = Arc::new(Mutex::new(overlay));
+    let opts = MountOptions {
+        fsname: config.workspace.display().to_string(),
+        allow_other: config.allow_other,
+        threads: 2,
+    };
+    let mut mounted =
+        fuse::mount(overlay.clone(), &config.view, &opts).map_err(|source| DaemonError::Mount {
+            path: config.view.clone(),
+            source,
+        })?;
+    // The daemon must not keep the view busy.
+    let _ = std::env::set_current_dir("/");
+    let daemon = Arc::new(Daemon {
+        config,
+        overlay: overlay.clone(),
+        invalidator: mounted.invalidator(),
+        unmounter: Mutex::new(mounted.unmounter()),
+    });
+    spawn_control(daemon.clone(), listener);
+    spawn_signal_watch(daemon.clone());
+    tracing::info!(
+        "serving {} at {}",
+        daemon.config.workspace.display(),
+        daemon.config.view.display()
+    );
+    let served = mounted.run();
+    if let Err(e) = fuse::lock(&overlay).flush() {
+        tracing::error!("flush after unmount failed: {e}");
+    }
+    served.map_err(|source| DaemonError::Mount {
+        path: daemon.config.view.clone(),
+        source,
+    })
+}
+
+impl Daemon {
+    /// Unmounts the view (the daemon then exits).
+    pub fn unmount(&self) -> io::Result<()> {
+        self.unmounter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unmount()
+    }
+}
+
+fn spawn_control(daemon: Arc<Daemon>, listener: UnixListener) {
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let daemon = daemon.clone();
+                let _ = std::thread::Builder::new()
+                    .name("control-conn".into())
+                    .spawn(move || ops::serve(&daemon, stream));
+            }
+        })
+        .expect("spawning the control thread at start-up");
+}
+
+/// SIGTERM, SIGINT and SIGHUP are taken by one thread, which unmounts cleanly.
+fn block_signals() {
+    // SAFETY: sigset manipulation on a local set; pthread_sigmask only affects this thread
+    // and the threads it spawns afterwards.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+fn spawn_signal_watch(daemon: Arc<Daemon>) {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            // SAFETY: as in block_signals; sigwait writes the received signal into `sig`.
+            let sig = unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+                    libc::sigaddset(&mut set, sig);
+                }
+                let mut sig = 0;
+                libc::sigwait(&set, &mut sig);
+                sig
+            };
+            tracing::info!("signal {sig}: unmounting");
+            if let Err(e) = daemon.unmount() {
+                tracing::error!("unmount on signal failed: {e}; detaching");
+                detach(&daemon.config.view);
+            }
+        })
+        .expect("spawning the signal thread at start-up");
+}
+
+/// Lazily detaches whatever is mounted at `path`.
+fn detach(path: &Path) {
+    if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
+        // SAFETY: `c` is a valid NUL-terminated path.
+        let ret = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        if ret < 0 {
+            let _ = std::process::Command::new("fusermount3")
+                .arg("-u")
+                .arg("-z")
+                .arg(path)
+                .status();
+        }
+    }
+}
+
+/// A view left mounted by a daemon that died answers nothing (ENOTCONN): detach it, so the
+/// workspace is reachable again and can be mounted anew.
+pub fn clean_stale_mount(view: &Path) {
+    if let Err(e) = std::fs::metadata(view)
+        && e.raw_os_error() == Some(libc::ENOTCONN)
+    {
+        tracing::warn!("detaching the stale view at {}", view.display());
+        detach(view);
+    }
+}
+
+/// Whether `path` is a mount point of an ftsb-fs view; returns the workspace it shows.
+pub fn mounted_workspace(path: &Path) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut found = None;
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mountpoint = left.split(' ').nth(4)?;
+        let mut r = right.split(' ');
+        let fstype = r.next()?;
+        let source = r.next()?;
+        if fstype == "fuse.ftsb-fs" && Path::new(&unescape(mountpoint)) == path {
+            found = Some(PathBuf::from(unescape(source)));
+        }
+    }
+    found
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(u8::is_ascii_digit) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,232 @@
+//! The control socket's requests, served one connection per thread.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+
+use serde_json::{Value, json};
+
+use super::Daemon;
+use crate::control::{Request, Response, UnmountMode, peer_uid};
+use crate::fuse::lock;
+use crate::overlay::{Data, Invalidation};
+use crate::txn;
+
+/// Serves one connection until it closes.
+pub fn serve(daemon: &Daemon, stream: UnixStream) {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    match peer_uid(&stream) {
+        Ok(uid) if uid == me || uid == 0 => {}
+        Ok(uid) => {
+            tracing::warn!("control: refused a connection from uid {uid}");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("control: no peer credentials: {e}");
+            return;
+        }
+    }
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let mut conn = Conn {
+        reader: BufReader::new(stream),
+        writer,
+        exec: None,
+    };
+    while let Some(req) = conn.next() {
+        let answer = match req {
+            Ok(req) => handle(daemon, &mut conn, req),
+            Err(e) => Err(format!("bad request: {e}")),
+        };
+        let response = match answer {
+            Ok(result) => Response {
+                ok: true,
+                result: Some(result),
+                error: None,
+            },
+            Err(error) => Response {
+                ok: false,
+                result: None,
+                error: Some(error),
+            },
+        };
+        if !conn.send(&response) {
+            break;
+        }
+    }
+    if let Some(id) = conn.exec.take() {
+        // The `exec` process went away in the middle of its command: undo what it did.
+        tracing::warn!(
+            "exec connection closed before the command ended: rolling back to checkpoint {id}"
+        );
+        if let Err(e) = rollback(daemon, id) {
+            tracing::error!("rollback of an interrupted exec failed: {e}");
+        }
+    }
+}
+
+struct Conn {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    /// The checkpoint of an `exec` in progress on this connection.
+    exec: Option<u64>,
+}
+
+impl Conn {
+    fn next(&mut self) -> Option<Result<Request, serde_json::Error>> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(serde_json::from_str(&line)),
+        }
+    }
+
+    fn send(&mut self, r: &Response) -> bool {
+        let mut line = serde_json::to_vec(r).expect("responses are plain data");
+        line.push(b'\n');
+        self.writer.write_all(&line).is_ok()
+    }
+}
+
+fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, String> {
+    match req {
+        Request::Status => status(daemon),
+        Request::Diff { from, to } => super::diff::diff(daemon, from, to),
+        Request::Commit {
+            message,
+            paths,
+            force,
+        } => super::commit::commit(daemon, &message, &paths, force),
+        Request::Abort => {
+            let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
+            invalidate(daemon, &inval);
+            Ok(json!({ "aborted": true }))
+        }
+        Request::Checkpoint { message } => {
+            let id = txn::checkpoint(&mut lock(&daemon.overlay), "checkpoint", &message, None)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "checkpoint": id }))
+        }
+        Request::Log => {
+            let ov = lock(&daemon.overlay);
+            let log = ov.db().log().map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(log).expect("log rows are plain data"))
+        }
+        Request::Rollback { to } => {
+            rollback(daemon, to)?;
+            Ok(json!({ "rolled_back_to": to }))
+        }
+        Request::Unmount { mode } => unmount(daemon, mode),
+        Request::ExecBegin { command } => {
+            if conn.exec.is_some() {
+                return Err("an exec is already in progress on this connection".into());
+            }
+            let id = txn::checkpoint(
+                &mut lock(&daemon.overlay),
+                "exec",
+                &format!("before: {command}"),
+                Some(&command),
+            )
+            .map_err(|e| e.to_string())?;
+            conn.exec = Some(id);
+            Ok(json!({ "checkpoint": id }))
+        }
+        Request::ExecEnd {
+            exit_code,
+            rollback: undo,
+        } => {
+            let id = conn
+                .exec
+                .take()
+                .ok_or("no exec in progress on this connection")?;
+            {
+                let ov = lock(&daemon.overlay);
+                let cmd = ov
+                    .db()
+                    .log_entry(id)
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.command)
+                    .unwrap_or_default();
+                ov.db()
+                    .set_log_outcome(id, &cmd, exit_code)
+                    .map_err(|e| e.to_string())?;
+            }
+            if undo {
+                rollback(daemon, id)?;
+            }
+            Ok(json!({ "checkpoint": id, "rolled_back": undo }))
+        }
+    }
+}
+
+/// Rolls the view back to checkpoint `id` and makes the kernel forget what changed.
+fn rollback(daemon: &Daemon, id: u64) -> Result<(), String> {
+    let inval = txn::rollback(&mut lock(&daemon.overlay), id).map_err(|e| e.to_string())?;
+    invalidate(daemon, &inval);
+    Ok(())
+}
+
+/// Tells the kernel what to forget. Called without the overlay's lock: the kernel may send
+/// requests (write-back of dirty pages) while it invalidates.
+pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
+    for (dir, name) in &inval.entries {
+        daemon.invalidator.entry(*dir, name);
+    }
+    for ino in &inval.inodes {
+        daemon.invalidator.inode(*ino);
+    }
+}
+
+fn status(daemon: &Daemon) -> Result<Value, String> {
+    let ov = lock(&daemon.overlay);
+    let changes = ov.changes().map_err(|e| e.to_string())?;
+    let mut bytes = 0u64;
+    for c in &changes {
+        if let Some(node) = c.ino.and_then(|i| ov.node(i))
+            && matches!(node.data, Data::Work | Data::Blob(_))
+        {
+            bytes += node.attr.size;
+        }
+    }
+    let log = ov.db().log().map_err(|e| e.to_string())?;
+    let checkpoint = log
+        .iter()
+        .find(|r| !r.snapshot.is_empty() && r.kind != "rollback" && r.kind != "abort")
+        .map(|r| r.id);
+    Ok(json!({
+        "workspace": daemon.config.workspace,
+        "view": daemon.config.view,
+        "store": daemon.config.store,
+        "mounted": true,
+        "entries": changes.len(),
+        "bytes": bytes,
+        "checkpoint": checkpoint.unwrap_or(0),
+        "epoch": txn::epoch(&ov).map_err(|e| e.to_string())?,
+        "conflicts": Value::Array(Vec::new()),
+    }))
+}
+
+fn unmount(daemon: &Daemon, mode: UnmountMode) -> Result<Value, String> {
+    {
+        let mut ov = lock(&daemon.overlay);
+        let pending = ov.changes().map_err(|e| e.to_string())?.len();
+        match mode {
+            UnmountMode::Refuse if pending > 0 => {
+                return Err(format!(
+                    "{pending} uncommitted changes; commit or abort them, or unmount with --keep or --abort"
+                ));
+            }
+            UnmountMode::Abort if pending > 0 => {
+                txn::abort(&mut ov).map_err(|e| e.to_string())?;
+            }
+            _ => {}
+        }
+        ov.flush().map_err(|e| e.to_string())?;
+    }
+    daemon
+        .unmount()
+        .map_err(|e| format!("unmount {}: {e}", daemon.config.view.display()))?;
+    Ok(json!({ "unmounted": true }))
+}

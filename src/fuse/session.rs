@@ -1,0 +1,109 @@
+//! Mounting the view and telling the kernel what to forget.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use fuser::{Config, INodeNo, MountOption, Notifier, Session, SessionACL, SessionUnmounter};
+
+use super::{Shared, View};
+use crate::overlay::Ino;
+
+/// How the view is mounted.
+#[derive(Debug, Clone)]
+pub struct MountOptions {
+    /// Shown as the mount's source in `/proc/self/mountinfo`: the workspace path.
+    pub fsname: String,
+    /// Let users other than the mounting one in (needs `user_allow_other` for non-root).
+    pub allow_other: bool,
+    /// Kernel request threads.
+    pub threads: usize,
+}
+
+/// Tells the kernel to drop cached names and pages after the overlay changed behind its back.
+#[derive(Debug)]
+pub struct Invalidator {
+    notifier: Notifier,
+}
+
+impl Invalidator {
+    /// Forgets the cached entry `name` of directory `parent`.
+    pub fn entry(&self, parent: Ino, name: &[u8]) {
+        // ENOENT means the kernel had nothing cached: nothing to do.
+        let _ = self
+            .notifier
+            .inval_entry(INodeNo(parent.0), OsStr::from_bytes(name));
+    }
+
+    /// Forgets the cached attributes and pages of `ino`.
+    pub fn inode(&self, ino: Ino) {
+        let _ = self.notifier.inval_inode(INodeNo(ino.0), 0, 0);
+    }
+}
+
+/// Unmounts a view from any thread.
+pub struct Unmounter(SessionUnmounter);
+
+impl std::fmt::Debug for Unmounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unmounter")
+    }
+}
+
+impl Unmounter {
+    /// Unmounts the view; the session's `run` then returns.
+    pub fn unmount(&mut self) -> io::Result<()> {
+        self.0.unmount()
+    }
+}
+
+/// A mounted view: run it with [`Mounted::run`], unmount it from another thread.
+pub struct Mounted {
+    session: Session<View>,
+}
+
+impl std::fmt::Debug for Mounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mounted")
+    }
+}
+
+impl Mounted {
+    /// Something that can invalidate the kernel's caches of this mount.
+    pub fn invalidator(&self) -> Invalidator {
+        Invalidator {
+            notifier: self.session.notifier(),
+        }
+    }
+
+    /// Something that can unmount the view from another thread.
+    pub fn unmounter(&mut self) -> Unmounter {
+        Unmounter(self.session.unmount_callable())
+    }
+
+    /// Serves kernel requests until the view is unmounted.
+    pub fn run(self) -> io::Result<()> {
+        self.session.run()
+    }
+}
+
+/// Mounts the view of `overlay` at `at`.
+pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Mounted> {
+    let mut config = Config::default();
+    config.mount_options = vec![
+        MountOption::FSName(opts.fsname.clone()),
+        MountOption::Subtype("ftsb-fs".to_owned()),
+        MountOption::DefaultPermissions,
+        MountOption::NoDev,
+    ];
+    config.acl = if opts.allow_other {
+        SessionACL::All
+    } else {
+        SessionACL::Owner
+    };
+    config.n_threads = Some(opts.threads.max(1));
+    config.clone_fd = true;
+    let session = Session::new(View::new(overlay), at, &config)?;
+    Ok(Mounted { session })
+}

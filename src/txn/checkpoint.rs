@@ -1,0 +1,113 @@
+//! Checkpoints, rollback and abort: sealed states of the overlay and returning to them.
+//!
+//! A checkpoint is a snapshot blob (the overlay's nodes and entries, referencing blobs and
+//! workspace files only) plus a log row. It costs what changed since the last seal, never
+//! what the workspace holds. Rollback and abort first record the state they discard as a
+//! checkpoint of their own, so both can be undone by rolling forward to it.
+//!
+//! Checkpoints belong to an epoch (the number of commits before them): after a commit the
+//! workspace is different, and an older snapshot no longer describes a state of the view.
+
+use crate::meta::{LogRow, MetaError};
+use crate::overlay::{FsError, Invalidation, Overlay, Snapshot, Time};
+use crate::store::{BlobId, StoreError};
+
+/// Errors of checkpoint, rollback and abort.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("no checkpoint {id} (see `ftsb-fs log`)")]
+    NoSuch { id: u64 },
+    #[error("checkpoint {id} was taken before a commit and cannot be restored")]
+    OtherEpoch { id: u64 },
+    #[error("log entry {id} is a {kind} record, not a restorable state")]
+    NotAState { id: u64, kind: String },
+    #[error("snapshot of checkpoint {id} is unreadable: {detail}")]
+    BadSnapshot { id: u64, detail: String },
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The number of commits so far.
+pub fn epoch(ov: &Overlay) -> Result<u64, MetaError> {
+    Ok(ov
+        .db()
+        .kv_get("epoch")?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Seals the overlay and records it as log entry of `kind`; returns the new id.
+pub fn checkpoint(
+    ov: &mut Overlay,
+    kind: &str,
+    message: &str,
+    command: Option<&str>,
+) -> Result<u64, CheckpointError> {
+    let snap = ov.seal()?;
+    let body = serde_json::to_vec(&snap).expect("snapshots are plain data and always serialize");
+    let blob = ov.blobs().put_bytes(&body)?;
+    let row = LogRow {
+        id: 0,
+        kind: kind.to_owned(),
+        created_ns: now_ns(),
+        message: message.to_owned(),
+        command: command.map(str::to_owned),
+        exit_code: None,
+        snapshot: blob.to_string(),
+        entries: ov.node_count() as u64,
+        epoch: epoch(ov)?,
+    };
+    Ok(ov.db().add_log(&row)?)
+}
+
+/// Makes the overlay equal checkpoint `to` (0: no changes). The state it replaces is kept as
+/// a `rollback` checkpoint first. Returns what the kernel must forget.
+pub fn rollback(ov: &mut Overlay, to: u64) -> Result<Invalidation, CheckpointError> {
+    let snap = if to == 0 {
+        Snapshot::default()
+    } else {
+        load(ov, to)?
+    };
+    checkpoint(
+        ov,
+        "rollback",
+        &format!("state before rollback to {to}"),
+        None,
+    )?;
+    Ok(ov.restore(&snap)?)
+}
+
+/// Discards the overlay; the discarded state is kept as an `abort` checkpoint.
+pub fn abort(ov: &mut Overlay) -> Result<Invalidation, CheckpointError> {
+    checkpoint(ov, "abort", "state before abort", None)?;
+    Ok(ov.restore(&Snapshot::default())?)
+}
+
+/// Reads the snapshot of checkpoint `id`, checking it belongs to the current epoch.
+pub fn load(ov: &Overlay, id: u64) -> Result<Snapshot, CheckpointError> {
+    let row = ov
+        .db()
+        .log_entry(id)?
+        .ok_or(CheckpointError::NoSuch { id })?;
+    if row.snapshot.is_empty() {
+        return Err(CheckpointError::NotAState { id, kind: row.kind });
+    }
+    if row.epoch != epoch(ov)? {
+        return Err(CheckpointError::OtherEpoch { id });
+    }
+    let blob: BlobId = row.snapshot.parse()?;
+    let bytes = ov.blobs().read_verified(blob)?;
+    serde_json::from_slice(&bytes).map_err(|e| CheckpointError::BadSnapshot {
+        id,
+        detail: e.to_string(),
+    })
+}
+
+fn now_ns() -> i64 {
+    let t = Time::now();
+    t.sec * 1_000_000_000 + i64::from(t.nsec)
+}
