@@ -1,4 +1,4 @@
-//! Applying a plan: the forward half of the commit protocol (steps 1 to 9 of `docs/COMMIT.md`).
+//! Applying a plan: the forward half of the commit protocol (steps 1 to 10 of `docs/COMMIT.md`).
 //!
 //! Owns [`apply`]. Invariants: nothing in the workspace changes before the journal is durable;
 //! phase 1 only renames objects into the stash, and its durable marker is written only once
@@ -18,7 +18,7 @@ use super::check::{self, split_open};
 use super::failpoint::hit;
 use super::fsys;
 use super::journal::{self, Journal};
-use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step};
+use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step, is_ancestor};
 use super::undo;
 use super::{IoCtx, TxnError, Workspace, stash_name};
 use crate::meta::{Db, JournalState};
@@ -197,6 +197,26 @@ pub(crate) fn sync_object(ws: &Workspace, path: &RelPath) -> Result<(), TxnError
     sync_dir(ws, &parent)
 }
 
+/// Fsyncs and forgets every pending path at or below `path`, which is about to move: once it
+/// moved, the pending paths no longer lead to it.
+pub(crate) fn flush_below(
+    ws: &Workspace,
+    pending: &mut BTreeSet<RelPath>,
+    path: &RelPath,
+) -> Result<(), TxnError> {
+    let below: Vec<RelPath> = pending
+        .range(path.clone()..)
+        .take_while(|p| p.0.starts_with(&path.0))
+        .filter(|p| p.0 == path.0 || is_ancestor(&path.0, &p.0))
+        .cloned()
+        .collect();
+    for p in below {
+        sync_object(ws, &p)?;
+        pending.remove(&p);
+    }
+    Ok(())
+}
+
 fn stash_path(id: u64, name: &[u8]) -> RelPath {
     RelPath(stash_name(id)).join(name)
 }
@@ -218,23 +238,21 @@ impl Run<'_> {
         let first_build = self.layout.first_build();
         let stash_rel = RelPath(stash_name(self.id));
 
-        // Step 2: the stash directory.
+        // Step 3: the stash directory.
         fsys::mkdir(ws.root(), &stash_rel.0, 0o700).ctx("create", &stash_rel)?;
         self.touched = true;
         self.stash = Some(fsys::open_dir(ws.root(), &stash_rel.0, true).ctx("open", &stash_rel)?);
         hit(|| "commit.stash_dir".into());
 
-        // Step 3: phase 1, stash. A directory that lost an entry is fsynced before it moves
-        // itself (its descendants come first), the others at the end.
+        // Step 4: phase 1, stash. A directory that lost an entry is fsynced before it or an
+        // ancestor moves (descendants come first, so it is still at its path), the rest at the end.
         let mut pending: BTreeSet<RelPath> = BTreeSet::new();
         pending.insert(RelPath::default());
         for (k, step) in steps.iter().enumerate().take(first_build) {
             let Step::Stash { path, slot, .. } = step else {
                 continue;
             };
-            if pending.remove(path) {
-                sync_dir(ws, path)?;
-            }
+            flush_below(ws, &mut pending, path)?;
             let (parent, name) = match fsys::open_parent(ws.root(), &path.0) {
                 Ok(v) => v,
                 Err(e) if check::missing(&e) => continue,
@@ -250,25 +268,26 @@ impl Run<'_> {
             }
             hit(|| format!("commit.stash.{k}"));
         }
+        // Step 5: everything phase 1 changed.
         for dir in &pending {
             sync_dir(ws, dir)?;
         }
         fsys::fsync(self.stash()?.as_fd()).ctx("fsync", &stash_rel)?;
         hit(|| "commit.stash_synced".into());
 
-        // Step 4: the durable phase marker.
+        // Step 6: the durable phase marker.
         self.db.kv_set(&journal::key_stashed(self.id), "1")?;
         self.db.barrier()?;
         hit(|| "commit.stashed".into());
 
-        // Step 5: phase 2, build.
+        // Step 7: phase 2, build.
         for k in first_build..steps.len() {
             self.build(k)?;
             self.done = k + 1;
             hit(|| format!("commit.build.{k}"));
         }
 
-        // Step 6: directory metadata last, since placing entries moved their times.
+        // Step 8: directory metadata last, since placing entries moved their times.
         for step in &steps[first_build..] {
             match step {
                 Step::Mkdir { path, meta } => {
@@ -292,7 +311,7 @@ impl Run<'_> {
         }
         hit(|| "commit.built".into());
 
-        // Step 7: make phase 2 durable.
+        // Step 9: make phase 2 durable.
         let mut dirs: BTreeSet<RelPath> = BTreeSet::new();
         let mut objects: BTreeSet<RelPath> = BTreeSet::new();
         for step in &steps[first_build..] {
@@ -321,7 +340,7 @@ impl Run<'_> {
         fsys::fsync(self.stash()?.as_fd()).ctx("fsync", &stash_rel)?;
         hit(|| "commit.synced".into());
 
-        // Step 8: the root's final times (finish restores them after removing the stash),
+        // Step 10: the root's final times (finish restores them after removing the stash),
         // then the journal says applied, durably.
         let root_times = self.final_root_times(journal)?;
         self.db.kv_set(

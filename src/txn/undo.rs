@@ -10,12 +10,12 @@
 use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 
-use super::apply::{sync_dir, sync_object};
+use super::apply::{flush_below, sync_dir, sync_object};
 use super::check::{missing, split_open};
 use super::failpoint::hit;
 use super::fsys;
 use super::journal::{self, Journal};
-use super::plan::{RelPath, Step, is_ancestor};
+use super::plan::{RelPath, Step};
 use super::{IoCtx, TxnError, Workspace, stash_name};
 use crate::meta::{Db, JournalState};
 
@@ -70,9 +70,11 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
         }
         _ => return Ok(()),
     }
+    // Step 11: the stash goes, with what the commit removed or replaced.
     let stash_rel = RelPath(stash_name(journal_id));
     fsys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
     hit(|| "commit.finish.stash_removed".into());
+    // Step 12: the root's times, which the stash moved.
     if let Some(text) = db.kv_get(&journal::key_root_times(journal_id))? {
         let (atime, mtime): journal::Times =
             serde_json::from_str(&text).map_err(|e| TxnError::Journal {
@@ -83,6 +85,7 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
     }
     sync_dir(ws, &RelPath::default())?;
     hit(|| "commit.finish.synced".into());
+    // Step 13.
     db.journal_set_state(journal_id, JournalState::Done)?;
     hit(|| "commit.done".into());
     journal::clear_markers(db, journal_id)
@@ -91,8 +94,10 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
 /// Undoes commit `id`, whatever part of it ran; ends with the journal `Undone`.
 ///
 /// Phase 2 is undone only if the durable phase marker says phase 1 completed (only then was
-/// every phase-2 path free before phase 2), and only for the steps before the recorded failed
-/// step, if `apply` recorded one. After a crash, run it again.
+/// every phase-2 path free before phase 2), only for the steps before the recorded failed
+/// step, if `apply` recorded one, and only until a durable marker says it is complete (after
+/// that, phase-1 undo may have put original objects back at phase-2 paths). After a crash,
+/// run it again: steps U1 to U6 of `docs/COMMIT.md`.
 pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Result<(), TxnError> {
     let layout = journal.plan.layout()?;
     let steps = &journal.plan.steps;
@@ -121,7 +126,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
             .is_some())
     };
 
-    // Phase-2 undo, unless a previous run completed it: once phase-1 undo began, the paths
+    // U1 and U2: phase-2 undo, unless a previous run completed it: once phase-1 undo began, the paths
     // phase 2 placed at may hold the original objects again, which must not be removed.
     if stashed && db.kv_get(&journal::key_unbuilt(id))?.is_none() {
         // Paths whose entries or metadata changed, fsynced before they move and at the end.
@@ -138,15 +143,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
                             .ctx("stat", path)?
                             .is_some()
                     {
-                        let below: Vec<RelPath> = pending
-                            .iter()
-                            .filter(|p| p.0 == path.0 || is_ancestor(&path.0, &p.0))
-                            .cloned()
-                            .collect();
-                        for p in below {
-                            sync_object(ws, &p)?;
-                            pending.remove(&p);
-                        }
+                        flush_below(ws, &mut pending, path)?;
                         let slot_name = slot.to_string().into_bytes();
                         fsys::rename_noreplace(parent.as_fd(), name, stash.as_fd(), &slot_name)
                             .ctx("move back into the stash", path)?;
@@ -184,6 +181,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
         db.barrier()?;
         hit(|| "recover.unbuilt".into());
     }
+    // U3: phase-1 undo.
     for k in (0..first_build).rev() {
         let Step::Stash { path, slot, .. } = &steps[k] else {
             continue;
@@ -199,9 +197,11 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
         }
         hit(|| format!("recover.undo.{k}"));
     }
+    // U4.
     drop(stash);
     fsys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
     hit(|| "recover.undo.stash_removed".into());
+    // U5: directory times, then everything durable.
     for (dir, (atime, mtime)) in &journal.dir_times {
         if let Some((parent, name)) = split_open(ws, dir)? {
             match fsys::set_times(parent.as_fd(), name, *atime, *mtime) {
@@ -216,6 +216,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
     }
     sync_dir(ws, &RelPath::default())?;
     hit(|| "recover.undo.synced".into());
+    // U6.
     db.journal_set_state(id, JournalState::Undone)?;
     hit(|| "recover.undone".into());
     journal::clear_markers(db, id)
