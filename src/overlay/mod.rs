@@ -266,8 +266,7 @@ impl Overlay {
             .stat(&root)
             .map_err(lower_err("stat", &root))?
             .ok_or(FsError::NotFound)?;
-        let mut attr = attr_of(&st, ROOT);
-        attr.nlink = 2;
+        let attr = attr_of(&st, ROOT);
         Ok(Node {
             attr,
             links: 1,

@@ -219,6 +219,16 @@ impl Overlay {
         Ok(())
     }
 
+    /// Counts `delta` subdirectories more (or fewer) in directory `dir`: a directory's link
+    /// count is two plus its subdirectories, as on a local filesystem.
+    fn add_subdirs(&mut self, dir: Ino, delta: i64) {
+        if delta != 0
+            && let Some(n) = self.nodes.get_mut(&dir)
+        {
+            n.attr.nlink = (i64::from(n.attr.nlink) + delta).max(2) as u32;
+        }
+    }
+
     /// Marks directory `dir` as changed now (mtime and ctime).
     fn touch_dir(&mut self, dir: Ino) {
         let now = Time::now();
@@ -286,6 +296,9 @@ impl Overlay {
             .or_default()
             .insert(name.to_vec(), Dentry::Child(ino));
         self.touch_dentry(parent, name);
+        if new.kind == Kind::Dir {
+            self.add_subdirs(parent, 1);
+        }
         self.touch_dir(parent);
         self.write_pending()?;
         self.add_lookup(ino);
@@ -317,6 +330,9 @@ impl Overlay {
     /// Removes the entry `name` of `parent` (which must be copied up), leaving a whiteout where
     /// the workspace has that name. Returns the inode the entry named.
     fn remove_entry(&mut self, parent: Ino, name: &[u8], found: &Found) -> Result<(), FsError> {
+        if self.found_kind(found) == Kind::Dir {
+            self.add_subdirs(parent, -1);
+        }
         let whiteout = self.lower_has(parent, name)?;
         let entries = self.dirs.entry(parent).or_default();
         if whiteout {
@@ -475,6 +491,18 @@ impl Overlay {
         self.copy_up(parent)?;
         self.copy_up(new_parent)?;
         let src_ino = self.copy_up_found(parent, name, &src)?;
+        let src_dir = i64::from(src_kind == Kind::Dir);
+        let dst_dir = i64::from(
+            dst.as_ref()
+                .is_some_and(|d| self.found_kind(d) == Kind::Dir),
+        );
+        if mode == RenameMode::Exchange {
+            self.add_subdirs(parent, dst_dir - src_dir);
+            self.add_subdirs(new_parent, src_dir - dst_dir);
+        } else {
+            self.add_subdirs(parent, -src_dir);
+            self.add_subdirs(new_parent, src_dir - dst_dir);
+        }
         match (mode, dst) {
             (RenameMode::Exchange, Some(d)) => {
                 let dst_ino = self.copy_up_found(new_parent, new_name, &d)?;

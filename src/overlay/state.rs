@@ -226,6 +226,32 @@ impl Overlay {
         Ok(inval)
     }
 
+    /// Empties the overlay after a commit published it: the view shows the workspace again,
+    /// and every object the kernel still holds is served from its new workspace path
+    /// (`placed`: inode, parent, name, path after the commit).
+    pub fn reset_to_workspace(
+        &mut self,
+        placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
+    ) -> Result<Invalidation, FsError> {
+        let inval = self.restore(&Snapshot::default())?;
+        for (ino, parent, name, path) in placed {
+            let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
+                || self.open.get(ino).copied().unwrap_or(0) > 0;
+            if held && *ino != ROOT {
+                self.refs.insert(
+                    *ino,
+                    LowerRef {
+                        path: path.clone(),
+                        parent: *parent,
+                        name: name.clone(),
+                        unlinked: false,
+                    },
+                );
+            }
+        }
+        Ok(inval)
+    }
+
     /// Rewrites the database's overlay rows from memory, in one transaction.
     fn persist_all(&mut self) -> Result<(), FsError> {
         let nodes: Vec<NodeRow> = self
