@@ -24,6 +24,9 @@ mod state;
 mod types;
 mod xattr;
 
+#[cfg(test)]
+mod tests;
+
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
 pub use state::{Change, ChangeKind, Snapshot};

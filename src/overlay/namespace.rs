@@ -32,10 +32,7 @@ impl Found {
 
 impl Overlay {
     /// The overlay entries and the workspace directory shown through, of directory `dir`.
-    fn dir_view(
-        &self,
-        dir: Ino,
-    ) -> Result<DirView<'_>, FsError> {
+    fn dir_view(&self, dir: Ino) -> Result<DirView<'_>, FsError> {
         if let Some(node) = self.nodes.get(&dir) {
             if node.attr.kind != Kind::Dir {
                 return Err(FsError::NotDir);
