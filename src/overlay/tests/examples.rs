@@ -301,6 +301,47 @@ fn truncate_shrinks_and_grows_with_zeros() {
 }
 
 #[test]
+fn xattrs_set_get_remove_list_with_create_and_replace() {
+    const XATTR_CREATE: i32 = 1;
+    const XATTR_REPLACE: i32 = 2;
+    let mut fx = Fx::new(|ws| {
+        fs::write(ws.join("f"), "f").expect("write");
+        set_lxattr(&ws.join("f"), "user.a", b"1");
+    });
+    let before = fx.ws_state();
+    let f = fx.ino("f");
+    let ov = fx.ov();
+    assert_eq!(ov.getxattr(f, b"user.a").expect("get"), b"1");
+    assert_eq!(
+        errno(ov.setxattr(f, b"user.a", b"2", XATTR_CREATE)),
+        libc::EEXIST
+    );
+    assert_eq!(
+        errno(ov.setxattr(f, b"user.b", b"2", XATTR_REPLACE)),
+        libc::ENODATA
+    );
+    ov.setxattr(f, b"user.b", b"2", XATTR_CREATE)
+        .expect("create");
+    ov.setxattr(f, b"user.a", b"3", XATTR_REPLACE)
+        .expect("replace");
+    let names: Vec<Vec<u8>> = ov
+        .xattrs(f)
+        .expect("list")
+        .into_keys()
+        .filter(|k| k.starts_with(b"user."))
+        .collect();
+    assert_eq!(names, [b"user.a".to_vec(), b"user.b".to_vec()]);
+    ov.removexattr(f, b"user.a").expect("remove");
+    assert_eq!(errno(ov.getxattr(f, b"user.a")), libc::ENODATA);
+    assert_eq!(errno(ov.removexattr(f, b"user.a")), libc::ENODATA);
+    fx.reopen();
+    let f = fx.ino("f");
+    assert_eq!(fx.ov().getxattr(f, b"user.b").expect("kept"), b"2");
+    assert_eq!(errno(fx.ov().getxattr(f, b"user.a")), libc::ENODATA);
+    assert_eq!(fx.ws_state(), before);
+}
+
+#[test]
 fn setattr_times_at_now_and_omit() {
     let mut fx = sample();
     let before = fx.ws_state();

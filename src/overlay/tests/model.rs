@@ -1069,3 +1069,29 @@ proptest! {
         run(&seed, &ops);
     }
 }
+
+// Shrunk failures of `view_matches_model`, pinned. Each names the bug it found.
+
+fn empty_seed() -> Seed {
+    Seed {
+        files: vec![],
+        linked: vec![],
+    }
+}
+
+/// Setting an xattr panicked: a node's xattrs (byte-string names) could not be encoded as JSON.
+#[test]
+fn regression_setxattr_encodes_byte_string_names() {
+    run(
+        &empty_seed(),
+        &[
+            Op::Create { dir: 0, name: 0 },
+            Op::SetXattr {
+                file: 0,
+                name: 0,
+                value: 0,
+            },
+            Op::Reopen,
+        ],
+    );
+}
