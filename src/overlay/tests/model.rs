@@ -1095,3 +1095,16 @@ fn regression_setxattr_encodes_byte_string_names() {
         ],
     );
 }
+
+/// A zero-byte write at an offset past the end grew the size attribute but not the file.
+#[test]
+fn regression_empty_write_changes_nothing() {
+    run(
+        &empty_seed(),
+        &[Op::Write {
+            file: 0,
+            offset: 1,
+            data: vec![],
+        }],
+    );
+}
