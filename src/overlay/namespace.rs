@@ -178,8 +178,15 @@ impl Overlay {
             .ok_or(FsError::Stale)?;
         let attr = attr_of(&st, ino);
         let kind = attr.kind;
+        // A workspace file with other names keeps them in the view: they resolve to this node
+        // by inode number, so its link count is the workspace's, not only this name.
+        let links = match (r.unlinked, kind) {
+            (true, _) => 0,
+            (false, Kind::Dir) => 1,
+            (false, _) => (st.st_nlink as u32).max(1),
+        };
         let node = Node {
-            links: u32::from(!r.unlinked),
+            links,
             data: if kind == Kind::File {
                 Data::Lower(r.path.clone())
             } else {

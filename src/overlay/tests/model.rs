@@ -1108,3 +1108,16 @@ fn regression_empty_write_changes_nothing() {
         }],
     );
 }
+
+/// Copying up one name of a hard-linked workspace file reported nlink 1 for both names.
+#[test]
+fn regression_copy_up_keeps_lower_hard_link_count() {
+    run(
+        &empty_seed(),
+        &[Op::SetXattr {
+            file: 0,
+            name: 0,
+            value: 0,
+        }],
+    );
+}
