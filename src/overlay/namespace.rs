@@ -374,8 +374,25 @@ impl Overlay {
             return Err(FsError::IsDir);
         }
         self.copy_up(parent)?;
+        let found = self.track_links(parent, name, found)?;
         self.remove_entry(parent, name, &found)?;
         self.write_pending()
+    }
+
+    /// Before the name `name` of a workspace file with other names goes away, copies the file
+    /// up, so its node counts the names left (which resolve to it by inode number).
+    fn track_links(&mut self, parent: Ino, name: &[u8], found: Found) -> Result<Found, FsError> {
+        if let Found::Lower(path, ino, kind) = &found
+            && *kind != Kind::Dir
+        {
+            let st = self.lower.stat(path).map_err(lower_err("stat", path))?;
+            if st.is_some_and(|st| st.st_nlink > 1) {
+                let ino = *ino;
+                self.copy_up_found(parent, name, &found)?;
+                return Ok(Found::Node(ino));
+            }
+        }
+        Ok(found)
     }
 
     /// Removes the empty directory `name` from `parent`.
@@ -482,6 +499,12 @@ impl Overlay {
         self.copy_up(parent)?;
         self.copy_up(new_parent)?;
         let src_ino = self.copy_up_found(parent, name, &src)?;
+        let dst = match dst {
+            Some(d) if mode == RenameMode::Replace => {
+                Some(self.track_links(new_parent, new_name, d)?)
+            }
+            d => d,
+        };
         match (mode, dst) {
             (RenameMode::Exchange, Some(d)) => {
                 let dst_ino = self.copy_up_found(new_parent, new_name, &d)?;

@@ -196,6 +196,55 @@ fn directory_rename_moves_the_subtree_without_copying_it() {
 }
 
 #[test]
+fn a_hard_link_is_one_node_under_two_names() {
+    let mut fx = Fx::new(|ws| {
+        fs::write(ws.join("a"), "aaa").expect("write");
+        fs::hard_link(ws.join("a"), ws.join("b")).expect("link");
+        fs::write(ws.join("f"), "fff").expect("write");
+        fs::write(ws.join("p"), "ppp").expect("write");
+        fs::hard_link(ws.join("p"), ws.join("q")).expect("link");
+    });
+    let before = fx.ws_state();
+    // A link made through the view to a workspace file.
+    let f = fx.ino("f");
+    let root = fx.ino("");
+    fx.ov().link(f, root, b"g").expect("link");
+    assert_eq!(fx.attr("g").ino, f);
+    assert_eq!(fx.attr("f").nlink, 2);
+    set(
+        &mut fx,
+        "g",
+        SetAttr {
+            perm: Some(0o600),
+            ..SetAttr::default()
+        },
+    );
+    assert_eq!(fx.attr("f").perm, 0o600);
+    fx.write("f", 0, b"F");
+    assert_eq!(fx.read("g"), b"Fff");
+    fx.ov().unlink(root, b"f").expect("unlink");
+    assert_eq!(fx.attr("g").nlink, 1);
+    assert_eq!(fx.read("g"), b"Fff");
+    // A pair linked in the workspace.
+    assert_eq!(fx.attr("a").ino, fx.attr("b").ino);
+    assert_eq!(fx.attr("a").nlink, 2);
+    fx.write("a", 0, b"A");
+    assert_eq!(fx.read("b"), b"Aaa");
+    assert_eq!(fx.attr("b").nlink, 2);
+    fx.ov().unlink(root, b"a").expect("unlink");
+    assert_eq!(fx.attr("b").nlink, 1);
+    assert_eq!(fx.read("b"), b"Aaa", "the change made through a stays");
+    // A pair linked in the workspace, one name removed before anything was changed.
+    assert_eq!(fx.attr("q").nlink, 2);
+    fx.ov().unlink(root, b"p").expect("unlink");
+    assert_eq!(fx.attr("q").nlink, 1);
+    fx.write("q", 0, b"Q");
+    assert_eq!(fx.read("q"), b"Qpp");
+    assert_eq!(fx.attr("q").nlink, 1);
+    assert_eq!(fx.ws_state(), before);
+}
+
+#[test]
 fn an_unlinked_open_file_still_reads_and_reports_nlink_0() {
     let mut fx = sample();
     let before = fx.ws_state();

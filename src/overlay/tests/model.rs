@@ -1121,3 +1121,9 @@ fn regression_copy_up_keeps_lower_hard_link_count() {
         }],
     );
 }
+
+/// Unlinking one name of a hard-linked workspace file left nlink 2 on the other name.
+#[test]
+fn regression_unlink_of_lower_hard_link_counts_down() {
+    run(&empty_seed(), &[Op::Unlink { target: 0 }]);
+}
