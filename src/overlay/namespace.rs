@@ -462,39 +462,44 @@ impl Overlay {
         let src = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let dst = self.resolve(new_parent, new_name)?;
         let src_kind = self.found_kind(&src);
+        // The checks come in the order Linux makes them, so each case gets Linux's errno.
+        match (&dst, mode) {
+            (Some(_), RenameMode::NoReplace) => return Err(FsError::Exists),
+            (None, RenameMode::Exchange) => return Err(FsError::NotFound),
+            _ => {}
+        }
+        if src_kind == Kind::Dir && self.is_ancestor(src.ino(), new_parent)? {
+            // The source may not be an ancestor of the target ...
+            return Err(FsError::Invalid);
+        }
+        if let Some(d) = &dst
+            && self.found_kind(d) == Kind::Dir
+            && self.is_ancestor(d.ino(), parent)?
+        {
+            // ... nor the target an ancestor of the source.
+            return Err(if mode == RenameMode::Exchange {
+                FsError::Invalid
+            } else {
+                FsError::NotEmpty
+            });
+        }
         if let Some(d) = &dst {
             if d.ino() == src.ino() {
                 // Two names of one file (or the same name): POSIX says do nothing.
                 return Ok(());
             }
-            match mode {
-                RenameMode::NoReplace => return Err(FsError::Exists),
-                RenameMode::Replace => {
-                    let dst_kind = self.found_kind(d);
-                    if src_kind == Kind::Dir && dst_kind != Kind::Dir {
-                        return Err(FsError::NotDir);
-                    }
-                    if src_kind != Kind::Dir && dst_kind == Kind::Dir {
-                        return Err(FsError::IsDir);
-                    }
-                    if dst_kind == Kind::Dir && !self.found_is_empty(d)? {
-                        return Err(FsError::NotEmpty);
-                    }
+            if mode == RenameMode::Replace {
+                let dst_kind = self.found_kind(d);
+                if src_kind == Kind::Dir && dst_kind != Kind::Dir {
+                    return Err(FsError::NotDir);
                 }
-                RenameMode::Exchange => {}
+                if src_kind != Kind::Dir && dst_kind == Kind::Dir {
+                    return Err(FsError::IsDir);
+                }
+                if dst_kind == Kind::Dir && !self.found_is_empty(d)? {
+                    return Err(FsError::NotEmpty);
+                }
             }
-        } else if mode == RenameMode::Exchange {
-            return Err(FsError::NotFound);
-        }
-        if src_kind == Kind::Dir && self.is_ancestor(src.ino(), new_parent)? {
-            return Err(FsError::Invalid);
-        }
-        if mode == RenameMode::Exchange
-            && let Some(d) = &dst
-            && self.found_kind(d) == Kind::Dir
-            && self.is_ancestor(d.ino(), parent)?
-        {
-            return Err(FsError::Invalid);
         }
         self.copy_up(parent)?;
         self.copy_up(new_parent)?;

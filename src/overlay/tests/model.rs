@@ -1127,3 +1127,25 @@ fn regression_copy_up_keeps_lower_hard_link_count() {
 fn regression_unlink_of_lower_hard_link_counts_down() {
     run(&empty_seed(), &[Op::Unlink { target: 0 }]);
 }
+
+/// Renaming a directory onto a file inside itself failed with ENOTDIR, not EINVAL: the
+/// ancestor check came after the type checks.
+#[test]
+fn regression_rename_dir_into_itself_is_einval_first() {
+    let seed = Seed {
+        files: vec![(2, 3, vec![], 0)],
+        linked: vec![],
+    };
+    run(
+        &seed,
+        &[
+            Op::Rmdir { target: 0 },
+            Op::Rename {
+                src: 2,
+                dir: 2,
+                name: 3,
+                mode: RenameMode::Replace,
+            },
+        ],
+    );
+}
