@@ -92,6 +92,14 @@ impl Overlay {
                     .stat(path)
                     .map_err(lower_err("stat", path))?
                     .ok_or(FsError::NotFound)?;
+                let mut others = Vec::new();
+                if let Some(old) = self.refs.remove(ino)
+                    && !old.unlinked
+                {
+                    others = old.others;
+                    others.push((old.parent, old.name, old.path));
+                    others.retain(|(_, _, p)| p != path);
+                }
                 self.refs.insert(
                     *ino,
                     LowerRef {
@@ -99,6 +107,7 @@ impl Overlay {
                         parent,
                         name: name.to_vec(),
                         unlinked: false,
+                        others,
                     },
                 );
                 attr_of(&st, *ino)
@@ -167,7 +176,14 @@ impl Overlay {
         if self.nodes.contains_key(&ino) {
             return Ok(());
         }
-        let r = self.refs.get(&ino).cloned().ok_or(FsError::Stale)?;
+        let mut r = self.refs.get(&ino).cloned().ok_or(FsError::Stale)?;
+        let known = |p: &Ino| self.nodes.contains_key(p) || self.refs.contains_key(p);
+        if !r.unlinked
+            && !known(&r.parent)
+            && let Some((parent, name, path)) = r.others.iter().rev().find(|o| known(&o.0))
+        {
+            (r.parent, r.name, r.path) = (*parent, name.clone(), path.clone());
+        }
         if !r.unlinked {
             self.copy_up(r.parent)?;
         }
@@ -438,6 +454,7 @@ impl Overlay {
                     parent,
                     name: name.to_vec(),
                     unlinked: false,
+                    others: Vec::new(),
                 },
             );
         }

@@ -1149,3 +1149,24 @@ fn regression_rename_dir_into_itself_is_einval_first() {
         ],
     );
 }
+
+/// Writing through a handle opened as `b` failed with ESTALE: looking up `d/b` (the same
+/// workspace inode) re-pointed the inode to parent `d`, which the kernel then forgot.
+#[test]
+fn regression_copy_up_through_a_hard_link_whose_other_parent_was_forgotten() {
+    let seed = Seed {
+        files: vec![(2, 0, vec![], 0), (1, 2, vec![], 0)],
+        linked: vec![],
+    };
+    run(
+        &seed,
+        &[
+            Op::Open { file: 0 },
+            Op::HandleWrite {
+                handle: 0,
+                offset: 0,
+                data: vec![0],
+            },
+        ],
+    );
+}
