@@ -1061,7 +1061,6 @@ proptest! {
 
     /// Any sequence of operations leaves the view equal to the model and the workspace as it was.
     #[test]
-    #[ignore = "fails until the overlay fixes of the following commits land"]
     fn view_matches_model(
         seed in seed_strategy(),
         ops in proptest::collection::vec(op_strategy(), 1..40),
@@ -1077,6 +1076,19 @@ fn empty_seed() -> Seed {
         files: vec![],
         linked: vec![],
     }
+}
+
+/// Copying up one name of a hard-linked workspace file reported nlink 1 for both names.
+#[test]
+fn regression_copy_up_keeps_lower_hard_link_count() {
+    run(
+        &empty_seed(),
+        &[Op::SetXattr {
+            file: 0,
+            name: 0,
+            value: 0,
+        }],
+    );
 }
 
 /// Setting an xattr panicked: a node's xattrs (byte-string names) could not be encoded as JSON.
@@ -1109,19 +1121,6 @@ fn regression_empty_write_changes_nothing() {
     );
 }
 
-/// Copying up one name of a hard-linked workspace file reported nlink 1 for both names.
-#[test]
-fn regression_copy_up_keeps_lower_hard_link_count() {
-    run(
-        &empty_seed(),
-        &[Op::SetXattr {
-            file: 0,
-            name: 0,
-            value: 0,
-        }],
-    );
-}
-
 /// Unlinking one name of a hard-linked workspace file left nlink 2 on the other name.
 #[test]
 fn regression_unlink_of_lower_hard_link_counts_down() {
@@ -1147,6 +1146,35 @@ fn regression_rename_dir_into_itself_is_einval_first() {
                 mode: RenameMode::Replace,
             },
         ],
+    );
+}
+
+/// Known gap, not fixed: `d/e/a` renamed over `d/b` (one name of the workspace pair `b` =
+/// `d/b`), then `b` chmodded. The node of the pair has no overlay entry left, so `changes()`,
+/// which walks overlay entries, lists no change for `b` and a commit would lose the chmod.
+#[test]
+#[ignore = "known gap: changes() cannot reach a node named only by workspace hard links"]
+fn regression_change_through_remaining_lower_hard_link_is_listed() {
+    let seed = Seed {
+        files: vec![(2, 0, vec![], 0)],
+        linked: vec![],
+    };
+    let mut case = Case::new(&seed, true);
+    for op in [
+        Op::Rename {
+            src: 5,
+            dir: 1,
+            name: 1,
+            mode: RenameMode::Replace,
+        },
+        Op::Chmod { target: 1, perm: 2 },
+    ] {
+        case.apply(&op);
+    }
+    let changes = case.fx.ov().changes().expect("changes");
+    assert!(
+        changes.iter().any(|c| c.path == "b"),
+        "the chmod of b is missing from {changes:?}"
     );
 }
 
