@@ -23,7 +23,7 @@ pub(super) enum Found {
 }
 
 impl Found {
-    fn ino(&self) -> Ino {
+    pub(super) fn ino(&self) -> Ino {
         match self {
             Found::Node(i) | Found::Lower(_, i, _) => *i,
         }

@@ -819,13 +819,13 @@ impl Case {
                     return;
                 }
                 let (snap, model) = self.checkpoints[to % self.checkpoints.len()].clone();
-                self.close_all();
                 self.model = model;
+                self.close_unnamed();
                 (Ok(()), self.fx.ov().restore(&snap).map(drop))
             }
             Op::Abort => {
-                self.close_all();
                 self.model = self.initial.clone();
+                self.close_unnamed();
                 let got = self.fx.ov().restore(&Snapshot::default()).map(drop);
                 (Ok(()), got)
             }
@@ -840,10 +840,32 @@ impl Case {
             want,
             "outcome of {op:?} (0 = ok, else errno)"
         );
+        if matches!(op, Op::Rollback { .. } | Op::Abort) {
+            // The kernel may use an open file before it looks any name up again.
+            self.check_handles();
+            self.rewrite_handles();
+        }
         if !self.hold {
             release(self.fx.ov(), held);
         }
         self.check();
+    }
+
+    /// Writes every open file's first byte again through its handle (a copy-up that changes
+    /// no byte).
+    fn rewrite_handles(&mut self) {
+        for (ino, id, _) in self.handles.clone() {
+            let Some(&first) = self.model.files[&id].data.first() else {
+                continue;
+            };
+            self.model.write_id(id, 0, &[first]);
+            let got = self.fx.ov().write(ino, 0, &[first]);
+            assert_eq!(
+                got.map_err(|e| e.errno()),
+                Ok(1),
+                "write through the handle of {ino:?} after a restore"
+            );
+        }
     }
 
     /// Every file object keeps the inode number it was first seen with.
@@ -871,6 +893,28 @@ impl Case {
     /// Closes every handle (before the overlay is replaced wholesale).
     fn close_all(&mut self) {
         for (ino, _, pinned) in std::mem::take(&mut self.handles) {
+            self.close(ino, pinned).expect("release");
+        }
+    }
+
+    /// Closes the handles whose file has no name in the model (before the overlay is restored
+    /// to a state the model describes): what they should read then is not specified. The
+    /// others must go on reading and writing their file as the restored view shows it.
+    fn close_unnamed(&mut self) {
+        let named: std::collections::BTreeSet<usize> = self
+            .model
+            .tree
+            .values()
+            .filter_map(|n| match n {
+                MNode::File(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let (keep, close): (Vec<_>, Vec<_>) = std::mem::take(&mut self.handles)
+            .into_iter()
+            .partition(|(_, id, _)| named.contains(id));
+        self.handles = keep;
+        for (ino, _, pinned) in close {
             self.close(ino, pinned).expect("release");
         }
     }
@@ -1195,6 +1239,38 @@ fn regression_copy_up_through_a_hard_link_whose_other_parent_was_forgotten() {
                 offset: 0,
                 data: vec![0],
             },
+        ],
+    );
+}
+
+/// After an abort, a workspace file unlinked while open reported nlink 0 through its
+/// handle, though the view showed it again.
+#[test]
+fn regression_abort_relinks_a_held_workspace_file() {
+    let seed = Seed {
+        files: vec![(0, 0, vec![1], 0)],
+        linked: vec![],
+    };
+    run(
+        &seed,
+        &[Op::Open { file: 0 }, Op::Unlink { target: 0 }, Op::Abort],
+    );
+}
+
+/// After an abort, reading a workspace file that was open and copied up failed with ESTALE:
+/// its node was gone and nothing pointed the inode back at the workspace file.
+#[test]
+fn regression_abort_keeps_an_open_workspace_file_readable() {
+    run(
+        &empty_seed(),
+        &[
+            Op::Open { file: 0 },
+            Op::HandleWrite {
+                handle: 0,
+                offset: 0,
+                data: vec![0],
+            },
+            Op::Abort,
         ],
     );
 }
