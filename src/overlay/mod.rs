@@ -24,6 +24,9 @@ mod state;
 mod types;
 mod xattr;
 
+#[cfg(test)]
+mod tests;
+
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
 pub use state::{Change, ChangeKind, Invalidation, Snapshot};
@@ -135,6 +138,10 @@ struct LowerRef {
     name: Vec<u8>,
     /// Deleted through the view while still referenced (reports nlink 0).
     unlinked: bool,
+    /// The other names (parent, name, path) the kernel looked this inode up by: the names of
+    /// a workspace hard link. Copy-up falls back to one of them when the kernel has forgotten
+    /// `parent`, which it may while another name keeps the inode alive.
+    others: Vec<(Ino, Vec<u8>, LowerPath)>,
 }
 
 /// A row change waiting to be written in the current operation's transaction.

@@ -169,6 +169,7 @@ pub struct Node {
     pub merge: Option<LowerPath>,
     pub origin: Option<Origin>,
     /// Extended attributes; `None` means "those of the origin, unchanged".
+    #[serde(with = "xattr_pairs")]
     pub xattrs: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
     /// For `Data::Work`: the blob the working file equals, if unchanged since it was sealed.
     pub sealed: Option<BlobId>,
@@ -233,4 +234,25 @@ pub struct FsStats {
     pub bsize: u32,
     pub namelen: u32,
     pub frsize: u32,
+}
+
+/// Extended attributes as a list of (name, value) pairs: JSON maps only take string keys, and
+/// attribute names are bytes.
+mod xattr_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Xattrs = Option<BTreeMap<Vec<u8>, Vec<u8>>>;
+
+    pub fn serialize<S: Serializer>(x: &Xattrs, s: S) -> Result<S::Ok, S::Error> {
+        x.as_ref()
+            .map(|m| m.iter().collect::<Vec<_>>())
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Xattrs, D::Error> {
+        let pairs: Option<Vec<(Vec<u8>, Vec<u8>)>> = Option::deserialize(d)?;
+        Ok(pairs.map(|p| p.into_iter().collect()))
+    }
 }
