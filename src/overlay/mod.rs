@@ -253,6 +253,25 @@ impl Overlay {
             self.drop_node(ino)?;
         }
         self.write_pending()?;
+        // A working file is ahead of its row when the daemon died between a write and the
+        // release that writes the attributes through: its size is the truth.
+        let work: Vec<Ino> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.data == Data::Work)
+            .map(|(i, _)| *i)
+            .collect();
+        for ino in work {
+            let size = std::fs::metadata(self.work.path(ino.0)).map(|m| m.len());
+            if let (Ok(size), Some(node)) = (size, self.nodes.get_mut(&ino))
+                && node.attr.size != size
+            {
+                node.attr.size = size;
+                node.sealed = None;
+                self.pending.push(Pending::Node(ino));
+            }
+        }
+        self.write_pending()?;
         for ino in self.work.list()? {
             let live = self
                 .nodes

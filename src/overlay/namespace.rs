@@ -82,6 +82,20 @@ impl Overlay {
 
     /// Looks `name` up in `parent`, counting one kernel reference on success.
     pub fn lookup(&mut self, parent: Ino, name: &[u8]) -> Result<Attr, FsError> {
+        let attr = self.entry_attr(parent, name)?;
+        self.count_lookup(attr.ino);
+        Ok(attr)
+    }
+
+    /// Counts one kernel reference of `ino`, whose entry [`Overlay::entry_attr`] returned
+    /// (for `readdirplus`, which counts only the entries that fit in its reply).
+    pub fn count_lookup(&mut self, ino: Ino) {
+        self.add_lookup(ino);
+    }
+
+    /// The attributes of entry `name` of `parent`, ready to be handed to the kernel; the
+    /// caller counts the reference with [`Overlay::count_lookup`] once it did.
+    pub fn entry_attr(&mut self, parent: Ino, name: &[u8]) -> Result<Attr, FsError> {
         check_name(name)?;
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let attr = match &found {
@@ -113,7 +127,6 @@ impl Overlay {
                 attr_of(&st, *ino)
             }
         };
-        self.add_lookup(found.ino());
         Ok(attr)
     }
 
