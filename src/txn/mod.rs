@@ -32,8 +32,8 @@ pub use apply::{Applied, apply};
 pub use check::{Conflict, check};
 pub use checkpoint::{CheckpointError, abort, checkpoint, epoch, load, rollback};
 pub use commit::{
-    CommitError, CommitOutcome, after_recovery, commit, plan, recover_at_mount, recover_store,
-    workspace_of,
+    CommitError, CommitOutcome, after_recovery, commit, conflicts, plan, recover_at_mount,
+    recover_store, workspace_of,
 };
 pub use fsck::{FsckReport, fsck};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
