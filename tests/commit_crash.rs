@@ -5,7 +5,9 @@
 //! killed with SIGKILL at a named failpoint, at the N-th failpoint, or by the parent at a
 //! random moment; sometimes the recovery is killed too. The parent then recovers and checks
 //! that the workspace equals exactly the tree before the commit or the tree after it, and
-//! that recovery says which. Also: conflicts, a full disk, a corrupted blob.
+//! that recovery says which. Power loss is approximated on an ext4 image on a loop device (root
+//! only): the image is copied at the instant of the kill and the copy is recovered. Also:
+//! conflicts, a full disk, a corrupted blob.
 //!
 //! `FTSB_CRASH_TRIALS` sets the number of random trials (default 200; `scripts/crash-trials`
 //! runs more), `FTSB_CRASH_SEED` their first seed, `FTSB_CRASH_DIR` where trials live.
