@@ -697,3 +697,28 @@ fn paths_longer_than_path_max_work() {
         "undo removed the whole deep tree"
     );
 }
+
+#[test]
+fn a_workspace_can_come_from_a_descriptor() {
+    let e = env(|ws| std::fs::write(ws.join("f"), b"f").expect("write"));
+    let fd: std::os::fd::OwnedFd = std::fs::File::open(&e.ws_path).expect("open").into();
+    let ws = Workspace::from_fd(fd, &e.ws_path).expect("from fd");
+    let plan = Plan {
+        steps: vec![stash("f", 0)],
+    };
+    let applied = apply(&ws, &e.blobs, &e.db, &plan, false).expect("apply");
+    finish(&ws, &e.db, applied.journal_id).expect("finish");
+    assert!(!e.ws_path.join("f").exists());
+    let file: std::os::fd::OwnedFd = std::fs::File::open(e.ws_path.join("..").join("blobs"))
+        .expect("open")
+        .into();
+    assert!(
+        Workspace::from_fd(file, Path::new("blobs")).is_ok(),
+        "a directory is fine"
+    );
+    let not_dir: std::os::fd::OwnedFd = std::fs::File::open(e.db.path()).expect("open").into();
+    assert!(matches!(
+        Workspace::from_fd(not_dir, Path::new("db")),
+        Err(TxnError::OpenWorkspace { .. })
+    ));
+}
