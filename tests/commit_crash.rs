@@ -685,7 +685,13 @@ fn power_loss_at_every_failpoint_recovers_exactly() {
         assert_eq!(r, 0, "syncfs");
     };
     let mut checked = 0;
-    for (seed, large_percent) in [(17, 0), (29, 100)] {
+    // FTSB_POWER_PLANS=N tries N plans (from seed 17, every other one with a large file).
+    let plans: u64 = std::env::var("FTSB_POWER_PLANS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    for (seed, large_percent) in (0..plans).map(|i| (17 + 12 * i, if i % 2 == 1 { 100 } else { 0 }))
+    {
         let size = Size {
             files: 10,
             changes: 6,
