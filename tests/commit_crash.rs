@@ -617,7 +617,17 @@ impl LoopFs {
 
 impl Drop for LoopFs {
     fn drop(&mut self) {
-        let _ = run("umount", &[self.mnt.as_os_str()]);
+        // The file system can be briefly busy after its last user went; never leave a mount
+        // behind (a lazy unmount as the last resort).
+        let unmounted = (0..20).any(|_| {
+            run("umount", &[self.mnt.as_os_str()]).is_some() || {
+                std::thread::sleep(Duration::from_millis(50));
+                false
+            }
+        });
+        if !unmounted {
+            let _ = run("umount", &["-l".as_ref(), self.mnt.as_os_str()]);
+        }
         let _ = run("losetup", &["-d".as_ref(), self.dev.as_ref()]);
     }
 }
