@@ -458,7 +458,7 @@ pub fn workspace_of(lower: &Lower, path: &std::path::Path) -> Result<Workspace, 
             path: path.to_owned(),
             source,
         })?;
-    Ok(Workspace::from_fd(owned, path))
+    Workspace::from_fd(owned, path)
 }
 
 /// `ftsb-fs recover` without a daemon: recovery on the store at `store`, and the overlay
