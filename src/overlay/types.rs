@@ -168,7 +168,9 @@ pub struct Node {
     /// For a directory: the workspace directory whose entries show through (none: opaque).
     pub merge: Option<LowerPath>,
     pub origin: Option<Origin>,
-    /// Extended attributes; `None` means "those of the origin, unchanged".
+    /// Extended attributes; `None` means "those of the origin, unchanged". Stored as a list
+    /// of pairs: JSON maps need string keys, and attribute names are bytes.
+    #[serde(with = "xattr_pairs")]
     pub xattrs: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
     /// For `Data::Work`: the blob the working file equals, if unchanged since it was sealed.
     pub sealed: Option<BlobId>,
@@ -233,4 +235,24 @@ pub struct FsStats {
     pub bsize: u32,
     pub namelen: u32,
     pub frsize: u32,
+}
+
+/// Serializes an attribute map as a list of `(name, value)` pairs.
+mod xattr_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+    pub fn serialize<S: Serializer>(v: &Option<Map>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|m| m.iter().collect::<Vec<_>>())
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map>, D::Error> {
+        let pairs = Option::<Vec<(Vec<u8>, Vec<u8>)>>::deserialize(d)?;
+        Ok(pairs.map(|p| p.into_iter().collect()))
+    }
 }
