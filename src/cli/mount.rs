@@ -83,7 +83,10 @@ fn checked_workspace(p: &Path) -> anyhow::Result<PathBuf> {
 
 pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     let ws = checked_workspace(&a.workspace)?;
-    if daemon::mounted_workspace(&ws).is_some() && Client::connect(&ws).is_ok() {
+    // A live daemon answers on the workspace's socket wherever its view is (with --at the
+    // workspace itself is no mount point); otherwise the wait below would mistake the first
+    // daemon's answer for the new one's.
+    if Client::connect(&ws).is_ok() {
         bail!("workspace {} is already mounted", ws.display());
     }
     let view = match &a.at {
