@@ -92,8 +92,11 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     let view = match &a.at {
         Some(at) => {
             let v = absolute(at)?;
-            if !v.is_dir() {
-                bail!("mount point {} is not a directory", v.display());
+            match std::fs::metadata(&v) {
+                Ok(m) if m.is_dir() => {}
+                // A view left behind by a killed daemon: the daemon detaches it.
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+                _ => bail!("mount point {} is not a directory", v.display()),
             }
             v
         }
