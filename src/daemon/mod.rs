@@ -50,6 +50,9 @@ pub struct Daemon {
     pub overlay: Shared,
     invalidator: Invalidator,
     unmounter: Mutex<Unmounter>,
+    /// Held while an unmount request is answered, so the process does not exit before the
+    /// answer is sent.
+    exit_gate: Mutex<()>,
 }
 
 /// Runs the daemon until the view is unmounted.
@@ -85,6 +88,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         overlay: overlay.clone(),
         invalidator: mounted.invalidator(),
         unmounter: Mutex::new(mounted.unmounter()),
+        exit_gate: Mutex::new(()),
     });
     spawn_control(daemon.clone(), listener);
     spawn_signal_watch(daemon.clone());
@@ -94,6 +98,12 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         daemon.config.view.display()
     );
     let served = mounted.run();
+    drop(
+        daemon
+            .exit_gate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
     if let Err(e) = fuse::lock(&overlay).flush() {
         tracing::error!("flush after unmount failed: {e}");
     }

@@ -35,6 +35,12 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         exec: None,
     };
     while let Some(req) = conn.next() {
+        let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
+            daemon
+                .exit_gate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
         let answer = match req {
             Ok(req) => handle(daemon, &mut conn, req),
             Err(e) => Err(format!("bad request: {e}")),

@@ -30,9 +30,10 @@ mod session;
 
 pub use session::{Invalidator, MountOptions, Mounted, Unmounter, mount};
 
-/// How long the kernel may cache names and attributes. The daemon is the only writer to
-/// the view and invalidates explicitly after rollback, abort and commit.
-const TTL: Duration = Duration::from_secs(1);
+/// How long the kernel may cache names (also absent ones) and attributes. The daemon is the
+/// only writer to the view and invalidates explicitly after rollback, abort and commit; only
+/// changes made to the workspace from outside (with `--at`) wait for this to show.
+const TTL: Duration = Duration::from_secs(10);
 
 /// The overlay shared between the kernel's request threads and the control socket.
 pub type Shared = Arc<Mutex<Overlay>>;
@@ -141,6 +142,27 @@ fn file_attr(a: &Attr) -> FileAttr {
     }
 }
 
+/// The attributes of a negative lookup reply: inode 0 means "no such entry".
+fn negative_attr() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: UNIX_EPOCH,
+        mtime: UNIX_EPOCH,
+        ctime: UNIX_EPOCH,
+        crtime: UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
+    }
+}
+
 fn entry(reply: ReplyEntry, r: Result<Attr, FsError>) {
     match r {
         Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
@@ -179,7 +201,12 @@ impl Filesystem for View {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        entry(reply, self.ov().lookup(ino(parent), name.as_bytes()));
+        match self.ov().lookup(ino(parent), name.as_bytes()) {
+            // A negative entry (inode 0) lets the kernel cache the absence too, which saves a
+            // round trip for every file a build or an extraction creates.
+            Err(FsError::NotFound) => reply.entry(&TTL, &negative_attr(), Generation(0)),
+            r => entry(reply, r),
+        }
     }
 
     fn forget(&self, _req: &Request, i: INodeNo, nlookup: u64) {
@@ -356,7 +383,9 @@ impl Filesystem for View {
 
     fn open(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.ov().open_handle(ino(i)) {
-            Ok(_) => reply.opened(FileHandle(0), FopenFlags::empty()),
+            // The page cache stays valid across opens: only the view writes these files, and
+            // rollback, abort and commit drop the pages of what they change.
+            Ok(_) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
             Err(e) => reply.error(errno(&e)),
         }
     }
