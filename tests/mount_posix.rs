@@ -156,8 +156,6 @@ fn sparse_file() {
 }
 
 #[test]
-#[ignore = "known bug: st_blocks of a changed file is size/512, not what the working file \
-            allocates, so du, cp --sparse and tar -S see no holes"]
 fn sparse_file_reports_allocated_blocks() {
     case(|m| {
         let mut f = File::create(m.v("sparse")).unwrap();
@@ -883,6 +881,77 @@ fn workspace_hard_link_pair_after_copy_up() {
         assert_eq!(
             std::fs::metadata(m.v("h1-moved")).unwrap().mode() & 0o7777,
             0o600
+        );
+    });
+}
+
+/// Names and pages the kernel cached while the overlay held changes: stats of removed and
+/// created names and reads of rewritten files, all made warm before `undo` runs.
+fn warm_caches_then(m: &Mounted, undo: impl FnOnce(&Mounted)) {
+    // Cache a negative entry for a name the workspace has, a positive one for a name it
+    // lacks, and pages of a rewritten file.
+    std::fs::remove_file(m.v("a.txt")).unwrap();
+    assert!(!m.v("a.txt").exists());
+    std::fs::write(m.v("created"), "new").unwrap();
+    assert!(m.v("created").exists());
+    std::fs::write(m.v("b.txt"), "rewritten, and longer than before").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(m.v("b.txt")).unwrap(),
+        "rewritten, and longer than before"
+    );
+    std::fs::rename(m.v("dir"), m.v("dir-moved")).unwrap();
+    assert!(m.v("dir-moved/sub/d.txt").exists() && !m.v("dir").exists());
+    let held = File::open(m.v("run.sh")).unwrap();
+    std::fs::write(m.v("run.sh"), "#!/bin/sh\necho changed\n").unwrap();
+    undo(m);
+    assert_eq!(std::fs::read_to_string(m.v("a.txt")).unwrap(), "alpha\n");
+    assert_eq!(
+        std::fs::metadata(m.v("created"))
+            .map_err(|e| e.raw_os_error())
+            .err(),
+        Some(Some(libc::ENOENT)),
+        "a name created before the undo is still there"
+    );
+    assert_eq!(std::fs::read_to_string(m.v("b.txt")).unwrap(), "bravo\n");
+    assert_eq!(std::fs::metadata(m.v("b.txt")).unwrap().len(), 6);
+    assert!(!m.v("dir-moved").exists());
+    assert_eq!(
+        std::fs::read_to_string(m.v("dir/sub/d.txt")).unwrap(),
+        "delta\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("run.sh")).unwrap(),
+        "#!/bin/sh\necho hi\n"
+    );
+    drop(held);
+}
+
+#[test]
+fn abort_forgets_cached_names_and_pages() {
+    case(|m| warm_caches_then(m, |m| m.abort()));
+}
+
+#[test]
+fn rollback_to_a_checkpoint_forgets_cached_names_and_pages() {
+    case(|m| {
+        std::fs::write(m.v("kept"), "before the checkpoint").unwrap();
+        let id = m.ok(&["checkpoint", "-m", "first"]).trim().to_owned();
+        let at_checkpoint = tree(&m.view, EXACT);
+        warm_caches_then(m, |m| {
+            m.ok(&["rollback", "--to", &id]);
+        });
+        assert_trees_eq("view after rollback", &at_checkpoint, &tree(&m.view, EXACT));
+        assert_eq!(
+            std::fs::read_to_string(m.v("kept")).unwrap(),
+            "before the checkpoint"
+        );
+        // Rollback to 0: no changes at all.
+        m.ok(&["rollback", "--to", "0"]);
+        assert!(!m.v("kept").exists());
+        assert_trees_eq(
+            "view at checkpoint 0",
+            &tree(&m.ws, EXACT),
+            &tree(&m.view, EXACT),
         );
     });
 }
