@@ -139,3 +139,27 @@ fn killed_exec_rolls_back() {
     }
     check_isolation_then_abort(&m, &ws_before);
 }
+
+#[test]
+fn rollback_of_a_failed_exec_forgets_cached_names_and_pages() {
+    let m = Mounted::at(sample_tree);
+    // Warm the kernel's caches of what the command will change.
+    assert_eq!(std::fs::read_to_string(m.v("a.txt")).unwrap(), "alpha\n");
+    assert!(!m.v("f").exists());
+    assert!(m.v("dir/c.txt").exists());
+    let out = exec(
+        &m,
+        &[],
+        "echo x > f; cat f; echo more >> a.txt; cat a.txt; rm -rf dir; ls dir; exit 3",
+    );
+    assert_eq!(code(&out), Some(3), "{out:?}");
+    assert!(
+        !m.v("f").exists(),
+        "a file made by the failed command is still there"
+    );
+    assert_eq!(std::fs::read_to_string(m.v("a.txt")).unwrap(), "alpha\n");
+    assert_eq!(
+        std::fs::read_to_string(m.v("dir/c.txt")).unwrap(),
+        "charlie\n"
+    );
+}
