@@ -955,3 +955,64 @@ fn rollback_to_a_checkpoint_forgets_cached_names_and_pages() {
         );
     });
 }
+
+#[test]
+fn in_place_view_is_isolated_until_abort() {
+    let mut before = None;
+    let mut m = Mounted::in_place(|ws| {
+        sample_tree(ws);
+        before = Some(tree(ws, EXACT));
+    });
+    let before = before.unwrap();
+    assert_trees_eq("fresh in-place view", &before, &tree(&m.view, EXACT));
+    std::fs::write(m.v("a.txt"), "changed in place").unwrap();
+    std::fs::remove_file(m.v("b.txt")).unwrap();
+    std::fs::rename(m.v("dir"), m.v("dir2")).unwrap();
+    std::fs::set_permissions(m.v("run.sh"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    set_xattr(&m.v("h1"), "user.new", b"1");
+    // Commands find the workspace from the current directory inside the view.
+    let out = run_ok(
+        m.cmd()
+            .args(["--json", "status"])
+            .current_dir(m.v("dir2/sub")),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["workspace"].as_str().unwrap(), m.ws.to_str().unwrap());
+    // A rename is two entries: the old name deleted, the new one renamed from it.
+    assert_eq!(v["entries"], 6, "{v}");
+    let out = run_ok(m.cmd().args(["--json", "diff"]).current_dir(m.v("dir2")));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut paths: Vec<_> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap().to_owned())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["a.txt", "b.txt", "dir", "dir2", "h1", "run.sh"]);
+    let out = m.unmount_abort();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!is_mounted(&m.ws));
+    assert_trees_eq(
+        "workspace after an in-place abort",
+        &before,
+        &tree(&m.ws, EXACT),
+    );
+}
+
+#[test]
+fn commands_accept_the_view_path_or_a_directory_inside_it() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("x"), "x").unwrap();
+    let by_view = run_ok(m.cmd().args(["--json", "status"]).arg(&m.view));
+    let inside = run_ok(
+        m.cmd()
+            .args(["--json", "status"])
+            .current_dir(m.v("dir/sub")),
+    );
+    for out in [by_view, inside] {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["workspace"].as_str().unwrap(), m.ws.to_str().unwrap());
+        assert_eq!(v["entries"], 1, "{v}");
+    }
+}
