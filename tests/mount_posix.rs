@@ -632,6 +632,39 @@ fn fallocate_modes() {
     });
 }
 
+/// Writes `edits` (offset, byte) through a shared mapping of the first `len` bytes of `f`,
+/// then msyncs and unmaps it.
+fn poke_through_mmap(f: &File, len: usize, edits: &[(usize, u8)]) {
+    // SAFETY: a fresh shared mapping of `len` bytes of an open file.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(
+        p,
+        libc::MAP_FAILED,
+        "mmap: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the mapping is `len` bytes long and writable until the munmap below.
+    let s = unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) };
+    for (off, b) in edits {
+        s[*off] = *b;
+    }
+    // SAFETY: msync/munmap of the mapping made above; `s` is not used afterwards.
+    unsafe {
+        let r = libc::msync(p, len, libc::MS_SYNC);
+        assert_eq!(r, 0, "msync: {}", std::io::Error::last_os_error());
+        libc::munmap(p, len);
+    }
+}
+
 #[test]
 fn shared_writable_mmap() {
     case(|m| {
@@ -646,37 +679,7 @@ fn shared_writable_mmap() {
             if name == "mm" {
                 f.set_len(len as u64).unwrap();
             }
-            // SAFETY: a fresh shared mapping of `len` bytes of an open file.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
-                    f.as_raw_fd(),
-                    0,
-                )
-            };
-            assert_ne!(
-                p,
-                libc::MAP_FAILED,
-                "mmap {name}: {}",
-                std::io::Error::last_os_error()
-            );
-            // SAFETY: the mapping is `len` bytes long and writable.
-            let s = unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) };
-            s[0] = b'M';
-            s[len - 1] = b'Z';
-            // SAFETY: msync/munmap of the mapping made above.
-            unsafe {
-                assert_eq!(
-                    libc::msync(p, len, libc::MS_SYNC),
-                    0,
-                    "{}",
-                    std::io::Error::last_os_error()
-                );
-                libc::munmap(p, len);
-            }
+            poke_through_mmap(&f, len, &[(0, b'M'), (len - 1, b'Z')]);
             drop(f);
             let got = std::fs::read(m.v(name)).unwrap();
             assert_eq!(got.len(), len);
@@ -1014,5 +1017,165 @@ fn commands_accept_the_view_path_or_a_directory_inside_it() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["workspace"].as_str().unwrap(), m.ws.to_str().unwrap());
         assert_eq!(v["entries"], 1, "{v}");
+    }
+}
+
+#[test]
+fn rollback_returns_to_the_checkpoint_despite_open_fds_and_mappings() {
+    case(|m| {
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(m.v("a.txt"))
+            .unwrap();
+        f.write_all(b"ALPHA").unwrap();
+        let id = m.ok(&["checkpoint", "-m", "sealed"]).trim().to_owned();
+        let sealed = tree(&m.view, EXACT);
+        // Keep writing through the fd that was open across the checkpoint, and through a
+        // shared mapping.
+        f.write_all(b" and more after the checkpoint").unwrap();
+        f.sync_all().unwrap();
+        let len = f.metadata().unwrap().len() as usize;
+        poke_through_mmap(&f, len, &[(0, b'#')]);
+        std::fs::write(m.v("b.txt"), "after").unwrap();
+        assert!(
+            std::fs::read_to_string(m.v("a.txt"))
+                .unwrap()
+                .starts_with("#LPHA")
+        );
+        m.ok(&["rollback", "--to", &id]);
+        assert_trees_eq("view after rollback", &sealed, &tree(&m.view, EXACT));
+        assert_eq!(std::fs::read_to_string(m.v("a.txt")).unwrap(), "ALPHA\n");
+        drop(f);
+        assert_trees_eq("after closing the fd", &sealed, &tree(&m.view, EXACT));
+    });
+}
+
+#[test]
+fn large_file_round_trip() {
+    case(|m| {
+        let data: Vec<u8> = (0..40u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(m.v("big.bin"), &data).unwrap();
+        let back = std::fs::read(m.v("big.bin")).unwrap();
+        assert!(back == data, "40 MiB file read back differently");
+        // Overwrite a range in the middle that spans several max_write chunks.
+        let mut f = OpenOptions::new().write(true).open(m.v("big.bin")).unwrap();
+        f.seek(SeekFrom::Start(3 << 20)).unwrap();
+        f.write_all(&vec![7u8; 5 << 20]).unwrap();
+        drop(f);
+        let back = std::fs::read(m.v("big.bin")).unwrap();
+        assert!(back[..3 << 20] == data[..3 << 20]);
+        assert!(back[3 << 20..8 << 20].iter().all(|b| *b == 7));
+        assert!(back[8 << 20..] == data[8 << 20..]);
+    });
+}
+
+#[test]
+fn rename_over_an_open_file_keeps_the_old_contents_on_its_fd() {
+    case(|m| {
+        let old = File::open(m.v("a.txt")).unwrap();
+        std::fs::write(m.v("new"), "replacement").unwrap();
+        std::fs::rename(m.v("new"), m.v("a.txt")).unwrap();
+        let mut s = String::new();
+        (&old).read_to_string(&mut s).unwrap();
+        assert_eq!(s, "alpha\n");
+        assert_eq!(old.metadata().unwrap().nlink(), 0);
+        assert_eq!(
+            std::fs::read_to_string(m.v("a.txt")).unwrap(),
+            "replacement"
+        );
+    });
+}
+
+#[test]
+fn odd_names() {
+    use std::os::unix::ffi::OsStrExt;
+    case(|m| {
+        let names: [&[u8]; 5] = [
+            b"with space",
+            b"-leading-dash",
+            b"new\nline",
+            b"\xff\xfe not utf-8",
+            "ünïcødé ✓".as_bytes(),
+        ];
+        for n in names {
+            let p = m.view.join(std::ffi::OsStr::from_bytes(n));
+            std::fs::write(&p, n).unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), n);
+        }
+        let mut listed: Vec<Vec<u8>> = std::fs::read_dir(&m.view)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+            .filter(|n| names.contains(&n.as_slice()))
+            .collect();
+        listed.sort();
+        let mut want: Vec<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
+        want.sort();
+        assert_eq!(listed, want);
+        // diff and status cope with them.
+        m.ok(&["diff"]);
+        m.ok(&["--json", "diff"]);
+    });
+}
+
+#[test]
+fn fifos_and_sockets() {
+    case(|m| {
+        let c = cpath(&m.v("fifo"));
+        // SAFETY: valid path.
+        let r = unsafe { libc::mkfifo(c.as_ptr(), 0o640) };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        let st = std::fs::symlink_metadata(m.v("fifo")).unwrap();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&st.file_type()));
+        assert_eq!(st.mode() & 0o7777, 0o640);
+        let writer = std::thread::spawn({
+            let p = m.v("fifo");
+            move || std::fs::write(p, "through the pipe").unwrap()
+        });
+        assert_eq!(
+            std::fs::read_to_string(m.v("fifo")).unwrap(),
+            "through the pipe"
+        );
+        writer.join().unwrap();
+        let sock = m.v("sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let mut client = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        client.write_all(b"hi").unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 2];
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"hi");
+        drop(listener);
+        std::fs::remove_file(&sock).unwrap();
+    });
+}
+
+#[test]
+fn workspace_paths_with_spaces_and_unicode() {
+    for at in [true, false] {
+        let mut before = None;
+        let mut m = Mounted::named(
+            "my work space ✓",
+            |ws| {
+                sample_tree(ws);
+                before = Some(tree(ws, EXACT));
+            },
+            at,
+        );
+        let before = before.unwrap();
+        assert!(is_mounted(&m.view));
+        std::fs::write(m.v("a.txt"), "changed").unwrap();
+        let out = run_ok(m.cmd().args(["--json", "status"]).current_dir(m.v("dir")));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["workspace"].as_str().unwrap(), m.ws.to_str().unwrap());
+        assert_eq!(v["entries"], 1);
+        m.abort();
+        assert_trees_eq("view after abort", &before, &tree(&m.view, EXACT));
+        let out = m.unmount_abort();
+        assert!(out.status.success(), "{out:?}");
+        assert!(!is_mounted(&m.view));
+        assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
     }
 }

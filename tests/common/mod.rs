@@ -59,19 +59,24 @@ impl Mounted {
     }
 
     fn new(fill: impl FnOnce(&Path), at: bool) -> Mounted {
+        Self::named("ws", fill, at)
+    }
+
+    /// Like [`Mounted::at`] or [`Mounted::in_place`], with the workspace directory named `name`.
+    pub fn named(name: &str, fill: impl FnOnce(&Path), at: bool) -> Mounted {
         let root = tempfile::Builder::new()
             .prefix("ftsb-mnt-")
             .tempdir()
             .unwrap();
         let base = root.path().canonicalize().unwrap();
-        let ws = base.join("ws");
+        let ws = base.join(name);
         let store = base.join("store");
         let state = base.join("state");
         std::fs::create_dir(&ws).unwrap();
         std::fs::create_dir(&state).unwrap();
         fill(&ws);
         let view = if at {
-            let v = base.join("view");
+            let v = base.join(format!("view of {name}"));
             std::fs::create_dir(&v).unwrap();
             v
         } else {
