@@ -282,3 +282,24 @@ fn stale_mount_after_sigkill_keeps_synced_changes() {
         assert!(!m.w("synced").exists() && m.w("dir/c.txt").exists());
     }
 }
+
+#[test]
+fn unmount_of_a_busy_view_fails_clearly_and_a_later_one_works() {
+    let mut m = Mounted::at(sample_tree);
+    std::fs::write(m.v("new"), "pending").unwrap();
+    let busy = std::fs::File::open(m.v("a.txt")).unwrap();
+    let out = m.try_(&["unmount", "--keep"]);
+    assert_error(&out, "busy");
+    assert!(is_mounted(&m.view));
+    assert_eq!(std::fs::read_to_string(m.v("new")).unwrap(), "pending");
+    drop(busy);
+    m.ok(&["unmount", "--keep"]);
+    m.mounted = false;
+    assert!(
+        !is_mounted(&m.view),
+        "unmount said it unmounted, but the view is still there"
+    );
+    m.wait_daemon_gone();
+    m.mount();
+    assert_eq!(std::fs::read_to_string(m.v("new")).unwrap(), "pending");
+}
