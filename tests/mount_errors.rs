@@ -401,3 +401,20 @@ fn a_full_store_disk_frees_space_on_unlink() {
         "kept"
     );
 }
+
+#[test]
+fn sigterm_unmounts_cleanly_and_keeps_the_overlay() {
+    let mut m = Mounted::at(sample_tree);
+    std::fs::write(m.v("new"), "pending").unwrap();
+    let pid = m.pid.unwrap();
+    // SAFETY: kill has no memory preconditions; the pid is our daemon's.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    m.wait_daemon_gone();
+    assert!(
+        !is_mounted(&m.view),
+        "the view is still mounted after SIGTERM"
+    );
+    assert!(!m.w("new").exists());
+    m.mount();
+    assert_eq!(std::fs::read_to_string(m.v("new")).unwrap(), "pending");
+}

@@ -163,3 +163,34 @@ fn rollback_of_a_failed_exec_forgets_cached_names_and_pages() {
         "charlie\n"
     );
 }
+
+#[test]
+fn failed_exec_of_a_real_tool_is_rolled_back_bit_exactly() {
+    if !have("git") {
+        return;
+    }
+    let m = Mounted::at(sample_tree);
+    let ws_before = tree(&m.ws, EXACT);
+    let view_before = tree(&m.view, EXACT);
+    let script = "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+        GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e; \
+        git init -q && git add . && git commit -qm one && mv dir moved && \
+        git add -A && git commit -qm two && git gc -q && ls .git/objects/pack/*.pack && false";
+    let out = exec(&m, &[], script);
+    assert_eq!(code(&out), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(".pack"),
+        "the command did not get as far as gc: {out:?}"
+    );
+    assert!(!m.v(".git").exists());
+    assert_trees_eq(
+        "view after the failed exec",
+        &view_before,
+        &tree(&m.view, EXACT),
+    );
+    // The same command, succeeding, keeps a working repository.
+    let out = exec(&m, &[], &script.replace(" && false", ""));
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    assert!(m.v(".git/HEAD").is_file() && m.v("moved/c.txt").is_file());
+    check_isolation_then_abort(&m, &ws_before);
+}

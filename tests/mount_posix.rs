@@ -1179,3 +1179,37 @@ fn workspace_paths_with_spaces_and_unicode() {
         assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
     }
 }
+
+#[test]
+fn fds_held_across_abort_never_reach_the_workspace() {
+    case(|m| {
+        let mut changed = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(m.v("a.txt"))
+            .unwrap();
+        changed.write_all(b"ALPHA").unwrap();
+        let mut created = File::create(m.v("created")).unwrap();
+        created.write_all(b"new").unwrap();
+        let mut untouched = OpenOptions::new()
+            .write(true)
+            .open(m.v("dir/c.txt"))
+            .unwrap();
+        m.abort();
+        // Whatever these writes answer (success lands in the new transaction, or ESTALE),
+        // the daemon keeps serving and the workspace never sees them.
+        let _ = changed.write_all(b"after abort");
+        let _ = created.write_all(b"after abort");
+        let _ = untouched.write_all(b"after abort");
+        let _ = changed.sync_all();
+        drop((changed, created, untouched));
+        assert_eq!(std::fs::read_to_string(m.w("a.txt")).unwrap(), "alpha\n");
+        assert_eq!(
+            std::fs::read_to_string(m.w("dir/c.txt")).unwrap(),
+            "charlie\n"
+        );
+        assert!(!m.w("created").exists());
+        let v: serde_json::Value = serde_json::from_str(&m.ok(&["--json", "status"])).unwrap();
+        assert!(v["mounted"].as_bool().unwrap());
+    });
+}
