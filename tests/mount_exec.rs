@@ -194,3 +194,34 @@ fn failed_exec_of_a_real_tool_is_rolled_back_bit_exactly() {
     assert!(m.v(".git/HEAD").is_file() && m.v("moved/c.txt").is_file());
     check_isolation_then_abort(&m, &ws_before);
 }
+
+#[test]
+fn exec_runs_in_the_matching_directory_of_the_view() {
+    let m = Mounted::at(sample_tree);
+    let ws_before = tree(&m.ws, EXACT);
+    // From a directory of the view (the workspace found from it), and from the same
+    // directory of the workspace (named, since with --at that is outside the view).
+    for (cwd, name) in [(m.v("dir/sub"), "from-view"), (m.w("dir"), "from-ws")] {
+        let mut c = m.cmd();
+        c.arg("exec");
+        if name == "from-ws" {
+            c.arg(&m.ws);
+        }
+        c.args(["--", "sh", "-c"])
+            .arg(format!("pwd > {name}"))
+            .current_dir(&cwd);
+        let out = output(&mut c);
+        assert_eq!(code(&out), Some(0), "{out:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(m.v("dir/sub/from-view"))
+            .unwrap()
+            .trim(),
+        m.v("dir/sub").to_str().unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("dir/from-ws")).unwrap().trim(),
+        m.v("dir").to_str().unwrap()
+    );
+    check_isolation_then_abort(&m, &ws_before);
+}
