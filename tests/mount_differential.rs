@@ -339,3 +339,79 @@ fn random_ops_match_a_plain_directory_then_commit() {
         );
     }
 }
+
+/// The snapshot the isolation and abort checks compare must see every kind of change.
+#[test]
+fn tree_snapshot_sees_every_attribute() {
+    let t = tempfile::tempdir().unwrap();
+    sample_tree(t.path());
+    let p = |r: &str| t.path().join(r);
+    type Change<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let changes: Vec<Change> = vec![
+        (
+            "contents",
+            Box::new(|| std::fs::write(p("a.txt"), "alphA\n").unwrap()),
+        ),
+        (
+            "mode",
+            Box::new(|| {
+                std::fs::set_permissions(p("a.txt"), std::fs::Permissions::from_mode(0o600))
+                    .unwrap()
+            }),
+        ),
+        (
+            "owner",
+            Box::new(|| std::os::unix::fs::chown(p("a.txt"), Some(4321), None).unwrap()),
+        ),
+        (
+            "mtime",
+            Box::new(|| {
+                let f = std::fs::File::options()
+                    .write(true)
+                    .open(p("b.txt"))
+                    .unwrap();
+                let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_000_000_000, 1);
+                f.set_times(std::fs::FileTimes::new().set_modified(t))
+                    .unwrap();
+            }),
+        ),
+        (
+            "xattr",
+            Box::new(|| set_xattr(&p("b.txt"), "user.tag", b"other")),
+        ),
+        (
+            "symlink target",
+            Box::new(|| {
+                std::fs::remove_file(p("link")).unwrap();
+                std::os::unix::fs::symlink("b.txt", p("link")).unwrap();
+            }),
+        ),
+        (
+            "hard links",
+            Box::new(|| {
+                std::fs::remove_file(p("dir/h2")).unwrap();
+                std::fs::write(p("dir/h2"), "hard\n").unwrap();
+            }),
+        ),
+        (
+            "type",
+            Box::new(|| {
+                std::fs::remove_dir(p("empty")).unwrap();
+                std::fs::write(p("empty"), "").unwrap();
+            }),
+        ),
+        (
+            "name",
+            Box::new(|| std::fs::rename(p("dir/c.txt"), p("dir/c2.txt")).unwrap()),
+        ),
+    ];
+    for (what, change) in changes {
+        let before = tree_hash(t.path());
+        change();
+        assert_ne!(
+            before,
+            tree_hash(t.path()),
+            "the snapshot misses a change of {what}"
+        );
+    }
+}

@@ -298,6 +298,18 @@ pub fn tree(dir: &Path, opts: TreeOpts) -> BTreeMap<String, String> {
     out
 }
 
+/// One hash over [`tree`]`(dir, EXACT)`: equal exactly when the two trees are.
+pub fn tree_hash(dir: &Path) -> String {
+    let mut h = blake3::Hasher::new();
+    for (k, v) in tree(dir, EXACT) {
+        h.update(k.as_bytes());
+        h.update(b"\0");
+        h.update(v.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().to_hex().to_string()
+}
+
 fn walk(
     root: &Path,
     dir: &Path,
