@@ -1238,3 +1238,63 @@ fn fds_held_across_abort_never_reach_the_workspace() {
         assert!(v["mounted"].as_bool().unwrap());
     });
 }
+
+#[test]
+fn concurrent_churn_gives_only_expected_errors() {
+    case(|m| {
+        std::fs::create_dir(m.v("churn")).unwrap();
+        let unexpected = std::sync::Mutex::new(Vec::<String>::new());
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let unexpected = &unexpected;
+                let dir = m.v("churn");
+                let ws_file = m.v("dir/c.txt");
+                s.spawn(move || {
+                    let mut x = t + 1;
+                    for i in 0..1500u64 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let a = dir.join(format!("f{}", x % 16));
+                        let b = dir.join(format!("f{}", (x >> 8) % 16));
+                        let r = match x % 6 {
+                            0 => std::fs::write(&a, format!("{t}-{i}")),
+                            1 => std::fs::remove_file(&a),
+                            2 => std::fs::rename(&a, &b),
+                            3 => std::fs::metadata(&a).map(drop),
+                            4 => std::fs::read(&a).map(drop),
+                            _ => std::fs::read(&ws_file).map(drop),
+                        };
+                        if let Err(e) = r
+                            && e.raw_os_error() != Some(libc::ENOENT)
+                        {
+                            unexpected
+                                .lock()
+                                .unwrap()
+                                .push(format!("op {} on {a:?}: {e}", x % 6));
+                        }
+                    }
+                });
+            }
+            // Make the kernel forget inodes while the others work.
+            s.spawn(|| {
+                for _ in 0..10 {
+                    let _ = std::fs::write("/proc/sys/vm/drop_caches", "2");
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                }
+            });
+        });
+        let unexpected = unexpected.into_inner().unwrap();
+        assert!(
+            unexpected.is_empty(),
+            "{} unexpected errors: {:?}",
+            unexpected.len(),
+            &unexpected[..unexpected.len().min(10)]
+        );
+        // Every remaining file reads whole.
+        for e in std::fs::read_dir(m.v("churn")).unwrap() {
+            let data = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            assert!(data.contains('-'), "{data:?}");
+        }
+    });
+}
