@@ -12,7 +12,7 @@ mod common;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::*;
@@ -1296,5 +1296,32 @@ fn concurrent_churn_gives_only_expected_errors() {
             let data = std::fs::read_to_string(e.unwrap().path()).unwrap();
             assert!(data.contains('-'), "{data:?}");
         }
+    });
+}
+
+#[test]
+fn copy_up_of_a_sparse_workspace_file_keeps_its_holes() {
+    let fill = |ws: &Path| {
+        let f = File::create(ws.join("image")).unwrap();
+        f.set_len(64 << 20).unwrap();
+        f.write_at(b"head", 0).unwrap();
+    };
+    case_with(fill, |m| {
+        let f = OpenOptions::new().write(true).open(m.v("image")).unwrap();
+        f.write_at(b"tail", (64 << 20) - 4).unwrap();
+        drop(f);
+        let st = std::fs::metadata(m.v("image")).unwrap();
+        assert_eq!(st.len(), 64 << 20);
+        assert!(
+            st.blocks() * 512 < 16 << 20,
+            "copy-up filled the holes: {} blocks",
+            st.blocks()
+        );
+        let mut head = [0u8; 4];
+        File::open(m.v("image"))
+            .unwrap()
+            .read_exact_at(&mut head, 0)
+            .unwrap();
+        assert_eq!(&head, b"head");
     });
 }
