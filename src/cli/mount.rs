@@ -215,8 +215,11 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
     call(&ws, &Request::Unmount { mode })?;
     // The daemon exits once the kernel lets go of the view.
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    // ... and its socket is gone with it, so a `mount` right after this one does not find
+    // the exiting daemon still listening and call the workspace mounted.
     let started = Instant::now();
-    while daemon::mounted_workspace(&view).is_some() && started.elapsed() < Duration::from_secs(10)
+    while (daemon::mounted_workspace(&view).is_some() || Client::connect(&ws).is_ok())
+        && started.elapsed() < Duration::from_secs(10)
     {
         std::thread::sleep(Duration::from_millis(20));
     }
