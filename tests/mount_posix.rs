@@ -1325,3 +1325,18 @@ fn copy_up_of_a_sparse_workspace_file_keeps_its_holes() {
         assert_eq!(&head, b"head");
     });
 }
+
+#[test]
+fn attributes_of_the_view_root() {
+    case(|m| {
+        std::fs::set_permissions(&m.view, std::fs::Permissions::from_mode(0o711)).unwrap();
+        std::os::unix::fs::chown(&m.view, Some(1000), Some(1000)).unwrap();
+        set_xattr(&m.view, "user.root", b"r");
+        let st = std::fs::metadata(&m.view).unwrap();
+        assert_eq!(
+            (st.mode() & 0o7777, st.uid(), st.gid()),
+            (0o711, 1000, 1000)
+        );
+        assert_eq!(xattrs(&m.view).get("user.root").unwrap(), b"r");
+    });
+}

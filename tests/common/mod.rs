@@ -182,16 +182,21 @@ impl Mounted {
     }
 }
 
+/// Whether `pid` is gone, or a zombie whose threads have all exited (a leader can be a zombie
+/// while its other threads still run, holding the daemon's sockets).
 fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(true)
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_owned()
+    };
+    field("State:").starts_with('Z') && field("Threads:") == "1"
 }
 
 impl Drop for Mounted {
@@ -285,6 +290,16 @@ pub const SHAPE: TreeOpts = TreeOpts {
 pub fn tree(dir: &Path, opts: TreeOpts) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut inodes: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
+    // The root itself: its mode, owner and xattrs belong to the tree too.
+    let m = std::fs::metadata(dir).unwrap_or_else(|e| panic!("stat {}: {e}", dir.display()));
+    let mut d = format!("dir mode={:o}", m.mode());
+    if opts.owners {
+        write!(d, " owner={}:{}", m.uid(), m.gid()).unwrap();
+    }
+    for (k, v) in xattrs(dir) {
+        write!(d, " xattr:{k}={}", String::from_utf8_lossy(&v)).unwrap();
+    }
+    out.insert(".".to_owned(), d);
     walk(dir, dir, opts, &mut out, &mut inodes);
     // Hard-link structure: each name of a multiply-linked file names its first sibling.
     for names in inodes.values() {
