@@ -3,13 +3,29 @@
 use serde_json::Value;
 
 use super::Daemon;
+use crate::fuse::lock;
+use crate::txn;
 
-/// Publishes the overlay (or the named paths) into the workspace.
+/// Publishes the overlay into the workspace. Writers through the view wait while it runs,
+/// so each write lands either in this commit or in the next transaction.
 pub fn commit(
-    _daemon: &Daemon,
-    _message: &str,
-    _paths: &[String],
-    _force: bool,
+    daemon: &Daemon,
+    message: &str,
+    paths: &[String],
+    force: bool,
 ) -> Result<Value, String> {
-    Err("commit is not available in this build".into())
+    if !paths.is_empty() {
+        return Err(format!(
+            "committing only some paths ({}) is not supported; commit everything, or roll back what should not go in first",
+            paths.join(", ")
+        ));
+    }
+    let outcome = {
+        let mut ov = lock(&daemon.overlay);
+        let ws =
+            txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
+        txn::commit(&mut ov, &ws, message, force).map_err(|e| e.to_string())?
+    };
+    super::ops::invalidate(daemon, &outcome.invalidation);
+    Ok(serde_json::to_value(&outcome).expect("commit outcomes are plain data"))
 }

@@ -29,6 +29,10 @@ pub enum DaemonError {
     Socket(io::Error),
     #[error(transparent)]
     Fs(#[from] FsError),
+    #[error("recovery of an interrupted commit failed: {0}")]
+    Recover(#[from] crate::txn::TxnError),
+    #[error(transparent)]
+    Commit(#[from] crate::txn::CommitError),
 }
 
 /// What the daemon serves.
@@ -69,7 +73,12 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             })?;
     clean_stale_mount(&config.view);
     let parts = open_parts(&config.workspace, &config.store)?;
-    let overlay = Overlay::open(parts)?;
+    let recovery = crate::txn::recover_at_mount(&parts, &config.workspace)?;
+    let mut overlay = Overlay::open(parts)?;
+    crate::txn::after_recovery(&mut overlay, &recovery)?;
+    if recovery != crate::txn::Recovery::Nothing {
+        tracing::warn!("recovered an interrupted commit: {recovery:?}");
+    }
     let overlay: Shared = Arc::new(Mutex::new(overlay));
     let opts = MountOptions {
         fsname: config.workspace.display().to_string(),

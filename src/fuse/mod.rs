@@ -18,8 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
     INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
-    Request, TimeOrNow, WriteFlags,
+    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
+    ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::overlay::{
@@ -142,6 +142,25 @@ fn file_attr(a: &Attr) -> FileAttr {
     }
 }
 
+/// Placeholder attributes for the `.` and `..` entries of a readdirplus reply.
+fn dot_attr() -> Attr {
+    let zero = Time { sec: 0, nsec: 0 };
+    Attr {
+        ino: Ino(0),
+        kind: Kind::Dir,
+        perm: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        blocks: 0,
+        atime: zero,
+        mtime: zero,
+        ctime: zero,
+        rdev: 0,
+        nlink: 2,
+    }
+}
+
 /// The attributes of a negative lookup reply: inode 0 means "no such entry".
 fn negative_attr() -> FileAttr {
     FileAttr {
@@ -191,6 +210,11 @@ impl Filesystem for View {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        // Listings carry attributes, so `find`, `ls -l` and `git status` need no lookup per
+        // entry; the kernel picks readdirplus only where it pays (AUTO).
+        let _ = config.add_capabilities(
+            fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO,
+        );
         Ok(())
     }
 
@@ -444,7 +468,10 @@ impl Filesystem for View {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.ov().flush());
+        // ENOSYS tells the kernel to stop sending FLUSH on every close(): written bytes are in
+        // the working file already, and the attributes are written through at release (and
+        // re-read from the working file at the next load, had the daemon died before).
+        reply.error(Errno::ENOSYS);
     }
 
     fn release(
@@ -512,6 +539,67 @@ impl Filesystem for View {
             ) {
                 break;
             }
+        }
+        reply.ok();
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        i: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        mut reply: ReplyDirectoryPlus,
+    ) {
+        let entries = {
+            let dirs = self
+                .dirs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match dirs.get(&fh.0) {
+                Some(e) => e.iter().skip(offset as usize).cloned().collect::<Vec<_>>(),
+                None => return reply.error(Errno::EBADF),
+            }
+        };
+        let mut ov = self.ov();
+        for (k, e) in entries.iter().enumerate() {
+            let next = offset + k as u64 + 1;
+            let name = OsStr::from_bytes(&e.name);
+            if e.name == b"." || e.name == b".." {
+                // The kernel takes no reference for these; any attributes do.
+                let attr = Attr {
+                    ino: e.ino,
+                    kind: Kind::Dir,
+                    ..dot_attr()
+                };
+                if reply.add(
+                    INodeNo(e.ino.0),
+                    next,
+                    name,
+                    &TTL,
+                    &file_attr(&attr),
+                    Generation(0),
+                ) {
+                    break;
+                }
+                continue;
+            }
+            // An entry removed since opendir is skipped: the listing is a snapshot, but the
+            // attributes must be true.
+            let Ok(attr) = ov.entry_attr(ino(i), &e.name) else {
+                continue;
+            };
+            if reply.add(
+                INodeNo(attr.ino.0),
+                next,
+                name,
+                &TTL,
+                &file_attr(&attr),
+                Generation(0),
+            ) {
+                break;
+            }
+            ov.count_lookup(attr.ino);
         }
         reply.ok();
     }

@@ -278,6 +278,15 @@ impl Db {
             .map_err(self.sql())
     }
 
+    /// Deletes a key of the key-value table (nothing happens if it is not there).
+    pub fn kv_del(&self, key: &str) -> Result<(), MetaError> {
+        self.conn
+            .prepare_cached("DELETE FROM kv WHERE key = ?1")
+            .and_then(|mut s| s.execute([key]))
+            .map(drop)
+            .map_err(self.sql())
+    }
+
     /// Runs `f` inside one SQLite transaction: all of its writes land together or not at all.
     pub fn transaction<T, E: From<MetaError>>(
         &self,

@@ -109,3 +109,12 @@ fn foreign_files_and_other_workspaces_are_refused() {
     let err = Db::open(&ours, Path::new("/elsewhere")).expect_err("other workspace");
     assert!(matches!(err, MetaError::OtherWorkspace { .. }), "{err}");
 }
+
+#[test]
+fn kv_del_removes_a_key_and_ignores_a_missing_one() {
+    let (_d, db) = db();
+    db.kv_set("txn.1.stashed", "1").expect("set");
+    db.kv_del("txn.1.stashed").expect("del");
+    assert_eq!(db.kv_get("txn.1.stashed").expect("get"), None);
+    db.kv_del("never.there").expect("del missing");
+}

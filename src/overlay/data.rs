@@ -92,6 +92,11 @@ impl Overlay {
 
     /// Writes `data` at `offset` of `ino`; returns the bytes written.
     pub fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<u32, FsError> {
+        if data.is_empty() {
+            // POSIX: writing zero bytes to a regular file has no other effect.
+            self.getattr(ino)?;
+            return Ok(0);
+        }
         let file = self.ensure_work(ino)?;
         file.write_all_at(data, offset).map_err(work_err(ino))?;
         let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;

@@ -24,6 +24,9 @@ mod state;
 mod types;
 mod xattr;
 
+#[cfg(test)]
+mod tests;
+
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
 pub use state::{Change, ChangeKind, Invalidation, Snapshot};
@@ -135,6 +138,10 @@ struct LowerRef {
     name: Vec<u8>,
     /// Deleted through the view while still referenced (reports nlink 0).
     unlinked: bool,
+    /// The other names (parent, name, path) the kernel looked this inode up by: the names of
+    /// a workspace hard link. Copy-up falls back to one of them when the kernel has forgotten
+    /// `parent`, which it may while another name keeps the inode alive.
+    others: Vec<(Ino, Vec<u8>, LowerPath)>,
 }
 
 /// A row change waiting to be written in the current operation's transaction.
@@ -246,6 +253,25 @@ impl Overlay {
             self.drop_node(ino)?;
         }
         self.write_pending()?;
+        // A working file is ahead of its row when the daemon died between a write and the
+        // release that writes the attributes through: its size is the truth.
+        let work: Vec<Ino> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.data == Data::Work)
+            .map(|(i, _)| *i)
+            .collect();
+        for ino in work {
+            let size = std::fs::metadata(self.work.path(ino.0)).map(|m| m.len());
+            if let (Ok(size), Some(node)) = (size, self.nodes.get_mut(&ino))
+                && node.attr.size != size
+            {
+                node.attr.size = size;
+                node.sealed = None;
+                self.pending.push(Pending::Node(ino));
+            }
+        }
+        self.write_pending()?;
         for ino in self.work.list()? {
             let live = self
                 .nodes
@@ -266,8 +292,7 @@ impl Overlay {
             .stat(&root)
             .map_err(lower_err("stat", &root))?
             .ok_or(FsError::NotFound)?;
-        let mut attr = attr_of(&st, ROOT);
-        attr.nlink = 2;
+        let attr = attr_of(&st, ROOT);
         Ok(Node {
             attr,
             links: 1,

@@ -23,7 +23,7 @@ pub(super) enum Found {
 }
 
 impl Found {
-    fn ino(&self) -> Ino {
+    pub(super) fn ino(&self) -> Ino {
         match self {
             Found::Node(i) | Found::Lower(_, i, _) => *i,
         }
@@ -82,6 +82,20 @@ impl Overlay {
 
     /// Looks `name` up in `parent`, counting one kernel reference on success.
     pub fn lookup(&mut self, parent: Ino, name: &[u8]) -> Result<Attr, FsError> {
+        let attr = self.entry_attr(parent, name)?;
+        self.count_lookup(attr.ino);
+        Ok(attr)
+    }
+
+    /// Counts one kernel reference of `ino`, whose entry [`Overlay::entry_attr`] returned
+    /// (for `readdirplus`, which counts only the entries that fit in its reply).
+    pub fn count_lookup(&mut self, ino: Ino) {
+        self.add_lookup(ino);
+    }
+
+    /// The attributes of entry `name` of `parent`, ready to be handed to the kernel; the
+    /// caller counts the reference with [`Overlay::count_lookup`] once it did.
+    pub fn entry_attr(&mut self, parent: Ino, name: &[u8]) -> Result<Attr, FsError> {
         check_name(name)?;
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let attr = match &found {
@@ -92,6 +106,14 @@ impl Overlay {
                     .stat(path)
                     .map_err(lower_err("stat", path))?
                     .ok_or(FsError::NotFound)?;
+                let mut others = Vec::new();
+                if let Some(old) = self.refs.remove(ino)
+                    && !old.unlinked
+                {
+                    others = old.others;
+                    others.push((old.parent, old.name, old.path));
+                    others.retain(|(_, _, p)| p != path);
+                }
                 self.refs.insert(
                     *ino,
                     LowerRef {
@@ -99,12 +121,12 @@ impl Overlay {
                         parent,
                         name: name.to_vec(),
                         unlinked: false,
+                        others,
                     },
                 );
                 attr_of(&st, *ino)
             }
         };
-        self.add_lookup(found.ino());
         Ok(attr)
     }
 
@@ -167,7 +189,14 @@ impl Overlay {
         if self.nodes.contains_key(&ino) {
             return Ok(());
         }
-        let r = self.refs.get(&ino).cloned().ok_or(FsError::Stale)?;
+        let mut r = self.refs.get(&ino).cloned().ok_or(FsError::Stale)?;
+        let known = |p: &Ino| self.nodes.contains_key(p) || self.refs.contains_key(p);
+        if !r.unlinked
+            && !known(&r.parent)
+            && let Some((parent, name, path)) = r.others.iter().rev().find(|o| known(&o.0))
+        {
+            (r.parent, r.name, r.path) = (*parent, name.clone(), path.clone());
+        }
         if !r.unlinked {
             self.copy_up(r.parent)?;
         }
@@ -178,8 +207,15 @@ impl Overlay {
             .ok_or(FsError::Stale)?;
         let attr = attr_of(&st, ino);
         let kind = attr.kind;
+        // A workspace file with other names keeps them in the view: they resolve to this node
+        // by inode number, so its link count is the workspace's, not only this name.
+        let links = match (r.unlinked, kind) {
+            (true, _) => 0,
+            (false, Kind::Dir) => 1,
+            (false, _) => (st.st_nlink as u32).max(1),
+        };
         let node = Node {
-            links: u32::from(!r.unlinked),
+            links,
             data: if kind == Kind::File {
                 Data::Lower(r.path.clone())
             } else {
@@ -217,6 +253,16 @@ impl Overlay {
         }
         self.refs.remove(&ino);
         Ok(())
+    }
+
+    /// Counts `delta` subdirectories more (or fewer) in directory `dir`: a directory's link
+    /// count is two plus its subdirectories, as on a local filesystem.
+    fn add_subdirs(&mut self, dir: Ino, delta: i64) {
+        if delta != 0
+            && let Some(n) = self.nodes.get_mut(&dir)
+        {
+            n.attr.nlink = (i64::from(n.attr.nlink) + delta).max(2) as u32;
+        }
     }
 
     /// Marks directory `dir` as changed now (mtime and ctime).
@@ -286,6 +332,9 @@ impl Overlay {
             .or_default()
             .insert(name.to_vec(), Dentry::Child(ino));
         self.touch_dentry(parent, name);
+        if new.kind == Kind::Dir {
+            self.add_subdirs(parent, 1);
+        }
         self.touch_dir(parent);
         self.write_pending()?;
         self.add_lookup(ino);
@@ -317,6 +366,9 @@ impl Overlay {
     /// Removes the entry `name` of `parent` (which must be copied up), leaving a whiteout where
     /// the workspace has that name. Returns the inode the entry named.
     fn remove_entry(&mut self, parent: Ino, name: &[u8], found: &Found) -> Result<(), FsError> {
+        if self.found_kind(found) == Kind::Dir {
+            self.add_subdirs(parent, -1);
+        }
         let whiteout = self.lower_has(parent, name)?;
         let entries = self.dirs.entry(parent).or_default();
         if whiteout {
@@ -367,8 +419,25 @@ impl Overlay {
             return Err(FsError::IsDir);
         }
         self.copy_up(parent)?;
+        let found = self.track_links(parent, name, found)?;
         self.remove_entry(parent, name, &found)?;
         self.write_pending()
+    }
+
+    /// Before the name `name` of a workspace file with other names goes away, copies the file
+    /// up, so its node counts the names left (which resolve to it by inode number).
+    fn track_links(&mut self, parent: Ino, name: &[u8], found: Found) -> Result<Found, FsError> {
+        if let Found::Lower(path, ino, kind) = &found
+            && *kind != Kind::Dir
+        {
+            let st = self.lower.stat(path).map_err(lower_err("stat", path))?;
+            if st.is_some_and(|st| st.st_nlink > 1) {
+                let ino = *ino;
+                self.copy_up_found(parent, name, &found)?;
+                return Ok(Found::Node(ino));
+            }
+        }
+        Ok(found)
     }
 
     /// Removes the empty directory `name` from `parent`.
@@ -414,6 +483,7 @@ impl Overlay {
                     parent,
                     name: name.to_vec(),
                     unlinked: false,
+                    others: Vec::new(),
                 },
             );
         }
@@ -438,43 +508,66 @@ impl Overlay {
         let src = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let dst = self.resolve(new_parent, new_name)?;
         let src_kind = self.found_kind(&src);
+        // The checks come in the order Linux makes them, so each case gets Linux's errno.
+        match (&dst, mode) {
+            (Some(_), RenameMode::NoReplace) => return Err(FsError::Exists),
+            (None, RenameMode::Exchange) => return Err(FsError::NotFound),
+            _ => {}
+        }
+        if src_kind == Kind::Dir && self.is_ancestor(src.ino(), new_parent)? {
+            // The source may not be an ancestor of the target ...
+            return Err(FsError::Invalid);
+        }
+        if let Some(d) = &dst
+            && self.found_kind(d) == Kind::Dir
+            && self.is_ancestor(d.ino(), parent)?
+        {
+            // ... nor the target an ancestor of the source.
+            return Err(if mode == RenameMode::Exchange {
+                FsError::Invalid
+            } else {
+                FsError::NotEmpty
+            });
+        }
         if let Some(d) = &dst {
             if d.ino() == src.ino() {
                 // Two names of one file (or the same name): POSIX says do nothing.
                 return Ok(());
             }
-            match mode {
-                RenameMode::NoReplace => return Err(FsError::Exists),
-                RenameMode::Replace => {
-                    let dst_kind = self.found_kind(d);
-                    if src_kind == Kind::Dir && dst_kind != Kind::Dir {
-                        return Err(FsError::NotDir);
-                    }
-                    if src_kind != Kind::Dir && dst_kind == Kind::Dir {
-                        return Err(FsError::IsDir);
-                    }
-                    if dst_kind == Kind::Dir && !self.found_is_empty(d)? {
-                        return Err(FsError::NotEmpty);
-                    }
+            if mode == RenameMode::Replace {
+                let dst_kind = self.found_kind(d);
+                if src_kind == Kind::Dir && dst_kind != Kind::Dir {
+                    return Err(FsError::NotDir);
                 }
-                RenameMode::Exchange => {}
+                if src_kind != Kind::Dir && dst_kind == Kind::Dir {
+                    return Err(FsError::IsDir);
+                }
+                if dst_kind == Kind::Dir && !self.found_is_empty(d)? {
+                    return Err(FsError::NotEmpty);
+                }
             }
-        } else if mode == RenameMode::Exchange {
-            return Err(FsError::NotFound);
-        }
-        if src_kind == Kind::Dir && self.is_ancestor(src.ino(), new_parent)? {
-            return Err(FsError::Invalid);
-        }
-        if mode == RenameMode::Exchange
-            && let Some(d) = &dst
-            && self.found_kind(d) == Kind::Dir
-            && self.is_ancestor(d.ino(), parent)?
-        {
-            return Err(FsError::Invalid);
         }
         self.copy_up(parent)?;
         self.copy_up(new_parent)?;
         let src_ino = self.copy_up_found(parent, name, &src)?;
+        let src_dir = i64::from(src_kind == Kind::Dir);
+        let dst_dir = i64::from(
+            dst.as_ref()
+                .is_some_and(|d| self.found_kind(d) == Kind::Dir),
+        );
+        if mode == RenameMode::Exchange {
+            self.add_subdirs(parent, dst_dir - src_dir);
+            self.add_subdirs(new_parent, src_dir - dst_dir);
+        } else {
+            self.add_subdirs(parent, -src_dir);
+            self.add_subdirs(new_parent, src_dir - dst_dir);
+        }
+        let dst = match dst {
+            Some(d) if mode == RenameMode::Replace => {
+                Some(self.track_links(new_parent, new_name, d)?)
+            }
+            d => d,
+        };
         match (mode, dst) {
             (RenameMode::Exchange, Some(d)) => {
                 let dst_ino = self.copy_up_found(new_parent, new_name, &d)?;

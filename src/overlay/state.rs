@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::namespace::Found;
 use super::types::*;
 use super::{FsError, LowerRef, Overlay, ROOT, encode, lower_err};
 use crate::meta::{DentryRow, NodeRow};
@@ -194,23 +195,6 @@ impl Overlay {
                 self.work.remove(ino.0)?;
             }
         }
-        // Workspace objects the kernel still holds keep being served from the workspace.
-        for (dir, names) in &old_dirs {
-            for (name, d) in names {
-                if let Dentry::Child(ino) = d
-                    && !self.nodes.contains_key(ino)
-                    && let Some(origin) = old_nodes.get(ino).and_then(|n| n.origin.clone())
-                {
-                    let r = LowerRef {
-                        path: origin.path,
-                        parent: *dir,
-                        name: name.clone(),
-                        unlinked: false,
-                    };
-                    self.refs.insert(*ino, r);
-                }
-            }
-        }
         if !self.nodes.contains_key(&ROOT) {
             let root = self.root_node()?;
             self.nodes.insert(ROOT, root);
@@ -220,10 +204,127 @@ impl Overlay {
         self.files.clear();
         self.dirty.clear();
         self.pending.clear();
+        self.rebind_refs(&old_nodes);
         self.persist_all()?;
         inval.inodes = inodes.into_iter().collect();
         inval.entries = entries.into_iter().collect();
         Ok(inval)
+    }
+
+    /// Empties the overlay after a commit published it: the view shows the workspace again,
+    /// and every object the kernel still holds is served from its new workspace path
+    /// (`placed`: inode, parent, name, path after the commit).
+    pub fn reset_to_workspace(
+        &mut self,
+        placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
+    ) -> Result<Invalidation, FsError> {
+        let inval = self.restore(&Snapshot::default())?;
+        for (ino, parent, name, path) in placed {
+            let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
+                || self.open.get(ino).copied().unwrap_or(0) > 0;
+            if held && *ino != ROOT {
+                self.refs.insert(
+                    *ino,
+                    LowerRef {
+                        path: path.clone(),
+                        parent: *parent,
+                        name: name.clone(),
+                        unlinked: false,
+                        others: Vec::new(),
+                    },
+                );
+            }
+        }
+        Ok(inval)
+    }
+
+    /// After the overlay was replaced, points the kernel's references to workspace objects
+    /// (those it held before, and held nodes copied up from the workspace that the restored
+    /// state no longer has) at where the restored view shows them, or marks them unlinked.
+    /// Without this an open file of the workspace reads ESTALE, or reports nlink 0, after an
+    /// abort or rollback that shows it again.
+    fn rebind_refs(&mut self, old_nodes: &HashMap<Ino, Node>) {
+        let held = |ov: &Overlay, ino: &Ino| {
+            ov.lookups.get(ino).is_some_and(|c| *c > 0) || ov.open.get(ino).is_some_and(|c| *c > 0)
+        };
+        let mut wanted: Vec<(Ino, LowerPath)> = self
+            .refs
+            .iter()
+            .map(|(i, r)| (*i, r.path.clone()))
+            .collect();
+        for (ino, node) in old_nodes {
+            if let Some(origin) = &node.origin
+                && !self.nodes.contains_key(ino)
+                && held(self, ino)
+            {
+                wanted.push((*ino, origin.path.clone()));
+            }
+        }
+        for (ino, path) in wanted {
+            if self.nodes.contains_key(&ino) {
+                self.refs.remove(&ino);
+                continue;
+            }
+            let name = path
+                .0
+                .rsplit(|b| *b == b'/')
+                .next()
+                .unwrap_or_default()
+                .to_vec();
+            let (parent, unlinked) = match self.locate(&path, ino) {
+                Some(parent) => (parent, false),
+                None => (self.refs.get(&ino).map_or(ROOT, |r| r.parent), true),
+            };
+            self.refs.insert(
+                ino,
+                LowerRef {
+                    path,
+                    parent,
+                    name,
+                    unlinked,
+                    others: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// The directory of the view that shows workspace object `ino` under its workspace path
+    /// `path`, if the view shows it there. Starts at the overlay directory that shows the
+    /// nearest workspace ancestor (it may have been renamed) and walks down, adding
+    /// references for the workspace directories on the way.
+    fn locate(&mut self, path: &LowerPath, ino: Ino) -> Option<Ino> {
+        let parts: Vec<&[u8]> = path.0.split(|b| *b == b'/').collect();
+        for k in (0..parts.len()).rev() {
+            let above = LowerPath(parts[..k].join(&b'/'));
+            let start = self
+                .nodes
+                .iter()
+                .find(|(i, n)| n.merge.as_ref() == Some(&above) && (**i == ROOT || n.links > 0))
+                .map(|(i, _)| *i);
+            let Some(mut dir) = start else { continue };
+            for (j, part) in parts.iter().enumerate().skip(k) {
+                let found = self.resolve(dir, part).ok()??;
+                if j + 1 == parts.len() {
+                    return (found.ino() == ino).then_some(dir);
+                }
+                match found {
+                    Found::Node(n) => dir = n,
+                    Found::Lower(p, d, Kind::Dir) => {
+                        self.refs.entry(d).or_insert(LowerRef {
+                            path: p,
+                            parent: dir,
+                            name: part.to_vec(),
+                            unlinked: false,
+                            others: Vec::new(),
+                        });
+                        dir = d;
+                    }
+                    Found::Lower(..) => return None,
+                }
+            }
+            return None;
+        }
+        None
     }
 
     /// Rewrites the database's overlay rows from memory, in one transaction.

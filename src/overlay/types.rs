@@ -168,8 +168,7 @@ pub struct Node {
     /// For a directory: the workspace directory whose entries show through (none: opaque).
     pub merge: Option<LowerPath>,
     pub origin: Option<Origin>,
-    /// Extended attributes; `None` means "those of the origin, unchanged". Stored as a list
-    /// of pairs: JSON maps need string keys, and attribute names are bytes.
+    /// Extended attributes; `None` means "those of the origin, unchanged".
     #[serde(with = "xattr_pairs")]
     pub xattrs: Option<BTreeMap<Vec<u8>, Vec<u8>>>,
     /// For `Data::Work`: the blob the working file equals, if unchanged since it was sealed.
@@ -237,22 +236,23 @@ pub struct FsStats {
     pub frsize: u32,
 }
 
-/// Serializes an attribute map as a list of `(name, value)` pairs.
+/// Extended attributes as a list of (name, value) pairs: JSON maps only take string keys, and
+/// attribute names are bytes.
 mod xattr_pairs {
     use std::collections::BTreeMap;
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+    type Xattrs = Option<BTreeMap<Vec<u8>, Vec<u8>>>;
 
-    pub fn serialize<S: Serializer>(v: &Option<Map>, s: S) -> Result<S::Ok, S::Error> {
-        v.as_ref()
+    pub fn serialize<S: Serializer>(x: &Xattrs, s: S) -> Result<S::Ok, S::Error> {
+        x.as_ref()
             .map(|m| m.iter().collect::<Vec<_>>())
             .serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Map>, D::Error> {
-        let pairs = Option::<Vec<(Vec<u8>, Vec<u8>)>>::deserialize(d)?;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Xattrs, D::Error> {
+        let pairs: Option<Vec<(Vec<u8>, Vec<u8>)>> = Option::deserialize(d)?;
         Ok(pairs.map(|p| p.into_iter().collect()))
     }
 }

@@ -1,19 +1,183 @@
-//! Transactions over the overlay: checkpoints, rollback, abort and commit.
+//! Transactions over the overlay: checkpoints, rollback and abort (`checkpoint.rs`), commit
+//! (`commit.rs` turns the overlay into a [`Plan`]), and the commit engine below it: the
+//! journaled, crash-atomic application of a [`Plan`] to the workspace.
+//!
+//! Owns the commit protocol (`docs/COMMIT.md` numbers its steps and names their failpoints):
+//! [`check`] every expectation read-only, write the plan and everything undo needs to the
+//! journal (durable), move what goes away into a stash directory on the workspace's file
+//! system (phase 1, durable phase marker), build the new state (phase 2), fsync, mark the
+//! journal applied (durable); [`finish`] then removes the stash. [`recover`] undoes a commit
+//! interrupted before it was applied and finishes one interrupted after.
+//!
+//! Invariants: the workspace is never touched before the journal is durable; after a crash at
+//! any instant, [`recover`] leaves the workspace exactly as before the commit or exactly as
+//! the plan says, never a mix; undo and finish are idempotent, so recovery itself may be
+//! killed and rerun; every I/O goes through directory descriptors and `*at()` calls.
+//!
+//! Deliberately not here: the overlay (the caller translates it into a [`Plan`] and clears it
+//! when told), blobs' lifetime (see `store`), SQL (see `meta`).
 
+mod apply;
+mod check;
 mod checkpoint;
+mod commit;
+mod failpoint;
 mod fsck;
+mod fsys;
+mod journal;
+mod plan;
+mod undo;
 
+pub use apply::{Applied, apply};
+pub use check::{Conflict, check};
 pub use checkpoint::{CheckpointError, abort, checkpoint, epoch, load, rollback};
+pub use commit::{
+    CommitError, CommitOutcome, after_recovery, commit, plan, recover_at_mount, recover_store,
+    workspace_of,
+};
 pub use fsck::{FsckReport, fsck};
+pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
+pub use undo::{Recovery, finish, recover};
 
-/// Finishes or undoes an interrupted commit in the store of `workspace`.
-pub fn recover_store(
-    _workspace: &std::path::Path,
-    store: &std::path::Path,
-) -> Result<String, crate::meta::MetaError> {
-    let db = crate::meta::Db::open_existing(&store.join("meta.db"))?;
-    Ok(match db.journal_open()? {
-        None => "nothing to recover".to_owned(),
-        Some(j) => format!("commit journal {} is {:?}", j.id, j.state),
-    })
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use crate::meta::MetaError;
+use crate::store::{BlobId, StoreError};
+
+/// Errors of the commit engine.
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    #[error("cannot open workspace {path}: {source}")]
+    OpenWorkspace { path: PathBuf, source: io::Error },
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: RelPath,
+        source: io::Error,
+    },
+    #[error("no space left on the workspace's file system ({op} {path}); the commit was undone")]
+    NoSpace { op: &'static str, path: RelPath },
+    #[error("the workspace changed outside the view: {}", conflict_summary(.0))]
+    Conflicts(Vec<Conflict>),
+    #[error("invalid commit plan at step {step}: {reason}")]
+    InvalidPlan { step: usize, reason: String },
+    #[error(
+        "blob {id} is corrupt (its content hashes to {actual}); refusing to write it to {path}"
+    )]
+    CorruptBlob {
+        id: BlobId,
+        actual: BlobId,
+        path: RelPath,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("commit journal {id} cannot be read: {reason}")]
+    Journal { id: u64, reason: String },
+    #[error("commit {id} was interrupted and must be recovered first (ftsb-fs recover)")]
+    Pending { id: u64 },
+    #[error("commit {id} is not applied yet and cannot be finished")]
+    NotApplied { id: u64 },
+    #[error(
+        "cannot undo commit: {path} was placed by the commit but now holds entries it did not put there; move them away and run recover again"
+    )]
+    UndoBlocked { path: RelPath },
+    #[error("{cause}; undoing the commit also failed ({undo}): run ftsb-fs recover")]
+    UndoFailed {
+        cause: Box<TxnError>,
+        undo: Box<TxnError>,
+    },
 }
+
+fn conflict_summary(list: &[Conflict]) -> String {
+    let shown: Vec<String> = list.iter().take(5).map(|c| c.to_string()).collect();
+    let more = list.len().saturating_sub(shown.len());
+    let mut s = format!("{} conflict(s): {}", list.len(), shown.join("; "));
+    if more > 0 {
+        s.push_str(&format!("; and {more} more"));
+    }
+    s
+}
+
+impl TxnError {
+    /// The error of I/O call `op` on `path`; ENOSPC becomes [`TxnError::NoSpace`].
+    pub(crate) fn io(op: &'static str, path: &RelPath, source: io::Error) -> TxnError {
+        if source.raw_os_error() == Some(libc::ENOSPC) {
+            TxnError::NoSpace {
+                op,
+                path: path.clone(),
+            }
+        } else {
+            TxnError::Io {
+                op,
+                path: path.clone(),
+                source,
+            }
+        }
+    }
+}
+
+/// Shorthand: map an `io::Result` to a [`TxnError`] naming `op` and `path`.
+pub(crate) trait IoCtx<T> {
+    fn ctx(self, op: &'static str, path: &RelPath) -> Result<T, TxnError>;
+}
+
+impl<T> IoCtx<T> for io::Result<T> {
+    fn ctx(self, op: &'static str, path: &RelPath) -> Result<T, TxnError> {
+        self.map_err(|e| TxnError::io(op, path, e))
+    }
+}
+
+/// An open workspace: a directory descriptor of its root, through which all I/O goes.
+#[derive(Debug)]
+pub struct Workspace {
+    root: OwnedFd,
+    path: PathBuf,
+}
+
+impl Workspace {
+    /// Opens the workspace directory `path`.
+    pub fn open(path: &Path) -> Result<Workspace, TxnError> {
+        let err = |source| TxnError::OpenWorkspace {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(err)?;
+        if !file.metadata().map_err(err)?.is_dir() {
+            return Err(err(io::Error::from_raw_os_error(libc::ENOTDIR)));
+        }
+        Ok(Workspace {
+            root: file.into(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// A workspace opened already: `root` is a directory descriptor of it (the daemon's, taken
+    /// before the view was mounted over the workspace path).
+    pub fn from_fd(root: OwnedFd, path: &Path) -> Workspace {
+        Workspace {
+            root,
+            path: path.to_owned(),
+        }
+    }
+
+    /// The path the workspace was opened at (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn root(&self) -> BorrowedFd<'_> {
+        self.root.as_fd()
+    }
+}
+
+/// The name of commit `id`'s stash directory in the workspace root.
+pub(crate) fn stash_name(id: u64) -> Vec<u8> {
+    format!("{STASH_PREFIX}{id}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests;

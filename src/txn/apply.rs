@@ -1,0 +1,532 @@
+//! Applying a plan: the forward half of the commit protocol (steps 1 to 10 of `docs/COMMIT.md`).
+//!
+//! Owns [`apply`]. Invariants: nothing in the workspace changes before the journal is durable;
+//! phase 1 only renames objects into the stash, and its durable marker is written only once
+//! every one of those renames is fsynced; phase 2 only places objects at paths that are free
+//! (every placement uses `RENAME_NOREPLACE`, `O_EXCL` or fails with `EEXIST`); the journal is
+//! marked applied only once everything phase 2 did is fsynced. On an error after the journal
+//! began, the commit is undone before `apply` returns.
+//!
+//! Deliberately not here: undo, finish and recovery (see `undo`), conflict rules (see `check`).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::check::{self, split_open};
+use super::failpoint::hit;
+use super::fsys;
+use super::journal::{self, Journal};
+use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step, is_ancestor};
+use super::undo;
+use super::{IoCtx, TxnError, Workspace, stash_name};
+use crate::meta::{Db, JournalState};
+use crate::store::{BlobId, BlobStore, StoreError};
+
+/// A commit whose every step is durable in the workspace (journal state `Applied`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The journal to pass to [`super::finish`] once the overlay is cleared.
+    pub journal_id: u64,
+    /// Steps applied (with the stashes `force` added).
+    pub steps: usize,
+    /// Bytes of file content written.
+    pub bytes: u64,
+}
+
+/// Applies `plan` durably and atomically.
+///
+/// Refuses with [`TxnError::Conflicts`] before touching anything if [`super::check`] finds a
+/// conflict, unless `force`, which overwrites: expectations are ignored and an object found at
+/// a path the plan places at is stashed (and so replaced). Refuses with
+/// [`TxnError::Pending`] while an interrupted commit awaits [`super::recover`].
+///
+/// After a crash: before the journal is durable, nothing was touched and nothing is open;
+/// after, [`super::recover`] undoes the commit (until the journal says `Applied`) or finishes
+/// it. On `Ok` the journal is `Applied`: the workspace durably holds the plan, the stash still
+/// holds what it replaced; the caller clears its overlay, then calls [`super::finish`]. On an
+/// error after the journal began, the commit is undone and the workspace is as before (or, if
+/// the undo fails too, [`TxnError::UndoFailed`] and the journal stays open for recovery).
+pub fn apply(
+    ws: &Workspace,
+    blobs: &BlobStore,
+    db: &Db,
+    plan: &Plan,
+    force: bool,
+) -> Result<Applied, TxnError> {
+    let mut layout = plan.layout()?;
+    if let Some(open) = db.journal_open()? {
+        return Err(TxnError::Pending { id: open.id });
+    }
+    let found = check::find(ws, &layout);
+    let forced: Plan;
+    if !found.is_empty() {
+        if !force {
+            return Err(TxnError::Conflicts(
+                found.into_iter().map(|f| f.conflict).collect(),
+            ));
+        }
+        forced = with_forced_stashes(plan, found.into_iter().filter_map(|f| f.occupant));
+        layout = forced.layout()?;
+    }
+    for step in &layout.plan.steps {
+        if let Step::File { blob, .. } = step
+            && !blobs.contains(*blob)
+        {
+            return Err(StoreError::Missing { id: *blob }.into());
+        }
+    }
+    let journal = Journal::prepare(ws, &layout)?;
+    hit(|| "commit.checked".into());
+    let id = db.journal_begin(&journal.encode())?;
+    hit(|| "commit.journaled".into());
+    let mut run = Run {
+        ws,
+        blobs,
+        db,
+        id,
+        layout: &layout,
+        stash: None,
+        done: layout.first_build(),
+        bytes: 0,
+        touched: false,
+    };
+    match run.forward(&journal) {
+        Ok(()) => Ok(Applied {
+            journal_id: id,
+            steps: layout.plan.steps.len(),
+            bytes: run.bytes,
+        }),
+        Err(cause) => {
+            drop(run.stash.take());
+            Err(match run.abandon(&journal) {
+                Ok(()) => cause,
+                Err(undo) => TxnError::UndoFailed {
+                    cause: Box::new(cause),
+                    undo: Box::new(undo),
+                },
+            })
+        }
+    }
+}
+
+/// `plan` with a `Stash` of every occupant `force` must move out of the way, in a fresh slot,
+/// the stashes re-sorted deepest first (stable, so the plan's own order among equals stays).
+fn with_forced_stashes(plan: &Plan, occupants: impl Iterator<Item = RelPath>) -> Plan {
+    let mut stashes: Vec<Step> = Vec::new();
+    let mut rest: Vec<Step> = Vec::new();
+    for step in &plan.steps {
+        match step {
+            Step::Stash { .. } => stashes.push(step.clone()),
+            _ => rest.push(step.clone()),
+        }
+    }
+    let mut next = stashes
+        .iter()
+        .filter_map(|s| match s {
+            Step::Stash { slot, .. } => Some(*slot),
+            _ => None,
+        })
+        .max()
+        .map_or(0, |m| m + 1);
+    let mut seen = BTreeSet::new();
+    for path in occupants {
+        if seen.insert(path.clone()) {
+            stashes.push(Step::Stash {
+                path,
+                slot: next,
+                expect: super::Expect::Nothing,
+            });
+            next += 1;
+        }
+    }
+    stashes.sort_by_key(|s| std::cmp::Reverse(s.path().depth()));
+    stashes.extend(rest);
+    Plan { steps: stashes }
+}
+
+struct Run<'a> {
+    ws: &'a Workspace,
+    blobs: &'a BlobStore,
+    db: &'a Db,
+    id: u64,
+    layout: &'a Layout<'a>,
+    stash: Option<OwnedFd>,
+    /// Phase-2 steps before this index are complete.
+    done: usize,
+    bytes: u64,
+    /// Whether the workspace may have been changed (the stash directory was created).
+    touched: bool,
+}
+
+/// Opens `path`'s parent, mapping errors to `op`.
+fn parent_of<'p>(ws: &Workspace, path: &'p RelPath) -> Result<(OwnedFd, &'p [u8]), TxnError> {
+    fsys::open_parent(ws.root(), &path.0).ctx("open parent of", path)
+}
+
+/// Fsyncs directory `path` of the workspace; nothing there is not an error.
+pub(crate) fn sync_dir(ws: &Workspace, path: &RelPath) -> Result<(), TxnError> {
+    match fsys::open_dir(ws.root(), &path.0, true) {
+        Ok(fd) => fsys::fsync(fd.as_fd()).ctx("fsync", path),
+        Err(e) if check::missing(&e) => Ok(()),
+        Err(e) => Err(TxnError::io("open", path, e)),
+    }
+}
+
+/// Fsyncs the object at `path` so its metadata is durable: a directory or regular file
+/// through its own descriptor, anything else (or a file we may not open) through its parent,
+/// which on a journaling file system commits the inode change with it.
+pub(crate) fn sync_object(ws: &Workspace, path: &RelPath) -> Result<(), TxnError> {
+    let Some(st) = check::stat(ws, path)? else {
+        return Ok(());
+    };
+    match fsys::file_type(&st) {
+        libc::S_IFDIR => return sync_dir(ws, path),
+        libc::S_IFREG => {
+            let (parent, name) = parent_of(ws, path)?;
+            if let Ok(fd) =
+                fsys::open_at(parent.as_fd(), name, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            {
+                return fsys::fsync(fd.as_fd()).ctx("fsync", path);
+            }
+        }
+        _ => {}
+    }
+    let parent = path.split().map(|(p, _)| p).unwrap_or_default();
+    sync_dir(ws, &parent)
+}
+
+/// Fsyncs and forgets every pending path at or below `path`, which is about to move: once it
+/// moved, the pending paths no longer lead to it.
+pub(crate) fn flush_below(
+    ws: &Workspace,
+    pending: &mut BTreeSet<RelPath>,
+    path: &RelPath,
+) -> Result<(), TxnError> {
+    let below: Vec<RelPath> = pending
+        .range(path.clone()..)
+        .take_while(|p| p.0.starts_with(&path.0))
+        .filter(|p| p.0 == path.0 || is_ancestor(&path.0, &p.0))
+        .cloned()
+        .collect();
+    for p in below {
+        sync_object(ws, &p)?;
+        pending.remove(&p);
+    }
+    Ok(())
+}
+
+fn stash_path(id: u64, name: &[u8]) -> RelPath {
+    RelPath(stash_name(id)).join(name)
+}
+
+impl Run<'_> {
+    fn stash(&self) -> Result<&OwnedFd, TxnError> {
+        self.stash.as_ref().ok_or_else(|| {
+            TxnError::io(
+                "open",
+                &RelPath(stash_name(self.id)),
+                io::Error::from_raw_os_error(libc::EBADF),
+            )
+        })
+    }
+
+    fn forward(&mut self, journal: &Journal) -> Result<(), TxnError> {
+        let ws = self.ws;
+        let steps = &self.layout.plan.steps;
+        let first_build = self.layout.first_build();
+        let stash_rel = RelPath(stash_name(self.id));
+
+        // Step 3: the stash directory.
+        fsys::mkdir(ws.root(), &stash_rel.0, 0o700).ctx("create", &stash_rel)?;
+        self.touched = true;
+        self.stash = Some(fsys::open_dir(ws.root(), &stash_rel.0, true).ctx("open", &stash_rel)?);
+        hit(|| "commit.stash_dir".into());
+
+        // Step 4: phase 1, stash. A directory that lost an entry is fsynced before it or an
+        // ancestor moves (descendants come first, so it is still at its path), the rest at the end.
+        let mut pending: BTreeSet<RelPath> = BTreeSet::new();
+        pending.insert(RelPath::default());
+        for (k, step) in steps.iter().enumerate().take(first_build) {
+            let Step::Stash { path, slot, .. } = step else {
+                continue;
+            };
+            flush_below(ws, &mut pending, path)?;
+            let (parent, name) = match fsys::open_parent(ws.root(), &path.0) {
+                Ok(v) => v,
+                Err(e) if check::missing(&e) => continue,
+                Err(e) => return Err(TxnError::io("open parent of", path, e)),
+            };
+            let slot_name = slot.to_string().into_bytes();
+            match fsys::rename_noreplace(parent.as_fd(), name, self.stash()?.as_fd(), &slot_name) {
+                Ok(()) => {
+                    pending.insert(path.split().map(|(p, _)| p).unwrap_or_default());
+                }
+                Err(e) if fsys::is_enoent(&e) => {}
+                Err(e) => return Err(TxnError::io("stash", path, e)),
+            }
+            hit(|| format!("commit.stash.{k}"));
+        }
+        // Step 5: everything phase 1 changed.
+        for dir in &pending {
+            sync_dir(ws, dir)?;
+        }
+        fsys::fsync(self.stash()?.as_fd()).ctx("fsync", &stash_rel)?;
+        hit(|| "commit.stash_synced".into());
+
+        // Step 6: the durable phase marker.
+        self.db.kv_set(&journal::key_stashed(self.id), "1")?;
+        self.db.barrier()?;
+        hit(|| "commit.stashed".into());
+
+        // Step 7: phase 2, build.
+        for k in first_build..steps.len() {
+            self.build(k)?;
+            self.done = k + 1;
+            hit(|| format!("commit.build.{k}"));
+        }
+
+        // Step 8: directory metadata last, since placing entries moved their times.
+        for step in &steps[first_build..] {
+            match step {
+                Step::Mkdir { path, meta } => {
+                    let (parent, name) = parent_of(ws, path)?;
+                    fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)?;
+                }
+                Step::SetMeta { path, meta, .. } => {
+                    let Some((parent, name)) = split_open(ws, path)? else {
+                        continue;
+                    };
+                    let is_dir = fsys::lstat(parent.as_fd(), name)
+                        .ctx("stat", path)?
+                        .is_some_and(|st| fsys::file_type(&st) == libc::S_IFDIR);
+                    if is_dir {
+                        fsys::set_times(parent.as_fd(), name, meta.atime, meta.mtime)
+                            .ctx("set times of", path)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        hit(|| "commit.built".into());
+
+        // Step 9: make phase 2 durable.
+        let mut dirs: BTreeSet<RelPath> = BTreeSet::new();
+        let mut objects: BTreeSet<RelPath> = BTreeSet::new();
+        for step in &steps[first_build..] {
+            let path = step.path();
+            if let Some((parent, _)) = path.split() {
+                dirs.insert(parent);
+            }
+            match step {
+                Step::Mkdir { .. } => {
+                    dirs.insert(path.clone());
+                }
+                Step::SetMeta { .. } | Step::Symlink { .. } | Step::Special { .. } => {
+                    objects.insert(path.clone());
+                }
+                _ => {}
+            }
+        }
+        for obj in &objects {
+            if !dirs.contains(obj) {
+                sync_object(ws, obj)?;
+            }
+        }
+        for dir in &dirs {
+            sync_dir(ws, dir)?;
+        }
+        fsys::fsync(self.stash()?.as_fd()).ctx("fsync", &stash_rel)?;
+        hit(|| "commit.synced".into());
+
+        // Step 10: the root's final times (finish restores them after removing the stash),
+        // then the journal says applied, durably.
+        let root_times = self.final_root_times(journal)?;
+        self.db.kv_set(
+            &journal::key_root_times(self.id),
+            &serde_json::to_string(&root_times).expect("plain numbers serialize"),
+        )?;
+        self.db.journal_set_state(self.id, JournalState::Applied)?;
+        hit(|| "commit.applied".into());
+        Ok(())
+    }
+
+    /// What the root's times should be once the stash is gone: the plan's if it sets them,
+    /// now's if the plan changed the root's entries, else the pre-commit ones.
+    fn final_root_times(&self, journal: &Journal) -> Result<journal::Times, TxnError> {
+        let steps = &self.layout.plan.steps;
+        if let Some(meta) = steps.iter().rev().find_map(|s| match s {
+            Step::SetMeta { path, meta, .. } if path.is_root() => Some(meta),
+            _ => None,
+        }) {
+            return Ok((meta.atime, meta.mtime));
+        }
+        let touches_root = steps
+            .iter()
+            .any(|s| !matches!(s, Step::SetMeta { .. }) && s.path().depth() == 1);
+        let pre = journal.dir_times.get(&RelPath::default()).copied();
+        match pre {
+            Some(t) if !touches_root => Ok(t),
+            _ => {
+                let st = check::stat(self.ws, &RelPath::default())?.ok_or_else(|| {
+                    TxnError::io(
+                        "stat",
+                        &RelPath::default(),
+                        io::Error::from_raw_os_error(libc::ENOENT),
+                    )
+                })?;
+                Ok(journal::times(&st))
+            }
+        }
+    }
+
+    /// Phase-2 step `k`.
+    fn build(&mut self, k: usize) -> Result<(), TxnError> {
+        let ws = self.ws;
+        let step = &self.layout.plan.steps[k];
+        let path = step.path();
+        match step {
+            Step::Stash { .. } => Ok(()),
+            Step::SetMeta { path, meta, .. } => {
+                let (parent, name) = split_open(ws, path)?.ok_or_else(|| {
+                    TxnError::io(
+                        "set metadata of",
+                        path,
+                        io::Error::from_raw_os_error(libc::ENOENT),
+                    )
+                })?;
+                fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+            }
+            Step::Unstash { slot, .. } => {
+                let (parent, name) = parent_of(ws, path)?;
+                let slot_name = slot.to_string().into_bytes();
+                fsys::rename_noreplace(self.stash()?.as_fd(), &slot_name, parent.as_fd(), name)
+                    .ctx("move into place", path)
+            }
+            Step::Mkdir { .. } => {
+                let (parent, name) = parent_of(ws, path)?;
+                fsys::mkdir(parent.as_fd(), name, 0o700).ctx("create directory", path)
+            }
+            Step::File { blob, meta, .. } => {
+                let n = self.write_file(k, path, *blob, meta)?;
+                self.bytes += n;
+                Ok(())
+            }
+            Step::Symlink { target, meta, .. } => {
+                let (parent, name) = parent_of(ws, path)?;
+                fsys::symlink(target, parent.as_fd(), name).ctx("create symlink", path)?;
+                fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+            }
+            Step::Hardlink { to, .. } => {
+                let (parent, name) = parent_of(ws, path)?;
+                let (tp, tn) = parent_of(ws, to)?;
+                fsys::link(tp.as_fd(), tn, parent.as_fd(), name).ctx("link", path)
+            }
+            Step::Special {
+                kind, rdev, meta, ..
+            } => {
+                let (parent, name) = parent_of(ws, path)?;
+                let ty = match kind {
+                    SpecialKind::Fifo => libc::S_IFIFO,
+                    SpecialKind::Socket => libc::S_IFSOCK,
+                    SpecialKind::Char => libc::S_IFCHR,
+                    SpecialKind::Block => libc::S_IFBLK,
+                };
+                fsys::mknod(parent.as_fd(), name, ty | 0o600, *rdev).ctx("create", path)?;
+                fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+            }
+        }
+    }
+
+    /// A `File` step: copy the blob into a temporary in the stash, checking its hash on the
+    /// way, set its metadata, fsync it, and rename it into place without replacing anything.
+    fn write_file(
+        &self,
+        k: usize,
+        path: &RelPath,
+        blob: BlobId,
+        meta: &Meta,
+    ) -> Result<u64, TxnError> {
+        let (parent, name) = parent_of(self.ws, path)?;
+        let src_path = self.blobs.path(blob);
+        let mut src = File::open(&src_path).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => StoreError::Missing { id: blob },
+            _ => StoreError::Io {
+                op: "open",
+                path: src_path.clone(),
+                source,
+            },
+        })?;
+        let tmp = format!("t{k}").into_bytes();
+        let stash = self.stash()?.as_fd();
+        let tmp_rel = stash_path(self.id, &tmp);
+        let mut out = match fsys::create_file(stash, &tmp) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                fsys::unlink(stash, &tmp, false).ctx("remove", &tmp_rel)?;
+                fsys::create_file(stash, &tmp)
+            }
+            r => r,
+        }
+        .ctx("create", &tmp_rel)?;
+        let result = (|| {
+            let mut hasher = blake3::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut written = 0u64;
+            loop {
+                let n = match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(source) => {
+                        return Err(StoreError::Io {
+                            op: "read",
+                            path: src_path.clone(),
+                            source,
+                        }
+                        .into());
+                    }
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).ctx("write", path)?;
+                written += n as u64;
+            }
+            let actual: BlobId = hasher.finalize().to_hex().parse()?;
+            if actual != blob {
+                return Err(TxnError::CorruptBlob {
+                    id: blob,
+                    actual,
+                    path: path.clone(),
+                });
+            }
+            fsys::set_meta(stash, &tmp, meta).ctx("set metadata of", path)?;
+            out.sync_all().ctx("fsync", path)?;
+            fsys::rename_noreplace(stash, &tmp, parent.as_fd(), name)
+                .ctx("move into place", path)?;
+            Ok(written)
+        })();
+        match result {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                drop(out);
+                let _ = fsys::unlink(stash, &tmp, false);
+                Err(e)
+            }
+        }
+    }
+
+    /// After an error: undo what this run did, exactly as recovery would.
+    fn abandon(&self, journal: &Journal) -> Result<(), TxnError> {
+        if !self.touched {
+            // The stash directory could not even be created: nothing was changed.
+            self.db.journal_set_state(self.id, JournalState::Undone)?;
+            return journal::clear_markers(self.db, self.id);
+        }
+        // Only phase-2 steps before `done` placed anything; say so durably first, so a
+        // recovery that interrupts this undo does not remove what the failed step found there.
+        self.db
+            .kv_set(&journal::key_failed_at(self.id), &self.done.to_string())?;
+        self.db.barrier()?;
+        undo::undo(self.ws, self.db, self.id, journal)
+    }
+}

@@ -1,0 +1,154 @@
+//! What a commit writes to its journal, and the durable markers beside it.
+//!
+//! Owns the journal body (the plan as applied, plus everything undo needs that the plan does
+//! not say: the old metadata of every object a `SetMeta` changes and the old times of every
+//! directory whose entries the commit changes), its JSON encoding, and the names of the
+//! durable markers kept in the store's key-value table while a commit is open.
+//!
+//! Deliberately not here: writing or syncing anything (the `meta` calls do that).
+
+use std::collections::BTreeMap;
+
+use super::check::{split_open, stat};
+use super::fsys;
+use super::plan::{Layout, Loc, Meta, Plan, RelPath, Step, split};
+use super::{IoCtx, TxnError, Workspace};
+use crate::meta::Db;
+
+/// The journal body of a commit.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Journal {
+    pub version: u32,
+    /// The plan as applied (with the stashes `force` added).
+    pub plan: Plan,
+    /// Step index -> metadata of the object before its `SetMeta` (xattrs when the step sets them).
+    pub old_meta: BTreeMap<usize, Meta>,
+    /// Pre-commit path -> (atime, mtime) of every directory whose entries the commit changes
+    /// (always including the root, where the stash directory comes and goes).
+    pub dir_times: BTreeMap<RelPath, Times>,
+}
+
+pub(crate) const VERSION: u32 = 1;
+
+/// (atime, mtime), each as (seconds, nanoseconds).
+pub(crate) type Times = ((i64, u32), (i64, u32));
+
+/// The key of the durable marker "phase 1 of commit `id` completed and is durable".
+pub(crate) fn key_stashed(id: u64) -> String {
+    format!("txn.{id}.stashed")
+}
+
+/// The key of the durable marker "undo of commit `id` removed everything phase 2 placed".
+pub(crate) fn key_unbuilt(id: u64) -> String {
+    format!("txn.{id}.unbuilt")
+}
+
+/// The key of "phase 2 of commit `id` failed at step N": only steps before N placed anything.
+pub(crate) fn key_failed_at(id: u64) -> String {
+    format!("txn.{id}.failed_at")
+}
+
+/// The key of the root's (atime, mtime) once commit `id` is applied (restored by finish,
+/// because creating and removing the stash directory moves them).
+pub(crate) fn key_root_times(id: u64) -> String {
+    format!("txn.{id}.root_times")
+}
+
+/// Removes every marker of commit `id`.
+pub(crate) fn clear_markers(db: &Db, id: u64) -> Result<(), TxnError> {
+    for key in [
+        key_stashed(id),
+        key_unbuilt(id),
+        key_failed_at(id),
+        key_root_times(id),
+    ] {
+        db.kv_del(&key)?;
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Reads what undo will need, before anything is touched.
+    pub fn prepare(ws: &Workspace, layout: &Layout<'_>) -> Result<Journal, TxnError> {
+        let plan = layout.plan;
+        let mut old_meta = BTreeMap::new();
+        let mut dirs: Vec<RelPath> = vec![RelPath::default()];
+        for (k, step) in plan.steps.iter().enumerate() {
+            match step {
+                Step::Stash { path, .. } => {
+                    if let Some((parent, _)) = path.split() {
+                        dirs.push(parent);
+                    }
+                    dirs.push(path.clone());
+                }
+                Step::SetMeta { path, meta, .. } => {
+                    if let Loc::Pre(q) = layout.locate(&path.0, k, true) {
+                        if let Some(m) = read_meta(ws, &q, meta.xattrs.is_some())? {
+                            old_meta.insert(k, m);
+                        }
+                        dirs.push(q);
+                    }
+                }
+                _ => {
+                    let parent = split(&step.path().0).map(|(p, _)| p).unwrap_or_default();
+                    if let Loc::Pre(q) = layout.locate(parent, k, true) {
+                        dirs.push(q);
+                    }
+                }
+            }
+        }
+        let mut dir_times = BTreeMap::new();
+        for d in dirs {
+            if dir_times.contains_key(&d) {
+                continue;
+            }
+            if let Some(st) = stat(ws, &d)?
+                && fsys::file_type(&st) == libc::S_IFDIR
+            {
+                dir_times.insert(d, times(&st));
+            }
+        }
+        Ok(Journal {
+            version: VERSION,
+            plan: plan.clone(),
+            old_meta,
+            dir_times,
+        })
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a journal is plain data and always serializes")
+    }
+
+    pub fn decode(id: u64, body: &[u8]) -> Result<Journal, TxnError> {
+        let j: Journal = serde_json::from_slice(body).map_err(|e| TxnError::Journal {
+            id,
+            reason: e.to_string(),
+        })?;
+        if j.version != VERSION {
+            return Err(TxnError::Journal {
+                id,
+                reason: format!("unknown journal version {}", j.version),
+            });
+        }
+        Ok(j)
+    }
+}
+
+/// (atime, mtime) of a `stat`.
+pub(crate) fn times(st: &libc::stat) -> Times {
+    (
+        (st.st_atime, st.st_atime_nsec as u32),
+        (st.st_mtime, st.st_mtime_nsec as u32),
+    )
+}
+
+fn read_meta(ws: &Workspace, path: &RelPath, xattrs: bool) -> Result<Option<Meta>, TxnError> {
+    use std::os::fd::AsFd;
+    let Some((parent, name)) = split_open(ws, path)? else {
+        return Ok(None);
+    };
+    Ok(fsys::read_meta(parent.as_fd(), name, xattrs)
+        .ctx("read metadata of", path)?
+        .map(|(m, _)| m))
+}

@@ -1,0 +1,537 @@
+//! Crash and fault tests of the commit engine (issue 3).
+//!
+//! A child process (this test binary re-run with `FTSB_CRASH_CHILD` naming a job file, which
+//! makes the otherwise empty test `child_entry` do the work) applies a generated plan and is
+//! killed with SIGKILL at a named failpoint, at the N-th failpoint, or by the parent at a
+//! random moment; sometimes the recovery is killed too. The parent then recovers and checks
+//! that the workspace equals exactly the tree before the commit or the tree after it, and
+//! that recovery says which. Also: conflicts, a full disk, a corrupted blob.
+//!
+//! `FTSB_CRASH_TRIALS` sets the number of random trials (default 200; `scripts/crash-trials`
+//! runs more), `FTSB_CRASH_SEED` their first seed, `FTSB_CRASH_DIR` where trials live.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Rng, Size, Tree, Trial, diff, scan, trial};
+use ftsb_fs::meta::Db;
+use ftsb_fs::store::BlobStore;
+use ftsb_fs::txn::{self, Plan, Recovery, TxnError, Workspace};
+
+const READY: &str = "FTSB-CHILD-READY";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Job {
+    ws: PathBuf,
+    store: PathBuf,
+    plan: Plan,
+    recover: bool,
+}
+
+fn open(ws: &Path, store: &Path) -> (Workspace, BlobStore, Db) {
+    (
+        Workspace::open(ws).expect("open workspace"),
+        BlobStore::open(&store.join("blobs")).expect("open blobs"),
+        Db::open(&store.join("meta.db"), ws).expect("open db"),
+    )
+}
+
+/// The child's side: apply + finish, or recover, as the job file says.
+#[test]
+fn child_entry() {
+    let Some(job) = std::env::var_os("FTSB_CRASH_CHILD") else {
+        return;
+    };
+    let job: Job = serde_json::from_slice(&std::fs::read(job).expect("job")).expect("job json");
+    let (ws, blobs, db) = open(&job.ws, &job.store);
+    println!("{READY}");
+    std::io::stdout().flush().expect("flush");
+    if job.recover {
+        txn::recover(&ws, &db).expect("recover");
+    } else {
+        let applied = txn::apply(&ws, &blobs, &db, &job.plan, false).expect("apply");
+        txn::finish(&ws, &db, applied.journal_id).expect("finish");
+    }
+}
+
+/// How to end a child.
+#[derive(Clone, Debug)]
+enum Kill {
+    None,
+    At(String),
+    Timer(Duration),
+}
+
+/// Runs a child on `t` and returns its exit status and how long it ran after it was ready.
+fn run_child_timed(
+    t: &Trial,
+    recover: bool,
+    kill: &Kill,
+    trace: Option<&Path>,
+) -> (ExitStatus, Duration) {
+    let job_path = t.store.join(if recover {
+        "job-recover.json"
+    } else {
+        "job.json"
+    });
+    let job = Job {
+        ws: t.ws.clone(),
+        store: t.store.clone(),
+        plan: t.change.plan.clone(),
+        recover,
+    };
+    std::fs::write(&job_path, serde_json::to_vec(&job).expect("json")).expect("write job");
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.args(["child_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .env("FTSB_CRASH_CHILD", &job_path)
+        .env_remove("FTSB_FS_FAILPOINT")
+        .env_remove("FTSB_FS_FAILPOINT_TRACE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if let Kill::At(name) = kill {
+        cmd.env("FTSB_FS_FAILPOINT", name);
+    }
+    if let Some(trace) = trace {
+        cmd.env("FTSB_FS_FAILPOINT_TRACE", trace);
+    }
+    let mut child = cmd.spawn().expect("spawn child");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while out.read_line(&mut line).expect("read child") > 0 && line.trim() != READY {
+        line.clear();
+    }
+    let ready = Instant::now();
+    if let Kill::Timer(d) = kill {
+        std::thread::sleep(*d);
+        // Our own child, by its id; if it already exited it is a zombie until waited for.
+        let _ = child.kill();
+    }
+    let _ = std::io::copy(&mut out, &mut std::io::sink());
+    let status = child.wait().expect("wait child");
+    (status, ready.elapsed())
+}
+
+fn run_child(t: &Trial, recover: bool, kill: &Kill, trace: Option<&Path>) -> ExitStatus {
+    run_child_timed(t, recover, kill, trace).0
+}
+
+fn killed(s: &ExitStatus) -> bool {
+    s.signal() == Some(libc::SIGKILL)
+}
+
+/// Which of the two allowed states the workspace is in.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Outcome {
+    Before,
+    After,
+}
+
+/// Recovers in-process and checks the workspace is exactly before or after, consistently
+/// with what recovery reports.
+fn recover_and_check(t: &Trial, what: &str) -> Outcome {
+    let (ws, _blobs, db) = open(&t.ws, &t.store);
+    let rec = txn::recover(&ws, &db).unwrap_or_else(|e| panic!("{what}: recover failed: {e}"));
+    assert!(
+        db.journal_open().expect("journal").is_none(),
+        "{what}: journal still open"
+    );
+    assert_eq!(
+        txn::recover(&ws, &db).expect("recover again"),
+        Recovery::Nothing,
+        "{what}"
+    );
+    let now = scan(&t.ws);
+    let to_before = diff(&t.before, &now);
+    let to_after = diff(&t.change.after, &now);
+    let outcome = if to_before.is_empty() {
+        Outcome::Before
+    } else if to_after.is_empty() {
+        Outcome::After
+    } else {
+        panic!(
+            "{what}: workspace is neither before nor after ({rec:?})\nvs before:\n{}\nvs after:\n{}",
+            to_before.join("\n"),
+            to_after.join("\n")
+        );
+    };
+    match rec {
+        Recovery::UndoneCommit { .. } => {
+            assert_eq!(outcome, Outcome::Before, "{what}: undone but after")
+        }
+        Recovery::FinishedCommit { .. } => {
+            assert_eq!(outcome, Outcome::After, "{what}: finished but before")
+        }
+        Recovery::Nothing => {}
+    }
+    outcome
+}
+
+fn small() -> Size {
+    Size::default()
+}
+
+#[test]
+fn clean_apply_yields_exactly_after() {
+    for seed in 0..20 {
+        let t = trial(seed, small());
+        let (ws, blobs, db) = open(&t.ws, &t.store);
+        assert!(
+            txn::check(&ws, &t.change.plan).is_empty(),
+            "seed {seed}: conflicts"
+        );
+        let applied = txn::apply(&ws, &blobs, &db, &t.change.plan, false)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{:#?}", t.change.plan));
+        txn::finish(&ws, &db, applied.journal_id).expect("finish");
+        let d = diff(&t.change.after, &scan(&t.ws));
+        assert!(
+            d.is_empty(),
+            "seed {seed}:\n{}\nplan: {:#?}",
+            d.join("\n"),
+            t.change.plan
+        );
+        assert!(db.journal_open().expect("journal").is_none());
+    }
+}
+
+/// The failpoints a clean run of `t`'s commit (or recovery) passes, in order.
+fn trace_points(t: &Trial, recover: bool) -> Vec<String> {
+    let trace = t
+        .store
+        .join(if recover { "trace-recover" } else { "trace" });
+    let status = run_child(t, recover, &Kill::None, Some(&trace));
+    assert!(status.success(), "clean child failed: {status:?}");
+    std::fs::read_to_string(&trace)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn killed_at_every_failpoint_recovers_exactly() {
+    let mut kills = 0;
+    for seed in [7, 11, 23] {
+        let t = trial(seed, small());
+        let points = trace_points(&t, false);
+        assert_eq!(recover_and_check(&t, "clean child"), Outcome::After);
+        let applied_at = points
+            .iter()
+            .position(|p| p == "commit.applied")
+            .expect("commit.applied");
+        for (i, point) in points.iter().enumerate() {
+            let t = trial(seed, small());
+            let status = run_child(&t, false, &Kill::At(point.clone()), None);
+            assert!(
+                killed(&status),
+                "seed {seed}: not killed at {point}: {status:?}"
+            );
+            let want = if i < applied_at {
+                Outcome::Before
+            } else {
+                Outcome::After
+            };
+            assert_eq!(
+                recover_and_check(&t, &format!("seed {seed} at {point}")),
+                want,
+                "seed {seed} at {point}"
+            );
+            kills += 1;
+        }
+    }
+    eprintln!("killed at {kills} failpoints, every one recovered exactly");
+}
+
+#[test]
+fn killed_during_recovery_recovers_exactly() {
+    let mut kills = 0;
+    // Killed after phase 2 (the most to undo), and after applied (finish to redo).
+    for (seed, at, want) in [
+        (5, "commit.synced", Outcome::Before),
+        (9, "commit.applied", Outcome::After),
+    ] {
+        let t = trial(seed, small());
+        assert!(killed(&run_child(&t, false, &Kill::At(at.into()), None)));
+        let points = trace_points(&t, true);
+        assert_eq!(recover_and_check(&t, "clean recovery"), want);
+        for point in &points {
+            let t = trial(seed, small());
+            assert!(killed(&run_child(&t, false, &Kill::At(at.into()), None)));
+            let status = run_child(&t, true, &Kill::At(point.clone()), None);
+            assert!(killed(&status), "recovery not killed at {point}");
+            assert_eq!(
+                recover_and_check(&t, &format!("seed {seed}: {at} then {point}")),
+                want
+            );
+            kills += 1;
+        }
+    }
+    eprintln!("killed recovery at {kills} failpoints, every one recovered exactly");
+}
+
+#[test]
+fn random_crash_trials() {
+    let trials: u64 = std::env::var("FTSB_CRASH_TRIALS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let first: u64 = std::env::var("FTSB_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let mut apply_time = Duration::from_millis(20);
+    let (mut before, mut after, mut recovery_kills) = (0, 0, 0);
+    let started = Instant::now();
+    for seed in first..first + trials {
+        let t = trial(seed, small());
+        if std::env::var_os("FTSB_CRASH_SHOW").is_some() {
+            eprintln!("seed {seed}: {:#?}", t.change.plan);
+        }
+        let mut rng = Rng::new(seed.wrapping_mul(31));
+        let steps = t.change.plan.steps.len();
+        let kill = if rng.chance(50) {
+            // A commit passes about steps + 12 failpoints (see docs/COMMIT.md).
+            Kill::At(format!("@{}", 1 + rng.below(steps + 12)))
+        } else {
+            Kill::Timer(Duration::from_micros(
+                rng.below(apply_time.as_micros() as usize + 1) as u64,
+            ))
+        };
+        let (status, ran) = run_child_timed(&t, false, &kill, None);
+        if status.success() {
+            apply_time = (apply_time + ran) / 2;
+        }
+        if rng.chance(50) {
+            let (_ws, _b, db) = open(&t.ws, &t.store);
+            if db.journal_open().expect("journal").is_some() {
+                drop(db);
+                let k = Kill::At(format!("@{}", 1 + rng.below(steps + 6)));
+                if killed(&run_child(&t, true, &k, None)) {
+                    recovery_kills += 1;
+                }
+            }
+        }
+        match recover_and_check(&t, &format!("seed {seed} ({kill:?})")) {
+            Outcome::Before => before += 1,
+            Outcome::After => after += 1,
+        }
+    }
+    eprintln!(
+        "{trials} random crash trials (seeds {first}..{}) in {:.1}s: {before} recovered to before, {after} to after, {recovery_kills} recoveries killed too",
+        first + trials,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn conflicts_refuse_untouched_and_force_overwrites() {
+    let mut seen = 0;
+    for seed in 100..130 {
+        let t = trial(seed, small());
+        // An outside edit of something the plan stashes with a stamp.
+        let moved: Vec<u32> = t
+            .change
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                txn::Step::Unstash { slot, .. } => Some(*slot),
+                _ => None,
+            })
+            .collect();
+        // A deleted or replaced object (a moved one would carry the outside edit along).
+        let Some(path) = t.change.plan.steps.iter().find_map(|s| match s {
+            txn::Step::Stash {
+                path,
+                slot,
+                expect: txn::Expect::Stamp(_),
+            } if !moved.contains(slot) => Some(path.clone()),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let full =
+            t.ws.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path.0));
+        let md = std::fs::symlink_metadata(&full).expect("stat");
+        // A single-named file: an edit through one of several names shows through the others.
+        if !md.is_file() || std::os::unix::fs::MetadataExt::nlink(&md) != 1 {
+            continue;
+        }
+        std::fs::write(&full, b"edited outside the view").expect("outside edit");
+        let edited = scan(&t.ws);
+        let (ws, blobs, db) = open(&t.ws, &t.store);
+        let conflicts = txn::check(&ws, &t.change.plan);
+        assert!(
+            conflicts.iter().any(|c| c.path == path),
+            "seed {seed}: {conflicts:?}"
+        );
+        match txn::apply(&ws, &blobs, &db, &t.change.plan, false) {
+            Err(TxnError::Conflicts(list)) => assert!(list.iter().any(|c| c.path == path)),
+            other => panic!("seed {seed}: expected conflicts, got {other:?}"),
+        }
+        assert!(
+            diff(&edited, &scan(&t.ws)).is_empty(),
+            "seed {seed}: refused commit changed the workspace"
+        );
+        assert!(db.journal_open().expect("journal").is_none());
+        let applied = txn::apply(&ws, &blobs, &db, &t.change.plan, true).expect("forced apply");
+        txn::finish(&ws, &db, applied.journal_id).expect("finish");
+        let d = diff(&t.change.after, &scan(&t.ws));
+        assert!(
+            d.is_empty(),
+            "seed {seed}: forced commit:\n{}",
+            d.join("\n")
+        );
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} conflict trials");
+}
+
+#[test]
+fn outside_creation_at_a_new_path_conflicts_and_force_replaces_it() {
+    let found = (0..50).find_map(|seed| {
+        let t = trial(seed, small());
+        let path = t.change.plan.steps.iter().find_map(|s| match s {
+            txn::Step::File { path, .. }
+                if !t.before.contains_key(&path.0)
+                    && path
+                        .split()
+                        .is_some_and(|(p, _)| t.before.contains_key(&p.0)) =>
+            {
+                Some(path.clone())
+            }
+            _ => None,
+        })?;
+        Some((t, path))
+    });
+    let (t, path) = found.expect("a trial with a new file in an existing directory");
+    let full =
+        t.ws.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path.0));
+    std::fs::write(&full, b"created outside").expect("outside create");
+    let edited: Tree = scan(&t.ws);
+    let (ws, blobs, db) = open(&t.ws, &t.store);
+    match txn::apply(&ws, &blobs, &db, &t.change.plan, false) {
+        Err(TxnError::Conflicts(list)) => assert!(list.iter().any(|c| c.path == path), "{list:?}"),
+        other => panic!("expected conflicts, got {other:?}"),
+    }
+    assert!(diff(&edited, &scan(&t.ws)).is_empty());
+    let applied = txn::apply(&ws, &blobs, &db, &t.change.plan, true).expect("forced");
+    txn::finish(&ws, &db, applied.journal_id).expect("finish");
+    assert!(diff(&t.change.after, &scan(&t.ws)).is_empty());
+}
+
+#[test]
+fn corrupted_blob_is_refused_and_named() {
+    for seed in 200..240 {
+        let t = trial(seed, small());
+        let Some(blob) = t.change.plan.steps.iter().rev().find_map(|s| match s {
+            txn::Step::File { blob, .. } => Some(*blob),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let (ws, blobs, db) = open(&t.ws, &t.store);
+        let p = blobs.path(blob);
+        let mut bytes = std::fs::read(&p).expect("blob");
+        bytes.push(b'!');
+        std::fs::write(&p, &bytes).expect("corrupt");
+        match txn::apply(&ws, &blobs, &db, &t.change.plan, false) {
+            Err(e @ TxnError::CorruptBlob { .. }) => {
+                assert!(e.to_string().contains(&blob.to_string()), "{e}");
+            }
+            other => panic!("seed {seed}: expected a corrupt blob error, got {other:?}"),
+        }
+        let d = diff(&t.before, &scan(&t.ws));
+        assert!(
+            d.is_empty(),
+            "seed {seed}: workspace changed:\n{}",
+            d.join("\n")
+        );
+        assert!(db.journal_open().expect("journal").is_none());
+        return;
+    }
+    panic!("no trial with a file to corrupt");
+}
+
+/// Mounts a small tmpfs at `dir` (root only); `false` with a note when it cannot.
+fn mount_small_tmpfs(dir: &Path, size: &str) -> bool {
+    if !common::is_root() {
+        eprintln!("note: not root, skipping the disk-full test (it mounts a small tmpfs)");
+        return false;
+    }
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("note: cannot mount a tmpfs here, skipping the disk-full test");
+    }
+    ok
+}
+
+#[test]
+fn disk_full_during_commit_leaves_workspace_as_before() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    let store = dir.path().join("store");
+    std::fs::create_dir(&ws).expect("ws");
+    std::fs::create_dir(&store).expect("store");
+    if !mount_small_tmpfs(&ws, "2m") {
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        std::fs::write(ws.join("keep"), b"precious").expect("write");
+        std::fs::write(ws.join("filler"), vec![7u8; 1 << 20]).expect("filler");
+        let before = scan(&ws);
+        let (w, blobs, db) = open(&ws, &store);
+        let big = blobs.put_bytes(&vec![1u8; 3 << 20]).expect("blob");
+        let meta = txn::Meta {
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            atime: (1, 0),
+            mtime: (1, 0),
+            xattrs: None,
+        };
+        let plan = |blob, name: &str| Plan {
+            steps: vec![
+                txn::Step::Stash {
+                    path: txn::RelPath::new("keep"),
+                    slot: 0,
+                    expect: txn::Expect::Nothing,
+                },
+                txn::Step::File {
+                    path: txn::RelPath::new(name),
+                    blob,
+                    meta: meta.clone(),
+                },
+            ],
+        };
+        match txn::apply(&w, &blobs, &db, &plan(big, "big"), false) {
+            Err(e @ TxnError::NoSpace { .. }) => {
+                assert!(e.to_string().contains("no space left"), "{e}")
+            }
+            other => panic!("expected no space, got {other:?}"),
+        }
+        assert!(
+            diff(&before, &scan(&ws)).is_empty(),
+            "disk full left the workspace changed"
+        );
+        assert!(db.journal_open().expect("journal").is_none());
+        std::fs::remove_file(ws.join("filler")).expect("free space");
+        let small = blobs.put_bytes(&vec![2u8; 512 << 10]).expect("blob");
+        let applied =
+            txn::apply(&w, &blobs, &db, &plan(small, "fits"), false).expect("apply after freeing");
+        txn::finish(&w, &db, applied.journal_id).expect("finish");
+        assert!(ws.join("fits").exists() && !ws.join("keep").exists());
+    });
+    let _ = Command::new("umount").arg(&ws).status();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
