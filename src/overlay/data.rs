@@ -74,10 +74,14 @@ impl Overlay {
             Data::None => return Err(FsError::IsDir),
             Data::Lower(_) | Data::Blob(_) => {}
         }
+        // A commit writes a changed file anew, so the origin's xattrs must travel with the
+        // node from here on ("those of the origin" would leave the new file without them).
+        let xattrs = self.xattrs(ino)?;
         let src = self.backing(ino)?;
         let dst = self.work.create(ino.0)?;
         copy_all(&src, &dst).map_err(work_err(ino))?;
         let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;
+        node.xattrs.get_or_insert(xattrs);
         node.sealed = match node.data {
             Data::Blob(id) => Some(id),
             _ => None,
