@@ -316,7 +316,6 @@ fn random_ops_match_a_plain_directory_then_abort() {
 }
 
 #[test]
-#[ignore = "needs the commit engine: commit answers an error until it is merged"]
 fn random_ops_match_a_plain_directory_then_commit() {
     for seed in 100..100 + SEQUENCES / 2 {
         let (m, reference) = run_sequence(seed, OPS);

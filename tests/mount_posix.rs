@@ -1340,3 +1340,33 @@ fn attributes_of_the_view_root() {
         assert_eq!(xattrs(&m.view).get("user.root").unwrap(), b"r");
     });
 }
+
+#[test]
+fn commit_keeps_the_xattrs_of_a_rewritten_workspace_file() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("b.txt"), "rewritten").unwrap();
+    std::fs::write(m.v("dir/c.txt"), "rewritten").unwrap();
+    set_xattr(&m.v("dir/c.txt"), "user.new", b"n");
+    let shown = tree(&m.view, EXACT);
+    m.commit();
+    assert_eq!(xattrs(&m.w("b.txt")).get("user.tag").unwrap(), b"orig");
+    assert_trees_eq("workspace after commit", &shown, &tree(&m.ws, EXACT));
+    assert_trees_eq("view after commit", &shown, &tree(&m.view, EXACT));
+}
+
+#[test]
+#[ignore = "known bug: a write through one name of a workspace hard-link pair is committed \
+            as a new file at that name only: the other name keeps the old bytes and the link \
+            is broken (same root cause as workspace_hard_link_pair_after_copy_up)"]
+fn commit_of_a_write_through_a_workspace_hard_link_pair() {
+    let m = Mounted::at(sample_tree);
+    OpenOptions::new()
+        .append(true)
+        .open(m.v("h1"))
+        .unwrap()
+        .write_all(b"appended\n")
+        .unwrap();
+    let shown = tree(&m.view, EXACT);
+    m.commit();
+    assert_trees_eq("workspace after commit", &shown, &tree(&m.ws, EXACT));
+}

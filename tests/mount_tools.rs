@@ -89,7 +89,6 @@ macro_rules! tool_tests {
         }
 
         #[test]
-        #[ignore = "needs the commit engine: commit answers an error until it is merged"]
         fn $commit() {
             workflow(End::Commit, $tools, $fill, $body);
         }
