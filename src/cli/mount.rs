@@ -83,14 +83,20 @@ fn checked_workspace(p: &Path) -> anyhow::Result<PathBuf> {
 
 pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     let ws = checked_workspace(&a.workspace)?;
-    if daemon::mounted_workspace(&ws).is_some() && Client::connect(&ws).is_ok() {
+    // A live daemon answers on the workspace's socket wherever its view is (with --at the
+    // workspace itself is no mount point); otherwise the wait below would mistake the first
+    // daemon's answer for the new one's.
+    if Client::connect(&ws).is_ok() {
         bail!("workspace {} is already mounted", ws.display());
     }
     let view = match &a.at {
         Some(at) => {
             let v = absolute(at)?;
-            if !v.is_dir() {
-                bail!("mount point {} is not a directory", v.display());
+            match std::fs::metadata(&v) {
+                Ok(m) if m.is_dir() => {}
+                // A view left behind by a killed daemon: the daemon detaches it.
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+                _ => bail!("mount point {} is not a directory", v.display()),
             }
             v
         }
@@ -209,8 +215,11 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
     call(&ws, &Request::Unmount { mode })?;
     // The daemon exits once the kernel lets go of the view.
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    // ... and its socket is gone with it, so a `mount` right after this one does not find
+    // the exiting daemon still listening and call the workspace mounted.
     let started = Instant::now();
-    while daemon::mounted_workspace(&view).is_some() && started.elapsed() < Duration::from_secs(10)
+    while (daemon::mounted_workspace(&view).is_some() || Client::connect(&ws).is_ok())
+        && started.elapsed() < Duration::from_secs(10)
     {
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -223,7 +223,11 @@ pub fn mounted_workspace(path: &Path) -> Option<PathBuf> {
         let mut r = right.split(' ');
         let fstype = r.next()?;
         let source = r.next()?;
-        if fstype == "fuse.ftsb-fs" && Path::new(&unescape(mountpoint)) == path {
+        // Mounted by root, fuser calls mount(2) itself with the type "fuse" and drops the
+        // subtype; only fusermount (non-root) gives "fuse.ftsb-fs". The source is then the
+        // workspace path either way.
+        let ours = fstype == "fuse.ftsb-fs" || (fstype == "fuse" && source.starts_with('/'));
+        if ours && Path::new(&unescape(mountpoint)) == path {
             found = Some(PathBuf::from(unescape(source)));
         }
     }

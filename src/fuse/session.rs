@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fuser::{Config, INodeNo, MountOption, Notifier, Session, SessionACL, SessionUnmounter};
 
@@ -43,7 +43,13 @@ impl Invalidator {
 }
 
 /// Unmounts a view from any thread.
-pub struct Unmounter(SessionUnmounter);
+pub struct Unmounter {
+    inner: SessionUnmounter,
+    /// Where the view is mounted.
+    at: PathBuf,
+    /// An earlier attempt failed (the view was busy).
+    failed: bool,
+}
 
 impl std::fmt::Debug for Unmounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,14 +59,48 @@ impl std::fmt::Debug for Unmounter {
 
 impl Unmounter {
     /// Unmounts the view; the session's `run` then returns.
+    ///
+    /// fuser gives its handle of the mount up on the first attempt, even one that fails
+    /// (EBUSY), and answers every later attempt with success without unmounting anything;
+    /// so after a failure this unmounts the path itself.
     pub fn unmount(&mut self) -> io::Result<()> {
-        self.0.unmount()
+        if !self.failed {
+            let r = self.inner.unmount();
+            self.failed = r.is_err();
+            return r;
+        }
+        let c = std::ffi::CString::new(self.at.as_os_str().as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        if unsafe { libc::umount2(c.as_ptr(), 0) } == 0 {
+            self.failed = false;
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EPERM) {
+            return Err(err);
+        }
+        // Not root: the setuid helper may unmount what this user mounted.
+        let status = std::process::Command::new("fusermount3")
+            .arg("-u")
+            .arg(&self.at)
+            .status()?;
+        if status.success() {
+            self.failed = false;
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!("fusermount3 -u failed ({status})"),
+            ))
+        }
     }
 }
 
 /// A mounted view: run it with [`Mounted::run`], unmount it from another thread.
 pub struct Mounted {
     session: Session<View>,
+    at: PathBuf,
 }
 
 impl std::fmt::Debug for Mounted {
@@ -79,7 +119,11 @@ impl Mounted {
 
     /// Something that can unmount the view from another thread.
     pub fn unmounter(&mut self) -> Unmounter {
-        Unmounter(self.session.unmount_callable())
+        Unmounter {
+            inner: self.session.unmount_callable(),
+            at: self.at.clone(),
+            failed: false,
+        }
     }
 
     /// Serves kernel requests until the view is unmounted.
@@ -105,5 +149,8 @@ pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Moun
     config.n_threads = Some(opts.threads.max(1));
     config.clone_fd = true;
     let session = Session::new(View::new(overlay), at, &config)?;
-    Ok(Mounted { session })
+    Ok(Mounted {
+        session,
+        at: at.to_owned(),
+    })
 }

@@ -74,10 +74,14 @@ impl Overlay {
             Data::None => return Err(FsError::IsDir),
             Data::Lower(_) | Data::Blob(_) => {}
         }
+        // A commit writes a changed file anew, so the origin's xattrs must travel with the
+        // node from here on ("those of the origin" would leave the new file without them).
+        let xattrs = self.xattrs(ino)?;
         let src = self.backing(ino)?;
         let dst = self.work.create(ino.0)?;
         copy_all(&src, &dst).map_err(work_err(ino))?;
         let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;
+        node.xattrs.get_or_insert(xattrs);
         node.sealed = match node.data {
             Data::Blob(id) => Some(id),
             _ => None,
@@ -213,13 +217,50 @@ impl Overlay {
     }
 }
 
-/// Copies all of `src` into `dst` (kernel-side where the filesystems allow it).
+/// Copies all of `src` into `dst` (kernel-side where the filesystems allow it), copying only
+/// the data regions so the holes of a sparse file stay holes.
 fn copy_all(src: &File, dst: &File) -> io::Result<()> {
     let len = src.metadata()?.len();
-    let mut off_in: i64 = 0;
-    let mut off_out: i64 = 0;
-    while (off_in as u64) < len {
-        let want = (len - off_in as u64).min(1 << 30) as usize;
+    let mut off: u64 = 0;
+    while off < len {
+        let (start, end) = match data_region(src, off, len)? {
+            Some(r) => r,
+            None => break,
+        };
+        copy_range(src, dst, start, end)?;
+        off = end;
+    }
+    // A trailing hole has no data to copy: give the copy its full length.
+    dst.set_len(len)
+}
+
+/// The next data region of `src` at or after `off`, as `(start, end)`; `None` past the last.
+/// A filesystem without `SEEK_DATA` gets one region: all the rest.
+fn data_region(src: &File, off: u64, len: u64) -> io::Result<Option<(u64, u64)>> {
+    // SAFETY: lseek on an open fd has no memory effects.
+    let start = unsafe { libc::lseek(src.as_raw_fd(), off as i64, libc::SEEK_DATA) };
+    if start < 0 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::ENXIO) => Ok(None),
+            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some((off, len))),
+            _ => Err(err),
+        };
+    }
+    // SAFETY: as above.
+    let end = unsafe { libc::lseek(src.as_raw_fd(), start, libc::SEEK_HOLE) };
+    if end < 0 {
+        return Ok(Some((start as u64, len)));
+    }
+    Ok(Some((start as u64, (end as u64).min(len))))
+}
+
+/// Copies bytes `start..end` of `src` to the same offsets of `dst`.
+fn copy_range(src: &File, dst: &File, start: u64, end: u64) -> io::Result<()> {
+    let mut off_in = start as i64;
+    let mut off_out = start as i64;
+    while (off_in as u64) < end {
+        let want = (end - off_in as u64).min(1 << 30) as usize;
         // SAFETY: both fds are open; the offsets point to our own i64s.
         let n = unsafe {
             libc::copy_file_range(
@@ -237,7 +278,7 @@ fn copy_all(src: &File, dst: &File) -> io::Result<()> {
                 err.raw_os_error(),
                 Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL)
             ) {
-                return copy_by_reading(src, dst, off_in as u64, len);
+                return copy_by_reading(src, dst, off_in as u64, end);
             }
             return Err(err);
         }

@@ -460,7 +460,14 @@ impl Overlay {
     /// The attributes of `ino`.
     pub fn getattr(&self, ino: Ino) -> Result<Attr, FsError> {
         if let Some(node) = self.nodes.get(&ino) {
-            return Ok(node_attr(ino, node));
+            let mut attr = node_attr(ino, node);
+            // What the working file really allocates, so holes show (du, tar -S, cp --sparse).
+            if node.data == Data::Work
+                && let Ok(m) = std::fs::metadata(self.work.path(ino.0))
+            {
+                attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
+            }
+            return Ok(attr);
         }
         let r = self.refs.get(&ino).ok_or(FsError::Stale)?;
         let st = self
