@@ -202,7 +202,7 @@ impl Overlay {
         self.dirty.remove(&ino);
         self.touch_node(ino);
         self.write_pending()?;
-        Ok(node_attr(ino, &self.nodes[&ino]))
+        Ok(node_attr(ino, &self.nodes[&ino], &self.work))
     }
 
     /// The target of symlink `ino`.

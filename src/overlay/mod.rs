@@ -460,14 +460,7 @@ impl Overlay {
     /// The attributes of `ino`.
     pub fn getattr(&self, ino: Ino) -> Result<Attr, FsError> {
         if let Some(node) = self.nodes.get(&ino) {
-            let mut attr = node_attr(ino, node);
-            // What the working file really allocates, so holes show (du, tar -S, cp --sparse).
-            if node.data == Data::Work
-                && let Ok(m) = std::fs::metadata(self.work.path(ino.0))
-            {
-                attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
-            }
-            return Ok(attr);
+            return Ok(node_attr(ino, node, &self.work));
         }
         let r = self.refs.get(&ino).ok_or(FsError::Stale)?;
         let st = self
@@ -502,7 +495,7 @@ impl Overlay {
 }
 
 /// The attributes of an overlay node.
-fn node_attr(ino: Ino, node: &Node) -> Attr {
+fn node_attr(ino: Ino, node: &Node, work: &WorkDir) -> Attr {
     let mut attr = node.attr.clone();
     attr.ino = ino;
     attr.nlink = if node.attr.kind == Kind::Dir {
@@ -514,6 +507,12 @@ fn node_attr(ino: Ino, node: &Node) -> Attr {
         attr.nlink = 0;
     }
     attr.blocks = attr.size.div_ceil(512);
+    // What a working file really allocates, so holes show (du, tar -S, cp --sparse).
+    if node.data == Data::Work
+        && let Ok(m) = std::fs::metadata(work.path(ino.0))
+    {
+        attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
+    }
     attr
 }
 

@@ -99,7 +99,7 @@ impl Overlay {
         check_name(name)?;
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let attr = match &found {
-            Found::Node(ino) => node_attr(*ino, &self.nodes[ino]),
+            Found::Node(ino) => node_attr(*ino, &self.nodes[ino], &self.work),
             Found::Lower(path, ino, _) => {
                 let st = self
                     .lower
@@ -338,7 +338,7 @@ impl Overlay {
         self.touch_dir(parent);
         self.write_pending()?;
         self.add_lookup(ino);
-        Ok(node_attr(ino, &self.nodes[&ino]))
+        Ok(node_attr(ino, &self.nodes[&ino], &self.work))
     }
 
     /// Adds the name `name` in `parent` for the existing file `ino` (a hard link).
@@ -360,7 +360,7 @@ impl Overlay {
         self.touch_dir(parent);
         self.write_pending()?;
         self.add_lookup(ino);
-        Ok(node_attr(ino, &self.nodes[&ino]))
+        Ok(node_attr(ino, &self.nodes[&ino], &self.work))
     }
 
     /// Removes the entry `name` of `parent` (which must be copied up), leaving a whiteout where
