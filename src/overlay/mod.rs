@@ -210,8 +210,15 @@ impl Overlay {
         Ok(ov)
     }
 
-    /// (Re)loads the in-memory state from the database.
+    /// Loads the in-memory state from the database and repairs what a crash left behind.
     fn load(&mut self) -> Result<(), FsError> {
+        self.reload()?;
+        self.repair()
+    }
+
+    /// Resets the in-memory state to what the database holds, writing nothing: after a failed
+    /// write (a full disk), where writing again would only fail again.
+    fn reload(&mut self) -> Result<(), FsError> {
         let (node_rows, dentry_rows) = self.db.load_overlay()?;
         let mut nodes = HashMap::new();
         for row in node_rows {
@@ -236,6 +243,12 @@ impl Overlay {
         let max_node = self.nodes.keys().map(|i| i.0 + 1).max().unwrap_or(0);
         self.next_ino = stored.max(max_node).max(self.next_ino);
         self.reserved_ino = self.next_ino;
+        Ok(())
+    }
+
+    /// Start-up repairs: a root for a fresh store, orphans dropped, working files that are
+    /// ahead of their rows, stray working files.
+    fn repair(&mut self) -> Result<(), FsError> {
         if !self.nodes.contains_key(&ROOT) {
             let root = self.root_node()?;
             self.nodes.insert(ROOT, root);
@@ -379,7 +392,7 @@ impl Overlay {
                 Ok(())
             }
             Err(e) => {
-                self.load()?;
+                self.reload()?;
                 Err(e)
             }
         }
