@@ -997,7 +997,7 @@ fn in_place_view_is_isolated_until_abort() {
     std::fs::remove_file(m.v("b.txt")).unwrap();
     std::fs::rename(m.v("dir"), m.v("dir2")).unwrap();
     std::fs::set_permissions(m.v("run.sh"), std::fs::Permissions::from_mode(0o700)).unwrap();
-    set_xattr(&m.v("h1"), "user.new", b"1");
+    set_xattr(&m.v("empty"), "user.new", b"1");
     // Commands find the workspace from the current directory inside the view.
     let out = run_ok(
         m.cmd()
@@ -1017,7 +1017,7 @@ fn in_place_view_is_isolated_until_abort() {
         .map(|e| e["path"].as_str().unwrap().to_owned())
         .collect();
     paths.sort();
-    assert_eq!(paths, ["a.txt", "b.txt", "dir", "dir2", "h1", "run.sh"]);
+    assert_eq!(paths, ["a.txt", "b.txt", "dir", "dir2", "empty", "run.sh"]);
     let out = m.unmount_abort();
     assert!(out.status.success(), "{out:?}");
     assert!(!is_mounted(&m.ws));
