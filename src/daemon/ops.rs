@@ -186,7 +186,13 @@ pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
 }
 
 fn status(daemon: &Daemon) -> Result<Value, String> {
-    let ov = lock(&daemon.overlay);
+    let mut ov = lock(&daemon.overlay);
+    let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
+    let conflicts: Vec<Value> = txn::conflicts(&mut ov, &ws)
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|c| json!({ "path": c.path.to_string(), "reason": c.reason }))
+        .collect();
     let changes = ov.changes().map_err(|e| e.to_string())?;
     let mut bytes = 0u64;
     for c in &changes {
@@ -210,7 +216,7 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
         "bytes": bytes,
         "checkpoint": checkpoint.unwrap_or(0),
         "epoch": txn::epoch(&ov).map_err(|e| e.to_string())?,
-        "conflicts": Value::Array(Vec::new()),
+        "conflicts": conflicts,
     }))
 }
 

@@ -308,11 +308,16 @@ impl Db {
     }
 
     /// Makes everything committed so far survive a power loss (fsyncs the WAL).
+    ///
+    /// The barrier transaction must really change a page: SQLite skips rewriting a cell whose
+    /// content is unchanged, and a commit that wrote no frame syncs nothing. So it bumps a
+    /// counter rather than rewriting a constant.
     pub fn barrier(&self) -> Result<(), MetaError> {
         self.conn
             .execute_batch(
                 "PRAGMA synchronous=FULL;
-                 INSERT OR REPLACE INTO kv (key, value) VALUES ('barrier', '1');
+                 INSERT INTO kv (key, value) VALUES ('barrier', '1')
+                     ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
                  PRAGMA synchronous=NORMAL;",
             )
             .map_err(self.sql())

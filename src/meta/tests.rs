@@ -118,3 +118,18 @@ fn kv_del_removes_a_key_and_ignores_a_missing_one() {
     assert_eq!(db.kv_get("txn.1.stashed").expect("get"), None);
     db.kv_del("never.there").expect("del missing");
 }
+
+#[test]
+fn every_barrier_changes_the_database() {
+    // A barrier that rewrote an identical row would commit no page, so SQLite would skip the
+    // WAL sync that makes everything before it durable.
+    let (_d, db) = db();
+    db.barrier().expect("barrier");
+    let first = db.kv_get("barrier").expect("get");
+    db.barrier().expect("barrier");
+    let second = db.kv_get("barrier").expect("get");
+    assert!(
+        first.is_some() && first != second,
+        "{first:?} then {second:?}"
+    );
+}

@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::types::*;
-use super::{FsError, Overlay, lower_err, node_attr, work_err};
+use super::{FsError, Overlay, lower_err, work_err};
 
 impl Overlay {
     /// Counts an open file handle of `ino`.
@@ -202,7 +202,7 @@ impl Overlay {
         self.dirty.remove(&ino);
         self.touch_node(ino);
         self.write_pending()?;
-        Ok(node_attr(ino, &self.nodes[&ino], &self.work))
+        self.getattr(ino)
     }
 
     /// The target of symlink `ino`.

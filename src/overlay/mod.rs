@@ -210,15 +210,15 @@ impl Overlay {
         Ok(ov)
     }
 
-    /// Loads the in-memory state from the database and repairs what a crash left behind.
+    /// (Re)loads the in-memory state from the database.
     fn load(&mut self) -> Result<(), FsError> {
-        self.reload()?;
+        self.load_state()?;
         self.repair()
     }
 
-    /// Resets the in-memory state to what the database holds, writing nothing: after a failed
-    /// write (a full disk), where writing again would only fail again.
-    fn reload(&mut self) -> Result<(), FsError> {
+    /// Reads the in-memory state from the database, writing nothing (so it can restore the
+    /// memory after a failed write, a full disk say).
+    fn load_state(&mut self) -> Result<(), FsError> {
         let (node_rows, dentry_rows) = self.db.load_overlay()?;
         let mut nodes = HashMap::new();
         for row in node_rows {
@@ -246,8 +246,9 @@ impl Overlay {
         Ok(())
     }
 
-    /// Start-up repairs: a root for a fresh store, orphans dropped, working files that are
-    /// ahead of their rows, stray working files.
+    /// Repairs what a crash can leave, once, when the overlay is opened: a missing root,
+    /// orphans (nodes no entry names any more, held open when the daemon died), attributes
+    /// behind their working files, and working files no node owns.
     fn repair(&mut self) -> Result<(), FsError> {
         if !self.nodes.contains_key(&ROOT) {
             let root = self.root_node()?;
@@ -392,7 +393,7 @@ impl Overlay {
                 Ok(())
             }
             Err(e) => {
-                self.reload()?;
+                self.load_state()?;
                 Err(e)
             }
         }
@@ -473,7 +474,14 @@ impl Overlay {
     /// The attributes of `ino`.
     pub fn getattr(&self, ino: Ino) -> Result<Attr, FsError> {
         if let Some(node) = self.nodes.get(&ino) {
-            return Ok(node_attr(ino, node, &self.work));
+            let mut attr = node_attr(ino, node);
+            // What the working file really allocates, so holes show (du, tar -S, cp --sparse).
+            if node.data == Data::Work
+                && let Ok(m) = std::fs::metadata(self.work.path(ino.0))
+            {
+                attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
+            }
+            return Ok(attr);
         }
         let r = self.refs.get(&ino).ok_or(FsError::Stale)?;
         let st = self
@@ -508,7 +516,7 @@ impl Overlay {
 }
 
 /// The attributes of an overlay node.
-fn node_attr(ino: Ino, node: &Node, work: &WorkDir) -> Attr {
+fn node_attr(ino: Ino, node: &Node) -> Attr {
     let mut attr = node.attr.clone();
     attr.ino = ino;
     attr.nlink = if node.attr.kind == Kind::Dir {
@@ -520,12 +528,6 @@ fn node_attr(ino: Ino, node: &Node, work: &WorkDir) -> Attr {
         attr.nlink = 0;
     }
     attr.blocks = attr.size.div_ceil(512);
-    // What a working file really allocates, so holes show (du, tar -S, cp --sparse).
-    if node.data == Data::Work
-        && let Ok(m) = std::fs::metadata(work.path(ino.0))
-    {
-        attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
-    }
     attr
 }
 

@@ -25,7 +25,7 @@ use crate::meta::{Db, JournalState};
 use crate::store::{BlobId, BlobStore, StoreError};
 
 /// A commit whose every step is durable in the workspace (journal state `Applied`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Applied {
     /// The journal to pass to [`super::finish`] once the overlay is cleared.
     pub journal_id: u64,

@@ -389,6 +389,15 @@ pub fn commit(
     })
 }
 
+/// What a commit now would refuse for: workspace objects changed outside the view since the
+/// overlay copied, replaced or deleted them. Read-only for the workspace; it seals the
+/// overlay (as a checkpoint would) to build the plan.
+pub fn conflicts(ov: &mut Overlay, ws: &Workspace) -> Result<Vec<super::Conflict>, CommitError> {
+    let snap = ov.seal()?;
+    let plan = plan(&snap, ov.lower(), since(ov)?);
+    Ok(super::check(ws, &plan))
+}
+
 /// Clears the overlay after commit `journal` reached the workspace: the view now shows the
 /// workspace, the kernel's references follow their objects to their new paths, and a new
 /// transaction (epoch) begins.
@@ -449,7 +458,7 @@ pub fn workspace_of(lower: &Lower, path: &std::path::Path) -> Result<Workspace, 
             path: path.to_owned(),
             source,
         })?;
-    Ok(Workspace::from_fd(owned, path))
+    Workspace::from_fd(owned, path)
 }
 
 /// `ftsb-fs recover` without a daemon: recovery on the store at `store`, and the overlay

@@ -32,8 +32,8 @@ pub use apply::{Applied, apply};
 pub use check::{Conflict, check};
 pub use checkpoint::{CheckpointError, abort, checkpoint, epoch, load, rollback};
 pub use commit::{
-    CommitError, CommitOutcome, after_recovery, commit, plan, recover_at_mount, recover_store,
-    workspace_of,
+    CommitError, CommitOutcome, after_recovery, commit, conflicts, plan, recover_at_mount,
+    recover_store, workspace_of,
 };
 pub use fsck::{FsckReport, fsck};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
@@ -155,12 +155,24 @@ impl Workspace {
         })
     }
 
-    /// A workspace opened already: `root` is a directory descriptor of it (the daemon's, taken
-    /// before the view was mounted over the workspace path).
-    pub fn from_fd(root: OwnedFd, path: &Path) -> Workspace {
-        Workspace {
+    /// A workspace from an open directory descriptor of its root, for in-place mode, where the
+    /// view is mounted over `path` and only a descriptor opened before mounting reaches the real
+    /// directory. `path` is only used in messages.
+    pub fn from_fd(root: OwnedFd, path: &Path) -> Result<Workspace, TxnError> {
+        let ws = Workspace {
             root,
             path: path.to_owned(),
+        };
+        match fsys::lstat(ws.root(), b"") {
+            Ok(Some(st)) if fsys::file_type(&st) == libc::S_IFDIR => Ok(ws),
+            Ok(_) => Err(TxnError::OpenWorkspace {
+                path: path.to_owned(),
+                source: io::Error::from_raw_os_error(libc::ENOTDIR),
+            }),
+            Err(source) => Err(TxnError::OpenWorkspace {
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 

@@ -573,3 +573,152 @@ fn remove_tree_removes_deep_read_only_trees() {
     assert!(!dir.path().join("top").exists());
     fsys::remove_tree(root.as_fd(), b"top").expect("nothing there is fine");
 }
+
+#[test]
+fn undo_refuses_to_delete_what_an_outsider_put_in_a_new_directory() {
+    let e = env(|_| {});
+    let blob = e.blobs.put_bytes(b"x").expect("blob");
+    let plan = Plan {
+        steps: vec![
+            Step::Mkdir {
+                path: p("n"),
+                meta: meta(0o755, 1),
+            },
+            Step::File {
+                path: p("n/f"),
+                blob,
+                meta: meta(0o644, 1),
+            },
+        ],
+    };
+    let applied = apply(&e.ws, &e.blobs, &e.db, &plan, false).expect("apply");
+    e.db.journal_set_state(applied.journal_id, JournalState::Applying)
+        .expect("back to applying");
+    std::fs::write(e.ws_path.join("n/outsider"), b"theirs").expect("outside write");
+    match recover(&e.ws, &e.db) {
+        Err(err @ TxnError::UndoBlocked { .. }) => assert!(err.to_string().contains('n'), "{err}"),
+        other => panic!("expected UndoBlocked, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(e.ws_path.join("n/outsider")).expect("kept"),
+        b"theirs"
+    );
+    std::fs::rename(e.ws_path.join("n/outsider"), e.ws_path.join("moved-away")).expect("mv");
+    assert!(matches!(
+        recover(&e.ws, &e.db).expect("recover"),
+        Recovery::UndoneCommit { .. }
+    ));
+    assert!(!e.ws_path.join("n").exists());
+}
+
+#[test]
+fn non_utf8_names_round_trip() {
+    let name = std::ffi::OsStr::from_bytes(b"caf\xff");
+    let e = env(|ws| std::fs::write(ws.join(name), b"old").expect("write"));
+    let blob = e.blobs.put_bytes(b"new").expect("blob");
+    let plan = Plan {
+        steps: vec![
+            Step::Stash {
+                path: RelPath(b"caf\xff".to_vec()),
+                slot: 0,
+                expect: Expect::Nothing,
+            },
+            Step::File {
+                path: RelPath(b"caf\xff".to_vec()),
+                blob,
+                meta: meta(0o644, 3),
+            },
+            Step::Symlink {
+                path: RelPath(b"\xfe%link".to_vec()),
+                target: b"caf\xff".to_vec(),
+                meta: meta(0o777, 4),
+            },
+        ],
+    };
+    roundtrip(&e, &plan, |ws| {
+        assert_eq!(std::fs::read(ws.join(name)).expect("read"), b"new");
+        let link = ws.join(std::ffi::OsStr::from_bytes(b"\xfe%link"));
+        assert_eq!(
+            std::fs::read_link(link)
+                .expect("link")
+                .as_os_str()
+                .as_bytes(),
+            b"caf\xff"
+        );
+    });
+}
+
+#[test]
+fn paths_longer_than_path_max_work() {
+    let e = env(|_| {});
+    let blob = e.blobs.put_bytes(b"deep down").expect("blob");
+    let mut steps = Vec::new();
+    let mut path: Vec<u8> = Vec::new();
+    // 45 levels of 200-byte names: about 9 KiB, more than twice PATH_MAX.
+    for i in 0..45 {
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend(
+            format!("{i:03}")
+                .bytes()
+                .chain(std::iter::repeat_n(b'd', 197)),
+        );
+        steps.push(Step::Mkdir {
+            path: RelPath(path.clone()),
+            meta: meta(0o755, 9),
+        });
+    }
+    let file = RelPath(path.clone()).join(b"f");
+    steps.push(Step::File {
+        path: file.clone(),
+        blob,
+        meta: meta(0o644, 9),
+    });
+    assert!(file.0.len() > 2 * libc::PATH_MAX as usize);
+    let plan = Plan { steps };
+    let applied = apply(&e.ws, &e.blobs, &e.db, &plan, false).expect("apply");
+    let (parent, name) = fsys::open_parent(e.ws.root(), &file.0).expect("walk down");
+    use std::os::fd::AsFd;
+    let st = fsys::lstat(parent.as_fd(), name)
+        .expect("stat")
+        .expect("the file is there");
+    assert_eq!(st.st_size, 9);
+    drop(parent);
+    e.db.journal_set_state(applied.journal_id, JournalState::Applying)
+        .expect("back to applying");
+    assert!(matches!(
+        recover(&e.ws, &e.db).expect("recover"),
+        Recovery::UndoneCommit { .. }
+    ));
+    assert_eq!(
+        std::fs::read_dir(&e.ws_path).expect("readdir").count(),
+        0,
+        "undo removed the whole deep tree"
+    );
+}
+
+#[test]
+fn a_workspace_can_come_from_a_descriptor() {
+    let e = env(|ws| std::fs::write(ws.join("f"), b"f").expect("write"));
+    let fd: std::os::fd::OwnedFd = std::fs::File::open(&e.ws_path).expect("open").into();
+    let ws = Workspace::from_fd(fd, &e.ws_path).expect("from fd");
+    let plan = Plan {
+        steps: vec![stash("f", 0)],
+    };
+    let applied = apply(&ws, &e.blobs, &e.db, &plan, false).expect("apply");
+    finish(&ws, &e.db, applied.journal_id).expect("finish");
+    assert!(!e.ws_path.join("f").exists());
+    let file: std::os::fd::OwnedFd = std::fs::File::open(e.ws_path.join("..").join("blobs"))
+        .expect("open")
+        .into();
+    assert!(
+        Workspace::from_fd(file, Path::new("blobs")).is_ok(),
+        "a directory is fine"
+    );
+    let not_dir: std::os::fd::OwnedFd = std::fs::File::open(e.db.path()).expect("open").into();
+    assert!(matches!(
+        Workspace::from_fd(not_dir, Path::new("db")),
+        Err(TxnError::OpenWorkspace { .. })
+    ));
+}

@@ -591,9 +591,14 @@ pub fn base_dir() -> PathBuf {
 
 /// Builds trial `seed`: its before tree on disk, its plan and blobs, its expected after tree.
 pub fn trial(seed: u64, size: Size) -> Trial {
+    trial_in(&base_dir(), seed, size)
+}
+
+/// [`trial`] in a fresh directory under `base`.
+pub fn trial_in(base: &Path, seed: u64, size: Size) -> Trial {
     let dir = tempfile::Builder::new()
         .prefix("ftsb-crash-")
-        .tempdir_in(base_dir())
+        .tempdir_in(base)
         .expect("tempdir");
     let ws = dir.path().join("ws");
     let store = dir.path().join("store");

@@ -525,7 +525,7 @@ pub fn check_isolation_then_abort(m: &Mounted, before: &BTreeMap<String, String>
 pub mod changes;
 pub mod tree;
 
-pub use changes::{Size, Trial, trial};
+pub use changes::{Size, Trial, trial, trial_in};
 pub use tree::{Tree, diff, is_root, scan};
 
 /// A small deterministic PRNG (SplitMix64), so a seed names a trial forever.
