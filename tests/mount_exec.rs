@@ -112,7 +112,9 @@ fn killed_exec_rolls_back() {
         "-c",
         "echo partial > p; rm dir/c.txt; echo more >> a.txt; exec sleep 60",
     ]);
-    c.stdout(std::process::Stdio::null())
+    // A killed exec cannot remove its TMPDIR: keep it inside this test's temp dir.
+    c.env("TMPDIR", m.root.path())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = c.spawn().unwrap();
     let started = Instant::now();
