@@ -250,6 +250,10 @@ fn stale_mount_after_sigkill_keeps_synced_changes() {
         std::fs::write(m.v("a.txt"), "closed before the crash").unwrap();
         std::fs::create_dir(m.v("newdir")).unwrap();
         std::fs::rename(m.v("dir/c.txt"), m.v("newdir/c.txt")).unwrap();
+        // Written but neither closed nor synced when the daemon dies: the daemon wrote the
+        // bytes to its working file, whose size the next start trusts.
+        let mut open = std::fs::File::create(m.v("open")).unwrap();
+        open.write_all(b"written, still open").unwrap();
         let pid = m.pid.expect("mount --json reports the daemon's pid");
         // SAFETY: kill has no memory preconditions; the pid is our daemon's.
         assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
@@ -271,6 +275,11 @@ fn stale_mount_after_sigkill_keeps_synced_changes() {
             "charlie\n"
         );
         assert!(!m.v("dir/c.txt").exists());
+        drop(open);
+        assert_eq!(
+            std::fs::read_to_string(m.v("open")).unwrap(),
+            "written, still open"
+        );
         if let Some(before) = before_ws {
             assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
         }
