@@ -112,7 +112,9 @@ fn killed_exec_rolls_back() {
         "-c",
         "echo partial > p; rm dir/c.txt; echo more >> a.txt; exec sleep 60",
     ]);
-    c.stdout(std::process::Stdio::null())
+    // A killed exec cannot remove its TMPDIR: keep it inside this test's temp dir.
+    c.env("TMPDIR", m.root.path())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = c.spawn().unwrap();
     let started = Instant::now();
@@ -224,4 +226,22 @@ fn exec_runs_in_the_matching_directory_of_the_view() {
         m.v("dir").to_str().unwrap()
     );
     check_isolation_then_abort(&m, &ws_before);
+}
+
+#[test]
+fn kept_exec_changes_commit_to_the_workspace() {
+    let m = Mounted::at(sample_tree);
+    let out = exec(
+        &m,
+        &[],
+        "echo y > g; mkdir d2; mv a.txt d2/; rm -rf dir; chmod 700 run.sh",
+    );
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    let out = exec(&m, &[], FAILING);
+    assert_eq!(code(&out), Some(3), "{out:?}");
+    let shown = tree(&m.view, EXACT);
+    m.commit();
+    assert_trees_eq("workspace after commit", &shown, &tree(&m.ws, EXACT));
+    assert_eq!(std::fs::read_to_string(m.w("g")).unwrap(), "y\n");
+    assert!(!m.w("f").exists() && !m.w("dir").exists());
 }
