@@ -245,3 +245,34 @@ fn kept_exec_changes_commit_to_the_workspace() {
     assert_eq!(std::fs::read_to_string(m.w("g")).unwrap(), "y\n");
     assert!(!m.w("f").exists() && !m.w("dir").exists());
 }
+
+/// A confined command has no CAP_FSETID, so the kernel flags its writes for the daemon to
+/// clear setuid and setgid: a plain file must still take the write (it failed with EIO), and
+/// a setuid one must lose the bit, as on a local filesystem.
+#[test]
+fn regression_confined_writes_kill_setuid_and_keep_plain_files_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = Mounted::at(|ws| {
+        sample_tree(ws);
+        std::fs::write(ws.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(ws.join("tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    });
+    let ws_before = tree(&m.ws, EXACT);
+    let out = exec(&m, &[], "echo more >> a.txt && echo '# patched' >> tool");
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "alpha\nmore\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("tool")).unwrap(),
+        "#!/bin/sh\n# patched\n"
+    );
+    let mode = std::fs::metadata(m.v("tool")).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o7777,
+        0o755,
+        "setuid must be cleared by the write: {mode:o}"
+    );
+    check_isolation_then_abort(&m, &ws_before);
+}
