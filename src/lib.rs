@@ -6,3 +6,4 @@
 //! `gate` judges command lines, `confine` restricts what `exec` runs, `cli` is the command line.
 
 pub mod cli;
+pub mod gate;

@@ -1,0 +1,799 @@
+//! Unwrapping: finds the command a wrapper would really run, and judges that.
+//!
+//! Owns program-name normalization (`/usr/bin/rm`, `python3.12`, `mkfs.ext4`, globbed
+//! names), the wrappers (sudo, env, nice, timeout, xargs, find -exec, watch, script -c,
+//! busybox, ...), nested shells (`sh -c`, `| sh`, `sh <(...)`), `eval`, `source`, `trap`
+//! and `ssh host CMD`; each unwrapping is recorded in the scope's wrapper chain.
+//! Argument-aware: each wrapper's own options are parsed, so `timeout -s 9 10 rm` finds `rm`.
+//!
+//! It does not judge what the final command does: that is [`super::rules`].
+
+use super::args::{Spec, parse};
+use super::paths::{Class, normalize};
+use super::walk::{Analyzer, Io, Scope, Stream, Taint};
+use super::words::{DESCENDANT, Field, UNKNOWN, glob_match};
+
+/// Most values `xargs`, `parallel` or `find` multiply a command into.
+const MAX_ITEMS: usize = 16;
+
+/// Shells that run `-c` strings, script files, or their stdin.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
+    "tcsh",
+];
+
+/// A program as the gate judges it.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    /// Normalized name (`rm`, `python`, `mkfs`).
+    pub name: String,
+    /// Found through `$PATH` or a system directory; an unknown path that shadows a known
+    /// name gets its deny rules but never its allow rules.
+    pub trusted: bool,
+}
+
+/// Normalizes a program word: basename, version suffixes, tool families.
+pub(crate) fn normalize_program(text: &str) -> Program {
+    let trusted = if text.contains('/') {
+        let n = normalize(text);
+        let dir = n.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        matches!(
+            dir,
+            "/bin" | "/usr/bin" | "/sbin" | "/usr/sbin" | "/usr/local/bin" | "/usr/local/sbin"
+        )
+    } else {
+        true
+    };
+    let base = text.rsplit('/').next().unwrap_or(text);
+    let mut name = base.strip_suffix(".sh").unwrap_or(base).to_owned();
+    for family in ["mkfs", "fsck", "mkswap"] {
+        if name.starts_with(&format!("{family}.")) {
+            name = family.to_owned();
+        }
+    }
+    for family in [
+        "python", "pypy", "pip", "perl", "ruby", "php", "node", "nodejs", "lua", "irb", "gem",
+    ] {
+        if let Some(rest) = name.strip_prefix(family)
+            && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            name = if family == "nodejs" {
+                "node".into()
+            } else {
+                family.to_owned()
+            };
+            break;
+        }
+    }
+    if name == "mke2fs" {
+        name = "mkfs".into();
+    }
+    Program { name, trusted }
+}
+
+/// Judges one simple command given as fields (`fields[0]` is the program word).
+pub(crate) fn dispatch(
+    an: &mut Analyzer<'_>,
+    fields: Vec<Field>,
+    io: &Io,
+    scope: &mut Scope,
+) -> Stream {
+    if fields.is_empty() || !an.budget(scope) {
+        return Stream::default();
+    }
+    let prog = &fields[0];
+    if prog.glob && !prog.text.contains(UNKNOWN) {
+        let pattern = prog.text.rsplit('/').next().unwrap_or("").to_owned();
+        let names: Vec<&str> = super::rules::KNOWN
+            .iter()
+            .copied()
+            .filter(|n| glob_match(&pattern, n))
+            .collect();
+        if names.is_empty() {
+            an.hit("gate.dynamic_program", scope, &fields, None);
+            return Stream::default();
+        }
+        let mut out = Stream::default();
+        for n in names {
+            let mut f = fields.clone();
+            f[0] = Field::lit(n);
+            out = named(
+                an,
+                Program {
+                    name: n.to_owned(),
+                    trusted: false,
+                },
+                &f,
+                io,
+                scope,
+            );
+        }
+        return out;
+    }
+    if !prog.known {
+        let rule = if prog.taint.hidden_code() {
+            "rce.decoded_exec"
+        } else {
+            "gate.dynamic_program"
+        };
+        an.hit(rule, scope, &fields, None);
+        return Stream::default();
+    }
+    if prog.taint.hidden_code() {
+        // The program itself was decoded or downloaded: judge it, but never allow it.
+        an.hit("rce.decoded_exec", scope, &fields, None);
+    }
+    let program = normalize_program(&prog.text);
+    named(an, program, &fields, io, scope)
+}
+
+fn named(
+    an: &mut Analyzer<'_>,
+    p: Program,
+    fields: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Stream {
+    let args = &fields[1..];
+    let name = p.name.as_str();
+    if an.functions.iter().any(|f| f == name) {
+        if scope.concurrent && scope.function.as_deref() == Some(name) {
+            an.hit("fork_bomb.recursive", scope, fields, None);
+        }
+        return Stream::default();
+    }
+    match name {
+        "cd" | "pushd" => {
+            scope.cwd = match args
+                .iter()
+                .find(|a| !a.text.starts_with('-') || a.text == "-")
+            {
+                None => an.paths.home.clone(),
+                Some(a) if a.known && a.text != "-" => Some(an.paths.abs(&a.text, scope)),
+                Some(_) => None,
+            };
+            return Stream::default();
+        }
+        "export" | "declare" | "typeset" | "local" | "readonly" => {
+            for a in args {
+                if let Some((k, v)) = a.text.split_once('=') {
+                    let value = super::walk::Value {
+                        text: a.known.then(|| v.to_owned()),
+                        taint: a.taint,
+                    };
+                    scope.vars.insert(k.to_owned(), value);
+                }
+            }
+            return Stream::default();
+        }
+        _ => {}
+    }
+    if let Some(out) = wrapper(an, &p, fields, io, scope) {
+        return out;
+    }
+    if SHELLS.contains(&name) {
+        return shell(an, fields, io, scope);
+    }
+    super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// Judges `inner` as the command a wrapper runs.
+fn inner(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    inner: &[Field],
+    io: &Io,
+    scope: &Scope,
+    privileged: bool,
+) -> Stream {
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.privileged |= privileged;
+    s.depth += 1;
+    dispatch(an, inner.to_vec(), io, &mut s)
+}
+
+/// Judges `text` as a shell line run by a wrapper.
+pub(crate) fn nested_line(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    text: &Field,
+    stdin: Stream,
+    scope: &Scope,
+) -> Stream {
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.depth += 1;
+    if !text.known {
+        let rule = if text.taint.hidden_code() {
+            "rce.decoded_exec"
+        } else {
+            "gate.dynamic_code"
+        };
+        an.hit(rule, &s, std::slice::from_ref(text), None);
+        return Stream::default();
+    }
+    an.run_line(&text.text, &mut s, stdin)
+}
+
+/// Wrappers: returns `None` when `p` is not one.
+fn wrapper(
+    an: &mut Analyzer<'_>,
+    p: &Program,
+    fields: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Option<Stream> {
+    let args = &fields[1..];
+    let name = p.name.as_str();
+    let simple = |spec: Spec<'_>| -> usize { parse(args, spec).rest };
+    let rest = match name {
+        "sudo" | "doas" | "run0" | "pkexec" => {
+            let a = parse(
+                args,
+                Spec::wrapper(
+                    "ugUpCDrthTR",
+                    &[
+                        "user",
+                        "group",
+                        "other-user",
+                        "prompt",
+                        "close-from",
+                        "chdir",
+                        "role",
+                        "type",
+                        "host",
+                        "command-timeout",
+                        "chroot",
+                    ],
+                ),
+            );
+            let shell = a.has('s', "shell") || a.has('i', "login");
+            if a.has('e', "edit") {
+                for f in &a.operands {
+                    super::rules::writes::check_write(an, scope, f, name);
+                }
+                return Some(Stream::default());
+            }
+            if a.operands.is_empty() {
+                if shell || name == "pkexec" {
+                    an.hit("privesc.root_shell", scope, fields, None);
+                }
+                return Some(Stream::default());
+            }
+            let mut s = scope.clone();
+            if shell {
+                // `sudo -s CMD` runs CMD through the root shell.
+                s.wrappers.push(name.to_owned());
+                s.privileged = true;
+                let line = Field {
+                    text: a
+                        .operands
+                        .iter()
+                        .map(|f| f.text.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    known: a.operands.iter().all(|f| f.known),
+                    ..Field::default()
+                };
+                return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
+            }
+            return Some(inner(an, name, &a.operands, io, scope, true));
+        }
+        "su" => {
+            an.hit("privesc.su", scope, fields, None);
+            let a = parse(
+                args,
+                Spec::new(
+                    "csgw",
+                    &[
+                        "command",
+                        "shell",
+                        "group",
+                        "supp-group",
+                        "whitelist-environment",
+                    ],
+                ),
+            );
+            if let Some(c) = a.value('c', "command") {
+                let mut s = scope.clone();
+                s.privileged = true;
+                return Some(nested_line(an, "su -c", &c.clone(), io.stdin.clone(), &s));
+            }
+            return Some(Stream::default());
+        }
+        "env" => {
+            let a = parse(
+                args,
+                Spec::wrapper(
+                    "uSCP",
+                    &[
+                        "unset",
+                        "split-string",
+                        "chdir",
+                        "default-signal",
+                        "ignore-signal",
+                        "block-signal",
+                    ],
+                ),
+            );
+            let mut cmd: Vec<Field> = Vec::new();
+            if let Some(s) = a.value('S', "split-string") {
+                cmd.extend(s.text.split_whitespace().map(|w| Field {
+                    text: w.to_owned(),
+                    ..s.clone()
+                }));
+            }
+            let ops: Vec<Field> = a
+                .operands
+                .iter()
+                .skip_while(|f| f.text.contains('=') && !f.text.starts_with('='))
+                .cloned()
+                .collect();
+            cmd.extend(ops);
+            if cmd.is_empty() {
+                // `env` alone prints the environment.
+                return Some(Stream::tainted(Taint {
+                    secret: true,
+                    ..Taint::default()
+                }));
+            }
+            return Some(inner(an, "env", &cmd, io, scope, false));
+        }
+        "nice" => simple(Spec::wrapper("n", &["adjustment"])),
+        "ionice" => simple(Spec::wrapper(
+            "cnpPu",
+            &["class", "classdata", "pid", "pgid", "uid"],
+        )),
+        "timeout" => 1 + simple(Spec::wrapper("sk", &["signal", "kill-after"])),
+        "nohup" | "builtin" | "catchsegv" | "dbus-run-session" | "xvfb-run" | "proxychains"
+        | "proxychains4" | "torsocks" | "caffeinate" | "firejail" | "unbuffer" => {
+            simple(Spec::wrapper("", &[]))
+        }
+        "stdbuf" => simple(Spec::wrapper("ioe", &["input", "output", "error"])),
+        "setsid" => simple(Spec::wrapper("", &[])),
+        "time" => simple(Spec::wrapper("fo", &["format", "output"])),
+        "exec" => simple(Spec::wrapper("a", &[])),
+        "command" => {
+            let a = parse(args, Spec::wrapper("", &[]));
+            if a.has('v', "") || a.has('V', "") {
+                return Some(Stream::default());
+            }
+            a.rest
+        }
+        "taskset" => {
+            let a = parse(args, Spec::wrapper("", &["cpu-list"]));
+            if a.has('p', "pid") {
+                return Some(Stream::default());
+            }
+            a.rest + 1
+        }
+        "chrt" => {
+            1 + simple(Spec::wrapper(
+                "T",
+                &["sched-runtime", "sched-period", "sched-deadline"],
+            ))
+        }
+        "unshare" => simple(Spec::wrapper("SGRwC", &["setuid", "setgid", "root", "wd"])),
+        "chroot" => 1 + simple(Spec::wrapper("", &["userspec", "groups"])),
+        "strace" | "ltrace" => simple(Spec::wrapper(
+            "oeEpsSPuabIXU",
+            &["output", "expr", "attach", "user"],
+        )),
+        "valgrind" | "perf" => {
+            let skip = usize::from(
+                name == "perf"
+                    && args
+                        .first()
+                        .is_some_and(|a| a.is("record") || a.is("stat") || a.is("trace")),
+            );
+            skip + parse(&args[skip.min(args.len())..], Spec::wrapper("oe", &[])).rest
+        }
+        "busybox" | "toybox" => 0,
+        "flock" => {
+            let a = parse(
+                args,
+                Spec::wrapper("wEc", &["timeout", "conflict-exit-code", "command"]),
+            );
+            if let Some(c) = a.value('c', "command") {
+                return Some(nested_line(
+                    an,
+                    "flock -c",
+                    &c.clone(),
+                    io.stdin.clone(),
+                    scope,
+                ));
+            }
+            if a.operands.len() > 1 && a.operands[1].text == "-c" {
+                if let Some(c) = a.operands.get(2) {
+                    return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
+                }
+            }
+            a.rest + 1
+        }
+        "watch" => {
+            let a = parse(args, Spec::wrapper("nd", &["interval", "differences"]));
+            if a.operands.is_empty() {
+                return Some(Stream::default());
+            }
+            if a.has('x', "exec") {
+                return Some(inner(an, "watch", &a.operands, io, scope, false));
+            }
+            return Some(nested_line(
+                an,
+                "watch",
+                &join(&a.operands),
+                Stream::default(),
+                scope,
+            ));
+        }
+        "script" => {
+            let a = parse(
+                args,
+                Spec::new(
+                    "cEIOBTtm",
+                    &[
+                        "command",
+                        "echo",
+                        "log-in",
+                        "log-out",
+                        "log-io",
+                        "log-timing",
+                        "timing",
+                        "logging-format",
+                    ],
+                ),
+            );
+            if let Some(c) = a.value('c', "command") {
+                return Some(nested_line(
+                    an,
+                    "script -c",
+                    &c.clone(),
+                    io.stdin.clone(),
+                    scope,
+                ));
+            }
+            return Some(Stream::default());
+        }
+        "eval" => {
+            let text = join(args);
+            if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
+                return Some(Stream::default());
+            }
+            return Some(nested_line(an, "eval", &text, io.stdin.clone(), scope));
+        }
+        "trap" => {
+            if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
+                return Some(nested_line(an, "trap", c, Stream::default(), scope));
+            }
+            return Some(Stream::default());
+        }
+        "source" | "." => {
+            if let Some(f) = args.first() {
+                script_operand(an, fields, f, scope);
+            }
+            return Some(Stream::default());
+        }
+        "ssh" => {
+            let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
+            if a.operands.len() > 1 {
+                let mut s = scope.clone();
+                s.cwd = None;
+                return Some(nested_line(
+                    an,
+                    "ssh",
+                    &join(&a.operands[1..]),
+                    io.stdin.clone(),
+                    &s,
+                ));
+            }
+            return None;
+        }
+        "xargs" => return Some(xargs(an, args, io, scope)),
+        "parallel" => return Some(parallel(an, args, io, scope)),
+        "find" => return Some(find(an, fields, io, scope)),
+        _ => return None,
+    };
+    let rest = rest.min(args.len());
+    if rest >= args.len() {
+        return Some(Stream::default());
+    }
+    Some(inner(an, name, &args[rest..], io, scope, false))
+}
+
+/// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).
+fn join(fields: &[Field]) -> Field {
+    let mut f = Field::lit("");
+    for (i, g) in fields.iter().enumerate() {
+        if i > 0 {
+            f.text.push(' ');
+        }
+        f.text.push_str(&g.text);
+        f.known &= g.known;
+        f.taint = f.taint.merge(g.taint);
+    }
+    f
+}
+
+/// A script file run by a shell or `source`: downloaded or decoded code is denied.
+fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Scope) {
+    if f.taint.hidden_code() {
+        an.hit("rce.pipe_shell", scope, fields, None);
+        return;
+    }
+    let abs = an.paths.abs(&f.text, scope);
+    if an.fetched.contains(&abs) {
+        an.hit("rce.staged", scope, fields, None);
+    }
+}
+
+fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+    let args = &fields[1..];
+    let a = parse(args, Spec::new("oO", &["rcfile", "init-file"]));
+    let label = format!("{} -c", fields[0].text.rsplit('/').next().unwrap_or("sh"));
+    if a.has('n', "noexec") {
+        return Stream::default();
+    }
+    if a.has('c', "") {
+        return match a.operands.first() {
+            Some(c) => nested_line(an, &label, c, io.stdin.clone(), scope),
+            None => Stream::default(),
+        };
+    }
+    if let Some(script) = a.operands.first().filter(|_| !a.has('s', "")) {
+        script_operand(an, fields, script, scope);
+        return Stream::default();
+    }
+    // The shell reads its program from stdin.
+    let stdin = &io.stdin;
+    if stdin.taint.hidden_code() {
+        an.hit("rce.pipe_shell", scope, fields, None);
+        return Stream::default();
+    }
+    if let Some(text) = &stdin.text {
+        let f = Field::lit(text);
+        let label = format!("| {}", fields[0].text.rsplit('/').next().unwrap_or("sh"));
+        return nested_line(an, &label, &f, Stream::default(), scope);
+    }
+    if stdin.piped {
+        an.hit(
+            "gate.dynamic_code",
+            scope,
+            fields,
+            Some("shell reads a script the gate cannot see".into()),
+        );
+    } else if scope.privileged {
+        an.hit("privesc.root_shell", scope, fields, None);
+    }
+    Stream::default()
+}
+
+/// Items xargs or parallel read from stdin: known words, or one unknown item.
+fn stdin_items(stdin: &Stream, lines: bool) -> Vec<Field> {
+    match &stdin.text {
+        Some(t) => {
+            let items: Vec<Field> = if lines {
+                t.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(Field::lit)
+                    .collect()
+            } else {
+                t.split_whitespace().map(Field::lit).collect()
+            };
+            items.into_iter().take(MAX_ITEMS).collect()
+        }
+        None => vec![Field::unknown(stdin.taint)],
+    }
+}
+
+fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "dEeILlnPsa",
+            &[
+                "delimiter",
+                "eof",
+                "replace",
+                "max-lines",
+                "max-args",
+                "max-procs",
+                "max-chars",
+                "arg-file",
+                "process-slot-var",
+            ],
+        ),
+    );
+    let replace = a
+        .value('I', "replace")
+        .map(|f| f.text.clone())
+        .or_else(|| a.has('i', "").then(|| "{}".to_owned()));
+    let mut template = a.operands.clone();
+    if template.is_empty() {
+        template.push(Field::lit("echo"));
+    }
+    let stdin = if a.value('a', "arg-file").is_some() {
+        Stream::default()
+    } else {
+        io.stdin.clone()
+    };
+    let items = stdin_items(&stdin, replace.is_some());
+    let quiet = Io::default();
+    let mut out = Stream::default();
+    match replace {
+        Some(r) => {
+            for item in items {
+                let argv: Vec<Field> = template.iter().map(|t| substitute(t, &r, &item)).collect();
+                out = inner(an, "xargs", &argv, &quiet, scope, false);
+            }
+        }
+        None => {
+            let mut argv = template;
+            argv.extend(items);
+            out = inner(an, "xargs", &argv, &quiet, scope, false);
+        }
+    }
+    out
+}
+
+/// Replaces `pat` in a template field with an item (xargs -I, parallel {}, find {}).
+fn substitute(t: &Field, pat: &str, item: &Field) -> Field {
+    if pat.is_empty() || !t.text.contains(pat) {
+        return t.clone();
+    }
+    Field {
+        text: t.text.replace(pat, &item.text),
+        known: t.known && item.known,
+        glob: t.glob || item.glob,
+        taint: t.taint.merge(item.taint),
+        procsub: false,
+    }
+}
+
+fn parallel(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+    let split = args.iter().position(|a| a.is(":::") || a.is("::::"));
+    let (head, values) = match split {
+        Some(i) => (&args[..i], args[i + 1..].to_vec()),
+        None => (args, stdin_items(&io.stdin, true)),
+    };
+    let a = parse(
+        head,
+        Spec::wrapper(
+            "jSaI",
+            &[
+                "jobs", "sshlogin", "arg-file", "joblog", "results", "delay", "timeout",
+            ],
+        ),
+    );
+    if a.operands.is_empty() {
+        // Each input line is a command.
+        for v in values.iter().take(MAX_ITEMS) {
+            nested_line(an, "parallel", v, Stream::default(), scope);
+        }
+        return Stream::default();
+    }
+    for v in values.iter().take(MAX_ITEMS) {
+        let mut argv: Vec<Field> = a.operands.iter().map(|t| substitute(t, "{}", v)).collect();
+        if !a.operands.iter().any(|t| t.text.contains("{}")) {
+            argv.push(v.clone());
+        }
+        let line = join(&argv);
+        nested_line(an, "parallel", &line, Stream::default(), scope);
+    }
+    Stream::default()
+}
+
+fn find(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+    let args = &fields[1..];
+    let mut i = 0;
+    // Global options before the starting points.
+    while i < args.len()
+        && matches!(
+            args[i].text.as_str(),
+            "-H" | "-L" | "-P" | "-O0" | "-O1" | "-O2" | "-O3"
+        )
+    {
+        i += 1;
+    }
+    let mut starts: Vec<Field> = Vec::new();
+    while i < args.len()
+        && !args[i].text.starts_with('-')
+        && !matches!(args[i].text.as_str(), "(" | "!" | ")")
+    {
+        starts.push(args[i].clone());
+        i += 1;
+    }
+    if starts.is_empty() {
+        starts.push(Field::lit("."));
+    }
+    let _ = io;
+    while i < args.len() {
+        let t = args[i].text.as_str();
+        match t {
+            "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                let end = args[i + 1..]
+                    .iter()
+                    .position(|a| a.is(";") || a.is("+"))
+                    .map(|p| i + 1 + p)
+                    .unwrap_or(args.len());
+                let template = &args[i + 1..end];
+                for start in starts.iter().take(MAX_ITEMS) {
+                    let item = descendant(start, t == "-execdir" || t == "-okdir");
+                    let argv: Vec<Field> = template
+                        .iter()
+                        .map(|f| substitute(f, "{}", &item))
+                        .collect();
+                    if !argv.is_empty() {
+                        inner(
+                            an,
+                            &format!("find {t}"),
+                            &argv,
+                            &Io::default(),
+                            scope,
+                            false,
+                        );
+                    }
+                }
+                i = end + 1;
+            }
+            "-delete" => {
+                for s in &starts {
+                    let class = an.paths.classify(&s.text, s.glob, scope);
+                    // Deleting below the workspace root is undoable; the root itself stays.
+                    if class.precious() && class != Class::WorkspaceRoot
+                        || class == Class::Unknown && !s.known
+                    {
+                        an.hit(
+                            "fs.find_delete",
+                            scope,
+                            fields,
+                            Some(format!("{} is {class:?}", s.text)),
+                        );
+                    }
+                }
+                i += 1;
+            }
+            "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
+                if let Some(f) = args.get(i + 1) {
+                    super::rules::writes::check_write(an, scope, f, "find");
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    Stream::default()
+}
+
+/// What `{}` stands for below a find starting point.
+fn descendant(start: &Field, execdir: bool) -> Field {
+    let base = start.text.trim_end_matches('/');
+    let text = if execdir {
+        format!("./{DESCENDANT}")
+    } else {
+        format!("{base}/{DESCENDANT}")
+    };
+    Field {
+        text,
+        known: false,
+        glob: false,
+        taint: start.taint,
+        procsub: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_program("//bin/../bin/rm").name, "rm");
+        assert!(normalize_program("//bin/../bin/rm").trusted);
+        assert!(!normalize_program("./rm").trusted);
+        assert_eq!(normalize_program("python3.12").name, "python");
+        assert_eq!(normalize_program("mkfs.ext4").name, "mkfs");
+        assert_eq!(normalize_program("kafka-topics.sh").name, "kafka-topics");
+        assert_eq!(normalize_program("base64").name, "base64");
+    }
+}
