@@ -518,6 +518,12 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
         );
         return;
     }
+    if snippet.taint.hidden_code() {
+        c.hit(
+            "rce.decoded_exec",
+            Some("interpreter code comes from decoded or downloaded data".into()),
+        );
+    }
     let lx = lex(&snippet.text, lang);
     if !lx.balanced {
         c.hit("interp.unparsed", None);

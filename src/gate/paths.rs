@@ -137,6 +137,25 @@ fn under_any(rel: &str, list: &[&str]) -> bool {
     })
 }
 
+/// Caches under the home: deleting them costs a download, nothing else.
+const HOME_CACHES: &[&str] = &[
+    ".cache",
+    ".npm/_cacache",
+    ".npm/_logs",
+    ".cargo/registry",
+    ".cargo/git",
+    ".gradle/caches",
+    ".m2/repository",
+    ".pnpm-store",
+    ".yarn/cache",
+    ".bun/install/cache",
+    "go/pkg/mod",
+    ".local/share/pnpm/store",
+    "Library/Caches",
+    ".rustup/tmp",
+    ".nuget/packages",
+];
+
 /// Credentials, start-up files and code-running configuration under the home.
 fn home_sensitive(rel: &str) -> bool {
     under_any(rel, HOME_SECRETS) || under_any(rel, RC_FILES) || under_any(rel, HOME_CONFIG)
@@ -255,8 +274,10 @@ impl Paths {
         }
         let arbitrary = abs[cut..].contains(UNKNOWN);
         let tail = &abs[slash + 1..];
-        let match_all =
-            !arbitrary && matches!(tail, "*" | ".*" | "*.*" | "?*" | "**" | "{}" | "\u{2}");
+        let match_all = !arbitrary && matches!(tail, "*" | ".*" | "*.*" | "?*" | "**");
+        if matches!(dir, "/tmp" | "/var/tmp" | "/dev/shm") {
+            return Class::Tmp;
+        }
         match self.exact(dir) {
             Class::Root | Class::System | Class::Device => Class::System,
             Class::Home => {
@@ -281,10 +302,10 @@ impl Paths {
             Class::Ancestor | Class::Outside => Class::Outside,
             Class::WorkspaceRoot if match_all => Class::WorkspaceAll,
             Class::Git => Class::Git,
+            Class::Tmp => Class::Tmp,
             _ if arbitrary => Class::Unknown,
             Class::WorkspaceRoot | Class::Workspace => Class::Workspace,
             Class::Build => Class::Build,
-            Class::Tmp => Class::Tmp,
             _ => Class::Unknown,
         }
     }
@@ -342,6 +363,9 @@ impl Paths {
             }
         }
         if let Some(rel) = p.strip_prefix(home).and_then(|r| r.strip_prefix('/')) {
+            if under_any(rel, HOME_CACHES) {
+                return Class::Tmp;
+            }
             if home_sensitive(rel) {
                 return Class::HomeSensitive;
             }

@@ -123,6 +123,9 @@ pub(crate) fn dispatch(
         // The program itself was decoded or downloaded: judge it, but never allow it.
         an.hit("rce.decoded_exec", scope, &fields, None);
     }
+    if prog.text.contains('/') && an.fetched.contains(&an.paths.abs(&prog.text, scope)) {
+        an.hit("rce.staged", scope, &fields, None);
+    }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)
 }
@@ -204,13 +207,14 @@ pub(crate) fn nested_line(
     let mut s = scope.clone();
     s.wrappers.push(label.to_owned());
     s.depth += 1;
+    if text.taint.hidden_code() {
+        // Decoded or downloaded code never runs, even when the gate can read it.
+        an.hit("rce.decoded_exec", &s, std::slice::from_ref(text), None);
+    }
     if !text.known {
-        let rule = if text.taint.hidden_code() {
-            "rce.decoded_exec"
-        } else {
-            "gate.dynamic_code"
-        };
-        an.hit(rule, &s, std::slice::from_ref(text), None);
+        if !text.taint.hidden_code() {
+            an.hit("gate.dynamic_code", &s, std::slice::from_ref(text), None);
+        }
         return Stream::default();
     }
     an.run_line(&text.text, &mut s, stdin)
@@ -281,6 +285,12 @@ fn wrapper(
             return Some(inner(an, name, &a.operands, io, scope, true));
         }
         "su" => {
+            if args
+                .iter()
+                .any(|a| a.is("--help") || a.is("-h") || a.is("--version"))
+            {
+                return Some(Stream::default());
+            }
             an.hit("privesc.su", scope, fields, None);
             let a = parse(
                 args,
@@ -489,6 +499,10 @@ fn wrapper(
             }
             return None;
         }
+        "vim" | "vi" | "nvim" | "view" | "ex" | "vimdiff" => {
+            editor_commands(an, fields, args, io, scope);
+            return None;
+        }
         "xargs" => return Some(xargs(an, args, io, scope)),
         "parallel" => return Some(parallel(an, args, io, scope)),
         "find" => return Some(find(an, fields, io, scope)),
@@ -499,6 +513,46 @@ fn wrapper(
         return Some(Stream::default());
     }
     Some(inner(an, name, &args[rest..], io, scope, false))
+}
+
+/// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
+fn editor_commands(
+    an: &mut Analyzer<'_>,
+    fields: &[Field],
+    args: &[Field],
+    io: &Io,
+    scope: &Scope,
+) {
+    let mut cmds: Vec<&Field> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a.is("-c") || a.is("--cmd") {
+            cmds.extend(args.get(i + 1));
+        } else if a.text.starts_with('+') {
+            cmds.push(a);
+        }
+    }
+    for c in cmds {
+        let t = c.text.trim_start_matches(['+', ':', ' ']);
+        if let Some(line) = t.strip_prefix('!') {
+            let f = Field {
+                text: line.to_owned(),
+                ..c.clone()
+            };
+            let out = nested_line(an, "vim :!", &f, io.stdin.clone(), scope);
+            let _ = out;
+        } else if t.starts_with("sh")
+            || t.starts_with("terminal")
+            || t.starts_with("py")
+            || t.starts_with("lua")
+        {
+            an.hit(
+                "gate.dynamic_code",
+                scope,
+                fields,
+                Some("editor runs a shell or script".into()),
+            );
+        }
+    }
 }
 
 /// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).
@@ -519,6 +573,18 @@ fn join(fields: &[Field]) -> Field {
 fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Scope) {
     if f.taint.hidden_code() {
         an.hit("rce.pipe_shell", scope, fields, None);
+        return;
+    }
+    if f.procsub {
+        if let Some(body) = f.body.clone() {
+            nested_line(
+                an,
+                "source <(...)",
+                &Field::lit(&body),
+                Stream::default(),
+                scope,
+            );
+        }
         return;
     }
     let abs = an.paths.abs(&f.text, scope);
@@ -565,7 +631,11 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
     } else if scope.privileged {
         an.hit("privesc.root_shell", scope, fields, None);
     }
-    Stream::default()
+    // An interactive shell's output: wired to the network, it is a reverse shell.
+    Stream {
+        from_shell: true,
+        ..Stream::default()
+    }
 }
 
 /// Items xargs or parallel read from stdin: known words, or one unknown item.
@@ -582,7 +652,10 @@ fn stdin_items(stdin: &Stream, lines: bool) -> Vec<Field> {
             };
             items.into_iter().take(MAX_ITEMS).collect()
         }
-        None => vec![Field::unknown(stdin.taint)],
+        None => match &stdin.paths_under {
+            Some(dir) => vec![descendant(&Field::lit(dir))],
+            None => vec![Field::unknown(stdin.taint)],
+        },
     }
 }
 
@@ -647,6 +720,7 @@ fn substitute(t: &Field, pat: &str, item: &Field) -> Field {
         glob: t.glob || item.glob,
         taint: t.taint.merge(item.taint),
         procsub: false,
+        body: None,
     }
 }
 
@@ -718,7 +792,7 @@ fn find(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> 
                     .unwrap_or(args.len());
                 let template = &args[i + 1..end];
                 for start in starts.iter().take(MAX_ITEMS) {
-                    let item = descendant(start, t == "-execdir" || t == "-okdir");
+                    let item = descendant(start);
                     let argv: Vec<Field> = template
                         .iter()
                         .map(|f| substitute(f, "{}", &item))
@@ -762,23 +836,27 @@ fn find(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> 
             _ => i += 1,
         }
     }
-    Stream::default()
+    // find prints paths below its starting point (xargs may turn them into operands).
+    Stream {
+        paths_under: match starts.as_slice() {
+            [s] if s.known => Some(an.paths.abs(&s.text, scope)),
+            _ => None,
+        },
+        ..Stream::default()
+    }
 }
 
 /// What `{}` stands for below a find starting point.
-fn descendant(start: &Field, execdir: bool) -> Field {
+fn descendant(start: &Field) -> Field {
     let base = start.text.trim_end_matches('/');
-    let text = if execdir {
-        format!("./{DESCENDANT}")
-    } else {
-        format!("{base}/{DESCENDANT}")
-    };
+    let text = format!("{base}/{DESCENDANT}");
     Field {
         text,
         known: false,
         glob: false,
         taint: start.taint,
         procsub: false,
+        body: None,
     }
 }
 

@@ -80,6 +80,10 @@ pub(crate) struct Stream {
     pub endless: bool,
     /// Comes from a pipe, file or here-string (not the terminal).
     pub piped: bool,
+    /// One path per line, each below this directory (`find DIR`, `git ls-files`).
+    pub paths_under: Option<String>,
+    /// The output of an interactive shell.
+    pub from_shell: bool,
 }
 
 impl Stream {
@@ -503,8 +507,8 @@ impl Analyzer<'_> {
                 io.stdin = Stream {
                     text: f.known.then(|| format!("{}\n", f.text)),
                     taint: f.taint,
-                    endless: false,
                     piped: true,
+                    ..Stream::default()
                 };
             }
             IoRedirect::HereDocument(_, doc) => {

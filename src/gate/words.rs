@@ -36,6 +36,13 @@ pub(crate) struct Field {
     pub taint: Taint,
     /// Stands for a process substitution (`<(...)`), whose output is [`Field::taint`].
     pub procsub: bool,
+    /// The static output of a process substitution, when known.
+    pub body: Option<String>,
+}
+
+/// True when `s` holds a glob: `*`, `?`, or a bracket expression with its `]`.
+pub(crate) fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
 }
 
 impl Field {
@@ -63,6 +70,7 @@ impl Field {
             taint: out.taint,
             procsub: true,
             glob: false,
+            body: out.text,
         }
     }
 
@@ -110,11 +118,14 @@ struct Builder {
     /// The current field exists even if empty (it had quotes or literal text).
     started: bool,
     split: bool,
+    /// Field separators (`$IFS`).
+    ifs: String,
 }
 
 impl Builder {
-    fn new(split: bool) -> Builder {
+    fn new(split: bool, ifs: &str) -> Builder {
         Builder {
+            ifs: ifs.to_owned(),
             fields: Vec::new(),
             cur: Field {
                 known: true,
@@ -126,7 +137,7 @@ impl Builder {
     }
 
     fn literal(&mut self, s: &str, glob_chars: bool) {
-        if glob_chars && s.contains(['*', '?', '[']) {
+        if glob_chars && has_glob(s) {
             self.cur.glob = true;
         }
         self.cur.text.push_str(s);
@@ -151,11 +162,12 @@ impl Builder {
             self.literal(&text, false);
             return;
         }
-        if text.contains(['*', '?', '[']) {
+        if has_glob(&text) {
             self.cur.glob = true;
         }
-        let mut parts = text.split([' ', '\t', '\n']).peekable();
-        let leading_blank = text.starts_with([' ', '\t', '\n']);
+        let ifs: Vec<char> = self.ifs.chars().collect();
+        let mut parts = text.split(ifs.as_slice()).peekable();
+        let leading_blank = text.starts_with(ifs.as_slice());
         if leading_blank && self.started {
             self.finish();
         }
@@ -226,7 +238,7 @@ impl Analyzer<'_> {
         let Ok(pieces) = brush_parser::word::parse_heredoc(body, &ParserOptions::default()) else {
             return Stream::default();
         };
-        let mut b = Builder::new(false);
+        let mut b = Builder::new(false, " ");
         self.pieces(&pieces, scope, &mut b, true);
         let f = b
             .done()
@@ -243,7 +255,12 @@ impl Analyzer<'_> {
     fn eval_raw(&mut self, raw: &str, scope: &Scope, split: bool) -> Vec<Field> {
         match brush_parser::word::parse(raw, &ParserOptions::default()) {
             Ok(pieces) => {
-                let mut b = Builder::new(split);
+                let ifs = scope
+                    .vars
+                    .get("IFS")
+                    .and_then(|v| v.text.clone())
+                    .unwrap_or_else(|| " \t\n".to_owned());
+                let mut b = Builder::new(split, &ifs);
                 self.pieces(&pieces, scope, &mut b, false);
                 b.done()
             }
@@ -332,6 +349,11 @@ impl Analyzer<'_> {
             },
             "PWD" => Value {
                 text: scope.cwd.clone(),
+                taint: Taint::default(),
+            },
+            // Scratch directories: their value is not known, their kind is.
+            "TMPDIR" | "TMP" | "TEMP" => Value {
+                text: Some("/tmp".to_owned()),
                 taint: Taint::default(),
             },
             _ => Value {

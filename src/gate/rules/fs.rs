@@ -192,6 +192,7 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
     let a = parse(c.args(), spec);
     let recursive = a.has('R', "recursive") || name == "setfacl" && a.has('r', "");
     let mut targets: Vec<Field> = a.operands.clone();
+    let mut loosens = name != "chmod";
     let takes_mode = matches!(name.as_str(), "chmod" | "chown" | "chgrp")
         && a.value('\0', "reference").is_none();
     if name == "chattr" {
@@ -201,15 +202,16 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
         if name == "chmod" && setuid(&mode.text) {
             c.hit("privesc.setuid", Some(format!("mode {}", mode.text)));
         }
+        loosens |= name == "chmod" && grants_others(&mode.text);
     }
     // Short flags like `-w` in `chmod -w file` are modes, not options: fine either way.
     for t in &targets {
         let class = c.class(t);
         let detail = Some(format!("{} is {}", shown(t), describe(class)));
         match class {
-            Class::Root | Class::System | Class::Device | Class::HomeSensitive => {
-                c.hit("perms.system", detail)
-            }
+            Class::Root | Class::System | Class::Device => c.hit("perms.system", detail),
+            // Tightening `chmod 600 ~/.ssh/config` is hygiene; loosening or re-owning is not.
+            Class::HomeSensitive if loosens || recursive => c.hit("perms.system", detail),
             Class::Home | Class::Ancestor | Class::Outside | Class::HomeChild if recursive => {
                 c.hit("perms.system", detail)
             }
@@ -217,6 +219,21 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
             _ => {}
         }
     }
+}
+
+/// A chmod mode that gives the group or others any permission.
+fn grants_others(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) {
+        return mode.chars().rev().take(2).any(|d| d != '0');
+    }
+    mode.split(',').any(|m| match m.find(['+', '=']) {
+        Some(i) => {
+            let who = &m[..i];
+            let perms = &m[i + 1..];
+            !perms.is_empty() && (who.is_empty() || who.contains(['g', 'o', 'a']))
+        }
+        None => false,
+    })
 }
 
 /// A chmod mode that sets the setuid or setgid bit.

@@ -85,8 +85,13 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
                 rest,
                 Spec::new("bBp", &["orphan", "conflict", "pathspec-from-file"]),
             );
+            // `git checkout -- FILE` and `git checkout .` discard edits; `git checkout
+            // BRANCH -- FILE` fetches a file from another revision on purpose.
+            let dashdash = rest.iter().position(|r| r.is("--"));
+            let tree_ish =
+                dashdash.is_some_and(|d| rest[..d].iter().any(|r| !r.text.starts_with('-')));
             let paths_mode =
-                rest.iter().any(|r| r.is("--")) || a.operands.iter().any(|o| o.is(".") || o.glob);
+                dashdash.is_some() && !tree_ish || a.operands.iter().any(|o| o.is(".") || o.glob);
             if a.has('f', "force") || a.has_long("discard-changes") || paths_mode && !a.has('b', "")
             {
                 c.hit(

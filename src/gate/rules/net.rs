@@ -10,10 +10,26 @@ use crate::gate::paths::Class;
 use crate::gate::words::Field;
 
 pub(crate) fn net(c: &mut Cmd<'_, '_>) {
-    // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine.
-    if let Some(f) = c.args().iter().find(|a| a.taint.secret) {
+    // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,
+    // unless every destination is a well-known API that such tokens are made for.
+    let own_api = {
+        let urls: Vec<&Field> = c.args().iter().filter(|a| a.text.contains("://")).collect();
+        !urls.is_empty() && urls.iter().all(|u| !u.taint.secret && api_host(&u.text))
+    };
+    if let Some(f) = c
+        .args()
+        .iter()
+        .find(|a| a.taint.secret)
+        .filter(|_| !own_api)
+    {
         let shown = super::fs::shown(f);
         c.hit("exfil.secret_arg", Some(shown));
+    }
+    if c.io.stdin.from_shell {
+        c.hit(
+            "rce.revshell",
+            Some("an interactive shell is piped into a network tool".into()),
+        );
     }
     if c.io.stdin.taint.secret {
         c.hit(
@@ -71,6 +87,42 @@ pub(crate) fn net(c: &mut Cmd<'_, '_>) {
         }
         _ => {}
     }
+}
+
+/// Hosts of the services whose tokens agents routinely hold.
+const API_HOSTS: &[&str] = &[
+    "api.github.com",
+    "uploads.github.com",
+    "github.com",
+    "gitlab.com",
+    "api.openai.com",
+    "api.anthropic.com",
+    "registry.npmjs.org",
+    "huggingface.co",
+    "api.stripe.com",
+    "slack.com",
+    "hooks.slack.com",
+    "api.vercel.com",
+    "api.cloudflare.com",
+    "amazonaws.com",
+    "googleapis.com",
+    "azure.com",
+    "localhost",
+    "127.0.0.1",
+];
+
+/// True when the URL's host is (below) one of [`API_HOSTS`].
+fn api_host(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split(['/', '?', '#']).next())
+        .map(|h| h.rsplit('@').next().unwrap_or(h))
+        .map(|h| h.split(':').next().unwrap_or(h))
+        .unwrap_or("");
+    API_HOSTS
+        .iter()
+        .any(|a| host == *a || host.ends_with(&format!(".{a}")))
 }
 
 /// A file sent by an upload flag.

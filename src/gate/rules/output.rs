@@ -169,6 +169,38 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             s.piped = false;
             s
         }
+        "grep" | "egrep" | "fgrep" | "sort" | "uniq" | "head" | "tail" | "tac" | "cat" | "shuf"
+            if args
+                .iter()
+                .all(|a| a.text.starts_with('-') || !a.known || !a.text.contains('/'))
+                && stdin.paths_under.is_some()
+                && !args.iter().any(|a| a.text.contains('/')) =>
+        {
+            Stream {
+                paths_under: stdin.paths_under.clone(),
+                ..inherited
+            }
+        }
+        "ls" | "fd" | "fdfind"
+            if args.iter().all(|a| {
+                !a.text.contains("..") && !a.text.starts_with('/') && !a.text.starts_with('~')
+            }) =>
+        {
+            Stream {
+                paths_under: c.scope.cwd.clone(),
+                ..inherited
+            }
+        }
+        "git"
+            if args
+                .iter()
+                .any(|a| a.is("ls-files") || a.is("--name-only") || a.is("--name-status")) =>
+        {
+            Stream {
+                paths_under: c.scope.cwd.clone(),
+                ..inherited
+            }
+        }
         n if SHELLENV.contains(&n) => Stream::tainted(Taint {
             shellenv: true,
             ..Taint::default()

@@ -7,6 +7,7 @@
 
 use super::Cmd;
 use crate::gate::args::{Spec, parse};
+use crate::gate::paths::Class;
 use crate::gate::words::Field;
 
 /// Daemons whose death takes the machine or the session down.
@@ -184,11 +185,12 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             if !has("--help")
                 && !has("--version")
                 && !(name == "sfdisk" && (has("-l") || has("--list")))
-                && !(name == "sgdisk" && (has("-p") || has("--print"))) =>
+                && !(name == "sgdisk" && (has("-p") || has("--print")))
+                && !on_image_files(c, &args) =>
         {
             c.hit("disk.format", None);
         }
-        "fdisk" if !has("-l") && !has("--list") => {
+        "fdisk" if !has("-l") && !has("--list") && !on_image_files(c, &args) => {
             c.hit("disk.format", None);
         }
         "parted" => {
@@ -406,6 +408,21 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
         }
         _ => {}
     }
+}
+
+/// Disk tools pointed only at image files in the workspace or scratch space harm nothing.
+fn on_image_files(c: &Cmd<'_, '_>, args: &[Field]) -> bool {
+    let ops: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
+    !ops.is_empty()
+        && ops
+            .iter()
+            .any(|a| a.text.contains('.') || a.text.contains('/'))
+        && ops.iter().all(|a| {
+            a.known
+                && !c.abs(a).starts_with("/dev/")
+                && (matches!(c.class(a), Class::Workspace | Class::Build | Class::Tmp)
+                    || !a.text.contains(['/', '.']))
+        })
 }
 
 /// SQL that drops or empties data.
