@@ -27,6 +27,8 @@ pub(crate) const MAX_LINE: usize = 16 * 1024;
 pub(crate) const MAX_DEPTH: usize = 12;
 /// Most simple commands judged for one line, counting every unwrapping.
 const MAX_STEPS: usize = 4000;
+/// Deepest bracket nesting handed to the parser.
+const MAX_NESTING: usize = 48;
 /// Wall-clock bound for one line.
 const TIME_BOUND: Duration = Duration::from_millis(200);
 /// Longest literal `for` list expanded value by value.
@@ -186,6 +188,33 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
     }
 }
 
+/// The deepest nesting of brackets and backquotes in `text`, counted without regard to
+/// quoting (an over-estimate, which is the safe side of a bound).
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' | '{' | '[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    // Compound keywords and `!` nest too; their count bounds their depth.
+    let keywords = text
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| {
+            matches!(
+                *w,
+                "if" | "while" | "until" | "for" | "case" | "select" | "!" | "function" | "coproc"
+            )
+        })
+        .count();
+    max.max(keywords)
+}
+
 impl Analyzer<'_> {
     /// Records that `rule` fired on `command`.
     pub fn hit(&mut self, rule: &str, scope: &Scope, cmd: &[Field], detail: Option<String>) {
@@ -230,6 +259,11 @@ impl Analyzer<'_> {
         }
         if text.len() > MAX_LINE {
             self.hit_plain("gate.bound", scope, "", Some("nested text too long".into()));
+            return Stream::default();
+        }
+        // The parser recurses once per nesting level: refuse deep nesting before it does.
+        if nesting(text) > MAX_NESTING {
+            self.hit_plain("gate.bound", scope, "", Some("nesting too deep".into()));
             return Stream::default();
         }
         let options = brush_parser::ParserOptions::default();
