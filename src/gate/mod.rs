@@ -14,10 +14,13 @@
 //! every judgement is made from the text, the [`Context`] and the policy.
 
 mod args;
+mod fanout;
 mod interp;
 mod paths;
 mod policy;
 mod rules;
+mod sed;
+mod text;
 mod unwrap;
 mod walk;
 mod words;

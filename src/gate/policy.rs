@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::text::glob_match;
 use super::unwrap::Program;
 use super::walk::{Analyzer, Hit, Scope};
-use super::words::{Field, glob_match};
+use super::words::Field;
 use super::{Context, Decision, Gate, Verdict};
 
 /// The policy compiled into the binary.

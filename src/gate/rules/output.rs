@@ -8,8 +8,8 @@
 
 use super::Cmd;
 use crate::gate::args::{Spec, parse};
+use crate::gate::text::decode_ansi_c;
 use crate::gate::walk::{Stream, Taint};
-use crate::gate::words::decode_ansi_c;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
