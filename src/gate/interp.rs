@@ -185,6 +185,10 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
                 .collect();
             (Lang::Awk, code, None)
         }
+        "pwsh" | "powershell" => {
+            powershell(c, &args);
+            return;
+        }
         "sed" => {
             super::sed::sed(c, &args);
             return;
@@ -236,6 +240,47 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
     };
     for s in &snippets {
         scan(c, lang, s);
+    }
+}
+
+/// PowerShell: encoded commands hide their code; `iex` of a web request runs downloaded code.
+fn powershell(c: &mut Cmd<'_, '_>, args: &[Field]) {
+    let lower: Vec<String> = args.iter().map(|a| a.text.to_ascii_lowercase()).collect();
+    if lower
+        .iter()
+        .any(|a| matches!(a.as_str(), "-e" | "-ec" | "-enc" | "-encodedcommand"))
+    {
+        c.hit(
+            "rce.decoded_exec",
+            Some("powershell -EncodedCommand".into()),
+        );
+    }
+    let text = lower.join(" ");
+    let exec = ["iex", "invoke-expression", "& ("]
+        .iter()
+        .any(|t| text.contains(t));
+    let net = [
+        "irm",
+        "iwr",
+        "invoke-webrequest",
+        "invoke-restmethod",
+        "downloadstring",
+        "webclient",
+        "http://",
+        "https://",
+    ]
+    .iter()
+    .any(|t| text.contains(t));
+    if exec && net {
+        c.hit(
+            "rce.interp_exec",
+            Some("powershell runs code it downloads".into()),
+        );
+    } else if text.contains("remove-item") && (text.contains("-recurse") || text.contains("-r ")) {
+        c.hit(
+            "gate.dynamic_code",
+            Some("powershell deletes recursively".into()),
+        );
     }
 }
 

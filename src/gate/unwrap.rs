@@ -589,6 +589,26 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Sc
     if an.fetched.contains(&abs) {
         an.hit("rce.staged", scope, fields, None);
     }
+    // A script written earlier on the line with known content is judged as what it is.
+    let written = an
+        .written
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == abs)
+        .map(|(_, s)| s.clone());
+    if let Some(s) = written {
+        if s.taint.hidden_code() {
+            an.hit("rce.staged", scope, fields, None);
+        } else if let Some(text) = s.text {
+            nested_line(
+                an,
+                "script written on this line",
+                &Field::lit(&text),
+                Stream::default(),
+                scope,
+            );
+        }
+    }
 }
 
 fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> Stream {
@@ -604,7 +624,7 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
             None => Stream::default(),
         };
     }
-    if let Some(script) = a.operands.first().filter(|_| !a.has('s', "")) {
+    if let Some(script) = a.operands.first().filter(|o| !a.has('s', "") && !o.is("-")) {
         script_operand(an, fields, script, scope);
         return Stream::default();
     }

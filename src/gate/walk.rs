@@ -145,6 +145,8 @@ pub(crate) struct Analyzer<'a> {
     steps: usize,
     /// Files this line downloads (absolute), so running them later on the line is caught.
     pub fetched: Vec<String>,
+    /// Files this line writes with content the gate knows (`echo ... > x.sh`).
+    pub written: Vec<(String, Stream)>,
     /// Functions defined on this line.
     pub functions: Vec<String>,
     stopped: bool,
@@ -160,6 +162,7 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
         deadline: Instant::now() + TIME_BOUND,
         steps: 0,
         fetched: Vec::new(),
+        written: Vec::new(),
         functions: Vec::new(),
         stopped: false,
     };
@@ -358,8 +361,8 @@ impl Analyzer<'_> {
                 for w in f.values.iter().flatten() {
                     values.extend(self.eval_word(w, scope));
                 }
-                let finite =
-                    values.len() <= MAX_LOOP_VALUES && values.iter().all(|v| v.known && !v.glob);
+                // A glob list is bounded by the files that exist: walk it once as a pattern.
+                let finite = values.len() <= MAX_LOOP_VALUES && values.iter().all(|v| v.known);
                 if finite {
                     let mut out = Stream::default();
                     for v in values {
@@ -437,6 +440,11 @@ impl Analyzer<'_> {
         }
         let out = super::unwrap::dispatch(self, fields, &io, scope);
         self.check_endless(scope, &out, &io);
+        for f in &io.stdout_files {
+            if out.text.is_some() || out.taint.hidden_code() {
+                self.written.push((f.clone(), out.clone()));
+            }
+        }
         out
     }
 

@@ -136,6 +136,10 @@ impl Builder {
         if glob_chars && has_glob(s) {
             self.cur.glob = true;
         }
+        // Static output may carry unknown parts (`mktemp` names a file below /tmp).
+        if s.contains([UNKNOWN, DESCENDANT]) {
+            self.cur.known = false;
+        }
         self.cur.text.push_str(s);
         self.started = true;
     }

@@ -146,6 +146,26 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
 /// dd: `of=` is a destructive write target; `if=/dev/zero` without `count=` is endless.
 pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
     let args: Vec<Field> = c.args().to_vec();
+    let endless_in = args.iter().any(|a| {
+        matches!(
+            a.text.as_str(),
+            "if=/dev/zero" | "if=/dev/urandom" | "if=/dev/random"
+        )
+    });
+    let bounded = args.iter().any(|a| a.text.starts_with("count="));
+    if endless_in && !bounded {
+        let to_file = args.iter().any(|a| {
+            a.text
+                .strip_prefix("of=")
+                .is_some_and(|o| !o.starts_with("/dev/"))
+        });
+        if to_file {
+            c.hit(
+                "resource.fill_disk",
+                Some("dd from an endless source without count=".into()),
+            );
+        }
+    }
     for a in &args {
         if let Some(of) = a.text.strip_prefix("of=") {
             let f = Field {

@@ -199,6 +199,9 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
 }
 
 fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+    if rest.iter().any(|r| r.is("--dry-run") || r.is("-n")) {
+        return;
+    }
     let a: Parsed = parse(
         rest,
         Spec::new(
@@ -320,6 +323,10 @@ pub(crate) fn gh(c: &mut Cmd<'_, '_>) {
             });
     if destructive {
         c.hit("git.platform_delete", None);
+    }
+    // `gh gist create FILE`, `gh release upload TAG FILE`: uploads.
+    if matches!(words.first(), Some(&"gist") | Some(&"release")) {
+        super::system::upload_secrets(c, &args);
     }
     if words.len() >= 2
         && words[0] == "repo"

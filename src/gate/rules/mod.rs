@@ -163,9 +163,8 @@ pub(crate) fn judge(
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"
         | "xh" | "aria2c" => net::net(&mut c),
         "sed" | "awk" | "gawk" | "mawk" | "nawk" | "perl" | "python" | "pypy" | "ruby" | "node"
-        | "deno" | "bun" | "php" | "lua" | "Rscript" | "osascript" | "jq" => {
-            super::interp::judge(&mut c)
-        }
+        | "deno" | "bun" | "php" | "lua" | "Rscript" | "osascript" | "jq" | "pwsh"
+        | "powershell" => super::interp::judge(&mut c),
         _ => system::system(&mut c),
     }
     secret_read(&mut c);

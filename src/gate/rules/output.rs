@@ -8,6 +8,7 @@
 
 use super::Cmd;
 use crate::gate::args::{Spec, parse};
+use crate::gate::paths::Class;
 use crate::gate::text::decode_ansi_c;
 use crate::gate::walk::{Stream, Taint};
 
@@ -90,6 +91,10 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
         } else if a.known && c.an.paths.is_secret(&a.text) {
             inherited.taint.secret = true;
         }
+        // Archiving the whole home or its credential directories packs secrets.
+        if a.known && matches!(c.class(a), Class::Home | Class::HomeSensitive) {
+            inherited.taint.secret = true;
+        }
     }
     match name.as_str() {
         "echo" => {
@@ -147,6 +152,18 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 return Stream::default();
             }
             Stream::text((lo..=hi).map(|n| format!("{n}\n")).collect())
+        }
+        "mktemp" => {
+            let a = parse(&args, Spec::new("p", &["tmpdir", "suffix"]));
+            let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
+            let name = match (a.operands.first(), dir) {
+                (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', "\u{1}")),
+                (Some(t), None) if !a.has('t', "") => t.text.replace('X', "\u{1}"),
+                (Some(t), None) => format!("/tmp/{}", t.text.replace('X', "\u{1}")),
+                (None, Some(d)) => format!("{d}/tmp.\u{1}"),
+                (None, None) => "/tmp/tmp.\u{1}".to_owned(),
+            };
+            Stream::text(format!("{name}\n"))
         }
         "yes" => Stream {
             endless: true,

@@ -259,6 +259,13 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
         {
             c.hit("privesc.account", None);
         }
+        "setcap" if !has("-r") && !has("-v") => {
+            c.hit("privesc.setuid", Some("grants file capabilities".into()))
+        }
+        "fallocate" | "truncate" | "xfs_mkfile" | "mkfile" if huge_size(&words) => {
+            c.hit("resource.fill_disk", Some("allocates a huge file".into()))
+        }
+        "rclone" | "s3cmd" | "azcopy" | "b2" => upload_secrets(c, &args),
         "nsenter" => c.hit(
             "privesc.container",
             Some("enters another process's namespaces".into()),
@@ -327,7 +334,8 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
         }
         "terraform" | "tofu" | "terragrunt" | "pulumi" | "cdk" | "cdktf" | "serverless" | "sls" => {
             let destroy = words.iter().any(|w| matches!(*w, "destroy" | "remove"))
-                || words.contains(&"-destroy");
+                || words.contains(&"-destroy")
+                || words.contains(&"stack") && words.iter().any(|w| matches!(*w, "rm" | "remove"));
             let auto = words.iter().any(|w| {
                 w.contains("auto-approve") || *w == "--yes" || *w == "-y" || *w == "--force"
             });
@@ -362,11 +370,14 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
                     || w.starts_with("terminate-")
                     || w.starts_with("remove-")
                     || w.starts_with("deregister")
-                    || w.starts_with("destroy")
+                    || w.contains("destroy")
+                    || w.ends_with(":delete")
+                    || w.ends_with(":remove")
             });
             if destructive {
                 c.hit("infra.cloud_delete", None);
             }
+            upload_secrets(c, &args);
         }
         "mysql" | "mariadb" | "psql" | "sqlite3" | "mongo" | "mongosh" | "cqlsh"
         | "clickhouse-client" | "sqlcmd" | "cockroach" | "duckdb" => {
@@ -408,6 +419,31 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
         }
         _ => {}
     }
+}
+
+/// Cloud and sync tools that upload files: credentials among them leave the machine.
+pub(crate) fn upload_secrets(c: &mut Cmd<'_, '_>, args: &[Field]) {
+    for a in args.iter().filter(|a| a.known) {
+        let abs = c.abs(a);
+        if c.an.paths.is_secret(&abs) || c.class(a) == Class::HomeSensitive {
+            c.hit("exfil.upload_secret", Some(format!("uploads {}", a.text)));
+        }
+    }
+}
+
+/// A size argument of 10 GB or more (`-l 1000G`, `-s 2T`).
+fn huge_size(words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        let w = w.trim_start_matches(['-', 'l', 's', '=', '+']);
+        let digits: String = w.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let unit = w[digits.len()..].to_ascii_uppercase();
+        let n: u64 = digits.parse().unwrap_or(0);
+        match unit.chars().next() {
+            Some('G') => n >= 10,
+            Some('T' | 'P' | 'E') => n >= 1,
+            _ => false,
+        }
+    })
 }
 
 /// Disk tools pointed only at image files in the workspace or scratch space harm nothing.
@@ -642,12 +678,11 @@ fn docker(c: &mut Cmd<'_, '_>, words: &[&str]) {
         {
             c.hit("infra.container_prune", None)
         }
-        ("rm", _) | ("rmi", _)
-            if words
-                .iter()
-                .any(|w| w.contains("$(") || *w == "-v" || *w == "--volumes") =>
-        {
+        ("rm", _) | ("rmi", _) if words.iter().any(|w| *w == "-v" || *w == "--volumes") => {
             c.hit("infra.container_volume", None)
+        }
+        ("rm" | "rmi", _) if c.args().iter().any(|a| !a.known) => {
+            c.hit("infra.container_rm_dynamic", None)
         }
         _ => {}
     }
