@@ -193,11 +193,11 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut
             }
             "-delete" => {
                 for s in &starts {
-                    let class = an.paths.classify(&s.text, s.glob, scope);
+                    // -delete removes what is found below the starting point.
+                    let below = descendant(s);
+                    let class = an.paths.classify(&below.text, s.glob, scope);
                     // Deleting below the workspace root is undoable; the root itself stays.
-                    if class.precious() && class != Class::WorkspaceRoot
-                        || class == Class::Unknown && !s.known
-                    {
+                    if class.precious() || class == Class::Unknown && !s.known {
                         an.hit(
                             "fs.find_delete",
                             scope,

@@ -132,7 +132,13 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
             });
             if outside {
                 c.hit("git.clean_outside", None);
-            } else if a.has('f', "force") && (a.has('x', "") || a.has('d', "")) {
+            } else if a.has('f', "force")
+                && (a.has('x', "") || a.has('d', ""))
+                && (a.operands.is_empty()
+                    || a.operands
+                        .iter()
+                        .any(|o| c.class(o) == Class::WorkspaceRoot))
+            {
                 c.hit("git.clean", None);
             }
         }

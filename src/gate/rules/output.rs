@@ -39,6 +39,13 @@ const SHELLENV: &[&str] = &[
     "gpg-agent",
     "rustup",
     "nvm",
+    "minikube",
+    "docker-machine",
+    "pipenv",
+    "pdm",
+    "devbox",
+    "nix",
+    "flox",
 ];
 
 /// Commands whose output is their input (or their files) transformed beyond reading.
