@@ -48,7 +48,7 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
             }
         }
         "perl" => {
-            let a = parse(&args, Spec::new("eE", &[]));
+            let a = parse(&perl_args(&args), Spec::new("eE", &[]));
             let code: Vec<Field> = a
                 .values('e', "")
                 .into_iter()
@@ -241,6 +241,53 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
     for s in &snippets {
         scan(c, lang, s);
     }
+}
+
+/// Splits perl's flag clusters the way perl reads them: `-M`, `-m`, `-I`, `-x`, `-d`
+/// take the rest of the cluster, `-i`, `-l`, `-0` an optional inline value; so in
+/// `-MLWP::Simple -e CODE` the `e` inside the module name is not `-e`.
+fn perl_args(args: &[Field]) -> Vec<Field> {
+    let mut out = Vec::new();
+    for a in args {
+        let t = a.text.as_str();
+        if !a.known || !t.starts_with('-') || t.starts_with("--") || t == "-" {
+            out.push(a.clone());
+            continue;
+        }
+        let chars: Vec<char> = t.chars().skip(1).collect();
+        let mut j = 0;
+        while j < chars.len() {
+            let ch = chars[j];
+            if "MmIxdilC0".contains(ch) {
+                // The flag keeps its inline value; nothing after it is another flag.
+                out.push(Field {
+                    text: format!("-{ch}"),
+                    ..a.clone()
+                });
+                break;
+            }
+            if ch == 'e' || ch == 'E' {
+                out.push(Field {
+                    text: format!("-{ch}"),
+                    ..a.clone()
+                });
+                let rest: String = chars[j + 1..].iter().collect();
+                if !rest.is_empty() {
+                    out.push(Field {
+                        text: rest,
+                        ..a.clone()
+                    });
+                }
+                break;
+            }
+            out.push(Field {
+                text: format!("-{ch}"),
+                ..a.clone()
+            });
+            j += 1;
+        }
+    }
+    out
 }
 
 /// PowerShell: encoded commands hide their code; `iex` of a web request runs downloaded code.

@@ -280,7 +280,18 @@ fn wrapper(
                 };
                 return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
             }
-            return Some(inner(an, name, &a.operands, io, scope, true));
+            // `sudo VAR=value CMD`: assignments before the command, as with env.
+            let skip = a
+                .operands
+                .iter()
+                .take_while(|f| {
+                    f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.'])
+                })
+                .count();
+            if skip >= a.operands.len() {
+                return Some(Stream::default());
+            }
+            return Some(inner(an, name, &a.operands[skip..], io, scope, true));
         }
         "su" => {
             if args

@@ -478,10 +478,9 @@ impl Analyzer<'_> {
     /// Endless data written into a regular file fills the disk.
     fn check_endless(&mut self, scope: &Scope, out: &Stream, io: &Io) {
         if out.endless
-            && io
-                .stdout_files
-                .iter()
-                .any(|f| !f.starts_with("/dev/") && !f.starts_with("/proc/"))
+            && io.stdout_files.iter().any(|f| {
+                !f.starts_with("/dev/") && !f.starts_with("/proc/") || f.starts_with("/dev/shm/")
+            })
         {
             let files = io.stdout_files.join(" ");
             self.hit_plain("resource.fill_disk", scope, &files, None);

@@ -85,6 +85,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
     let args = c.args().to_vec();
     let stdin = c.io.stdin.clone();
     let mut inherited = Stream::tainted(stdin.taint);
+    let mut files_endless = false;
     for a in &args {
         if a.known
             && (a.text.starts_with('/')
@@ -94,6 +95,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
         {
             let s = c.an.file_stream(a, c.scope);
             inherited.taint = inherited.taint.merge(s.taint);
+            files_endless |= s.endless;
             inherited.endless |= s.endless && matches!(name.as_str(), "cat" | "tac" | "tee");
         } else if a.known && c.an.paths.is_secret(&a.text) {
             inherited.taint.secret = true;
@@ -171,6 +173,18 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 (None, None) => "/tmp/tmp.\u{1}".to_owned(),
             };
             Stream::text(format!("{name}\n"))
+        }
+        // `head -c 100G /dev/zero` is bounded only on paper.
+        "head"
+            if (files_endless || stdin.endless)
+                && super::system::huge_size(
+                    &args.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(),
+                ) =>
+        {
+            Stream {
+                endless: true,
+                ..Stream::default()
+            }
         }
         "yes" => Stream {
             endless: true,

@@ -97,9 +97,15 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
                     ],
                 ),
             );
+            // A pattern like `.` matches every process (pkill -f matches whole command lines).
+            let broad = a
+                .operands
+                .iter()
+                .any(|o| matches!(o.text.as_str(), "." | ".*" | "" | "^" | ".+"));
             let everyone = a.value('u', "user").is_some()
                 || a.value('U', "uid").is_some()
-                || name == "killall5";
+                || name == "killall5"
+                || broad;
             let daemon = a
                 .operands
                 .iter()
@@ -432,7 +438,7 @@ pub(crate) fn upload_secrets(c: &mut Cmd<'_, '_>, args: &[Field]) {
 }
 
 /// A size argument of 10 GB or more (`-l 1000G`, `-s 2T`).
-fn huge_size(words: &[&str]) -> bool {
+pub(crate) fn huge_size(words: &[&str]) -> bool {
     words.iter().any(|w| {
         let w = w.trim_start_matches(['-', 'l', 's', '=', '+']);
         let digits: String = w.chars().take_while(|c| c.is_ascii_digit()).collect();
