@@ -138,7 +138,7 @@ pub(crate) fn parallel(
     Stream::default()
 }
 
-pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> Stream {
     let args = &fields[1..];
     let mut i = 0;
     // Global options before the starting points.
@@ -161,7 +161,6 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut
     if starts.is_empty() {
         starts.push(Field::lit("."));
     }
-    let _ = io;
     while i < args.len() {
         let t = args[i].text.as_str();
         match t {

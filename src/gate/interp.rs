@@ -645,7 +645,6 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
         c.hit("fork_bomb.interp", None);
     }
     // Process calls: their command strings are shell lines.
-    let mut process = false;
     for call in process_calls(lang) {
         for pos in find_all(code, call) {
             if matches!(lang, Lang::Perl | Lang::Ruby)
@@ -662,13 +661,11 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                     .iter()
                     .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
                 {
-                    process = true;
                     let line = cmdline.trim().trim_matches('|').trim().to_owned();
                     c.nested(&format!("{lang:?} open"), &Field::lit(&line));
                 }
                 continue;
             }
-            process = true;
             let start = pos + call.len();
             let region = region(code, start.saturating_sub(1).max(pos));
             let lits = lits_in(&lx, code, region.clone());
@@ -696,7 +693,6 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             }
         }
     }
-    let _ = process;
     // Deletions: judged by the literals each call receives.
     for call in DELETE_CALLS {
         for pos in find_all(code, call) {

@@ -1,8 +1,9 @@
 //! The command gate: judges a shell command line against an exec policy before it runs.
 //!
-//! Owns: parsing a line into a bash syntax tree ([`walk`]), evaluating its words statically
-//! ([`words`]), unwrapping wrappers and nested shells ([`unwrap`]), the rule families
-//! ([`rules`]), path classification ([`paths`]) and the policy ([`policy`]).
+//! Owns: parsing a line into a bash syntax tree (`walk`), evaluating its words statically
+//! (`words`, `text`), unwrapping wrappers and nested shells (`unwrap`, `fanout`), the rule
+//! families (`rules`, `interp`, `sed`), path classification (`paths`) and the policy
+//! (`policy`, `default-policy.toml`). See `docs/GATE.md`.
 //! The verdict is the strictest over every simple command the line would run.
 //!
 //! Architecture invariant: the gate fails closed.

@@ -130,10 +130,7 @@ fn sed_commands(script: &str) -> Vec<SedCmd> {
                 if c == 's' && flags.contains('e') {
                     out.push(SedCmd::SubstExec);
                 }
-                if c == 's'
-                    && let Some(w) = flags.find('w')
-                {
-                    let _ = w;
+                if c == 's' && flags.contains('w') {
                     let mut j = i;
                     while j < chars.len() && chars[j] != '\n' {
                         j += 1;

@@ -514,7 +514,7 @@ fn wrapper(
         }
         "xargs" => return Some(super::fanout::xargs(an, args, io, scope)),
         "parallel" => return Some(super::fanout::parallel(an, args, io, scope)),
-        "find" => return Some(super::fanout::find(an, fields, io, scope)),
+        "find" => return Some(super::fanout::find(an, fields, scope)),
         _ => return None,
     };
     let rest = rest.min(args.len());
@@ -547,8 +547,7 @@ fn editor_commands(
                 text: line.to_owned(),
                 ..c.clone()
             };
-            let out = nested_line(an, "vim :!", &f, io.stdin.clone(), scope);
-            let _ = out;
+            nested_line(an, "vim :!", &f, io.stdin.clone(), scope);
         } else if t.starts_with("sh")
             || t.starts_with("terminal")
             || t.starts_with("py")

@@ -70,7 +70,13 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     if rest.iter().any(|a| a.is("-h") || a.is("--help")) {
         return;
     }
-    let _ = dir;
+    // `git -C DIR`: a repository outside the workspace is not undoable by the view.
+    let elsewhere = dir.as_ref().is_some_and(|d| {
+        !matches!(
+            c.class(d),
+            Class::Workspace | Class::WorkspaceRoot | Class::Build | Class::Tmp
+        )
+    });
     match sub.text.as_str() {
         "push" => push(c, rest),
         "reset"
@@ -130,7 +136,7 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
                     Class::Workspace | Class::Build | Class::WorkspaceRoot | Class::WorkspaceAll
                 )
             });
-            if outside {
+            if outside || elsewhere {
                 c.hit("git.clean_outside", None);
             } else if a.has('f', "force")
                 && (a.has('x', "") || a.has('d', ""))

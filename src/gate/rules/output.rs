@@ -11,6 +11,7 @@ use crate::gate::args::{Spec, parse};
 use crate::gate::paths::Class;
 use crate::gate::text::decode_ansi_c;
 use crate::gate::walk::{Stream, Taint};
+use crate::gate::words::UNKNOWN;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -166,11 +167,11 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             let a = parse(&args, Spec::new("p", &["tmpdir", "suffix"]));
             let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
             let name = match (a.operands.first(), dir) {
-                (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', "\u{1}")),
-                (Some(t), None) if !a.has('t', "") => t.text.replace('X', "\u{1}"),
-                (Some(t), None) => format!("/tmp/{}", t.text.replace('X', "\u{1}")),
-                (None, Some(d)) => format!("{d}/tmp.\u{1}"),
-                (None, None) => "/tmp/tmp.\u{1}".to_owned(),
+                (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', &UNKNOWN.to_string())),
+                (Some(t), None) if !a.has('t', "") => t.text.replace('X', &UNKNOWN.to_string()),
+                (Some(t), None) => format!("/tmp/{}", t.text.replace('X', &UNKNOWN.to_string())),
+                (None, Some(d)) => format!("{d}/tmp.{UNKNOWN}"),
+                (None, None) => format!("/tmp/tmp.{UNKNOWN}"),
             };
             Stream::text(format!("{name}\n"))
         }
