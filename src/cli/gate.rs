@@ -74,11 +74,13 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             }
             ctx.workspace = workspace.or_else(|| Some(ctx.cwd.clone()));
             let verdict = gate.judge(&line.join(" "), &ctx);
-            if json {
-                println!("{}", serde_json::to_string(&verdict)?);
+            let shown = if json {
+                serde_json::to_string(&verdict)?
             } else {
-                println!("{}", text(&verdict));
-            }
+                text(&verdict)
+            };
+            // A closed stdout is an error to report, never a panic.
+            writeln!(std::io::stdout(), "{shown}").context("writing the verdict")?;
             Ok(verdict.decision.exit_code())
         }
         GateCommand::Hook(HookCommand::Claude { policy, workspace }) => {
@@ -88,7 +90,7 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
                 .context("reading the hook payload")?;
             let answer = claude_hook(&gate, &input, workspace)?;
             if let Some(a) = answer {
-                println!("{a}");
+                writeln!(std::io::stdout(), "{a}").context("writing the hook answer")?;
             }
             Ok(0)
         }

@@ -140,8 +140,10 @@ fn named(
     if an.functions.iter().any(|f| f == name) {
         if scope.concurrent && scope.function.as_deref() == Some(name) {
             an.hit("fork_bomb.recursive", scope, fields, None);
+            return Stream::default();
         }
-        return Stream::default();
+        // The body was judged where it was defined. The definition may sit in a branch that
+        // does not run, so a name that shadows a program is judged as that program too.
     }
     match name {
         "cd" | "pushd" => {
