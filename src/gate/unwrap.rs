@@ -137,11 +137,16 @@ fn named(
 ) -> Stream {
     let args = &fields[1..];
     let name = p.name.as_str();
-    if an.functions.iter().any(|f| f == name) {
-        if scope.concurrent && scope.function.as_deref() == Some(name) {
-            an.hit("fork_bomb.recursive", scope, fields, None);
-            return Stream::default();
-        }
+    // A function that calls itself concurrently is a fork bomb. Any other call: the body was
+    // judged where it was defined, and since the definition may sit in a branch that does
+    // not run, a name that shadows a program is judged as that program too.
+    if scope.concurrent
+        && scope.function.as_deref() == Some(name)
+        && an.functions.iter().any(|f| f == name)
+    {
+        an.hit("fork_bomb.recursive", scope, fields, None);
+        return Stream::default();
+    }
         // The body was judged where it was defined. The definition may sit in a branch that
         // does not run, so a name that shadows a program is judged as that program too.
     }
