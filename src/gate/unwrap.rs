@@ -147,9 +147,6 @@ fn named(
         an.hit("fork_bomb.recursive", scope, fields, None);
         return Stream::default();
     }
-        // The body was judged where it was defined. The definition may sit in a branch that
-        // does not run, so a name that shadows a program is judged as that program too.
-    }
     match name {
         "cd" | "pushd" => {
             scope.cwd = match args
