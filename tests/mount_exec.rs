@@ -276,3 +276,24 @@ fn regression_confined_writes_kill_setuid_and_keep_plain_files_writable() {
     );
     check_isolation_then_abort(&m, &ws_before);
 }
+
+/// The gate judges what `exec` would run, before anything runs: a denied line exits 3 and
+/// leaves no trace, an ordinary one runs.
+#[test]
+fn the_gate_stops_a_denied_command_before_it_runs() {
+    let m = Mounted::at(sample_tree);
+    let ws_before = tree(&m.ws, EXACT);
+    let view_before = tree(&m.view, EXACT);
+    let out = exec(&m, &[], "touch marker; r''m -rf ~");
+    assert_eq!(code(&out), Some(3), "{out:?}");
+    assert!(!m.v("marker").exists(), "a denied command must never run");
+    assert_trees_eq(
+        "view after a denied exec",
+        &view_before,
+        &tree(&m.view, EXACT),
+    );
+    let out = exec(&m, &[], "touch marker && rm -rf dir");
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    assert!(m.v("marker").exists());
+    check_isolation_then_abort(&m, &ws_before);
+}
