@@ -160,7 +160,7 @@ fn fails_closed() {
             "eval eval eval eval eval eval eval eval eval eval eval eval eval eval eval true",
         ),
     ]);
-    let long = "a".repeat(20_000);
+    let long = "a".repeat(70_000);
     let v = gate().judge(&long, &ctx());
     assert_eq!(v.decision, ftsb_fs::gate::Decision::Deny);
 }

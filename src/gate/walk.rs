@@ -22,7 +22,7 @@ use super::words::Field;
 use super::{Context, Decision, paths::Paths};
 
 /// Longest line the gate reads; longer is denied (a bound, not a judgement).
-pub(crate) const MAX_LINE: usize = 16 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// Deepest nesting of `sh -c`, `eval`, substitutions and wrappers.
 pub(crate) const MAX_DEPTH: usize = 12;
 /// Most simple commands judged for one line, counting every unwrapping.
