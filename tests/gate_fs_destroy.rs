@@ -161,7 +161,37 @@ fn fails_closed() {
             "eval eval eval eval eval eval eval eval eval eval eval eval eval eval eval true",
         ),
     ]);
-    let long = "a".repeat(20_000);
+    let long = "a".repeat(70_000);
     let v = gate().judge(&long, &ctx());
     assert_eq!(v.decision, ftsb_fs::gate::Decision::Deny);
+}
+
+/// `exec -- CMD ARGS` hands the gate an argv: each word stays one word.
+#[test]
+fn argv_is_quoted_word_by_word() {
+    use ftsb_fs::gate::Decision;
+    let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let g = gate();
+    let c = ctx();
+    assert_eq!(
+        g.judge_argv(&argv(&["sh", "-c", "rm -rf ~"]), &c).decision,
+        Decision::Deny
+    );
+    assert_eq!(
+        g.judge_argv(&argv(&["echo", "rm -rf ~; reboot"]), &c)
+            .decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        g.judge_argv(&argv(&["ls", "a b; rm -rf ~"]), &c).decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        g.judge_argv(&argv(&["rm", "-rf", "target"]), &c).decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        g.judge_argv(&argv(&["rm", "-rf", "$HOME"]), &c).decision,
+        Decision::Allow
+    );
 }

@@ -100,3 +100,22 @@ fn deep_keyword_nesting_stays_bounded() {
     let quotes = format!("echo {}", "\"$(echo ".repeat(60));
     judge_in_time(&quotes);
 }
+
+/// The nesting bound counts structure, not words: a here-document full of `if` and `for`,
+/// or many `if` statements in a row, are ordinary.
+#[test]
+fn long_flat_scripts_are_not_nesting() {
+    use ftsb_fs::gate::Decision;
+    let body: String = (0..100)
+        .map(|i| format!("if x{i}:\n    for y in z: pass\n"))
+        .collect();
+    let heredoc = format!("cat > gen.py <<EOF\n{body}EOF\n");
+    assert_eq!(gate().judge(&heredoc, &ctx()).decision, Decision::Allow);
+    let ifs: Vec<String> = (0..80)
+        .map(|i| format!("if [ -f a{i} ]; then echo {i}; fi"))
+        .collect();
+    assert_eq!(
+        gate().judge(&ifs.join("; "), &ctx()).decision,
+        Decision::Allow
+    );
+}

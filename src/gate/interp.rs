@@ -532,8 +532,10 @@ const WRITE_CALLS: &[&str] = &[
 ];
 
 const NET_TOKENS: &[&str] = &[
-    "urllib",
-    "requests",
+    "urllib.request",
+    "urllib2",
+    "urlretrieve",
+    "requests.",
     "http.client",
     "socket",
     "urlopen",
@@ -696,7 +698,11 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     // Deletions: judged by the literals each call receives.
     for call in DELETE_CALLS {
         for pos in find_all(code, call) {
-            let r = region(code, pos + call.len().saturating_sub(1));
+            let mut r = region(code, pos + call.len().saturating_sub(1));
+            if call.starts_with('.') || code[..pos].ends_with('.') {
+                // A method call deletes its receiver: `Path('dist/x').unlink()`.
+                r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
+            }
             let text = &code[r.clone()];
             let lits = lits_in(&lx, code, r);
             let home_here =

@@ -22,7 +22,7 @@ use super::words::Field;
 use super::{Context, Decision, paths::Paths};
 
 /// Longest line the gate reads; longer is denied (a bound, not a judgement).
-pub(crate) const MAX_LINE: usize = 16 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// Deepest nesting of `sh -c`, `eval`, substitutions and wrappers.
 pub(crate) const MAX_DEPTH: usize = 12;
 /// Most simple commands judged for one line, counting every unwrapping.
@@ -205,17 +205,39 @@ fn nesting(text: &str) -> usize {
             _ => {}
         }
     }
-    // Compound keywords and `!` nest too; their count bounds their depth.
-    let keywords = text
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .filter(|w| {
-            matches!(
-                *w,
-                "if" | "while" | "until" | "for" | "case" | "select" | "!" | "function" | "coproc"
-            )
-        })
-        .count();
-    max.max(keywords)
+    max
+}
+
+/// The deepest nesting of compound commands in a token stream (`if`..`fi`, loops, `case`,
+/// groups), and the longest run of `!`. Here-document bodies and quoted strings are single
+/// tokens, so a file written by a here-document does not count.
+fn keyword_depth(tokens: &[brush_parser::Token]) -> usize {
+    use brush_parser::Token;
+    let (mut depth, mut max, mut bangs) = (0usize, 0usize, 0usize);
+    for t in tokens {
+        let (open, close) = match t {
+            Token::Word(w, _) => {
+                bangs = if w == "!" { bangs + 1 } else { 0 };
+                max = max.max(bangs);
+                (
+                    matches!(
+                        w.as_str(),
+                        "if" | "while" | "until" | "for" | "case" | "select" | "{" | "coproc"
+                    ),
+                    matches!(w.as_str(), "fi" | "done" | "esac" | "}"),
+                )
+            }
+            Token::Operator(o, _) => (o == "(", o == ")"),
+        };
+        if open {
+            depth += 1;
+            max = max.max(depth);
+        }
+        if close {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    max
 }
 
 impl Analyzer<'_> {
@@ -265,7 +287,9 @@ impl Analyzer<'_> {
             return Stream::default();
         }
         // The parser recurses once per nesting level: refuse deep nesting before it does.
-        if nesting(text) > MAX_NESTING {
+        let too_deep = nesting(text) > MAX_NESTING
+            || brush_parser::tokenize_str(text).is_ok_and(|t| keyword_depth(&t) > MAX_NESTING);
+        if too_deep {
             self.hit_plain("gate.bound", scope, "", Some("nesting too deep".into()));
             return Stream::default();
         }
