@@ -335,20 +335,20 @@ impl Paths {
         if p == ws {
             return Class::WorkspaceRoot;
         }
-        if let Some(rel) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/')) {
-            if ws != "/" {
-                let comps: Vec<&str> = rel.split('/').collect();
-                if comps.contains(&".git") {
-                    return Class::Git;
-                }
-                if comps
-                    .iter()
-                    .any(|c| BUILD_DIRS.contains(c) || c.ends_with(".egg-info"))
-                {
-                    return Class::Build;
-                }
-                return Class::Workspace;
+        if let Some(rel) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/'))
+            && ws != "/"
+        {
+            let comps: Vec<&str> = rel.split('/').collect();
+            if comps.contains(&".git") {
+                return Class::Git;
             }
+            if comps
+                .iter()
+                .any(|c| BUILD_DIRS.contains(c) || c.ends_with(".egg-info"))
+            {
+                return Class::Build;
+            }
+            return Class::Workspace;
         }
         let home = self.home.as_deref().unwrap_or("~");
         if p == home || p == "~" {

@@ -427,10 +427,11 @@ fn wrapper(
                     scope,
                 ));
             }
-            if a.operands.len() > 1 && a.operands[1].text == "-c" {
-                if let Some(c) = a.operands.get(2) {
-                    return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
-                }
+            if a.operands.len() > 1
+                && a.operands[1].text == "-c"
+                && let Some(c) = a.operands.get(2)
+            {
+                return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
             }
             a.rest + 1
         }
