@@ -182,6 +182,18 @@ fn negative_attr() -> FileAttr {
     }
 }
 
+/// A new node of `kind` owned by the caller, with permission bits from `mode`.
+fn new_node(req: &Request, kind: Kind, mode: u32) -> NewNode {
+    NewNode {
+        kind,
+        perm: mode & 0o7777,
+        uid: req.uid(),
+        gid: req.gid(),
+        rdev: 0,
+        target: None,
+    }
+}
+
 fn entry(reply: ReplyEntry, r: Result<Attr, FsError>) {
     match r {
         Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
@@ -301,12 +313,8 @@ impl Filesystem for View {
             return reply.error(Errno::EINVAL);
         };
         let new = NewNode {
-            kind,
-            perm: mode & !umask & 0o7777,
-            uid: req.uid(),
-            gid: req.gid(),
             rdev: rdev.into(),
-            target: None,
+            ..new_node(req, kind, mode & !umask)
         };
         entry(reply, self.ov().make(ino(parent), name.as_bytes(), new));
     }
@@ -320,14 +328,7 @@ impl Filesystem for View {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let new = NewNode {
-            kind: Kind::Dir,
-            perm: mode & !umask & 0o7777,
-            uid: req.uid(),
-            gid: req.gid(),
-            rdev: 0,
-            target: None,
-        };
+        let new = new_node(req, Kind::Dir, mode & !umask);
         entry(reply, self.ov().make(ino(parent), name.as_bytes(), new));
     }
 
@@ -348,12 +349,8 @@ impl Filesystem for View {
         reply: ReplyEntry,
     ) {
         let new = NewNode {
-            kind: Kind::Symlink,
-            perm: 0o777,
-            uid: req.uid(),
-            gid: req.gid(),
-            rdev: 0,
             target: Some(target.as_os_str().as_bytes().to_vec()),
+            ..new_node(req, Kind::Symlink, 0o777)
         };
         entry(
             reply,
@@ -700,14 +697,7 @@ impl Filesystem for View {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let new = NewNode {
-            kind: Kind::File,
-            perm: mode & !umask & 0o7777,
-            uid: req.uid(),
-            gid: req.gid(),
-            rdev: 0,
-            target: None,
-        };
+        let new = new_node(req, Kind::File, mode & !umask);
         let mut ov = self.ov();
         let made = ov
             .make(ino(parent), name.as_bytes(), new)

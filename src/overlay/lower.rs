@@ -57,14 +57,8 @@ pub fn stamp_of(st: &Stat) -> Stamp {
     Stamp {
         ino: st.st_ino,
         size: st.st_size as u64,
-        mtime: Time {
-            sec: st.st_mtime,
-            nsec: st.st_mtime_nsec as u32,
-        },
-        ctime: Time {
-            sec: st.st_ctime,
-            nsec: st.st_ctime_nsec as u32,
-        },
+        mtime: Time::from_parts(st.st_mtime, st.st_mtime_nsec),
+        ctime: Time::from_parts(st.st_ctime, st.st_ctime_nsec),
     }
 }
 

@@ -541,18 +541,9 @@ fn attr_of(st: &Stat, ino: Ino) -> Attr {
         gid: st.st_gid,
         size: st.st_size as u64,
         blocks: st.st_blocks as u64,
-        atime: Time {
-            sec: st.st_atime,
-            nsec: st.st_atime_nsec as u32,
-        },
-        mtime: Time {
-            sec: st.st_mtime,
-            nsec: st.st_mtime_nsec as u32,
-        },
-        ctime: Time {
-            sec: st.st_ctime,
-            nsec: st.st_ctime_nsec as u32,
-        },
+        atime: Time::from_parts(st.st_atime, st.st_atime_nsec),
+        mtime: Time::from_parts(st.st_mtime, st.st_mtime_nsec),
+        ctime: Time::from_parts(st.st_ctime, st.st_ctime_nsec),
         rdev: st.st_rdev,
         nlink: st.st_nlink as u32,
     }

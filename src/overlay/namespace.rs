@@ -369,6 +369,15 @@ impl Overlay {
         if self.found_kind(found) == Kind::Dir {
             self.add_subdirs(parent, -1);
         }
+        self.vacate(parent, name)?;
+        self.drop_name(found)?;
+        self.touch_dir(parent);
+        Ok(())
+    }
+
+    /// Empties the entry `name` of `parent`: a whiteout where the workspace has that name,
+    /// nothing otherwise.
+    fn vacate(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
         let whiteout = self.lower_has(parent, name)?;
         let entries = self.dirs.entry(parent).or_default();
         if whiteout {
@@ -377,6 +386,13 @@ impl Overlay {
             entries.remove(name);
         }
         self.touch_dentry(parent, name);
+        Ok(())
+    }
+
+    /// The object `found` loses one of its names: its link count drops (a removed
+    /// directory's own entries go with it, and the node with its last name and holder); a
+    /// workspace object not copied up reports nlink 0 to whoever still holds it.
+    fn drop_name(&mut self, found: &Found) -> Result<(), FsError> {
         match found {
             Found::Node(ino) => {
                 let ino = *ino;
@@ -389,26 +405,23 @@ impl Overlay {
                     .nodes
                     .get(&ino)
                     .is_some_and(|n| n.attr.kind == Kind::Dir)
+                    && let Some(old) = self.dirs.get_mut(&ino)
                 {
-                    // A removed directory's own entries go with it.
-                    if let Some(old) = self.dirs.get_mut(&ino) {
-                        let names: Vec<Vec<u8>> = old.keys().cloned().collect();
-                        old.clear();
-                        for n in names {
-                            self.touch_dentry(ino, &n);
-                        }
+                    let names: Vec<Vec<u8>> = old.keys().cloned().collect();
+                    old.clear();
+                    for n in names {
+                        self.touch_dentry(ino, &n);
                     }
                 }
-                self.maybe_drop(ino)?;
+                self.maybe_drop(ino)
             }
             Found::Lower(_, ino, _) => {
                 if let Some(r) = self.refs.get_mut(ino) {
                     r.unlinked = true;
                 }
+                Ok(())
             }
         }
-        self.touch_dir(parent);
-        Ok(())
     }
 
     /// Removes the non-directory `name` from `parent`.
@@ -589,50 +602,16 @@ impl Overlay {
                 }
             }
             (_, dst) => {
+                self.dirs
+                    .entry(new_parent)
+                    .or_default()
+                    .insert(new_name.to_vec(), Dentry::Child(src_ino));
+                self.touch_dentry(new_parent, new_name);
                 if let Some(d) = dst {
-                    // The replaced object loses this name (its entry is overwritten below).
-                    if let Found::Node(old) = d {
-                        if let Some(n) = self.nodes.get_mut(&old) {
-                            n.links = n.links.saturating_sub(1);
-                            n.attr.ctime = Time::now();
-                        }
-                        self.touch_node(old);
-                        if self
-                            .nodes
-                            .get(&old)
-                            .is_some_and(|n| n.attr.kind == Kind::Dir)
-                        {
-                            self.dirs.insert(old, BTreeMap::new());
-                            self.db.del_dentries_of(old.0)?;
-                        }
-                    } else if let Found::Lower(_, old, _) = d
-                        && let Some(r) = self.refs.get_mut(&old)
-                    {
-                        r.unlinked = true;
-                    }
-                    self.dirs
-                        .entry(new_parent)
-                        .or_default()
-                        .insert(new_name.to_vec(), Dentry::Child(src_ino));
-                    self.touch_dentry(new_parent, new_name);
-                    if let Found::Node(old) = d {
-                        self.maybe_drop(old)?;
-                    }
-                } else {
-                    self.dirs
-                        .entry(new_parent)
-                        .or_default()
-                        .insert(new_name.to_vec(), Dentry::Child(src_ino));
-                    self.touch_dentry(new_parent, new_name);
+                    // The replaced object loses this name (its entry was overwritten above).
+                    self.drop_name(&d)?;
                 }
-                let whiteout = self.lower_has(parent, name)?;
-                let entries = self.dirs.entry(parent).or_default();
-                if whiteout {
-                    entries.insert(name.to_vec(), Dentry::Whiteout { at: Time::now() });
-                } else {
-                    entries.remove(name);
-                }
-                self.touch_dentry(parent, name);
+                self.vacate(parent, name)?;
                 if let Some(n) = self.nodes.get_mut(&src_ino) {
                     n.attr.ctime = Time::now();
                 }

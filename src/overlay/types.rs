@@ -30,6 +30,14 @@ pub struct Time {
 }
 
 impl Time {
+    /// A time from the seconds and nanoseconds fields of a `struct stat`.
+    pub fn from_parts(sec: i64, nsec: i64) -> Time {
+        Time {
+            sec,
+            nsec: nsec as u32,
+        }
+    }
+
     /// The current wall-clock time.
     pub fn now() -> Time {
         let mut ts = libc::timespec {
