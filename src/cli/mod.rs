@@ -46,6 +46,8 @@ pub enum Command {
     Log(WsArg),
     /// Make the view equal checkpoint N (undoable: the replaced state stays in the log).
     Rollback(txn::RollbackArgs),
+    /// Drop restorable states of earlier commits (and, with --older-than, old ones) and unreferenced blobs.
+    Gc(txn::GcArgs),
     /// Gate check, checkpoint, run a command confined in the view, roll back if it fails.
     Exec(exec::ExecArgs),
     /// Run a whole agent session in the view, then summarize (and commit or abort if asked).
@@ -80,6 +82,7 @@ pub fn main() -> i32 {
         Command::Checkpoint(a) => txn::checkpoint(a, json),
         Command::Log(a) => txn::log(a, json),
         Command::Rollback(a) => txn::rollback(a, json),
+        Command::Gc(a) => txn::gc(a, json),
         Command::Exec(a) => exec::exec(a, json),
         Command::Run(a) => exec::run(a, json),
         Command::Recover(a) => mount::recover(a, json),

@@ -195,3 +195,31 @@ pub fn rollback(a: RollbackArgs, json: bool) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+/// `ftsb-fs gc`.
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    pub workspace: Option<PathBuf>,
+    /// Also drop checkpoints older than this many hours.
+    #[arg(long, value_name = "HOURS")]
+    pub older_than: Option<u64>,
+}
+
+pub fn gc(a: GcArgs, json: bool) -> anyhow::Result<i32> {
+    let ws = resolve_workspace(a.workspace.as_deref())?;
+    let r = call(
+        &ws,
+        &Request::Gc {
+            max_age_secs: a.older_than.map(|h| h.saturating_mul(3600)),
+        },
+    )?;
+    if json {
+        print_json(&r);
+    } else {
+        println!(
+            "dropped {} checkpoints and {} blobs",
+            r["checkpoints"], r["blobs"]
+        );
+    }
+    Ok(0)
+}

@@ -35,6 +35,10 @@ pub enum Request {
     Rollback {
         to: u64,
     },
+    /// Drops old restorable states and the blobs nothing references any more.
+    Gc {
+        max_age_secs: Option<u64>,
+    },
     Unmount {
         mode: UnmountMode,
     },

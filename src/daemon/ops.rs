@@ -124,6 +124,15 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             Ok(json!({ "rolled_back_to": to }))
         }
         Request::Unmount { mode } => unmount(daemon, mode),
+        Request::Gc { max_age_secs } => {
+            let age = max_age_secs.map(|s| {
+                i64::try_from(s)
+                    .unwrap_or(i64::MAX / 2)
+                    .saturating_mul(1_000_000_000)
+            });
+            let report = txn::gc(&mut lock(&daemon.overlay), age).map_err(|e| e.to_string())?;
+            Ok(serde_json::to_value(report).expect("reports are plain data"))
+        }
         Request::ExecBegin { command } => {
             if conn.exec.is_some() {
                 return Err("an exec is already in progress on this connection".into());

@@ -490,12 +490,14 @@ impl Db {
         Ok(self.log()?.into_iter().find(|r| r.id == id))
     }
 
-    /// Deletes log entries older than `created_ns`; returns how many.
-    pub fn prune_log(&self, created_before_ns: i64) -> Result<usize, MetaError> {
+    /// Deletes the restorable states (checkpoints, and the states abort and rollback kept)
+    /// of epochs other than `epoch`, and those created before `created_before_ns`; commit
+    /// records stay. Returns how many rows went.
+    pub fn prune_log(&self, epoch: u64, created_before_ns: i64) -> Result<usize, MetaError> {
         self.conn
             .execute(
-                "DELETE FROM log WHERE created_ns < ?1",
-                params![created_before_ns],
+                "DELETE FROM log WHERE snapshot != '' AND (epoch != ?1 OR created_ns < ?2)",
+                params![epoch as i64, created_before_ns],
             )
             .map_err(self.sql())
     }

@@ -111,3 +111,50 @@ fn now_ns() -> i64 {
     let t = Time::now();
     t.sec * 1_000_000_000 + i64::from(t.nsec)
 }
+
+/// What `gc` removed.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct GcReport {
+    pub checkpoints: usize,
+    pub blobs: usize,
+}
+
+/// Drops the restorable states of earlier epochs and those older than `max_age_ns`
+/// (when given), then every blob that neither the overlay, a remaining checkpoint, nor an
+/// open commit journal references.
+pub fn gc(ov: &mut Overlay, max_age_ns: Option<i64>) -> Result<GcReport, CheckpointError> {
+    ov.flush()?;
+    let cutoff = max_age_ns.map_or(i64::MIN, |age| now_ns() - age);
+    let checkpoints = ov.db().prune_log(epoch(ov)?, cutoff)?;
+    if ov.db().journal_open()?.is_some() {
+        // An interrupted commit's plan names blobs; recovery needs them.
+        return Ok(GcReport {
+            checkpoints,
+            blobs: 0,
+        });
+    }
+    let mut live: std::collections::HashSet<BlobId> = ov.live_blobs().into_iter().collect();
+    for row in ov.db().log()? {
+        if row.snapshot.is_empty() {
+            continue;
+        }
+        let id: BlobId = row.snapshot.parse()?;
+        live.insert(id);
+        let snap = load_any(ov, row.id, id)?;
+        live.extend(snap.nodes.iter().filter_map(|(_, n)| match n.data {
+            crate::overlay::Data::Blob(b) => Some(b),
+            _ => None,
+        }));
+    }
+    let blobs = ov.blobs().gc(&live)?;
+    Ok(GcReport { checkpoints, blobs })
+}
+
+/// The snapshot in blob `blob` of log entry `id`, whatever its epoch.
+fn load_any(ov: &Overlay, id: u64, blob: BlobId) -> Result<Snapshot, CheckpointError> {
+    let bytes = ov.blobs().read_verified(blob)?;
+    serde_json::from_slice(&bytes).map_err(|e| CheckpointError::BadSnapshot {
+        id,
+        detail: e.to_string(),
+    })
+}

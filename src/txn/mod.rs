@@ -30,7 +30,7 @@ mod undo;
 
 pub use apply::{Applied, apply};
 pub use check::{Conflict, check};
-pub use checkpoint::{CheckpointError, abort, checkpoint, epoch, load, rollback};
+pub use checkpoint::{CheckpointError, GcReport, abort, checkpoint, epoch, gc, load, rollback};
 pub use commit::{
     CommitError, CommitOutcome, after_recovery, commit, conflicts, plan, recover_at_mount,
     recover_store, workspace_of,
