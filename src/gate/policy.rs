@@ -183,10 +183,11 @@ impl Policy {
             })?;
         }
         for def in parsed.rule {
-            let line = rule_line(text, &def.id);
+            // Line numbers are only looked up when needed: searching the text for every
+            // rule and example costs more than the rest of loading the policy.
             let invalid = |message: String| GateError::Invalid {
                 file: name.to_owned(),
-                line,
+                line: rule_line(text, &def.id),
                 rule: def.id.clone(),
                 message,
             };
@@ -244,7 +245,14 @@ impl Policy {
             self.rules.insert(def.id.clone(), meta);
             for (list, should_fire) in [(&def.matches, true), (&def.not_match, false)] {
                 for ex in list {
-                    let at = text.find(ex.as_str()).map_or(line, |at| line_of(text, at));
+                    // The built-in examples are checked by the test suite, which can afford
+                    // the search; a policy file's are checked at load and named exactly.
+                    let at = if builtin {
+                        0
+                    } else {
+                        text.find(ex.as_str())
+                            .map_or_else(|| rule_line(text, &def.id), |at| line_of(text, at))
+                    };
                     self.examples.push(Example {
                         file: name.to_owned(),
                         line: at,
@@ -275,9 +283,17 @@ impl Policy {
             let fired = gate.fired(&ex.text, &ctx);
             let did = fired.contains(&ex.rule);
             if did != ex.should_fire {
+                // Built-in examples carry no line (see merge); look it up now.
+                let line = if ex.builtin {
+                    DEFAULT_POLICY
+                        .find(ex.text.as_str())
+                        .map_or(1, |at| line_of(DEFAULT_POLICY, at))
+                } else {
+                    ex.line
+                };
                 out.push(GateError::Example {
                     file: ex.file.clone(),
-                    line: ex.line,
+                    line,
                     rule: ex.rule.clone(),
                     example: ex.text.clone(),
                     problem: if ex.should_fire {
