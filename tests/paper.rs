@@ -21,7 +21,7 @@ fn paper_evaluation_small() {
         .arg(&script)
         .args(["--bin", env!("CARGO_BIN_EXE_ftsb-fs")])
         .args(["--seed", "7", "--trials", "55", "--keep-every", "11"])
-        .args(["--read-only", "11", "--blocked", "0", "--sizes", ""])
+        .args(["--read-only", "11", "--blocked", "20", "--sizes", ""])
         .env("XDG_STATE_HOME", state.path())
         .output()
         .unwrap();
