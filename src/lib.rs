@@ -10,6 +10,7 @@ pub mod confine;
 pub mod control;
 pub mod daemon;
 pub mod fuse;
+pub mod gate;
 pub mod meta;
 pub mod overlay;
 pub mod store;

@@ -250,6 +250,10 @@ fn stale_mount_after_sigkill_keeps_synced_changes() {
         std::fs::write(m.v("a.txt"), "closed before the crash").unwrap();
         std::fs::create_dir(m.v("newdir")).unwrap();
         std::fs::rename(m.v("dir/c.txt"), m.v("newdir/c.txt")).unwrap();
+        // Written but neither closed nor synced when the daemon dies: the daemon wrote the
+        // bytes to its working file, whose size the next start trusts.
+        let mut open = std::fs::File::create(m.v("open")).unwrap();
+        open.write_all(b"written, still open").unwrap();
         let pid = m.pid.expect("mount --json reports the daemon's pid");
         // SAFETY: kill has no memory preconditions; the pid is our daemon's.
         assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
@@ -271,6 +275,11 @@ fn stale_mount_after_sigkill_keeps_synced_changes() {
             "charlie\n"
         );
         assert!(!m.v("dir/c.txt").exists());
+        drop(open);
+        assert_eq!(
+            std::fs::read_to_string(m.v("open")).unwrap(),
+            "written, still open"
+        );
         if let Some(before) = before_ws {
             assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
         }
@@ -431,4 +440,61 @@ fn mount_right_after_unmount_works() {
     }
     // The sample tree's 7 root entries and the 8 files, all kept across the remounts.
     assert_eq!(std::fs::read_dir(&m.view).unwrap().count(), 7 + 8);
+}
+
+#[test]
+fn commit_refuses_when_the_workspace_changed_outside_the_view() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("a.txt"), "from the view").unwrap();
+    std::fs::remove_file(m.v("b.txt")).unwrap();
+    // Meanwhile the user edits the same files in the workspace directly.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(m.w("a.txt"), "from outside").unwrap();
+    std::fs::write(m.w("b.txt"), "also from outside").unwrap();
+    let outside = tree(&m.ws, EXACT);
+    let out = m.try_(&["commit"]);
+    assert_error(&out, "a.txt");
+    // Neither side lost anything.
+    assert_trees_eq(
+        "workspace after a refused commit",
+        &outside,
+        &tree(&m.ws, EXACT),
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "from the view"
+    );
+    assert!(!m.v("b.txt").exists());
+    // --force publishes the view's version.
+    m.ok(&["commit", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(m.w("a.txt")).unwrap(),
+        "from the view"
+    );
+    assert!(!m.w("b.txt").exists());
+}
+
+#[test]
+fn commit_of_an_in_place_view() {
+    let mut before = None;
+    let mut m = Mounted::in_place(|ws| {
+        sample_tree(ws);
+        before = Some(tree(ws, EXACT));
+    });
+    std::fs::write(m.v("a.txt"), "committed in place").unwrap();
+    std::fs::rename(m.v("dir"), m.v("dir2")).unwrap();
+    std::fs::remove_file(m.v("link")).unwrap();
+    std::fs::create_dir(m.v("new")).unwrap();
+    std::fs::write(m.v("new/file"), "n").unwrap();
+    let shown = tree(&m.view, EXACT);
+    m.commit();
+    assert_trees_eq("view after commit", &shown, &tree(&m.view, EXACT));
+    let out = m.unmount_abort();
+    assert!(out.status.success(), "{out:?}");
+    assert_trees_eq(
+        "workspace after commit and unmount",
+        &shown,
+        &tree(&m.ws, EXACT),
+    );
+    assert_ne!(before.unwrap(), shown);
 }

@@ -112,7 +112,9 @@ fn killed_exec_rolls_back() {
         "-c",
         "echo partial > p; rm dir/c.txt; echo more >> a.txt; exec sleep 60",
     ]);
-    c.stdout(std::process::Stdio::null())
+    // A killed exec cannot remove its TMPDIR: keep it inside this test's temp dir.
+    c.env("TMPDIR", m.root.path())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = c.spawn().unwrap();
     let started = Instant::now();
@@ -223,5 +225,75 @@ fn exec_runs_in_the_matching_directory_of_the_view() {
         std::fs::read_to_string(m.v("dir/from-ws")).unwrap().trim(),
         m.v("dir").to_str().unwrap()
     );
+    check_isolation_then_abort(&m, &ws_before);
+}
+
+#[test]
+fn kept_exec_changes_commit_to_the_workspace() {
+    let m = Mounted::at(sample_tree);
+    let out = exec(
+        &m,
+        &[],
+        "echo y > g; mkdir d2; mv a.txt d2/; rm -rf dir; chmod 700 run.sh",
+    );
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    let out = exec(&m, &[], FAILING);
+    assert_eq!(code(&out), Some(3), "{out:?}");
+    let shown = tree(&m.view, EXACT);
+    m.commit();
+    assert_trees_eq("workspace after commit", &shown, &tree(&m.ws, EXACT));
+    assert_eq!(std::fs::read_to_string(m.w("g")).unwrap(), "y\n");
+    assert!(!m.w("f").exists() && !m.w("dir").exists());
+}
+
+/// A confined command has no CAP_FSETID, so the kernel flags its writes for the daemon to
+/// clear setuid and setgid: a plain file must still take the write (it failed with EIO), and
+/// a setuid one must lose the bit, as on a local filesystem.
+#[test]
+fn regression_confined_writes_kill_setuid_and_keep_plain_files_writable() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = Mounted::at(|ws| {
+        sample_tree(ws);
+        std::fs::write(ws.join("tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(ws.join("tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    });
+    let ws_before = tree(&m.ws, EXACT);
+    let out = exec(&m, &[], "echo more >> a.txt && echo '# patched' >> tool");
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "alpha\nmore\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("tool")).unwrap(),
+        "#!/bin/sh\n# patched\n"
+    );
+    let mode = std::fs::metadata(m.v("tool")).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o7777,
+        0o755,
+        "setuid must be cleared by the write: {mode:o}"
+    );
+    check_isolation_then_abort(&m, &ws_before);
+}
+
+/// The gate judges what `exec` would run, before anything runs: a denied line exits 3 and
+/// leaves no trace, an ordinary one runs.
+#[test]
+fn the_gate_stops_a_denied_command_before_it_runs() {
+    let m = Mounted::at(sample_tree);
+    let ws_before = tree(&m.ws, EXACT);
+    let view_before = tree(&m.view, EXACT);
+    let out = exec(&m, &[], "touch marker; r''m -rf ~");
+    assert_eq!(code(&out), Some(3), "{out:?}");
+    assert!(!m.v("marker").exists(), "a denied command must never run");
+    assert_trees_eq(
+        "view after a denied exec",
+        &view_before,
+        &tree(&m.view, EXACT),
+    );
+    let out = exec(&m, &[], "touch marker && rm -rf dir");
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    assert!(m.v("marker").exists());
     check_isolation_then_abort(&m, &ws_before);
 }

@@ -559,3 +559,31 @@ tool_tests!(
     sample_tree,
     editor_save
 );
+
+#[test]
+fn rollback_to_a_checkpoint_in_the_middle_of_a_git_session() {
+    if !have("git") {
+        return;
+    }
+    let m = Mounted::at(repo_in_workspace);
+    let before = tree(&m.ws, EXACT);
+    let r = m.v("src");
+    std::fs::write(r.join("f1.txt"), "edited\n").unwrap();
+    run(&m, &r, "git", &["commit", "-q", "-am", "edit"]);
+    let id = m.ok(&["checkpoint", "-m", "after edit"]).trim().to_owned();
+    let at_checkpoint = tree(&m.view, EXACT);
+    // More work: a branch, a rebase, a gc that repacks every object, a new clone.
+    run(&m, &r, "git", &["checkout", "-q", "-b", "side", "HEAD~2"]);
+    std::fs::write(r.join("side.txt"), "side\n").unwrap();
+    run(&m, &r, "git", &["add", "side.txt"]);
+    run(&m, &r, "git", &["commit", "-q", "-m", "side"]);
+    run(&m, &r, "git", &["rebase", "-q", "main"]);
+    run(&m, &r, "git", &["gc", "-q", "--prune=now"]);
+    run(&m, &m.view, "git", &["clone", "-q", "src", "clone"]);
+    m.ok(&["rollback", "--to", &id]);
+    assert_trees_eq("view after rollback", &at_checkpoint, &tree(&m.view, EXACT));
+    assert_eq!(run(&m, &r, "git", &["log", "-1", "--format=%s"]), "edit\n");
+    run(&m, &r, "git", &["fsck", "--strict", "--no-progress"]);
+    assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
+    check_isolation_then_abort(&m, &before);
+}

@@ -1,33 +1,247 @@
-//! `ftsb-fs gate ...`: the command gate's verbs.
+//! `ftsb-fs gate ...`: the command gate's verbs and its adapters for agent harnesses.
+//!
+//! `check` judges one line; `hook claude` speaks Claude Code's PreToolUse hook protocol;
+//! `serve` answers one JSON request per line. The judging itself is [`ftsb_fs::gate`].
 
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
 use clap::Subcommand;
+use serde::Deserialize;
+
+use crate::gate::{Context, Decision, Gate, Verdict};
 
 /// The gate's verbs.
 #[derive(Debug, Subcommand)]
 pub enum GateCommand {
     /// Print the verdict for one command line: exit 0 allow, 3 deny, 4 ask.
     Check {
-        /// The command line to judge.
-        #[arg(last = true)]
+        /// A TOML policy file that extends or overrides the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The directory the line would run in (default: the current directory).
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// The agent's workspace (default: the working directory).
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+        /// The command line to judge (several words are joined with spaces).
+        #[arg(last = true, required = true)]
         line: Vec<String>,
+    },
+    /// Adapters for agent harnesses' hook protocols.
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Answer one JSON request per line on stdin with one JSON verdict per line on stdout.
+    Serve {
+        /// A TOML policy file that extends or overrides the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The agent's workspace (default: each request's cwd).
+        #[arg(long)]
+        workspace: Option<PathBuf>,
+    },
+}
+
+/// Hook adapters.
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Read a Claude Code PreToolUse payload on stdin, answer in its hook JSON.
+    Claude {
+        /// A TOML policy file that extends or overrides the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The agent's workspace (default: the payload's cwd).
+        #[arg(long)]
+        workspace: Option<PathBuf>,
     },
 }
 
 /// Runs a gate verb and returns its exit code.
-pub fn run(cmd: GateCommand, _json: bool) -> anyhow::Result<i32> {
+pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {
-        GateCommand::Check { line } => {
-            anyhow::bail!("gate check is not built yet: {}", line.join(" "))
+        GateCommand::Check {
+            policy,
+            cwd,
+            workspace,
+            line,
+        } => {
+            let gate = Gate::load(policy.as_deref())?;
+            let mut ctx = Context::from_env();
+            if let Some(c) = cwd {
+                ctx.cwd = c;
+            }
+            ctx.workspace = workspace.or_else(|| Some(ctx.cwd.clone()));
+            let verdict = gate.judge(&line.join(" "), &ctx);
+            let shown = if json {
+                serde_json::to_string(&verdict)?
+            } else {
+                text(&verdict)
+            };
+            // A closed stdout is an error to report, never a panic.
+            writeln!(std::io::stdout(), "{shown}").context("writing the verdict")?;
+            Ok(verdict.decision.exit_code())
+        }
+        GateCommand::Hook(HookCommand::Claude { policy, workspace }) => {
+            let gate = Gate::load(policy.as_deref())?;
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+                .context("reading the hook payload")?;
+            let answer = claude_hook(&gate, &input, workspace)?;
+            if let Some(a) = answer {
+                writeln!(std::io::stdout(), "{a}").context("writing the hook answer")?;
+            }
+            Ok(0)
+        }
+        GateCommand::Serve { policy, workspace } => {
+            let gate = Gate::load(policy.as_deref())?;
+            let stdin = std::io::stdin();
+            let mut out = std::io::stdout().lock();
+            for line in stdin.lock().lines() {
+                let line = line.context("reading a request")?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let reply = serve_one(&gate, &line, workspace.as_ref());
+                writeln!(out, "{reply}")?;
+                out.flush()?;
+            }
+            Ok(0)
         }
     }
 }
 
-/// The gate's verdict on an `exec` command line: `None` to run it, or the verdict as JSON.
+/// One line of human output.
+fn text(v: &Verdict) -> String {
+    let mut s = format!("{}: {}", v.decision.as_str(), v.reason);
+    if let Some(r) = &v.rule {
+        s.push_str(&format!(" [{r}]"));
+    }
+    if let Some(c) = &v.command {
+        s.push_str(&format!("\n  command: {c}"));
+    }
+    if !v.wrappers.is_empty() {
+        s.push_str(&format!("\n  inside: {}", v.wrappers.join(" > ")));
+    }
+    if let Some(a) = &v.alternative {
+        s.push_str(&format!("\n  instead: {a}"));
+    }
+    s
+}
+
+#[derive(Debug, Deserialize)]
+struct ClaudePayload {
+    tool_name: Option<String>,
+    #[serde(default)]
+    tool_input: serde_json::Value,
+    cwd: Option<PathBuf>,
+}
+
+/// Answers a Claude Code PreToolUse payload; `None` for tools the gate does not judge.
+pub fn claude_hook(
+    gate: &Gate,
+    input: &str,
+    workspace: Option<PathBuf>,
+) -> anyhow::Result<Option<String>> {
+    let payload: ClaudePayload =
+        serde_json::from_str(input).context("parsing the PreToolUse payload")?;
+    if payload.tool_name.as_deref() != Some("Bash") {
+        return Ok(None);
+    }
+    let command = payload.tool_input.get("command").and_then(|c| c.as_str());
+    let mut ctx = Context::from_env();
+    if let Some(c) = payload.cwd {
+        ctx.cwd = c;
+    }
+    ctx.workspace = workspace.or_else(|| Some(ctx.cwd.clone()));
+    let (decision, reason) = match command {
+        Some(c) => {
+            let v = gate.judge(c, &ctx);
+            let mut reason = format!("ftsb-fs gate: {}", v.reason);
+            if let Some(r) = &v.rule {
+                reason.push_str(&format!(" [{r}]"));
+            }
+            if let Some(a) = &v.alternative {
+                reason.push_str(&format!("; instead: {a}"));
+            }
+            (v.decision, reason)
+        }
+        None => (
+            Decision::Ask,
+            "ftsb-fs gate: no command in the Bash tool input".to_owned(),
+        ),
+    };
+    let answer = serde_json::json!({
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": decision.as_str(),
+            "permissionDecisionReason": reason,
+        }
+    });
+    Ok(Some(answer.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+struct ServeRequest {
+    id: Option<serde_json::Value>,
+    command: Option<String>,
+    #[serde(default)]
+    argv: Vec<String>,
+    cwd: Option<PathBuf>,
+    workspace: Option<PathBuf>,
+    home: Option<PathBuf>,
+}
+
+/// Answers one `serve` request line; a malformed request gets an error object, not a crash.
+pub fn serve_one(gate: &Gate, line: &str, workspace: Option<&PathBuf>) -> String {
+    let req: ServeRequest = match serde_json::from_str(line) {
+        Ok(r) => r,
+        Err(e) => return serde_json::json!({ "error": format!("bad request: {e}") }).to_string(),
+    };
+    let mut ctx = Context::from_env();
+    if let Some(c) = req.cwd {
+        ctx.cwd = c;
+    }
+    if req.home.is_some() {
+        ctx.home = req.home;
+    }
+    ctx.workspace = req
+        .workspace
+        .or_else(|| workspace.cloned())
+        .or_else(|| Some(ctx.cwd.clone()));
+    let verdict = match (&req.command, req.argv.is_empty()) {
+        (Some(c), _) => gate.judge(c, &ctx),
+        (None, false) => gate.judge_argv(&req.argv, &ctx),
+        (None, true) => return serde_json::json!({ "id": req.id, "error": "request needs `command` or `argv`" }).to_string(),
+    };
+    let mut v = serde_json::to_value(&verdict).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("id".into(), req.id.unwrap_or(serde_json::Value::Null));
+        obj.insert("exit_code".into(), verdict.decision.exit_code().into());
+    }
+    v.to_string()
+}
+
+/// The gate's verdict on the command `exec` is about to run: `None` to run it, or the
+/// verdict (deny or ask; headless, ask blocks) as JSON.
 pub fn check_exec(
-    _argv: &[String],
-    _policy: Option<&std::path::Path>,
-    _cwd: &std::path::Path,
-    _workspace: &std::path::Path,
+    argv: &[String],
+    policy: Option<&std::path::Path>,
+    cwd: &std::path::Path,
+    workspace: &std::path::Path,
 ) -> anyhow::Result<Option<serde_json::Value>> {
-    Ok(None)
+    let gate = Gate::load(policy)?;
+    let ctx = Context {
+        cwd: cwd.to_owned(),
+        workspace: Some(workspace.to_owned()),
+        home: std::env::var_os("HOME").map(std::path::PathBuf::from),
+    };
+    let verdict = gate.judge_argv(argv, &ctx);
+    Ok(match verdict.decision {
+        crate::gate::Decision::Allow => None,
+        crate::gate::Decision::Deny | crate::gate::Decision::Ask => {
+            Some(serde_json::to_value(&verdict)?)
+        }
+    })
 }

@@ -210,6 +210,9 @@ impl Filesystem for View {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        // The daemon clears setuid, setgid and capabilities on write itself (when the kernel
+        // flags the write), which spares a GETXATTR round trip before every write.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_HANDLE_KILLPRIV_V2);
         // Listings carry attributes, so `find`, `ls -l` and `git status` need no lookup per
         // entry; the kernel picks readdirplus only where it pays (AUTO).
         let _ = config.add_capabilities(
@@ -449,12 +452,18 @@ impl Filesystem for View {
         _fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.ov().write(ino(i), offset, data) {
+        let mut ov = self.ov();
+        if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
+            && let Err(e) = ov.kill_privileges(ino(i))
+        {
+            return reply.error(errno(&e));
+        }
+        match ov.write(ino(i), offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
         }

@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::types::*;
-use super::{FsError, Overlay, lower_err, node_attr, work_err};
+use super::{FsError, Overlay, lower_err, work_err};
 
 impl Overlay {
     /// Counts an open file handle of `ino`.
@@ -199,10 +199,43 @@ impl Overlay {
             None => {}
         }
         node.attr.ctime = set.ctime.unwrap_or(now);
-        self.dirty.remove(&ino);
+        if self.open.get(&ino).copied().unwrap_or(0) > 0 && self.pending.is_empty() {
+            // An open file's attributes are written through at its release, with its writes:
+            // `tar` and editors set owner, mode and times on the open file, and one write at
+            // the close costs less than one per call.
+            self.dirty.insert(ino);
+        } else {
+            self.dirty.remove(&ino);
+            self.touch_node(ino);
+            self.write_pending()?;
+        }
+        self.getattr(ino)
+    }
+
+    /// Clears setuid and setgid and drops file capabilities of `ino`, as the kernel asks
+    /// before a write by a process without `CAP_FSETID`.
+    pub fn kill_privileges(&mut self, ino: Ino) -> Result<(), FsError> {
+        let cap = b"security.capability".as_slice();
+        // The kernel flags every write of a process without CAP_FSETID, so this must be
+        // cheap when there is nothing to kill: attributes from memory, and capabilities only
+        // where the overlay holds the xattrs already (see SEMANTICS.md, known gaps).
+        let setid = self.getattr(ino)?.perm & 0o6000 != 0;
+        let caps = self
+            .nodes
+            .get(&ino)
+            .and_then(|n| n.xattrs.as_ref())
+            .is_some_and(|x| x.contains_key(cap));
+        if !setid && !caps {
+            return Ok(());
+        }
+        self.copy_up(ino)?;
+        let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;
+        node.attr.perm &= !0o6000;
+        if let Some(x) = node.xattrs.as_mut() {
+            x.remove(cap);
+        }
         self.touch_node(ino);
-        self.write_pending()?;
-        Ok(node_attr(ino, &self.nodes[&ino]))
+        self.write_pending()
     }
 
     /// The target of symlink `ino`.

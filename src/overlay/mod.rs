@@ -212,6 +212,13 @@ impl Overlay {
 
     /// (Re)loads the in-memory state from the database.
     fn load(&mut self) -> Result<(), FsError> {
+        self.load_state()?;
+        self.repair()
+    }
+
+    /// Reads the in-memory state from the database, writing nothing (so it can restore the
+    /// memory after a failed write, a full disk say).
+    fn load_state(&mut self) -> Result<(), FsError> {
         let (node_rows, dentry_rows) = self.db.load_overlay()?;
         let mut nodes = HashMap::new();
         for row in node_rows {
@@ -236,6 +243,13 @@ impl Overlay {
         let max_node = self.nodes.keys().map(|i| i.0 + 1).max().unwrap_or(0);
         self.next_ino = stored.max(max_node).max(self.next_ino);
         self.reserved_ino = self.next_ino;
+        Ok(())
+    }
+
+    /// Repairs what a crash can leave, once, when the overlay is opened: a missing root,
+    /// orphans (nodes no entry names any more, held open when the daemon died), attributes
+    /// behind their working files, and working files no node owns.
+    fn repair(&mut self) -> Result<(), FsError> {
         if !self.nodes.contains_key(&ROOT) {
             let root = self.root_node()?;
             self.nodes.insert(ROOT, root);
@@ -379,7 +393,7 @@ impl Overlay {
                 Ok(())
             }
             Err(e) => {
-                self.load()?;
+                self.load_state()?;
                 Err(e)
             }
         }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::lower::stamp_of;
 use super::types::*;
-use super::{FsError, LowerRef, Overlay, ROOT, attr_of, check_name, lower_err, node_attr};
+use super::{FsError, LowerRef, Overlay, ROOT, attr_of, check_name, lower_err};
 
 /// A directory's overlay entries and the workspace directory shown through it.
 type DirView<'a> = (Option<&'a BTreeMap<Vec<u8>, Dentry>>, Option<LowerPath>);
@@ -99,7 +99,7 @@ impl Overlay {
         check_name(name)?;
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let attr = match &found {
-            Found::Node(ino) => node_attr(*ino, &self.nodes[ino]),
+            Found::Node(ino) => self.getattr(*ino)?,
             Found::Lower(path, ino, _) => {
                 let st = self
                     .lower
@@ -338,7 +338,7 @@ impl Overlay {
         self.touch_dir(parent);
         self.write_pending()?;
         self.add_lookup(ino);
-        Ok(node_attr(ino, &self.nodes[&ino]))
+        self.getattr(ino)
     }
 
     /// Adds the name `name` in `parent` for the existing file `ino` (a hard link).
@@ -360,7 +360,7 @@ impl Overlay {
         self.touch_dir(parent);
         self.write_pending()?;
         self.add_lookup(ino);
-        Ok(node_attr(ino, &self.nodes[&ino]))
+        self.getattr(ino)
     }
 
     /// Removes the entry `name` of `parent` (which must be copied up), leaving a whiteout where

@@ -1,0 +1,241 @@
+//! Commands that multiply another command over inputs: `xargs`, `parallel`, and `find`
+//! with `-exec`/`-execdir`/`-ok`/`-delete`.
+//!
+//! Owns how inputs become operands: known stdin text is split into items, paths printed by
+//! `find DIR` or `git ls-files` stand for "something below DIR", anything else is unknown.
+//! Each resulting command is judged through [`super::unwrap::dispatch`].
+
+use super::args::{Spec, parse};
+use super::paths::Class;
+use super::unwrap::{inner, join, nested_line};
+use super::walk::{Analyzer, Io, Scope, Stream};
+use super::words::{DESCENDANT, Field};
+
+/// Most values `xargs`, `parallel` or `find` multiply a command into.
+const MAX_ITEMS: usize = 16;
+
+/// Items xargs or parallel read from stdin: known words, or one unknown item.
+fn stdin_items(stdin: &Stream, lines: bool) -> Vec<Field> {
+    match &stdin.text {
+        Some(t) => {
+            let items: Vec<Field> = if lines {
+                t.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(Field::lit)
+                    .collect()
+            } else {
+                t.split_whitespace().map(Field::lit).collect()
+            };
+            items.into_iter().take(MAX_ITEMS).collect()
+        }
+        None => match &stdin.paths_under {
+            Some(dir) => vec![descendant(&Field::lit(dir))],
+            None => vec![Field::unknown(stdin.taint)],
+        },
+    }
+}
+
+pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "dEeILlnPsa",
+            &[
+                "delimiter",
+                "eof",
+                "replace",
+                "max-lines",
+                "max-args",
+                "max-procs",
+                "max-chars",
+                "arg-file",
+                "process-slot-var",
+            ],
+        ),
+    );
+    let replace = a
+        .value('I', "replace")
+        .map(|f| f.text.clone())
+        .or_else(|| a.has('i', "").then(|| "{}".to_owned()));
+    let mut template = a.operands.clone();
+    if template.is_empty() {
+        template.push(Field::lit("echo"));
+    }
+    let stdin = if a.value('a', "arg-file").is_some() {
+        Stream::default()
+    } else {
+        io.stdin.clone()
+    };
+    let items = stdin_items(&stdin, replace.is_some());
+    let quiet = Io::default();
+    let mut out = Stream::default();
+    match replace {
+        Some(r) => {
+            for item in items {
+                let argv: Vec<Field> = template.iter().map(|t| substitute(t, &r, &item)).collect();
+                out = inner(an, "xargs", &argv, &quiet, scope, false);
+            }
+        }
+        None => {
+            let mut argv = template;
+            argv.extend(items);
+            out = inner(an, "xargs", &argv, &quiet, scope, false);
+        }
+    }
+    out
+}
+
+/// Replaces `pat` in a template field with an item (xargs -I, parallel {}, find {}).
+fn substitute(t: &Field, pat: &str, item: &Field) -> Field {
+    if pat.is_empty() || !t.text.contains(pat) {
+        return t.clone();
+    }
+    Field {
+        text: t.text.replace(pat, &item.text),
+        known: t.known && item.known,
+        glob: t.glob || item.glob,
+        taint: t.taint.merge(item.taint),
+        procsub: false,
+        body: None,
+    }
+}
+
+pub(crate) fn parallel(
+    an: &mut Analyzer<'_>,
+    args: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Stream {
+    let split = args.iter().position(|a| a.is(":::") || a.is("::::"));
+    let (head, values) = match split {
+        Some(i) => (&args[..i], args[i + 1..].to_vec()),
+        None => (args, stdin_items(&io.stdin, true)),
+    };
+    let a = parse(
+        head,
+        Spec::wrapper(
+            "jSaI",
+            &[
+                "jobs", "sshlogin", "arg-file", "joblog", "results", "delay", "timeout",
+            ],
+        ),
+    );
+    if a.operands.is_empty() {
+        // Each input line is a command.
+        for v in values.iter().take(MAX_ITEMS) {
+            nested_line(an, "parallel", v, Stream::default(), scope);
+        }
+        return Stream::default();
+    }
+    for v in values.iter().take(MAX_ITEMS) {
+        let mut argv: Vec<Field> = a.operands.iter().map(|t| substitute(t, "{}", v)).collect();
+        if !a.operands.iter().any(|t| t.text.contains("{}")) {
+            argv.push(v.clone());
+        }
+        let line = join(&argv);
+        nested_line(an, "parallel", &line, Stream::default(), scope);
+    }
+    Stream::default()
+}
+
+pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> Stream {
+    let args = &fields[1..];
+    let mut i = 0;
+    // Global options before the starting points.
+    while i < args.len()
+        && matches!(
+            args[i].text.as_str(),
+            "-H" | "-L" | "-P" | "-O0" | "-O1" | "-O2" | "-O3"
+        )
+    {
+        i += 1;
+    }
+    let mut starts: Vec<Field> = Vec::new();
+    while i < args.len()
+        && !args[i].text.starts_with('-')
+        && !matches!(args[i].text.as_str(), "(" | "!" | ")")
+    {
+        starts.push(args[i].clone());
+        i += 1;
+    }
+    if starts.is_empty() {
+        starts.push(Field::lit("."));
+    }
+    while i < args.len() {
+        let t = args[i].text.as_str();
+        match t {
+            "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                let end = args[i + 1..]
+                    .iter()
+                    .position(|a| a.is(";") || a.is("+"))
+                    .map(|p| i + 1 + p)
+                    .unwrap_or(args.len());
+                let template = &args[i + 1..end];
+                for start in starts.iter().take(MAX_ITEMS) {
+                    let item = descendant(start);
+                    let argv: Vec<Field> = template
+                        .iter()
+                        .map(|f| substitute(f, "{}", &item))
+                        .collect();
+                    if !argv.is_empty() {
+                        inner(
+                            an,
+                            &format!("find {t}"),
+                            &argv,
+                            &Io::default(),
+                            scope,
+                            false,
+                        );
+                    }
+                }
+                i = end + 1;
+            }
+            "-delete" => {
+                for s in &starts {
+                    // -delete removes what is found below the starting point.
+                    let below = descendant(s);
+                    let class = an.paths.classify(&below.text, s.glob, scope);
+                    // Deleting below the workspace root is undoable; the root itself stays.
+                    if class.precious() || class == Class::Unknown && !s.known {
+                        an.hit(
+                            "fs.find_delete",
+                            scope,
+                            fields,
+                            Some(format!("{} is {class:?}", s.text)),
+                        );
+                    }
+                }
+                i += 1;
+            }
+            "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
+                if let Some(f) = args.get(i + 1) {
+                    super::rules::writes::check_write(an, scope, f, "find");
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    // find prints paths below its starting point (xargs may turn them into operands).
+    Stream {
+        paths_under: match starts.as_slice() {
+            [s] if s.known => Some(an.paths.abs(&s.text, scope)),
+            _ => None,
+        },
+        ..Stream::default()
+    }
+}
+
+/// What `{}` stands for below a find starting point.
+fn descendant(start: &Field) -> Field {
+    let base = start.text.trim_end_matches('/');
+    let text = format!("{base}/{DESCENDANT}");
+    Field {
+        text,
+        known: false,
+        glob: false,
+        taint: start.taint,
+        procsub: false,
+        body: None,
+    }
+}

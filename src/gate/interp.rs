@@ -1,0 +1,847 @@
+//! Interpreter one-liners and mini-languages: python -c, perl -e, ruby -e, node -e,
+//! deno eval, php -r, lua -e, awk programs, sed scripts.
+//!
+//! Owns finding the code in the arguments (or on stdin), and a lexical scan of it for
+//! process calls (whose command strings are judged as shell lines), deletions, file writes,
+//! network use, dynamic code execution and fork loops, with the string literals each call
+//! receives classified as paths.
+//! A snippet whose quotes or brackets do not balance is `ask`.
+//!
+//! It is a scan, not a parser of each language: it reads the calls and literals that
+//! matter, and fails closed when a process or deletion target is not a literal.
+
+use crate::gate::args::{Spec, parse};
+use crate::gate::paths::Class;
+use crate::gate::rules::Cmd;
+use crate::gate::rules::writes::check_write;
+use crate::gate::words::Field;
+
+/// Stands for a string literal in scanned code.
+const LIT: char = '\u{3}';
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    Python,
+    Perl,
+    Ruby,
+    Js,
+    Php,
+    Lua,
+    Awk,
+    R,
+    AppleScript,
+}
+
+/// Judges an interpreter command.
+pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.clone();
+    let args = c.args().to_vec();
+    let (lang, code, script): (Lang, Vec<Field>, Option<Field>) = match name.as_str() {
+        "python" | "pypy" => {
+            let a = parse(&args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
+            if let Some(code) = a.value('c', "") {
+                (Lang::Python, vec![code.clone()], None)
+            } else if a.value('m', "").is_some() {
+                return;
+            } else {
+                (Lang::Python, Vec::new(), a.operands.first().cloned())
+            }
+        }
+        "perl" => {
+            let a = parse(&perl_args(&args), Spec::new("eE", &[]));
+            let code: Vec<Field> = a
+                .values('e', "")
+                .into_iter()
+                .chain(a.values('E', ""))
+                .cloned()
+                .collect();
+            if a.has('i', "") {
+                let skip = usize::from(code.is_empty());
+                for f in a.operands.iter().skip(skip) {
+                    check_write(c.an, c.scope, f, "perl -i");
+                }
+            }
+            let script = if code.is_empty() {
+                a.operands.first().cloned()
+            } else {
+                None
+            };
+            (Lang::Perl, code, script)
+        }
+        "ruby" => {
+            let a = parse(&args, Spec::new("erICEF", &[]));
+            let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
+            let script = if code.is_empty() {
+                a.operands.first().cloned()
+            } else {
+                None
+            };
+            (Lang::Ruby, code, script)
+        }
+        "node" | "bun" => {
+            let a = parse(
+                &args,
+                Spec::new(
+                    "epr",
+                    &[
+                        "eval",
+                        "print",
+                        "require",
+                        "input-type",
+                        "import",
+                        "loader",
+                        "env-file",
+                    ],
+                ),
+            );
+            let code: Vec<Field> = a
+                .values('e', "eval")
+                .into_iter()
+                .chain(a.values('p', "print"))
+                .cloned()
+                .collect();
+            let script = if code.is_empty() {
+                a.operands
+                    .first()
+                    .filter(|o| !o.is("run") && !o.is("test"))
+                    .cloned()
+            } else {
+                None
+            };
+            if code.is_empty() && script.is_none() && !a.operands.is_empty() {
+                return;
+            }
+            (Lang::Js, code, script)
+        }
+        "deno" => {
+            let a = parse(&args, Spec::new("", &[]));
+            match a.operands.first().map(|o| o.text.as_str()) {
+                Some("eval") => (
+                    Lang::Js,
+                    a.operands.get(1).cloned().into_iter().collect(),
+                    None,
+                ),
+                Some("run") => {
+                    if a.operands.get(1).is_some_and(|u| {
+                        u.text.starts_with("http:") || u.text.starts_with("https:")
+                    }) {
+                        c.hit("rce.remote_script", None);
+                    }
+                    return;
+                }
+                _ => return,
+            }
+        }
+        "php" => {
+            let a = parse(&args, Spec::new("rdcfBRFE", &[]));
+            match a.value('r', "") {
+                Some(code) => (Lang::Php, vec![code.clone()], None),
+                None => (
+                    Lang::Php,
+                    Vec::new(),
+                    a.value('f', "").or(a.operands.first()).cloned(),
+                ),
+            }
+        }
+        "lua" => {
+            let a = parse(&args, Spec::new("el", &[]));
+            let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
+            let script = if code.is_empty() {
+                a.operands.first().cloned()
+            } else {
+                None
+            };
+            (Lang::Lua, code, script)
+        }
+        "Rscript" => {
+            let a = parse(&args, Spec::new("e", &[]));
+            (
+                Lang::R,
+                a.values('e', "").into_iter().cloned().collect(),
+                None,
+            )
+        }
+        "osascript" => {
+            let a = parse(&args, Spec::new("el", &[]));
+            (
+                Lang::AppleScript,
+                a.values('e', "").into_iter().cloned().collect(),
+                None,
+            )
+        }
+        "awk" | "gawk" | "mawk" | "nawk" => {
+            let a = parse(
+                &args,
+                Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
+            );
+            if a.value('f', "file").is_some() {
+                return;
+            }
+            let code: Vec<Field> = a
+                .values('\0', "source")
+                .into_iter()
+                .cloned()
+                .chain(a.operands.first().cloned())
+                .collect();
+            (Lang::Awk, code, None)
+        }
+        "pwsh" | "powershell" => {
+            powershell(c, &args);
+            return;
+        }
+        "sed" => {
+            super::sed::sed(c, &args);
+            return;
+        }
+        _ => return,
+    };
+    let snippets: Vec<Field> = if code.is_empty() && script.is_none() {
+        // The program comes from stdin.
+        let stdin = c.io.stdin.clone();
+        if stdin.taint.hidden_code() {
+            c.hit(
+                "rce.pipe_shell",
+                Some(format!("{name} runs downloaded or decoded code")),
+            );
+            return;
+        }
+        match stdin.text {
+            Some(t) => vec![Field::lit(&t)],
+            None if stdin.piped => {
+                c.hit(
+                    "gate.dynamic_code",
+                    Some(format!("{name} reads a program the gate cannot see")),
+                );
+                return;
+            }
+            None => return,
+        }
+    } else if let Some(s) = script {
+        if s.taint.hidden_code() {
+            c.hit(
+                "rce.pipe_shell",
+                Some(format!("{name} runs downloaded or decoded code")),
+            );
+        } else if s.text == "-" {
+            if c.io.stdin.taint.hidden_code() {
+                c.hit("rce.pipe_shell", None);
+            } else if let Some(t) = c.io.stdin.text.clone() {
+                scan(c, lang, &Field::lit(&t));
+            }
+        } else {
+            let abs = c.abs(&s);
+            if c.an.fetched.contains(&abs) {
+                c.hit("rce.staged", None);
+            }
+        }
+        return;
+    } else {
+        code
+    };
+    for s in &snippets {
+        scan(c, lang, s);
+    }
+}
+
+/// Splits perl's flag clusters the way perl reads them: `-M`, `-m`, `-I`, `-x`, `-d`
+/// take the rest of the cluster, `-i`, `-l`, `-0` an optional inline value; so in
+/// `-MLWP::Simple -e CODE` the `e` inside the module name is not `-e`.
+fn perl_args(args: &[Field]) -> Vec<Field> {
+    let mut out = Vec::new();
+    for a in args {
+        let t = a.text.as_str();
+        if !a.known || !t.starts_with('-') || t.starts_with("--") || t == "-" {
+            out.push(a.clone());
+            continue;
+        }
+        let chars: Vec<char> = t.chars().skip(1).collect();
+        let mut j = 0;
+        while j < chars.len() {
+            let ch = chars[j];
+            if "MmIxdilC0".contains(ch) {
+                // The flag keeps its inline value; nothing after it is another flag.
+                out.push(Field {
+                    text: format!("-{ch}"),
+                    ..a.clone()
+                });
+                break;
+            }
+            if ch == 'e' || ch == 'E' {
+                out.push(Field {
+                    text: format!("-{ch}"),
+                    ..a.clone()
+                });
+                let rest: String = chars[j + 1..].iter().collect();
+                if !rest.is_empty() {
+                    out.push(Field {
+                        text: rest,
+                        ..a.clone()
+                    });
+                }
+                break;
+            }
+            out.push(Field {
+                text: format!("-{ch}"),
+                ..a.clone()
+            });
+            j += 1;
+        }
+    }
+    out
+}
+
+/// PowerShell: encoded commands hide their code; `iex` of a web request runs downloaded code.
+fn powershell(c: &mut Cmd<'_, '_>, args: &[Field]) {
+    let lower: Vec<String> = args.iter().map(|a| a.text.to_ascii_lowercase()).collect();
+    if lower
+        .iter()
+        .any(|a| matches!(a.as_str(), "-e" | "-ec" | "-enc" | "-encodedcommand"))
+    {
+        c.hit(
+            "rce.decoded_exec",
+            Some("powershell -EncodedCommand".into()),
+        );
+    }
+    let text = lower.join(" ");
+    let exec = ["iex", "invoke-expression", "& ("]
+        .iter()
+        .any(|t| text.contains(t));
+    let net = [
+        "irm",
+        "iwr",
+        "invoke-webrequest",
+        "invoke-restmethod",
+        "downloadstring",
+        "webclient",
+        "http://",
+        "https://",
+    ]
+    .iter()
+    .any(|t| text.contains(t));
+    if exec && net {
+        c.hit(
+            "rce.interp_exec",
+            Some("powershell runs code it downloads".into()),
+        );
+    } else if text.contains("remove-item") && (text.contains("-recurse") || text.contains("-r ")) {
+        c.hit(
+            "gate.dynamic_code",
+            Some("powershell deletes recursively".into()),
+        );
+    }
+}
+
+/// A snippet with its string literals pulled out.
+struct Lexed {
+    /// Code with each literal replaced by [`LIT`].
+    code: String,
+    lits: Vec<String>,
+    balanced: bool,
+}
+
+fn lex(src: &str, lang: Lang) -> Lexed {
+    let quotes: &[char] = match lang {
+        Lang::Awk | Lang::AppleScript => &['"'],
+        Lang::Python | Lang::Lua | Lang::R => &['"', '\''],
+        _ => &['"', '\'', '`'],
+    };
+    let mut code = String::new();
+    let mut lits = Vec::new();
+    let mut chars = src.chars().peekable();
+    let mut depth: i64 = 0;
+    let mut balanced = true;
+    while let Some(ch) = chars.next() {
+        if ch == '#'
+            && matches!(lang, Lang::Python | Lang::Ruby | Lang::Perl | Lang::R)
+            && (lang != Lang::Perl
+                || code.ends_with(|c: char| c.is_whitespace())
+                || code.is_empty())
+        {
+            // A comment to the end of the line.
+            for c in chars.by_ref() {
+                if c == '\n' {
+                    break;
+                }
+            }
+            code.push('\n');
+            continue;
+        }
+        if quotes.contains(&ch) {
+            let mut lit = String::new();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        lit.push(match n {
+                            'n' => '\n',
+                            't' => '\t',
+                            o => o,
+                        });
+                    }
+                    continue;
+                }
+                if c == ch {
+                    closed = true;
+                    break;
+                }
+                lit.push(c);
+            }
+            balanced &= closed;
+            if ch == '`' {
+                // A backtick literal runs a command in perl, ruby and php.
+                code.push_str("`exec(");
+                code.push(LIT);
+                code.push(')');
+            } else {
+                code.push(LIT);
+            }
+            lits.push(lit);
+            continue;
+        }
+        match ch {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+        balanced &= depth >= 0;
+        code.push(ch);
+    }
+    Lexed {
+        code,
+        lits,
+        balanced: balanced && depth == 0,
+    }
+}
+
+/// Call tokens per kind, per language.
+fn process_calls(lang: Lang) -> &'static [&'static str] {
+    match lang {
+        Lang::Python => &[
+            "os.system",
+            ".system(",
+            "subprocess",
+            "popen",
+            "os.exec",
+            "spawn",
+            "pty.",
+            "getoutput",
+            "getstatusoutput",
+        ],
+        Lang::Perl => &["system", "exec", "qx", "`exec(", "open(", "open "],
+        Lang::Ruby => &[
+            "system", "exec", "spawn", "%x", "popen", "Open3", "`exec(", "Kernel.",
+        ],
+        Lang::Js => &[
+            "child_process",
+            "execSync",
+            "spawnSync",
+            "exec(",
+            "spawn(",
+            "execFile",
+            "Deno.Command",
+            "Deno.run",
+            "Bun.spawn",
+            "$`",
+            "`exec(",
+        ],
+        Lang::Php => &[
+            "system(",
+            "exec(",
+            "shell_exec",
+            "passthru",
+            "popen",
+            "proc_open",
+            "`exec(",
+        ],
+        Lang::Lua => &["os.execute", "io.popen"],
+        Lang::Awk => &[
+            "system(",
+            "| getline",
+            "|getline",
+            "print |",
+            "print|",
+            "printf |",
+        ],
+        Lang::R => &["system(", "system2(", "shell("],
+        Lang::AppleScript => &["do shell script"],
+    }
+}
+
+const DELETE_CALLS: &[&str] = &[
+    "rmtree",
+    "os.remove",
+    "os.unlink",
+    ".unlink(",
+    "os.rmdir",
+    "removedirs",
+    ".rmdir(",
+    "rm_rf",
+    "rm_r(",
+    "rm_r ",
+    "FileUtils.rm",
+    "remove_dir",
+    "remove_entry",
+    "File.delete",
+    "Dir.rmdir",
+    "File.unlink",
+    "rmSync",
+    "rmdirSync",
+    "unlinkSync",
+    "fs.rm(",
+    ".rm(",
+    "rmdir(",
+    "unlink(",
+    "unlink ",
+    "Deno.remove",
+    "remove_tree",
+    "os.remove(",
+    "file.remove",
+    "delete_file",
+];
+
+const WRITE_CALLS: &[&str] = &[
+    "open(",
+    ".write_text(",
+    ".write_bytes(",
+    "shutil.copy",
+    "shutil.move",
+    "os.rename",
+    "os.replace",
+    "File.write",
+    "File.open",
+    "IO.write",
+    "FileUtils.mv",
+    "FileUtils.cp",
+    "writeFileSync",
+    "appendFileSync",
+    "writeFile(",
+    "appendFile(",
+    "createWriteStream",
+    "renameSync",
+    "copyFileSync",
+    "Deno.writeTextFile",
+    "Deno.writeFile",
+    "file_put_contents",
+    "fopen(",
+    "os.chmod",
+    "chmod(",
+    "io.open(",
+    "print >",
+    "print>",
+    "printf >",
+];
+
+const NET_TOKENS: &[&str] = &[
+    "urllib",
+    "requests",
+    "http.client",
+    "socket",
+    "urlopen",
+    "httpx",
+    "aiohttp",
+    "ftplib",
+    "smtplib",
+    "paramiko",
+    "LWP",
+    "IO::Socket",
+    "HTTP::Tiny",
+    "Net::",
+    "open-uri",
+    "URI.open",
+    "TCPSocket",
+    "Faraday",
+    "HTTParty",
+    "http.request",
+    "https.get",
+    "https.request",
+    "http.get",
+    "fetch(",
+    "net.connect",
+    "net.createConnection",
+    "dgram",
+    "axios",
+    "curl_",
+    "fsockopen",
+    "download.file",
+    "url(",
+];
+
+const EXEC_TOKENS: &[&str] = &[
+    "exec(",
+    "eval(",
+    "eval ",
+    "compile(",
+    "instance_eval",
+    "new Function",
+    "vm.run",
+    "loadstring(",
+    "load(",
+    "dofile(",
+    "assert(",
+    "Function(",
+];
+
+const HOME_TOKENS: &[&str] = &[
+    "expanduser",
+    "Path.home",
+    "home()",
+    "Dir.home",
+    "homedir",
+    "$HOME",
+    "ENV{HOME}",
+    "getenv",
+    "environ",
+    "env.get",
+    "ENV[",
+    "HOME",
+];
+
+/// Scans one snippet and records what it would do.
+fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
+    if !snippet.known {
+        let rule = if snippet.taint.hidden_code() {
+            "rce.decoded_exec"
+        } else {
+            "gate.dynamic_code"
+        };
+        c.hit(
+            rule,
+            Some("interpreter code not known before the command runs".into()),
+        );
+        return;
+    }
+    if snippet.taint.hidden_code() {
+        c.hit(
+            "rce.decoded_exec",
+            Some("interpreter code comes from decoded or downloaded data".into()),
+        );
+    }
+    let lx = lex(&snippet.text, lang);
+    if !lx.balanced {
+        c.hit("interp.unparsed", None);
+        return;
+    }
+    let code = lx.code.as_str();
+    let lit_is = |s: &str| lx.lits.iter().any(|l| l == s);
+    let home = HOME_TOKENS.iter().any(|t| code.contains(t))
+        || lit_is("HOME")
+        || lx.lits.iter().any(|l| l == "~" || l.starts_with("~/"));
+    let network = NET_TOKENS.iter().any(|t| code.contains(t))
+        || lx.lits.iter().any(|l| {
+            matches!(
+                l.as_str(),
+                "http" | "https" | "net" | "dgram" | "node:http" | "node:https" | "node:net"
+            ) || l.starts_with("http://")
+                || l.starts_with("https://")
+        });
+    let exec = EXEC_TOKENS.iter().any(|t| {
+        code.contains(t) && !code.contains(&format!(".{t}"))
+            || *t == "exec(" && code.contains("exec(")
+    });
+    let loops = ["while", "for", "loop", "until", "each", "setInterval"]
+        .iter()
+        .any(|t| code.contains(t));
+    if code.contains("fork") && loops {
+        c.hit("fork_bomb.interp", None);
+    }
+    // Process calls: their command strings are shell lines.
+    for call in process_calls(lang) {
+        for pos in find_all(code, call) {
+            if matches!(lang, Lang::Perl | Lang::Ruby)
+                && (*call == "system" || *call == "exec")
+                && !word_at(code, pos, call)
+            {
+                continue;
+            }
+            if *call == "open(" || *call == "open " {
+                // perl's open runs a command only with a pipe in the mode.
+                let region = region(code, pos + call.len() - 1);
+                let lits = lits_in(&lx, code, region);
+                if let Some(cmdline) = lits
+                    .iter()
+                    .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
+                {
+                    let line = cmdline.trim().trim_matches('|').trim().to_owned();
+                    c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+                }
+                continue;
+            }
+            let start = pos + call.len();
+            let region = region(code, start.saturating_sub(1).max(pos));
+            let lits = lits_in(&lx, code, region.clone());
+            let argv_mode = code[region.clone()]
+                .trim_start_matches(['(', ' '])
+                .starts_with('[');
+            if lits.is_empty() {
+                if !code[region].contains(LIT) && call_is_import(code, pos, call) {
+                    continue;
+                }
+                c.hit(
+                    "gate.dynamic_code",
+                    Some(format!("{lang:?} runs a command the gate cannot read")),
+                );
+            } else if argv_mode {
+                let line = lits
+                    .iter()
+                    .map(|l| crate::gate::quote(l))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+            } else {
+                let line = lits[0].clone();
+                c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+            }
+        }
+    }
+    // Deletions: judged by the literals each call receives.
+    for call in DELETE_CALLS {
+        for pos in find_all(code, call) {
+            let r = region(code, pos + call.len().saturating_sub(1));
+            let text = &code[r.clone()];
+            let lits = lits_in(&lx, code, r);
+            let home_here =
+                HOME_TOKENS.iter().any(|t| text.contains(t)) || lits.iter().any(|l| l == "HOME");
+            let mut classes: Vec<Class> = lits
+                .iter()
+                .filter(|l| l.as_str() != "HOME")
+                .map(|l| c.class(&Field::lit(l)))
+                .collect();
+            if home_here || home && lits.is_empty() {
+                classes.push(Class::Home);
+            }
+            if classes.iter().any(|k| k.precious()) {
+                c.hit(
+                    "fs.interp_delete",
+                    Some(format!("{lang:?} deletes outside the workspace")),
+                );
+            } else if classes.is_empty() {
+                c.hit(
+                    "fs.rm_dynamic",
+                    Some(format!("{lang:?} deletes a path the gate cannot read")),
+                );
+            }
+        }
+    }
+    // File writes: literal targets are write targets.
+    for call in WRITE_CALLS {
+        for pos in find_all(code, call) {
+            let r = region(code, pos + call.len().saturating_sub(1));
+            let lits = lits_in(&lx, code, r);
+            let writing = *call != "open("
+                && *call != "File.open"
+                && *call != "fopen("
+                && *call != "io.open("
+                || lits
+                    .iter()
+                    .skip(1)
+                    .any(|m| m.len() <= 3 && m.contains(['w', 'a', 'x', '+']))
+                || lang == Lang::Perl && lits.iter().any(|l| l.starts_with('>'));
+            if !writing {
+                continue;
+            }
+            for l in &lits {
+                let target = l.trim_start_matches(['>', '+', ' ']);
+                if target.contains('/') || target.starts_with('.') || target.starts_with('~') {
+                    check_write(c.an, c.scope, &Field::lit(target), &format!("{lang:?}"));
+                }
+            }
+        }
+    }
+    let secret = lx.lits.iter().any(|l| {
+        let abs = c.abs(&Field::lit(l));
+        c.an.paths.is_secret(&abs) || c.class(&Field::lit(l)) == Class::HomeSensitive
+    });
+    if network {
+        if exec {
+            c.hit(
+                "rce.interp_exec",
+                Some(format!("{lang:?} runs code it downloads")),
+            );
+        } else if secret
+            || code.contains("environ")
+            || code.contains("ENV")
+            || code.contains("process.env")
+        {
+            c.hit("exfil.interp", None);
+        } else {
+            c.hit("net.interp", None);
+        }
+    }
+}
+
+/// Byte offsets of every occurrence of `pat`.
+fn find_all(code: &str, pat: &str) -> Vec<usize> {
+    code.match_indices(pat).map(|(i, _)| i).take(16).collect()
+}
+
+/// True when `word` at `pos` is a whole word (not part of `systems` or `$exec`).
+fn word_at(code: &str, pos: usize, word: &str) -> bool {
+    let before = code[..pos].chars().next_back();
+    let after = code[pos + word.len()..].chars().next();
+    !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.' || c == ':')
+        && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `import subprocess` names a module without calling anything.
+fn call_is_import(code: &str, pos: usize, call: &str) -> bool {
+    let line_start = code[..pos].rfind(['\n', ';']).map_or(0, |i| i + 1);
+    let line = code[line_start..pos].trim();
+    line.starts_with("import")
+        || line.starts_with("from")
+        || line.ends_with("require(")
+        || call == "child_process"
+        || call == "subprocess" && !code[pos..].starts_with("subprocess.")
+}
+
+/// The argument region of a call: from `start` (at or before its `(`) to the matching `)`,
+/// or to the end of the statement when there are no parentheses.
+fn region(code: &str, start: usize) -> std::ops::Range<usize> {
+    let start = start.min(code.len());
+    let rest = &code[start..];
+    let open =
+        rest.find(|c: char| !c.is_whitespace() && c != '.' && !c.is_alphanumeric() && c != '_');
+    match open {
+        Some(o) if rest[o..].starts_with('(') => {
+            let mut depth = 0;
+            for (i, ch) in rest[o..].char_indices() {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return start + o..start + o + i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            start..code.len()
+        }
+        _ => {
+            let end = rest
+                .find([';', '\n', '}'])
+                .map_or(code.len(), |e| start + e);
+            start..end
+        }
+    }
+}
+
+/// The literals inside a region of lexed code, in order.
+fn lits_in(lx: &Lexed, code: &str, r: std::ops::Range<usize>) -> Vec<String> {
+    let before = code[..r.start].matches(LIT).count();
+    let inside = code[r].matches(LIT).count();
+    lx.lits.iter().skip(before).take(inside).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexing() {
+        let lx = lex("import os; os.system('rm -rf ~')", Lang::Python);
+        assert!(lx.balanced);
+        assert_eq!(lx.lits, vec!["rm -rf ~"]);
+        assert!(!lex("print('x", Lang::Python).balanced);
+    }
+}

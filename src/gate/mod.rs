@@ -1,0 +1,244 @@
+//! The command gate: judges a shell command line against an exec policy before it runs.
+//!
+//! Owns: parsing a line into a bash syntax tree (`walk`), evaluating its words statically
+//! (`words`, `text`), unwrapping wrappers and nested shells (`unwrap`, `fanout`), the rule
+//! families (`rules`, `interp`, `sed`), path classification (`paths`) and the policy
+//! (`policy`, `default-policy.toml`). See `docs/GATE.md`.
+//! The verdict is the strictest over every simple command the line would run.
+//!
+//! Architecture invariant: the gate fails closed.
+//! A line that does not parse, a program name that cannot be known statically, or a snippet
+//! that cannot be read is `ask`; a line past a size, depth or time bound is `deny`.
+//! [`Gate::judge`] never panics and returns within its time bound.
+//!
+//! It does not run anything, read files named on the line, or look at the real filesystem:
+//! every judgement is made from the text, the [`Context`] and the policy.
+
+mod args;
+mod fanout;
+mod interp;
+mod paths;
+mod policy;
+mod rules;
+mod sed;
+mod text;
+mod unwrap;
+mod walk;
+mod words;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use policy::GateError;
+use policy::Policy;
+
+/// Where a line would run: the directories that relative paths and `~` resolve against.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The working directory the line starts in.
+    pub cwd: PathBuf,
+    /// The agent's workspace; when `None`, `cwd` is taken as the workspace.
+    pub workspace: Option<PathBuf>,
+    /// The user's home directory; when `None`, `~` stays an unknown home outside the workspace.
+    pub home: Option<PathBuf>,
+}
+
+impl Context {
+    /// A context for the current process: its cwd as workspace, `$HOME` as home.
+    pub fn from_env() -> Context {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        Context {
+            cwd,
+            workspace: None,
+            home: std::env::var_os("HOME").map(PathBuf::from),
+        }
+    }
+}
+
+/// What the gate says about a line.
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Run it.
+    Allow,
+    /// Never run it.
+    Deny,
+    /// A human must decide; headless, this blocks.
+    Ask,
+}
+
+impl Decision {
+    /// The process exit code `gate check` uses for this decision.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Decision::Allow => 0,
+            Decision::Deny => 3,
+            Decision::Ask => 4,
+        }
+    }
+
+    /// How strict the decision is: the verdict of a line is the strictest over its commands.
+    pub(crate) fn severity(self) -> u8 {
+        match self {
+            Decision::Allow => 0,
+            Decision::Ask => 1,
+            Decision::Deny => 2,
+        }
+    }
+
+    /// The lowercase name used in JSON and policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Ask => "ask",
+        }
+    }
+}
+
+/// The gate's answer for one line.
+#[derive(Debug, Serialize, Clone)]
+pub struct Verdict {
+    /// Allow, deny or ask.
+    pub decision: Decision,
+    /// The id of the rule that fired, if any.
+    pub rule: Option<String>,
+    /// The rule's category (e.g. `fs_destroy`).
+    pub category: Option<String>,
+    /// Why, in one sentence a model can act on.
+    pub reason: String,
+    /// The simple command that triggered the rule, after unwrapping.
+    pub command: Option<String>,
+    /// The wrappers the command was found inside, outermost first (`sudo`, `sh -c`, ...).
+    pub wrappers: Vec<String>,
+    /// A safer way to reach the same goal, where one exists.
+    pub alternative: Option<String>,
+}
+
+/// A loaded policy, ready to judge lines.
+#[derive(Debug)]
+pub struct Gate {
+    policy: Policy,
+}
+
+impl Gate {
+    /// Loads the default policy, extended or overridden by `policy_file` when given.
+    /// The file's `match`/`not_match` examples are checked; a failing one is an error naming
+    /// the file and line. (The compiled-in examples are checked by the test suite.)
+    pub fn load(policy_file: Option<&Path>) -> Result<Gate, GateError> {
+        let policy = Policy::load(policy_file)?;
+        let gate = Gate { policy };
+        gate.policy.check_examples(&gate)?;
+        Ok(gate)
+    }
+
+    /// Loads without checking examples (to list every failing example at once).
+    #[doc(hidden)]
+    pub fn load_unchecked(policy_file: Option<&Path>) -> Result<Gate, GateError> {
+        Ok(Gate {
+            policy: Policy::load(policy_file)?,
+        })
+    }
+
+    /// Every policy example that does not behave, as errors naming file and line.
+    #[doc(hidden)]
+    pub fn example_failures(&self) -> Vec<String> {
+        self.policy
+            .example_failures(self, true)
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    /// The ids of every rule the loaded policy knows.
+    #[cfg(test)]
+    pub(crate) fn rule_ids(&self) -> Vec<String> {
+        self.policy.ids()
+    }
+
+    /// Judges one command line. Never panics; bounded in time and memory.
+    pub fn judge(&self, line: &str, ctx: &Context) -> Verdict {
+        let hits = walk::analyze(&self.policy, line, ctx);
+        self.policy.verdict(hits)
+    }
+
+    /// Judges an argv as `exec` would run it: each word is quoted, then the line is judged.
+    pub fn judge_argv(&self, argv: &[String], ctx: &Context) -> Verdict {
+        let line = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+        self.judge(&line, ctx)
+    }
+
+    /// The ids of every rule that fires on `line` (used to check policy examples).
+    pub(crate) fn fired(&self, line: &str, ctx: &Context) -> Vec<String> {
+        walk::analyze(&self.policy, line, ctx)
+            .into_iter()
+            .map(|h| h.rule)
+            .collect()
+    }
+}
+
+/// Quotes a word for a POSIX shell so that it stays exactly one literal word.
+pub fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule id the code can fire has metadata in the default policy, so no hit falls
+    /// back to the fail-closed `ask` of an unknown id.
+    #[test]
+    fn every_fired_rule_id_is_in_the_default_policy() {
+        let gate = Gate::load_unchecked(None).expect("default policy parses");
+        let ids = gate.rule_ids();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gate");
+        let mut files = vec![dir.clone(), dir.join("rules")];
+        let mut missing = Vec::new();
+        while let Some(d) = files.pop() {
+            for entry in std::fs::read_dir(&d)
+                .expect("source dir readable")
+                .flatten()
+            {
+                let p = entry.path();
+                if p.extension().is_some_and(|e| e == "rs") {
+                    let src = std::fs::read_to_string(&p).expect("source readable");
+                    for cap in src.split('"').skip(1).step_by(2) {
+                        let looks_like_id = cap.contains('.')
+                            && cap.split('.').count() == 2
+                            && !cap.ends_with('.')
+                            && cap
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                            && ids
+                                .iter()
+                                .any(|i| i.split('.').next() == cap.split('.').next());
+                        if looks_like_id && !ids.iter().any(|i| i == cap) {
+                            missing.push(format!("{}: {cap}", p.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "rule ids without policy metadata: {missing:#?}"
+        );
+    }
+
+    #[test]
+    fn quoting_round_trips() {
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("src/lib.rs"), "src/lib.rs");
+    }
+}

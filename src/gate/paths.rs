@@ -1,0 +1,482 @@
+//! Path classification relative to the working directory, the workspace and the home.
+//!
+//! Owns lexical resolution (`..`, `.`, `//`, `~`) and the classes rules judge by: the root,
+//! system directories, devices, the home and its secrets, the workspace root, `.git`,
+//! build outputs, scratch space, and partly unknown paths.
+//! It never touches the filesystem: symlinks are not followed.
+
+use super::Context;
+use super::walk::Scope;
+use super::words::{DESCENDANT, UNKNOWN};
+
+/// Directories inside a workspace that hold build outputs, safe to delete.
+pub(crate) const BUILD_DIRS: &[&str] = &[
+    "target",
+    "node_modules",
+    "dist",
+    "build",
+    "out",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    ".next",
+    ".nuxt",
+    ".cache",
+    "coverage",
+    ".gradle",
+    ".parcel-cache",
+    ".turbo",
+    "_build",
+    ".eggs",
+    "htmlcov",
+    ".angular",
+    ".svelte-kit",
+    "obj",
+    "tmp",
+    ".terraform",
+    "vendor",
+    "deps",
+    ".dart_tool",
+    "cmake-build-debug",
+];
+
+/// Top-level directories of the system.
+const SYSTEM: &[&str] = &[
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/boot",
+    "/sys",
+    "/proc",
+    "/dev",
+    "/var",
+    "/opt",
+    "/root",
+    "/srv",
+    "/snap",
+    "/run",
+    "/home",
+    "/mnt",
+    "/media",
+    "/nix",
+    "/Applications",
+    "/System",
+    "/Library",
+    "/Users",
+    "/private",
+];
+
+/// Files and directories under the home that hold credentials.
+const HOME_SECRETS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker/config.json",
+    ".config/gh",
+    ".config/gcloud",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".cargo/credentials",
+    ".password-store",
+    ".vault-token",
+];
+
+/// Files a shell runs at start-up.
+pub(crate) const RC_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".zlogin",
+    ".kshrc",
+    ".cshrc",
+    ".tcshrc",
+];
+
+/// Other configuration under the home that runs code later or holds sessions.
+const HOME_CONFIG: &[&str] = &[
+    ".docker",
+    ".config/fish",
+    ".config/systemd",
+    ".config/autostart",
+    ".local/share/systemd",
+    ".gitconfig",
+    ".config/git",
+    ".terraform.d",
+    ".local/share/keyrings",
+    ".mozilla",
+    ".config/google-chrome",
+    ".config/chromium",
+];
+
+/// True when `rel` (relative to the home) is or is below one of `list`.
+fn under_any(rel: &str, list: &[&str]) -> bool {
+    list.iter().any(|s| {
+        rel == *s
+            || rel
+                .strip_prefix(s)
+                .is_some_and(|r| r.starts_with('/') || r.starts_with('.'))
+    })
+}
+
+/// Caches under the home: deleting them costs a download, nothing else.
+const HOME_CACHES: &[&str] = &[
+    ".cache",
+    ".npm/_cacache",
+    ".npm/_logs",
+    ".cargo/registry",
+    ".cargo/git",
+    ".gradle/caches",
+    ".m2/repository",
+    ".pnpm-store",
+    ".yarn/cache",
+    ".bun/install/cache",
+    "go/pkg/mod",
+    ".local/share/pnpm/store",
+    "Library/Caches",
+    ".rustup/tmp",
+    ".nuget/packages",
+];
+
+/// Credentials, start-up files and code-running configuration under the home.
+fn home_sensitive(rel: &str) -> bool {
+    under_any(rel, HOME_SECRETS) || under_any(rel, RC_FILES) || under_any(rel, HOME_CONFIG)
+}
+
+/// What a path is, for the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    Root,
+    System,
+    /// A block or memory device.
+    Device,
+    /// `/dev/null`, `/dev/stdout` and the like.
+    HarmlessDev,
+    /// `/dev/tcp/...`, `/dev/udp/...`: a network connection.
+    NetDev,
+    Home,
+    /// A directory that contains the workspace (other than `/` and the home).
+    Ancestor,
+    HomeChild,
+    /// Credentials, shell start-up files, user units under the home.
+    HomeSensitive,
+    WorkspaceRoot,
+    /// Everything in the workspace root (`./*`).
+    WorkspaceAll,
+    Git,
+    Build,
+    Workspace,
+    Tmp,
+    Outside,
+    Unknown,
+}
+
+impl Class {
+    /// Deleting or overwriting this recursively destroys something outside the transaction.
+    pub fn precious(self) -> bool {
+        !matches!(
+            self,
+            Class::Build | Class::Workspace | Class::Tmp | Class::HarmlessDev | Class::Unknown
+        )
+    }
+}
+
+/// The three directories paths are judged against, as normalized strings.
+#[derive(Debug, Clone)]
+pub(crate) struct Paths {
+    pub cwd: String,
+    pub workspace: String,
+    pub home: Option<String>,
+}
+
+impl Paths {
+    pub fn new(ctx: &Context) -> Paths {
+        let cwd = normalize(&ctx.cwd.to_string_lossy());
+        let workspace = ctx
+            .workspace
+            .as_ref()
+            .map(|w| normalize(&w.to_string_lossy()))
+            .unwrap_or_else(|| cwd.clone());
+        let home = ctx.home.as_ref().map(|h| normalize(&h.to_string_lossy()));
+        Paths {
+            cwd,
+            workspace,
+            home,
+        }
+    }
+
+    /// Resolves `text` against the scope's working directory, lexically.
+    pub fn abs(&self, text: &str, scope: &Scope) -> String {
+        self.abs_from(text, scope.cwd.as_deref())
+    }
+
+    pub fn abs_from(&self, text: &str, cwd: Option<&str>) -> String {
+        if text.starts_with('/') {
+            return normalize(text);
+        }
+        if text == "~" || text.starts_with("~/") {
+            return match &self.home {
+                Some(h) => normalize(&format!("{h}/{}", &text[1..])),
+                None => text.to_owned(),
+            };
+        }
+        match cwd {
+            Some(c) => normalize(&format!("{c}/{text}")),
+            None => format!("{UNKNOWN}/{text}"),
+        }
+    }
+
+    /// Classifies a path operand (a glob is judged by the directory it expands in).
+    pub fn classify(&self, text: &str, glob: bool, scope: &Scope) -> Class {
+        let abs = self.abs(text, scope);
+        self.classify_abs(&abs, glob)
+    }
+
+    pub fn classify_abs(&self, abs: &str, glob: bool) -> Class {
+        let glob_at = if glob {
+            abs.find(['*', '?', '['])
+        } else {
+            None
+        };
+        let marker = abs.find([UNKNOWN, DESCENDANT]);
+        let cut = match (glob_at, marker) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(cut) = cut else {
+            return self.exact(abs);
+        };
+        // Something below a known directory: judge by that directory.
+        let Some(slash) = abs[..cut].rfind('/') else {
+            return Class::Unknown;
+        };
+        let dir = if slash == 0 { "/" } else { &abs[..slash] };
+        if !dir.starts_with('/') && !dir.starts_with('~') {
+            return Class::Unknown;
+        }
+        let arbitrary = abs[cut..].contains(UNKNOWN);
+        let tail = &abs[slash + 1..];
+        let match_all = !arbitrary && matches!(tail, "*" | ".*" | "*.*" | "?*" | "**");
+        if matches!(dir, "/tmp" | "/var/tmp" | "/dev/shm") {
+            return Class::Tmp;
+        }
+        match self.exact(dir) {
+            Class::Root | Class::System | Class::Device => Class::System,
+            Class::Home => {
+                // `~/.ba*` may be `~/.bashrc`; `~/.ssh/{}` is below `~/.ssh`.
+                let lit = &tail[..tail
+                    .find(['*', '?', '[', UNKNOWN, DESCENDANT])
+                    .unwrap_or(tail.len())];
+                let all = [HOME_SECRETS, RC_FILES, HOME_CONFIG];
+                let hit = !lit.is_empty()
+                    && all
+                        .iter()
+                        .flat_map(|l| l.iter())
+                        .any(|s| s.starts_with(lit) || lit.starts_with(&format!("{s}/")));
+                if hit {
+                    Class::HomeSensitive
+                } else {
+                    Class::HomeChild
+                }
+            }
+            Class::HomeChild => Class::HomeChild,
+            Class::HomeSensitive => Class::HomeSensitive,
+            Class::Ancestor | Class::Outside => Class::Outside,
+            Class::WorkspaceRoot if match_all => Class::WorkspaceAll,
+            Class::Git => Class::Git,
+            Class::Tmp => Class::Tmp,
+            _ if arbitrary => Class::Unknown,
+            Class::WorkspaceRoot | Class::Workspace => Class::Workspace,
+            Class::Build => Class::Build,
+            _ => Class::Unknown,
+        }
+    }
+
+    fn exact(&self, p: &str) -> Class {
+        if p == "/" {
+            return Class::Root;
+        }
+        if let Some(dev) = p.strip_prefix("/dev/") {
+            if dev.starts_with("tcp/") || dev.starts_with("udp/") {
+                return Class::NetDev;
+            }
+            let harmless = [
+                "null", "zero", "full", "random", "urandom", "stdout", "stderr", "stdin", "tty",
+                "ptmx",
+            ];
+            if harmless.contains(&dev)
+                || ["fd/", "pts/", "shm/", "tty", "mqueue/"]
+                    .iter()
+                    .any(|h| dev.starts_with(h))
+            {
+                return Class::HarmlessDev;
+            }
+            return Class::Device;
+        }
+        let ws = self.workspace.as_str();
+        if p == ws {
+            return Class::WorkspaceRoot;
+        }
+        if let Some(rel) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/')) {
+            if ws != "/" {
+                let comps: Vec<&str> = rel.split('/').collect();
+                if comps.contains(&".git") {
+                    return Class::Git;
+                }
+                if comps
+                    .iter()
+                    .any(|c| BUILD_DIRS.contains(c) || c.ends_with(".egg-info"))
+                {
+                    return Class::Build;
+                }
+                return Class::Workspace;
+            }
+        }
+        let home = self.home.as_deref().unwrap_or("~");
+        if p == home || p == "~" {
+            return Class::Home;
+        }
+        if ws.starts_with(&format!("{p}/")) {
+            return Class::Ancestor;
+        }
+        for tmp in ["/tmp/", "/var/tmp/", "/dev/shm/"] {
+            if p.starts_with(tmp) {
+                return Class::Tmp;
+            }
+        }
+        if let Some(rel) = p.strip_prefix(home).and_then(|r| r.strip_prefix('/')) {
+            if under_any(rel, HOME_CACHES) {
+                return Class::Tmp;
+            }
+            if home_sensitive(rel) {
+                return Class::HomeSensitive;
+            }
+            return Class::HomeChild;
+        }
+        if SYSTEM
+            .iter()
+            .any(|s| p == *s || p.starts_with(&format!("{s}/")))
+        {
+            return Class::System;
+        }
+        Class::Outside
+    }
+
+    /// Files whose content is a secret (read by exfiltration).
+    pub fn is_secret(&self, abs: &str) -> bool {
+        let base = abs.rsplit('/').next().unwrap_or(abs);
+        if base == ".env"
+            || base.starts_with(".env.")
+                && !["example", "sample", "template", "dist"]
+                    .iter()
+                    .any(|s| base.ends_with(s))
+        {
+            return true;
+        }
+        if ["id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"]
+            .iter()
+            .any(|k| base.starts_with(k) && !base.ends_with(".pub"))
+            || base.ends_with(".pem")
+            || base == "credentials"
+            || base == "hosts.yml" && abs.contains("/gh/")
+        {
+            return true;
+        }
+        if matches!(
+            abs,
+            "/etc/shadow" | "/etc/gshadow" | "/etc/sudoers" | "/etc/master.passwd"
+        ) || abs.starts_with("/proc/") && abs.ends_with("/environ")
+        {
+            return true;
+        }
+        let home = self.home.as_deref().unwrap_or("~");
+        if let Some(rel) = abs.strip_prefix(home).and_then(|r| r.strip_prefix('/')) {
+            return under_any(rel, HOME_SECRETS);
+        }
+        false
+    }
+}
+
+/// Lexical normalization: collapses `//`, `.` and `..` (never above `/`).
+pub(crate) fn normalize(p: &str) -> String {
+    let absolute = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !absolute {
+                    out.push("..");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    let joined = out.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        ".".into()
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn paths() -> Paths {
+        Paths::new(&Context {
+            cwd: PathBuf::from("/home/dev/proj"),
+            workspace: None,
+            home: Some(PathBuf::from("/home/dev")),
+        })
+    }
+
+    #[test]
+    fn classes() {
+        let p = paths();
+        let s = Scope {
+            cwd: Some(p.cwd.clone()),
+            ..Scope::default()
+        };
+        let c = |t: &str| p.classify(t, t.contains('*'), &s);
+        assert_eq!(c("/"), Class::Root);
+        assert_eq!(c("//bin/../etc"), Class::System);
+        assert_eq!(c("target"), Class::Build);
+        assert_eq!(c("./.git"), Class::Git);
+        assert_eq!(c("."), Class::WorkspaceRoot);
+        assert_eq!(c("*"), Class::WorkspaceAll);
+        assert_eq!(c("src/*"), Class::Workspace);
+        assert_eq!(c(".."), Class::Home);
+        assert_eq!(c("../"), Class::Home);
+        assert_eq!(c("~/.ssh"), Class::HomeSensitive);
+        assert_eq!(c("/tmp/x"), Class::Tmp);
+        assert_eq!(c("/dev/sda"), Class::Device);
+        assert_eq!(c("/dev/null"), Class::HarmlessDev);
+        assert_eq!(c("/*"), Class::System);
+        assert_eq!(c("/srv/data"), Class::System);
+    }
+}

@@ -1,0 +1,427 @@
+//! Filesystem destruction and damage: rm, shred, truncate, mv, cp, dd, chmod/chown, rsync,
+//! archive extraction.
+//!
+//! Owns the deletion policy: recursive or forced deletion of `/`, `~`, anything outside the
+//! workspace, the workspace root or `.git` is denied; deleting inside the workspace (build
+//! outputs or not) and in scratch space is allowed, because the view makes it undoable.
+//! A path the gate cannot know is `ask`.
+
+use super::Cmd;
+use super::writes::check_write;
+use crate::gate::args::{Spec, parse};
+use crate::gate::paths::Class;
+use crate::gate::words::Field;
+
+/// rm, rmdir, unlink, shred, truncate, srm, wipe.
+pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.clone();
+    let spec = match name.as_str() {
+        "truncate" => Spec::new("sr", &["size", "reference"]),
+        "shred" => Spec::new("nsx", &["iterations", "size", "random-source"]),
+        _ => Spec::new("", &[]),
+    };
+    let a = parse(c.args(), spec);
+    if a.has_long("no-preserve-root") {
+        c.hit("fs.rm_protected", Some("--no-preserve-root".into()));
+    }
+    let recursive = a.has('r', "recursive") || a.has('R', "");
+    let force = a.has('f', "force");
+    for op in &a.operands {
+        let class = c.class(op);
+        let detail = Some(format!("{} is {}", shown(op), describe(class)));
+        match name.as_str() {
+            "shred" | "srm" | "wipe" | "truncate" => {
+                if class == Class::Device {
+                    c.hit("disk.write_device", detail);
+                } else if class.precious() && class != Class::Build {
+                    c.hit("fs.overwrite_outside", detail);
+                } else if class == Class::Unknown {
+                    c.hit("fs.rm_dynamic", detail);
+                }
+            }
+            _ => match class {
+                Class::HomeSensitive => c.hit("fs.rm_sensitive", detail),
+                Class::Git | Class::WorkspaceAll | Class::WorkspaceRoot
+                    if !recursive && (force || class != Class::Git) =>
+                {
+                    c.hit("fs.rm_outside", detail);
+                }
+                Class::Unknown => c.hit("fs.rm_dynamic", detail),
+                class if class.precious() => {
+                    if recursive || force {
+                        c.hit("fs.rm_protected", detail);
+                    } else {
+                        c.hit("fs.rm_outside", detail);
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+/// Shows an operand for a reason string.
+pub(crate) fn shown(f: &Field) -> String {
+    crate::gate::words::display(std::slice::from_ref(f))
+}
+
+/// A human name for a path class.
+pub(crate) fn describe(class: Class) -> &'static str {
+    match class {
+        Class::Root => "the root directory",
+        Class::System => "a system path",
+        Class::Device => "a device",
+        Class::HarmlessDev => "a harmless device",
+        Class::NetDev => "a network connection",
+        Class::Home => "the home directory",
+        Class::Ancestor => "a directory containing the workspace",
+        Class::HomeChild => "in the home, outside the workspace",
+        Class::HomeSensitive => "credentials or start-up files in the home",
+        Class::WorkspaceRoot => "the workspace root",
+        Class::WorkspaceAll => "everything in the workspace",
+        Class::Git => "the git directory",
+        Class::Build => "a build output",
+        Class::Workspace => "inside the workspace",
+        Class::Tmp => "scratch space",
+        Class::Outside => "outside the workspace",
+        Class::Unknown => "not known before the command runs",
+    }
+}
+
+/// mv, cp, install, ln: destinations are write targets; moving precious sources away is
+/// destruction.
+pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.clone();
+    let spec = match name.as_str() {
+        "install" => Spec::new(
+            "tSmogC",
+            &["target-directory", "suffix", "mode", "owner", "group"],
+        ),
+        _ => Spec::new("tS", &["target-directory", "suffix"]),
+    };
+    let a = parse(c.args(), spec);
+    let mut sources = a.operands.clone();
+    let dest = match a.value('t', "target-directory") {
+        Some(d) => Some(d.clone()),
+        None if sources.len() >= 2 => sources.pop(),
+        None => None,
+    };
+    let Some(dest) = dest else {
+        return;
+    };
+    let dest_abs = c.abs(&dest);
+    if name == "mv" && dest_abs == "/dev/null" {
+        c.hit(
+            "fs.mv_devnull",
+            Some(format!(
+                "moves {} to /dev/null",
+                sources.iter().map(shown).collect::<Vec<_>>().join(" ")
+            )),
+        );
+    }
+    check_write(c.an, c.scope, &dest, &name);
+    if name == "mv" {
+        for s in &sources {
+            let class = c.class(s);
+            if matches!(
+                class,
+                Class::Root
+                    | Class::System
+                    | Class::Home
+                    | Class::Ancestor
+                    | Class::WorkspaceRoot
+                    | Class::HomeSensitive
+                    | Class::Device
+            ) || class == Class::Git && c.abs(s).ends_with(".git")
+            {
+                c.hit(
+                    "fs.mv_protected",
+                    Some(format!("{} is {}", shown(s), describe(class))),
+                );
+            }
+        }
+    }
+}
+
+/// dd: `of=` is a destructive write target; `if=/dev/zero` without `count=` is endless.
+pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
+    let args: Vec<Field> = c.args().to_vec();
+    let endless_in = args.iter().any(|a| {
+        matches!(
+            a.text.as_str(),
+            "if=/dev/zero" | "if=/dev/urandom" | "if=/dev/random"
+        )
+    });
+    let bounded = args.iter().any(|a| a.text.starts_with("count="));
+    if endless_in && !bounded {
+        let to_file = args.iter().any(|a| {
+            a.text
+                .strip_prefix("of=")
+                .is_some_and(|o| !o.starts_with("/dev/"))
+        });
+        if to_file {
+            c.hit(
+                "resource.fill_disk",
+                Some("dd from an endless source without count=".into()),
+            );
+        }
+    }
+    for a in &args {
+        if let Some(of) = a.text.strip_prefix("of=") {
+            let f = Field {
+                text: of.to_owned(),
+                ..a.clone()
+            };
+            let class = c.class(&f);
+            match class {
+                Class::Device
+                | Class::NetDev
+                | Class::Root
+                | Class::System
+                | Class::HomeSensitive => {
+                    check_write(c.an, c.scope, &f, "dd");
+                }
+                class if class.precious() => c.hit(
+                    "fs.overwrite_outside",
+                    Some(format!("{} is {}", shown(&f), describe(class))),
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// chmod, chown, chgrp, setfacl, chattr: recursive changes outside the workspace, changes to
+/// system files, and setuid bits.
+pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.clone();
+    let spec = match name.as_str() {
+        "setfacl" => Spec::new(
+            "mMxX",
+            &[
+                "modify",
+                "modify-file",
+                "remove",
+                "remove-file",
+                "set",
+                "set-file",
+            ],
+        ),
+        _ => Spec::new("", &["reference", "from"]),
+    };
+    let a = parse(c.args(), spec);
+    let recursive = a.has('R', "recursive") || name == "setfacl" && a.has('r', "");
+    let mut targets: Vec<Field> = a.operands.clone();
+    let mut loosens = name != "chmod";
+    let takes_mode = matches!(name.as_str(), "chmod" | "chown" | "chgrp")
+        && a.value('\0', "reference").is_none();
+    if name == "chattr" {
+        targets.retain(|t| !t.text.starts_with(['+', '=']));
+    } else if takes_mode && !targets.is_empty() {
+        let mode = targets.remove(0);
+        if name == "chmod" && setuid(&mode.text) {
+            c.hit("privesc.setuid", Some(format!("mode {}", mode.text)));
+        }
+        loosens |= name == "chmod" && grants_others(&mode.text);
+    }
+    // Short flags like `-w` in `chmod -w file` are modes, not options: fine either way.
+    for t in &targets {
+        let class = c.class(t);
+        let detail = Some(format!("{} is {}", shown(t), describe(class)));
+        match class {
+            Class::Root | Class::System | Class::Device => c.hit("perms.system", detail),
+            // Tightening `chmod 600 ~/.ssh/config` is hygiene; loosening or re-owning is not.
+            Class::HomeSensitive if loosens || recursive => c.hit("perms.system", detail),
+            Class::Home | Class::Ancestor | Class::Outside | Class::HomeChild if recursive => {
+                c.hit("perms.system", detail)
+            }
+            Class::Unknown if recursive => c.hit("fs.rm_dynamic", detail),
+            _ => {}
+        }
+    }
+}
+
+/// A chmod mode that gives the group or others any permission.
+fn grants_others(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) {
+        return mode.chars().rev().take(2).any(|d| d != '0');
+    }
+    mode.split(',').any(|m| match m.find(['+', '=']) {
+        Some(i) => {
+            let who = &m[..i];
+            let perms = &m[i + 1..];
+            !perms.is_empty() && (who.is_empty() || who.contains(['g', 'o', 'a']))
+        }
+        None => false,
+    })
+}
+
+/// A chmod mode that sets the setuid or setgid bit.
+fn setuid(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) {
+        return mode.len() >= 4 && mode.chars().next().is_some_and(|d| matches!(d, '2'..='7'));
+    }
+    mode.split(',').any(|m| {
+        m.split_once(['+', '='])
+            .is_some_and(|(_, perms)| perms.contains('s'))
+    })
+}
+
+/// rsync and scp: secrets sent to another host; `--delete` onto precious directories.
+pub(crate) fn rsync(c: &mut Cmd<'_, '_>) {
+    let a = parse(
+        c.args(),
+        Spec::new(
+            "efTcFiJloPS",
+            &[
+                "rsh",
+                "exclude",
+                "include",
+                "filter",
+                "files-from",
+                "rsync-path",
+                "temp-dir",
+                "partial-dir",
+                "backup-dir",
+                "suffix",
+                "chmod",
+                "chown",
+                "log-file",
+                "password-file",
+                "port",
+                "compare-dest",
+                "link-dest",
+                "copy-dest",
+                "max-size",
+                "min-size",
+                "timeout",
+                "bwlimit",
+            ],
+        ),
+    );
+    let mut ops = a.operands.clone();
+    let Some(dest) = ops.pop() else {
+        return;
+    };
+    let remote = |f: &Field| {
+        f.text.starts_with("rsync://") || f.text.split('/').next().is_some_and(|h| h.contains(':'))
+    };
+    if remote(&dest) {
+        for s in &ops {
+            let abs = c.abs(s);
+            let class = c.class(s);
+            if c.an.paths.is_secret(&abs) || class == Class::HomeSensitive {
+                c.hit(
+                    "exfil.upload_secret",
+                    Some(format!("sends {} to {}", shown(s), shown(&dest))),
+                );
+            } else if matches!(class, Class::Home | Class::System | Class::Root) {
+                c.hit(
+                    "exfil.upload_outside",
+                    Some(format!("sends {} to {}", shown(s), shown(&dest))),
+                );
+            }
+        }
+        return;
+    }
+    let delete = a
+        .longs
+        .iter()
+        .any(|(l, _)| l.starts_with("del") || l == "remove-source-files");
+    let class = c.class(&dest);
+    if delete && class.precious() {
+        c.hit(
+            "fs.rsync_delete",
+            Some(format!("{} is {}", shown(&dest), describe(class))),
+        );
+    }
+    check_write(c.an, c.scope, &dest, "rsync");
+}
+
+/// unzip, tar, 7z, cpio: extraction into system directories, and tar's command hooks.
+pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.clone();
+    let mut args: Vec<Field> = c.args().to_vec();
+    if name == "tar"
+        && let Some(first) = args.first_mut()
+        && first.known
+        && !first.text.starts_with('-')
+        && first.text.chars().all(|ch| ch.is_ascii_alphabetic())
+    {
+        // Old-style bundled options: `tar xzf file`.
+        first.text = format!("-{}", first.text);
+    }
+    let short_val = if name == "tar" { "fCbFgHIKLNTVX" } else { "dP" };
+    let a = parse(
+        &args,
+        Spec::new(
+            short_val,
+            &[
+                "file",
+                "directory",
+                "checkpoint-action",
+                "to-command",
+                "use-compress-program",
+                "info-script",
+                "new-volume-script",
+                "exclude",
+                "transform",
+                "owner",
+                "group",
+                "mode",
+                "format",
+                "exdir",
+            ],
+        ),
+    );
+    if name == "tar" {
+        for v in a.values('\0', "checkpoint-action") {
+            if let Some(cmd) = v.text.strip_prefix("exec=") {
+                c.nested(
+                    "tar --checkpoint-action",
+                    &Field {
+                        text: cmd.to_owned(),
+                        ..v.clone()
+                    },
+                );
+            }
+        }
+        for long in [
+            "to-command",
+            "use-compress-program",
+            "info-script",
+            "new-volume-script",
+        ] {
+            for v in a.values('\0', long) {
+                c.nested("tar", &v.clone());
+            }
+        }
+        for short in ['I', 'F'] {
+            for v in a.values(short, "") {
+                c.nested("tar", &v.clone());
+            }
+        }
+    }
+    let extracting = match name.as_str() {
+        "tar" => a.has('x', "extract") || a.has_long("get"),
+        "unzip" | "cpio" => true,
+        _ => a.operands.first().is_some_and(|o| o.is("x") || o.is("e")),
+    };
+    let dir = match name.as_str() {
+        "tar" => a.value('C', "directory"),
+        "unzip" => a.value('d', "exdir"),
+        _ => None,
+    };
+    if extracting && let Some(d) = dir {
+        let class = c.class(d);
+        if matches!(
+            class,
+            Class::Root | Class::System | Class::HomeSensitive | Class::Device
+        ) {
+            c.hit(
+                "syswrite.system",
+                Some(format!("extracts into {}", shown(d))),
+            );
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! git and gh: remote history rewrites, remote deletions, local changes thrown away, and
+//! configuration that runs code later.
+//!
+//! Owns git's global options (`-C`, `-c`, `--git-dir`, ...), skipped to find the
+//! subcommand; `-c alias.X=!cmd` is judged as the shell line it runs.
+//! Ordinary work (commit, push without force, pull, rebase, switch) is allowed: the view
+//! keeps the local repository undoable, a remote is not.
+
+use super::Cmd;
+use crate::gate::args::{Parsed, Spec, parse};
+use crate::gate::paths::Class;
+use crate::gate::words::Field;
+
+/// Global options of git that take a value.
+const GLOBAL_VAL: &[&str] = &[
+    "-C",
+    "-c",
+    "--git-dir",
+    "--work-tree",
+    "--namespace",
+    "--exec-path",
+    "--config-env",
+    "--super-prefix",
+];
+
+pub(crate) fn git(c: &mut Cmd<'_, '_>) {
+    let args: Vec<Field> = c.args().to_vec();
+    let mut i = 0;
+    let mut dir: Option<Field> = None;
+    while i < args.len() && args[i].text.starts_with('-') {
+        let t = args[i].text.clone();
+        if GLOBAL_VAL.contains(&t.as_str()) {
+            let v = args.get(i + 1).cloned();
+            if let Some(v) = &v {
+                if t == "-c" {
+                    config_value(c, v);
+                }
+                if t == "-C" {
+                    dir = Some(v.clone());
+                }
+            }
+            i += 2;
+        } else {
+            if let Some(v) = t
+                .strip_prefix("--config-env=")
+                .or_else(|| t.strip_prefix("-c"))
+            {
+                config_value(
+                    c,
+                    &Field {
+                        text: v.to_owned(),
+                        ..args[i].clone()
+                    },
+                );
+            }
+            i += 1;
+        }
+    }
+    let Some(sub) = args.get(i) else {
+        return;
+    };
+    if !sub.known {
+        c.hit(
+            "gate.dynamic_program",
+            Some("git subcommand not known".into()),
+        );
+        return;
+    }
+    let rest = &args[i + 1..];
+    if rest.iter().any(|a| a.is("-h") || a.is("--help")) {
+        return;
+    }
+    // `git -C DIR`: a repository outside the workspace is not undoable by the view.
+    let elsewhere = dir.as_ref().is_some_and(|d| {
+        !matches!(
+            c.class(d),
+            Class::Workspace | Class::WorkspaceRoot | Class::Build | Class::Tmp
+        )
+    });
+    match sub.text.as_str() {
+        "push" => push(c, rest),
+        "reset"
+            if rest
+                .iter()
+                .any(|a| a.is("--hard") || a.is("--merge") || a.is("--keep")) =>
+        {
+            c.hit("git.discard_changes", Some("git reset --hard".into()));
+        }
+        "checkout" => {
+            let a = parse(
+                rest,
+                Spec::new("bBp", &["orphan", "conflict", "pathspec-from-file"]),
+            );
+            // `git checkout -- FILE` and `git checkout .` discard edits; `git checkout
+            // BRANCH -- FILE` fetches a file from another revision on purpose.
+            let dashdash = rest.iter().position(|r| r.is("--"));
+            let tree_ish =
+                dashdash.is_some_and(|d| rest[..d].iter().any(|r| !r.text.starts_with('-')));
+            let paths_mode =
+                dashdash.is_some() && !tree_ish || a.operands.iter().any(|o| o.is(".") || o.glob);
+            if a.has('f', "force") || a.has_long("discard-changes") || paths_mode && !a.has('b', "")
+            {
+                c.hit(
+                    "git.discard_changes",
+                    Some("checkout overwrites working-tree files".into()),
+                );
+            }
+        }
+        "switch" => {
+            let a = parse(rest, Spec::new("cC", &["create", "force-create", "orphan"]));
+            if a.has('f', "force") || a.has_long("discard-changes") {
+                c.hit(
+                    "git.discard_changes",
+                    Some("switch throws away local changes".into()),
+                );
+            }
+        }
+        "restore" => {
+            let a = parse(rest, Spec::new("s", &["source", "pathspec-from-file"]));
+            if !a.has('S', "staged") || a.has('W', "worktree") {
+                c.hit(
+                    "git.discard_changes",
+                    Some("restore overwrites working-tree files".into()),
+                );
+            }
+        }
+        "clean" => {
+            let a = parse(rest, Spec::new("e", &["exclude"]));
+            if a.has('n', "dry-run") {
+                return;
+            }
+            let outside = a.operands.iter().any(|o| {
+                let class = c.class(o);
+                !matches!(
+                    class,
+                    Class::Workspace | Class::Build | Class::WorkspaceRoot | Class::WorkspaceAll
+                )
+            });
+            if outside || elsewhere {
+                c.hit("git.clean_outside", None);
+            } else if a.has('f', "force")
+                && (a.has('x', "") || a.has('d', ""))
+                && (a.operands.is_empty()
+                    || a.operands
+                        .iter()
+                        .any(|o| c.class(o) == Class::WorkspaceRoot))
+            {
+                c.hit("git.clean", None);
+            }
+        }
+        "stash" => match rest.first().map(|f| f.text.as_str()) {
+            Some("clear") => c.hit("git.stash_drop", Some("git stash clear".into())),
+            Some("drop") => c.hit("git.stash_drop", Some("git stash drop".into())),
+            _ => {}
+        },
+        "worktree"
+            if rest
+                .first()
+                .is_some_and(|f| f.is("remove") || f.is("prune"))
+                && rest.iter().any(|a| a.is("--force") || a.is("-f")) =>
+        {
+            c.hit(
+                "git.discard_changes",
+                Some("worktree remove --force".into()),
+            );
+        }
+        "branch" => {
+            let a = parse(
+                rest,
+                Spec::new(
+                    "u",
+                    &[
+                        "set-upstream-to",
+                        "contains",
+                        "merged",
+                        "no-merged",
+                        "points-at",
+                        "format",
+                        "sort",
+                    ],
+                ),
+            );
+            if a.has('D', "") || (a.has('d', "delete") && a.has('f', "force")) {
+                c.hit("git.branch_force_delete", None);
+            }
+        }
+        "filter-branch" | "filter-repo" => c.hit("git.rewrite_history", None),
+        "reflog"
+            if rest
+                .first()
+                .is_some_and(|f| f.is("expire") || f.is("delete")) =>
+        {
+            c.hit(
+                "git.rewrite_history",
+                Some("reflog expire drops recovery points".into()),
+            );
+        }
+        "gc" if rest
+            .iter()
+            .any(|a| a.text.starts_with("--prune=now") || a.is("--prune=all")) =>
+        {
+            c.hit(
+                "git.rewrite_history",
+                Some("gc --prune=now drops unreachable objects".into()),
+            );
+        }
+        "update-ref" if rest.iter().any(|a| a.is("-d")) => c.hit("git.rewrite_history", None),
+        "config" => config(c, rest),
+        _ => {}
+    }
+}
+
+fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+    if rest.iter().any(|r| r.is("--dry-run") || r.is("-n")) {
+        return;
+    }
+    let a: Parsed = parse(
+        rest,
+        Spec::new(
+            "o",
+            &["repo", "receive-pack", "exec", "push-option", "signed"],
+        ),
+    );
+    let force = a.has('f', "force") || a.has_long("force-if-includes");
+    let lease = a
+        .longs
+        .iter()
+        .any(|(l, _)| l.starts_with("force-with-lease"));
+    if force {
+        c.hit("git.force_push", None);
+    } else if lease {
+        c.hit("git.force_push_lease", None);
+    }
+    if a.has_long("mirror") || a.has('d', "delete") || a.has_long("prune") {
+        c.hit("git.remote_delete", None);
+    }
+    // Refspecs: `+src:dst` forces, `:dst` deletes.
+    for r in a.operands.iter().skip(1) {
+        if r.text.starts_with('+') {
+            c.hit("git.force_push", Some(format!("refspec {}", r.text)));
+        } else if r.text.starts_with(':') && r.text.len() > 1 {
+            c.hit("git.remote_delete", Some(format!("refspec {}", r.text)));
+        } else if !r.known {
+            c.hit("gate.dynamic_code", Some("refspec not known".into()));
+        }
+    }
+}
+
+/// `git config`: global settings that make git run something later.
+fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+    let a = parse(
+        rest,
+        Spec::new("f", &["file", "blob", "type", "default", "comment"]),
+    );
+    let reading = a.has('l', "list")
+        || a.has_long("get")
+        || a.has_long("get-all")
+        || a.has_long("get-regexp")
+        || a.has_long("unset")
+        || a.operands.len() < 2;
+    if reading {
+        return;
+    }
+    let key = a.operands[0].text.to_ascii_lowercase();
+    let value = a.operands.get(1).cloned().unwrap_or_else(|| Field::lit(""));
+    let global = a.has_long("global") || a.has_long("system") || a.value('f', "file").is_some();
+    if key.starts_with("alias.") && value.text.starts_with('!') {
+        let line = Field {
+            text: value.text[1..].to_owned(),
+            ..value.clone()
+        };
+        c.nested("git alias", &line);
+    }
+    let hooks = [
+        "core.hookspath",
+        "core.sshcommand",
+        "core.pager",
+        "core.editor",
+        "core.fsmonitor",
+        "credential.helper",
+        "core.gitproxy",
+        "sequence.editor",
+        "diff.external",
+        "gpg.program",
+    ];
+    if global
+        && (hooks.contains(&key.as_str())
+            || key.starts_with("alias.")
+            || key.ends_with(".insteadof"))
+    {
+        c.hit("persist.git", Some(format!("git config {key}")));
+    }
+}
+
+/// `-c key=value` on git's own command line.
+fn config_value(c: &mut Cmd<'_, '_>, v: &Field) {
+    let Some((key, value)) = v.text.split_once('=') else {
+        return;
+    };
+    let key = key.to_ascii_lowercase();
+    if key.starts_with("alias.") && value.starts_with('!') {
+        let line = Field {
+            text: value[1..].to_owned(),
+            ..v.clone()
+        };
+        c.nested("git -c alias", &line);
+    } else if matches!(
+        key.as_str(),
+        "core.sshcommand"
+            | "core.pager"
+            | "core.fsmonitor"
+            | "core.hookspath"
+            | "diff.external"
+            | "core.editor"
+            | "sequence.editor"
+    ) {
+        c.nested(
+            &format!("git -c {key}"),
+            &Field {
+                text: value.to_owned(),
+                ..v.clone()
+            },
+        );
+    }
+}
+
+/// gh: deleting repositories, releases and the like on the platform.
+pub(crate) fn gh(c: &mut Cmd<'_, '_>) {
+    let args: Vec<Field> = c.args().to_vec();
+    let words: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
+    let destructive = matches!(words.as_slice(), [_, "delete", ..] | [_, _, "delete", ..])
+        || words.first() == Some(&"api")
+            && words.windows(2).any(|w| {
+                (w[0] == "-X" || w[0] == "--method") && w[1].eq_ignore_ascii_case("DELETE")
+            });
+    if destructive {
+        c.hit("git.platform_delete", None);
+    }
+    // `gh gist create FILE`, `gh release upload TAG FILE`: uploads.
+    if matches!(words.first(), Some(&"gist") | Some(&"release")) {
+        super::system::upload_secrets(c, &args);
+    }
+    if words.len() >= 2
+        && words[0] == "repo"
+        && (words[1] == "archive"
+            || words[1] == "edit" && words.iter().any(|w| w.starts_with("--visibility")))
+    {
+        c.hit("git.platform_delete", None);
+    }
+}

@@ -1,0 +1,695 @@
+//! The machine and the infrastructure around it: processes, power, services, scheduled
+//! jobs, disks, accounts, kernel settings, packages, containers, clusters, clouds and
+//! databases.
+//!
+//! Owns one small judgement per tool, by its arguments (`kill -9 1` vs `kill 1234`,
+//! `systemctl status` vs `systemctl enable`, `docker image prune` vs `docker system prune -a`).
+
+use super::Cmd;
+use crate::gate::args::{Spec, parse};
+use crate::gate::paths::Class;
+use crate::gate::words::Field;
+
+/// Daemons whose death takes the machine or the session down.
+const DAEMONS: &[&str] = &[
+    "init",
+    "systemd",
+    "sshd",
+    "dockerd",
+    "containerd",
+    "kubelet",
+    "Xorg",
+    "gdm",
+    "sddm",
+    "lightdm",
+    "dbus-daemon",
+    "NetworkManager",
+    "journald",
+    "systemd-journald",
+    "udevd",
+    "cron",
+    "crond",
+    "rsyslogd",
+    "login",
+    "bash",
+    "sh",
+    "zsh",
+    "tmux",
+    "screen",
+    "postgres",
+    "mysqld",
+    "nginx",
+    "apache2",
+    "httpd",
+];
+
+/// Packages whose removal breaks the system.
+const ESSENTIAL: &[&str] = &[
+    "glibc",
+    "libc6",
+    "libc-bin",
+    "systemd",
+    "bash",
+    "coreutils",
+    "sudo",
+    "openssh-server",
+    "openssh",
+    "linux-image",
+    "kernel",
+    "python3",
+    "apt",
+    "dpkg",
+    "rpm",
+    "dnf",
+    "yum",
+    "grub",
+    "grub2",
+    "util-linux",
+    "login",
+    "passwd",
+    "base-files",
+    "init",
+];
+
+pub(crate) fn system(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.clone();
+    let args: Vec<Field> = c.args().to_vec();
+    let words: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
+    let has = |w: &str| words.contains(&w);
+    match name.as_str() {
+        "kill" => kill(c, &args),
+        "pkill" | "killall" | "killall5" => {
+            let a = parse(
+                &args,
+                Spec::new(
+                    "sugtPGUnoc",
+                    &[
+                        "signal",
+                        "user",
+                        "group",
+                        "parent",
+                        "uid",
+                        "euid",
+                        "terminal",
+                        "ns",
+                        "older-than",
+                        "younger-than",
+                    ],
+                ),
+            );
+            // A pattern like `.` matches every process (pkill -f matches whole command lines).
+            let broad = a
+                .operands
+                .iter()
+                .any(|o| matches!(o.text.as_str(), "." | ".*" | "" | "^" | ".+"));
+            let everyone = a.value('u', "user").is_some()
+                || a.value('U', "uid").is_some()
+                || name == "killall5"
+                || broad;
+            let daemon = a
+                .operands
+                .iter()
+                .any(|o| DAEMONS.contains(&o.text.as_str()) || !o.known);
+            if a.has('l', "list") && name == "killall" {
+                return;
+            }
+            if everyone || daemon {
+                c.hit("kill.system", None);
+            } else if name == "killall" {
+                c.hit("kill.by_name", None);
+            }
+        }
+        "shutdown" | "reboot" | "poweroff" | "halt" | "suspend" | "hibernate"
+            if !(has("--help") || has("-c") || name == "shutdown" && has("-k")) =>
+        {
+            c.hit("power.off", None);
+        }
+        "init" | "telinit"
+            if words
+                .iter()
+                .any(|w| matches!(*w, "0" | "1" | "6" | "s" | "S" | "q" | "u")) =>
+        {
+            c.hit("power.off", None);
+        }
+        "systemctl" | "service" | "rc-service" | "launchctl" => systemctl(c, &name, &args),
+        "crontab" => {
+            let a = parse(&args, Spec::new("uT", &[]));
+            if a.has('r', "") {
+                c.hit("persist.cron_remove", None);
+            } else if !a.has('l', "") {
+                c.hit("persist.cron", Some("installs or edits a crontab".into()));
+            }
+        }
+        "at" | "batch" if !has("-l") && !has("-c") => {
+            c.hit("persist.at", None);
+        }
+        "systemd-run" => {
+            let a = parse(
+                &args,
+                Spec::wrapper(
+                    "pEuMHG",
+                    &[
+                        "unit",
+                        "property",
+                        "description",
+                        "slice",
+                        "on-active",
+                        "on-boot",
+                        "on-startup",
+                        "on-unit-active",
+                        "on-unit-inactive",
+                        "on-calendar",
+                        "timer-property",
+                        "setenv",
+                        "uid",
+                        "gid",
+                        "working-directory",
+                        "nice",
+                        "machine",
+                        "host",
+                    ],
+                ),
+            );
+            let timer = a.longs.iter().any(|(l, _)| l.starts_with("on-"));
+            if timer {
+                c.hit(
+                    "persist.systemd",
+                    Some("schedules a command to run later".into()),
+                );
+            }
+            if !a.operands.is_empty() {
+                let inner: Vec<Field> = a.operands.clone();
+                let io = crate::gate::walk::Io::default();
+                let mut s = c.scope.clone();
+                s.wrappers.push("systemd-run".into());
+                s.depth += 1;
+                crate::gate::unwrap::dispatch(c.an, inner, &io, &mut s);
+            }
+        }
+        "mkfs" | "mkswap" | "wipefs" | "blkdiscard" | "sgdisk" | "gdisk" | "sfdisk" | "cfdisk"
+        | "mkntfs" | "mkdosfs" | "badblocks" | "zerofree"
+            if !has("--help")
+                && !has("--version")
+                && !(name == "sfdisk" && (has("-l") || has("--list")))
+                && !(name == "sgdisk" && (has("-p") || has("--print")))
+                && !on_image_files(c, &args) =>
+        {
+            c.hit("disk.format", None);
+        }
+        "fdisk" if !has("-l") && !has("--list") && !on_image_files(c, &args) => {
+            c.hit("disk.format", None);
+        }
+        "parted" => {
+            let readonly = words
+                .iter()
+                .any(|w| matches!(*w, "-l" | "--list" | "print" | "p"))
+                && !words
+                    .iter()
+                    .any(|w| matches!(*w, "rm" | "mklabel" | "mkpart" | "resizepart" | "mkfs"));
+            if !readonly {
+                c.hit("disk.format", None);
+            }
+        }
+        "cryptsetup"
+            if words.iter().any(|w| {
+                matches!(
+                    *w,
+                    "luksFormat"
+                        | "erase"
+                        | "luksErase"
+                        | "luksKillSlot"
+                        | "luksRemoveKey"
+                        | "reencrypt"
+                        | "format"
+                )
+            }) =>
+        {
+            c.hit("disk.format", None);
+        }
+        "lvremove" | "vgremove" | "pvremove" | "lvreduce" | "mdadm"
+            if name != "mdadm" || has("--zero-superblock") || has("--stop") =>
+        {
+            c.hit("disk.format", None)
+        }
+        "zpool" | "zfs"
+            if words
+                .first()
+                .is_some_and(|w| matches!(*w, "destroy" | "labelclear")) =>
+        {
+            c.hit("disk.format", None)
+        }
+        "btrfs"
+            if words.contains(&"delete") || words.first() == Some(&"device") && has("remove") =>
+        {
+            c.hit("disk.format", None)
+        }
+        "hdparm"
+            if words.iter().any(|w| {
+                w.starts_with("--security-erase")
+                    || w.starts_with("--trim-sector")
+                    || *w == "--yes-i-know-what-i-am-doing"
+            }) =>
+        {
+            c.hit("disk.format", None)
+        }
+        "nvme"
+            if words
+                .first()
+                .is_some_and(|w| matches!(*w, "format" | "sanitize")) =>
+        {
+            c.hit("disk.format", None)
+        }
+        "passwd" | "chpasswd" | "usermod" | "useradd" | "userdel" | "adduser" | "deluser"
+        | "groupadd" | "groupdel" | "gpasswd" | "visudo" | "chsh" | "vipw" | "newusers"
+            if !(name == "passwd" && (has("-S") || has("--status"))) =>
+        {
+            c.hit("privesc.account", None);
+        }
+        "setcap" if !has("-r") && !has("-v") => {
+            c.hit("privesc.setuid", Some("grants file capabilities".into()))
+        }
+        "fallocate" | "truncate" | "xfs_mkfile" | "mkfile" if huge_size(&words) => {
+            c.hit("resource.fill_disk", Some("allocates a huge file".into()))
+        }
+        "rclone" | "s3cmd" | "azcopy" | "b2" => upload_secrets(c, &args),
+        "nsenter" => c.hit(
+            "privesc.container",
+            Some("enters another process's namespaces".into()),
+        ),
+        "sysctl"
+            if (has("-w")
+                || has("--write")
+                || words.iter().any(|w| w.contains('=') && !w.starts_with('-'))
+                || has("-p")
+                || has("--load")) =>
+        {
+            c.hit("syswrite.kernel", None);
+        }
+        "insmod" | "rmmod" | "modprobe" | "kexec"
+            if !(name == "modprobe" && (has("-n") || has("--dry-run") || has("-c"))) =>
+        {
+            c.hit("syswrite.kernel", None);
+        }
+        "mount" | "umount" | "swapoff" | "swapon" if !words.is_empty() && !has("-l") => {
+            c.hit("syswrite.mount", None);
+        }
+        "iptables" | "ip6tables" | "nft" | "ufw"
+            if words.iter().any(|w| {
+                matches!(
+                    *w,
+                    "-F" | "--flush" | "-X" | "flush" | "disable" | "reset" | "-P"
+                )
+            }) =>
+        {
+            c.hit("syswrite.firewall", None);
+        }
+        "rpm" | "dpkg" | "apt" | "apt-get" | "yum" | "dnf" | "zypper" | "pacman" | "apk"
+        | "snap" | "brew" | "port" => packages(c, &name, &words),
+        "docker" | "podman" | "nerdctl" => docker(c, &words),
+        "kubectl" | "oc" | "helm" => {
+            let destructive = words
+                .iter()
+                .any(|w| matches!(*w, "delete" | "drain" | "uninstall" | "cordon" | "replace"))
+                && !words.iter().any(|w| w.starts_with("--dry-run"));
+            if destructive {
+                let wide = words.iter().any(|w| {
+                    matches!(
+                        *w,
+                        "--all"
+                            | "-A"
+                            | "--all-namespaces"
+                            | "namespace"
+                            | "ns"
+                            | "all"
+                            | "node"
+                            | "nodes"
+                            | "pv"
+                            | "pvc"
+                            | "crd"
+                    )
+                }) || words.iter().any(|w| w.starts_with("namespace/"));
+                c.hit(
+                    if wide {
+                        "infra.k8s_delete_all"
+                    } else {
+                        "infra.k8s_delete"
+                    },
+                    None,
+                );
+            }
+        }
+        "terraform" | "tofu" | "terragrunt" | "pulumi" | "cdk" | "cdktf" | "serverless" | "sls" => {
+            let destroy = words.iter().any(|w| matches!(*w, "destroy" | "remove"))
+                || words.contains(&"-destroy")
+                || words.contains(&"stack") && words.iter().any(|w| matches!(*w, "rm" | "remove"));
+            let auto = words.iter().any(|w| {
+                w.contains("auto-approve") || *w == "--yes" || *w == "-y" || *w == "--force"
+            });
+            let apply = words.first().is_some_and(|w| {
+                matches!(*w, "apply" | "up" | "deploy" | "import" | "taint" | "state")
+            });
+            if destroy {
+                c.hit("infra.iac_destroy", None);
+            } else if apply
+                && (auto
+                    || words.first() == Some(&"state")
+                        && words.get(1).is_some_and(|w| matches!(*w, "rm" | "push")))
+            {
+                c.hit("infra.iac_apply", None);
+            }
+        }
+        "aws" | "az" | "gcloud" | "gsutil" | "doctl" | "heroku" | "flyctl" | "fly" | "vercel"
+        | "netlify" | "linode-cli" | "hcloud" | "oci" | "ibmcloud" | "firebase" | "supabase" => {
+            let destructive = words.iter().any(|w| {
+                let w = w.to_ascii_lowercase();
+                matches!(
+                    w.as_str(),
+                    "delete"
+                        | "destroy"
+                        | "rb"
+                        | "rm"
+                        | "terminate"
+                        | "purge"
+                        | "remove"
+                        | "deprovision"
+                ) || w.starts_with("delete-")
+                    || w.starts_with("terminate-")
+                    || w.starts_with("remove-")
+                    || w.starts_with("deregister")
+                    || w.contains("destroy")
+                    || w.ends_with(":delete")
+                    || w.ends_with(":remove")
+            });
+            if destructive {
+                c.hit("infra.cloud_delete", None);
+            }
+            upload_secrets(c, &args);
+        }
+        "mysql" | "mariadb" | "psql" | "sqlite3" | "mongo" | "mongosh" | "cqlsh"
+        | "clickhouse-client" | "sqlcmd" | "cockroach" | "duckdb" => {
+            let mut texts: Vec<String> = args
+                .iter()
+                .filter(|a| a.known)
+                .map(|a| a.text.clone())
+                .collect();
+            if let Some(t) = &c.io.stdin.text {
+                texts.push(t.clone());
+            }
+            if texts.iter().any(|t| destructive_sql(t)) {
+                c.hit("infra.db_drop", None);
+            }
+        }
+        "dropdb" | "dropuser" | "mongorestore" if name != "mongorestore" || has("--drop") => {
+            c.hit("infra.db_drop", None)
+        }
+        "redis-cli" | "valkey-cli" | "keydb-cli" => {
+            let mut texts: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+            if let Some(t) = &c.io.stdin.text {
+                texts.extend(t.split_whitespace().map(|w| w.to_ascii_lowercase()));
+            }
+            if texts.iter().any(|w| {
+                matches!(
+                    w.as_str(),
+                    "flushall" | "flushdb" | "shutdown" | "debug" | "config"
+                )
+            }) {
+                c.hit("infra.db_drop", None);
+            }
+        }
+        n if n.starts_with("kafka-")
+            && words
+                .iter()
+                .any(|w| matches!(*w, "--delete" | "--delete-offsets" | "--reset-offsets")) =>
+        {
+            c.hit("infra.db_drop", None);
+        }
+        _ => {}
+    }
+}
+
+/// Cloud and sync tools that upload files: credentials among them leave the machine.
+pub(crate) fn upload_secrets(c: &mut Cmd<'_, '_>, args: &[Field]) {
+    for a in args.iter().filter(|a| a.known) {
+        let abs = c.abs(a);
+        if c.an.paths.is_secret(&abs) || c.class(a) == Class::HomeSensitive {
+            c.hit("exfil.upload_secret", Some(format!("uploads {}", a.text)));
+        }
+    }
+}
+
+/// A size argument of 10 GB or more (`-l 1000G`, `-s 2T`).
+pub(crate) fn huge_size(words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        let w = w.trim_start_matches(['-', 'l', 's', '=', '+']);
+        let digits: String = w.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let unit = w[digits.len()..].to_ascii_uppercase();
+        let n: u64 = digits.parse().unwrap_or(0);
+        match unit.chars().next() {
+            Some('G') => n >= 10,
+            Some('T' | 'P' | 'E') => n >= 1,
+            _ => false,
+        }
+    })
+}
+
+/// Disk tools pointed only at image files in the workspace or scratch space harm nothing.
+fn on_image_files(c: &Cmd<'_, '_>, args: &[Field]) -> bool {
+    let ops: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
+    !ops.is_empty()
+        && ops
+            .iter()
+            .any(|a| a.text.contains('.') || a.text.contains('/'))
+        && ops.iter().all(|a| {
+            a.known
+                && !c.abs(a).starts_with("/dev/")
+                && (matches!(c.class(a), Class::Workspace | Class::Build | Class::Tmp)
+                    || !a.text.contains(['/', '.']))
+        })
+}
+
+/// SQL that drops or empties data.
+fn destructive_sql(text: &str) -> bool {
+    let t = text.to_ascii_uppercase();
+    let t: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    [
+        "DROP DATABASE",
+        "DROP TABLE",
+        "DROP SCHEMA",
+        "DROP USER",
+        "DROP INDEX",
+        "DROP COLLECTION",
+        "TRUNCATE ",
+        "DROPDATABASE(",
+        ".DROP(",
+        "DELETEMANY({})",
+        "FLUSHALL",
+    ]
+    .iter()
+    .any(|k| t.contains(k))
+        || t.split(';').any(|s| {
+            let s = s.trim();
+            (s.starts_with("DELETE FROM") || s.starts_with("UPDATE ")) && !s.contains(" WHERE ")
+        })
+}
+
+fn kill(c: &mut Cmd<'_, '_>, args: &[Field]) {
+    let mut strong = false;
+    let mut targets: Vec<&Field> = Vec::new();
+    let mut seen = false;
+    let mut i = 0;
+    while i < args.len() {
+        let t = args[i].text.as_str();
+        if t == "-s" || t == "-n" {
+            strong |= args.get(i + 1).is_some_and(|s| {
+                matches!(
+                    s.text.to_ascii_uppercase().trim_start_matches("SIG"),
+                    "KILL" | "9"
+                )
+            });
+            seen = true;
+            i += 2;
+            continue;
+        }
+        if t == "-l" || t == "-L" {
+            return;
+        }
+        if t == "--" {
+            targets.extend(args[i + 1..].iter());
+            break;
+        }
+        match t.strip_prefix('-') {
+            // The first dash word is the signal (`-9`, `-KILL`, `-SEGV`); later ones are pids.
+            Some(sig) if !sig.is_empty() && !seen => {
+                strong |= matches!(
+                    sig.to_ascii_uppercase().trim_start_matches("SIG"),
+                    "KILL" | "9"
+                );
+            }
+            _ => targets.push(&args[i]),
+        }
+        seen = true;
+        i += 1;
+    }
+    for t in targets {
+        if !t.known {
+            if strong {
+                c.hit(
+                    "kill.dynamic",
+                    Some("pids not known before the command runs".into()),
+                );
+            }
+            continue;
+        }
+        if matches!(t.text.as_str(), "1" | "-1" | "0") {
+            c.hit("kill.system", Some(format!("kill {}", t.text)));
+        }
+    }
+}
+
+fn systemctl(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) {
+    let a = parse(
+        args,
+        Spec::new(
+            "tpHMsn",
+            &[
+                "type", "property", "host", "machine", "signal", "lines", "output", "root",
+            ],
+        ),
+    );
+    let user = a.has_long("user");
+    let ops: Vec<&str> = a.operands.iter().map(|o| o.text.as_str()).collect();
+    // `service NAME stop` puts the verb second.
+    let (verb, units): (&str, Vec<&str>) = if name == "service" || name == "rc-service" {
+        (
+            ops.get(1).copied().unwrap_or(""),
+            ops.first().copied().into_iter().collect(),
+        )
+    } else {
+        (
+            ops.first().copied().unwrap_or(""),
+            ops.iter().skip(1).copied().collect(),
+        )
+    };
+    match verb {
+        "reboot"
+        | "poweroff"
+        | "halt"
+        | "hibernate"
+        | "suspend"
+        | "hybrid-sleep"
+        | "kexec"
+        | "rescue"
+        | "emergency"
+        | "soft-reboot"
+        | "suspend-then-hibernate" => c.hit("power.off", None),
+        "isolate" | "default" => c.hit("power.off", None),
+        "enable" | "link" | "preset" | "set-default" | "add-wants" | "add-requires" | "edit"
+        | "load" | "bootstrap" => c.hit("persist.systemd", Some(format!("systemctl {verb}"))),
+        "stop" | "disable" | "mask" | "kill" | "unload" | "bootout" | "remove" => {
+            if user {
+                c.hit("kill.user_service", None);
+            } else {
+                c.hit("kill.service", Some(format!("{verb} {}", units.join(" "))));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn packages(c: &mut Cmd<'_, '_>, name: &str, words: &[&str]) {
+    let removing = match name {
+        "rpm" => words
+            .iter()
+            .any(|w| *w == "-e" || *w == "--erase" || w.starts_with("-e")),
+        "dpkg" => words
+            .iter()
+            .any(|w| matches!(*w, "-r" | "-P" | "--remove" | "--purge")),
+        "pacman" => words.iter().any(|w| w.starts_with("-R")),
+        _ => words.iter().any(|w| {
+            matches!(
+                *w,
+                "remove" | "purge" | "autoremove" | "erase" | "del" | "uninstall"
+            )
+        }),
+    };
+    if !removing {
+        return;
+    }
+    let forced = words.iter().any(|w| {
+        matches!(
+            *w,
+            "--nodeps"
+                | "--force-all"
+                | "--force-depends"
+                | "--force-remove-essential"
+                | "-dd"
+                | "--allow-remove-essential"
+                | "-Rdd"
+        )
+    });
+    let essential = words.iter().any(|w| {
+        ESSENTIAL
+            .iter()
+            .any(|e| w == e || w.starts_with(&format!("{e}-")) || w.starts_with(&format!("{e}*")))
+    });
+    if forced || essential {
+        c.hit("syswrite.pkg_remove", None);
+    } else {
+        c.hit("syswrite.pkg_remove_other", None);
+    }
+}
+
+fn docker(c: &mut Cmd<'_, '_>, words: &[&str]) {
+    let sub: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !w.starts_with('-'))
+        .take(2)
+        .collect();
+    let first = sub.first().copied().unwrap_or("");
+    let second = sub.get(1).copied().unwrap_or("");
+    if matches!(first, "run" | "create" | "exec")
+        || first == "container" && matches!(second, "run" | "create")
+    {
+        let escape = words.iter().any(|w| {
+            *w == "--privileged"
+                || w.starts_with("--pid=host")
+                || w.starts_with("--cap-add=ALL")
+                || w.starts_with("--cap-add=SYS_ADMIN")
+                || w.starts_with("--userns=host")
+                || w.contains("docker.sock")
+                || w.starts_with("/:/")
+                || w.starts_with("--volume=/:")
+                || w.starts_with("--mount") && w.contains("source=/,")
+        }) || words.windows(2).any(|p| {
+            matches!(p[0], "-v" | "--volume")
+                && (p[1].starts_with("/:")
+                    || p[1].starts_with("/etc:")
+                    || p[1].contains("docker.sock"))
+                || p[0] == "--pid" && p[1] == "host"
+        });
+        if escape {
+            c.hit("privesc.container", None);
+        }
+        return;
+    }
+    let all = words
+        .iter()
+        .any(|w| matches!(*w, "-a" | "--all" | "-af" | "-fa" | "--volumes"));
+    match (first, second) {
+        ("system", "prune") if all => c.hit("infra.container_prune", None),
+        ("volume", "rm" | "prune" | "remove") => c.hit("infra.container_volume", None),
+        ("image", "prune") | ("container", "prune") | ("builder", "prune")
+            if all && words.contains(&"--volumes") =>
+        {
+            c.hit("infra.container_prune", None)
+        }
+        ("rm", _) | ("rmi", _) if words.iter().any(|w| *w == "-v" || *w == "--volumes") => {
+            c.hit("infra.container_volume", None)
+        }
+        ("rm" | "rmi", _) if c.args().iter().any(|a| !a.known) => {
+            c.hit("infra.container_rm_dynamic", None)
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,167 @@
+//! sed scripts: the `e` command and the `e` flag of `s` run shell commands, `w FILE` and
+//! `-i` write files. Addresses and regular expressions are skipped, so a pattern that
+//! mentions `chmod -R 777` is text, not a command.
+
+use crate::gate::args::{Spec, parse};
+use crate::gate::rules::Cmd;
+use crate::gate::rules::writes::check_write;
+use crate::gate::words::Field;
+
+/// sed: the `e` command and `s///e` run shell commands; `w FILE` and `-i` write files.
+pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
+    let a = parse(
+        args,
+        Spec::new("efl", &["expression", "file", "line-length"]),
+    );
+    let mut scripts: Vec<Field> = a.values('e', "expression").into_iter().cloned().collect();
+    let mut files = a.operands.clone();
+    if scripts.is_empty() && a.value('f', "file").is_none() && !files.is_empty() {
+        scripts.push(files.remove(0));
+    }
+    if a.has('i', "in-place")
+        || a.longs.iter().any(|(l, _)| l.starts_with("in-place"))
+        || a.shorts.iter().any(|(ch, _)| *ch == 'i')
+    {
+        for f in &files {
+            check_write(c.an, c.scope, f, "sed -i");
+        }
+    }
+    for s in &scripts {
+        if !s.known {
+            c.hit("gate.dynamic_code", Some("sed script not known".into()));
+            continue;
+        }
+        for cmd in sed_commands(&s.text) {
+            match cmd {
+                SedCmd::Exec(line) => c.nested("sed e", &Field::lit(&line)),
+                SedCmd::Write(file) => check_write(c.an, c.scope, &Field::lit(&file), "sed w"),
+                SedCmd::SubstExec => c.hit(
+                    "gate.dynamic_code",
+                    Some("sed s///e runs pattern space as a command".into()),
+                ),
+            }
+        }
+    }
+}
+
+enum SedCmd {
+    Exec(String),
+    Write(String),
+    SubstExec,
+}
+
+/// The commands of a sed script that run or write something.
+fn sed_commands(script: &str) -> Vec<SedCmd> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = script.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        // Skip blanks, separators and addresses.
+        while i < chars.len()
+            && (chars[i].is_whitespace()
+                || matches!(chars[i], ';' | '{' | '}' | '!' | ',' | '$' | '~' | '+')
+                || chars[i].is_ascii_digit())
+        {
+            i += 1;
+        }
+        if i >= chars.len() {
+            break;
+        }
+        if chars[i] == '/' || chars[i] == '\\' {
+            let delim = if chars[i] == '\\' {
+                i += 1;
+                chars.get(i).copied().unwrap_or('/')
+            } else {
+                '/'
+            };
+            i += 1;
+            while i < chars.len() && chars[i] != delim {
+                if chars[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            while i < chars.len() && matches!(chars[i], 'I' | 'M') {
+                i += 1;
+            }
+            continue;
+        }
+        let c = chars[i];
+        i += 1;
+        match c {
+            'e' | 'w' | 'W' | 'r' | 'R' | 'a' | 'i' | 'c' | 'b' | 't' | 'T' | ':' | 'q' | 'Q'
+            | 'l' | 'L' => {
+                let start = i;
+                while i < chars.len()
+                    && chars[i] != '\n'
+                    && !(matches!(c, 'b' | 't' | 'T' | 'q' | 'Q' | 'l' | 'L') && chars[i] == ';')
+                {
+                    i += 1;
+                }
+                let arg: String = chars[start..i].iter().collect::<String>().trim().to_owned();
+                match c {
+                    'e' => out.push(SedCmd::Exec(arg)),
+                    'w' | 'W' if !arg.is_empty() => out.push(SedCmd::Write(arg)),
+                    _ => {}
+                }
+            }
+            's' | 'y' => {
+                let Some(&delim) = chars.get(i) else {
+                    break;
+                };
+                i += 1;
+                for _ in 0..2 {
+                    while i < chars.len() && chars[i] != delim {
+                        if chars[i] == '\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let start = i;
+                while i < chars.len() && chars[i].is_ascii_alphanumeric() {
+                    i += 1;
+                }
+                let flags: String = chars[start.min(chars.len())..i.min(chars.len())]
+                    .iter()
+                    .collect();
+                if c == 's' && flags.contains('e') {
+                    out.push(SedCmd::SubstExec);
+                }
+                if c == 's' && flags.contains('w') {
+                    let mut j = i;
+                    while j < chars.len() && chars[j] != '\n' {
+                        j += 1;
+                    }
+                    let file: String = chars[i..j].iter().collect::<String>().trim().to_owned();
+                    if !file.is_empty() {
+                        out.push(SedCmd::Write(file));
+                    }
+                    i = j;
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sed_scripts() {
+        assert!(
+            matches!(sed_commands("1e rm -rf ~").as_slice(), [SedCmd::Exec(l)] if l == "rm -rf ~")
+        );
+        assert!(sed_commands("/chmod -R 777/p").is_empty());
+        assert!(sed_commands("s/foo/bar/g").is_empty());
+        assert!(matches!(
+            sed_commands("s/a/b/e").as_slice(),
+            [SedCmd::SubstExec]
+        ));
+    }
+}

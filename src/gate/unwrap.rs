@@ -1,0 +1,687 @@
+//! Unwrapping: finds the command a wrapper would really run, and judges that.
+//!
+//! Owns program-name normalization (`/usr/bin/rm`, `python3.12`, `mkfs.ext4`, globbed
+//! names), the wrappers (sudo, env, nice, timeout, xargs, find -exec, watch, script -c,
+//! busybox, ...), nested shells (`sh -c`, `| sh`, `sh <(...)`), `eval`, `source`, `trap`
+//! and `ssh host CMD`; each unwrapping is recorded in the scope's wrapper chain.
+//! Argument-aware: each wrapper's own options are parsed, so `timeout -s 9 10 rm` finds `rm`.
+//!
+//! It does not judge what the final command does: that is [`super::rules`].
+
+use super::args::{Spec, parse};
+use super::paths::normalize;
+use super::text::glob_match;
+use super::walk::{Analyzer, Io, Scope, Stream, Taint};
+use super::words::{Field, UNKNOWN};
+
+/// Shells that run `-c` strings, script files, or their stdin.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
+    "tcsh",
+];
+
+/// A program as the gate judges it.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    /// Normalized name (`rm`, `python`, `mkfs`).
+    pub name: String,
+    /// Found through `$PATH` or a system directory; an unknown path that shadows a known
+    /// name gets its deny rules but never its allow rules.
+    pub trusted: bool,
+}
+
+/// Normalizes a program word: basename, version suffixes, tool families.
+pub(crate) fn normalize_program(text: &str) -> Program {
+    let trusted = if text.contains('/') {
+        let n = normalize(text);
+        let dir = n.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        matches!(
+            dir,
+            "/bin" | "/usr/bin" | "/sbin" | "/usr/sbin" | "/usr/local/bin" | "/usr/local/sbin"
+        )
+    } else {
+        true
+    };
+    let base = text.rsplit('/').next().unwrap_or(text);
+    let mut name = base.strip_suffix(".sh").unwrap_or(base).to_owned();
+    for family in ["mkfs", "fsck", "mkswap"] {
+        if name.starts_with(&format!("{family}.")) {
+            name = family.to_owned();
+        }
+    }
+    for family in [
+        "python", "pypy", "pip", "perl", "ruby", "php", "node", "nodejs", "lua", "irb", "gem",
+    ] {
+        if let Some(rest) = name.strip_prefix(family)
+            && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            name = if family == "nodejs" {
+                "node".into()
+            } else {
+                family.to_owned()
+            };
+            break;
+        }
+    }
+    if name == "mke2fs" {
+        name = "mkfs".into();
+    }
+    Program { name, trusted }
+}
+
+/// Judges one simple command given as fields (`fields[0]` is the program word).
+pub(crate) fn dispatch(
+    an: &mut Analyzer<'_>,
+    fields: Vec<Field>,
+    io: &Io,
+    scope: &mut Scope,
+) -> Stream {
+    if fields.is_empty() || !an.budget(scope) {
+        return Stream::default();
+    }
+    let prog = &fields[0];
+    if prog.glob && !prog.text.contains(UNKNOWN) {
+        let pattern = prog.text.rsplit('/').next().unwrap_or("").to_owned();
+        let names: Vec<&str> = super::rules::KNOWN
+            .iter()
+            .copied()
+            .filter(|n| glob_match(&pattern, n))
+            .collect();
+        if names.is_empty() {
+            an.hit("gate.dynamic_program", scope, &fields, None);
+            return Stream::default();
+        }
+        let mut out = Stream::default();
+        for n in names {
+            let mut f = fields.clone();
+            f[0] = Field::lit(n);
+            out = named(
+                an,
+                Program {
+                    name: n.to_owned(),
+                    trusted: false,
+                },
+                &f,
+                io,
+                scope,
+            );
+        }
+        return out;
+    }
+    if !prog.known {
+        let rule = if prog.taint.hidden_code() {
+            "rce.decoded_exec"
+        } else {
+            "gate.dynamic_program"
+        };
+        an.hit(rule, scope, &fields, None);
+        return Stream::default();
+    }
+    if prog.taint.hidden_code() {
+        // The program itself was decoded or downloaded: judge it, but never allow it.
+        an.hit("rce.decoded_exec", scope, &fields, None);
+    }
+    if prog.text.contains('/') && an.fetched.contains(&an.paths.abs(&prog.text, scope)) {
+        an.hit("rce.staged", scope, &fields, None);
+    }
+    let program = normalize_program(&prog.text);
+    named(an, program, &fields, io, scope)
+}
+
+fn named(
+    an: &mut Analyzer<'_>,
+    p: Program,
+    fields: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Stream {
+    let args = &fields[1..];
+    let name = p.name.as_str();
+    // A function that calls itself concurrently is a fork bomb. Any other call: the body was
+    // judged where it was defined, and since the definition may sit in a branch that does
+    // not run, a name that shadows a program is judged as that program too.
+    if scope.concurrent
+        && scope.function.as_deref() == Some(name)
+        && an.functions.iter().any(|f| f == name)
+    {
+        an.hit("fork_bomb.recursive", scope, fields, None);
+        return Stream::default();
+    }
+    match name {
+        "cd" | "pushd" => {
+            scope.cwd = match args
+                .iter()
+                .find(|a| !a.text.starts_with('-') || a.text == "-")
+            {
+                None => an.paths.home.clone(),
+                Some(a) if a.known && a.text != "-" => Some(an.paths.abs(&a.text, scope)),
+                Some(_) => None,
+            };
+            return Stream::default();
+        }
+        "export" | "declare" | "typeset" | "local" | "readonly" => {
+            for a in args {
+                if let Some((k, v)) = a.text.split_once('=') {
+                    let value = super::walk::Value {
+                        text: a.known.then(|| v.to_owned()),
+                        taint: a.taint,
+                    };
+                    scope.vars.insert(k.to_owned(), value);
+                }
+            }
+            return Stream::default();
+        }
+        _ => {}
+    }
+    if let Some(out) = wrapper(an, &p, fields, io, scope) {
+        return out;
+    }
+    if SHELLS.contains(&name) {
+        return shell(an, fields, io, scope);
+    }
+    super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// Judges `inner` as the command a wrapper runs.
+pub(crate) fn inner(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    inner: &[Field],
+    io: &Io,
+    scope: &Scope,
+    privileged: bool,
+) -> Stream {
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.privileged |= privileged;
+    s.depth += 1;
+    dispatch(an, inner.to_vec(), io, &mut s)
+}
+
+/// Judges `text` as a shell line run by a wrapper.
+pub(crate) fn nested_line(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    text: &Field,
+    stdin: Stream,
+    scope: &Scope,
+) -> Stream {
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.depth += 1;
+    if text.taint.hidden_code() {
+        // Decoded or downloaded code never runs, even when the gate can read it.
+        an.hit("rce.decoded_exec", &s, std::slice::from_ref(text), None);
+    }
+    if !text.known {
+        if !text.taint.hidden_code() {
+            an.hit("gate.dynamic_code", &s, std::slice::from_ref(text), None);
+        }
+        return Stream::default();
+    }
+    an.run_line(&text.text, &mut s, stdin)
+}
+
+/// Wrappers: returns `None` when `p` is not one.
+fn wrapper(
+    an: &mut Analyzer<'_>,
+    p: &Program,
+    fields: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Option<Stream> {
+    let args = &fields[1..];
+    let name = p.name.as_str();
+    let simple = |spec: Spec<'_>| -> usize { parse(args, spec).rest };
+    let rest = match name {
+        "sudo" | "doas" | "run0" | "pkexec" => {
+            let a = parse(
+                args,
+                Spec::wrapper(
+                    "ugUpCDrthTR",
+                    &[
+                        "user",
+                        "group",
+                        "other-user",
+                        "prompt",
+                        "close-from",
+                        "chdir",
+                        "role",
+                        "type",
+                        "host",
+                        "command-timeout",
+                        "chroot",
+                    ],
+                ),
+            );
+            let shell = a.has('s', "shell") || a.has('i', "login");
+            if a.has('e', "edit") {
+                for f in &a.operands {
+                    super::rules::writes::check_write(an, scope, f, name);
+                }
+                return Some(Stream::default());
+            }
+            if a.operands.is_empty() {
+                if shell || name == "pkexec" {
+                    an.hit("privesc.root_shell", scope, fields, None);
+                }
+                return Some(Stream::default());
+            }
+            let mut s = scope.clone();
+            if shell {
+                // `sudo -s CMD` runs CMD through the root shell.
+                s.wrappers.push(name.to_owned());
+                s.privileged = true;
+                let line = Field {
+                    text: a
+                        .operands
+                        .iter()
+                        .map(|f| f.text.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    known: a.operands.iter().all(|f| f.known),
+                    ..Field::default()
+                };
+                return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
+            }
+            // `sudo VAR=value CMD`: assignments before the command, as with env.
+            let skip = a
+                .operands
+                .iter()
+                .take_while(|f| {
+                    f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.'])
+                })
+                .count();
+            if skip >= a.operands.len() {
+                return Some(Stream::default());
+            }
+            return Some(inner(an, name, &a.operands[skip..], io, scope, true));
+        }
+        "su" => {
+            if args
+                .iter()
+                .any(|a| a.is("--help") || a.is("-h") || a.is("--version"))
+            {
+                return Some(Stream::default());
+            }
+            an.hit("privesc.su", scope, fields, None);
+            let a = parse(
+                args,
+                Spec::new(
+                    "csgw",
+                    &[
+                        "command",
+                        "shell",
+                        "group",
+                        "supp-group",
+                        "whitelist-environment",
+                    ],
+                ),
+            );
+            if let Some(c) = a.value('c', "command") {
+                let mut s = scope.clone();
+                s.privileged = true;
+                return Some(nested_line(an, "su -c", &c.clone(), io.stdin.clone(), &s));
+            }
+            return Some(Stream::default());
+        }
+        "env" => {
+            let a = parse(
+                args,
+                Spec::wrapper(
+                    "uSCP",
+                    &[
+                        "unset",
+                        "split-string",
+                        "chdir",
+                        "default-signal",
+                        "ignore-signal",
+                        "block-signal",
+                    ],
+                ),
+            );
+            let mut cmd: Vec<Field> = Vec::new();
+            if let Some(s) = a.value('S', "split-string") {
+                cmd.extend(s.text.split_whitespace().map(|w| Field {
+                    text: w.to_owned(),
+                    ..s.clone()
+                }));
+            }
+            let ops: Vec<Field> = a
+                .operands
+                .iter()
+                .skip_while(|f| f.text.contains('=') && !f.text.starts_with('='))
+                .cloned()
+                .collect();
+            cmd.extend(ops);
+            if cmd.is_empty() {
+                // `env` alone prints the environment.
+                return Some(Stream::tainted(Taint {
+                    secret: true,
+                    ..Taint::default()
+                }));
+            }
+            return Some(inner(an, "env", &cmd, io, scope, false));
+        }
+        "nice" => simple(Spec::wrapper("n", &["adjustment"])),
+        "ionice" => simple(Spec::wrapper(
+            "cnpPu",
+            &["class", "classdata", "pid", "pgid", "uid"],
+        )),
+        "timeout" => 1 + simple(Spec::wrapper("sk", &["signal", "kill-after"])),
+        "nohup" | "builtin" | "catchsegv" | "dbus-run-session" | "xvfb-run" | "proxychains"
+        | "proxychains4" | "torsocks" | "caffeinate" | "firejail" | "unbuffer" => {
+            simple(Spec::wrapper("", &[]))
+        }
+        "stdbuf" => simple(Spec::wrapper("ioe", &["input", "output", "error"])),
+        "setsid" => simple(Spec::wrapper("", &[])),
+        "time" => simple(Spec::wrapper("fo", &["format", "output"])),
+        "exec" => simple(Spec::wrapper("a", &[])),
+        "command" => {
+            let a = parse(args, Spec::wrapper("", &[]));
+            if a.has('v', "") || a.has('V', "") {
+                return Some(Stream::default());
+            }
+            a.rest
+        }
+        "taskset" => {
+            let a = parse(args, Spec::wrapper("", &["cpu-list"]));
+            if a.has('p', "pid") {
+                return Some(Stream::default());
+            }
+            a.rest + 1
+        }
+        "chrt" => {
+            1 + simple(Spec::wrapper(
+                "T",
+                &["sched-runtime", "sched-period", "sched-deadline"],
+            ))
+        }
+        "unshare" => simple(Spec::wrapper("SGRwC", &["setuid", "setgid", "root", "wd"])),
+        "chroot" => 1 + simple(Spec::wrapper("", &["userspec", "groups"])),
+        "strace" | "ltrace" => simple(Spec::wrapper(
+            "oeEpsSPuabIXU",
+            &["output", "expr", "attach", "user"],
+        )),
+        "valgrind" | "perf" => {
+            let skip = usize::from(
+                name == "perf"
+                    && args
+                        .first()
+                        .is_some_and(|a| a.is("record") || a.is("stat") || a.is("trace")),
+            );
+            skip + parse(&args[skip.min(args.len())..], Spec::wrapper("oe", &[])).rest
+        }
+        "busybox" | "toybox" => 0,
+        "flock" => {
+            let a = parse(
+                args,
+                Spec::wrapper("wEc", &["timeout", "conflict-exit-code", "command"]),
+            );
+            if let Some(c) = a.value('c', "command") {
+                return Some(nested_line(
+                    an,
+                    "flock -c",
+                    &c.clone(),
+                    io.stdin.clone(),
+                    scope,
+                ));
+            }
+            if a.operands.len() > 1 && a.operands[1].text == "-c" {
+                if let Some(c) = a.operands.get(2) {
+                    return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
+                }
+            }
+            a.rest + 1
+        }
+        "watch" => {
+            let a = parse(args, Spec::wrapper("nd", &["interval", "differences"]));
+            if a.operands.is_empty() {
+                return Some(Stream::default());
+            }
+            if a.has('x', "exec") {
+                return Some(inner(an, "watch", &a.operands, io, scope, false));
+            }
+            return Some(nested_line(
+                an,
+                "watch",
+                &join(&a.operands),
+                Stream::default(),
+                scope,
+            ));
+        }
+        "script" => {
+            let a = parse(
+                args,
+                Spec::new(
+                    "cEIOBTtm",
+                    &[
+                        "command",
+                        "echo",
+                        "log-in",
+                        "log-out",
+                        "log-io",
+                        "log-timing",
+                        "timing",
+                        "logging-format",
+                    ],
+                ),
+            );
+            if let Some(c) = a.value('c', "command") {
+                return Some(nested_line(
+                    an,
+                    "script -c",
+                    &c.clone(),
+                    io.stdin.clone(),
+                    scope,
+                ));
+            }
+            return Some(Stream::default());
+        }
+        "eval" => {
+            let text = join(args);
+            if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
+                return Some(Stream::default());
+            }
+            return Some(nested_line(an, "eval", &text, io.stdin.clone(), scope));
+        }
+        "trap" => {
+            if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
+                return Some(nested_line(an, "trap", c, Stream::default(), scope));
+            }
+            return Some(Stream::default());
+        }
+        "source" | "." => {
+            if let Some(f) = args.first() {
+                script_operand(an, fields, f, scope);
+            }
+            return Some(Stream::default());
+        }
+        "ssh" => {
+            let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
+            if a.operands.len() > 1 {
+                let mut s = scope.clone();
+                s.cwd = None;
+                return Some(nested_line(
+                    an,
+                    "ssh",
+                    &join(&a.operands[1..]),
+                    io.stdin.clone(),
+                    &s,
+                ));
+            }
+            return None;
+        }
+        "vim" | "vi" | "nvim" | "view" | "ex" | "vimdiff" => {
+            editor_commands(an, fields, args, io, scope);
+            return None;
+        }
+        "xargs" => return Some(super::fanout::xargs(an, args, io, scope)),
+        "parallel" => return Some(super::fanout::parallel(an, args, io, scope)),
+        "find" => return Some(super::fanout::find(an, fields, scope)),
+        _ => return None,
+    };
+    let rest = rest.min(args.len());
+    if rest >= args.len() {
+        return Some(Stream::default());
+    }
+    Some(inner(an, name, &args[rest..], io, scope, false))
+}
+
+/// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
+fn editor_commands(
+    an: &mut Analyzer<'_>,
+    fields: &[Field],
+    args: &[Field],
+    io: &Io,
+    scope: &Scope,
+) {
+    let mut cmds: Vec<&Field> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a.is("-c") || a.is("--cmd") {
+            cmds.extend(args.get(i + 1));
+        } else if a.text.starts_with('+') {
+            cmds.push(a);
+        }
+    }
+    for c in cmds {
+        let t = c.text.trim_start_matches(['+', ':', ' ']);
+        if let Some(line) = t.strip_prefix('!') {
+            let f = Field {
+                text: line.to_owned(),
+                ..c.clone()
+            };
+            nested_line(an, "vim :!", &f, io.stdin.clone(), scope);
+        } else if t.starts_with("sh")
+            || t.starts_with("terminal")
+            || t.starts_with("py")
+            || t.starts_with("lua")
+        {
+            an.hit(
+                "gate.dynamic_code",
+                scope,
+                fields,
+                Some("editor runs a shell or script".into()),
+            );
+        }
+    }
+}
+
+/// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).
+pub(crate) fn join(fields: &[Field]) -> Field {
+    let mut f = Field::lit("");
+    for (i, g) in fields.iter().enumerate() {
+        if i > 0 {
+            f.text.push(' ');
+        }
+        f.text.push_str(&g.text);
+        f.known &= g.known;
+        f.taint = f.taint.merge(g.taint);
+    }
+    f
+}
+
+/// A script file run by a shell or `source`: downloaded or decoded code is denied.
+fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Scope) {
+    if f.taint.hidden_code() {
+        an.hit("rce.pipe_shell", scope, fields, None);
+        return;
+    }
+    if f.procsub {
+        if let Some(body) = f.body.clone() {
+            nested_line(
+                an,
+                "source <(...)",
+                &Field::lit(&body),
+                Stream::default(),
+                scope,
+            );
+        }
+        return;
+    }
+    let abs = an.paths.abs(&f.text, scope);
+    if an.fetched.contains(&abs) {
+        an.hit("rce.staged", scope, fields, None);
+    }
+    // A script written earlier on the line with known content is judged as what it is.
+    let written = an
+        .written
+        .iter()
+        .rev()
+        .find(|(p, _)| *p == abs)
+        .map(|(_, s)| s.clone());
+    if let Some(s) = written {
+        if s.taint.hidden_code() {
+            an.hit("rce.staged", scope, fields, None);
+        } else if let Some(text) = s.text {
+            nested_line(
+                an,
+                "script written on this line",
+                &Field::lit(&text),
+                Stream::default(),
+                scope,
+            );
+        }
+    }
+}
+
+fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) -> Stream {
+    let args = &fields[1..];
+    let a = parse(args, Spec::new("oO", &["rcfile", "init-file"]));
+    let label = format!("{} -c", fields[0].text.rsplit('/').next().unwrap_or("sh"));
+    if a.has('n', "noexec") {
+        return Stream::default();
+    }
+    if a.has('c', "") {
+        return match a.operands.first() {
+            Some(c) => nested_line(an, &label, c, io.stdin.clone(), scope),
+            None => Stream::default(),
+        };
+    }
+    if let Some(script) = a.operands.first().filter(|o| !a.has('s', "") && !o.is("-")) {
+        script_operand(an, fields, script, scope);
+        return Stream::default();
+    }
+    // The shell reads its program from stdin.
+    let stdin = &io.stdin;
+    if stdin.taint.hidden_code() {
+        an.hit("rce.pipe_shell", scope, fields, None);
+        return Stream::default();
+    }
+    if let Some(text) = &stdin.text {
+        let f = Field::lit(text);
+        let label = format!("| {}", fields[0].text.rsplit('/').next().unwrap_or("sh"));
+        return nested_line(an, &label, &f, Stream::default(), scope);
+    }
+    if stdin.piped {
+        an.hit(
+            "gate.dynamic_code",
+            scope,
+            fields,
+            Some("shell reads a script the gate cannot see".into()),
+        );
+    } else if scope.privileged {
+        an.hit("privesc.root_shell", scope, fields, None);
+    }
+    // An interactive shell's output: wired to the network, it is a reverse shell.
+    Stream {
+        from_shell: true,
+        ..Stream::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(normalize_program("//bin/../bin/rm").name, "rm");
+        assert!(normalize_program("//bin/../bin/rm").trusted);
+        assert!(!normalize_program("./rm").trusted);
+        assert_eq!(normalize_program("python3.12").name, "python");
+        assert_eq!(normalize_program("mkfs.ext4").name, "mkfs");
+        assert_eq!(normalize_program("kafka-topics.sh").name, "kafka-topics");
+        assert_eq!(normalize_program("base64").name, "base64");
+    }
+}

@@ -1,0 +1,497 @@
+//! Static word evaluation: what a shell word becomes before the command runs.
+//!
+//! Owns quote removal, backslashes, `$'...'`, brace and tilde expansion, parameter expansion
+//! of variables assigned earlier on the line (with `${v:1}`, `${v%pat}`, `${v:?}` and the
+//! like), field splitting of unquoted expansions, and command substitution (the inner line
+//! is judged, and its output is known when the gate can compute it).
+//! A part that cannot be known is written as [`UNKNOWN`] and clears [`Field::known`]:
+//! callers must treat such a field as anything at all.
+//!
+//! It does not expand globs against the filesystem: a glob stays a pattern ([`Field::glob`]).
+
+use brush_parser::ParserOptions;
+use brush_parser::ast::Word;
+use brush_parser::word::{Parameter, ParameterExpr, TildeExpr, WordPiece, WordPieceWithSource};
+
+use super::text::{brace_expand, decode_ansi_c, strip_pattern, substring};
+use super::walk::{Analyzer, Scope, Stream, Taint, Value};
+
+/// Stands for text the gate cannot know.
+pub(crate) const UNKNOWN: char = '\u{1}';
+/// Stands for "some path below this directory" (what `find` passes to `-exec`).
+pub(crate) const DESCENDANT: char = '\u{2}';
+
+/// One argument after expansion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub text: String,
+    /// False when any part of the text is [`UNKNOWN`] or [`DESCENDANT`].
+    pub known: bool,
+    /// Holds unquoted glob characters.
+    pub glob: bool,
+    pub taint: Taint,
+    /// Stands for a process substitution (`<(...)`), whose output is [`Field::taint`].
+    pub procsub: bool,
+    /// The static output of a process substitution, when known.
+    pub body: Option<String>,
+}
+
+/// True when `s` holds a glob: `*`, `?`, or a bracket expression with its `]`.
+pub(crate) fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
+}
+
+impl Field {
+    pub fn lit(s: &str) -> Field {
+        Field {
+            text: s.to_owned(),
+            known: true,
+            ..Field::default()
+        }
+    }
+
+    pub fn unknown(taint: Taint) -> Field {
+        Field {
+            text: UNKNOWN.to_string(),
+            known: false,
+            taint,
+            ..Field::default()
+        }
+    }
+
+    pub fn procsub(out: Stream) -> Field {
+        Field {
+            text: "/dev/fd/63".into(),
+            known: true,
+            taint: out.taint,
+            procsub: true,
+            glob: false,
+            body: out.text,
+        }
+    }
+
+    /// True when the field is exactly the literal `s`.
+    pub fn is(&self, s: &str) -> bool {
+        self.known && self.text == s
+    }
+}
+
+/// Shows fields as a command line, with unknown parts as `…`.
+pub(crate) fn display(fields: &[Field]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            let t = f.text.replace(UNKNOWN, "…").replace(DESCENDANT, "{}");
+            if t.is_empty() || t.contains([' ', '\t', '\n', '\'', '"']) {
+                format!("'{}'", t.replace('\'', r"'\''"))
+            } else {
+                t
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The literal text of a raw word with quotes removed (function names).
+pub(crate) fn literal(raw: &str) -> String {
+    match brush_parser::word::parse(raw, &ParserOptions::default()) {
+        Ok(pieces) => pieces
+            .iter()
+            .map(|p| match &p.piece {
+                WordPiece::Text(s) | WordPiece::SingleQuotedText(s) => s.clone(),
+                WordPiece::EscapeSequence(s) => s.chars().skip(1).collect(),
+                _ => UNKNOWN.to_string(),
+            })
+            .collect(),
+        Err(_) => raw.to_owned(),
+    }
+}
+
+/// Builds the fields of one word, splitting unquoted expansions when asked.
+struct Builder {
+    fields: Vec<Field>,
+    cur: Field,
+    /// The current field exists even if empty (it had quotes or literal text).
+    started: bool,
+    split: bool,
+    /// Field separators (`$IFS`).
+    ifs: String,
+}
+
+impl Builder {
+    fn new(split: bool, ifs: &str) -> Builder {
+        Builder {
+            ifs: ifs.to_owned(),
+            fields: Vec::new(),
+            cur: Field {
+                known: true,
+                ..Field::default()
+            },
+            started: false,
+            split,
+        }
+    }
+
+    fn literal(&mut self, s: &str, glob_chars: bool) {
+        if glob_chars && has_glob(s) {
+            self.cur.glob = true;
+        }
+        // Static output may carry unknown parts (`mktemp` names a file below /tmp).
+        if s.contains([UNKNOWN, DESCENDANT]) {
+            self.cur.known = false;
+        }
+        self.cur.text.push_str(s);
+        self.started = true;
+    }
+
+    fn unknown(&mut self, taint: Taint) {
+        self.cur.text.push(UNKNOWN);
+        self.cur.known = false;
+        self.cur.taint = self.cur.taint.merge(taint);
+        self.started = true;
+    }
+
+    /// Appends an expansion's value; unquoted values are split on blanks.
+    fn expansion(&mut self, v: Value, quoted: bool) {
+        self.cur.taint = self.cur.taint.merge(v.taint);
+        let Some(text) = v.text else {
+            self.unknown(v.taint);
+            return;
+        };
+        if quoted || !self.split {
+            self.literal(&text, false);
+            return;
+        }
+        if has_glob(&text) {
+            self.cur.glob = true;
+        }
+        let ifs: Vec<char> = self.ifs.chars().collect();
+        let mut parts = text.split(ifs.as_slice()).peekable();
+        let leading_blank = text.starts_with(ifs.as_slice());
+        if leading_blank && self.started {
+            self.finish();
+        }
+        while let Some(p) = parts.next() {
+            if !p.is_empty() {
+                self.cur.text.push_str(p);
+                self.started = true;
+            }
+            if parts.peek().is_some() && self.started {
+                self.finish();
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let taint = self.cur.taint;
+        let done = std::mem::replace(
+            &mut self.cur,
+            Field {
+                known: true,
+                taint,
+                ..Field::default()
+            },
+        );
+        self.fields.push(done);
+        self.started = false;
+    }
+
+    fn done(mut self) -> Vec<Field> {
+        if self.started {
+            self.finish();
+        }
+        self.fields
+    }
+}
+
+impl Analyzer<'_> {
+    /// Expands a word into fields, as the shell would before running the command.
+    pub fn eval_word(&mut self, w: &Word, scope: &Scope) -> Vec<Field> {
+        let mut out = Vec::new();
+        for raw in brace_expand(&w.value) {
+            out.extend(self.eval_raw(&raw, scope, true));
+        }
+        out
+    }
+
+    /// Expands a word into exactly one field (assignments, redirection targets).
+    pub fn eval_single(&mut self, w: &Word, scope: &Scope) -> Field {
+        let mut fields = self.eval_raw(&w.value, scope, false);
+        match fields.len() {
+            0 => Field::lit(""),
+            1 => fields.remove(0),
+            _ => {
+                let mut f = fields.remove(0);
+                for g in fields {
+                    f.text.push(' ');
+                    f.text.push_str(&g.text);
+                    f.known &= g.known;
+                    f.taint = f.taint.merge(g.taint);
+                }
+                f
+            }
+        }
+    }
+
+    /// Evaluates a here-document body with expansion.
+    pub fn eval_heredoc(&mut self, body: &str, scope: &Scope) -> Stream {
+        let Ok(pieces) = brush_parser::word::parse_heredoc(body, &ParserOptions::default()) else {
+            return Stream::default();
+        };
+        let mut b = Builder::new(false, " ");
+        self.pieces(&pieces, scope, &mut b, true);
+        let f = b
+            .done()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Field::lit(""));
+        Stream {
+            text: f.known.then_some(f.text),
+            taint: f.taint,
+            ..Stream::default()
+        }
+    }
+
+    fn eval_raw(&mut self, raw: &str, scope: &Scope, split: bool) -> Vec<Field> {
+        match brush_parser::word::parse(raw, &ParserOptions::default()) {
+            Ok(pieces) => {
+                let ifs = scope
+                    .vars
+                    .get("IFS")
+                    .and_then(|v| v.text.clone())
+                    .unwrap_or_else(|| " \t\n".to_owned());
+                let mut b = Builder::new(split, &ifs);
+                self.pieces(&pieces, scope, &mut b, false);
+                b.done()
+            }
+            // A word the expansion parser rejects is unknown, never literal.
+            Err(_) => vec![Field::unknown(Taint::default())],
+        }
+    }
+
+    fn pieces(
+        &mut self,
+        pieces: &[WordPieceWithSource],
+        scope: &Scope,
+        b: &mut Builder,
+        quoted: bool,
+    ) {
+        for p in pieces {
+            match &p.piece {
+                WordPiece::Text(s) => b.literal(s, !quoted),
+                WordPiece::SingleQuotedText(s) => b.literal(s, false),
+                WordPiece::AnsiCQuotedText(s) => b.literal(&decode_ansi_c(s), false),
+                WordPiece::DoubleQuotedSequence(inner)
+                | WordPiece::GettextDoubleQuotedSequence(inner) => {
+                    b.started = true;
+                    self.pieces(inner, scope, b, true);
+                }
+                WordPiece::TildeExpansion(t) => match t {
+                    TildeExpr::Home => match &self.paths.home {
+                        Some(h) => b.literal(&h.clone(), false),
+                        None => b.literal("~", false),
+                    },
+                    TildeExpr::UserHome(u) if u == "root" => b.literal("/root", false),
+                    TildeExpr::UserHome(u) => b.literal(&format!("/home/{u}"), false),
+                    TildeExpr::WorkingDir => match &scope.cwd {
+                        Some(c) => b.literal(&c.clone(), false),
+                        None => b.unknown(Taint::default()),
+                    },
+                    _ => b.unknown(Taint::default()),
+                },
+                WordPiece::ParameterExpansion(e) => {
+                    let v = self.param(e, scope);
+                    b.expansion(v, quoted);
+                }
+                WordPiece::CommandSubstitution(s) => {
+                    let v = self.substitute(s, scope);
+                    b.expansion(v, quoted);
+                }
+                WordPiece::BackquotedCommandSubstitution(s) => {
+                    let inner = s
+                        .replace("\\`", "`")
+                        .replace("\\$", "$")
+                        .replace("\\\\", "\\");
+                    let v = self.substitute(&inner, scope);
+                    b.expansion(v, quoted);
+                }
+                WordPiece::EscapeSequence(s) => {
+                    let c: String = s.chars().skip(1).collect();
+                    b.literal(&c, false);
+                }
+                WordPiece::ArithmeticExpression(_) => b.unknown(Taint::default()),
+            }
+        }
+    }
+
+    /// Runs a command substitution through the gate and returns its output when static.
+    fn substitute(&mut self, text: &str, scope: &Scope) -> Value {
+        let mut inner = scope.clone();
+        inner.depth += 1;
+        let out = self.run_line(text, &mut inner, Stream::default());
+        Value {
+            text: out.text.map(|t| t.trim_end_matches('\n').to_owned()),
+            taint: out.taint,
+        }
+    }
+
+    fn lookup(&self, p: &Parameter, scope: &Scope) -> Value {
+        let Parameter::Named(name) = p else {
+            return Value::default();
+        };
+        if let Some(v) = scope.vars.get(name) {
+            return v.clone();
+        }
+        match name.as_str() {
+            "HOME" => Value {
+                text: self.paths.home.clone(),
+                taint: Taint::default(),
+            },
+            "PWD" => Value {
+                text: scope.cwd.clone(),
+                taint: Taint::default(),
+            },
+            // Scratch directories: their value is not known, their kind is.
+            "TMPDIR" | "TMP" | "TEMP" => Value {
+                text: Some("/tmp".to_owned()),
+                taint: Taint::default(),
+            },
+            _ => Value {
+                text: None,
+                taint: Taint {
+                    secret: secret_name(name),
+                    ..Taint::default()
+                },
+            },
+        }
+    }
+
+    fn param(&mut self, e: &ParameterExpr, scope: &Scope) -> Value {
+        match e {
+            ParameterExpr::Parameter {
+                parameter,
+                indirect: false,
+            }
+            | ParameterExpr::IndicateErrorIfNullOrUnset {
+                parameter,
+                indirect: false,
+                ..
+            } => self.lookup(parameter, scope),
+            ParameterExpr::UseDefaultValues {
+                parameter,
+                indirect: false,
+                default_value,
+                ..
+            }
+            | ParameterExpr::AssignDefaultValues {
+                parameter,
+                indirect: false,
+                default_value,
+                ..
+            } => {
+                let v = self.lookup(parameter, scope);
+                match (&v.text, default_value) {
+                    (Some(t), _) if !t.is_empty() => v,
+                    (Some(_), Some(d)) => {
+                        let f = self.eval_single(&Word::new(d), scope);
+                        Value {
+                            text: f.known.then_some(f.text),
+                            taint: f.taint,
+                        }
+                    }
+                    _ => Value {
+                        text: None,
+                        taint: v.taint,
+                    },
+                }
+            }
+            ParameterExpr::Substring {
+                parameter,
+                indirect: false,
+                offset,
+                length,
+            } => {
+                let v = self.lookup(parameter, scope);
+                let text = v.text.as_deref().and_then(|t| {
+                    substring(t, &offset.value, length.as_ref().map(|l| l.value.as_str()))
+                });
+                Value {
+                    text,
+                    taint: v.taint,
+                }
+            }
+            ParameterExpr::RemoveSmallestSuffixPattern {
+                parameter,
+                indirect: false,
+                pattern,
+            } => self.strip(parameter, pattern, scope, false, false),
+            ParameterExpr::RemoveLargestSuffixPattern {
+                parameter,
+                indirect: false,
+                pattern,
+            } => self.strip(parameter, pattern, scope, false, true),
+            ParameterExpr::RemoveSmallestPrefixPattern {
+                parameter,
+                indirect: false,
+                pattern,
+            } => self.strip(parameter, pattern, scope, true, false),
+            ParameterExpr::RemoveLargestPrefixPattern {
+                parameter,
+                indirect: false,
+                pattern,
+            } => self.strip(parameter, pattern, scope, true, true),
+            ParameterExpr::ParameterLength {
+                parameter,
+                indirect: false,
+            } => {
+                let v = self.lookup(parameter, scope);
+                Value {
+                    text: v.text.map(|t| t.chars().count().to_string()),
+                    taint: Taint::default(),
+                }
+            }
+            _ => Value::default(),
+        }
+    }
+
+    fn strip(
+        &mut self,
+        p: &Parameter,
+        pattern: &Option<String>,
+        scope: &Scope,
+        prefix: bool,
+        largest: bool,
+    ) -> Value {
+        let v = self.lookup(p, scope);
+        let pat = pattern
+            .as_deref()
+            .map(|s| self.eval_single(&Word::new(s), scope));
+        let text = match (&v.text, pat) {
+            (Some(t), Some(pat)) if pat.known => Some(strip_pattern(t, &pat.text, prefix, largest)),
+            (Some(t), None) => Some(t.clone()),
+            _ => None,
+        };
+        Value {
+            text,
+            taint: v.taint,
+        }
+    }
+}
+
+/// Variable names that usually hold credentials.
+pub(crate) fn secret_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSW",
+        "CREDENTIAL",
+        "AUTH",
+        "COOKIE",
+        "SESSION",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+        || n.starts_with("AWS_")
+}
