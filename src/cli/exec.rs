@@ -105,7 +105,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
     let net = parse_net(&a.net)?;
     let line = quote_argv(&a.command);
-    let status = call(&ws, &Request::Status)?;
+    let status = call(&ws, &Request::Info)?;
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
     let store = PathBuf::from(status["store"].as_str().unwrap_or_default());
     let cwd = command_cwd(&view, &ws);
@@ -240,7 +240,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             false,
         )?;
     }
-    let status = call(&ws, &Request::Status)?;
+    let status = call(&ws, &Request::Info)?;
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
     let before = call(
         &ws,

@@ -157,7 +157,7 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     let started = Instant::now();
     loop {
         if let Ok(mut c) = Client::connect(&ws)
-            && c.call(&Request::Status).is_ok_and(|r| r.ok)
+            && c.call(&Request::Info).is_ok_and(|r| r.ok)
         {
             break;
         }
@@ -211,7 +211,7 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
     } else {
         UnmountMode::Refuse
     };
-    let status = call(&ws, &Request::Status)?;
+    let status = call(&ws, &Request::Info)?;
     call(&ws, &Request::Unmount { mode })?;
     // The daemon exits once the kernel lets go of the view.
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
+    /// Where the workspace, the view and the store are (cheap: no change list).
+    Info,
     Status,
     Diff {
         from: Option<u64>,

@@ -97,6 +97,11 @@ impl Conn {
 
 fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, String> {
     match req {
+        Request::Info => Ok(json!({
+            "workspace": daemon.config.workspace,
+            "view": daemon.config.view,
+            "store": daemon.config.store,
+        })),
         Request::Status => status(daemon),
         Request::Diff { from, to } => super::diff::diff(daemon, from, to),
         Request::Commit {

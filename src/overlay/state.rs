@@ -247,9 +247,19 @@ impl Overlay {
         let held = |ov: &Overlay, ino: &Ino| {
             ov.lookups.get(ino).is_some_and(|c| *c > 0) || ov.open.get(ino).is_some_and(|c| *c > 0)
         };
+        // Only references the overlay touched can have moved: those of nodes, unlinked
+        // ones, and those whose directory was or is an overlay node. A reference below a
+        // workspace directory the overlay never copied up names the same object as before,
+        // so restoring costs what the overlay held, not what the kernel holds.
         let mut wanted: Vec<(Ino, LowerPath)> = self
             .refs
             .iter()
+            .filter(|(i, r)| {
+                r.unlinked
+                    || self.nodes.contains_key(i)
+                    || old_nodes.contains_key(&r.parent)
+                    || self.nodes.contains_key(&r.parent)
+            })
             .map(|(i, r)| (*i, r.path.clone()))
             .collect();
         for (ino, node) in old_nodes {

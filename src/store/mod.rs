@@ -2,7 +2,9 @@
 //!
 //! Owns the `blobs/` directory of a store. A blob is written to a temporary file, hashed
 //! while it is written, fsynced, renamed to `blobs/<2 hex>/<62 hex>`, and the directory is
-//! fsynced, so a blob that has a name is complete and durable. Blobs are immutable: nothing
+//! fsynced, so a blob that has a name is complete and durable (unless it was written with
+//! [`BlobStore::put_bytes_unsynced`], whose blobs a power loss may tear: reads detect that).
+//! Blobs are immutable: nothing
 //! here ever writes to a named blob again. Reads that must be trusted go through
 //! [`BlobStore::open_verified`] or [`BlobStore::read_verified`], which re-hash the content and
 //! refuse a blob whose bytes no longer match its name.
@@ -146,7 +148,15 @@ impl BlobStore {
     /// Stores `bytes` and returns their id. Durable on return: content, name and directory entry
     /// have been fsynced.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<BlobId, StoreError> {
-        self.put_reader(&mut &bytes[..])
+        self.put_reader(&mut &bytes[..], true)
+    }
+
+    /// Stores `bytes` without fsync: the blob survives a crash of the process, and after a
+    /// power loss it is either intact or fails its hash check when read (never served
+    /// wrong). For data whose loss is tolerable and detected, such as checkpoint snapshots,
+    /// where an fsync per command would cost more than the command.
+    pub fn put_bytes_unsynced(&self, bytes: &[u8]) -> Result<BlobId, StoreError> {
+        self.put_reader(&mut &bytes[..], false)
     }
 
     /// Stores the whole content of `file` (read from offset 0) and returns its id. Durable on
@@ -156,10 +166,10 @@ impl BlobStore {
         reader
             .seek(SeekFrom::Start(0))
             .map_err(io_err("seek", &self.dir))?;
-        self.put_reader(&mut reader)
+        self.put_reader(&mut reader, true)
     }
 
-    fn put_reader(&self, reader: &mut dyn Read) -> Result<BlobId, StoreError> {
+    fn put_reader(&self, reader: &mut dyn Read, sync: bool) -> Result<BlobId, StoreError> {
         let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp = self
             .dir
@@ -189,16 +199,20 @@ impl BlobStore {
             if dest.exists() {
                 return Ok(id);
             }
-            out.sync_all().map_err(io_err("fsync", &tmp))?;
+            if sync {
+                out.sync_all().map_err(io_err("fsync", &tmp))?;
+            }
             let parent = dest.parent().expect("a blob path has a fan-out directory");
             let fresh_dir = !parent.exists();
             if fresh_dir {
                 fs::create_dir_all(parent).map_err(io_err("create", parent))?;
             }
             fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
-            fsync_dir(parent)?;
-            if fresh_dir {
-                fsync_dir(&self.dir)?;
+            if sync {
+                fsync_dir(parent)?;
+                if fresh_dir {
+                    fsync_dir(&self.dir)?;
+                }
             }
             Ok(id)
         })();

@@ -103,3 +103,12 @@ fn work_files_are_named_by_inode() {
     w.remove(0x1_0000_0000_0001).expect("remove twice");
     assert!(w.list().expect("list").is_empty());
 }
+
+#[test]
+fn unsynced_blobs_are_named_and_verified_like_synced_ones() {
+    let (_d, s) = store();
+    let id = s.put_bytes_unsynced(b"snapshot").expect("put");
+    assert_eq!(id, BlobId::of(b"snapshot"));
+    assert_eq!(s.read_verified(id).expect("read"), b"snapshot");
+    assert_eq!(s.put_bytes(b"snapshot").expect("put again"), id);
+}
