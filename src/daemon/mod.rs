@@ -83,7 +83,10 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     let opts = MountOptions {
         fsname: config.workspace.display().to_string(),
         allow_other: config.allow_other,
-        threads: 2,
+        threads: std::env::var("FTSB_FS_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(2),
     };
     let mut mounted =
         fuse::mount(overlay.clone(), &config.view, &opts).map_err(|source| DaemonError::Mount {

@@ -156,6 +156,11 @@ impl BlobStore {
     /// wrong). For data whose loss is tolerable and detected, such as checkpoint snapshots,
     /// where an fsync per command would cost more than the command.
     pub fn put_bytes_unsynced(&self, bytes: &[u8]) -> Result<BlobId, StoreError> {
+        // The same state sealed twice (a command that changed nothing) is already stored.
+        let id = BlobId::of(bytes);
+        if self.contains(id) {
+            return Ok(id);
+        }
         self.put_reader(&mut &bytes[..], false)
     }
 
