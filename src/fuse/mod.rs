@@ -571,29 +571,21 @@ impl Filesystem for View {
         for (k, e) in entries.iter().enumerate() {
             let next = offset + k as u64 + 1;
             let name = OsStr::from_bytes(&e.name);
-            if e.name == b"." || e.name == b".." {
+            let dots = e.name == b"." || e.name == b"..";
+            let attr = if dots {
                 // The kernel takes no reference for these; any attributes do.
-                let attr = Attr {
+                Attr {
                     ino: e.ino,
                     kind: Kind::Dir,
                     ..dot_attr()
-                };
-                if reply.add(
-                    INodeNo(e.ino.0),
-                    next,
-                    name,
-                    &TTL,
-                    &file_attr(&attr),
-                    Generation(0),
-                ) {
-                    break;
                 }
-                continue;
-            }
-            // An entry removed since opendir is skipped: the listing is a snapshot, but the
-            // attributes must be true.
-            let Ok(attr) = ov.entry_attr(ino(i), &e.name) else {
-                continue;
+            } else {
+                // An entry removed since opendir is skipped: the listing is a snapshot, but
+                // the attributes must be true.
+                match ov.entry_attr(ino(i), &e.name) {
+                    Ok(attr) => attr,
+                    Err(_) => continue,
+                }
             };
             if reply.add(
                 INodeNo(attr.ino.0),
@@ -605,7 +597,9 @@ impl Filesystem for View {
             ) {
                 break;
             }
-            ov.count_lookup(attr.ino);
+            if !dots {
+                ov.count_lookup(attr.ino);
+            }
         }
         reply.ok();
     }
