@@ -247,10 +247,11 @@ impl Overlay {
         let held = |ov: &Overlay, ino: &Ino| {
             ov.lookups.get(ino).is_some_and(|c| *c > 0) || ov.open.get(ino).is_some_and(|c| *c > 0)
         };
-        // Only references the overlay touched can have moved: those of nodes, unlinked
-        // ones, and those whose directory was or is an overlay node. A reference below a
-        // workspace directory the overlay never copied up names the same object as before,
-        // so restoring costs what the overlay held, not what the kernel holds.
+        // Only references the overlay touched can change: those of nodes, unlinked ones,
+        // those in directories the overlay had or has, and those whose parent is gone. The
+        // others lie in workspace directories no state touched, so a restore costs what the
+        // overlay holds, not what the kernel caches.
+        let known = |ov: &Overlay, p: &Ino| ov.nodes.contains_key(p) || ov.refs.contains_key(p);
         let mut wanted: Vec<(Ino, LowerPath)> = self
             .refs
             .iter()
@@ -259,6 +260,7 @@ impl Overlay {
                     || self.nodes.contains_key(i)
                     || old_nodes.contains_key(&r.parent)
                     || self.nodes.contains_key(&r.parent)
+                    || !known(self, &r.parent)
             })
             .map(|(i, r)| (*i, r.path.clone()))
             .collect();
@@ -270,6 +272,12 @@ impl Overlay {
                 wanted.push((*ino, origin.path.clone()));
             }
         }
+        let by_merge: HashMap<LowerPath, Ino> = self
+            .nodes
+            .iter()
+            .filter(|(i, n)| **i == ROOT || n.links > 0)
+            .filter_map(|(i, n)| n.merge.clone().map(|m| (m, *i)))
+            .collect();
         for (ino, path) in wanted {
             if self.nodes.contains_key(&ino) {
                 self.refs.remove(&ino);
@@ -281,7 +289,7 @@ impl Overlay {
                 .next()
                 .unwrap_or_default()
                 .to_vec();
-            let (parent, unlinked) = match self.locate(&path, ino) {
+            let (parent, unlinked) = match self.locate(&path, ino, &by_merge) {
                 Some(parent) => (parent, false),
                 None => (self.refs.get(&ino).map_or(ROOT, |r| r.parent), true),
             };
@@ -300,18 +308,21 @@ impl Overlay {
 
     /// The directory of the view that shows workspace object `ino` under its workspace path
     /// `path`, if the view shows it there. Starts at the overlay directory that shows the
-    /// nearest workspace ancestor (it may have been renamed) and walks down, adding
-    /// references for the workspace directories on the way.
-    fn locate(&mut self, path: &LowerPath, ino: Ino) -> Option<Ino> {
+    /// nearest workspace ancestor (it may have been renamed; `by_merge` maps a workspace
+    /// directory to the overlay directory showing it) and walks down, adding references for
+    /// the workspace directories on the way.
+    fn locate(
+        &mut self,
+        path: &LowerPath,
+        ino: Ino,
+        by_merge: &HashMap<LowerPath, Ino>,
+    ) -> Option<Ino> {
         let parts: Vec<&[u8]> = path.0.split(|b| *b == b'/').collect();
         for k in (0..parts.len()).rev() {
             let above = LowerPath(parts[..k].join(&b'/'));
-            let start = self
-                .nodes
-                .iter()
-                .find(|(i, n)| n.merge.as_ref() == Some(&above) && (**i == ROOT || n.links > 0))
-                .map(|(i, _)| *i);
-            let Some(mut dir) = start else { continue };
+            let Some(mut dir) = by_merge.get(&above).copied() else {
+                continue;
+            };
             for (j, part) in parts.iter().enumerate().skip(k) {
                 let found = self.resolve(dir, part).ok()??;
                 if j + 1 == parts.len() {

@@ -522,3 +522,32 @@ fn reopen_keeps_the_overlay() {
     assert_eq!(fx.names("dir"), ["new", "sub", "x"]);
     assert!(!fx.exists("link"));
 }
+
+#[test]
+fn creating_and_removing_names_touches_the_parent_not_the_workspace() {
+    let mut fx = sample();
+    let before = fx.ws_state();
+    let old = fx.attr("dir");
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    fx.make("dir/new", Kind::File, None).expect("create");
+    let made = fx.attr("dir");
+    assert!(made.mtime > old.mtime && made.ctime > old.ctime);
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    let dir = fx.ino("dir");
+    fx.ov().unlink(dir, b"x").expect("unlink");
+    assert!(fx.attr("dir").mtime > made.mtime);
+    assert_eq!(fx.ws_state(), before);
+}
+
+#[test]
+fn fsync_makes_writes_survive_a_reopen() {
+    let mut fx = sample();
+    let ino = fx.make("new", Kind::File, None).expect("create").ino;
+    fx.ov().open_handle(ino).expect("open");
+    fx.ov().write(ino, 0, b"durable").expect("write");
+    fx.ov().fsync(ino, false).expect("fsync");
+    fx.ov().release_handle(ino).expect("release");
+    fx.reopen();
+    assert_eq!(fx.read("new"), b"durable");
+    assert_eq!(fx.attr("new").size, 7);
+}
