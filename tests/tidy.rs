@@ -1,0 +1,53 @@
+//! The architecture's API boundaries, checked: only `fuse/` speaks fuser, only `meta/` speaks
+//! SQL through rusqlite, and only the command line (`cli/`, `main.rs`) uses anyhow.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Files under `src/` that mention `needle` outside the allowed prefixes.
+fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files
+        .iter()
+        .filter(|f| {
+            let rel = f
+                .strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy()
+                .into_owned();
+            !allowed.iter().any(|a| rel.starts_with(a))
+                && std::fs::read_to_string(f).expect("read").contains(needle)
+        })
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+#[test]
+fn only_fuse_imports_fuser() {
+    assert_eq!(offenders("fuser::", &["fuse/"]), Vec::<String>::new());
+}
+
+#[test]
+fn only_meta_imports_rusqlite() {
+    assert_eq!(offenders("rusqlite", &["meta/"]), Vec::<String>::new());
+}
+
+#[test]
+fn only_the_command_line_uses_anyhow() {
+    assert_eq!(
+        offenders("anyhow", &["cli/", "main.rs"]),
+        Vec::<String>::new()
+    );
+}
