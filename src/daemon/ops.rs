@@ -191,11 +191,13 @@ fn rollback(daemon: &Daemon, id: u64) -> Result<(), String> {
 /// Tells the kernel what to forget. Called without the overlay's lock: the kernel may send
 /// requests (write-back of dirty pages) while it invalidates.
 pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
-    for (dir, name) in &inval.entries {
-        daemon.invalidator.entry(*dir, name);
-    }
+    // Inodes first: a directory's cached pages and attributes go before its names, so no
+    // listing outlives the names it shows.
     for ino in &inval.inodes {
         daemon.invalidator.inode(*ino);
+    }
+    for (dir, name) in &inval.entries {
+        daemon.invalidator.entry(*dir, name);
     }
 }
 

@@ -515,13 +515,7 @@ impl Filesystem for View {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(fh, entries);
-                // The kernel may keep the listing and serve later opens of the directory from
-                // it: it drops it itself when the directory changes through the view, and
-                // rollback, abort and commit invalidate the directories they change.
-                reply.opened(
-                    FileHandle(fh),
-                    FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
-                );
+                reply.opened(FileHandle(fh), FopenFlags::empty());
             }
             Err(e) => reply.error(errno(&e)),
         }
