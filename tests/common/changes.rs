@@ -13,9 +13,7 @@ use ftsb_fs::store::BlobStore;
 use ftsb_fs::txn::{Expect, Meta, Plan, RelPath, SpecialKind, Stamp, Step};
 
 use super::Rng;
-use super::tree::{
-    Entry, Kind, Tree, full, is_root, join, mknod, parent, scan, set_time, set_xattr, under,
-};
+use super::tree::{Entry, Kind, Tree, full, is_root, join, mknod, parent, scan, set_time, under};
 
 /// How big a trial is.
 #[derive(Clone, Copy, Debug)]
@@ -61,7 +59,7 @@ pub fn build_before(ws: &Path, rng: &mut Rng, size: Size) {
         let mode = *rng.pick(&modes).expect("mode");
         std::fs::set_permissions(&fp, std::fs::Permissions::from_mode(mode)).expect("chmod");
         if rng.chance(20) {
-            set_xattr(&fp, b"user.origin", &rng.bytes(8));
+            super::set_xattr(&fp, "user.origin", &rng.bytes(8));
         }
         files.push(p);
     }

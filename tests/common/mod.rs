@@ -398,7 +398,7 @@ fn walk(
 
 /// The xattrs of `p` (not following symlinks), sorted by name.
 pub fn xattrs(p: &Path) -> BTreeMap<String, Vec<u8>> {
-    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+    let c = cpath(p);
     let mut out = BTreeMap::new();
     let mut buf = vec![0u8; 64 * 1024];
     // SAFETY: `c` is a valid path and `buf` is writable for its length.
@@ -472,7 +472,7 @@ pub fn sample_tree(ws: &Path) {
 
 /// Sets an xattr, panicking on failure.
 pub fn set_xattr(p: &Path, name: &str, value: &[u8]) {
-    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+    let c = cpath(p);
     let n = CString::new(name).unwrap();
     // SAFETY: valid NUL-terminated strings and a readable buffer of the given length.
     let r = unsafe {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use ftsb_fs::txn::Stamp;
 
+use super::cpath;
+
 /// What a scan sees of one object; compared through [`Entry::key`], which leaves out what a
 /// commit may legitimately change (inode numbers, ctimes, atimes).
 #[derive(Clone, Debug)]
@@ -92,36 +94,13 @@ pub fn diff(a: &Tree, b: &Tree) -> Vec<String> {
     out
 }
 
-fn cpath(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes()).expect("test paths have no NUL")
-}
-
+/// The xattrs of `p` outside `system.*` (ACLs and the like are the file system's business).
 fn xattrs_of(p: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let c = cpath(p);
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: `c` is NUL-terminated and `buf` is writable for its length.
-    let n = unsafe { libc::llistxattr(c.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n <= 0 {
-        return Vec::new();
-    }
-    buf.truncate(n as usize);
-    let mut out = Vec::new();
-    for name in buf
-        .split(|&b| b == 0)
-        .filter(|n| !n.is_empty() && !n.starts_with(b"system."))
-    {
-        let cn = CString::new(name).expect("xattr names have no NUL");
-        let mut val = vec![0u8; 4096];
-        // SAFETY: both strings are NUL-terminated and `val` is writable for its length.
-        let m =
-            unsafe { libc::lgetxattr(c.as_ptr(), cn.as_ptr(), val.as_mut_ptr().cast(), val.len()) };
-        if m >= 0 {
-            val.truncate(m as usize);
-            out.push((name.to_vec(), val));
-        }
-    }
-    out.sort();
-    out
+    super::xattrs(p)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("system."))
+        .map(|(name, value)| (name.into_bytes(), value))
+        .collect()
 }
 
 /// Scans the tree under `root` (the root itself is the entry "").
@@ -237,22 +216,6 @@ pub(crate) fn mknod(p: &Path, mode: u32, rdev: u64) {
         p.display(),
         std::io::Error::last_os_error()
     );
-}
-
-pub(crate) fn set_xattr(p: &Path, name: &[u8], value: &[u8]) {
-    let c = cpath(p);
-    let n = CString::new(name).expect("no NUL");
-    // SAFETY: both strings are NUL-terminated and `value` is valid for its length.
-    let r = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            n.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    assert_eq!(r, 0, "setxattr {}", p.display());
 }
 
 pub fn is_root() -> bool {
