@@ -18,14 +18,15 @@ type DirView<'a> = (Option<&'a BTreeMap<Vec<u8>, Dentry>>, Option<LowerPath>);
 pub(super) enum Found {
     /// An overlay node.
     Node(Ino),
-    /// A workspace object not copied up: its path and inode number.
-    Lower(LowerPath, Ino, Kind),
+    /// A workspace object not copied up: its path, inode number, type, and its attributes
+    /// as the lookup found them (so the caller does not stat it again).
+    Lower(LowerPath, Ino, Kind, Attr),
 }
 
 impl Found {
     pub(super) fn ino(&self) -> Ino {
         match self {
-            Found::Node(i) | Found::Lower(_, i, _) => *i,
+            Found::Node(i) | Found::Lower(_, i, ..) => *i,
         }
     }
 }
@@ -65,7 +66,7 @@ impl Overlay {
             return Ok(Some(Found::Node(ino)));
         }
         let kind = Kind::from_mode(st.st_mode).ok_or(FsError::NotSupported)?;
-        Ok(Some(Found::Lower(path, ino, kind)))
+        Ok(Some(Found::Lower(path, ino, kind, attr_of(&st, ino))))
     }
 
     /// Whether the workspace directory shown through `dir` has an entry `name`.
@@ -100,12 +101,7 @@ impl Overlay {
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         let attr = match &found {
             Found::Node(ino) => self.getattr(*ino)?,
-            Found::Lower(path, ino, _) => {
-                let st = self
-                    .lower
-                    .stat(path)
-                    .map_err(lower_err("stat", path))?
-                    .ok_or(FsError::NotFound)?;
+            Found::Lower(path, ino, _, attr) => {
                 let mut others = Vec::new();
                 if let Some(old) = self.refs.remove(ino)
                     && !old.unlinked
@@ -124,7 +120,7 @@ impl Overlay {
                         others,
                     },
                 );
-                attr_of(&st, *ino)
+                attr.clone()
             }
         };
         Ok(attr)
@@ -415,7 +411,7 @@ impl Overlay {
                 }
                 self.maybe_drop(ino)
             }
-            Found::Lower(_, ino, _) => {
+            Found::Lower(_, ino, ..) => {
                 if let Some(r) = self.refs.get_mut(ino) {
                     r.unlinked = true;
                 }
@@ -440,7 +436,7 @@ impl Overlay {
     /// Before the name `name` of a workspace file with other names goes away, copies the file
     /// up, so its node counts the names left (which resolve to it by inode number).
     fn track_links(&mut self, parent: Ino, name: &[u8], found: Found) -> Result<Found, FsError> {
-        if let Found::Lower(path, ino, kind) = &found
+        if let Found::Lower(path, ino, kind, _) = &found
             && *kind != Kind::Dir
         {
             let st = self.lower.stat(path).map_err(lower_err("stat", path))?;
@@ -471,7 +467,7 @@ impl Overlay {
     fn found_kind(&self, found: &Found) -> Kind {
         match found {
             Found::Node(ino) => self.nodes.get(ino).map_or(Kind::File, |n| n.attr.kind),
-            Found::Lower(_, _, kind) => *kind,
+            Found::Lower(_, _, kind, _) => *kind,
         }
     }
 
@@ -488,7 +484,7 @@ impl Overlay {
 
     /// Makes the object `found`, named `name` in `parent`, an overlay node and returns its inode.
     fn copy_up_found(&mut self, parent: Ino, name: &[u8], found: &Found) -> Result<Ino, FsError> {
-        if let Found::Lower(path, ino, _) = found {
+        if let Found::Lower(path, ino, ..) = found {
             self.refs.insert(
                 *ino,
                 LowerRef {

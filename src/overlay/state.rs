@@ -330,7 +330,7 @@ impl Overlay {
                 }
                 match found {
                     Found::Node(n) => dir = n,
-                    Found::Lower(p, d, Kind::Dir) => {
+                    Found::Lower(p, d, Kind::Dir, _) => {
                         self.refs.entry(d).or_insert(LowerRef {
                             path: p,
                             parent: dir,
