@@ -3,22 +3,39 @@
 //! Only this module speaks SQL. It stores the overlay's rows as opaque bodies (the overlay
 //! owns their encoding), so a schema change of the overlay never needs a migration here.
 //!
+//! The live overlay's row changes do not go through SQLite one operation at a time: each
+//! operation appends one record to the operation log (`oplog.rs`), and the log is folded into
+//! the tables in batches. The overlay is the tables plus the log; [`Db::load_overlay`] reads
+//! both.
+//!
 //! Durability: the database runs in WAL mode with `synchronous=NORMAL`, so every transaction
 //! survives a crash of the daemon process (the WAL is in the OS page cache) and costs no
-//! fsync. What must survive a power loss (a journal state change, `fsync` through the view)
-//! goes through [`Db::barrier`] or the journal calls, which commit with `synchronous=FULL`
-//! and so fsync the WAL with everything committed before it.
+//! fsync; so does every log record. What must survive a power loss (a journal state change,
+//! `fsync` through the view) goes through [`Db::barrier`] or the journal calls, which fsync
+//! the log and commit with `synchronous=FULL`, fsyncing the WAL with everything committed
+//! before it.
 //!
 //! Deliberately not here: deciding what a row means, and blobs (see `store`).
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod oplog;
+
+pub use oplog::Row;
+use oplog::{Folded, OpLog};
 
 /// Identifies this program's databases (`PRAGMA application_id`), so a foreign file is refused.
 const APPLICATION_ID: i32 = 0x4654_5342; // "FTSB"
 /// The schema this code writes; older ones are migrated on open.
 const SCHEMA_VERSION: i32 = 1;
+/// The operation log is folded into the tables once it holds this many bytes.
+const FOLD_AT: u64 = 8 << 20;
+/// The `kv` key recording which log records the tables hold ([`Folded`]).
+const FOLDED_KEY: &str = "oplog";
 
 /// Errors of the metadata database.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +55,26 @@ pub enum MetaError {
     Corrupt { path: PathBuf, detail: String },
     #[error("store belongs to workspace {found}, not {wanted}")]
     OtherWorkspace { found: PathBuf, wanted: PathBuf },
+    #[error("operation log {path}: {source}")]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl MetaError {
     /// Whether SQLite failed because the disk (or its quota) is full.
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, MetaError::Sql { source: rusqlite::Error::SqliteFailure(f, _), .. }
-            if f.code == rusqlite::ErrorCode::DiskFull)
+        match self {
+            MetaError::Sql {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } => f.code == rusqlite::ErrorCode::DiskFull,
+            MetaError::Log { source, .. } => {
+                matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -61,6 +91,15 @@ pub struct DentryRow {
     pub dir: u64,
     pub name: Vec<u8>,
     pub body: Vec<u8>,
+}
+
+/// The live overlay as stored: the tables with the operation log's records applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverlayRows {
+    pub nodes: Vec<NodeRow>,
+    pub dentries: Vec<DentryRow>,
+    /// The next inode number the overlay may hand out, if one was recorded.
+    pub next_ino: Option<u64>,
 }
 
 /// One entry of the log: a checkpoint, or the record of a commit, abort or rollback.
@@ -127,6 +166,7 @@ pub struct JournalRow {
 pub struct Db {
     conn: Connection,
     path: PathBuf,
+    log: RefCell<OpLog>,
 }
 
 impl Db {
@@ -154,9 +194,11 @@ impl Db {
             source,
         };
         let conn = Connection::open(path).map_err(sql)?;
-        let db = Db {
+        let mut db = Db {
             conn,
             path: path.to_owned(),
+            // Read once the tables say where the log continues them (below).
+            log: RefCell::new(OpLog::unread(&log_path(path))),
         };
         let app: i32 = db
             .conn
@@ -205,7 +247,29 @@ impl Db {
             }
         }
         db.migrate(version)?;
+        let folded = db.folded()?;
+        db.log = RefCell::new(db.open_log(folded)?.0);
         Ok(db)
+    }
+
+    fn log_err(&self) -> impl FnOnce(std::io::Error) -> MetaError + '_ {
+        move |source| MetaError::Log {
+            path: log_path(&self.path),
+            source,
+        }
+    }
+
+    /// Which log records the tables hold.
+    fn folded(&self) -> Result<Folded, MetaError> {
+        Ok(self
+            .kv_get(FOLDED_KEY)?
+            .and_then(|v| Folded::from_kv(&v))
+            .unwrap_or_default())
+    }
+
+    /// The operation log on top of the tables at `folded`, with its records' rows.
+    fn open_log(&self, folded: Folded) -> Result<(OpLog, Vec<Vec<Row>>), MetaError> {
+        OpLog::open(&log_path(&self.path), folded).map_err(self.log_err())
     }
 
     fn sql(&self) -> impl FnOnce(rusqlite::Error) -> MetaError + '_ {
@@ -307,12 +371,14 @@ impl Db {
         }
     }
 
-    /// Makes everything committed so far survive a power loss (fsyncs the WAL).
+    /// Makes everything committed or recorded so far survive a power loss (fsyncs the
+    /// operation log and the WAL).
     ///
     /// The barrier transaction must really change a page: SQLite skips rewriting a cell whose
     /// content is unchanged, and a commit that wrote no frame syncs nothing. So it bumps a
     /// counter rather than rewriting a constant.
     pub fn barrier(&self) -> Result<(), MetaError> {
+        self.log.borrow_mut().sync().map_err(self.log_err())?;
         self.conn
             .execute_batch(
                 "PRAGMA synchronous=FULL;
@@ -323,40 +389,129 @@ impl Db {
             .map_err(self.sql())
     }
 
-    /// The whole live overlay.
-    pub fn load_overlay(&self) -> Result<(Vec<NodeRow>, Vec<DentryRow>), MetaError> {
-        let mut stmt = self
+    /// The whole live overlay: the tables, with the operation log's records applied.
+    pub fn load_overlay(&self) -> Result<OverlayRows, MetaError> {
+        let mut nodes: BTreeMap<u64, Vec<u8>> = self
             .conn
             .prepare("SELECT ino, body FROM node")
-            .map_err(self.sql())?;
-        let nodes = stmt
-            .query_map([], |r| {
-                Ok(NodeRow {
-                    ino: r.get::<_, i64>(0)? as u64,
-                    body: r.get(1)?,
-                })
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?
+                    .collect()
             })
-            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
             .map_err(self.sql())?;
-        let mut stmt = self
+        let mut dentries: BTreeMap<(u64, Vec<u8>), Vec<u8>> = self
             .conn
             .prepare("SELECT dir, name, body FROM dentry")
-            .map_err(self.sql())?;
-        let dentries = stmt
-            .query_map([], |r| {
-                Ok(DentryRow {
-                    dir: r.get::<_, i64>(0)? as u64,
-                    name: r.get(1)?,
-                    body: r.get(2)?,
-                })
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| {
+                    Ok(((r.get::<_, i64>(0)? as u64, r.get(1)?), r.get(2)?))
+                })?
+                .collect()
             })
-            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
             .map_err(self.sql())?;
-        Ok((nodes, dentries))
+        let mut next_ino = self.kv_get("next_ino")?.and_then(|s| s.parse().ok());
+        let (_, records) = self.open_log(self.folded()?)?;
+        for row in records.into_iter().flatten() {
+            match row {
+                Row::Node { ino, body: Some(b) } => {
+                    nodes.insert(ino, b);
+                }
+                Row::Node { ino, body: None } => {
+                    nodes.remove(&ino);
+                    let doomed: Vec<_> = dentries
+                        .range((ino, Vec::new())..)
+                        .take_while(|((dir, _), _)| *dir == ino)
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in doomed {
+                        dentries.remove(&k);
+                    }
+                }
+                Row::Dentry {
+                    dir,
+                    name,
+                    body: Some(b),
+                } => {
+                    dentries.insert((dir, name), b);
+                }
+                Row::Dentry {
+                    dir,
+                    name,
+                    body: None,
+                } => {
+                    dentries.remove(&(dir, name));
+                }
+                Row::NextIno(n) => next_ino = Some(n),
+            }
+        }
+        Ok(OverlayRows {
+            nodes: nodes
+                .into_iter()
+                .map(|(ino, body)| NodeRow { ino, body })
+                .collect(),
+            dentries: dentries
+                .into_iter()
+                .map(|((dir, name), body)| DentryRow { dir, name, body })
+                .collect(),
+            next_ino,
+        })
+    }
+
+    /// Records one operation's row changes: one append to the operation log. On failure
+    /// nothing of them is recorded. Folds the log into the tables when it has grown large.
+    pub fn record(&self, rows: &[Row]) -> Result<(), MetaError> {
+        let len = {
+            let mut log = self.log.borrow_mut();
+            log.append(rows).map_err(self.log_err())?;
+            log.bytes()
+        };
+        if len >= FOLD_AT
+            && let Err(e) = self.fold()
+        {
+            // The records stay in the log, which remains the truth; the next append retries.
+            tracing::warn!("folding the operation log into the database failed: {e}");
+        }
+        Ok(())
+    }
+
+    /// Applies the operation log to the tables, durably, and empties it.
+    pub fn fold(&self) -> Result<(), MetaError> {
+        let (_, records) = self.open_log(self.folded()?)?;
+        let last = self.log.borrow().last();
+        self.transaction(|db| {
+            for row in records.iter().flatten() {
+                db.apply(row)?;
+            }
+            db.kv_set(FOLDED_KEY, &last.to_kv())
+        })?;
+        // The log may only lose records the tables hold durably.
+        self.barrier()?;
+        self.log.borrow_mut().reset(last).map_err(self.log_err())
+    }
+
+    fn apply(&self, row: &Row) -> Result<(), MetaError> {
+        match row {
+            Row::Node { ino, body: Some(b) } => self.put_node(*ino, b),
+            Row::Node { ino, body: None } => {
+                self.del_node(*ino)?;
+                self.del_dentries_of(*ino)
+            }
+            Row::Dentry {
+                dir,
+                name,
+                body: Some(b),
+            } => self.put_dentry(*dir, name, b),
+            Row::Dentry {
+                dir,
+                name,
+                body: None,
+            } => self.del_dentry(*dir, name),
+            Row::NextIno(n) => self.kv_set("next_ino", &n.to_string()),
+        }
     }
 
     /// Inserts or replaces one inode row.
-    pub fn put_node(&self, ino: u64, body: &[u8]) -> Result<(), MetaError> {
+    fn put_node(&self, ino: u64, body: &[u8]) -> Result<(), MetaError> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO node (ino, body) VALUES (?1, ?2)")
             .and_then(|mut s| s.execute(params![ino as i64, body]))
@@ -365,7 +520,7 @@ impl Db {
     }
 
     /// Deletes one inode row.
-    pub fn del_node(&self, ino: u64) -> Result<(), MetaError> {
+    fn del_node(&self, ino: u64) -> Result<(), MetaError> {
         self.conn
             .prepare_cached("DELETE FROM node WHERE ino = ?1")
             .and_then(|mut s| s.execute(params![ino as i64]))
@@ -374,7 +529,7 @@ impl Db {
     }
 
     /// Inserts or replaces one directory entry.
-    pub fn put_dentry(&self, dir: u64, name: &[u8], body: &[u8]) -> Result<(), MetaError> {
+    fn put_dentry(&self, dir: u64, name: &[u8], body: &[u8]) -> Result<(), MetaError> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO dentry (dir, name, body) VALUES (?1, ?2, ?3)")
             .and_then(|mut s| s.execute(params![dir as i64, name, body]))
@@ -383,7 +538,7 @@ impl Db {
     }
 
     /// Deletes one directory entry.
-    pub fn del_dentry(&self, dir: u64, name: &[u8]) -> Result<(), MetaError> {
+    fn del_dentry(&self, dir: u64, name: &[u8]) -> Result<(), MetaError> {
         self.conn
             .prepare_cached("DELETE FROM dentry WHERE dir = ?1 AND name = ?2")
             .and_then(|mut s| s.execute(params![dir as i64, name]))
@@ -392,7 +547,7 @@ impl Db {
     }
 
     /// Deletes every entry of directory `dir`.
-    pub fn del_dentries_of(&self, dir: u64) -> Result<(), MetaError> {
+    fn del_dentries_of(&self, dir: u64) -> Result<(), MetaError> {
         self.conn
             .prepare_cached("DELETE FROM dentry WHERE dir = ?1")
             .and_then(|mut s| s.execute(params![dir as i64]))
@@ -400,12 +555,17 @@ impl Db {
             .map_err(self.sql())
     }
 
-    /// Replaces the whole live overlay, in one transaction.
+    /// Replaces the whole live overlay, in one transaction, and starts a new generation of
+    /// the operation log (so no earlier record can ever apply on top of these rows).
     pub fn replace_overlay(
         &self,
         nodes: &[NodeRow],
         dentries: &[DentryRow],
     ) -> Result<(), MetaError> {
+        let next = Folded {
+            generation: self.log.borrow().last().generation + 1,
+            seq: 0,
+        };
         self.transaction(|db| {
             db.conn
                 .execute_batch("DELETE FROM node; DELETE FROM dentry;")
@@ -416,8 +576,9 @@ impl Db {
             for d in dentries {
                 db.put_dentry(d.dir, &d.name, &d.body)?;
             }
-            Ok::<_, MetaError>(())
-        })
+            db.kv_set(FOLDED_KEY, &next.to_kv())
+        })?;
+        self.log.borrow_mut().reset(next).map_err(self.log_err())
     }
 
     /// Appends a log entry and returns its id.
@@ -545,6 +706,11 @@ impl Db {
             })
         }))
     }
+}
+
+/// The operation log beside the database file `db`.
+fn log_path(db: &Path) -> PathBuf {
+    db.with_extension("oplog")
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //! working file. Deletions are whiteouts; renames are entry moves, never subtree copies.
 //!
 //! **Architecture invariant:** the workspace is never written here. Every change lives in the
-//! overlay's memory, is written through to `meta` before the call returns (one SQLite
-//! transaction per call), and reaches the workspace only through a commit (`txn`).
+//! overlay's memory, is recorded in `meta` before the call returns (one operation-log record
+//! per call), and reaches the workspace only through a commit (`txn`).
 //!
 //! **Invariant:** every overlay node with `links > 0` is reachable from [`ROOT`] through
 //! overlay directory entries, so a walk from the root finds every change.
@@ -38,7 +38,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::meta::{Db, MetaError};
+use crate::meta::{Db, MetaError, Row};
 use crate::store::{BlobStore, StoreError, WorkDir};
 
 /// The longest name a directory entry may have.
@@ -144,7 +144,7 @@ struct LowerRef {
     others: Vec<(Ino, Vec<u8>, LowerPath)>,
 }
 
-/// A row change waiting to be written in the current operation's transaction.
+/// A row change waiting to be recorded at the end of the current operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Pending {
     Node(Ino),
@@ -219,14 +219,14 @@ impl Overlay {
     /// Reads the in-memory state from the database, writing nothing (so it can restore the
     /// memory after a failed write, a full disk say).
     fn load_state(&mut self) -> Result<(), FsError> {
-        let (node_rows, dentry_rows) = self.db.load_overlay()?;
+        let rows = self.db.load_overlay()?;
         let mut nodes = HashMap::new();
-        for row in node_rows {
+        for row in rows.nodes {
             let node: Node = decode(&row.body, "node")?;
             nodes.insert(Ino(row.ino), node);
         }
         let mut dirs: HashMap<Ino, BTreeMap<Vec<u8>, Dentry>> = HashMap::new();
-        for row in dentry_rows {
+        for row in rows.dentries {
             let d: Dentry = decode(&row.body, "dentry")?;
             dirs.entry(Ino(row.dir)).or_default().insert(row.name, d);
         }
@@ -235,11 +235,7 @@ impl Overlay {
         self.files.clear();
         self.dirty.clear();
         self.pending.clear();
-        let stored: u64 = self
-            .db
-            .kv_get("next_ino")?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(FIRST_NEW_INO);
+        let stored = rows.next_ino.unwrap_or(FIRST_NEW_INO);
         let max_node = self.nodes.keys().map(|i| i.0 + 1).max().unwrap_or(0);
         self.next_ino = stored.max(max_node).max(self.next_ino);
         self.reserved_ino = self.next_ino;
@@ -358,43 +354,38 @@ impl Overlay {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let result = self.db.transaction(|db| {
-            let mut seen = HashSet::new();
-            for p in &pending {
-                if !seen.insert(p) {
-                    continue;
-                }
-                match p {
-                    Pending::Node(ino) => match self.nodes.get(ino) {
-                        Some(node) => db.put_node(ino.0, &encode(node))?,
-                        None => {
-                            db.del_node(ino.0)?;
-                            db.del_dentries_of(ino.0)?;
-                        }
-                    },
-                    Pending::Dentry(dir, name) => {
-                        match self.dirs.get(dir).and_then(|d| d.get(name)) {
-                            Some(d) => db.put_dentry(dir.0, name, &encode(d))?,
-                            None => db.del_dentry(dir.0, name)?,
-                        }
-                    }
-                }
+        let mut seen = HashSet::new();
+        let mut rows = Vec::with_capacity(pending.len() + 1);
+        for p in &pending {
+            if !seen.insert(p) {
+                continue;
             }
-            if self.next_ino > self.reserved_ino {
-                db.kv_set("next_ino", &(self.next_ino + INO_BATCH).to_string())?;
-            }
-            Ok::<_, FsError>(())
-        });
-        match result {
+            rows.push(match p {
+                Pending::Node(ino) => Row::Node {
+                    ino: ino.0,
+                    body: self.nodes.get(ino).map(encode),
+                },
+                Pending::Dentry(dir, name) => Row::Dentry {
+                    dir: dir.0,
+                    name: name.clone(),
+                    body: self.dirs.get(dir).and_then(|d| d.get(name)).map(encode),
+                },
+            });
+        }
+        let reserve = self.next_ino > self.reserved_ino;
+        if reserve {
+            rows.push(Row::NextIno(self.next_ino + INO_BATCH));
+        }
+        match self.db.record(&rows) {
             Ok(()) => {
-                if self.next_ino > self.reserved_ino {
+                if reserve {
                     self.reserved_ino = self.next_ino + INO_BATCH;
                 }
                 Ok(())
             }
             Err(e) => {
                 self.load_state()?;
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -405,6 +396,13 @@ impl Overlay {
             self.touch_node(ino);
         }
         self.write_pending()
+    }
+
+    /// Writes everything pending and folds the operation log into the database tables, so
+    /// the database file alone holds the overlay (at a clean unmount).
+    pub fn settle(&mut self) -> Result<(), FsError> {
+        self.flush()?;
+        Ok(self.db.fold()?)
     }
 
     fn alloc_ino(&mut self) -> Ino {
@@ -477,7 +475,11 @@ impl Overlay {
             let mut attr = node_attr(ino, node);
             // What the working file really allocates, so holes show (du, tar -S, cp --sparse).
             if node.data == Data::Work
-                && let Ok(m) = std::fs::metadata(self.work.path(ino.0))
+                && let Ok(m) = match self.files.get(&ino) {
+                    // An open working file answers without a path lookup.
+                    Some(f) => f.metadata(),
+                    None => std::fs::metadata(self.work.path(ino.0)),
+                }
             {
                 attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
             }

@@ -51,7 +51,7 @@ pub fn fsck(workspace: &Path, store: &Path) -> Result<FsckReport, crate::meta::M
                     problems.push(format!("{what} references blob {id}, which is missing"));
                 }
             };
-            let (nodes, _) = db.load_overlay()?;
+            let nodes = db.load_overlay()?.nodes;
             for row in nodes {
                 match serde_json::from_slice::<Node>(&row.body) {
                     Ok(n) => {
