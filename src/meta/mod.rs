@@ -248,7 +248,7 @@ impl Db {
         }
         db.migrate(version)?;
         let folded = db.folded()?;
-        db.log = RefCell::new(db.open_log(folded)?.0);
+        db.log = RefCell::new(db.open_log(folded, drop)?);
         Ok(db)
     }
 
@@ -267,9 +267,9 @@ impl Db {
             .unwrap_or_default())
     }
 
-    /// The operation log on top of the tables at `folded`, with its records' rows.
-    fn open_log(&self, folded: Folded) -> Result<(OpLog, Vec<Vec<Row>>), MetaError> {
-        OpLog::open(&log_path(&self.path), folded).map_err(self.log_err())
+    /// The operation log on top of the tables at `folded`; `each` gets its rows in order.
+    fn open_log(&self, folded: Folded, each: impl FnMut(Row)) -> Result<OpLog, MetaError> {
+        OpLog::open(&log_path(&self.path), folded, each).map_err(self.log_err())
     }
 
     fn sql(&self) -> impl FnOnce(rusqlite::Error) -> MetaError + '_ {
@@ -410,40 +410,37 @@ impl Db {
             })
             .map_err(self.sql())?;
         let mut next_ino = self.kv_get("next_ino")?.and_then(|s| s.parse().ok());
-        let (_, records) = self.open_log(self.folded()?)?;
-        for row in records.into_iter().flatten() {
-            match row {
-                Row::Node { ino, body: Some(b) } => {
-                    nodes.insert(ino, b);
-                }
-                Row::Node { ino, body: None } => {
-                    nodes.remove(&ino);
-                    let doomed: Vec<_> = dentries
-                        .range((ino, Vec::new())..)
-                        .take_while(|((dir, _), _)| *dir == ino)
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    for k in doomed {
-                        dentries.remove(&k);
-                    }
-                }
-                Row::Dentry {
-                    dir,
-                    name,
-                    body: Some(b),
-                } => {
-                    dentries.insert((dir, name), b);
-                }
-                Row::Dentry {
-                    dir,
-                    name,
-                    body: None,
-                } => {
-                    dentries.remove(&(dir, name));
-                }
-                Row::NextIno(n) => next_ino = Some(n),
+        self.open_log(self.folded()?, |row| match row {
+            Row::Node { ino, body: Some(b) } => {
+                nodes.insert(ino, b);
             }
-        }
+            Row::Node { ino, body: None } => {
+                nodes.remove(&ino);
+                let doomed: Vec<_> = dentries
+                    .range((ino, Vec::new())..)
+                    .take_while(|((dir, _), _)| *dir == ino)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in doomed {
+                    dentries.remove(&k);
+                }
+            }
+            Row::Dentry {
+                dir,
+                name,
+                body: Some(b),
+            } => {
+                dentries.insert((dir, name), b);
+            }
+            Row::Dentry {
+                dir,
+                name,
+                body: None,
+            } => {
+                dentries.remove(&(dir, name));
+            }
+            Row::NextIno(n) => next_ino = Some(n),
+        })?;
         Ok(OverlayRows {
             nodes: nodes
                 .into_iter()
@@ -476,13 +473,19 @@ impl Db {
 
     /// Applies the operation log to the tables, durably, and empties it.
     pub fn fold(&self) -> Result<(), MetaError> {
-        let (_, records) = self.open_log(self.folded()?)?;
-        let last = self.log.borrow().last();
-        self.transaction(|db| {
-            for row in records.iter().flatten() {
-                db.apply(row)?;
+        let folded = self.folded()?;
+        let last = self.transaction(|db| {
+            let mut failed = None;
+            let log = db.open_log(folded, |row| {
+                if failed.is_none() {
+                    failed = db.apply(&row).err();
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
-            db.kv_set(FOLDED_KEY, &last.to_kv())
+            db.kv_set(FOLDED_KEY, &log.last().to_kv())?;
+            Ok(log.last())
         })?;
         // The log may only lose records the tables hold durably.
         self.barrier()?;

@@ -24,7 +24,7 @@
 //! [`Db::barrier`]: super::Db::barrier
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -154,6 +154,15 @@ fn decode_rows(mut b: &[u8]) -> Option<Vec<Row>> {
     Some(rows)
 }
 
+/// Fills `buf` from `r`; `false` if the stream ends first (a torn tail).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
+    match r.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn checksum(gen_: u64, seq: u64, rows: &[u8]) -> [u8; CHECK] {
     let mut h = blake3::Hasher::new();
     h.update(&gen_.to_le_bytes());
@@ -213,51 +222,56 @@ impl OpLog {
         }
     }
 
-    /// The log at `path` on top of tables at `folded`, and the rows of its valid records, in
-    /// order. Writes nothing (a reader such as `fsck` may open the log of a live daemon).
-    pub fn open(path: &Path, folded: Folded) -> io::Result<(OpLog, Vec<Vec<Row>>)> {
+    /// The log at `path` on top of tables at `folded`; hands the rows of its valid records to
+    /// `each`, in order, one whole record at a time. Reads the file as a stream and writes
+    /// nothing (a reader such as `fsck` may open the log of a live daemon).
+    pub fn open(path: &Path, folded: Folded, mut each: impl FnMut(Row)) -> io::Result<OpLog> {
         let mut log = OpLog {
             last: folded,
             ..OpLog::unread(path)
         };
-        let mut buf = Vec::new();
-        match File::open(path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut buf)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        let mut r = match File::open(path) {
+            Ok(f) => BufReader::with_capacity(1 << 16, f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(log),
             Err(e) => return Err(e),
-        }
-        let mut records = Vec::new();
-        let mut at = 0usize;
-        while let Some((rows, next)) = log.record_at(&buf, at) {
-            records.push(rows);
+        };
+        let mut buf = Vec::new();
+        while let Some(rows) = log.next_record(&mut r, &mut buf)? {
+            rows.into_iter().for_each(&mut each);
             log.last.seq += 1;
-            at = next;
+            log.end += (HEADER + buf.len()) as u64;
         }
-        log.end = at as u64;
-        Ok((log, records))
+        Ok(log)
     }
 
-    /// The rows of the record at byte `at` of `buf` and the offset after it, if it is valid and
-    /// continues the sequence.
-    fn record_at(&self, buf: &[u8], at: usize) -> Option<(Vec<Row>, usize)> {
-        let mut c = Cursor(buf.get(at..)?);
-        let len = u32::from_le_bytes(c.take(4)?.try_into().ok()?) as usize;
-        if len > MAX_RECORD {
-            return None;
+    /// Reads the next record into `buf` (its rows and checksum) and returns its rows, if it
+    /// is whole, valid and continues the sequence.
+    fn next_record(&self, r: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<Vec<Row>>> {
+        let mut header = [0u8; HEADER];
+        if !read_full(r, &mut header)? {
+            return Ok(None);
         }
-        let gen_ = c.u64()?;
-        let seq = c.u64()?;
-        let rows = c.take(len)?;
-        let check = c.take(CHECK)?;
-        if gen_ != self.last.generation
-            || seq != self.last.seq + 1
-            || check != checksum(gen_, seq, rows)
-        {
-            return None;
+        let mut c = Cursor(&header);
+        let (Some(len), Some(gen_), Some(seq)) = (
+            c.take(4)
+                .and_then(|b| Some(u32::from_le_bytes(b.try_into().ok()?) as usize)),
+            c.u64(),
+            c.u64(),
+        ) else {
+            return Ok(None);
+        };
+        if len > MAX_RECORD || gen_ != self.last.generation || seq != self.last.seq + 1 {
+            return Ok(None);
         }
-        Some((decode_rows(rows)?, at + HEADER + len + CHECK))
+        buf.resize(len + CHECK, 0);
+        if !read_full(r, buf)? {
+            return Ok(None);
+        }
+        let (rows, check) = buf.split_at(len);
+        if check != checksum(gen_, seq, rows) {
+            return Ok(None);
+        }
+        Ok(decode_rows(rows))
     }
 
     /// The generation and sequence number of the last record (what folding it all reaches).
@@ -365,11 +379,18 @@ mod tests {
         }
     }
 
+    /// The log at `p` over tables at `folded`, and all the rows it replays.
+    fn read(p: &Path, folded: Folded) -> (OpLog, Vec<Row>) {
+        let mut got = Vec::new();
+        let log = OpLog::open(p, folded, |r| got.push(r)).expect("open");
+        (log, got)
+    }
+
     /// A log in a temporary directory holding the records `rows(1..=n)`.
     fn log_with(n: u64) -> (tempfile::TempDir, PathBuf, OpLog) {
         let d = tempfile::tempdir().expect("tempdir");
         let p = d.path().join("log");
-        let (mut log, got) = OpLog::open(&p, start()).expect("open");
+        let (mut log, got) = read(&p, start());
         assert!(got.is_empty());
         for i in 1..=n {
             log.append(&rows(i)).expect("append");
@@ -381,8 +402,8 @@ mod tests {
     fn appended_records_read_back_in_order() {
         let (_d, p, mut log) = log_with(5);
         log.sync().expect("sync");
-        let (again, got) = OpLog::open(&p, start()).expect("open");
-        assert_eq!(got, (1..=5).map(rows).collect::<Vec<_>>());
+        let (again, got) = read(&p, start());
+        assert_eq!(got, (1..=5).flat_map(rows).collect::<Vec<_>>());
         assert_eq!(
             again.last(),
             Folded {
@@ -411,7 +432,7 @@ mod tests {
                 seq: 9,
             },
         ] {
-            let (l, got) = OpLog::open(&p, folded).expect("open");
+            let (l, got) = read(&p, folded);
             assert!(got.is_empty(), "{folded:?}");
             assert_eq!(l.bytes(), 0);
         }
@@ -425,18 +446,18 @@ mod tests {
         let full = std::fs::read(&p).expect("read");
         for cut in [one as usize + 3, full.len() - 1] {
             std::fs::write(&p, &full[..cut]).expect("write");
-            let (_, got) = OpLog::open(&p, start()).expect("open");
-            assert_eq!(got, vec![rows(1)], "cut at {cut}");
+            let (_, got) = read(&p, start());
+            assert_eq!(got, rows(1), "cut at {cut}");
         }
         let mut bad = full.clone();
         bad[one as usize + HEADER + 2] ^= 0xff;
         std::fs::write(&p, &bad).expect("write");
-        let (mut log, got) = OpLog::open(&p, start()).expect("open");
-        assert_eq!(got, vec![rows(1)]);
+        let (mut log, got) = read(&p, start());
+        assert_eq!(got, rows(1));
         // The next append replaces the bad record.
         log.append(&rows(3)).expect("append");
-        let (_, got) = OpLog::open(&p, start()).expect("open");
-        assert_eq!(got, vec![rows(1), rows(3)]);
+        let (_, got) = read(&p, start());
+        assert_eq!(got, [rows(1), rows(3)].concat());
     }
 
     #[test]
@@ -449,9 +470,9 @@ mod tests {
         log.reset(next).expect("reset");
         assert_eq!(log.bytes(), 0);
         log.append(&rows(2)).expect("append");
-        let (_, got) = OpLog::open(&p, next).expect("open");
-        assert_eq!(got, vec![rows(2)]);
-        let (_, got) = OpLog::open(&p, start()).expect("open");
+        let (_, got) = read(&p, next);
+        assert_eq!(got, rows(2));
+        let (_, got) = read(&p, start());
         assert!(got.is_empty());
     }
 
