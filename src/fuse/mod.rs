@@ -31,9 +31,11 @@ mod session;
 pub use session::{Invalidator, MountOptions, Mounted, Unmounter, mount};
 
 /// How long the kernel may cache names (also absent ones) and attributes. The daemon is the
-/// only writer to the view and invalidates explicitly after rollback, abort and commit; only
-/// changes made to the workspace from outside (with `--at`) wait for this to show.
-const TTL: Duration = Duration::from_secs(10);
+/// only writer to the view and invalidates explicitly after rollback, abort and commit, so the
+/// caches may live long: an agent's `git status` or `find` a minute after it created a tree
+/// is answered by the kernel, as on fuse-overlayfs (which caches without limit). Only changes
+/// made to the workspace from outside (with `--at`) wait for this to show.
+const TTL: Duration = Duration::from_secs(3600);
 
 /// The overlay shared between the kernel's request threads and the control socket.
 pub type Shared = Arc<Mutex<Overlay>>;
