@@ -175,6 +175,44 @@ fn rollback_of_a_failed_exec_forgets_cached_names_and_pages() {
     );
 }
 
+/// The names in directory `dir`, sorted (read through the kernel, which may keep listings).
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn rollback_and_abort_drop_the_directory_listings_the_kernel_keeps() {
+    let m = Mounted::at(sample_tree);
+    let ws_before = tree(&m.ws, EXACT);
+    // Warm the kernel's kept listings of the directories the commands change.
+    let (root, sub) = (listing(&m.view), listing(&m.v("dir")));
+    for _ in 0..3 {
+        assert_eq!(listing(&m.view), root);
+    }
+    let out = exec(
+        &m,
+        &[],
+        "touch new; rm b.txt; mkdir d2; touch dir/x; rm dir/c.txt; ls; ls dir; exit 5",
+    );
+    assert_eq!(code(&out), Some(5), "{out:?}");
+    assert_eq!(listing(&m.view), root, "root listing after the rollback");
+    assert_eq!(listing(&m.v("dir")), sub, "dir listing after the rollback");
+    // The same through a successful command, then abort.
+    let out = exec(&m, &[], "touch new; rm b.txt; touch dir/x; ls; ls dir");
+    assert_eq!(code(&out), Some(0), "{out:?}");
+    assert!(listing(&m.view).contains(&"new".to_owned()));
+    assert!(listing(&m.v("dir")).contains(&"x".to_owned()));
+    m.ok(&["abort"]);
+    assert_eq!(listing(&m.view), root, "root listing after abort");
+    assert_eq!(listing(&m.v("dir")), sub, "dir listing after abort");
+    check_isolation_then_abort(&m, &ws_before);
+}
+
 #[test]
 fn failed_exec_of_a_real_tool_is_rolled_back_bit_exactly() {
     if !have("git") {

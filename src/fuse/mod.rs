@@ -52,7 +52,8 @@ pub fn lock(shared: &Shared) -> MutexGuard<'_, Overlay> {
 #[derive(Debug)]
 pub struct View {
     overlay: Shared,
-    dirs: Mutex<HashMap<u64, Vec<DirEntry>>>,
+    /// Each open directory handle's listing, taken at its first read (`None` until then).
+    dirs: Mutex<HashMap<u64, Option<Vec<DirEntry>>>>,
     next_fh: AtomicU64,
 }
 
@@ -68,6 +69,22 @@ impl View {
 
     fn ov(&self) -> MutexGuard<'_, Overlay> {
         lock(&self.overlay)
+    }
+
+    /// The entries of open directory `fh` from `offset` on. The listing is taken once, at the
+    /// handle's first read, so offsets stay stable while it is read even if entries are added
+    /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
+    fn listing(&self, dir: Ino, fh: FileHandle, offset: u64) -> Result<Vec<DirEntry>, Errno> {
+        let mut dirs = self
+            .dirs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = dirs.get_mut(&fh.0).ok_or(Errno::EBADF)?;
+        if slot.is_none() {
+            *slot = Some(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        }
+        let all = slot.as_ref().map_or(&[][..], Vec::as_slice);
+        Ok(all.iter().skip(offset as usize).cloned().collect())
     }
 }
 
@@ -232,6 +249,11 @@ impl Filesystem for View {
         let _ = config.add_capabilities(
             fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO,
         );
+        // When the daemon invalidates an inode (rollback, abort, commit), the kernel re-reads
+        // its attributes at the next open and drops kept pages and kept listings whose mtime
+        // or size differ; this also catches a listing cached from a reply that crossed the
+        // invalidation.
+        let _ = config.add_capabilities(fuser::InitFlags::FUSE_AUTO_INVAL_DATA);
         Ok(())
     }
 
@@ -507,18 +529,22 @@ impl Filesystem for View {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // The listing is taken once, at opendir, so offsets stay stable while it is read
-        // even if entries are added or removed meanwhile.
-        let listing = self.ov().readdir(ino(i), ino(i));
-        match listing {
-            Ok(entries) => {
+        match self.ov().getattr(ino(i)) {
+            Ok(a) if a.kind == Kind::Dir => {
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
                 self.dirs
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(fh, entries);
-                reply.opened(FileHandle(fh), FopenFlags::empty());
+                    .insert(fh, None);
+                // The kernel keeps the listing and serves later opens from it (no READDIR):
+                // it drops it itself when the directory changes through the view, and
+                // rollback, abort and commit invalidate the directories they change.
+                reply.opened(
+                    FileHandle(fh),
+                    FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+                );
             }
+            Ok(_) => reply.error(Errno::ENOTDIR),
             Err(e) => reply.error(errno(&e)),
         }
     }
@@ -526,22 +552,19 @@ impl Filesystem for View {
     fn readdir(
         &self,
         _req: &Request,
-        _i: INodeNo,
+        i: INodeNo,
         fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let dirs = self
-            .dirs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(entries) = dirs.get(&fh.0) else {
-            return reply.error(Errno::EBADF);
+        let entries = match self.listing(ino(i), fh, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(e),
         };
-        for (idx, e) in entries.iter().enumerate().skip(offset as usize) {
+        for (k, e) in entries.iter().enumerate() {
             if reply.add(
                 INodeNo(e.ino.0),
-                idx as u64 + 1,
+                offset + k as u64 + 1,
                 file_type(e.kind),
                 OsStr::from_bytes(&e.name),
             ) {
@@ -559,15 +582,9 @@ impl Filesystem for View {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let entries = {
-            let dirs = self
-                .dirs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match dirs.get(&fh.0) {
-                Some(e) => e.iter().skip(offset as usize).cloned().collect::<Vec<_>>(),
-                None => return reply.error(Errno::EBADF),
-            }
+        let entries = match self.listing(ino(i), fh, offset) {
+            Ok(e) => e,
+            Err(e) => return reply.error(e),
         };
         let mut ov = self.ov();
         for (k, e) in entries.iter().enumerate() {
@@ -582,8 +599,8 @@ impl Filesystem for View {
                     ..dot_attr()
                 }
             } else {
-                // An entry removed since opendir is skipped: the listing is a snapshot, but
-                // the attributes must be true.
+                // An entry removed since the listing was taken is skipped: the listing is a
+                // snapshot, but the attributes must be true.
                 match ov.entry_attr(ino(i), &e.name) {
                     Ok(attr) => attr,
                     Err(_) => continue,
