@@ -74,6 +74,13 @@ impl View {
     /// The entries of open directory `fh` from `offset` on. The listing is taken once, at the
     /// handle's first read, so offsets stay stable while it is read even if entries are added
     /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
+    ///
+    /// Taking it at the first read rather than at opendir is what keeps a kept listing true
+    /// across a rollback: the kernel notes the directory's version when it sends that first
+    /// read, and the rollback's invalidation bumps the version. A read sent before the
+    /// invalidation is thus discarded at the next open, and one sent after it sees the
+    /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
+    /// invalidation would be kept with the new version: stale until evicted.
     fn listing(&self, dir: Ino, fh: FileHandle, offset: u64) -> Result<Vec<DirEntry>, Errno> {
         let mut dirs = self
             .dirs
@@ -249,11 +256,6 @@ impl Filesystem for View {
         let _ = config.add_capabilities(
             fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO,
         );
-        // When the daemon invalidates an inode (rollback, abort, commit), the kernel re-reads
-        // its attributes at the next open and drops kept pages and kept listings whose mtime
-        // or size differ; this also catches a listing cached from a reply that crossed the
-        // invalidation.
-        let _ = config.add_capabilities(fuser::InitFlags::FUSE_AUTO_INVAL_DATA);
         Ok(())
     }
 
