@@ -1374,3 +1374,64 @@ fn commit_of_a_write_through_a_workspace_hard_link_pair() {
     m.commit();
     assert_trees_eq("workspace after commit", &shown, &tree(&m.ws, EXACT));
 }
+
+#[test]
+fn concurrent_directory_walks_and_changes_never_hang() {
+    // Opening, listing and changing directories from several threads at once: the request
+    // threads take the overlay's lock and the directory handles' lock, and must never wait
+    // for each other in opposite orders.
+    case_with(
+        |ws| {
+            for d in 0..40 {
+                let dir = ws.join(format!("d{d:02}"));
+                std::fs::create_dir(&dir).unwrap();
+                for f in 0..10 {
+                    std::fs::write(dir.join(format!("f{f}")), "x").unwrap();
+                }
+            }
+        },
+        |m| {
+            let (done, finished) = std::sync::mpsc::channel();
+            for t in 0..4 {
+                let view = m.view.clone();
+                let done = done.clone();
+                std::thread::spawn(move || {
+                    for round in 0..30 {
+                        for d in 0..40 {
+                            let dir = view.join(format!("d{d:02}"));
+                            // A change drops the kept listing, so the next walk reads it anew.
+                            let mine = dir.join(format!("t{t}-{round}"));
+                            std::fs::write(&mine, "y").unwrap();
+                            let mut n = 0;
+                            for e in std::fs::read_dir(&dir).unwrap() {
+                                let e = e.unwrap();
+                                // Other walkers' files come and go; the workspace's stay.
+                                if e.file_name().to_string_lossy().starts_with('f') {
+                                    e.metadata().unwrap();
+                                    n += 1;
+                                }
+                            }
+                            assert_eq!(n, 10, "{} lists {n} of its files", dir.display());
+                            std::fs::remove_file(&mine).unwrap();
+                        }
+                    }
+                    let _ = done.send(t);
+                });
+            }
+            drop(done);
+            for _ in 0..4 {
+                if finished
+                    .recv_timeout(std::time::Duration::from_secs(120))
+                    .is_err()
+                {
+                    // A hung daemon would hang the unmount too: take it down first.
+                    if let Some(pid) = m.pid {
+                        // SAFETY: kill has no memory preconditions; the pid is our daemon's.
+                        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                    }
+                    panic!("a walker hung or failed: the view deadlocked or errored");
+                }
+            }
+        },
+    );
+}

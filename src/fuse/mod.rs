@@ -81,17 +81,32 @@ impl View {
     /// invalidation is thus discarded at the next open, and one sent after it sees the
     /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
     /// invalidation would be kept with the new version: stale until evicted.
+    ///
+    /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
+    /// other way round (two request threads would deadlock).
     fn listing(&self, dir: Ino, fh: FileHandle, offset: u64) -> Result<Vec<DirEntry>, Errno> {
-        let mut dirs = self
-            .dirs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let slot = dirs.get_mut(&fh.0).ok_or(Errno::EBADF)?;
-        if slot.is_none() {
-            *slot = Some(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        let dirs = || {
+            self.dirs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let taken = match dirs().get(&fh.0) {
+            None => return Err(Errno::EBADF),
+            Some(slot) => slot.is_some(),
+        };
+        if !taken {
+            let fresh = self.ov().readdir(dir, dir).map_err(|e| errno(&e))?;
+            // A concurrent first read of the same handle may have won: keep its listing.
+            if let Some(slot) = dirs().get_mut(&fh.0) {
+                slot.get_or_insert(fresh);
+            }
         }
-        let all = slot.as_ref().map_or(&[][..], Vec::as_slice);
-        Ok(all.iter().skip(offset as usize).cloned().collect())
+        let all = dirs();
+        let listing = all
+            .get(&fh.0)
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EBADF)?;
+        Ok(listing.iter().skip(offset as usize).cloned().collect())
     }
 }
 
@@ -531,7 +546,9 @@ impl Filesystem for View {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.ov().getattr(ino(i)) {
+        // Not under the overlay's lock: `listing` takes the handles' lock before it.
+        let attr = self.ov().getattr(ino(i));
+        match attr {
             Ok(a) if a.kind == Kind::Dir => {
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
                 self.dirs
