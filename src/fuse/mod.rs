@@ -53,7 +53,7 @@ pub fn lock(shared: &Shared) -> MutexGuard<'_, Overlay> {
 pub struct View {
     overlay: Shared,
     /// Each open directory handle's listing, taken at its first read (`None` until then).
-    dirs: Mutex<HashMap<u64, Option<Vec<DirEntry>>>>,
+    dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
     next_fh: AtomicU64,
 }
 
@@ -71,8 +71,9 @@ impl View {
         lock(&self.overlay)
     }
 
-    /// The entries of open directory `fh` from `offset` on. The listing is taken once, at the
-    /// handle's first read, so offsets stay stable while it is read even if entries are added
+    /// The listing of open directory `fh`, shared: each read skips to its offset, so a large
+    /// directory read in many requests is not copied once per request. It is taken once, at
+    /// the handle's first read, so offsets stay stable while it is read even if entries are added
     /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
     ///
     /// Taking it at the first read rather than at opendir is what keeps a kept listing true
@@ -84,29 +85,21 @@ impl View {
     ///
     /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
     /// other way round (two request threads would deadlock).
-    fn listing(&self, dir: Ino, fh: FileHandle, offset: u64) -> Result<Vec<DirEntry>, Errno> {
+    fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
         let dirs = || {
             self.dirs
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        let taken = match dirs().get(&fh.0) {
-            None => return Err(Errno::EBADF),
-            Some(slot) => slot.is_some(),
-        };
-        if !taken {
-            let fresh = self.ov().readdir(dir, dir).map_err(|e| errno(&e))?;
-            // A concurrent first read of the same handle may have won: keep its listing.
-            if let Some(slot) = dirs().get_mut(&fh.0) {
-                slot.get_or_insert(fresh);
-            }
+        let kept = dirs().get(&fh.0).cloned().ok_or(Errno::EBADF)?;
+        if let Some(listing) = kept {
+            return Ok(listing);
         }
-        let all = dirs();
-        let listing = all
-            .get(&fh.0)
-            .and_then(Option::as_ref)
-            .ok_or(Errno::EBADF)?;
-        Ok(listing.iter().skip(offset as usize).cloned().collect())
+        let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        let mut all = dirs();
+        let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
+        // A concurrent first read of the same handle may have won: keep its listing.
+        Ok(slot.get_or_insert(fresh).clone())
     }
 }
 
@@ -546,7 +539,8 @@ impl Filesystem for View {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // Not under the overlay's lock: `listing` takes the handles' lock before it.
+        // The overlay's lock is released before the handles' lock is taken: the two are
+        // never held together (see `listing`).
         let attr = self.ov().getattr(ino(i));
         match attr {
             Ok(a) if a.kind == Kind::Dir => {
@@ -576,11 +570,11 @@ impl Filesystem for View {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = match self.listing(ino(i), fh, offset) {
+        let entries = match self.listing(ino(i), fh) {
             Ok(e) => e,
             Err(e) => return reply.error(e),
         };
-        for (k, e) in entries.iter().enumerate() {
+        for (k, e) in entries.iter().skip(offset as usize).enumerate() {
             if reply.add(
                 INodeNo(e.ino.0),
                 offset + k as u64 + 1,
@@ -601,12 +595,12 @@ impl Filesystem for View {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let entries = match self.listing(ino(i), fh, offset) {
+        let entries = match self.listing(ino(i), fh) {
             Ok(e) => e,
             Err(e) => return reply.error(e),
         };
         let mut ov = self.ov();
-        for (k, e) in entries.iter().enumerate() {
+        for (k, e) in entries.iter().skip(offset as usize).enumerate() {
             let next = offset + k as u64 + 1;
             let name = OsStr::from_bytes(&e.name);
             let dots = e.name == b"." || e.name == b"..";
