@@ -1080,6 +1080,68 @@ fn rollback_returns_to_the_checkpoint_despite_open_fds_and_mappings() {
     });
 }
 
+/// A file the view made is read and written by the kernel itself (passthrough): a handle
+/// held open across a rollback reads the restored bytes and its writes land in the view;
+/// across a commit its writes belong to the next transaction and never reach the workspace
+/// by themselves; its size and mtime show through the view while it is written.
+#[test]
+fn passed_through_files_follow_rollback_and_commit() {
+    case(|m| {
+        let status =
+            || -> serde_json::Value { serde_json::from_str(&m.ok(&["--json", "status"])).unwrap() };
+        assert_eq!(
+            status()["passthrough"],
+            true,
+            "the kernel here passes files through"
+        );
+        std::fs::write(m.v("made.txt"), "one").unwrap();
+        let id = m.ok(&["checkpoint", "-m", "one"]).trim().to_owned();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(m.v("made.txt"))
+            .unwrap();
+        let read_fd = || {
+            let mut buf = vec![0u8; 64];
+            let n = f.read_at(&mut buf, 0).unwrap();
+            String::from_utf8(buf[..n].to_vec()).unwrap()
+        };
+        let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        f.set_modified(past).unwrap();
+        f.write_all_at(b"TWO, longer", 0).unwrap();
+        let seen = std::fs::metadata(m.v("made.txt")).unwrap();
+        assert_eq!(seen.len(), 11, "size of a file being written");
+        assert!(
+            seen.modified().unwrap() > past,
+            "mtime of a file being written"
+        );
+        m.ok(&["rollback", "--to", &id]);
+        assert_eq!(std::fs::read_to_string(m.v("made.txt")).unwrap(), "one");
+        assert_eq!(read_fd(), "one", "the held handle reads the restored bytes");
+        f.write_all_at(b"333", 0).unwrap();
+        assert_eq!(std::fs::read_to_string(m.v("made.txt")).unwrap(), "333");
+        m.ok(&["commit", "-m", "333"]);
+        assert_eq!(std::fs::read_to_string(m.w("made.txt")).unwrap(), "333");
+        f.write_all_at(b"4444", 0).unwrap();
+        assert_eq!(std::fs::read_to_string(m.v("made.txt")).unwrap(), "4444");
+        assert_eq!(read_fd(), "4444");
+        assert_eq!(
+            std::fs::read_to_string(m.w("made.txt")).unwrap(),
+            "333",
+            "a write after the commit waits for the next one"
+        );
+        assert!(
+            m.ok(&["diff"]).contains("made.txt"),
+            "the write is a change"
+        );
+        drop(f);
+        m.ok(&["commit", "-m", "4444"]);
+        assert_eq!(std::fs::read_to_string(m.w("made.txt")).unwrap(), "4444");
+        std::fs::remove_file(m.v("made.txt")).unwrap();
+        m.ok(&["commit", "-m", "gone"]);
+    });
+}
+
 #[test]
 fn large_file_round_trip() {
     case(|m| {

@@ -12,6 +12,7 @@ mod ops;
 use std::io;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use crate::control::socket_addr;
@@ -54,6 +55,8 @@ pub struct Daemon {
     pub overlay: Shared,
     invalidator: Invalidator,
     unmounter: Mutex<Unmounter>,
+    /// Whether the kernel reads and writes working files itself (FUSE passthrough).
+    passthrough: Arc<AtomicBool>,
     /// Held while an unmount request is answered, so the process does not exit before the
     /// answer is sent.
     exit_gate: Mutex<()>,
@@ -87,6 +90,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             .ok()
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(request_threads),
+        passthrough: std::env::var("FTSB_FS_PASSTHROUGH").map_or(true, |v| v != "0"),
     };
     let mut mounted =
         fuse::mount(overlay.clone(), &config.view, &opts).map_err(|source| DaemonError::Mount {
@@ -99,6 +103,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         config,
         overlay: overlay.clone(),
         invalidator: mounted.invalidator(),
+        passthrough: mounted.passthrough(),
         unmounter: Mutex::new(mounted.unmounter()),
         exit_gate: Mutex::new(()),
     });

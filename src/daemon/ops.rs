@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 
@@ -228,6 +229,7 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
         "view": daemon.config.view,
         "store": daemon.config.store,
         "mounted": true,
+        "passthrough": daemon.passthrough.load(Ordering::Relaxed),
         "entries": changes.len(),
         "bytes": bytes,
         "checkpoint": checkpoint.unwrap_or(0),

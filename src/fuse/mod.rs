@@ -8,22 +8,24 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
-    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
-    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite,
-    ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
+    Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::overlay::{
-    Attr, DirEntry, FsError, Ino, Kind, NewNode, Overlay, RenameMode, SetAttr, SetTime, Time,
+    Access, Attr, DirEntry, FsError, Handle, Ino, Kind, NewNode, Overlay, RenameMode, SetAttr,
+    SetTime, Time,
 };
 
 mod session;
@@ -55,15 +57,24 @@ pub struct View {
     /// Each open directory handle's listing, taken at its first read (`None` until then).
     dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
     next_fh: AtomicU64,
+    /// Whether opens may pass reads and writes through to working files: asked for, granted
+    /// by the kernel at init, and not refused since.
+    passthrough: Arc<AtomicBool>,
+    /// The kernel's reference to each working file held open for passthrough, one per inode
+    /// (the kernel wants every open of an inode on the same one). Only taken while the
+    /// overlay's lock is held.
+    backings: Mutex<HashMap<u64, BackingId>>,
 }
 
 impl View {
     /// A view over `overlay`.
-    pub fn new(overlay: Shared) -> View {
+    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>) -> View {
         View {
             overlay,
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            passthrough,
+            backings: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,6 +111,121 @@ impl View {
         let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
         // A concurrent first read of the same handle may have won: keep its listing.
         Ok(slot.get_or_insert(fresh).clone())
+    }
+
+    /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
+    /// through to its working file (the kernel's reference to the file is taken at the
+    /// inode's first such open and kept until its last one closes).
+    fn open_file(&self, ov: &mut Overlay, i: Ino, write: bool, reply: impl OpenReply) {
+        let passthrough = self.passthrough.load(Ordering::Relaxed);
+        let (attr, access) = match ov.open_file(i, write, passthrough) {
+            Ok(opened) => opened,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let cached = |keep_cache: bool| {
+            // The page cache stays valid across opens where only the view wrote the file:
+            // rollback, abort and commit drop the pages of what they change.
+            let flags = if keep_cache {
+                FopenFlags::FOPEN_KEEP_CACHE
+            } else {
+                FopenFlags::empty()
+            };
+            (
+                handle_of(Handle {
+                    direct: false,
+                    write,
+                }),
+                flags,
+            )
+        };
+        let file = match access {
+            Access::Cached { keep_cache } => {
+                let (fh, flags) = cached(keep_cache);
+                return reply.send(&attr, fh, flags, None);
+            }
+            Access::Direct(file) => file,
+        };
+        let mut backings = lock_map(&self.backings);
+        if let std::collections::hash_map::Entry::Vacant(slot) = backings.entry(i.0) {
+            match reply.register(&file) {
+                Ok(id) => {
+                    slot.insert(id);
+                }
+                Err(e) => {
+                    // Refused (no privilege, or the store on a stacked filesystem): reads and
+                    // writes go through the daemon from now on.
+                    tracing::warn!("passthrough refused, serving reads and writes: {e}");
+                    self.passthrough.store(false, Ordering::Relaxed);
+                    ov.make_cached(i, write);
+                    let (fh, flags) = cached(false);
+                    return reply.send(&attr, fh, flags, None);
+                }
+            }
+        }
+        let fh = handle_of(Handle {
+            direct: true,
+            write,
+        });
+        reply.send(&attr, fh, FopenFlags::empty(), backings.get(&i.0));
+    }
+}
+
+/// A reply that opens a file: to `open` or to `create`.
+trait OpenReply {
+    /// Gives the kernel a reference to `file` for passthrough.
+    fn register(&self, file: &File) -> std::io::Result<BackingId>;
+    fn send(self, attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>);
+    fn error(self, e: Errno);
+}
+
+impl OpenReply for ReplyOpen {
+    fn register(&self, file: &File) -> std::io::Result<BackingId> {
+        self.open_backing(file)
+    }
+
+    fn send(self, _attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>) {
+        match backing {
+            Some(id) => self.opened_passthrough(fh, flags, id),
+            None => self.opened(fh, flags),
+        }
+    }
+
+    fn error(self, e: Errno) {
+        ReplyOpen::error(self, e);
+    }
+}
+
+impl OpenReply for ReplyCreate {
+    fn register(&self, file: &File) -> std::io::Result<BackingId> {
+        self.open_backing(file)
+    }
+
+    fn send(self, attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>) {
+        let (attr, generation) = (file_attr(attr), Generation(0));
+        match backing {
+            Some(id) => self.created_passthrough(&TTL, &attr, generation, fh, flags, id),
+            None => self.created(&TTL, &attr, generation, fh, flags),
+        }
+    }
+
+    fn error(self, e: Errno) {
+        ReplyCreate::error(self, e);
+    }
+}
+
+fn lock_map<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The file handle the kernel is given for an open file: what `release` needs back.
+fn handle_of(h: Handle) -> FileHandle {
+    FileHandle(u64::from(h.direct) | u64::from(h.write) << 1)
+}
+
+fn handle_from(fh: FileHandle) -> Handle {
+    Handle {
+        direct: fh.0 & 1 != 0,
+        write: fh.0 & 2 != 0,
     }
 }
 
@@ -264,6 +390,16 @@ impl Filesystem for View {
         let _ = config.add_capabilities(
             fuser::InitFlags::FUSE_DO_READDIRPLUS | fuser::InitFlags::FUSE_READDIRPLUS_AUTO,
         );
+        // Working files are passed through: the kernel reads and writes them itself, no
+        // request per read or write. They live on a plain filesystem (stack depth 0); the
+        // view itself may then be stacked once (e.g. under an overlayfs).
+        if self.passthrough.load(Ordering::Relaxed) {
+            let granted = config
+                .add_capabilities(fuser::InitFlags::FUSE_PASSTHROUGH)
+                .is_ok()
+                && config.set_max_stack_depth(1).is_ok();
+            self.passthrough.store(granted, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -439,13 +575,9 @@ impl Filesystem for View {
         );
     }
 
-    fn open(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        match self.ov().open_handle(ino(i)) {
-            // The page cache stays valid across opens: only the view writes these files, and
-            // rollback, abort and commit drop the pages of what they change.
-            Ok(_) => reply.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
-            Err(e) => reply.error(errno(&e)),
-        }
+    fn open(&self, _req: &Request, i: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let write = flags.0 & libc::O_ACCMODE != libc::O_RDONLY;
+        self.open_file(&mut self.ov(), ino(i), write, reply);
     }
 
     fn read(
@@ -518,13 +650,23 @@ impl Filesystem for View {
         &self,
         _req: &Request,
         i: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.ov().release_handle(ino(i)));
+        let mut ov = self.ov();
+        match ov.release_handle(ino(i), handle_from(fh)) {
+            Ok(last_direct) => {
+                if last_direct {
+                    // Dropping the kernel's reference closes it (one ioctl).
+                    lock_map(&self.backings).remove(&i.0);
+                }
+                reply.ok();
+            }
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn fsync(
@@ -720,22 +862,16 @@ impl Filesystem for View {
         name: &OsStr,
         mode: u32,
         umask: u32,
-        _flags: i32,
+        flags: i32,
         reply: ReplyCreate,
     ) {
         let new = new_node(req, Kind::File, mode & !umask);
         let mut ov = self.ov();
-        let made = ov
-            .make(ino(parent), name.as_bytes(), new)
-            .and_then(|a| ov.open_handle(a.ino).map(|_| a));
-        match made {
-            Ok(a) => reply.created(
-                &TTL,
-                &file_attr(&a),
-                Generation(0),
-                FileHandle(0),
-                FopenFlags::empty(),
-            ),
+        match ov.make(ino(parent), name.as_bytes(), new) {
+            Ok(a) => {
+                let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+                self.open_file(&mut ov, a.ino, write, reply);
+            }
             Err(e) => reply.error(errno(&e)),
         }
     }

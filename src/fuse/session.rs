@@ -4,6 +4,8 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use fuser::{Config, INodeNo, MountOption, Notifier, Session, SessionACL, SessionUnmounter};
 
@@ -19,6 +21,8 @@ pub struct MountOptions {
     pub allow_other: bool,
     /// Kernel request threads.
     pub threads: usize,
+    /// Let the kernel read and write working files itself (FUSE passthrough) where it can.
+    pub passthrough: bool,
 }
 
 /// Tells the kernel to drop cached names and pages after the overlay changed behind its back.
@@ -101,6 +105,7 @@ impl Unmounter {
 pub struct Mounted {
     session: Session<View>,
     at: PathBuf,
+    passthrough: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Mounted {
@@ -126,6 +131,12 @@ impl Mounted {
         }
     }
 
+    /// Whether working files are passed through (asked for, granted by the kernel at init,
+    /// not refused since); shared, as it may turn off while the view is served.
+    pub fn passthrough(&self) -> Arc<AtomicBool> {
+        self.passthrough.clone()
+    }
+
     /// Serves kernel requests until the view is unmounted.
     pub fn run(self) -> io::Result<()> {
         self.session.run()
@@ -148,9 +159,11 @@ pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Moun
     };
     config.n_threads = Some(opts.threads.max(1));
     config.clone_fd = true;
-    let session = Session::new(View::new(overlay), at, &config)?;
+    let passthrough = Arc::new(AtomicBool::new(opts.passthrough));
+    let session = Session::new(View::new(overlay, passthrough.clone()), at, &config)?;
     Ok(Mounted {
         session,
         at: at.to_owned(),
+        passthrough,
     })
 }

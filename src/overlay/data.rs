@@ -7,11 +7,47 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::Arc;
 
 use super::types::*;
 use super::{FsError, Overlay, lower_err, work_err};
+
+/// How an open handle's reads and writes reach the file's bytes.
+#[derive(Debug)]
+pub enum Access {
+    /// As kernel requests served by the daemon. `keep_cache`: the kernel's page cache of the
+    /// file is still true, so it may be kept across this open.
+    Cached { keep_cache: bool },
+    /// By the kernel itself, on this working file (FUSE passthrough): no request per read or
+    /// write. The file stays this inode's working file for as long as such a handle is open.
+    Direct(Arc<File>),
+}
+
+/// What an open handle was granted, as `release_handle` needs it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handle {
+    pub direct: bool,
+    pub write: bool,
+}
+
+impl Handle {
+    /// A handle served by requests (whether it writes does not matter at release).
+    pub const CACHED: Handle = Handle {
+        direct: false,
+        write: false,
+    };
+}
+
+/// The open direct handles of one inode.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Direct {
+    handles: u32,
+    writers: u32,
+    /// The working file's mtime when the first writer opened it: the kernel wrote it when
+    /// its mtime moved from there.
+    base: Time,
+}
 
 impl Overlay {
     /// Counts an open file handle of `ino`.
@@ -21,8 +57,84 @@ impl Overlay {
         Ok(attr)
     }
 
-    /// Releases an open file handle of `ino`, writing its attributes through.
-    pub fn release_handle(&mut self, ino: Ino) -> Result<(), FsError> {
+    /// Opens a handle of file `ino` (for writing if `write`) and says how its bytes move.
+    /// With `direct` the kernel can pass reads and writes through: a working file is then
+    /// handed out, unless handles served by requests are open (the kernel keeps one mode per
+    /// inode) or the file is setuid or setgid (a write must clear those through the daemon).
+    /// While direct handles are open every new handle is direct, whatever `direct` says.
+    pub fn open_file(
+        &mut self,
+        ino: Ino,
+        write: bool,
+        direct: bool,
+    ) -> Result<(Attr, Access), FsError> {
+        let attr = self.open_handle(ino)?;
+        let work = self.nodes.get(&ino).is_some_and(|n| n.data == Data::Work);
+        let others = self.open.get(&ino).copied().unwrap_or(1) - 1;
+        let go_direct = match self.direct.get(&ino) {
+            Some(d) => d.handles > 0,
+            None => direct && work && others == 0 && attr.perm & 0o6000 == 0,
+        };
+        if !go_direct {
+            // Bytes written through a direct handle bypassed the kernel's page cache of the
+            // inode, so a working file's cache is not trusted once direct I/O may have run.
+            let keep_cache = !(direct && work);
+            return Ok((attr, Access::Cached { keep_cache }));
+        }
+        let file = self.backing(ino)?;
+        let base = if write && !self.written_directly(ino) {
+            Some(mtime_of(&file.metadata().map_err(work_err(ino))?))
+        } else {
+            None
+        };
+        let d = self.direct.entry(ino).or_default();
+        d.handles += 1;
+        if write {
+            d.writers += 1;
+            if let Some(base) = base {
+                d.base = base;
+            }
+            // The kernel writes without telling: the file is unsealed from now until the
+            // last writer closes, and every seal meanwhile hashes it afresh.
+            if let Some(n) = self.nodes.get_mut(&ino) {
+                n.sealed = None;
+            }
+        }
+        Ok((attr, Access::Direct(file)))
+    }
+
+    /// Turns a direct handle of `ino` just granted by `open_file` into one served by
+    /// requests (the kernel refused the working file for passthrough).
+    pub fn make_cached(&mut self, ino: Ino, write: bool) {
+        if let Some(d) = self.direct.get_mut(&ino) {
+            d.handles -= 1;
+            if write {
+                d.writers -= 1;
+            }
+            if d.handles == 0 {
+                self.direct.remove(&ino);
+            }
+        }
+    }
+
+    /// Releases an open file handle of `ino`, writing its attributes through. Returns true
+    /// when it was the inode's last direct handle.
+    pub fn release_handle(&mut self, ino: Ino, handle: Handle) -> Result<bool, FsError> {
+        let mut last_direct = false;
+        if handle.direct && self.direct.contains_key(&ino) {
+            if handle.write {
+                self.take_written_attrs(ino);
+            }
+            let d = self.direct.get_mut(&ino).expect("checked above");
+            d.handles -= 1;
+            if handle.write {
+                d.writers -= 1;
+            }
+            if d.handles == 0 {
+                self.direct.remove(&ino);
+                last_direct = true;
+            }
+        }
         if let Some(c) = self.open.get_mut(&ino) {
             *c = c.saturating_sub(1);
             if *c == 0 {
@@ -34,7 +146,65 @@ impl Overlay {
                 self.maybe_drop(ino)?;
             }
         }
-        self.flush()
+        self.flush()?;
+        Ok(last_direct)
+    }
+
+    /// Whether the kernel may be writing `ino`'s working file without requests.
+    pub(super) fn written_directly(&self, ino: Ino) -> bool {
+        self.direct.get(&ino).is_some_and(|d| d.writers > 0)
+    }
+
+    /// Notes that the daemon rewrote the working file of `ino` (`file`) while direct handles
+    /// may write it: still unsealed, and its times from here on are the kernel's.
+    pub(super) fn rewritten_directly(&mut self, ino: Ino, file: &File) -> Result<(), FsError> {
+        if !self.written_directly(ino) {
+            return Ok(());
+        }
+        let base = mtime_of(&file.metadata().map_err(work_err(ino))?);
+        if let Some(d) = self.direct.get_mut(&ino) {
+            d.base = base;
+        }
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.sealed = None;
+        }
+        Ok(())
+    }
+
+    /// Takes size and times from the working file the kernel wrote directly, to be written
+    /// through with the node.
+    pub(super) fn take_written_attrs(&mut self, ino: Ino) {
+        let Some(m) = self.files.get(&ino).and_then(|f| f.metadata().ok()) else {
+            return;
+        };
+        let Some(mut attr) = self.nodes.get(&ino).map(|n| n.attr.clone()) else {
+            return;
+        };
+        self.written_attrs(ino, &mut attr, &m);
+        if let Some(n) = self.nodes.get_mut(&ino) {
+            n.attr = attr;
+            self.dirty.insert(ino);
+        }
+    }
+
+    /// Size and times of `ino` while the kernel may write its working file (metadata `m`)
+    /// directly. The file's size is the truth; its times are once they moved since the first
+    /// writer opened it (by a write, or by `setattr`, which applies explicit times to the
+    /// file too), else the node's stand.
+    pub(super) fn written_attrs(&self, ino: Ino, attr: &mut Attr, m: &std::fs::Metadata) {
+        let Some(d) = self.direct.get(&ino).filter(|d| d.writers > 0) else {
+            return;
+        };
+        attr.size = m.len();
+        let mtime = mtime_of(m);
+        if mtime != d.base {
+            attr.mtime = mtime;
+            let ctime = Time {
+                sec: m.ctime(),
+                nsec: m.ctime_nsec() as u32,
+            };
+            attr.ctime = attr.ctime.max(ctime);
+        }
     }
 
     /// The file to read `ino`'s bytes from. The caller reads from it without holding the
@@ -66,7 +236,19 @@ impl Overlay {
     }
 
     /// Gives `ino` a working file holding its current bytes (copy-up of data).
-    fn ensure_work(&mut self, ino: Ino) -> Result<Arc<File>, FsError> {
+    pub(super) fn ensure_work(&mut self, ino: Ino) -> Result<Arc<File>, FsError> {
+        self.make_work(ino, true)
+    }
+
+    /// Makes `ino` a working-file node over the working file it already has, whose bytes are
+    /// taken as they are (the kernel holds it open for direct I/O across a commit).
+    pub(super) fn adopt_work(&mut self, ino: Ino) -> Result<Arc<File>, FsError> {
+        self.make_work(ino, false)
+    }
+
+    /// Copies `ino` up and gives it a working file: a new one with its current bytes when
+    /// `copy`, else the one it already has.
+    fn make_work(&mut self, ino: Ino, copy: bool) -> Result<Arc<File>, FsError> {
         self.copy_up(ino)?;
         let node = self.nodes.get(&ino).ok_or(FsError::Stale)?;
         match &node.data {
@@ -77,13 +259,18 @@ impl Overlay {
         // A commit writes a changed file anew, so the origin's xattrs must travel with the
         // node from here on ("those of the origin" would leave the new file without them).
         let xattrs = self.xattrs(ino)?;
-        let src = self.backing(ino)?;
-        let dst = self.work.create(ino.0)?;
-        copy_all(&src, &dst).map_err(work_err(ino))?;
+        let dst = if copy {
+            let src = self.backing(ino)?;
+            let dst = self.work.create(ino.0)?;
+            copy_all(&src, &dst).map_err(work_err(ino))?;
+            dst
+        } else {
+            self.work.open_file(ino.0)?
+        };
         let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;
         node.xattrs.get_or_insert(xattrs);
         node.sealed = match node.data {
-            Data::Blob(id) => Some(id),
+            Data::Blob(id) if copy => Some(id),
             _ => None,
         };
         node.data = Data::Work;
@@ -199,6 +386,13 @@ impl Overlay {
             None => {}
         }
         node.attr.ctime = set.ctime.unwrap_or(now);
+        let times = (node.attr.atime, node.attr.mtime);
+        if (set.atime.is_some() || set.mtime.is_some()) && self.written_directly(ino) {
+            // The working file's own mtime is what a direct writer's file shows: it must
+            // carry the times set here too.
+            let file = self.backing(ino)?;
+            set_file_times(&file, times).map_err(work_err(ino))?;
+        }
         if self.open.get(&ino).copied().unwrap_or(0) > 0 && self.pending.is_empty() {
             // An open file's attributes are written through at its release, with its writes:
             // `tar` and editors set owner, mode and times on the open file, and one write at
@@ -331,6 +525,27 @@ fn copy_by_reading(src: &File, dst: &File, mut off: u64, len: u64) -> io::Result
         }
         dst.write_all_at(&buf[..n], off)?;
         off += n as u64;
+    }
+    Ok(())
+}
+
+fn mtime_of(m: &std::fs::Metadata) -> Time {
+    Time {
+        sec: m.mtime(),
+        nsec: m.mtime_nsec() as u32,
+    }
+}
+
+/// Sets the access and modification times `(atime, mtime)` of an open file.
+fn set_file_times(file: &File, (atime, mtime): (Time, Time)) -> io::Result<()> {
+    let ts = |t: Time| libc::timespec {
+        tv_sec: t.sec,
+        tv_nsec: t.nsec as i64,
+    };
+    let times = [ts(atime), ts(mtime)];
+    // SAFETY: the fd is open and `times` is two valid timespecs.
+    if unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

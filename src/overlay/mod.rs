@@ -27,6 +27,7 @@ mod xattr;
 #[cfg(test)]
 mod tests;
 
+pub use data::{Access, Handle};
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
 pub use state::{Change, ChangeKind, Invalidation, Snapshot};
@@ -40,6 +41,7 @@ use std::sync::Arc;
 
 use crate::meta::{Db, MetaError, Row};
 use crate::store::{BlobStore, StoreError, WorkDir};
+use data::Direct;
 
 /// The longest name a directory entry may have.
 pub const NAME_MAX: usize = 255;
@@ -163,6 +165,8 @@ pub struct Overlay {
     refs: HashMap<Ino, LowerRef>,
     lookups: HashMap<Ino, u64>,
     open: HashMap<Ino, u32>,
+    /// Of the open handles, those whose bytes the kernel moves itself (see `Access::Direct`).
+    direct: HashMap<Ino, Direct>,
     files: HashMap<Ino, Arc<File>>,
     pending: Vec<Pending>,
     /// Nodes whose attributes changed by data writes and are not yet written through.
@@ -200,6 +204,7 @@ impl Overlay {
             refs: HashMap::new(),
             lookups: HashMap::new(),
             open: HashMap::new(),
+            direct: HashMap::new(),
             files: HashMap::new(),
             pending: Vec::new(),
             dirty: HashSet::new(),
@@ -482,6 +487,7 @@ impl Overlay {
                 }
             {
                 attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
+                self.written_attrs(ino, &mut attr, &m);
             }
             return Ok(attr);
         }

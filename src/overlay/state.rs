@@ -103,6 +103,15 @@ pub struct Change {
     pub ino: Option<Ino>,
 }
 
+/// What a file held open for direct I/O keeps across a restore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refill {
+    /// The restored bytes (rollback, abort).
+    Restored,
+    /// Its own bytes (commit).
+    Kept,
+}
+
 impl Overlay {
     /// Seals every working file changed since its last seal into a blob and returns the state.
     /// Durable on return for the blobs; the caller records the snapshot itself.
@@ -111,13 +120,24 @@ impl Overlay {
         let unsealed: Vec<Ino> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.data == Data::Work && n.sealed.is_none())
+            .filter(|(i, n)| {
+                n.data == Data::Work && (n.sealed.is_none() || self.written_directly(**i))
+            })
             .map(|(i, _)| *i)
             .collect();
+        // The seals of files the kernel may still be writing directly hold for this snapshot
+        // only: the node itself stays unsealed.
+        let mut passing = HashMap::new();
         for ino in unsealed {
+            let direct = self.written_directly(ino);
+            if direct {
+                self.take_written_attrs(ino);
+            }
             let file = self.backing(ino)?;
             let id = self.blobs.put_file(&file)?;
-            if let Some(n) = self.nodes.get_mut(&ino) {
+            if direct {
+                passing.insert(ino, id);
+            } else if let Some(n) = self.nodes.get_mut(&ino) {
                 n.sealed = Some(id);
             }
             self.touch_node(ino);
@@ -129,7 +149,8 @@ impl Overlay {
             .map(|(ino, n)| {
                 let mut n = n.clone();
                 if n.data == Data::Work {
-                    n.data = Data::Blob(n.sealed.expect("every working file was sealed above"));
+                    let id = n.sealed.or_else(|| passing.get(ino).copied());
+                    n.data = Data::Blob(id.expect("every working file was sealed above"));
                 }
                 n.sealed = None;
                 (*ino, n)
@@ -157,6 +178,13 @@ impl Overlay {
     /// (abort). Working files whose sealed blob is what `snap` wants are kept, so restoring
     /// costs what differs. Returns what the kernel must forget.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
+        let inval = self.restore_state(snap)?;
+        self.refill_direct(Refill::Restored)?;
+        Ok(inval)
+    }
+
+    /// `restore` except for the files held open for direct I/O.
+    fn restore_state(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
         self.flush()?;
         let old_nodes = std::mem::take(&mut self.nodes);
         let old_dirs = std::mem::take(&mut self.dirs);
@@ -191,7 +219,8 @@ impl Overlay {
                 .insert(name.clone(), d.clone());
         }
         for (ino, node) in &old_nodes {
-            if node.data == Data::Work && !kept_work.contains(ino) {
+            if node.data == Data::Work && !kept_work.contains(ino) && !self.direct.contains_key(ino)
+            {
                 self.work.remove(ino.0)?;
             }
         }
@@ -218,7 +247,7 @@ impl Overlay {
         &mut self,
         placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
     ) -> Result<Invalidation, FsError> {
-        let inval = self.restore(&Snapshot::default())?;
+        let inval = self.restore_state(&Snapshot::default())?;
         for (ino, parent, name, path) in placed {
             let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
                 || self.open.get(ino).copied().unwrap_or(0) > 0;
@@ -235,7 +264,35 @@ impl Overlay {
                 );
             }
         }
+        self.refill_direct(Refill::Kept)?;
         Ok(inval)
+    }
+
+    /// Keeps each file held open for direct I/O on its own working file: the kernel reads
+    /// and writes that file without asking, so a new one would leave those handles on the old
+    /// one, and new opens of the inode must share the kernel's. After a rollback or abort the
+    /// file gets the restored bytes; after a commit it keeps its bytes (the committed ones,
+    /// plus what the kernel wrote since the seal, which belongs to the next transaction). The
+    /// node stays in the overlay until the next restore after the file is closed. A file the
+    /// restored state does not have keeps nothing.
+    fn refill_direct(&mut self, refill: Refill) -> Result<(), FsError> {
+        let held: Vec<Ino> = self.direct.keys().copied().collect();
+        for ino in held {
+            let node = self.nodes.get(&ino);
+            if node.is_some_and(|n| n.data == Data::Work) {
+                continue;
+            }
+            if node.is_none() && !self.refs.contains_key(&ino) {
+                self.work.remove(ino.0)?;
+                continue;
+            }
+            let file = match refill {
+                Refill::Restored => self.ensure_work(ino)?,
+                Refill::Kept => self.adopt_work(ino)?,
+            };
+            self.rewritten_directly(ino, &file)?;
+        }
+        Ok(())
     }
 
     /// After the overlay was replaced, points the kernel's references to workspace objects

@@ -259,7 +259,7 @@ fn an_unlinked_open_file_still_reads_and_reports_nlink_0() {
         .write(f, 5, b"!")
         .expect("write to the unlinked file");
     assert_eq!(read_ino(fx.ov(), f), b"hello!");
-    fx.ov().release_handle(f).expect("release");
+    fx.ov().release_handle(f, Handle::CACHED).expect("release");
     // A file made through the view.
     let made = fx.make("new", Kind::File, None).expect("create").ino;
     fx.ov().write(made, 0, b"data").expect("write");
@@ -267,7 +267,9 @@ fn an_unlinked_open_file_still_reads_and_reports_nlink_0() {
     fx.ov().unlink(root, b"new").expect("unlink");
     assert_eq!(fx.ov().getattr(made).expect("getattr").nlink, 0);
     assert_eq!(read_ino(fx.ov(), made), b"data");
-    fx.ov().release_handle(made).expect("release");
+    fx.ov()
+        .release_handle(made, Handle::CACHED)
+        .expect("release");
     fx.ov().forget(made, 1);
     assert!(
         fx.ov().node(made).is_none(),
@@ -546,7 +548,9 @@ fn fsync_makes_writes_survive_a_reopen() {
     fx.ov().open_handle(ino).expect("open");
     fx.ov().write(ino, 0, b"durable").expect("write");
     fx.ov().fsync(ino, false).expect("fsync");
-    fx.ov().release_handle(ino).expect("release");
+    fx.ov()
+        .release_handle(ino, Handle::CACHED)
+        .expect("release");
     fx.reopen();
     assert_eq!(fx.read("new"), b"durable");
     assert_eq!(fx.attr("new").size, 7);

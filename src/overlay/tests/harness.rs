@@ -82,7 +82,7 @@ impl Fx {
         let ov = self.ov();
         ov.open_handle(ino).expect("open");
         ov.write(ino, offset, data).expect("write");
-        ov.release_handle(ino).expect("release");
+        ov.release_handle(ino, Handle::CACHED).expect("release");
     }
 
     /// The parent's inode and the last name of `path`.
@@ -167,7 +167,11 @@ pub fn release(ov: &mut Overlay, held: Vec<Ino>) {
 
 /// Every byte `ino`'s backing file holds (to its end, whatever the size attribute says).
 pub fn read_ino(ov: &mut Overlay, ino: Ino) -> Vec<u8> {
-    let file = ov.backing(ino).expect("backing");
+    read_file(&ov.backing(ino).expect("backing"))
+}
+
+/// All bytes of `file`, read at offsets (its position untouched).
+pub fn read_file(file: &fs::File) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

@@ -24,8 +24,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::sync::Arc;
 
 use proptest::prelude::*;
 
@@ -531,8 +533,11 @@ enum Op {
         sec: i64,
     },
     /// Opens a file and keeps the handle (and the kernel's reference) until `Close`.
+    /// `direct`: the kernel can pass reads and writes through; the handle then reads and
+    /// writes the working file it was given, as the kernel would, not through the overlay.
     Open {
         file: usize,
+        direct: bool,
     },
     /// Writes through an open handle, whether or not the file still has a name.
     HandleWrite {
@@ -562,9 +567,9 @@ struct Case {
     initial: Model,
     ws_before: BTreeMap<String, String>,
     checkpoints: Vec<(Snapshot, Model)>,
-    /// Open handles: the inode, the model's file object, and the kernel references the open
-    /// file pins (its path from the root).
-    handles: Vec<(Ino, usize, Vec<Ino>)>,
+    /// Open handles: the inode, the model's file object, the kernel references the open
+    /// file pins (its path from the root), and how its bytes move.
+    handles: Vec<Held>,
     /// What the workspace shows, for the change-list check.
     initial_entries: BTreeMap<String, Entry>,
     /// The last file object id handed out (ids are never reused, across rollbacks too).
@@ -579,6 +584,45 @@ struct Case {
     /// cached inodes, and after a rollback or abort only what the overlay's invalidation
     /// names is dropped.
     dcache: Option<BTreeMap<String, Ino>>,
+}
+
+/// An open handle of the simulated kernel.
+#[derive(Clone, Debug)]
+struct Held {
+    ino: Ino,
+    id: usize,
+    pinned: Vec<Ino>,
+    /// The working file the kernel reads and writes itself (passthrough), if granted.
+    direct: Option<Arc<fs::File>>,
+}
+
+impl Held {
+    fn handle(&self) -> Handle {
+        Handle {
+            direct: self.direct.is_some(),
+            write: true,
+        }
+    }
+
+    /// The handle's bytes, as a read through it returns them.
+    fn read(&self, ov: &mut Overlay) -> Vec<u8> {
+        match &self.direct {
+            Some(f) => read_file(f),
+            None => read_ino(ov, self.ino),
+        }
+    }
+
+    /// Writes through the handle.
+    fn write(&self, ov: &mut Overlay, offset: u64, data: &[u8]) -> Result<(), FsError> {
+        match &self.direct {
+            Some(f) => {
+                f.write_all_at(data, offset)
+                    .expect("the kernel writes a passed-through file");
+                Ok(())
+            }
+            None => ov.write(self.ino, offset, data).map(drop),
+        }
+    }
 }
 
 /// How the simulated kernel treats its references to the view's inodes.
@@ -744,8 +788,8 @@ impl Case {
                 let got = ov
                     .open_handle(ino)
                     .and_then(|_| ov.write(ino, *offset as u64, data))
-                    .and_then(|_| ov.release_handle(ino));
-                (Ok(()), got)
+                    .and_then(|_| ov.release_handle(ino, Handle::CACHED));
+                (Ok(()), got.map(drop))
             }
             Op::Truncate { file, size } => {
                 let Some(path) = pick(&files, *file) else {
@@ -904,7 +948,7 @@ impl Case {
                 };
                 (Ok(()), self.fx.ov().setattr(ino, set).map(drop))
             }
-            Op::Open { file } => {
+            Op::Open { file, direct } => {
                 let Some(path) = pick(&files, *file) else {
                     return;
                 };
@@ -915,8 +959,20 @@ impl Case {
                 // above it (a dentry pins its parent) until the file is closed.
                 let mut pinned = Vec::new();
                 let ino = self.ino(&path, &mut pinned);
-                self.handles.push((ino, id, pinned));
-                (Ok(()), self.fx.ov().open_handle(ino).map(drop))
+                let got = self.fx.ov().open_file(ino, true, *direct);
+                let direct = match &got {
+                    Ok((_, Access::Direct(f))) => Some(f.clone()),
+                    _ => None,
+                };
+                if got.is_ok() {
+                    self.handles.push(Held {
+                        ino,
+                        id,
+                        pinned,
+                        direct,
+                    });
+                }
+                (Ok(()), got.map(drop))
             }
             Op::HandleWrite {
                 handle,
@@ -926,17 +982,17 @@ impl Case {
                 if self.handles.is_empty() {
                     return;
                 }
-                let (ino, id, _) = self.handles[handle % self.handles.len()];
-                self.model.write_id(id, *offset, data);
-                let got = self.fx.ov().write(ino, *offset as u64, data).map(drop);
+                let held = self.handles[handle % self.handles.len()].clone();
+                self.model.write_id(held.id, *offset, data);
+                let got = held.write(self.fx.ov(), *offset as u64, data);
                 (Ok(()), got)
             }
             Op::Close { handle } => {
                 if self.handles.is_empty() {
                     return;
                 }
-                let (ino, _, pinned) = self.handles.remove(handle % self.handles.len());
-                (Ok(()), self.close(ino, pinned))
+                let held = self.handles.remove(handle % self.handles.len());
+                (Ok(()), self.close(held))
             }
             Op::Checkpoint => {
                 let snap = self.fx.ov().seal().expect("seal");
@@ -995,16 +1051,17 @@ impl Case {
     /// Writes every open file's first byte again through its handle (a copy-up that changes
     /// no byte).
     fn rewrite_handles(&mut self) {
-        for (ino, id, _) in self.handles.clone() {
-            let Some(&first) = self.model.files[&id].data.first() else {
+        for held in self.handles.clone() {
+            let Some(&first) = self.model.files[&held.id].data.first() else {
                 continue;
             };
-            self.model.write_id(id, 0, &[first]);
-            let got = self.fx.ov().write(ino, 0, &[first]);
+            self.model.write_id(held.id, 0, &[first]);
+            let got = held.write(self.fx.ov(), 0, &[first]);
             assert_eq!(
                 got.map_err(|e| e.errno()),
-                Ok(1),
-                "write through the handle of {ino:?} after a restore"
+                Ok(()),
+                "write through the handle of {:?} after a restore",
+                held.ino
             );
         }
     }
@@ -1024,17 +1081,17 @@ impl Case {
     }
 
     /// Releases a handle and the kernel's references that came with it.
-    fn close(&mut self, ino: Ino, pinned: Vec<Ino>) -> Result<(), FsError> {
+    fn close(&mut self, held: Held) -> Result<(), FsError> {
         let ov = self.fx.ov();
-        let r = ov.release_handle(ino);
-        release(ov, pinned);
-        r
+        let r = ov.release_handle(held.ino, held.handle());
+        release(ov, held.pinned);
+        r.map(drop)
     }
 
     /// Closes every handle (before the overlay is replaced wholesale).
     fn close_all(&mut self) {
-        for (ino, _, pinned) in std::mem::take(&mut self.handles) {
-            self.close(ino, pinned).expect("release");
+        for held in std::mem::take(&mut self.handles) {
+            self.close(held).expect("release");
         }
     }
 
@@ -1053,10 +1110,10 @@ impl Case {
             .collect();
         let (keep, close): (Vec<_>, Vec<_>) = std::mem::take(&mut self.handles)
             .into_iter()
-            .partition(|(_, id, _)| named.contains(id));
+            .partition(|held| named.contains(&held.id));
         self.handles = keep;
-        for (ino, _, pinned) in close {
-            self.close(ino, pinned).expect("release");
+        for held in close {
+            self.close(held).expect("release");
         }
     }
 
@@ -1068,11 +1125,14 @@ impl Case {
                 *names.entry(*id).or_default() += 1;
             }
         }
-        for (ino, id, _) in self.handles.clone() {
-            let data = read_ino(self.fx.ov(), ino);
+        for held in self.handles.clone() {
+            let (ino, id) = (held.ino, held.id);
+            let data = held.read(self.fx.ov());
             assert_eq!(
-                data, self.model.files[&id].data,
-                "bytes read through handle {ino:?}"
+                data,
+                self.model.files[&id].data,
+                "bytes read through handle {ino:?} (direct: {})",
+                held.direct.is_some()
             );
             let attr = self.fx.ov().getattr(ino).expect("getattr of an open file");
             assert_eq!(attr.size, data.len() as u64, "size of open {ino:?}");
@@ -1248,7 +1308,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (idx(), 0..48usize, 1..24usize)
             .prop_map(|(file, offset, len)| Op::Fallocate { file, offset, len }),
         1 => (idx(), 0..2_000_000_000i64).prop_map(|(file, sec)| Op::SetMtime { file, sec }),
-        2 => idx().prop_map(|file| Op::Open { file }),
+        2 => (idx(), any::<bool>()).prop_map(|(file, direct)| Op::Open { file, direct }),
         2 => (idx(), 0..48usize, proptest::collection::vec(any::<u8>(), 0..12))
             .prop_map(|(handle, offset, data)| Op::HandleWrite { handle, offset, data }),
         1 => idx().prop_map(|handle| Op::Close { handle }),
@@ -1403,7 +1463,10 @@ fn regression_copy_up_through_a_hard_link_whose_other_parent_was_forgotten() {
     run(
         &seed,
         &[
-            Op::Open { file: 0 },
+            Op::Open {
+                file: 0,
+                direct: false,
+            },
             Op::HandleWrite {
                 handle: 0,
                 offset: 0,
@@ -1423,7 +1486,14 @@ fn regression_abort_relinks_a_held_workspace_file() {
     };
     run(
         &seed,
-        &[Op::Open { file: 0 }, Op::Unlink { target: 0 }, Op::Abort],
+        &[
+            Op::Open {
+                file: 0,
+                direct: false,
+            },
+            Op::Unlink { target: 0 },
+            Op::Abort,
+        ],
     );
 }
 
@@ -1434,13 +1504,53 @@ fn regression_abort_keeps_an_open_workspace_file_readable() {
     run(
         &empty_seed(),
         &[
-            Op::Open { file: 0 },
+            Op::Open {
+                file: 0,
+                direct: false,
+            },
             Op::HandleWrite {
                 handle: 0,
                 offset: 0,
                 data: vec![0],
             },
             Op::Abort,
+        ],
+    );
+}
+
+/// A file the kernel writes directly stays unsealed while it is open, whatever sealed it
+/// before: the open, a checkpoint meanwhile, or the bytes a rollback put back. Each rollback
+/// below would otherwise take the later bytes for the checkpoint's and keep them.
+#[test]
+fn direct_writes_between_checkpoints_roll_back() {
+    let write = |data: u8| Op::HandleWrite {
+        handle: 0,
+        offset: 0,
+        data: vec![data],
+    };
+    run(
+        &empty_seed(),
+        &[
+            Op::Write {
+                file: 0,
+                offset: 0,
+                data: vec![1],
+            },
+            Op::Checkpoint,
+            Op::Open {
+                file: 0,
+                direct: true,
+            },
+            write(2),
+            Op::Rollback { to: 0 },
+            write(3),
+            Op::Checkpoint,
+            write(4),
+            Op::Checkpoint,
+            write(5),
+            Op::Rollback { to: 2 },
+            write(6),
+            Op::Rollback { to: 2 },
         ],
     );
 }
