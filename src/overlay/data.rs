@@ -208,7 +208,8 @@ impl Overlay {
     }
 
     /// The file to read `ino`'s bytes from. The caller reads from it without holding the
-    /// overlay, so a read never waits for another request's metadata work.
+    /// overlay, so a read never waits for another request's metadata work. It stays open for
+    /// the next call only while `ino` has open handles (see `keep_file`).
     pub fn backing(&mut self, ino: Ino) -> Result<Arc<File>, FsError> {
         if let Some(f) = self.files.get(&ino) {
             return Ok(f.clone());
@@ -231,8 +232,18 @@ impl Overlay {
             }
         };
         let file = Arc::new(file);
-        self.files.insert(ino, file.clone());
+        self.keep_file(ino, &file);
         Ok(file)
+    }
+
+    /// Keeps `file` open as `ino`'s bytes if `ino` has open handles: the release of the last
+    /// one closes it. A file opened for anything else (a seal, a copy-up, a truncate by path)
+    /// is closed after use, or a checkpoint of many changed files would run out of
+    /// descriptors.
+    fn keep_file(&mut self, ino: Ino, file: &Arc<File>) {
+        if self.open.contains_key(&ino) {
+            self.files.insert(ino, file.clone());
+        }
     }
 
     /// Gives `ino` a working file holding its current bytes (copy-up of data).
@@ -277,7 +288,8 @@ impl Overlay {
         self.touch_node(ino);
         self.write_pending()?;
         let dst = Arc::new(dst);
-        self.files.insert(ino, dst.clone());
+        self.files.remove(&ino);
+        self.keep_file(ino, &dst);
         Ok(dst)
     }
 

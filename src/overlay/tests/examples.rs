@@ -555,3 +555,36 @@ fn fsync_makes_writes_survive_a_reopen() {
     assert_eq!(fx.read("new"), b"durable");
     assert_eq!(fx.attr("new").size, 7);
 }
+
+/// Only open handles keep files open: sealing, truncating and writing closed files leaves
+/// no descriptor behind (a checkpoint after extracting tens of thousands of files would
+/// otherwise run out of them).
+#[test]
+fn files_stay_open_only_while_handles_are_open() {
+    let mut fx = Fx::new(|_| {});
+    let mut made = Vec::new();
+    for i in 0..20 {
+        let name = format!("f{i}");
+        let ino = fx.make(&name, Kind::File, None).expect("create").ino;
+        fx.ov().write(ino, 0, b"data").expect("write");
+        let set = SetAttr {
+            size: Some(2),
+            ..SetAttr::default()
+        };
+        fx.ov().setattr(ino, set).expect("truncate");
+        made.push(ino);
+    }
+    let held = made[0];
+    fx.ov().open_handle(held).expect("open");
+    fx.ov().write(held, 0, b"held").expect("write");
+    fx.ov().seal().expect("seal");
+    assert_eq!(
+        fx.ov().files.keys().copied().collect::<Vec<_>>(),
+        vec![held],
+        "open files after a seal"
+    );
+    fx.ov()
+        .release_handle(held, Handle::CACHED)
+        .expect("release");
+    assert!(fx.ov().files.is_empty(), "the last release closes the file");
+}
