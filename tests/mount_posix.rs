@@ -1094,6 +1094,17 @@ fn passed_through_files_follow_rollback_and_commit() {
             true,
             "the kernel here passes files through"
         );
+        std::fs::write(m.v("made.txt"), "zero").unwrap();
+        assert_eq!(std::fs::read_to_string(m.v("made.txt")).unwrap(), "zero");
+        // Written by the kernel itself, past the page cache the read above filled (in place:
+        // a truncate would drop that cache anyway).
+        let w = OpenOptions::new()
+            .write(true)
+            .open(m.v("made.txt"))
+            .unwrap();
+        w.write_all_at(b"ZERO", 0).unwrap();
+        drop(w);
+        assert_eq!(std::fs::read_to_string(m.v("made.txt")).unwrap(), "ZERO");
         std::fs::write(m.v("made.txt"), "one").unwrap();
         let id = m.ok(&["checkpoint", "-m", "one"]).trim().to_owned();
         let f = OpenOptions::new()

@@ -122,27 +122,20 @@ impl View {
             Ok(opened) => opened,
             Err(e) => return reply.error(errno(&e)),
         };
-        let cached = |keep_cache: bool| {
-            // The page cache stays valid across opens where only the view wrote the file:
-            // rollback, abort and commit drop the pages of what they change.
-            let flags = if keep_cache {
-                FopenFlags::FOPEN_KEEP_CACHE
-            } else {
-                FopenFlags::empty()
-            };
-            (
-                handle_of(Handle {
-                    direct: false,
-                    write,
-                }),
-                flags,
-            )
-        };
+        // The page cache stays valid across opens served by requests: only the view writes
+        // these files, rollback, abort and commit drop the pages of what they change, and a
+        // direct open is answered without FOPEN_KEEP_CACHE, so the kernel drops the inode's
+        // pages then, and nothing fills them while direct handles are open (one mode per
+        // inode).
+        let cached = (
+            handle_of(Handle {
+                direct: false,
+                write,
+            }),
+            FopenFlags::FOPEN_KEEP_CACHE,
+        );
         let file = match access {
-            Access::Cached { keep_cache } => {
-                let (fh, flags) = cached(keep_cache);
-                return reply.send(&attr, fh, flags, None);
-            }
+            Access::Cached => return reply.send(&attr, cached.0, cached.1, None),
             Access::Direct(file) => file,
         };
         let mut backings = lock_map(&self.backings);
@@ -157,8 +150,7 @@ impl View {
                     tracing::warn!("passthrough refused, serving reads and writes: {e}");
                     self.passthrough.store(false, Ordering::Relaxed);
                     ov.make_cached(i, write);
-                    let (fh, flags) = cached(false);
-                    return reply.send(&attr, fh, flags, None);
+                    return reply.send(&attr, cached.0, cached.1, None);
                 }
             }
         }

@@ -13,12 +13,15 @@ use std::sync::Arc;
 use super::types::*;
 use super::{FsError, Overlay, lower_err, work_err};
 
+/// The size from which a reader of a working file is passed through: below it a cold read
+/// takes about one request, above it the requests add up (and a mapping faults through them).
+const DIRECT_READ_MIN: u64 = 1 << 20;
+
 /// How an open handle's reads and writes reach the file's bytes.
 #[derive(Debug)]
 pub enum Access {
-    /// As kernel requests served by the daemon. `keep_cache`: the kernel's page cache of the
-    /// file is still true, so it may be kept across this open.
-    Cached { keep_cache: bool },
+    /// As kernel requests served by the daemon, through the kernel's page cache.
+    Cached,
     /// By the kernel itself, on this working file (FUSE passthrough): no request per read or
     /// write. The file stays this inode's working file for as long as such a handle is open.
     Direct(Arc<File>),
@@ -58,10 +61,13 @@ impl Overlay {
     }
 
     /// Opens a handle of file `ino` (for writing if `write`) and says how its bytes move.
-    /// With `direct` the kernel can pass reads and writes through: a working file is then
-    /// handed out, unless handles served by requests are open (the kernel keeps one mode per
-    /// inode) or the file is setuid or setgid (a write must clear those through the daemon).
-    /// While direct handles are open every new handle is direct, whatever `direct` says.
+    /// With `direct` the kernel can pass reads and writes through: a writer or a large
+    /// reader of a working file is then handed the file, unless handles served by requests
+    /// are open (the kernel keeps one mode per inode) or the file is setuid or setgid (a write
+    /// must clear those through the daemon). Readers of smaller files are served by requests:
+    /// the kernel's page cache answers them without any request once warm, which beats
+    /// registering the file at each open of the many small files `grep` and `git` read. While
+    /// direct handles are open every new handle is direct, whatever `direct` says.
     pub fn open_file(
         &mut self,
         ino: Ino,
@@ -73,13 +79,16 @@ impl Overlay {
         let others = self.open.get(&ino).copied().unwrap_or(1) - 1;
         let go_direct = match self.direct.get(&ino) {
             Some(d) => d.handles > 0,
-            None => direct && work && others == 0 && attr.perm & 0o6000 == 0,
+            None => {
+                direct
+                    && work
+                    && (write || attr.size >= DIRECT_READ_MIN)
+                    && others == 0
+                    && attr.perm & 0o6000 == 0
+            }
         };
         if !go_direct {
-            // Bytes written through a direct handle bypassed the kernel's page cache of the
-            // inode, so a working file's cache is not trusted once direct I/O may have run.
-            let keep_cache = !(direct && work);
-            return Ok((attr, Access::Cached { keep_cache }));
+            return Ok((attr, Access::Cached));
         }
         let file = self.backing(ino)?;
         let base = if write && !self.written_directly(ino) {

@@ -588,3 +588,57 @@ fn files_stay_open_only_while_handles_are_open() {
         .expect("release");
     assert!(fx.ov().files.is_empty(), "the last release closes the file");
 }
+
+/// Writers of a working file are passed through, readers only of large ones; the kernel
+/// keeps one mode per inode, so while direct handles are open every handle is direct, and
+/// while others are open none is.
+#[test]
+fn writers_of_working_files_are_passed_through_readers_are_not() {
+    fn open(fx: &mut Fx, ino: Ino, write: bool) -> &'static str {
+        match fx.ov().open_file(ino, write, true).expect("open") {
+            (_, Access::Direct(_)) => "direct",
+            (_, Access::Cached) => "cached",
+        }
+    }
+    fn close(fx: &mut Fx, ino: Ino, direct: bool, write: bool) -> bool {
+        fx.ov()
+            .release_handle(ino, Handle { direct, write })
+            .expect("release")
+    }
+    let mut fx = Fx::new(|ws| fs::write(ws.join("lower"), "workspace").expect("write"));
+    let made = fx.make("made", Kind::File, None).expect("create").ino;
+    let lower = fx.ino("lower");
+    let fx = &mut fx;
+    assert_eq!(
+        open(fx, lower, true),
+        "cached",
+        "a workspace file has no working file"
+    );
+    close(fx, lower, false, true);
+    assert_eq!(open(fx, made, false), "cached", "a reader");
+    assert_eq!(
+        open(fx, made, true),
+        "cached",
+        "a writer while a reader is served"
+    );
+    close(fx, made, false, false);
+    close(fx, made, false, true);
+    assert_eq!(open(fx, made, true), "direct", "a writer");
+    assert_eq!(
+        open(fx, made, false),
+        "direct",
+        "a reader while a writer is direct"
+    );
+    assert!(!close(fx, made, true, true), "not the last direct handle");
+    assert!(close(fx, made, true, false), "the last direct handle");
+    assert_eq!(open(fx, made, false), "cached");
+    close(fx, made, false, false);
+    fx.ov().write(made, 2 << 20, b"!").expect("write");
+    assert_eq!(open(fx, made, false), "direct", "a reader of a large file");
+    close(fx, made, true, false);
+    let (_, without) = fx.ov().open_file(made, true, false).expect("open");
+    assert!(
+        matches!(without, Access::Cached),
+        "nothing is direct without passthrough"
+    );
+}
