@@ -649,16 +649,13 @@ impl Filesystem for View {
         reply: ReplyEmpty,
     ) {
         let mut ov = self.ov();
-        match ov.release_handle(ino(i), handle_from(fh)) {
-            Ok(last_direct) => {
-                if last_direct {
-                    // Dropping the kernel's reference closes it (one ioctl).
-                    lock_map(&self.backings).remove(&i.0);
-                }
-                reply.ok();
-            }
-            Err(e) => reply.error(errno(&e)),
+        let released = ov.release_handle(ino(i), handle_from(fh));
+        if !ov.is_direct(ino(i)) {
+            // The inode's last direct handle: dropping the kernel's reference to its file
+            // closes it (one ioctl).
+            lock_map(&self.backings).remove(&i.0);
         }
+        empty(reply, released);
     }
 
     fn fsync(

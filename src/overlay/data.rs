@@ -126,10 +126,8 @@ impl Overlay {
         }
     }
 
-    /// Releases an open file handle of `ino`, writing its attributes through. Returns true
-    /// when it was the inode's last direct handle.
-    pub fn release_handle(&mut self, ino: Ino, handle: Handle) -> Result<bool, FsError> {
-        let mut last_direct = false;
+    /// Releases an open file handle of `ino`, writing its attributes through.
+    pub fn release_handle(&mut self, ino: Ino, handle: Handle) -> Result<(), FsError> {
         if handle.direct && self.direct.contains_key(&ino) {
             if handle.write {
                 self.take_written_attrs(ino);
@@ -141,7 +139,6 @@ impl Overlay {
             }
             if d.handles == 0 {
                 self.direct.remove(&ino);
-                last_direct = true;
             }
         }
         if let Some(c) = self.open.get_mut(&ino) {
@@ -155,8 +152,12 @@ impl Overlay {
                 self.maybe_drop(ino)?;
             }
         }
-        self.flush()?;
-        Ok(last_direct)
+        self.flush()
+    }
+
+    /// Whether `ino` has open direct handles.
+    pub fn is_direct(&self, ino: Ino) -> bool {
+        self.direct.contains_key(&ino)
     }
 
     /// Whether the kernel may be writing `ino`'s working file without requests.

@@ -601,9 +601,10 @@ fn writers_of_working_files_are_passed_through_readers_are_not() {
         }
     }
     fn close(fx: &mut Fx, ino: Ino, direct: bool, write: bool) -> bool {
-        fx.ov()
-            .release_handle(ino, Handle { direct, write })
-            .expect("release")
+        let ov = fx.ov();
+        ov.release_handle(ino, Handle { direct, write })
+            .expect("release");
+        !ov.is_direct(ino)
     }
     let mut fx = Fx::new(|ws| fs::write(ws.join("lower"), "workspace").expect("write"));
     let made = fx.make("made", Kind::File, None).expect("create").ino;

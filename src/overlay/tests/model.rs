@@ -789,7 +789,7 @@ impl Case {
                     .open_handle(ino)
                     .and_then(|_| ov.write(ino, *offset as u64, data))
                     .and_then(|_| ov.release_handle(ino, Handle::CACHED));
-                (Ok(()), got.map(drop))
+                (Ok(()), got)
             }
             Op::Truncate { file, size } => {
                 let Some(path) = pick(&files, *file) else {
@@ -1085,7 +1085,7 @@ impl Case {
         let ov = self.fx.ov();
         let r = ov.release_handle(held.ino, held.handle());
         release(ov, held.pinned);
-        r.map(drop)
+        r
     }
 
     /// Closes every handle (before the overlay is replaced wholesale).
