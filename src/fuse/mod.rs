@@ -4,7 +4,10 @@
 //! **API boundary:** only this module imports `fuser`. It owns the translation of types
 //! (inode numbers, times, file types, flags), errors to errno, and the cache lifetimes the
 //! kernel is told. Reads take the backing file under the overlay's lock and read it after
-//! releasing the lock, so a large read never blocks other requests' metadata work.
+//! releasing the lock, so a large read never blocks other requests' metadata work; replies
+//! too are sent after the lock is released, so the other request thread does not wait for
+//! a reply's write to the kernel (only `open` and `create` reply under it, since the
+//! kernel's reference to a passed-through file must be registered with the handle count).
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -402,7 +405,8 @@ impl Filesystem for View {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        match self.ov().lookup(ino(parent), name.as_bytes()) {
+        let r = self.ov().lookup(ino(parent), name.as_bytes());
+        match r {
             // A negative entry (inode 0) lets the kernel cache the absence too, which saves a
             // round trip for every file a build or an extraction creates.
             Err(FsError::NotFound) => reply.entry(&TTL, &negative_attr(), Generation(0)),
@@ -415,7 +419,8 @@ impl Filesystem for View {
     }
 
     fn getattr(&self, _req: &Request, i: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        match self.ov().getattr(ino(i)) {
+        let r = self.ov().getattr(ino(i));
+        match r {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
         }
@@ -448,14 +453,16 @@ impl Filesystem for View {
             mtime: set_time(mtime),
             ctime: ctime.map(time_of),
         };
-        match self.ov().setattr(ino(i), set) {
+        let r = self.ov().setattr(ino(i), set);
+        match r {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
         }
     }
 
     fn readlink(&self, _req: &Request, i: INodeNo, reply: ReplyData) {
-        match self.ov().readlink(ino(i)) {
+        let r = self.ov().readlink(ino(i));
+        match r {
             Ok(t) => reply.data(&t),
             Err(e) => reply.error(errno(&e)),
         }
@@ -478,7 +485,8 @@ impl Filesystem for View {
             rdev: rdev.into(),
             ..new_node(req, kind, mode & !umask)
         };
-        entry(reply, self.ov().make(ino(parent), name.as_bytes(), new));
+        let r = self.ov().make(ino(parent), name.as_bytes(), new);
+        entry(reply, r);
     }
 
     fn mkdir(
@@ -491,15 +499,18 @@ impl Filesystem for View {
         reply: ReplyEntry,
     ) {
         let new = new_node(req, Kind::Dir, mode & !umask);
-        entry(reply, self.ov().make(ino(parent), name.as_bytes(), new));
+        let r = self.ov().make(ino(parent), name.as_bytes(), new);
+        entry(reply, r);
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.ov().unlink(ino(parent), name.as_bytes()));
+        let r = self.ov().unlink(ino(parent), name.as_bytes());
+        empty(reply, r);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.ov().rmdir(ino(parent), name.as_bytes()));
+        let r = self.ov().rmdir(ino(parent), name.as_bytes());
+        empty(reply, r);
     }
 
     fn symlink(
@@ -514,10 +525,8 @@ impl Filesystem for View {
             target: Some(target.as_os_str().as_bytes().to_vec()),
             ..new_node(req, Kind::Symlink, 0o777)
         };
-        entry(
-            reply,
-            self.ov().make(ino(parent), link_name.as_bytes(), new),
-        );
+        let r = self.ov().make(ino(parent), link_name.as_bytes(), new);
+        entry(reply, r);
     }
 
     fn rename(
@@ -541,16 +550,14 @@ impl Filesystem for View {
         } else {
             RenameMode::Replace
         };
-        empty(
-            reply,
-            self.ov().rename(
-                ino(parent),
-                name.as_bytes(),
-                ino(newparent),
-                newname.as_bytes(),
-                mode,
-            ),
+        let r = self.ov().rename(
+            ino(parent),
+            name.as_bytes(),
+            ino(newparent),
+            newname.as_bytes(),
+            mode,
         );
+        empty(reply, r);
     }
 
     fn link(
@@ -561,10 +568,8 @@ impl Filesystem for View {
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
-        entry(
-            reply,
-            self.ov().link(ino(i), ino(newparent), newname.as_bytes()),
-        );
+        let r = self.ov().link(ino(i), ino(newparent), newname.as_bytes());
+        entry(reply, r);
     }
 
     fn open(&self, _req: &Request, i: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -612,13 +617,16 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let mut ov = self.ov();
-        if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID)
-            && let Err(e) = ov.kill_privileges(ino(i))
-        {
-            return reply.error(errno(&e));
-        }
-        match ov.write(ino(i), offset, data) {
+        let written = {
+            let mut ov = self.ov();
+            if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+                ov.kill_privileges(ino(i))
+                    .and_then(|()| ov.write(ino(i), offset, data))
+            } else {
+                ov.write(ino(i), offset, data)
+            }
+        };
+        match written {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
         }
@@ -648,13 +656,16 @@ impl Filesystem for View {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let mut ov = self.ov();
-        let released = ov.release_handle(ino(i), handle_from(fh));
-        if !ov.is_direct(ino(i)) {
-            // The inode's last direct handle: dropping the kernel's reference to its file
-            // closes it (one ioctl).
-            lock_map(&self.backings).remove(&i.0);
-        }
+        let released = {
+            let mut ov = self.ov();
+            let released = ov.release_handle(ino(i), handle_from(fh));
+            if !ov.is_direct(ino(i)) {
+                // The inode's last direct handle: dropping the kernel's reference to its file
+                // closes it (one ioctl).
+                lock_map(&self.backings).remove(&i.0);
+            }
+            released
+        };
         empty(reply, released);
     }
 
@@ -666,7 +677,8 @@ impl Filesystem for View {
         datasync: bool,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.ov().fsync(ino(i), datasync));
+        let r = self.ov().fsync(ino(i), datasync);
+        empty(reply, r);
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -764,6 +776,7 @@ impl Filesystem for View {
                 ov.count_lookup(attr.ino);
             }
         }
+        drop(ov);
         reply.ok();
     }
 
@@ -790,12 +803,13 @@ impl Filesystem for View {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let ov = self.ov();
-        empty(reply, ov.db().barrier().map_err(FsError::from));
+        let r = self.ov().db().barrier().map_err(FsError::from);
+        empty(reply, r);
     }
 
     fn statfs(&self, _req: &Request, _i: INodeNo, reply: ReplyStatfs) {
-        match self.ov().statfs() {
+        let r = self.ov().statfs();
+        match r {
             Ok(s) => reply.statfs(
                 s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.frsize,
             ),
@@ -813,14 +827,13 @@ impl Filesystem for View {
         _position: u32,
         reply: ReplyEmpty,
     ) {
-        empty(
-            reply,
-            self.ov().setxattr(ino(i), name.as_bytes(), value, flags),
-        );
+        let r = self.ov().setxattr(ino(i), name.as_bytes(), value, flags);
+        empty(reply, r);
     }
 
     fn getxattr(&self, _req: &Request, i: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        xattr_reply(reply, size, self.ov().getxattr(ino(i), name.as_bytes()));
+        let r = self.ov().getxattr(ino(i), name.as_bytes());
+        xattr_reply(reply, size, r);
     }
 
     fn listxattr(&self, _req: &Request, i: INodeNo, size: u32, reply: ReplyXattr) {
@@ -836,7 +849,8 @@ impl Filesystem for View {
     }
 
     fn removexattr(&self, _req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(reply, self.ov().removexattr(ino(i), name.as_bytes()));
+        let r = self.ov().removexattr(ino(i), name.as_bytes());
+        empty(reply, r);
     }
 
     fn access(&self, _req: &Request, _i: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
@@ -875,6 +889,7 @@ impl Filesystem for View {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        empty(reply, self.ov().fallocate(ino(i), offset, length, mode));
+        let r = self.ov().fallocate(ino(i), offset, length, mode);
+        empty(reply, r);
     }
 }
