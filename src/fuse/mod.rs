@@ -48,9 +48,12 @@ pub type Shared = Arc<Mutex<Overlay>>;
 /// Locks the overlay; a poisoned lock (a panic elsewhere) still yields the state, since
 /// every overlay call leaves memory consistent with the store before it can panic.
 pub fn lock(shared: &Shared) -> MutexGuard<'_, Overlay> {
-    shared
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    guard(shared)
+}
+
+/// Locks `m`, poisoned or not (as `lock`; the view's handle tables are as safe to reuse).
+fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The view as the kernel sees it.
@@ -100,17 +103,12 @@ impl View {
     /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
     /// other way round (two request threads would deadlock).
     fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
-        let dirs = || {
-            self.dirs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        let kept = dirs().get(&fh.0).cloned().ok_or(Errno::EBADF)?;
+        let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
         if let Some(listing) = kept {
             return Ok(listing);
         }
         let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
-        let mut all = dirs();
+        let mut all = guard(&self.dirs);
         let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
         // A concurrent first read of the same handle may have won: keep its listing.
         Ok(slot.get_or_insert(fresh).clone())
@@ -125,27 +123,14 @@ impl View {
             Ok(opened) => opened,
             Err(e) => return reply.error(errno(&e)),
         };
-        // The page cache stays valid across opens served by requests: only the view writes
-        // these files, rollback, abort and commit drop the pages of what they change, and a
-        // direct open is answered without FOPEN_KEEP_CACHE, so the kernel drops the inode's
-        // pages then, and nothing fills them while direct handles are open (one mode per
-        // inode).
-        let cached = (
-            handle_of(Handle {
-                direct: false,
-                write,
-            }),
-            FopenFlags::FOPEN_KEEP_CACHE,
-        );
-        let file = match access {
-            Access::Cached => return reply.send(&attr, cached.0, cached.1, None),
-            Access::Direct(file) => file,
-        };
-        let mut backings = lock_map(&self.backings);
-        if let std::collections::hash_map::Entry::Vacant(slot) = backings.entry(i.0) {
-            match reply.register(&file) {
+        let mut backings = guard(&self.backings);
+        let direct = match access {
+            Access::Cached => false,
+            Access::Direct(_) if backings.contains_key(&i.0) => true,
+            Access::Direct(file) => match reply.register(&file) {
                 Ok(id) => {
-                    slot.insert(id);
+                    backings.insert(i.0, id);
+                    true
                 }
                 Err(e) => {
                     // Refused (no privilege, or the store on a stacked filesystem): reads and
@@ -153,15 +138,21 @@ impl View {
                     tracing::warn!("passthrough refused, serving reads and writes: {e}");
                     self.passthrough.store(false, Ordering::Relaxed);
                     ov.make_cached(i, write);
-                    return reply.send(&attr, cached.0, cached.1, None);
+                    false
                 }
-            }
+            },
+        };
+        let fh = handle_of(Handle { direct, write });
+        if direct {
+            reply.send(&attr, fh, FopenFlags::empty(), backings.get(&i.0));
+        } else {
+            // The page cache stays valid across opens served by requests: only the view
+            // writes these files, rollback, abort and commit drop the pages of what they
+            // change, and a direct open is answered without FOPEN_KEEP_CACHE, so the kernel
+            // drops the inode's pages then, and nothing fills them while direct handles are
+            // open (one mode per inode).
+            reply.send(&attr, fh, FopenFlags::FOPEN_KEEP_CACHE, None);
         }
-        let fh = handle_of(Handle {
-            direct: true,
-            write,
-        });
-        reply.send(&attr, fh, FopenFlags::empty(), backings.get(&i.0));
     }
 }
 
@@ -206,10 +197,6 @@ impl OpenReply for ReplyCreate {
     fn error(self, e: Errno) {
         ReplyCreate::error(self, e);
     }
-}
-
-fn lock_map<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The file handle the kernel is given for an open file: what `release` needs back.
@@ -656,13 +643,14 @@ impl Filesystem for View {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        let handle = handle_from(fh);
         let released = {
             let mut ov = self.ov();
-            let released = ov.release_handle(ino(i), handle_from(fh));
-            if !ov.is_direct(ino(i)) {
+            let released = ov.release_handle(ino(i), handle);
+            if handle.direct && !ov.is_direct(ino(i)) {
                 // The inode's last direct handle: dropping the kernel's reference to its file
                 // closes it (one ioctl).
-                lock_map(&self.backings).remove(&i.0);
+                guard(&self.backings).remove(&i.0);
             }
             released
         };
@@ -688,10 +676,7 @@ impl Filesystem for View {
         match attr {
             Ok(a) if a.kind == Kind::Dir => {
                 let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-                self.dirs
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(fh, None);
+                guard(&self.dirs).insert(fh, None);
                 // The kernel keeps the listing and serves later opens from it (no READDIR):
                 // it drops it itself when the directory changes through the view, and
                 // rollback, abort and commit invalidate the directories they change.
@@ -788,10 +773,7 @@ impl Filesystem for View {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.dirs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&fh.0);
+        guard(&self.dirs).remove(&fh.0);
         reply.ok();
     }
 
