@@ -1,4 +1,4 @@
-//! `exec` (one command as one transaction) and `run` (a whole agent session in the view).
+//! `exec`: one command as one transaction.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -36,22 +36,6 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// `ftsb-fs run`.
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// The workspace; mounted in place first if it is not mounted yet.
-    pub workspace: PathBuf,
-    /// Commit everything if the agent exits 0.
-    #[arg(long, conflicts_with = "abort")]
-    pub commit_on_success: bool,
-    /// Discard everything when the agent exits.
-    #[arg(long)]
-    pub abort: bool,
-    /// The agent command and its arguments.
-    #[arg(last = true, required = true)]
-    pub command: Vec<String>,
-}
-
 fn parse_net(words: &[String]) -> anyhow::Result<Net> {
     match words.split_first() {
         None => Ok(Net::Allow),
@@ -73,7 +57,7 @@ fn parse_net(words: &[String]) -> anyhow::Result<Net> {
 }
 
 /// The directory the command runs in: the caller's directory inside the view, or the view.
-fn command_cwd(view: &Path, workspace: &Path) -> PathBuf {
+pub(super) fn command_cwd(view: &Path, workspace: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_else(|_| view.to_owned());
     if cwd.starts_with(view) {
         return cwd;
@@ -205,7 +189,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
 }
 
 /// Runs `cmd`, passing SIGINT, SIGTERM and SIGHUP on to it, and returns how it ended.
-fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitStatus> {
+pub(super) fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitStatus> {
     static CHILD: AtomicI32 = AtomicI32::new(0);
     extern "C" fn forward(sig: libc::c_int) {
         let pid = CHILD.load(Ordering::SeqCst);
@@ -224,64 +208,4 @@ fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitStatus> {
     let status = child.wait();
     CHILD.store(0, Ordering::SeqCst);
     status
-}
-
-pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
-    let ws = super::absolute(&a.workspace)?;
-    if crate::control::Client::connect(&ws).is_err() {
-        super::mount::mount(
-            super::mount::MountArgs {
-                workspace: ws.clone(),
-                at: None,
-                store: None,
-                foreground: false,
-                allow_other: false,
-            },
-            false,
-        )?;
-    }
-    let status = call(&ws, &Request::Info)?;
-    let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
-    let before = call(
-        &ws,
-        &Request::Checkpoint {
-            message: format!("before run: {}", quote_argv(&a.command)),
-        },
-    )?;
-    let mut cmd = Command::new(&a.command[0]);
-    cmd.args(&a.command[1..])
-        .current_dir(command_cwd(&view, &ws));
-    let outcome =
-        run_forwarding_signals(&mut cmd).with_context(|| format!("cannot run {}", a.command[0]))?;
-    let changes = call(
-        &ws,
-        &Request::Diff {
-            from: None,
-            to: None,
-        },
-    )?;
-    let n = changes.as_array().map_or(0, Vec::len);
-    let mut done = "left for review (ftsb-fs diff / commit / abort)";
-    if a.abort {
-        call(&ws, &Request::Abort)?;
-        done = "aborted";
-    } else if a.commit_on_success && outcome.success() {
-        call(
-            &ws,
-            &Request::Commit {
-                message: format!("run: {}", quote_argv(&a.command)),
-                paths: vec![],
-                force: false,
-            },
-        )?;
-        done = "committed";
-    }
-    if json {
-        print_json(
-            &json!({ "exit_code": outcome.code(), "checkpoint": before["checkpoint"], "changes": changes, "outcome": done }),
-        );
-    } else {
-        eprintln!("ftsb-fs: agent exited ({outcome}); {n} changed paths {done}");
-    }
-    Ok(outcome.code().unwrap_or(1))
 }

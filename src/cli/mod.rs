@@ -12,6 +12,7 @@ use crate::control::{Client, Request};
 mod exec;
 mod gate;
 mod mount;
+mod run;
 mod txn;
 
 /// Transactional view of a workspace for AI coding agents.
@@ -51,7 +52,7 @@ pub enum Command {
     /// Gate check, checkpoint, run a command confined in the view, roll back if it fails.
     Exec(exec::ExecArgs),
     /// Run a whole agent session in the view, then summarize (and commit or abort if asked).
-    Run(exec::RunArgs),
+    Run(run::RunArgs),
     /// Finish or undo an interrupted commit (also runs automatically at mount).
     Recover(mount::StoreArgs),
     /// Check a store: blob hashes, database integrity, journal state.
@@ -84,7 +85,7 @@ pub fn main() -> i32 {
         Command::Rollback(a) => txn::rollback(a, json),
         Command::Gc(a) => txn::gc(a, json),
         Command::Exec(a) => exec::exec(a, json),
-        Command::Run(a) => exec::run(a, json),
+        Command::Run(a) => run::run(a, json),
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
