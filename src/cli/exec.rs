@@ -28,6 +28,13 @@ pub struct ExecArgs {
     /// Network access: `allow` (default), `deny`, or `allow-ports PORT...`.
     #[arg(long, num_args = 1.., value_name = "MODE")]
     pub net: Vec<String>,
+    /// Pass this environment variable to the command too (repeatable); the only way to pass
+    /// one that looks like a secret or an agent socket (`SSH_AUTH_SOCK`).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Pass every environment variable except those that look like secrets or agent sockets.
+    #[arg(long)]
+    pub env_all: bool,
     /// Run without Landlock confinement (changes still roll back on failure).
     #[arg(long, conflicts_with = "require_confinement")]
     pub no_confine: bool,
@@ -112,6 +119,12 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         .context("create the command's TMPDIR")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).current_dir(&cwd);
+    // Before confine_command, which sets TMPDIR on the cleared environment.
+    let env = confine::env::Scrub {
+        keep: a.env.clone(),
+        pass_all: a.env_all,
+    }
+    .apply(&mut cmd);
     // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe; it makes the command die with us,
     // so a killed `exec` never leaves it writing after the daemon rolled back.
     unsafe {
@@ -170,6 +183,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             "rolled_back": undo,
             "error": spawn_error,
             "confinement": confinement,
+            "env": env,
         }));
     } else if undo {
         let why = match (&spawn_error, code, signal) {

@@ -2,7 +2,7 @@
 //!
 //! Owns: what a confined command is granted ([`Spec`], defaults in `spec`), enforcing it on a
 //! child process ([`confine_command`], in `apply`), and saying which protections are active
-//! ([`Report`], [`probe`]).
+//! ([`Report`], [`probe`]); the environment the command receives ([`env`]).
 //!
 //! Invariants:
 //! - A confined command can write only inside `Spec::writable`, read only inside
@@ -22,6 +22,7 @@
 //! `docs/CONFINEMENT.md` for the known gaps.
 
 mod apply;
+pub mod env;
 mod spec;
 
 use std::process::Command;
