@@ -182,3 +182,88 @@ fn an_ssh_agent_cannot_be_used_from_inside() {
     agent.wait().unwrap();
     m.abort();
 }
+
+/// Ways a command leaves a process behind, each of which deletes `$1` and writes
+/// `$1.late` two seconds later (`$1` is a file of the sample tree).
+const LEFT_BEHIND: &[(&str, &str)] = &[
+    (
+        "background job",
+        "( sleep 2; rm -rf \"$T\"; echo late > \"$T.late\" ) >/dev/null 2>&1 &",
+    ),
+    (
+        "double fork",
+        "sh -c '( sleep 2; rm -rf \"$T\"; echo late > \"$T.late\" ) &' >/dev/null 2>&1",
+    ),
+    (
+        "setsid",
+        "setsid -f sh -c 'sleep 2; rm -rf \"$T\"; echo late > \"$T.late\"' >/dev/null 2>&1",
+    ),
+    (
+        "nohup",
+        "nohup sh -c 'sleep 2; rm -rf \"$T\"; echo late > \"$T.late\"' >/dev/null 2>&1 &",
+    ),
+];
+
+/// `exec` with `--json`: the parsed result.
+fn exec_json(m: &Mounted, flags: &[&str], script: &str) -> serde_json::Value {
+    let mut c = m.cmd();
+    c.args(["--json", "exec"])
+        .arg(&m.ws)
+        .args(flags)
+        .args(["--", "sh", "-c", script])
+        .stdin(Stdio::null());
+    let out = output(&mut c);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// Whatever a command leaves running, nothing changes the view after `exec` returned: not
+/// after a kept command, not after a rolled-back one.
+#[test]
+fn nothing_a_command_left_running_changes_the_view_after_exec() {
+    let m = Mounted::at(sample_tree);
+    for exit in [0, 1] {
+        for (how, script) in LEFT_BEHIND {
+            let target = m.v("a.txt");
+            let script = format!("T='{}'\n{script}\nexit {exit}", target.display());
+            let before = tree(&m.view, EXACT);
+            let v = exec_json(&m, &[], &script);
+            assert_eq!(v["exit_code"], exit, "{how}: {v}");
+            assert_eq!(v["processes"]["linger"], "kill", "{how}: {v}");
+            assert!(
+                v["processes"]["killed"].as_u64() >= Some(1),
+                "{how}: nothing was killed: {v}"
+            );
+            // Longer than the left-behind process sleeps: it would have acted by now.
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            assert_trees_eq(
+                &format!("view after exec with a {how} (exit {exit})"),
+                &before,
+                &tree(&m.view, EXACT),
+            );
+        }
+    }
+    m.abort();
+}
+
+/// `--linger wait` keeps the transaction open until the background job is done, so its
+/// changes are the command's: kept when it succeeds, rolled back when it fails.
+#[test]
+fn linger_wait_makes_background_work_part_of_the_transaction() {
+    let m = Mounted::at(sample_tree);
+    let before = tree(&m.view, EXACT);
+    let job = "( sleep 1; echo late > late; rm b.txt ) >/dev/null 2>&1 &";
+    let v = exec_json(&m, &["--linger", "wait"], &format!("{job} exit 1"));
+    assert_eq!(v["rolled_back"], true, "{v}");
+    assert!(v["processes"]["lingering"].as_u64() >= Some(1), "{v}");
+    assert_eq!(v["processes"]["killed"], 0, "{v}");
+    assert_trees_eq("view after a failed exec", &before, &tree(&m.view, EXACT));
+    let v = exec_json(&m, &["--linger", "wait"], job);
+    assert_eq!(v["exit_code"], 0, "{v}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("late")).unwrap(),
+        "late\n",
+        "{v}"
+    );
+    assert!(!m.v("b.txt").exists());
+    m.abort();
+}

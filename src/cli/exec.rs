@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::{call, call_on, connect, print_json, resolve_workspace};
+use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
 use crate::control::Request;
 
@@ -35,6 +36,10 @@ pub struct ExecArgs {
     /// Pass every environment variable except those that look like secrets or agent sockets.
     #[arg(long)]
     pub env_all: bool,
+    /// What to do with processes the command leaves running when it ends: `kill` (default,
+    /// after a short grace) or `wait` for them. Either way none outlives the transaction.
+    #[arg(long, value_name = "MODE", default_value = "kill")]
+    pub linger: Linger,
     /// Run without Landlock confinement (changes still roll back on failure).
     #[arg(long, conflicts_with = "require_confinement")]
     pub no_confine: bool,
@@ -151,6 +156,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         }
     }
     let mut client = connect(&ws)?;
+    let supervisor = Supervisor::start()?;
     let begun = call_on(
         &mut client,
         &Request::ExecBegin {
@@ -159,6 +165,8 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     )?;
     let checkpoint = begun["checkpoint"].as_u64().unwrap_or(0);
     let outcome = run_forwarding_signals(&mut cmd);
+    // Nothing the command started may change the view once its transaction has ended.
+    let processes = supervisor.settle(a.linger);
     let (code, signal) = match &outcome {
         Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
         Err(_) => (None, None),
@@ -184,8 +192,20 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             "error": spawn_error,
             "confinement": confinement,
             "env": env,
+            "processes": processes,
         }));
-    } else if undo {
+    } else if processes.killed > 0 || processes.survivors > 0 {
+        eprintln!(
+            "ftsb-fs: killed {} process(es) the command left running{}",
+            processes.killed,
+            if processes.survivors > 0 {
+                format!("; {} could not be killed", processes.survivors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !json && undo {
         let why = match (&spawn_error, code, signal) {
             (Some(e), ..) => format!("could not start: {e}"),
             (None, Some(c), _) => format!("exit {c}"),

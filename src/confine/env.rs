@@ -73,6 +73,20 @@ const ALLOWED: &[&str] = &[
     "GIT_COMMITTER_EMAIL",
     "GIT_CONFIG_NOSYSTEM",
     "GIT_CONFIG_GLOBAL",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "NIX_SSL_CERT_FILE",
+    "GIT_SSL_CAINFO",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
 ];
 
 /// Prefixes of names passed as they are (unless they look like secrets).
