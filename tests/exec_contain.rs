@@ -267,3 +267,156 @@ fn linger_wait_makes_background_work_part_of_the_transaction() {
     assert!(!m.v("b.txt").exists());
     m.abort();
 }
+
+/// `exec` started with a pty as its controlling terminal and stdin: the command has no
+/// controlling terminal and its stdin is not the terminal, yet what is typed reaches it.
+#[test]
+fn the_command_gets_no_terminal_but_typed_input_is_relayed() {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    let m = Mounted::at(sample_tree);
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds; the other pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both fds were just opened and are owned by nobody else.
+    let (mut master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut c = m.cmd();
+    c.arg("exec").arg(&m.ws).args([
+        "--",
+        "sh",
+        "-c",
+        "{ tty; awk '{print \"ctty=\" $7}' /proc/self/stat; } > seen; head -n 1 > typed",
+    ]);
+    c.stdin(slave.try_clone().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid and ioctl(TIOCSCTTY) are async-signal-safe: the pty becomes exec's
+    // controlling terminal, as in a user's shell.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    master.write_all(b"typed line\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(slave);
+    let seen = std::fs::read_to_string(m.v("seen")).unwrap();
+    assert!(seen.contains("not a tty"), "{seen}");
+    assert!(seen.contains("ctty=0\n"), "{seen}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("typed")).unwrap(),
+        "typed line\n"
+    );
+    m.abort();
+}
+
+/// `exec -- sh -c 'echo > /dev/pts/N'` cannot write into another terminal.
+#[test]
+fn exec_cannot_write_into_another_terminal() {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    let m = Mounted::at(sample_tree);
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds; the other pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: both fds were just opened and are owned by nobody else.
+    let (master, _slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let script = format!("echo pwned > '{}'", path.display());
+    let out = exec_with(&m, &[], &[], &script);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    // Nothing arrived on the terminal.
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&master),
+            libc::F_SETFL,
+            libc::O_NONBLOCK,
+        )
+    };
+    let mut buf = [0u8; 64];
+    let got = (&master).read(&mut buf);
+    assert!(
+        got.is_err() || got.as_ref().is_ok_and(|n| *n == 0),
+        "the terminal received {got:?}"
+    );
+    m.abort();
+}
+
+/// `--net MODE` takes one word: the workspace after it is never eaten as a value.
+#[test]
+fn net_takes_one_word_and_leaves_the_workspace_alone() {
+    let m = Mounted::at(sample_tree);
+    for (mode, network) in [
+        ("deny", true),
+        ("allow", false),
+        ("allow-ports:443,8443", true),
+    ] {
+        let mut c = m.cmd();
+        c.args(["--json", "exec", "--net", mode]).arg(&m.ws).args([
+            "--",
+            "sh",
+            "-c",
+            "echo ok > netmark",
+        ]);
+        let out = run_ok(&mut c);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["exit_code"], 0, "{mode}: {v}");
+        assert_eq!(v["confinement"]["network"], network, "{mode}: {v}");
+        assert_eq!(v["confinement"]["sockets_filtered"], network, "{mode}: {v}");
+        assert_eq!(std::fs::read_to_string(m.v("netmark")).unwrap(), "ok\n");
+        std::fs::remove_file(m.v("netmark")).unwrap();
+    }
+    for bad in [
+        "allow-ports",
+        "allow-ports:",
+        "allow-ports:http",
+        "allow-ports:0",
+        "open",
+    ] {
+        let mut c = m.cmd();
+        c.args(["exec", "--net", bad])
+            .arg(&m.ws)
+            .args(["--", "sh", "-c", "echo ran > ran"]);
+        let out = output(&mut c);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--net"), "{bad}: {err}");
+        assert!(!m.v("ran").exists(), "{bad}: the command ran");
+    }
+    m.abort();
+}
