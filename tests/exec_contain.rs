@@ -420,3 +420,75 @@ fn net_takes_one_word_and_leaves_the_workspace_alone() {
     }
     m.abort();
 }
+
+/// An `exec` killed with SIGKILL leaves its TMPDIR; the next `exec` removes it, and never
+/// the TMPDIR of a process still running.
+#[test]
+fn a_killed_exec_leaves_no_tmpdir_behind() {
+    let m = Mounted::at(sample_tree);
+    let base = m.root.path().join("tmp");
+    std::fs::create_dir(&base).unwrap();
+    let scratch_dirs = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&base)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("ftsb-fs-exec-")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // The scratch dir of a live owner: this test process, named as exec names its own.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    let live = base.join(format!("ftsb-fs-exec-{}-{start}-live", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "sh", "-c", "touch \"$TMPDIR/mine\"; exec sleep 60"])
+        .env("TMPDIR", &base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut killed = c.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let left = loop {
+        if let Some(d) = scratch_dirs().into_iter().find(|d| d.join("mine").exists()) {
+            break d;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the command never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(
+        left.exists(),
+        "the killed exec's TMPDIR should still be there"
+    );
+
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "true"])
+        .env("TMPDIR", &base);
+    run_ok(&mut c);
+    assert_eq!(
+        scratch_dirs(),
+        vec![live],
+        "only the live owner's dir may stay"
+    );
+    m.abort();
+}

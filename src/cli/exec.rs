@@ -116,10 +116,10 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         }
         return Ok(if denied["decision"] == "ask" { 4 } else { 3 });
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("ftsb-fs-exec-")
-        .tempdir()
-        .context("create the command's TMPDIR")?;
+    // A killed exec cannot remove its TMPDIR: the next one removes those whose owner is gone.
+    let tmp_base = std::env::temp_dir();
+    confine::scratch::sweep(&tmp_base);
+    let tmp = confine::scratch::create(&tmp_base).context("create the command's TMPDIR")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).current_dir(&cwd);
     relay_terminal_stdin(&mut cmd).context("relay the terminal to the command")?;

@@ -24,6 +24,7 @@
 
 mod apply;
 pub mod env;
+pub mod scratch;
 mod seccomp;
 mod spec;
 pub mod tree;
