@@ -268,14 +268,9 @@ fn linger_wait_makes_background_work_part_of_the_transaction() {
     m.abort();
 }
 
-/// `exec` started with a pty as its controlling terminal and stdin: the command has no
-/// controlling terminal and its stdin is not the terminal, yet what is typed reaches it.
-#[test]
-fn the_command_gets_no_terminal_but_typed_input_is_relayed() {
-    use std::io::Write;
+/// A new pty pair: master, slave and the slave's path.
+fn open_pty() -> (std::fs::File, std::fs::File, std::path::PathBuf) {
     use std::os::fd::FromRawFd;
-    use std::os::unix::process::CommandExt;
-    let m = Mounted::at(sample_tree);
     let (mut master, mut slave) = (-1, -1);
     // SAFETY: openpty writes two fds; the other pointers may be null.
     let rc = unsafe {
@@ -287,14 +282,26 @@ fn the_command_gets_no_terminal_but_typed_input_is_relayed() {
             std::ptr::null(),
         )
     };
-    assert_eq!(rc, 0, "openpty");
-    // SAFETY: both fds were just opened and are owned by nobody else.
-    let (mut master, slave) = unsafe {
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: both fds were just opened by openpty and are owned by nobody else.
+    unsafe {
         (
             std::fs::File::from_raw_fd(master),
             std::fs::File::from_raw_fd(slave),
+            path,
         )
-    };
+    }
+}
+
+/// `exec` started with a pty as its controlling terminal and stdin: the command has no
+/// controlling terminal and its stdin is not the terminal, yet what is typed reaches it.
+#[test]
+fn the_command_gets_no_terminal_but_typed_input_is_relayed() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let m = Mounted::at(sample_tree);
+    let (mut master, slave, _) = open_pty();
     let mut c = m.cmd();
     c.arg("exec").arg(&m.ws).args([
         "--",
@@ -334,28 +341,8 @@ fn the_command_gets_no_terminal_but_typed_input_is_relayed() {
 #[test]
 fn exec_cannot_write_into_another_terminal() {
     use std::io::Read;
-    use std::os::fd::FromRawFd;
     let m = Mounted::at(sample_tree);
-    let (mut master, mut slave) = (-1, -1);
-    // SAFETY: openpty writes two fds; the other pointers may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty");
-    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
-    // SAFETY: both fds were just opened and are owned by nobody else.
-    let (master, _slave) = unsafe {
-        (
-            std::fs::File::from_raw_fd(master),
-            std::fs::File::from_raw_fd(slave),
-        )
-    };
+    let (master, _slave, path) = open_pty();
     let script = format!("echo pwned > '{}'", path.display());
     let out = exec_with(&m, &[], &[], &script);
     assert_ne!(out.status.code(), Some(0), "{out:?}");
