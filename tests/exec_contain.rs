@@ -199,6 +199,12 @@ const LEFT_BEHIND: &[(&str, &str)] = &[
         "setsid -f sh -c 'sleep 2; rm -rf \"$T\"; echo late > \"$T.late\"' >/dev/null 2>&1",
     ),
     (
+        // A loop that keeps forking while it is killed; from a script, which the gate does
+        // not read (it refuses such a loop on the command line).
+        "forking loop",
+        "sh ./forker.sh \"$T\" >/dev/null 2>&1 &",
+    ),
+    (
         "nohup",
         "nohup sh -c 'sleep 2; rm -rf \"$T\"; echo late > \"$T.late\"' >/dev/null 2>&1 &",
     ),
@@ -220,7 +226,14 @@ fn exec_json(m: &Mounted, flags: &[&str], script: &str) -> serde_json::Value {
 /// after a kept command, not after a rolled-back one.
 #[test]
 fn nothing_a_command_left_running_changes_the_view_after_exec() {
-    let m = Mounted::at(sample_tree);
+    let m = Mounted::at(|ws| {
+        sample_tree(ws);
+        std::fs::write(
+            ws.join("forker.sh"),
+            "while :; do ( sleep 2; rm -rf \"$1\"; echo late > \"$1.late\" ) & sleep 0.05; done\n",
+        )
+        .unwrap();
+    });
     for exit in [0, 1] {
         for (how, script) in LEFT_BEHIND {
             let target = m.v("a.txt");
@@ -477,5 +490,49 @@ fn a_killed_exec_leaves_no_tmpdir_behind() {
         vec![live],
         "only the live owner's dir may stay"
     );
+    m.abort();
+}
+
+/// An interrupted `--linger wait` stops waiting: what is left is killed and `exec` returns.
+#[test]
+fn interrupting_linger_wait_kills_what_is_left() {
+    let m = Mounted::at(sample_tree);
+    let mut c = m.cmd();
+    c.args(["--json", "exec"])
+        .arg(&m.ws)
+        .args(["--linger", "wait", "--", "sh", "-c"])
+        .arg("( sleep 60; rm -rf dir ) >/dev/null 2>&1 & touch started")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !m.v("started").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Until exec ends: the first interrupt may still reach the command itself.
+    let pid = child.id() as libc::pid_t;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "exec kept waiting after SIGINT"
+        );
+        // SAFETY: kill takes integers only; `pid` is our child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {status:?} {out}"));
+    assert!(v["processes"]["killed"].as_u64() >= Some(1), "{v}");
+    assert!(m.v("dir/c.txt").exists());
     m.abort();
 }

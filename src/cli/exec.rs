@@ -248,6 +248,9 @@ pub(super) fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitS
         if pid > 0 {
             // SAFETY: kill is async-signal-safe.
             unsafe { libc::kill(pid, sig) };
+        } else {
+            // The command has ended: an interrupt stops waiting for what it left running.
+            crate::confine::tree::interrupt();
         }
     }
     let mut child = cmd.spawn()?;
