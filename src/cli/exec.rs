@@ -230,6 +230,14 @@ fn relay_terminal_stdin(cmd: &mut Command) -> std::io::Result<()> {
     if unsafe { libc::isatty(0) } != 1 {
         return Ok(());
     }
+    // SAFETY: tcgetpgrp and getpgrp take no pointers.
+    let foreground = unsafe { libc::tcgetpgrp(0) == libc::getpgrp() };
+    if !foreground {
+        // A background job reading its terminal is stopped (SIGTTIN): the relay would stop
+        // exec even when the command never reads. The command reads nothing instead.
+        cmd.stdin(std::process::Stdio::null());
+        return Ok(());
+    }
     // Both ends are close-on-exec: only the command's stdin (a dup) survives its execve.
     let (reader, mut writer) = std::io::pipe()?;
     cmd.stdin(reader);
