@@ -397,7 +397,9 @@ mod confine {
                     .open(path)
                     .map(drop),
             ),
-            Some(("tiocsti", text)) => code_of(inject(text)),
+            Some(("tiocsti", text)) => code_of(inject(text, 0)),
+            // The kernel takes the request as 32 bits: set bits above them must not matter.
+            Some(("tiocsti-wide", text)) => code_of(inject(text, 1 << 32)),
             Some(("fallback", home)) => fallback(Path::new(home)),
             _ => OTHER,
         };
@@ -425,12 +427,19 @@ mod confine {
         })
     }
 
-    /// `ioctl(1, TIOCSTI, c)` for each byte of `text`: pushes it into the input of the terminal
-    /// that is our stdout.
-    fn inject(text: &str) -> std::io::Result<()> {
+    /// `ioctl(1, TIOCSTI | high, c)` for each byte of `text`: pushes it into the input of the
+    /// terminal that is our stdout.
+    fn inject(text: &str, high: u64) -> std::io::Result<()> {
         for c in text.bytes() {
             // SAFETY: TIOCSTI reads one byte from the pointer, which lives across the call.
-            let rc = unsafe { libc::ioctl(1, libc::TIOCSTI, &c as *const u8) };
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_ioctl,
+                    1,
+                    libc::TIOCSTI as u64 | high,
+                    &c as *const u8,
+                )
+            };
             if rc != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -644,8 +653,8 @@ mod confine {
             return;
         }
         let (master, slave, _) = open_pty();
-        let run = |spec: Option<&Spec>| {
-            let mut cmd = child_cmd("tiocsti:injected\n");
+        let run = |mode: &str, spec: Option<&Spec>| {
+            let mut cmd = child_cmd(mode);
             cmd.stdout(slave.try_clone().expect("dup"));
             if let Some(spec) = spec {
                 let mut spec = spec.clone();
@@ -657,12 +666,19 @@ mod confine {
             let _ = &master;
             out
         };
-        let out = run(None);
-        assert_eq!(out.status.code(), Some(OK), "control: {}", stderr(&out));
         let mut spec = f.spec();
         spec.drop_capabilities = false;
-        let out = run(Some(&spec));
-        assert_eq!(out.status.code(), Some(DENIED), "{}", stderr(&out));
+        for mode in ["tiocsti:x", "tiocsti-wide:x"] {
+            let out = run(mode, None);
+            assert_eq!(
+                out.status.code(),
+                Some(OK),
+                "control {mode}: {}",
+                stderr(&out)
+            );
+            let out = run(mode, Some(&spec));
+            assert_eq!(out.status.code(), Some(DENIED), "{mode}: {}", stderr(&out));
+        }
     }
 
     /// A new pty pair: master, slave and the slave's path.
