@@ -432,14 +432,8 @@ mod confine {
     fn inject(text: &str, high: u64) -> std::io::Result<()> {
         for c in text.bytes() {
             // SAFETY: TIOCSTI reads one byte from the pointer, which lives across the call.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_ioctl,
-                    1,
-                    libc::TIOCSTI as u64 | high,
-                    &c as *const u8,
-                )
-            };
+            let rc =
+                unsafe { libc::syscall(libc::SYS_ioctl, 1, libc::TIOCSTI | high, &c as *const u8) };
             if rc != 0 {
                 return Err(std::io::Error::last_os_error());
             }
