@@ -1,7 +1,8 @@
 //! `ftsb-fs gate ...`: the command gate's verbs and its adapters for agent harnesses.
 //!
-//! `check` judges one line; `hook claude` speaks Claude Code's PreToolUse hook protocol;
-//! `serve` answers one JSON request per line. The judging itself is [`ftsb_fs::gate`].
+//! `check` judges one line; `hook HARNESS` speaks an agent harness's hook protocol (see
+//! [`super::hook`]); `serve` answers one JSON request per line. The judging itself is
+//! [`ftsb_fs::gate`].
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Deserialize;
 
-use crate::gate::{Context, Decision, Gate, Verdict};
+use super::hook::HookCommand;
+use crate::gate::{Context, Gate, Verdict};
 
 /// The gate's verbs.
 #[derive(Debug, Subcommand)]
@@ -44,20 +46,6 @@ pub enum GateCommand {
     },
 }
 
-/// Hook adapters.
-#[derive(Debug, Subcommand)]
-pub enum HookCommand {
-    /// Read a Claude Code PreToolUse payload on stdin, answer in its hook JSON.
-    Claude {
-        /// A TOML policy file that extends or overrides the default policy.
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// The agent's workspace (default: the payload's cwd).
-        #[arg(long)]
-        workspace: Option<PathBuf>,
-    },
-}
-
 /// Runs a gate verb and returns its exit code.
 pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
     match cmd {
@@ -83,17 +71,7 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             writeln!(std::io::stdout(), "{shown}").context("writing the verdict")?;
             Ok(verdict.decision.exit_code())
         }
-        GateCommand::Hook(HookCommand::Claude { policy, workspace }) => {
-            let gate = Gate::load(policy.as_deref())?;
-            let mut input = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
-                .context("reading the hook payload")?;
-            let answer = claude_hook(&gate, &input, workspace)?;
-            if let Some(a) = answer {
-                writeln!(std::io::stdout(), "{a}").context("writing the hook answer")?;
-            }
-            Ok(0)
-        }
+        GateCommand::Hook(cmd) => Ok(super::hook::run(&cmd)),
         GateCommand::Serve { policy, workspace } => {
             let gate = Gate::load(policy.as_deref())?;
             let stdin = std::io::stdin();
@@ -128,58 +106,6 @@ fn text(v: &Verdict) -> String {
         s.push_str(&format!("\n  instead: {a}"));
     }
     s
-}
-
-#[derive(Debug, Deserialize)]
-struct ClaudePayload {
-    tool_name: Option<String>,
-    #[serde(default)]
-    tool_input: serde_json::Value,
-    cwd: Option<PathBuf>,
-}
-
-/// Answers a Claude Code PreToolUse payload; `None` for tools the gate does not judge.
-pub fn claude_hook(
-    gate: &Gate,
-    input: &str,
-    workspace: Option<PathBuf>,
-) -> anyhow::Result<Option<String>> {
-    let payload: ClaudePayload =
-        serde_json::from_str(input).context("parsing the PreToolUse payload")?;
-    if payload.tool_name.as_deref() != Some("Bash") {
-        return Ok(None);
-    }
-    let command = payload.tool_input.get("command").and_then(|c| c.as_str());
-    let mut ctx = Context::from_env();
-    if let Some(c) = payload.cwd {
-        ctx.cwd = c;
-    }
-    ctx.workspace = workspace.or_else(|| Some(ctx.cwd.clone()));
-    let (decision, reason) = match command {
-        Some(c) => {
-            let v = gate.judge(c, &ctx);
-            let mut reason = format!("ftsb-fs gate: {}", v.reason);
-            if let Some(r) = &v.rule {
-                reason.push_str(&format!(" [{r}]"));
-            }
-            if let Some(a) = &v.alternative {
-                reason.push_str(&format!("; instead: {a}"));
-            }
-            (v.decision, reason)
-        }
-        None => (
-            Decision::Ask,
-            "ftsb-fs gate: no command in the Bash tool input".to_owned(),
-        ),
-    };
-    let answer = serde_json::json!({
-        "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": decision.as_str(),
-            "permissionDecisionReason": reason,
-        }
-    });
-    Ok(Some(answer.to_string()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,6 +11,8 @@ use crate::control::{Client, Request};
 
 mod exec;
 mod gate;
+pub mod hook;
+mod init;
 mod mount;
 mod run;
 mod txn;
@@ -57,6 +59,8 @@ pub enum Command {
     Recover(mount::StoreArgs),
     /// Check a store: blob hashes, database integrity, journal state.
     Fsck(mount::StoreArgs),
+    /// Write (or print) the hook settings that make an agent harness ask the gate.
+    Init(init::InitArgs),
     /// Judge shell command lines against the exec policy.
     #[command(subcommand)]
     Gate(gate::GateCommand),
@@ -89,6 +93,7 @@ pub fn main() -> i32 {
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
+        Command::Init(a) => init::init(a, json),
     };
     match result {
         Ok(code) => code,
