@@ -1,4 +1,4 @@
-//! Claude Code's PreToolUse hook (https://code.claude.com/docs/en/hooks).
+//! Claude Code's PreToolUse hook (<https://code.claude.com/docs/en/hooks>).
 //!
 //! Input: `hook_event_name` `"PreToolUse"`, `tool_name`, `tool_input`, `cwd` (and session
 //! fields we do not need). The workspace is `$CLAUDE_PROJECT_DIR`.

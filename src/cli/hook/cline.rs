@@ -1,4 +1,4 @@
-//! Cline's PreToolUse hook (https://docs.cline.bot/features/hooks/hook-reference).
+//! Cline's PreToolUse hook (<https://docs.cline.bot/features/hooks/hook-reference>).
 //!
 //! Input: `hookName` `"PreToolUse"`, `workspaceRoots`, and `preToolUse` with `toolName` and
 //! `parameters`. Tools judged: `execute_command` (`command`), `write_to_file` and

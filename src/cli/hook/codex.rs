@@ -1,4 +1,4 @@
-//! Codex CLI's PreToolUse hook (https://developers.openai.com/codex/hooks; the wire schema is
+//! Codex CLI's PreToolUse hook (<https://developers.openai.com/codex/hooks>; the wire schema is
 //! `codex-rs/hooks/schema/generated/pre-tool-use.command.{input,output}.schema.json`).
 //!
 //! Input: `hook_event_name` `"PreToolUse"`, `tool_name` (`Bash`, `apply_patch`, `mcp__*`),

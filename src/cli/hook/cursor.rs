@@ -1,4 +1,4 @@
-//! Cursor's agent hooks (https://cursor.com/docs/agent/hooks).
+//! Cursor's agent hooks (<https://cursor.com/docs/agent/hooks>).
 //!
 //! Input: `hook_event_name` one of `beforeShellExecution` (`command`, `cwd`),
 //! `beforeMCPExecution` (`tool_name`, `tool_input` as an object or a JSON string) or

@@ -1,4 +1,4 @@
-//! Gemini CLI's BeforeTool hook (https://geminicli.com/docs/hooks/reference).
+//! Gemini CLI's BeforeTool hook (<https://geminicli.com/docs/hooks/reference>).
 //!
 //! Input: `hook_event_name` `"BeforeTool"`, `tool_name`, `tool_input`, `cwd`; the project is
 //! `$GEMINI_PROJECT_DIR`. Tools judged: `run_shell_command` (`command`, optional `dir_path`),
