@@ -542,25 +542,44 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// `p` with the symlinks of its longest existing ancestor resolved, so a link inside the
-/// workspace cannot hide a target outside it.
+/// `p` with every symlink resolved, dangling ones too, so a link inside the workspace cannot
+/// hide a target outside it.
 fn resolve_links(p: &Path) -> PathBuf {
-    let mut rest = Vec::new();
-    let mut cur = p.to_owned();
-    loop {
-        if let Ok(real) = cur.canonicalize() {
-            let mut out = real;
-            out.extend(rest.iter().rev());
-            return out;
-        }
-        match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                cur = parent.to_owned();
+    let mut p = p.to_owned();
+    // Each round resolves one dangling link; 40 is the kernel's own limit on a path's links.
+    for _ in 0..40 {
+        let mut rest = Vec::new();
+        let mut cur = p.clone();
+        let real = loop {
+            if let Ok(real) = cur.canonicalize() {
+                break real;
             }
-            _ => return p.to_owned(),
-        }
+            match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    cur = parent.to_owned();
+                }
+                _ => return p,
+            }
+        };
+        // Only the first missing name can be a link (the names after it have no directory).
+        let first = rest.pop();
+        let link = first
+            .as_ref()
+            .and_then(|f| std::fs::read_link(real.join(f)).ok());
+        let mut out = match link {
+            Some(target) => normalize(&real.join(target)),
+            None => {
+                let mut out = real;
+                out.extend(first);
+                out.extend(rest.iter().rev());
+                return out;
+            }
+        };
+        out.extend(rest.iter().rev());
+        p = out;
     }
+    p
 }
 
 /// Temp directories: writes there need no one's opinion.

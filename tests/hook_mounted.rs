@@ -1,0 +1,222 @@
+//! With the workspace mounted, the Claude Code and Gemini CLI hooks rewrite an allowed Bash
+//! command to run through `ftsb-fs exec`; the rewritten command, run as the harness's shell
+//! tool runs it, really goes through `exec`: it lands in the view (not the workspace), a
+//! failing one is rolled back, and its words arrive exactly as the agent wrote them.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+mod common;
+mod hook_common;
+
+use std::process::Command;
+
+use common::{BIN, Mounted};
+use hook_common::{Ran, run};
+use serde_json::{Value, json};
+
+fn payload(m: &Mounted, tool: &str, input: Value) -> Vec<u8> {
+    json!({
+        "session_id": "s", "transcript_path": "/tmp/t.jsonl", "cwd": m.view,
+        "permission_mode": "default", "hook_event_name": "PreToolUse",
+        "tool_name": tool, "tool_input": input, "tool_use_id": "toolu_1",
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn home(m: &Mounted) -> std::path::PathBuf {
+    let h = m.root.path().join("home");
+    std::fs::create_dir_all(&h).unwrap();
+    h
+}
+
+fn hook(m: &Mounted, extra: &[&str], body: &[u8]) -> Ran {
+    let mut c = Command::new(BIN);
+    c.args(["gate", "hook", "claude"])
+        .args(extra)
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(m))
+        .env("CLAUDE_PROJECT_DIR", &m.view);
+    run(c, body)
+}
+
+/// The hook's rewrite of `command`, checked to be `ask` (or `allow` with `--trust-exec`)
+/// with the rest of the tool input kept.
+fn rewrite(m: &Mounted, extra: &[&str], command: &str) -> String {
+    let r = hook(
+        m,
+        extra,
+        &payload(
+            m,
+            "Bash",
+            json!({"command": command, "description": "d", "timeout": 5000}),
+        ),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let h = &r.json()["hookSpecificOutput"];
+    let expected = if extra.contains(&"--trust-exec") {
+        "allow"
+    } else {
+        "ask"
+    };
+    assert_eq!(h["permissionDecision"], expected, "{r:?}");
+    assert_eq!(
+        h["updatedInput"]["description"], "d",
+        "the other fields are kept: {r:?}"
+    );
+    assert_eq!(h["updatedInput"]["timeout"], 5000, "{r:?}");
+    let new = h["updatedInput"]["command"].as_str().unwrap().to_owned();
+    assert!(new.contains(" exec ") && new.contains("bash -c"), "{new}");
+    new
+}
+
+/// Runs a command line as Claude Code's Bash tool does: `bash -c` in the view.
+fn bash_in_view(m: &Mounted, line: &str) -> std::process::Output {
+    Command::new("bash")
+        .args(["-c", line])
+        .current_dir(&m.view)
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(m))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_rewritten_command_runs_through_exec_and_keeps_its_words_exactly() {
+    let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "original\n").unwrap());
+    let tricky =
+        r#"printf '%s|%s\n' "it's \$HOME & \"q\"" $'tab\there' > q.txt; echo made > made.txt"#;
+    let out = bash_in_view(&m, &rewrite(&m, &[], tricky));
+    assert!(out.status.success(), "{out:?}");
+    // The same line run by plain bash elsewhere writes the same bytes.
+    let plain = tempfile::tempdir().unwrap();
+    let direct = Command::new("bash")
+        .args(["-c", tricky])
+        .current_dir(plain.path())
+        .output()
+        .unwrap();
+    assert!(direct.status.success());
+    assert_eq!(
+        std::fs::read(m.v("q.txt")).unwrap(),
+        std::fs::read(plain.path().join("q.txt")).unwrap()
+    );
+    assert_eq!(std::fs::read_to_string(m.v("made.txt")).unwrap(), "made\n");
+    assert!(!m.w("made.txt").exists(), "the change is in the view only");
+    // `exec` logged it: it really went through the transaction.
+    let log = m.ok(&["--json", "log"]);
+    assert!(log.contains("made.txt"), "{log}");
+}
+
+#[test]
+fn a_failing_rewritten_command_is_rolled_back() {
+    let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "original\n").unwrap());
+    let line = rewrite(
+        &m,
+        &["--trust-exec"],
+        "echo junk > junk.txt; echo more >> a.txt; exit 7",
+    );
+    let out = bash_in_view(&m, &line);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the command's status comes back: {out:?}"
+    );
+    assert!(!m.v("junk.txt").exists(), "rolled back");
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "original\n",
+        "rolled back"
+    );
+}
+
+#[test]
+fn denied_and_asked_commands_are_not_rewritten_while_mounted() {
+    let m = Mounted::at(|_| {});
+    for (c, d) in [
+        ("ftsb-fs commit", "deny"),
+        ("rm -rf ~", "deny"),
+        ("rm -rf \"$X\"", "ask"),
+    ] {
+        let r = hook(&m, &[], &payload(&m, "Bash", json!({"command": c})));
+        let h = &r.json()["hookSpecificOutput"];
+        assert_eq!(h["permissionDecision"], d, "{c}: {r:?}");
+        assert!(h.get("updatedInput").is_none(), "{c}: {r:?}");
+    }
+}
+
+#[test]
+fn writing_the_workspace_behind_its_view_is_denied() {
+    let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "x").unwrap());
+    let lower = m.w("a.txt");
+    let r = hook(
+        &m,
+        &[],
+        &payload(&m, "Write", json!({"file_path": lower, "content": "y"})),
+    );
+    assert_eq!(
+        r.json()["hookSpecificOutput"]["permissionDecision"],
+        "deny",
+        "{r:?}"
+    );
+    let store = m.store.join("meta.db");
+    let r = hook(
+        &m,
+        &[],
+        &payload(
+            &m,
+            "Edit",
+            json!({"file_path": store, "old_string": "a", "new_string": "b"}),
+        ),
+    );
+    assert_eq!(
+        r.json()["hookSpecificOutput"]["permissionDecision"],
+        "deny",
+        "{r:?}"
+    );
+    let r = hook(
+        &m,
+        &[],
+        &payload(
+            &m,
+            "Write",
+            json!({"file_path": m.v("a.txt"), "content": "y"}),
+        ),
+    );
+    r.assert_silent();
+}
+
+#[test]
+fn gemini_gets_the_same_rewrite_as_merged_tool_input() {
+    let m = Mounted::in_place(|ws| std::fs::write(ws.join("a.txt"), "original\n").unwrap());
+    let body = json!({
+        "session_id": "s", "transcript_path": "t", "cwd": m.view, "hook_event_name": "BeforeTool",
+        "timestamp": "2025-12-01T10:30:00Z", "tool_name": "run_shell_command",
+        "tool_input": {"command": "echo changed > a.txt; false", "description": "d"},
+    });
+    let mut c = Command::new(BIN);
+    c.args(["gate", "hook", "gemini"])
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(&m))
+        .env("GEMINI_PROJECT_DIR", &m.view);
+    let r = run(c, body.to_string().as_bytes());
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let v = r.json();
+    assert!(
+        v.get("decision").is_none(),
+        "no decision: Gemini's own confirmation still applies: {r:?}"
+    );
+    let line = v["hookSpecificOutput"]["tool_input"]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = bash_in_view(&m, &line);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "original\n",
+        "rolled back"
+    );
+}
