@@ -432,11 +432,15 @@ fn a_hook_that_cannot_finish_in_time_blocks() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Half a payload, and stdin kept open.
+    // Half a payload, and stdin kept open: for 30 s, so that a hook without its own timer
+    // fails this test (with a JSON error instead of the timeout) rather than hanging it.
     let mut stdin = child.stdin.take().unwrap();
     std::io::Write::write_all(&mut stdin, b"{\"hook_event_name\": \"PreTo").unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(stdin);
+    });
     let out = child.wait_with_output().unwrap();
-    drop(stdin);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("no answer within 200 ms"),
@@ -480,4 +484,25 @@ fn the_registered_command_works_when_run_as_claude_code_runs_it() {
         .unwrap()
         .trim_matches('\'');
     assert!(Path::new(exe).is_absolute(), "{command}");
+}
+
+/// The gate does not know where the store and the policy are, so a shell line that names
+/// them goes to the user instead of running unseen.
+#[test]
+fn shell_lines_naming_the_store_or_the_policy_are_asked_about() {
+    let s = Sandbox::new();
+    let policy = s.h("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    for c in [
+        "echo x > ~/.local/state/ftsb-fs/project-1/meta.db".to_owned(),
+        format!("cp /dev/null {}/ftsb-fs/p/meta.db", s.state.display()),
+        format!("sed -i 's/deny/allow/' {policy}"),
+    ] {
+        let r = claude(
+            &s,
+            &["--policy", &policy],
+            &payload("Bash", json!({"command": c}), &s.p("")),
+        );
+        assert_ask(&r, "hook.protected_path");
+    }
 }

@@ -260,6 +260,11 @@ impl Judge {
         match v.decision {
             Decision::Deny => Answer::Deny(explain(&v)),
             Decision::Ask => Answer::Ask(explain(&v)),
+            // The gate does not know where the store and the policy are; a line that names
+            // them is for a human to look at.
+            Decision::Allow if let Some(what) = self.names_protected(command) => Answer::Ask(format!(
+                "ftsb-fs: the command names {what} [hook.protected_path]; instead: leave ftsb-fs's own files to the user"
+            )),
             Decision::Allow => match &self.mount {
                 Some(m) => Answer::Rewrite {
                     command: self.through_exec(&m.workspace, command),
@@ -402,8 +407,29 @@ impl Judge {
         None
     }
 
-    /// Whether `p` is in the daemon's store or where stores live by default.
-    fn in_store(&self, p: &Path) -> bool {
+    /// What protected place a command line names literally, if any: a store or the policy.
+    fn names_protected(&self, line: &str) -> Option<&'static str> {
+        let mut stores: Vec<String> = vec![".local/state/ftsb-fs".into()];
+        stores.extend(
+            self.stores()
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned()),
+        );
+        if stores.iter().any(|s| line.contains(s.as_str())) {
+            return Some("ftsb-fs's store");
+        }
+        let policy = self
+            .policy
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned());
+        if policy.is_some_and(|p| line.contains(p.as_str())) {
+            return Some("the exec policy");
+        }
+        None
+    }
+
+    /// The daemon's store and where stores live by default.
+    fn stores(&self) -> Vec<PathBuf> {
         let mut stores: Vec<PathBuf> = self.mount.iter().map(|m| m.store.clone()).collect();
         if let Some(s) = std::env::var_os("XDG_STATE_HOME").filter(|s| !s.is_empty()) {
             stores.push(PathBuf::from(s).join("ftsb-fs"));
@@ -413,7 +439,13 @@ impl Judge {
         }
         stores
             .iter()
-            .any(|s| p.starts_with(resolve_links(&normalize(s))))
+            .map(|s| resolve_links(&normalize(s)))
+            .collect()
+    }
+
+    /// Whether `p` is in the daemon's store or where stores live by default.
+    fn in_store(&self, p: &Path) -> bool {
+        self.stores().iter().any(|s| p.starts_with(s))
     }
 
     fn inside_workspace(&self, p: &Path) -> bool {
