@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, object_field, opt_string, string_field};
+use super::{Adapter, Reply, cannot_ask, object_field, opt_string, string_field};
 
 /// The Cline adapter.
 pub struct Cline;
@@ -71,9 +71,7 @@ impl Adapter for Cline {
                 Reply::out(json!({ "cancel": false }).to_string())
             }
             Answer::Deny(r) => Reply::out(cancel(r)),
-            Answer::Ask(r) => Reply::out(cancel(&format!(
-                "{r}; this needs a human's approval, which Cline hooks cannot ask for: ask the user to run it"
-            ))),
+            Answer::Ask(r) => Reply::out(cancel(&cannot_ask(r, "Cline"))),
         }
     }
 

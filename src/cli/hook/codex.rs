@@ -10,10 +10,12 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, object_field, opt_string, string_field, with_command};
+use super::{
+    Adapter, Reply, call, cannot_ask, pre_tool_use, string_field, tool_payload, with_command,
+};
 
 /// The Codex CLI adapter.
 pub struct Codex;
@@ -24,15 +26,7 @@ impl Adapter for Codex {
     }
 
     fn parse(&self, p: Value) -> Result<Call, String> {
-        let event = string_field(&p, "hook_event_name", "payload")?;
-        if event != "PreToolUse" {
-            return Err(format!(
-                "unexpected hook event {event:?} (expected PreToolUse)"
-            ));
-        }
-        let tool = string_field(&p, "tool_name", "payload")?;
-        let input = object_field(&p, "tool_input", "payload")?.clone();
-        let cwd = opt_string(&p, "cwd", "payload")?.map(PathBuf::from);
+        let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
         let action = match tool.as_str() {
             "Bash" => Action::Shell {
                 command: string_field(&input, "command", "tool_input")?,
@@ -46,37 +40,15 @@ impl Adapter for Codex {
             },
             _ => Action::Other,
         };
-        Ok(Call {
-            action,
-            cwd,
-            workspace: None,
-            tool_input: input,
-        })
+        Ok(call(action, cwd, input))
     }
 
     fn render(&self, answer: &Answer, call: &Call, judge: &Judge) -> Reply {
-        let out = |decision: &str, reason: &str, input: Option<Value>| {
-            let mut o = json!({
-                "hookEventName": "PreToolUse",
-                "permissionDecision": decision,
-                "permissionDecisionReason": reason,
-            });
-            if let Some(i) = input {
-                o["updatedInput"] = i;
-            }
-            Reply::out(json!({ "hookSpecificOutput": o }).to_string())
-        };
         match answer {
             Answer::Pass => Reply::silent(),
-            Answer::Deny(r) => out("deny", r, None),
-            Answer::Ask(r) => out(
-                "deny",
-                &format!(
-                    "{r}; this needs a human's approval, which Codex hooks cannot ask for: ask the user to run it"
-                ),
-                None,
-            ),
-            Answer::Rewrite { command, reason } if judge.trust_exec() => out(
+            Answer::Deny(r) => pre_tool_use("deny", r, None),
+            Answer::Ask(r) => pre_tool_use("deny", &cannot_ask(r, "Codex"), None),
+            Answer::Rewrite { command, reason } if judge.trust_exec() => pre_tool_use(
                 "allow",
                 reason,
                 Some(with_command(&call.tool_input, command)),

@@ -9,12 +9,10 @@
 //! the model's arguments without any decision. Gemini CLI's hooks have no "ask": an ask
 //! blocks, naming the human step. Failures exit 2 with the reason on stderr.
 
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, object_field, opt_string, string_field};
+use super::{Adapter, Reply, call, cannot_ask, opt_string, string_field, tool_payload, write_to};
 
 /// The Gemini CLI adapter.
 pub struct Gemini;
@@ -25,15 +23,7 @@ impl Adapter for Gemini {
     }
 
     fn parse(&self, p: Value) -> Result<Call, String> {
-        let event = string_field(&p, "hook_event_name", "payload")?;
-        if event != "BeforeTool" {
-            return Err(format!(
-                "unexpected hook event {event:?} (expected BeforeTool)"
-            ));
-        }
-        let tool = string_field(&p, "tool_name", "payload")?;
-        let input = object_field(&p, "tool_input", "payload")?.clone();
-        let mut cwd = opt_string(&p, "cwd", "payload")?.map(PathBuf::from);
+        let (tool, input, mut cwd) = tool_payload(&p, "BeforeTool")?;
         let action = match tool.as_str() {
             "run_shell_command" => {
                 if let Some(d) = opt_string(&input, "dir_path", "tool_input")? {
@@ -43,25 +33,14 @@ impl Adapter for Gemini {
                     command: string_field(&input, "command", "tool_input")?,
                 }
             }
-            "write_file" | "replace" => Action::Write {
-                paths: vec![PathBuf::from(string_field(
-                    &input,
-                    "file_path",
-                    "tool_input",
-                )?)],
-            },
+            "write_file" | "replace" => write_to(&input, "file_path", "tool_input")?,
             t if t.starts_with("mcp_") => Action::Mcp {
                 name: t.to_owned(),
                 input: input.clone(),
             },
             _ => Action::Other,
         };
-        Ok(Call {
-            action,
-            cwd,
-            workspace: None,
-            tool_input: input,
-        })
+        Ok(call(action, cwd, input))
     }
 
     fn render(&self, answer: &Answer, _call: &Call, _judge: &Judge) -> Reply {
@@ -70,9 +49,7 @@ impl Adapter for Gemini {
         match answer {
             Answer::Pass => Reply::out("{}".into()),
             Answer::Deny(r) => block(r),
-            Answer::Ask(r) => block(&format!(
-                "{r}; this needs a human's approval, which Gemini CLI hooks cannot ask for: ask the user to run it"
-            )),
+            Answer::Ask(r) => block(&cannot_ask(r, "Gemini CLI")),
             Answer::Rewrite { command, reason } => Reply::out(
                 json!({
                     "systemMessage": reason,

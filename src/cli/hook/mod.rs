@@ -249,6 +249,56 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The fields of a `tool_name`/`tool_input` payload (Claude Code, Codex CLI, Gemini CLI):
+/// checks that it is `event`, returns the tool's name, its input and the cwd.
+fn tool_payload(p: &Value, event: &str) -> Result<(String, Value, Option<PathBuf>), String> {
+    let got = string_field(p, "hook_event_name", "payload")?;
+    if got != event {
+        return Err(format!("unexpected hook event {got:?} (expected {event})"));
+    }
+    let tool = string_field(p, "tool_name", "payload")?;
+    let input = object_field(p, "tool_input", "payload")?.clone();
+    let cwd = opt_string(p, "cwd", "payload")?.map(PathBuf::from);
+    Ok((tool, input, cwd))
+}
+
+/// A PreToolUse `hookSpecificOutput` reply, the shape Claude Code and Codex CLI share.
+fn pre_tool_use(decision: &str, reason: &str, updated_input: Option<Value>) -> Reply {
+    let mut out = serde_json::json!({
+        "hookEventName": "PreToolUse",
+        "permissionDecision": decision,
+        "permissionDecisionReason": reason,
+    });
+    if let Some(i) = updated_input {
+        out["updatedInput"] = i;
+    }
+    Reply::out(serde_json::json!({ "hookSpecificOutput": out }).to_string())
+}
+
+/// The sentence an adapter adds where its harness cannot ask the user.
+fn cannot_ask(reason: &str, harness: &str) -> String {
+    format!(
+        "{reason}; this needs a human's approval, which {harness} hooks cannot ask for: ask the user to run it"
+    )
+}
+
+/// A write to the file named by `input.key`.
+fn write_to(input: &Value, key: &str, what: &str) -> Result<core::Action, String> {
+    Ok(core::Action::Write {
+        paths: vec![PathBuf::from(string_field(input, key, what)?)],
+    })
+}
+
+/// A call of a harness that names no workspace in its payload.
+fn call(action: core::Action, cwd: Option<PathBuf>, tool_input: Value) -> Call {
+    Call {
+        action,
+        cwd,
+        workspace: None,
+        tool_input,
+    }
+}
+
 /// `input` with its `command` replaced by `command`, every other field kept.
 fn with_command(input: &Value, command: &str) -> Value {
     let mut v = input.clone();
