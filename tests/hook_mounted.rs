@@ -220,3 +220,17 @@ fn gemini_gets_the_same_rewrite_as_merged_tool_input() {
         "rolled back"
     );
 }
+
+/// A view whose daemon is gone cannot route anything through `exec`: the hook must block
+/// rather than let commands run unrouted.
+#[test]
+fn a_view_whose_daemon_is_gone_blocks() {
+    let m = Mounted::at(|_| {});
+    let pid = m.pid.expect("mount --json reports the daemon's pid");
+    // SAFETY: kill(2) on the daemon this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    m.wait_daemon_gone();
+    let r = hook(&m, &[], &payload(&m, "Bash", json!({"command": "ls"})));
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
+}

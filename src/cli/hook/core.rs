@@ -491,9 +491,19 @@ fn load_gate(policy: Option<&Path>) -> Result<Gate, String> {
 /// Asks the daemon of `dir` (a workspace or its view) where its view and store are.
 /// No daemon means not mounted; a daemon that answers wrongly is an error.
 fn find_mount(dir: &Path) -> Result<Option<Mount>, String> {
-    let ws = crate::daemon::mounted_workspace(dir).unwrap_or_else(|| dir.to_owned());
-    let Ok(mut client) = Client::connect(&ws) else {
-        return Ok(None);
+    let view_of = crate::daemon::mounted_workspace(dir);
+    let ws = view_of.clone().unwrap_or_else(|| dir.to_owned());
+    let mut client = match (Client::connect(&ws), view_of) {
+        (Ok(c), _) => c,
+        (Err(_), None) => return Ok(None),
+        // A view whose daemon cannot be reached (dead, or walled off) cannot route commands
+        // through `exec`: letting them run unrouted would fail open.
+        (Err(e), Some(_)) => {
+            return Err(format!(
+                "{} is a mounted view but its daemon cannot be reached ({e})",
+                dir.display()
+            ));
+        }
     };
     let r = client
         .call(&Request::Info)

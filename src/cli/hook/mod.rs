@@ -12,6 +12,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -131,6 +132,10 @@ pub fn run(cmd: &HookCommand) -> i32 {
     let limit = Duration::from_millis(args.timeout_ms);
     std::thread::spawn(move || {
         std::thread::sleep(limit);
+        if ANSWERED.swap(true, Ordering::SeqCst) {
+            // The answer is being printed: let it finish.
+            return;
+        }
         emit(&adapter.fail(&format!(
             "ftsb-fs hook: no answer within {} ms; blocked",
             limit.as_millis()
@@ -143,9 +148,18 @@ pub fn run(cmd: &HookCommand) -> i32 {
         Ok(r) => r,
         Err(_) => adapter.fail("ftsb-fs hook: internal error (panic); blocked"),
     };
+    if ANSWERED.swap(true, Ordering::SeqCst) {
+        // Too late: the timer has blocked the call and is exiting.
+        loop {
+            std::thread::park();
+        }
+    }
     emit(&reply);
     reply.code
 }
+
+/// Set by whichever answers first, the hook or its timer, so only one answer is printed.
+static ANSWERED: AtomicBool = AtomicBool::new(false);
 
 /// The reply to the payload on `input`.
 fn answer(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Reply {
