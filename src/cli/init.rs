@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
+use super::exec::quote_argv;
 use super::print_json;
-use crate::gate::quote;
 
 /// A harness `init` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,7 +85,7 @@ pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
         words.push("--policy".into());
         words.push(p.to_string_lossy().into_owned());
     }
-    let command = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
+    let command = quote_argv(&words);
     let file = a
         .settings
         .unwrap_or_else(|| PathBuf::from(a.harness.default_settings()));

@@ -13,8 +13,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::cli::exec::quote_argv;
 use crate::control::{Client, Request};
-use crate::gate::{Context, Decision, Gate, Verdict, quote};
+use crate::gate::{Context, Decision, Gate, Verdict};
 
 /// Rules the hooks add to every policy: the agent may not end, publish, discard or rewind its
 /// own transaction, nor take the view away. Loaded through the gate's policy format, so they
@@ -284,7 +285,7 @@ impl Judge {
         }
         words.push(ws.to_string_lossy().into_owned());
         words.extend(["--", "bash", "-c", command].map(str::to_owned));
-        words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+        quote_argv(&words)
     }
 
     /// A file the agent would create, change or delete.
@@ -302,7 +303,7 @@ impl Judge {
         // The gate knows the shell start-up files, ~/.ssh, system and device paths: ask it
         // about a plain write to the same file.
         let v = self.gate.judge(
-            &format!("tee {}", quote(&real.to_string_lossy())),
+            &quote_argv(&["tee".into(), real.to_string_lossy().into_owned()]),
             &self.ctx(cwd),
         );
         match v.decision {
