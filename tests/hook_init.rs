@@ -287,3 +287,25 @@ fn the_written_settings_block_a_denied_call_when_run_as_the_harness_runs_them() 
     let r = run(c, payload.to_string().as_bytes());
     assert_eq!(r.json()["cancel"], true, "{r:?}");
 }
+
+#[test]
+fn a_symlinked_settings_file_is_updated_where_it_points() {
+    let s = Sandbox::new();
+    let real = s.home.join("dotfiles/claude-settings.json");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::write(&real, "{\"model\": \"opus\"}").unwrap();
+    let link = s.project.join(".claude/settings.json");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert!(init(&s, &["claude"]).status.success());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    let v = read(&real);
+    assert_eq!(v["model"], "opus");
+    assert_eq!(ours(&v, "claude").len(), 1, "{v}");
+}

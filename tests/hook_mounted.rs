@@ -234,3 +234,35 @@ fn a_view_whose_daemon_is_gone_blocks() {
     assert_eq!(r.code, Some(2), "{r:?}");
     assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
 }
+
+/// Codex applies `updatedInput` only with `allow`: the rewrite is sent only under
+/// `--trust-exec`, and then it runs through `exec` like Claude Code's.
+#[test]
+fn codex_rewrites_only_under_trust_exec() {
+    let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "original\n").unwrap());
+    let body = json!({
+        "session_id": "s", "turn_id": "t", "transcript_path": null, "cwd": m.view,
+        "hook_event_name": "PreToolUse", "model": "m", "permission_mode": "default",
+        "tool_name": "Bash", "tool_input": {"command": "echo bad >> a.txt; exit 4"}, "tool_use_id": "c",
+    });
+    let codex = |extra: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(["gate", "hook", "codex", "--workspace"])
+            .arg(&m.view)
+            .args(extra)
+            .env("XDG_STATE_HOME", &m.state)
+            .env("HOME", home(&m));
+        run(c, body.to_string().as_bytes())
+    };
+    codex(&[]).assert_silent();
+    let r = codex(&["--trust-exec"]);
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "allow", "{r:?}");
+    let out = bash_in_view(&m, h["updatedInput"]["command"].as_str().unwrap());
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "original\n",
+        "rolled back"
+    );
+}

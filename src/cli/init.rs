@@ -89,6 +89,8 @@ pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
     let file = a
         .settings
         .unwrap_or_else(|| PathBuf::from(a.harness.default_settings()));
+    // A settings file that is a symlink (dotfile managers) is updated where it points.
+    let file = std::fs::canonicalize(&file).unwrap_or(file);
 
     if a.harness == Harness::Cline {
         let script = format!("#!/bin/sh\nexec {command}\n");
