@@ -487,22 +487,26 @@ fn the_registered_command_works_when_run_as_claude_code_runs_it() {
 }
 
 /// The gate does not know where the store and the policy are, so a shell line that names
-/// them goes to the user instead of running unseen.
+/// them (by absolute path, or the policy relative to the cwd) is refused.
 #[test]
-fn shell_lines_naming_the_store_or_the_policy_are_asked_about() {
+fn shell_lines_naming_the_store_or_the_policy_are_refused() {
     let s = Sandbox::new();
-    let policy = s.h("policy.toml");
+    let policy = s.p(".ftsb/policy.toml");
+    std::fs::create_dir_all(s.p(".ftsb")).unwrap();
     std::fs::write(&policy, "").unwrap();
     for c in [
         "echo x > ~/.local/state/ftsb-fs/project-1/meta.db".to_owned(),
         format!("cp /dev/null {}/ftsb-fs/p/meta.db", s.state.display()),
         format!("sed -i 's/deny/allow/' {policy}"),
+        "echo '[settings]' > .ftsb/policy.toml".to_owned(),
     ] {
         let r = claude(
             &s,
             &["--policy", &policy],
             &payload("Bash", json!({"command": c}), &s.p("")),
         );
-        assert_ask(&r, "hook.protected_path");
+        assert_deny(&r, "hook.protected_path");
     }
+    // Without a policy file there is nothing to protect by that name.
+    bash(&s, "cat .ftsb/policy.toml").assert_silent();
 }

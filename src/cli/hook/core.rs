@@ -261,11 +261,13 @@ impl Judge {
         match v.decision {
             Decision::Deny => Answer::Deny(explain(&v)),
             Decision::Ask => Answer::Ask(explain(&v)),
-            // The gate does not know where the store and the policy are; a line that names
-            // them is for a human to look at.
-            Decision::Allow if let Some(what) = self.names_protected(command) => Answer::Ask(format!(
-                "ftsb-fs: the command names {what} [hook.protected_path]; instead: leave ftsb-fs's own files to the user"
-            )),
+            // The gate does not know where the store and the policy are: a line that names
+            // them is refused (the agent has no business there, reading or writing).
+            Decision::Allow if let Some(what) = self.names_protected(command, cwd) => {
+                Answer::Deny(format!(
+                    "ftsb-fs: the command names {what} [hook.protected_path]; instead: leave ftsb-fs's own files to the user"
+                ))
+            }
             Decision::Allow => match &self.mount {
                 Some(m) => Answer::Rewrite {
                     command: self.through_exec(&m.workspace, command),
@@ -409,7 +411,7 @@ impl Judge {
     }
 
     /// What protected place a command line names literally, if any: a store or the policy.
-    fn names_protected(&self, line: &str) -> Option<&'static str> {
+    fn names_protected(&self, line: &str, cwd: &Path) -> Option<&'static str> {
         let mut stores: Vec<String> = vec![".local/state/ftsb-fs".into()];
         stores.extend(
             self.stores()
@@ -419,14 +421,18 @@ impl Judge {
         if stores.iter().any(|s| line.contains(s.as_str())) {
             return Some("ftsb-fs's store");
         }
-        let policy = self
-            .policy
-            .as_ref()
-            .map(|p| p.to_string_lossy().into_owned());
-        if policy.is_some_and(|p| line.contains(p.as_str())) {
-            return Some("the exec policy");
+        // The policy by its absolute path, or relative to the cwd or the workspace.
+        let policy = self.policy.as_deref()?;
+        let mut names = vec![policy.to_path_buf()];
+        for base in [cwd, self.workspace.as_path()] {
+            if let Ok(rel) = policy.strip_prefix(base) {
+                names.push(rel.to_path_buf());
+            }
         }
-        None
+        names
+            .iter()
+            .any(|n| !n.as_os_str().is_empty() && line.contains(n.to_string_lossy().as_ref()))
+            .then_some("the exec policy")
     }
 
     /// The daemon's store and where stores live by default.
@@ -538,8 +544,13 @@ fn explain(v: &Verdict) -> String {
     if let Some(r) = &v.rule {
         s.push_str(&format!(" [{r}]"));
     }
-    if let Some(a) = &v.alternative {
-        s.push_str(&format!("; instead: {a}"));
+    match (&v.alternative, v.decision) {
+        (Some(a), _) => s.push_str(&format!("; instead: {a}")),
+        // A refusal always says what to do instead.
+        (None, Decision::Deny) => s.push_str(
+            "; instead: find a way that stays inside the workspace, or ask the user to run it",
+        ),
+        (None, _) => {}
     }
     s
 }
