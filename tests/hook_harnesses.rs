@@ -402,3 +402,32 @@ fn cline_cancels_what_the_gate_denies_or_asks_and_cancels_on_failure() {
     let r = cline(&cline_payload(&s, "execute_command", json!({"command": 1})));
     assert_eq!(r.json()["cancel"], true, "{r:?}");
 }
+
+/// Codex names no project directory; under `ftsb-fs run` the view in `$FTSB_FS_VIEW` is the
+/// workspace, whatever directory the agent moved to.
+#[test]
+fn ftsb_fs_view_names_the_workspace_when_the_harness_does_not() {
+    let s = Sandbox::new();
+    let elsewhere = s.h("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let body = |f: String| {
+        let mut v: Value = serde_json::from_slice(&codex_payload(
+            &s,
+            "apply_patch",
+            json!({"command": format!("*** Begin Patch\n*** Add File: {f}\n+x\n*** End Patch\n")}),
+        ))
+        .unwrap();
+        v["cwd"] = json!(elsewhere);
+        v.to_string().into_bytes()
+    };
+    let with_view = |f: String| s.hook("codex", &[], &[("FTSB_FS_VIEW", &s.project)], &body(f));
+    with_view(s.p("src/a.rs")).assert_silent();
+    let (d, why) = codex_decision(&with_view(s.h("elsewhere/a.rs")));
+    assert_eq!(
+        d, "deny",
+        "outside the workspace, and Codex cannot ask: {why}"
+    );
+    // Without it, the payload's cwd is the workspace.
+    s.hook("codex", &[], &[], &body(s.h("elsewhere/a.rs")))
+        .assert_silent();
+}

@@ -309,3 +309,15 @@ fn a_symlinked_settings_file_is_updated_where_it_points() {
     assert_eq!(v["model"], "opus");
     assert_eq!(ours(&v, "claude").len(), 1, "{v}");
 }
+
+#[test]
+fn trust_exec_is_passed_on_where_the_harness_needs_it_and_refused_elsewhere() {
+    let s = Sandbox::new();
+    let out = init(&s, &["claude", "--print", "--trust-exec"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(ours(&v, "claude")[0].ends_with(" --trust-exec"), "{v}");
+    let out = init(&s, &["gemini", "--trust-exec"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(!s.project.join(".gemini").exists());
+}

@@ -70,6 +70,10 @@ pub struct InitArgs {
     /// A policy file the hook hands to the gate.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Let the hook approve the commands it routes through `ftsb-fs exec` (Claude Code,
+    /// Codex CLI; see `gate hook --trust-exec`).
+    #[arg(long)]
+    pub trust_exec: bool,
 }
 
 pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
@@ -84,6 +88,14 @@ pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
         let p = super::absolute(p)?;
         words.push("--policy".into());
         words.push(p.to_string_lossy().into_owned());
+    }
+    if a.trust_exec {
+        if !matches!(a.harness, Harness::Claude | Harness::Codex) {
+            bail!(
+                "--trust-exec is for claude and codex, whose hooks rewrite only with an approval"
+            );
+        }
+        words.push("--trust-exec".into());
     }
     let command = quote_argv(&words);
     let file = a

@@ -60,7 +60,8 @@ impl Sandbox {
             .env("HOME", &self.home)
             .env("XDG_STATE_HOME", &self.state)
             .env_remove("CLAUDE_PROJECT_DIR")
-            .env_remove("GEMINI_PROJECT_DIR");
+            .env_remove("GEMINI_PROJECT_DIR")
+            .env_remove("FTSB_FS_VIEW");
         c
     }
 

@@ -51,7 +51,8 @@ pub struct HookArgs {
     /// A TOML policy file that extends or overrides the default policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// The agent's workspace (default: the harness's project directory, else the payload's).
+    /// The agent's workspace (default: the harness's project directory, else `$FTSB_FS_VIEW`,
+    /// else the payload's).
     #[arg(long)]
     pub workspace: Option<PathBuf>,
     /// Approve commands rewritten through `ftsb-fs exec` where the harness can only rewrite
@@ -191,6 +192,12 @@ fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Resul
             adapter
                 .project_env()
                 .and_then(std::env::var_os)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        // Set by `ftsb-fs run` for the agent it starts.
+        .or_else(|| {
+            std::env::var_os("FTSB_FS_VIEW")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         })
