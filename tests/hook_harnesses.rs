@@ -431,3 +431,31 @@ fn ftsb_fs_view_names_the_workspace_when_the_harness_does_not() {
     s.hook("codex", &[], &[], &body(s.h("elsewhere/a.rs")))
         .assert_silent();
 }
+
+// ---- anything else: `gate serve` ----
+
+/// `serve`, the line protocol for harnesses without an adapter, applies the hooks' session
+/// rules too, and answers a malformed line with an error object, not silence.
+#[test]
+fn serve_applies_the_session_rules_for_harnesses_without_an_adapter() {
+    let s = Sandbox::new();
+    let input = format!(
+        "{}\n{}\nnot json\n",
+        json!({"id": 1, "command": "ftsb-fs unmount --abort", "cwd": s.p("")}),
+        json!({"id": 2, "argv": ["fusermount3", "-u", s.p("")], "cwd": s.p("")}),
+    );
+    let r = run(s.cmd(&["gate", "serve"]), input.as_bytes());
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let lines: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{r:?}");
+    assert_eq!(
+        (lines[0]["decision"].clone(), lines[0]["rule"].clone()),
+        (json!("deny"), json!("hook.ftsb_unmount"))
+    );
+    assert_eq!(lines[1]["rule"], "hook.fusermount_unmount");
+    assert!(lines[2]["error"].is_string(), "{r:?}");
+}

@@ -35,7 +35,8 @@ pub enum GateCommand {
     /// Adapters for agent harnesses' hook protocols.
     #[command(subcommand)]
     Hook(HookCommand),
-    /// Answer one JSON request per line on stdin with one JSON verdict per line on stdout.
+    /// Answer one JSON request per line on stdin with one JSON verdict per line on stdout
+    /// (for agent harnesses without a hook adapter: the hooks' `hook.*` rules apply too).
     Serve {
         /// A TOML policy file that extends or overrides the default policy.
         #[arg(long)]
@@ -73,7 +74,9 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
         }
         GateCommand::Hook(cmd) => Ok(super::hook::run(&cmd)),
         GateCommand::Serve { policy, workspace } => {
-            let gate = Gate::load(policy.as_deref())?;
+            // `serve` is for agent harnesses without an adapter: it gets the hooks' rules too.
+            let gate =
+                super::hook::core::load_gate(policy.as_deref()).map_err(anyhow::Error::msg)?;
             let stdin = std::io::stdin();
             let mut out = std::io::stdout().lock();
             for line in stdin.lock().lines() {

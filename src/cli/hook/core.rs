@@ -471,7 +471,7 @@ impl Judge {
 }
 
 /// The gate with the hook rules added to the user's policy (or to the default one).
-fn load_gate(policy: Option<&Path>) -> Result<Gate, String> {
+pub fn load_gate(policy: Option<&Path>) -> Result<Gate, String> {
     let user = match policy {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| format!("cannot read policy {}: {e}", p.display()))?,
