@@ -50,9 +50,9 @@ impl Adapter for Gemini {
             Answer::Pass => Reply::out("{}".into()),
             Answer::Deny(r) => block(r),
             Answer::Ask(r) => block(&cannot_ask(r, "Gemini CLI")),
-            Answer::Rewrite { command, reason } => Reply::out(
+            // No systemMessage: it would print a line for every command.
+            Answer::Rewrite { command, .. } => Reply::out(
                 json!({
-                    "systemMessage": reason,
                     "hookSpecificOutput": {
                         "hookEventName": "BeforeTool",
                         "tool_input": { "command": command },
