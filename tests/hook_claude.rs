@@ -278,6 +278,16 @@ fn mcp_tools_are_judged_by_their_command_and_path_arguments() {
     );
     assert_eq!(decision(&r)["permissionDecision"], "deny", "{r:?}");
     let r = mcp(
+        "mcp__fs__write_file",
+        json!({"uri": format!("file://{}", s.h(".bashrc"))}),
+    );
+    assert_eq!(decision(&r)["permissionDecision"], "deny", "{r:?}");
+    let r = mcp(
+        "mcp__shell__run",
+        json!({"options": {"Command": ["rm -rf ~"]}}),
+    );
+    assert_eq!(decision(&r)["permissionDecision"], "deny", "{r:?}");
+    let r = mcp(
         "mcp__shell__run",
         json!({"options": {"command": "rm -rf ~"}}),
     );

@@ -348,7 +348,7 @@ impl Judge {
                     Answer::Rewrite { .. } => {}
                     a => answers.push(a),
                 }
-            } else if s.starts_with('/') || s.starts_with("~/") {
+            } else if let Some(s) = as_path(s) {
                 let p = match (s.strip_prefix("~/"), &self.home) {
                     (Some(rest), Some(h)) => h.join(rest),
                     _ => PathBuf::from(s),
@@ -569,6 +569,12 @@ pub fn strictest(answers: impl IntoIterator<Item = Answer>) -> Answer {
         }
     }
     best
+}
+
+/// The path a string argument names: absolute, `~/...`, or a `file://` URI.
+fn as_path(s: &str) -> Option<&str> {
+    let s = s.strip_prefix("file://").unwrap_or(s);
+    (s.starts_with('/') || s.starts_with("~/")).then_some(s)
 }
 
 /// Calls `f` with every string in `v` and the key it sits under.
