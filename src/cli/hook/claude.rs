@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
 use super::{
     Adapter, Reply, call, pre_tool_use, string_field, tool_payload, with_command, write_to,
@@ -22,7 +23,7 @@ impl Adapter for Claude {
         Some("CLAUDE_PROJECT_DIR")
     }
 
-    fn parse(&self, p: Value) -> Result<Call, String> {
+    fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
         let action = match tool.as_str() {
             "Bash" => Action::Shell {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
 use super::{Adapter, Reply, cannot_ask, object_field, opt_string, string_field};
 
@@ -26,7 +27,7 @@ impl Adapter for Cline {
         None
     }
 
-    fn parse(&self, p: Value) -> Result<Call, String> {
+    fn parse(&self, p: Value) -> Result<Call, Reason> {
         let event = string_field(&p, "hookName", "payload")?;
         if event != "PreToolUse" {
             return Err(format!("unexpected hook {event:?} (expected PreToolUse)"));

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
 use super::{
     Adapter, Reply, call, cannot_ask, pre_tool_use, string_field, tool_payload, with_command,
@@ -25,7 +26,7 @@ impl Adapter for Codex {
         None
     }
 
-    fn parse(&self, p: Value) -> Result<Call, String> {
+    fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
         let action = match tool.as_str() {
             "Bash" => Action::Shell {
@@ -59,7 +60,7 @@ impl Adapter for Codex {
 }
 
 /// The files an `apply_patch` envelope adds, updates, deletes or moves to.
-fn patch_paths(patch: &str) -> Result<Vec<PathBuf>, String> {
+fn patch_paths(patch: &str) -> Result<Vec<PathBuf>, Reason> {
     const HEADS: [&str; 4] = [
         "*** Add File: ",
         "*** Update File: ",

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
+use super::Reason;
 use crate::cli::exec::quote_argv;
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
@@ -205,7 +206,7 @@ pub struct Setup {
 impl Judge {
     /// Loads the policy (the user's, with the hook rules added) and asks the workspace's
     /// daemon, if one runs, where its view and store are.
-    pub fn load(setup: &Setup, workspace: PathBuf) -> Result<Judge, String> {
+    pub fn load(setup: &Setup, workspace: PathBuf) -> Result<Judge, Reason> {
         let gate = load_gate(setup.policy.as_deref())?;
         let workspace = resolve_links(&normalize(&workspace));
         let mount = find_mount(&workspace)?;
@@ -471,7 +472,7 @@ impl Judge {
 }
 
 /// The gate with the hook rules added to the user's policy (or to the default one).
-pub fn load_gate(policy: Option<&Path>) -> Result<Gate, String> {
+pub fn load_gate(policy: Option<&Path>) -> Result<Gate, Reason> {
     let user = match policy {
         Some(p) => std::fs::read_to_string(p)
             .map_err(|e| format!("cannot read policy {}: {e}", p.display()))?,
@@ -497,7 +498,7 @@ pub fn load_gate(policy: Option<&Path>) -> Result<Gate, String> {
 
 /// Asks the daemon of `dir` (a workspace or its view) where its view and store are.
 /// No daemon means not mounted; a daemon that answers wrongly is an error.
-fn find_mount(dir: &Path) -> Result<Option<Mount>, String> {
+fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
     let view_of = crate::daemon::mounted_workspace(dir);
     let ws = view_of.clone().unwrap_or_else(|| dir.to_owned());
     let mut client = match (Client::connect(&ws), view_of) {
@@ -525,7 +526,7 @@ fn find_mount(dir: &Path) -> Result<Option<Mount>, String> {
             ));
         }
     };
-    let path = |k: &str| -> Result<PathBuf, String> {
+    let path = |k: &str| -> Result<PathBuf, Reason> {
         info[k]
             .as_str()
             .map(|s| normalize(Path::new(s)))

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
 use super::{Adapter, Reply, opt_string, string_field};
 
@@ -23,7 +24,7 @@ impl Adapter for Cursor {
         None
     }
 
-    fn parse(&self, p: Value) -> Result<Call, String> {
+    fn parse(&self, p: Value) -> Result<Call, Reason> {
         let event = string_field(&p, "hook_event_name", "payload")?;
         let workspace = match p.get("workspace_roots") {
             None | Some(Value::Null) => None,

@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 
+use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
 use super::{Adapter, Reply, call, cannot_ask, opt_string, string_field, tool_payload, write_to};
 
@@ -22,7 +23,7 @@ impl Adapter for Gemini {
         Some("GEMINI_PROJECT_DIR")
     }
 
-    fn parse(&self, p: Value) -> Result<Call, String> {
+    fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, mut cwd) = tool_payload(&p, "BeforeTool")?;
         let action = match tool.as_str() {
             "run_shell_command" => {

@@ -27,6 +27,11 @@ mod gemini;
 
 use self::core::{Answer, Call, Judge, Setup};
 
+/// Why a hook blocks: one line, lowercase, handed to the harness as the block's reason
+/// (shown to the agent, so it can choose another way). Every error in the hooks is one,
+/// because every error ends as a block.
+pub type Reason = String;
+
 /// The largest payload a hook reads; a larger one is blocked, not truncated.
 pub const MAX_PAYLOAD: u64 = 4 << 20;
 
@@ -106,7 +111,7 @@ trait Adapter: Sync {
     /// The environment variable naming the project directory, if the harness sets one.
     fn project_env(&self) -> Option<&'static str>;
     /// Decodes a payload; an event or shape the adapter does not know is an error.
-    fn parse(&self, payload: Value) -> Result<Call, String>;
+    fn parse(&self, payload: Value) -> Result<Call, Reason>;
     /// Renders an answer.
     fn render(&self, answer: &Answer, call: &Call, judge: &Judge) -> Reply;
     /// Renders a failure as a block.
@@ -170,7 +175,7 @@ fn answer(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Reply
     }
 }
 
-fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Result<Reply, String> {
+fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Result<Reply, Reason> {
     let mut bytes = Vec::new();
     input
         .take(MAX_PAYLOAD + 1)
@@ -228,7 +233,7 @@ fn emit(r: &Reply) {
 }
 
 /// A required string field of an object; missing or of another type is an error.
-fn string_field(v: &Value, key: &str, what: &str) -> Result<String, String> {
+fn string_field(v: &Value, key: &str, what: &str) -> Result<String, Reason> {
     match v.get(key) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(other) => Err(format!(
@@ -240,7 +245,7 @@ fn string_field(v: &Value, key: &str, what: &str) -> Result<String, String> {
 }
 
 /// An optional string field; present with another type is an error.
-fn opt_string(v: &Value, key: &str, what: &str) -> Result<Option<String>, String> {
+fn opt_string(v: &Value, key: &str, what: &str) -> Result<Option<String>, Reason> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(_) => string_field(v, key, what).map(Some),
@@ -248,7 +253,7 @@ fn opt_string(v: &Value, key: &str, what: &str) -> Result<Option<String>, String
 }
 
 /// A required object field.
-fn object_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a Value, String> {
+fn object_field<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a Value, Reason> {
     match v.get(key) {
         Some(o @ Value::Object(_)) => Ok(o),
         Some(other) => Err(format!(
@@ -272,7 +277,7 @@ fn type_name(v: &Value) -> &'static str {
 
 /// The fields of a `tool_name`/`tool_input` payload (Claude Code, Codex CLI, Gemini CLI):
 /// checks that it is `event`, returns the tool's name, its input and the cwd.
-fn tool_payload(p: &Value, event: &str) -> Result<(String, Value, Option<PathBuf>), String> {
+fn tool_payload(p: &Value, event: &str) -> Result<(String, Value, Option<PathBuf>), Reason> {
     let got = string_field(p, "hook_event_name", "payload")?;
     if got != event {
         return Err(format!("unexpected hook event {got:?} (expected {event})"));
@@ -304,7 +309,7 @@ fn cannot_ask(reason: &str, harness: &str) -> String {
 }
 
 /// A write to the file named by `input.key`.
-fn write_to(input: &Value, key: &str, what: &str) -> Result<core::Action, String> {
+fn write_to(input: &Value, key: &str, what: &str) -> Result<core::Action, Reason> {
     Ok(core::Action::Write {
         paths: vec![PathBuf::from(string_field(input, key, what)?)],
     })
