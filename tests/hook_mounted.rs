@@ -266,3 +266,39 @@ fn codex_rewrites_only_under_trust_exec() {
         "rolled back"
     );
 }
+
+/// `exec` runs a command started outside the view at the view's root. A command the agent
+/// runs in another directory must not be moved into the workspace: it goes back to the
+/// directory it was judged in.
+#[test]
+fn a_command_run_outside_the_view_is_not_moved_into_it() {
+    let m = Mounted::at(|ws| std::fs::write(ws.join("victim.txt"), "keep me").unwrap());
+    let elsewhere = m.root.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("victim.txt"), "scratch").unwrap();
+    let mut body: Value = serde_json::from_slice(&payload(
+        &m,
+        "Bash",
+        json!({"command": "rm -f victim.txt; pwd > where.txt"}),
+    ))
+    .unwrap();
+    body["cwd"] = json!(elsewhere);
+    let r = hook(&m, &["--trust-exec"], body.to_string().as_bytes());
+    let line = r.json()["hookSpecificOutput"]["updatedInput"]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = Command::new("bash")
+        .args(["-c", &line])
+        .current_dir(&elsewhere)
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(&m))
+        .output()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(m.v("victim.txt")).unwrap(),
+        "keep me",
+        "{out:?}"
+    );
+    assert!(!m.v("where.txt").exists(), "{out:?}");
+}

@@ -271,7 +271,7 @@ impl Judge {
             }
             Decision::Allow => match &self.mount {
                 Some(m) => Answer::Rewrite {
-                    command: self.through_exec(&m.workspace, command),
+                    command: self.through_exec(m, command, cwd),
                     reason: "ftsb-fs: runs through `ftsb-fs exec` (checkpoint before, rollback if it fails, confined to the view)".into(),
                 },
                 None => Answer::Pass,
@@ -280,14 +280,22 @@ impl Judge {
     }
 
     /// `command` as one `ftsb-fs exec WS -- bash -c '...'` line, every word quoted.
-    fn through_exec(&self, ws: &Path, command: &str) -> String {
+    /// `exec` runs a command from outside the view at the view's root; one judged in a
+    /// directory outside first goes back there, so it acts where it was judged.
+    fn through_exec(&self, m: &Mount, command: &str, cwd: &Path) -> String {
         let mut words = vec![self.exe.to_string_lossy().into_owned(), "exec".to_owned()];
         if let Some(p) = &self.policy {
             words.push("--policy".to_owned());
             words.push(p.to_string_lossy().into_owned());
         }
-        words.push(ws.to_string_lossy().into_owned());
-        words.extend(["--", "bash", "-c", command].map(str::to_owned));
+        words.push(m.workspace.to_string_lossy().into_owned());
+        let script = if cwd.starts_with(&m.view) || cwd.starts_with(&m.workspace) {
+            command.to_owned()
+        } else {
+            let dir = quote_argv(&[cwd.to_string_lossy().into_owned()]);
+            format!("cd -- {dir} || exit 1\n{command}")
+        };
+        words.extend(["--".to_owned(), "bash".to_owned(), "-c".to_owned(), script]);
         quote_argv(&words)
     }
 
