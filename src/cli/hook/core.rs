@@ -208,6 +208,7 @@ impl Judge {
     /// daemon, if one runs, where its view and store are.
     pub fn load(setup: &Setup, workspace: PathBuf) -> Result<Judge, Reason> {
         let gate = load_gate(setup.policy.as_deref())?;
+        let workspace = std::path::absolute(&workspace).unwrap_or(workspace);
         let workspace = resolve_links(&normalize(&workspace));
         let mount = find_mount(&workspace)?;
         let exe = std::env::current_exe().map_err(|e| {
