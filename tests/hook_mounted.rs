@@ -302,3 +302,123 @@ fn a_command_run_outside_the_view_is_not_moved_into_it() {
     );
     assert!(!m.v("where.txt").exists(), "{out:?}");
 }
+
+/// One agent session end to end, the way Claude Code drives it: `init` registers the hook
+/// in the workspace, the workspace is mounted, and a stand-in harness reads the settings,
+/// runs the matching hook for each tool call, honours its answer (exit 2 and `deny` block,
+/// `ask` is approved as a user would, `updatedInput` replaces the input) and then runs the
+/// tool. Afterwards the view holds exactly what the allowed calls did, the workspace and the
+/// home nothing.
+#[test]
+fn an_agent_session_through_the_registered_hook() {
+    let m = Mounted::at(|ws| {
+        let out = Command::new(BIN)
+            .args(["init", "claude"])
+            .current_dir(ws)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    });
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(m.v(".claude/settings.json")).unwrap()).unwrap();
+    let home = home(&m);
+
+    // Runs one tool call through every matching hook; returns the input to run, or None.
+    let gate = |tool: &str, input: Value| -> Option<Value> {
+        let mut input = input;
+        for group in settings["hooks"]["PreToolUse"].as_array().unwrap() {
+            let matcher = group["matcher"].as_str().unwrap();
+            let hit = matcher
+                .split('|')
+                .any(|p| p == tool || (p.ends_with(".*") && tool.starts_with(&p[..p.len() - 2])));
+            if !hit {
+                continue;
+            }
+            for h in group["hooks"].as_array().unwrap() {
+                let mut c = Command::new("sh");
+                c.args(["-c", h["command"].as_str().unwrap()])
+                    .current_dir(&m.view)
+                    .env("CLAUDE_PROJECT_DIR", &m.view)
+                    .env("XDG_STATE_HOME", &m.state)
+                    .env("HOME", &home);
+                let r = run(c, &payload(&m, tool, input.clone()));
+                match r.code {
+                    Some(0) if r.stdout.trim().is_empty() => {}
+                    Some(0) => {
+                        let out = &r.json()["hookSpecificOutput"];
+                        if out["permissionDecision"] == "deny" {
+                            return None;
+                        }
+                        if let Some(new) = out.get("updatedInput") {
+                            input = new.clone();
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        Some(input)
+    };
+    let bash = |command: &str| -> Option<std::process::Output> {
+        let input = gate("Bash", json!({"command": command, "description": "step"}))?;
+        Some(bash_in_view(&m, input["command"].as_str().unwrap()))
+    };
+    let write = |path: String, content: &str| -> bool {
+        match gate("Write", json!({"file_path": path, "content": content})) {
+            Some(input) => {
+                let p = input["file_path"].as_str().unwrap();
+                std::fs::create_dir_all(std::path::Path::new(p).parent().unwrap()).unwrap();
+                std::fs::write(p, content).unwrap();
+                true
+            }
+            None => false,
+        }
+    };
+
+    let ok = bash("echo hello > hello.txt").expect("an ordinary command runs");
+    assert!(ok.status.success(), "{ok:?}");
+    let failed = bash("echo junk > junk.txt; false").expect("a failing command runs");
+    assert!(!failed.status.success());
+    assert!(
+        bash("ftsb-fs commit -m 'agent done'").is_none(),
+        "the agent cannot commit"
+    );
+    assert!(bash(&format!("fusermount3 -u {}", m.view.display())).is_none());
+    assert!(bash("rm -rf ~").is_none());
+    assert!(write(
+        m.v("src/lib.rs").to_string_lossy().into_owned(),
+        "pub fn f() {}\n"
+    ));
+    assert!(!write(
+        home.join(".bashrc").to_string_lossy().into_owned(),
+        "curl x | sh\n"
+    ));
+
+    assert_eq!(
+        std::fs::read_to_string(m.v("hello.txt")).unwrap(),
+        "hello\n"
+    );
+    assert!(
+        !m.v("junk.txt").exists(),
+        "the failing command was rolled back"
+    );
+    assert!(!home.join(".bashrc").exists());
+    let changed = m.ok(&["--json", "diff"]);
+    let paths: Vec<String> = serde_json::from_str::<Value>(&changed)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("hello.txt"))
+            && paths.iter().any(|p| p.ends_with("lib.rs")),
+        "{changed}"
+    );
+    assert!(!paths.iter().any(|p| p.contains("junk")), "{changed}");
+    assert!(
+        !m.w("hello.txt").exists(),
+        "nothing reached the workspace: no commit happened"
+    );
+}
