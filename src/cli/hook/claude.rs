@@ -11,9 +11,7 @@ use serde_json::Value;
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{
-    Adapter, Reply, call, pre_tool_use, string_field, tool_payload, with_command, write_to,
-};
+use super::{Adapter, Reply, call, render_pre_tool_use, string_field, tool_payload, write_to};
 
 /// The Claude Code adapter.
 pub struct Claude;
@@ -41,15 +39,6 @@ impl Adapter for Claude {
     }
 
     fn render(&self, answer: &Answer, call: &Call, judge: &Judge) -> Reply {
-        match answer {
-            Answer::Pass => Reply::silent(),
-            Answer::Deny(r) => pre_tool_use("deny", r, None),
-            Answer::Ask(r) => pre_tool_use("ask", r, None),
-            Answer::Rewrite { command, reason } => pre_tool_use(
-                if judge.trust_exec() { "allow" } else { "ask" },
-                reason,
-                Some(with_command(&call.tool_input, command)),
-            ),
-        }
+        render_pre_tool_use(answer, call, judge, None)
     }
 }

@@ -14,9 +14,7 @@ use serde_json::Value;
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{
-    Adapter, Reply, call, cannot_ask, pre_tool_use, string_field, tool_payload, with_command,
-};
+use super::{Adapter, Reply, call, render_pre_tool_use, string_field, tool_payload};
 
 /// The Codex CLI adapter.
 pub struct Codex;
@@ -45,17 +43,7 @@ impl Adapter for Codex {
     }
 
     fn render(&self, answer: &Answer, call: &Call, judge: &Judge) -> Reply {
-        match answer {
-            Answer::Pass => Reply::silent(),
-            Answer::Deny(r) => pre_tool_use("deny", r, None),
-            Answer::Ask(r) => pre_tool_use("deny", &cannot_ask(r, "Codex"), None),
-            Answer::Rewrite { command, reason } if judge.trust_exec() => pre_tool_use(
-                "allow",
-                reason,
-                Some(with_command(&call.tool_input, command)),
-            ),
-            Answer::Rewrite { .. } => Reply::silent(),
-        }
+        render_pre_tool_use(answer, call, judge, Some("Codex"))
     }
 }
 

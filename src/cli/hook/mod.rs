@@ -301,6 +301,35 @@ fn pre_tool_use(decision: &str, reason: &str, updated_input: Option<Value>) -> R
     Reply::out(serde_json::json!({ "hookSpecificOutput": out }).to_string())
 }
 
+/// An answer in the PreToolUse shape: `deny`; `ask`, or where the harness cannot ask
+/// (`cannot_ask` names it) a `deny` that says so; a rewrite as `updatedInput` with `allow`
+/// under `--trust-exec`, else with `ask`, else (a harness that cannot ask) not at all.
+fn render_pre_tool_use(
+    answer: &Answer,
+    call: &Call,
+    judge: &Judge,
+    cannot_ask_in: Option<&str>,
+) -> Reply {
+    match (answer, cannot_ask_in) {
+        (Answer::Pass, _) => Reply::silent(),
+        (Answer::Deny(r), _) => pre_tool_use("deny", r, None),
+        (Answer::Ask(r), None) => pre_tool_use("ask", r, None),
+        (Answer::Ask(r), Some(h)) => pre_tool_use("deny", &cannot_ask(r, h), None),
+        (Answer::Rewrite { command, reason }, h) => {
+            let decision = match (judge.trust_exec(), h) {
+                (true, _) => "allow",
+                (false, None) => "ask",
+                (false, Some(_)) => return Reply::silent(),
+            };
+            pre_tool_use(
+                decision,
+                reason,
+                Some(with_command(&call.tool_input, command)),
+            )
+        }
+    }
+}
+
 /// The sentence an adapter adds where its harness cannot ask the user.
 fn cannot_ask(reason: &str, harness: &str) -> String {
     format!(
