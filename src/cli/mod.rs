@@ -92,8 +92,8 @@ pub fn main() -> i32 {
         Command::Run(a) => run::run(a, json),
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
-        Command::Gate(cmd) => gate::run(cmd, json),
         Command::Init(a) => init::init(a, json),
+        Command::Gate(cmd) => gate::run(cmd, json),
     };
     match result {
         Ok(code) => code,
