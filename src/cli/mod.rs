@@ -11,11 +11,13 @@ use crate::control::{Client, Request};
 
 mod exec;
 mod gate;
-pub mod hook;
-mod init;
 mod mount;
 mod run;
 mod txn;
+
+// The agent harnesses' hook adapters (`gate hook`) and `init`, which registers them.
+pub mod hook;
+mod init;
 
 /// Transactional view of a workspace for AI coding agents.
 #[derive(Debug, Parser)]
