@@ -1,7 +1,7 @@
 //! `ftsb-fs gate ...`: the command gate's verbs and its adapters for agent harnesses.
 //!
 //! `check` judges one line; `hook HARNESS` speaks an agent harness's hook protocol (see
-//! [`super::hook`]); `serve` answers one JSON request per line. The judging itself is
+//! [`hook`]); `serve` answers one JSON request per line. The judging itself is
 //! [`ftsb_fs::gate`].
 
 use std::io::{BufRead, Write};
@@ -11,8 +11,10 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Deserialize;
 
-use super::hook::HookCommand;
 use crate::gate::{Context, Gate, Verdict};
+use hook::HookCommand;
+
+pub mod hook;
 
 /// The gate's verbs.
 #[derive(Debug, Subcommand)]
@@ -72,11 +74,10 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             writeln!(std::io::stdout(), "{shown}").context("writing the verdict")?;
             Ok(verdict.decision.exit_code())
         }
-        GateCommand::Hook(cmd) => Ok(super::hook::run(&cmd)),
+        GateCommand::Hook(cmd) => Ok(hook::run(&cmd)),
         GateCommand::Serve { policy, workspace } => {
             // `serve` is for agent harnesses without an adapter: it gets the hooks' rules too.
-            let gate =
-                super::hook::core::load_gate(policy.as_deref()).map_err(anyhow::Error::msg)?;
+            let gate = hook::core::load_gate(policy.as_deref()).map_err(anyhow::Error::msg)?;
             let stdin = std::io::stdin();
             let mut out = std::io::stdout().lock();
             for line in stdin.lock().lines() {

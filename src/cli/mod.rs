@@ -15,10 +15,6 @@ mod mount;
 mod run;
 mod txn;
 
-// The agent harnesses' hook adapters (`gate hook`) and `init`, which registers them.
-pub mod hook;
-mod init;
-
 /// Transactional view of a workspace for AI coding agents.
 #[derive(Debug, Parser)]
 #[command(name = "ftsb-fs", version, about)]
@@ -62,7 +58,7 @@ pub enum Command {
     /// Check a store: blob hashes, database integrity, journal state.
     Fsck(mount::StoreArgs),
     /// Write (or print) the hook settings that make an agent harness ask the gate.
-    Init(init::InitArgs),
+    Init(gate::hook::init::InitArgs),
     /// Judge shell command lines against the exec policy.
     #[command(subcommand)]
     Gate(gate::GateCommand),
@@ -94,7 +90,7 @@ pub fn main() -> i32 {
         Command::Run(a) => run::run(a, json),
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
-        Command::Init(a) => init::init(a, json),
+        Command::Init(a) => gate::hook::init::init(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
     };
     match result {

@@ -24,6 +24,7 @@ mod codex;
 pub mod core;
 mod cursor;
 mod gemini;
+pub mod init;
 
 use self::core::{Answer, Call, Judge, Setup};
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use super::exec::quote_argv;
-use super::print_json;
+use crate::cli::exec::quote_argv;
+use crate::cli::print_json;
 
 /// A harness `init` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,7 +85,7 @@ pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
         a.harness.name().into(),
     ];
     if let Some(p) = &a.policy {
-        let p = super::absolute(p)?;
+        let p = crate::cli::absolute(p)?;
         words.push("--policy".into());
         words.push(p.to_string_lossy().into_owned());
     }
