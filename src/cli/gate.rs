@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Deserialize;
 
-use crate::gate::{Context, Gate, Verdict};
+use crate::gate::{Context, Decision, Gate, Verdict};
 use hook::HookCommand;
 
 pub mod hook;
@@ -169,9 +169,7 @@ pub fn check_exec(
     };
     let verdict = gate.judge_argv(argv, &ctx);
     Ok(match verdict.decision {
-        crate::gate::Decision::Allow => None,
-        crate::gate::Decision::Deny | crate::gate::Decision::Ask => {
-            Some(serde_json::to_value(&verdict)?)
-        }
+        Decision::Allow => None,
+        Decision::Deny | Decision::Ask => Some(serde_json::to_value(&verdict)?),
     })
 }
