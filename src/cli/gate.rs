@@ -1,7 +1,8 @@
 //! `ftsb-fs gate ...`: the command gate's verbs and its adapters for agent harnesses.
 //!
-//! `check` judges one line; `hook claude` speaks Claude Code's PreToolUse hook protocol;
-//! `serve` answers one JSON request per line. The judging itself is [`ftsb_fs::gate`].
+//! `check` judges one line; `hook HARNESS` speaks an agent harness's hook protocol (see
+//! [`hook`]); `serve` answers one JSON request per line. The judging itself is
+//! [`ftsb_fs::gate`].
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -11,6 +12,9 @@ use clap::Subcommand;
 use serde::Deserialize;
 
 use crate::gate::{Context, Decision, Gate, Verdict};
+use hook::HookCommand;
+
+pub mod hook;
 
 /// The gate's verbs.
 #[derive(Debug, Subcommand)]
@@ -33,26 +37,13 @@ pub enum GateCommand {
     /// Adapters for agent harnesses' hook protocols.
     #[command(subcommand)]
     Hook(HookCommand),
-    /// Answer one JSON request per line on stdin with one JSON verdict per line on stdout.
+    /// Answer one JSON request per line on stdin with one JSON verdict per line on stdout
+    /// (for agent harnesses without a hook adapter: the hooks' `hook.*` rules apply too).
     Serve {
         /// A TOML policy file that extends or overrides the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
         /// The agent's workspace (default: each request's cwd).
-        #[arg(long)]
-        workspace: Option<PathBuf>,
-    },
-}
-
-/// Hook adapters.
-#[derive(Debug, Subcommand)]
-pub enum HookCommand {
-    /// Read a Claude Code PreToolUse payload on stdin, answer in its hook JSON.
-    Claude {
-        /// A TOML policy file that extends or overrides the default policy.
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// The agent's workspace (default: the payload's cwd).
         #[arg(long)]
         workspace: Option<PathBuf>,
     },
@@ -83,19 +74,10 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             writeln!(std::io::stdout(), "{shown}").context("writing the verdict")?;
             Ok(verdict.decision.exit_code())
         }
-        GateCommand::Hook(HookCommand::Claude { policy, workspace }) => {
-            let gate = Gate::load(policy.as_deref())?;
-            let mut input = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
-                .context("reading the hook payload")?;
-            let answer = claude_hook(&gate, &input, workspace)?;
-            if let Some(a) = answer {
-                writeln!(std::io::stdout(), "{a}").context("writing the hook answer")?;
-            }
-            Ok(0)
-        }
+        GateCommand::Hook(cmd) => Ok(hook::run(&cmd)),
         GateCommand::Serve { policy, workspace } => {
-            let gate = Gate::load(policy.as_deref())?;
+            // `serve` is for agent harnesses without an adapter: it gets the hooks' rules too.
+            let gate = hook::core::load_gate(policy.as_deref()).map_err(anyhow::Error::msg)?;
             let stdin = std::io::stdin();
             let mut out = std::io::stdout().lock();
             for line in stdin.lock().lines() {
@@ -128,58 +110,6 @@ fn text(v: &Verdict) -> String {
         s.push_str(&format!("\n  instead: {a}"));
     }
     s
-}
-
-#[derive(Debug, Deserialize)]
-struct ClaudePayload {
-    tool_name: Option<String>,
-    #[serde(default)]
-    tool_input: serde_json::Value,
-    cwd: Option<PathBuf>,
-}
-
-/// Answers a Claude Code PreToolUse payload; `None` for tools the gate does not judge.
-pub fn claude_hook(
-    gate: &Gate,
-    input: &str,
-    workspace: Option<PathBuf>,
-) -> anyhow::Result<Option<String>> {
-    let payload: ClaudePayload =
-        serde_json::from_str(input).context("parsing the PreToolUse payload")?;
-    if payload.tool_name.as_deref() != Some("Bash") {
-        return Ok(None);
-    }
-    let command = payload.tool_input.get("command").and_then(|c| c.as_str());
-    let mut ctx = Context::from_env();
-    if let Some(c) = payload.cwd {
-        ctx.cwd = c;
-    }
-    ctx.workspace = workspace.or_else(|| Some(ctx.cwd.clone()));
-    let (decision, reason) = match command {
-        Some(c) => {
-            let v = gate.judge(c, &ctx);
-            let mut reason = format!("ftsb-fs gate: {}", v.reason);
-            if let Some(r) = &v.rule {
-                reason.push_str(&format!(" [{r}]"));
-            }
-            if let Some(a) = &v.alternative {
-                reason.push_str(&format!("; instead: {a}"));
-            }
-            (v.decision, reason)
-        }
-        None => (
-            Decision::Ask,
-            "ftsb-fs gate: no command in the Bash tool input".to_owned(),
-        ),
-    };
-    let answer = serde_json::json!({
-        "hookSpecificOutput": {
-            "hookEventName": "PreToolUse",
-            "permissionDecision": decision.as_str(),
-            "permissionDecisionReason": reason,
-        }
-    });
-    Ok(Some(answer.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,9 +169,7 @@ pub fn check_exec(
     };
     let verdict = gate.judge_argv(argv, &ctx);
     Ok(match verdict.decision {
-        crate::gate::Decision::Allow => None,
-        crate::gate::Decision::Deny | crate::gate::Decision::Ask => {
-            Some(serde_json::to_value(&verdict)?)
-        }
+        Decision::Allow => None,
+        Decision::Deny | Decision::Ask => Some(serde_json::to_value(&verdict)?),
     })
 }

@@ -57,6 +57,8 @@ pub enum Command {
     Recover(mount::StoreArgs),
     /// Check a store: blob hashes, database integrity, journal state.
     Fsck(mount::StoreArgs),
+    /// Write (or print) the hook settings that make an agent harness ask the gate.
+    Init(gate::hook::init::InitArgs),
     /// Judge shell command lines against the exec policy.
     #[command(subcommand)]
     Gate(gate::GateCommand),
@@ -88,6 +90,7 @@ pub fn main() -> i32 {
         Command::Run(a) => run::run(a, json),
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
+        Command::Init(a) => gate::hook::init::init(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
     };
     match result {

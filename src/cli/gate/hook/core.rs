@@ -1,0 +1,704 @@
+//! The harness-neutral core of the hook adapters: what a tool call would do ([`Action`]),
+//! and what the gate says about it ([`Answer`]).
+//!
+//! Invariant: the core only ever makes a call stricter than the harness's own permissions.
+//! A command or path no rule objects to gets [`Answer::Pass`] (no opinion), never an allow;
+//! the only other non-blocking answer is [`Answer::Rewrite`], which runs the same command
+//! through `ftsb-fs exec` (checkpoint, rollback on failure, confinement).
+//!
+//! It knows nothing of any harness's JSON: the adapters turn payloads into actions and
+//! answers into replies.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value;
+
+use super::Reason;
+use crate::cli::exec::quote_argv;
+use crate::control::{Client, Request};
+use crate::gate::{Context, Decision, Gate, Verdict};
+
+/// Rules the hooks add to every policy: the agent may not end, publish, discard or rewind its
+/// own transaction, nor take the view away. Loaded through the gate's policy format, so they
+/// see through `sudo`, `sh -c`, `xargs` and every other wrapper the gate unwraps.
+const HOOK_RULES: &str = r#"
+[[rule]]
+id = "hook.ftsb_commit"
+category = "session"
+decision = "deny"
+reason = "the agent may not publish its own changes"
+alternative = "leave `ftsb-fs commit` to the user; `ftsb-fs diff` shows what changed"
+programs = ["ftsb-fs"]
+args = ["commit"]
+match = ["ftsb-fs commit", "sudo ftsb-fs commit -m done .", "sh -c 'ftsb-fs --json commit'"]
+not_match = ["ftsb-fs diff"]
+
+[[rule]]
+id = "hook.ftsb_abort"
+category = "session"
+decision = "deny"
+reason = "the agent may not discard the session's changes"
+alternative = "undo one step with a failing command's automatic rollback, or ask the user to abort"
+programs = ["ftsb-fs"]
+args = ["abort"]
+match = ["ftsb-fs abort", "ftsb-fs abort /home/dev/project"]
+
+[[rule]]
+id = "hook.ftsb_unmount"
+category = "session"
+decision = "deny"
+reason = "the agent may not unmount its own view"
+alternative = "leave `ftsb-fs unmount` to the user"
+programs = ["ftsb-fs"]
+args = ["unmount"]
+match = ["ftsb-fs unmount --abort", "ftsb-fs unmount --keep ."]
+
+[[rule]]
+id = "hook.ftsb_rollback"
+category = "session"
+decision = "deny"
+reason = "the agent may not rewind the session's history"
+alternative = "fix the files forward, or ask the user to roll back"
+programs = ["ftsb-fs"]
+args = ["rollback"]
+match = ["ftsb-fs rollback --to 0"]
+
+[[rule]]
+id = "hook.ftsb_gc"
+category = "session"
+decision = "deny"
+reason = "the agent may not prune the session's restorable states"
+alternative = "leave `ftsb-fs gc` to the user"
+programs = ["ftsb-fs"]
+args = ["gc"]
+match = ["ftsb-fs gc --older-than 1"]
+
+[[rule]]
+id = "hook.fusermount_unmount"
+category = "session"
+decision = "deny"
+reason = "unmounting a FUSE view takes the transaction away from under the session"
+alternative = "leave unmounting to the user (`ftsb-fs unmount`)"
+programs = ["fusermount", "fusermount3"]
+args = ["-*u*"]
+match = ["fusermount3 -u /home/dev/project", "fusermount -uz /home/dev/project"]
+not_match = ["fusermount3 -V"]
+
+[[rule]]
+id = "hook.umount"
+category = "session"
+decision = "deny"
+reason = "unmounting takes the view (and its transaction) away from under the session"
+alternative = "leave unmounting to the user (`ftsb-fs unmount`)"
+programs = ["umount"]
+match = ["umount /home/dev/project", "umount -l /home/dev/project"]
+"#;
+
+/// Files in the home that run code in every future shell or login.
+const START_UP_FILES: &[&str] = &[
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".config/fish/config.fish",
+];
+
+/// What a tool call would do, whatever the harness calls it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Run a shell command line.
+    Shell {
+        /// The command line, exactly as the shell will get it.
+        command: String,
+    },
+    /// Create, overwrite, edit or delete these files.
+    Write {
+        /// The files, as the payload names them (relative ones resolve against the cwd).
+        paths: Vec<PathBuf>,
+    },
+    /// Read this file.
+    Read {
+        /// The file, as the payload names it.
+        path: PathBuf,
+    },
+    /// Call a tool of an MCP server with these arguments.
+    Mcp {
+        /// The tool's full name (`mcp__server__tool`).
+        name: String,
+        /// Its arguments.
+        input: Value,
+    },
+    /// A tool the hooks do not judge (reads, searches, web fetches, sub-agents).
+    Other,
+}
+
+/// One tool call, decoded from a payload.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// What it would do.
+    pub action: Action,
+    /// The directory it runs in, if the payload says.
+    pub cwd: Option<PathBuf>,
+    /// The workspace the payload names (`workspace_roots`), if any.
+    pub workspace: Option<PathBuf>,
+    /// The tool's input object, for adapters that answer with a rewritten one.
+    pub tool_input: Value,
+}
+
+/// What the hook answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// No opinion: the harness's own permissions decide.
+    Pass,
+    /// No objection, but run this command line instead (the original through `ftsb-fs exec`).
+    Rewrite {
+        /// The replacement command line.
+        command: String,
+        /// Why, for the user.
+        reason: String,
+    },
+    /// A human must decide.
+    Ask(String),
+    /// Never run it.
+    Deny(String),
+}
+
+/// Where the workspace's view is and where its daemon keeps its store.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// The workspace (the lower directory).
+    pub workspace: PathBuf,
+    /// Where the view is mounted (the workspace itself in place).
+    pub view: PathBuf,
+    /// The daemon's store.
+    pub store: PathBuf,
+}
+
+/// Everything a judgement needs, loaded once per hook call.
+#[derive(Debug)]
+pub struct Judge {
+    gate: Gate,
+    /// The agent's workspace (the directory it was started in: the view when mounted).
+    pub workspace: PathBuf,
+    home: Option<PathBuf>,
+    /// The mounted view of the workspace, if any.
+    pub mount: Option<Mount>,
+    policy: Option<PathBuf>,
+    exe: PathBuf,
+    trust_exec: bool,
+}
+
+/// How a judge is set up.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// The user's policy file, if any.
+    pub policy: Option<PathBuf>,
+    /// Auto-approve commands rewritten through `exec`, where the harness can only rewrite
+    /// with an approval.
+    pub trust_exec: bool,
+}
+
+impl Judge {
+    /// Loads the policy (the user's, with the hook rules added) and asks the workspace's
+    /// daemon, if one runs, where its view and store are.
+    pub fn load(setup: &Setup, workspace: PathBuf) -> Result<Judge, Reason> {
+        let gate = load_gate(setup.policy.as_deref())?;
+        let workspace = std::path::absolute(&workspace).unwrap_or(workspace);
+        let workspace = resolve_links(&normalize(&workspace));
+        let mount = find_mount(&workspace)?;
+        let exe = std::env::current_exe().map_err(|e| {
+            format!("cannot find the ftsb-fs binary to route commands through: {e}")
+        })?;
+        Ok(Judge {
+            gate,
+            workspace,
+            home: std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
+            mount,
+            policy: setup.policy.as_ref().map(|p| resolve_links(&normalize(p))),
+            exe,
+            trust_exec: setup.trust_exec,
+        })
+    }
+
+    /// Whether the harness may turn a rewrite into an approval (`--trust-exec`).
+    pub fn trust_exec(&self) -> bool {
+        self.trust_exec
+    }
+
+    /// The answer for one call.
+    pub fn judge(&self, call: &Call) -> Answer {
+        let cwd = call
+            .cwd
+            .as_ref()
+            .map(|c| self.resolve(c, &self.workspace))
+            .unwrap_or_else(|| self.workspace.clone());
+        match &call.action {
+            Action::Shell { command } => self.shell(command, &cwd),
+            Action::Write { paths } => strictest(paths.iter().map(|p| self.write(p, &cwd))),
+            Action::Read { path } => self.read(path, &cwd),
+            Action::Mcp { name, input } => self.mcp(name, input, &cwd),
+            Action::Other => Answer::Pass,
+        }
+    }
+
+    fn ctx(&self, cwd: &Path) -> Context {
+        Context {
+            cwd: cwd.to_owned(),
+            workspace: Some(self.workspace.clone()),
+            home: self.home.clone(),
+        }
+    }
+
+    /// A shell command: the gate's verdict; what it lets through runs through `exec` when the
+    /// workspace is mounted.
+    fn shell(&self, command: &str, cwd: &Path) -> Answer {
+        let v = self.gate.judge(command, &self.ctx(cwd));
+        match v.decision {
+            Decision::Deny => Answer::Deny(explain(&v)),
+            Decision::Ask => Answer::Ask(explain(&v)),
+            // The gate does not know where the store and the policy are: a line that names
+            // them is refused (the agent has no business there, reading or writing).
+            Decision::Allow if let Some(what) = self.names_protected(command, cwd) => {
+                Answer::Deny(format!(
+                    "ftsb-fs: the command names {what} [hook.protected_path]; instead: leave ftsb-fs's own files to the user"
+                ))
+            }
+            Decision::Allow => match &self.mount {
+                Some(m) => Answer::Rewrite {
+                    command: self.through_exec(m, command, cwd),
+                    reason: "ftsb-fs: runs through `ftsb-fs exec` (checkpoint before, rollback if it fails, confined to the view)".into(),
+                },
+                None => Answer::Pass,
+            },
+        }
+    }
+
+    /// `command` as one `ftsb-fs exec WS -- bash -c '...'` line, every word quoted.
+    /// `exec` runs a command from outside the view at the view's root; one judged in a
+    /// directory outside first goes back there, so it acts where it was judged.
+    fn through_exec(&self, m: &Mount, command: &str, cwd: &Path) -> String {
+        let mut words = vec![self.exe.to_string_lossy().into_owned(), "exec".to_owned()];
+        if let Some(p) = &self.policy {
+            words.push("--policy".to_owned());
+            words.push(p.to_string_lossy().into_owned());
+        }
+        words.push(m.workspace.to_string_lossy().into_owned());
+        let script = if cwd.starts_with(&m.view) || cwd.starts_with(&m.workspace) {
+            command.to_owned()
+        } else {
+            let dir = quote_argv(&[cwd.to_string_lossy().into_owned()]);
+            format!("cd -- {dir} || exit 1\n{command}")
+        };
+        words.extend(["--".to_owned(), "bash".to_owned(), "-c".to_owned(), script]);
+        quote_argv(&words)
+    }
+
+    /// A file the agent would create, change or delete.
+    fn write(&self, path: &Path, cwd: &Path) -> Answer {
+        let abs = self.resolve(path, cwd);
+        let real = resolve_links(&abs);
+        let shown = abs.display();
+        for p in [&abs, &real] {
+            if let Some(why) = self.forbidden(p) {
+                return Answer::Deny(format!(
+                    "ftsb-fs: {why} ({shown}) [hook.protected_path]; instead: change files inside the workspace only"
+                ));
+            }
+        }
+        // The gate knows the shell start-up files, ~/.ssh, system and device paths: ask it
+        // about a plain write to the same file.
+        let v = self.gate.judge(
+            &quote_argv(&["tee".into(), real.to_string_lossy().into_owned()]),
+            &self.ctx(cwd),
+        );
+        match v.decision {
+            Decision::Deny => return Answer::Deny(explain(&v)),
+            Decision::Ask => return Answer::Ask(explain(&v)),
+            Decision::Allow => {}
+        }
+        let in_home = self.home.as_ref().is_some_and(|h| real.starts_with(h));
+        if !self.inside_workspace(&real) && (in_home || !is_scratch(&real)) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} is outside the workspace {} [hook.outside_workspace]; instead: keep changes inside the workspace, where they are undoable",
+                self.workspace.display()
+            ));
+        }
+        Answer::Pass
+    }
+
+    /// A file the agent would read: only the store and the policy are off limits (reading
+    /// secrets is the gate's business only when they leave the machine).
+    fn read(&self, path: &Path, cwd: &Path) -> Answer {
+        let abs = resolve_links(&self.resolve(path, cwd));
+        if self.in_store(&abs) {
+            return Answer::Deny(format!(
+                "ftsb-fs: {} is inside ftsb-fs's store [hook.protected_path]; instead: read the workspace, or `ftsb-fs diff` for what changed",
+                abs.display()
+            ));
+        }
+        Answer::Pass
+    }
+
+    /// An MCP tool: its command-like arguments are judged as shell lines and its path-like
+    /// arguments as files it may write; anything else is the harness's business.
+    fn mcp(&self, name: &str, input: &Value, cwd: &Path) -> Answer {
+        let mut answers = Vec::new();
+        walk_strings(input, None, &mut |key, s| {
+            let key = key.unwrap_or_default().to_ascii_lowercase();
+            if matches!(key.as_str(), "command" | "cmd" | "shell" | "script") {
+                match self.shell(s, cwd) {
+                    // The server runs it, not the agent's shell: nothing to route through exec.
+                    Answer::Rewrite { .. } => {}
+                    a => answers.push(a),
+                }
+            } else if let Some(s) = as_path(s) {
+                let p = match (s.strip_prefix("~/"), &self.home) {
+                    (Some(rest), Some(h)) => h.join(rest),
+                    _ => PathBuf::from(s),
+                };
+                answers.push(self.write(&p, cwd));
+            }
+        });
+        match strictest(answers) {
+            Answer::Deny(r) => Answer::Deny(format!("{r} (in MCP tool {name})")),
+            Answer::Ask(r) => Answer::Ask(format!("{r} (in MCP tool {name})")),
+            _ => Answer::Pass,
+        }
+    }
+
+    /// Why the agent may never write `p`, if so.
+    fn forbidden(&self, p: &Path) -> Option<String> {
+        if self.in_store(p) {
+            return Some("the agent may not write ftsb-fs's store".into());
+        }
+        if self.policy.as_deref() == Some(p) {
+            return Some("the agent may not change its own exec policy".into());
+        }
+        if let Some(m) = &self.mount
+            && m.view != m.workspace
+            && p.starts_with(&m.workspace)
+        {
+            return Some(format!(
+                "writing the workspace {} directly bypasses its view {}",
+                m.workspace.display(),
+                m.view.display()
+            ));
+        }
+        if let Some(rel) = self.home.as_ref().and_then(|h| p.strip_prefix(h).ok()) {
+            if rel.starts_with(".ssh") {
+                return Some("changing ~/.ssh grants or redirects remote access".into());
+            }
+            if START_UP_FILES.iter().any(|f| rel == Path::new(f)) {
+                return Some(
+                    "changing shell start-up files runs code in every future shell".into(),
+                );
+            }
+        }
+        let names: Vec<_> = p.components().collect();
+        for (i, c) in names.iter().enumerate() {
+            if c.as_os_str() == ".git" {
+                match names.get(i + 1).map(|n| n.as_os_str()) {
+                    Some(n) if n == "hooks" => {
+                        return Some("git hooks run code at the user's next git command".into());
+                    }
+                    Some(n) if n == "config" && i + 2 == names.len() => {
+                        return Some(
+                            "a repository's config can make git run arbitrary programs".into(),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// What protected place a command line names literally, if any: a store or the policy.
+    fn names_protected(&self, line: &str, cwd: &Path) -> Option<&'static str> {
+        let mut stores: Vec<String> = vec![".local/state/ftsb-fs".into()];
+        stores.extend(
+            self.stores()
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned()),
+        );
+        if stores.iter().any(|s| line.contains(s.as_str())) {
+            return Some("ftsb-fs's store");
+        }
+        // The policy by its absolute path, or relative to the cwd or the workspace.
+        let policy = self.policy.as_deref()?;
+        let mut names = vec![policy.to_path_buf()];
+        for base in [cwd, self.workspace.as_path()] {
+            if let Ok(rel) = policy.strip_prefix(base) {
+                names.push(rel.to_path_buf());
+            }
+        }
+        names
+            .iter()
+            .any(|n| !n.as_os_str().is_empty() && line.contains(n.to_string_lossy().as_ref()))
+            .then_some("the exec policy")
+    }
+
+    /// The daemon's store and where stores live by default.
+    fn stores(&self) -> Vec<PathBuf> {
+        let mut stores: Vec<PathBuf> = self.mount.iter().map(|m| m.store.clone()).collect();
+        if let Some(s) = std::env::var_os("XDG_STATE_HOME").filter(|s| !s.is_empty()) {
+            stores.push(PathBuf::from(s).join("ftsb-fs"));
+        }
+        if let Some(h) = &self.home {
+            stores.push(h.join(".local/state/ftsb-fs"));
+        }
+        stores
+            .iter()
+            .map(|s| resolve_links(&normalize(s)))
+            .collect()
+    }
+
+    /// Whether `p` is in the daemon's store or where stores live by default.
+    fn in_store(&self, p: &Path) -> bool {
+        self.stores().iter().any(|s| p.starts_with(s))
+    }
+
+    fn inside_workspace(&self, p: &Path) -> bool {
+        p.starts_with(&self.workspace)
+            || self.mount.as_ref().is_some_and(|m| p.starts_with(&m.view))
+    }
+
+    /// `p` made absolute against `cwd` (and `~/` against the home), without `.` or `..`.
+    fn resolve(&self, p: &Path, cwd: &Path) -> PathBuf {
+        let p = match (p.strip_prefix("~"), &self.home) {
+            (Ok(rest), Some(h)) => h.join(rest),
+            _ => p.to_owned(),
+        };
+        normalize(&cwd.join(p))
+    }
+}
+
+/// The gate with the hook rules added to the user's policy (or to the default one).
+pub fn load_gate(policy: Option<&Path>) -> Result<Gate, Reason> {
+    let user = match policy {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| format!("cannot read policy {}: {e}", p.display()))?,
+        None => String::new(),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix("ftsb-fs-hook-policy-")
+        .suffix(".toml")
+        .tempfile()
+        .map_err(|e| format!("cannot write the hook policy: {e}"))?;
+    // The user's text first, so its line numbers stay right in any error.
+    std::io::Write::write_all(&mut file, format!("{user}\n{HOOK_RULES}").as_bytes())
+        .map_err(|e| format!("cannot write the hook policy: {e}"))?;
+    match Gate::load(Some(file.path())) {
+        Ok(g) => Ok(g),
+        // Report the user's own file and line where the fault is theirs.
+        Err(e) => Err(match policy.map(|p| Gate::load(Some(p))) {
+            Some(Err(user_err)) => user_err.to_string(),
+            _ => format!("the hook rules do not load over this policy: {e}"),
+        }),
+    }
+}
+
+/// Asks the daemon of `dir` (a workspace or its view) where its view and store are.
+/// No daemon means not mounted; a daemon that answers wrongly is an error.
+fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
+    let view_of = crate::daemon::mounted_workspace(dir);
+    let ws = view_of.clone().unwrap_or_else(|| dir.to_owned());
+    let mut client = match (Client::connect(&ws), view_of) {
+        (Ok(c), _) => c,
+        (Err(_), None) => return Ok(None),
+        // A view whose daemon cannot be reached (dead, or walled off) cannot route commands
+        // through `exec`: letting them run unrouted would fail open.
+        (Err(e), Some(_)) => {
+            return Err(format!(
+                "{} is a mounted view but its daemon cannot be reached ({e})",
+                dir.display()
+            ));
+        }
+    };
+    let r = client
+        .call(&Request::Info)
+        .map_err(|e| format!("the daemon of {} does not answer: {e}", ws.display()))?;
+    let info = match (r.ok, r.result) {
+        (true, Some(v)) => v,
+        _ => {
+            return Err(format!(
+                "the daemon of {} refused to say where its view is: {}",
+                ws.display(),
+                r.error.unwrap_or_default()
+            ));
+        }
+    };
+    let path = |k: &str| -> Result<PathBuf, Reason> {
+        info[k]
+            .as_str()
+            .map(|s| normalize(Path::new(s)))
+            .ok_or_else(|| format!("the daemon's answer has no {k}"))
+    };
+    Ok(Some(Mount {
+        workspace: path("workspace")?,
+        view: path("view")?,
+        store: path("store")?,
+    }))
+}
+
+/// The verdict in one line a model can act on: the reason, the rule, a safer way.
+fn explain(v: &Verdict) -> String {
+    let mut s = format!("ftsb-fs gate: {}", v.reason);
+    if let Some(r) = &v.rule {
+        s.push_str(&format!(" [{r}]"));
+    }
+    match (&v.alternative, v.decision) {
+        (Some(a), _) => s.push_str(&format!("; instead: {a}")),
+        // A refusal always says what to do instead.
+        (None, Decision::Deny) => s.push_str(
+            "; instead: find a way that stays inside the workspace, or ask the user to run it",
+        ),
+        (None, _) => {}
+    }
+    s
+}
+
+/// The strictest of several answers (deny over ask over anything else); the first wins ties.
+pub fn strictest(answers: impl IntoIterator<Item = Answer>) -> Answer {
+    let rank = |a: &Answer| match a {
+        Answer::Deny(_) => 2,
+        Answer::Ask(_) => 1,
+        _ => 0,
+    };
+    let mut best = Answer::Pass;
+    for a in answers {
+        if rank(&a) > rank(&best) {
+            best = a;
+        }
+    }
+    best
+}
+
+/// The path a string argument names: absolute, `~/...`, or a `file://` URI.
+fn as_path(s: &str) -> Option<&str> {
+    let s = s.strip_prefix("file://").unwrap_or(s);
+    (s.starts_with('/') || s.starts_with("~/")).then_some(s)
+}
+
+/// Calls `f` with every string in `v` and the key it sits under.
+fn walk_strings(v: &Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>, &str)) {
+    match v {
+        Value::String(s) => f(key, s),
+        Value::Array(a) => a.iter().for_each(|x| walk_strings(x, key, f)),
+        Value::Object(o) => o.iter().for_each(|(k, x)| walk_strings(x, Some(k), f)),
+        _ => {}
+    }
+}
+
+/// `p` without `.` and `..` components (lexically; `..` of the root stays the root).
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `p` with every symlink resolved, dangling ones too, so a link inside the workspace cannot
+/// hide a target outside it.
+fn resolve_links(p: &Path) -> PathBuf {
+    let mut p = p.to_owned();
+    // Each round resolves one dangling link; 40 is the kernel's own limit on a path's links.
+    for _ in 0..40 {
+        let mut rest = Vec::new();
+        let mut cur = p.clone();
+        let real = loop {
+            if let Ok(real) = cur.canonicalize() {
+                break real;
+            }
+            match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    cur = parent.to_owned();
+                }
+                _ => return p,
+            }
+        };
+        // Only the first missing name can be a link (the names after it have no directory).
+        let first = rest.pop();
+        let link = first
+            .as_ref()
+            .and_then(|f| std::fs::read_link(real.join(f)).ok());
+        let mut out = match link {
+            Some(target) => normalize(&real.join(target)),
+            None => {
+                let mut out = real;
+                out.extend(first);
+                out.extend(rest.iter().rev());
+                return out;
+            }
+        };
+        out.extend(rest.iter().rev());
+        p = out;
+    }
+    p
+}
+
+/// Temp directories: writes there need no one's opinion.
+fn is_scratch(p: &Path) -> bool {
+    let mut dirs = vec![PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
+    if let Some(t) = std::env::var_os("TMPDIR").filter(|t| !t.is_empty()) {
+        dirs.push(normalize(Path::new(&t)));
+    }
+    dirs.iter().any(|d| p.starts_with(d) && p != d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hook_rules_load_and_their_examples_hold() {
+        let gate = load_gate(None).expect("hook rules load over the default policy");
+        let ctx = Context {
+            cwd: "/home/dev/project".into(),
+            workspace: Some("/home/dev/project".into()),
+            home: Some("/home/dev".into()),
+        };
+        for line in [
+            "ftsb-fs commit",
+            "fusermount3 -u /x",
+            "umount /x",
+            "sudo ftsb-fs abort",
+        ] {
+            assert_eq!(gate.judge(line, &ctx).decision, Decision::Deny, "{line}");
+        }
+        assert_eq!(gate.judge("ftsb-fs diff", &ctx).decision, Decision::Allow);
+    }
+
+    #[test]
+    fn strictest_prefers_deny_then_ask() {
+        let a = strictest([
+            Answer::Pass,
+            Answer::Ask("a".into()),
+            Answer::Deny("d".into()),
+            Answer::Ask("b".into()),
+        ]);
+        assert_eq!(a, Answer::Deny("d".into()));
+        assert_eq!(strictest([]), Answer::Pass);
+    }
+
+    #[test]
+    fn normalize_drops_dots() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("/../..")), PathBuf::from("/"));
+    }
+}
