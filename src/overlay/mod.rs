@@ -579,18 +579,15 @@ fn check_name(name: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
-/// Opens the parts of the store at `dir` for the workspace `workspace`.
+/// Opens the parts of the store at `store` for the workspace `workspace`, refusing a
+/// directory that is neither a store nor empty (see [`crate::store::layout`]).
 pub fn open_parts(workspace: &Path, store: &Path) -> Result<Parts, FsError> {
     let lower = Lower::open(workspace).map_err(|source| FsError::Lower {
         op: "open",
         path: workspace.display().to_string(),
         source,
     })?;
-    std::fs::create_dir_all(store).map_err(|source| FsError::Lower {
-        op: "create store",
-        path: store.display().to_string(),
-        source,
-    })?;
+    crate::store::layout::claim(store)?;
     let db = Db::open(&store.join("meta.db"), workspace)?;
     let blobs = BlobStore::open(&store.join("blobs"))?;
     let work = WorkDir::open(&store.join("work"))?;

@@ -12,6 +12,7 @@
 //! Deliberately not here: which blobs are live (the callers' metadata knows that; [`BlobStore::gc`]
 //! takes the live set), and mutable working files (see [`WorkDir`]).
 
+pub mod layout;
 mod work;
 
 pub use work::WorkDir;
@@ -88,6 +89,14 @@ pub enum StoreError {
     Missing { id: BlobId },
     #[error("'{text}' is not a blob id (64 hex digits)")]
     BadId { text: String },
+    #[error("{path} is not an ftsb-fs store and not empty; refusing to use it as a store")]
+    NotAStore { path: PathBuf },
+    #[error("no ftsb-fs store at {path} (pass --store)")]
+    NoStore { path: PathBuf },
+    #[error("the store {path} has format {format}, which this build does not know")]
+    Format { path: PathBuf, format: u32 },
+    #[error("refusing the store {path}: it {why}")]
+    Location { path: PathBuf, why: String },
 }
 
 impl StoreError {
