@@ -109,7 +109,12 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             message,
             paths,
             force,
-        } => super::commit::commit(daemon, &message, &paths, force),
+        } => super::commit::commit(daemon, &message, &paths, force, false),
+        Request::CommitAllowingSetid {
+            message,
+            paths,
+            force,
+        } => super::commit::commit(daemon, &message, &paths, force, true),
         Request::Abort => {
             let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
             invalidate(daemon, &inval);

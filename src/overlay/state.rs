@@ -96,7 +96,9 @@ pub struct Change {
     pub raw_path: LowerPath,
     pub change: ChangeKind,
     pub kind: Option<Kind>,
-    /// The workspace object this path showed before (deleted, renamed or changed in place).
+    /// The workspace object this path showed before (deleted, renamed or changed in place);
+    /// for an added path, where the workspace may hold an object the new one replaces (not
+    /// checked: it may not exist).
     #[serde(skip)]
     pub origin: Option<LowerPath>,
     #[serde(skip)]
@@ -511,7 +513,11 @@ impl Overlay {
                     };
                     let opaque_new = node.origin.is_none() || all_new;
                     if let Some(what) = what {
-                        out.push(change(what, kind, Some(*ino)));
+                        let mut c = change(what, kind, Some(*ino));
+                        if c.change == ChangeKind::Added {
+                            c.origin = merge.as_ref().map(|m| m.join(name));
+                        }
+                        out.push(c);
                     }
                     if node.attr.kind == Kind::Dir && *count == 1 {
                         self.walk_changes(*ino, &path, opaque_new, out, seen)?;
@@ -548,6 +554,52 @@ impl Overlay {
             || (a.kind != Kind::Dir && a.mtime != lower.mtime)
             || node.xattrs.is_some();
         Ok(meta_differs.then_some(ChangeKind::Metadata))
+    }
+
+    /// The paths among `changes` whose object would reach the workspace more privileged than
+    /// the workspace object it came from: a non-directory that gained setuid, setgid or sticky,
+    /// or a file capability (`security.capability`), or whose content changed while it keeps
+    /// one of them (the privilege would then apply to new code). Directories are left out:
+    /// setgid on a directory is inherited by every `mkdir` below it and grants nothing.
+    pub fn gained_privileges(&self, changes: &[Change]) -> Result<Vec<String>, FsError> {
+        const CAP: &[u8] = b"security.capability";
+        let mut out = Vec::new();
+        for c in changes {
+            let Some(node) = c.ino.and_then(|i| self.nodes.get(&i)) else {
+                continue;
+            };
+            if node.attr.kind == Kind::Dir {
+                continue;
+            }
+            let origin = node.origin.as_ref().map(|o| &o.path);
+            let old = match origin {
+                Some(p) => self.lower.stat(p).map_err(lower_err("stat", p))?,
+                None => None,
+            };
+            let old_bits = old.as_ref().map_or(0, |st| st.st_mode & 0o7000);
+            let bits = node.attr.perm & 0o7000;
+            let rewritten = matches!(node.data, Data::Work | Data::Blob(_));
+            let mut gained = bits & !old_bits != 0 || (bits != 0 && rewritten);
+            let old_cap = match (origin, &old) {
+                (Some(p), Some(_)) => self
+                    .lower
+                    .xattrs(p)
+                    .map_err(lower_err("listxattr", p))?
+                    .remove(CAP),
+                _ => None,
+            };
+            let cap = match &node.xattrs {
+                Some(x) => x.get(CAP).cloned(),
+                None => old_cap.clone(),
+            };
+            if cap.is_some() && (cap != old_cap || rewritten) {
+                gained = true;
+            }
+            if gained {
+                out.push(c.path.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Every blob that the live overlay references.
