@@ -391,10 +391,14 @@ impl Overlay {
         if let Some(gid) = set.gid {
             node.attr.gid = gid;
         }
-        if set.uid.is_some() || set.gid.is_some() {
-            // chown clears setuid and setgid of a regular file, as the kernel does.
-            if node.attr.kind == Kind::File {
-                node.attr.perm &= !0o6000;
+        if (set.uid.is_some() || set.gid.is_some()) && set.perm.is_none() {
+            // chown clears setuid of every non-directory (files, fifos, devices, sockets,
+            // symlinks), and setgid where it means "run as the group" (group-executable; without
+            // it setgid marks mandatory locking and stays), as Linux filesystems do. The kernel
+            // leaves this to a FUSE daemon. Directories keep both: their setgid is inherited.
+            if node.attr.kind != Kind::Dir {
+                let group_exec = node.attr.perm & 0o010 != 0;
+                node.attr.perm &= if group_exec { !0o6000 } else { !0o4000 };
             }
         }
         match set.atime {
