@@ -489,6 +489,13 @@ impl Overlay {
                 attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
                 self.written_attrs(ino, &mut attr, &m);
             }
+            // A sealed file allocates what its blob does (a restored sparse file stays sparse).
+            if let Data::Blob(id) = node.data
+                && attr.size > 0
+                && let Ok(m) = std::fs::metadata(self.blobs.path(id))
+            {
+                attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
+            }
             return Ok(attr);
         }
         let r = self.refs.get(&ino).ok_or(FsError::Stale)?;

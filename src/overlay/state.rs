@@ -145,17 +145,34 @@ impl Overlay {
             self.touch_node(ino);
         }
         self.write_pending()?;
+        Ok(self.snapshot(|ino, n| {
+            n.sealed
+                .or_else(|| passing.get(&ino).copied())
+                .expect("every working file was sealed above")
+        }))
+    }
+
+    /// The overlay's state as [`Overlay::seal`] would return it, for questions about its
+    /// shape only (which paths change, what a commit would stash): nothing is hashed or
+    /// written, and working files changed since their last seal stand as
+    /// [`BlobId::UNSEALED`], a blob no store holds. Costs what the overlay's metadata holds,
+    /// whatever the bytes written (`status`).
+    pub fn peek(&self) -> Snapshot {
+        self.snapshot(|_, n| n.sealed.unwrap_or(crate::store::BlobId::UNSEALED))
+    }
+
+    /// The state, with the blob of each working file given by `blob`.
+    fn snapshot(&self, blob: impl Fn(Ino, &Node) -> crate::store::BlobId) -> Snapshot {
         let mut nodes: Vec<(Ino, Node)> = self
             .nodes
             .iter()
             .map(|(ino, n)| {
-                let mut n = n.clone();
+                let mut out = n.clone();
                 if n.data == Data::Work {
-                    let id = n.sealed.or_else(|| passing.get(ino).copied());
-                    n.data = Data::Blob(id.expect("every working file was sealed above"));
+                    out.data = Data::Blob(blob(*ino, n));
                 }
-                n.sealed = None;
-                (*ino, n)
+                out.sealed = None;
+                (*ino, out)
             })
             .collect();
         nodes.sort_by_key(|(i, _)| *i);
@@ -169,11 +186,11 @@ impl Overlay {
             })
             .collect();
         dentries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        Ok(Snapshot {
+        Snapshot {
             nodes,
             dentries,
             next_ino: self.next_ino,
-        })
+        }
     }
 
     /// Replaces the overlay with `snap` (rollback), or with nothing when `snap` is empty
