@@ -27,18 +27,22 @@ pub enum Access {
     Direct(Arc<File>),
 }
 
-/// What an open handle was granted, as `release_handle` needs it back.
+/// What an open handle was granted, as `release_handle` and `check_handle` need it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle {
     pub direct: bool,
     pub write: bool,
+    /// [`Overlay::restores`] when it was opened: a later rollback or abort revokes it.
+    pub epoch: u64,
 }
 
 impl Handle {
-    /// A handle served by requests (whether it writes does not matter at release).
+    /// A handle served by requests, opened before any restore (whether it writes does not
+    /// matter at release).
     pub const CACHED: Handle = Handle {
         direct: false,
         write: false,
+        epoch: 0,
     };
 }
 
@@ -128,7 +132,9 @@ impl Overlay {
 
     /// Releases an open file handle of `ino`, writing its attributes through.
     pub fn release_handle(&mut self, ino: Ino, handle: Handle) -> Result<(), FsError> {
-        if handle.direct && self.direct.contains_key(&ino) {
+        // A handle revoked by a restore no longer counts among the direct ones (those
+        // were dropped with its working file).
+        if handle.direct && handle.epoch == self.restores && self.direct.contains_key(&ino) {
             if handle.write {
                 self.take_written_attrs(ino);
             }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::namespace::Found;
 use super::types::*;
-use super::{FsError, LowerRef, Overlay, ROOT, encode, lower_err};
+use super::{FsError, Handle, LowerRef, Overlay, ROOT, encode, lower_err};
 use crate::meta::{DentryRow, NodeRow};
 
 /// The overlay's whole state at one moment.
@@ -105,12 +105,12 @@ pub struct Change {
     pub ino: Option<Ino>,
 }
 
-/// What a file held open for direct I/O keeps across a restore.
+/// What a file held open for direct I/O keeps when the overlay is replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Refill {
-    /// The restored bytes (rollback, abort).
+    /// Nothing: its working file is detached (rollback, abort).
     Restored,
-    /// Its own bytes (commit).
+    /// Its working file and bytes (commit).
     Kept,
 }
 
@@ -196,14 +196,39 @@ impl Overlay {
     /// Replaces the overlay with `snap` (rollback), or with nothing when `snap` is empty
     /// (abort). Working files whose sealed blob is what `snap` wants are kept, so restoring
     /// costs what differs. Returns what the kernel must forget.
+    ///
+    /// Every handle open now is revoked, so nothing written through a descriptor held across
+    /// the restore reaches the restored state: [`Overlay::restores`] moves on (writes through
+    /// a handle opened before are refused with EIO, see [`Overlay::check_handle`]), each open
+    /// inode gets a new generation (the kernel's next lookup makes its old inode, and every
+    /// descriptor on it, fail with EIO), and the working file of a handle the kernel writes
+    /// itself (passthrough) is detached: unlinked from the store, so what the kernel still
+    /// writes there lands in a file nothing shows; the inode gets a new working file at its
+    /// next write.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
-        let inval = self.restore_state(snap)?;
-        self.refill_direct(Refill::Restored)?;
+        self.restores += 1;
+        let open: Vec<Ino> = self.open.keys().copied().collect();
+        for ino in open {
+            *self.generations.entry(ino).or_insert(0) += 1;
+        }
+        let inval = self.restore_state(snap, Refill::Restored)?;
+        self.direct.clear();
         Ok(inval)
     }
 
-    /// `restore` except for the files held open for direct I/O.
-    fn restore_state(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
+    /// Refuses a handle that a rollback or abort revoked since it was opened.
+    pub fn check_handle(&self, handle: Handle) -> Result<(), FsError> {
+        if handle.epoch == self.restores {
+            Ok(())
+        } else {
+            Err(FsError::Revoked)
+        }
+    }
+
+    /// `restore` except for the files held open for direct I/O: on `Refill::Kept` they keep
+    /// their working files, on `Refill::Restored` those are detached like any other.
+    fn restore_state(&mut self, snap: &Snapshot, refill: Refill) -> Result<Invalidation, FsError> {
+        let keep_direct = refill == Refill::Kept;
         self.flush()?;
         let old_nodes = std::mem::take(&mut self.nodes);
         let old_dirs = std::mem::take(&mut self.dirs);
@@ -219,6 +244,7 @@ impl Overlay {
             if let (Data::Blob(want), Some(old)) = (&node.data, old_nodes.get(ino))
                 && old.data == Data::Work
                 && old.sealed == Some(*want)
+                && (keep_direct || !self.direct.contains_key(ino))
             {
                 node.sealed = Some(*want);
                 node.data = Data::Work;
@@ -238,7 +264,9 @@ impl Overlay {
                 .insert(name.clone(), d.clone());
         }
         for (ino, node) in &old_nodes {
-            if node.data == Data::Work && !kept_work.contains(ino) && !self.direct.contains_key(ino)
+            if node.data == Data::Work
+                && !kept_work.contains(ino)
+                && !(keep_direct && self.direct.contains_key(ino))
             {
                 self.work.remove(ino.0)?;
             }
@@ -266,7 +294,7 @@ impl Overlay {
         &mut self,
         placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
     ) -> Result<Invalidation, FsError> {
-        let inval = self.restore_state(&Snapshot::default())?;
+        let inval = self.restore_state(&Snapshot::default(), Refill::Kept)?;
         for (ino, parent, name, path) in placed {
             let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
                 || self.open.get(ino).copied().unwrap_or(0) > 0;
@@ -283,18 +311,17 @@ impl Overlay {
                 );
             }
         }
-        self.refill_direct(Refill::Kept)?;
+        self.refill_direct()?;
         Ok(inval)
     }
 
-    /// Keeps each file held open for direct I/O on its own working file: the kernel reads
-    /// and writes that file without asking, so a new one would leave those handles on the old
-    /// one, and new opens of the inode must share the kernel's. After a rollback or abort the
-    /// file gets the restored bytes; after a commit it keeps its bytes (the committed ones,
-    /// plus what the kernel wrote since the seal, which belongs to the next transaction). The
-    /// node stays in the overlay until the next restore after the file is closed. A file the
-    /// restored state does not have keeps nothing.
-    fn refill_direct(&mut self, refill: Refill) -> Result<(), FsError> {
+    /// Keeps each file held open for direct I/O across a commit on its own working file: the
+    /// kernel reads and writes that file without asking, so a new one would leave those
+    /// handles on the old one, and new opens of the inode must share the kernel's. It keeps
+    /// its bytes (the committed ones, plus what the kernel wrote since the seal, which belongs
+    /// to the next transaction). The node stays in the overlay until the next restore after
+    /// the file is closed. A file the committed state does not have keeps nothing.
+    fn refill_direct(&mut self) -> Result<(), FsError> {
         let held: Vec<Ino> = self.direct.keys().copied().collect();
         for ino in held {
             let node = self.nodes.get(&ino);
@@ -305,10 +332,7 @@ impl Overlay {
                 self.work.remove(ino.0)?;
                 continue;
             }
-            let file = match refill {
-                Refill::Restored => self.ensure_work(ino)?,
-                Refill::Kept => self.adopt_work(ino)?,
-            };
+            let file = self.adopt_work(ino)?;
             self.rewritten_directly(ino, &file)?;
         }
         Ok(())

@@ -110,6 +110,11 @@ pub struct Attr {
     pub ctime: Time,
     pub rdev: u64,
     pub nlink: u32,
+    /// Which incarnation of the inode number the kernel is shown: raised when a rollback or
+    /// abort revokes the handles open on it (see `Overlay::restore`). Not persisted: a new
+    /// daemon starts a new kernel session.
+    #[serde(skip)]
+    pub generation: u64,
 }
 
 /// A path inside the workspace (the lower directory), relative to its root, as raw bytes.
