@@ -155,7 +155,7 @@ impl Overlay {
     /// The overlay's state as [`Overlay::seal`] would return it, for questions about its
     /// shape only (which paths change, what a commit would stash): nothing is hashed or
     /// written, and working files changed since their last seal stand as
-    /// [`BlobId::UNSEALED`], a blob no store holds. Costs what the overlay's metadata holds,
+    /// [`crate::store::BlobId::UNSEALED`], a blob no store holds. Costs what the overlay's metadata holds,
     /// whatever the bytes written (`status`).
     pub fn peek(&self) -> Snapshot {
         self.snapshot(|_, n| n.sealed.unwrap_or(crate::store::BlobId::UNSEALED))
