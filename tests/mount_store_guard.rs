@@ -14,25 +14,6 @@ use std::process::{Command, Output};
 
 use common::*;
 
-/// Asserts `out` failed with one `error: ...` line containing `needle`.
-fn assert_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected a failure; stderr: {stderr}"
-    );
-    let lines: Vec<_> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one stderr line, got: {stderr}");
-    assert!(
-        lines[0].starts_with("error: "),
-        "not an error line: {stderr}"
-    );
-    assert!(
-        lines[0].to_lowercase().contains(&needle.to_lowercase()),
-        "error does not say {needle:?}: {stderr}"
-    );
-}
-
 /// A workspace and a view dir in a fresh temp dir, with a private state home.
 struct Setup {
     t: tempfile::TempDir,
