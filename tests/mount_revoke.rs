@@ -150,3 +150,38 @@ fn commit_keeps_held_descriptors_with_passthrough() {
 fn commit_keeps_held_descriptors_without_passthrough() {
     commit_keeps_held_descriptors(false);
 }
+
+/// Readers cannot write into anything, so a restore leaves them reading: a small file served
+/// by requests and a large one the kernel reads itself read the restored bytes.
+fn readers_keep_reading(passthrough: bool) {
+    let Some(m) = mounted(passthrough) else {
+        return;
+    };
+    let big_then: Vec<u8> = (0..2u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(m.v("big"), &big_then).unwrap();
+    std::fs::write(m.v("small"), "small then\n").unwrap();
+    let cp = m.ok(&["checkpoint"]).trim().to_owned();
+    std::fs::write(m.v("big"), vec![7u8; 2 << 20]).unwrap();
+    std::fs::write(m.v("small"), "small now\n").unwrap();
+    let big = File::open(m.v("big")).unwrap();
+    let small = File::open(m.v("small")).unwrap();
+    m.ok(&["rollback", "--to", &cp]);
+    assert_eq!(std::fs::read(m.v("small")).unwrap(), b"small then\n");
+    let mut buf = vec![0u8; 4096];
+    let n = small.read_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf[..n], b"small then\n");
+    let mut head = vec![0u8; 1 << 16];
+    big.read_exact_at(&mut head, 1 << 20).unwrap();
+    assert_eq!(head, big_then[1 << 20..(1 << 20) + (1 << 16)]);
+    assert_eq!(std::fs::read(m.v("big")).unwrap(), big_then);
+}
+
+#[test]
+fn readers_keep_reading_across_a_rollback_with_passthrough() {
+    readers_keep_reading(true);
+}
+
+#[test]
+fn readers_keep_reading_across_a_rollback_without_passthrough() {
+    readers_keep_reading(false);
+}

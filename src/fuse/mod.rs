@@ -67,10 +67,10 @@ pub struct View {
     /// by the kernel at init, and not refused since.
     passthrough: Arc<AtomicBool>,
     /// The kernel's reference to each working file held open for passthrough, one per inode
-    /// (the kernel wants every open of an inode on the same one), with the overlay's
-    /// `restores` when it was taken: a rollback or abort detaches the working files of open
-    /// handles, so a reference from before it names a detached file. Only taken while the
-    /// overlay's lock is held.
+    /// (the kernel wants every open of an inode on the same one), with the inode's
+    /// generation when it was taken: a rollback or abort that detaches an inode's working
+    /// file raises its generation, so a reference of an older one names a detached file. Only
+    /// taken while the overlay's lock is held.
     backings: Mutex<HashMap<u64, (u64, BackingId)>>,
 }
 
@@ -125,14 +125,14 @@ impl View {
             Ok(opened) => opened,
             Err(e) => return reply.error(errno(&e)),
         };
-        let epoch = ov.restores();
+        let (epoch, generation) = (ov.restores(), ov.generation(i));
         let mut backings = guard(&self.backings);
         let direct = match access {
             Access::Cached => false,
-            Access::Direct(_) if backings.get(&i.0).is_some_and(|(e, _)| *e == epoch) => true,
+            Access::Direct(_) if backings.get(&i.0).is_some_and(|(g, _)| *g == generation) => true,
             Access::Direct(file) => match reply.register(&file) {
                 Ok(id) => {
-                    backings.insert(i.0, (epoch, id));
+                    backings.insert(i.0, (generation, id));
                     true
                 }
                 Err(e) => {
@@ -149,6 +149,7 @@ impl View {
             direct,
             write,
             epoch,
+            generation,
         });
         if direct {
             reply.send(
@@ -211,17 +212,28 @@ impl OpenReply for ReplyCreate {
     }
 }
 
+/// Bits of a file handle given to the restore epoch and to the inode's generation each.
+const EPOCH_BITS: u32 = crate::overlay::HANDLE_STAMP_BITS;
+
 /// The file handle the kernel is given for an open file: what `release` and the revocation
-/// check need back (the restore epoch in the high bits).
+/// check need back (access bits, the restore epoch, the inode's generation).
 fn handle_of(h: Handle) -> FileHandle {
-    FileHandle(u64::from(h.direct) | u64::from(h.write) << 1 | h.epoch << 2)
+    let mask = (1u64 << EPOCH_BITS) - 1;
+    FileHandle(
+        u64::from(h.direct)
+            | u64::from(h.write) << 1
+            | (h.epoch & mask) << 2
+            | (h.generation & mask) << (2 + EPOCH_BITS),
+    )
 }
 
 fn handle_from(fh: FileHandle) -> Handle {
+    let mask = (1u64 << EPOCH_BITS) - 1;
     Handle {
         direct: fh.0 & 1 != 0,
         write: fh.0 & 2 != 0,
-        epoch: fh.0 >> 2,
+        epoch: fh.0 >> 2 & mask,
+        generation: fh.0 >> (2 + EPOCH_BITS) & mask,
     }
 }
 

@@ -27,6 +27,15 @@ pub enum Access {
     Direct(Arc<File>),
 }
 
+/// How many low bits of a handle's `epoch` and `generation` are kept (an adapter may store
+/// no more): both are compared for equality only, so wrapping is harmless in practice.
+pub const HANDLE_STAMP_BITS: u32 = 31;
+
+/// Whether two epoch or generation stamps are equal in their kept bits.
+pub(super) fn same_stamp(a: u64, b: u64) -> bool {
+    (a ^ b) & ((1u64 << HANDLE_STAMP_BITS) - 1) == 0
+}
+
 /// What an open handle was granted, as `release_handle` and `check_handle` need it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle {
@@ -34,6 +43,9 @@ pub struct Handle {
     pub write: bool,
     /// [`Overlay::restores`] when it was opened: a later rollback or abort revokes it.
     pub epoch: u64,
+    /// [`Overlay::generation`] of its inode when it was opened: a direct handle of an older
+    /// generation belongs to a detached working file.
+    pub generation: u64,
 }
 
 impl Handle {
@@ -43,6 +55,7 @@ impl Handle {
         direct: false,
         write: false,
         epoch: 0,
+        generation: 0,
     };
 }
 
@@ -132,9 +145,12 @@ impl Overlay {
 
     /// Releases an open file handle of `ino`, writing its attributes through.
     pub fn release_handle(&mut self, ino: Ino, handle: Handle) -> Result<(), FsError> {
-        // A handle revoked by a restore no longer counts among the direct ones (those
-        // were dropped with its working file).
-        if handle.direct && handle.epoch == self.restores && self.direct.contains_key(&ino) {
+        // A direct handle whose working file a restore detached no longer counts among the
+        // inode's direct ones (those were dropped with the file).
+        if handle.direct
+            && same_stamp(handle.generation, self.generation(ino))
+            && self.direct.contains_key(&ino)
+        {
             if handle.write {
                 self.take_written_attrs(ino);
             }

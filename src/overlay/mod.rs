@@ -27,7 +27,7 @@ mod xattr;
 #[cfg(test)]
 mod tests;
 
-pub use data::{Access, Handle};
+pub use data::{Access, HANDLE_STAMP_BITS, Handle};
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
 pub use state::{Change, ChangeKind, Invalidation, Snapshot};
@@ -487,7 +487,7 @@ impl Overlay {
     /// The attributes of `ino`.
     pub fn getattr(&self, ino: Ino) -> Result<Attr, FsError> {
         let mut attr = self.getattr_now(ino)?;
-        attr.generation = self.generations.get(&ino).copied().unwrap_or(0);
+        attr.generation = self.generation(ino);
         Ok(attr)
     }
 
@@ -496,6 +496,12 @@ impl Overlay {
     /// with EIO, and the kernel's file of a passed-through one was detached).
     pub fn restores(&self) -> u64 {
         self.restores
+    }
+
+    /// The generation of inode number `ino`: raised each time a restore detached its
+    /// passed-through working file (see [`Overlay::restore`]).
+    pub fn generation(&self, ino: Ino) -> u64 {
+        self.generations.get(&ino).copied().unwrap_or(0)
     }
 
     fn getattr_now(&self, ino: Ino) -> Result<Attr, FsError> {

@@ -121,7 +121,7 @@ impl Overlay {
                     },
                 );
                 let mut attr = attr.clone();
-                attr.generation = self.generations.get(ino).copied().unwrap_or(0);
+                attr.generation = self.generation(*ino);
                 attr
             }
         };

@@ -108,9 +108,9 @@ pub struct Change {
 /// What a file held open for direct I/O keeps when the overlay is replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Refill {
-    /// Nothing: its working file is detached (rollback, abort).
+    /// The restored bytes (rollback, abort; readers only: writers' files are detached).
     Restored,
-    /// Its working file and bytes (commit).
+    /// Its own bytes (commit).
     Kept,
 }
 
@@ -197,38 +197,49 @@ impl Overlay {
     /// (abort). Working files whose sealed blob is what `snap` wants are kept, so restoring
     /// costs what differs. Returns what the kernel must forget.
     ///
-    /// Every handle open now is revoked, so nothing written through a descriptor held across
-    /// the restore reaches the restored state: [`Overlay::restores`] moves on (writes through
-    /// a handle opened before are refused with EIO, see [`Overlay::check_handle`]), each open
-    /// inode gets a new generation (the kernel's next lookup makes its old inode, and every
-    /// descriptor on it, fail with EIO), and the working file of a handle the kernel writes
-    /// itself (passthrough) is detached: unlinked from the store, so what the kernel still
-    /// writes there lands in a file nothing shows; the inode gets a new working file at its
-    /// next write.
+    /// Every handle open now loses the right to write, so nothing written through a
+    /// descriptor held across the restore reaches the restored state: [`Overlay::restores`]
+    /// moves on, and writes through a handle opened before are refused with EIO (see
+    /// [`Overlay::check_handle`]). The kernel writes a passed-through file without asking, so
+    /// the working file of an inode with passed-through writers is detached instead (unlinked
+    /// from the store: what the kernel still writes there lands in a file nothing shows; the
+    /// node gets a new working file at its next write), and the inode gets a new generation:
+    /// the kernel's next lookup of it makes the old inode, and every descriptor on it, fail
+    /// with EIO, and new opens get a fresh inode that can take the new working file. Readers
+    /// keep reading (a passed-through reader's file is refilled with the restored bytes).
     pub fn restore(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
         self.restores += 1;
-        let open: Vec<Ino> = self.open.keys().copied().collect();
-        for ino in open {
-            *self.generations.entry(ino).or_insert(0) += 1;
+        let detach: HashSet<Ino> = self
+            .direct
+            .keys()
+            .filter(|i| self.written_directly(**i))
+            .copied()
+            .collect();
+        for ino in &detach {
+            *self.generations.entry(*ino).or_insert(0) += 1;
         }
-        let inval = self.restore_state(snap, Refill::Restored)?;
-        self.direct.clear();
+        let inval = self.restore_state(snap, &detach)?;
+        self.direct.retain(|ino, _| !detach.contains(ino));
+        self.refill_direct(Refill::Restored)?;
         Ok(inval)
     }
 
     /// Refuses a handle that a rollback or abort revoked since it was opened.
     pub fn check_handle(&self, handle: Handle) -> Result<(), FsError> {
-        if handle.epoch == self.restores {
+        if super::data::same_stamp(handle.epoch, self.restores) {
             Ok(())
         } else {
             Err(FsError::Revoked)
         }
     }
 
-    /// `restore` except for the files held open for direct I/O: on `Refill::Kept` they keep
-    /// their working files, on `Refill::Restored` those are detached like any other.
-    fn restore_state(&mut self, snap: &Snapshot, refill: Refill) -> Result<Invalidation, FsError> {
-        let keep_direct = refill == Refill::Kept;
+    /// `restore` except for the files held open for direct I/O, which keep their working
+    /// files unless in `detach` (whose working files go like any other).
+    fn restore_state(
+        &mut self,
+        snap: &Snapshot,
+        detach: &HashSet<Ino>,
+    ) -> Result<Invalidation, FsError> {
         self.flush()?;
         let old_nodes = std::mem::take(&mut self.nodes);
         let old_dirs = std::mem::take(&mut self.dirs);
@@ -244,7 +255,7 @@ impl Overlay {
             if let (Data::Blob(want), Some(old)) = (&node.data, old_nodes.get(ino))
                 && old.data == Data::Work
                 && old.sealed == Some(*want)
-                && (keep_direct || !self.direct.contains_key(ino))
+                && !detach.contains(ino)
             {
                 node.sealed = Some(*want);
                 node.data = Data::Work;
@@ -266,7 +277,7 @@ impl Overlay {
         for (ino, node) in &old_nodes {
             if node.data == Data::Work
                 && !kept_work.contains(ino)
-                && !(keep_direct && self.direct.contains_key(ino))
+                && (detach.contains(ino) || !self.direct.contains_key(ino))
             {
                 self.work.remove(ino.0)?;
             }
@@ -294,7 +305,7 @@ impl Overlay {
         &mut self,
         placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
     ) -> Result<Invalidation, FsError> {
-        let inval = self.restore_state(&Snapshot::default(), Refill::Kept)?;
+        let inval = self.restore_state(&Snapshot::default(), &HashSet::new())?;
         for (ino, parent, name, path) in placed {
             let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
                 || self.open.get(ino).copied().unwrap_or(0) > 0;
@@ -311,17 +322,19 @@ impl Overlay {
                 );
             }
         }
-        self.refill_direct()?;
+        self.refill_direct(Refill::Kept)?;
         Ok(inval)
     }
 
-    /// Keeps each file held open for direct I/O across a commit on its own working file: the
-    /// kernel reads and writes that file without asking, so a new one would leave those
-    /// handles on the old one, and new opens of the inode must share the kernel's. It keeps
-    /// its bytes (the committed ones, plus what the kernel wrote since the seal, which belongs
-    /// to the next transaction). The node stays in the overlay until the next restore after
-    /// the file is closed. A file the committed state does not have keeps nothing.
-    fn refill_direct(&mut self) -> Result<(), FsError> {
+    /// Keeps each file still held open for direct I/O on its own working file: the kernel
+    /// reads (and, across a commit, writes) that file without asking, so a new one would
+    /// leave those handles on the old one, and new opens of the inode must share the
+    /// kernel's. After a rollback or abort (only readers are left: writers were detached) the
+    /// file gets the restored bytes; after a commit it keeps its bytes (the committed ones,
+    /// plus what the kernel wrote since the seal, which belongs to the next transaction). The
+    /// node stays in the overlay until the next restore after the file is closed. A file the
+    /// restored state does not have keeps nothing.
+    fn refill_direct(&mut self, refill: Refill) -> Result<(), FsError> {
         let held: Vec<Ino> = self.direct.keys().copied().collect();
         for ino in held {
             let node = self.nodes.get(&ino);
@@ -332,7 +345,10 @@ impl Overlay {
                 self.work.remove(ino.0)?;
                 continue;
             }
-            let file = self.adopt_work(ino)?;
+            let file = match refill {
+                Refill::Restored => self.ensure_work(ino)?,
+                Refill::Kept => self.adopt_work(ino)?,
+            };
             self.rewritten_directly(ino, &file)?;
         }
         Ok(())

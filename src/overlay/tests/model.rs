@@ -596,6 +596,8 @@ struct Held {
     direct: Option<Arc<fs::File>>,
     /// The overlay's restore count when it was opened.
     epoch: u64,
+    /// Its inode's generation when it was opened.
+    generation: u64,
     /// Revoked by a rollback or abort since: nothing written through it may show.
     revoked: bool,
 }
@@ -606,6 +608,7 @@ impl Held {
             direct: self.direct.is_some(),
             write: true,
             epoch: self.epoch,
+            generation: self.generation,
         }
     }
 
@@ -968,6 +971,7 @@ impl Case {
                 let mut pinned = Vec::new();
                 let ino = self.ino(&path, &mut pinned);
                 let epoch = self.fx.ov().restores();
+                let generation = self.fx.ov().generation(ino);
                 let got = self.fx.ov().open_file(ino, true, *direct);
                 let direct = match &got {
                     Ok((_, Access::Direct(f))) => Some(f.clone()),
@@ -980,6 +984,7 @@ impl Case {
                         pinned,
                         direct,
                         epoch,
+                        generation,
                         revoked: false,
                     });
                 }
