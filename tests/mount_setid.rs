@@ -175,3 +175,39 @@ fn diff_shows_mode_changes_and_symlink_targets() {
     assert!(line("new.sh").contains("create mode 102755"), "{stat}");
     assert!(line("link").contains("a.txt => /etc/shadow"), "{stat}");
 }
+
+#[test]
+fn checkpoint_range_diffs_show_modes_and_targets_too() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("a.txt"), "edited\n").unwrap();
+    let one = m.ok(&["checkpoint"]).trim().to_owned();
+    chmod(&m.v("a.txt"), 0o4755);
+    std::fs::remove_file(m.v("link")).unwrap();
+    std::os::unix::fs::symlink("b.txt", m.v("link")).unwrap();
+    let two = m.ok(&["checkpoint"]).trim().to_owned();
+    let json: serde_json::Value =
+        serde_json::from_str(&m.ok(&["--json", "diff", "--from", &one, "--to", &two])).unwrap();
+    let by_path = |p: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == p)
+            .unwrap_or_else(|| panic!("{p} missing from {json}"))
+            .clone()
+    };
+    let a = by_path("a.txt");
+    assert_eq!(
+        (a["old_mode"].as_str(), a["new_mode"].as_str()),
+        (Some("100644"), Some("104755")),
+        "{a}"
+    );
+    let l = by_path("link");
+    assert_eq!(
+        (l["old_target"].as_str(), l["new_target"].as_str()),
+        (Some("a.txt"), Some("b.txt")),
+        "{l}"
+    );
+    // From "no changes" (0): the old side is the workspace.
+    let stat = m.ok(&["diff", "--from", "0"]);
+    assert!(stat.contains("mode change 100644 => 104755"), "{stat}");
+}

@@ -198,6 +198,26 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
         None => ov.seal().map_err(|e| e.to_string())?,
     };
     let (fa, fb) = (a.fingerprints(), b.fingerprints());
+    let (pa, pb) = (a.paths(), b.paths());
+    // What a side holds at `path`: its node's mode and link target, or the workspace's where
+    // the side has no entry (whiteouts hold nothing).
+    let side = |paths: &std::collections::BTreeMap<String, Option<&crate::overlay::Node>>,
+                path: &str|
+     -> Option<(u32, Option<Vec<u8>>)> {
+        match paths.get(path) {
+            Some(Some(n)) => Some((n.attr.kind.mode_bits() | n.attr.perm, n.target.clone())),
+            Some(None) => None,
+            None => {
+                let p = LowerPath(path.as_bytes().to_vec());
+                let st = ov.lower().stat(&p).ok()??;
+                let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
+                Some((
+                    st.st_mode,
+                    link.then(|| ov.lower().read_link(&p).ok()).flatten(),
+                ))
+            }
+        }
+    };
     let mut out = Vec::new();
     for path in fa
         .keys()
@@ -212,7 +232,16 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
             (Some(None), None) => "added",
             _ => "modified",
         };
-        out.push(json!({ "path": path, "change": change }));
+        let mut v = json!({ "path": path, "change": change });
+        for (key, held) in [("old", side(&pa, path)), ("new", side(&pb, path))] {
+            if let Some((mode, target)) = held {
+                v[format!("{key}_mode")] = json!(format!("{mode:06o}"));
+                if let Some(t) = target {
+                    v[format!("{key}_target")] = json!(String::from_utf8_lossy(&t));
+                }
+            }
+        }
+        out.push(v);
     }
     Ok(Value::Array(out))
 }
