@@ -107,7 +107,21 @@ fn commit_refuses_files_that_gained_a_capability() {
         );
         return;
     }
-    let m = Mounted::at(sample_tree);
+    let m = Mounted::at(|ws| {
+        sample_tree(ws);
+        std::fs::write(ws.join("capped"), "old code").unwrap();
+        set_xattr(&ws.join("capped"), "security.capability", &cap_net_raw());
+    });
+    // Renaming a workspace file that has a capability gains nothing.
+    std::fs::rename(m.v("capped"), m.v("capped2")).unwrap();
+    m.commit();
+    // A write drops the capability, as on Linux; new code given the same one again is a gain.
+    std::fs::write(m.v("capped2"), "new code").unwrap();
+    assert!(!xattrs(&m.v("capped2")).contains_key("security.capability"));
+    set_xattr(&m.v("capped2"), "security.capability", &cap_net_raw());
+    let err = refused_commit(&m);
+    assert!(err.contains("capped2"), "{err}");
+    m.abort();
     let before = tree(&m.ws, EXACT);
     std::fs::write(m.v("pinger"), "#!/bin/sh\n").unwrap();
     set_xattr(&m.v("pinger"), "security.capability", &cap_net_raw());

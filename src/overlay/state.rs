@@ -650,20 +650,20 @@ impl Overlay {
             let bits = node.attr.perm & 0o7000;
             let rewritten = matches!(node.data, Data::Work | Data::Blob(_));
             let mut gained = bits & !old_bits != 0 || (bits != 0 && rewritten);
-            let old_cap = match (origin, &old) {
-                (Some(p), Some(_)) => self
-                    .lower
-                    .xattrs(p)
-                    .map_err(lower_err("listxattr", p))?
-                    .remove(CAP),
-                _ => None,
+            // The workspace object's capability, read only where it can decide (one
+            // getxattr per changed workspace file at most).
+            let old_cap = || match (origin, &old) {
+                (Some(p), Some(_)) => self.lower.xattr(p, CAP).map_err(lower_err("getxattr", p)),
+                _ => Ok(None),
             };
-            let cap = match &node.xattrs {
-                Some(x) => x.get(CAP).cloned(),
-                None => old_cap.clone(),
-            };
-            if cap.is_some() && (cap != old_cap || rewritten) {
-                gained = true;
+            match node.xattrs.as_ref().map(|x| x.get(CAP)) {
+                // The overlay's own xattrs: a capability it set or kept.
+                Some(Some(cap)) => {
+                    gained |= rewritten || old_cap()?.as_ref() != Some(cap);
+                }
+                Some(None) => {}
+                // The workspace's xattrs show through: new code under its capability.
+                None => gained |= rewritten && old_cap()?.is_some(),
             }
             if gained {
                 out.push(c.path.clone());
