@@ -85,6 +85,16 @@ fn a_setuid_workspace_file_may_move_but_not_change_its_code() {
     assert_eq!(std::fs::read(m.w("tool2")).unwrap(), b"old code");
 }
 
+/// The entry of `path` in a `diff --json` answer.
+fn entry(json: &serde_json::Value, path: &str) -> serde_json::Value {
+    json.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == path)
+        .unwrap_or_else(|| panic!("{path} missing from {json}"))
+        .clone()
+}
+
 /// A version-2 `security.capability` value granting CAP_NET_RAW (13), effective.
 fn cap_net_raw() -> Vec<u8> {
     let mut v = Vec::new();
@@ -144,14 +154,7 @@ fn diff_shows_mode_changes_and_symlink_targets() {
     std::os::unix::fs::symlink("b.txt", m.v("link2")).unwrap();
 
     let json: serde_json::Value = serde_json::from_str(&m.ok(&["--json", "diff"])).unwrap();
-    let by_path = |p: &str| {
-        json.as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["path"] == p)
-            .unwrap_or_else(|| panic!("{p} missing from {json}"))
-            .clone()
-    };
+    let by_path = |p: &str| entry(&json, p);
     let a = by_path("a.txt");
     assert_eq!(a["old_mode"], "100644", "{a}");
     assert_eq!(a["new_mode"], "104755", "{a}");
@@ -201,14 +204,7 @@ fn checkpoint_range_diffs_show_modes_and_targets_too() {
     let two = m.ok(&["checkpoint"]).trim().to_owned();
     let json: serde_json::Value =
         serde_json::from_str(&m.ok(&["--json", "diff", "--from", &one, "--to", &two])).unwrap();
-    let by_path = |p: &str| {
-        json.as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["path"] == p)
-            .unwrap_or_else(|| panic!("{p} missing from {json}"))
-            .clone()
-    };
+    let by_path = |p: &str| entry(&json, p);
     let a = by_path("a.txt");
     assert_eq!(
         (a["old_mode"].as_str(), a["new_mode"].as_str()),
