@@ -252,6 +252,23 @@ impl Lower {
         }
     }
 
+    /// Extended attribute `name` of `path` (not following a final symlink), if it has one.
+    pub fn xattr(&self, path: &LowerPath, name: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let fd = self.open_path(path)?;
+        let proc = cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
+        let cname = cstr(name)?;
+        let value = loop_size(|buf, len| {
+            // SAFETY: `proc` and `cname` are NUL-terminated; buf/len describe writable memory
+            // (or null/0 to size).
+            unsafe { libc::getxattr(proc.as_ptr(), cname.as_ptr(), buf.cast(), len) }
+        });
+        match value {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODATA | libc::ENOTSUP)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The extended attributes of `path` (not following a final symlink).
     pub fn xattrs(&self, path: &LowerPath) -> io::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
         let fd = self.open_path(path)?;

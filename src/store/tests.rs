@@ -112,3 +112,120 @@ fn unsynced_blobs_are_named_and_verified_like_synced_ones() {
     assert_eq!(s.read_verified(id).expect("read"), b"snapshot");
     assert_eq!(s.put_bytes(b"snapshot").expect("put again"), id);
 }
+
+mod layout_tests {
+    use super::super::layout::{self, StoreKind};
+    use std::fs;
+
+    /// A SQLite header (100 bytes) with application id `app`.
+    fn sqlite_header(app: u32) -> Vec<u8> {
+        let mut h = vec![0u8; 4096];
+        h[..16].copy_from_slice(b"SQLite format 3\0");
+        h[68..72].copy_from_slice(&app.to_be_bytes());
+        h
+    }
+
+    #[test]
+    fn identify_tells_stores_from_everything_else() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = |n: &str| t.path().join(n);
+        assert_eq!(
+            layout::identify(&d("absent")).expect("id"),
+            StoreKind::Absent
+        );
+        fs::create_dir(d("empty")).expect("mkdir");
+        assert_eq!(layout::identify(&d("empty")).expect("id"), StoreKind::Empty);
+        fs::create_dir(d("logonly")).expect("mkdir");
+        fs::write(d("logonly/daemon.log"), "x").expect("write");
+        assert_eq!(
+            layout::identify(&d("logonly")).expect("id"),
+            StoreKind::Empty
+        );
+        fs::write(d("file"), "x").expect("write");
+        assert_eq!(
+            layout::identify(&d("file")).expect("id"),
+            StoreKind::Foreign
+        );
+        // An ftsb-fs database without a marker: by its application id, or (header not yet
+        // written back from the log) beside the blob and work directories.
+        fs::create_dir(d("old")).expect("mkdir");
+        fs::write(d("old/meta.db"), sqlite_header(0x4654_5342)).expect("write");
+        assert_eq!(
+            layout::identify(&d("old")).expect("id"),
+            StoreKind::Unmarked
+        );
+        fs::create_dir_all(d("young/blobs")).expect("mkdir");
+        fs::create_dir_all(d("young/work")).expect("mkdir");
+        fs::write(d("young/meta.db"), sqlite_header(0)).expect("write");
+        assert_eq!(
+            layout::identify(&d("young")).expect("id"),
+            StoreKind::Unmarked
+        );
+        // Another program's database, and a database of an unknown application.
+        fs::create_dir(d("theirs")).expect("mkdir");
+        fs::write(d("theirs/meta.db"), sqlite_header(0)).expect("write");
+        assert_eq!(
+            layout::identify(&d("theirs")).expect("id"),
+            StoreKind::Foreign
+        );
+        fs::create_dir(d("other")).expect("mkdir");
+        fs::write(d("other/meta.db"), sqlite_header(7)).expect("write");
+        assert_eq!(
+            layout::identify(&d("other")).expect("id"),
+            StoreKind::Foreign
+        );
+        // A marker that is not ours.
+        fs::create_dir(d("fake")).expect("mkdir");
+        fs::write(d("fake/ftsb-fs-store"), "hello").expect("write");
+        assert_eq!(
+            layout::identify(&d("fake")).expect("id"),
+            StoreKind::Foreign
+        );
+    }
+
+    #[test]
+    fn claim_marks_new_and_old_stores_and_touches_nothing_else() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let new = t.path().join("a/b");
+        layout::claim(&new).expect("claim");
+        assert_eq!(
+            layout::identify(&new).expect("id"),
+            StoreKind::Marked(layout::FORMAT)
+        );
+        layout::claim(&new).expect("claim again");
+        layout::require(&new).expect("require");
+        let old = t.path().join("old");
+        fs::create_dir(&old).expect("mkdir");
+        fs::write(old.join("meta.db"), sqlite_header(0x4654_5342)).expect("write");
+        layout::require(&old).expect("require an unmarked store");
+        assert!(old.join(layout::MARKER).exists());
+        let mine = t.path().join("mine");
+        fs::create_dir(&mine).expect("mkdir");
+        fs::write(mine.join("notes"), "x").expect("write");
+        assert!(layout::claim(&mine).is_err());
+        assert!(layout::require(&mine).is_err());
+        assert!(layout::require(&t.path().join("none")).is_err());
+        let names: Vec<_> = fs::read_dir(&mine).expect("read").flatten().collect();
+        assert_eq!(names.len(), 1, "a refused directory was written");
+    }
+
+    #[test]
+    fn check_location_refuses_what_can_never_be_a_store() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let base = t.path().canonicalize().expect("canonical");
+        let ws = base.join("ws");
+        let home = base.join("home");
+        fs::create_dir_all(&ws).expect("mkdir");
+        fs::create_dir_all(&home).expect("mkdir");
+        std::os::unix::fs::symlink(&ws, base.join("via")).expect("symlink");
+        let check = |s: &std::path::Path| layout::check_location(s, &ws, Some(&home));
+        assert!(check(std::path::Path::new("/")).is_err());
+        assert!(check(&home).is_err());
+        assert!(check(&ws).is_err());
+        assert!(check(&ws.join("x/y")).is_err());
+        assert!(check(&base.join("via/store")).is_err(), "through a symlink");
+        assert!(check(&base).is_err(), "holds the workspace");
+        check(&base.join("store")).expect("a sibling is fine");
+        check(&home.join(".local/state/ftsb-fs/ws-1")).expect("below home is fine");
+    }
+}

@@ -602,8 +602,16 @@ fn writers_of_working_files_are_passed_through_readers_are_not() {
     }
     fn close(fx: &mut Fx, ino: Ino, direct: bool, write: bool) -> bool {
         let ov = fx.ov();
-        ov.release_handle(ino, Handle { direct, write })
-            .expect("release");
+        ov.release_handle(
+            ino,
+            Handle {
+                direct,
+                write,
+                epoch: 0,
+                generation: 0,
+            },
+        )
+        .expect("release");
         !ov.is_direct(ino)
     }
     let mut fx = Fx::new(|ws| fs::write(ws.join("lower"), "workspace").expect("write"));
@@ -641,5 +649,71 @@ fn writers_of_working_files_are_passed_through_readers_are_not() {
     assert!(
         matches!(without, Access::Cached),
         "nothing is direct without passthrough"
+    );
+}
+
+/// A restore revokes handles: a passed-through writer's working file is detached (what it
+/// writes no longer shows, and its release does not touch the inode's new direct handles),
+/// a request-served writer is refused, and a passed-through reader stays on its file (its
+/// release still ends the inode's direct mode).
+#[test]
+fn a_restore_revokes_writers_and_keeps_readers() {
+    use std::os::unix::fs::FileExt;
+    let mut fx = Fx::new(|_| {});
+    let w = fx.make("w", Kind::File, None).expect("create").ino;
+    let r = fx.make("r", Kind::File, None).expect("create").ino;
+    fx.ov().write(w, 0, b"checkpointed").expect("write");
+    fx.ov().write(r, 2 << 20, b"!").expect("write");
+    let snap = fx.ov().seal().expect("seal");
+    let handle = |ov: &Overlay, ino, direct, write| Handle {
+        direct,
+        write,
+        epoch: ov.restores(),
+        generation: ov.generation(ino),
+    };
+    let Ok((_, Access::Direct(wfile))) = fx.ov().open_file(w, true, true) else {
+        panic!("a writer of a working file is direct");
+    };
+    let wh = handle(fx.ov(), w, true, true);
+    let Ok((_, Access::Direct(_))) = fx.ov().open_file(r, false, true) else {
+        panic!("a reader of a large working file is direct");
+    };
+    let rh = handle(fx.ov(), r, true, false);
+    fx.ov().restore(&snap).expect("restore");
+    // The kernel writes the detached file: nothing shows it.
+    wfile
+        .write_all_at(b"LEAKED", 0)
+        .expect("write the detached file");
+    assert_eq!(read_ino(fx.ov(), w), b"checkpointed");
+    assert_ne!(
+        fx.ov().generation(w),
+        wh.generation,
+        "the writer's inode is new"
+    );
+    assert_eq!(fx.ov().generation(r), rh.generation, "the reader's is not");
+    assert!(!fx.ov().is_direct(w));
+    assert!(fx.ov().is_direct(r), "the reader keeps its file");
+    assert_eq!(
+        fx.ov().check_handle(wh).map_err(|e| e.errno()),
+        Err(libc::EIO)
+    );
+    // While the revoked handle is open, a new writer is served by requests (the kernel's
+    // new inode cannot share the detached file); once it is closed, passthrough again.
+    fx.ov().write(w, 0, b"new").expect("write");
+    let Ok((_, Access::Cached)) = fx.ov().open_file(w, true, true) else {
+        panic!("a new writer beside a revoked one is served by requests");
+    };
+    let nh = handle(fx.ov(), w, false, true);
+    fx.ov().release_handle(w, wh).expect("release");
+    fx.ov().release_handle(w, nh).expect("release");
+    let Ok((_, Access::Direct(_))) = fx.ov().open_file(w, true, true) else {
+        panic!("a writer is direct again");
+    };
+    assert!(fx.ov().is_direct(w));
+    assert_eq!(read_ino(fx.ov(), w), b"newckpointed");
+    fx.ov().release_handle(r, rh).expect("release");
+    assert!(
+        !fx.ov().is_direct(r),
+        "the reader's release ends direct mode"
     );
 }
