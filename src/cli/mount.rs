@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use super::output::outln;
 use super::{absolute, call, print_json, resolve_workspace};
 use crate::control::{Client, Request, UnmountMode};
 use crate::daemon;
@@ -183,23 +184,18 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&json!({ "workspace": ws, "view": view, "store": store, "pid": child.id() }));
     } else {
-        println!(
+        outln!(
             "mounted {} at {} (store {})",
             ws.display(),
             view.display(),
             store.display()
-        );
+        )?;
     }
     Ok(0)
 }
 
 fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    super::output::init_tracing("info");
 }
 
 pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
@@ -226,7 +222,7 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&json!({ "unmounted": ws }));
     } else {
-        println!("unmounted {}", ws.display());
+        outln!("unmounted {}", ws.display())?;
     }
     Ok(0)
 }
@@ -255,7 +251,7 @@ pub fn recover(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&json!({ "workspace": ws, "recovery": outcome.to_string() }));
     } else {
-        println!("{outcome}");
+        outln!("{outcome}")?;
     }
     Ok(0)
 }
@@ -267,13 +263,13 @@ pub fn fsck(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
         print_json(&serde_json::to_value(&report)?);
     } else {
         for p in &report.problems {
-            println!("problem: {p}");
+            outln!("problem: {p}")?;
         }
-        println!(
-            "{} blobs checked, {} problems",
-            report.blobs,
-            report.problems.len()
-        );
+        outln!(
+            "{} checked, {}",
+            super::output::count(report.blobs as u64, "blob", "blobs"),
+            super::output::count(report.problems.len() as u64, "problem", "problems")
+        )?;
     }
     Ok(if report.problems.is_empty() { 0 } else { 2 })
 }
