@@ -327,3 +327,56 @@ fn a_skipped_test_fails_under_ci_and_says_so_otherwise() {
     let (ok, text) = child(&[("CI", "false")]);
     assert!(ok, "{text}");
 }
+
+#[test]
+fn completions_generate_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_ok(Command::new(BIN).args(["completions", shell]));
+        let script = stdout(&out);
+        for word in [
+            "unmount",
+            "checkpoint",
+            "rollback",
+            "no-pager",
+            "completions",
+        ] {
+            assert!(script.contains(word), "{shell}: no {word}:\n{script}");
+        }
+        if shell == "bash" {
+            // The script parses.
+            let t = tempfile::tempdir().unwrap();
+            let f = t.path().join("ftsb-fs.bash");
+            std::fs::write(&f, &script).unwrap();
+            run_ok(Command::new("bash").arg("-n").arg(&f));
+        }
+    }
+    let out = output(Command::new(BIN).args(["completions", "tcsh"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn man_pages_generate_one_per_command() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("man1");
+    let out = run_ok(Command::new(BIN).args(["--json", "manpages"]).arg(&dir));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let written = v["written"].as_array().unwrap();
+    for (page, needle) in [
+        ("ftsb-fs.1", "unmount"),
+        ("ftsb-fs-mount.1", "\\-\\-at"),
+        ("ftsb-fs-diff.1", "\\-\\-stat"),
+        ("ftsb-fs-gate-check.1", "\\-\\-policy"),
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: {text}"
+        );
+        assert!(text.contains(needle), "{page} lacks {needle}: {text}");
+        assert!(
+            written.iter().any(|w| w.as_str().unwrap().ends_with(page)),
+            "{v}"
+        );
+    }
+    assert!(!dir.join("ftsb-fs-help.1").exists());
+}

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::control::{Client, Request};
 
+mod completions;
 mod exec;
 mod gate;
 mod mount;
@@ -79,6 +80,10 @@ pub enum Command {
     /// Judge shell command lines against the exec policy.
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Print a shell completion script (bash, zsh, fish, ...) to standard output.
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (ftsb-fs.1 and one per command) into a directory.
+    Manpages(completions::ManpagesArgs),
 }
 
 /// A workspace argument; left out, the mount holding the current directory is meant.
@@ -183,6 +188,8 @@ fn dispatch(command: Command, json: bool, no_pager: bool) -> anyhow::Result<i32>
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
+        Command::Completions(a) => completions::completions(a),
+        Command::Manpages(a) => completions::manpages(a, json),
     }
 }
 
