@@ -67,6 +67,10 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             workspace,
             line,
         } => {
+            let policy = match policy {
+                Some(p) => Some(p),
+                None => super::config::configured_policy(workspace.as_deref())?,
+            };
             let gate = Gate::load(policy.as_deref())?;
             let mut ctx = Context::from_env();
             if let Some(c) = cwd {

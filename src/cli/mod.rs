@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::control::{Client, Request};
 
 mod completions;
+pub mod config;
 mod exec;
 mod gate;
 mod mount;
@@ -80,6 +81,8 @@ pub enum Command {
     /// Judge shell command lines against the exec policy.
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Show the effective configuration and the file each value comes from.
+    Config(config::ConfigArgs),
     /// Print a shell completion script (bash, zsh, fish, ...) to standard output.
     Completions(completions::CompletionsArgs),
     /// Write the man pages (ftsb-fs.1 and one per command) into a directory.
@@ -188,6 +191,7 @@ fn dispatch(command: Command, json: bool, no_pager: bool) -> anyhow::Result<i32>
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
+        Command::Config(a) => config::show(a, json),
         Command::Completions(a) => completions::completions(a),
         Command::Manpages(a) => completions::manpages(a, json),
     }

@@ -52,21 +52,17 @@ pub struct StoreArgs {
     pub store: Option<PathBuf>,
 }
 
-/// The default store of `workspace`: one per workspace, outside it.
+/// The default store of `workspace`: one per workspace, outside it, under the configured
+/// store root (`$XDG_STATE_HOME/ftsb-fs` unless a configuration file says otherwise).
 pub fn default_store(workspace: &Path) -> anyhow::Result<PathBuf> {
-    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        Some(s) => PathBuf::from(s),
-        None => {
-            let home = std::env::var_os("HOME")
-                .context("neither XDG_STATE_HOME nor HOME is set; pass --store")?;
-            PathBuf::from(home).join(".local/state")
-        }
-    };
+    let root = super::config::Config::load(workspace, None)?
+        .store_root
+        .value;
     let name = workspace
         .file_name()
         .map_or_else(|| "root".into(), |n| n.to_string_lossy().into_owned());
     let hash = blake3::hash(workspace.as_os_str().as_encoded_bytes()).to_hex();
-    Ok(base.join("ftsb-fs").join(format!("{name}-{}", &hash[..16])))
+    Ok(root.join(format!("{name}-{}", &hash[..16])))
 }
 
 fn checked_workspace(p: &Path) -> anyhow::Result<PathBuf> {
@@ -122,6 +118,10 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     };
     if a.foreground {
         init_tracing();
+        // Before the view covers the workspace: its configuration as the user left it.
+        std::fs::create_dir_all(&store)
+            .with_context(|| format!("create store {}", store.display()))?;
+        super::config::pin(&ws, &store)?;
         daemon::run(config)?;
         return Ok(0);
     }

@@ -101,10 +101,12 @@ impl Mounted {
         m
     }
 
-    /// An `ftsb-fs` command with this test's state home.
+    /// An `ftsb-fs` command with this test's state home, and no user configuration file
+    /// (the test's config home is empty).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
-        c.env("XDG_STATE_HOME", &self.state);
+        c.env("XDG_STATE_HOME", &self.state)
+            .env("XDG_CONFIG_HOME", self.state.join("config"));
         c
     }
 
