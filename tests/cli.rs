@@ -380,3 +380,94 @@ fn man_pages_generate_one_per_command() {
     }
     assert!(!dir.join("ftsb-fs-help.1").exists());
 }
+
+/// Kills and reaps a helper process on drop, so a failing test leaves no view busy.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn unmount_of_a_busy_view_names_who_holds_it() {
+    let mut m = Mounted::at(sample_tree);
+    // A process elsewhere sits in the view.
+    let sleeper = Reaped(
+        Command::new("sleep")
+            .arg("600")
+            .current_dir(m.v("dir"))
+            .spawn()
+            .unwrap(),
+    );
+    let out = output(m.cmd().args(["--json", "unmount", "--abort"]).arg(&m.ws));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["code"], "busy", "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("sleep (pid {})", sleeper.0.id())),
+        "{msg}"
+    );
+    assert!(msg.contains("working directory inside it"), "{msg}");
+    drop(sleeper);
+    // The shell the command was typed in sits in the view (and the command itself, which
+    // steps out of the way by itself).
+    let script = format!(
+        "cd {} && {} unmount --abort {}; echo rc=$?",
+        quote(&m.v("dir")),
+        quote(Path::new(BIN)),
+        quote(&m.ws)
+    );
+    let out = output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("XDG_STATE_HOME", &m.state),
+    );
+    let text = stdout(&out) + &stderr(&out);
+    assert!(text.contains("rc=1"), "{text}");
+    assert!(
+        text.contains("your shell's working directory is inside it"),
+        "{text}"
+    );
+    assert!(text.contains("cd out of it first"), "{text}");
+    assert_eq!(stderr(&out).lines().count(), 1, "{text}");
+    // Out of the view, it unmounts.
+    let out = m.unmount_abort();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn an_in_place_mount_warns_about_processes_left_on_the_real_files() {
+    let mut m = Mounted::in_place(sample_tree);
+    m.unmount_abort();
+    let sleeper = Reaped(
+        Command::new("sleep")
+            .arg("600")
+            .current_dir(m.ws.join("dir"))
+            .spawn()
+            .unwrap(),
+    );
+    let out = run_ok(&mut m.mount_cmd());
+    m.mounted = true;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    m.pid = v["pid"].as_u64().map(|p| p as u32);
+    let err = stderr(&out);
+    assert!(err.starts_with("warning: "), "{err}");
+    assert!(
+        err.contains(&format!("sleep (pid {})", sleeper.0.id())),
+        "{err}"
+    );
+    assert!(err.contains("keeps seeing the real files"), "{err}");
+    // Nobody inside: no warning.
+    drop(sleeper);
+    m.unmount_abort();
+    let out = run_ok(&mut m.mount_cmd());
+    m.mounted = true;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    m.pid = v["pid"].as_u64().map(|p| p as u32);
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}

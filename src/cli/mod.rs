@@ -17,6 +17,7 @@ mod exec;
 mod gate;
 mod mount;
 pub mod output;
+mod procs;
 pub mod report;
 mod run;
 mod txn;

@@ -125,6 +125,12 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         daemon::run(config)?;
         return Ok(0);
     }
+    // In place, whoever is in the directory now stays below the view, on the real files.
+    let left_behind = if a.at.is_none() {
+        super::procs::holders(&ws, false)
+    } else {
+        Vec::new()
+    };
     std::fs::create_dir_all(&store).with_context(|| format!("create store {}", store.display()))?;
     let log_path = store.join("daemon.log");
     let log = std::fs::OpenOptions::new()
@@ -181,6 +187,7 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    super::procs::warn_left_behind(&ws, &left_behind);
     if json {
         print_json(&json!({ "workspace": ws, "view": view, "store": store, "pid": child.id() }));
     } else {
@@ -208,9 +215,11 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
         UnmountMode::Refuse
     };
     let status = call(&ws, &Request::Info)?;
-    call(&ws, &Request::Unmount { mode })?;
-    // The daemon exits once the kernel lets go of the view.
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    // Our own working directory must not be what keeps the view busy.
+    super::procs::leave(&view);
+    call(&ws, &Request::Unmount { mode }).map_err(|e| super::procs::explain_busy(e, &view))?;
+    // The daemon exits once the kernel lets go of the view.
     // ... and its socket is gone with it, so a `mount` right after this one does not find
     // the exiting daemon still listening and call the workspace mounted.
     let started = Instant::now();

@@ -34,12 +34,13 @@ pub fn coded(code: &'static str, message: impl Into<String>) -> anyhow::Error {
 
 /// The stable code of a message the daemon sent back instead of a result.
 pub fn daemon_code(message: &str) -> &'static str {
-    const KNOWN: [(&str, &str); 6] = [
+    const KNOWN: [(&str, &str); 7] = [
         ("uncommitted changes", "uncommitted_changes"),
         ("changed outside the view", "conflict"),
         ("no space left", "no_space"),
         ("no checkpoint", "not_found"),
         ("resource busy", "busy"),
+        ("fusermount3 -u failed", "busy"),
         ("not supported", "unsupported"),
     ];
     KNOWN
