@@ -29,6 +29,12 @@ pub struct MountArgs {
     /// Let other users use the view (non-root needs user_allow_other in /etc/fuse.conf).
     #[arg(long)]
     pub allow_other: bool,
+    /// Mount the view noexec: no program in it can be executed directly.
+    #[arg(long)]
+    pub noexec: bool,
+    /// Mount the view read-only (to look, not to change: writes fail with EROFS).
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// `ftsb-fs unmount`.
@@ -115,6 +121,8 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         view: view.clone(),
         store: store.clone(),
         allow_other: a.allow_other,
+        noexec: a.noexec,
+        read_only: a.read_only,
     };
     if a.foreground {
         init_tracing();
@@ -148,6 +156,12 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     cmd.arg("--at").arg(&view);
     if a.allow_other {
         cmd.arg("--allow-other");
+    }
+    if a.noexec {
+        cmd.arg("--noexec");
+    }
+    if a.read_only {
+        cmd.arg("--read-only");
     }
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone()?)
