@@ -471,3 +471,65 @@ fn an_in_place_mount_warns_about_processes_left_on_the_real_files() {
     m.pid = v["pid"].as_u64().map(|p| p as u32);
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
+
+#[test]
+fn a_user_who_may_not_open_dev_fuse_is_told_so_before_anything_starts() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !require(
+        is_root(),
+        "the /dev/fuse refusal test",
+        "not root (it runs the CLI as nobody)",
+    ) || !have("setpriv")
+    {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let base = t.path().canonicalize().unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in ["ws", "view", "state"] {
+        std::fs::create_dir(base.join(d)).unwrap();
+        std::os::unix::fs::chown(base.join(d), Some(65534), Some(65534)).unwrap();
+    }
+    let out = output(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(["--json", "mount"])
+            .arg(base.join("ws"))
+            .arg("--at")
+            .arg(base.join("view"))
+            .env("XDG_STATE_HOME", base.join("state"))
+            .env("XDG_CONFIG_HOME", base.join("state")),
+    );
+    let dev = std::fs::metadata("/dev/fuse").unwrap();
+    let others_may = dev.mode() & 0o006 == 0o006 || dev.uid() == 65534;
+    if others_may {
+        // Usable by everyone: no refusal (the mount itself then needs fusermount3).
+        assert!(
+            !stderr(&out).contains("may not open /dev/fuse"),
+            "{}",
+            stderr(&out)
+        );
+        if out.status.success() {
+            let _ = Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+                .args(["unmount", "--abort"])
+                .arg(base.join("ws"))
+                .output();
+        }
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["code"], "permission_denied", "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains("may not open /dev/fuse"), "{msg}");
+    assert!(msg.contains("chmod 0666 /dev/fuse"), "{msg}");
+    assert!(!is_mounted(&base.join("view")));
+    // Refused before a daemon or a store was started.
+    assert!(
+        std::fs::read_dir(base.join("state"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}

@@ -133,6 +133,7 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         daemon::run(config)?;
         return Ok(0);
     }
+    super::procs::check_fuse_device()?;
     // In place, whoever is in the directory now stays below the view, on the real files.
     let left_behind = if a.at.is_none() {
         super::procs::holders(&ws, false)

@@ -1,6 +1,7 @@
 //! Which processes hold a directory (from `/proc`), for refusals that say what to do: an
 //! `unmount` of a busy view names who keeps it busy, and an in-place `mount` warns about
-//! shells that stay in the real directory under the view.
+//! shells that stay in the real directory under the view. Also whether this user may use
+//! `/dev/fuse` at all, checked before a daemon is started.
 //!
 //! Best effort by nature: processes of other users are invisible without privileges, and a
 //! process may move between the scan and the message.
@@ -10,6 +11,40 @@ use std::path::{Path, PathBuf};
 
 use super::output::count;
 use super::report::{code_of, coded};
+
+/// Refuses early, with what to do, when this user may not open `/dev/fuse`.
+///
+/// `fusermount3` opens the device with the calling user's rights too (deliberately: the
+/// device's mode decides who may use FUSE), so where it is root's alone (mode 0600) no
+/// unprivileged mount can work, whatever the path to it.
+pub fn check_fuse_device() -> anyhow::Result<()> {
+    const DEV: &std::ffi::CStr = c"/dev/fuse";
+    // SAFETY: `DEV` is a valid NUL-terminated path; access has no other preconditions.
+    if unsafe { libc::access(DEV.as_ptr(), libc::R_OK | libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.kind() == std::io::ErrorKind::NotFound {
+        return Err(coded(
+            "not_found",
+            "there is no /dev/fuse: load the fuse module (modprobe fuse)",
+        ));
+    }
+    let mode = std::fs::metadata("/dev/fuse")
+        .map(|m| {
+            format!(
+                "mode {:o}",
+                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777
+            )
+        })
+        .unwrap_or_else(|_| "unknown mode".into());
+    Err(coded(
+        "permission_denied",
+        format!(
+            "this user may not open /dev/fuse ({mode}: {err}), and fusermount3 opens it as this user too; make it usable (chmod 0666 /dev/fuse, the usual mode) or mount as root"
+        ),
+    ))
+}
 
 /// A process that holds something below a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
