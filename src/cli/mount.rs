@@ -282,7 +282,7 @@ pub fn recover(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
 
 pub fn fsck(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
     let (ws, store) = store_of(&a)?;
-    let report = crate::txn::fsck(&ws, &store)?;
+    let report = super::output::progress("checking the store", || crate::txn::fsck(&ws, &store))?;
     if json {
         print_json(&serde_json::to_value(&report)?);
     } else {

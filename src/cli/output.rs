@@ -217,6 +217,49 @@ pub fn finish() {
     }
 }
 
+/// Runs `work`; if it takes over 300 ms and stderr is a terminal, a spinner with `what` and the
+/// time taken shows meanwhile (and is cleared after). Never in pipes, logs or with `-q`.
+pub fn progress<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    use std::sync::{Arc, Condvar};
+    use std::time::Duration;
+    if quiet() || !io::stderr().is_terminal() {
+        return work();
+    }
+    let bar = indicatif::ProgressBar::hidden();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    let done = Arc::new((Mutex::new(false), Condvar::new()));
+    let shower = {
+        let (bar, done) = (bar.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (lock, cvar) = &*done;
+            let guard = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (finished, _) = cvar
+                .wait_timeout_while(guard, Duration::from_millis(300), |d| !*d)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !*finished {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.enable_steady_tick(Duration::from_millis(100));
+            }
+        })
+    };
+    let result = work();
+    {
+        let (lock, cvar) = &*done;
+        *lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        cvar.notify_all();
+    }
+    let _ = shower.join();
+    bar.finish_and_clear();
+    result
+}
+
 /// Styles for the few things worth colouring.
 pub mod style {
     use super::{AnsiColor, Style};

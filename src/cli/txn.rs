@@ -144,14 +144,12 @@ fn stat_line(e: &Value) -> String {
 
 pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(
-        &ws,
-        &Request::Commit {
-            message: a.message,
-            paths: a.paths,
-            force: a.force,
-        },
-    )?;
+    let req = Request::Commit {
+        message: a.message,
+        paths: a.paths,
+        force: a.force,
+    };
+    let r = output::progress("committing", || call(&ws, &req))?;
     if json {
         print_json(&r);
     } else {
@@ -181,7 +179,8 @@ pub fn abort(a: WsArg, json: bool) -> anyhow::Result<i32> {
 
 pub fn checkpoint(a: CheckpointArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(&ws, &Request::Checkpoint { message: a.message })?;
+    let req = Request::Checkpoint { message: a.message };
+    let r = output::progress("sealing a checkpoint", || call(&ws, &req))?;
     if json {
         print_json(&r);
     } else {
@@ -243,12 +242,10 @@ pub struct GcArgs {
 
 pub fn gc(a: GcArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(
-        &ws,
-        &Request::Gc {
-            max_age_secs: a.older_than.map(|h| h.saturating_mul(3600)),
-        },
-    )?;
+    let req = Request::Gc {
+        max_age_secs: a.older_than.map(|h| h.saturating_mul(3600)),
+    };
+    let r = output::progress("collecting garbage", || call(&ws, &req))?;
     if json {
         print_json(&r);
     } else {
