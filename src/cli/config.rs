@@ -200,10 +200,13 @@ fn unset<T>() -> Setting<Option<T>> {
     }
 }
 
+/// The text of `path`; `None` if it does not exist, or if it lies under a view whose daemon
+/// died (ENOTCONN), which reads as absent until `mount` detaches the stale view.
 fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(None),
         Err(e) => Err(coded(
             "config",
             format!("cannot read configuration {}: {e}", path.display()),
@@ -236,6 +239,11 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
 /// changed from inside its view.
 pub fn pin(workspace: &Path, store: &Path) -> anyhow::Result<()> {
     let pinned = store.join(PINNED_FILE);
+    // A view left behind by a killed daemon hides the real file: keep the copy of the mount
+    // that view belonged to.
+    if std::fs::metadata(workspace).is_err_and(|e| e.raw_os_error() == Some(libc::ENOTCONN)) {
+        return Ok(());
+    }
     match read_optional(&workspace.join(WORKSPACE_FILE))? {
         Some(text) => {
             // Refuse a broken file now rather than at every later command.
