@@ -533,3 +533,27 @@ fn a_user_who_may_not_open_dev_fuse_is_told_so_before_anything_starts() {
             .is_none()
     );
 }
+
+#[test]
+fn status_and_log_speak_plainly() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("a.txt"), "one change").unwrap();
+    let status = m.ok(&["status"]);
+    assert!(status.contains("1 changed path, "), "{status}");
+    assert!(!status.contains("entries"), "{status}");
+    run_ok(m.cmd().arg("exec").arg(&m.ws).args([
+        "--no-confine",
+        "--",
+        "sh",
+        "-c",
+        "echo two > b.txt",
+    ]));
+    let log = m.ok(&["log"]);
+    let exec = log
+        .lines()
+        .find(|l| l.contains(" exec "))
+        .unwrap_or_else(|| panic!("no exec line: {log}"));
+    assert_eq!(exec.matches("echo two > b.txt").count(), 1, "{exec}");
+    assert!(!log.contains("entries="), "{log}");
+    assert!(!log.contains(" 1 paths"), "{log}");
+}

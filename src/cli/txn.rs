@@ -201,20 +201,24 @@ pub fn log(a: WsArg, json: bool, page: bool) -> anyhow::Result<i32> {
                 .as_i64()
                 .map(|c| format!(" exit={c}"))
                 .unwrap_or_default();
-            let cmd = e["command"]
-                .as_str()
-                .map(|c| format!(" `{c}`"))
-                .unwrap_or_default();
+            let command = e["command"].as_str();
+            let cmd = command.map(|c| format!(" `{c}`")).unwrap_or_default();
+            // An exec's checkpoint message repeats its command: say it once.
+            let message = e["message"].as_str().unwrap_or_default();
+            let message = match (command, message.strip_prefix("before: ")) {
+                (Some(c), Some(m)) if m == c => "",
+                _ => message,
+            };
             let paths = e["entries"]
                 .as_u64()
                 .map(|n| count(n, "path", "paths"))
                 .unwrap_or_default();
-            outln!(
-                "{} {:<10} {paths:<9}{exit}{cmd} {}",
-                paint(style::ID, &format!("{:>5}", e["id"])),
+            let line = format!(
+                "{} {:<10} {paths:<9}{exit}{cmd} {message}",
+                paint(style::ID, &format!("{:>4}", e["id"].to_string())),
                 e["kind"].as_str().unwrap_or_default(),
-                e["message"].as_str().unwrap_or_default()
-            )?;
+            );
+            outln!("{}", line.trim_end())?;
         }
     }
     Ok(0)
