@@ -1,7 +1,7 @@
 //! What the command line prints, and how: standard output (or a pager) that a closed pipe
 //! cannot crash, colour that follows the user's wishes, and logging for the command line.
 //!
-//! Every line of a command's result goes through [`outln!`] (or [`out`]): a reader that goes
+//! Every line of a command's result goes through `outln!` (or [`out`]): a reader that goes
 //! away (`ftsb-fs diff | head`) makes later writes no-ops instead of a panic or an error, so
 //! the command still ends with its own exit status (a gate verdict stays 3 or 4).
 //! Colour is written as ANSI styles and stripped by `anstream` where it does not belong: it
