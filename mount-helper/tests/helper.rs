@@ -89,19 +89,23 @@ fn standard_options_reach_the_view() {
             .output()
             .unwrap()
     };
+    // Mounts with `opts`, asserting success; the guard unmounts, the list is the view's options.
+    let mounted = |opts: &str| {
+        let out = mount(opts);
+        assert!(
+            out.status.success(),
+            "{opts}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let guard = Unmount(&ws, &state);
+        (guard, mount_options(&view).expect("the view is mounted"))
+    };
     // Refused before anything is mounted.
     let out = mount("suid");
     assert!(!out.status.success());
     assert!(mount_options(&view).is_none());
     // ro and noexec are mapped; nosuid and nodev hold anyway.
-    let out = mount("defaults,nosuid,nodev,noexec,ro,noauto,user,_netdev");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _guard = Unmount(&ws, &state);
-    let opts = mount_options(&view).expect("the view is mounted");
+    let (guard, opts) = mounted("defaults,nosuid,nodev,noexec,ro,noauto,user,_netdev");
     for o in ["ro", "nosuid", "nodev", "noexec"] {
         assert!(opts.iter().any(|x| x == o), "{o} missing from {opts:?}");
     }
@@ -113,16 +117,9 @@ fn standard_options_reach_the_view() {
         std::fs::read_to_string(view.join("tool.sh")).unwrap(),
         "#!/bin/sh\necho ran\n"
     );
-    drop(_guard);
+    drop(guard);
     // Without them, the view is writable and runs programs.
-    let out = mount("rw,exec");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _guard = Unmount(&ws, &state);
-    let opts = mount_options(&view).expect("the view is mounted");
+    let (_guard, opts) = mounted("rw,exec");
     assert!(opts.iter().any(|x| x == "rw"), "{opts:?}");
     let ran = run(&mut Command::new(view.join("tool.sh")));
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "ran\n");
