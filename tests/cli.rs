@@ -232,9 +232,7 @@ fn the_daemon_log_has_no_escape_codes() {
             .env("RUST_LOG", "debug"),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    m.mounted = true;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    m.pid = v["pid"].as_u64().map(|p| p as u32);
+    m.adopt(&out);
     std::fs::write(m.v("x"), "x").unwrap();
     m.unmount_abort();
     let log = std::fs::read(m.store.join("daemon.log")).unwrap();
@@ -452,9 +450,7 @@ fn an_in_place_mount_warns_about_processes_left_on_the_real_files() {
             .unwrap(),
     );
     let out = run_ok(&mut m.mount_cmd());
-    m.mounted = true;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    m.pid = v["pid"].as_u64().map(|p| p as u32);
+    m.adopt(&out);
     let err = stderr(&out);
     assert!(err.starts_with("warning: "), "{err}");
     assert!(
@@ -466,9 +462,7 @@ fn an_in_place_mount_warns_about_processes_left_on_the_real_files() {
     drop(sleeper);
     m.unmount_abort();
     let out = run_ok(&mut m.mount_cmd());
-    m.mounted = true;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    m.pid = v["pid"].as_u64().map(|p| p as u32);
+    m.adopt(&out);
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 

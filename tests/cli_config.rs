@@ -160,9 +160,7 @@ fn the_configured_store_root_and_policy_are_used() {
             .arg("--at")
             .arg(&m.view),
     );
-    m.mounted = true;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    m.pid = v["pid"].as_u64().map(|p| p as u32);
+    let v = m.adopt(&out);
     let store = Path::new(v["store"].as_str().unwrap());
     assert!(store.starts_with(xdg.join("ftsb-fs/stores")), "{v}");
     assert!(store.join("meta.db").exists());

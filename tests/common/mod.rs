@@ -127,9 +127,16 @@ impl Mounted {
     /// Mounts (again); panics with the output if that fails.
     pub fn mount(&mut self) {
         let out = run_ok(&mut self.mount_cmd());
+        self.adopt(&out);
+    }
+
+    /// Takes over the mount a successful `mount --json` (run by the test itself) reported,
+    /// so dropping `self` takes it down; returns the reported JSON.
+    pub fn adopt(&mut self, out: &Output) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         self.pid = v["pid"].as_u64().map(|p| p as u32);
         self.mounted = true;
+        v
     }
 
     /// Runs `ftsb-fs ARGS... WS` and asserts success; returns stdout.
