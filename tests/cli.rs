@@ -551,3 +551,29 @@ fn status_and_log_speak_plainly() {
     assert!(!log.contains("entries="), "{log}");
     assert!(!log.contains(" 1 paths"), "{log}");
 }
+
+#[test]
+fn verbosity_and_rust_log_reach_the_command_line() {
+    let m = Mounted::at(sample_tree);
+    let status = |flags: &[&str], env: &[(&str, &str)]| {
+        let mut c = m.cmd();
+        c.env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .args(flags)
+            .arg("status")
+            .arg(&m.ws);
+        stderr(&run_ok(&mut c))
+    };
+    assert_eq!(status(&[], &[]), "");
+    assert!(status(&["-vv"], &[]).contains("the daemon answered"));
+    assert!(status(&[], &[("RUST_LOG", "debug")]).contains("the daemon answered"));
+    assert_eq!(
+        status(&["-vv"], &[("RUST_LOG", "error")]),
+        "",
+        "RUST_LOG wins"
+    );
+    assert_eq!(status(&["-q"], &[]), "");
+    assert!(!has_escapes(
+        status(&["-vv"], &[("CLICOLOR_FORCE", "1")]).as_bytes()
+    ));
+}

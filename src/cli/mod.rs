@@ -279,7 +279,14 @@ pub fn connect(ws: &Path) -> anyhow::Result<Client> {
 
 /// Sends `req` on an open connection.
 pub fn call_on(client: &mut Client, req: &Request) -> anyhow::Result<Value> {
+    let started = std::time::Instant::now();
     let r = client.call(req).context("control socket")?;
+    tracing::debug!(
+        request = ?req,
+        ok = r.ok,
+        ms = started.elapsed().as_millis() as u64,
+        "the daemon answered"
+    );
     if r.ok {
         Ok(r.result.unwrap_or(Value::Null))
     } else {
