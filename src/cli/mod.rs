@@ -147,7 +147,12 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    output::init(cli.color, if cli.quiet { 0 } else { 1 + cli.verbose });
+    let verbosity = if cli.quiet {
+        0
+    } else {
+        cli.verbose.saturating_add(1)
+    };
+    output::init(cli.color, verbosity);
     // A daemon in the foreground logs what it does; a command only what goes wrong.
     let foreground = matches!(&cli.command, Command::Mount(m) if m.foreground);
     output::init_tracing(if foreground { "info" } else { "warn" });
@@ -169,6 +174,7 @@ pub fn main() -> i32 {
                 report::EXIT_ERROR,
                 json,
             );
+            output::finish();
             report::EXIT_ERROR
         }
     }
