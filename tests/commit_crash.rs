@@ -491,7 +491,7 @@ fn corrupted_blob_is_refused_and_named() {
 /// Mounts a small tmpfs at `dir` (root only); `false` with a note when it cannot.
 fn mount_small_tmpfs(dir: &Path, size: &str) -> bool {
     if !common::is_root() {
-        eprintln!("note: not root, skipping the disk-full test (it mounts a small tmpfs)");
+        common::skip("the disk-full test", "not root (it mounts a small tmpfs)");
         return false;
     }
     let ok = Command::new("mount")
@@ -499,10 +499,7 @@ fn mount_small_tmpfs(dir: &Path, size: &str) -> bool {
         .arg(dir)
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("note: cannot mount a tmpfs here, skipping the disk-full test");
-    }
-    ok
+    common::require(ok, "the disk-full test", "cannot mount a tmpfs here")
 }
 
 #[test]
@@ -641,7 +638,7 @@ impl Drop for LoopFs {
 #[test]
 fn power_loss_at_every_failpoint_recovers_exactly() {
     if !common::is_root() {
-        eprintln!("note: not root, skipping the power-loss test (it needs a loop device)");
+        common::skip("the power-loss test", "not root (it needs a loop device)");
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -655,11 +652,11 @@ fn power_loss_at_every_failpoint_recovers_exactly() {
     )
     .is_none()
     {
-        eprintln!("note: no mkfs.ext4, skipping the power-loss test");
+        common::skip("the power-loss test", "no mkfs.ext4 (package e2fsprogs)");
         return;
     }
     let Some(fs) = LoopFs::mount(&img, &dir.path().join("mnt")) else {
-        eprintln!("note: cannot use a loop device here, skipping the power-loss test");
+        common::skip("the power-loss test", "cannot use a loop device here");
         return;
     };
     // The image as the block device has it right now, mounted at `dir/lost`, then checked.

@@ -1,6 +1,8 @@
 //! The labelled sample (`../shared/gate/sample.tsv`): interception of deny lines and false
 //! positives on allow lines, overall and per category.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -31,9 +33,9 @@ struct Tally {
 fn sample_rates() {
     let path = sample_path();
     let Ok(text) = std::fs::read_to_string(&path) else {
-        println!(
-            "note: {} is absent; skipping the sample test",
-            path.display()
+        common::skip(
+            "the gate sample test",
+            &format!("the shared sample {} is absent", path.display()),
         );
         return;
     };

@@ -315,9 +315,12 @@ fn full_store() -> Option<(Mounted, SmallFs, std::collections::BTreeMap<String, 
             .arg(&small),
     );
     if !st.status.success() {
-        eprintln!(
-            "SKIP: cannot mount a tmpfs: {}",
-            String::from_utf8_lossy(&st.stderr)
+        skip(
+            "a full-store-disk test",
+            &format!(
+                "cannot mount a tmpfs: {}",
+                String::from_utf8_lossy(&st.stderr).trim()
+            ),
         );
         return None;
     }

@@ -1,7 +1,7 @@
 //! Real tools through the view. Each workflow runs twice: once followed by abort (the
 //! workspace stays bit-identical before the abort, and the view equals it again after), and
 //! once followed by a commit (the workspace then equals what the view showed).
-//! A tool whose binary is missing is skipped with a printed note.
+//! A tool whose binary is missing skips its test loudly (and fails it under CI; see `common::skip`).
 
 #![allow(
     clippy::unwrap_used,

@@ -9,10 +9,25 @@ pub struct Request {
     pub dir: PathBuf,
     pub store: Option<PathBuf>,
     pub allow_other: bool,
+    /// `noexec`: mount the view `--noexec`.
+    pub noexec: bool,
+    /// `ro`: mount the view `--read-only`.
+    pub read_only: bool,
     pub fake: bool,
 }
 
-/// Parses mount(8)-style arguments: `WORKSPACE DIR [-o OPTIONS] [-n] [-s] [-v] [-f]`.
+/// Options that only mount(8), fstab or systemd act on: accepted, nothing to do here.
+const FOR_MOUNT8: [&str; 10] = [
+    "auto", "noauto", "user", "nouser", "users", "owner", "group", "_netdev", "nofail", "sync",
+];
+
+/// Options the view always has: accepted, already in effect.
+const ALWAYS: [&str; 2] = ["nosuid", "nodev"];
+
+/// Parses mount(8)-style arguments: `WORKSPACE DIR [-o OPTIONS] [-t TYPE] [-n] [-s] [-v] [-f]`.
+///
+/// Options apply left to right, so a later `rw` undoes an earlier `ro`, as with mount(8).
+/// `suid` and `dev` are refused: the view is always `nosuid,nodev`.
 pub fn parse(args: &[String]) -> Result<Request, String> {
     let mut positional = Vec::new();
     let mut options = Vec::new();
@@ -21,6 +36,9 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "-o" => options.push(it.next().ok_or("-o needs a value")?.clone()),
+            "-t" => {
+                it.next().ok_or("-t needs a value")?;
+            }
             "-n" | "-s" | "-v" => {}
             "-f" => fake = true,
             s if s.starts_with("-o") => options.push(s[2..].to_owned()),
@@ -35,6 +53,8 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
         dir,
         store: None,
         allow_other: false,
+        noexec: false,
+        read_only: false,
         fake,
     };
     for opt in options
@@ -45,10 +65,20 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
         match opt.split_once('=') {
             Some(("store", v)) => req.store = Some(PathBuf::from(v)),
             None if opt == "allow_other" => req.allow_other = true,
-            None if [
-                "rw", "defaults", "auto", "noauto", "user", "nouser", "nofail", "_netdev",
-            ]
-            .contains(&opt) => {}
+            None if opt == "ro" => req.read_only = true,
+            None if opt == "rw" => req.read_only = false,
+            None if opt == "noexec" => req.noexec = true,
+            None if opt == "exec" => req.noexec = false,
+            None if opt == "defaults" => {
+                req.read_only = false;
+                req.noexec = false;
+            }
+            None if opt == "suid" || opt == "dev" => {
+                return Err(format!(
+                    "option {opt} is not supported: the view is always mounted nosuid,nodev"
+                ));
+            }
+            None if ALWAYS.contains(&opt) || FOR_MOUNT8.contains(&opt) => {}
             _ if opt.starts_with("x-") || opt.starts_with("comment=") => {}
             _ => return Err(format!("unknown option {opt}")),
         }
@@ -77,10 +107,29 @@ mod tests {
                 dir: "/mnt".into(),
                 store: Some("/var/lib/s".into()),
                 allow_other: true,
+                noexec: false,
+                read_only: false,
                 fake: false
             }
         );
         assert!(parse(&args("/ws /ws -n -v")).is_ok());
+    }
+
+    #[test]
+    fn maps_the_standard_options_left_to_right() {
+        let r = parse(&args(
+            "/ws /mnt -t ftsb -o defaults,nosuid,nodev,noexec,ro,auto,noauto,user,nouser,_netdev",
+        ))
+        .expect("parse");
+        assert!(r.noexec && r.read_only, "{r:?}");
+        let r = parse(&args("/ws /mnt -o ro,noexec -o rw,exec")).expect("parse");
+        assert!(!r.noexec && !r.read_only, "{r:?}");
+        let r = parse(&args("/ws /mnt -o ro,noexec,defaults")).expect("parse");
+        assert!(!r.noexec && !r.read_only, "{r:?}");
+        for opt in ["suid", "dev"] {
+            let e = parse(&args(&format!("/ws /mnt -o {opt}"))).expect_err(opt);
+            assert!(e.contains("nosuid,nodev"), "{e}");
+        }
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! Cargo cannot name a binary with a dot, so it builds `mount-ftsb`; `scripts/install` puts it
 //! in place as `/sbin/mount.ftsb`, the name mount(8) looks for (`mount -t ftsb`).
 //!
-//! Options (comma-separated after `-o`): `store=DIR` (the store; default per workspace),
-//! `allow_other`; the generic options mount(8) passes (`rw`, `defaults`, `noauto`, `user`,
-//! `_netdev`, `x-*`, ...) are accepted and ignored. The flags `-n`, `-s`, `-v` are accepted;
-//! `-f` (fake) checks the arguments and does nothing.
+//! Options (comma-separated after `-o`, applied left to right): `store=DIR` (the store;
+//! default per workspace), `allow_other`, `ro`/`rw` (`ftsb-fs mount --read-only`),
+//! `noexec`/`exec` (`--noexec`), `defaults` (rw,exec); `nosuid` and `nodev` are always in
+//! effect, so `suid` and `dev` are refused; the options only mount(8) and fstab act on
+//! (`auto`, `noauto`, `user`, `nouser`, `users`, `_netdev`, `nofail`, `x-*`, `comment=`) are
+//! accepted and ignored. The flags `-n`, `-s`, `-v`, `-t TYPE` are accepted; `-f` (fake)
+//! checks the arguments and does nothing.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -46,6 +49,12 @@ fn main() -> ExitCode {
     }
     if req.allow_other {
         cmd.arg("--allow-other");
+    }
+    if req.noexec {
+        cmd.arg("--noexec");
+    }
+    if req.read_only {
+        cmd.arg("--read-only");
     }
     match cmd.status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,

@@ -104,7 +104,8 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let store = PathBuf::from(status["store"].as_str().unwrap_or_default());
     let cwd = command_cwd(&view, &ws);
     // The command runs in the view: that is the workspace the gate must protect.
-    let verdict = super::gate::check_exec(&a.command, a.policy.as_deref(), &cwd, &view)?;
+    let policy = super::config::Config::load(&ws, Some(&store))?.policy_or(a.policy.as_deref());
+    let verdict = super::gate::check_exec(&a.command, policy.as_deref(), &cwd, &view)?;
     if let Some(denied) = verdict {
         if json {
             print_json(&json!({ "ran": false, "verdict": denied }));

@@ -58,6 +58,10 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             workspace,
             line,
         } => {
+            let policy = match policy {
+                Some(p) => Some(p),
+                None => super::config::configured_policy(workspace.as_deref())?,
+            };
             let gate = Gate::load(policy.as_deref())?;
             let mut ctx = Context::from_env();
             if let Some(c) = cwd {
@@ -70,8 +74,8 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
             } else {
                 text(&verdict)
             };
-            // A closed stdout is an error to report, never a panic.
-            writeln!(std::io::stdout(), "{shown}").context("writing the verdict")?;
+            // A reader that went away changes nothing: the verdict is the exit status.
+            super::output::outln!("{shown}").context("writing the verdict")?;
             Ok(verdict.decision.exit_code())
         }
         GateCommand::Hook(cmd) => Ok(hook::run(&cmd)),
@@ -96,7 +100,13 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
 
 /// One line of human output.
 fn text(v: &Verdict) -> String {
-    let mut s = format!("{}: {}", v.decision.as_str(), v.reason);
+    use super::output::{paint, style};
+    let shade = match v.decision {
+        Decision::Allow => style::ADDED,
+        Decision::Deny => style::ERROR,
+        Decision::Ask => style::WARNING,
+    };
+    let mut s = format!("{}: {}", paint(shade, v.decision.as_str()), v.reason);
     if let Some(r) = &v.rule {
         s.push_str(&format!(" [{r}]"));
     }

@@ -1,27 +1,49 @@
 //! The command line: clap definitions and dispatch. Only this module (and `main.rs`) uses
-//! `anyhow`; every command prints one `error: ...` line on failure and exits non-zero.
+//! `anyhow`; every command prints one `error: ...` line on failure and exits non-zero
+//! (`report` says how, `output` where results go; `docs/CLI.md` lists the exit statuses).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::Value;
 
 use crate::control::{Client, Request};
 
+mod completions;
+pub mod config;
 mod exec;
 mod gate;
 mod mount;
+pub mod output;
+mod procs;
+pub mod report;
 mod run;
 mod txn;
 
+use output::ColorWhen;
+use report::coded;
+
 /// Transactional view of a workspace for AI coding agents.
 #[derive(Debug, Parser)]
-#[command(name = "ftsb-fs", version, about)]
+#[command(name = "ftsb-fs", version, about, styles = styles())]
 pub struct Cli {
-    /// Print machine-readable JSON instead of text.
+    /// Print machine-readable JSON instead of text (errors too: one JSON line on stdout).
     #[arg(long, global = true)]
     pub json: bool,
+    /// When to colour the output: auto (a terminal, unless NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorWhen,
+    /// Never page long output (diff, log); pagers run only on a terminal anyway.
+    #[arg(long, global = true)]
+    pub no_pager: bool,
+    /// Log more on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only results and errors: no warnings, hints or progress.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -62,6 +84,12 @@ pub enum Command {
     /// Judge shell command lines against the exec policy.
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Show the effective configuration and the file each value comes from.
+    Config(config::ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...) to standard output.
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (ftsb-fs.1 and one per command) into a directory.
+    Manpages(completions::ManpagesArgs),
 }
 
 /// A workspace argument; left out, the mount holding the current directory is meant.
@@ -71,19 +99,100 @@ pub struct WsArg {
     pub workspace: Option<PathBuf>,
 }
 
+/// clap's help and errors in the same colours as the rest.
+fn styles() -> clap::builder::Styles {
+    use anstyle::AnsiColor;
+    clap::builder::Styles::styled()
+        .header(AnsiColor::Yellow.on_default().bold())
+        .usage(AnsiColor::Yellow.on_default().bold())
+        .literal(AnsiColor::Green.on_default())
+        .placeholder(AnsiColor::Cyan.on_default())
+}
+
+/// `--json` and `--color` as given before `--`, for reporting a command line clap rejects.
+fn early_flags(args: &[OsString]) -> (bool, ColorWhen) {
+    let mut json = false;
+    let mut color = ColorWhen::Auto;
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        let value = match a.as_ref() {
+            "--" => break,
+            "--json" => {
+                json = true;
+                continue;
+            }
+            "--color" => it.next().map(|v| v.into_owned()),
+            a => a.strip_prefix("--color=").map(str::to_owned),
+        };
+        if let Some(c) = value.and_then(|v| clap::ValueEnum::from_str(&v, true).ok()) {
+            color = c;
+        }
+    }
+    (json, color)
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    quiet_on_broken_pipe_panics();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let (json, color) = early_flags(&args);
+    output::init(color, 1);
+    let parsed = Cli::command()
+        .color(color.for_clap())
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = report::clap_error(&e, json);
+            output::finish();
+            return code;
+        }
+    };
+    let verbosity = if cli.quiet {
+        0
+    } else {
+        cli.verbose.saturating_add(1)
+    };
+    output::init(cli.color, verbosity);
+    // A daemon in the foreground logs what it does; a command only what goes wrong.
+    let foreground = matches!(&cli.command, Command::Mount(m) if m.foreground);
+    output::init_tracing(if foreground { "info" } else { "warn" });
     let json = cli.json;
-    let result = match cli.command {
+    let result = dispatch(cli.command, json, cli.no_pager);
+    output::finish();
+    let result = match (result, output::take_write_error()) {
+        (Ok(_), Some(e)) => Err(anyhow::Error::from(e).context("writing standard output")),
+        (r, _) => r,
+    };
+    match result {
+        Ok(code) => code,
+        // Output cut short: end as a pipeline writer killed by SIGPIPE would, without a word.
+        Err(err) if report::is_broken_pipe(&err) => 128 + libc::SIGPIPE,
+        Err(err) => {
+            report::render(
+                &report::one_line(&err),
+                report::code_of(&err),
+                report::EXIT_ERROR,
+                json,
+            );
+            output::finish();
+            report::EXIT_ERROR
+        }
+    }
+}
+
+fn dispatch(command: Command, json: bool, no_pager: bool) -> anyhow::Result<i32> {
+    let page = !json && !no_pager;
+    match command {
         Command::Mount(a) => mount::mount(a, json),
         Command::Unmount(a) => mount::unmount(a, json),
         Command::Status(a) => txn::status(a, json),
-        Command::Diff(a) => txn::diff(a, json),
+        Command::Diff(a) => txn::diff(a, json, page),
         Command::Commit(a) => txn::commit(a, json),
         Command::Abort(a) => txn::abort(a, json),
         Command::Checkpoint(a) => txn::checkpoint(a, json),
-        Command::Log(a) => txn::log(a, json),
+        Command::Log(a) => txn::log(a, json, page),
         Command::Rollback(a) => txn::rollback(a, json),
         Command::Gc(a) => txn::gc(a, json),
         Command::Exec(a) => exec::exec(a, json),
@@ -92,23 +201,28 @@ pub fn main() -> i32 {
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Init(a) => gate::hook::init::init(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {}", one_line(&err));
-            1
-        }
+        Command::Config(a) => config::show(a, json),
+        Command::Completions(a) => completions::completions(a),
+        Command::Manpages(a) => completions::manpages(a, json),
     }
 }
 
-/// Joins an error and its causes into one line, as every command promises.
-fn one_line(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ")
+/// A `println!` that meets a closed pipe panics; every command prints through `output`, but
+/// should one slip through, end quietly with the status of a SIGPIPE-killed writer.
+fn quiet_on_broken_pipe_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(128 + libc::SIGPIPE);
+        }
+        default(info);
+    }));
 }
 
 /// An absolute, normalized form of `p` that works even where `canonicalize` cannot reach
@@ -144,10 +258,13 @@ pub fn resolve_workspace(arg: Option<&Path>) -> anyhow::Result<PathBuf> {
             return Ok(ws);
         }
     }
-    bail!(
-        "{} is not inside a mounted workspace; name the workspace",
-        cwd.display()
-    )
+    Err(coded(
+        "not_mounted",
+        format!(
+            "{} is not inside a mounted workspace; name the workspace",
+            cwd.display()
+        ),
+    ))
 }
 
 /// Sends `req` to the daemon of `ws` and returns its result.
@@ -159,31 +276,37 @@ pub fn call(ws: &Path, req: &Request) -> anyhow::Result<Value> {
 /// Connects to the daemon of `ws`, with an error that says what to do.
 pub fn connect(ws: &Path) -> anyhow::Result<Client> {
     Client::connect(ws).map_err(|e| {
-        anyhow::anyhow!(
-            "no ftsb-fs daemon serves {} ({e}); mount it first",
-            ws.display()
+        coded(
+            "not_mounted",
+            format!(
+                "no ftsb-fs daemon serves {} ({e}); mount it first",
+                ws.display()
+            ),
         )
     })
 }
 
 /// Sends `req` on an open connection.
 pub fn call_on(client: &mut Client, req: &Request) -> anyhow::Result<Value> {
+    let started = std::time::Instant::now();
     let r = client.call(req).context("control socket")?;
+    tracing::debug!(
+        request = ?req,
+        ok = r.ok,
+        ms = started.elapsed().as_millis() as u64,
+        "the daemon answered"
+    );
     if r.ok {
         Ok(r.result.unwrap_or(Value::Null))
     } else {
-        bail!(
-            "{}",
-            r.error
-                .unwrap_or_else(|| "the daemon failed without saying why".into())
-        )
+        let message = r
+            .error
+            .unwrap_or_else(|| "the daemon failed without saying why".into());
+        Err(coded(report::daemon_code(&message), message))
     }
 }
 
-/// Prints `v` as pretty JSON.
+/// Prints `v` as pretty JSON; a failed write fails the command at its end (see `output`).
 fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values always serialize")
-    );
+    let _ = output::json(v);
 }

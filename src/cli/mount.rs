@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use super::output::outln;
 use super::{absolute, call, print_json, resolve_workspace};
 use crate::control::{Client, Request, UnmountMode};
 use crate::daemon;
@@ -28,6 +29,12 @@ pub struct MountArgs {
     /// Let other users use the view (non-root needs user_allow_other in /etc/fuse.conf).
     #[arg(long)]
     pub allow_other: bool,
+    /// Mount the view noexec: no program in it can be executed directly.
+    #[arg(long)]
+    pub noexec: bool,
+    /// Mount the view read-only (to look, not to change: writes fail with EROFS).
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// `ftsb-fs unmount`.
@@ -51,21 +58,17 @@ pub struct StoreArgs {
     pub store: Option<PathBuf>,
 }
 
-/// The default store of `workspace`: one per workspace, outside it.
+/// The default store of `workspace`: one per workspace, outside it, under the configured
+/// store root (`$XDG_STATE_HOME/ftsb-fs` unless a configuration file says otherwise).
 pub fn default_store(workspace: &Path) -> anyhow::Result<PathBuf> {
-    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        Some(s) => PathBuf::from(s),
-        None => {
-            let home = std::env::var_os("HOME")
-                .context("neither XDG_STATE_HOME nor HOME is set; pass --store")?;
-            PathBuf::from(home).join(".local/state")
-        }
-    };
+    let root = super::config::Config::load(workspace, None)?
+        .store_root
+        .value;
     let name = workspace
         .file_name()
         .map_or_else(|| "root".into(), |n| n.to_string_lossy().into_owned());
     let hash = blake3::hash(workspace.as_os_str().as_encoded_bytes()).to_hex();
-    Ok(base.join("ftsb-fs").join(format!("{name}-{}", &hash[..16])))
+    Ok(root.join(format!("{name}-{}", &hash[..16])))
 }
 
 fn checked_workspace(p: &Path) -> anyhow::Result<PathBuf> {
@@ -123,12 +126,26 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         view: view.clone(),
         store: store.clone(),
         allow_other: a.allow_other,
+        noexec: a.noexec,
+        read_only: a.read_only,
     };
     if a.foreground {
         init_tracing();
+        // Before the view covers the workspace: its configuration as the user left it.
+        std::fs::create_dir_all(&store)
+            .with_context(|| format!("create store {}", store.display()))?;
+        super::config::pin(&ws, &store)?;
         daemon::run(config)?;
         return Ok(0);
     }
+    super::procs::check_fuse_device()?;
+    // In place, whoever is in the directory now stays below the view, on the real files.
+    let left_behind = if a.at.is_none() {
+        super::procs::holders(&ws, false)
+    } else {
+        Vec::new()
+    };
+    std::fs::create_dir_all(&store).with_context(|| format!("create store {}", store.display()))?;
     let log_path = store.join("daemon.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -145,6 +162,12 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     cmd.arg("--at").arg(&view);
     if a.allow_other {
         cmd.arg("--allow-other");
+    }
+    if a.noexec {
+        cmd.arg("--noexec");
+    }
+    if a.read_only {
+        cmd.arg("--read-only");
     }
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -184,26 +207,22 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    super::procs::warn_left_behind(&ws, &left_behind);
     if json {
         print_json(&json!({ "workspace": ws, "view": view, "store": store, "pid": child.id() }));
     } else {
-        println!(
+        outln!(
             "mounted {} at {} (store {})",
             ws.display(),
             view.display(),
             store.display()
-        );
+        )?;
     }
     Ok(0)
 }
 
 fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    super::output::init_tracing("info");
 }
 
 pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
@@ -216,9 +235,11 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
         UnmountMode::Refuse
     };
     let status = call(&ws, &Request::Info)?;
-    call(&ws, &Request::Unmount { mode })?;
-    // The daemon exits once the kernel lets go of the view.
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    // Our own working directory must not be what keeps the view busy.
+    super::procs::leave(&view);
+    call(&ws, &Request::Unmount { mode }).map_err(|e| super::procs::explain_busy(e, &view))?;
+    // The daemon exits once the kernel lets go of the view.
     // ... and its socket is gone with it, so a `mount` right after this one does not find
     // the exiting daemon still listening and call the workspace mounted.
     let started = Instant::now();
@@ -230,7 +251,7 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&json!({ "unmounted": ws }));
     } else {
-        println!("unmounted {}", ws.display());
+        outln!("unmounted {}", ws.display())?;
     }
     Ok(0)
 }
@@ -259,25 +280,25 @@ pub fn recover(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&json!({ "workspace": ws, "recovery": outcome.to_string() }));
     } else {
-        println!("{outcome}");
+        outln!("{outcome}")?;
     }
     Ok(0)
 }
 
 pub fn fsck(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
     let (ws, store) = store_of(&a)?;
-    let report = crate::txn::fsck(&ws, &store)?;
+    let report = super::output::progress("checking the store", || crate::txn::fsck(&ws, &store))?;
     if json {
         print_json(&serde_json::to_value(&report)?);
     } else {
         for p in &report.problems {
-            println!("problem: {p}");
+            outln!("problem: {p}")?;
         }
-        println!(
-            "{} blobs checked, {} problems",
-            report.blobs,
-            report.problems.len()
-        );
+        outln!(
+            "{} checked, {}",
+            super::output::count(report.blobs as u64, "blob", "blobs"),
+            super::output::count(report.problems.len() as u64, "problem", "problems")
+        )?;
     }
     Ok(if report.problems.is_empty() { 0 } else { 2 })
 }

@@ -36,6 +36,8 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                 store: None,
                 foreground: false,
                 allow_other: false,
+                noexec: false,
+                read_only: false,
             },
             false,
         )?;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use super::output::{self, count, outln, paint, style};
 use super::{WsArg, call, print_json, resolve_workspace};
 use crate::control::Request;
 
@@ -62,16 +63,35 @@ pub fn status(a: WsArg, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&s);
     } else {
-        println!("workspace  {}", s["workspace"].as_str().unwrap_or_default());
-        println!("view       {}", s["view"].as_str().unwrap_or_default());
-        println!("store      {}", s["store"].as_str().unwrap_or_default());
-        println!("changes    {} entries, {} bytes", s["entries"], s["bytes"]);
-        println!("checkpoint {}", s["checkpoint"]);
+        let label = |l: &str| paint(style::LABEL, &format!("{l:<10}"));
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        outln!(
+            "{} {}",
+            label("workspace"),
+            s["workspace"].as_str().unwrap_or_default()
+        )?;
+        outln!(
+            "{} {}",
+            label("view"),
+            s["view"].as_str().unwrap_or_default()
+        )?;
+        outln!(
+            "{} {}",
+            label("store"),
+            s["store"].as_str().unwrap_or_default()
+        )?;
+        outln!(
+            "{} {}, {}",
+            label("changes"),
+            count(n("entries"), "changed path", "changed paths"),
+            count(n("bytes"), "byte", "bytes")
+        )?;
+        outln!("{} {}", label("checkpoint"), s["checkpoint"])?;
     }
     Ok(0)
 }
 
-pub fn diff(a: DiffArgs, json: bool) -> anyhow::Result<i32> {
+pub fn diff(a: DiffArgs, json: bool, page: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
     let d = call(
         &ws,
@@ -83,15 +103,22 @@ pub fn diff(a: DiffArgs, json: bool) -> anyhow::Result<i32> {
     let entries = d.as_array().cloned().unwrap_or_default();
     if json {
         print_json(&d);
-    } else if a.stat || a.from.is_some() || a.to.is_some() {
+        return Ok(0);
+    }
+    output::page(page);
+    if a.stat || a.from.is_some() || a.to.is_some() {
         for e in &entries {
-            println!("{}", stat_line(e));
+            outln!("{}", stat_line(e))?;
         }
     } else {
         for e in &entries {
             match e["diff"].as_str() {
-                Some(text) if !text.is_empty() => print!("{text}"),
-                _ => println!("{}", stat_line(e)),
+                Some(text) if !text.is_empty() => {
+                    for line in text.lines() {
+                        outln!("{}", output::diff_line(line))?;
+                    }
+                }
+                _ => outln!("{}", stat_line(e))?,
             }
         }
     }
@@ -146,11 +173,16 @@ pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
             force,
         }
     };
-    let r = call(&ws, &request)?;
+    let r = output::progress("committing", || call(&ws, &request))?;
     if json {
         print_json(&r);
     } else {
-        println!("committed {} changes to {}", r["changes"], ws.display());
+        let n = r["changes"].as_u64().unwrap_or(0);
+        outln!(
+            "committed {} to {}",
+            count(n, "change", "changes"),
+            ws.display()
+        )?;
     }
     Ok(0)
 }
@@ -161,47 +193,56 @@ pub fn abort(a: WsArg, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&r);
     } else {
-        println!(
+        outln!(
             "aborted: the view equals {} again (undo with rollback; see log)",
             ws.display()
-        );
+        )?;
     }
     Ok(0)
 }
 
 pub fn checkpoint(a: CheckpointArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(&ws, &Request::Checkpoint { message: a.message })?;
+    let req = Request::Checkpoint { message: a.message };
+    let r = output::progress("sealing a checkpoint", || call(&ws, &req))?;
     if json {
         print_json(&r);
     } else {
-        println!("{}", r["checkpoint"]);
+        outln!("{}", r["checkpoint"])?;
     }
     Ok(0)
 }
 
-pub fn log(a: WsArg, json: bool) -> anyhow::Result<i32> {
+pub fn log(a: WsArg, json: bool, page: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
     let r = call(&ws, &Request::Log)?;
     if json {
         print_json(&r);
     } else {
+        output::page(page);
         for e in r.as_array().cloned().unwrap_or_default() {
             let exit = e["exit_code"]
                 .as_i64()
                 .map(|c| format!(" exit={c}"))
                 .unwrap_or_default();
-            let cmd = e["command"]
-                .as_str()
-                .map(|c| format!(" `{c}`"))
+            let command = e["command"].as_str();
+            let cmd = command.map(|c| format!(" `{c}`")).unwrap_or_default();
+            // An exec's checkpoint message repeats its command: say it once.
+            let message = e["message"].as_str().unwrap_or_default();
+            let message = match (command, message.strip_prefix("before: ")) {
+                (Some(c), Some(m)) if m == c => "",
+                _ => message,
+            };
+            let paths = e["entries"]
+                .as_u64()
+                .map(|n| count(n, "path", "paths"))
                 .unwrap_or_default();
-            println!(
-                "{:>5} {:<10} entries={}{exit}{cmd} {}",
-                e["id"],
+            let line = format!(
+                "{} {:<10} {paths:<9}{exit}{cmd} {message}",
+                paint(style::ID, &format!("{:>4}", e["id"].to_string())),
                 e["kind"].as_str().unwrap_or_default(),
-                e["entries"],
-                e["message"].as_str().unwrap_or_default()
             );
+            outln!("{}", line.trim_end())?;
         }
     }
     Ok(0)
@@ -213,7 +254,7 @@ pub fn rollback(a: RollbackArgs, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&r);
     } else {
-        println!("the view equals checkpoint {} again", a.to);
+        outln!("the view equals checkpoint {} again", a.to)?;
     }
     Ok(0)
 }
@@ -229,19 +270,19 @@ pub struct GcArgs {
 
 pub fn gc(a: GcArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(
-        &ws,
-        &Request::Gc {
-            max_age_secs: a.older_than.map(|h| h.saturating_mul(3600)),
-        },
-    )?;
+    let req = Request::Gc {
+        max_age_secs: a.older_than.map(|h| h.saturating_mul(3600)),
+    };
+    let r = output::progress("collecting garbage", || call(&ws, &req))?;
     if json {
         print_json(&r);
     } else {
-        println!(
-            "dropped {} checkpoints and {} blobs",
-            r["checkpoints"], r["blobs"]
-        );
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        outln!(
+            "dropped {} and {}",
+            count(n("checkpoints"), "checkpoint", "checkpoints"),
+            count(n("blobs"), "blob", "blobs")
+        )?;
     }
     Ok(0)
 }

@@ -55,6 +55,10 @@ pub struct Config {
     /// The store directory.
     pub store: PathBuf,
     pub allow_other: bool,
+    /// Mount the view noexec.
+    pub noexec: bool,
+    /// Mount the view read-only.
+    pub read_only: bool,
 }
 
 /// The daemon's shared state, reachable from the control threads.
@@ -103,6 +107,8 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     let opts = MountOptions {
         fsname: config.workspace.display().to_string(),
         allow_other: config.allow_other,
+        noexec: config.noexec,
+        read_only: config.read_only,
         threads: std::env::var("FTSB_FS_THREADS")
             .ok()
             .and_then(|t| t.parse().ok())

@@ -19,6 +19,10 @@ pub struct MountOptions {
     pub fsname: String,
     /// Let users other than the mounting one in (needs `user_allow_other` for non-root).
     pub allow_other: bool,
+    /// Mount noexec.
+    pub noexec: bool,
+    /// Mount read-only.
+    pub read_only: bool,
     /// Kernel request threads.
     pub threads: usize,
     /// Let the kernel read and write working files itself (FUSE passthrough) where it can.
@@ -152,6 +156,12 @@ pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Moun
         MountOption::DefaultPermissions,
         MountOption::NoDev,
     ];
+    if opts.noexec {
+        config.mount_options.push(MountOption::NoExec);
+    }
+    if opts.read_only {
+        config.mount_options.push(MountOption::RO);
+    }
     config.acl = if opts.allow_other {
         SessionACL::All
     } else {

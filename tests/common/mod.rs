@@ -101,10 +101,12 @@ impl Mounted {
         m
     }
 
-    /// An `ftsb-fs` command with this test's state home.
+    /// An `ftsb-fs` command with this test's state home, and no user configuration file
+    /// (the test's config home is empty).
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
-        c.env("XDG_STATE_HOME", &self.state);
+        c.env("XDG_STATE_HOME", &self.state)
+            .env("XDG_CONFIG_HOME", self.state.join("config"));
         c
     }
 
@@ -125,9 +127,16 @@ impl Mounted {
     /// Mounts (again); panics with the output if that fails.
     pub fn mount(&mut self) {
         let out = run_ok(&mut self.mount_cmd());
+        self.adopt(&out);
+    }
+
+    /// Takes over the mount a successful `mount --json` (run by the test itself) reported,
+    /// so dropping `self` takes it down; returns the reported JSON.
+    pub fn adopt(&mut self, out: &Output) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         self.pid = v["pid"].as_u64().map(|p| p as u32);
         self.mounted = true;
+        v
     }
 
     /// Runs `ftsb-fs ARGS... WS` and asserts success; returns stdout.
@@ -279,14 +288,43 @@ pub fn sh(dir: &Path, script: &str) -> Output {
     run_ok(Command::new("sh").arg("-c").arg(script).current_dir(dir))
 }
 
-/// Whether `tool` is on PATH; prints a skip note if not.
+/// Whether every test must run: under CI (`CI` set, not `0`/`false`) or with
+/// `FTSB_REQUIRE_ALL=1`, a test that cannot run fails instead of skipping.
+pub fn require_all() -> bool {
+    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false");
+    set("CI") || set("FTSB_REQUIRE_ALL")
+}
+
+/// Says loudly that `what` cannot run here and why; panics (fails the test) when
+/// [`require_all`]. The caller returns right after, so a skip never passes silently
+/// unnoticed and never passes at all in CI.
+pub fn skip(what: &str, why: &str) {
+    if require_all() {
+        panic!("{what} could not run: {why} (required: CI or FTSB_REQUIRE_ALL=1 is set)");
+    }
+    eprintln!(
+        "\n==== SKIP: {what} did not run: {why}\n==== (it fails under CI or FTSB_REQUIRE_ALL=1; scripts/install-deps installs what tests need)\n"
+    );
+}
+
+/// `true` when `ok`; otherwise [`skip`]s `what` for `why` and returns `false`:
+/// `if !require(cond, "the x test", "needs y") { return; }`.
+pub fn require(ok: bool, what: &str, why: &str) -> bool {
+    if !ok {
+        skip(what, why);
+    }
+    ok
+}
+
+/// Whether `tool` is on PATH; [`skip`]s the calling test if not.
 pub fn have(tool: &str) -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
-    if !found {
-        eprintln!("SKIP: {tool} is not installed");
-    }
-    found
+    require(
+        found,
+        &format!("a test that runs {tool}"),
+        &format!("{tool} is not installed"),
+    )
 }
 
 /// What [`tree`] records of each object.
