@@ -116,6 +116,8 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
             mounted.display()
         );
     }
+    // Before the store is claimed: a user who cannot mount leaves nothing behind.
+    super::procs::check_fuse_device()?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     crate::store::layout::check_location(&store, &ws, home.as_deref())?;
     // Before anything is written into it (the daemon's log, below): a directory that is
@@ -138,7 +140,6 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         daemon::run(config)?;
         return Ok(0);
     }
-    super::procs::check_fuse_device()?;
     // In place, whoever is in the directory now stays below the view, on the real files.
     let left_behind = if a.at.is_none() {
         super::procs::holders(&ws, false)
