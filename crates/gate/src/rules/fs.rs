@@ -8,9 +8,9 @@
 
 use super::Cmd;
 use super::writes::check_write;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 /// rm, rmdir, unlink, shred, truncate, srm, wipe.
 pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
@@ -62,7 +62,7 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
 
 /// Shows an operand for a reason string.
 pub(crate) fn shown(f: &Field) -> String {
-    crate::gate::words::display(std::slice::from_ref(f))
+    crate::words::display(std::slice::from_ref(f))
 }
 
 /// A human name for a path class.

@@ -5,9 +5,9 @@
 //! tainted as network data, which [`super::super::unwrap`] refuses to feed to a shell.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 pub(crate) fn net(c: &mut Cmd<'_, '_>) {
     // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,

@@ -7,9 +7,9 @@
 //! keeps the local repository undoable, a remote is not.
 
 use super::Cmd;
-use crate::gate::args::{Parsed, Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Parsed, Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 /// Global options of git that take a value.
 const GLOBAL_VAL: &[&str] = &[

@@ -6,10 +6,10 @@
 //! Writing anywhere else is left to the transactional view and its confinement.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::{Class, RC_FILES};
-use crate::gate::walk::{Analyzer, Scope};
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::{Class, RC_FILES};
+use crate::walk::{Analyzer, Scope};
+use crate::words::Field;
 
 /// Records a hit when `f` is a protected write target; `via` names the writer.
 pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: &str) {

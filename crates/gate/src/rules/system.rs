@@ -6,9 +6,9 @@
 //! `systemctl status` vs `systemctl enable`, `docker image prune` vs `docker system prune -a`).
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 /// Daemons whose death takes the machine or the session down.
 const DAEMONS: &[&str] = &[
@@ -179,11 +179,11 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             }
             if !a.operands.is_empty() {
                 let inner: Vec<Field> = a.operands.clone();
-                let io = crate::gate::walk::Io::default();
+                let io = crate::walk::Io::default();
                 let mut s = c.scope.clone();
                 s.wrappers.push("systemd-run".into());
                 s.depth += 1;
-                crate::gate::unwrap::dispatch(c.an, inner, &io, &mut s);
+                crate::unwrap::dispatch(c.an, inner, &io, &mut s);
             }
         }
         "mkfs" | "mkswap" | "wipefs" | "blkdiscard" | "sgdisk" | "gdisk" | "sfdisk" | "cfdisk"

@@ -7,11 +7,11 @@
 //! Any other command passes its input's taint through, conservatively.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::text::decode_ansi_c;
-use crate::gate::walk::{Stream, Taint};
-use crate::gate::words::UNKNOWN;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::text::decode_ansi_c;
+use crate::walk::{Stream, Taint};
+use crate::words::UNKNOWN;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -279,7 +279,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
 }
 
 /// Computes simple decoders, so decoded text can be shown and judged.
-fn decode(name: &str, input: &str, args: &[crate::gate::words::Field]) -> Option<String> {
+fn decode(name: &str, input: &str, args: &[crate::words::Field]) -> Option<String> {
     match name {
         "base64" => base64(input.trim()).and_then(|b| String::from_utf8(b).ok()),
         "rev" => Some(

@@ -10,11 +10,11 @@
 //! It is a scan, not a parser of each language: it reads the calls and literals that
 //! matter, and fails closed when a process or deletion target is not a literal.
 
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::rules::Cmd;
-use crate::gate::rules::writes::check_write;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::rules::Cmd;
+use crate::rules::writes::check_write;
+use crate::words::Field;
 
 /// Stands for a string literal in scanned code.
 const LIT: char = '\u{3}';
@@ -685,7 +685,7 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             } else if argv_mode {
                 let line = lits
                     .iter()
-                    .map(|l| crate::gate::quote(l))
+                    .map(|l| crate::quote(l))
                     .collect::<Vec<_>>()
                     .join(" ");
                 c.nested(&format!("{lang:?} process"), &Field::lit(&line));
