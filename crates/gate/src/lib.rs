@@ -2,7 +2,8 @@
 //!
 //! Owns: parsing a line into a bash syntax tree (`walk`), evaluating its words statically
 //! (`words`, `text`), unwrapping wrappers and nested shells (`unwrap`, `fanout`), the rule
-//! families (`rules`, `interp`, `sed`), path classification (`paths`) and the policy
+//! families (`rules`, `interp`, `sed`), the per-tool tables (`tables`) and the general rules
+//! over them (`generic`), path classification (`paths`) and the policy
 //! (`policy`, `default-policy.toml`). See `docs/GATE.md`.
 //! The verdict is the strictest over every simple command the line would run.
 //!
@@ -16,11 +17,13 @@
 
 mod args;
 mod fanout;
+mod generic;
 mod interp;
 mod paths;
 mod policy;
 mod rules;
 mod sed;
+mod tables;
 mod text;
 mod unwrap;
 mod walk;

@@ -125,6 +125,14 @@ const HOME_CONFIG: &[&str] = &[
     ".mozilla",
     ".config/google-chrome",
     ".config/chromium",
+    ".config/environment.d",
+    ".pam_environment",
+    ".xprofile",
+    ".xinitrc",
+    ".xsessionrc",
+    "Library/LaunchAgents",
+    "Library/LaunchDaemons",
+    "Library/Application Support/com.apple.backgroundtaskmanagementagent",
 ];
 
 /// True when `rel` (relative to the home) is or is below one of `list`.

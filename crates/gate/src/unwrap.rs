@@ -147,6 +147,10 @@ fn named(
         an.hit("fork_bomb.recursive", scope, fields, None);
         return Stream::default();
     }
+    super::generic::judge(an, &p, fields, io, scope);
+    if call_function(an, name, scope) {
+        return Stream::default();
+    }
     match name {
         "cd" | "pushd" => {
             scope.cwd = match args
@@ -162,6 +166,11 @@ fn named(
         "export" | "declare" | "typeset" | "local" | "readonly" => {
             for a in args {
                 if let Some((k, v)) = a.text.split_once('=') {
+                    let field = Field {
+                        text: v.to_owned(),
+                        ..a.clone()
+                    };
+                    super::generic::assignment(an, scope, k, &field);
                     let value = super::walk::Value {
                         text: a.known.then(|| v.to_owned()),
                         taint: a.taint,
@@ -180,6 +189,37 @@ fn named(
         return shell(an, fields, io, scope);
     }
     super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// A call of a function defined earlier on the line: its body runs here, in the caller's
+/// scope, so a `cd` or an assignment inside it carries to the commands after the call.
+/// Recursive calls are not re-walked (the body was judged where it was defined).
+fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
+    let Some(body) = an.bodies.get(name).cloned() else {
+        return false;
+    };
+    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= super::walk::MAX_DEPTH {
+        return true;
+    }
+    let saved = scope.function.replace(name.to_owned());
+    scope.depth += 1;
+    an.run_line(&body, scope, Stream::default());
+    scope.depth -= 1;
+    scope.function = saved;
+    true
+}
+
+/// Environment assignments before a wrapped command (`env VAR=value CMD`).
+fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) {
+    for f in ops {
+        if let Some((k, v)) = f.text.split_once('=') {
+            let field = Field {
+                text: v.to_owned(),
+                ..f.clone()
+            };
+            super::generic::assignment(an, scope, k, &field);
+        }
+    }
 }
 
 /// Judges `inner` as the command a wrapper runs.
@@ -292,6 +332,7 @@ fn wrapper(
                     f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.'])
                 })
                 .count();
+            env_assignments(an, scope, &a.operands[..skip]);
             if skip >= a.operands.len() {
                 return Some(Stream::default());
             }
@@ -347,17 +388,19 @@ fn wrapper(
                     ..s.clone()
                 }));
             }
-            let ops: Vec<Field> = a
+            let assigns = a
                 .operands
                 .iter()
-                .skip_while(|f| f.text.contains('=') && !f.text.starts_with('='))
-                .cloned()
-                .collect();
+                .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
+                .count();
+            env_assignments(an, scope, &a.operands[..assigns]);
+            let ops: Vec<Field> = a.operands[assigns..].to_vec();
             cmd.extend(ops);
             if cmd.is_empty() {
                 // `env` alone prints the environment.
                 return Some(Stream::tainted(Taint {
                     secret: true,
+                    stored: true,
                     ..Taint::default()
                 }));
             }
@@ -639,7 +682,17 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
             None => Stream::default(),
         };
     }
-    if let Some(script) = a.operands.first().filter(|o| !a.has('s', "") && !o.is("-")) {
+    let stdin_path = |o: &Field| {
+        matches!(
+            o.text.as_str(),
+            "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+        )
+    };
+    if let Some(script) = a
+        .operands
+        .first()
+        .filter(|o| !a.has('s', "") && !stdin_path(o))
+    {
         script_operand(an, fields, script, scope);
         return Stream::default();
     }

@@ -252,6 +252,18 @@ impl Analyzer<'_> {
         }
     }
 
+    /// Judges the command substitutions inside text that is not itself a word (an
+    /// arithmetic expression, a `[[ ... ]]` test) and returns the taint of their output.
+    pub fn expand_embedded(&mut self, text: &str, scope: &Scope) -> Taint {
+        if !text.contains("$(") && !text.contains('`') && !text.contains("<(") {
+            return Taint::default();
+        }
+        let quoted = format!("\"{}\"", text.replace('"', "\\\""));
+        self.eval_raw(&quoted, scope, false)
+            .iter()
+            .fold(Taint::default(), |t, f| t.merge(f.taint))
+    }
+
     fn eval_raw(&mut self, raw: &str, scope: &Scope, split: bool) -> Vec<Field> {
         match brush_parser::word::parse(raw, &ParserOptions::default()) {
             Ok(pieces) => {
@@ -319,7 +331,11 @@ impl Analyzer<'_> {
                     let c: String = s.chars().skip(1).collect();
                     b.literal(&c, false);
                 }
-                WordPiece::ArithmeticExpression(_) => b.unknown(Taint::default()),
+                WordPiece::ArithmeticExpression(e) => {
+                    // Substitutions inside the expression run before the arithmetic.
+                    let inner = self.expand_embedded(&e.value, scope);
+                    b.unknown(inner);
+                }
             }
         }
     }
@@ -337,7 +353,17 @@ impl Analyzer<'_> {
 
     fn lookup(&self, p: &Parameter, scope: &Scope) -> Value {
         let Parameter::Named(name) = p else {
-            return Value::default();
+            let pids = matches!(
+                p,
+                Parameter::Special(brush_parser::word::SpecialParameter::LastBackgroundProcessId)
+            );
+            return Value {
+                text: None,
+                taint: Taint {
+                    pids,
+                    ..Taint::default()
+                },
+            };
         };
         if let Some(v) = scope.vars.get(name) {
             return v.clone();

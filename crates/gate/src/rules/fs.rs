@@ -41,6 +41,8 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
             }
             _ => match class {
                 Class::HomeSensitive => c.hit("fs.rm_sensitive", detail),
+                // Files inside `.git` (a stale `index.lock`) are the view's to undo.
+                Class::Git if !c.abs(op).ends_with("/.git") => {}
                 Class::Git | Class::WorkspaceAll | Class::WorkspaceRoot
                     if !recursive && (force || class != Class::Git) =>
                 {
@@ -106,10 +108,23 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         None if sources.len() >= 2 => sources.pop(),
         None => None,
     };
+    if let Some(mode) = a.value('m', "mode").filter(|m| setuid(&m.text)) {
+        let shown = format!("mode {}", mode.text);
+        c.hit("privesc.setuid", Some(shown));
+    }
     let Some(dest) = dest else {
         return;
     };
     let dest_abs = c.abs(&dest);
+    // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
+    if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
+        let secret = crate::walk::Stream::tainted(crate::walk::Taint {
+            secret: true,
+            stored: true,
+            ..Default::default()
+        });
+        c.an.written.push((dest_abs.clone(), secret));
+    }
     if name == "mv" && dest_abs == "/dev/null" {
         c.hit(
             "fs.mv_devnull",

@@ -149,6 +149,7 @@ pub(crate) fn judge(
         io,
         prog,
     };
+    super::generic::probe(c.an, prog, fields, io, scope);
     let name = prog.name.as_str();
     match name {
         "rm" | "rmdir" | "unlink" | "shred" | "truncate" | "srm" | "wipe" => fs::delete(&mut c),
@@ -168,7 +169,16 @@ pub(crate) fn judge(
         _ => system::system(&mut c),
     }
     secret_read(&mut c);
-    let out = output::output(&mut c);
+    let mut out = output::output(&mut c);
+    if super::generic::pid_source(name, c.args(), |f| {
+        c.an.paths.classify(&f.text, false, scope)
+    }) {
+        out.taint.pids = true;
+    }
+    if super::generic::secret_source(name, c.args()) {
+        out.taint.secret = true;
+        out.taint.stored = true;
+    }
     c.an.policy
         .custom_rules(c.an, prog, fields, scope, first_hit);
     out

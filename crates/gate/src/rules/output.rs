@@ -100,10 +100,12 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             inherited.endless |= s.endless && matches!(name.as_str(), "cat" | "tac" | "tee");
         } else if a.known && c.an.paths.is_secret(&a.text) {
             inherited.taint.secret = true;
+            inherited.taint.stored = true;
         }
         // Archiving the whole home or its credential directories packs secrets.
         if a.known && matches!(c.class(a), Class::Home | Class::HomeSensitive) {
             inherited.taint.secret = true;
+            inherited.taint.stored = true;
         }
     }
     match name.as_str() {
@@ -193,6 +195,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
         },
         "env" | "printenv" | "set" | "export" | "declare" | "compgen" => Stream::tainted(Taint {
             secret: true,
+            stored: true,
             ..Taint::default()
         }),
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"

@@ -43,6 +43,18 @@ const DAEMONS: &[&str] = &[
     "httpd",
 ];
 
+/// True when a process pattern can match a daemon: it names one as a word (`sshd`,
+/// `^/usr/lib/systemd`), or a program under a system directory.
+fn hits_daemon(pattern: &str) -> bool {
+    let system_path = ["/usr/", "/sbin/", "/lib/", "/bin/", "/opt/", "/etc/"]
+        .iter()
+        .any(|p| pattern.contains(p));
+    system_path
+        || pattern
+            .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'))
+            .any(|w| DAEMONS.contains(&w))
+}
+
 /// Packages whose removal breaks the system.
 const ESSENTIAL: &[&str] = &[
     "glibc",
@@ -106,14 +118,12 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
                 || a.value('U', "uid").is_some()
                 || name == "killall5"
                 || broad;
-            let daemon = a
-                .operands
-                .iter()
-                .any(|o| DAEMONS.contains(&o.text.as_str()) || !o.known);
+            let daemon = a.operands.iter().any(|o| !o.known || hits_daemon(&o.text));
             if a.has('l', "list") && name == "killall" {
                 return;
             }
-            if everyone || daemon {
+            // With root, a pattern reaches every user's processes.
+            if everyone || daemon || c.scope.privileged {
                 c.hit("kill.system", None);
             } else if name == "killall" {
                 c.hit("kill.by_name", None);
@@ -431,7 +441,7 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
 pub(crate) fn upload_secrets(c: &mut Cmd<'_, '_>, args: &[Field]) {
     for a in args.iter().filter(|a| a.known) {
         let abs = c.abs(a);
-        if c.an.paths.is_secret(&abs) || c.class(a) == Class::HomeSensitive {
+        if c.an.secret_file(&abs) || c.class(a) == Class::HomeSensitive {
             c.hit("exfil.upload_secret", Some(format!("uploads {}", a.text)));
         }
     }
@@ -532,7 +542,7 @@ fn kill(c: &mut Cmd<'_, '_>, args: &[Field]) {
     }
     for t in targets {
         if !t.known {
-            if strong {
+            if strong && !t.taint.pids {
                 c.hit(
                     "kill.dynamic",
                     Some("pids not known before the command runs".into()),
@@ -687,7 +697,7 @@ fn docker(c: &mut Cmd<'_, '_>, words: &[&str]) {
         ("rm", _) | ("rmi", _) if words.iter().any(|w| *w == "-v" || *w == "--volumes") => {
             c.hit("infra.container_volume", None)
         }
-        ("rm" | "rmi", _) if c.args().iter().any(|a| !a.known) => {
+        ("rm" | "rmi", _) if c.args().iter().any(|a| !a.known && !a.taint.pids) => {
             c.hit("infra.container_rm_dynamic", None)
         }
         _ => {}
