@@ -340,11 +340,19 @@ fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String
 }
 
 /// `ext::` remotes run their command to talk to the repository.
+/// The words are split at spaces; `% ` is a space inside a word and `%%` a percent sign.
 fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
     for a in args {
         if let Some(cmd) = a.text.strip_prefix("ext::") {
-            let line = cmd.replace("% ", " ").replace("%%", "%");
-            command(an, scope, "git ext::", &with_text(a, &line));
+            let words = cmd
+                .replace("%%", "\u{4}")
+                .replace("% ", "\u{5}")
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| crate::quote(&w.replace('\u{5}', " ").replace('\u{4}', "%")))
+                .collect::<Vec<_>>()
+                .join(" ");
+            command(an, scope, "git ext::", &with_text(a, &words));
         }
     }
 }

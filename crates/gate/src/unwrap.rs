@@ -147,6 +147,19 @@ fn named(
         an.hit("fork_bomb.recursive", scope, fields, None);
         return Stream::default();
     }
+    if !args.is_empty()
+        && args
+            .iter()
+            .all(|a| a.is("--version") || a.is("-V") || a.is("--help"))
+    {
+        // Prints its version or usage and exits.
+        return Stream::default();
+    }
+    if let Some((_, prefix)) = super::tables::ALIASES.iter().find(|(n, _)| *n == name) {
+        let mut expanded: Vec<Field> = prefix.iter().map(|w| Field::lit(w)).collect();
+        expanded.extend(args.iter().cloned());
+        return inner(an, name, &expanded, io, scope, false);
+    }
     super::generic::judge(an, &p, fields, io, scope);
     if call_function(an, name, scope) {
         return Stream::default();
@@ -172,7 +185,7 @@ fn named(
                     };
                     super::generic::assignment(an, scope, k, &field);
                     let value = super::walk::Value {
-                        text: a.known.then(|| v.to_owned()),
+                        text: super::words::partial_text(&field),
                         taint: a.taint,
                     };
                     scope.vars.insert(k.to_owned(), value);

@@ -544,7 +544,7 @@ impl Analyzer<'_> {
             AssignmentValue::Scalar(w) => {
                 let f = self.eval_single(w, scope);
                 Value {
-                    text: f.known.then_some(f.text),
+                    text: super::words::partial_text(&f),
                     taint: f.taint,
                 }
             }

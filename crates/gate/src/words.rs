@@ -36,6 +36,13 @@ pub(crate) struct Field {
     pub body: Option<String>,
 }
 
+/// The text of a field to remember in a variable: with its unknown parts marked, unless
+/// nothing of it is known (`$(mktemp)` keeps `/tmp/tmp.…`, which is still scratch space).
+pub(crate) fn partial_text(f: &Field) -> Option<String> {
+    let known_part = f.text.chars().any(|c| c != UNKNOWN && c != DESCENDANT);
+    (f.known || known_part).then(|| f.text.clone())
+}
+
 /// True when `s` holds a glob: `*`, `?`, or a bracket expression with its `]`.
 pub(crate) fn has_glob(s: &str) -> bool {
     s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
@@ -173,6 +180,9 @@ impl Builder {
         }
         while let Some(p) = parts.next() {
             if !p.is_empty() {
+                if p.contains([UNKNOWN, DESCENDANT]) {
+                    self.cur.known = false;
+                }
                 self.cur.text.push_str(p);
                 self.started = true;
             }

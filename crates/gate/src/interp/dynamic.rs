@@ -67,7 +67,7 @@ fn occurrences(code: &str, call: &str) -> Vec<usize> {
 
 /// True when an argument region holds more than literals, numbers and punctuation: a
 /// name, a call, or an operator that computes the value.
-fn computed(args: &str) -> bool {
+pub(crate) fn computed(args: &str) -> bool {
     let mut inner = args
         .trim()
         .trim_start_matches('(')
@@ -76,12 +76,36 @@ fn computed(args: &str) -> bool {
     for name in LITERAL_WRAPPERS {
         inner = inner.replace(name, " ");
     }
+    let inner = without_options(&inner);
     if inner.trim().is_empty() {
         return false;
     }
     inner.chars().any(|ch| {
         !(ch == LIT || ch.is_ascii_digit() || ch.is_whitespace() || ",()[]{}:".contains(ch))
     })
+}
+
+/// Drops keyword arguments, option-object keys and constants (`check=True`,
+/// `{stdio: 'inherit'}`, `None`), which
+/// configure a call without naming its target.
+fn without_options(args: &str) -> String {
+    let mut out = String::new();
+    for part in args.split(',') {
+        let part = part.trim().trim_start_matches('{').trim_end_matches('}');
+        let value = match part.split_once(['=', ':']) {
+            Some((k, v)) if k.trim().chars().all(|c| c.is_alphanumeric() || c == '_') => v,
+            _ => part,
+        };
+        let t = value.trim();
+        if !matches!(
+            t,
+            "True" | "False" | "None" | "true" | "false" | "null" | "nil"
+        ) {
+            out.push_str(value);
+            out.push(',');
+        }
+    }
+    out
 }
 
 /// Names that turn a literal into a path or a signal without hiding it: their result is

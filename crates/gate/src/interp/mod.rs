@@ -509,6 +509,11 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                     "gate.dynamic_code",
                     Some(format!("{lang:?} runs a command the gate cannot read")),
                 );
+            } else if dynamic::computed(&code[region.clone()]) {
+                c.hit(
+                    "gate.dynamic_code",
+                    Some(format!("{lang:?} runs a command built at run time")),
+                );
             } else if argv_mode {
                 let line = lits
                     .iter()
