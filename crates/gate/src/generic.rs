@@ -232,7 +232,10 @@ fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scop
         .collect();
     for row in DESTRUCTIVE.iter().filter(|r| r.tool == name) {
         let mut rest = words.iter();
-        let in_order = row.words.iter().all(|w| rest.any(|x| x == w));
+        let in_order = row
+            .words
+            .iter()
+            .all(|w| rest.any(|x| x.eq_ignore_ascii_case(w)));
         let flagged = row.flags.is_empty() || row.flags.iter().any(|f| has_flag(args, f));
         let dry = args
             .iter()
@@ -264,7 +267,7 @@ fn power_dbus(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope
     }
     let power = fields[1..].iter().any(|a| {
         let last = a.text.rsplit(['.', '/', ' ']).next().unwrap_or("");
-        POWER_METHODS.contains(&last)
+        POWER_METHODS.iter().any(|m| m.eq_ignore_ascii_case(last))
     });
     if power {
         an.hit(
@@ -279,10 +282,10 @@ fn power_dbus(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope
 /// Secrets reaching a network program: piped in, redirected in, expanded into an argument
 /// (stored secrets go nowhere, even to well-known hosts), or named as a file it sends.
 fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
-    if !NETWORK.contains(&name) {
+    let args = &fields[1..];
+    if !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
         return;
     }
-    let args = &fields[1..];
     let login = args
         .iter()
         .any(|a| a.is("login") || a.is("--with-token") || a.is("--password-stdin"));

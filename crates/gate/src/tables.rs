@@ -290,7 +290,8 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("DYLD_INSERT_LIBRARIES", Value::Library),
 ];
 
-/// Programs that talk to the network: a secret reaching one leaves the machine.
+/// Programs (and subcommands) that talk to the network: a secret reaching one leaves the
+/// machine.
 pub(crate) const NETWORK: &[&str] = &[
     "curl",
     "wget",
@@ -311,7 +312,8 @@ pub(crate) const NETWORK: &[&str] = &[
     "ping",
     "ping6",
     "traceroute",
-    "openssl",
+    "openssl s_client",
+    "openssl s_server",
     "ssh",
     "scp",
     "sftp",
@@ -325,7 +327,12 @@ pub(crate) const NETWORK: &[&str] = &[
     "mutt",
     "msmtp",
     "swaks",
-    "git",
+    "git push",
+    "git send-email",
+    "git fetch",
+    "git pull",
+    "git clone",
+    "git ls-remote",
     "gh",
     "glab",
     "aws",
@@ -778,6 +785,24 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
     d("loginctl", &["kill-user"], &[], "kill.system"),
     d("loginctl", &["terminate-session"], &[], "kill.system"),
     d("systemctl", &["kexec"], &[], "power.off"),
+    d(
+        "defaults",
+        &["write"],
+        &["LoginHook", "LogoutHook"],
+        "persist.systemd",
+    ),
+    d(
+        "defaults",
+        &["write", "loginwindow"],
+        &[],
+        "persist.systemd",
+    ),
+    d(
+        "defaults",
+        &["write", "com.apple.loginwindow"],
+        &[],
+        "persist.systemd",
+    ),
 ];
 
 /// D-Bus methods that power the machine off or end the session, for `dbus-send`,
@@ -795,6 +820,7 @@ pub(crate) const POWER_METHODS: &[&str] = &[
     "TerminateSession",
     "RequestShutdown",
     "Shutdown",
+    "Logout",
 ];
 
 /// Programs that send D-Bus messages.

@@ -609,10 +609,18 @@ fn editor_commands(
                 ..c.clone()
             };
             nested_line(an, "vim :!", &f, io.stdin.clone(), scope);
+        } else if let Some(line) = vim_system_call(t) {
+            let f = Field {
+                text: line,
+                ..c.clone()
+            };
+            nested_line(an, "vim system()", &f, io.stdin.clone(), scope);
         } else if t.starts_with("sh")
             || t.starts_with("terminal")
             || t.starts_with("py")
             || t.starts_with("lua")
+            || t.contains("system(")
+            || t.contains("exe")
         {
             an.hit(
                 "gate.dynamic_code",
@@ -622,6 +630,16 @@ fn editor_commands(
             );
         }
     }
+}
+
+/// The command of a Vim `system("...")` or `systemlist('...')` call with a literal string.
+fn vim_system_call(cmd: &str) -> Option<String> {
+    let at = cmd.find("system")?;
+    let rest = cmd[at..].split_once('(')?.1.trim_start();
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let body = &rest[1..];
+    let end = body.find(quote)?;
+    Some(body[..end].to_owned())
 }
 
 /// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).

@@ -169,9 +169,12 @@ const NET_CALLS: &[&str] = &[
     "http.client.HTTP",
     "HTTPConnection(",
     "HTTPSConnection(",
-    "socket.socket(",
+    ".connect((",
+    ".sendto(",
     "socket.create_connection(",
-    "socket(",
+    "socket.getaddrinfo(",
+    "TCPSocket.new",
+    "IO::Socket::INET",
     "httpx.",
     "aiohttp.",
     "ftplib.",
@@ -216,15 +219,32 @@ fn local_url(url: &str) -> bool {
         .any(|l| host == *l || host.starts_with(&format!("{l}:")))
 }
 
+/// Network calls that mean it only in one language (`socket(` in Perl opens a socket; in
+/// Python `socket.socket()` alone, e.g. to find a free port, talks to nobody).
+const LANG_NET_CALLS: &[(Lang, &str)] = &[
+    (Lang::Perl, "socket("),
+    (Lang::Perl, "connect("),
+    (Lang::Perl, "Socket"),
+    (Lang::Ruby, "Socket."),
+    (Lang::Php, "socket_connect("),
+    (Lang::Php, "stream_socket_client("),
+    (Lang::Lua, "socket."),
+    (Lang::Awk, "/inet/"),
+];
+
 /// True when the code makes a network call to somewhere other than this machine.
-pub(crate) fn uses_network(code: &str, lits: &[String]) -> bool {
+pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
     let urls: Vec<&String> = lits
         .iter()
         .filter(|l| l.starts_with("http://") || l.starts_with("https://") || l.starts_with("ws"))
         .collect();
     let remote_url = urls.iter().any(|u| !local_url(u));
     let only_local = !urls.is_empty() && !remote_url;
-    let calls = NET_CALLS.iter().any(|t| code.contains(t));
+    let calls = NET_CALLS.iter().any(|t| code.contains(t))
+        || LANG_NET_CALLS
+            .iter()
+            .any(|(l, t)| *l == lang && code.contains(t))
+        || lits.iter().any(|l| l.starts_with("/inet/"));
     remote_url || calls && !only_local
 }
 

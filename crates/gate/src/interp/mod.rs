@@ -460,7 +460,7 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
         || lit_is("HOME")
         || lx.lits.iter().any(|l| l == "~" || l.starts_with("~/"));
-    let network = calls::uses_network(code, &lx.lits);
+    let network = calls::uses_network(code, &lx.lits, lang);
     let exec = EXEC_TOKENS.iter().any(|t| {
         code.contains(t) && !code.contains(&format!(".{t}"))
             || *t == "exec(" && code.contains("exec(")
@@ -480,6 +480,11 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                 && (*call == "system" || *call == "exec")
                 && !word_at(code, pos, call)
             {
+                continue;
+            }
+            // A name in a destructuring or import list (`{execSync}`) is not a call.
+            let next = code[pos + call.len()..].trim_start().chars().next();
+            if matches!(next, Some('}' | ',')) {
                 continue;
             }
             if *call == "open(" || *call == "open " {
@@ -509,7 +514,9 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                     "gate.dynamic_code",
                     Some(format!("{lang:?} runs a command the gate cannot read")),
                 );
-            } else if dynamic::computed(&code[region.clone()]) {
+            } else if code[region.clone()].trim_start().starts_with('(')
+                && dynamic::computed(&code[region.clone()])
+            {
                 c.hit(
                     "gate.dynamic_code",
                     Some(format!("{lang:?} runs a command built at run time")),

@@ -158,6 +158,39 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
     }
 }
 
+/// `bs=` times `count=` of 10 GB or more: bounded only on paper.
+fn huge_copy(args: &[Field]) -> bool {
+    let size = |key: &str| {
+        args.iter()
+            .find_map(|a| a.text.strip_prefix(key))
+            .and_then(bytes)
+    };
+    let total = size("bs=")
+        .unwrap_or(512)
+        .saturating_mul(size("count=").unwrap_or(0));
+    total >= 10 << 30
+}
+
+/// A dd size (`1G`, `4M`, `512`, `1k`) in bytes.
+fn bytes(s: &str) -> Option<u64> {
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().ok()?;
+    let shift = match s[digits.len()..]
+        .chars()
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+    {
+        None | Some('C') => 0,
+        Some('K') => 10,
+        Some('M') => 20,
+        Some('G') => 30,
+        Some('T') => 40,
+        Some('P') => 50,
+        _ => return None,
+    };
+    Some(n.saturating_mul(1 << shift))
+}
+
 /// dd: `of=` is a destructive write target; `if=/dev/zero` without `count=` is endless.
 pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
     let args: Vec<Field> = c.args().to_vec();
@@ -167,7 +200,7 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
             "if=/dev/zero" | "if=/dev/urandom" | "if=/dev/random"
         )
     });
-    let bounded = args.iter().any(|a| a.text.starts_with("count="));
+    let bounded = args.iter().any(|a| a.text.starts_with("count=")) && !huge_copy(&args);
     if endless_in && !bounded {
         let to_file = args.iter().any(|a| {
             a.text

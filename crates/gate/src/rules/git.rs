@@ -70,6 +70,7 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     match sub.text.as_str() {
         "push" => push(c, rest),
         "remote" => remote(c, rest),
+        "add" | "commit" => stage(c, rest),
         "reset"
             if rest
                 .iter()
@@ -216,7 +217,20 @@ fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     if a.has_long("mirror") || a.has('d', "delete") || a.has_long("prune") {
         c.hit("git.remote_delete", None);
     }
-    if let Some(repo) = a.operands.first() {
+    if c.an.secret_file(STAGED) {
+        c.hit(
+            "exfil.upload_secret",
+            Some("pushes secrets added on this line".into()),
+        );
+    }
+    let repo = a.value('\0', "repo").or(a.operands.first());
+    if repo.is_none() && !c.an.remotes.is_empty() {
+        c.hit(
+            "exfil.git_push",
+            Some("pushes to a remote changed on this line".into()),
+        );
+    }
+    if let Some(repo) = repo {
         let url = repo.text.contains("://") || repo.text.contains('@') && repo.text.contains(':');
         if url || c.an.remotes.contains(&repo.text) || !repo.known {
             c.hit("exfil.git_push", Some(format!("pushes to {}", repo.text)));
@@ -266,6 +280,25 @@ fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     }
     let key = a.operands[0].text.clone();
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
+}
+
+/// Where the gate notes that secrets were staged on this line (not a real path).
+const STAGED: &str = "\u{1}git index";
+
+/// `git add .env`, `git commit -a` after it: secrets in the index leave with the next push.
+fn stage(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+    let secret = rest.iter().any(|a| {
+        let abs = c.abs(a);
+        a.known && !a.text.starts_with('-') && c.an.secret_file(&abs)
+    });
+    if secret {
+        let s = crate::walk::Stream::tainted(crate::walk::Taint {
+            secret: true,
+            stored: true,
+            ..Default::default()
+        });
+        c.an.written.push((STAGED.to_owned(), s));
+    }
 }
 
 /// `git remote add NAME URL` and `set-url`: NAME now points somewhere new.

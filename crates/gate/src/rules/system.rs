@@ -125,7 +125,9 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             // With root, a pattern reaches every user's processes.
             if everyone || daemon || c.scope.privileged {
                 c.hit("kill.system", None);
-            } else if name == "killall" {
+            } else if name == "killall" && a.has('r', "regexp") {
+                // A name kills the user's own processes of that name, like pkill; a regular
+                // expression reaches any of them.
                 c.hit("kill.by_name", None);
             }
         }
