@@ -488,5 +488,32 @@ fn more_shapes_of_each_kind() {
         (Allow, r#"dd if=/dev/zero of=/tmp/disk.img bs=1M count=64"#),
         (Allow, r#"killall node"#),
         (Block, r#"killall -9 dockerd"#),
+        (
+            Block,
+            r#"python3 -c "from os import system as s; s('rm -rf ~')""#,
+        ),
+        (
+            Block,
+            r#"python3 -c "from subprocess import run; run('rm -rf ~', shell=True)""#,
+        ),
+        (
+            Block,
+            r#"python3 -c "import os; os.__dict__['system']('id')""#,
+        ),
+        (
+            Block,
+            r#"node -e "const r = require; r('child_'+'process').execSync('id')""#,
+        ),
+        (Block, r#"git submodule foreach 'rm -rf ~'"#),
+        (Block, r#"git difftool -x 'rm -rf ~' HEAD"#),
+        (
+            Allow,
+            r#"python3 -c "from subprocess import run; run(['pytest', '-q'])""#,
+        ),
+        (
+            Allow,
+            r#"node -e "console.log(require.resolve('express'))""#,
+        ),
+        (Allow, r#"git submodule foreach git pull"#),
     ]);
 }

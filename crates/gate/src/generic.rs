@@ -216,6 +216,13 @@ fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
     if argv.is_empty() {
         return;
     }
+    // One word with blanks is a command line (`git submodule foreach 'rm -rf x'`).
+    if let [line] = argv
+        && line.text.contains(char::is_whitespace)
+    {
+        command(an, scope, label, line);
+        return;
+    }
     let mut s = scope.clone();
     s.wrappers.push(label.to_owned());
     s.depth += 1;

@@ -110,6 +110,10 @@ pub(crate) const OPTIONS: &[Options] = &[
         ],
     },
     Options {
+        tool: "git difftool",
+        opts: &[("-x", Value::Command), ("--extcmd", Value::Command)],
+    },
+    Options {
         tool: "git push",
         opts: &[
             ("--receive-pack", Value::Command),

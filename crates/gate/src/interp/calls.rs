@@ -277,6 +277,8 @@ pub(crate) const DYNAMIC_CALLEES: &[(&str, Option<Lang>)] = &[
     ("__builtins__", Some(Lang::Python)),
     ("globals()[", Some(Lang::Python)),
     ("locals()[", Some(Lang::Python)),
+    (".__dict__[", Some(Lang::Python)),
+    ("vars(", Some(Lang::Python)),
     ("require(", Some(Lang::Js)),
     ("import(", Some(Lang::Js)),
     ("globalThis[", Some(Lang::Js)),

@@ -34,6 +34,11 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 dynamic(c, lang, &format!("callee built at run time ({call})"));
             }
         }
+        if let Some(name) = call.strip_suffix('(')
+            && aliased(code, name)
+        {
+            dynamic(c, lang, &format!("{name} used under another name"));
+        }
     }
     for call in TARGETED_CALLS {
         for pos in occurrences(code, call) {
@@ -43,6 +48,66 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
         }
     }
+}
+
+/// Rewrites names imported from process and file modules to their qualified form, so that
+/// `from os import system as s; s('x')` is scanned as `os.system('x')`.
+pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
+    if lang != Lang::Python {
+        return code.to_owned();
+    }
+    let mut out = code.to_owned();
+    for stmt in code.split([';', '\n']) {
+        let Some(rest) = stmt.trim().strip_prefix("from ") else {
+            continue;
+        };
+        let Some((module, names)) = rest.split_once(" import ") else {
+            continue;
+        };
+        if !ALIASED_MODULES.contains(&module.trim()) {
+            continue;
+        }
+        for item in names.trim_matches(['(', ')', ' ']).split(',') {
+            let (name, alias) = match item.split_once(" as ") {
+                Some((n, a)) => (n.trim(), a.trim()),
+                None => (item.trim(), item.trim()),
+            };
+            if name.is_empty() || alias.is_empty() {
+                continue;
+            }
+            out = replace_calls(&out, alias, &format!("{}.{name}", module.trim()));
+        }
+    }
+    out
+}
+
+/// Modules whose functions run processes, delete, or change permissions.
+const ALIASED_MODULES: &[&str] = &["os", "subprocess", "shutil", "pty", "commands", "os.path"];
+
+/// Replaces calls `name(` that are not attribute calls (`x.name(`) with `qualified(`.
+fn replace_calls(code: &str, name: &str, qualified: &str) -> String {
+    let pat = format!("{name}(");
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(i) = rest.find(&pat) {
+        let before = rest[..i].chars().next_back();
+        let own = !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.');
+        out.push_str(&rest[..i]);
+        out.push_str(if own { qualified } else { name });
+        out.push('(');
+        rest = &rest[i + pat.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// True when a loader such as `require` or `getattr` is referenced without being called
+/// (`const r = require`), which hides the calls made through it.
+fn aliased(code: &str, name: &str) -> bool {
+    occurrences(code, name).into_iter().any(|pos| {
+        let next = code[pos + name.len()..].chars().next();
+        !next.is_some_and(|n| n == '(' || n == '.' || n == '_' || n.is_alphanumeric())
+    })
 }
 
 fn dynamic(c: &mut Cmd<'_, '_>, lang: Lang, what: &str) {

@@ -455,7 +455,8 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
         c.hit("interp.unparsed", None);
         return;
     }
-    let code = lx.code.as_str();
+    let resolved = dynamic::resolve_aliases(&lx.code, lang);
+    let code = resolved.as_str();
     let lit_is = |s: &str| lx.lits.iter().any(|l| l == s);
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
         || lit_is("HOME")
