@@ -11,7 +11,8 @@ use super::paths::Class;
 use super::rules::writes::check_write;
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, GIT_COMMAND_KEYS,
-    GIT_INCLUDE_KEYS, NETWORK, OPTIONS, POWER_METHODS, SECRET_SOURCES, SHELL_ESCAPES, Value,
+    GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, SECRET_SOURCES, SHELL_ESCAPES,
+    Value,
 };
 use super::text::glob_match;
 use super::unwrap::{Program, dispatch, nested_line};
@@ -28,6 +29,9 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     destructive(an, &p.name, fields, scope);
     power_dbus(an, &p.name, fields, scope);
     egress(an, &p.name, fields, io, scope);
+    if PACKERS.contains(&p.name.as_str()) {
+        packed_secrets(an, &fields[1..], scope);
+    }
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
     }
@@ -331,6 +335,35 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
                 Some(format!("sends {path}")),
             );
         }
+    }
+}
+
+/// An archive or copy made from secrets holds them: its other path operands are recorded as
+/// secret files written on this line.
+fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+    let secret = |an: &Analyzer<'_>, a: &Field| {
+        a.known
+            && (embedded_secret(an, scope, a).is_some()
+                || matches!(
+                    an.paths.classify(&a.text, a.glob, scope),
+                    Class::Home | Class::HomeSensitive
+                ))
+    };
+    if !args.iter().any(|a| secret(an, a)) {
+        return;
+    }
+    let outputs: Vec<String> = args
+        .iter()
+        .filter(|a| a.known && !a.text.starts_with('-') && !secret(an, a))
+        .map(|a| an.paths.abs(a.text.trim_start_matches("of="), scope))
+        .collect();
+    for out in outputs {
+        let s = Stream::tainted(super::walk::Taint {
+            secret: true,
+            stored: true,
+            ..Default::default()
+        });
+        an.written.push((out, s));
     }
 }
 

@@ -93,6 +93,14 @@ const HOME_SECRETS: &[&str] = &[
     ".cargo/credentials",
     ".password-store",
     ".vault-token",
+    ".bash_history",
+    ".zsh_history",
+    ".history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".lesshst",
 ];
 
 /// Files a shell runs at start-up.

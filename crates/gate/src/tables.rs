@@ -70,8 +70,13 @@ pub(crate) const GIT_COMMAND_KEYS: &[&str] = &[
 ];
 
 /// git configuration keys that make git read configuration or hooks from elsewhere.
-pub(crate) const GIT_INCLUDE_KEYS: &[&str] =
-    &["include.path", "includeif.*.path", "core.hookspath"];
+pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
+    "include.path",
+    "includeif.*.path",
+    "core.hookspath",
+    "url.*.insteadof",
+    "url.*.pushinsteadof",
+];
 
 /// ssh options (`-o Key=Value`) whose value is a local command.
 const SSH_COMMAND_KEYS: &[&str] = &[
@@ -420,6 +425,14 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
     "printenv",
     "env",
     "ssh-add -L",
+    "history",
+];
+
+/// Programs that pack or transform files into another file: what they write from a secret
+/// is a secret.
+pub(crate) const PACKERS: &[&str] = &[
+    "zip", "tar", "7z", "7za", "rar", "cpio", "gpg", "openssl", "gzip", "xz", "zstd", "base64",
+    "xxd", "split", "cp", "rsync", "install", "ln",
 ];
 
 /// Programs whose arguments are text they print, search or store, never run.

@@ -121,8 +121,9 @@ pub(crate) fn dispatch(
         // The program itself was decoded or downloaded: judge it, but never allow it.
         an.hit("rce.decoded_exec", scope, &fields, None);
     }
-    if prog.text.contains('/') && an.fetched.contains(&an.paths.abs(&prog.text, scope)) {
-        an.hit("rce.staged", scope, &fields, None);
+    if prog.text.contains('/') {
+        // A script downloaded or written earlier on the line, run by its path.
+        script_operand(an, &fields, prog, scope);
     }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)

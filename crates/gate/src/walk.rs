@@ -161,7 +161,7 @@ pub(crate) struct Analyzer<'a> {
     pub bodies: HashMap<String, String>,
     /// Remotes added on this line (`git remote add`): pushing there sends the repository to
     /// a place nobody reviewed.
-    pub remotes: Vec<String>,
+    pub remotes: Vec<(String, String)>,
     stopped: bool,
 }
 

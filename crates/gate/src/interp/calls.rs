@@ -232,6 +232,16 @@ const LANG_NET_CALLS: &[(Lang, &str)] = &[
     (Lang::Awk, "/inet/"),
 ];
 
+/// True when `token` occurs as a call of its own: a token that starts with a name must not
+/// be the tail of a longer name or a method of something else (`ENV.fetch(`).
+fn called(code: &str, token: &str) -> bool {
+    let named = token.starts_with(|c: char| c.is_alphabetic());
+    code.match_indices(token).any(|(i, _)| {
+        let before = code[..i].chars().next_back();
+        !named || !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.')
+    })
+}
+
 /// True when the code makes a network call to somewhere other than this machine.
 pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
     let urls: Vec<&String> = lits
@@ -240,7 +250,7 @@ pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
         .collect();
     let remote_url = urls.iter().any(|u| !local_url(u));
     let only_local = !urls.is_empty() && !remote_url;
-    let calls = NET_CALLS.iter().any(|t| code.contains(t))
+    let calls = NET_CALLS.iter().any(|t| called(code, t))
         || LANG_NET_CALLS
             .iter()
             .any(|(l, t)| *l == lang && code.contains(t))

@@ -504,9 +504,14 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             let start = pos + call.len();
             let region = region(code, start.saturating_sub(1).max(pos));
             let lits = lits_in(&lx, code, region.clone());
+            // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
+            // (`system "rm", "-rf", $dir`), take the command as separate words.
             let argv_mode = code[region.clone()]
                 .trim_start_matches(['(', ' '])
-                .starts_with('[');
+                .starts_with('[')
+                || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
+                    && lits.len() > 1
+                    && !lits[0].contains(char::is_whitespace);
             if lits.is_empty() {
                 if !code[region].contains(LIT) && call_is_import(code, pos, call) {
                     continue;

@@ -224,7 +224,7 @@ fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
         );
     }
     let repo = a.value('\0', "repo").or(a.operands.first());
-    if repo.is_none() && !c.an.remotes.is_empty() {
+    if repo.is_none() && c.an.remotes.iter().any(|(_, u)| !forge_url(u)) {
         c.hit(
             "exfil.git_push",
             Some("pushes to a remote changed on this line".into()),
@@ -232,7 +232,13 @@ fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     }
     if let Some(repo) = repo {
         let url = repo.text.contains("://") || repo.text.contains('@') && repo.text.contains(':');
-        if url || c.an.remotes.contains(&repo.text) || !repo.known {
+        let new = url || c.an.remotes.iter().any(|(name, _)| *name == repo.text);
+        let forge = url && forge_url(&repo.text)
+            || c.an
+                .remotes
+                .iter()
+                .any(|(name, u)| *name == repo.text && forge_url(u));
+        if new && !forge || !repo.known {
             c.hit("exfil.git_push", Some(format!("pushes to {}", repo.text)));
         }
     }
@@ -282,6 +288,25 @@ fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
 }
 
+/// Public forges where a new remote is the project's own repository, not a drop box.
+const FORGES: &[&str] = &[
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "codeberg.org",
+    "git.sr.ht",
+    "dev.azure.com",
+    "ssh.dev.azure.com",
+];
+
+/// True when a remote URL (`https://github.com/...`, `git@github.com:...`) is on a forge.
+fn forge_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    FORGES.contains(&host)
+}
+
 /// Where the gate notes that secrets were staged on this line (not a real path).
 const STAGED: &str = "\u{1}git index";
 
@@ -307,7 +332,8 @@ fn remote(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     if let [verb, name, ..] = words.as_slice()
         && (verb.is("add") || verb.is("set-url"))
     {
-        c.an.remotes.push(name.text.clone());
+        let url = words.get(2).map_or(String::new(), |u| u.text.clone());
+        c.an.remotes.push((name.text.clone(), url));
     }
 }
 
