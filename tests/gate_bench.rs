@@ -74,6 +74,25 @@ fn verdict_latency() {
         pct(0.99),
         per_line[n - 1]
     );
+    // The slowest lines, by their fastest round (the least disturbed by other load).
+    let mut best: Vec<(Duration, &String)> = lines
+        .iter()
+        .map(|l| {
+            let fastest = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = gate.judge(l, &ctx);
+                    t.elapsed()
+                })
+                .min()
+                .unwrap_or_default();
+            (fastest, l)
+        })
+        .collect();
+    best.sort_by(|a, b| b.0.cmp(&a.0));
+    for (d, l) in best.iter().take(5) {
+        println!("slowest: {d:?}  {l}");
+    }
     let load = Instant::now();
     let _ = ftsb_fs::gate::Gate::load(None).expect("loads");
     println!("policy load: {:?}", load.elapsed());

@@ -257,17 +257,25 @@ fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scop
     }
 }
 
-/// True when `flag` is present: `--delete`, `--method=DELETE`, `-X DELETE`, `-XDELETE`.
+/// True when `flag` is present. A plain flag (`--delete`) matches itself or `--delete=...`;
+/// a flag with a value (`-X=DELETE`, `--method=DELETE`) matches `-X DELETE`, `-XDELETE`,
+/// `--method=delete` and the like, the value in any case.
 fn has_flag(args: &[Field], flag: &str) -> bool {
-    let norm = |s: &str| s.to_ascii_uppercase().replace(' ', "=");
-    let want = norm(flag);
+    let Some((name, value)) = flag.split_once('=') else {
+        return args
+            .iter()
+            .any(|a| a.text == flag || a.text.starts_with(&format!("{flag}=")));
+    };
     args.iter().enumerate().any(|(i, a)| {
-        let t = norm(&a.text);
-        let joined = args.get(i + 1).map(|n| format!("{t}={}", norm(&n.text)));
-        let glued = args.get(i + 1).map(|n| format!("{t}{}", norm(&n.text)));
-        t == want
-            || joined.as_deref() == Some(want.as_str())
-            || glued.as_deref() == Some(want.as_str())
+        let t = a.text.as_str();
+        let inline = t
+            .strip_prefix(name)
+            .map(|r| r.strip_prefix('=').unwrap_or(r))
+            .filter(|r| !r.is_empty() && (name.len() == 2 || t.contains('=')));
+        let separate = (t == name).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        inline
+            .or(separate.flatten())
+            .is_some_and(|v| v.eq_ignore_ascii_case(value))
     })
 }
 

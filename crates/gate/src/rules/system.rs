@@ -4,6 +4,8 @@
 //!
 //! Owns one small judgement per tool, by its arguments (`kill -9 1` vs `kill 1234`,
 //! `systemctl status` vs `systemctl enable`, `docker image prune` vs `docker system prune -a`).
+//! Tools whose danger is one subcommand or flag are rows of [`crate::tables::DESTRUCTIVE`]
+//! instead.
 
 use super::Cmd;
 use crate::args::{Spec, parse};
@@ -222,55 +224,6 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
                 c.hit("disk.format", None);
             }
         }
-        "cryptsetup"
-            if words.iter().any(|w| {
-                matches!(
-                    *w,
-                    "luksFormat"
-                        | "erase"
-                        | "luksErase"
-                        | "luksKillSlot"
-                        | "luksRemoveKey"
-                        | "reencrypt"
-                        | "format"
-                )
-            }) =>
-        {
-            c.hit("disk.format", None);
-        }
-        "lvremove" | "vgremove" | "pvremove" | "lvreduce" | "mdadm"
-            if name != "mdadm" || has("--zero-superblock") || has("--stop") =>
-        {
-            c.hit("disk.format", None)
-        }
-        "zpool" | "zfs"
-            if words
-                .first()
-                .is_some_and(|w| matches!(*w, "destroy" | "labelclear")) =>
-        {
-            c.hit("disk.format", None)
-        }
-        "btrfs"
-            if words.contains(&"delete") || words.first() == Some(&"device") && has("remove") =>
-        {
-            c.hit("disk.format", None)
-        }
-        "hdparm"
-            if words.iter().any(|w| {
-                w.starts_with("--security-erase")
-                    || w.starts_with("--trim-sector")
-                    || *w == "--yes-i-know-what-i-am-doing"
-            }) =>
-        {
-            c.hit("disk.format", None)
-        }
-        "nvme"
-            if words
-                .first()
-                .is_some_and(|w| matches!(*w, "format" | "sanitize")) =>
-        {
-            c.hit("disk.format", None)
-        }
         "passwd" | "chpasswd" | "usermod" | "useradd" | "userdel" | "adduser" | "deluser"
         | "groupadd" | "groupdel" | "gpasswd" | "visudo" | "chsh" | "vipw" | "newusers"
             if !(name == "passwd" && (has("-S") || has("--status"))) =>
@@ -284,10 +237,6 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             c.hit("resource.fill_disk", Some("allocates a huge file".into()))
         }
         "rclone" | "s3cmd" | "azcopy" | "b2" => upload_secrets(c, &args),
-        "nsenter" => c.hit(
-            "privesc.container",
-            Some("enters another process's namespaces".into()),
-        ),
         "sysctl"
             if (has("-w")
                 || has("--write")
@@ -304,16 +253,6 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
         }
         "mount" | "umount" | "swapoff" | "swapon" if !words.is_empty() && !has("-l") => {
             c.hit("syswrite.mount", None);
-        }
-        "iptables" | "ip6tables" | "nft" | "ufw"
-            if words.iter().any(|w| {
-                matches!(
-                    *w,
-                    "-F" | "--flush" | "-X" | "flush" | "disable" | "reset" | "-P"
-                )
-            }) =>
-        {
-            c.hit("syswrite.firewall", None);
         }
         "rpm" | "dpkg" | "apt" | "apt-get" | "yum" | "dnf" | "zypper" | "pacman" | "apk"
         | "snap" | "brew" | "port" => packages(c, &name, &words),
