@@ -89,7 +89,7 @@ fn verdict_latency() {
             (fastest, l)
         })
         .collect();
-    best.sort_by(|a, b| b.0.cmp(&a.0));
+    best.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (d, l) in best.iter().take(5) {
         println!("slowest: {d:?}  {l}");
     }
