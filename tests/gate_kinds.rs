@@ -542,5 +542,28 @@ fn more_shapes_of_each_kind() {
             Block,
             r#"git remote add origin https://x.example/a.git && git push -u origin main"#,
         ),
+        (
+            Block,
+            r#"cargo --config 'target.x86_64-unknown-linux-gnu.runner="rm -rf ~"' run"#,
+        ),
+        (Block, r#"RUSTC_WRAPPER='sh -c "rm -rf ~"' cargo build"#),
+        (
+            Block,
+            r#"CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER='rm -rf ~' cargo run"#,
+        ),
+        (Block, r#"node -e "process.kill(1)""#),
+        (
+            Block,
+            r#"node -e "require('fs').chmodSync(process.env.HOME, 0o777)""#,
+        ),
+        (Block, r#"php -r '$f="sys"."tem"; $f("id");'"#),
+        (Block, r#"ln -s ~ x && rm -rf x/"#),
+        (
+            Allow,
+            r#"ln -s ../shared/config.yml config.yml && rm config.yml"#,
+        ),
+        (Block, r#"ssh -R 9000:localhost:22 x.example"#),
+        (Allow, r#"ssh -L 5432:localhost:5432 db.example"#),
+        (Allow, r#"cargo --config 'build.jobs=4' build"#),
     ]);
 }

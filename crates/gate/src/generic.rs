@@ -154,8 +154,10 @@ fn split_key(text: &str) -> (String, String) {
 
 fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str], v: &Field) {
     let (key, val) = split_key(&v.text);
+    // TOML and INI values may be quoted (`runner="cmd"`).
+    let val = val.trim().trim_matches(['"', '\'']);
     if keys.iter().any(|k| glob_match(k, &key)) {
-        command(an, scope, &format!("{label} {key}"), &with_text(v, &val));
+        command(an, scope, &format!("{label} {key}"), &with_text(v, val));
     }
 }
 
@@ -210,7 +212,7 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
         command(an, scope, name, v);
         return;
     }
-    if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| *n == name) {
+    if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| glob_match(n, name)) {
         value(an, scope, name, *kind, v);
     }
 }

@@ -115,6 +115,21 @@ pub(crate) const OPTIONS: &[Options] = &[
         ],
     },
     Options {
+        tool: "cargo",
+        opts: &[(
+            "--config",
+            Value::KeyCommand(&[
+                "target.*.runner",
+                "target.*.linker",
+                "build.rustc",
+                "build.rustc-wrapper",
+                "build.rustc-workspace-wrapper",
+                "registry.credential-provider",
+                "registries.*.credential-provider",
+            ]),
+        )],
+    },
+    Options {
         tool: "git difftool",
         opts: &[("-x", Value::Command), ("--extcmd", Value::Command)],
     },
@@ -268,7 +283,8 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
 ];
 
-/// Environment variables whose value is a command, a sourced script or a library.
+/// Environment variables (glob patterns) whose value is a command, a sourced script or a
+/// library.
 pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("GIT_SSH_COMMAND", Value::Command),
     ("GIT_SSH", Value::Command),
@@ -294,6 +310,13 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("CVS_RSH", Value::Command),
     ("BASH_ENV", Value::Script),
     ("ENV", Value::Script),
+    ("RUSTC_WRAPPER", Value::Command),
+    ("RUSTC_WORKSPACE_WRAPPER", Value::Command),
+    ("CARGO_BUILD_RUSTC_WRAPPER", Value::Command),
+    ("CARGO_TARGET_*_RUNNER", Value::Command),
+    ("CARGO_TARGET_*_LINKER", Value::Command),
+    ("CC", Value::Command),
+    ("CXX", Value::Command),
     ("LD_PRELOAD", Value::Library),
     ("LD_AUDIT", Value::Library),
     ("DYLD_INSERT_LIBRARIES", Value::Library),
@@ -872,6 +895,7 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         &[],
         "persist.systemd",
     ),
+    d("ssh", &[], &["-R"], "exfil.tunnel"),
 ];
 
 /// D-Bus methods that power the machine off or end the session, for `dbus-send`,

@@ -162,6 +162,9 @@ pub(crate) struct Analyzer<'a> {
     /// Remotes added on this line (`git remote add`): pushing there sends the repository to
     /// a place nobody reviewed.
     pub remotes: Vec<(String, String)>,
+    /// Symbolic links made on this line (link, target), both absolute: a path through the
+    /// link is judged as the path it reaches.
+    pub links: Vec<(String, String)>,
     stopped: bool,
 }
 
@@ -179,6 +182,7 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
         functions: Vec::new(),
         bodies: HashMap::new(),
         remotes: Vec::new(),
+        links: Vec::new(),
         stopped: false,
     };
     let mut scope = Scope {

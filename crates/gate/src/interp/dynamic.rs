@@ -41,13 +41,56 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
         }
     }
     for call in TARGETED_CALLS {
-        for pos in occurrences(code, call) {
+        for pos in occurrences(code, call)
+            .into_iter()
+            .chain(methods(code, call))
+        {
             let r = region(code, pos + call.len().saturating_sub(1));
-            if computed(&code[r]) {
+            if computed(&code[r.clone()]) {
                 dynamic(c, lang, &format!("{} with a computed target", call.trim()));
+            } else if call.contains("kill") && everyone(&code[r]) {
+                c.hit(
+                    "kill.system",
+                    Some(format!("{lang:?} signals init or every process")),
+                );
             }
         }
     }
+    if lang == Lang::Php && variable_call(code) {
+        dynamic(c, lang, "a function called through a variable");
+    }
+}
+
+/// Positions where `call` is a method (`fs.chmodSync(`, `process.kill(`).
+fn methods(code: &str, call: &str) -> Vec<usize> {
+    if call.contains('.') {
+        return Vec::new();
+    }
+    code.match_indices(call)
+        .map(|(i, _)| i)
+        .filter(|&i| code[..i].ends_with('.'))
+        .take(16)
+        .collect()
+}
+
+/// True when the first argument of a kill call is pid 1, 0 or -1.
+fn everyone(args: &str) -> bool {
+    let first = args
+        .trim_start_matches(['(', ' '])
+        .split([',', ')', ' '])
+        .next();
+    matches!(first, Some("1" | "0" | "-1"))
+}
+
+/// PHP's `$f(...)`: the function's name is a value.
+fn variable_call(code: &str) -> bool {
+    code.match_indices('$').any(|(i, _)| {
+        let rest = &code[i + 1..];
+        let name = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        name > 0 && rest[name..].trim_start().starts_with('(')
+    })
 }
 
 /// Rewrites names imported from process and file modules to their qualified form, so that

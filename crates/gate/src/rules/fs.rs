@@ -116,6 +116,12 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         return;
     };
     let dest_abs = c.abs(&dest);
+    if name == "ln"
+        && let [target] = sources.as_slice()
+    {
+        let target_abs = c.abs(target);
+        c.an.links.push((dest_abs.clone(), target_abs));
+    }
     // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
     if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
         let secret = crate::walk::Stream::tainted(crate::walk::Taint {

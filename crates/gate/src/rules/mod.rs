@@ -120,7 +120,21 @@ impl Cmd<'_, '_> {
     }
 
     pub fn class(&self, f: &Field) -> Class {
-        self.an.paths.classify(&f.text, f.glob, self.scope)
+        // The link itself (`rm link`) is the link; `link/` and below are the target.
+        let abs = self.abs(f);
+        let follows =
+            |rest: &str| rest.starts_with('/') || rest.is_empty() && f.text.ends_with('/');
+        let through = self.an.links.iter().rev().find_map(|(link, target)| {
+            let rest = abs.strip_prefix(link.as_str())?;
+            follows(rest).then(|| format!("{target}{rest}"))
+        });
+        match through {
+            Some(real) => self
+                .an
+                .paths
+                .classify_abs(&crate::paths::normalize(&real), f.glob),
+            None => self.an.paths.classify(&f.text, f.glob, self.scope),
+        }
     }
 
     pub fn abs(&self, f: &Field) -> String {
