@@ -565,5 +565,23 @@ fn more_shapes_of_each_kind() {
         (Block, r#"ssh -R 9000:localhost:22 x.example"#),
         (Allow, r#"ssh -L 5432:localhost:5432 db.example"#),
         (Allow, r#"cargo --config 'build.jobs=4' build"#),
+        (
+            Allow,
+            r#"python3 -c "import os; os.chmod('scripts/run.sh', 0o755)""#,
+        ),
+        (
+            Allow,
+            r#"python3 -c "import os, signal; os.kill(int(open('app.pid').read()), signal.SIGTERM)""#,
+        ),
+        (
+            Block,
+            r#"python3 -c "import os, signal; os.kill(int(input()), signal.SIGKILL)""#,
+        ),
+        (Allow, r#"git rebase -i HEAD~3 --exec 'cargo test'"#),
+        (Allow, r#"cmake -E env FOO=1 ctest"#),
+        (
+            Allow,
+            r#"NODE_OPTIONS=--max-old-space-size=4096 npm run build"#,
+        ),
     ]);
 }

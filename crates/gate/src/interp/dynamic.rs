@@ -46,7 +46,10 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             .chain(methods(code, call))
         {
             let r = region(code, pos + call.len().saturating_sub(1));
-            if computed(&code[r.clone()]) {
+            let pid_file = lits_in(lx, code, r.clone())
+                .iter()
+                .any(|l| l.contains("pid"));
+            if computed(&code[r.clone()]) && !(call.contains("kill") && pid_file) {
                 dynamic(c, lang, &format!("{} with a computed target", call.trim()));
             } else if call.contains("kill") && everyone(&code[r]) {
                 c.hit(
@@ -184,13 +187,29 @@ pub(crate) fn computed(args: &str) -> bool {
     for name in LITERAL_WRAPPERS {
         inner = inner.replace(name, " ");
     }
-    let inner = without_options(&inner);
+    let inner = without_numbers(&without_options(&inner));
     if inner.trim().is_empty() {
         return false;
     }
     inner.chars().any(|ch| {
-        !(ch == LIT || ch.is_ascii_digit() || ch.is_whitespace() || ",()[]{}:".contains(ch))
+        !(ch == LIT || ch.is_ascii_digit() || ch.is_whitespace() || ",()[]{}:-".contains(ch))
     })
+}
+
+/// Drops number literals (`0o755`, `0x1f`, `1e3`), whose letters compute nothing.
+fn without_numbers(args: &str) -> String {
+    let mut out = String::with_capacity(args.len());
+    let mut in_number = false;
+    let mut prev: Option<char> = None;
+    for ch in args.chars() {
+        let starts = ch.is_ascii_digit() && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_');
+        in_number = starts || in_number && (ch.is_ascii_alphanumeric() || ch == '_');
+        if !in_number {
+            out.push(ch);
+        }
+        prev = Some(ch);
+    }
+    out
 }
 
 /// Drops keyword arguments, option-object keys and constants (`check=True`,
