@@ -318,6 +318,17 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
             Some("secret data on stdin".into()),
         );
     }
+    // Console commands on stdin (`sftp host <<< 'put FILE'`) name the files they send.
+    if let Some(text) = io.stdin.text.as_deref()
+        && let Some(path) = embedded_secret(an, scope, &Field::lit(text))
+    {
+        an.hit(
+            "exfil.upload_secret",
+            scope,
+            fields,
+            Some(format!("sends {path}")),
+        );
+    }
     if let Some(f) = args.iter().find(|a| a.taint.stored) {
         let shown = super::words::display(std::slice::from_ref(f));
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
@@ -337,7 +348,9 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
         {
             continue;
         }
-        if let Some(path) = embedded_secret(an, scope, a) {
+        // A remote command names the remote's files, not ours.
+        let remote_command = name == "ssh" && a.text.contains(char::is_whitespace);
+        if let Some(path) = embedded_secret(an, scope, a).filter(|_| !remote_command) {
             an.hit(
                 "exfil.upload_secret",
                 scope,
@@ -383,8 +396,8 @@ fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String
         return None;
     }
     a.text
-        .split([':', '=', '@', ',', '<'])
-        .filter(|p| !p.is_empty() && !p.contains(char::is_whitespace))
+        .split([':', '=', '@', ',', '<', ' ', '\t', '\n'])
+        .filter(|p| !p.is_empty())
         .find(|p| {
             let abs = an.paths.abs(p, scope);
             an.secret_file(&abs)

@@ -13,7 +13,7 @@ pub(crate) enum Value {
     Command,
     /// `KEY=VALUE` (or `KEY VALUE`) where keys matching one of the patterns are commands.
     KeyCommand(&'static [&'static str]),
-    /// A git configuration `key=value` pair (see [`super::generic::git_config`]).
+    /// A git configuration `key=value` pair, judged by its key (see `generic::git_config`).
     GitConfig,
     /// A script file the tool runs or sources (a process substitution is judged as code).
     Script,
@@ -397,6 +397,10 @@ pub(crate) const NETWORK: &[&str] = &[
     "torsocks",
     "proxychains",
     "proxychains4",
+    "httpie",
+    "smbclient",
+    "npm publish",
+    "twine upload",
 ];
 
 /// Options of network programs whose value is a credential the program authenticates
@@ -896,6 +900,44 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         "persist.systemd",
     ),
     d("ssh", &[], &["-R"], "exfil.tunnel"),
+    d(
+        "npm",
+        &["config", "set", "registry"],
+        &[],
+        "persist.registry",
+    ),
+    d("npm", &["set", "registry"], &[], "persist.registry"),
+    d(
+        "yarn",
+        &["config", "set", "registry"],
+        &[],
+        "persist.registry",
+    ),
+    d(
+        "pnpm",
+        &["config", "set", "registry"],
+        &[],
+        "persist.registry",
+    ),
+    d(
+        "pip",
+        &["config", "set", "global.index-url"],
+        &[],
+        "persist.registry",
+    ),
+    d(
+        "pip",
+        &["config", "set", "global.extra-index-url"],
+        &[],
+        "persist.registry",
+    ),
+    d("npm", &["publish"], &["--registry"], "persist.registry"),
+    d(
+        "dscl",
+        &[],
+        &["-create", "-append", "-passwd", "-delete"],
+        "privesc.account",
+    ),
 ];
 
 /// D-Bus methods that power the machine off or end the session, for `dbus-send`,

@@ -424,7 +424,12 @@ impl Analyzer<'_> {
                     }
                     out
                 } else {
-                    scope.vars.insert(f.variable_name.clone(), Value::default());
+                    // Each value is unknown, but where they came from is not.
+                    let taint = values
+                        .iter()
+                        .fold(Taint::default(), |t, v| t.merge(v.taint));
+                    let value = Value { text: None, taint };
+                    scope.vars.insert(f.variable_name.clone(), value);
                     self.in_loop(&f.body.list, scope, stdin)
                 }
             }

@@ -242,6 +242,26 @@ fn called(code: &str, token: &str) -> bool {
     })
 }
 
+/// `require('https').request(...)`: a network module called through its literal name.
+fn node_module_call(code: &str, lits: &[String]) -> bool {
+    let module = lits.iter().any(|l| {
+        matches!(
+            l.as_str(),
+            "http" | "https" | "net" | "dgram" | "tls" | "node:http" | "node:https" | "node:net"
+        )
+    });
+    let call = [
+        ".request(",
+        ".get(",
+        ".connect(",
+        ".createConnection(",
+        ".send(",
+    ]
+    .iter()
+    .any(|t| code.contains(t));
+    module && call
+}
+
 /// True when the code makes a network call to somewhere other than this machine.
 pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
     let urls: Vec<&String> = lits
@@ -254,7 +274,8 @@ pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
         || LANG_NET_CALLS
             .iter()
             .any(|(l, t)| *l == lang && code.contains(t))
-        || lits.iter().any(|l| l.starts_with("/inet/"));
+        || lits.iter().any(|l| l.starts_with("/inet/"))
+        || node_module_call(code, lits);
     remote_url || calls && !only_local
 }
 
