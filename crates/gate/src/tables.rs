@@ -650,6 +650,85 @@ pub(crate) const DATA_ONLY: &[&str] = &[
     "osascript",
 ];
 
+/// A wrapper that runs the rest of its arguments after its own options (and, for some, a
+/// fixed number of operands first: `timeout 10 CMD`, `chroot DIR CMD`).
+#[derive(Debug)]
+pub(crate) struct Wrapper {
+    pub names: &'static [&'static str],
+    /// Short options that take a value.
+    pub short_val: &'static str,
+    /// Long options that take a value.
+    pub long_val: &'static [&'static str],
+    pub operands_first: usize,
+}
+
+const fn w(
+    names: &'static [&'static str],
+    short_val: &'static str,
+    long_val: &'static [&'static str],
+    operands_first: usize,
+) -> Wrapper {
+    Wrapper {
+        names,
+        short_val,
+        long_val,
+        operands_first,
+    }
+}
+
+/// Wrappers whose only knowledge is their option syntax.
+pub(crate) const WRAPPERS: &[Wrapper] = &[
+    w(&["nice"], "n", &["adjustment"], 0),
+    w(
+        &["ionice"],
+        "cnpPu",
+        &["class", "classdata", "pid", "pgid", "uid"],
+        0,
+    ),
+    w(&["timeout"], "sk", &["signal", "kill-after"], 1),
+    w(
+        &[
+            "nohup",
+            "builtin",
+            "catchsegv",
+            "dbus-run-session",
+            "xvfb-run",
+            "proxychains",
+            "proxychains4",
+            "torsocks",
+            "caffeinate",
+            "firejail",
+            "unbuffer",
+            "setsid",
+        ],
+        "",
+        &[],
+        0,
+    ),
+    w(&["stdbuf"], "ioe", &["input", "output", "error"], 0),
+    w(&["time"], "fo", &["format", "output"], 0),
+    w(&["exec"], "a", &[], 0),
+    w(
+        &["chrt"],
+        "T",
+        &["sched-runtime", "sched-period", "sched-deadline"],
+        1,
+    ),
+    w(
+        &["unshare"],
+        "SGRwC",
+        &["setuid", "setgid", "root", "wd"],
+        0,
+    ),
+    w(&["chroot"], "", &["userspec", "groups"], 1),
+    w(
+        &["strace", "ltrace"],
+        "oeEpsSPuabIXU",
+        &["output", "expr", "attach", "user"],
+        0,
+    ),
+];
+
 /// Programs that run the rest of their arguments as a command (after their own options):
 /// task runners, package executors, terminals and session tools. A row may name a
 /// subcommand (`"poetry run"`).

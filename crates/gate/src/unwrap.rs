@@ -287,7 +287,13 @@ fn wrapper(
     let args = &fields[1..];
     let name = p.name.as_str();
     let simple = |spec: Spec<'_>| -> usize { parse(args, spec).rest };
+    let table = super::tables::WRAPPERS
+        .iter()
+        .find(|w| w.names.contains(&name));
     let rest = match name {
+        _ if table.is_some() => table.map_or(0, |w| {
+            w.operands_first + simple(Spec::wrapper(w.short_val, w.long_val))
+        }),
         "sudo" | "doas" | "run0" | "pkexec" => {
             let a = parse(
                 args,
@@ -420,20 +426,6 @@ fn wrapper(
             }
             return Some(inner(an, "env", &cmd, io, scope, false));
         }
-        "nice" => simple(Spec::wrapper("n", &["adjustment"])),
-        "ionice" => simple(Spec::wrapper(
-            "cnpPu",
-            &["class", "classdata", "pid", "pgid", "uid"],
-        )),
-        "timeout" => 1 + simple(Spec::wrapper("sk", &["signal", "kill-after"])),
-        "nohup" | "builtin" | "catchsegv" | "dbus-run-session" | "xvfb-run" | "proxychains"
-        | "proxychains4" | "torsocks" | "caffeinate" | "firejail" | "unbuffer" => {
-            simple(Spec::wrapper("", &[]))
-        }
-        "stdbuf" => simple(Spec::wrapper("ioe", &["input", "output", "error"])),
-        "setsid" => simple(Spec::wrapper("", &[])),
-        "time" => simple(Spec::wrapper("fo", &["format", "output"])),
-        "exec" => simple(Spec::wrapper("a", &[])),
         "command" => {
             let a = parse(args, Spec::wrapper("", &[]));
             if a.has('v', "") || a.has('V', "") {
@@ -448,18 +440,6 @@ fn wrapper(
             }
             a.rest + 1
         }
-        "chrt" => {
-            1 + simple(Spec::wrapper(
-                "T",
-                &["sched-runtime", "sched-period", "sched-deadline"],
-            ))
-        }
-        "unshare" => simple(Spec::wrapper("SGRwC", &["setuid", "setgid", "root", "wd"])),
-        "chroot" => 1 + simple(Spec::wrapper("", &["userspec", "groups"])),
-        "strace" | "ltrace" => simple(Spec::wrapper(
-            "oeEpsSPuabIXU",
-            &["output", "expr", "attach", "user"],
-        )),
         "valgrind" | "perf" => {
             let skip = usize::from(
                 name == "perf"
