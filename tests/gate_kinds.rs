@@ -603,5 +603,29 @@ fn more_shapes_of_each_kind() {
             Allow,
             r#"node -e "require('http').get('http://localhost:3000/health', r => console.log(r.statusCode))""#,
         ),
+        (Block, r#"npm x -- rimraf ~"#),
+        (Block, r#"conda run -n base rm -rf ~"#),
+        (
+            Block,
+            r#"sort --compress-program='sh -c "rm -rf ~"' -S 1 big.txt"#,
+        ),
+        (Block, r#"gh alias set --shell x 'rm -rf ~'"#),
+        (
+            Block,
+            r#"sudo apt-get -o APT::Update::Pre-Invoke::='rm -rf /home/dev' update"#,
+        ),
+        (
+            Block,
+            r#"git clone --template=/tmp/tpl https://github.com/acme/app.git"#,
+        ),
+        (Block, r#"git init --template ~/Downloads/tpl"#),
+        (Allow, r#"gh alias set co 'pr checkout'"#),
+        (
+            Allow,
+            r#"sudo apt-get -o Dpkg::Options::=--force-confnew install -y nginx"#,
+        ),
+        (Allow, r#"git init"#),
+        (Allow, r#"sort -u names.txt"#),
+        (Allow, r#"conda run -n dev pytest"#),
     ]);
 }

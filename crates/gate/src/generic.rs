@@ -131,6 +131,7 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             Some(body) if v.procsub => command(an, scope, label, &with_text(v, body)),
             _ => command(an, scope, label, v),
         },
+        Value::HooksDir => git_config(an, scope, "core.hookspath", v),
         Value::Write => check_write(an, scope, v, label),
         Value::Library => library(an, scope, label, v),
         Value::Argv => run_argv(an, label, std::slice::from_ref(v), scope),

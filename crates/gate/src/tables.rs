@@ -17,6 +17,8 @@ pub(crate) enum Value {
     GitConfig,
     /// A script file the tool runs or sources (a process substitution is judged as code).
     Script,
+    /// A directory of hooks or templates git copies hooks from.
+    HooksDir,
     /// A file the tool writes.
     Write,
     /// A library loaded into every process (`LD_PRELOAD`).
@@ -76,6 +78,16 @@ pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
     "core.hookspath",
     "url.*.insteadof",
     "url.*.pushinsteadof",
+];
+
+/// apt options (`-o Key=Value`) whose value is a shell command run around dpkg.
+const APT_COMMAND_KEYS: &[&str] = &[
+    "apt::update::pre-invoke::",
+    "apt::update::post-invoke::",
+    "apt::update::post-invoke-success::",
+    "dpkg::pre-invoke::",
+    "dpkg::post-invoke::",
+    "dpkg::pre-install-pkgs::",
 ];
 
 /// ssh options (`-o Key=Value`) whose value is a local command.
@@ -280,6 +292,30 @@ pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "dbus-run-session",
         opts: &[("--", Value::Argv)],
+    },
+    Options {
+        tool: "git init",
+        opts: &[("--template", Value::HooksDir)],
+    },
+    Options {
+        tool: "git clone",
+        opts: &[("--template", Value::HooksDir)],
+    },
+    Options {
+        tool: "sort",
+        opts: &[("--compress-program", Value::Command)],
+    },
+    Options {
+        tool: "gh alias",
+        opts: &[("set", Value::Argv)],
+    },
+    Options {
+        tool: "apt-get",
+        opts: &[("-o", Value::KeyCommand(APT_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "apt",
+        opts: &[("-o", Value::KeyCommand(APT_COMMAND_KEYS))],
     },
 ];
 
@@ -798,6 +834,12 @@ pub(crate) const ARGV_RUNNERS: &[&str] = &[
     "time",
     "nodemon",
     "tmux",
+    "npm x",
+    "conda run",
+    "mamba run",
+    "micromamba run",
+    "pixi run",
+    "xvfb-run",
 ];
 
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
