@@ -178,19 +178,12 @@ fn named(
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
-            for a in args {
-                if let Some((k, v)) = a.text.split_once('=') {
-                    let field = Field {
-                        text: v.to_owned(),
-                        ..a.clone()
-                    };
-                    super::generic::assignment(an, scope, k, &field);
-                    let value = super::walk::Value {
-                        text: super::words::partial_text(&field),
-                        taint: a.taint,
-                    };
-                    scope.vars.insert(k.to_owned(), value);
-                }
+            for (k, field) in env_assignments(an, scope, args) {
+                let value = super::walk::Value {
+                    text: super::words::partial_text(&field),
+                    taint: field.taint,
+                };
+                scope.vars.insert(k, value);
             }
             return Stream::default();
         }
@@ -223,8 +216,10 @@ fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
     true
 }
 
-/// Environment assignments before a wrapped command (`env VAR=value CMD`).
-fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) {
+/// Environment assignments (`env VAR=value CMD`, `export VAR=value`): each value is
+/// judged by what the variable makes programs do; returns the names and values.
+fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) -> Vec<(String, Field)> {
+    let mut out = Vec::new();
     for f in ops {
         if let Some((k, v)) = f.text.split_once('=') {
             let field = Field {
@@ -232,8 +227,10 @@ fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) {
                 ..f.clone()
             };
             super::generic::assignment(an, scope, k, &field);
+            out.push((k.to_owned(), field));
         }
     }
+    out
 }
 
 /// Judges `inner` as the command a wrapper runs.
