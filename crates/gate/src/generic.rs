@@ -43,6 +43,9 @@ pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     let args = &fields[1..];
     if !DATA_ONLY.contains(&p.name.as_str()) {
         probe_strings(an, &p.name, args, scope);
+    } else if let Some(script) = args.iter().position(script_file) {
+        // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
+        probe_strings(an, &p.name, &args[script + 1..], scope);
     }
     if ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
         probe_argv(an, &p.name, args, io, scope);
@@ -459,6 +462,14 @@ pub(crate) fn pid_source(name: &str, args: &[Field], class: impl Fn(&Field) -> C
         "jobs" => has("-p"),
         _ => false,
     }
+}
+
+/// A script file an interpreter runs (`tool.py`, `bin/cli.js`).
+fn script_file(a: &Field) -> bool {
+    let exts = [
+        ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php", ".lua", ".sh",
+    ];
+    a.known && !a.text.starts_with('-') && exts.iter().any(|e| a.text.ends_with(e))
 }
 
 /// Hits found by a probe that show real danger (not the gate's own fail-closed answers,
