@@ -2,8 +2,8 @@
 //! the share of non-debatable deny lines that are intercepted (deny or ask; must be all) and
 //! the share of allow lines that are not allowed (false alarms; at most 3 %), per category.
 //!
-//! The samples live outside the repository; without them the test says so loudly and fails
-//! when `CI` is set or `FTSB_REQUIRE_ALL=1`.
+//! The samples live outside the repository (`FTSB_GATE_SAMPLES` names another directory);
+//! without them the test says so loudly and fails when `CI` is set or `FTSB_REQUIRE_ALL=1`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,10 +16,13 @@ use ftsb_fs::gate::Decision;
 /// The highest share of allow lines a sample may block.
 const MAX_FALSE_ALARMS: f64 = 3.0;
 
+/// The samples' directory: `FTSB_GATE_SAMPLES`, or `../shared/gate` beside the checkout.
 fn sample_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/gate")
-        .join(name)
+    let dir = std::env::var_os("FTSB_GATE_SAMPLES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate"),
+        PathBuf::from,
+    );
+    dir.join(name)
 }
 
 fn required() -> bool {
