@@ -647,5 +647,13 @@ fn more_shapes_of_each_kind() {
         (Allow, r#"mongosh --eval 'db.users.find().limit(1)'"#),
         (Allow, r#"ansible-playbook site.yml -e 'target=staging'"#),
         (Allow, r#"slack-cli send 'Deploying: rm -rf old builds'"#),
+        (Block, r#"yes | tr \\n x > /tmp/big"#),
+        (Block, r#"chmod 000 ~"#),
+        (Block, r#"chmod 777 /home/dev"#),
+        (Block, r#"find ~ -type d -exec chmod 777 {} +"#),
+        (Block, r#"rtcwake -m off -s 60"#),
+        (Allow, r#"chmod 700 ~"#),
+        (Allow, r#"chmod 600 ~/.ssh/config"#),
+        (Allow, r#"yes | head -n 3"#),
     ]);
 }

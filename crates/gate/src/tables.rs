@@ -1059,6 +1059,12 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         &["-create", "-append", "-passwd", "-delete"],
         "privesc.account",
     ),
+    d(
+        "rtcwake",
+        &[],
+        &["-m=off", "-m=disk", "--mode=off", "--mode=disk"],
+        "power.off",
+    ),
 ];
 
 /// D-Bus methods that power the machine off or end the session, for `dbus-send`,

@@ -267,6 +267,8 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
     let recursive = a.has('R', "recursive") || name == "setfacl" && a.has('r', "");
     let mut targets: Vec<Field> = a.operands.clone();
     let mut loosens = name != "chmod";
+    let mut locks = false;
+    let mut world_writable = false;
     let takes_mode = matches!(name.as_str(), "chmod" | "chown" | "chgrp")
         && a.value('\0', "reference").is_none();
     if name == "chattr" {
@@ -277,11 +279,15 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
             c.hit("privesc.setuid", Some(format!("mode {}", mode.text)));
         }
         loosens |= name == "chmod" && grants_others(&mode.text);
+        locks |= name == "chmod" && locks_owner_out(&mode.text);
+        world_writable |= name == "chmod" && others_write(&mode.text);
     }
     // Short flags like `-w` in `chmod -w file` are modes, not options: fine either way.
     for t in &targets {
         let class = c.class(t);
         let detail = Some(format!("{} is {}", shown(t), describe(class)));
+        // `find DIR -exec chmod MODE {} +` reaches everything below DIR.
+        let recursive = recursive || t.text.contains(crate::words::DESCENDANT);
         match class {
             Class::Root | Class::System | Class::Device => c.hit("perms.system", detail),
             // Tightening `chmod 600 ~/.ssh/config` is hygiene; loosening or re-owning is not.
@@ -289,10 +295,42 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
             Class::Home | Class::Ancestor | Class::Outside | Class::HomeChild if recursive => {
                 c.hit("perms.system", detail)
             }
+            // The home itself: world-writable, or closed to its owner.
+            Class::Home if locks || world_writable => c.hit("perms.system", detail),
             Class::Unknown if recursive => c.hit("fs.rm_dynamic", detail),
             _ => {}
         }
     }
+}
+
+/// A chmod mode that lets others write (`777`, `o+w`, `a+rwx`).
+fn others_write(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) {
+        return mode
+            .chars()
+            .last()
+            .and_then(|d| d.to_digit(8))
+            .is_some_and(|d| d & 2 != 0);
+    }
+    mode.split(',').any(|m| match m.find(['+', '=']) {
+        Some(i) => (m[..i].is_empty() || m[..i].contains(['o', 'a'])) && m[i..].contains('w'),
+        None => false,
+    })
+}
+
+/// A chmod mode that takes read or execute away from the owner (`000`, `u-rwx`, `a=`).
+fn locks_owner_out(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) && mode.len() >= 3 {
+        let owner = mode.chars().rev().nth(2).and_then(|d| d.to_digit(8));
+        return owner.is_some_and(|d| d & 0o5 != 0o5);
+    }
+    mode.split(',').any(|m| {
+        let (who, perms) = m.split_at(m.find(['-', '=']).unwrap_or(m.len()));
+        let owner = who.is_empty() || who.contains(['u', 'a']);
+        owner
+            && (perms.starts_with('=') && !perms.contains('r')
+                || perms.starts_with('-') && perms.contains(['r', 'x']))
+    })
 }
 
 /// A chmod mode that gives the group or others any permission.
