@@ -655,5 +655,18 @@ fn more_shapes_of_each_kind() {
         (Allow, r#"chmod 700 ~"#),
         (Allow, r#"chmod 600 ~/.ssh/config"#),
         (Allow, r#"yes | head -n 3"#),
+        (Block, r#"RAILS_ENV=production rails db:schema:load"#),
+        (Block, r#"export RAILS_ENV=production; bin/rake db:reset"#),
+        (
+            Block,
+            r#"python manage.py flush --noinput --settings=app.settings.production"#,
+        ),
+        (Allow, r#"bin/rails db:drop db:create db:migrate"#),
+        (Allow, r#"python manage.py flush --noinput"#),
+        (
+            Block,
+            r#"gh api -X PATCH repos/acme/app -f visibility=public"#,
+        ),
+        (Block, r#"glab repo delete acme/app"#),
     ]);
 }

@@ -10,9 +10,9 @@
 use super::paths::Class;
 use super::rules::writes::check_write;
 use super::tables::{
-    ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, GIT_COMMAND_KEYS,
-    GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, SECRET_SOURCES, SHELL_ESCAPES,
-    Value,
+    ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY,
+    SECRET_SOURCES, SHELL_ESCAPES, Value,
 };
 use super::text::glob_match;
 use super::unwrap::{Program, dispatch, nested_line};
@@ -239,15 +239,49 @@ fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
     dispatch(an, argv.to_vec(), &Io::default(), &mut s);
 }
 
-/// The subcommands of [`DESTRUCTIVE`].
+/// The subcommands of [`DESTRUCTIVE`], and of [`PRODUCTION_ONLY`] when the line points the
+/// application at production.
 fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    rows(an, DESTRUCTIVE, name, fields, scope);
+    if production(&fields[1..], scope) {
+        rows(an, PRODUCTION_ONLY, name, fields, scope);
+    }
+}
+
+/// True when an environment variable, a settings option or a safety override on the line
+/// names production (`RAILS_ENV=production`, `--settings=app.settings.prod`).
+fn production(args: &[Field], scope: &Scope) -> bool {
+    let prod = |v: &str| v.to_ascii_lowercase().contains("prod");
+    let from_vars = ENVIRONMENT_VARS.iter().any(|n| {
+        scope
+            .vars
+            .get(*n)
+            .and_then(|v| v.text.as_deref())
+            .is_some_and(prod)
+    });
+    let from_args = args.iter().any(|a| {
+        a.text.starts_with("DISABLE_DATABASE_ENVIRONMENT_CHECK=")
+            || a.text.split_once('=').is_some_and(|(k, v)| {
+                (k == "--settings" || k == "--env" || ENVIRONMENT_VARS.contains(&k)) && prod(v)
+            })
+    });
+    from_vars || from_args
+}
+
+fn rows(
+    an: &mut Analyzer<'_>,
+    table: &[super::tables::Destructive],
+    name: &str,
+    fields: &[Field],
+    scope: &Scope,
+) {
     let args = &fields[1..];
     let words: Vec<&str> = args
         .iter()
         .filter(|a| !a.text.starts_with('-'))
         .map(|a| a.text.as_str())
         .collect();
-    for row in DESTRUCTIVE.iter().filter(|r| r.tool == name) {
+    for row in table.iter().filter(|r| r.tool == name) {
         let mut rest = words.iter();
         let in_order = row
             .words

@@ -935,11 +935,6 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
     d("vault", &["delete"], &[], "infra.cloud_delete"),
     d("update-rc.d", &[], &[], "persist.systemd"),
     d("chkconfig", &[], &[], "persist.systemd"),
-    d("rails", &["db:drop"], &[], "infra.db_drop"),
-    d("rails", &["db:reset"], &[], "infra.db_drop"),
-    d("rails", &["db:purge"], &[], "infra.db_drop"),
-    d("rake", &["db:drop"], &[], "infra.db_drop"),
-    d("rake", &["db:reset"], &[], "infra.db_drop"),
     d("redis-cli", &["flushall"], &[], "infra.db_drop"),
     d("redis-cli", &["flushdb"], &[], "infra.db_drop"),
     d("loginctl", &["poweroff"], &[], "power.off"),
@@ -1065,6 +1060,25 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         &["-m=off", "-m=disk", "--mode=off", "--mode=disk"],
         "power.off",
     ),
+    d("glab", &["repo", "delete"], &[], "git.platform_delete"),
+    d("glab", &["release", "delete"], &[], "git.platform_delete"),
+    d("gh", &["repo", "rename"], &[], "git.platform_delete"),
+    d(
+        "gh",
+        &["api"],
+        &[
+            "-f=visibility=public",
+            "--field=visibility=public",
+            "-F=visibility=public",
+        ],
+        "git.platform_delete",
+    ),
+    d(
+        "gh",
+        &["api"],
+        &["-f=private=false", "-F=private=false"],
+        "git.platform_delete",
+    ),
 ];
 
 /// D-Bus methods that power the machine off or end the session, for `dbus-send`,
@@ -1105,4 +1119,37 @@ pub(crate) const SHELL_ESCAPES: &[&str] = &[
     ":r !",
     "silent !",
     ":silent !",
+];
+
+/// Database tasks that destroy data, and only when the line runs them against production
+/// (a development database is rebuilt by the same tasks every day).
+pub(crate) const PRODUCTION_ONLY: &[Destructive] = &[
+    d("rails", &["db:drop"], &[], "infra.db_drop"),
+    d("rails", &["db:reset"], &[], "infra.db_drop"),
+    d("rails", &["db:purge"], &[], "infra.db_drop"),
+    d("rails", &["db:schema:load"], &[], "infra.db_drop"),
+    d("rails", &["db:truncate_all"], &[], "infra.db_drop"),
+    d("rake", &["db:drop"], &[], "infra.db_drop"),
+    d("rake", &["db:reset"], &[], "infra.db_drop"),
+    d("rake", &["db:schema:load"], &[], "infra.db_drop"),
+    d("python", &["manage.py", "flush"], &[], "infra.db_drop"),
+    d("python", &["manage.py", "reset_db"], &[], "infra.db_drop"),
+    d("php", &["artisan", "migrate:fresh"], &[], "infra.db_drop"),
+    d("php", &["artisan", "db:wipe"], &[], "infra.db_drop"),
+    d("mix", &["ecto.drop"], &[], "infra.db_drop"),
+    d("mix", &["ecto.reset"], &[], "infra.db_drop"),
+    d("npx", &["prisma", "migrate", "reset"], &[], "infra.db_drop"),
+];
+
+/// Variables that name the environment an application runs against.
+pub(crate) const ENVIRONMENT_VARS: &[&str] = &[
+    "RAILS_ENV",
+    "RACK_ENV",
+    "APP_ENV",
+    "NODE_ENV",
+    "DJANGO_SETTINGS_MODULE",
+    "MIX_ENV",
+    "FLASK_ENV",
+    "ENVIRONMENT",
+    "STAGE",
 ];
