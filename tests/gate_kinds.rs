@@ -668,5 +668,20 @@ fn more_shapes_of_each_kind() {
             r#"gh api -X PATCH repos/acme/app -f visibility=public"#,
         ),
         (Block, r#"glab repo delete acme/app"#),
+        (
+            Block,
+            r#"emacs --batch --eval '(shell-command "rm -rf ~")'"#,
+        ),
+        (Block, r#"lldb -o 'platform shell rm -rf ~' ./app"#),
+        (Block, r#"sqlite3 app.db <<< '.shell rm -rf ~'"#),
+        (Block, r#"ftp x.example <<< '!rm -rf ~'"#),
+        (Block, r#"gdb -q ./app <<< 'shell rm -rf ~'"#),
+        (Block, r#"psql -c '\! rm -rf ~'"#),
+        (Block, r#"mysql -e 'system rm -rf ~'"#),
+        (Block, r#"lua5.4 -e 'os.execute("rm -rf ~")'"#),
+        (Allow, r#"sqlite3 app.db <<< 'select count(*) from users;'"#),
+        (Allow, r#"psql <<< 'select 1;'"#),
+        (Allow, r#"gdb -q ./app <<< 'run'"#),
+        (Allow, r#"emacs --batch -l init.el --eval '(message "hi")'"#),
     ]);
 }

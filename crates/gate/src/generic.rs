@@ -43,6 +43,11 @@ pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     let args = &fields[1..];
     if !DATA_ONLY.contains(&p.name.as_str()) {
         probe_strings(an, &p.name, args, scope);
+        // A console reading its commands from stdin (`sqlite3 db <<< '.shell CMD'`).
+        if let Some(text) = io.stdin.text.as_deref() {
+            let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
+            probe_strings(an, &p.name, &lines, scope);
+        }
     } else if let Some(script) = args.iter().position(script_file) {
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
         probe_strings(an, &p.name, &args[script + 1..], scope);
@@ -535,6 +540,14 @@ fn candidates(text: &str) -> Vec<String> {
         let trimmed = t.trim_start();
         for esc in SHELL_ESCAPES {
             if let Some(rest) = trimmed.strip_prefix(esc) {
+                // `(shell-command "CMD")`, `system('CMD')`: the call's closing is not shell.
+                let rest = if esc.ends_with(['(', '"', '\'']) {
+                    rest.trim_end()
+                        .trim_end_matches([')', ';'])
+                        .trim_end_matches(['"', '\''])
+                } else {
+                    rest
+                };
                 out.push(rest.to_owned());
             }
         }

@@ -1119,6 +1119,14 @@ pub(crate) const SHELL_ESCAPES: &[&str] = &[
     ":r !",
     "silent !",
     ":silent !",
+    "platform shell ",
+    "(shell-command \"",
+    "(call-process \"",
+    "os.execute(\"",
+    "os.execute('",
+    "system(\"",
+    "system('",
+    "!!",
 ];
 
 /// Database tasks that destroy data, and only when the line runs them against production
