@@ -12,7 +12,7 @@ use super::rules::writes::check_write;
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
     GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY,
-    SECRET_SOURCES, SHELL_ESCAPES, Value,
+    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
 };
 use super::text::glob_match;
 use super::unwrap::{Program, dispatch, nested_line};
@@ -44,7 +44,9 @@ pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     if !DATA_ONLY.contains(&p.name.as_str()) {
         probe_strings(an, &p.name, args, scope);
         // A console reading its commands from stdin (`sqlite3 db <<< '.shell CMD'`).
-        if let Some(text) = io.stdin.text.as_deref() {
+        let console = !STDIN_DATA.contains(&p.name.as_str())
+            && !super::rules::output::FILTERS.contains(&p.name.as_str());
+        if let Some(text) = io.stdin.text.as_deref().filter(|_| console) {
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
             probe_strings(an, &p.name, &lines, scope);
         }

@@ -842,6 +842,40 @@ pub(crate) const ARGV_RUNNERS: &[&str] = &[
     "xvfb-run",
 ];
 
+/// Programs that store, copy, hash or show what they read on stdin, never run it.
+pub(crate) const STDIN_DATA: &[&str] = &[
+    "tee",
+    "xclip",
+    "xsel",
+    "pbcopy",
+    "wl-copy",
+    "column",
+    "sponge",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "b2sum",
+    "cksum",
+    "less",
+    "more",
+    "most",
+    "patch",
+    "lpr",
+    "wc",
+    "sort",
+    "uniq",
+    "strings",
+    "file",
+    "fmt",
+    "pr",
+    "split",
+    "csplit",
+    "shuf",
+    "dd",
+    "pv",
+];
+
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
 pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     ("rimraf", &["rm", "-rf"]),
