@@ -685,3 +685,43 @@ fn more_shapes_of_each_kind() {
         (Allow, r#"emacs --batch -l init.el --eval '(message "hi")'"#),
     ]);
 }
+
+/// Text about dangerous commands stays text: printed, searched, stored, mailed or copied.
+#[test]
+fn text_about_danger_stays_data() {
+    check(&[
+        (Allow, r#"printf 'rm -rf /\n' | wc -l"#),
+        (
+            Allow,
+            r#"git commit -F- <<< 'docs: explain why rm -rf ~ is blocked'"#,
+        ),
+        (Allow, r#"tee scripts/danger.sh <<< 'rm -rf ~'"#),
+        (Allow, r#"echo 'sudo reboot' | xclip -selection clipboard"#),
+        (Allow, r#"echo 'shutdown -h now' | grep -c shutdown"#),
+        (Allow, r#"cat <<< 'kill -9 1' > docs/example.txt"#),
+        (Allow, r#"column -t <<< 'a b c'"#),
+        (Allow, r#"jq -n '"rm -rf ~"'"#),
+        (Allow, r#"echo "rm -rf ~" | base64"#),
+        (Allow, r#"node -e "console.log('rm -rf ~')""#),
+        (Allow, r#"python3 -c "print('sudo rm -rf /')""#),
+        (Allow, r#"git log --format='%s' | grep -i 'rm -rf'"#),
+        (
+            Allow,
+            r#"sed 's/rm -rf ~/echo no/' install.sh > install.safe.sh"#,
+        ),
+        (
+            Allow,
+            r#"awk '/rm -rf/ {print FILENAME": "$0}' scripts/*.sh"#,
+        ),
+        (Allow, r#"diff <(echo 'rm -rf ~') <(echo 'rm -rf /tmp/x')"#),
+        (Allow, r#"tldr rm"#),
+        (Allow, r#"man 1 kill"#),
+        (Allow, r#"apropos shutdown"#),
+        (Allow, r#"type -a rm"#),
+        (Allow, r#"command -v shutdown"#),
+        (Allow, r#"help kill"#),
+        (Allow, r#"info coreutils 'rm invocation'"#),
+        (Allow, r#"bash -n scripts/cleanup.sh"#),
+        (Allow, r#"shellcheck -s bash <(echo 'rm -rf "$dir"/*')"#),
+    ]);
+}
