@@ -584,7 +584,7 @@ fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope:
         let n = super::unwrap::normalize_program(&a.text).name;
         a.known
             && !a.text.starts_with('-')
-            && (super::rules::KNOWN.contains(&n.as_str())
+            && (super::tables::KNOWN.contains(&n.as_str())
                 || super::tables::ALIASES.iter().any(|(x, _)| *x == n))
     };
     let Some(pos) = args.iter().position(known) else {

@@ -82,7 +82,7 @@ pub(crate) fn dispatch(
     let prog = &fields[0];
     if prog.glob && !prog.text.contains(UNKNOWN) {
         let pattern = prog.text.rsplit('/').next().unwrap_or("").to_owned();
-        let names: Vec<&str> = super::rules::KNOWN
+        let names: Vec<&str> = super::tables::KNOWN
             .iter()
             .copied()
             .filter(|n| glob_match(&pattern, n))
