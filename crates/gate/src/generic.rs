@@ -513,6 +513,26 @@ fn script_file(a: &Field) -> bool {
     a.known && !a.text.starts_with('-') && exts.iter().any(|e| a.text.ends_with(e))
 }
 
+/// Interpreter code that names a credential file (`open('~/.aws/credentials').read()`):
+/// what it prints is a secret.
+pub(crate) fn code_reads_secret(
+    an: &Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    scope: &Scope,
+) -> bool {
+    let interpreters = [
+        "python", "node", "ruby", "perl", "php", "lua", "deno", "bun",
+    ];
+    interpreters.contains(&name)
+        && args.iter().filter(|a| a.known).any(|a| {
+            a.text
+                .split(['\'', '"', '`', '(', ')', ',', ' ', '=', ';'])
+                .filter(|p| p.contains('/') || p.starts_with('.'))
+                .any(|p| an.secret_file(&an.paths.abs(p, scope)))
+        })
+}
+
 /// Hits found by a probe that show real danger (not the gate's own fail-closed answers,
 /// which a string that merely looks like code would raise).
 fn keep_danger(an: &mut Analyzer<'_>, start: usize) {

@@ -166,6 +166,10 @@ fn named(
         return Stream::default();
     }
     match name {
+        "read" | "mapfile" | "readarray" => {
+            read_into(args, io, scope);
+            return Stream::default();
+        }
         "cd" | "pushd" => {
             scope.cwd = match args
                 .iter()
@@ -196,6 +200,31 @@ fn named(
         return shell(an, fields, io, scope);
     }
     super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// `read VAR < FILE`: the variables hold what stdin held, taint included.
+fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
+    let mut skip_next = false;
+    for a in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if matches!(
+            a.text.as_str(),
+            "-p" | "-d" | "-n" | "-N" | "-t" | "-u" | "-C" | "-c"
+        ) {
+            skip_next = true;
+            continue;
+        }
+        let name = a.text.trim_start_matches("-a");
+        if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            let value = super::walk::Value {
+                text: None,
+                taint: io.stdin.taint,
+            };
+            scope.vars.insert(name.to_owned(), value);
+        }
+    }
 }
 
 /// A call of a function defined earlier on the line: its body runs here, in the caller's

@@ -108,7 +108,9 @@ pub(crate) fn judge(
     }) {
         out.taint.pids = true;
     }
-    if super::generic::secret_source(name, c.args()) {
+    if super::generic::secret_source(name, c.args())
+        || super::generic::code_reads_secret(c.an, name, c.args(), scope)
+    {
         out.taint.secret = true;
         out.taint.stored = true;
     }
