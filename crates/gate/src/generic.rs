@@ -45,7 +45,7 @@ pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
         probe_strings(an, &p.name, args, scope);
         // A console reading its commands from stdin (`sqlite3 db <<< '.shell CMD'`).
         let console = !STDIN_DATA.contains(&p.name.as_str())
-            && !super::rules::output::FILTERS.contains(&p.name.as_str());
+            && !super::tables::FILTERS.contains(&p.name.as_str());
         if let Some(text) = io.stdin.text.as_deref().filter(|_| console) {
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
             probe_strings(an, &p.name, &lines, scope);

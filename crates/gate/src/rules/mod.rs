@@ -102,7 +102,7 @@ pub(crate) fn judge(
     }
     secret_read(&mut c);
     let mut out = output::output(&mut c);
-    out.endless |= io.stdin.endless && output::FILTERS.contains(&name);
+    out.endless |= io.stdin.endless && crate::tables::FILTERS.contains(&name);
     if super::generic::pid_source(name, c.args(), |f| {
         c.an.paths.classify(&f.text, false, scope)
     }) {

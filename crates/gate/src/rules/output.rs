@@ -49,12 +49,6 @@ const SHELLENV: &[&str] = &[
     "flox",
 ];
 
-/// Commands that write as much as they read: endless input stays endless.
-pub(crate) const FILTERS: &[&str] = &[
-    "tr", "sed", "rev", "cat", "tac", "base64", "base32", "xxd", "od", "hexdump", "gzip", "xz",
-    "zstd", "bzip2", "tee", "awk", "cut", "fold", "paste", "nl", "expand", "iconv",
-];
-
 /// Commands whose output is their input (or their files) transformed beyond reading.
 const DECODERS: &[&str] = &[
     "base64",

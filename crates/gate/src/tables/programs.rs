@@ -657,3 +657,9 @@ pub(crate) const KNOWN: &[&str] = &[
     "dropdb",
     "sysctl",
 ];
+
+/// Commands that write as much as they read: endless input stays endless.
+pub(crate) const FILTERS: &[&str] = &[
+    "tr", "sed", "rev", "cat", "tac", "base64", "base32", "xxd", "od", "hexdump", "gzip", "xz",
+    "zstd", "bzip2", "tee", "awk", "cut", "fold", "paste", "nl", "expand", "iconv",
+];
