@@ -171,14 +171,7 @@ fn named(
             return Stream::default();
         }
         "cd" | "pushd" => {
-            scope.cwd = match args
-                .iter()
-                .find(|a| !a.text.starts_with('-') || a.text == "-")
-            {
-                None => an.paths.home.clone(),
-                Some(a) if a.known && a.text != "-" => Some(an.paths.abs(&a.text, scope)),
-                Some(_) => None,
-            };
+            change_dir(an, args, scope);
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
@@ -200,6 +193,29 @@ fn named(
         return shell(an, fields, io, scope);
     }
     super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// `cd DIR`: the working directory for the rest of the line, and `$OLDPWD` for `cd -`.
+/// A directory known only in part (`cd "$(mktemp -d)"`) keeps its known part: what is below
+/// it is judged by that.
+fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
+    let target = args
+        .iter()
+        .find(|a| !a.text.starts_with('-') || a.text == "-");
+    let old = scope.cwd.clone();
+    scope.cwd = match target {
+        None => an.paths.home.clone(),
+        Some(a) if a.is("-") => scope.vars.get("OLDPWD").and_then(|v| v.text.clone()),
+        Some(a) if a.known || !a.text.starts_with(UNKNOWN) && a.text.contains(UNKNOWN) => {
+            Some(an.paths.abs(&a.text, scope))
+        }
+        Some(_) => None,
+    };
+    let value = super::walk::Value {
+        text: old,
+        taint: super::walk::Taint::default(),
+    };
+    scope.vars.insert("OLDPWD".to_owned(), value);
 }
 
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.

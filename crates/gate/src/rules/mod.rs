@@ -103,6 +103,16 @@ pub(crate) fn judge(
     secret_read(&mut c);
     let mut out = output::output(&mut c);
     out.endless |= io.stdin.endless && crate::tables::FILTERS.contains(&name);
+    // Run inside the workspace, the repository's top level is the workspace.
+    let words: Vec<&str> = c.args().iter().map(|a| a.text.as_str()).collect();
+    let inside = scope
+        .cwd
+        .as_deref()
+        .is_some_and(|d| d.starts_with(c.an.paths.workspace.as_str()));
+    if name == "git" && inside && words.contains(&"rev-parse") && words.contains(&"--show-toplevel")
+    {
+        out.text = Some(format!("{}\n", c.an.paths.workspace));
+    }
     if super::generic::pid_source(name, c.args(), |f| {
         c.an.paths.classify(&f.text, false, scope)
     }) {
