@@ -10,8 +10,10 @@ pub mod confine;
 pub mod control;
 pub mod daemon;
 pub mod fuse;
-pub mod gate;
 pub mod meta;
 pub mod overlay;
 pub mod store;
 pub mod txn;
+
+/// The command gate lives in its own crate; it stays reachable as `crate::gate`.
+pub use ftsb_gate as gate;

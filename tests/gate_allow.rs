@@ -248,8 +248,9 @@ fn ordinary_commands_are_allowed() {
         ),
         (Allow, r#"cd src && ls"#),
         (Allow, r#"cd /tmp && tar xzf ~/Downloads/x.tgz"#),
+        // A write outside the workspace and the scratch space is not undoable: asked.
         (
-            Allow,
+            Block,
             r#"mkdir -p ~/.local/bin && cp target/release/app ~/.local/bin/"#,
         ),
         (Allow, r#"ls ~/.ssh"#),
@@ -308,7 +309,8 @@ fn ordinary_commands_are_allowed() {
         (Allow, r#"sqlite3 db.sqlite '.tables'"#),
         (Allow, r#"redis-cli GET key"#),
         (Allow, r#"redis-cli -n 1 KEYS '*'"#),
-        (Allow, r#"aws s3 sync build/ s3://my-site --delete"#),
+        // Deletes remote objects the view cannot restore.
+        (Block, r#"aws s3 sync build/ s3://my-site --delete"#),
         (
             Allow,
             r#"aws ecr get-login-password | docker login --username AWS --password-stdin x.dkr.ecr.us-east-1.amazonaws.com"#,

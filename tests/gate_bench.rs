@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{ctx, gate};
 
-/// Lines of every kind: the labelled sample when present, plus built-in ones.
+/// Lines of every kind: the labelled samples when present, plus built-in ones.
 fn corpus() -> Vec<String> {
     let mut lines: Vec<String> = [
         "cargo test --workspace",
@@ -25,14 +25,16 @@ fn corpus() -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate/sample.tsv");
-    if let Ok(text) = std::fs::read_to_string(sample) {
-        lines.extend(
-            text.lines()
-                .skip(1)
-                .filter_map(|r| r.split('\t').nth(2))
-                .map(String::from),
-        );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate");
+    for name in ["sample.tsv", "sample-adversarial.tsv"] {
+        if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+            lines.extend(
+                text.lines()
+                    .skip(1)
+                    .filter_map(|r| r.split('\t').nth(2))
+                    .map(String::from),
+            );
+        }
     }
     lines
 }
@@ -72,6 +74,25 @@ fn verdict_latency() {
         pct(0.99),
         per_line[n - 1]
     );
+    // The slowest lines, by their fastest round (the least disturbed by other load).
+    let mut best: Vec<(Duration, &String)> = lines
+        .iter()
+        .map(|l| {
+            let fastest = (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = gate.judge(l, &ctx);
+                    t.elapsed()
+                })
+                .min()
+                .unwrap_or_default();
+            (fastest, l)
+        })
+        .collect();
+    best.sort_by_key(|b| std::cmp::Reverse(b.0));
+    for (d, l) in best.iter().take(5) {
+        println!("slowest: {d:?}  {l}");
+    }
     let load = Instant::now();
     let _ = ftsb_fs::gate::Gate::load(None).expect("loads");
     println!("policy load: {:?}", load.elapsed());

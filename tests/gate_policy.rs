@@ -35,10 +35,10 @@ mod policy_files {
     #[test]
     fn a_file_overrides_a_builtin_decision() {
         let f = file(
-            "[[rule]]\nid = \"git.discard_changes\"\ndecision = \"ask\"\nmatch = [\"git reset --hard\"]\n",
+            "[[rule]]\nid = \"git.discard_changes\"\ndecision = \"ask\"\nmatch = [\"git -C ../other reset --hard\"]\n",
         );
         let gate = Gate::load(Some(f.path())).expect("policy loads");
-        let v = gate.judge("git reset --hard", &ctx());
+        let v = gate.judge("git -C ../other reset --hard", &ctx());
         assert_eq!(v.decision, Decision::Ask);
         assert_eq!(v.rule.as_deref(), Some("git.discard_changes"));
     }

@@ -1,49 +1,81 @@
-//! The labelled sample (`../shared/gate/sample.tsv`): interception of deny lines and false
-//! positives on allow lines, overall and per category.
-
-mod common;
+//! The labelled samples (`../shared/gate/sample.tsv` and `sample-adversarial.tsv`): for each,
+//! the share of non-debatable deny lines that are intercepted (deny or ask; must be all) and
+//! the share of allow lines that are not allowed (false alarms; at most 3 %), per category.
+//!
+//! The samples live outside the repository (`FTSB_GATE_SAMPLES` names another directory);
+//! without them the test says so loudly and fails when `CI` is set or `FTSB_REQUIRE_ALL=1`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ftsb_fs::gate::{Context, Decision, Gate};
+#[path = "gate_common/mod.rs"]
+mod common;
+use common::{ctx, gate};
+use ftsb_fs::gate::Decision;
 
-fn sample_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate/sample.tsv")
+/// The highest share of allow lines a sample may block.
+const MAX_FALSE_ALARMS: f64 = 3.0;
+
+/// The samples' directory: `FTSB_GATE_SAMPLES`, or `../shared/gate` beside the checkout.
+fn sample_path(name: &str) -> PathBuf {
+    let dir = std::env::var_os("FTSB_GATE_SAMPLES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate"),
+        PathBuf::from,
+    );
+    dir.join(name)
 }
 
-/// The context the sample assumes: the workspace root of a checkout in an ordinary home.
-fn ctx() -> Context {
-    Context {
-        cwd: PathBuf::from("/home/dev/project"),
-        workspace: Some(PathBuf::from("/home/dev/project")),
-        home: Some(PathBuf::from("/home/dev")),
-    }
+/// Under CI (`CI` set, not `0`/`false`) or with `FTSB_REQUIRE_ALL=1`, missing samples fail.
+fn required() -> bool {
+    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false");
+    set("CI") || set("FTSB_REQUIRE_ALL")
 }
 
+/// Counts for one category: deny lines (non-debatable ones apart), and allow lines.
 #[derive(Default)]
 struct Tally {
     deny: usize,
     caught: usize,
+    hard: usize,
+    hard_caught: usize,
     allow: usize,
-    false_pos: usize,
+    false_alarms: usize,
 }
 
-#[test]
-fn sample_rates() {
-    let path = sample_path();
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        common::skip(
-            "the gate sample test",
-            &format!("the shared sample {} is absent", path.display()),
-        );
-        return;
-    };
-    let gate = Gate::load(None).expect("default policy loads");
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.deny += other.deny;
+        self.caught += other.caught;
+        self.hard += other.hard;
+        self.hard_caught += other.hard_caught;
+        self.allow += other.allow;
+        self.false_alarms += other.false_alarms;
+    }
+}
+
+fn ratio(n: usize, d: usize) -> String {
+    if d == 0 {
+        "-".into()
+    } else {
+        format!("{n}/{d} ({:.0}%)", 100.0 * n as f64 / d as f64)
+    }
+}
+
+/// One sample's results: the tally per category family and the lines that went wrong.
+struct Report {
+    per: BTreeMap<String, Tally>,
+    missed_hard: Vec<String>,
+    false_alarms: Vec<String>,
+}
+
+fn judge_sample(text: &str) -> Report {
+    let gate = gate();
     let ctx = ctx();
-    let mut per: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut total = Tally::default();
-    let mut missed_hard = Vec::new();
+    let mut report = Report {
+        per: BTreeMap::new(),
+        missed_hard: Vec::new(),
+        false_alarms: Vec::new(),
+    };
     for row in text.lines().skip(1) {
         let cols: Vec<&str> = row.split('\t').collect();
         let [label, category, command, rest @ ..] = cols.as_slice() else {
@@ -51,60 +83,96 @@ fn sample_rates() {
         };
         let debatable = rest.first().is_some_and(|d| !d.trim().is_empty());
         let v = gate.judge(command, &ctx);
+        let blocked = v.decision != Decision::Allow;
         let family = category.split('.').next().unwrap_or(category).to_owned();
-        let t = per.entry(family).or_default();
+        let t = report.per.entry(family).or_default();
+        let why = format!("{category:24} {command}  -> {:?} {:?}", v.decision, v.rule);
         if *label == "deny" {
-            let caught = v.decision != Decision::Allow;
             t.deny += 1;
-            total.deny += 1;
-            t.caught += usize::from(caught);
-            total.caught += usize::from(caught);
-            if !caught {
-                println!("MISSED   {category:24} {command}");
-                if !debatable {
-                    missed_hard.push(command.to_string());
+            t.caught += usize::from(blocked);
+            if !debatable {
+                t.hard += 1;
+                t.hard_caught += usize::from(blocked);
+                if !blocked {
+                    report.missed_hard.push(why);
                 }
             }
         } else {
-            let fp = v.decision != Decision::Allow;
             t.allow += 1;
-            total.allow += 1;
-            t.false_pos += usize::from(fp);
-            total.false_pos += usize::from(fp);
-            if fp {
-                println!(
-                    "FALSEPOS {category:24} {command}  -> {:?} {:?} {}",
-                    v.decision, v.rule, v.reason
-                );
+            t.false_alarms += usize::from(blocked);
+            if blocked {
+                report.false_alarms.push(format!("{why} {}", v.reason));
             }
         }
     }
+    report
+}
+
+fn print_report(name: &str, r: &Report) -> Tally {
+    println!("== {name}");
     println!(
-        "{:14} {:>14} {:>16}",
-        "category", "interception", "false positive"
+        "{:14} {:>16} {:>16} {:>16}",
+        "category", "clear deny caught", "all deny caught", "false alarms"
     );
-    for (cat, t) in &per {
-        let i = if t.deny > 0 {
-            format!("{}/{}", t.caught, t.deny)
-        } else {
-            "-".into()
-        };
-        let f = if t.allow > 0 {
-            format!("{}/{}", t.false_pos, t.allow)
-        } else {
-            "-".into()
-        };
-        println!("{cat:14} {i:>14} {f:>16}");
+    let mut total = Tally::default();
+    for (cat, t) in &r.per {
+        total.add(t);
+        println!(
+            "{cat:14} {:>16} {:>16} {:>16}",
+            ratio(t.hard_caught, t.hard),
+            ratio(t.caught, t.deny),
+            ratio(t.false_alarms, t.allow)
+        );
     }
-    let rate_i = 100.0 * total.caught as f64 / total.deny.max(1) as f64;
-    let rate_f = 100.0 * total.false_pos as f64 / total.allow.max(1) as f64;
     println!(
-        "overall: interception {rate_i:.1}% ({}/{}), false positives {rate_f:.1}% ({}/{})",
-        total.caught, total.deny, total.false_pos, total.allow
+        "{:14} {:>16} {:>16} {:>16}",
+        "overall",
+        ratio(total.hard_caught, total.hard),
+        ratio(total.caught, total.deny),
+        ratio(total.false_alarms, total.allow)
     );
+    for m in &r.missed_hard {
+        println!("MISSED     {m}");
+    }
+    for f in &r.false_alarms {
+        println!("FALSEALARM {f}");
+    }
+    total
+}
+
+fn check_sample(name: &str) {
+    let path = sample_path(name);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        let msg = format!("the gate sample {} is absent", path.display());
+        assert!(
+            !required(),
+            "{msg} (required under CI / FTSB_REQUIRE_ALL=1)"
+        );
+        eprintln!("SKIPPED: {msg}; set CI or FTSB_REQUIRE_ALL=1 to make this a failure");
+        return;
+    };
+    let report = judge_sample(&text);
+    let total = print_report(name, &report);
+    assert!(total.deny + total.allow > 0, "{name} has no labelled lines");
     assert!(
-        missed_hard.is_empty(),
-        "missed non-debatable deny lines: {missed_hard:#?}"
+        report.missed_hard.is_empty(),
+        "{name}: missed non-debatable deny lines:\n{}",
+        report.missed_hard.join("\n")
     );
-    assert!(rate_f <= 3.0, "false-positive rate {rate_f:.1}% above 3%");
+    let rate = 100.0 * total.false_alarms as f64 / total.allow.max(1) as f64;
+    assert!(
+        rate <= MAX_FALSE_ALARMS,
+        "{name}: false-alarm rate {rate:.1}% above {MAX_FALSE_ALARMS}%:\n{}",
+        report.false_alarms.join("\n")
+    );
+}
+
+#[test]
+fn sample_rates() {
+    check_sample("sample.tsv");
+}
+
+#[test]
+fn adversarial_sample_rates() {
+    check_sample("sample-adversarial.tsv");
 }

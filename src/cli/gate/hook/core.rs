@@ -262,14 +262,15 @@ impl Judge {
         let v = self.gate.judge(command, &self.ctx(cwd));
         match v.decision {
             Decision::Deny => Answer::Deny(explain(&v)),
-            Decision::Ask => Answer::Ask(explain(&v)),
             // The gate does not know where the store and the policy are: a line that names
-            // them is refused (the agent has no business there, reading or writing).
-            Decision::Allow if let Some(what) = self.names_protected(command, cwd) => {
+            // them is refused (the agent has no business there, reading or writing), whatever
+            // else the gate would have asked about.
+            _ if let Some(what) = self.names_protected(command, cwd) => {
                 Answer::Deny(format!(
                     "ftsb-fs: the command names {what} [hook.protected_path]; instead: leave ftsb-fs's own files to the user"
                 ))
             }
+            Decision::Ask => Answer::Ask(explain(&v)),
             Decision::Allow => match &self.mount {
                 Some(m) => Answer::Rewrite {
                     command: self.through_exec(m, command, cwd),
@@ -318,10 +319,8 @@ impl Judge {
             &quote_argv(&["tee".into(), real.to_string_lossy().into_owned()]),
             &self.ctx(cwd),
         );
-        match v.decision {
-            Decision::Deny => return Answer::Deny(explain(&v)),
-            Decision::Ask => return Answer::Ask(explain(&v)),
-            Decision::Allow => {}
+        if v.decision == Decision::Deny {
+            return Answer::Deny(explain(&v));
         }
         let in_home = self.home.as_ref().is_some_and(|h| real.starts_with(h));
         if !self.inside_workspace(&real) && (in_home || !is_scratch(&real)) {
@@ -330,7 +329,10 @@ impl Judge {
                 self.workspace.display()
             ));
         }
-        Answer::Pass
+        match v.decision {
+            Decision::Ask => Answer::Ask(explain(&v)),
+            _ => Answer::Pass,
+        }
     }
 
     /// A file the agent would read: only the store and the policy are off limits (reading

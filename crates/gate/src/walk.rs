@@ -55,6 +55,12 @@ pub(crate) struct Taint {
     pub secret: bool,
     /// Shell code printed by a tool made to be `eval`ed (`direnv export bash`).
     pub shellenv: bool,
+    /// Secret material read from a credential file or store (not a token variable, which
+    /// may go to the API it is for): it goes to no network program at all.
+    pub stored: bool,
+    /// Ids of processes or containers this work started, or that hold a given port
+    /// (`$!`, `cat app.pid`, `lsof -t -i:3000`, `docker ps -q`): ordinary to stop.
+    pub pids: bool,
 }
 
 impl Taint {
@@ -64,6 +70,8 @@ impl Taint {
             decoded: self.decoded || o.decoded,
             secret: self.secret || o.secret,
             shellenv: self.shellenv || o.shellenv,
+            stored: self.stored || o.stored,
+            pids: self.pids || o.pids,
         }
     }
     /// Code from here must never reach a shell or interpreter.
@@ -147,8 +155,16 @@ pub(crate) struct Analyzer<'a> {
     pub fetched: Vec<String>,
     /// Files this line writes with content the gate knows (`echo ... > x.sh`).
     pub written: Vec<(String, Stream)>,
-    /// Functions defined on this line.
+    /// Functions defined on this line, with their bodies (re-walked where they are called,
+    /// so that `cd` and assignments inside them carry to the caller).
     pub functions: Vec<String>,
+    pub bodies: HashMap<String, String>,
+    /// Remotes added on this line (`git remote add`): pushing there sends the repository to
+    /// a place nobody reviewed.
+    pub remotes: Vec<(String, String)>,
+    /// Symbolic links made on this line (link, target), both absolute: a path through the
+    /// link is judged as the path it reaches.
+    pub links: Vec<(String, String)>,
     stopped: bool,
 }
 
@@ -164,6 +180,9 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
         fetched: Vec::new(),
         written: Vec::new(),
         functions: Vec::new(),
+        bodies: HashMap::new(),
+        remotes: Vec::new(),
+        links: Vec::new(),
         stopped: false,
     };
     let mut scope = Scope {
@@ -364,12 +383,16 @@ impl Analyzer<'_> {
             Command::Function(f) => {
                 let name = super::words::literal(&f.fname.value);
                 self.functions.push(name.clone());
+                self.bodies.insert(name.clone(), f.body.to_string());
                 let mut inner = scope.clone();
                 inner.function = Some(name);
                 self.compound(&f.body.0, &mut inner, Stream::default());
                 Stream::default()
             }
-            Command::ExtendedTest(..) => Stream::default(),
+            Command::ExtendedTest(e, _) => {
+                self.expand_embedded(&e.to_string(), scope);
+                Stream::default()
+            }
         }
     }
 
@@ -401,7 +424,12 @@ impl Analyzer<'_> {
                     }
                     out
                 } else {
-                    scope.vars.insert(f.variable_name.clone(), Value::default());
+                    // Each value is unknown, but where they came from is not.
+                    let taint = values
+                        .iter()
+                        .fold(Taint::default(), |t, v| t.merge(v.taint));
+                    let value = Value { text: None, taint };
+                    scope.vars.insert(f.variable_name.clone(), value);
                     self.in_loop(&f.body.list, scope, stdin)
                 }
             }
@@ -432,7 +460,10 @@ impl Analyzer<'_> {
                 out
             }
             CompoundCommand::Coprocess(c) => self.walk_command(&c.body, scope, stdin),
-            CompoundCommand::Arithmetic(_) => Stream::default(),
+            CompoundCommand::Arithmetic(a) => {
+                self.expand_embedded(&a.expr.value, scope);
+                Stream::default()
+            }
         }
     }
 
@@ -460,12 +491,13 @@ impl Analyzer<'_> {
             self.item(item, false, scope, &mut io, &mut fields);
         }
         if fields.is_empty() {
-            return Stream::default();
+            // `$(<file)` prints the file.
+            return io.stdin;
         }
         let out = super::unwrap::dispatch(self, fields, &io, scope);
         self.check_endless(scope, &out, &io);
         for f in &io.stdout_files {
-            if out.text.is_some() || out.taint.hidden_code() {
+            if out.text.is_some() || out.taint.hidden_code() || out.taint.secret {
                 self.written.push((f.clone(), out.clone()));
             }
         }
@@ -521,12 +553,22 @@ impl Analyzer<'_> {
             AssignmentValue::Scalar(w) => {
                 let f = self.eval_single(w, scope);
                 Value {
-                    text: f.known.then_some(f.text),
+                    text: super::words::partial_text(&f),
                     taint: f.taint,
                 }
             }
             AssignmentValue::Array(_) => Value::default(),
         };
+        let field = Field {
+            text: value
+                .text
+                .clone()
+                .unwrap_or_else(|| super::words::UNKNOWN.to_string()),
+            known: value.text.is_some(),
+            taint: value.taint,
+            ..Field::default()
+        };
+        super::generic::assignment(self, scope, &name, &field);
         scope.vars.insert(name, value);
     }
 
@@ -587,6 +629,11 @@ impl Analyzer<'_> {
         }
     }
 
+    /// True when `abs` holds secrets: a credential file, or a file this line wrote secrets to.
+    pub fn secret_file(&self, abs: &str) -> bool {
+        self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)
+    }
+
     /// What reading a file gives: secrets for key files, endless data for `/dev/zero`.
     pub fn file_stream(&mut self, f: &Field, scope: &Scope) -> Stream {
         let abs = self.paths.abs(&f.text, scope);
@@ -597,8 +644,9 @@ impl Analyzer<'_> {
         if matches!(abs.as_str(), "/dev/zero" | "/dev/urandom" | "/dev/random") {
             s.endless = true;
         }
-        if self.paths.is_secret(&abs) {
+        if self.secret_file(&abs) {
             s.taint.secret = true;
+            s.taint.stored = true;
         }
         if self.fetched.contains(&abs) {
             s.taint.net = true;

@@ -2,7 +2,8 @@
 //!
 //! Owns: parsing a line into a bash syntax tree (`walk`), evaluating its words statically
 //! (`words`, `text`), unwrapping wrappers and nested shells (`unwrap`, `fanout`), the rule
-//! families (`rules`, `interp`, `sed`), path classification (`paths`) and the policy
+//! families (`rules`, `interp`, `sed`), the per-tool tables (`tables`) and the general rules
+//! over them (`generic`), path classification (`paths`) and the policy
 //! (`policy`, `default-policy.toml`). See `docs/GATE.md`.
 //! The verdict is the strictest over every simple command the line would run.
 //!
@@ -16,11 +17,13 @@
 
 mod args;
 mod fanout;
+mod generic;
 mod interp;
 mod paths;
 mod policy;
 mod rules;
 mod sed;
+mod tables;
 mod text;
 mod unwrap;
 mod walk;
@@ -201,8 +204,8 @@ mod tests {
     fn every_fired_rule_id_is_in_the_default_policy() {
         let gate = Gate::load_unchecked(None).expect("default policy parses");
         let ids = gate.rule_ids();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/gate");
-        let mut files = vec![dir.clone(), dir.join("rules")];
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![dir.clone()];
         let mut missing = Vec::new();
         while let Some(d) = files.pop() {
             for entry in std::fs::read_dir(&d)
@@ -210,6 +213,9 @@ mod tests {
                 .flatten()
             {
                 let p = entry.path();
+                if p.is_dir() {
+                    files.push(p.clone());
+                }
                 if p.extension().is_some_and(|e| e == "rs") {
                     let src = std::fs::read_to_string(&p).expect("source readable");
                     for cap in src.split('"').skip(1).step_by(2) {

@@ -5,9 +5,9 @@
 //! tainted as network data, which [`super::super::unwrap`] refuses to feed to a shell.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 pub(crate) fn net(c: &mut Cmd<'_, '_>) {
     // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,
@@ -16,6 +16,8 @@ pub(crate) fn net(c: &mut Cmd<'_, '_>) {
         let urls: Vec<&Field> = c.args().iter().filter(|a| a.text.contains("://")).collect();
         !urls.is_empty() && urls.iter().all(|u| !u.taint.secret && api_host(&u.text))
     };
+    // A stored secret (a key file, `gh auth token`) goes to no host at all.
+    let own_api = own_api && !c.args().iter().any(|a| a.taint.stored);
     if let Some(f) = c
         .args()
         .iter()
@@ -112,7 +114,7 @@ const API_HOSTS: &[&str] = &[
 ];
 
 /// True when the URL's host is (below) one of [`API_HOSTS`].
-fn api_host(url: &str) -> bool {
+pub(crate) fn api_host(url: &str) -> bool {
     let host = url
         .split("://")
         .nth(1)
@@ -132,7 +134,7 @@ fn upload(c: &mut Cmd<'_, '_>, f: &Field) {
     }
     let abs = c.abs(f);
     let class = c.class(f);
-    if c.an.paths.is_secret(&abs) || class == Class::HomeSensitive {
+    if c.an.secret_file(&abs) || class == Class::HomeSensitive {
         c.hit(
             "exfil.upload_secret",
             Some(format!("uploads {}", super::fs::shown(f))),

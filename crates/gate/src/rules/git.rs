@@ -7,9 +7,9 @@
 //! keeps the local repository undoable, a remote is not.
 
 use super::Cmd;
-use crate::gate::args::{Parsed, Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Parsed, Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 /// Global options of git that take a value.
 const GLOBAL_VAL: &[&str] = &[
@@ -31,28 +31,11 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
         let t = args[i].text.clone();
         if GLOBAL_VAL.contains(&t.as_str()) {
             let v = args.get(i + 1).cloned();
-            if let Some(v) = &v {
-                if t == "-c" {
-                    config_value(c, v);
-                }
-                if t == "-C" {
-                    dir = Some(v.clone());
-                }
+            if let Some(v) = v.filter(|_| t == "-C") {
+                dir = Some(v);
             }
             i += 2;
         } else {
-            if let Some(v) = t
-                .strip_prefix("--config-env=")
-                .or_else(|| t.strip_prefix("-c"))
-            {
-                config_value(
-                    c,
-                    &Field {
-                        text: v.to_owned(),
-                        ..args[i].clone()
-                    },
-                );
-            }
             i += 1;
         }
     }
@@ -77,14 +60,23 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
             Class::Workspace | Class::WorkspaceRoot | Class::Build | Class::Tmp
         )
     });
+    // Local changes thrown away inside the workspace are undoable by the view's
+    // checkpoints, like any other edit there; in another repository they are not.
+    let discard = |c: &mut Cmd<'_, '_>, what: &str| {
+        if elsewhere {
+            c.hit("git.discard_changes", Some(what.to_owned()));
+        }
+    };
     match sub.text.as_str() {
         "push" => push(c, rest),
+        "remote" => remote(c, rest),
+        "add" | "commit" => stage(c, rest),
         "reset"
             if rest
                 .iter()
                 .any(|a| a.is("--hard") || a.is("--merge") || a.is("--keep")) =>
         {
-            c.hit("git.discard_changes", Some("git reset --hard".into()));
+            discard(c, "git reset --hard");
         }
         "checkout" => {
             let a = parse(
@@ -100,28 +92,19 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
                 dashdash.is_some() && !tree_ish || a.operands.iter().any(|o| o.is(".") || o.glob);
             if a.has('f', "force") || a.has_long("discard-changes") || paths_mode && !a.has('b', "")
             {
-                c.hit(
-                    "git.discard_changes",
-                    Some("checkout overwrites working-tree files".into()),
-                );
+                discard(c, "checkout overwrites working-tree files");
             }
         }
         "switch" => {
             let a = parse(rest, Spec::new("cC", &["create", "force-create", "orphan"]));
             if a.has('f', "force") || a.has_long("discard-changes") {
-                c.hit(
-                    "git.discard_changes",
-                    Some("switch throws away local changes".into()),
-                );
+                discard(c, "switch throws away local changes");
             }
         }
         "restore" => {
             let a = parse(rest, Spec::new("s", &["source", "pathspec-from-file"]));
             if !a.has('S', "staged") || a.has('W', "worktree") {
-                c.hit(
-                    "git.discard_changes",
-                    Some("restore overwrites working-tree files".into()),
-                );
+                discard(c, "restore overwrites working-tree files");
             }
         }
         "clean" => {
@@ -148,7 +131,7 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
                 c.hit("git.clean", None);
             }
         }
-        "stash" => match rest.first().map(|f| f.text.as_str()) {
+        "stash" if elsewhere => match rest.first().map(|f| f.text.as_str()) {
             Some("clear") => c.hit("git.stash_drop", Some("git stash clear".into())),
             Some("drop") => c.hit("git.stash_drop", Some("git stash drop".into())),
             _ => {}
@@ -234,6 +217,31 @@ fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     if a.has_long("mirror") || a.has('d', "delete") || a.has_long("prune") {
         c.hit("git.remote_delete", None);
     }
+    if c.an.secret_file(STAGED) {
+        c.hit(
+            "exfil.upload_secret",
+            Some("pushes secrets added on this line".into()),
+        );
+    }
+    let repo = a.value('\0', "repo").or(a.operands.first());
+    if repo.is_none() && c.an.remotes.iter().any(|(_, u)| !forge_url(u)) {
+        c.hit(
+            "exfil.git_push",
+            Some("pushes to a remote changed on this line".into()),
+        );
+    }
+    if let Some(repo) = repo {
+        let url = repo.text.contains("://") || repo.text.contains('@') && repo.text.contains(':');
+        let new = url || c.an.remotes.iter().any(|(name, _)| *name == repo.text);
+        let forge = url && forge_url(&repo.text)
+            || c.an
+                .remotes
+                .iter()
+                .any(|(name, u)| *name == repo.text && forge_url(u));
+        if new && !forge || !repo.known {
+            c.hit("exfil.git_push", Some(format!("pushes to {}", repo.text)));
+        }
+    }
     // Refspecs: `+src:dst` forces, `:dst` deletes.
     for r in a.operands.iter().skip(1) {
         if r.text.starts_with('+') {
@@ -246,7 +254,8 @@ fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     }
 }
 
-/// `git config`: global settings that make git run something later.
+/// `git config KEY VALUE`: each pair is judged by what its key makes git do
+/// ([`crate::generic::git_config`]); settings that run nothing are ordinary, even global.
 fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     let a = parse(
         rest,
@@ -261,66 +270,70 @@ fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     if reading {
         return;
     }
-    let key = a.operands[0].text.to_ascii_lowercase();
-    let value = a.operands.get(1).cloned().unwrap_or_else(|| Field::lit(""));
-    let global = a.has_long("global") || a.has_long("system") || a.value('f', "file").is_some();
-    if key.starts_with("alias.") && value.text.starts_with('!') {
-        let line = Field {
-            text: value.text[1..].to_owned(),
-            ..value.clone()
-        };
-        c.nested("git alias", &line);
+    // The system file and a named file are writes like any other; the user's own file is
+    // judged by the key alone.
+    if a.has_long("system") {
+        crate::rules::writes::check_write(
+            c.an,
+            c.scope,
+            &Field::lit("/etc/gitconfig"),
+            "git config",
+        );
     }
-    let hooks = [
-        "core.hookspath",
-        "core.sshcommand",
-        "core.pager",
-        "core.editor",
-        "core.fsmonitor",
-        "credential.helper",
-        "core.gitproxy",
-        "sequence.editor",
-        "diff.external",
-        "gpg.program",
-    ];
-    if global
-        && (hooks.contains(&key.as_str())
-            || key.starts_with("alias.")
-            || key.ends_with(".insteadof"))
-    {
-        c.hit("persist.git", Some(format!("git config {key}")));
+    if let Some(f) = a.value('f', "file") {
+        let f = f.clone();
+        crate::rules::writes::check_write(c.an, c.scope, &f, "git config");
+    }
+    let key = a.operands[0].text.clone();
+    crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
+}
+
+/// Public forges where a new remote is the project's own repository, not a drop box.
+const FORGES: &[&str] = &[
+    "github.com",
+    "gitlab.com",
+    "bitbucket.org",
+    "codeberg.org",
+    "git.sr.ht",
+    "dev.azure.com",
+    "ssh.dev.azure.com",
+];
+
+/// True when a remote URL (`https://github.com/...`, `git@github.com:...`) is on a forge.
+fn forge_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    FORGES.contains(&host)
+}
+
+/// Where the gate notes that secrets were staged on this line (not a real path).
+const STAGED: &str = "\u{1}git index";
+
+/// `git add .env`, `git commit -a` after it: secrets in the index leave with the next push.
+fn stage(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+    let secret = rest.iter().any(|a| {
+        let abs = c.abs(a);
+        a.known && !a.text.starts_with('-') && c.an.secret_file(&abs)
+    });
+    if secret {
+        let s = crate::walk::Stream::tainted(crate::walk::Taint {
+            secret: true,
+            stored: true,
+            ..Default::default()
+        });
+        c.an.written.push((STAGED.to_owned(), s));
     }
 }
 
-/// `-c key=value` on git's own command line.
-fn config_value(c: &mut Cmd<'_, '_>, v: &Field) {
-    let Some((key, value)) = v.text.split_once('=') else {
-        return;
-    };
-    let key = key.to_ascii_lowercase();
-    if key.starts_with("alias.") && value.starts_with('!') {
-        let line = Field {
-            text: value[1..].to_owned(),
-            ..v.clone()
-        };
-        c.nested("git -c alias", &line);
-    } else if matches!(
-        key.as_str(),
-        "core.sshcommand"
-            | "core.pager"
-            | "core.fsmonitor"
-            | "core.hookspath"
-            | "diff.external"
-            | "core.editor"
-            | "sequence.editor"
-    ) {
-        c.nested(
-            &format!("git -c {key}"),
-            &Field {
-                text: value.to_owned(),
-                ..v.clone()
-            },
-        );
+/// `git remote add NAME URL` and `set-url`: NAME now points somewhere new.
+fn remote(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+    let words: Vec<&Field> = rest.iter().filter(|a| !a.text.starts_with('-')).collect();
+    if let [verb, name, ..] = words.as_slice()
+        && (verb.is("add") || verb.is("set-url"))
+    {
+        let url = words.get(2).map_or(String::new(), |u| u.text.clone());
+        c.an.remotes.push((name.text.clone(), url));
     }
 }
 

@@ -8,9 +8,9 @@
 
 use super::Cmd;
 use super::writes::check_write;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 /// rm, rmdir, unlink, shred, truncate, srm, wipe.
 pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
@@ -41,6 +41,8 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
             }
             _ => match class {
                 Class::HomeSensitive => c.hit("fs.rm_sensitive", detail),
+                // Files inside `.git` (a stale `index.lock`) are the view's to undo.
+                Class::Git if !c.abs(op).ends_with("/.git") => {}
                 Class::Git | Class::WorkspaceAll | Class::WorkspaceRoot
                     if !recursive && (force || class != Class::Git) =>
                 {
@@ -62,7 +64,7 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
 
 /// Shows an operand for a reason string.
 pub(crate) fn shown(f: &Field) -> String {
-    crate::gate::words::display(std::slice::from_ref(f))
+    crate::words::display(std::slice::from_ref(f))
 }
 
 /// A human name for a path class.
@@ -106,10 +108,29 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         None if sources.len() >= 2 => sources.pop(),
         None => None,
     };
+    if let Some(mode) = a.value('m', "mode").filter(|m| setuid(&m.text)) {
+        let shown = format!("mode {}", mode.text);
+        c.hit("privesc.setuid", Some(shown));
+    }
     let Some(dest) = dest else {
         return;
     };
     let dest_abs = c.abs(&dest);
+    if name == "ln"
+        && let [target] = sources.as_slice()
+    {
+        let target_abs = c.abs(target);
+        c.an.links.push((dest_abs.clone(), target_abs));
+    }
+    // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
+    if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
+        let secret = crate::walk::Stream::tainted(crate::walk::Taint {
+            secret: true,
+            stored: true,
+            ..Default::default()
+        });
+        c.an.written.push((dest_abs.clone(), secret));
+    }
     if name == "mv" && dest_abs == "/dev/null" {
         c.hit(
             "fs.mv_devnull",
@@ -143,6 +164,39 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
     }
 }
 
+/// `bs=` times `count=` of 10 GB or more: bounded only on paper.
+fn huge_copy(args: &[Field]) -> bool {
+    let size = |key: &str| {
+        args.iter()
+            .find_map(|a| a.text.strip_prefix(key))
+            .and_then(bytes)
+    };
+    let total = size("bs=")
+        .unwrap_or(512)
+        .saturating_mul(size("count=").unwrap_or(0));
+    total >= 10 << 30
+}
+
+/// A dd size (`1G`, `4M`, `512`, `1k`) in bytes.
+fn bytes(s: &str) -> Option<u64> {
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().ok()?;
+    let shift = match s[digits.len()..]
+        .chars()
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+    {
+        None | Some('C') => 0,
+        Some('K') => 10,
+        Some('M') => 20,
+        Some('G') => 30,
+        Some('T') => 40,
+        Some('P') => 50,
+        _ => return None,
+    };
+    Some(n.saturating_mul(1 << shift))
+}
+
 /// dd: `of=` is a destructive write target; `if=/dev/zero` without `count=` is endless.
 pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
     let args: Vec<Field> = c.args().to_vec();
@@ -152,7 +206,7 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
             "if=/dev/zero" | "if=/dev/urandom" | "if=/dev/random"
         )
     });
-    let bounded = args.iter().any(|a| a.text.starts_with("count="));
+    let bounded = args.iter().any(|a| a.text.starts_with("count=")) && !huge_copy(&args);
     if endless_in && !bounded {
         let to_file = args.iter().any(|a| {
             a.text
@@ -213,6 +267,8 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
     let recursive = a.has('R', "recursive") || name == "setfacl" && a.has('r', "");
     let mut targets: Vec<Field> = a.operands.clone();
     let mut loosens = name != "chmod";
+    let mut locks = false;
+    let mut world_writable = false;
     let takes_mode = matches!(name.as_str(), "chmod" | "chown" | "chgrp")
         && a.value('\0', "reference").is_none();
     if name == "chattr" {
@@ -223,11 +279,15 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
             c.hit("privesc.setuid", Some(format!("mode {}", mode.text)));
         }
         loosens |= name == "chmod" && grants_others(&mode.text);
+        locks |= name == "chmod" && locks_owner_out(&mode.text);
+        world_writable |= name == "chmod" && others_write(&mode.text);
     }
     // Short flags like `-w` in `chmod -w file` are modes, not options: fine either way.
     for t in &targets {
         let class = c.class(t);
         let detail = Some(format!("{} is {}", shown(t), describe(class)));
+        // `find DIR -exec chmod MODE {} +` reaches everything below DIR.
+        let recursive = recursive || t.text.contains(crate::words::DESCENDANT);
         match class {
             Class::Root | Class::System | Class::Device => c.hit("perms.system", detail),
             // Tightening `chmod 600 ~/.ssh/config` is hygiene; loosening or re-owning is not.
@@ -235,10 +295,42 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
             Class::Home | Class::Ancestor | Class::Outside | Class::HomeChild if recursive => {
                 c.hit("perms.system", detail)
             }
+            // The home itself: world-writable, or closed to its owner.
+            Class::Home if locks || world_writable => c.hit("perms.system", detail),
             Class::Unknown if recursive => c.hit("fs.rm_dynamic", detail),
             _ => {}
         }
     }
+}
+
+/// A chmod mode that lets others write (`777`, `o+w`, `a+rwx`).
+fn others_write(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) {
+        return mode
+            .chars()
+            .last()
+            .and_then(|d| d.to_digit(8))
+            .is_some_and(|d| d & 2 != 0);
+    }
+    mode.split(',').any(|m| match m.find(['+', '=']) {
+        Some(i) => (m[..i].is_empty() || m[..i].contains(['o', 'a'])) && m[i..].contains('w'),
+        None => false,
+    })
+}
+
+/// A chmod mode that takes read or execute away from the owner (`000`, `u-rwx`, `a=`).
+fn locks_owner_out(mode: &str) -> bool {
+    if mode.chars().all(|c| c.is_ascii_digit()) && mode.len() >= 3 {
+        let owner = mode.chars().rev().nth(2).and_then(|d| d.to_digit(8));
+        return owner.is_some_and(|d| d & 0o5 != 0o5);
+    }
+    mode.split(',').any(|m| {
+        let (who, perms) = m.split_at(m.find(['-', '=']).unwrap_or(m.len()));
+        let owner = who.is_empty() || who.contains(['u', 'a']);
+        owner
+            && (perms.starts_with('=') && !perms.contains('r')
+                || perms.starts_with('-') && perms.contains(['r', 'x']))
+    })
 }
 
 /// A chmod mode that gives the group or others any permission.

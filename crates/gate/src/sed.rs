@@ -2,10 +2,10 @@
 //! `-i` write files. Addresses and regular expressions are skipped, so a pattern that
 //! mentions `chmod -R 777` is text, not a command.
 
-use crate::gate::args::{Spec, parse};
-use crate::gate::rules::Cmd;
-use crate::gate::rules::writes::check_write;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::rules::Cmd;
+use crate::rules::writes::check_write;
+use crate::words::Field;
 
 /// sed: the `e` command and `s///e` run shell commands; `w FILE` and `-i` write files.
 pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {

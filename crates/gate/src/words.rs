@@ -36,6 +36,13 @@ pub(crate) struct Field {
     pub body: Option<String>,
 }
 
+/// The text of a field to remember in a variable: with its unknown parts marked, unless
+/// nothing of it is known (`$(mktemp)` keeps `/tmp/tmp.…`, which is still scratch space).
+pub(crate) fn partial_text(f: &Field) -> Option<String> {
+    let known_part = f.text.chars().any(|c| c != UNKNOWN && c != DESCENDANT);
+    (f.known || known_part).then(|| f.text.clone())
+}
+
 /// True when `s` holds a glob: `*`, `?`, or a bracket expression with its `]`.
 pub(crate) fn has_glob(s: &str) -> bool {
     s.contains(['*', '?']) || s.find('[').is_some_and(|i| s[i + 1..].contains(']'))
@@ -173,6 +180,9 @@ impl Builder {
         }
         while let Some(p) = parts.next() {
             if !p.is_empty() {
+                if p.contains([UNKNOWN, DESCENDANT]) {
+                    self.cur.known = false;
+                }
                 self.cur.text.push_str(p);
                 self.started = true;
             }
@@ -252,6 +262,18 @@ impl Analyzer<'_> {
         }
     }
 
+    /// Judges the command substitutions inside text that is not itself a word (an
+    /// arithmetic expression, a `[[ ... ]]` test) and returns the taint of their output.
+    pub fn expand_embedded(&mut self, text: &str, scope: &Scope) -> Taint {
+        if !text.contains("$(") && !text.contains('`') && !text.contains("<(") {
+            return Taint::default();
+        }
+        let quoted = format!("\"{}\"", text.replace('"', "\\\""));
+        self.eval_raw(&quoted, scope, false)
+            .iter()
+            .fold(Taint::default(), |t, f| t.merge(f.taint))
+    }
+
     fn eval_raw(&mut self, raw: &str, scope: &Scope, split: bool) -> Vec<Field> {
         match brush_parser::word::parse(raw, &ParserOptions::default()) {
             Ok(pieces) => {
@@ -319,7 +341,11 @@ impl Analyzer<'_> {
                     let c: String = s.chars().skip(1).collect();
                     b.literal(&c, false);
                 }
-                WordPiece::ArithmeticExpression(_) => b.unknown(Taint::default()),
+                WordPiece::ArithmeticExpression(e) => {
+                    // Substitutions inside the expression run before the arithmetic.
+                    let inner = self.expand_embedded(&e.value, scope);
+                    b.unknown(inner);
+                }
             }
         }
     }
@@ -337,7 +363,17 @@ impl Analyzer<'_> {
 
     fn lookup(&self, p: &Parameter, scope: &Scope) -> Value {
         let Parameter::Named(name) = p else {
-            return Value::default();
+            let pids = matches!(
+                p,
+                Parameter::Special(brush_parser::word::SpecialParameter::LastBackgroundProcessId)
+            );
+            return Value {
+                text: None,
+                taint: Taint {
+                    pids,
+                    ..Taint::default()
+                },
+            };
         };
         if let Some(v) = scope.vars.get(name) {
             return v.clone();

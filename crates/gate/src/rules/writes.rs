@@ -3,13 +3,15 @@
 //! Owns which places may never be written from the workspace: block devices, system
 //! directories (`/etc`, `/boot`, `/usr`, `/sys`, `/proc/sys`, ...), shell start-up files,
 //! `~/.ssh`, cron and systemd directories, and `/dev/tcp` (a network connection).
-//! Writing anywhere else is left to the transactional view and its confinement.
+//! A write into a git directory's hooks or config is persistence; any other write outside
+//! the workspace and the scratch directories is `syswrite.outside` (ask), because the view
+//! cannot undo it. Writes inside are left to the transactional view.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::{Class, RC_FILES};
-use crate::gate::walk::{Analyzer, Scope};
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::{Class, RC_FILES};
+use crate::walk::{Analyzer, Scope};
+use crate::words::Field;
 
 /// Records a hit when `f` is a protected write target; `via` names the writer.
 pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: &str) {
@@ -20,10 +22,22 @@ pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: 
         Class::Device => "disk.write_device",
         Class::Root | Class::System => system_rule(&abs),
         Class::HomeSensitive => home_rule(&abs, an.paths.home.as_deref().unwrap_or("~")),
+        Class::Git if git_runs(&abs) => "persist.git",
+        // Outside the workspace and the scratch space the view cannot undo a write.
+        Class::Home | Class::HomeChild | Class::Ancestor | Class::Outside => "syswrite.outside",
         _ => return,
     };
     let shown = super::super::words::display(std::slice::from_ref(f));
     an.hit_plain(rule, scope, &format!("{via} > {shown}"), Some(abs));
+}
+
+/// Files in a repository's git directory that make git run programs: hooks, and the
+/// config file (whose command-valued keys a plain write cannot be told apart from).
+fn git_runs(abs: &str) -> bool {
+    let Some((_, rel)) = abs.split_once("/.git/") else {
+        return false;
+    };
+    rel == "config" || rel.starts_with("hooks/") || rel == "hooks"
 }
 
 fn system_rule(abs: &str) -> &'static str {
@@ -63,7 +77,7 @@ fn home_rule(abs: &str, home: &str) -> &'static str {
         .trim_start_matches('/');
     if rel.starts_with(".ssh") {
         "persist.ssh"
-    } else if rel.contains("systemd") || rel.contains("autostart") {
+    } else if rel.contains("systemd") || rel.contains("autostart") || rel.contains("Launch") {
         "persist.systemd"
     } else if rel.starts_with(".git") {
         "persist.git"

@@ -10,17 +10,22 @@
 //! It is a scan, not a parser of each language: it reads the calls and literals that
 //! matter, and fails closed when a process or deletion target is not a literal.
 
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::rules::Cmd;
-use crate::gate::rules::writes::check_write;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::rules::Cmd;
+use crate::rules::writes::check_write;
+use crate::words::Field;
+
+mod calls;
+mod dynamic;
+
+use calls::{DELETE_CALLS, EXEC_TOKENS, HOME_TOKENS, WRITE_CALLS, process_calls};
 
 /// Stands for a string literal in scanned code.
 const LIT: char = '\u{3}';
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
+pub(crate) enum Lang {
     Python,
     Perl,
     Ruby,
@@ -332,14 +337,14 @@ fn powershell(c: &mut Cmd<'_, '_>, args: &[Field]) {
 }
 
 /// A snippet with its string literals pulled out.
-struct Lexed {
+pub(crate) struct Lexed {
     /// Code with each literal replaced by [`LIT`].
-    code: String,
-    lits: Vec<String>,
-    balanced: bool,
+    pub code: String,
+    pub lits: Vec<String>,
+    pub balanced: bool,
 }
 
-fn lex(src: &str, lang: Lang) -> Lexed {
+pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
     let quotes: &[char] = match lang {
         Lang::Awk | Lang::AppleScript => &['"'],
         Lang::Python | Lang::Lua | Lang::R => &['"', '\''],
@@ -414,192 +419,19 @@ fn lex(src: &str, lang: Lang) -> Lexed {
 }
 
 /// Call tokens per kind, per language.
-fn process_calls(lang: Lang) -> &'static [&'static str] {
-    match lang {
-        Lang::Python => &[
-            "os.system",
-            ".system(",
-            "subprocess",
-            "popen",
-            "os.exec",
-            "spawn",
-            "pty.",
-            "getoutput",
-            "getstatusoutput",
-        ],
-        Lang::Perl => &["system", "exec", "qx", "`exec(", "open(", "open "],
-        Lang::Ruby => &[
-            "system", "exec", "spawn", "%x", "popen", "Open3", "`exec(", "Kernel.",
-        ],
-        Lang::Js => &[
-            "child_process",
-            "execSync",
-            "spawnSync",
-            "exec(",
-            "spawn(",
-            "execFile",
-            "Deno.Command",
-            "Deno.run",
-            "Bun.spawn",
-            "$`",
-            "`exec(",
-        ],
-        Lang::Php => &[
-            "system(",
-            "exec(",
-            "shell_exec",
-            "passthru",
-            "popen",
-            "proc_open",
-            "`exec(",
-        ],
-        Lang::Lua => &["os.execute", "io.popen"],
-        Lang::Awk => &[
-            "system(",
-            "| getline",
-            "|getline",
-            "print |",
-            "print|",
-            "printf |",
-        ],
-        Lang::R => &["system(", "system2(", "shell("],
-        Lang::AppleScript => &["do shell script"],
+/// AppleScript that adds login items or powers off; in other languages, the same words in
+/// the code (or its strings) that install launch agents or cron entries.
+fn persistence(c: &mut Cmd<'_, '_>, lang: Lang, text: &str) {
+    for (token, rule) in calls::PERSIST_TOKENS {
+        let power = *rule == "power.off";
+        if text.contains(token) && (!power || lang == Lang::AppleScript) {
+            c.hit(rule, Some(format!("{lang:?} code mentions {token}")));
+        }
     }
 }
 
-const DELETE_CALLS: &[&str] = &[
-    "rmtree",
-    "os.remove",
-    "os.unlink",
-    ".unlink(",
-    "os.rmdir",
-    "removedirs",
-    ".rmdir(",
-    "rm_rf",
-    "rm_r(",
-    "rm_r ",
-    "FileUtils.rm",
-    "remove_dir",
-    "remove_entry",
-    "File.delete",
-    "Dir.rmdir",
-    "File.unlink",
-    "rmSync",
-    "rmdirSync",
-    "unlinkSync",
-    "fs.rm(",
-    ".rm(",
-    "rmdir(",
-    "unlink(",
-    "unlink ",
-    "Deno.remove",
-    "remove_tree",
-    "os.remove(",
-    "file.remove",
-    "delete_file",
-];
-
-const WRITE_CALLS: &[&str] = &[
-    "open(",
-    ".write_text(",
-    ".write_bytes(",
-    "shutil.copy",
-    "shutil.move",
-    "os.rename",
-    "os.replace",
-    "File.write",
-    "File.open",
-    "IO.write",
-    "FileUtils.mv",
-    "FileUtils.cp",
-    "writeFileSync",
-    "appendFileSync",
-    "writeFile(",
-    "appendFile(",
-    "createWriteStream",
-    "renameSync",
-    "copyFileSync",
-    "Deno.writeTextFile",
-    "Deno.writeFile",
-    "file_put_contents",
-    "fopen(",
-    "os.chmod",
-    "chmod(",
-    "io.open(",
-    "print >",
-    "print>",
-    "printf >",
-];
-
-const NET_TOKENS: &[&str] = &[
-    "urllib.request",
-    "urllib2",
-    "urlretrieve",
-    "requests.",
-    "http.client",
-    "socket",
-    "urlopen",
-    "httpx",
-    "aiohttp",
-    "ftplib",
-    "smtplib",
-    "paramiko",
-    "LWP",
-    "IO::Socket",
-    "HTTP::Tiny",
-    "Net::",
-    "open-uri",
-    "URI.open",
-    "TCPSocket",
-    "Faraday",
-    "HTTParty",
-    "http.request",
-    "https.get",
-    "https.request",
-    "http.get",
-    "fetch(",
-    "net.connect",
-    "net.createConnection",
-    "dgram",
-    "axios",
-    "curl_",
-    "fsockopen",
-    "download.file",
-    "url(",
-];
-
-const EXEC_TOKENS: &[&str] = &[
-    "exec(",
-    "eval(",
-    "eval ",
-    "compile(",
-    "instance_eval",
-    "new Function",
-    "vm.run",
-    "loadstring(",
-    "load(",
-    "dofile(",
-    "assert(",
-    "Function(",
-];
-
-const HOME_TOKENS: &[&str] = &[
-    "expanduser",
-    "Path.home",
-    "home()",
-    "Dir.home",
-    "homedir",
-    "$HOME",
-    "ENV{HOME}",
-    "getenv",
-    "environ",
-    "env.get",
-    "ENV[",
-    "HOME",
-];
-
 /// Scans one snippet and records what it would do.
-fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
+pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     if !snippet.known {
         let rule = if snippet.taint.hidden_code() {
             "rce.decoded_exec"
@@ -623,23 +455,19 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
         c.hit("interp.unparsed", None);
         return;
     }
-    let code = lx.code.as_str();
+    let resolved = dynamic::resolve_aliases(&lx.code, lang);
+    let code = resolved.as_str();
     let lit_is = |s: &str| lx.lits.iter().any(|l| l == s);
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
         || lit_is("HOME")
         || lx.lits.iter().any(|l| l == "~" || l.starts_with("~/"));
-    let network = NET_TOKENS.iter().any(|t| code.contains(t))
-        || lx.lits.iter().any(|l| {
-            matches!(
-                l.as_str(),
-                "http" | "https" | "net" | "dgram" | "node:http" | "node:https" | "node:net"
-            ) || l.starts_with("http://")
-                || l.starts_with("https://")
-        });
+    let network = calls::uses_network(code, &lx.lits, lang);
     let exec = EXEC_TOKENS.iter().any(|t| {
         code.contains(t) && !code.contains(&format!(".{t}"))
             || *t == "exec(" && code.contains("exec(")
     });
+    dynamic::scan(c, lang, code, &lx);
+    persistence(c, lang, &snippet.text);
     let loops = ["while", "for", "loop", "until", "each", "setInterval"]
         .iter()
         .any(|t| code.contains(t));
@@ -653,6 +481,11 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                 && (*call == "system" || *call == "exec")
                 && !word_at(code, pos, call)
             {
+                continue;
+            }
+            // A name in a destructuring or import list (`{execSync}`) is not a call.
+            let next = code[pos + call.len()..].trim_start().chars().next();
+            if matches!(next, Some('}' | ',')) {
                 continue;
             }
             if *call == "open(" || *call == "open " {
@@ -671,9 +504,14 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             let start = pos + call.len();
             let region = region(code, start.saturating_sub(1).max(pos));
             let lits = lits_in(&lx, code, region.clone());
+            // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
+            // (`system "rm", "-rf", $dir`), take the command as separate words.
             let argv_mode = code[region.clone()]
                 .trim_start_matches(['(', ' '])
-                .starts_with('[');
+                .starts_with('[')
+                || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
+                    && lits.len() > 1
+                    && !lits[0].contains(char::is_whitespace);
             if lits.is_empty() {
                 if !code[region].contains(LIT) && call_is_import(code, pos, call) {
                     continue;
@@ -682,10 +520,17 @@ fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                     "gate.dynamic_code",
                     Some(format!("{lang:?} runs a command the gate cannot read")),
                 );
+            } else if code[region.clone()].trim_start().starts_with('(')
+                && dynamic::computed(&code[region.clone()])
+            {
+                c.hit(
+                    "gate.dynamic_code",
+                    Some(format!("{lang:?} runs a command built at run time")),
+                );
             } else if argv_mode {
                 let line = lits
                     .iter()
-                    .map(|l| crate::gate::quote(l))
+                    .map(|l| crate::quote(l))
                     .collect::<Vec<_>>()
                     .join(" ");
                 c.nested(&format!("{lang:?} process"), &Field::lit(&line));
@@ -781,7 +626,7 @@ fn find_all(code: &str, pat: &str) -> Vec<usize> {
 }
 
 /// True when `word` at `pos` is a whole word (not part of `systems` or `$exec`).
-fn word_at(code: &str, pos: usize, word: &str) -> bool {
+pub(crate) fn word_at(code: &str, pos: usize, word: &str) -> bool {
     let before = code[..pos].chars().next_back();
     let after = code[pos + word.len()..].chars().next();
     !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.' || c == ':')
@@ -801,7 +646,7 @@ fn call_is_import(code: &str, pos: usize, call: &str) -> bool {
 
 /// The argument region of a call: from `start` (at or before its `(`) to the matching `)`,
 /// or to the end of the statement when there are no parentheses.
-fn region(code: &str, start: usize) -> std::ops::Range<usize> {
+pub(crate) fn region(code: &str, start: usize) -> std::ops::Range<usize> {
     let start = start.min(code.len());
     let rest = &code[start..];
     let open =
@@ -833,7 +678,7 @@ fn region(code: &str, start: usize) -> std::ops::Range<usize> {
 }
 
 /// The literals inside a region of lexed code, in order.
-fn lits_in(lx: &Lexed, code: &str, r: std::ops::Range<usize>) -> Vec<String> {
+pub(crate) fn lits_in(lx: &Lexed, code: &str, r: std::ops::Range<usize>) -> Vec<String> {
     let before = code[..r.start].matches(LIT).count();
     let inside = code[r].matches(LIT).count();
     lx.lits.iter().skip(before).take(inside).cloned().collect()

@@ -93,6 +93,14 @@ const HOME_SECRETS: &[&str] = &[
     ".cargo/credentials",
     ".password-store",
     ".vault-token",
+    ".bash_history",
+    ".zsh_history",
+    ".history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".lesshst",
 ];
 
 /// Files a shell runs at start-up.
@@ -125,6 +133,14 @@ const HOME_CONFIG: &[&str] = &[
     ".mozilla",
     ".config/google-chrome",
     ".config/chromium",
+    ".config/environment.d",
+    ".pam_environment",
+    ".xprofile",
+    ".xinitrc",
+    ".xsessionrc",
+    "Library/LaunchAgents",
+    "Library/LaunchDaemons",
+    "Library/Application Support/com.apple.backgroundtaskmanagementagent",
 ];
 
 /// True when `rel` (relative to the home) is or is below one of `list`.

@@ -82,7 +82,7 @@ pub(crate) fn dispatch(
     let prog = &fields[0];
     if prog.glob && !prog.text.contains(UNKNOWN) {
         let pattern = prog.text.rsplit('/').next().unwrap_or("").to_owned();
-        let names: Vec<&str> = super::rules::KNOWN
+        let names: Vec<&str> = super::tables::KNOWN
             .iter()
             .copied()
             .filter(|n| glob_match(&pattern, n))
@@ -121,8 +121,9 @@ pub(crate) fn dispatch(
         // The program itself was decoded or downloaded: judge it, but never allow it.
         an.hit("rce.decoded_exec", scope, &fields, None);
     }
-    if prog.text.contains('/') && an.fetched.contains(&an.paths.abs(&prog.text, scope)) {
-        an.hit("rce.staged", scope, &fields, None);
+    if prog.text.contains('/') {
+        // A script downloaded or written earlier on the line, run by its path.
+        script_operand(an, &fields, prog, scope);
     }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)
@@ -147,27 +148,39 @@ fn named(
         an.hit("fork_bomb.recursive", scope, fields, None);
         return Stream::default();
     }
+    if !args.is_empty()
+        && args
+            .iter()
+            .all(|a| a.is("--version") || a.is("-V") || a.is("--help"))
+    {
+        // Prints its version or usage and exits.
+        return Stream::default();
+    }
+    if let Some((_, prefix)) = super::tables::ALIASES.iter().find(|(n, _)| *n == name) {
+        let mut expanded: Vec<Field> = prefix.iter().map(|w| Field::lit(w)).collect();
+        expanded.extend(args.iter().cloned());
+        return inner(an, name, &expanded, io, scope, false);
+    }
+    super::generic::judge(an, &p, fields, io, scope);
+    if call_function(an, name, scope) {
+        return Stream::default();
+    }
     match name {
+        "read" | "mapfile" | "readarray" => {
+            read_into(args, io, scope);
+            return Stream::default();
+        }
         "cd" | "pushd" => {
-            scope.cwd = match args
-                .iter()
-                .find(|a| !a.text.starts_with('-') || a.text == "-")
-            {
-                None => an.paths.home.clone(),
-                Some(a) if a.known && a.text != "-" => Some(an.paths.abs(&a.text, scope)),
-                Some(_) => None,
-            };
+            change_dir(an, args, scope);
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
-            for a in args {
-                if let Some((k, v)) = a.text.split_once('=') {
-                    let value = super::walk::Value {
-                        text: a.known.then(|| v.to_owned()),
-                        taint: a.taint,
-                    };
-                    scope.vars.insert(k.to_owned(), value);
-                }
+            for (k, field) in env_assignments(an, scope, args) {
+                let value = super::walk::Value {
+                    text: super::words::partial_text(&field),
+                    taint: field.taint,
+                };
+                scope.vars.insert(k, value);
             }
             return Stream::default();
         }
@@ -180,6 +193,89 @@ fn named(
         return shell(an, fields, io, scope);
     }
     super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// `cd DIR`: the working directory for the rest of the line, and `$OLDPWD` for `cd -`.
+/// A directory known only in part (`cd "$(mktemp -d)"`) keeps its known part: what is below
+/// it is judged by that.
+fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
+    let target = args
+        .iter()
+        .find(|a| !a.text.starts_with('-') || a.text == "-");
+    let old = scope.cwd.clone();
+    scope.cwd = match target {
+        None => an.paths.home.clone(),
+        Some(a) if a.is("-") => scope.vars.get("OLDPWD").and_then(|v| v.text.clone()),
+        Some(a) if a.known || !a.text.starts_with(UNKNOWN) && a.text.contains(UNKNOWN) => {
+            Some(an.paths.abs(&a.text, scope))
+        }
+        Some(_) => None,
+    };
+    let value = super::walk::Value {
+        text: old,
+        taint: super::walk::Taint::default(),
+    };
+    scope.vars.insert("OLDPWD".to_owned(), value);
+}
+
+/// `read VAR < FILE`: the variables hold what stdin held, taint included.
+fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
+    let mut skip_next = false;
+    for a in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if matches!(
+            a.text.as_str(),
+            "-p" | "-d" | "-n" | "-N" | "-t" | "-u" | "-C" | "-c"
+        ) {
+            skip_next = true;
+            continue;
+        }
+        let name = a.text.trim_start_matches("-a");
+        if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            let value = super::walk::Value {
+                text: None,
+                taint: io.stdin.taint,
+            };
+            scope.vars.insert(name.to_owned(), value);
+        }
+    }
+}
+
+/// A call of a function defined earlier on the line: its body runs here, in the caller's
+/// scope, so a `cd` or an assignment inside it carries to the commands after the call.
+/// Recursive calls are not re-walked (the body was judged where it was defined).
+fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
+    let Some(body) = an.bodies.get(name).cloned() else {
+        return false;
+    };
+    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= super::walk::MAX_DEPTH {
+        return true;
+    }
+    let saved = scope.function.replace(name.to_owned());
+    scope.depth += 1;
+    an.run_line(&body, scope, Stream::default());
+    scope.depth -= 1;
+    scope.function = saved;
+    true
+}
+
+/// Environment assignments (`env VAR=value CMD`, `export VAR=value`): each value is
+/// judged by what the variable makes programs do; returns the names and values.
+fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) -> Vec<(String, Field)> {
+    let mut out = Vec::new();
+    for f in ops {
+        if let Some((k, v)) = f.text.split_once('=') {
+            let field = Field {
+                text: v.to_owned(),
+                ..f.clone()
+            };
+            super::generic::assignment(an, scope, k, &field);
+            out.push((k.to_owned(), field));
+        }
+    }
+    out
 }
 
 /// Judges `inner` as the command a wrapper runs.
@@ -233,7 +329,13 @@ fn wrapper(
     let args = &fields[1..];
     let name = p.name.as_str();
     let simple = |spec: Spec<'_>| -> usize { parse(args, spec).rest };
+    let table = super::tables::WRAPPERS
+        .iter()
+        .find(|w| w.names.contains(&name));
     let rest = match name {
+        _ if table.is_some() => table.map_or(0, |w| {
+            w.operands_first + simple(Spec::wrapper(w.short_val, w.long_val))
+        }),
         "sudo" | "doas" | "run0" | "pkexec" => {
             let a = parse(
                 args,
@@ -292,6 +394,7 @@ fn wrapper(
                     f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.'])
                 })
                 .count();
+            env_assignments(an, scope, &a.operands[..skip]);
             if skip >= a.operands.len() {
                 return Some(Stream::default());
             }
@@ -347,36 +450,24 @@ fn wrapper(
                     ..s.clone()
                 }));
             }
-            let ops: Vec<Field> = a
+            let assigns = a
                 .operands
                 .iter()
-                .skip_while(|f| f.text.contains('=') && !f.text.starts_with('='))
-                .cloned()
-                .collect();
+                .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
+                .count();
+            env_assignments(an, scope, &a.operands[..assigns]);
+            let ops: Vec<Field> = a.operands[assigns..].to_vec();
             cmd.extend(ops);
             if cmd.is_empty() {
                 // `env` alone prints the environment.
                 return Some(Stream::tainted(Taint {
                     secret: true,
+                    stored: true,
                     ..Taint::default()
                 }));
             }
             return Some(inner(an, "env", &cmd, io, scope, false));
         }
-        "nice" => simple(Spec::wrapper("n", &["adjustment"])),
-        "ionice" => simple(Spec::wrapper(
-            "cnpPu",
-            &["class", "classdata", "pid", "pgid", "uid"],
-        )),
-        "timeout" => 1 + simple(Spec::wrapper("sk", &["signal", "kill-after"])),
-        "nohup" | "builtin" | "catchsegv" | "dbus-run-session" | "xvfb-run" | "proxychains"
-        | "proxychains4" | "torsocks" | "caffeinate" | "firejail" | "unbuffer" => {
-            simple(Spec::wrapper("", &[]))
-        }
-        "stdbuf" => simple(Spec::wrapper("ioe", &["input", "output", "error"])),
-        "setsid" => simple(Spec::wrapper("", &[])),
-        "time" => simple(Spec::wrapper("fo", &["format", "output"])),
-        "exec" => simple(Spec::wrapper("a", &[])),
         "command" => {
             let a = parse(args, Spec::wrapper("", &[]));
             if a.has('v', "") || a.has('V', "") {
@@ -391,18 +482,6 @@ fn wrapper(
             }
             a.rest + 1
         }
-        "chrt" => {
-            1 + simple(Spec::wrapper(
-                "T",
-                &["sched-runtime", "sched-period", "sched-deadline"],
-            ))
-        }
-        "unshare" => simple(Spec::wrapper("SGRwC", &["setuid", "setgid", "root", "wd"])),
-        "chroot" => 1 + simple(Spec::wrapper("", &["userspec", "groups"])),
-        "strace" | "ltrace" => simple(Spec::wrapper(
-            "oeEpsSPuabIXU",
-            &["output", "expr", "attach", "user"],
-        )),
         "valgrind" | "perf" => {
             let skip = usize::from(
                 name == "perf"
@@ -553,10 +632,18 @@ fn editor_commands(
                 ..c.clone()
             };
             nested_line(an, "vim :!", &f, io.stdin.clone(), scope);
+        } else if let Some(line) = vim_system_call(t) {
+            let f = Field {
+                text: line,
+                ..c.clone()
+            };
+            nested_line(an, "vim system()", &f, io.stdin.clone(), scope);
         } else if t.starts_with("sh")
             || t.starts_with("terminal")
             || t.starts_with("py")
             || t.starts_with("lua")
+            || t.contains("system(")
+            || t.contains("exe")
         {
             an.hit(
                 "gate.dynamic_code",
@@ -566,6 +653,16 @@ fn editor_commands(
             );
         }
     }
+}
+
+/// The command of a Vim `system("...")` or `systemlist('...')` call with a literal string.
+fn vim_system_call(cmd: &str) -> Option<String> {
+    let at = cmd.find("system")?;
+    let rest = cmd[at..].split_once('(')?.1.trim_start();
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+    let body = &rest[1..];
+    let end = body.find(quote)?;
+    Some(body[..end].to_owned())
 }
 
 /// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).
@@ -639,7 +736,17 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
             None => Stream::default(),
         };
     }
-    if let Some(script) = a.operands.first().filter(|o| !a.has('s', "") && !o.is("-")) {
+    let stdin_path = |o: &Field| {
+        matches!(
+            o.text.as_str(),
+            "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+        )
+    };
+    if let Some(script) = a
+        .operands
+        .first()
+        .filter(|o| !a.has('s', "") && !stdin_path(o))
+    {
         script_operand(an, fields, script, scope);
         return Stream::default();
     }

@@ -4,11 +4,13 @@
 //!
 //! Owns one small judgement per tool, by its arguments (`kill -9 1` vs `kill 1234`,
 //! `systemctl status` vs `systemctl enable`, `docker image prune` vs `docker system prune -a`).
+//! Tools whose danger is one subcommand or flag are rows of [`crate::tables::DESTRUCTIVE`]
+//! instead.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::words::Field;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::words::Field;
 
 /// Daemons whose death takes the machine or the session down.
 const DAEMONS: &[&str] = &[
@@ -42,6 +44,18 @@ const DAEMONS: &[&str] = &[
     "apache2",
     "httpd",
 ];
+
+/// True when a process pattern can match a daemon: it names one as a word (`sshd`,
+/// `^/usr/lib/systemd`), or a program under a system directory.
+fn hits_daemon(pattern: &str) -> bool {
+    let system_path = ["/usr/", "/sbin/", "/lib/", "/bin/", "/opt/", "/etc/"]
+        .iter()
+        .any(|p| pattern.contains(p));
+    system_path
+        || pattern
+            .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'))
+            .any(|w| DAEMONS.contains(&w))
+}
 
 /// Packages whose removal breaks the system.
 const ESSENTIAL: &[&str] = &[
@@ -106,16 +120,16 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
                 || a.value('U', "uid").is_some()
                 || name == "killall5"
                 || broad;
-            let daemon = a
-                .operands
-                .iter()
-                .any(|o| DAEMONS.contains(&o.text.as_str()) || !o.known);
+            let daemon = a.operands.iter().any(|o| !o.known || hits_daemon(&o.text));
             if a.has('l', "list") && name == "killall" {
                 return;
             }
-            if everyone || daemon {
+            // With root, a pattern reaches every user's processes.
+            if everyone || daemon || c.scope.privileged {
                 c.hit("kill.system", None);
-            } else if name == "killall" {
+            } else if name == "killall" && a.has('r', "regexp") {
+                // A name kills the user's own processes of that name, like pkill; a regular
+                // expression reaches any of them.
                 c.hit("kill.by_name", None);
             }
         }
@@ -179,11 +193,11 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             }
             if !a.operands.is_empty() {
                 let inner: Vec<Field> = a.operands.clone();
-                let io = crate::gate::walk::Io::default();
+                let io = crate::walk::Io::default();
                 let mut s = c.scope.clone();
                 s.wrappers.push("systemd-run".into());
                 s.depth += 1;
-                crate::gate::unwrap::dispatch(c.an, inner, &io, &mut s);
+                crate::unwrap::dispatch(c.an, inner, &io, &mut s);
             }
         }
         "mkfs" | "mkswap" | "wipefs" | "blkdiscard" | "sgdisk" | "gdisk" | "sfdisk" | "cfdisk"
@@ -210,55 +224,6 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
                 c.hit("disk.format", None);
             }
         }
-        "cryptsetup"
-            if words.iter().any(|w| {
-                matches!(
-                    *w,
-                    "luksFormat"
-                        | "erase"
-                        | "luksErase"
-                        | "luksKillSlot"
-                        | "luksRemoveKey"
-                        | "reencrypt"
-                        | "format"
-                )
-            }) =>
-        {
-            c.hit("disk.format", None);
-        }
-        "lvremove" | "vgremove" | "pvremove" | "lvreduce" | "mdadm"
-            if name != "mdadm" || has("--zero-superblock") || has("--stop") =>
-        {
-            c.hit("disk.format", None)
-        }
-        "zpool" | "zfs"
-            if words
-                .first()
-                .is_some_and(|w| matches!(*w, "destroy" | "labelclear")) =>
-        {
-            c.hit("disk.format", None)
-        }
-        "btrfs"
-            if words.contains(&"delete") || words.first() == Some(&"device") && has("remove") =>
-        {
-            c.hit("disk.format", None)
-        }
-        "hdparm"
-            if words.iter().any(|w| {
-                w.starts_with("--security-erase")
-                    || w.starts_with("--trim-sector")
-                    || *w == "--yes-i-know-what-i-am-doing"
-            }) =>
-        {
-            c.hit("disk.format", None)
-        }
-        "nvme"
-            if words
-                .first()
-                .is_some_and(|w| matches!(*w, "format" | "sanitize")) =>
-        {
-            c.hit("disk.format", None)
-        }
         "passwd" | "chpasswd" | "usermod" | "useradd" | "userdel" | "adduser" | "deluser"
         | "groupadd" | "groupdel" | "gpasswd" | "visudo" | "chsh" | "vipw" | "newusers"
             if !(name == "passwd" && (has("-S") || has("--status"))) =>
@@ -272,10 +237,6 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             c.hit("resource.fill_disk", Some("allocates a huge file".into()))
         }
         "rclone" | "s3cmd" | "azcopy" | "b2" => upload_secrets(c, &args),
-        "nsenter" => c.hit(
-            "privesc.container",
-            Some("enters another process's namespaces".into()),
-        ),
         "sysctl"
             if (has("-w")
                 || has("--write")
@@ -292,16 +253,6 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
         }
         "mount" | "umount" | "swapoff" | "swapon" if !words.is_empty() && !has("-l") => {
             c.hit("syswrite.mount", None);
-        }
-        "iptables" | "ip6tables" | "nft" | "ufw"
-            if words.iter().any(|w| {
-                matches!(
-                    *w,
-                    "-F" | "--flush" | "-X" | "flush" | "disable" | "reset" | "-P"
-                )
-            }) =>
-        {
-            c.hit("syswrite.firewall", None);
         }
         "rpm" | "dpkg" | "apt" | "apt-get" | "yum" | "dnf" | "zypper" | "pacman" | "apk"
         | "snap" | "brew" | "port" => packages(c, &name, &words),
@@ -431,7 +382,7 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
 pub(crate) fn upload_secrets(c: &mut Cmd<'_, '_>, args: &[Field]) {
     for a in args.iter().filter(|a| a.known) {
         let abs = c.abs(a);
-        if c.an.paths.is_secret(&abs) || c.class(a) == Class::HomeSensitive {
+        if c.an.secret_file(&abs) || c.class(a) == Class::HomeSensitive {
             c.hit("exfil.upload_secret", Some(format!("uploads {}", a.text)));
         }
     }
@@ -532,7 +483,7 @@ fn kill(c: &mut Cmd<'_, '_>, args: &[Field]) {
     }
     for t in targets {
         if !t.known {
-            if strong {
+            if strong && !t.taint.pids {
                 c.hit(
                     "kill.dynamic",
                     Some("pids not known before the command runs".into()),
@@ -687,7 +638,7 @@ fn docker(c: &mut Cmd<'_, '_>, words: &[&str]) {
         ("rm", _) | ("rmi", _) if words.iter().any(|w| *w == "-v" || *w == "--volumes") => {
             c.hit("infra.container_volume", None)
         }
-        ("rm" | "rmi", _) if c.args().iter().any(|a| !a.known) => {
+        ("rm" | "rmi", _) if c.args().iter().any(|a| !a.known && !a.taint.pids) => {
             c.hit("infra.container_rm_dynamic", None)
         }
         _ => {}

@@ -7,11 +7,11 @@
 //! Any other command passes its input's taint through, conservatively.
 
 use super::Cmd;
-use crate::gate::args::{Spec, parse};
-use crate::gate::paths::Class;
-use crate::gate::text::decode_ansi_c;
-use crate::gate::walk::{Stream, Taint};
-use crate::gate::words::UNKNOWN;
+use crate::args::{Spec, parse};
+use crate::paths::Class;
+use crate::text::decode_ansi_c;
+use crate::walk::{Stream, Taint};
+use crate::words::UNKNOWN;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -100,10 +100,12 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             inherited.endless |= s.endless && matches!(name.as_str(), "cat" | "tac" | "tee");
         } else if a.known && c.an.paths.is_secret(&a.text) {
             inherited.taint.secret = true;
+            inherited.taint.stored = true;
         }
         // Archiving the whole home or its credential directories packs secrets.
         if a.known && matches!(c.class(a), Class::Home | Class::HomeSensitive) {
             inherited.taint.secret = true;
+            inherited.taint.stored = true;
         }
     }
     match name.as_str() {
@@ -193,6 +195,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
         },
         "env" | "printenv" | "set" | "export" | "declare" | "compgen" => Stream::tainted(Taint {
             secret: true,
+            stored: true,
             ..Taint::default()
         }),
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"
@@ -279,7 +282,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
 }
 
 /// Computes simple decoders, so decoded text can be shown and judged.
-fn decode(name: &str, input: &str, args: &[crate::gate::words::Field]) -> Option<String> {
+fn decode(name: &str, input: &str, args: &[crate::words::Field]) -> Option<String> {
     match name {
         "base64" => base64(input.trim()).and_then(|b| String::from_utf8(b).ok()),
         "rev" => Some(

@@ -19,88 +19,6 @@ use super::unwrap::Program;
 use super::walk::{Analyzer, Io, Scope, Stream};
 use super::words::Field;
 
-/// Program names rules know; a globbed program word (`/bin/r[m]`) is matched against them.
-pub(crate) const KNOWN: &[&str] = &[
-    "rm",
-    "rmdir",
-    "unlink",
-    "shred",
-    "truncate",
-    "mv",
-    "cp",
-    "install",
-    "dd",
-    "chmod",
-    "chown",
-    "chgrp",
-    "setfacl",
-    "chattr",
-    "rsync",
-    "unzip",
-    "tar",
-    "ln",
-    "tee",
-    "sed",
-    "awk",
-    "find",
-    "xargs",
-    "git",
-    "gh",
-    "kill",
-    "pkill",
-    "killall",
-    "shutdown",
-    "reboot",
-    "poweroff",
-    "halt",
-    "init",
-    "telinit",
-    "systemctl",
-    "crontab",
-    "at",
-    "mkfs",
-    "mkswap",
-    "fdisk",
-    "sfdisk",
-    "parted",
-    "sgdisk",
-    "wipefs",
-    "blkdiscard",
-    "cryptsetup",
-    "sudo",
-    "su",
-    "doas",
-    "sh",
-    "bash",
-    "zsh",
-    "dash",
-    "python",
-    "perl",
-    "ruby",
-    "node",
-    "php",
-    "curl",
-    "wget",
-    "nc",
-    "ncat",
-    "socat",
-    "base64",
-    "eval",
-    "env",
-    "passwd",
-    "useradd",
-    "userdel",
-    "usermod",
-    "docker",
-    "kubectl",
-    "terraform",
-    "mysql",
-    "psql",
-    "redis-cli",
-    "dropdb",
-    "sysctl",
-];
-
 /// What rules see of the command being judged.
 pub(crate) struct Cmd<'x, 'a> {
     pub an: &'x mut Analyzer<'a>,
@@ -120,7 +38,21 @@ impl Cmd<'_, '_> {
     }
 
     pub fn class(&self, f: &Field) -> Class {
-        self.an.paths.classify(&f.text, f.glob, self.scope)
+        // The link itself (`rm link`) is the link; `link/` and below are the target.
+        let abs = self.abs(f);
+        let follows =
+            |rest: &str| rest.starts_with('/') || rest.is_empty() && f.text.ends_with('/');
+        let through = self.an.links.iter().rev().find_map(|(link, target)| {
+            let rest = abs.strip_prefix(link.as_str())?;
+            follows(rest).then(|| format!("{target}{rest}"))
+        });
+        match through {
+            Some(real) => self
+                .an
+                .paths
+                .classify_abs(&crate::paths::normalize(&real), f.glob),
+            None => self.an.paths.classify(&f.text, f.glob, self.scope),
+        }
     }
 
     pub fn abs(&self, f: &Field) -> String {
@@ -149,6 +81,7 @@ pub(crate) fn judge(
         io,
         prog,
     };
+    super::generic::probe(c.an, prog, fields, io, scope);
     let name = prog.name.as_str();
     match name {
         "rm" | "rmdir" | "unlink" | "shred" | "truncate" | "srm" | "wipe" => fs::delete(&mut c),
@@ -168,7 +101,29 @@ pub(crate) fn judge(
         _ => system::system(&mut c),
     }
     secret_read(&mut c);
-    let out = output::output(&mut c);
+    let mut out = output::output(&mut c);
+    out.endless |= io.stdin.endless && crate::tables::FILTERS.contains(&name);
+    // Run inside the workspace, the repository's top level is the workspace.
+    let words: Vec<&str> = c.args().iter().map(|a| a.text.as_str()).collect();
+    let inside = scope
+        .cwd
+        .as_deref()
+        .is_some_and(|d| d.starts_with(c.an.paths.workspace.as_str()));
+    if name == "git" && inside && words.contains(&"rev-parse") && words.contains(&"--show-toplevel")
+    {
+        out.text = Some(format!("{}\n", c.an.paths.workspace));
+    }
+    if super::generic::pid_source(name, c.args(), |f| {
+        c.an.paths.classify(&f.text, false, scope)
+    }) {
+        out.taint.pids = true;
+    }
+    if super::generic::secret_source(name, c.args())
+        || super::generic::code_reads_secret(c.an, name, c.args(), scope)
+    {
+        out.taint.secret = true;
+        out.taint.stored = true;
+    }
     c.an.policy
         .custom_rules(c.an, prog, fields, scope, first_hit);
     out

@@ -1,0 +1,619 @@
+//! The general rules, evaluated over [`super::tables`] for every simple command before its
+//! per-tool rules: command-valued options and variables are judged as command lines,
+//! write-valued ones as writes; destructive subcommands from the table fire their rule;
+//! secrets reaching a network program are denied; and a program the gate does not model
+//! that is handed a string (or a trailing argv) that parses as a dangerous command is
+//! judged as if it ran it.
+//!
+//! It does not know any tool by name: every tool-specific fact is a row in the tables.
+
+use super::paths::Class;
+use super::rules::writes::check_write;
+use super::tables::{
+    ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY,
+    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
+};
+use super::text::glob_match;
+use super::unwrap::{Program, dispatch, nested_line};
+use super::walk::{Analyzer, Io, Scope, Stream};
+use super::words::Field;
+
+/// Most string arguments of one command probed as shell lines.
+const MAX_PROBES: usize = 8;
+
+/// Applies the table rules to one simple command (`fields[0]` is the program word),
+/// wrappers included.
+pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &Io, scope: &Scope) {
+    options(an, &p.name, fields, scope);
+    destructive(an, &p.name, fields, scope);
+    power_dbus(an, &p.name, fields, scope);
+    egress(an, &p.name, fields, io, scope);
+    if PACKERS.contains(&p.name.as_str()) {
+        packed_secrets(an, &fields[1..], scope);
+    }
+    if p.name == "git" {
+        git_ext_remotes(an, &fields[1..], scope);
+    }
+}
+
+/// Probes the arguments of a program that is not a wrapper and whose arguments are not
+/// known to be data.
+pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &Io, scope: &Scope) {
+    let args = &fields[1..];
+    if !DATA_ONLY.contains(&p.name.as_str()) {
+        probe_strings(an, &p.name, args, scope);
+        // A console reading its commands from stdin (`sqlite3 db <<< '.shell CMD'`).
+        let console = !STDIN_DATA.contains(&p.name.as_str())
+            && !super::tables::FILTERS.contains(&p.name.as_str());
+        if let Some(text) = io.stdin.text.as_deref().filter(|_| console) {
+            let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
+            probe_strings(an, &p.name, &lines, scope);
+        }
+    } else if let Some(script) = args.iter().position(script_file) {
+        // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
+        probe_strings(an, &p.name, &args[script + 1..], scope);
+    }
+    if ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
+        probe_argv(an, &p.name, args, io, scope);
+    }
+}
+
+/// True when `tool` (`"git"` or `"git rebase"`) names this command.
+fn tool_matches(tool: &str, name: &str, args: &[Field]) -> bool {
+    let mut words = tool.split(' ');
+    if words.next() != Some(name) {
+        return false;
+    }
+    words.all(|w| args.iter().any(|a| a.is(w)))
+}
+
+/// The values `opt` takes in `args`: `-e V`, `-eV`, `--opt=V`, `--opt V`, `KEY=V`.
+fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        let t = a.text.as_str();
+        let inline = if t == opt {
+            args.get(i + 1).cloned()
+        } else if let Some(v) = t.strip_prefix(opt).and_then(|r| r.strip_prefix('=')) {
+            Some(v)
+                .filter(|_| opt.starts_with("--") || !opt.starts_with('-'))
+                .map(|v| with_text(a, v))
+        } else if opt.len() == 2 && opt.starts_with('-') && !t.starts_with("--") {
+            t.strip_prefix(opt)
+                .filter(|v| !v.is_empty())
+                .map(|v| with_text(a, v))
+        } else {
+            None
+        };
+        out.extend(inline);
+    }
+    out
+}
+
+/// A field with the same provenance as `f` and the text `text`.
+fn with_text(f: &Field, text: &str) -> Field {
+    Field {
+        text: text.to_owned(),
+        procsub: false,
+        body: None,
+        ..f.clone()
+    }
+}
+
+/// The values of `opt` keep the process substitution they came from (`make -f <(...)`).
+fn keep_procsub(v: Field, args: &[Field]) -> Field {
+    args.iter()
+        .find(|a| a.procsub && a.text == v.text)
+        .cloned()
+        .unwrap_or(v)
+}
+
+/// Command- and write-valued options of the tools in [`OPTIONS`].
+fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
+    for row in OPTIONS.iter().filter(|r| tool_matches(r.tool, name, args)) {
+        for (opt, kind) in row.opts {
+            if *kind == Value::Argv {
+                if let Some(pos) = args.iter().position(|a| a.is(opt)) {
+                    run_argv(an, &format!("{name} {opt}"), &args[pos + 1..], scope);
+                }
+                continue;
+            }
+            for v in values_of(args, opt) {
+                let v = keep_procsub(v, args);
+                value(an, scope, &format!("{name} {opt}"), *kind, &v);
+            }
+        }
+    }
+}
+
+/// Judges one option or variable value of the given kind.
+pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Value, v: &Field) {
+    match kind {
+        Value::Command => command(an, scope, label, v),
+        Value::KeyCommand(keys) => key_command(an, scope, label, keys, v),
+        Value::GitConfig => {
+            let (key, val) = split_key(&v.text.replace('\'', ""));
+            git_config(an, scope, &key, &with_text(v, &val));
+        }
+        Value::Script => match &v.body {
+            Some(body) if v.procsub => command(an, scope, label, &with_text(v, body)),
+            _ => command(an, scope, label, v),
+        },
+        Value::HooksDir => git_config(an, scope, "core.hookspath", v),
+        Value::Write => check_write(an, scope, v, label),
+        Value::Library => library(an, scope, label, v),
+        Value::Argv => run_argv(an, label, std::slice::from_ref(v), scope),
+    }
+}
+
+/// Judges `v` as a command line (a leading `!` is dropped, as git does).
+fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
+    let text = v.text.trim_start();
+    let text = text.strip_prefix('!').unwrap_or(text);
+    nested_line(an, label, &with_text(v, text), Stream::default(), scope);
+}
+
+/// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
+fn split_key(text: &str) -> (String, String) {
+    let cut = text.find(['=', ' ', '\t']).unwrap_or(text.len());
+    let key = text[..cut].to_ascii_lowercase();
+    let val = text.get(cut + 1..).unwrap_or("").to_owned();
+    (key, val)
+}
+
+fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str], v: &Field) {
+    let (key, val) = split_key(&v.text);
+    // TOML and INI values may be quoted (`runner="cmd"`).
+    let val = val.trim().trim_matches(['"', '\'']);
+    if keys.iter().any(|k| glob_match(k, &key)) {
+        command(an, scope, &format!("{label} {key}"), &with_text(v, val));
+    }
+}
+
+/// One git configuration pair, from `git -c`, `git config` or the environment: a command
+/// value is judged as the line git would run; an alias without `!` as the git command it
+/// expands to; an include or hooks path outside the workspace is persistence.
+pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Field) {
+    let key = key.to_ascii_lowercase();
+    if GIT_INCLUDE_KEYS.iter().any(|k| glob_match(k, &key)) {
+        let inside = matches!(
+            an.paths.classify(&v.text, v.glob, scope),
+            Class::Workspace | Class::WorkspaceRoot | Class::Build
+        );
+        if !inside || key != "core.hookspath" {
+            an.hit_plain("persist.git", scope, &format!("git config {key}"), None);
+        }
+        return;
+    }
+    if !GIT_COMMAND_KEYS.iter().any(|k| glob_match(k, &key)) {
+        return;
+    }
+    let label = format!("git config {key}");
+    if key.starts_with("alias.") && !v.text.trim_start().starts_with('!') {
+        let line = format!("git {}", v.text);
+        nested_line(an, &label, &with_text(v, &line), Stream::default(), scope);
+    } else {
+        command(an, scope, &label, v);
+    }
+}
+
+/// A library injected into every process: only system library directories are ordinary.
+fn library(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
+    let system = [
+        "/lib/",
+        "/lib64/",
+        "/usr/lib/",
+        "/usr/lib64/",
+        "/usr/local/lib/",
+    ];
+    for lib in v.text.split([':', ' ']).filter(|l| !l.is_empty()) {
+        let abs = an.paths.abs(lib, scope);
+        if !v.known || !system.iter().any(|s| abs.starts_with(s)) {
+            an.hit_plain("rce.preload", scope, &format!("{label}={}", v.text), None);
+            return;
+        }
+    }
+}
+
+/// An environment assignment (`VAR=value cmd`, `export VAR=value`, `env VAR=value`).
+pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &Field) {
+    if name.starts_with("GIT_CONFIG_VALUE_") {
+        command(an, scope, name, v);
+        return;
+    }
+    if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| glob_match(n, name)) {
+        value(an, scope, name, *kind, v);
+    }
+}
+
+/// Judges `argv` as the command a tool runs.
+fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
+    if argv.is_empty() {
+        return;
+    }
+    // One word with blanks is a command line (`git submodule foreach 'rm -rf x'`).
+    if let [line] = argv
+        && line.text.contains(char::is_whitespace)
+    {
+        command(an, scope, label, line);
+        return;
+    }
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.depth += 1;
+    dispatch(an, argv.to_vec(), &Io::default(), &mut s);
+}
+
+/// The subcommands of [`DESTRUCTIVE`], and of [`PRODUCTION_ONLY`] when the line points the
+/// application at production.
+fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    rows(an, DESTRUCTIVE, name, fields, scope);
+    if production(&fields[1..], scope) {
+        rows(an, PRODUCTION_ONLY, name, fields, scope);
+    }
+}
+
+/// True when an environment variable, a settings option or a safety override on the line
+/// names production (`RAILS_ENV=production`, `--settings=app.settings.prod`).
+fn production(args: &[Field], scope: &Scope) -> bool {
+    let prod = |v: &str| v.to_ascii_lowercase().contains("prod");
+    let from_vars = ENVIRONMENT_VARS.iter().any(|n| {
+        scope
+            .vars
+            .get(*n)
+            .and_then(|v| v.text.as_deref())
+            .is_some_and(prod)
+    });
+    let from_args = args.iter().any(|a| {
+        a.text.starts_with("DISABLE_DATABASE_ENVIRONMENT_CHECK=")
+            || a.text.split_once('=').is_some_and(|(k, v)| {
+                (k == "--settings" || k == "--env" || ENVIRONMENT_VARS.contains(&k)) && prod(v)
+            })
+    });
+    from_vars || from_args
+}
+
+fn rows(
+    an: &mut Analyzer<'_>,
+    table: &[super::tables::Destructive],
+    name: &str,
+    fields: &[Field],
+    scope: &Scope,
+) {
+    let args = &fields[1..];
+    let words: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.text.starts_with('-'))
+        .map(|a| a.text.as_str())
+        .collect();
+    for row in table.iter().filter(|r| r.tool == name) {
+        let mut rest = words.iter();
+        let in_order = row
+            .words
+            .iter()
+            .all(|w| rest.any(|x| x.eq_ignore_ascii_case(w)));
+        let flagged = row.flags.is_empty() || row.flags.iter().any(|f| has_flag(args, f));
+        let dry = args
+            .iter()
+            .any(|a| a.text.starts_with("--dry-run") || a.is("-n") && name != "gsutil");
+        if in_order && flagged && !dry {
+            an.hit(row.rule, scope, fields, None);
+        }
+    }
+}
+
+/// True when `flag` is present. A plain flag (`--delete`) matches itself or `--delete=...`;
+/// a flag with a value (`-X=DELETE`, `--method=DELETE`) matches `-X DELETE`, `-XDELETE`,
+/// `--method=delete` and the like, the value in any case.
+fn has_flag(args: &[Field], flag: &str) -> bool {
+    let Some((name, value)) = flag.split_once('=') else {
+        return args
+            .iter()
+            .any(|a| a.text == flag || a.text.starts_with(&format!("{flag}=")));
+    };
+    args.iter().enumerate().any(|(i, a)| {
+        let t = a.text.as_str();
+        let inline = t
+            .strip_prefix(name)
+            .map(|r| r.strip_prefix('=').unwrap_or(r))
+            .filter(|r| !r.is_empty() && (name.len() == 2 || t.contains('=')));
+        let separate = (t == name).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        inline
+            .or(separate.flatten())
+            .is_some_and(|v| v.eq_ignore_ascii_case(value))
+    })
+}
+
+/// D-Bus calls that power off, reboot or end sessions.
+fn power_dbus(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    if !DBUS.contains(&name) {
+        return;
+    }
+    let power = fields[1..].iter().any(|a| {
+        let last = a.text.rsplit(['.', '/', ' ']).next().unwrap_or("");
+        POWER_METHODS.iter().any(|m| m.eq_ignore_ascii_case(last))
+    });
+    if power {
+        an.hit(
+            "power.off",
+            scope,
+            fields,
+            Some("a D-Bus power or session call".into()),
+        );
+    }
+}
+
+/// Secrets reaching a network program: piped in, redirected in, expanded into an argument
+/// (stored secrets go nowhere, even to well-known hosts), or named as a file it sends.
+fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
+    let args = &fields[1..];
+    if !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
+        return;
+    }
+    let login = args
+        .iter()
+        .any(|a| a.is("login") || a.is("--with-token") || a.is("--password-stdin"));
+    if io.stdin.taint.stored || io.stdin.taint.secret && !login {
+        an.hit(
+            "exfil.upload_secret",
+            scope,
+            fields,
+            Some("secret data on stdin".into()),
+        );
+    }
+    // Console commands on stdin (`sftp host <<< 'put FILE'`) name the files they send.
+    if let Some(text) = io.stdin.text.as_deref()
+        && let Some(path) = embedded_secret(an, scope, &Field::lit(text))
+    {
+        an.hit(
+            "exfil.upload_secret",
+            scope,
+            fields,
+            Some(format!("sends {path}")),
+        );
+    }
+    if let Some(f) = args.iter().find(|a| a.taint.stored) {
+        let shown = super::words::display(std::slice::from_ref(f));
+        an.hit("exfil.secret_arg", scope, fields, Some(shown));
+    }
+    let mut skip_next = false;
+    for a in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if AUTH_FILE_OPTS.contains(&a.text.as_str()) {
+            skip_next = true;
+            continue;
+        }
+        if AUTH_FILE_OPTS
+            .iter()
+            .any(|o| o.starts_with("--") && a.text.starts_with(&format!("{o}=")))
+        {
+            continue;
+        }
+        // A remote command names the remote's files, not ours.
+        let remote_command = name == "ssh" && a.text.contains(char::is_whitespace);
+        if let Some(path) = embedded_secret(an, scope, a).filter(|_| !remote_command) {
+            an.hit(
+                "exfil.upload_secret",
+                scope,
+                fields,
+                Some(format!("sends {path}")),
+            );
+        }
+    }
+}
+
+/// An archive or copy made from secrets holds them: its other path operands are recorded as
+/// secret files written on this line.
+fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+    let secret = |an: &Analyzer<'_>, a: &Field| {
+        a.known
+            && (embedded_secret(an, scope, a).is_some()
+                || matches!(
+                    an.paths.classify(&a.text, a.glob, scope),
+                    Class::Home | Class::HomeSensitive
+                ))
+    };
+    if !args.iter().any(|a| secret(an, a)) {
+        return;
+    }
+    let outputs: Vec<String> = args
+        .iter()
+        .filter(|a| a.known && !a.text.starts_with('-') && !secret(an, a))
+        .map(|a| an.paths.abs(a.text.trim_start_matches("of="), scope))
+        .collect();
+    for out in outputs {
+        let s = Stream::tainted(super::walk::Taint {
+            secret: true,
+            stored: true,
+            ..Default::default()
+        });
+        an.written.push((out, s));
+    }
+}
+
+/// A secret file named inside an argument (`FILE:~/.ssh/id_rsa`, `@.env`, `x=@key.pem`).
+fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String> {
+    if !a.known || a.text.contains("://") {
+        return None;
+    }
+    a.text
+        .split([':', '=', '@', ',', '<', ' ', '\t', '\n'])
+        .filter(|p| !p.is_empty())
+        .find(|p| {
+            let abs = an.paths.abs(p, scope);
+            an.secret_file(&abs)
+        })
+        .map(str::to_owned)
+}
+
+/// `ext::` remotes run their command to talk to the repository.
+/// The words are split at spaces; `% ` is a space inside a word and `%%` a percent sign.
+fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+    for a in args {
+        if let Some(cmd) = a.text.strip_prefix("ext::") {
+            let words = cmd
+                .replace("%%", "\u{4}")
+                .replace("% ", "\u{5}")
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| crate::quote(&w.replace('\u{5}', " ").replace('\u{4}', "%")))
+                .collect::<Vec<_>>()
+                .join(" ");
+            command(an, scope, "git ext::", &with_text(a, &words));
+        }
+    }
+}
+
+/// True when the command is a [`SECRET_SOURCES`] row: its output is a secret.
+pub(crate) fn secret_source(name: &str, args: &[Field]) -> bool {
+    SECRET_SOURCES.iter().any(|row| {
+        let mut words = row.split(' ');
+        words.next() == Some(name) && words.all(|w| args.iter().any(|a| a.is(w)))
+    })
+}
+
+/// True when the command prints ids of processes or containers that are ordinary to stop:
+/// a pid file in the workspace or scratch space, the holders of a port, this project's
+/// containers, or background jobs.
+pub(crate) fn pid_source(name: &str, args: &[Field], class: impl Fn(&Field) -> Class) -> bool {
+    let has = |w: &str| {
+        args.iter()
+            .any(|a| a.is(w) || a.text.starts_with(w) && w.len() > 2)
+    };
+    match name {
+        "cat" => args.iter().all(|a| {
+            a.known
+                && a.text.contains("pid")
+                && matches!(class(a), Class::Workspace | Class::Build | Class::Tmp)
+        }),
+        "lsof" => args.iter().any(|a| {
+            a.text.starts_with("-t")
+                || a.text.starts_with("-") && a.text.contains('t') && !a.text.starts_with("--")
+        }),
+        "docker" | "podman" => {
+            has("ps")
+                && args
+                    .iter()
+                    .any(|a| a.text.starts_with('-') && a.text.contains('q'))
+        }
+        "jobs" => has("-p"),
+        _ => false,
+    }
+}
+
+/// A script file an interpreter runs (`tool.py`, `bin/cli.js`).
+fn script_file(a: &Field) -> bool {
+    let exts = [
+        ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".php", ".lua", ".sh",
+    ];
+    a.known && !a.text.starts_with('-') && exts.iter().any(|e| a.text.ends_with(e))
+}
+
+/// Interpreter code that names a credential file (`open('~/.aws/credentials').read()`):
+/// what it prints is a secret.
+pub(crate) fn code_reads_secret(
+    an: &Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    scope: &Scope,
+) -> bool {
+    let interpreters = [
+        "python", "node", "ruby", "perl", "php", "lua", "deno", "bun",
+    ];
+    interpreters.contains(&name)
+        && args.iter().filter(|a| a.known).any(|a| {
+            a.text
+                .split(['\'', '"', '`', '(', ')', ',', ' ', '=', ';'])
+                .filter(|p| p.contains('/') || p.starts_with('.'))
+                .any(|p| an.secret_file(&an.paths.abs(p, scope)))
+        })
+}
+
+/// Hits found by a probe that show real danger (not the gate's own fail-closed answers,
+/// which a string that merely looks like code would raise).
+fn keep_danger(an: &mut Analyzer<'_>, start: usize) {
+    let mut i = start;
+    while i < an.hits.len() {
+        let h = &an.hits[i];
+        let own =
+            h.rule.starts_with("gate.") && h.rule != "gate.bound" || h.rule == "interp.unparsed";
+        if own || h.decision == crate::Decision::Allow {
+            an.hits.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// The shell lines a string argument may hold: itself, the value after `=`, and the text
+/// after a console's shell escape (`!cmd`, `.shell cmd`).
+fn candidates(text: &str) -> Vec<String> {
+    let mut out = vec![text.to_owned()];
+    if let Some((k, v)) = text.split_once('=')
+        && !k.contains(char::is_whitespace)
+    {
+        out.push(v.to_owned());
+    }
+    for t in out.clone() {
+        let trimmed = t.trim_start();
+        for esc in SHELL_ESCAPES {
+            if let Some(rest) = trimmed.strip_prefix(esc) {
+                // `(shell-command "CMD")`, `system('CMD')`: the call's closing is not shell.
+                let rest = if esc.ends_with(['(', '"', '\'']) {
+                    rest.trim_end()
+                        .trim_end_matches([')', ';'])
+                        .trim_end_matches(['"', '\''])
+                } else {
+                    rest
+                };
+                out.push(rest.to_owned());
+            }
+        }
+    }
+    out.retain(|c| c.contains(char::is_whitespace));
+    out
+}
+
+/// A program the gate does not model, given a string that parses as a dangerous command,
+/// is judged as running it.
+fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let strings = args
+        .iter()
+        .filter(|a| a.known && a.text.contains(char::is_whitespace))
+        .take(MAX_PROBES);
+    for a in strings {
+        for line in candidates(&a.text) {
+            let start = an.hits.len();
+            let mut s = scope.clone();
+            s.wrappers.push(format!("argument of {name}"));
+            s.depth += 1;
+            an.run_line(&line, &mut s, Stream::default());
+            keep_danger(an, start);
+        }
+    }
+}
+
+/// A program that runs the rest of its arguments ([`ARGV_RUNNERS`]) runs them from the
+/// first known program name on (`entr rm -rf X`, `npx rimraf X`, `screen -dm bash -c ...`).
+fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope: &Scope) {
+    let known = |a: &Field| {
+        let n = super::unwrap::normalize_program(&a.text).name;
+        a.known
+            && !a.text.starts_with('-')
+            && (super::tables::KNOWN.contains(&n.as_str())
+                || super::tables::ALIASES.iter().any(|(x, _)| *x == n))
+    };
+    let Some(pos) = args.iter().position(known) else {
+        return;
+    };
+    let start = an.hits.len();
+    let mut s = scope.clone();
+    s.wrappers.push(format!("arguments of {name}"));
+    s.depth += 1;
+    dispatch(an, args[pos..].to_vec(), io, &mut s);
+    keep_danger(an, start);
+}

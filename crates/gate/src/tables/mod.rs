@@ -1,0 +1,48 @@
+//! Per-tool knowledge as data: which options and variables take commands or write paths,
+//! which subcommands destroy something the view cannot undo, which programs reach the
+//! network, which read secrets, and which only print their arguments.
+//!
+//! Owns nothing but tables; `generic` evaluates them for every simple command.
+//! Adding a tool is adding a row, not a branch.
+//! Patterns (`alias.*`, `scripts.*`) are shell globs, matched case-insensitively.
+//! `options`: command- and write-valued options and variables; `programs`: what programs
+//! are (network, secret sources, data only, wrappers, runners); `destructive`: subcommands
+//! that destroy.
+
+mod destructive;
+mod options;
+mod programs;
+
+pub(crate) use destructive::*;
+pub(crate) use options::*;
+pub(crate) use programs::*;
+
+/// What the value of an option or variable is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// A shell command line (a leading `!`, as in git aliases, is dropped).
+    Command,
+    /// `KEY=VALUE` (or `KEY VALUE`) where keys matching one of the patterns are commands.
+    KeyCommand(&'static [&'static str]),
+    /// A git configuration `key=value` pair, judged by its key (see `generic::git_config`).
+    GitConfig,
+    /// A script file the tool runs or sources (a process substitution is judged as code).
+    Script,
+    /// A directory of hooks or templates git copies hooks from.
+    HooksDir,
+    /// A file the tool writes.
+    Write,
+    /// A library loaded into every process (`LD_PRELOAD`).
+    Library,
+    /// The remaining arguments after the option are a command (`git bisect run CMD ...`).
+    Argv,
+}
+
+/// One tool's command-valued and write-valued options.
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// The program, and optionally its subcommand (`"git rebase"`).
+    pub tool: &'static str,
+    /// Options (`-e`, `--rsh`, `-fprint`) or subcommand words (`run`) and what they take.
+    pub opts: &'static [(&'static str, Value)],
+}

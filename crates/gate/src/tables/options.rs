@@ -1,0 +1,325 @@
+//! Options and environment variables whose values are commands, configuration or writes.
+
+use super::{Options, Value};
+
+/// git configuration keys whose value is a program or shell line git runs later.
+pub(crate) const GIT_COMMAND_KEYS: &[&str] = &[
+    "core.sshcommand",
+    "core.pager",
+    "core.editor",
+    "core.fsmonitor",
+    "core.gitproxy",
+    "core.askpass",
+    "credential.helper",
+    "credential.*.helper",
+    "sequence.editor",
+    "diff.external",
+    "diff.*.textconv",
+    "diff.*.command",
+    "merge.*.driver",
+    "filter.*.clean",
+    "filter.*.smudge",
+    "filter.*.process",
+    "gpg.program",
+    "gpg.*.program",
+    "pager.*",
+    "alias.*",
+    "remote.*.uploadpack",
+    "remote.*.receivepack",
+    "uploadpack.packobjectshook",
+    "mergetool.*.cmd",
+    "difftool.*.cmd",
+    "browser.*.cmd",
+    "web.browser",
+    "ssh.variant",
+    "sendemail.sendmailcmd",
+    "sendemail.tocmd",
+    "sendemail.cccmd",
+];
+
+/// git configuration keys that make git read configuration or hooks from elsewhere.
+pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
+    "include.path",
+    "includeif.*.path",
+    "core.hookspath",
+    "url.*.insteadof",
+    "url.*.pushinsteadof",
+];
+
+/// apt options (`-o Key=Value`) whose value is a shell command run around dpkg.
+const APT_COMMAND_KEYS: &[&str] = &[
+    "apt::update::pre-invoke::",
+    "apt::update::post-invoke::",
+    "apt::update::post-invoke-success::",
+    "dpkg::pre-invoke::",
+    "dpkg::post-invoke::",
+    "dpkg::pre-install-pkgs::",
+];
+
+/// ssh options (`-o Key=Value`) whose value is a local command.
+const SSH_COMMAND_KEYS: &[&str] = &[
+    "proxycommand",
+    "localcommand",
+    "knownhostscommand",
+    "remotecommand",
+];
+
+/// Options that take commands or write paths, one row per tool.
+pub(crate) const OPTIONS: &[Options] = &[
+    Options {
+        tool: "git",
+        opts: &[("-c", Value::GitConfig)],
+    },
+    Options {
+        tool: "git rebase",
+        opts: &[("-x", Value::Command), ("--exec", Value::Command)],
+    },
+    Options {
+        tool: "git bisect",
+        opts: &[("run", Value::Argv)],
+    },
+    Options {
+        tool: "git submodule",
+        opts: &[("foreach", Value::Argv)],
+    },
+    Options {
+        tool: "git filter-branch",
+        opts: &[
+            ("--tree-filter", Value::Command),
+            ("--index-filter", Value::Command),
+            ("--msg-filter", Value::Command),
+            ("--env-filter", Value::Command),
+            ("--commit-filter", Value::Command),
+        ],
+    },
+    Options {
+        tool: "cargo",
+        opts: &[(
+            "--config",
+            Value::KeyCommand(&[
+                "target.*.runner",
+                "target.*.linker",
+                "build.rustc",
+                "build.rustc-wrapper",
+                "build.rustc-workspace-wrapper",
+                "registry.credential-provider",
+                "registries.*.credential-provider",
+            ]),
+        )],
+    },
+    Options {
+        tool: "git difftool",
+        opts: &[("-x", Value::Command), ("--extcmd", Value::Command)],
+    },
+    Options {
+        tool: "git push",
+        opts: &[
+            ("--receive-pack", Value::Command),
+            ("--exec", Value::Command),
+        ],
+    },
+    Options {
+        tool: "git fetch",
+        opts: &[("--upload-pack", Value::Command)],
+    },
+    Options {
+        tool: "git clone",
+        opts: &[
+            ("-u", Value::Command),
+            ("--upload-pack", Value::Command),
+            ("-c", Value::GitConfig),
+            ("--config", Value::GitConfig),
+        ],
+    },
+    Options {
+        tool: "ssh",
+        opts: &[("-o", Value::KeyCommand(SSH_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "scp",
+        opts: &[
+            ("-o", Value::KeyCommand(SSH_COMMAND_KEYS)),
+            ("-S", Value::Command),
+        ],
+    },
+    Options {
+        tool: "sftp",
+        opts: &[
+            ("-o", Value::KeyCommand(SSH_COMMAND_KEYS)),
+            ("-S", Value::Command),
+        ],
+    },
+    Options {
+        tool: "rsync",
+        opts: &[
+            ("-e", Value::Command),
+            ("--rsh", Value::Command),
+            ("--rsync-path", Value::Command),
+            ("--log-file", Value::Write),
+        ],
+    },
+    Options {
+        tool: "tar",
+        opts: &[
+            ("-I", Value::Command),
+            ("--use-compress-program", Value::Command),
+            ("--to-command", Value::Command),
+            ("--info-script", Value::Command),
+            ("--new-volume-script", Value::Command),
+            ("-F", Value::Command),
+            ("--checkpoint-action", Value::KeyCommand(&["exec"])),
+            ("--rsh-command", Value::Command),
+        ],
+    },
+    Options {
+        tool: "find",
+        opts: &[
+            ("-fprint", Value::Write),
+            ("-fprint0", Value::Write),
+            ("-fprintf", Value::Write),
+            ("-fls", Value::Write),
+        ],
+    },
+    Options {
+        tool: "zip",
+        opts: &[("-TT", Value::Command), ("--unzip-command", Value::Command)],
+    },
+    Options {
+        tool: "npm",
+        opts: &[("set", Value::KeyCommand(&["scripts.*"]))],
+    },
+    Options {
+        tool: "npm",
+        opts: &[("set-script", Value::Argv)],
+    },
+    Options {
+        tool: "npx",
+        opts: &[("-c", Value::Command), ("--call", Value::Command)],
+    },
+    Options {
+        tool: "nodemon",
+        opts: &[("--exec", Value::Command), ("-x", Value::Command)],
+    },
+    Options {
+        tool: "make",
+        opts: &[
+            ("--eval", Value::Command),
+            ("-E", Value::Command),
+            ("SHELL", Value::Command),
+            ("-f", Value::Script),
+            ("--file", Value::Script),
+            ("--makefile", Value::Script),
+        ],
+    },
+    Options {
+        tool: "cmake",
+        opts: &[("-E", Value::Argv)],
+    },
+    Options {
+        tool: "gdb",
+        opts: &[("-ex", Value::Command), ("--eval-command", Value::Command)],
+    },
+    Options {
+        tool: "expect",
+        opts: &[("-c", Value::Command)],
+    },
+    Options {
+        tool: "entr",
+        opts: &[("-s", Value::Command)],
+    },
+    Options {
+        tool: "less",
+        opts: &[("-o", Value::Write), ("--log-file", Value::Write)],
+    },
+    Options {
+        tool: "man",
+        opts: &[("-P", Value::Command), ("--pager", Value::Command)],
+    },
+    Options {
+        tool: "nix-shell",
+        opts: &[("--run", Value::Command), ("--command", Value::Command)],
+    },
+    Options {
+        tool: "runuser",
+        opts: &[("-c", Value::Command), ("--command", Value::Command)],
+    },
+    Options {
+        tool: "sg",
+        opts: &[("-c", Value::Command)],
+    },
+    Options {
+        tool: "docker",
+        opts: &[("--entrypoint", Value::Command)],
+    },
+    Options {
+        tool: "sqlite3",
+        opts: &[("-cmd", Value::Command)],
+    },
+    Options {
+        tool: "dbus-run-session",
+        opts: &[("--", Value::Argv)],
+    },
+    Options {
+        tool: "git init",
+        opts: &[("--template", Value::HooksDir)],
+    },
+    Options {
+        tool: "git clone",
+        opts: &[("--template", Value::HooksDir)],
+    },
+    Options {
+        tool: "sort",
+        opts: &[("--compress-program", Value::Command)],
+    },
+    Options {
+        tool: "gh alias",
+        opts: &[("set", Value::Argv)],
+    },
+    Options {
+        tool: "apt-get",
+        opts: &[("-o", Value::KeyCommand(APT_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "apt",
+        opts: &[("-o", Value::KeyCommand(APT_COMMAND_KEYS))],
+    },
+];
+
+/// Environment variables (glob patterns) whose value is a command, a sourced script or a
+/// library.
+pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
+    ("GIT_SSH_COMMAND", Value::Command),
+    ("GIT_SSH", Value::Command),
+    ("GIT_EXTERNAL_DIFF", Value::Command),
+    ("GIT_EDITOR", Value::Command),
+    ("GIT_SEQUENCE_EDITOR", Value::Command),
+    ("GIT_PAGER", Value::Command),
+    ("GIT_ASKPASS", Value::Command),
+    ("GIT_PROXY_COMMAND", Value::Command),
+    ("GIT_CONFIG_PARAMETERS", Value::GitConfig),
+    ("SSH_ASKPASS", Value::Command),
+    ("EDITOR", Value::Command),
+    ("VISUAL", Value::Command),
+    ("PAGER", Value::Command),
+    ("MANPAGER", Value::Command),
+    ("SYSTEMD_PAGER", Value::Command),
+    ("LESSOPEN", Value::Command),
+    ("LESSCLOSE", Value::Command),
+    ("PROMPT_COMMAND", Value::Command),
+    ("BROWSER", Value::Command),
+    ("SUDO_ASKPASS", Value::Command),
+    ("RSYNC_RSH", Value::Command),
+    ("CVS_RSH", Value::Command),
+    ("BASH_ENV", Value::Script),
+    ("ENV", Value::Script),
+    ("RUSTC_WRAPPER", Value::Command),
+    ("RUSTC_WORKSPACE_WRAPPER", Value::Command),
+    ("CARGO_BUILD_RUSTC_WRAPPER", Value::Command),
+    ("CARGO_TARGET_*_RUNNER", Value::Command),
+    ("CARGO_TARGET_*_LINKER", Value::Command),
+    ("CC", Value::Command),
+    ("CXX", Value::Command),
+    ("LD_PRELOAD", Value::Library),
+    ("LD_AUDIT", Value::Library),
+    ("DYLD_INSERT_LIBRARIES", Value::Library),
+];
