@@ -22,10 +22,12 @@
 //! `docs/CONFINEMENT.md` for the known gaps.
 
 mod apply;
+mod profile;
 mod spec;
 
 use std::process::Command;
 
+pub use profile::{AgentSetup, Harness, Profile};
 pub use spec::{Net, Spec};
 
 /// Environment variable that, set to `off`, disables Landlock (the fallback path).
