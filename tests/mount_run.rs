@@ -85,6 +85,10 @@ impl Session {
             ftsb(&self.state)
                 .env("HOME", &self.home)
                 .env("ANTHROPIC_API_KEY", "sk-ant-test")
+                .env("OPENAI_API_KEY", "sk-other-harness")
+                .env("AWS_SECRET_ACCESS_KEY", "aws-secret")
+                .env("GITHUB_TOKEN", "ghp-secret")
+                .env("SSH_AUTH_SOCK", "/tmp/ssh-agent.sock")
                 .arg("run")
                 .arg(&self.ws)
                 .args(args)
@@ -162,6 +166,7 @@ fn run_confines_the_agent_to_its_harness_profile() {
 echo "session" > "$HOME/.claude/session.json" && echo STATE-OK
 echo '{{"n":1}}' > "$HOME/.claude.json" && echo JSON-OK
 [ "$ANTHROPIC_API_KEY" = sk-ant-test ] && echo KEY-OK
+[ -n "$AWS_SECRET_ACCESS_KEY$GITHUB_TOKEN$SSH_AUTH_SOCK$OPENAI_API_KEY" ] && echo ATTACK-ENV
 echo work > agent-file && echo VIEW-OK
 [ "$FTSB_FS_VIEW" = "$PWD" ] && [ -n "$FTSB_FS_SESSION" ] && echo ENV-OK
 {bin} exec "$FTSB_FS_WORKSPACE" -- sh -c 'echo via exec > via-exec' && echo EXEC-OK
@@ -245,6 +250,44 @@ fn run_without_confinement_lets_the_attack_through() {
         std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
         "# rc\nevil\n"
     );
+}
+
+/// Whether `pid` still runs (a zombie has ended).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+        st.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn no_process_of_the_agent_outlives_run() {
+    let s = Session::new();
+    // A background job, a double fork and a setsid'd daemon, each recording its pid in the
+    // view and then waiting long enough to write after the session.
+    let agent = s.agent(
+        "claude",
+        r#"
+sh -c 'echo $$ > "$FTSB_FS_VIEW/pid-bg"; sleep 60; echo late > "$FTSB_FS_VIEW/late-bg"' &
+sh -c '( sh -c '"'"'echo $$ > "$FTSB_FS_VIEW/pid-double"; sleep 60; echo late > "$FTSB_FS_VIEW/late-double"'"'"' & )' 
+setsid sh -c 'echo $$ > "$FTSB_FS_VIEW/pid-setsid"; exec sleep 60' &
+while [ ! -s "$FTSB_FS_VIEW/pid-bg" ] || [ ! -s "$FTSB_FS_VIEW/pid-double" ] || [ ! -s "$FTSB_FS_VIEW/pid-setsid" ]; do sleep 0.05; done
+exit 0
+"#,
+    );
+    let out = s.run(&[], &[agent.to_str().unwrap()]);
+    assert!(out.status.success());
+    for name in ["pid-bg", "pid-double", "pid-setsid"] {
+        let pid: i32 = std::fs::read_to_string(s.ws.join(name))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!alive(pid), "{name} ({pid}) outlived run");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("killed"));
+    s.unmount_abort();
 }
 
 #[test]

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::{call, call_on, connect, print_json, resolve_workspace};
+use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
 use crate::control::Request;
 
@@ -28,6 +29,17 @@ pub struct ExecArgs {
     /// Network access: `allow` (default), `deny`, or `allow-ports PORT...`.
     #[arg(long, num_args = 1.., value_name = "MODE")]
     pub net: Vec<String>,
+    /// Pass this environment variable to the command too (repeatable); the only way to pass
+    /// one that looks like a secret or an agent socket (`SSH_AUTH_SOCK`).
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Pass every environment variable except those that look like secrets or agent sockets.
+    #[arg(long)]
+    pub env_all: bool,
+    /// What to do with processes the command leaves running when it ends: `kill` (default,
+    /// after a short grace) or `wait` for them. Either way none outlives the transaction.
+    #[arg(long, value_name = "MODE", default_value = "kill")]
+    pub linger: Linger,
     /// Run without Landlock confinement (changes still roll back on failure).
     #[arg(long, conflicts_with = "require_confinement")]
     pub no_confine: bool,
@@ -112,6 +124,12 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         .context("create the command's TMPDIR")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).current_dir(&cwd);
+    // Before confine_command, which sets TMPDIR on the cleared environment.
+    let env = confine::env::Scrub {
+        keep: a.env.clone(),
+        pass_all: a.env_all,
+    }
+    .apply(&mut cmd);
     // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe; it makes the command die with us,
     // so a killed `exec` never leaves it writing after the daemon rolled back.
     unsafe {
@@ -138,6 +156,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         }
     }
     let mut client = connect(&ws)?;
+    let supervisor = Supervisor::start()?;
     let begun = call_on(
         &mut client,
         &Request::ExecBegin {
@@ -146,6 +165,8 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     )?;
     let checkpoint = begun["checkpoint"].as_u64().unwrap_or(0);
     let outcome = run_forwarding_signals(&mut cmd);
+    // Nothing the command started may change the view once its transaction has ended.
+    let processes = supervisor.settle(a.linger);
     let (code, signal) = match &outcome {
         Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
         Err(_) => (None, None),
@@ -170,8 +191,21 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             "rolled_back": undo,
             "error": spawn_error,
             "confinement": confinement,
+            "env": env,
+            "processes": processes,
         }));
-    } else if undo {
+    } else if processes.killed > 0 || processes.survivors > 0 {
+        eprintln!(
+            "ftsb-fs: killed {} process(es) the command left running{}",
+            processes.killed,
+            if processes.survivors > 0 {
+                format!("; {} could not be killed", processes.survivors)
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !json && undo {
         let why = match (&spawn_error, code, signal) {
             (Some(e), ..) => format!("could not start: {e}"),
             (None, Some(c), _) => format!("exit {c}"),

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::exec::{command_cwd, quote_argv, run_forwarding_signals};
 use super::{call, print_json};
+use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, AgentSetup, Harness};
 use crate::control::proxy::{self, CONTROL_ENV, WORKSPACE_ENV};
 use crate::control::{Request, UnmountMode};
@@ -50,6 +51,17 @@ pub struct RunArgs {
     /// Run the agent without Landlock confinement.
     #[arg(long)]
     pub no_confine: bool,
+    /// Pass this environment variable to the agent too (repeatable); its harness's key
+    /// variables pass without it.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
+    /// Pass every environment variable except those that look like secrets or agent sockets.
+    #[arg(long)]
+    pub env_all: bool,
+    /// What to do with processes the agent leaves running when it exits: `kill` (default,
+    /// after a short grace) or `wait` for them. Either way none outlives the session.
+    #[arg(long, value_name = "MODE", default_value = "kill")]
+    pub linger: Linger,
     /// The agent command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -114,8 +126,21 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
 
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..])
-        .current_dir(command_cwd(&view, &ws))
-        .env(VIEW_ENV, &view)
+        .current_dir(command_cwd(&view, &ws));
+    // First, since it clears what was set before: the allow list, the harness's own key
+    // variables and what `--env` names.
+    let profile = harness.profile();
+    let env = confine::env::Scrub {
+        keep: profile
+            .keys
+            .iter()
+            .map(|k| (*k).to_string())
+            .chain(a.env.iter().cloned())
+            .collect(),
+        pass_all: a.env_all,
+    }
+    .apply(&mut cmd);
+    cmd.env(VIEW_ENV, &view)
         .env(WORKSPACE_ENV, &ws)
         .env(SESSION_ENV, start.to_string())
         .env(CONTROL_ENV, &socket);
@@ -131,7 +156,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             executables: executables(&a.command[0]),
             extra_readable: vec![session_dir.path().to_path_buf()],
         };
-        let spec = harness.profile().spec(&setup);
+        let spec = profile.spec(&setup);
         let report = confine::confine_command(&mut cmd, &spec, a.require_confinement)?;
         for w in &report.warnings {
             eprintln!("ftsb-fs: warning: {w}");
@@ -139,7 +164,10 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         Some(report)
     };
 
+    let supervisor = Supervisor::start()?;
     let outcome = run_forwarding_signals(&mut cmd);
+    // Nothing the agent started may go on changing the view once the session ends.
+    let processes = supervisor.settle(a.linger);
     let code = exit_code(&outcome);
     if let Err(e) = &outcome {
         eprintln!("error: cannot run {}: {e}", a.command[0]);
@@ -203,8 +231,16 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             "commands": summary.commands,
             "outcome": outcome_text,
             "confinement": confinement,
+            "env": env,
+            "processes": processes,
         }));
     } else {
+        if processes.killed > 0 || processes.survivors > 0 {
+            eprintln!(
+                "ftsb-fs: killed {} process(es) the agent left running; {} could not be killed",
+                processes.killed, processes.survivors
+            );
+        }
         if decision != Decision::Keep || !std::io::stdin().is_terminal() {
             print_summary(&summary, code, harness);
         }

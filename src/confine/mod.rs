@@ -2,7 +2,8 @@
 //!
 //! Owns: what a confined command is granted ([`Spec`], defaults in `spec`), enforcing it on a
 //! child process ([`confine_command`], in `apply`), and saying which protections are active
-//! ([`Report`], [`probe`]).
+//! ([`Report`], [`probe`]); the environment the command receives ([`mod@env`]); the processes it
+//! leaves behind ([`tree`]).
 //!
 //! Invariants:
 //! - A confined command can write only inside `Spec::writable`, read only inside
@@ -22,8 +23,10 @@
 //! `docs/CONFINEMENT.md` for the known gaps.
 
 mod apply;
+pub mod env;
 mod profile;
 mod spec;
+pub mod tree;
 
 use std::process::Command;
 

@@ -1,0 +1,306 @@
+//! Process-tree ownership: everything a supervised command starts ends before its
+//! transaction does.
+//!
+//! Owns: making this process a child subreaper ([`Supervisor::start`]), so that every orphan
+//! the command leaves (a background job, a double fork, `setsid`, `nohup`) is reparented to us
+//! rather than to init; and, once the command has ended, waiting for or killing every
+//! descendant it left ([`Supervisor::settle`]), with a [`TreeReport`] for `exec --json`.
+//!
+//! Invariants:
+//! - After [`Supervisor::settle`] returns, no process started by the command is alive, except
+//!   ones the kernel would not kill within [`GIVE_UP`] (stuck in uninterruptible sleep), which
+//!   the report counts as `survivors`.
+//! - Only descendants of this process that did not exist when the supervisor started are
+//!   touched: other children of the caller are left alone.
+//! - A signal goes through a pidfd checked against the process's start time, so a pid reused
+//!   by an unrelated process is never signalled.
+//!
+//! Why a subreaper and not a cgroup: a cgroup v2 leaf would also catch a process whose
+//! ancestors all died before we looked, and could freeze the tree before killing it, but it
+//! needs a delegated, writable cgroup subtree, which a user's shell, a container or a hybrid
+//! v1/v2 host often does not have. The subreaper needs no privilege on any kernel since 3.4,
+//! and with it no descendant can leave our tree: orphans are reparented to the nearest
+//! subreaper. Killing rounds repeat until nothing is left, so a process forking while we kill
+//! is caught in the next round.
+//!
+//! Deliberately not done here: forwarding signals to the command and waiting for the command
+//! itself (the caller does, with `std::process::Child`), and surviving our own death: if this
+//! process is killed with SIGKILL, descendants that left the command's direct child are
+//! reparented to the next subreaper or init (a cgroup would be needed for that).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::time::{Duration, Instant};
+
+/// What to do with descendants still alive when the command itself has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Linger {
+    /// Wait until every descendant has ended by itself.
+    Wait,
+    /// Give them [`GRACE`] to end, then kill them (SIGKILL).
+    #[default]
+    Kill,
+}
+
+impl std::str::FromStr for Linger {
+    type Err = String;
+
+    /// `wait` or `kill`, as `--linger` takes them.
+    fn from_str(s: &str) -> Result<Linger, String> {
+        match s {
+            "wait" => Ok(Linger::Wait),
+            "kill" => Ok(Linger::Kill),
+            _ => Err(format!("'{s}' is not a linger mode (wait or kill)")),
+        }
+    }
+}
+
+/// How long [`Linger::Kill`] lets descendants end by themselves before killing them.
+pub const GRACE: Duration = Duration::from_millis(500);
+
+/// How long killing rounds go on before the survivors are reported instead.
+pub const GIVE_UP: Duration = Duration::from_secs(10);
+
+/// How often the process table is read while waiting.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What happened to the descendants the command left.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TreeReport {
+    /// The policy applied.
+    pub linger: Linger,
+    /// Descendants alive when the command ended.
+    pub lingering: usize,
+    /// Descendants killed (after the grace, with [`Linger::Kill`]).
+    pub killed: usize,
+    /// Descendants still alive when we gave up (0 unless one is stuck in the kernel).
+    pub survivors: usize,
+}
+
+/// Errors of the supervisor.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// `prctl(PR_SET_CHILD_SUBREAPER)` failed.
+    #[error("cannot become a child subreaper: {source}")]
+    Subreaper {
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Owns the process tree of commands started after [`Supervisor::start`].
+#[derive(Debug)]
+pub struct Supervisor {
+    /// Descendants that existed before: never touched.
+    before: BTreeSet<Pid>,
+}
+
+type Pid = libc::pid_t;
+
+/// One process of the table: its parent, whether it is a zombie, and its start time (in clock
+/// ticks since boot), which tells a reused pid apart.
+#[derive(Debug, Clone, Copy)]
+struct Proc {
+    ppid: Pid,
+    zombie: bool,
+    start: u64,
+}
+
+impl Supervisor {
+    /// Makes this process a child subreaper and remembers its current descendants.
+    /// Call it before spawning the command.
+    pub fn start() -> Result<Supervisor, TreeError> {
+        // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes integers only.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_SET_CHILD_SUBREAPER,
+                1 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        if rc != 0 {
+            return Err(TreeError::Subreaper {
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(Supervisor {
+            before: descendants().into_keys().collect(),
+        })
+    }
+
+    /// The descendants started after [`Supervisor::start`] (zombies included).
+    fn ours(&self) -> BTreeMap<Pid, Proc> {
+        let mut all = descendants();
+        all.retain(|pid, _| !self.before.contains(pid));
+        all
+    }
+
+    /// Reaps our zombie children among `procs`; returns the ones still alive or not ours to
+    /// reap.
+    fn reap(&self, procs: BTreeMap<Pid, Proc>) -> BTreeMap<Pid, Proc> {
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        procs
+            .into_iter()
+            .filter(|(pid, p)| {
+                if p.ppid == me && p.zombie {
+                    let mut status = 0;
+                    // SAFETY: waitpid on our own child with WNOHANG writes only `status`.
+                    let rc = unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) };
+                    return rc != *pid;
+                }
+                true
+            })
+            .collect()
+    }
+
+    /// Waits for or kills every descendant started since [`Supervisor::start`]. Call it once
+    /// the command itself has been waited for, and before its transaction ends.
+    pub fn settle(&self, linger: Linger) -> TreeReport {
+        let mut report = TreeReport {
+            linger,
+            lingering: 0,
+            killed: 0,
+            survivors: 0,
+        };
+        let left = self.reap(self.ours());
+        report.lingering = left.values().filter(|p| !p.zombie).count();
+        if left.is_empty() {
+            return report;
+        }
+        let grace_until = Instant::now() + GRACE;
+        loop {
+            let left = self.reap(self.ours());
+            if left.is_empty() {
+                return report;
+            }
+            if linger == Linger::Kill && Instant::now() >= grace_until {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        let mut killed = BTreeSet::new();
+        let give_up = Instant::now() + GIVE_UP;
+        loop {
+            let left = self.reap(self.ours());
+            if left.is_empty() {
+                break;
+            }
+            if Instant::now() >= give_up {
+                report.survivors = left.values().filter(|p| !p.zombie).count();
+                break;
+            }
+            for (pid, p) in left.iter().filter(|(_, p)| !p.zombie) {
+                if kill_checked(*pid, p.start) {
+                    killed.insert((*pid, p.start));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        report.killed = killed.len();
+        report
+    }
+}
+
+/// Sends SIGKILL to `pid` if it is still the process that started at `start`; whether it was
+/// sent.
+fn kill_checked(pid: Pid, start: u64) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if fd < 0 {
+        // Gone already, or a kernel before 5.3: fall back to a checked kill, whose window for
+        // a reused pid is the time between the check and the kill.
+        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+            && read_proc(pid).is_some_and(|p| p.start == start)
+        {
+            // SAFETY: kill takes integers only.
+            return unsafe { libc::kill(pid, libc::SIGKILL) } == 0;
+        }
+        return false;
+    }
+    let fd = fd as libc::c_int;
+    // The pidfd pins the process that held `pid` when it was opened: if that one still has
+    // the start time we listed, the fd is ours to signal.
+    let sent = read_proc(pid).is_some_and(|p| p.start == start) && {
+        // SAFETY: pidfd_send_signal on an fd we own, with a null siginfo and no flags.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd,
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0 as libc::c_uint,
+            )
+        };
+        rc == 0
+    };
+    // SAFETY: `fd` was opened above and is closed once.
+    unsafe { libc::close(fd) };
+    sent
+}
+
+/// Parses `/proc/PID/stat`: the fields after the command name (which may hold spaces and
+/// parentheses, so the last `)` ends it).
+fn parse_stat(stat: &str) -> Option<Proc> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is the state (stat field 3), so stat field N is fields[N - 3].
+    Some(Proc {
+        zombie: matches!(*fields.first()?, "Z" | "X"),
+        ppid: fields.get(1)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+fn read_proc(pid: Pid) -> Option<Proc> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Every process below this one in the process tree, read from `/proc`.
+fn descendants() -> BTreeMap<Pid, Proc> {
+    let mut children: BTreeMap<Pid, Vec<(Pid, Proc)>> = BTreeMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<Pid>().ok())
+            else {
+                continue;
+            };
+            if let Some(p) = read_proc(pid) {
+                children.entry(p.ppid).or_default().push((pid, p));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    // SAFETY: getpid has no preconditions.
+    let mut todo = vec![unsafe { libc::getpid() }];
+    while let Some(parent) = todo.pop() {
+        for (pid, p) in children.remove(&parent).unwrap_or_default() {
+            out.insert(pid, p);
+            todo.push(pid);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_stat_handles_names_with_parens_and_spaces() {
+        let stat = "4242 (evil) name) S 17 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 \
+                    987654 1000 10 18446744073709551615";
+        let p = parse_stat(stat).expect("parses");
+        assert_eq!(p.ppid, 17);
+        assert!(!p.zombie);
+        assert_eq!(p.start, 987654);
+        assert!(parse_stat("1 (x) Z 1").is_none());
+    }
+}
