@@ -171,6 +171,7 @@ echo work > agent-file && echo VIEW-OK
 [ "$FTSB_FS_VIEW" = "$PWD" ] && [ -n "$FTSB_FS_SESSION" ] && echo ENV-OK
 {bin} exec "$FTSB_FS_WORKSPACE" -- sh -c 'echo via exec > via-exec' && echo EXEC-OK
 {bin} exec "$FTSB_FS_WORKSPACE" -- sh -c 'echo bad > bad; exit 3'
+{bin} exec "$FTSB_FS_WORKSPACE" -- rm -rf / && echo ATTACK-GATE
 echo evil >> "$HOME/.bashrc" && echo ATTACK-BASHRC
 cat "$HOME/.ssh/id_ed25519" && echo ATTACK-SSH
 echo evil > "$HOME/.profile" && echo ATTACK-PROFILE
@@ -214,7 +215,7 @@ exit 5
     );
     // Headless: the changes are kept, the view stays mounted, and the summary covers them.
     assert!(
-        stderr.contains("2 commands through exec, 1 failed"),
+        stderr.contains("2 commands through exec, 1 failed, 1 rolled back; 1 refused by the gate"),
         "{stderr}"
     );
     assert!(stderr.contains("ftsb-fs commit"), "{stderr}");

@@ -108,6 +108,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     // The command runs in the view: that is the workspace the gate must protect.
     let verdict = super::gate::check_exec(&a.command, a.policy.as_deref(), &cwd, &view)?;
     if let Some(denied) = verdict {
+        super::history::record_refusal(&ws, &line, &denied);
         if json {
             print_json(&json!({ "ran": false, "verdict": denied }));
         } else {

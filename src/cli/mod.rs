@@ -11,6 +11,7 @@ use crate::control::{Client, Request};
 
 mod exec;
 mod gate;
+mod history;
 mod mount;
 mod run;
 mod txn;

@@ -102,6 +102,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     let view = PathBuf::from(info["view"].as_str().unwrap_or_default());
     let store = PathBuf::from(info["store"].as_str().unwrap_or_default());
     let line = quote_argv(&a.command);
+    let start_ns = crate::daemon::audit::now_ns();
     let start = call(
         &ws,
         &Request::Checkpoint {
@@ -172,7 +173,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     if let Err(e) = &outcome {
         eprintln!("error: cannot run {}: {e}", a.command[0]);
     }
-    let summary = summarize(&ws, start)?;
+    let summary = summarize(&ws, start, start_ns)?;
     let decision = if a.abort {
         Decision::Abort
     } else if a.commit_on_success && code == 0 {
@@ -201,6 +202,17 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         }
         Decision::Keep => "kept for review",
     };
+    super::history::record(
+        &ws,
+        json!({
+            "kind": "run",
+            "checkpoint": start,
+            "command": line,
+            "exit_code": code,
+            "duration_ms": (crate::daemon::audit::now_ns() - start_ns).max(0) / 1_000_000,
+            "reason": format!("harness {}, changes {outcome_text}", harness.name()),
+        }),
+    );
     let settled = decision != Decision::Keep || summary.changed() == 0;
     if mounted_here && settled {
         // Nothing is left to decide: the view this session mounted goes away with it.
@@ -294,7 +306,7 @@ struct Summary {
     added: Vec<String>,
     modified: Vec<String>,
     deleted: Vec<String>,
-    /// The `exec` log entries since the session's start, oldest first.
+    /// The `exec` and `refused` log entries since the session's start, oldest first.
     commands: Vec<Value>,
 }
 
@@ -304,8 +316,9 @@ impl Summary {
     }
 }
 
-/// What changed since checkpoint `start`, and the commands run through `exec` since.
-fn summarize(ws: &Path, start: u64) -> anyhow::Result<Summary> {
+/// What changed since checkpoint `start`, and the commands run through `exec` (or refused by
+/// the gate) since `start_ns`.
+fn summarize(ws: &Path, start: u64, start_ns: i64) -> anyhow::Result<Summary> {
     let mut s = Summary::default();
     let changes = call(
         ws,
@@ -323,15 +336,17 @@ fn summarize(ws: &Path, start: u64) -> anyhow::Result<Summary> {
         }
     }
     let log = call(ws, &Request::Log)?;
-    let mut commands: Vec<Value> = log
+    // Newest first: this session's entries are those from its start on.
+    let mut steps: Vec<Value> = log
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|e| e["id"].as_u64().is_some_and(|id| id > start) && e["kind"] == "exec")
+        .filter(|e| e["created_ns"].as_i64().is_some_and(|t| t >= start_ns))
+        .filter(|e| e["kind"] == "exec" || e["kind"] == "refused")
         .cloned()
         .collect();
-    commands.reverse();
-    s.commands = commands;
+    steps.reverse();
+    s.commands = steps;
     Ok(s)
 }
 
@@ -350,24 +365,23 @@ fn print_summary(s: &Summary, code: i32, harness: Harness) {
         for p in list.iter().take(20) {
             eprintln!("  {mark} {p}");
         }
+        if list.len() > 20 {
+            eprintln!("  {mark} ... and {} more", list.len() - 20);
+        }
     }
-    let failed = s
-        .commands
-        .iter()
-        .filter(|c| c["exit_code"].as_i64().is_none_or(|c| c != 0))
+    let ran = s.commands.iter().filter(|c| c["kind"] == "exec");
+    let failed = ran
+        .clone()
+        .filter(|c| c["exit_code"].as_i64() != Some(0))
         .count();
+    let rolled_back = ran.clone().filter(|c| c["rolled_back"] == true).count();
+    let refused = s.commands.iter().filter(|c| c["kind"] == "refused").count();
     eprintln!(
-        "ftsb-fs: {} commands through exec, {failed} failed",
-        s.commands.len()
+        "ftsb-fs: {} commands through exec, {failed} failed, {rolled_back} rolled back; {refused} refused by the gate",
+        ran.count()
     );
     for c in &s.commands {
-        let status = c["exit_code"]
-            .as_i64()
-            .map_or("?".to_string(), |c| c.to_string());
-        eprintln!(
-            "  [{status:>3}] {}",
-            c["command"].as_str().unwrap_or_default()
-        );
+        eprintln!("  {}", super::history::entry_line(c));
     }
 }
 

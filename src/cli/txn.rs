@@ -164,22 +164,8 @@ pub fn log(a: WsArg, json: bool) -> anyhow::Result<i32> {
     if json {
         print_json(&r);
     } else {
-        for e in r.as_array().cloned().unwrap_or_default() {
-            let exit = e["exit_code"]
-                .as_i64()
-                .map(|c| format!(" exit={c}"))
-                .unwrap_or_default();
-            let cmd = e["command"]
-                .as_str()
-                .map(|c| format!(" `{c}`"))
-                .unwrap_or_default();
-            println!(
-                "{:>5} {:<10} entries={}{exit}{cmd} {}",
-                e["id"],
-                e["kind"].as_str().unwrap_or_default(),
-                e["entries"],
-                e["message"].as_str().unwrap_or_default()
-            );
+        for e in r.as_array().into_iter().flatten() {
+            println!("{}", super::history::entry_line(e));
         }
     }
     Ok(0)

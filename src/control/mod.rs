@@ -55,6 +55,10 @@ pub enum Request {
         exit_code: Option<i32>,
         rollback: bool,
     },
+    /// Appends an event (`daemon::audit::Event` as JSON) to the audit log.
+    Record {
+        event: serde_json::Value,
+    },
 }
 
 /// What `unmount` does with uncommitted changes.

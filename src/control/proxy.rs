@@ -44,7 +44,8 @@ pub fn allowed(req: &Request) -> bool {
         | Request::Log
         | Request::Checkpoint { .. }
         | Request::ExecBegin { .. }
-        | Request::ExecEnd { .. } => true,
+        | Request::ExecEnd { .. }
+        | Request::Record { .. } => true,
         Request::Commit { .. }
         | Request::Abort
         | Request::Rollback { .. }
@@ -95,7 +96,13 @@ fn relay(stream: UnixStream, workspace: &Path) {
                 "{} is not allowed inside an agent session; run it outside the agent",
                 op_name(&req)
             )),
-            Ok(req) => {
+            Ok(mut req) => {
+                if let Request::Record { event } = &mut req
+                    && let Some(fields) = event.as_object_mut()
+                {
+                    // The agent's side could forge events: say where they came from.
+                    fields.insert("from_session".into(), serde_json::Value::Bool(true));
+                }
                 if upstream.is_none() {
                     match Client::connect_daemon(workspace) {
                         Ok(c) => upstream = Some(c),

@@ -127,22 +127,51 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
         Some(id) => load(&ov, id)?,
         None => ov.seal().map_err(|e| e.to_string())?,
     };
+    let out = changes_between(&a, &b, |p| lower_has(&ov, p))
+        .into_iter()
+        .map(|(path, change)| json!({ "path": path, "change": change }))
+        .collect();
+    Ok(Value::Array(out))
+}
+
+/// Each path that differs from state `a` to state `b`, with `added`, `deleted` or `modified`.
+/// A path without an entry in a state shows the workspace's version there, which exists
+/// when `in_lower` says so.
+pub(super) fn changes_between(
+    a: &Snapshot,
+    b: &Snapshot,
+    in_lower: impl Fn(&str) -> bool,
+) -> Vec<(String, &'static str)> {
     let (fa, fb) = (a.fingerprints(), b.fingerprints());
+    // What a state holds at a path: `None` when nothing is there, `Some(None)` for the
+    // workspace's version, `Some(Some(fp))` for an overlay entry.
+    let at = |f: &std::collections::BTreeMap<String, Option<String>>, path: &str| match f.get(path)
+    {
+        None if in_lower(path) => Some(None),
+        None | Some(None) => None,
+        Some(Some(fp)) => Some(Some(fp.clone())),
+    };
     let mut out = Vec::new();
     for path in fa
         .keys()
         .chain(fb.keys())
         .collect::<std::collections::BTreeSet<_>>()
     {
-        let change = match (fa.get(path), fb.get(path)) {
+        let change = match (at(&fa, path), at(&fb, path)) {
             (x, y) if x == y => continue,
-            (None | Some(None), Some(Some(_))) => "added",
-            (Some(Some(_)), None | Some(None)) => "deleted",
-            (None, Some(None)) => "deleted",
-            (Some(None), None) => "added",
+            (None, Some(_)) => "added",
+            (Some(_), None) => "deleted",
             _ => "modified",
         };
-        out.push(json!({ "path": path, "change": change }));
+        out.push((path.clone(), change));
     }
-    Ok(Value::Array(out))
+    out
+}
+
+/// Whether the workspace holds `path` (a path relative to its root, as `fingerprints` names
+/// it).
+pub(super) fn lower_has(ov: &Overlay, path: &str) -> bool {
+    ov.lower()
+        .stat(&LowerPath(path.as_bytes().to_vec()))
+        .is_ok_and(|st| st.is_some())
 }
