@@ -47,7 +47,7 @@ pub fn entry_line(e: &Value) -> String {
         parts.push("exit=signal".to_string());
     }
     if let Some(ms) = e["duration_ms"].as_u64() {
-        parts.push(format_ms(ms));
+        parts.push(crate::review::format_ms(ms));
     }
     if e["rolled_back"] == true {
         parts.push("rolled-back".to_string());
@@ -69,15 +69,6 @@ pub fn entry_line(e: &Value) -> String {
         None => parts.push(e["message"].as_str().unwrap_or_default().to_string()),
     }
     parts.join(" ")
-}
-
-/// A duration for people: `850ms`, `12.3s`, `4m05s`.
-pub fn format_ms(ms: u64) -> String {
-    match ms {
-        0..1000 => format!("{ms}ms"),
-        1000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        _ => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
-    }
 }
 
 #[cfg(test)]
@@ -103,12 +94,5 @@ mod tests {
             entry_line(&refused),
             "    - 2026-12-05T12:00:01Z refused    deny (fs.rm_protected) `rm -rf ~`"
         );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_ms(850), "850ms");
-        assert_eq!(format_ms(12_340), "12.3s");
-        assert_eq!(format_ms(245_000), "4m05s");
     }
 }

@@ -13,6 +13,7 @@ mod exec;
 mod gate;
 mod history;
 mod mount;
+mod review;
 mod run;
 mod txn;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Run a whole agent session in the view, then summarize (and commit or abort if asked).
     Run(run::RunArgs),
+    /// Review the session in a terminal UI: timeline, diffstats, diffs; roll back, commit, abort.
+    Review(WsArg),
     /// Finish or undo an interrupted commit (also runs automatically at mount).
     Recover(mount::StoreArgs),
     /// Check a store: blob hashes, database integrity, journal state.
@@ -87,6 +90,7 @@ pub fn main() -> i32 {
         Command::Gc(a) => txn::gc(a, json),
         Command::Exec(a) => exec::exec(a, json),
         Command::Run(a) => run::run(a, json),
+        Command::Review(a) => review::review(a, json),
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Gate(cmd) => gate::run(cmd, json),

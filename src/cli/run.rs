@@ -389,7 +389,7 @@ fn print_summary(s: &Summary, code: i32, harness: Harness) {
 fn ask(ws: &Path) -> anyhow::Result<Decision> {
     let stdin = std::io::stdin();
     loop {
-        eprint!("ftsb-fs: [r]eview diff, [c]ommit, [a]bort, [k]eep for later? ");
+        eprint!("ftsb-fs: [r]eview, [c]ommit, [a]bort, [k]eep for later? ");
         std::io::stderr().flush().ok();
         let mut answer = String::new();
         if stdin.lock().read_line(&mut answer)? == 0 {
@@ -399,25 +399,7 @@ fn ask(ws: &Path) -> anyhow::Result<Decision> {
             "c" | "commit" => return Ok(Decision::Commit),
             "a" | "abort" => return Ok(Decision::Abort),
             "k" | "keep" | "" => return Ok(Decision::Keep),
-            "r" | "review" => {
-                let diff = call(
-                    ws,
-                    &Request::Diff {
-                        from: None,
-                        to: None,
-                    },
-                )?;
-                for e in diff.as_array().into_iter().flatten() {
-                    match e["diff"].as_str() {
-                        Some(text) => eprint!("{text}"),
-                        None => eprintln!(
-                            "{} {}",
-                            e["change"].as_str().unwrap_or("changed"),
-                            e["path"].as_str().unwrap_or_default()
-                        ),
-                    }
-                }
-            }
+            "r" | "review" => super::review::run_tui(ws)?,
             other => eprintln!("ftsb-fs: '{other}' is not one of r, c, a, k"),
         }
     }
