@@ -389,10 +389,56 @@ mod confine {
                 TcpStream::connect(("127.0.0.1", port.parse::<u16>().expect("port"))).map(drop),
             ),
             Some(("unix", path)) => code_of(UnixStream::connect(path).map(drop)),
+            Some(("socket", args)) => make_socket(args),
+            Some(("open", path)) => code_of(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map(drop),
+            ),
+            Some(("tiocsti", text)) => code_of(inject(text, 0)),
+            // The kernel takes the request as 32 bits: set bits above them must not matter.
+            Some(("tiocsti-wide", text)) => code_of(inject(text, 1 << 32)),
             Some(("fallback", home)) => fallback(Path::new(home)),
             _ => OTHER,
         };
         std::process::exit(code);
+    }
+
+    /// `socket(DOMAIN, TYPE, PROTOCOL)` from `"DOMAIN:TYPE:PROTOCOL"`, or `socketpair` for
+    /// `"pair:DOMAIN"`.
+    fn make_socket(args: &str) -> i32 {
+        let n: Vec<i32> = args.split(':').filter_map(|a| a.parse().ok()).collect();
+        let mut fds = [-1; 2];
+        let rc = match (args.starts_with("pair:"), n.as_slice()) {
+            // SAFETY: socketpair writes two fds into `fds`.
+            (true, [domain]) => unsafe {
+                libc::socketpair(*domain, libc::SOCK_STREAM, 0, fds.as_mut_ptr())
+            },
+            // SAFETY: socket takes integers only.
+            (false, [domain, ty, proto]) => unsafe { libc::socket(*domain, *ty, *proto) },
+            _ => return OTHER,
+        };
+        code_of(if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        })
+    }
+
+    /// `ioctl(1, TIOCSTI | high, c)` for each byte of `text`: pushes it into the input of the
+    /// terminal that is our stdout.
+    fn inject(text: &str, high: u64) -> std::io::Result<()> {
+        for c in text.bytes() {
+            // SAFETY: TIOCSTI reads one byte from the pointer, which lives across the call.
+            let rc =
+                unsafe { libc::syscall(libc::SYS_ioctl, 1, libc::TIOCSTI | high, &c as *const u8) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
     }
 
     fn code_of(r: std::io::Result<()>) -> i32 {
@@ -487,6 +533,175 @@ mod confine {
         spec.net = Net::AllowPorts(vec![port.wrapping_add(1).max(1)]);
         let out = run_child(&mode, Some(&spec));
         assert_eq!(out.status.code(), Some(DENIED), "{}", stderr(&out));
+    }
+
+    /// Socket families and protocols Landlock has no rules for are refused by the seccomp filter
+    /// under `deny` and `allow-ports`, and all work under `allow`.
+    #[test]
+    fn sockets_landlock_cannot_see_are_filtered_unless_net_allow() {
+        let f = fixture();
+        const MPTCP: i32 = 262;
+        const NETLINK_AUDIT: i32 = 9;
+        let (inet, inet6, stream, dgram) = (
+            libc::AF_INET,
+            libc::AF_INET6,
+            libc::SOCK_STREAM,
+            libc::SOCK_DGRAM,
+        );
+        let filtered = [
+            ("mptcp", format!("{inet}:{stream}:{MPTCP}")),
+            ("mptcp6", format!("{inet6}:{stream}:{MPTCP}")),
+            ("udp", format!("{inet}:{dgram}:0")),
+            ("udp6", format!("{inet6}:{dgram}:0")),
+            (
+                "udp nonblocking",
+                format!(
+                    "{inet}:{}:0",
+                    dgram | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+                ),
+            ),
+            (
+                "netlink audit",
+                format!("{}:{dgram}:{NETLINK_AUDIT}", libc::AF_NETLINK),
+            ),
+        ];
+        let kept = [
+            ("tcp", format!("{inet}:{stream}:0")),
+            (
+                "tcp cloexec",
+                format!(
+                    "{inet6}:{}:{}",
+                    stream | libc::SOCK_CLOEXEC,
+                    libc::IPPROTO_TCP
+                ),
+            ),
+            ("unix", format!("{}:{dgram}:0", libc::AF_UNIX)),
+            (
+                "netlink route",
+                format!("{}:{dgram}:{}", libc::AF_NETLINK, libc::NETLINK_ROUTE),
+            ),
+            ("unix pair", format!("pair:{}", libc::AF_UNIX)),
+        ];
+        let mut spec = f.spec();
+        for (what, args) in filtered.iter().chain(&kept) {
+            let out = run_child(&format!("socket:{args}"), Some(&spec));
+            assert_eq!(
+                out.status.code(),
+                Some(OK),
+                "{what} under allow: {}",
+                stderr(&out)
+            );
+        }
+        for net in [Net::Deny, Net::AllowPorts(vec![443])] {
+            spec.net = net.clone();
+            for (what, args) in &filtered {
+                let out = run_child(&format!("socket:{args}"), Some(&spec));
+                assert_eq!(
+                    out.status.code(),
+                    Some(DENIED),
+                    "{what} under {net:?}: {}",
+                    stderr(&out)
+                );
+            }
+            for (what, args) in &kept {
+                let out = run_child(&format!("socket:{args}"), Some(&spec));
+                assert_eq!(
+                    out.status.code(),
+                    Some(OK),
+                    "{what} under {net:?}: {}",
+                    stderr(&out)
+                );
+            }
+        }
+    }
+
+    /// A pty pair opened here: the confined command cannot open its slave by path.
+    #[test]
+    fn cannot_open_another_terminal_by_path() {
+        let f = fixture();
+        let (_master, slave, path) = open_pty();
+        drop(slave);
+        let mode = format!("open:{path}");
+        let out = run_child(&mode, None);
+        assert_eq!(out.status.code(), Some(OK), "control: {}", stderr(&out));
+        let out = run_child(&mode, Some(&f.spec()));
+        assert_eq!(out.status.code(), Some(DENIED), "{}", stderr(&out));
+        let out = run_child("open:/dev/ptmx", Some(&f.spec()));
+        assert_eq!(out.status.code(), Some(DENIED), "{}", stderr(&out));
+    }
+
+    /// TIOCSTI on a terminal fd the command inherited fails. As root with capabilities kept
+    /// (CAP_SYS_ADMIN allows TIOCSTI on any terminal) only the seccomp filter stops it.
+    #[test]
+    fn tiocsti_on_an_inherited_terminal_fails() {
+        let f = fixture();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "this test must run as root under CI"
+            );
+            eprintln!(
+                "SKIP: TIOCSTI on a terminal that is not ours needs root to succeed unconfined"
+            );
+            return;
+        }
+        let (master, slave, _) = open_pty();
+        let run = |mode: &str, spec: Option<&Spec>| {
+            let mut cmd = child_cmd(mode);
+            cmd.stdout(slave.try_clone().expect("dup"));
+            if let Some(spec) = spec {
+                let mut spec = spec.clone();
+                spec.add_readable(std::env::current_exe().expect("current exe"));
+                confine::confine_command(&mut cmd, &spec, true).expect("confine");
+            }
+            let out = cmd.output().expect("spawn");
+            // The master stays open until here: without it, writes to the slave fail.
+            let _ = &master;
+            out
+        };
+        let mut spec = f.spec();
+        spec.drop_capabilities = false;
+        for mode in ["tiocsti:x", "tiocsti-wide:x"] {
+            let out = run(mode, None);
+            assert_eq!(
+                out.status.code(),
+                Some(OK),
+                "control {mode}: {}",
+                stderr(&out)
+            );
+            let out = run(mode, Some(&spec));
+            assert_eq!(out.status.code(), Some(DENIED), "{mode}: {}", stderr(&out));
+        }
+    }
+
+    /// A new pty pair: master, slave and the slave's path.
+    fn open_pty() -> (std::fs::File, std::fs::File, String) {
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: openpty writes two fds; the name, termios and winsize pointers may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        let path = std::fs::read_link(format!("/proc/self/fd/{slave}"))
+            .expect("slave path")
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: both fds were just opened by openpty and are owned by nobody else.
+        unsafe {
+            (
+                std::fs::File::from_raw_fd(master),
+                std::fs::File::from_raw_fd(slave),
+                path,
+            )
+        }
     }
 
     #[test]

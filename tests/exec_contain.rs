@@ -199,6 +199,12 @@ const LEFT_BEHIND: &[(&str, &str)] = &[
         "setsid -f sh -c 'sleep 2; rm -rf \"$T\"; echo late > \"$T.late\"' >/dev/null 2>&1",
     ),
     (
+        // A loop that keeps forking while it is killed; from a script, which the gate does
+        // not read (it refuses such a loop on the command line).
+        "forking loop",
+        "sh ./forker.sh \"$T\" >/dev/null 2>&1 &",
+    ),
+    (
         "nohup",
         "nohup sh -c 'sleep 2; rm -rf \"$T\"; echo late > \"$T.late\"' >/dev/null 2>&1 &",
     ),
@@ -220,7 +226,14 @@ fn exec_json(m: &Mounted, flags: &[&str], script: &str) -> serde_json::Value {
 /// after a kept command, not after a rolled-back one.
 #[test]
 fn nothing_a_command_left_running_changes_the_view_after_exec() {
-    let m = Mounted::at(sample_tree);
+    let m = Mounted::at(|ws| {
+        sample_tree(ws);
+        std::fs::write(
+            ws.join("forker.sh"),
+            "while :; do ( sleep 2; rm -rf \"$1\"; echo late > \"$1.late\" ) & sleep 0.05; done\n",
+        )
+        .unwrap();
+    });
     for exit in [0, 1] {
         for (how, script) in LEFT_BEHIND {
             let target = m.v("a.txt");
@@ -265,5 +278,261 @@ fn linger_wait_makes_background_work_part_of_the_transaction() {
         "{v}"
     );
     assert!(!m.v("b.txt").exists());
+    m.abort();
+}
+
+/// A new pty pair: master, slave and the slave's path.
+fn open_pty() -> (std::fs::File, std::fs::File, std::path::PathBuf) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds; the other pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: both fds were just opened by openpty and are owned by nobody else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+            path,
+        )
+    }
+}
+
+/// `exec` started with a pty as its controlling terminal and stdin: the command has no
+/// controlling terminal and its stdin is not the terminal, yet what is typed reaches it.
+#[test]
+fn the_command_gets_no_terminal_but_typed_input_is_relayed() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let m = Mounted::at(sample_tree);
+    let (mut master, slave, _) = open_pty();
+    let mut c = m.cmd();
+    c.arg("exec").arg(&m.ws).args([
+        "--",
+        "sh",
+        "-c",
+        "{ tty; awk '{print \"ctty=\" $7}' /proc/self/stat; } > seen; head -n 1 > typed",
+    ]);
+    c.stdin(slave.try_clone().unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid and ioctl(TIOCSCTTY) are async-signal-safe: the pty becomes exec's
+    // controlling terminal, as in a user's shell.
+    unsafe {
+        c.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    master.write_all(b"typed line\n").unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    drop(slave);
+    let seen = std::fs::read_to_string(m.v("seen")).unwrap();
+    assert!(seen.contains("not a tty"), "{seen}");
+    assert!(seen.contains("ctty=0\n"), "{seen}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("typed")).unwrap(),
+        "typed line\n"
+    );
+    m.abort();
+}
+
+/// `exec -- sh -c 'echo > /dev/pts/N'` cannot write into another terminal.
+#[test]
+fn exec_cannot_write_into_another_terminal() {
+    use std::io::Read;
+    let m = Mounted::at(sample_tree);
+    let (master, _slave, path) = open_pty();
+    let script = format!("echo pwned > '{}'", path.display());
+    let out = exec_with(&m, &[], &[], &script);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    // Nothing arrived on the terminal.
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&master),
+            libc::F_SETFL,
+            libc::O_NONBLOCK,
+        )
+    };
+    let mut buf = [0u8; 64];
+    let got = (&master).read(&mut buf);
+    assert!(
+        got.is_err() || got.as_ref().is_ok_and(|n| *n == 0),
+        "the terminal received {got:?}"
+    );
+    m.abort();
+}
+
+/// `--net MODE` takes one word: the workspace after it is never eaten as a value.
+#[test]
+fn net_takes_one_word_and_leaves_the_workspace_alone() {
+    let m = Mounted::at(sample_tree);
+    for (mode, network) in [
+        ("deny", true),
+        ("allow", false),
+        ("allow-ports:443,8443", true),
+    ] {
+        let mut c = m.cmd();
+        c.args(["--json", "exec", "--net", mode]).arg(&m.ws).args([
+            "--",
+            "sh",
+            "-c",
+            "echo ok > netmark",
+        ]);
+        let out = run_ok(&mut c);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["exit_code"], 0, "{mode}: {v}");
+        assert_eq!(v["confinement"]["network"], network, "{mode}: {v}");
+        assert_eq!(v["confinement"]["sockets_filtered"], network, "{mode}: {v}");
+        assert_eq!(std::fs::read_to_string(m.v("netmark")).unwrap(), "ok\n");
+        std::fs::remove_file(m.v("netmark")).unwrap();
+    }
+    for bad in [
+        "allow-ports",
+        "allow-ports:",
+        "allow-ports:http",
+        "allow-ports:0",
+        "open",
+    ] {
+        let mut c = m.cmd();
+        c.args(["exec", "--net", bad])
+            .arg(&m.ws)
+            .args(["--", "sh", "-c", "echo ran > ran"]);
+        let out = output(&mut c);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--net"), "{bad}: {err}");
+        assert!(!m.v("ran").exists(), "{bad}: the command ran");
+    }
+    m.abort();
+}
+
+/// An `exec` killed with SIGKILL leaves its TMPDIR; the next `exec` removes it, and never
+/// the TMPDIR of a process still running.
+#[test]
+fn a_killed_exec_leaves_no_tmpdir_behind() {
+    let m = Mounted::at(sample_tree);
+    let base = m.root.path().join("tmp");
+    std::fs::create_dir(&base).unwrap();
+    let scratch_dirs = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&base)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("ftsb-fs-exec-")
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // The scratch dir of a live owner: this test process, named as exec names its own.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    let live = base.join(format!("ftsb-fs-exec-{}-{start}-live", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "sh", "-c", "touch \"$TMPDIR/mine\"; exec sleep 60"])
+        .env("TMPDIR", &base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut killed = c.spawn().unwrap();
+    let started = std::time::Instant::now();
+    let left = loop {
+        if let Some(d) = scratch_dirs().into_iter().find(|d| d.join("mine").exists()) {
+            break d;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the command never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(
+        left.exists(),
+        "the killed exec's TMPDIR should still be there"
+    );
+
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "true"])
+        .env("TMPDIR", &base);
+    run_ok(&mut c);
+    assert_eq!(
+        scratch_dirs(),
+        vec![live],
+        "only the live owner's dir may stay"
+    );
+    m.abort();
+}
+
+/// An interrupted `--linger wait` stops waiting: what is left is killed and `exec` returns.
+#[test]
+fn interrupting_linger_wait_kills_what_is_left() {
+    let m = Mounted::at(sample_tree);
+    let mut c = m.cmd();
+    c.args(["--json", "exec"])
+        .arg(&m.ws)
+        .args(["--linger", "wait", "--", "sh", "-c"])
+        .arg("( sleep 60; rm -rf dir ) >/dev/null 2>&1 & touch started")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !m.v("started").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Until exec ends: the first interrupt may still reach the command itself.
+    let pid = child.id() as libc::pid_t;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "exec kept waiting after SIGINT"
+        );
+        // SAFETY: kill takes integers only; `pid` is our child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {status:?} {out}"));
+    assert!(v["processes"]["killed"].as_u64() >= Some(1), "{v}");
+    assert!(m.v("dir/c.txt").exists());
     m.abort();
 }

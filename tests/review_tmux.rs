@@ -12,71 +12,8 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
+use common::tmux::{Tmux, tmux_or_skip};
 use common::*;
-
-struct Tmux(String);
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.0]);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = output(self.cmd().args(["capture-pane", "-p", "-t", "review"]));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        run_ok(self.cmd().args(["send-keys", "-t", "review"]).args(keys));
-    }
-
-    /// Waits (bounded) until `done` holds for the screen; panics with the screen otherwise.
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn alive(&self) -> bool {
-        self.cmd()
-            .args(["has-session", "-t", "review"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").output();
-    }
-}
-
-fn tmux_or_skip() -> bool {
-    if have("tmux") {
-        return true;
-    }
-    let strict = std::env::var_os("CI").is_some()
-        || std::env::var_os("FTSB_REQUIRE_ALL").is_some_and(|v| v == "1");
-    assert!(
-        !strict,
-        "tmux is required under CI (scripts/install-deps installs it)"
-    );
-    false
-}
 
 #[test]
 fn review_in_tmux_rolls_back_a_step_and_quits() {
@@ -93,24 +30,14 @@ fn review_in_tmux_rolls_back_a_step_and_quits() {
                 .current_dir(&m.view),
         );
     }
-    let t = Tmux(format!("ftsb-review-{}", std::process::id()));
+    let t = Tmux::new("review");
     let line = format!(
         "env XDG_STATE_HOME='{}' '{}' review '{}'",
         m.state.display(),
         BIN,
         m.ws.display()
     );
-    run_ok(t.cmd().args([
-        "new-session",
-        "-d",
-        "-s",
-        "review",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        &line,
-    ]));
+    t.start(&line);
     let screen = t.wait_for("the timeline", |s| {
         s.contains("newest first") && s.contains("echo two")
     });
@@ -141,9 +68,5 @@ fn review_in_tmux_rolls_back_a_step_and_quits() {
     assert_eq!(std::fs::read_to_string(m.v("one")).unwrap(), "one\n");
 
     t.keys(&["q"]);
-    let started = Instant::now();
-    while t.alive() && started.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!t.alive(), "q leaves the review");
+    t.wait_gone("q leaves the review");
 }

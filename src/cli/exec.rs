@@ -26,9 +26,10 @@ pub struct ExecArgs {
     /// Refuse to run when the kernel cannot enforce the confinement.
     #[arg(long)]
     pub require_confinement: bool,
-    /// Network access: `allow` (default), `deny`, or `allow-ports PORT...`.
-    #[arg(long, num_args = 1.., value_name = "MODE")]
-    pub net: Vec<String>,
+    /// Network access: `allow` (default), `deny`, or `allow-ports:PORT[,PORT...]` (TCP connect
+    /// to those ports only). One word, so the workspace after it is never taken for a port.
+    #[arg(long, value_name = "MODE", default_value = "allow", value_parser = parse_net)]
+    pub net: Net,
     /// Pass this environment variable to the command too (repeatable); the only way to pass
     /// one that looks like a secret or an agent socket (`SSH_AUTH_SOCK`).
     #[arg(long = "env", value_name = "NAME")]
@@ -48,23 +49,21 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-fn parse_net(words: &[String]) -> anyhow::Result<Net> {
-    match words.split_first() {
-        None => Ok(Net::Allow),
-        Some((mode, rest)) => match (mode.as_str(), rest) {
-            ("allow", []) => Ok(Net::Allow),
-            ("deny", []) => Ok(Net::Deny),
-            ("allow-ports", ports) if !ports.is_empty() => ports
-                .iter()
-                .flat_map(|p| p.split(','))
-                .map(|p| {
-                    p.parse::<u16>()
-                        .with_context(|| format!("--net allow-ports: '{p}' is not a port"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()
-                .map(Net::AllowPorts),
-            _ => bail!("--net takes allow, deny, or allow-ports PORT..."),
-        },
+/// Parses `--net`: `allow`, `deny` or `allow-ports:PORT[,PORT...]`.
+fn parse_net(word: &str) -> Result<Net, String> {
+    const USAGE: &str = "--net takes allow, deny or allow-ports:PORT[,PORT...]";
+    match word.split_once(':') {
+        None if word == "allow" => Ok(Net::Allow),
+        None if word == "deny" => Ok(Net::Deny),
+        Some(("allow-ports", ports)) if !ports.is_empty() => ports
+            .split(',')
+            .map(|p| match p.parse::<u16>() {
+                Ok(port) if port > 0 => Ok(port),
+                _ => Err(format!("--net allow-ports: '{p}' is not a port")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Net::AllowPorts),
+        _ => Err(format!("'{word}': {USAGE}")),
     }
 }
 
@@ -99,7 +98,6 @@ pub fn quote_argv(argv: &[String]) -> String {
 
 pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let net = parse_net(&a.net)?;
     let line = quote_argv(&a.command);
     let status = call(&ws, &Request::Info)?;
     let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
@@ -119,12 +117,13 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         }
         return Ok(if denied["decision"] == "ask" { 4 } else { 3 });
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("ftsb-fs-exec-")
-        .tempdir()
-        .context("create the command's TMPDIR")?;
+    // A killed exec cannot remove its TMPDIR: the next one removes those whose owner is gone.
+    let tmp_base = std::env::temp_dir();
+    confine::scratch::sweep(&tmp_base);
+    let tmp = confine::scratch::create(&tmp_base).context("create the command's TMPDIR")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).current_dir(&cwd);
+    relay_terminal_stdin(&mut cmd).context("relay the terminal to the command")?;
     // Before confine_command, which sets TMPDIR on the cleared environment.
     let env = confine::env::Scrub {
         keep: a.env.clone(),
@@ -144,7 +143,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     } else {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let mut spec = Spec::for_view(&view, tmp.path(), home.as_deref(), &[store]);
-        spec.net = net;
+        spec.net = a.net.clone();
         Some(confine::confine_command(
             &mut cmd,
             &spec,
@@ -223,6 +222,33 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     Ok(code.unwrap_or_else(|| 128 + signal.unwrap_or(0)))
 }
 
+/// If our stdin is a terminal, gives the command a pipe instead and copies what is typed into
+/// it: the command never holds an fd of the terminal to read from, so it cannot use it for
+/// ioctls or keep reading it after it ends. Its stdout and stderr stay as they are (a seccomp
+/// filter denies the dangerous terminal ioctls on them).
+fn relay_terminal_stdin(cmd: &mut Command) -> std::io::Result<()> {
+    // SAFETY: isatty takes an fd and reads nothing of ours.
+    if unsafe { libc::isatty(0) } != 1 {
+        return Ok(());
+    }
+    // SAFETY: tcgetpgrp and getpgrp take no pointers.
+    let foreground = unsafe { libc::tcgetpgrp(0) == libc::getpgrp() };
+    if !foreground {
+        // A background job reading its terminal is stopped (SIGTTIN): the relay would stop
+        // exec even when the command never reads. The command reads nothing instead.
+        cmd.stdin(std::process::Stdio::null());
+        return Ok(());
+    }
+    // Both ends are close-on-exec: only the command's stdin (a dup) survives its execve.
+    let (reader, mut writer) = std::io::pipe()?;
+    cmd.stdin(reader);
+    std::thread::spawn(move || {
+        // Ends at end of input (^D) or when the command has closed its end.
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut writer);
+    });
+    Ok(())
+}
+
 /// Runs `cmd`, passing SIGINT, SIGTERM and SIGHUP on to it, and returns how it ended.
 pub(super) fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitStatus> {
     static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -231,6 +257,9 @@ pub(super) fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitS
         if pid > 0 {
             // SAFETY: kill is async-signal-safe.
             unsafe { libc::kill(pid, sig) };
+        } else {
+            // The command has ended: an interrupt stops waiting for what it left running.
+            crate::confine::tree::interrupt();
         }
     }
     let mut child = cmd.spawn()?;

@@ -156,6 +156,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             extra_writable: a.allow_write.iter().map(|p| absolute_or(p)).collect(),
             executables: executables(&a.command[0]),
             extra_readable: vec![session_dir.path().to_path_buf()],
+            keep_terminal: interactive(),
         };
         let spec = profile.spec(&setup);
         let report = confine::confine_command(&mut cmd, &spec, a.require_confinement)?;
@@ -174,12 +175,14 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         eprintln!("error: cannot run {}: {e}", a.command[0]);
     }
     let summary = summarize(&ws, start, start_ns)?;
+    let mut shown = false;
     let decision = if a.abort {
         Decision::Abort
     } else if a.commit_on_success && code == 0 {
         Decision::Commit
     } else if !json && !a.commit_on_success && std::io::stdin().is_terminal() {
         print_summary(&summary, code, harness);
+        shown = true;
         ask(&ws)?
     } else {
         Decision::Keep
@@ -253,7 +256,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                 processes.killed, processes.survivors
             );
         }
-        if decision != Decision::Keep || !std::io::stdin().is_terminal() {
+        if !shown {
             print_summary(&summary, code, harness);
         }
         match decision {
@@ -266,6 +269,12 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Whether the agent runs in the foreground of a terminal (an interactive harness).
+fn interactive() -> bool {
+    // SAFETY: isatty, tcgetpgrp and getpgrp take an fd or nothing and read nothing of ours.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
 }
 
 /// `run`'s exit status: the agent's, 127 when it was not found, 126 when it could not be

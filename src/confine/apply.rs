@@ -3,8 +3,9 @@
 //!
 //! Invariant (fork safety): everything that allocates, opens files or may fail for reasons other
 //! than the kernel refusing (building the ruleset, opening each granted path) happens in the
-//! parent before `spawn`. After `fork` the hook only calls `prctl` (capability drop,
-//! `PR_SET_NO_NEW_PRIVS`) and `landlock_restrict_self` on the ruleset fd prepared before, raw
+//! parent before `spawn`. After `fork` the hook only calls `setsid`, `prctl` (capability drop,
+//! `PR_SET_NO_NEW_PRIVS`), `landlock_restrict_self` on the ruleset fd prepared before and
+//! `seccomp` on the programs built before, raw
 //! syscalls that allocate nothing and take no lock, so the hook is async-signal-safe even when the parent has threads.
 //! We do not call `RulesetCreated::restrict_self` in the hook: it builds status structs and may
 //! build `std::io::Error` values and compatibility state, which we cannot show to be
@@ -24,6 +25,7 @@ use landlock::{
 };
 
 use super::ConfineError;
+use super::seccomp::{self, Filters};
 use super::spec::{Net, Spec};
 
 /// The newest ABI whose rights this module requests and has been tested against.
@@ -151,21 +153,45 @@ pub(crate) fn prepare(spec: &Spec) -> Result<Prepared, ConfineError> {
     })
 }
 
-/// Arranges for the child spawned from `cmd` to enforce the ruleset `fd` before `execve`.
+/// What the `pre_exec` hook does, all prepared in the parent.
+pub(crate) struct Hook {
+    /// The Landlock ruleset to enforce, when Landlock is in use.
+    pub(crate) ruleset: Option<OwnedFd>,
+    /// Empty the capability bounding and ambient sets first.
+    pub(crate) drop_caps: bool,
+    /// Start a new session (no controlling terminal).
+    pub(crate) setsid: bool,
+    /// The seccomp programs to install last.
+    pub(crate) filters: Filters,
+}
+
+/// Arranges for the child spawned from `cmd` to run `hook` before `execve`: `setsid`, the
+/// capability drop, `no_new_privs`, the Landlock ruleset, then the seccomp filters.
 ///
-/// The hook owns `fd`, which stays open for as long as `cmd` lives; the kernel created it with
-/// `O_CLOEXEC`, so the command itself never inherits it.
+/// The hook owns the ruleset fd, which stays open for as long as `cmd` lives; the kernel
+/// created it with `O_CLOEXEC`, so the command itself never inherits it.
 ///
 /// With `drop_caps`, the hook first empties the capability bounding set and the ambient set, so
 /// that a command started as root holds no capability after `execve` (root's capabilities at
 /// exec are bounded by that set). Landlock confines files and sockets but not capabilities: as
 /// root a command could otherwise load a kernel module, reconfigure the network or reboot.
-pub(crate) fn install(cmd: &mut Command, fd: OwnedFd, drop_caps: bool) {
-    let raw = fd.as_raw_fd();
+pub(crate) fn install(cmd: &mut Command, hook: Hook) {
+    let Hook {
+        ruleset,
+        drop_caps,
+        setsid,
+        filters,
+    } = hook;
+    let raw = ruleset.as_ref().map(AsRawFd::as_raw_fd);
     let last_cap = last_cap();
     let hook = move || -> io::Result<()> {
         // Keeps the ruleset open until the Command is dropped; the closure is what owns it.
-        let _owner = &fd;
+        let _owner = &ruleset;
+        // SAFETY: setsid takes no argument. It fails only for a process group leader, which
+        // a freshly forked child is not.
+        if setsid && unsafe { libc::setsid() } < 0 {
+            return Err(io::Error::last_os_error());
+        }
         if drop_caps {
             for cap in 0..=last_cap {
                 // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes integers only and touches no memory.
@@ -189,8 +215,9 @@ pub(crate) fn install(cmd: &mut Command, fd: OwnedFd, drop_caps: bool) {
             }
         }
         // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integer arguments and touches no
-        // memory of ours. Landlock requires no_new_privs for an unprivileged caller, and it also
-        // stops a setuid binary from gaining privileges the domain could not restrict.
+        // memory of ours. Landlock and seccomp require no_new_privs for an unprivileged caller,
+        // and it also stops a setuid binary from gaining privileges the domain could not
+        // restrict.
         let nnp = unsafe {
             libc::prctl(
                 libc::PR_SET_NO_NEW_PRIVS,
@@ -203,18 +230,22 @@ pub(crate) fn install(cmd: &mut Command, fd: OwnedFd, drop_caps: bool) {
         if nnp != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: `raw` is the ruleset fd owned by this closure, still open here; the syscall
-        // takes an fd and flags only. Flags 0: default audit logging.
-        let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, raw, 0 as libc::c_uint) };
-        if rc != 0 {
-            // `last_os_error` wraps errno without allocating. Returning an error makes spawn
-            // fail, so a child that could not be confined never runs the command.
-            return Err(io::Error::last_os_error());
+        if let Some(raw) = raw {
+            // SAFETY: `raw` is the ruleset fd owned by this closure, still open here; the
+            // syscall takes an fd and flags only. Flags 0: default audit logging.
+            let rc =
+                unsafe { libc::syscall(libc::SYS_landlock_restrict_self, raw, 0 as libc::c_uint) };
+            if rc != 0 {
+                // `last_os_error` wraps errno without allocating. Returning an error makes spawn
+                // fail, so a child that could not be confined never runs the command.
+                return Err(io::Error::last_os_error());
+            }
         }
-        Ok(())
+        seccomp::install(&filters)
     };
     // SAFETY: the hook runs between fork and exec in the child. It only makes raw syscalls
-    // (prctl, landlock_restrict_self) on values computed before fork, and reads errno: no allocation, no lock, no access to state shared with other threads of
+    // (setsid, prctl, landlock_restrict_self, seccomp) on values computed before fork, and
+    // reads errno: no allocation, no lock, no access to state shared with other threads of
     // the parent, so it is async-signal-safe as `pre_exec` requires.
     unsafe {
         cmd.pre_exec(hook);

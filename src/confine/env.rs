@@ -79,6 +79,7 @@ const ALLOWED: &[&str] = &[
     "REQUESTS_CA_BUNDLE",
     "NIX_SSL_CERT_FILE",
     "GIT_SSL_CAINFO",
+    "RES_OPTIONS",
     "http_proxy",
     "https_proxy",
     "no_proxy",

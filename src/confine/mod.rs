@@ -25,6 +25,8 @@
 mod apply;
 pub mod env;
 mod profile;
+pub mod scratch;
+mod seccomp;
 mod spec;
 pub mod tree;
 
@@ -47,6 +49,9 @@ pub enum ConfineError {
         /// The protections that would be missing, comma separated.
         missing: String,
     },
+    /// The seccomp filter could not be built.
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
     /// The landlock crate refused to build the ruleset.
     #[error("building the landlock ruleset failed: {source}")]
     Ruleset {
@@ -83,6 +88,13 @@ pub struct Report {
     pub signals_scoped: bool,
     /// The command started as root and runs with an empty capability bounding set.
     pub capabilities_dropped: bool,
+    /// A seccomp filter limits `socket()` to what Landlock governs (plain TCP), unix sockets
+    /// and `NETLINK_ROUTE` (false when the spec allows all network).
+    pub sockets_filtered: bool,
+    /// A seccomp filter denies the terminal ioctls `TIOCSTI`, `TIOCLINUX` and `TIOCSCTTY`.
+    pub terminal_ioctls_denied: bool,
+    /// The command runs in a new session without a controlling terminal.
+    pub terminal_detached: bool,
     /// Overall state.
     pub status: Status,
     /// Every gap, narrowed grant and unopenable path, one line each.
@@ -94,6 +106,8 @@ pub struct Report {
 struct Wanted {
     net: bool,
     scope: bool,
+    /// Seccomp filters can be installed on this build.
+    seccomp: bool,
 }
 
 /// The ABI to use and, when it is 0, why.
@@ -136,6 +150,12 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         missing.push("abstract unix socket scoping (abi 6)");
         missing.push("signal scoping (abi 6)");
     }
+    if !wanted.seccomp {
+        missing.push("terminal ioctl filter (seccomp)");
+        if wanted.net {
+            missing.push("socket family filter (seccomp)");
+        }
+    }
     let status = if abi == 0 {
         Status::None
     } else if missing.is_empty() {
@@ -151,6 +171,9 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         abstract_unix_scoped: wanted.scope && abi >= 6,
         signals_scoped: wanted.scope && abi >= 6,
         capabilities_dropped: false,
+        sockets_filtered: wanted.net && wanted.seccomp,
+        terminal_ioctls_denied: wanted.seccomp,
+        terminal_detached: false,
         status,
         warnings,
     };
@@ -165,8 +188,10 @@ pub fn probe() -> Report {
         Wanted {
             net: true,
             scope: true,
+            seccomp: seccomp::supported(),
         },
     );
+    report.terminal_detached = true;
     if let Some(reason) = reason {
         report.warnings.insert(0, reason);
     }
@@ -190,6 +215,7 @@ pub fn confine_command(
     let wanted = Wanted {
         net: spec.net != Net::Allow,
         scope: spec.scope_ipc,
+        seccomp: seccomp::supported(),
     };
     let (mut report, missing) = assess(abi, wanted);
     if require && report.status != Status::Full {
@@ -207,19 +233,15 @@ pub fn confine_command(
             .insert(0, format!("{reason}: the command runs unconfined"));
     }
     report.warnings.extend(spec.notes.iter().cloned());
-    if abi == 0 {
-        return Ok(report);
-    }
-    let prepared = apply::prepare(spec)?;
-    report.warnings.extend(prepared.warnings);
-    match prepared.fd {
-        Some(fd) => {
-            let drop_caps = apply::should_drop_capabilities(spec);
-            apply::install(cmd, fd, drop_caps);
-            report.capabilities_dropped = drop_caps;
-        }
+    let filters = seccomp::build(&spec.net)?;
+    let drop_caps = apply::should_drop_capabilities(spec);
+    let mut ruleset = None;
+    if abi > 0 {
+        let prepared = apply::prepare(spec)?;
+        report.warnings.extend(prepared.warnings);
+        ruleset = prepared.fd;
         // The crate found no usable Landlock although the probe did: never claim confinement.
-        None => {
+        if ruleset.is_none() {
             if require {
                 return Err(ConfineError::Unenforceable {
                     reason: format!("kernel landlock abi {abi} but no ruleset could be created"),
@@ -236,6 +258,19 @@ pub fn confine_command(
             );
         }
     }
+    // Without Landlock the hook still detaches the terminal, drops capabilities and installs
+    // the seccomp filters: they do not depend on it.
+    report.capabilities_dropped = drop_caps;
+    report.terminal_detached = spec.detach_terminal;
+    apply::install(
+        cmd,
+        apply::Hook {
+            ruleset,
+            drop_caps,
+            setsid: spec.detach_terminal,
+            filters,
+        },
+    );
     Ok(report)
 }
 
@@ -258,6 +293,7 @@ mod tests {
     const ALL: Wanted = Wanted {
         net: true,
         scope: true,
+        seccomp: true,
     };
 
     #[test]
@@ -283,6 +319,7 @@ mod tests {
             Wanted {
                 net: false,
                 scope: true,
+                seccomp: true,
             },
         );
         assert_eq!(r.status, Status::None);
@@ -297,6 +334,7 @@ mod tests {
             Wanted {
                 net: false,
                 scope: true,
+                seccomp: true,
             },
         );
         let json = serde_json::to_string(&r).expect("serialize");

@@ -176,6 +176,10 @@ pub struct AgentSetup {
     pub executables: Vec<PathBuf>,
     /// Directories the agent may read (e.g. where `run` keeps its session socket).
     pub extra_readable: Vec<PathBuf>,
+    /// Leave the agent in the caller's session, with its controlling terminal: an interactive
+    /// harness needs job control and window-size signals. The seccomp filter still denies the
+    /// terminal ioctls that inject input (`TIOCSTI`, `TIOCLINUX`, `TIOCSCTTY`).
+    pub keep_terminal: bool,
 }
 
 impl Profile {
@@ -200,10 +204,12 @@ impl Profile {
 
     /// The agent's confinement: [`Spec::for_view`] plus this profile's state (writable, created
     /// when a directory is missing), its installs (readable), `setup.extra_writable`, and the
-    /// single executables. The network is allowed; IPC stays scoped.
+    /// single executables. The network is allowed; IPC stays scoped; the terminal is kept only
+    /// with `setup.keep_terminal`.
     pub fn spec(&self, setup: &AgentSetup) -> Spec {
         let home = setup.home.as_deref();
         let mut spec = Spec::for_view(&setup.view, &setup.tmpdir, home, &setup.deny_roots);
+        spec.detach_terminal = !setup.keep_terminal;
         let var = |name: &str| std::env::var(name).ok();
         for path in self.state_paths(home, var) {
             let is_file = path

@@ -34,6 +34,8 @@ const SYSTEM_READ: &[&str] = &[
 ];
 
 /// Devices a command may read and write (no device ioctls, see `apply`).
+/// No terminal: `/dev/tty`, `/dev/pts/*` and `/dev/ptmx` are absent, so a command cannot open
+/// another terminal of the user to read it or write into it, nor allocate a pty.
 const DEVICES: &[&str] = &[
     "/dev/null",
     "/dev/zero",
@@ -41,8 +43,6 @@ const DEVICES: &[&str] = &[
     "/dev/tty",
     "/dev/random",
     "/dev/urandom",
-    "/dev/ptmx",
-    "/dev/pts",
     "/dev/shm",
 ];
 
@@ -148,6 +148,10 @@ pub struct Spec {
     pub drop_capabilities: bool,
     /// Exported as `TMPDIR` to the command when set.
     pub tmpdir: Option<PathBuf>,
+    /// Start the command in a new session (`setsid`), without a controlling terminal, so that
+    /// it cannot reach the caller's terminal through `/dev/tty` or job control. On by default;
+    /// a caller that gives the command a pty of its own turns it off.
+    pub detach_terminal: bool,
     /// What was dropped or narrowed while building the spec; copied into the report's warnings.
     pub notes: Vec<String>,
 }
@@ -165,6 +169,7 @@ impl Spec {
             secrets: Vec::new(),
             drop_capabilities: true,
             tmpdir: None,
+            detach_terminal: true,
             notes: Vec::new(),
         }
     }

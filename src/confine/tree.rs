@@ -30,6 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What to do with descendants still alive when the command itself has ended.
@@ -61,6 +62,17 @@ pub const GRACE: Duration = Duration::from_millis(500);
 
 /// How long killing rounds go on before the survivors are reported instead.
 pub const GIVE_UP: Duration = Duration::from_secs(10);
+
+/// Set by [`interrupt`]: a [`Linger::Wait`] in progress stops waiting and kills.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Makes a [`Supervisor::settle`] with [`Linger::Wait`] stop waiting and kill what is left,
+/// now or when it starts waiting. Async-signal-safe (one atomic store): call it from the
+/// handler of SIGINT or SIGTERM once the command itself has ended, so that an interrupted
+/// `--linger wait` does not hang.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
 
 /// How often the process table is read while waiting.
 const POLL: Duration = Duration::from_millis(20);
@@ -178,7 +190,11 @@ impl Supervisor {
             if left.is_empty() {
                 return report;
             }
-            if linger == Linger::Kill && Instant::now() >= grace_until {
+            let kill_now = match linger {
+                Linger::Kill => Instant::now() >= grace_until,
+                Linger::Wait => INTERRUPTED.load(Ordering::SeqCst),
+            };
+            if kill_now {
                 break;
             }
             std::thread::sleep(POLL);
