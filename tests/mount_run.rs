@@ -236,6 +236,68 @@ exit 5
 }
 
 #[test]
+fn allow_write_opens_one_more_path_and_nothing_else() {
+    if !landlock_or_skip() {
+        return;
+    }
+    let s = Session::new();
+    let (cache, other) = (s.home.join(".cache/pip"), s.home.join(".cache/other"));
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    let agent = s.agent(
+        "agent",
+        &format!(
+            "echo x > '{}/wheel' && echo CACHE-OK\necho x > '{}/f' && echo ATTACK-OTHER\nexit 0\n",
+            cache.display(),
+            other.display()
+        ),
+    );
+    let out = s.run(
+        &["--allow-write", cache.to_str().unwrap()],
+        &[agent.to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CACHE-OK"), "{stdout}");
+    assert!(!stdout.contains("ATTACK"), "{stdout}");
+    assert!(!other.join("f").exists());
+    // Without the flag the same write is denied.
+    let out = s.run(&[], &[agent.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("CACHE-OK"));
+    // An --allow-write cannot open a credential directory.
+    let ssh = s.home.join(".ssh");
+    let agent = s.agent(
+        "agent2",
+        &format!(
+            "echo x >> '{}/id_ed25519' && echo ATTACK-SSH\nexit 0\n",
+            ssh.display()
+        ),
+    );
+    let out = s.run(
+        &["--allow-write", ssh.to_str().unwrap()],
+        &[agent.to_str().unwrap()],
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ATTACK"));
+    assert_eq!(
+        std::fs::read_to_string(ssh.join("id_ed25519")).unwrap(),
+        "PRIVATE-KEY\n"
+    );
+}
+
+#[test]
+fn an_unknown_harness_is_refused_before_anything_runs() {
+    let s = Session::new();
+    let out = s.run(&["--harness", "vim"], &["sh", "-c", "echo ran > ran"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: unknown harness 'vim'"),
+        "{stderr}"
+    );
+    assert!(!s.ws.join("ran").exists());
+    assert!(ftsb_fs::daemon::mounted_workspace(&s.ws).is_none());
+}
+
+#[test]
 fn run_without_confinement_lets_the_attack_through() {
     // The counter-test: the same attack without Landlock does write ~/.bashrc, so the test
     // above proves the confinement, not a quirk of the script.
