@@ -80,6 +80,23 @@ fn log_records_commands_refusals_and_survives_gc() {
         serde_json::json!({"added": 1, "modified": 0, "deleted": 0}),
         "a rolled-back step still shows what it did"
     );
+    // The step's text diff: what the command changed, from its checkpoint to the next state.
+    let id = ok["id"].as_u64().unwrap().to_string();
+    let next = (ok["id"].as_u64().unwrap() + 1).to_string();
+    let step: Value =
+        serde_json::from_str(&m.ok(&["--json", "diff", "--from", &id, "--to", &next])).unwrap();
+    let base = step
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "base")
+        .unwrap();
+    assert_eq!(base["change"], "modified");
+    assert_eq!(base["insertions"], 1);
+    assert!(
+        base["diff"].as_str().unwrap().contains("\n base\n+more\n"),
+        "{base}"
+    );
     let denied = find(&entries, "refused", "rm -rf /");
     assert_eq!(denied["verdict"], "deny");
     assert!(

@@ -49,6 +49,14 @@ fn review_in_tmux_rolls_back_a_step_and_quits() {
         s.contains("M base") && s.contains("A two")
     });
     assert!(screen.contains("step 2: changed files"), "{screen}");
+    assert!(screen.contains("+changed"), "the step's own diff: {screen}");
+    // The older step: its own file and diff.
+    t.keys(&["j"]);
+    t.wait_for("step 1's files", |s| {
+        s.contains("step 1: changed files") && s.contains("A one") && s.contains("+one")
+    });
+    t.keys(&["k"]);
+    t.wait_for("step 2 again", |s| s.contains("step 2: changed files"));
 
     // `r` alone asks; `y` rolls the view back to the state before `echo two`.
     t.keys(&["r"]);

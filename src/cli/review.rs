@@ -103,14 +103,6 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
 }
 
 fn reload(state: &mut State, ws: &Path) -> anyhow::Result<Option<Effect>> {
-    let diff = call(
-        ws,
-        &Request::Diff {
-            from: None,
-            to: None,
-        },
-    )?;
-    state.set_diff(&diff);
     let log = call(ws, &Request::Log)?;
     Ok(state.set_log(&log))
 }

@@ -80,7 +80,7 @@ pub fn diff(a: DiffArgs, json: bool) -> anyhow::Result<i32> {
     let entries = d.as_array().cloned().unwrap_or_default();
     if json {
         print_json(&d);
-    } else if a.stat || a.from.is_some() || a.to.is_some() {
+    } else if a.stat {
         for e in &entries {
             println!("{}", stat_line(e));
         }

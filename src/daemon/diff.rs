@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use super::Daemon;
 use crate::fuse::lock;
-use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Overlay, Snapshot};
+use std::collections::BTreeMap;
+
+use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Node, Overlay, Snapshot};
 
 /// Files larger than this are reported as changed without a text diff.
 const MAX_DIFF_BYTES: u64 = 4 << 20;
@@ -127,11 +129,42 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
         Some(id) => load(&ov, id)?,
         None => ov.seal().map_err(|e| e.to_string())?,
     };
+    let (pa, pb) = (a.paths(), b.paths());
     let out = changes_between(&a, &b, |p| lower_has(&ov, p))
         .into_iter()
-        .map(|(path, change)| json!({ "path": path, "change": change }))
+        .map(|(path, change)| {
+            let mut v = json!({ "path": path, "change": change });
+            if let (Some(old), Some(new)) =
+                (state_bytes(&ov, &pa, &path), state_bytes(&ov, &pb, &path))
+            {
+                let (insertions, deletions, text) = unified(&path, &old, &new);
+                v["insertions"] = json!(insertions);
+                v["deletions"] = json!(deletions);
+                v["diff"] = json!(text);
+            }
+            v
+        })
         .collect();
     Ok(Value::Array(out))
+}
+
+/// The bytes a state (`paths`, from `Snapshot::paths`) shows at `path`, empty where nothing is;
+/// `None` for a non-file, a file larger than [`MAX_DIFF_BYTES`], or one that cannot be read.
+fn state_bytes(
+    ov: &Overlay,
+    paths: &BTreeMap<String, Option<&Node>>,
+    path: &str,
+) -> Option<Vec<u8>> {
+    match paths.get(path) {
+        None if lower_has(ov, path) => read_lower(ov, &LowerPath(path.as_bytes().to_vec())),
+        None | Some(None) => Some(Vec::new()),
+        Some(Some(n)) if n.attr.kind != Kind::File || n.attr.size > MAX_DIFF_BYTES => None,
+        Some(Some(n)) => match &n.data {
+            Data::Blob(id) => ov.blobs().read_verified(*id).ok(),
+            Data::Lower(p) => read_lower(ov, p),
+            Data::Work | Data::None => None,
+        },
+    }
 }
 
 /// Each path that differs from state `a` to state `b`, with `added`, `deleted` or `modified`.

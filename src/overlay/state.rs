@@ -27,6 +27,30 @@ impl Snapshot {
     /// what the path holds (type, content, mode, owner, mtime, link target). Paths missing from
     /// the map show the workspace. Two snapshots differ at a path iff the fingerprints differ.
     pub fn fingerprints(&self) -> BTreeMap<String, Option<String>> {
+        self.paths()
+            .into_iter()
+            .map(|(path, node)| {
+                let print = node.map(|n| {
+                    format!(
+                        "{:?} {:?} {:o} {}:{} {:?} {:?} {:?}",
+                        n.attr.kind,
+                        n.data,
+                        n.attr.perm,
+                        n.attr.uid,
+                        n.attr.gid,
+                        (n.attr.kind != Kind::Dir).then_some(n.attr.mtime),
+                        n.target,
+                        n.merge
+                    )
+                });
+                (path, print)
+            })
+            .collect()
+    }
+
+    /// For every path the overlay has an entry for: `None` for a whiteout, or the node there.
+    /// Paths missing from the map show the workspace.
+    pub fn paths(&self) -> BTreeMap<String, Option<&Node>> {
         let nodes: HashMap<Ino, &Node> = self.nodes.iter().map(|(i, n)| (*i, n)).collect();
         let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, &Dentry)>> = HashMap::new();
         for (dir, name, d) in &self.dentries {
@@ -43,18 +67,7 @@ impl Snapshot {
                     }
                     Dentry::Child(ino) => {
                         let Some(n) = nodes.get(ino) else { continue };
-                        let print = format!(
-                            "{:?} {:?} {:o} {}:{} {:?} {:?} {:?}",
-                            n.attr.kind,
-                            n.data,
-                            n.attr.perm,
-                            n.attr.uid,
-                            n.attr.gid,
-                            (n.attr.kind != Kind::Dir).then_some(n.attr.mtime),
-                            n.target,
-                            n.merge
-                        );
-                        out.insert(path.display(), Some(print));
+                        out.insert(path.display(), Some(*n));
                         if n.attr.kind == Kind::Dir {
                             stack.push((*ino, path));
                         }

@@ -13,12 +13,10 @@
 //! - A destructive effect (rollback, commit, abort) is only returned after a confirmation key
 //!   (`y`) following its request: one stray key never changes the view.
 //!
-//! Deliberately not done here: computing diffs (the daemon does), or a per-step text diff: the
-//! diff pane shows a file's diff against the workspace (what `commit` would publish).
+//! Deliberately not done here: computing diffs (the daemon does: a step's files and their text
+//! diffs are `diff --from STEP --to NEXT`).
 
 mod render;
-
-use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -85,6 +83,9 @@ pub struct FileChange {
     pub path: String,
     /// `added`, `modified` or `deleted`.
     pub change: String,
+    /// What the step changed in it, as a unified diff (none for a directory, a symlink or a
+    /// large file).
+    pub diff: Option<String>,
 }
 
 /// Which pane the arrow keys move in.
@@ -143,8 +144,6 @@ pub struct State {
     pub files: Vec<FileChange>,
     pub file_selected: usize,
     pub focus: Focus,
-    /// Unified diff of each changed path against the workspace.
-    pub diffs: BTreeMap<String, String>,
     pub diff_scroll: u16,
     pub pending: Option<Pending>,
     /// The last message (an outcome or an error).
@@ -161,7 +160,6 @@ impl State {
             files: Vec::new(),
             file_selected: 0,
             focus: Focus::Timeline,
-            diffs: BTreeMap::new(),
             diff_scroll: 0,
             pending: None,
             message: String::new(),
@@ -183,25 +181,6 @@ impl State {
         self.load_selected()
     }
 
-    /// Takes a `diff --json` answer (the overlay against the workspace).
-    pub fn set_diff(&mut self, diff: &Value) {
-        self.diffs = diff
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| {
-                let path = e["path"].as_str()?.to_string();
-                let text = e["diff"].as_str().map(str::to_owned).unwrap_or_else(|| {
-                    format!(
-                        "{} (no text diff)\n",
-                        e["change"].as_str().unwrap_or("changed")
-                    )
-                });
-                Some((path, text))
-            })
-            .collect();
-    }
-
     /// Takes the files of a `LoadFiles` effect (a range `diff --json` answer).
     pub fn set_files(&mut self, files: &Value) {
         self.files = files
@@ -211,6 +190,7 @@ impl State {
             .map(|e| FileChange {
                 path: e["path"].as_str().unwrap_or_default().to_string(),
                 change: e["change"].as_str().unwrap_or_default().to_string(),
+                diff: e["diff"].as_str().map(str::to_owned),
             })
             .collect();
         self.file_selected = 0;

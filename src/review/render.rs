@@ -168,15 +168,16 @@ fn render_files(state: &State, frame: &mut Frame, area: Rect) {
 fn render_diff(state: &State, frame: &mut Frame, area: Rect) {
     let file = state.current_file();
     let title = match file {
-        Some(f) => format!(" {} against the workspace ", f.path),
+        Some(f) => format!(" {}: this step ", f.path),
         None => " diff ".to_string(),
     };
     let b = block(title, false);
     let inner = b.inner(area);
     let text = match file {
-        Some(f) => state.diffs.get(&f.path).cloned().unwrap_or_else(|| {
-            "not in the current overlay (rolled back, committed or unchanged since)".to_string()
-        }),
+        Some(f) => f
+            .diff
+            .clone()
+            .unwrap_or_else(|| format!("{} (no text diff)", f.change)),
         None => String::new(),
     };
     let lines: Vec<Line> = text

@@ -26,11 +26,6 @@ fn log() -> Value {
     ])
 }
 
-fn diff() -> Value {
-    json!([{"path": "f", "change": "modified",
-            "diff": "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n"}])
-}
-
 fn screen(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
     t.draw(|f| render(state, f)).expect("draw");
@@ -55,7 +50,6 @@ fn text(t: &Terminal<TestBackend>) -> Vec<String> {
 
 fn session() -> State {
     let mut s = State::new("/ws");
-    s.set_diff(&diff());
     let load = s.set_log(&log());
     // The newest entry (a refusal) holds no state: nothing to load.
     assert_eq!(load, None);
@@ -108,7 +102,8 @@ fn a_step_shows_its_files_and_a_files_diff() {
             to: Some(3)
         })
     );
-    s.set_files(&json!([{"path": "f", "change": "modified"}]));
+    s.set_files(&json!([{"path": "f", "change": "modified",
+                          "diff": "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n"}]));
     assert_eq!(s.handle(Key::Tab), None);
     assert_eq!(s.focus, Focus::Files);
     assert_eq!(
@@ -118,7 +113,7 @@ fn a_step_shows_its_files_and_a_files_diff() {
             "│    - 12:00:09 refused   deny (fs.rm_protected) rm -r││ M f                                       │",
             "│    4 12:00:08 rollback   before rollback to 3       ││                                           │",
             "│    3 12:00:05 exec      exit=2 rolled back 2.3s +1~0│└───────────────────────────────────────────┘",
-            "│>   2 12:00:01 exec      ok 12ms +0~1-0 sed -i s/a/b/│┌ f against the workspace ──────────────────┐",
+            "│>   2 12:00:01 exec      ok 12ms +0~1-0 sed -i s/a/b/│┌ f: this step ─────────────────────────────┐",
             "│    1 12:00:00 checkpoint +0~0-0 run start: claude   ││--- a/f                                    │",
             "│                                                     ││+++ b/f                                    │",
             "│                                                     ││@@ -1 +1 @@                                │",
