@@ -8,8 +8,8 @@
 //! Invariants:
 //! - Nothing here talks to the daemon or the terminal: the command line's loop turns terminal
 //!   events into [`Key`]s, carries out [`Effect`]s, and feeds answers back with
-//!   [`State::set_log`], [`State::set_files`] and [`State::set_diff`]. So every screen is
-//!   testable with ratatui's `TestBackend`.
+//!   [`State::set_log`] and [`State::set_files`]. So every screen is testable with ratatui's
+//!   `TestBackend`.
 //! - A destructive effect (rollback, commit, abort) is only returned after a confirmation key
 //!   (`y`) following its request: one stray key never changes the view.
 //!

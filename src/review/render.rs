@@ -50,9 +50,14 @@ fn block(title: String, focused: bool) -> Block<'static> {
         .title(title)
 }
 
-/// The first line to show so that `selected` stays visible in `height` rows.
-fn offset(selected: usize, height: u16) -> usize {
-    selected.saturating_sub(usize::from(height.max(1)) - 1)
+/// The rows of `items` that fit in `height` with `selected` visible, with their indexes.
+fn window<T>(items: &[T], selected: usize, height: u16) -> impl Iterator<Item = (usize, &T)> {
+    let rows = usize::from(height.max(1));
+    items
+        .iter()
+        .enumerate()
+        .skip(selected.saturating_sub(rows - 1))
+        .take(rows)
 }
 
 fn render_timeline(state: &State, frame: &mut Frame, area: Rect) {
@@ -61,13 +66,7 @@ fn render_timeline(state: &State, frame: &mut Frame, area: Rect) {
         state.focus == Focus::Timeline,
     );
     let inner = b.inner(area);
-    let skip = offset(state.selected, inner.height);
-    let lines: Vec<Line> = state
-        .steps
-        .iter()
-        .enumerate()
-        .skip(skip)
-        .take(usize::from(inner.height))
+    let lines: Vec<Line> = window(&state.steps, state.selected, inner.height)
         .map(|(i, s)| step_line(s, i == state.selected))
         .collect();
     let empty = lines.is_empty();
@@ -137,13 +136,7 @@ fn render_files(state: &State, frame: &mut Frame, area: Rect) {
     };
     let b = block(title, state.focus == Focus::Files);
     let inner = b.inner(area);
-    let skip = offset(state.file_selected, inner.height);
-    let lines: Vec<Line> = state
-        .files
-        .iter()
-        .enumerate()
-        .skip(skip)
-        .take(usize::from(inner.height))
+    let lines: Vec<Line> = window(&state.files, state.file_selected, inner.height)
         .map(|(i, f)| {
             let (mark, color) = match f.change.as_str() {
                 "added" => ("A", Color::Green),

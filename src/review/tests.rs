@@ -139,13 +139,7 @@ fn destructive_keys_need_a_confirmation() {
     assert_eq!(s.handle(Key::Char('r')), None);
     assert_eq!(s.pending, Some(Pending::Rollback(3)));
     let t = screen(&s, 100, 12);
-    let shown: String = t
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let shown = text(&t).join("\n");
     assert!(shown.contains("roll the view back to checkpoint 3? (y/n)"));
     // Any other key cancels; nothing happens.
     assert_eq!(s.handle(Key::Char('c')), None);
@@ -175,13 +169,7 @@ fn selection_stays_in_range_when_the_log_shrinks() {
     assert_eq!(load, Some(Effect::LoadFiles { from: 1, to: None }));
     let empty = State::new("/ws");
     let t = screen(&empty, 60, 6);
-    let shown: String = t
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let shown = text(&t).join("\n");
     assert!(shown.contains("nothing recorded yet"));
 }
 
@@ -200,13 +188,7 @@ fn a_long_timeline_scrolls_with_the_selection() {
         s.handle(Key::Down);
     }
     let t = screen(&s, 80, 10);
-    let shown: String = t
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let shown = text(&t).join("\n");
     assert!(
         shown.contains(">  10 "),
         "the selected step 10 is on screen"
