@@ -85,15 +85,21 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
         }),
         Effect::Rollback(to) => call(ws, &Request::Rollback { to })
             .map(|_| done(state, format!("rolled back to checkpoint {to}"))),
-        Effect::Commit => call(
-            ws,
-            &Request::Commit {
-                message: "review".into(),
-                paths: vec![],
-                force: false,
-            },
-        )
-        .map(|_| done(state, "committed".into())),
+        Effect::Commit(paths) => {
+            let what = match paths.len() {
+                0 => "committed".to_string(),
+                n => format!("committed {n} paths"),
+            };
+            call(
+                ws,
+                &Request::Commit {
+                    message: "review".into(),
+                    paths,
+                    force: false,
+                },
+            )
+            .map(|_| done(state, what))
+        }
         Effect::Abort => call(ws, &Request::Abort).map(|_| done(state, "aborted".into())),
     };
     result.unwrap_or_else(|e| {

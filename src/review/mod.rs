@@ -18,6 +18,8 @@
 
 mod render;
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 pub use render::render;
@@ -115,8 +117,8 @@ pub enum Effect {
     LoadFiles { from: u64, to: Option<u64> },
     /// Roll the view back to this checkpoint, then reload.
     Rollback(u64),
-    /// Commit everything, then reload.
-    Commit,
+    /// Commit these paths (every change when empty), then reload.
+    Commit(Vec<String>),
     /// Discard everything, then reload.
     Abort,
     /// Reload the log and the diff.
@@ -126,10 +128,11 @@ pub enum Effect {
 }
 
 /// A destructive request waiting for `y`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
     Rollback(u64),
-    Commit,
+    /// Commit these paths (every change when empty).
+    Commit(Vec<String>),
     Abort,
 }
 
@@ -143,6 +146,8 @@ pub struct State {
     pub selected: usize,
     pub files: Vec<FileChange>,
     pub file_selected: usize,
+    /// Paths marked (space, in the files pane) for a partial commit.
+    pub marked: BTreeSet<String>,
     pub focus: Focus,
     pub diff_scroll: u16,
     pub pending: Option<Pending>,
@@ -159,6 +164,7 @@ impl State {
             selected: 0,
             files: Vec::new(),
             file_selected: 0,
+            marked: BTreeSet::new(),
             focus: Focus::Timeline,
             diff_scroll: 0,
             pending: None,
@@ -176,6 +182,7 @@ impl State {
             .map(Step::from_json)
             .collect();
         self.selected = self.selected.min(self.steps.len().saturating_sub(1));
+        self.marked.clear();
         self.files.clear();
         self.file_selected = 0;
         self.load_selected()
@@ -226,7 +233,7 @@ impl State {
             return match key {
                 Key::Char('y') => Some(match pending {
                     Pending::Rollback(id) => Effect::Rollback(id),
-                    Pending::Commit => Effect::Commit,
+                    Pending::Commit(paths) => Effect::Commit(paths),
                     Pending::Abort => Effect::Abort,
                 }),
                 _ => {
@@ -246,6 +253,14 @@ impl State {
             }
             Key::Up | Key::Char('k') => self.move_by(-1),
             Key::Down | Key::Char('j') => self.move_by(1),
+            Key::Char(' ') if self.focus == Focus::Files => {
+                if let Some(path) = self.current_file().map(|f| f.path.clone())
+                    && !self.marked.remove(&path)
+                {
+                    self.marked.insert(path);
+                }
+                None
+            }
             Key::PageDown | Key::Char(' ') => {
                 self.diff_scroll = self.diff_scroll.saturating_add(10);
                 None
@@ -271,8 +286,12 @@ impl State {
                 None
             }
             Key::Char('c') => {
-                self.pending = Some(Pending::Commit);
-                self.message = "commit every change to the workspace? (y/n)".into();
+                let paths: Vec<String> = self.marked.iter().cloned().collect();
+                self.message = match paths.len() {
+                    0 => "commit every change to the workspace? (y/n)".into(),
+                    n => format!("commit the {n} marked paths to the workspace? (y/n)"),
+                };
+                self.pending = Some(Pending::Commit(paths));
                 None
             }
             Key::Char('a') => {

@@ -8,8 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::{Focus, State, Step};
 
-const HELP: &str =
-    "j/k move  tab files  pgup/pgdn scroll  r roll back here  c commit  a abort  g reload  q quit";
+const HELP: &str = "j/k move  tab files  space mark  pgup/pgdn scroll  r roll back here  c commit  a abort  q quit";
 
 /// Draws `state` over the whole frame.
 pub fn render(state: &State, frame: &mut Frame) {
@@ -143,8 +142,14 @@ fn render_files(state: &State, frame: &mut Frame, area: Rect) {
                 "deleted" => ("D", Color::Red),
                 _ => ("M", Color::Yellow),
             };
+            let chosen = if state.marked.contains(&f.path) {
+                "*"
+            } else {
+                " "
+            };
             let line = Line::from(vec![
-                Span::styled(format!(" {mark} "), Style::new().fg(color)),
+                Span::raw(chosen),
+                Span::styled(format!("{mark} "), Style::new().fg(color)),
                 Span::raw(f.path.clone()),
             ]);
             if i == state.file_selected && state.focus == Focus::Files {

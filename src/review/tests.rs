@@ -73,7 +73,7 @@ fn timeline_snapshot() {
             "│                                                     ││                                           │",
             "└─────────────────────────────────────────────────────┘└───────────────────────────────────────────┘",
             "",
-            "j/k move  tab files  pgup/pgdn scroll  r roll back here  c commit  a abort  g reload  q quit",
+            "j/k move  tab files  space mark  pgup/pgdn scroll  r roll back here  c commit  a abort  q quit",
         ]
     );
 }
@@ -122,7 +122,7 @@ fn a_step_shows_its_files_and_a_files_diff() {
             "│                                                     ││                                           │",
             "└─────────────────────────────────────────────────────┘└───────────────────────────────────────────┘",
             "",
-            "j/k move  tab files  pgup/pgdn scroll  r roll back here  c commit  a abort  g reload  q quit",
+            "j/k move  tab files  space mark  pgup/pgdn scroll  r roll back here  c commit  a abort  q quit",
         ]
     );
 }
@@ -148,7 +148,7 @@ fn destructive_keys_need_a_confirmation() {
     assert_eq!(s.handle(Key::Char('r')), None);
     assert_eq!(s.handle(Key::Char('y')), Some(Effect::Rollback(3)));
     assert_eq!(s.handle(Key::Char('c')), None);
-    assert_eq!(s.handle(Key::Char('y')), Some(Effect::Commit));
+    assert_eq!(s.handle(Key::Char('y')), Some(Effect::Commit(vec![])));
     assert_eq!(s.handle(Key::Char('a')), None);
     assert_eq!(s.handle(Key::Esc), None, "escape cancels");
     assert_eq!(s.handle(Key::Char('a')), None);
@@ -194,4 +194,34 @@ fn a_long_timeline_scrolls_with_the_selection() {
         "the selected step 10 is on screen"
     );
     assert!(!shown.contains("step 30"), "the newest steps scrolled away");
+}
+
+#[test]
+fn marked_files_make_a_partial_commit() {
+    let mut s = session();
+    s.handle(Key::Down);
+    s.handle(Key::Down);
+    s.set_files(&json!([{"path": "a", "change": "added"}, {"path": "b", "change": "modified"}]));
+    // Space scrolls in the timeline and marks in the files.
+    s.handle(Key::Char(' '));
+    assert!(s.marked.is_empty());
+    s.handle(Key::Tab);
+    s.handle(Key::Down);
+    s.handle(Key::Char(' '));
+    assert_eq!(s.marked.iter().collect::<Vec<_>>(), ["b"]);
+    let shown = text(&screen(&s, 100, 16)).join("\n");
+    assert!(shown.contains("│*M b"), "{shown}");
+    assert!(shown.contains("│ A a"), "{shown}");
+    assert_eq!(s.handle(Key::Char('c')), None);
+    assert!(s.message.contains("the 1 marked paths"), "{}", s.message);
+    assert_eq!(
+        s.handle(Key::Char('y')),
+        Some(Effect::Commit(vec!["b".into()]))
+    );
+    // Space again unmarks; a reload clears the marks.
+    s.handle(Key::Char(' '));
+    assert!(s.marked.is_empty());
+    s.handle(Key::Char(' '));
+    s.set_log(&log());
+    assert!(s.marked.is_empty());
 }
