@@ -172,6 +172,7 @@ echo work > agent-file && echo VIEW-OK
 {bin} exec "$FTSB_FS_WORKSPACE" -- sh -c 'echo via exec > via-exec' && echo EXEC-OK
 {bin} exec "$FTSB_FS_WORKSPACE" -- sh -c 'echo bad > bad; exit 3'
 {bin} exec "$FTSB_FS_WORKSPACE" -- rm -rf / && echo ATTACK-GATE
+{bin} exec "$FTSB_FS_WORKSPACE" --keep-on-failure -- sh -c 'echo "key=[$ANTHROPIC_API_KEY]"; echo x > "$HOME/.claude/evil" && echo ATTACK-STRICT-LAYER'
 echo evil >> "$HOME/.bashrc" && echo ATTACK-BASHRC
 cat "$HOME/.ssh/id_ed25519" && echo ATTACK-SSH
 echo evil > "$HOME/.profile" && echo ATTACK-PROFILE
@@ -199,6 +200,10 @@ exit 5
     }
     assert!(!stdout.contains("ATTACK"), "an attack succeeded: {stdout}");
     assert!(!stdout.contains("PRIVATE-KEY"));
+    // The strict layer: a command the agent runs through exec gets neither the agent's key
+    // nor its state directory.
+    assert!(stdout.contains("key=[]"), "{stdout}");
+    assert!(!s.home.join(".claude/evil").exists());
     assert_eq!(
         std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
         "# rc\n"
@@ -215,7 +220,7 @@ exit 5
     );
     // Headless: the changes are kept, the view stays mounted, and the summary covers them.
     assert!(
-        stderr.contains("2 commands through exec, 1 failed, 1 rolled back; 1 refused by the gate"),
+        stderr.contains("3 commands through exec, 2 failed, 1 rolled back; 1 refused by the gate"),
         "{stderr}"
     );
     assert!(stderr.contains("ftsb-fs commit"), "{stderr}");
