@@ -9,7 +9,10 @@
 //!
 //! Everything sits in `mod confine` so that `cargo test confine` selects these tests by name.
 
+mod common;
+
 mod confine {
+    use crate::common::open_pty;
     use std::net::{TcpListener, TcpStream};
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
@@ -621,7 +624,7 @@ mod confine {
         let f = fixture();
         let (_master, slave, path) = open_pty();
         drop(slave);
-        let mode = format!("open:{path}");
+        let mode = format!("open:{}", path.display());
         let out = run_child(&mode, None);
         assert_eq!(out.status.code(), Some(OK), "control: {}", stderr(&out));
         let out = run_child(&mode, Some(&f.spec()));
@@ -672,35 +675,6 @@ mod confine {
             );
             let out = run(mode, Some(&spec));
             assert_eq!(out.status.code(), Some(DENIED), "{mode}: {}", stderr(&out));
-        }
-    }
-
-    /// A new pty pair: master, slave and the slave's path.
-    fn open_pty() -> (std::fs::File, std::fs::File, String) {
-        use std::os::fd::FromRawFd;
-        let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty writes two fds; the name, termios and winsize pointers may be null.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-        let path = std::fs::read_link(format!("/proc/self/fd/{slave}"))
-            .expect("slave path")
-            .to_string_lossy()
-            .into_owned();
-        // SAFETY: both fds were just opened by openpty and are owned by nobody else.
-        unsafe {
-            (
-                std::fs::File::from_raw_fd(master),
-                std::fs::File::from_raw_fd(slave),
-                path,
-            )
         }
     }
 

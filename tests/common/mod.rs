@@ -571,3 +571,29 @@ impl Rng {
         )
     }
 }
+
+/// A new pty pair: master, slave and the slave's path.
+pub fn open_pty() -> (std::fs::File, std::fs::File, std::path::PathBuf) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds; the other pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    // SAFETY: both fds were just opened by openpty and are owned by nobody else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+            path,
+        )
+    }
+}
