@@ -359,6 +359,46 @@ exit 0
 }
 
 #[test]
+fn a_killed_run_takes_its_agent_with_it() {
+    let s = Session::new();
+    let agent = s.agent("agent", "echo $$ > \"$FTSB_FS_VIEW/pid\"\nexec sleep 60\n");
+    let mut run = ftsb(&s.state)
+        .env("HOME", &s.home)
+        .arg("run")
+        .arg(&s.ws)
+        .arg("--")
+        .arg(&agent)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = s.ws.join("pid");
+    let started = std::time::Instant::now();
+    let pid: i32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the agent never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(alive(pid));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let started = std::time::Instant::now();
+    while alive(pid) && started.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "the agent outlived a killed run");
+    s.unmount_abort();
+}
+
+#[test]
 fn run_returns_the_agents_status() {
     let s = Session::new();
     let missing = s.run(&[], &["no-such-agent-anywhere"]);

@@ -166,6 +166,14 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         Some(report)
     };
 
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and takes integers only. If `run`
+    // itself is killed, the agent is too, rather than going on changing the view unwatched.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let supervisor = Supervisor::start()?;
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the agent started may go on changing the view once the session ends.
