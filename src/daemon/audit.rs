@@ -240,6 +240,9 @@ fn merge(v: &mut Value, e: &Event) {
     }
 }
 
+/// How many of the newest restorable states get a diffstat in `log` (older steps show none).
+pub const STAT_STATES: usize = 100;
+
 /// The diffstat of each restorable row's step: from its state to the next restorable one.
 fn step_stats(ov: &Overlay, rows: &[crate::meta::LogRow], epoch: u64) -> BTreeMap<u64, Value> {
     let mut states: Vec<u64> = rows
@@ -248,6 +251,9 @@ fn step_stats(ov: &Overlay, rows: &[crate::meta::LogRow], epoch: u64) -> BTreeMa
         .map(|r| r.id)
         .collect();
     states.sort_unstable();
+    // Each state is a snapshot to load: bound the work to the newest ones.
+    let skip = states.len().saturating_sub(STAT_STATES);
+    states.drain(..skip);
     let load = |id: u64| crate::txn::load(ov, id).ok();
     let mut out = BTreeMap::new();
     let mut prev: Option<(u64, Snapshot)> = None;
