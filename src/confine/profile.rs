@@ -241,6 +241,15 @@ impl Profile {
                 }
             }
         }
+        // The hooks the harness calls (`ftsb-fs gate hook`) read the user's exec policy there;
+        // read-only, so the agent cannot loosen it.
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| home.map(|h| h.join(".config")));
+        if let Some(dir) = config.map(|c| c.join("ftsb-fs")).filter(|d| d.exists()) {
+            spec.add_readable(dir);
+        }
         for path in &setup.extra_writable {
             spec.add_writable(path.clone());
         }
@@ -289,6 +298,7 @@ mod tests {
         }
         std::fs::write(home.join(".claude.json"), b"{}").expect("write");
         std::fs::write(home.join(".bashrc"), b"").expect("write");
+        std::fs::create_dir_all(home.join(".config/ftsb-fs")).expect("mkdir");
         let spec = Harness::Claude.profile().spec(&AgentSetup {
             view: home.join("view"),
             tmpdir: home.join("tmp"),
@@ -310,6 +320,16 @@ mod tests {
             assert!(!p.starts_with(home.join(".local/state")), "{p:?}");
         }
         assert!(!spec.writable.contains(&home.join(".claude.json.backup")));
+        // The user's exec policy is readable (the hooks read it), never writable.
+        assert!(
+            spec.readable.contains(&home.join(".config/ftsb-fs")),
+            "{spec:?}"
+        );
+        assert!(
+            spec.writable
+                .iter()
+                .all(|p| !p.starts_with(home.join(".config")))
+        );
     }
 
     #[test]
