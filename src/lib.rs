@@ -3,7 +3,8 @@
 //! Reading order (see `docs/ARCHITECTURE.md`): `store` and `meta` hold the state,
 //! `overlay` is the copy-on-write namespace, `txn` seals checkpoints and publishes commits,
 //! `fuse` adapts the overlay to the kernel, `daemon` serves the mount and its control socket,
-//! `gate` judges command lines, `confine` restricts what `exec` runs, `cli` is the command line.
+//! `gate` judges command lines, `confine` restricts what `exec` runs, `review` is the terminal UI over a session, `cli` is
+//! the command line.
 
 pub mod cli;
 pub mod confine;
@@ -12,6 +13,7 @@ pub mod daemon;
 pub mod fuse;
 pub mod meta;
 pub mod overlay;
+pub mod review;
 pub mod store;
 pub mod txn;
 

@@ -107,6 +107,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let policy = super::config::Config::load(&ws, Some(&store))?.policy_or(a.policy.as_deref());
     let verdict = super::gate::check_exec(&a.command, policy.as_deref(), &cwd, &view)?;
     if let Some(denied) = verdict {
+        super::history::record_refusal(&ws, &line, &denied);
         if json {
             print_json(&json!({ "ran": false, "verdict": denied }));
         } else {

@@ -15,10 +15,12 @@ mod completions;
 pub mod config;
 mod exec;
 mod gate;
+mod history;
 mod mount;
 pub mod output;
 mod procs;
 pub mod report;
+mod review;
 mod run;
 mod txn;
 
@@ -75,6 +77,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Run a whole agent session in the view, then summarize (and commit or abort if asked).
     Run(run::RunArgs),
+    /// Review the session in a terminal UI: timeline, diffstats, diffs; roll back, commit, abort.
+    Review(WsArg),
     /// Finish or undo an interrupted commit (also runs automatically at mount).
     Recover(mount::StoreArgs),
     /// Check a store: blob hashes, database integrity, journal state.
@@ -197,6 +201,7 @@ fn dispatch(command: Command, json: bool, no_pager: bool) -> anyhow::Result<i32>
         Command::Gc(a) => txn::gc(a, json),
         Command::Exec(a) => exec::exec(a, json),
         Command::Run(a) => run::run(a, json),
+        Command::Review(a) => review::review(a, json),
         Command::Recover(a) => mount::recover(a, json),
         Command::Fsck(a) => mount::fsck(a, json),
         Command::Init(a) => gate::hook::init::init(a, json),

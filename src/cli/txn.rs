@@ -106,7 +106,7 @@ pub fn diff(a: DiffArgs, json: bool, page: bool) -> anyhow::Result<i32> {
         return Ok(0);
     }
     output::page(page);
-    if a.stat || a.from.is_some() || a.to.is_some() {
+    if a.stat {
         for e in &entries {
             outln!("{}", stat_line(e))?;
         }
@@ -159,19 +159,11 @@ fn stat_line(e: &Value) -> String {
 
 pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let (message, paths, force) = (a.message, a.paths, a.force);
-    let request = if a.allow_setid {
-        Request::CommitAllowingSetid {
-            message,
-            paths,
-            force,
-        }
-    } else {
-        Request::Commit {
-            message,
-            paths,
-            force,
-        }
+    let request = Request::Commit {
+        message: a.message,
+        paths: a.paths,
+        force: a.force,
+        allow_setid: a.allow_setid,
     };
     let r = output::progress("committing", || call(&ws, &request))?;
     if json {
@@ -220,29 +212,8 @@ pub fn log(a: WsArg, json: bool, page: bool) -> anyhow::Result<i32> {
         print_json(&r);
     } else {
         output::page(page);
-        for e in r.as_array().cloned().unwrap_or_default() {
-            let exit = e["exit_code"]
-                .as_i64()
-                .map(|c| format!(" exit={c}"))
-                .unwrap_or_default();
-            let command = e["command"].as_str();
-            let cmd = command.map(|c| format!(" `{c}`")).unwrap_or_default();
-            // An exec's checkpoint message repeats its command: say it once.
-            let message = e["message"].as_str().unwrap_or_default();
-            let message = match (command, message.strip_prefix("before: ")) {
-                (Some(c), Some(m)) if m == c => "",
-                _ => message,
-            };
-            let paths = e["entries"]
-                .as_u64()
-                .map(|n| count(n, "path", "paths"))
-                .unwrap_or_default();
-            let line = format!(
-                "{} {:<10} {paths:<9}{exit}{cmd} {message}",
-                paint(style::ID, &format!("{:>4}", e["id"].to_string())),
-                e["kind"].as_str().unwrap_or_default(),
-            );
-            outln!("{}", line.trim_end())?;
+        for e in r.as_array().into_iter().flatten() {
+            outln!("{}", super::history::entry_line(e))?;
         }
     }
     Ok(0)

@@ -70,10 +70,24 @@ fn last_cap() -> libc::c_int {
 
 /// Whether this process can and should empty the child's capability bounding set: only a
 /// process with capabilities has any to drop (others get none at exec, and no_new_privs stops
-/// file capabilities), and dropping needs CAP_SETPCAP, which we take root to have.
+/// file capabilities), and dropping needs CAP_SETPCAP. A root process that already runs
+/// without it (a command of an agent confined by `run`) has nothing left to drop and could not.
 pub(crate) fn should_drop_capabilities(spec: &Spec) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    spec.drop_capabilities && unsafe { libc::geteuid() } == 0
+    spec.drop_capabilities && unsafe { libc::geteuid() } == 0 && has_setpcap()
+}
+
+/// `CAP_SETPCAP` from `linux/capability.h` (the libc crate does not export it).
+const CAP_SETPCAP: u32 = 8;
+
+/// Whether CAP_SETPCAP is in this process's effective set (`CapEff` in `/proc/self/status`).
+fn has_setpcap() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|eff| eff & (1 << CAP_SETPCAP) != 0)
 }
 
 fn read_access() -> BitFlags<AccessFs> {

@@ -24,6 +24,7 @@
 
 mod apply;
 pub mod env;
+mod profile;
 pub mod scratch;
 mod seccomp;
 mod spec;
@@ -31,6 +32,7 @@ pub mod tree;
 
 use std::process::Command;
 
+pub use profile::{AgentSetup, Harness, Profile};
 pub use spec::{Net, Spec};
 
 /// Environment variable that, set to `off`, disables Landlock (the fallback path).

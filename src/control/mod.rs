@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub mod proxy;
+
 /// A request to the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -28,13 +30,10 @@ pub enum Request {
         message: String,
         paths: Vec<String>,
         force: bool,
-    },
-    /// `Commit`, also publishing files that gained setuid, setgid, sticky or a file
-    /// capability (`commit --allow-setid`); a plain `Commit` refuses them.
-    CommitAllowingSetid {
-        message: String,
-        paths: Vec<String>,
-        force: bool,
+        /// Also publish files that gained setuid, setgid, sticky or a file capability
+        /// (`commit --allow-setid`); without it such files are refused.
+        #[serde(default)]
+        allow_setid: bool,
     },
     Abort,
     Checkpoint {
@@ -59,6 +58,10 @@ pub enum Request {
     ExecEnd {
         exit_code: Option<i32>,
         rollback: bool,
+    },
+    /// Appends an event (`daemon::audit::Event` as JSON) to the audit log.
+    Record {
+        event: serde_json::Value,
     },
 }
 
@@ -104,8 +107,20 @@ pub struct Client {
 
 impl Client {
     /// Connects to the daemon of `workspace`; `ECONNREFUSED` means none is running.
+    /// Inside a `run` session of that workspace this is the session socket ([`proxy`]).
     pub fn connect(workspace: &Path) -> io::Result<Client> {
-        let stream = UnixStream::connect_addr(&socket_addr(workspace)?)?;
+        match proxy::session_socket(workspace) {
+            Some(path) => Client::on(UnixStream::connect(path)?),
+            None => Client::connect_daemon(workspace),
+        }
+    }
+
+    /// Connects to the daemon's own socket, never to a session socket.
+    pub fn connect_daemon(workspace: &Path) -> io::Result<Client> {
+        Client::on(UnixStream::connect_addr(&socket_addr(workspace)?)?)
+    }
+
+    fn on(stream: UnixStream) -> io::Result<Client> {
         let writer = stream.try_clone()?;
         Ok(Client {
             reader: BufReader::new(stream),

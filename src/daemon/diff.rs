@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use super::Daemon;
 use crate::fuse::lock;
-use crate::overlay::{Change, ChangeKind, Data, LowerPath, Overlay, Snapshot};
+use std::collections::BTreeMap;
+
+use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Node, Overlay, Snapshot};
 
 /// Files larger than this are reported as changed without a text diff.
 const MAX_DIFF_BYTES: u64 = 4 << 20;
@@ -197,26 +199,104 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
         Some(id) => load(&ov, id)?,
         None => ov.seal().map_err(|e| e.to_string())?,
     };
-    let (fa, fb) = (a.fingerprints(), b.fingerprints());
     let (pa, pb) = (a.paths(), b.paths());
-    // What a side holds at `path`: its node's mode and link target, or the workspace's where
-    // the side has no entry (whiteouts hold nothing).
-    let side = |paths: &std::collections::BTreeMap<String, Option<&crate::overlay::Node>>,
-                path: &str|
-     -> Option<(u32, Option<Vec<u8>>)> {
-        match paths.get(path) {
-            Some(Some(n)) => Some((n.attr.kind.mode_bits() | n.attr.perm, n.target.clone())),
-            Some(None) => None,
-            None => {
-                let p = LowerPath(path.as_bytes().to_vec());
-                let st = ov.lower().stat(&p).ok()??;
-                let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
-                Some((
-                    st.st_mode,
-                    link.then(|| ov.lower().read_link(&p).ok()).flatten(),
-                ))
+    let out = changes_between(&a, &b, |p| lower_has(&ov, p))
+        .into_iter()
+        .map(|(path, change)| {
+            let mut v = json!({ "path": path, "change": change });
+            for (key, held) in [
+                ("old", side(&ov, &pa, &path)),
+                ("new", side(&ov, &pb, &path)),
+            ] {
+                if let Some((mode, target)) = held {
+                    v[format!("{key}_mode")] = json!(format!("{mode:06o}"));
+                    if let Some(t) = target {
+                        v[format!("{key}_target")] = json!(String::from_utf8_lossy(&t));
+                    }
+                }
             }
+            if let (Some(old), Some(new)) =
+                (state_bytes(&ov, &pa, &path), state_bytes(&ov, &pb, &path))
+            {
+                // As git: a side that has no object is /dev/null.
+                let a = if change == "added" {
+                    "/dev/null".into()
+                } else {
+                    format!("a/{path}")
+                };
+                let b = if change == "deleted" {
+                    "/dev/null".into()
+                } else {
+                    format!("b/{path}")
+                };
+                let (insertions, deletions, text) = unified(&a, &b, &old, &new);
+                v["insertions"] = json!(insertions);
+                v["deletions"] = json!(deletions);
+                v["diff"] = json!(text);
+            }
+            v
+        })
+        .collect();
+    Ok(Value::Array(out))
+}
+
+/// What a state (`paths`, from `Snapshot::paths`) holds at `path`: its node's mode and link
+/// target, or the workspace's where the state has no entry (whiteouts hold nothing).
+fn side(
+    ov: &Overlay,
+    paths: &BTreeMap<String, Option<&Node>>,
+    path: &str,
+) -> Option<(u32, Option<Vec<u8>>)> {
+    match paths.get(path) {
+        Some(Some(n)) => Some((n.attr.kind.mode_bits() | n.attr.perm, n.target.clone())),
+        Some(None) => None,
+        None => {
+            let p = LowerPath(path.as_bytes().to_vec());
+            let st = ov.lower().stat(&p).ok()??;
+            let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
+            Some((
+                st.st_mode,
+                link.then(|| ov.lower().read_link(&p).ok()).flatten(),
+            ))
         }
+    }
+}
+
+/// The bytes a state (`paths`, from `Snapshot::paths`) shows at `path`, empty where nothing is;
+/// `None` for a non-file, a file larger than [`MAX_DIFF_BYTES`], or one that cannot be read.
+fn state_bytes(
+    ov: &Overlay,
+    paths: &BTreeMap<String, Option<&Node>>,
+    path: &str,
+) -> Option<Vec<u8>> {
+    match paths.get(path) {
+        None if lower_has(ov, path) => read_lower(ov, &LowerPath(path.as_bytes().to_vec())),
+        None | Some(None) => Some(Vec::new()),
+        Some(Some(n)) if n.attr.kind != Kind::File || n.attr.size > MAX_DIFF_BYTES => None,
+        Some(Some(n)) => match &n.data {
+            Data::Blob(id) => ov.blobs().read_verified(*id).ok(),
+            Data::Lower(p) => read_lower(ov, p),
+            Data::Work | Data::None => None,
+        },
+    }
+}
+
+/// Each path that differs from state `a` to state `b`, with `added`, `deleted` or `modified`.
+/// A path without an entry in a state shows the workspace's version there, which exists
+/// when `in_lower` says so.
+pub(super) fn changes_between(
+    a: &Snapshot,
+    b: &Snapshot,
+    in_lower: impl Fn(&str) -> bool,
+) -> Vec<(String, &'static str)> {
+    let (fa, fb) = (a.fingerprints(), b.fingerprints());
+    // What a state holds at a path: `None` when nothing is there, `Some(None)` for the
+    // workspace's version, `Some(Some(fp))` for an overlay entry.
+    let at = |f: &std::collections::BTreeMap<String, Option<String>>, path: &str| match f.get(path)
+    {
+        None if in_lower(path) => Some(None),
+        None | Some(None) => None,
+        Some(Some(fp)) => Some(Some(fp.clone())),
     };
     let mut out = Vec::new();
     for path in fa
@@ -224,24 +304,21 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
         .chain(fb.keys())
         .collect::<std::collections::BTreeSet<_>>()
     {
-        let change = match (fa.get(path), fb.get(path)) {
+        let change = match (at(&fa, path), at(&fb, path)) {
             (x, y) if x == y => continue,
-            (None | Some(None), Some(Some(_))) => "added",
-            (Some(Some(_)), None | Some(None)) => "deleted",
-            (None, Some(None)) => "deleted",
-            (Some(None), None) => "added",
+            (None, Some(_)) => "added",
+            (Some(_), None) => "deleted",
             _ => "modified",
         };
-        let mut v = json!({ "path": path, "change": change });
-        for (key, held) in [("old", side(&pa, path)), ("new", side(&pb, path))] {
-            if let Some((mode, target)) = held {
-                v[format!("{key}_mode")] = json!(format!("{mode:06o}"));
-                if let Some(t) = target {
-                    v[format!("{key}_target")] = json!(String::from_utf8_lossy(&t));
-                }
-            }
-        }
-        out.push(v);
+        out.push((path.clone(), change));
     }
-    Ok(Value::Array(out))
+    out
+}
+
+/// Whether the workspace holds `path` (a path relative to its root, as `fingerprints` names
+/// it).
+pub(super) fn lower_has(ov: &Overlay, path: &str) -> bool {
+    ov.lower()
+        .stat(&LowerPath(path.as_bytes().to_vec()))
+        .is_ok_and(|st| st.is_some())
 }

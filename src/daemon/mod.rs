@@ -5,6 +5,7 @@
 //! view is mounted over it, and the control socket is bound before mounting, so a second
 //! daemon for the same workspace fails before it could hide the first one's view.
 
+pub mod audit;
 mod commit;
 mod diff;
 mod ops;
@@ -70,6 +71,8 @@ pub struct Daemon {
     unmounter: Mutex<Unmounter>,
     /// Whether the kernel reads and writes working files itself (FUSE passthrough).
     passthrough: Arc<AtomicBool>,
+    /// What was run in the view, kept across `gc`.
+    audit: audit::Audit,
     /// Held while an unmount request is answered, so the process does not exit before the
     /// answer is sent.
     exit_gate: Mutex<()>,
@@ -123,6 +126,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     // The daemon must not keep the view busy.
     let _ = std::env::set_current_dir("/");
     let daemon = Arc::new(Daemon {
+        audit: audit::Audit::new(&config.store),
         config,
         overlay: overlay.clone(),
         invalidator: mounted.invalidator(),

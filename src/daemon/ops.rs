@@ -34,6 +34,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         reader: BufReader::new(stream),
         writer,
         exec: None,
+        exec_started: None,
     };
     while let Some(req) = conn.next() {
         let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
@@ -67,9 +68,18 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         tracing::warn!(
             "exec connection closed before the command ended: rolling back to checkpoint {id}"
         );
-        if let Err(e) = rollback(daemon, id) {
+        let undone = rollback(daemon, id);
+        if let Err(e) = &undone {
             tracing::error!("rollback of an interrupted exec failed: {e}");
         }
+        record_exec(
+            daemon,
+            &mut conn,
+            id,
+            None,
+            undone.is_ok(),
+            Some("interrupted"),
+        );
     }
 }
 
@@ -78,6 +88,8 @@ struct Conn {
     writer: UnixStream,
     /// The checkpoint of an `exec` in progress on this connection.
     exec: Option<u64>,
+    /// The command of that `exec` and when it began, for the audit log.
+    exec_started: Option<(String, std::time::Instant)>,
 }
 
 impl Conn {
@@ -109,12 +121,8 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             message,
             paths,
             force,
-        } => super::commit::commit(daemon, &message, &paths, force, false),
-        Request::CommitAllowingSetid {
-            message,
-            paths,
-            force,
-        } => super::commit::commit(daemon, &message, &paths, force, true),
+            allow_setid,
+        } => super::commit::commit(daemon, &message, &paths, force, allow_setid),
         Request::Abort => {
             let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
             invalidate(daemon, &inval);
@@ -125,10 +133,15 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "checkpoint": id }))
         }
-        Request::Log => {
-            let ov = lock(&daemon.overlay);
-            let log = ov.db().log().map_err(|e| e.to_string())?;
-            Ok(serde_json::to_value(log).expect("log rows are plain data"))
+        Request::Log => super::audit::log(daemon),
+        Request::Record { event } => {
+            let event: super::audit::Event =
+                serde_json::from_value(event).map_err(|e| format!("bad audit event: {e}"))?;
+            daemon
+                .audit
+                .record(event)
+                .map_err(|e| format!("audit log: {e}"))?;
+            Ok(json!({ "recorded": true }))
         }
         Request::Rollback { to } => {
             rollback(daemon, to)?;
@@ -156,6 +169,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             )
             .map_err(|e| e.to_string())?;
             conn.exec = Some(id);
+            conn.exec_started = Some((command, std::time::Instant::now()));
             Ok(json!({ "checkpoint": id }))
         }
         Request::ExecEnd {
@@ -182,8 +196,40 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             if undo {
                 rollback(daemon, id)?;
             }
+            record_exec(daemon, conn, id, exit_code, undo, None);
             Ok(json!({ "checkpoint": id, "rolled_back": undo }))
         }
+    }
+}
+
+/// Appends the audit event of the `exec` that began at checkpoint `id` on `conn`. The command
+/// passed the gate (`exec` asks it before beginning), so its verdict is `allow`. A failure to
+/// record is logged, not returned: the command's transaction is already decided.
+fn record_exec(
+    daemon: &Daemon,
+    conn: &mut Conn,
+    id: u64,
+    exit_code: Option<i32>,
+    rolled_back: bool,
+    reason: Option<&str>,
+) {
+    let (command, started) = conn
+        .exec_started
+        .take()
+        .map_or((None, None), |(c, t)| (Some(c), Some(t)));
+    let event = super::audit::Event {
+        kind: "exec".into(),
+        checkpoint: Some(id),
+        command,
+        verdict: Some("allow".into()),
+        reason: reason.map(str::to_owned),
+        exit_code,
+        duration_ms: started.map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
+        rolled_back: Some(rolled_back),
+        ..Default::default()
+    };
+    if let Err(e) = daemon.audit.record(event) {
+        tracing::error!("audit log: {e}");
     }
 }
 
