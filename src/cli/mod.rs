@@ -40,7 +40,7 @@ pub enum Command {
     /// Publish all changes (or only the named paths) into the workspace.
     Commit(txn::CommitArgs),
     /// Discard the overlay (undoable: the discarded state stays in the log).
-    Abort(WsArg),
+    Abort(txn::AbortArgs),
     /// Seal the current state as a new checkpoint and print its id.
     Checkpoint(txn::CheckpointArgs),
     /// Checkpoints, commits, rollbacks and commands, newest first.

@@ -72,6 +72,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                 message: format!("run: {}", quote_argv(&a.command)),
                 paths: vec![],
                 force: false,
+                dry_run: false,
             },
         )?;
         done = "committed";

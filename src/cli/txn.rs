@@ -1,6 +1,6 @@
 //! `status`, `diff`, `commit`, `abort`, `checkpoint`, `log`, `rollback`: talking to the daemon.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -27,7 +27,8 @@ pub struct DiffArgs {
 pub struct CommitArgs {
     /// The workspace; the paths to commit follow it (default: everything).
     pub workspace: Option<PathBuf>,
-    /// Only these paths (relative to the workspace root).
+    /// Only the changes under these paths or globs (relative to the workspace root); what a
+    /// named change needs goes with it (both ends of a rename, new directories on the way).
     pub paths: Vec<String>,
     #[arg(short, long, default_value = "")]
     pub message: String,
@@ -37,6 +38,21 @@ pub struct CommitArgs {
     /// Publish files that gained setuid, setgid, sticky or file capabilities.
     #[arg(long)]
     pub allow_setid: bool,
+    /// List what would be committed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `ftsb-fs abort`.
+#[derive(Debug, clap::Args)]
+pub struct AbortArgs {
+    /// The workspace; the paths to discard follow it (default: everything).
+    pub workspace: Option<PathBuf>,
+    /// Only these paths or globs (relative to the workspace root).
+    pub paths: Vec<String>,
+    /// List what would be discarded; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `ftsb-fs checkpoint`.
@@ -130,33 +146,105 @@ fn stat_line(e: &Value) -> String {
     )
 }
 
+/// The workspace and the paths of `commit`/`abort`: a first argument that is not a mounted
+/// workspace (or view) is a path, and paths named from inside a mount without naming the
+/// workspace are relative to the current directory.
+fn workspace_and_paths(
+    workspace: Option<PathBuf>,
+    mut paths: Vec<String>,
+) -> anyhow::Result<(PathBuf, Vec<String>)> {
+    let cwd = std::env::current_dir()?;
+    let mount = cwd
+        .ancestors()
+        .find(|d| crate::daemon::mounted_workspace(d).is_some())
+        .map(Path::to_path_buf);
+    if let Some(p) = &workspace {
+        let abs = super::absolute(p)?;
+        let served = crate::daemon::mounted_workspace(&abs).is_some()
+            || crate::control::Client::connect(&abs).is_ok();
+        if served || mount.is_none() {
+            return Ok((resolve_workspace(Some(p))?, paths));
+        }
+        paths.insert(0, p.to_string_lossy().into_owned());
+    }
+    let ws = resolve_workspace(None)?;
+    let rel = mount
+        .and_then(|d| cwd.strip_prefix(d).ok().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let paths = paths
+        .into_iter()
+        .map(|p| {
+            if rel.as_os_str().is_empty() || p.starts_with('/') {
+                p
+            } else {
+                rel.join(&p).to_string_lossy().into_owned()
+            }
+        })
+        .collect();
+    Ok((ws, paths))
+}
+
 pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
-    let ws = resolve_workspace(a.workspace.as_deref())?;
-    let (message, paths, force) = (a.message, a.paths, a.force);
+    let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
+    let (message, force, dry_run) = (a.message, a.force, a.dry_run);
     let request = if a.allow_setid {
         Request::CommitAllowingSetid {
             message,
             paths,
             force,
+            dry_run,
         }
     } else {
         Request::Commit {
             message,
             paths,
             force,
+            dry_run,
         }
     };
     let r = call(&ws, &request)?;
     if json {
         print_json(&r);
+    } else if dry_run {
+        print_changes("would commit", &r["would_commit"]);
     } else {
         println!("committed {} changes to {}", r["changes"], ws.display());
     }
     Ok(0)
 }
 
-pub fn abort(a: WsArg, json: bool) -> anyhow::Result<i32> {
-    let ws = resolve_workspace(a.workspace.as_deref())?;
+/// One line per change of a dry run or partial abort.
+fn print_changes(what: &str, changes: &Value) {
+    let list = changes.as_array().cloned().unwrap_or_default();
+    println!("{what} {} changes:", list.len());
+    for e in &list {
+        println!("  {}", stat_line(e));
+    }
+}
+
+pub fn abort(a: AbortArgs, json: bool) -> anyhow::Result<i32> {
+    let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
+    if !paths.is_empty() || a.dry_run {
+        if paths.is_empty() {
+            anyhow::bail!("abort --dry-run needs the paths to discard");
+        }
+        let r = call(
+            &ws,
+            &Request::AbortPaths {
+                paths,
+                dry_run: a.dry_run,
+            },
+        )?;
+        if json {
+            print_json(&r);
+        } else if a.dry_run {
+            print_changes("would discard", &r["would_abort"]);
+        } else {
+            print_changes("discarded", &r["discarded"]);
+            println!("(undo with rollback; see log)");
+        }
+        return Ok(0);
+    }
     let r = call(&ws, &Request::Abort)?;
     if json {
         print_json(&r);

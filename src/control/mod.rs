@@ -28,6 +28,9 @@ pub enum Request {
         message: String,
         paths: Vec<String>,
         force: bool,
+        /// List what would go, change nothing.
+        #[serde(default)]
+        dry_run: bool,
     },
     /// `Commit`, also publishing files that gained setuid, setgid, sticky or a file
     /// capability (`commit --allow-setid`); a plain `Commit` refuses them.
@@ -35,8 +38,16 @@ pub enum Request {
         message: String,
         paths: Vec<String>,
         force: bool,
+        #[serde(default)]
+        dry_run: bool,
     },
     Abort,
+    /// Discards only the changes under `paths` (`abort PATH...`); with `dry_run`, lists them.
+    AbortPaths {
+        paths: Vec<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
     Checkpoint {
         message: String,
     },

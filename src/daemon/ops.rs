@@ -109,12 +109,17 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             message,
             paths,
             force,
-        } => super::commit::commit(daemon, &message, &paths, force, false),
+            dry_run,
+        } => super::commit::commit(daemon, &message, &paths, force, false, dry_run),
         Request::CommitAllowingSetid {
             message,
             paths,
             force,
-        } => super::commit::commit(daemon, &message, &paths, force, true),
+            dry_run,
+        } => super::commit::commit(daemon, &message, &paths, force, true, dry_run),
+        Request::AbortPaths { paths, dry_run } => {
+            super::commit::abort_paths(daemon, &paths, dry_run)
+        }
         Request::Abort => {
             let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
             invalidate(daemon, &inval);

@@ -302,6 +302,9 @@ impl Builder<'_> {
 pub enum CommitError {
     #[error("commit refused: {} path(s) changed in the workspace outside the view: {}; nothing was written (use --force to overwrite them)", .0.len(), .0.iter().map(|c| format!("{} ({})", c.path, c.reason)).collect::<Vec<_>>().join(", "))]
     Conflicts(Vec<super::Conflict>),
+    /// The paths of a partial commit select nothing, or its record is unreadable.
+    #[error("{0}")]
+    Select(String),
     #[error(transparent)]
     Txn(#[from] super::TxnError),
     #[error(transparent)]
@@ -323,9 +326,9 @@ pub struct CommitOutcome {
 }
 
 /// The key-value entry holding when the current transaction began (ns since the epoch).
-const TXN_STARTED: &str = "txn_started_ns";
+pub(super) const TXN_STARTED: &str = "txn_started_ns";
 
-fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
+pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     let ns: i64 = ov
         .db()
         .kv_get(TXN_STARTED)?
@@ -337,7 +340,7 @@ fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     })
 }
 
-fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
+pub(super) fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
     let now = Time::now();
     ov.db().kv_set(
         TXN_STARTED,
@@ -415,7 +418,7 @@ fn clear(
 }
 
 /// Where each node of `snap` is in the workspace after the commit: (inode, parent, name, path).
-fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)> {
+pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)> {
     let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, Ino)>> = HashMap::new();
     for (dir, name, d) in &snap.dentries {
         if let Dentry::Child(ino) = d {
@@ -487,16 +490,25 @@ pub fn recover_store(
 
 /// After recovery finished a commit, the overlay it published is cleared.
 pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(), CommitError> {
-    if let super::Recovery::FinishedCommit { id } = outcome
-        && ov.db().kv_get("epoch")?.as_deref() != Some(&id.to_string())
-    {
+    let finished = match outcome {
+        super::Recovery::FinishedCommit { id }
+            if ov.db().kv_get("epoch")?.as_deref() != Some(&id.to_string()) =>
+        {
+            Some(*id)
+        }
+        _ => None,
+    };
+    if super::partial::after_recovery(ov, finished)? {
+        return Ok(());
+    }
+    if let Some(id) = finished {
         let snap = ov.seal()?;
-        clear(ov, &snap, *id)?;
+        clear(ov, &snap, id)?;
     }
     Ok(())
 }
 
-fn now_ns() -> i64 {
+pub(super) fn now_ns() -> i64 {
     let t = Time::now();
     t.sec * 1_000_000_000 + i64::from(t.nsec)
 }
