@@ -58,6 +58,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         &Request::Diff {
             from: None,
             to: None,
+            binary: false,
         },
     )?;
     let n = changes.as_array().map_or(0, Vec::len);

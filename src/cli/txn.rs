@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::io::Write;
+
 use serde_json::Value;
 
 use super::{WsArg, call, print_json, resolve_workspace};
@@ -14,6 +16,12 @@ pub struct DiffArgs {
     /// One line per changed path with counts, instead of the full diff.
     #[arg(long)]
     pub stat: bool,
+    /// One line per changed path with git's status letter (A, D, M, R100...).
+    #[arg(long)]
+    pub name_status: bool,
+    /// Git binary patches for binary files, so `git apply` can apply them.
+    #[arg(long)]
+    pub binary: bool,
     /// Compare from this checkpoint (0: no changes) ...
     #[arg(long)]
     pub from: Option<u64>,
@@ -94,31 +102,70 @@ pub fn diff(a: DiffArgs, json: bool) -> anyhow::Result<i32> {
         &Request::Diff {
             from: a.from,
             to: a.to,
+            binary: a.binary,
         },
     )?;
     let entries = d.as_array().cloned().unwrap_or_default();
+    let mut out = std::io::stdout().lock();
     if json {
         print_json(&d);
+    } else if a.name_status {
+        for e in entries.iter().filter(|e| e["kind"] != "Dir") {
+            writeln!(out, "{}", name_status(e))?;
+        }
     } else if a.stat || a.from.is_some() || a.to.is_some() {
         for e in &entries {
-            println!("{}", stat_line(e));
+            writeln!(out, "{}", stat_line(e))?;
         }
     } else {
         for e in &entries {
             match e["diff"].as_str() {
-                Some(text) if !text.is_empty() => print!("{text}"),
-                _ => println!("{}", stat_line(e)),
+                Some(text) if !text.is_empty() => out.write_all(text.as_bytes())?,
+                // Directories: git has none; a patch leaves them out.
+                _ if e["kind"] == "Dir" => {}
+                _ => writeln!(out, "{}", stat_line(e))?,
             }
         }
     }
     Ok(0)
 }
 
+/// Git's `--name-status` line: the status letter (with the similarity of a rename), a tab,
+/// the path (for a rename, the old path, a tab, the new one), names quoted as git quotes them.
+fn name_status(e: &Value) -> String {
+    let path = e["git_path"]
+        .as_str()
+        .or(e["path"].as_str())
+        .unwrap_or_default();
+    match &e["change"] {
+        Value::String(s) => {
+            let letter = match s.as_str() {
+                "added" => "A",
+                "deleted" => "D",
+                _ => "M",
+            };
+            format!("{letter}\t{path}")
+        }
+        Value::Object(o) => {
+            let from = e["git_from"]
+                .as_str()
+                .or(o.get("renamed").and_then(|r| r["from"].as_str()))
+                .unwrap_or_default();
+            let sim = e["similarity"].as_u64().unwrap_or(100);
+            format!("R{sim:03}\t{from}\t{path}")
+        }
+        _ => format!("M\t{path}"),
+    }
+}
+
 fn stat_line(e: &Value) -> String {
     let change = match &e["change"] {
         Value::String(s) => s.clone(),
-        Value::Object(o) => match o.get("renamed").and_then(|r| r["from"].as_str()) {
-            Some(from) => format!("renamed from {from}"),
+        Value::Object(o) => match e["git_from"]
+            .as_str()
+            .or(o.get("renamed").and_then(|r| r["from"].as_str()))
+        {
+            Some(from) => format!("renamed from {}", visible(from)),
             None => "changed".into(),
         },
         _ => "changed".into(),
@@ -135,15 +182,33 @@ fn stat_line(e: &Value) -> String {
         _ => String::new(),
     };
     let target = match (e["old_target"].as_str(), e["new_target"].as_str()) {
-        (Some(o), Some(n)) if o != n => format!(" [symlink {o} => {n}]"),
-        (_, Some(n)) => format!(" [symlink to {n}]"),
+        (Some(o), Some(n)) if o != n => format!(" [symlink {} => {}]", visible(o), visible(n)),
+        (_, Some(n)) => format!(" [symlink to {}]", visible(n)),
         _ => String::new(),
     };
     format!(
         "{:<10} {}{counts}{mode}{target}",
         change,
-        e["path"].as_str().unwrap_or_default()
+        visible(
+            e["git_path"]
+                .as_str()
+                .or(e["path"].as_str())
+                .unwrap_or_default()
+        )
     )
+}
+
+/// Text for a terminal: control characters escaped (`\t`, `\n`, `\x1b`...), never sent raw.
+fn visible(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The workspace and the paths of `commit`/`abort`: a first argument that is not a mounted

@@ -23,6 +23,9 @@ pub enum Request {
     Diff {
         from: Option<u64>,
         to: Option<u64>,
+        /// Git binary patches for binary files (`diff --binary`).
+        #[serde(default)]
+        binary: bool,
     },
     Commit {
         message: String,

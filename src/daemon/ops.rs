@@ -104,7 +104,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             "store": daemon.config.store,
         })),
         Request::Status => status(daemon),
-        Request::Diff { from, to } => super::diff::diff(daemon, from, to),
+        Request::Diff { from, to, binary } => super::diff::diff(daemon, from, to, binary),
         Request::Commit {
             message,
             paths,
