@@ -233,3 +233,73 @@ fn json_keeps_names_that_are_not_utf8() {
         "{text}"
     );
 }
+
+#[test]
+fn gitignore_hides_changes_from_diff_and_status_but_not_from_commit() {
+    let m = Mounted::at(|ws: &Path| {
+        fs::write(ws.join(".gitignore"), "target/\n*.log\n").unwrap();
+        fs::create_dir(ws.join("sub")).unwrap();
+        fs::write(ws.join("sub/.gitignore"), "!keep.log\n").unwrap();
+        fs::write(ws.join("src.rs"), "fn a() {}\n").unwrap();
+    });
+    fs::create_dir_all(m.v("target/debug")).unwrap();
+    fs::write(m.v("target/debug/app"), "binary\n").unwrap();
+    fs::write(m.v("build.log"), "noise\n").unwrap();
+    fs::write(m.v("sub/keep.log"), "kept by a negation\n").unwrap();
+    fs::write(m.v("sub/other.log"), "noise\n").unwrap();
+    fs::write(m.v("src.rs"), "fn a() { b() }\n").unwrap();
+
+    let lines = |out: String| -> Vec<String> { out.lines().map(str::to_owned).collect() };
+    assert_eq!(
+        lines(m.ok(&["diff", "--name-status"])),
+        ["M\tsrc.rs", "A\tsub/keep.log"]
+    );
+    let all = lines(m.ok(&["diff", "--name-status", "--ignored"]));
+    for p in ["A\tbuild.log", "A\ttarget/debug/app", "A\tsub/other.log"] {
+        assert!(all.contains(&p.to_owned()), "--ignored lacks {p}: {all:?}");
+    }
+    // Path filters (the workspace comes first).
+    let sub = run_ok(
+        m.cmd()
+            .args(["diff", "--name-status"])
+            .arg(&m.ws)
+            .arg("sub"),
+    );
+    assert_eq!(String::from_utf8_lossy(&sub.stdout), "A\tsub/keep.log\n");
+    let text = m.ok(&["diff"]);
+    assert!(!text.contains("target/"), "{text}");
+    let status = m.ok(&["status"]);
+    assert!(
+        status.contains("  M src.rs\n") && status.contains("  A sub/keep.log\n"),
+        "{status}"
+    );
+    assert!(
+        status.contains("5 changes hidden by .gitignore"),
+        "{status}"
+    );
+    let s: serde_json::Value = serde_json::from_str(&m.ok(&["--json", "status"])).unwrap();
+    assert_eq!(s["changes"].as_array().unwrap().len(), 2, "{s}");
+    // build.log, sub/other.log, and target, target/debug, target/debug/app.
+    assert_eq!(s["hidden_by_gitignore"], 5, "{s}");
+
+    // Unless asked, commit publishes what .gitignore hides; asked, it leaves it in the view.
+    m.ok(&["commit", "--exclude-ignored"]);
+    assert_eq!(
+        fs::read_to_string(m.w("src.rs")).unwrap(),
+        "fn a() { b() }\n"
+    );
+    assert!(m.w("sub/keep.log").exists());
+    for p in ["build.log", "sub/other.log", "target"] {
+        assert!(!m.w(p).exists(), "--exclude-ignored published {p}");
+    }
+    assert_eq!(
+        fs::read_to_string(m.v("target/debug/app")).unwrap(),
+        "binary\n"
+    );
+    m.commit();
+    assert_eq!(
+        fs::read_to_string(m.w("target/debug/app")).unwrap(),
+        "binary\n"
+    );
+    assert_eq!(fs::read_to_string(m.w("build.log")).unwrap(), "noise\n");
+}

@@ -34,7 +34,7 @@ pub enum Command {
     /// Unmount the view; refuses while changes are uncommitted unless --abort or --keep.
     Unmount(mount::UnmountArgs),
     /// Mount state, overlay size, current checkpoint, conflicts.
-    Status(WsArg),
+    Status(txn::StatusArgs),
     /// What the overlay changes: unified diff, --stat, or JSON entries.
     Diff(txn::DiffArgs),
     /// Publish all changes (or only the named paths) into the workspace.

@@ -74,6 +74,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                 paths: vec![],
                 force: false,
                 dry_run: false,
+                exclude: vec![],
             },
         )?;
         done = "committed";

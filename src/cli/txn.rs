@@ -9,10 +9,26 @@ use serde_json::Value;
 use super::{WsArg, call, print_json, resolve_workspace};
 use crate::control::Request;
 
+/// `ftsb-fs status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The workspace; paths or globs to show follow it (default: everything).
+    pub workspace: Option<PathBuf>,
+    pub paths: Vec<String>,
+    /// Also list changes that `.gitignore` hides.
+    #[arg(long)]
+    pub ignored: bool,
+}
+
 /// `ftsb-fs diff`.
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
+    /// The workspace; paths or globs to show follow it (default: everything).
     pub workspace: Option<PathBuf>,
+    pub paths: Vec<String>,
+    /// Also show changes that `.gitignore` hides.
+    #[arg(long)]
+    pub ignored: bool,
     /// One line per changed path with counts, instead of the full diff.
     #[arg(long)]
     pub stat: bool,
@@ -49,6 +65,10 @@ pub struct CommitArgs {
     /// List what would be committed; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Leave the changes that `.gitignore` hides in the overlay (by default commit publishes
+    /// them: `.gitignore` only decides what `diff` and `status` show).
+    #[arg(long)]
+    pub exclude_ignored: bool,
 }
 
 /// `ftsb-fs abort`.
@@ -80,23 +100,149 @@ pub struct RollbackArgs {
     pub to: u64,
 }
 
-pub fn status(a: WsArg, json: bool) -> anyhow::Result<i32> {
-    let ws = resolve_workspace(a.workspace.as_deref())?;
-    let s = call(&ws, &Request::Status)?;
+pub fn status(a: StatusArgs, json: bool) -> anyhow::Result<i32> {
+    let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
+    let mut s = call(&ws, &Request::Status)?;
+    let view = PathBuf::from(s["view"].as_str().unwrap_or_default());
+    let all = s["changes"].as_array().cloned().unwrap_or_default();
+    let (shown, hidden) = Shown::new(&view, &paths, a.ignored)?.split(all);
     if json {
+        s["changes"] = Value::Array(shown);
+        s["hidden_by_gitignore"] = hidden.into();
         print_json(&s);
-    } else {
-        println!("workspace  {}", s["workspace"].as_str().unwrap_or_default());
-        println!("view       {}", s["view"].as_str().unwrap_or_default());
-        println!("store      {}", s["store"].as_str().unwrap_or_default());
-        println!("changes    {} entries, {} bytes", s["entries"], s["bytes"]);
-        println!("checkpoint {}", s["checkpoint"]);
+        return Ok(0);
+    }
+    println!("workspace  {}", s["workspace"].as_str().unwrap_or_default());
+    println!("view       {}", s["view"].as_str().unwrap_or_default());
+    println!("store      {}", s["store"].as_str().unwrap_or_default());
+    println!("changes    {} entries, {} bytes", s["entries"], s["bytes"]);
+    println!("checkpoint {}", s["checkpoint"]);
+    let conflicts = s["conflicts"].as_array().cloned().unwrap_or_default();
+    if !conflicts.is_empty() {
+        println!(
+            "conflicts  {} (changed in the workspace outside the view; commit refuses them unless --force)",
+            conflicts.len()
+        );
+        for c in &conflicts {
+            println!(
+                "  {} ({})",
+                visible(c["path"].as_str().unwrap_or_default()),
+                c["reason"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    for e in &shown {
+        let letter = match &e["change"] {
+            Value::String(c) if c == "added" => "A",
+            Value::String(c) if c == "deleted" => "D",
+            Value::Object(_) => "R",
+            _ => "M",
+        };
+        println!(
+            "  {letter} {}",
+            visible(e["path"].as_str().unwrap_or_default())
+        );
+    }
+    if hidden > 0 {
+        println!("({hidden} changes hidden by .gitignore; --ignored shows them)");
     }
     Ok(0)
 }
 
+/// Which changes `diff` and `status` show: those under the named paths, and unless
+/// `--ignored`, not ignored by the view's `.gitignore` files (`.git` itself is never shown,
+/// as in git). Display only: what commit publishes does not depend on it.
+struct Shown {
+    view: PathBuf,
+    filter: Option<crate::txn::Filter>,
+    ignored: bool,
+    /// The `.gitignore` matcher of each directory that has one, by its path in the view.
+    matchers: std::collections::HashMap<PathBuf, Option<ignore::gitignore::Gitignore>>,
+}
+
+impl Shown {
+    fn new(view: &Path, paths: &[String], ignored: bool) -> anyhow::Result<Shown> {
+        let filter = if paths.is_empty() {
+            None
+        } else {
+            Some(crate::txn::Filter::new(paths).map_err(|e| anyhow::anyhow!(e))?)
+        };
+        Ok(Shown {
+            view: view.to_owned(),
+            filter,
+            ignored,
+            matchers: std::collections::HashMap::new(),
+        })
+    }
+
+    /// The entries to show, and how many `.gitignore` hid.
+    fn split(&mut self, entries: Vec<Value>) -> (Vec<Value>, usize) {
+        let mut hidden = 0;
+        let mut shown = Vec::new();
+        for e in entries {
+            let path = e["path"].as_str().unwrap_or_default().to_owned();
+            let from = e["change"]["renamed"]["from"].as_str().map(str::to_owned);
+            if let Some(f) = &self.filter
+                && !f.matches_bytes(path.as_bytes())
+                && !from.as_ref().is_some_and(|p| f.matches_bytes(p.as_bytes()))
+            {
+                continue;
+            }
+            if !self.ignored && self.is_ignored(&path, e["kind"] == "Dir") {
+                hidden += 1;
+                continue;
+            }
+            shown.push(e);
+        }
+        (shown, hidden)
+    }
+
+    fn is_ignored(&mut self, path: &str, is_dir: bool) -> bool {
+        if path == ".git" || path.starts_with(".git/") {
+            return true;
+        }
+        let full = self.view.join(path);
+        // Deepest .gitignore first: it overrides its ancestors', as in git.
+        let dirs: Vec<PathBuf> = full
+            .ancestors()
+            .skip(1)
+            .take_while(|d| d.starts_with(&self.view))
+            .map(Path::to_path_buf)
+            .collect();
+        for dir in dirs {
+            let view = self.view.clone();
+            let m = self.matchers.entry(dir.clone()).or_insert_with(|| {
+                let mut b = ignore::gitignore::GitignoreBuilder::new(&dir);
+                let mut any = dir.join(".gitignore").is_file();
+                if any {
+                    b.add(dir.join(".gitignore"));
+                }
+                let exclude = view.join(".git/info/exclude");
+                if dir == view && exclude.is_file() {
+                    b.add(exclude);
+                    any = true;
+                }
+                if any { b.build().ok() } else { None }
+            });
+            if let Some(m) = m {
+                let hit = m.matched_path_or_any_parents(&full, is_dir);
+                if hit.is_ignore() {
+                    return true;
+                }
+                if hit.is_whitelist() {
+                    return false;
+                }
+            }
+        }
+        false
+    }
+}
+
 pub fn diff(a: DiffArgs, json: bool) -> anyhow::Result<i32> {
-    let ws = resolve_workspace(a.workspace.as_deref())?;
+    let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
+    let info = call(&ws, &Request::Info)?;
+    let view = PathBuf::from(info["view"].as_str().unwrap_or_default());
+    let mut shown = Shown::new(&view, &paths, a.ignored)?;
     let d = call(
         &ws,
         &Request::Diff {
@@ -105,10 +251,15 @@ pub fn diff(a: DiffArgs, json: bool) -> anyhow::Result<i32> {
             binary: a.binary,
         },
     )?;
-    let entries = d.as_array().cloned().unwrap_or_default();
+    let all = d.as_array().cloned().unwrap_or_default();
+    let entries = if a.from.is_some() || a.to.is_some() {
+        all
+    } else {
+        shown.split(all).0
+    };
     let mut out = std::io::stdout().lock();
     if json {
-        print_json(&d);
+        print_json(&Value::Array(entries));
     } else if a.name_status {
         for e in entries.iter().filter(|e| e["kind"] != "Dir") {
             writeln!(out, "{}", name_status(e))?;
@@ -252,12 +403,26 @@ fn workspace_and_paths(
 pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
     let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
     let (message, force, dry_run) = (a.message, a.force, a.dry_run);
+    let exclude = if a.exclude_ignored {
+        let s = call(&ws, &Request::Status)?;
+        let view = PathBuf::from(s["view"].as_str().unwrap_or_default());
+        let all = s["changes"].as_array().cloned().unwrap_or_default();
+        let mut shown = Shown::new(&view, &[], false)?;
+        all.iter()
+            .filter_map(|e| Some((e["path"].as_str()?, e["kind"] == "Dir")))
+            .filter(|(p, dir)| shown.is_ignored(p, *dir))
+            .map(|(p, _)| p.to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let request = if a.allow_setid {
         Request::CommitAllowingSetid {
             message,
             paths,
             force,
             dry_run,
+            exclude,
         }
     } else {
         Request::Commit {
@@ -265,6 +430,7 @@ pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
             paths,
             force,
             dry_run,
+            exclude,
         }
     };
     let r = call(&ws, &request)?;

@@ -34,6 +34,10 @@ pub enum Request {
         /// List what would go, change nothing.
         #[serde(default)]
         dry_run: bool,
+        /// Paths (with what is under them) not to publish unless a published change needs
+        /// them (`commit --exclude-ignored`).
+        #[serde(default)]
+        exclude: Vec<String>,
     },
     /// `Commit`, also publishing files that gained setuid, setgid, sticky or a file
     /// capability (`commit --allow-setid`); a plain `Commit` refuses them.
@@ -43,6 +47,8 @@ pub enum Request {
         force: bool,
         #[serde(default)]
         dry_run: bool,
+        #[serde(default)]
+        exclude: Vec<String>,
     },
     Abort,
     /// Discards only the changes under `paths` (`abort PATH...`); with `dry_run`, lists them.

@@ -9,7 +9,8 @@ use crate::overlay::Change;
 use crate::txn;
 
 /// Publishes the overlay into the workspace; with `paths`, only the changes under them (see
-/// `txn::partial` for what a named change takes along), the rest stays in the overlay.
+/// `txn::partial` for what a named change takes along), the rest stays in the overlay; with
+/// `exclude`, not the changes under those paths.
 /// Writers through the view wait while it runs, so each write lands either in this commit or
 /// in the next transaction. Refuses, unless `allow_setid`, when a file would reach the
 /// workspace with a privilege it did not have there (setuid, setgid, sticky, a file
@@ -18,12 +19,13 @@ pub fn commit(
     daemon: &Daemon,
     message: &str,
     paths: &[String],
+    exclude: &[String],
     force: bool,
     allow_setid: bool,
     dry_run: bool,
 ) -> Result<Value, String> {
-    let filter = (!paths.is_empty())
-        .then(|| txn::Filter::new(paths))
+    let filter = (!paths.is_empty() || !exclude.is_empty())
+        .then(|| txn::Filter::new(paths).map(|f| f.excluding(exclude)))
         .transpose()?;
     let outcome = {
         let mut ov = lock(&daemon.overlay);

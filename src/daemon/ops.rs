@@ -110,13 +110,15 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             paths,
             force,
             dry_run,
-        } => super::commit::commit(daemon, &message, &paths, force, false, dry_run),
+            exclude,
+        } => super::commit::commit(daemon, &message, &paths, &exclude, force, false, dry_run),
         Request::CommitAllowingSetid {
             message,
             paths,
             force,
             dry_run,
-        } => super::commit::commit(daemon, &message, &paths, force, true, dry_run),
+            exclude,
+        } => super::commit::commit(daemon, &message, &paths, &exclude, force, true, dry_run),
         Request::AbortPaths { paths, dry_run } => {
             super::commit::abort_paths(daemon, &paths, dry_run)
         }
@@ -250,6 +252,7 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
         "checkpoint": checkpoint.unwrap_or(0),
         "epoch": txn::epoch(&ov).map_err(|e| e.to_string())?,
         "conflicts": conflicts,
+        "changes": changes,
     }))
 }
 

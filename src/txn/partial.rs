@@ -39,11 +39,14 @@ const PARTIAL_REST: &str = "partial_commit_rest";
 /// workspace root.
 #[derive(Debug, Clone)]
 pub struct Filter {
+    /// None: every change.
     patterns: Vec<Vec<u8>>,
+    /// Paths (and what is under them) a pattern does not select (`commit --exclude-ignored`).
+    exclude: Vec<Vec<u8>>,
 }
 
 impl Filter {
-    /// Parses the patterns; refuses absolute paths and `..`.
+    /// Parses the patterns (none: every change); refuses absolute paths and `..`.
     pub fn new(patterns: &[String]) -> Result<Filter, String> {
         let mut out = Vec::new();
         for p in patterns {
@@ -67,7 +70,23 @@ impl Filter {
             }
             out.push(t.as_bytes().to_vec());
         }
-        Ok(Filter { patterns: out })
+        Ok(Filter {
+            patterns: out,
+            exclude: Vec::new(),
+        })
+    }
+
+    /// The same filter, selecting nothing at or under `paths` by itself (a change that a
+    /// selected one needs still goes along).
+    pub fn excluding(mut self, paths: &[String]) -> Filter {
+        self.exclude = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self
+    }
+
+    fn excluded(&self, path: &[u8]) -> bool {
+        self.exclude
+            .iter()
+            .any(|e| path == e || (path.starts_with(e) && path.get(e.len()) == Some(&b'/')))
     }
 
     fn matches_one(pattern: &[u8], path: &[u8]) -> bool {
@@ -94,7 +113,13 @@ impl Filter {
     }
 
     fn matches(&self, path: &LowerPath) -> bool {
-        self.patterns.iter().any(|p| Self::matches_one(p, &path.0))
+        self.matches_bytes(&path.0)
+    }
+
+    /// Whether `path` (relative to the workspace root) is selected.
+    pub fn matches_bytes(&self, path: &[u8]) -> bool {
+        (self.patterns.is_empty() || self.patterns.iter().any(|p| Self::matches_one(p, path)))
+            && !self.excluded(path)
     }
 }
 
@@ -323,7 +348,14 @@ pub fn split(
         let g = groups.find(i);
         todo.extend(members[&g].iter().copied().filter(|j| !selected[*j]));
         if units[i].kind != UnitKind::DirInPlace || filter.matches(&units[i].path) {
-            todo.extend(children[i].iter().copied().filter(|j| !selected[*j]));
+            // A moved directory goes whole; a new or unmoved one leaves excluded entries.
+            let whole = units[i].kind == UnitKind::DirMoved || purpose == Purpose::Abort;
+            todo.extend(
+                children[i]
+                    .iter()
+                    .copied()
+                    .filter(|j| !selected[*j] && (whole || !filter.excluded(&units[*j].path.0))),
+            );
         }
         if purpose == Purpose::Commit {
             let mut up = units[i].parent;
@@ -333,6 +365,18 @@ pub fn split(
                     _ => container[p] = true,
                 }
                 up = units[p].parent;
+            }
+        }
+    }
+    // A new directory that keeps entries in the overlay is made, and merged afterwards.
+    if purpose == Purpose::Commit {
+        for i in 0..n {
+            if selected[i]
+                && units[i].kind == UnitKind::DirNew
+                && children[i].iter().any(|j| !selected[*j])
+            {
+                selected[i] = false;
+                container[i] = true;
             }
         }
     }
