@@ -303,3 +303,69 @@ fn gitignore_hides_changes_from_diff_and_status_but_not_from_commit() {
     );
     assert_eq!(fs::read_to_string(m.w("build.log")).unwrap(), "noise\n");
 }
+
+#[test]
+fn a_rename_over_save_is_a_modification_without_a_false_conflict() {
+    if !have("sed") {
+        eprintln!("SKIPPED: sed is not installed");
+        return;
+    }
+    let m = Mounted::at(sample_tree);
+    // sed -i writes a temporary file next to the original and renames it over it, as
+    // editors and formatters do.
+    run_ok(
+        Command::new("sed")
+            .args(["-i", "s/alpha/ALPHA/"])
+            .arg(m.v("a.txt")),
+    );
+    fs::write(m.v(".b.txt.swp"), "bravo, saved\n").unwrap();
+    fs::rename(m.v(".b.txt.swp"), m.v("b.txt")).unwrap();
+
+    let s: serde_json::Value = serde_json::from_str(&m.ok(&["--json", "status"])).unwrap();
+    assert_eq!(s["conflicts"], serde_json::json!([]), "{s}");
+    let d: serde_json::Value = serde_json::from_str(&m.ok(&["--json", "diff"])).unwrap();
+    let changes: Vec<(&str, &str)> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap(),
+                e["change"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [("a.txt", "modified"), ("b.txt", "modified")],
+        "{d}"
+    );
+    let text = m.ok(&["diff"]);
+    assert!(
+        text.contains("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-alpha\n+ALPHA\n"),
+        "{text}"
+    );
+    assert!(!text.contains("new file mode"), "{text}");
+    m.commit();
+    assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "ALPHA\n");
+}
+
+#[test]
+fn a_real_conflict_is_listed_and_blocks_commit_unless_forced() {
+    let m = Mounted::at(sample_tree);
+    fs::write(m.v("a.txt"), "from the view\n").unwrap();
+    // Someone edits the workspace file directly after the view copied it.
+    fs::write(m.w("a.txt"), "from outside\n").unwrap();
+    let status = m.ok(&["status"]);
+    assert!(status.contains("conflicts  1"), "{status}");
+    assert!(status.contains("  a.txt ("), "{status}");
+    let s: serde_json::Value = serde_json::from_str(&m.ok(&["--json", "status"])).unwrap();
+    assert_eq!(s["conflicts"][0]["path"], "a.txt", "{s}");
+    assert_error(
+        &m.try_(&["commit"]),
+        "changed in the workspace outside the view: a.txt",
+    );
+    assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "from outside\n");
+    m.ok(&["commit", "--force"]);
+    assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "from the view\n");
+}

@@ -44,9 +44,54 @@ pub fn diff(
         {
             continue;
         }
-        entries.push(entry(&mut ov, c, &ctx));
+        let mut v = entry(&mut ov, c, &ctx);
+        if replaced_in_place(&ov, c) {
+            v["change"] = json!("modified");
+        }
+        entries.push(v);
     }
     Ok(Value::Array(entries))
+}
+
+/// The changes as `status` lists them: as `diff` does, a rename once (at its new path) and
+/// a file saved by renaming a new one over it as modified.
+pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
+    let moved: HashSet<&LowerPath> = changes
+        .iter()
+        .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
+        .filter_map(|c| c.origin.as_ref())
+        .collect();
+    changes
+        .iter()
+        .filter(|c| {
+            c.change != ChangeKind::Deleted || !c.origin.as_ref().is_some_and(|o| moved.contains(o))
+        })
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("changes are plain data");
+            if replaced_in_place(ov, c) {
+                v["change"] = json!("modified");
+            }
+            v
+        })
+        .collect()
+}
+
+/// Whether an added path replaced a workspace object of the same type at the same path (a
+/// rename-over save: `sed -i`, editors, formatters): a modification, as git sees it.
+fn replaced_in_place(ov: &Overlay, c: &Change) -> bool {
+    if c.change != ChangeKind::Added {
+        return false;
+    }
+    let (Some(origin), Some(kind)) = (&c.origin, c.kind) else {
+        return false;
+    };
+    kind != crate::overlay::Kind::Dir
+        && ov
+            .lower()
+            .stat(origin)
+            .ok()
+            .flatten()
+            .is_some_and(|st| st.st_mode & libc::S_IFMT == kind.mode_bits())
 }
 
 /// What every entry's patch needs to know of the others.

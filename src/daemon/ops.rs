@@ -252,7 +252,7 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
         "checkpoint": checkpoint.unwrap_or(0),
         "epoch": txn::epoch(&ov).map_err(|e| e.to_string())?,
         "conflicts": conflicts,
-        "changes": changes,
+        "changes": super::diff::listed(&ov, &changes),
     }))
 }
 

@@ -488,7 +488,8 @@ pub fn recover_store(
     })
 }
 
-/// After recovery finished a commit, the overlay it published is cleared.
+/// After recovery finished a commit, the overlay it published is cleared (or, for a partial
+/// commit, replaced by what stays); runs at every mount.
 pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(), CommitError> {
     let finished = match outcome {
         super::Recovery::FinishedCommit { id }
@@ -498,12 +499,17 @@ pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(),
         }
         _ => None,
     };
-    if super::partial::after_recovery(ov, finished)? {
-        return Ok(());
-    }
-    if let Some(id) = finished {
+    if !super::partial::after_recovery(ov, finished)?
+        && let Some(id) = finished
+    {
         let snap = ov.seal()?;
         clear(ov, &snap, id)?;
+    }
+    // The transaction of a store mounted for the first time begins now: a workspace object
+    // the view replaces without copying it (a file saved by renaming a new one over it) is
+    // a conflict only if it changed after this.
+    if ov.db().kv_get(TXN_STARTED)?.is_none() {
+        mark_started(ov)?;
     }
     Ok(())
 }
