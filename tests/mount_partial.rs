@@ -35,15 +35,7 @@ fn run_ok_json(m: &Mounted, sub: &str, args: &[&str]) -> serde_json::Value {
 
 /// The changed paths `status --json` / `diff --json` report, sorted.
 fn changed(m: &Mounted) -> Vec<String> {
-    let d = run_ok_json(m, "diff", &[]);
-    let mut v: Vec<String> = d
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["path"].as_str().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
+    listed(&run_ok_json(m, "diff", &[]))
 }
 
 fn listed(v: &serde_json::Value) -> Vec<String> {

@@ -371,6 +371,24 @@ pub fn commit(
         Err(e) => return Err(e.into()),
     };
     let invalidation = clear(ov, &snap, applied.journal_id)?;
+    log_commit(ov, message, changes, applied.journal_id)?;
+    super::finish(ws, ov.db(), applied.journal_id)?;
+    Ok(CommitOutcome {
+        journal: applied.journal_id,
+        changes,
+        steps: applied.steps,
+        bytes: applied.bytes,
+        invalidation,
+    })
+}
+
+/// Records commit `journal` of `changes` changes in the log.
+pub(super) fn log_commit(
+    ov: &Overlay,
+    message: &str,
+    changes: usize,
+    journal: u64,
+) -> Result<(), crate::meta::MetaError> {
     ov.db().add_log(&LogRow {
         id: 0,
         kind: "commit".into(),
@@ -380,16 +398,9 @@ pub fn commit(
         exit_code: None,
         snapshot: String::new(),
         entries: changes as u64,
-        epoch: applied.journal_id,
+        epoch: journal,
     })?;
-    super::finish(ws, ov.db(), applied.journal_id)?;
-    Ok(CommitOutcome {
-        journal: applied.journal_id,
-        changes,
-        steps: applied.steps,
-        bytes: applied.bytes,
-        invalidation,
-    })
+    Ok(())
 }
 
 /// What a commit now would refuse for: workspace objects changed outside the view since the
@@ -514,7 +525,7 @@ pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(),
     Ok(())
 }
 
-pub(super) fn now_ns() -> i64 {
+fn now_ns() -> i64 {
     let t = Time::now();
     t.sec * 1_000_000_000 + i64::from(t.nsec)
 }

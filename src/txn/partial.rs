@@ -24,8 +24,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::commit::{CommitError, CommitOutcome, mark_started, now_ns, placements, since};
-use crate::meta::LogRow;
+use super::commit::{CommitError, CommitOutcome, log_commit, mark_started, placements, since};
+use super::plan::prefix_ends;
 use crate::overlay::{
     Change, Data, Dentry, Ino, Invalidation, Kind, Lower, LowerPath, Node, Origin, Overlay, ROOT,
     Snapshot, Time, stamp_of,
@@ -474,17 +474,6 @@ pub fn split(
     })
 }
 
-/// The ends of every prefix of `path` that is a whole path, `path` itself first.
-fn prefix_ends(path: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(path.len()).chain(
-        path.iter()
-            .enumerate()
-            .rev()
-            .filter(|(_, b)| **b == b'/')
-            .map(|(i, _)| i),
-    )
-}
-
 /// What stays in the overlay after a partial commit, recorded before the workspace changes.
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
@@ -544,17 +533,7 @@ pub fn commit_paths(
     };
     let placed: Vec<_> = placements(&split.sel);
     let invalidation = install(ov, pending, &placed, applied.journal_id)?;
-    ov.db().add_log(&LogRow {
-        id: 0,
-        kind: "commit".into(),
-        created_ns: now_ns(),
-        message: message.to_owned(),
-        command: None,
-        exit_code: None,
-        snapshot: String::new(),
-        entries: went.len() as u64,
-        epoch: applied.journal_id,
-    })?;
+    log_commit(ov, message, went.len(), applied.journal_id)?;
     super::finish(ws, ov.db(), applied.journal_id)?;
     Ok((
         CommitOutcome {
