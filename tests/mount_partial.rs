@@ -255,3 +255,32 @@ fn paths_named_inside_the_view_are_relative_to_the_current_directory() {
     assert!(!m.w("c.txt").exists(), "the top-level c.txt went instead");
     assert_eq!(changed(&m), ["c.txt"]);
 }
+
+#[test]
+fn changes_that_depend_on_each_other_go_together() {
+    let m = Mounted::at(sample_tree);
+    // A file renamed out of a directory that is then deleted: committing the deletion must
+    // take the rename (or the renamed file would lose its workspace object).
+    fs::rename(m.v("dir/sub/d.txt"), m.v("rescued.txt")).unwrap();
+    fs::remove_dir_all(m.v("dir/sub")).unwrap();
+    // A hard link made in the view: both names are one object.
+    fs::hard_link(m.v("b.txt"), m.v("b-link.txt")).unwrap();
+    fs::write(m.v("b.txt"), "bravo, linked\n").unwrap();
+    fs::write(m.v("a.txt"), "unrelated\n").unwrap();
+
+    let r = run_ok_json(&m, "commit", &["dir/sub"]);
+    assert_eq!(listed(&r["committed"]), ["dir/sub", "rescued.txt"], "{r}");
+    assert!(!m.w("dir/sub").exists());
+    assert_eq!(fs::read_to_string(m.w("rescued.txt")).unwrap(), "delta\n");
+
+    let r = run_ok_json(&m, "commit", &["b-link.txt"]);
+    assert_eq!(listed(&r["committed"]), ["b-link.txt", "b.txt"], "{r}");
+    use std::os::unix::fs::MetadataExt;
+    let (a, b) = (
+        fs::metadata(m.w("b.txt")).unwrap(),
+        fs::metadata(m.w("b-link.txt")).unwrap(),
+    );
+    assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "the link was split");
+    assert_eq!(fs::read_to_string(m.w("b-link.txt")).unwrap(), "bravo, linked\n");
+    assert_eq!(changed(&m), ["a.txt"]);
+}
