@@ -114,6 +114,8 @@ fn diff_binary_applies_with_git_and_gives_the_view_exactly() {
     )
     .unwrap();
     fs::rename(m.v("same.txt"), m.v("moved.txt")).unwrap();
+    // A new file at a renamed file's old path.
+    fs::write(m.v("same.txt"), "a newcomer\n").unwrap();
     fs::write(m.v("noeol.txt"), "still no newline, changed").unwrap();
     // A renamed directory, with a change, a deletion and an addition inside.
     fs::rename(m.v("tree"), m.v("forest")).unwrap();

@@ -281,6 +281,9 @@ fn changes_that_depend_on_each_other_go_together() {
         fs::metadata(m.w("b-link.txt")).unwrap(),
     );
     assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()), "the link was split");
-    assert_eq!(fs::read_to_string(m.w("b-link.txt")).unwrap(), "bravo, linked\n");
+    assert_eq!(
+        fs::read_to_string(m.w("b-link.txt")).unwrap(),
+        "bravo, linked\n"
+    );
     assert_eq!(changed(&m), ["a.txt"]);
 }

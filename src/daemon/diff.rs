@@ -45,7 +45,7 @@ pub fn diff(
             continue;
         }
         let mut v = entry(&mut ov, c, &ctx);
-        if replaced_in_place(&ov, c) {
+        if replaced_in_place(&ov, c, &ctx.moved) {
             v["change"] = json!("modified");
         }
         entries.push(v);
@@ -56,10 +56,10 @@ pub fn diff(
 /// The changes as `status` lists them: as `diff` does, a rename once (at its new path) and
 /// a file saved by renaming a new one over it as modified.
 pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
-    let moved: HashSet<&LowerPath> = changes
+    let moved: HashSet<LowerPath> = changes
         .iter()
         .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
-        .filter_map(|c| c.origin.as_ref())
+        .filter_map(|c| c.origin.clone())
         .collect();
     changes
         .iter()
@@ -68,7 +68,7 @@ pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
         })
         .map(|c| {
             let mut v = serde_json::to_value(c).expect("changes are plain data");
-            if replaced_in_place(ov, c) {
+            if replaced_in_place(ov, c, &moved) {
                 v["change"] = json!("modified");
             }
             v
@@ -77,14 +77,18 @@ pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
 }
 
 /// Whether an added path replaced a workspace object of the same type at the same path (a
-/// rename-over save: `sed -i`, editors, formatters): a modification, as git sees it.
-fn replaced_in_place(ov: &Overlay, c: &Change) -> bool {
+/// rename-over save: `sed -i`, editors, formatters): a modification, as git sees it. Not
+/// when a rename took the workspace object elsewhere (`moved`): then the path is new.
+fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<LowerPath>) -> bool {
     if c.change != ChangeKind::Added {
         return false;
     }
     let (Some(origin), Some(kind)) = (&c.origin, c.kind) else {
         return false;
     };
+    if moved.contains(origin) {
+        return false;
+    }
     kind != crate::overlay::Kind::Dir
         && ov
             .lower()
@@ -132,8 +136,12 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
         v["path_b64"] = json!(base64(&c.raw_path.0));
     }
     let node = c.ino.and_then(|i| ov.node(i)).cloned();
-    // The workspace object the path showed before (for an added path, the one it replaces).
-    let old_path = c.origin.clone();
+    // The workspace object the path showed before (for an added path, the one it replaces,
+    // unless a rename took that one elsewhere: then the path is new).
+    let old_path = c
+        .origin
+        .clone()
+        .filter(|o| !(c.change == ChangeKind::Added && ctx.moved.contains(o)));
     let old_stat = old_path
         .as_ref()
         .and_then(|p| ov.lower().stat(p).ok().flatten());
