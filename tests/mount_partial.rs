@@ -287,3 +287,23 @@ fn changes_that_depend_on_each_other_go_together() {
     );
     assert_eq!(changed(&m), ["a.txt"]);
 }
+
+#[test]
+fn a_conflict_blocks_only_the_partial_commit_that_includes_it() {
+    let m = Mounted::at(sample_tree);
+    fs::write(m.v("a.txt"), "from the view\n").unwrap();
+    fs::write(m.v("b.txt"), "bravo, changed\n").unwrap();
+    fs::write(m.w("a.txt"), "from outside\n").unwrap();
+    let out = run(&m, false, "commit", &["a.txt"]);
+    assert_error(&out, "changed in the workspace outside the view: a.txt");
+    assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "from outside\n");
+    run_ok_json(&m, "commit", &["b.txt"]);
+    assert_eq!(
+        fs::read_to_string(m.w("b.txt")).unwrap(),
+        "bravo, changed\n"
+    );
+    assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "from outside\n");
+    run_ok_json(&m, "commit", &["--force", "a.txt"]);
+    assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "from the view\n");
+    assert!(changed(&m).is_empty());
+}
