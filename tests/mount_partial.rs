@@ -307,3 +307,152 @@ fn a_conflict_blocks_only_the_partial_commit_that_includes_it() {
     assert_eq!(fs::read_to_string(m.w("a.txt")).unwrap(), "from the view\n");
     assert!(changed(&m).is_empty());
 }
+
+/// Every object in the view below `dir`, relative, with whether it is a directory (symlinks
+/// are not followed).
+fn listing(dir: &std::path::Path, rel: &str, out: &mut Vec<(String, bool)>) {
+    for e in fs::read_dir(dir.join(rel)).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        let p = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let is_dir = e.file_type().unwrap().is_dir();
+        out.push((p.clone(), is_dir));
+        if is_dir {
+            listing(dir, &p, out);
+        }
+    }
+}
+
+/// One random change through the view.
+fn random_change(m: &Mounted, rng: &mut Rng, n: usize) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut all = Vec::new();
+    listing(&m.view, "", &mut all);
+    let root = String::new();
+    let dirs: Vec<&String> = std::iter::once(&root)
+        .chain(all.iter().filter(|(_, d)| *d).map(|(p, _)| p))
+        .collect();
+    // The workspace's hard-link pair is not written, under any name: a write through one
+    // name splits it at commit (a known gap, not this test's subject).
+    use std::os::unix::fs::MetadataExt;
+    let pair = fs::symlink_metadata(m.w("h1")).unwrap().ino();
+    let files: Vec<&String> = all
+        .iter()
+        .filter(|(p, d)| {
+            !*d && fs::symlink_metadata(m.v(p)).is_ok_and(|md| md.is_file() && md.ino() != pair)
+        })
+        .map(|(p, _)| p)
+        .collect();
+    let at = |dir: &String, name: String| {
+        if dir.is_empty() {
+            name
+        } else {
+            format!("{dir}/{name}")
+        }
+    };
+    match rng.below(8) {
+        0 if !files.is_empty() => {
+            let f = rng.pick(&files).unwrap();
+            fs::write(m.v(f), format!("rewritten {n}\n")).unwrap();
+        }
+        1 => {
+            let d = rng.pick(&dirs).unwrap();
+            fs::write(m.v(&at(d, format!("new{n}.txt"))), format!("new {n}\n")).unwrap();
+        }
+        2 => {
+            let d = at(rng.pick(&dirs).unwrap(), format!("nd{n}"));
+            fs::create_dir(m.v(&d)).unwrap();
+            fs::write(m.v(&format!("{d}/in.txt")), "inside\n").unwrap();
+            fs::write(m.v(&format!("{d}/other.txt")), "other\n").unwrap();
+        }
+        3 if !all.is_empty() => {
+            let (from, _) = rng.pick(&all).unwrap().clone();
+            let to_dir = rng.pick(&dirs).unwrap();
+            let to = at(to_dir, format!("mv{n}"));
+            if !to_dir.starts_with(&from) {
+                fs::rename(m.v(&from), m.v(&to)).unwrap();
+            }
+        }
+        4 if !files.is_empty() => {
+            let f = rng.pick(&files).unwrap();
+            fs::remove_file(m.v(f)).unwrap()
+        }
+        5 if dirs.len() > 1 => {
+            let d = dirs[1 + rng.below(dirs.len() - 1)];
+            fs::remove_dir_all(m.v(d)).unwrap();
+        }
+        6 if !files.is_empty() => {
+            let f = rng.pick(&files).unwrap();
+            fs::set_permissions(m.v(f), fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        _ => {
+            let d = rng.pick(&dirs).unwrap();
+            std::os::unix::fs::symlink("a.txt", m.v(&at(d, format!("ln{n}")))).unwrap();
+        }
+    }
+}
+
+/// A tree entry without its hard-link bookkeeping (which names the group's first path).
+fn bare(entry: Option<&String>) -> Option<String> {
+    entry.map(|e| {
+        e.split(' ')
+            .filter(|w| !w.starts_with("linkgroup=") && !w.starts_with("nlink="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+#[test]
+fn random_partial_commits_publish_exactly_their_paths_and_keep_the_view() {
+    // FTSB_PARTIAL_SEEDS runs more (240 pass).
+    let seeds = std::env::var("FTSB_PARTIAL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40u64);
+    for seed in 0..seeds {
+        let mut rng = Rng::new(seed);
+        let m = Mounted::at(sample_tree);
+        for n in 0..7 {
+            random_change(&m, &mut rng, n);
+        }
+        let changed_now = changed(&m);
+        if changed_now.is_empty() {
+            continue;
+        }
+        let mut pick: Vec<&str> = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let p = rng.pick(&changed_now).unwrap().as_str();
+            if !pick.contains(&p) {
+                pick.push(p);
+            }
+        }
+        let view_before = tree(&m.view, EXACT);
+        let r = run_ok_json(&m, "commit", &pick);
+        assert_trees_eq(
+            &format!("seed {seed}: the view across commit {pick:?} of {changed_now:?}"),
+            &view_before,
+            &tree(&m.view, EXACT),
+        );
+        // What went is in the workspace exactly as the view shows it.
+        let ws = tree(&m.ws, SHAPE);
+        let view = tree(&m.view, SHAPE);
+        for p in listed(&r["committed"]) {
+            assert_eq!(
+                bare(ws.get(&p)),
+                bare(view.get(&p)),
+                "seed {seed}: {p} after commit {pick:?} ({r})"
+            );
+        }
+        // And the rest follows.
+        m.commit();
+        assert_trees_eq(
+            &format!("seed {seed}: the workspace after the rest"),
+            &tree(&m.view, SHAPE),
+            &tree(&m.ws, SHAPE),
+        );
+    }
+}

@@ -7,8 +7,9 @@
 //!
 //! - Entries that depend on each other's workspace objects go together: both ends of a rename
 //!   (the new name and whatever now stands at the old one), every name of a hard-linked node,
-//!   and an entry with anything that moves away a workspace object it reads (a directory's
-//!   rename or deletion takes the renames out of it).
+//!   an entry with anything that moves away a workspace object it reads (a directory's
+//!   rename or deletion takes the renames out of it), and an entry with anything that moves
+//!   away another name of its workspace file (which changes the file's link count).
 //! - A selected directory that the view created or moved takes its whole subtree.
 //! - For a commit, the directories on the way to a selected entry are published too: a
 //!   directory the view created is made (with only the selected entries in it; the rest stays
@@ -324,6 +325,27 @@ pub fn split(
             }
         }
     }
+    // Names of one workspace file (hard links) go together too: moving one name away
+    // changes the link count, and ctime, of the others.
+    let mut linked: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, u) in units.iter().enumerate() {
+        for m in &u.moves {
+            linked_inodes(lower, m, &mut |ino| linked.entry(ino).or_default().push(i));
+        }
+    }
+    if !linked.is_empty() {
+        for (i, u) in units.iter().enumerate() {
+            let origin = u
+                .ino
+                .and_then(|ino| snap.nodes.iter().find(|(n, _)| *n == ino))
+                .and_then(|(_, n)| n.origin.as_ref());
+            if let Some(o) = origin {
+                for &j in linked.get(&o.stamp.ino).map(Vec::as_slice).unwrap_or(&[]) {
+                    groups.union(i, j);
+                }
+            }
+        }
+    }
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
     for i in 0..n {
         let g = groups.find(i);
@@ -416,7 +438,9 @@ pub fn split(
             .collect(),
         next_ino: snap.next_ino,
     };
-    // What stays: every entry not selected, and the nodes they (or nothing) name.
+    // What stays: every entry not selected, and the nodes they name. A node no entry names
+    // (say, one that keeps the link count of a workspace file whose other name the view
+    // deleted) stays unless it reads a workspace path that the commit moves away.
     let gone: HashSet<(Ino, &[u8])> = units
         .iter()
         .enumerate()
@@ -437,6 +461,12 @@ pub fn split(
             Dentry::Whiteout { .. } => None,
         })
         .collect();
+    let moved_away: HashSet<&[u8]> = units
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| selected[*i] || container[*i])
+        .flat_map(|(_, u)| u.moves.iter().map(|m| m.0.as_slice()))
+        .collect();
     let kept: HashSet<Ino> = dentries
         .iter()
         .filter_map(|(_, _, d)| match d {
@@ -448,7 +478,11 @@ pub fn split(
         nodes: snap
             .nodes
             .iter()
-            .filter(|(i, _)| *i == ROOT || kept.contains(i) || !named.contains(i))
+            .filter(|(i, n)| {
+                *i == ROOT
+                    || kept.contains(i)
+                    || (!named.contains(i) && !reads_moved(n, &moved_away))
+            })
             .cloned()
             .collect(),
         dentries,
@@ -472,6 +506,36 @@ pub fn split(
         paths,
         made_dirs,
     })
+}
+
+/// Calls `found` with the inode of every workspace file at or under `path` that has more
+/// than one name.
+fn linked_inodes(lower: &Lower, path: &LowerPath, found: &mut dyn FnMut(u64)) {
+    let Ok(Some(st)) = lower.stat(path) else {
+        return;
+    };
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        for (name, _, _) in lower.read_dir(path).unwrap_or_default() {
+            linked_inodes(lower, &path.join(&name), found);
+        }
+    } else if st.st_nlink > 1 {
+        found(st.st_ino);
+    }
+}
+
+/// Whether `node` reads a workspace path at or under one of `moved`.
+fn reads_moved(node: &Node, moved: &HashSet<&[u8]>) -> bool {
+    let lower = match &node.data {
+        Data::Lower(p) => Some(p),
+        _ => None,
+    };
+    node.origin
+        .as_ref()
+        .map(|o| &o.path)
+        .into_iter()
+        .chain(lower)
+        .chain(node.merge.as_ref())
+        .any(|p| prefix_ends(&p.0).any(|end| moved.contains(&p.0[..end])))
 }
 
 /// What stays in the overlay after a partial commit, recorded before the workspace changes.
