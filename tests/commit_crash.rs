@@ -747,3 +747,164 @@ fn power_loss_at_every_failpoint_recovers_exactly() {
     }
     eprintln!("power loss at {checked} failpoints, every one recovered exactly");
 }
+
+/// The child's side of the partial-commit crash test: recovery as at mount, then a partial
+/// commit of the overlay kept in the store (`FTSB_PARTIAL_CHILD` names a file: workspace,
+/// store, then one path per line).
+#[test]
+fn partial_child_entry() {
+    let Some(spec) = std::env::var_os("FTSB_PARTIAL_CHILD") else {
+        return;
+    };
+    let text = std::fs::read_to_string(spec).expect("spec");
+    let mut lines = text.lines();
+    let ws = PathBuf::from(lines.next().expect("workspace"));
+    let store = PathBuf::from(lines.next().expect("store"));
+    let paths: Vec<String> = lines.map(str::to_owned).collect();
+    let parts = ftsb_fs::overlay::open_parts(&ws, &store).expect("open store");
+    let rec = txn::recover_at_mount(&parts, &ws).expect("recover");
+    let mut ov = ftsb_fs::overlay::Overlay::open(parts).expect("open overlay");
+    txn::after_recovery(&mut ov, &rec).expect("after recovery");
+    let w = txn::workspace_of(ov.lower(), &ws).expect("workspace");
+    let filter = txn::Filter::new(&paths).expect("filter");
+    txn::commit_paths(&mut ov, &w, "partial", false, &filter).expect("partial commit");
+}
+
+/// A mounted workspace with changes to commit in part, unmounted with `--keep`; and what
+/// the view showed.
+fn partial_setup() -> (common::Mounted, std::collections::BTreeMap<String, String>) {
+    let mut m = common::Mounted::at(common::sample_tree);
+    std::fs::write(m.v("a.txt"), "alpha, fixed\n").expect("write");
+    std::fs::write(m.v("b.txt"), "bravo, scratch\n").expect("write");
+    std::fs::create_dir(m.v("new")).expect("mkdir");
+    std::fs::write(m.v("new/keep.rs"), "fn main() {}\n").expect("write");
+    std::fs::write(m.v("new/scratch.txt"), "notes\n").expect("write");
+    std::fs::rename(m.v("dir/c.txt"), m.v("dir/moved.txt")).expect("rename");
+    std::fs::remove_file(m.v("run.sh")).expect("rm");
+    let view = common::tree(&m.view, common::SHAPE);
+    m.ok(&["unmount", "--keep"]);
+    m.mounted = false;
+    m.wait_daemon_gone();
+    (m, view)
+}
+
+const PARTIAL_PATHS: [&str; 3] = ["a.txt", "new/keep.rs", "dir/moved.txt"];
+
+/// Runs the partial commit in a child, killed at `point` (or not); returns its status.
+fn run_partial_child(m: &common::Mounted, point: Option<&str>, trace: Option<&Path>) -> ExitStatus {
+    let spec = m.root.path().join("partial-spec");
+    let mut text = format!("{}\n{}\n", m.ws.display(), m.store.display());
+    for p in PARTIAL_PATHS {
+        text.push_str(p);
+        text.push('\n');
+    }
+    std::fs::write(&spec, text).expect("write spec");
+    let mut cmd = Command::new(std::env::current_exe().expect("exe"));
+    cmd.args([
+        "partial_child_entry",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("FTSB_PARTIAL_CHILD", &spec)
+    .env_remove("FTSB_FS_FAILPOINT")
+    .env_remove("FTSB_FS_FAILPOINT_TRACE")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if let Some(p) = point {
+        cmd.env("FTSB_FS_FAILPOINT", p);
+    }
+    if let Some(t) = trace {
+        cmd.env("FTSB_FS_FAILPOINT_TRACE", t);
+    }
+    cmd.status().expect("run child")
+}
+
+/// The workspace as it is before (`partial == false`) or after the partial commit, built by
+/// hand; compared without the root's own entry (the trees live in different directories).
+fn partial_expected(partial: bool) -> std::collections::BTreeMap<String, String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).expect("mkdir");
+    common::sample_tree(&ws);
+    if partial {
+        std::fs::write(ws.join("a.txt"), "alpha, fixed\n").expect("write");
+        std::fs::create_dir(ws.join("new")).expect("mkdir");
+        std::fs::write(ws.join("new/keep.rs"), "fn main() {}\n").expect("write");
+        std::fs::rename(ws.join("dir/c.txt"), ws.join("dir/moved.txt")).expect("rename");
+    }
+    without_root(common::tree(&ws, common::SHAPE))
+}
+
+fn without_root(
+    mut t: std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    t.remove(".");
+    t
+}
+
+#[test]
+fn partial_commit_killed_at_every_failpoint_keeps_the_rest() {
+    let (before, after) = (partial_expected(false), partial_expected(true));
+    let (m, _) = partial_setup();
+    let trace = m.root.path().join("partial-trace");
+    let status = run_partial_child(&m, None, Some(&trace));
+    assert!(status.success(), "clean partial commit failed: {status:?}");
+    assert_eq!(
+        without_root(common::tree(&m.ws, common::SHAPE)),
+        after,
+        "a clean partial commit published something else"
+    );
+    let points: Vec<String> = std::fs::read_to_string(&trace)
+        .expect("trace")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    drop(m);
+    let applied_at = points
+        .iter()
+        .position(|p| p == "commit.applied")
+        .expect("commit.applied");
+    for (i, point) in points.iter().enumerate() {
+        let (mut m, view) = partial_setup();
+        let status = run_partial_child(&m, Some(point), None);
+        assert!(killed(&status), "not killed at {point}: {status:?}");
+        // Mounting recovers: the workspace is exactly before or exactly after the partial
+        // commit, and the view shows every change either way.
+        m.mount();
+        let ws = without_root(common::tree(&m.ws, common::SHAPE));
+        let want = if i < applied_at { &before } else { &after };
+        common::assert_trees_eq(&format!("workspace killed at {point}"), want, &ws);
+        common::assert_trees_eq(
+            &format!("view killed at {point}"),
+            &view,
+            &common::tree(&m.view, common::SHAPE),
+        );
+        // What stayed in the overlay commits later, and the workspace becomes the view. An
+        // undone commit moved workspace objects out and back, which changes their ctime, and
+        // the conflict check (stamps, not contents) takes that for an outside change: after
+        // an undo the rest needs --force (a known gap of the conflict check, not of the
+        // partial commit).
+        let args: &[&str] = if i < applied_at {
+            &["commit", "--force"]
+        } else {
+            &["commit"]
+        };
+        let out = m.try_(args);
+        assert!(
+            out.status.success(),
+            "killed at {point} ({i} of {}): {}",
+            points.len(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        common::assert_trees_eq(
+            &format!("workspace after the rest, killed at {point}"),
+            &without_root(view.clone()),
+            &without_root(common::tree(&m.ws, common::SHAPE)),
+        );
+    }
+    eprintln!(
+        "partial commit killed at {} failpoints, every one recovered exactly",
+        points.len()
+    );
+}

@@ -58,13 +58,13 @@ pub enum Command {
     /// Unmount the view; refuses while changes are uncommitted unless --abort or --keep.
     Unmount(mount::UnmountArgs),
     /// Mount state, overlay size, current checkpoint, conflicts.
-    Status(WsArg),
+    Status(txn::StatusArgs),
     /// What the overlay changes: unified diff, --stat, or JSON entries.
     Diff(txn::DiffArgs),
     /// Publish all changes (or only the named paths) into the workspace.
     Commit(txn::CommitArgs),
     /// Discard the overlay (undoable: the discarded state stays in the log).
-    Abort(WsArg),
+    Abort(txn::AbortArgs),
     /// Seal the current state as a new checkpoint and print its id.
     Checkpoint(txn::CheckpointArgs),
     /// Checkpoints, commits, rollbacks and commands, newest first.

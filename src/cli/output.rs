@@ -299,6 +299,37 @@ pub fn diff_line(line: &str) -> String {
     paint(style, line)
 }
 
+/// Writes a patch: coloured line by line on a terminal (or the pager), byte for byte
+/// elsewhere, so `diff | git apply` gets exactly the text the daemon made (colour stripping
+/// would also strip escape sequences that are part of a file's content).
+pub fn patch(text: &str) -> io::Result<()> {
+    let paged = sink().as_ref().is_some_and(|s| s.pager.is_some());
+    if paged || io::stdout().is_terminal() {
+        for line in text.split_inclusive('\n') {
+            let (body, end) = line.split_at(line.trim_end_matches('\n').len());
+            out(format_args!("{}{end}", diff_line(body)))?;
+        }
+        return Ok(());
+    }
+    if stdout_closed() {
+        return Ok(());
+    }
+    if let Some(s) = sink().as_mut() {
+        s.stream.flush()?;
+    }
+    match io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            record(io::Error::new(e.kind(), e.to_string()));
+            Err(e)
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
 /// A warning on stderr (`warning: ...`), unless `-q`.
 pub fn warn(msg: &str) {
     if !quiet() {

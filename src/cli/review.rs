@@ -77,6 +77,7 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
             &Request::Diff {
                 from: Some(from),
                 to,
+                binary: false,
             },
         )
         .map(|files| {
@@ -97,6 +98,8 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
                     paths,
                     force: false,
                     allow_setid: false,
+                    dry_run: false,
+                    exclude: vec![],
                 },
             )
             .map(|_| done(state, what))

@@ -208,6 +208,8 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                     paths: vec![],
                     force: false,
                     allow_setid: false,
+                    dry_run: false,
+                    exclude: vec![],
                 },
             )?;
             "committed"
@@ -343,6 +345,7 @@ fn summarize(ws: &Path, start: u64, start_ns: i64) -> anyhow::Result<Summary> {
         &Request::Diff {
             from: Some(start),
             to: None,
+            binary: false,
         },
     )?;
     for c in changes.as_array().into_iter().flatten() {

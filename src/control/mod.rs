@@ -25,6 +25,9 @@ pub enum Request {
     Diff {
         from: Option<u64>,
         to: Option<u64>,
+        /// Git binary patches for binary files (`diff --binary`).
+        #[serde(default)]
+        binary: bool,
     },
     Commit {
         message: String,
@@ -34,8 +37,21 @@ pub enum Request {
         /// (`commit --allow-setid`); without it such files are refused.
         #[serde(default)]
         allow_setid: bool,
+        /// List what would go, change nothing.
+        #[serde(default)]
+        dry_run: bool,
+        /// Paths (with what is under them) not to publish unless a published change needs
+        /// them (`commit --exclude-ignored`).
+        #[serde(default)]
+        exclude: Vec<String>,
     },
     Abort,
+    /// Discards only the changes under `paths` (`abort PATH...`); with `dry_run`, lists them.
+    AbortPaths {
+        paths: Vec<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
     Checkpoint {
         message: String,
     },

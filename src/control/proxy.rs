@@ -48,6 +48,7 @@ pub fn allowed(req: &Request) -> bool {
         | Request::Record { .. } => true,
         Request::Commit { .. }
         | Request::Abort
+        | Request::AbortPaths { .. }
         | Request::Rollback { .. }
         | Request::Gc { .. }
         | Request::Unmount { .. } => false,
@@ -163,6 +164,7 @@ mod tests {
             Request::Diff {
                 from: None,
                 to: None,
+                binary: true,
             },
             Request::Checkpoint {
                 message: String::new(),
@@ -181,8 +183,14 @@ mod tests {
                 paths: vec![],
                 force: true,
                 allow_setid: true,
+                dry_run: false,
+                exclude: vec![],
             },
             Request::Abort,
+            Request::AbortPaths {
+                paths: vec!["src".into()],
+                dry_run: false,
+            },
             Request::Rollback { to: 0 },
             Request::Gc { max_age_secs: None },
             Request::Unmount {

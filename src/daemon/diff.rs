@@ -2,6 +2,8 @@
 
 use std::os::unix::fs::FileExt;
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use super::Daemon;
@@ -13,35 +15,143 @@ use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Node, Overlay, S
 /// Files larger than this are reported as changed without a text diff.
 const MAX_DIFF_BYTES: u64 = 4 << 20;
 
-/// The overlay's changes against the workspace (checkpoint ranges: `from`/`to`).
-pub fn diff(daemon: &Daemon, from: Option<u64>, to: Option<u64>) -> Result<Value, String> {
+/// The overlay's changes against the workspace (checkpoint ranges: `from`/`to`); with
+/// `binary`, binary files get git binary patches instead of a "Binary files differ" line.
+pub fn diff(
+    daemon: &Daemon,
+    from: Option<u64>,
+    to: Option<u64>,
+    binary: bool,
+) -> Result<Value, String> {
     if from.is_some() || to.is_some() {
         return diff_range(daemon, from.unwrap_or(0), to);
     }
     let mut ov = lock(&daemon.overlay);
     let changes = ov.changes().map_err(|e| e.to_string())?;
+    // A rename is one change, listed at its new path: the old path's deletion is part of it.
+    let moved: HashSet<LowerPath> = changes
+        .iter()
+        .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
+        .filter_map(|c| c.origin.clone())
+        .collect();
+    let ctx = Ctx {
+        changed: changes.iter().map(|c| c.raw_path.clone()).collect(),
+        moved,
+        binary,
+    };
     let mut entries = Vec::new();
     for c in &changes {
-        entries.push(entry(&mut ov, c));
+        if c.change == ChangeKind::Deleted
+            && c.origin.as_ref().is_some_and(|o| ctx.moved.contains(o))
+        {
+            continue;
+        }
+        let mut v = entry(&mut ov, c, &ctx);
+        if replaced_in_place(&ov, c, &ctx.moved) {
+            v["change"] = json!("modified");
+        }
+        entries.push(v);
     }
     Ok(Value::Array(entries))
 }
 
-/// One change as JSON: the change itself, the file modes before and after (`old_mode`,
-/// `new_mode`, git's six octal digits), symlink targets (`old_target`, `new_target`), and for
-/// files and symlinks `insertions`/`deletions` and a git-style text diff (`diff`) whose header
-/// shows mode changes (`old mode`/`new mode`, `new file mode`, `deleted file mode`).
-fn entry(ov: &mut Overlay, c: &Change) -> Value {
+/// The changes as `status` lists them: as `diff` does, a rename once (at its new path) and
+/// a file saved by renaming a new one over it as modified.
+pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
+    let moved: HashSet<LowerPath> = changes
+        .iter()
+        .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
+        .filter_map(|c| c.origin.clone())
+        .collect();
+    changes
+        .iter()
+        .filter(|c| {
+            c.change != ChangeKind::Deleted || !c.origin.as_ref().is_some_and(|o| moved.contains(o))
+        })
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("changes are plain data");
+            if replaced_in_place(ov, c, &moved) {
+                v["change"] = json!("modified");
+            }
+            v
+        })
+        .collect()
+}
+
+/// Whether an added path replaced a workspace object of the same type at the same path (a
+/// rename-over save: `sed -i`, editors, formatters): a modification, as git sees it. Not
+/// when a rename took the workspace object elsewhere (`moved`): then the path is new.
+fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<LowerPath>) -> bool {
+    if c.change != ChangeKind::Added {
+        return false;
+    }
+    let (Some(origin), Some(kind)) = (&c.origin, c.kind) else {
+        return false;
+    };
+    if moved.contains(origin) {
+        return false;
+    }
+    kind != crate::overlay::Kind::Dir
+        && ov
+            .lower()
+            .stat(origin)
+            .ok()
+            .flatten()
+            .is_some_and(|st| st.st_mode & libc::S_IFMT == kind.mode_bits())
+}
+
+/// What every entry's patch needs to know of the others.
+struct Ctx {
+    /// Workspace paths that a rename takes elsewhere (its own entry shows them).
+    moved: HashSet<LowerPath>,
+    /// View paths that have an entry of their own.
+    changed: HashSet<LowerPath>,
+    /// Git binary patches instead of "Binary files differ".
+    binary: bool,
+}
+
+/// One side of a file-level patch: git's mode and the bytes (a symlink's target), `None`
+/// when too large to read.
+struct Side {
+    mode: u32,
+    bytes: Option<Vec<u8>>,
+}
+
+/// The mode git records: symlinks are 120000 whatever their permission bits.
+fn git_mode(mode: u32) -> u32 {
+    if mode & libc::S_IFMT == libc::S_IFLNK {
+        0o120000
+    } else {
+        mode
+    }
+}
+
+/// One change as JSON: the change itself (`path`, and `path_b64` when the name is not
+/// UTF-8; `git_path` and, for a rename, `git_from`: the names quoted as git prints them), the file modes before and after (`old_mode`, `new_mode`, six octal digits as
+/// git), symlink targets (`old_target`, `new_target`), for files and symlinks
+/// `insertions`/`deletions`, and `diff`: the change in git's extended patch format, which
+/// `git apply` takes (a deleted directory lists the files it held).
+fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
+    let binary = ctx.binary;
     let mut v = serde_json::to_value(c).expect("changes are plain data");
+    if std::str::from_utf8(&c.raw_path.0).is_err() {
+        v["path_b64"] = json!(base64(&c.raw_path.0));
+    }
     let node = c.ino.and_then(|i| ov.node(i)).cloned();
-    // The workspace object the path showed before (for an added path, the one it replaces).
-    let old_path = c.origin.clone();
+    // The workspace object the path showed before (for an added path, the one it replaces,
+    // unless a rename took that one elsewhere: then the path is new).
+    let old_path = c
+        .origin
+        .clone()
+        .filter(|o| !(c.change == ChangeKind::Added && ctx.moved.contains(o)));
     let old_stat = old_path
         .as_ref()
         .and_then(|p| ov.lower().stat(p).ok().flatten());
     let old_mode = old_stat.as_ref().map(|st| st.st_mode);
     let new_mode = node.as_ref().map(|n| n.attr.kind.mode_bits() | n.attr.perm);
     let is_link = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFLNK);
+    let is_file = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFREG);
+    let is_dir = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFDIR);
     let old_target = match &old_path {
         Some(p) if is_link(old_mode) => ov.lower().read_link(p).ok(),
         _ => None,
@@ -59,70 +169,410 @@ fn entry(ov: &mut Overlay, c: &Change) -> Value {
     if let Some(t) = &new_target {
         v["new_target"] = json!(String::from_utf8_lossy(t));
     }
-    let a_path = match &c.change {
-        ChangeKind::Renamed { from } => from.clone(),
-        _ => c.path.clone(),
+    let renamed = matches!(c.change, ChangeKind::Renamed { .. });
+    // Where the workspace has what this entry changes (a deletion inside a renamed directory
+    // deletes the workspace's path, not the view's).
+    let a_path = match (&c.change, &old_path) {
+        (ChangeKind::Renamed { .. } | ChangeKind::Deleted, Some(o)) => o.0.clone(),
+        _ => c.raw_path.0.clone(),
     };
-    let mut text = format!("diff --git a/{a_path} b/{}\n", c.path);
-    match (old_mode, new_mode) {
-        (None, Some(n)) => text.push_str(&format!("new file mode {n:06o}\n")),
-        (Some(o), None) => text.push_str(&format!("deleted file mode {o:06o}\n")),
-        (Some(o), Some(n)) if o != n => {
-            text.push_str(&format!("old mode {o:06o}\nnew mode {n:06o}\n"));
-        }
-        _ => {}
+    // The names as git prints them, for the one-line formats.
+    v["git_path"] = json!(quote(&c.raw_path.0));
+    if renamed {
+        v["git_from"] = json!(quote(&a_path));
     }
-    if let ChangeKind::Renamed { from } = &c.change {
-        text.push_str(&format!("rename from {from}\nrename to {}\n", c.path));
-    }
-    let is_file = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFREG);
-    let content = if is_link(old_mode) || is_link(new_mode) {
-        Some((
-            old_target.unwrap_or_default(),
-            new_target.unwrap_or_default(),
-        ))
-    } else if is_file(old_mode) || is_file(new_mode) {
-        let old = match &old_path {
-            Some(p) if is_file(old_mode) => read_lower(ov, p),
-            _ => Some(Vec::new()),
-        };
-        let new = match c.ino {
-            Some(ino)
-                if is_file(new_mode) && node.as_ref().is_some_and(|n| n.data != Data::None) =>
-            {
-                read_view(ov, ino)
-            }
-            // Unchanged bytes (a rename or metadata change) or no file any more.
-            Some(_) if is_file(new_mode) => old.clone(),
-            _ => Some(Vec::new()),
-        };
-        match (old, new) {
-            (Some(old), Some(new)) => Some((old, new)),
-            _ => {
-                text.push_str(&format!(
-                    "Files a/{a_path} and b/{} differ (larger than {} MiB)\n",
-                    c.path,
-                    MAX_DIFF_BYTES >> 20
-                ));
-                None
-            }
-        }
+    let old = if is_link(old_mode) {
+        Some(Side {
+            mode: git_mode(old_mode.unwrap_or_default()),
+            bytes: old_target,
+        })
+    } else if is_file(old_mode) {
+        Some(Side {
+            mode: old_mode.unwrap_or_default(),
+            bytes: old_path.as_ref().and_then(|p| read_lower(ov, p)),
+        })
     } else {
         None
     };
-    if let Some((old, new)) = content
-        && old != new
+    let new = if is_link(new_mode) {
+        Some(Side {
+            mode: git_mode(new_mode.unwrap_or_default()),
+            bytes: new_target,
+        })
+    } else if is_file(new_mode) {
+        let bytes = match (c.ino, &node) {
+            (Some(ino), Some(n)) if matches!(n.data, Data::Work | Data::Blob(_)) => {
+                read_view(ov, ino)
+            }
+            // Unchanged bytes (a rename or metadata change).
+            (_, Some(n)) => match &n.data {
+                Data::Lower(p) => read_lower(ov, p),
+                _ => old.as_ref().and_then(|o| o.bytes.clone()),
+            },
+            _ => Some(Vec::new()),
+        };
+        Some(Side {
+            mode: new_mode.unwrap_or_default(),
+            bytes,
+        })
+    } else {
+        None
+    };
+    if renamed {
+        let (o, n) = (
+            old.as_ref().and_then(|s| s.bytes.as_deref()),
+            new.as_ref().and_then(|s| s.bytes.as_deref()),
+        );
+        v["similarity"] = json!(match (o, n) {
+            (Some(o), Some(n)) => similarity(o, n),
+            _ => 100,
+        });
+    }
+    let mut text = String::new();
+    let mut counts = (0, 0);
+    if is_dir(old_mode) && !is_dir(new_mode) {
+        // Git has no directories: a deleted directory is the deletion of every file it held.
+        if let Some(p) = &old_path {
+            deleted_tree(ov, p, ctx, &mut text, &mut counts);
+        }
+    }
+    if renamed
+        && is_dir(old_mode)
+        && is_dir(new_mode)
+        && let Some(from) = &old_path
     {
-        // As git: a side that has no object is /dev/null.
-        let a = old_mode.map_or("/dev/null".into(), |_| format!("a/{a_path}"));
-        let b = new_mode.map_or("/dev/null".into(), |_| format!("b/{}", c.path));
-        let (insertions, deletions, body) = unified(&a, &b, &old, &new);
-        v["insertions"] = json!(insertions);
-        v["deletions"] = json!(deletions);
-        text.push_str(&body);
+        // ... and a renamed directory the rename of every file in it without its own entry.
+        renamed_tree(ov, from, &c.raw_path, ctx, &mut text);
+    }
+    let mut add = |(i, d): (usize, usize)| {
+        counts.0 += i;
+        counts.1 += d;
+    };
+    match (&old, &new) {
+        (None, None) => {}
+        (Some(o), Some(n)) if o.mode & libc::S_IFMT != n.mode & libc::S_IFMT => {
+            // A type change (file to symlink or back) is a deletion and an addition, as git
+            // shows it.
+            add(file_patch(
+                &mut text,
+                &a_path,
+                &a_path,
+                Some(o),
+                None,
+                false,
+                binary,
+            ));
+            let p = &c.raw_path.0;
+            add(file_patch(&mut text, p, p, None, Some(n), false, binary));
+        }
+        (o, n) => add(file_patch(
+            &mut text,
+            &a_path,
+            if n.is_some() { &c.raw_path.0 } else { &a_path },
+            o.as_ref(),
+            n.as_ref(),
+            renamed,
+            binary,
+        )),
+    }
+    if old.is_some() || new.is_some() {
+        v["insertions"] = json!(counts.0);
+        v["deletions"] = json!(counts.1);
     }
     v["diff"] = json!(text);
     v
+}
+
+/// The deletion of every file under the workspace directory `dir` (but what was renamed
+/// out of it, which its rename shows), appended to `text`.
+fn deleted_tree(
+    ov: &mut Overlay,
+    dir: &LowerPath,
+    ctx: &Ctx,
+    text: &mut String,
+    counts: &mut (usize, usize),
+) {
+    let Ok(list) = ov.lower().read_dir(dir) else {
+        return;
+    };
+    for (name, _, _) in list {
+        let p = dir.join(&name);
+        if ctx.moved.contains(&p) {
+            continue;
+        }
+        let Ok(Some(st)) = ov.lower().stat(&p) else {
+            continue;
+        };
+        let side = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {
+                deleted_tree(ov, &p, ctx, text, counts);
+                continue;
+            }
+            libc::S_IFLNK => Side {
+                mode: 0o120000,
+                bytes: ov.lower().read_link(&p).ok(),
+            },
+            libc::S_IFREG => Side {
+                mode: st.st_mode,
+                bytes: read_lower(ov, &p),
+            },
+            _ => continue,
+        };
+        let (i, d) = file_patch(text, &p.0, &p.0, Some(&side), None, false, ctx.binary);
+        counts.0 += i;
+        counts.1 += d;
+    }
+}
+
+/// The pure renames of the files under workspace directory `from`, now at `to`, that have
+/// no entry of their own (changed, deleted or moved on), appended to `text`.
+fn renamed_tree(ov: &Overlay, from: &LowerPath, to: &LowerPath, ctx: &Ctx, text: &mut String) {
+    let Ok(list) = ov.lower().read_dir(from) else {
+        return;
+    };
+    for (name, _, _) in list {
+        let (old, new) = (from.join(&name), to.join(&name));
+        if ctx.moved.contains(&old) || ctx.changed.contains(&new) {
+            continue;
+        }
+        let Ok(Some(st)) = ov.lower().stat(&old) else {
+            continue;
+        };
+        let mode = match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => {
+                renamed_tree(ov, &old, &new, ctx, text);
+                continue;
+            }
+            libc::S_IFLNK => 0o120000,
+            libc::S_IFREG => st.st_mode,
+            _ => continue,
+        };
+        // The same bytes on both sides: only the header, with similarity 100%.
+        let side = Side {
+            mode,
+            bytes: Some(Vec::new()),
+        };
+        file_patch(
+            text,
+            &old.0,
+            &new.0,
+            Some(&side),
+            Some(&side),
+            true,
+            ctx.binary,
+        );
+    }
+}
+
+/// Appends one file's patch in git's extended format; returns (insertions, deletions).
+fn file_patch(
+    text: &mut String,
+    a_path: &[u8],
+    b_path: &[u8],
+    old: Option<&Side>,
+    new: Option<&Side>,
+    renamed: bool,
+    binary: bool,
+) -> (usize, usize) {
+    let (a_name, b_name) = (prefixed(b"a/", a_path), prefixed(b"b/", b_path));
+    text.push_str(&format!("diff --git {a_name} {b_name}\n"));
+    match (old, new) {
+        (None, Some(n)) => text.push_str(&format!("new file mode {:06o}\n", n.mode)),
+        (Some(o), None) => text.push_str(&format!("deleted file mode {:06o}\n", o.mode)),
+        (Some(o), Some(n)) if o.mode != n.mode => {
+            text.push_str(&format!(
+                "old mode {:06o}\nnew mode {:06o}\n",
+                o.mode, n.mode
+            ));
+        }
+        _ => {}
+    }
+    let empty = Vec::new();
+    let old_bytes = old.map(|s| s.bytes.as_ref());
+    let new_bytes = new.map(|s| s.bytes.as_ref());
+    if renamed {
+        let similarity = match (old_bytes.flatten(), new_bytes.flatten()) {
+            (Some(o), Some(n)) => similarity(o, n),
+            _ => 100,
+        };
+        text.push_str(&format!(
+            "similarity index {similarity}%\nrename from {}\nrename to {}\n",
+            quote(a_path),
+            quote(b_path)
+        ));
+    }
+    let (Some(o), Some(n)) = (
+        old_bytes.unwrap_or(Some(&empty)),
+        new_bytes.unwrap_or(Some(&empty)),
+    ) else {
+        text.push_str(&format!(
+            "Files {a_name} and {b_name} differ (larger than {} MiB)\n",
+            MAX_DIFF_BYTES >> 20
+        ));
+        return (0, 0);
+    };
+    if o == n {
+        return (0, 0);
+    }
+    // As git: a side that has no object is /dev/null.
+    let a = if old.is_some() {
+        a_name
+    } else {
+        "/dev/null".into()
+    };
+    let b = if new.is_some() {
+        b_name
+    } else {
+        "/dev/null".into()
+    };
+    if is_binary(o) || is_binary(n) {
+        if binary {
+            let zero = "0".repeat(40);
+            let id = |side: Option<&Side>, bytes: &[u8]| match side {
+                Some(_) => git_blob_id(bytes),
+                None => zero.clone(),
+            };
+            text.push_str(&format!(
+                "index {}..{}\nGIT binary patch\n{}\n{}\n",
+                id(old, o),
+                id(new, n),
+                literal(n),
+                literal(o)
+            ));
+        } else {
+            text.push_str(&format!("Binary files {a} and {b} differ\n"));
+        }
+        return (0, 0);
+    }
+    let (ins, del, body) = unified(&a, &b, o, n);
+    text.push_str(&body);
+    (ins, del)
+}
+
+/// Git's similarity of two contents, in percent: the share of the larger one that both keep.
+fn similarity(old: &[u8], new: &[u8]) -> usize {
+    if old == new {
+        return 100;
+    }
+    let larger = old.len().max(new.len());
+    if larger == 0 {
+        return 100;
+    }
+    let (old_text, new_text) = (String::from_utf8_lossy(old), String::from_utf8_lossy(new));
+    let diff = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref());
+    let kept: usize = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() == similar::ChangeTag::Equal)
+        .map(|c| c.value().len())
+        .sum();
+    (kept * 100 / larger).min(99)
+}
+
+/// As git decides: a NUL byte in the first 8000 bytes makes content binary; so, here,
+/// does content that is not UTF-8 (the text diff works on text).
+fn is_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(8000)].contains(&0) || std::str::from_utf8(bytes).is_err()
+}
+
+/// Git's object id of a blob with these bytes (SHA-1 of `blob LEN\0BYTES`).
+fn git_blob_id(bytes: &[u8]) -> String {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(format!("blob {}\0", bytes.len()).as_bytes());
+    h.update(bytes);
+    h.digest().to_string()
+}
+
+/// A `literal` hunk of a git binary patch: the zlib-deflated bytes in base85 lines of up to
+/// 52 bytes, each led by its length (`A`-`Z` for 1-26, `a`-`z` for 27-52).
+fn literal(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(bytes).expect("writing to memory cannot fail");
+    let packed = z.finish().expect("writing to memory cannot fail");
+    let mut out = format!("literal {}\n", bytes.len());
+    for chunk in packed.chunks(52) {
+        let n = chunk.len() as u8;
+        out.push(if n <= 26 {
+            (b'A' + n - 1) as char
+        } else {
+            (b'a' + n - 27) as char
+        });
+        out.push_str(&base85(chunk));
+        out.push('\n');
+    }
+    out
+}
+
+/// Git's base85 (the alphabet of `base85.c`), 5 characters per 4 bytes, zero-padded.
+fn base85(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 85] =
+        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%&()*+-;<=>?@^_`{|}~";
+    let mut out = String::new();
+    for group in bytes.chunks(4) {
+        let mut word = [0u8; 4];
+        word[..group.len()].copy_from_slice(group);
+        let mut acc = u32::from_be_bytes(word);
+        let mut five = [0u8; 5];
+        for slot in five.iter_mut().rev() {
+            *slot = ALPHABET[(acc % 85) as usize];
+            acc /= 85;
+        }
+        out.extend(five.iter().map(|b| *b as char));
+    }
+    out
+}
+
+/// Standard base64, for names that are not UTF-8 in JSON.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in bytes.chunks(3) {
+        let mut word = [0u8; 3];
+        word[..group.len()].copy_from_slice(group);
+        let acc = u32::from_be_bytes([0, word[0], word[1], word[2]]);
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[((acc >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `prefix` + `path`, quoted as git quotes names (see [`quote`]).
+fn prefixed(prefix: &[u8], path: &[u8]) -> String {
+    let mut full = prefix.to_vec();
+    full.extend_from_slice(path);
+    quote(&full)
+}
+
+/// A name as git prints it: as is when plain, else in double quotes with C escapes for
+/// control characters, `"` and `\`, and octal escapes for bytes from 0x80 (`core.quotePath`).
+fn quote(name: &[u8]) -> String {
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+    if name.iter().all(|b| plain(*b)) {
+        return String::from_utf8_lossy(name).into_owned();
+    }
+    let mut out = String::from("\"");
+    for &b in name {
+        match b {
+            b'\x07' => out.push_str("\\a"),
+            b'\x08' => out.push_str("\\b"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\x0b' => out.push_str("\\v"),
+            b'\x0c' => out.push_str("\\f"),
+            b'\r' => out.push_str("\\r"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b if plain(b) => out.push(b as char),
+            b => out.push_str(&format!("\\{b:03o}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn read_lower(ov: &Overlay, path: &LowerPath) -> Option<Vec<u8>> {
@@ -157,16 +607,12 @@ fn read_all(f: &std::fs::File, size: u64) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Counts changed lines and renders a unified diff; binary content gets a one-line note.
+/// Counts changed lines and renders a unified diff of two texts (not binary: see
+/// [`is_binary`]).
 fn unified(a: &str, b: &str, old: &[u8], new: &[u8]) -> (usize, usize, String) {
-    let binary = || (0, 0, format!("Binary files {a} and {b} differ\n"));
-    let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
-        return binary();
-    };
-    if old.contains('\0') || new.contains('\0') {
-        return binary();
-    }
-    let diff = similar::TextDiff::from_lines(old, new);
+    let old = String::from_utf8_lossy(old);
+    let new = String::from_utf8_lossy(new);
+    let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
     let mut ins = 0;
     let mut del = 0;
     for op in diff.iter_all_changes() {

@@ -116,13 +116,26 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             "store": daemon.config.store,
         })),
         Request::Status => status(daemon),
-        Request::Diff { from, to } => super::diff::diff(daemon, from, to),
+        Request::Diff { from, to, binary } => super::diff::diff(daemon, from, to, binary),
         Request::Commit {
             message,
             paths,
             force,
             allow_setid,
-        } => super::commit::commit(daemon, &message, &paths, force, allow_setid),
+            dry_run,
+            exclude,
+        } => super::commit::commit(
+            daemon,
+            &message,
+            &paths,
+            &exclude,
+            force,
+            allow_setid,
+            dry_run,
+        ),
+        Request::AbortPaths { paths, dry_run } => {
+            super::commit::abort_paths(daemon, &paths, dry_run)
+        }
         Request::Abort => {
             let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
             invalidate(daemon, &inval);
@@ -291,6 +304,7 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
         "checkpoint": checkpoint.unwrap_or(0),
         "epoch": txn::epoch(&ov).map_err(|e| e.to_string())?,
         "conflicts": conflicts,
+        "changes": super::diff::listed(&ov, &changes),
     }))
 }
 

@@ -318,11 +318,21 @@ impl Overlay {
         &mut self,
         placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
     ) -> Result<Invalidation, FsError> {
-        let inval = self.restore_state(&Snapshot::default(), &HashSet::new())?;
+        self.reset_after_commit(&Snapshot::default(), placed)
+    }
+
+    /// [`Overlay::reset_to_workspace`] after a commit that published part of the overlay:
+    /// what stays (`rest`) becomes the overlay, without revoking any handle.
+    pub fn reset_after_commit(
+        &mut self,
+        rest: &Snapshot,
+        placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
+    ) -> Result<Invalidation, FsError> {
+        let inval = self.restore_state(rest, &HashSet::new())?;
         for (ino, parent, name, path) in placed {
             let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
                 || self.open.get(ino).copied().unwrap_or(0) > 0;
-            if held && *ino != ROOT {
+            if held && *ino != ROOT && !self.nodes.contains_key(ino) {
                 self.refs.insert(
                     *ino,
                     LowerRef {

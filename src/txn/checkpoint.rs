@@ -23,6 +23,9 @@ pub enum CheckpointError {
     NotAState { id: u64, kind: String },
     #[error("snapshot of checkpoint {id} is unreadable: {detail}")]
     BadSnapshot { id: u64, detail: String },
+    /// The paths of a partial abort select nothing.
+    #[error("{0}")]
+    Select(String),
     #[error(transparent)]
     Fs(#[from] FsError),
     #[error(transparent)]

@@ -302,6 +302,9 @@ impl Builder<'_> {
 pub enum CommitError {
     #[error("commit refused: {} path(s) changed in the workspace outside the view: {}; nothing was written (use --force to overwrite them)", .0.len(), .0.iter().map(|c| format!("{} ({})", c.path, c.reason)).collect::<Vec<_>>().join(", "))]
     Conflicts(Vec<super::Conflict>),
+    /// The paths of a partial commit select nothing, or its record is unreadable.
+    #[error("{0}")]
+    Select(String),
     #[error(transparent)]
     Txn(#[from] super::TxnError),
     #[error(transparent)]
@@ -323,9 +326,9 @@ pub struct CommitOutcome {
 }
 
 /// The key-value entry holding when the current transaction began (ns since the epoch).
-const TXN_STARTED: &str = "txn_started_ns";
+pub(super) const TXN_STARTED: &str = "txn_started_ns";
 
-fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
+pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     let ns: i64 = ov
         .db()
         .kv_get(TXN_STARTED)?
@@ -337,7 +340,7 @@ fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     })
 }
 
-fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
+pub(super) fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
     let now = Time::now();
     ov.db().kv_set(
         TXN_STARTED,
@@ -368,6 +371,24 @@ pub fn commit(
         Err(e) => return Err(e.into()),
     };
     let invalidation = clear(ov, &snap, applied.journal_id)?;
+    log_commit(ov, message, changes, applied.journal_id)?;
+    super::finish(ws, ov.db(), applied.journal_id)?;
+    Ok(CommitOutcome {
+        journal: applied.journal_id,
+        changes,
+        steps: applied.steps,
+        bytes: applied.bytes,
+        invalidation,
+    })
+}
+
+/// Records commit `journal` of `changes` changes in the log.
+pub(super) fn log_commit(
+    ov: &Overlay,
+    message: &str,
+    changes: usize,
+    journal: u64,
+) -> Result<(), crate::meta::MetaError> {
     ov.db().add_log(&LogRow {
         id: 0,
         kind: "commit".into(),
@@ -377,16 +398,9 @@ pub fn commit(
         exit_code: None,
         snapshot: String::new(),
         entries: changes as u64,
-        epoch: applied.journal_id,
+        epoch: journal,
     })?;
-    super::finish(ws, ov.db(), applied.journal_id)?;
-    Ok(CommitOutcome {
-        journal: applied.journal_id,
-        changes,
-        steps: applied.steps,
-        bytes: applied.bytes,
-        invalidation,
-    })
+    Ok(())
 }
 
 /// What a commit now would refuse for: workspace objects changed outside the view since the
@@ -415,7 +429,7 @@ fn clear(
 }
 
 /// Where each node of `snap` is in the workspace after the commit: (inode, parent, name, path).
-fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)> {
+pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)> {
     let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, Ino)>> = HashMap::new();
     for (dir, name, d) in &snap.dentries {
         if let Dentry::Child(ino) = d {
@@ -485,13 +499,28 @@ pub fn recover_store(
     })
 }
 
-/// After recovery finished a commit, the overlay it published is cleared.
+/// After recovery finished a commit, the overlay it published is cleared (or, for a partial
+/// commit, replaced by what stays); runs at every mount.
 pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(), CommitError> {
-    if let super::Recovery::FinishedCommit { id } = outcome
-        && ov.db().kv_get("epoch")?.as_deref() != Some(&id.to_string())
+    let finished = match outcome {
+        super::Recovery::FinishedCommit { id }
+            if ov.db().kv_get("epoch")?.as_deref() != Some(&id.to_string()) =>
+        {
+            Some(*id)
+        }
+        _ => None,
+    };
+    if !super::partial::after_recovery(ov, finished)?
+        && let Some(id) = finished
     {
         let snap = ov.seal()?;
-        clear(ov, &snap, *id)?;
+        clear(ov, &snap, id)?;
+    }
+    // The transaction of a store mounted for the first time begins now: a workspace object
+    // the view replaces without copying it (a file saved by renaming a new one over it) is
+    // a conflict only if it changed after this.
+    if ov.db().kv_get(TXN_STARTED)?.is_none() {
+        mark_started(ov)?;
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ mod failpoint;
 mod fsck;
 mod fsys;
 mod journal;
+mod partial;
 mod plan;
 mod undo;
 
@@ -36,6 +37,7 @@ pub use commit::{
     recover_store, workspace_of,
 };
 pub use fsck::{FsckReport, fsck};
+pub use partial::{Filter, Purpose, abort_paths, commit_paths, preview};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
 pub use undo::{Recovery, finish, recover};
 

@@ -90,7 +90,7 @@ pub(crate) fn is_ancestor(anc: &[u8], path: &[u8]) -> bool {
 }
 
 /// The ends of every prefix of `path` that is a whole path, longest first (`path` itself first).
-fn prefix_ends(path: &[u8]) -> impl Iterator<Item = usize> + '_ {
+pub(crate) fn prefix_ends(path: &[u8]) -> impl Iterator<Item = usize> + '_ {
     std::iter::once(path.len()).chain(
         path.iter()
             .enumerate()
