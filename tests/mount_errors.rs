@@ -10,28 +10,9 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
-
-/// Asserts `out` is a failure with exactly one stderr line, `error: ...`, containing `needle`.
-fn assert_error(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected a failure; stderr: {stderr}"
-    );
-    let lines: Vec<_> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one stderr line, got: {stderr}");
-    assert!(
-        lines[0].starts_with("error: "),
-        "not an error line: {stderr}"
-    );
-    assert!(
-        lines[0].to_lowercase().contains(&needle.to_lowercase()),
-        "error does not say {needle:?}: {stderr}"
-    );
-}
 
 /// An ftsb-fs command with a private state home below `root`.
 fn bare(root: &Path) -> Command {

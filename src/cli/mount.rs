@@ -106,13 +106,18 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         Some(s) => absolute(&s)?,
         None => default_store(&ws)?,
     };
-    if store.starts_with(&ws) {
+    if let Some(mounted) = daemon::nested_mount(&ws, &view) {
         bail!(
-            "the store {} must lie outside the workspace {}",
-            store.display(),
-            ws.display()
+            "workspace {} overlaps the mounted workspace {}; nested mounts are refused",
+            ws.display(),
+            mounted.display()
         );
     }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    crate::store::layout::check_location(&store, &ws, home.as_deref())?;
+    // Before anything is written into it (the daemon's log, below): a directory that is
+    // neither empty nor a store is refused untouched.
+    crate::store::layout::claim(&store)?;
     let config = daemon::Config {
         workspace: ws.clone(),
         view: view.clone(),
@@ -124,7 +129,6 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         daemon::run(config)?;
         return Ok(0);
     }
-    std::fs::create_dir_all(&store).with_context(|| format!("create store {}", store.display()))?;
     let log_path = store.join("daemon.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -237,9 +241,9 @@ fn store_of(a: &StoreArgs) -> anyhow::Result<(PathBuf, PathBuf)> {
         Some(s) => absolute(s)?,
         None => default_store(&ws)?,
     };
-    if !store.join("meta.db").exists() {
-        bail!("no ftsb-fs store at {} (pass --store)", store.display());
-    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    crate::store::layout::check_location(&store, &ws, home.as_deref())?;
+    crate::store::layout::require(&store)?;
     Ok((ws, store))
 }
 

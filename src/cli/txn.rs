@@ -34,6 +34,9 @@ pub struct CommitArgs {
     /// Overwrite workspace files that changed outside the view.
     #[arg(long)]
     pub force: bool,
+    /// Publish files that gained setuid, setgid, sticky or file capabilities.
+    #[arg(long)]
+    pub allow_setid: bool,
 }
 
 /// `ftsb-fs checkpoint`.
@@ -108,8 +111,20 @@ fn stat_line(e: &Value) -> String {
         (Some(i), Some(d)) => format!(" (+{i} -{d})"),
         _ => String::new(),
     };
+    // As git's --summary: what a reviewer must not miss besides the content.
+    let mode = match (e["old_mode"].as_str(), e["new_mode"].as_str()) {
+        (Some(o), Some(n)) if o != n => format!(" [mode change {o} => {n}]"),
+        (None, Some(n)) => format!(" [create mode {n}]"),
+        (Some(o), None) => format!(" [delete mode {o}]"),
+        _ => String::new(),
+    };
+    let target = match (e["old_target"].as_str(), e["new_target"].as_str()) {
+        (Some(o), Some(n)) if o != n => format!(" [symlink {o} => {n}]"),
+        (_, Some(n)) => format!(" [symlink to {n}]"),
+        _ => String::new(),
+    };
     format!(
-        "{:<10} {}{counts}",
+        "{:<10} {}{counts}{mode}{target}",
         change,
         e["path"].as_str().unwrap_or_default()
     )
@@ -117,14 +132,21 @@ fn stat_line(e: &Value) -> String {
 
 pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(
-        &ws,
-        &Request::Commit {
-            message: a.message,
-            paths: a.paths,
-            force: a.force,
-        },
-    )?;
+    let (message, paths, force) = (a.message, a.paths, a.force);
+    let request = if a.allow_setid {
+        Request::CommitAllowingSetid {
+            message,
+            paths,
+            force,
+        }
+    } else {
+        Request::Commit {
+            message,
+            paths,
+            force,
+        }
+    };
+    let r = call(&ws, &request)?;
     if json {
         print_json(&r);
     } else {

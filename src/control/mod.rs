@@ -29,6 +29,13 @@ pub enum Request {
         paths: Vec<String>,
         force: bool,
     },
+    /// `Commit`, also publishing files that gained setuid, setgid, sticky or a file
+    /// capability (`commit --allow-setid`); a plain `Commit` refuses them.
+    CommitAllowingSetid {
+        message: String,
+        paths: Vec<String>,
+        force: bool,
+    },
     Abort,
     Checkpoint {
         message: String,

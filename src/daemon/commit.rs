@@ -7,12 +7,15 @@ use crate::fuse::lock;
 use crate::txn;
 
 /// Publishes the overlay into the workspace. Writers through the view wait while it runs,
-/// so each write lands either in this commit or in the next transaction.
+/// so each write lands either in this commit or in the next transaction. Refuses, unless
+/// `allow_setid`, when a file would reach the workspace with a privilege it did not have
+/// there (setuid, setgid, sticky, a file capability; see `Overlay::gained_privileges`).
 pub fn commit(
     daemon: &Daemon,
     message: &str,
     paths: &[String],
     force: bool,
+    allow_setid: bool,
 ) -> Result<Value, String> {
     if !paths.is_empty() {
         return Err(format!(
@@ -22,6 +25,16 @@ pub fn commit(
     }
     let outcome = {
         let mut ov = lock(&daemon.overlay);
+        if !allow_setid {
+            let changes = ov.changes().map_err(|e| e.to_string())?;
+            let gained = ov.gained_privileges(&changes).map_err(|e| e.to_string())?;
+            if !gained.is_empty() {
+                return Err(format!(
+                    "refusing to commit files that gained setuid, setgid, sticky or file capabilities: {} (review them, then commit with --allow-setid)",
+                    gained.join(", ")
+                ));
+            }
+        }
         let ws =
             txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
         txn::commit(&mut ov, &ws, message, force).map_err(|e| e.to_string())?

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::Daemon;
 use crate::fuse::lock;
-use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Overlay, Snapshot};
+use crate::overlay::{Change, ChangeKind, Data, LowerPath, Overlay, Snapshot};
 
 /// Files larger than this are reported as changed without a text diff.
 const MAX_DIFF_BYTES: u64 = 4 << 20;
@@ -25,31 +25,100 @@ pub fn diff(daemon: &Daemon, from: Option<u64>, to: Option<u64>) -> Result<Value
     Ok(Value::Array(entries))
 }
 
-/// One change as JSON, with `old`/`new` line counts and a unified diff for text files.
+/// One change as JSON: the change itself, the file modes before and after (`old_mode`,
+/// `new_mode`, git's six octal digits), symlink targets (`old_target`, `new_target`), and for
+/// files and symlinks `insertions`/`deletions` and a git-style text diff (`diff`) whose header
+/// shows mode changes (`old mode`/`new mode`, `new file mode`, `deleted file mode`).
 fn entry(ov: &mut Overlay, c: &Change) -> Value {
     let mut v = serde_json::to_value(c).expect("changes are plain data");
-    if c.kind != Some(Kind::File) && c.change != ChangeKind::Deleted {
-        return v;
+    let node = c.ino.and_then(|i| ov.node(i)).cloned();
+    // The workspace object the path showed before (for an added path, the one it replaces).
+    let old_path = c.origin.clone();
+    let old_stat = old_path
+        .as_ref()
+        .and_then(|p| ov.lower().stat(p).ok().flatten());
+    let old_mode = old_stat.as_ref().map(|st| st.st_mode);
+    let new_mode = node.as_ref().map(|n| n.attr.kind.mode_bits() | n.attr.perm);
+    let is_link = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFLNK);
+    let old_target = match &old_path {
+        Some(p) if is_link(old_mode) => ov.lower().read_link(p).ok(),
+        _ => None,
+    };
+    let new_target = node.as_ref().and_then(|n| n.target.clone());
+    if let Some(m) = old_mode {
+        v["old_mode"] = json!(format!("{m:06o}"));
     }
-    let old_path = match &c.change {
-        ChangeKind::Added => None,
-        ChangeKind::Renamed { .. } => c
-            .ino
-            .and_then(|i| ov.node(i))
-            .and_then(|n| n.origin.as_ref().map(|o| o.path.clone())),
-        _ => Some(c.raw_path.clone()),
+    if let Some(m) = new_mode {
+        v["new_mode"] = json!(format!("{m:06o}"));
+    }
+    if let Some(t) = &old_target {
+        v["old_target"] = json!(String::from_utf8_lossy(t));
+    }
+    if let Some(t) = &new_target {
+        v["new_target"] = json!(String::from_utf8_lossy(t));
+    }
+    let a_path = match &c.change {
+        ChangeKind::Renamed { from } => from.clone(),
+        _ => c.path.clone(),
     };
-    let old = old_path.and_then(|p| read_lower(ov, &p));
-    let new = match c.ino {
-        Some(ino) if ov.node(ino).is_some_and(|n| n.data != Data::None) => read_view(ov, ino),
-        _ => Some(Vec::new()),
+    let mut text = format!("diff --git a/{a_path} b/{}\n", c.path);
+    match (old_mode, new_mode) {
+        (None, Some(n)) => text.push_str(&format!("new file mode {n:06o}\n")),
+        (Some(o), None) => text.push_str(&format!("deleted file mode {o:06o}\n")),
+        (Some(o), Some(n)) if o != n => {
+            text.push_str(&format!("old mode {o:06o}\nnew mode {n:06o}\n"));
+        }
+        _ => {}
+    }
+    if let ChangeKind::Renamed { from } = &c.change {
+        text.push_str(&format!("rename from {from}\nrename to {}\n", c.path));
+    }
+    let is_file = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFREG);
+    let content = if is_link(old_mode) || is_link(new_mode) {
+        Some((
+            old_target.unwrap_or_default(),
+            new_target.unwrap_or_default(),
+        ))
+    } else if is_file(old_mode) || is_file(new_mode) {
+        let old = match &old_path {
+            Some(p) if is_file(old_mode) => read_lower(ov, p),
+            _ => Some(Vec::new()),
+        };
+        let new = match c.ino {
+            Some(ino)
+                if is_file(new_mode) && node.as_ref().is_some_and(|n| n.data != Data::None) =>
+            {
+                read_view(ov, ino)
+            }
+            // Unchanged bytes (a rename or metadata change) or no file any more.
+            Some(_) if is_file(new_mode) => old.clone(),
+            _ => Some(Vec::new()),
+        };
+        match (old, new) {
+            (Some(old), Some(new)) => Some((old, new)),
+            _ => {
+                text.push_str(&format!(
+                    "Files a/{a_path} and b/{} differ (larger than {} MiB)\n",
+                    c.path,
+                    MAX_DIFF_BYTES >> 20
+                ));
+                None
+            }
+        }
+    } else {
+        None
     };
-    let (Some(old), Some(new)) = (old.or(Some(Vec::new())), new) else {
-        return v;
-    };
-    let (insertions, deletions, text) = unified(&c.path, &old, &new);
-    v["insertions"] = json!(insertions);
-    v["deletions"] = json!(deletions);
+    if let Some((old, new)) = content
+        && old != new
+    {
+        // As git: a side that has no object is /dev/null.
+        let a = old_mode.map_or("/dev/null".into(), |_| format!("a/{a_path}"));
+        let b = new_mode.map_or("/dev/null".into(), |_| format!("b/{}", c.path));
+        let (insertions, deletions, body) = unified(&a, &b, &old, &new);
+        v["insertions"] = json!(insertions);
+        v["deletions"] = json!(deletions);
+        text.push_str(&body);
+    }
     v["diff"] = json!(text);
     v
 }
@@ -87,12 +156,13 @@ fn read_all(f: &std::fs::File, size: u64) -> Option<Vec<u8>> {
 }
 
 /// Counts changed lines and renders a unified diff; binary content gets a one-line note.
-fn unified(path: &str, old: &[u8], new: &[u8]) -> (usize, usize, String) {
+fn unified(a: &str, b: &str, old: &[u8], new: &[u8]) -> (usize, usize, String) {
+    let binary = || (0, 0, format!("Binary files {a} and {b} differ\n"));
     let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
-        return (0, 0, format!("Binary files a/{path} and b/{path} differ\n"));
+        return binary();
     };
     if old.contains('\0') || new.contains('\0') {
-        return (0, 0, format!("Binary files a/{path} and b/{path} differ\n"));
+        return binary();
     }
     let diff = similar::TextDiff::from_lines(old, new);
     let mut ins = 0;
@@ -107,7 +177,7 @@ fn unified(path: &str, old: &[u8], new: &[u8]) -> (usize, usize, String) {
     let text = diff
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .header(a, b)
         .to_string();
     (ins, del, text)
 }

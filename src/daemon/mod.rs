@@ -24,6 +24,15 @@ use crate::overlay::{FsError, Overlay, open_parts};
 pub enum DaemonError {
     #[error("workspace {0} is already mounted")]
     AlreadyMounted(PathBuf),
+    #[error(
+        "workspace {workspace} overlaps the mounted workspace {mounted}; nested mounts are refused"
+    )]
+    Nested {
+        workspace: PathBuf,
+        mounted: PathBuf,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("cannot mount the view at {path}: {source}")]
     Mount { path: PathBuf, source: io::Error },
     #[error("control socket: {0}")]
@@ -68,6 +77,14 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     if crate::control::Client::connect(&config.workspace).is_ok() {
         return Err(DaemonError::AlreadyMounted(config.workspace));
     }
+    if let Some(mounted) = nested_mount(&config.workspace, &config.view) {
+        return Err(DaemonError::Nested {
+            workspace: config.workspace,
+            mounted,
+        });
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    crate::store::layout::check_location(&config.store, &config.workspace, home.as_deref())?;
     let listener =
         UnixListener::bind_addr(&socket_addr(&config.workspace).map_err(DaemonError::Socket)?)
             .map_err(|e| match e.kind() {
@@ -221,25 +238,59 @@ pub fn clean_stale_mount(view: &Path) {
 
 /// Whether `path` is a mount point of an ftsb-fs view; returns the workspace it shows.
 pub fn mounted_workspace(path: &Path) -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut found = None;
+    views()
+        .into_iter()
+        .rev()
+        .find(|(view, _)| view == path)
+        .map(|(_, ws)| ws)
+}
+
+/// Every ftsb-fs view mounted in this mount namespace: (mount point, workspace).
+fn views() -> Vec<(PathBuf, PathBuf)> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
     for line in info.lines() {
         let Some((left, right)) = line.split_once(" - ") else {
             continue;
         };
-        let mountpoint = left.split(' ').nth(4)?;
+        let Some(mountpoint) = left.split(' ').nth(4) else {
+            continue;
+        };
         let mut r = right.split(' ');
-        let fstype = r.next()?;
-        let source = r.next()?;
+        let (Some(fstype), Some(source)) = (r.next(), r.next()) else {
+            continue;
+        };
         // Mounted by root, fuser calls mount(2) itself with the type "fuse" and drops the
         // subtype; only fusermount (non-root) gives "fuse.ftsb-fs". The source is then the
         // workspace path either way.
         let ours = fstype == "fuse.ftsb-fs" || (fstype == "fuse" && source.starts_with('/'));
-        if ours && Path::new(&unescape(mountpoint)) == path {
-            found = Some(PathBuf::from(unescape(source)));
+        if ours {
+            found.push((
+                PathBuf::from(unescape(mountpoint)),
+                PathBuf::from(unescape(source)),
+            ));
         }
     }
     found
+}
+
+/// A mounted workspace (other than `workspace` itself) that `workspace` or `view` would nest
+/// in or around: a view over a subfolder or a parent of a mounted workspace would show (and
+/// commit) the same files through two overlays that know nothing of each other.
+pub fn nested_mount(workspace: &Path, view: &Path) -> Option<PathBuf> {
+    let overlaps = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
+    views()
+        .into_iter()
+        .find(|(mp, ws)| {
+            ws != workspace
+                && (overlaps(workspace, ws)
+                    || overlaps(workspace, mp)
+                    || overlaps(view, ws)
+                    || overlaps(view, mp))
+        })
+        .map(|(_, ws)| ws)
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space).

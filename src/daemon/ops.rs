@@ -109,7 +109,12 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             message,
             paths,
             force,
-        } => super::commit::commit(daemon, &message, &paths, force),
+        } => super::commit::commit(daemon, &message, &paths, force, false),
+        Request::CommitAllowingSetid {
+            message,
+            paths,
+            force,
+        } => super::commit::commit(daemon, &message, &paths, force, true),
         Request::Abort => {
             let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
             invalidate(daemon, &inval);
@@ -203,9 +208,10 @@ pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
 }
 
 fn status(daemon: &Daemon) -> Result<Value, String> {
-    let mut ov = lock(&daemon.overlay);
+    // Answered from the overlay's index: nothing is sealed, hashed or written.
+    let ov = lock(&daemon.overlay);
     let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
-    let conflicts: Vec<Value> = txn::conflicts(&mut ov, &ws)
+    let conflicts: Vec<Value> = txn::conflicts(&ov, &ws)
         .map_err(|e| e.to_string())?
         .iter()
         .map(|c| json!({ "path": c.path.to_string(), "reason": c.reason }))
@@ -213,10 +219,14 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
     let changes = ov.changes().map_err(|e| e.to_string())?;
     let mut bytes = 0u64;
     for c in &changes {
-        if let Some(node) = c.ino.and_then(|i| ov.node(i))
-            && matches!(node.data, Data::Work | Data::Blob(_))
+        if let Some(ino) = c.ino
+            && ov
+                .node(ino)
+                .is_some_and(|n| matches!(n.data, Data::Work | Data::Blob(_)))
         {
-            bytes += node.attr.size;
+            // The attributes as the view shows them (a file the kernel writes directly
+            // knows its size best).
+            bytes += ov.getattr(ino).map_or(0, |a| a.size);
         }
     }
     let log = ov.db().log().map_err(|e| e.to_string())?;

@@ -67,9 +67,11 @@ pub struct View {
     /// by the kernel at init, and not refused since.
     passthrough: Arc<AtomicBool>,
     /// The kernel's reference to each working file held open for passthrough, one per inode
-    /// (the kernel wants every open of an inode on the same one). Only taken while the
+    /// (the kernel wants every open of an inode on the same one), with the overlay's
+    /// `restores` when it was taken: a rollback or abort detaches the working files of open
+    /// handles, so a reference from before it names a detached file. Only taken while the
     /// overlay's lock is held.
-    backings: Mutex<HashMap<u64, BackingId>>,
+    backings: Mutex<HashMap<u64, (u64, BackingId)>>,
 }
 
 impl View {
@@ -123,13 +125,14 @@ impl View {
             Ok(opened) => opened,
             Err(e) => return reply.error(errno(&e)),
         };
+        let epoch = ov.restores();
         let mut backings = guard(&self.backings);
         let direct = match access {
             Access::Cached => false,
-            Access::Direct(_) if backings.contains_key(&i.0) => true,
+            Access::Direct(_) if backings.get(&i.0).is_some_and(|(e, _)| *e == epoch) => true,
             Access::Direct(file) => match reply.register(&file) {
                 Ok(id) => {
-                    backings.insert(i.0, id);
+                    backings.insert(i.0, (epoch, id));
                     true
                 }
                 Err(e) => {
@@ -142,9 +145,18 @@ impl View {
                 }
             },
         };
-        let fh = handle_of(Handle { direct, write });
+        let fh = handle_of(Handle {
+            direct,
+            write,
+            epoch,
+        });
         if direct {
-            reply.send(&attr, fh, FopenFlags::empty(), backings.get(&i.0));
+            reply.send(
+                &attr,
+                fh,
+                FopenFlags::empty(),
+                backings.get(&i.0).map(|(_, id)| id),
+            );
         } else {
             // The page cache stays valid across opens served by requests: only the view
             // writes these files, rollback, abort and commit drop the pages of what they
@@ -187,7 +199,7 @@ impl OpenReply for ReplyCreate {
     }
 
     fn send(self, attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>) {
-        let (attr, generation) = (file_attr(attr), Generation(0));
+        let (generation, attr) = (Generation(attr.generation), file_attr(attr));
         match backing {
             Some(id) => self.created_passthrough(&TTL, &attr, generation, fh, flags, id),
             None => self.created(&TTL, &attr, generation, fh, flags),
@@ -199,15 +211,17 @@ impl OpenReply for ReplyCreate {
     }
 }
 
-/// The file handle the kernel is given for an open file: what `release` needs back.
+/// The file handle the kernel is given for an open file: what `release` and the revocation
+/// check need back (the restore epoch in the high bits).
 fn handle_of(h: Handle) -> FileHandle {
-    FileHandle(u64::from(h.direct) | u64::from(h.write) << 1)
+    FileHandle(u64::from(h.direct) | u64::from(h.write) << 1 | h.epoch << 2)
 }
 
 fn handle_from(fh: FileHandle) -> Handle {
     Handle {
         direct: fh.0 & 1 != 0,
         write: fh.0 & 2 != 0,
+        epoch: fh.0 >> 2,
     }
 }
 
@@ -300,6 +314,7 @@ fn dot_attr() -> Attr {
         ctime: zero,
         rdev: 0,
         nlink: 2,
+        generation: 0,
     }
 }
 
@@ -338,7 +353,7 @@ fn new_node(req: &Request, kind: Kind, mode: u32) -> NewNode {
 
 fn entry(reply: ReplyEntry, r: Result<Attr, FsError>) {
     match r {
-        Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(0)),
+        Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(a.generation)),
         Err(e) => reply.error(errno(&e)),
     }
 }
@@ -424,7 +439,7 @@ impl Filesystem for View {
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
@@ -440,7 +455,15 @@ impl Filesystem for View {
             mtime: set_time(mtime),
             ctime: ctime.map(time_of),
         };
-        let r = self.ov().setattr(ino(i), set);
+        let r = {
+            let mut ov = self.ov();
+            // ftruncate through a revoked handle must not cut the restored file.
+            match fh.filter(|_| set.size.is_some()) {
+                Some(fh) => ov.check_handle(handle_from(fh)),
+                None => Ok(()),
+            }
+            .and_then(|()| ov.setattr(ino(i), set))
+        };
         match r {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -596,7 +619,7 @@ impl Filesystem for View {
         &self,
         _req: &Request,
         i: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         data: &[u8],
         write_flags: WriteFlags,
@@ -606,7 +629,9 @@ impl Filesystem for View {
     ) {
         let written = {
             let mut ov = self.ov();
-            if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
+            if let Err(e) = ov.check_handle(handle_from(fh)) {
+                Err(e)
+            } else if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
                 ov.kill_privileges(ino(i))
                     .and_then(|()| ov.write(ino(i), offset, data))
             } else {
@@ -753,7 +778,7 @@ impl Filesystem for View {
                 name,
                 &TTL,
                 &file_attr(&attr),
-                Generation(0),
+                Generation(attr.generation),
             ) {
                 break;
             }
@@ -865,13 +890,17 @@ impl Filesystem for View {
         &self,
         _req: &Request,
         i: INodeNo,
-        _fh: FileHandle,
+        fh: FileHandle,
         offset: u64,
         length: u64,
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = self.ov().fallocate(ino(i), offset, length, mode);
+        let r = {
+            let mut ov = self.ov();
+            ov.check_handle(handle_from(fh))
+                .and_then(|()| ov.fallocate(ino(i), offset, length, mode))
+        };
         empty(reply, r);
     }
 }

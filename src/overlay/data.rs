@@ -27,18 +27,22 @@ pub enum Access {
     Direct(Arc<File>),
 }
 
-/// What an open handle was granted, as `release_handle` needs it back.
+/// What an open handle was granted, as `release_handle` and `check_handle` need it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handle {
     pub direct: bool,
     pub write: bool,
+    /// [`Overlay::restores`] when it was opened: a later rollback or abort revokes it.
+    pub epoch: u64,
 }
 
 impl Handle {
-    /// A handle served by requests (whether it writes does not matter at release).
+    /// A handle served by requests, opened before any restore (whether it writes does not
+    /// matter at release).
     pub const CACHED: Handle = Handle {
         direct: false,
         write: false,
+        epoch: 0,
     };
 }
 
@@ -128,7 +132,9 @@ impl Overlay {
 
     /// Releases an open file handle of `ino`, writing its attributes through.
     pub fn release_handle(&mut self, ino: Ino, handle: Handle) -> Result<(), FsError> {
-        if handle.direct && self.direct.contains_key(&ino) {
+        // A handle revoked by a restore no longer counts among the direct ones (those
+        // were dropped with its working file).
+        if handle.direct && handle.epoch == self.restores && self.direct.contains_key(&ino) {
             if handle.write {
                 self.take_written_attrs(ino);
             }
@@ -283,7 +289,7 @@ impl Overlay {
         let dst = if copy {
             let src = self.backing(ino)?;
             let dst = self.work.create(ino.0)?;
-            copy_all(&src, &dst).map_err(work_err(ino))?;
+            crate::store::sparse::copy_all(&src, &dst).map_err(work_err(ino))?;
             dst
         } else {
             self.work.open_file(ino.0)?
@@ -391,10 +397,14 @@ impl Overlay {
         if let Some(gid) = set.gid {
             node.attr.gid = gid;
         }
-        if set.uid.is_some() || set.gid.is_some() {
-            // chown clears setuid and setgid of a regular file, as the kernel does.
-            if node.attr.kind == Kind::File {
-                node.attr.perm &= !0o6000;
+        if (set.uid.is_some() || set.gid.is_some()) && set.perm.is_none() {
+            // chown clears setuid of every non-directory (files, fifos, devices, sockets,
+            // symlinks), and setgid where it means "run as the group" (group-executable; without
+            // it setgid marks mandatory locking and stays), as Linux filesystems do. The kernel
+            // leaves this to a FUSE daemon. Directories keep both: their setgid is inherited.
+            if node.attr.kind != Kind::Dir {
+                let group_exec = node.attr.perm & 0o010 != 0;
+                node.attr.perm &= if group_exec { !0o6000 } else { !0o4000 };
             }
         }
         match set.atime {
@@ -464,91 +474,6 @@ impl Overlay {
             .read_link(&r.path)
             .map_err(lower_err("readlink", &r.path))
     }
-}
-
-/// Copies all of `src` into `dst` (kernel-side where the filesystems allow it), copying only
-/// the data regions so the holes of a sparse file stay holes.
-fn copy_all(src: &File, dst: &File) -> io::Result<()> {
-    let len = src.metadata()?.len();
-    let mut off: u64 = 0;
-    while off < len {
-        let (start, end) = match data_region(src, off, len)? {
-            Some(r) => r,
-            None => break,
-        };
-        copy_range(src, dst, start, end)?;
-        off = end;
-    }
-    // A trailing hole has no data to copy: give the copy its full length.
-    dst.set_len(len)
-}
-
-/// The next data region of `src` at or after `off`, as `(start, end)`; `None` past the last.
-/// A filesystem without `SEEK_DATA` gets one region: all the rest.
-fn data_region(src: &File, off: u64, len: u64) -> io::Result<Option<(u64, u64)>> {
-    // SAFETY: lseek on an open fd has no memory effects.
-    let start = unsafe { libc::lseek(src.as_raw_fd(), off as i64, libc::SEEK_DATA) };
-    if start < 0 {
-        let err = io::Error::last_os_error();
-        return match err.raw_os_error() {
-            Some(libc::ENXIO) => Ok(None),
-            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some((off, len))),
-            _ => Err(err),
-        };
-    }
-    // SAFETY: as above.
-    let end = unsafe { libc::lseek(src.as_raw_fd(), start, libc::SEEK_HOLE) };
-    if end < 0 {
-        return Ok(Some((start as u64, len)));
-    }
-    Ok(Some((start as u64, (end as u64).min(len))))
-}
-
-/// Copies bytes `start..end` of `src` to the same offsets of `dst`.
-fn copy_range(src: &File, dst: &File, start: u64, end: u64) -> io::Result<()> {
-    let mut off_in = start as i64;
-    let mut off_out = start as i64;
-    while (off_in as u64) < end {
-        let want = (end - off_in as u64).min(1 << 30) as usize;
-        // SAFETY: both fds are open; the offsets point to our own i64s.
-        let n = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                &mut off_in,
-                dst.as_raw_fd(),
-                &mut off_out,
-                want,
-                0,
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if matches!(
-                err.raw_os_error(),
-                Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL)
-            ) {
-                return copy_by_reading(src, dst, off_in as u64, end);
-            }
-            return Err(err);
-        }
-        if n == 0 {
-            break;
-        }
-    }
-    Ok(())
-}
-
-fn copy_by_reading(src: &File, dst: &File, mut off: u64, len: u64) -> io::Result<()> {
-    let mut buf = vec![0u8; 1 << 20];
-    while off < len {
-        let n = src.read_at(&mut buf, off)?;
-        if n == 0 {
-            break;
-        }
-        dst.write_all_at(&buf[..n], off)?;
-        off += n as u64;
-    }
-    Ok(())
 }
 
 fn mtime_of(m: &std::fs::Metadata) -> Time {

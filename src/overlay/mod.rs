@@ -74,6 +74,8 @@ pub enum FsError {
     NotSupported,
     #[error("stale file handle: the inode is gone after a rollback, abort or commit")]
     Stale,
+    #[error("the file handle was revoked by a rollback or abort")]
+    Revoked,
     #[error("workspace {op} {path}: {source}")]
     Lower {
         op: &'static str,
@@ -104,6 +106,7 @@ impl FsError {
             FsError::NoAttr => libc::ENODATA,
             FsError::NotSupported => libc::EOPNOTSUPP,
             FsError::Stale => libc::ESTALE,
+            FsError::Revoked => libc::EIO,
             FsError::Lower { source, .. } | FsError::Work { source, .. } => {
                 source.raw_os_error().unwrap_or(libc::EIO)
             }
@@ -173,6 +176,11 @@ pub struct Overlay {
     dirty: HashSet<Ino>,
     next_ino: u64,
     reserved_ino: u64,
+    /// How many rollbacks and aborts this overlay has made: handles opened before the
+    /// latest one are revoked (see [`Overlay::restores`]).
+    restores: u64,
+    /// The generation of each inode number whose handles a restore revoked (others: 0).
+    generations: HashMap<Ino, u64>,
 }
 
 /// The parts of a store the overlay works with.
@@ -210,6 +218,8 @@ impl Overlay {
             dirty: HashSet::new(),
             next_ino: FIRST_NEW_INO,
             reserved_ino: FIRST_NEW_INO,
+            restores: 0,
+            generations: HashMap::new(),
         };
         ov.load()?;
         Ok(ov)
@@ -476,6 +486,19 @@ impl Overlay {
 
     /// The attributes of `ino`.
     pub fn getattr(&self, ino: Ino) -> Result<Attr, FsError> {
+        let mut attr = self.getattr_now(ino)?;
+        attr.generation = self.generations.get(&ino).copied().unwrap_or(0);
+        Ok(attr)
+    }
+
+    /// How many rollbacks and aborts have replaced the overlay. A handle opened when this was
+    /// lower is revoked: its writes must not reach the restored state (`fuse` refuses them
+    /// with EIO, and the kernel's file of a passed-through one was detached).
+    pub fn restores(&self) -> u64 {
+        self.restores
+    }
+
+    fn getattr_now(&self, ino: Ino) -> Result<Attr, FsError> {
         if let Some(node) = self.nodes.get(&ino) {
             let mut attr = node_attr(ino, node);
             // What the working file really allocates, so holes show (du, tar -S, cp --sparse).
@@ -488,6 +511,13 @@ impl Overlay {
             {
                 attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
                 self.written_attrs(ino, &mut attr, &m);
+            }
+            // A sealed file allocates what its blob does (a restored sparse file stays sparse).
+            if let Data::Blob(id) = node.data
+                && attr.size > 0
+                && let Ok(m) = std::fs::metadata(self.blobs.path(id))
+            {
+                attr.blocks = std::os::unix::fs::MetadataExt::blocks(&m);
             }
             return Ok(attr);
         }
@@ -554,6 +584,7 @@ fn attr_of(st: &Stat, ino: Ino) -> Attr {
         ctime: Time::from_parts(st.st_ctime, st.st_ctime_nsec),
         rdev: st.st_rdev,
         nlink: st.st_nlink as u32,
+        generation: 0,
     }
 }
 
@@ -579,18 +610,15 @@ fn check_name(name: &[u8]) -> Result<(), FsError> {
     Ok(())
 }
 
-/// Opens the parts of the store at `dir` for the workspace `workspace`.
+/// Opens the parts of the store at `store` for the workspace `workspace`, refusing a
+/// directory that is neither a store nor empty (see [`crate::store::layout`]).
 pub fn open_parts(workspace: &Path, store: &Path) -> Result<Parts, FsError> {
     let lower = Lower::open(workspace).map_err(|source| FsError::Lower {
         op: "open",
         path: workspace.display().to_string(),
         source,
     })?;
-    std::fs::create_dir_all(store).map_err(|source| FsError::Lower {
-        op: "create store",
-        path: store.display().to_string(),
-        source,
-    })?;
+    crate::store::layout::claim(store)?;
     let db = Db::open(&store.join("meta.db"), workspace)?;
     let blobs = BlobStore::open(&store.join("blobs"))?;
     let work = WorkDir::open(&store.join("work"))?;

@@ -120,7 +120,9 @@ impl Overlay {
                         others,
                     },
                 );
-                attr.clone()
+                let mut attr = attr.clone();
+                attr.generation = self.generations.get(ino).copied().unwrap_or(0);
+                attr
             }
         };
         Ok(attr)
@@ -302,6 +304,7 @@ impl Overlay {
                 ctime: now,
                 rdev: new.rdev,
                 nlink: if new.kind == Kind::Dir { 2 } else { 1 },
+                generation: 0,
             },
             links: 1,
             data: if new.kind == Kind::File {

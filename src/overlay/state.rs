@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::namespace::Found;
 use super::types::*;
-use super::{FsError, LowerRef, Overlay, ROOT, encode, lower_err};
+use super::{FsError, Handle, LowerRef, Overlay, ROOT, encode, lower_err};
 use crate::meta::{DentryRow, NodeRow};
 
 /// The overlay's whole state at one moment.
@@ -96,19 +96,21 @@ pub struct Change {
     pub raw_path: LowerPath,
     pub change: ChangeKind,
     pub kind: Option<Kind>,
-    /// The workspace object this path showed before (deleted, renamed or changed in place).
+    /// The workspace object this path showed before (deleted, renamed or changed in place);
+    /// for an added path, where the workspace may hold an object the new one replaces (not
+    /// checked: it may not exist).
     #[serde(skip)]
     pub origin: Option<LowerPath>,
     #[serde(skip)]
     pub ino: Option<Ino>,
 }
 
-/// What a file held open for direct I/O keeps across a restore.
+/// What a file held open for direct I/O keeps when the overlay is replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Refill {
-    /// The restored bytes (rollback, abort).
+    /// Nothing: its working file is detached (rollback, abort).
     Restored,
-    /// Its own bytes (commit).
+    /// Its working file and bytes (commit).
     Kept,
 }
 
@@ -143,17 +145,34 @@ impl Overlay {
             self.touch_node(ino);
         }
         self.write_pending()?;
+        Ok(self.snapshot(|ino, n| {
+            n.sealed
+                .or_else(|| passing.get(&ino).copied())
+                .expect("every working file was sealed above")
+        }))
+    }
+
+    /// The overlay's state as [`Overlay::seal`] would return it, for questions about its
+    /// shape only (which paths change, what a commit would stash): nothing is hashed or
+    /// written, and working files changed since their last seal stand as
+    /// [`crate::store::BlobId::UNSEALED`], a blob no store holds. Costs what the overlay's metadata holds,
+    /// whatever the bytes written (`status`).
+    pub fn peek(&self) -> Snapshot {
+        self.snapshot(|_, n| n.sealed.unwrap_or(crate::store::BlobId::UNSEALED))
+    }
+
+    /// The state, with the blob of each working file given by `blob`.
+    fn snapshot(&self, blob: impl Fn(Ino, &Node) -> crate::store::BlobId) -> Snapshot {
         let mut nodes: Vec<(Ino, Node)> = self
             .nodes
             .iter()
             .map(|(ino, n)| {
-                let mut n = n.clone();
+                let mut out = n.clone();
                 if n.data == Data::Work {
-                    let id = n.sealed.or_else(|| passing.get(ino).copied());
-                    n.data = Data::Blob(id.expect("every working file was sealed above"));
+                    out.data = Data::Blob(blob(*ino, n));
                 }
-                n.sealed = None;
-                (*ino, n)
+                out.sealed = None;
+                (*ino, out)
             })
             .collect();
         nodes.sort_by_key(|(i, _)| *i);
@@ -167,24 +186,49 @@ impl Overlay {
             })
             .collect();
         dentries.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        Ok(Snapshot {
+        Snapshot {
             nodes,
             dentries,
             next_ino: self.next_ino,
-        })
+        }
     }
 
     /// Replaces the overlay with `snap` (rollback), or with nothing when `snap` is empty
     /// (abort). Working files whose sealed blob is what `snap` wants are kept, so restoring
     /// costs what differs. Returns what the kernel must forget.
+    ///
+    /// Every handle open now is revoked, so nothing written through a descriptor held across
+    /// the restore reaches the restored state: [`Overlay::restores`] moves on (writes through
+    /// a handle opened before are refused with EIO, see [`Overlay::check_handle`]), each open
+    /// inode gets a new generation (the kernel's next lookup makes its old inode, and every
+    /// descriptor on it, fail with EIO), and the working file of a handle the kernel writes
+    /// itself (passthrough) is detached: unlinked from the store, so what the kernel still
+    /// writes there lands in a file nothing shows; the inode gets a new working file at its
+    /// next write.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
-        let inval = self.restore_state(snap)?;
-        self.refill_direct(Refill::Restored)?;
+        self.restores += 1;
+        let open: Vec<Ino> = self.open.keys().copied().collect();
+        for ino in open {
+            *self.generations.entry(ino).or_insert(0) += 1;
+        }
+        let inval = self.restore_state(snap, Refill::Restored)?;
+        self.direct.clear();
         Ok(inval)
     }
 
-    /// `restore` except for the files held open for direct I/O.
-    fn restore_state(&mut self, snap: &Snapshot) -> Result<Invalidation, FsError> {
+    /// Refuses a handle that a rollback or abort revoked since it was opened.
+    pub fn check_handle(&self, handle: Handle) -> Result<(), FsError> {
+        if handle.epoch == self.restores {
+            Ok(())
+        } else {
+            Err(FsError::Revoked)
+        }
+    }
+
+    /// `restore` except for the files held open for direct I/O: on `Refill::Kept` they keep
+    /// their working files, on `Refill::Restored` those are detached like any other.
+    fn restore_state(&mut self, snap: &Snapshot, refill: Refill) -> Result<Invalidation, FsError> {
+        let keep_direct = refill == Refill::Kept;
         self.flush()?;
         let old_nodes = std::mem::take(&mut self.nodes);
         let old_dirs = std::mem::take(&mut self.dirs);
@@ -200,6 +244,7 @@ impl Overlay {
             if let (Data::Blob(want), Some(old)) = (&node.data, old_nodes.get(ino))
                 && old.data == Data::Work
                 && old.sealed == Some(*want)
+                && (keep_direct || !self.direct.contains_key(ino))
             {
                 node.sealed = Some(*want);
                 node.data = Data::Work;
@@ -219,7 +264,9 @@ impl Overlay {
                 .insert(name.clone(), d.clone());
         }
         for (ino, node) in &old_nodes {
-            if node.data == Data::Work && !kept_work.contains(ino) && !self.direct.contains_key(ino)
+            if node.data == Data::Work
+                && !kept_work.contains(ino)
+                && !(keep_direct && self.direct.contains_key(ino))
             {
                 self.work.remove(ino.0)?;
             }
@@ -247,7 +294,7 @@ impl Overlay {
         &mut self,
         placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
     ) -> Result<Invalidation, FsError> {
-        let inval = self.restore_state(&Snapshot::default())?;
+        let inval = self.restore_state(&Snapshot::default(), Refill::Kept)?;
         for (ino, parent, name, path) in placed {
             let held = self.lookups.get(ino).copied().unwrap_or(0) > 0
                 || self.open.get(ino).copied().unwrap_or(0) > 0;
@@ -264,18 +311,17 @@ impl Overlay {
                 );
             }
         }
-        self.refill_direct(Refill::Kept)?;
+        self.refill_direct()?;
         Ok(inval)
     }
 
-    /// Keeps each file held open for direct I/O on its own working file: the kernel reads
-    /// and writes that file without asking, so a new one would leave those handles on the old
-    /// one, and new opens of the inode must share the kernel's. After a rollback or abort the
-    /// file gets the restored bytes; after a commit it keeps its bytes (the committed ones,
-    /// plus what the kernel wrote since the seal, which belongs to the next transaction). The
-    /// node stays in the overlay until the next restore after the file is closed. A file the
-    /// restored state does not have keeps nothing.
-    fn refill_direct(&mut self, refill: Refill) -> Result<(), FsError> {
+    /// Keeps each file held open for direct I/O across a commit on its own working file: the
+    /// kernel reads and writes that file without asking, so a new one would leave those
+    /// handles on the old one, and new opens of the inode must share the kernel's. It keeps
+    /// its bytes (the committed ones, plus what the kernel wrote since the seal, which belongs
+    /// to the next transaction). The node stays in the overlay until the next restore after
+    /// the file is closed. A file the committed state does not have keeps nothing.
+    fn refill_direct(&mut self) -> Result<(), FsError> {
         let held: Vec<Ino> = self.direct.keys().copied().collect();
         for ino in held {
             let node = self.nodes.get(&ino);
@@ -286,10 +332,7 @@ impl Overlay {
                 self.work.remove(ino.0)?;
                 continue;
             }
-            let file = match refill {
-                Refill::Restored => self.ensure_work(ino)?,
-                Refill::Kept => self.adopt_work(ino)?,
-            };
+            let file = self.adopt_work(ino)?;
             self.rewritten_directly(ino, &file)?;
         }
         Ok(())
@@ -511,7 +554,11 @@ impl Overlay {
                     };
                     let opaque_new = node.origin.is_none() || all_new;
                     if let Some(what) = what {
-                        out.push(change(what, kind, Some(*ino)));
+                        let mut c = change(what, kind, Some(*ino));
+                        if c.change == ChangeKind::Added {
+                            c.origin = merge.as_ref().map(|m| m.join(name));
+                        }
+                        out.push(c);
                     }
                     if node.attr.kind == Kind::Dir && *count == 1 {
                         self.walk_changes(*ino, &path, opaque_new, out, seen)?;
@@ -548,6 +595,52 @@ impl Overlay {
             || (a.kind != Kind::Dir && a.mtime != lower.mtime)
             || node.xattrs.is_some();
         Ok(meta_differs.then_some(ChangeKind::Metadata))
+    }
+
+    /// The paths among `changes` whose object would reach the workspace more privileged than
+    /// the workspace object it came from: a non-directory that gained setuid, setgid or sticky,
+    /// or a file capability (`security.capability`), or whose content changed while it keeps
+    /// one of them (the privilege would then apply to new code). Directories are left out:
+    /// setgid on a directory is inherited by every `mkdir` below it and grants nothing.
+    pub fn gained_privileges(&self, changes: &[Change]) -> Result<Vec<String>, FsError> {
+        const CAP: &[u8] = b"security.capability";
+        let mut out = Vec::new();
+        for c in changes {
+            let Some(node) = c.ino.and_then(|i| self.nodes.get(&i)) else {
+                continue;
+            };
+            if node.attr.kind == Kind::Dir {
+                continue;
+            }
+            let origin = node.origin.as_ref().map(|o| &o.path);
+            let old = match origin {
+                Some(p) => self.lower.stat(p).map_err(lower_err("stat", p))?,
+                None => None,
+            };
+            let old_bits = old.as_ref().map_or(0, |st| st.st_mode & 0o7000);
+            let bits = node.attr.perm & 0o7000;
+            let rewritten = matches!(node.data, Data::Work | Data::Blob(_));
+            let mut gained = bits & !old_bits != 0 || (bits != 0 && rewritten);
+            let old_cap = match (origin, &old) {
+                (Some(p), Some(_)) => self
+                    .lower
+                    .xattrs(p)
+                    .map_err(lower_err("listxattr", p))?
+                    .remove(CAP),
+                _ => None,
+            };
+            let cap = match &node.xattrs {
+                Some(x) => x.get(CAP).cloned(),
+                None => old_cap.clone(),
+            };
+            if cap.is_some() && (cap != old_cap || rewritten) {
+                gained = true;
+            }
+            if gained {
+                out.push(c.path.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Every blob that the live overlay references.

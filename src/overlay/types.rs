@@ -79,6 +79,19 @@ impl Kind {
             _ => return None,
         })
     }
+
+    /// The `S_IFMT` bits of this kind, as in `st_mode`.
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            Kind::File => libc::S_IFREG,
+            Kind::Dir => libc::S_IFDIR,
+            Kind::Symlink => libc::S_IFLNK,
+            Kind::Fifo => libc::S_IFIFO,
+            Kind::Socket => libc::S_IFSOCK,
+            Kind::CharDev => libc::S_IFCHR,
+            Kind::BlockDev => libc::S_IFBLK,
+        }
+    }
 }
 
 /// The attributes the view reports for an inode.
@@ -97,6 +110,11 @@ pub struct Attr {
     pub ctime: Time,
     pub rdev: u64,
     pub nlink: u32,
+    /// Which incarnation of the inode number the kernel is shown: raised when a rollback or
+    /// abort revokes the handles open on it (see `Overlay::restore`). Not persisted: a new
+    /// daemon starts a new kernel session.
+    #[serde(skip)]
+    pub generation: u64,
 }
 
 /// A path inside the workspace (the lower directory), relative to its root, as raw bytes.

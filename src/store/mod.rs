@@ -12,6 +12,8 @@
 //! Deliberately not here: which blobs are live (the callers' metadata knows that; [`BlobStore::gc`]
 //! takes the live set), and mutable working files (see [`WorkDir`]).
 
+pub mod layout;
+pub mod sparse;
 mod work;
 
 pub use work::WorkDir;
@@ -30,6 +32,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct BlobId([u8; 32]);
 
 impl BlobId {
+    /// Stands for content not sealed yet in a state built only to be inspected (see
+    /// `Overlay::peek`): all zero bits, which no content hashes to in practice, so no store
+    /// holds it and a plan that names it fails rather than publishing wrong bytes.
+    pub const UNSEALED: BlobId = BlobId([0; 32]);
+
     /// The id of `bytes`, without storing them.
     pub fn of(bytes: &[u8]) -> BlobId {
         BlobId(*blake3::hash(bytes).as_bytes())
@@ -88,6 +95,14 @@ pub enum StoreError {
     Missing { id: BlobId },
     #[error("'{text}' is not a blob id (64 hex digits)")]
     BadId { text: String },
+    #[error("{path} is not an ftsb-fs store and not empty; refusing to use it as a store")]
+    NotAStore { path: PathBuf },
+    #[error("no ftsb-fs store at {path} (pass --store)")]
+    NoStore { path: PathBuf },
+    #[error("the store {path} has format {format}, which this build does not know")]
+    Format { path: PathBuf, format: u32 },
+    #[error("refusing the store {path}: it {why}")]
+    Location { path: PathBuf, why: String },
 }
 
 impl StoreError {
@@ -164,23 +179,47 @@ impl BlobStore {
         self.put_reader(&mut &bytes[..], false)
     }
 
-    /// Stores the whole content of `file` (read from offset 0) and returns its id. Durable on
-    /// return, like [`BlobStore::put_bytes`]. The caller must keep `file` from changing meanwhile.
+    /// Stores the whole content of `file` and returns its id. Durable on return, like
+    /// [`BlobStore::put_bytes`]. Holes stay holes: only the data regions are read and written
+    /// (see [`sparse`]), so a sparse file costs its data, not its length. The caller must keep
+    /// `file` from changing meanwhile.
     pub fn put_file(&self, file: &File) -> Result<BlobId, StoreError> {
-        let mut reader = file;
-        reader
-            .seek(SeekFrom::Start(0))
-            .map_err(io_err("seek", &self.dir))?;
-        self.put_reader(&mut reader, true)
+        self.put_with(true, |out, hasher| {
+            sparse::hash_copy(file, Some(out), hasher)
+                .map(|_| ())
+                .map_err(io::Error::from)
+        })
     }
 
     fn put_reader(&self, reader: &mut dyn Read, sync: bool) -> Result<BlobId, StoreError> {
+        self.put_with(sync, |mut out, hasher| {
+            let mut buf = vec![0u8; COPY_CHUNK];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+            }
+        })
+    }
+
+    /// Writes a temporary with `fill` (which also feeds the hasher), then names it after its
+    /// hash (fsynced first when `sync`).
+    fn put_with(
+        &self,
+        sync: bool,
+        fill: impl FnOnce(&File, &mut blake3::Hasher) -> io::Result<()>,
+    ) -> Result<BlobId, StoreError> {
         let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp = self
             .dir
             .join("tmp")
             .join(format!("{}-{seq}", std::process::id()));
-        let mut out = OpenOptions::new()
+        let out = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -188,17 +227,7 @@ impl BlobStore {
             .map_err(io_err("create", &tmp))?;
         let result = (|| {
             let mut hasher = blake3::Hasher::new();
-            let mut buf = vec![0u8; COPY_CHUNK];
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_err("read", &tmp)(e)),
-                };
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n]).map_err(io_err("write", &tmp))?;
-            }
+            fill(&out, &mut hasher).map_err(io_err("write", &tmp))?;
             let id = BlobId(*hasher.finalize().as_bytes());
             let dest = self.path(id);
             if dest.exists() {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::check::{self, split_open};
@@ -22,6 +22,7 @@ use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step, is_ancestor};
 use super::undo;
 use super::{IoCtx, TxnError, Workspace, stash_name};
 use crate::meta::{Db, JournalState};
+use crate::store::sparse::CopyError;
 use crate::store::{BlobId, BlobStore, StoreError};
 
 /// A commit whose every step is durable in the workspace (journal state `Applied`).
@@ -450,7 +451,7 @@ impl Run<'_> {
     ) -> Result<u64, TxnError> {
         let (parent, name) = parent_of(self.ws, path)?;
         let src_path = self.blobs.path(blob);
-        let mut src = File::open(&src_path).map_err(|source| match source.kind() {
+        let src = File::open(&src_path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => StoreError::Missing { id: blob },
             _ => StoreError::Io {
                 op: "open",
@@ -461,7 +462,7 @@ impl Run<'_> {
         let tmp = format!("t{k}").into_bytes();
         let stash = self.stash()?.as_fd();
         let tmp_rel = stash_path(self.id, &tmp);
-        let mut out = match fsys::create_file(stash, &tmp) {
+        let out = match fsys::create_file(stash, &tmp) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
                 fsys::unlink(stash, &tmp, false).ctx("remove", &tmp_rel)?;
                 fsys::create_file(stash, &tmp)
@@ -470,27 +471,20 @@ impl Run<'_> {
         }
         .ctx("create", &tmp_rel)?;
         let result = (|| {
+            // Only the blob's data regions are copied: its holes stay holes in the workspace.
             let mut hasher = blake3::Hasher::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut written = 0u64;
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
-                        return Err(StoreError::Io {
-                            op: "read",
-                            path: src_path.clone(),
-                            source,
-                        }
-                        .into());
+            let written = match crate::store::sparse::hash_copy(&src, Some(&out), &mut hasher) {
+                Ok(n) => n,
+                Err(CopyError::Read(source)) => {
+                    return Err(StoreError::Io {
+                        op: "read",
+                        path: src_path.clone(),
+                        source,
                     }
-                };
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n]).ctx("write", path)?;
-                written += n as u64;
-            }
+                    .into());
+                }
+                Err(CopyError::Write(e)) => return Err(e).ctx("write", path),
+            };
             let actual: BlobId = hasher.finalize().to_hex().parse()?;
             if actual != blob {
                 return Err(TxnError::CorruptBlob {

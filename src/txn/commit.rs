@@ -390,10 +390,11 @@ pub fn commit(
 }
 
 /// What a commit now would refuse for: workspace objects changed outside the view since the
-/// overlay copied, replaced or deleted them. Read-only for the workspace; it seals the
-/// overlay (as a checkpoint would) to build the plan.
-pub fn conflicts(ov: &mut Overlay, ws: &Workspace) -> Result<Vec<super::Conflict>, CommitError> {
-    let snap = ov.seal()?;
+/// overlay copied, replaced or deleted them. Read-only for the workspace and the store: the
+/// plan is built from the overlay's shape ([`Overlay::peek`]), so nothing is hashed or sealed
+/// and it costs the same after gigabytes of writes as after none.
+pub fn conflicts(ov: &Overlay, ws: &Workspace) -> Result<Vec<super::Conflict>, CommitError> {
+    let snap = ov.peek();
     let plan = plan(&snap, ov.lower(), since(ov)?);
     Ok(super::check(ws, &plan))
 }

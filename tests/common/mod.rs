@@ -236,6 +236,25 @@ pub fn detach(path: &Path) {
     unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
 }
 
+/// Asserts `out` is a failure with exactly one stderr line, `error: ...`, containing `needle`.
+pub fn assert_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected a failure; stderr: {stderr}"
+    );
+    let lines: Vec<_> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one stderr line, got: {stderr}");
+    assert!(
+        lines[0].starts_with("error: "),
+        "not an error line: {stderr}"
+    );
+    assert!(
+        lines[0].to_lowercase().contains(&needle.to_lowercase()),
+        "error does not say {needle:?}: {stderr}"
+    );
+}
+
 /// Runs a command and captures its output.
 pub fn output(c: &mut Command) -> Output {
     c.output()

@@ -602,8 +602,15 @@ fn writers_of_working_files_are_passed_through_readers_are_not() {
     }
     fn close(fx: &mut Fx, ino: Ino, direct: bool, write: bool) -> bool {
         let ov = fx.ov();
-        ov.release_handle(ino, Handle { direct, write })
-            .expect("release");
+        ov.release_handle(
+            ino,
+            Handle {
+                direct,
+                write,
+                epoch: 0,
+            },
+        )
+        .expect("release");
         !ov.is_direct(ino)
     }
     let mut fx = Fx::new(|ws| fs::write(ws.join("lower"), "workspace").expect("write"));

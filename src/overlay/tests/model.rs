@@ -594,6 +594,10 @@ struct Held {
     pinned: Vec<Ino>,
     /// The working file the kernel reads and writes itself (passthrough), if granted.
     direct: Option<Arc<fs::File>>,
+    /// The overlay's restore count when it was opened.
+    epoch: u64,
+    /// Revoked by a rollback or abort since: nothing written through it may show.
+    revoked: bool,
 }
 
 impl Held {
@@ -601,6 +605,7 @@ impl Held {
         Handle {
             direct: self.direct.is_some(),
             write: true,
+            epoch: self.epoch,
         }
     }
 
@@ -620,7 +625,10 @@ impl Held {
                     .expect("the kernel writes a passed-through file");
                 Ok(())
             }
-            None => ov.write(self.ino, offset, data).map(drop),
+            // As `fuse` does for each write request.
+            None => ov
+                .check_handle(self.handle())
+                .and_then(|()| ov.write(self.ino, offset, data).map(drop)),
         }
     }
 }
@@ -959,6 +967,7 @@ impl Case {
                 // above it (a dentry pins its parent) until the file is closed.
                 let mut pinned = Vec::new();
                 let ino = self.ino(&path, &mut pinned);
+                let epoch = self.fx.ov().restores();
                 let got = self.fx.ov().open_file(ino, true, *direct);
                 let direct = match &got {
                     Ok((_, Access::Direct(f))) => Some(f.clone()),
@@ -970,6 +979,8 @@ impl Case {
                         id,
                         pinned,
                         direct,
+                        epoch,
+                        revoked: false,
                     });
                 }
                 (Ok(()), got.map(drop))
@@ -983,9 +994,16 @@ impl Case {
                     return;
                 }
                 let held = self.handles[handle % self.handles.len()].clone();
-                self.model.write_id(held.id, *offset, data);
                 let got = held.write(self.fx.ov(), *offset as u64, data);
-                (Ok(()), got)
+                if !held.revoked {
+                    self.model.write_id(held.id, *offset, data);
+                    (Ok(()), got)
+                } else if held.direct.is_some() {
+                    // The kernel writes the detached working file: nothing shows it.
+                    (Ok(()), got)
+                } else {
+                    (Err(libc::EIO), got)
+                }
             }
             Op::Close { handle } => {
                 if self.handles.is_empty() {
@@ -1005,14 +1023,14 @@ impl Case {
                 }
                 let (snap, model) = self.checkpoints[to % self.checkpoints.len()].clone();
                 self.model = model;
-                self.close_unnamed();
+                self.revoke_handles();
                 let got = self.fx.ov().restore(&snap);
                 inval = got.as_ref().ok().cloned();
                 (Ok(()), got.map(drop))
             }
             Op::Abort => {
                 self.model = self.initial.clone();
-                self.close_unnamed();
+                self.revoke_handles();
                 let got = self.fx.ov().restore(&Snapshot::default());
                 inval = got.as_ref().ok().cloned();
                 (Ok(()), got.map(drop))
@@ -1038,8 +1056,8 @@ impl Case {
             self.cache_invalidate(inval);
         }
         if matches!(op, Op::Rollback { .. } | Op::Abort) {
-            // The kernel may use an open file before it looks any name up again.
-            self.check_handles();
+            // The kernel may use an open file before it looks any name up again: whatever the
+            // revoked handles write must not show (checked with the view below).
             self.rewrite_handles();
         }
         if !self.hold {
@@ -1048,19 +1066,23 @@ impl Case {
         self.check();
     }
 
-    /// Writes every open file's first byte again through its handle (a copy-up that changes
-    /// no byte).
+    /// Writes through every handle a restore revoked, at offset 0: cached handles must be
+    /// refused, and what the kernel writes to a detached working file must not show.
     fn rewrite_handles(&mut self) {
         for held in self.handles.clone() {
-            let Some(&first) = self.model.files[&held.id].data.first() else {
+            if !held.revoked {
                 continue;
+            }
+            let got = held.write(self.fx.ov(), 0, b"revoked");
+            let want = if held.direct.is_some() {
+                Ok(())
+            } else {
+                Err(libc::EIO)
             };
-            self.model.write_id(held.id, 0, &[first]);
-            let got = held.write(self.fx.ov(), 0, &[first]);
             assert_eq!(
                 got.map_err(|e| e.errno()),
-                Ok(()),
-                "write through the handle of {:?} after a restore",
+                want,
+                "write through the revoked handle of {:?} after a restore",
                 held.ino
             );
         }
@@ -1095,25 +1117,11 @@ impl Case {
         }
     }
 
-    /// Closes the handles whose file has no name in the model (before the overlay is restored
-    /// to a state the model describes): what they should read then is not specified. The
-    /// others must go on reading and writing their file as the restored view shows it.
-    fn close_unnamed(&mut self) {
-        let named: std::collections::BTreeSet<usize> = self
-            .model
-            .tree
-            .values()
-            .filter_map(|n| match n {
-                MNode::File(id) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        let (keep, close): (Vec<_>, Vec<_>) = std::mem::take(&mut self.handles)
-            .into_iter()
-            .partition(|held| named.contains(&held.id));
-        self.handles = keep;
-        for held in close {
-            self.close(held).expect("release");
+    /// Marks every open handle revoked (before the overlay is restored): a rollback or abort
+    /// revokes them all.
+    fn revoke_handles(&mut self) {
+        for held in &mut self.handles {
+            held.revoked = true;
         }
     }
 
@@ -1126,6 +1134,9 @@ impl Case {
             }
         }
         for held in self.handles.clone() {
+            if held.revoked {
+                continue;
+            }
             let (ino, id) = (held.ino, held.id);
             let data = held.read(self.fx.ov());
             assert_eq!(
