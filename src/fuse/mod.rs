@@ -915,4 +915,86 @@ impl Filesystem for View {
         };
         empty(reply, r);
     }
+
+    // Requests the view does not implement: answered at once, logged once per kind (fuser's
+    // defaults log every one, and a tool that probes an ioctl per file floods the log).
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        // What a file without ioctls answers; the kernel does not stop sending them.
+        unsupported("ioctl", libc::ENOTTY);
+        reply.error(Errno::from_i32(libc::ENOTTY));
+    }
+
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: fuser::PollNotifier,
+        _events: fuser::PollEvents,
+        _flags: fuser::PollFlags,
+        reply: fuser::ReplyPoll,
+    ) {
+        unsupported("poll", libc::ENOSYS);
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn bmap(&self, _req: &Request, _ino: INodeNo, _bs: u32, _idx: u64, reply: fuser::ReplyBmap) {
+        unsupported("bmap", libc::ENOSYS);
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: i64,
+        _whence: i32,
+        reply: fuser::ReplyLseek,
+    ) {
+        unsupported("lseek", libc::ENOSYS);
+        reply.error(Errno::ENOSYS);
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        unsupported("copy_file_range", libc::ENOSYS);
+        reply.error(Errno::ENOSYS);
+    }
+}
+
+/// Logs the first request of kind `what` the view does not implement (answered `errno`);
+/// later ones of that kind are answered silently.
+fn unsupported(what: &'static str, errno: i32) {
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut seen = guard(&SEEN);
+    if !seen.contains(&what) {
+        seen.push(what);
+        tracing::warn!(
+            "the kernel sent a {what} request, which the view does not implement: answered {}, now and from now on without logging",
+            std::io::Error::from_raw_os_error(errno)
+        );
+    }
 }

@@ -127,6 +127,9 @@ enum Refill {
     Kept,
 }
 
+/// How many working files [`Overlay::seal`] holds open at once.
+const SEAL_BATCH: usize = 256;
+
 impl Overlay {
     /// Seals every working file changed since its last seal into a blob and returns the state.
     /// Durable on return for the blobs; the caller records the snapshot itself.
@@ -140,17 +143,29 @@ impl Overlay {
             })
             .map(|(i, _)| *i)
             .collect();
-        // The seals of files the kernel may still be writing directly hold for this snapshot
-        // only: the node itself stays unsealed.
-        let mut passing = HashMap::new();
-        for ino in unsealed {
-            let direct = self.written_directly(ino);
-            if direct {
-                self.take_written_attrs(ino);
+        // In batches (bounding the descriptors open at once), several files at a time, with
+        // one sync of the store for all of them before any id is recorded.
+        let mut sealed = Vec::with_capacity(unsealed.len());
+        for batch in unsealed.chunks(SEAL_BATCH) {
+            let mut files = Vec::with_capacity(batch.len());
+            for &ino in batch {
+                if self.written_directly(ino) {
+                    self.take_written_attrs(ino);
+                }
+                files.push(self.backing(ino)?);
             }
-            let file = self.backing(ino)?;
-            let id = self.blobs.put_file(&file)?;
-            if direct {
+            let refs: Vec<&std::fs::File> = files.iter().map(|f| &**f).collect();
+            let ids = self.blobs.put_files_unsynced(&refs)?;
+            sealed.extend(batch.iter().copied().zip(ids));
+        }
+        if !sealed.is_empty() {
+            self.blobs.sync()?;
+        }
+        // Recorded only now that the blobs are durable. The seals of files the kernel may
+        // still be writing directly hold for this snapshot only: the node stays unsealed.
+        let mut passing = HashMap::new();
+        for (ino, id) in sealed {
+            if self.written_directly(ino) {
                 passing.insert(ino, id);
             } else if let Some(n) = self.nodes.get_mut(&ino) {
                 n.sealed = Some(id);

@@ -1,11 +1,13 @@
 //! Content-addressed blobs: every sealed file content lives once, named by its blake3 hash.
 //!
 //! Owns the `blobs/` directory of a store. A blob is written to a temporary file, hashed
-//! while it is written, fsynced, renamed to `blobs/<2 hex>/<62 hex>`, and the directory is
-//! fsynced, so a blob that has a name is complete and durable (unless it was written with
-//! [`BlobStore::put_bytes_unsynced`], whose blobs a power loss may tear: reads detect that).
-//! Blobs are immutable: nothing
-//! here ever writes to a named blob again. Reads that must be trusted go through
+//! while it is written, and renamed to `blobs/<2 hex>/<62 hex>`. Either the temporary and the
+//! directory are fsynced first, so a blob that has a name is complete and durable, or (sealing,
+//! [`BlobStore::put_files_unsynced`] and [`BlobStore::put_bytes_unsynced`]) a whole batch is
+//! made durable by one [`BlobStore::sync`] before anything records its ids: until then a power
+//! loss may tear a named blob, reads detect that, and sealing the same content again replaces
+//! a torn name. Blobs are immutable: nothing
+//! here ever writes to a named blob again (a torn one is replaced whole, by rename). Reads that must be trusted go through
 //! [`BlobStore::open_verified`] or [`BlobStore::read_verified`], which re-hash the content and
 //! refuse a blob whose bytes no longer match its name.
 //!
@@ -131,6 +133,8 @@ pub struct BlobStore {
 }
 
 const COPY_CHUNK: usize = 1 << 20;
+/// At most this many threads seal at once (see [`BlobStore::put_files_unsynced`]).
+pub const SEAL_THREADS: usize = 4;
 
 impl BlobStore {
     /// Opens (creating if needed) the blob directory `dir`, removing temporaries left by a crash.
@@ -191,6 +195,75 @@ impl BlobStore {
         })
     }
 
+    /// Stores the whole content of each of `files`, several at once, without fsync; returns
+    /// their ids in order. Not durable until [`BlobStore::sync`]: call it before anything
+    /// records these ids. Holes stay holes, as in [`BlobStore::put_file`].
+    ///
+    /// The files are spread over a few scoped threads (at most [`SEAL_THREADS`], never more
+    /// than there are cores): each put is a handful of system calls plus hashing, so a batch
+    /// of small files is bound by system-call latency and a few large ones by hashing, and both
+    /// overlap across threads. A name that already exists with another length is a blob a
+    /// power loss tore before it was synced: it is replaced, so sealing again heals it.
+    pub fn put_files_unsynced(&self, files: &[&File]) -> Result<Vec<BlobId>, StoreError> {
+        let put = |i: usize| {
+            let id = self.put_with(false, |out, hasher| {
+                sparse::hash_copy(files[i], Some(out), hasher)
+                    .map(|_| ())
+                    .map_err(io::Error::from)
+            });
+            crate::txn::failpoint::hit(|| format!("seal.blob.{i}"));
+            id
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(SEAL_THREADS)
+            .min(files.len() / 4 + 1);
+        if threads <= 1 {
+            return (0..files.len()).map(put).collect();
+        }
+        let next = AtomicU64::new(0);
+        let worker = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= files.len() {
+                    return done;
+                }
+                done.push((i, put(i)));
+            }
+        };
+        let mut out: Vec<Option<Result<BlobId, StoreError>>> = Vec::new();
+        out.resize_with(files.len(), || None);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+            for h in handles {
+                // A panicking worker leaves its slots empty: reported below, never unsealed.
+                for (i, r) in h.join().unwrap_or_default() {
+                    out[i] = Some(r);
+                }
+            }
+        });
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(io_err("seal into", &self.dir)(io::Error::other(
+                        "a sealing thread panicked",
+                    )))
+                })
+            })
+            .collect()
+    }
+
+    /// Makes every blob written so far durable, with their names: one `syncfs(2)` of the
+    /// store's file system rather than an fsync per blob (since Linux 5.8 it reports writeback
+    /// errors of the file system, so a failed write is not taken for durable).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let dir = File::open(&self.dir).map_err(io_err("open", &self.dir))?;
+        syncfs(std::os::fd::AsFd::as_fd(&dir)).map_err(io_err("syncfs", &self.dir))?;
+        crate::txn::failpoint::hit(|| "seal.synced".into());
+        Ok(())
+    }
+
     fn put_reader(&self, reader: &mut dyn Read, sync: bool) -> Result<BlobId, StoreError> {
         self.put_with(sync, |mut out, hasher| {
             let mut buf = vec![0u8; COPY_CHUNK];
@@ -230,7 +303,10 @@ impl BlobStore {
             fill(&out, &mut hasher).map_err(io_err("write", &tmp))?;
             let id = BlobId(*hasher.finalize().as_bytes());
             let dest = self.path(id);
-            if dest.exists() {
+            let len = out.metadata().map_err(io_err("stat", &tmp))?.len();
+            // A name of another length was torn by a power loss before it was synced: it is
+            // renamed over below, so sealing the content again heals it.
+            if fs::symlink_metadata(&dest).is_ok_and(|m| m.len() == len) {
                 return Ok(id);
             }
             if sync {
@@ -323,6 +399,17 @@ impl BlobStore {
             }
         }
         Ok(removed)
+    }
+}
+
+/// `syncfs(2)` of the file system holding `fd`: everything written to it is durable.
+pub fn syncfs(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain system call on a borrowed, open descriptor.
+    if unsafe { libc::syncfs(fd.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -41,7 +41,8 @@ pub fn hash_copy(
 ) -> Result<u64, CopyError> {
     use CopyError::{Read, Write};
     let mut len = src.metadata().map_err(Read)?.len();
-    let mut buf = vec![0u8; CHUNK];
+    // No bigger than the file: a commit of ten thousand small files must not zero a MiB each.
+    let mut buf = vec![0u8; len.min(CHUNK as u64) as usize];
     // Every byte before `pos` is hashed (and, if data, copied).
     let mut pos = 0u64;
     let mut copied = 0u64;

@@ -219,13 +219,12 @@ pub(crate) fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<File> 
     Ok(File::from(fd))
 }
 
-/// The `/proc/self/fd` path of `name` in `dir`, for the xattr calls.
+/// The `/proc/self/fd` path of `name` in `dir` ("" = `dir` itself), for the xattr calls.
 fn proc_path(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<CString> {
-    let mut p = format!("/proc/self/fd/{}", dir.as_raw_fd()).into_bytes();
-    if !name.is_empty() {
-        p.push(b'/');
-        p.extend_from_slice(name);
-    }
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    // `dir` itself is `.` below its link: the `l*xattr` calls do not follow a last component,
+    // and the bare link would name the /proc symlink, not the directory.
+    p.extend_from_slice(if name.is_empty() { b"." } else { name });
     cstr(&p)
 }
 

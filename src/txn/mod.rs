@@ -21,7 +21,7 @@ mod apply;
 mod check;
 mod checkpoint;
 mod commit;
-mod failpoint;
+pub(crate) mod failpoint;
 mod fsck;
 mod fsys;
 mod journal;

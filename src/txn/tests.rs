@@ -452,6 +452,8 @@ fn set_meta_changes_mode_times_xattrs_and_root() {
     });
     let mut m = meta(0o2711, 80);
     m.xattrs = Some(vec![(b"user.t".to_vec(), b"v".to_vec())]);
+    let mut root_meta = meta(0o755, 82);
+    root_meta.xattrs = Some(vec![(b"user.t".to_vec(), b"root".to_vec())]);
     let plan = Plan {
         steps: vec![
             Step::SetMeta {
@@ -466,7 +468,7 @@ fn set_meta_changes_mode_times_xattrs_and_root() {
             },
             Step::SetMeta {
                 path: p(""),
-                meta: meta(0o755, 82),
+                meta: root_meta,
                 expect: Expect::Nothing,
             },
         ],
@@ -475,6 +477,8 @@ fn set_meta_changes_mode_times_xattrs_and_root() {
         let md = std::fs::metadata(ws.join("f")).expect("stat");
         assert_eq!(md.mode() & 0o7777, 0o2711);
         assert_eq!(xattr_get(&ws.join("f")), Some(b"v".to_vec()));
+        // The root's xattrs go through its own descriptor, not the /proc link to it.
+        assert_eq!(xattr_get(ws), Some(b"root".to_vec()));
         assert_eq!(std::fs::metadata(ws.join("d")).expect("d").mtime(), 81);
         assert_eq!(std::fs::metadata(ws).expect("root").mtime(), 82);
     });
