@@ -218,6 +218,11 @@ fn checkpoint_range_diffs_show_modes_and_targets_too() {
         "{l}"
     );
     // From "no changes" (0): the old side is the workspace.
-    let stat = m.ok(&["diff", "--from", "0"]);
+    let stat = m.ok(&["diff", "--stat", "--from", "0"]);
     assert!(stat.contains("mode change 100644 => 104755"), "{stat}");
+    let text = m.ok(&["diff", "--from", "0"]);
+    assert!(
+        text.contains("old mode 100644\nnew mode 104755\n"),
+        "{text}"
+    );
 }

@@ -299,12 +299,12 @@ pub fn diff_line(line: &str) -> String {
     paint(style, line)
 }
 
-/// Writes a patch: coloured line by line on a terminal (or the pager), byte for byte
-/// elsewhere, so `diff | git apply` gets exactly the text the daemon made (colour stripping
+/// Writes a patch: coloured line by line where colour is on (or into the pager), byte for
+/// byte otherwise, so `diff | git apply` gets exactly the text the daemon made (colour stripping
 /// would also strip escape sequences that are part of a file's content).
 pub fn patch(text: &str) -> io::Result<()> {
     let paged = sink().as_ref().is_some_and(|s| s.pager.is_some());
-    if paged || io::stdout().is_terminal() {
+    if paged || AutoStream::choice(&io::stdout()) != ColorChoice::Never {
         for line in text.split_inclusive('\n') {
             let (body, end) = line.split_at(line.trim_end_matches('\n').len());
             out(format_args!("{}{end}", diff_line(body)))?;

@@ -675,7 +675,17 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
                 } else {
                     format!("b/{path}")
                 };
-                let (insertions, deletions, text) = unified(&a, &b, &old, &new);
+                let (insertions, deletions, body) = unified(&a, &b, &old, &new);
+                let mut text = format!("diff --git a/{path} b/{path}\n");
+                match (v["old_mode"].as_str(), v["new_mode"].as_str()) {
+                    (None, Some(m)) => text.push_str(&format!("new file mode {m}\n")),
+                    (Some(m), None) => text.push_str(&format!("deleted file mode {m}\n")),
+                    (Some(o), Some(n)) if o != n => {
+                        text.push_str(&format!("old mode {o}\nnew mode {n}\n"));
+                    }
+                    _ => {}
+                }
+                text.push_str(&body);
                 v["insertions"] = json!(insertions);
                 v["deletions"] = json!(deletions);
                 v["diff"] = json!(text);
