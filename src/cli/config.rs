@@ -234,6 +234,12 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
     dir.join(p)
 }
 
+/// The copies `mount` pinned in `store` (the workspace file and the policy it names), which
+/// `exec` reads while the workspace is mounted; missing ones too.
+pub fn pinned_files(store: &Path) -> [PathBuf; 2] {
+    [store.join(PINNED_FILE), store.join(PINNED_POLICY)]
+}
+
 /// Keeps the workspace file as it is now (before the view covers it) in `store`, or removes
 /// an old copy if the workspace has none, so a mounted workspace's configuration cannot be
 /// changed from inside its view.

@@ -152,13 +152,26 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             view: view.clone(),
             tmpdir: tmp.path().to_path_buf(),
             home: std::env::var_os("HOME").map(PathBuf::from),
-            deny_roots: vec![store],
+            deny_roots: vec![store.clone()],
             extra_writable: a.allow_write.iter().map(|p| absolute_or(p)).collect(),
             executables: executables(&a.command[0]),
             extra_readable: vec![session_dir.path().to_path_buf()],
             keep_terminal: interactive(),
         };
-        let spec = profile.spec(&setup);
+        let mut spec = profile.spec(&setup);
+        // The agent's hooks start `exec`, which reads the workspace configuration `mount`
+        // pinned in the store, and the policy it names: readable, one file each, never the
+        // store itself.
+        for pinned in super::config::pinned_files(&store) {
+            spec.add_readable_file(&pinned);
+        }
+        if let Some(policy) = super::config::Config::load(&ws, Some(&store))?
+            .policy
+            .value
+            .filter(|p| !p.starts_with(&store) && p.exists())
+        {
+            spec.add_readable(policy);
+        }
         let report = confine::confine_command(&mut cmd, &spec, a.require_confinement)?;
         for w in &report.warnings {
             eprintln!("ftsb-fs: warning: {w}");
