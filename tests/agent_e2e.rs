@@ -302,3 +302,117 @@ fn a_claude_session_under_run_goes_through_the_hook_and_exec() {
     // Nothing reached the workspace itself: the view is still mounted, uncommitted.
     assert!(ftsb_fs::daemon::mounted_workspace(&s.ws).is_some());
 }
+
+/// Runs the registered Claude Code hook as Claude Code does on `payload`; whether it blocked
+/// (exit 2, or a `deny` decision), with its output for the failure message.
+fn hook_blocks(s: &Session, payload: &[u8]) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Command::new("sh")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &s.home)
+        .env("XDG_STATE_HOME", &s.state)
+        .env("CLAUDE_PROJECT_DIR", &s.ws)
+        .current_dir(&s.ws)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .args(["-c", &s.hook()])
+        .spawn()
+        .unwrap();
+    // The hook may answer before reading everything; a closed pipe is not an error here.
+    let _ = child.stdin.take().unwrap().write_all(payload);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let denied = serde_json::from_str::<Value>(&stdout)
+        .is_ok_and(|v| v["hookSpecificOutput"]["permissionDecision"] == "deny");
+    let shown = format!(
+        "{:?} stdout {stdout} stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code() == Some(2) || denied, shown)
+}
+
+/// An attacker who shapes the payload (extra fields, duplicate keys, escapes, unicode, NUL
+/// bytes, a line padded to just under the size limit) cannot get a clearly dangerous line
+/// answered with anything but a block. Claude Code parses with `JSON.parse`, where the last of
+/// duplicate keys wins: the hook must judge what the harness will run.
+#[test]
+fn a_shaped_payload_still_blocks_a_dangerous_line() {
+    let s = Session::new();
+    let payload = |tool: &str, input: Value, extra: Value| -> Vec<u8> {
+        let mut p = serde_json::json!({
+            "session_id": "e2e",
+            "transcript_path": "/dev/null",
+            "cwd": s.ws,
+            "permission_mode": "default",
+            "hook_event_name": "PreToolUse",
+            "tool_name": tool,
+            "tool_input": input,
+        });
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            p[k] = v.clone();
+        }
+        serde_json::to_vec(&p).unwrap()
+    };
+    let bash = |cmd: &str| payload("Bash", serde_json::json!({"command": cmd}), Value::Null);
+    let ws = s.ws.to_str().unwrap().to_owned();
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("plain", bash("rm -rf ~")),
+        (
+            "extra fields everywhere",
+            payload(
+                "Bash",
+                serde_json::json!({"command": "rm -rf ~", "description": "ls", "run_in_background": true,
+                    "dangerouslyDisableSandbox": true, "timeout": 1, "command2": "ls"}),
+                serde_json::json!({"permission_mode": "bypassPermissions", "tool_use_id": "x",
+                    "decision": "approve", "hookSpecificOutput": {"permissionDecision": "allow"}}),
+            ),
+        ),
+        (
+            "duplicate command key, the dangerous one last",
+            format!(r#"{{"hook_event_name":"PreToolUse","tool_name":"Bash","cwd":"{ws}","tool_input":{{"command":"ls","command":"rm -rf ~"}}}}"#).into_bytes(),
+        ),
+        (
+            "duplicate tool_name, Bash last",
+            format!(r#"{{"hook_event_name":"PreToolUse","tool_name":"Read","tool_name":"Bash","cwd":"{ws}","tool_input":{{"command":"rm -rf ~"}}}}"#).into_bytes(),
+        ),
+        (
+            "escaped tool name and command",
+            format!(r#"{{"hook_event_name":"PreToolUse","tool_name":"B\u0061sh","cwd":"{ws}","tool_input":{{"command":"\u0072m -rf ~"}}}}"#).into_bytes(),
+        ),
+        ("NUL inside the program name", bash("r\0m -rf ~")),
+        ("NUL after the line", bash("rm -rf ~\0")),
+        ("NUL hiding a second command", bash("true\0; rm -rf ~")),
+        (
+            "unicode around the line",
+            payload(
+                "Bash",
+                serde_json::json!({"command": "rm -rf ~ # \u{202e}sl\u{200b}", "description": "\u{feff}\u{202e}ls"}),
+                Value::Null,
+            ),
+        ),
+        (
+            "padded to just under the size limit",
+            bash(&format!("{}rm -rf ~", " ".repeat(4 * 1024 * 1024 - 400))),
+        ),
+        (
+            "many harmless lines first",
+            bash(&format!("{}rm -rf ~", "true\n".repeat(200_000))),
+        ),
+    ];
+    cases.push(("BOM before the payload", {
+        let mut b = "\u{feff}".as_bytes().to_vec();
+        b.extend(bash("rm -rf ~"));
+        b
+    }));
+    for (what, p) in &cases {
+        assert!(
+            p.len() < 4 << 20,
+            "{what}: the payload must stay under the limit"
+        );
+        let (blocked, shown) = hook_blocks(&s, p);
+        assert!(blocked, "{what}: not blocked: {shown}");
+    }
+}
