@@ -27,7 +27,7 @@ use serde_json::Value;
 /// The stand-in harness. argv[1] is the hook command line; argv[2] a JSON array of steps: a
 /// string is a Bash tool call, `{"direct": LINE}` a line the agent runs itself (`sh -c`), and
 /// `{"fake_daemon": true}` starts a socket in its `TMPDIR` that answers like a daemon. Then it
-/// tries to append to `~/.bashrc` itself, and exits 9.
+/// tries to append to `~/.bashrc` itself, and exits with argv[3] (default 9).
 const AGENT: &str = r#"#!/usr/bin/env python3
 import json, os, subprocess, sys
 
@@ -107,7 +107,7 @@ try:
     print(json.dumps({"call": "write ~/.bashrc", "outcome": "written"}), flush=True)
 except OSError as e:
     print(json.dumps({"call": "write ~/.bashrc", "outcome": "refused", "error": str(e)}), flush=True)
-sys.exit(9)
+sys.exit(int(sys.argv[3]) if len(sys.argv) > 3 else 9)
 "#;
 
 /// The workspace's own policy: `make deploy` is the user's to run.
@@ -206,15 +206,23 @@ impl Session {
 
     /// `ftsb-fs run WS --harness claude -- AGENT HOOK STEPS`.
     fn run_steps(&self, steps: &[Value]) -> Output {
+        self.run_with(&[], steps, 9)
+    }
+
+    /// `ftsb-fs run WS --harness claude FLAGS -- AGENT HOOK STEPS EXIT`.
+    fn run_with(&self, flags: &[&str], steps: &[Value], exit: i32) -> Output {
         let agent = self.agent();
         let out = output(
             self.ftsb()
                 .arg("run")
                 .arg(&self.ws)
-                .args(["--harness", "claude", "--"])
+                .args(["--harness", "claude"])
+                .args(flags)
+                .arg("--")
                 .arg(&agent)
                 .arg(self.hook())
-                .arg(serde_json::to_string(steps).unwrap()),
+                .arg(serde_json::to_string(steps).unwrap())
+                .arg(exit.to_string()),
         );
         eprintln!(
             "run: {:?}\nstdout: {}\nstderr: {}",
@@ -531,5 +539,55 @@ fn the_agent_cannot_loosen_its_policy_reach_the_daemon_or_forge_its_control_sock
     assert_eq!(
         std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
         "# rc\n"
+    );
+}
+
+/// `run --commit-on-success` publishes what the agent did when it exits 0, but never a change
+/// to the workspace's own configuration or policy: published, it would loosen `exec`'s gate in
+/// every later session. The session is kept for a human instead.
+#[test]
+fn commit_on_success_never_publishes_the_agents_change_to_its_own_policy() {
+    if !landlock_or_skip() {
+        return;
+    }
+    for (what, line) in [
+        ("policy", "printf '' > policy.toml"),
+        ("config", "printf 'net = \"allow\"\\n' > .ftsb-fs.toml"),
+    ] {
+        let s = Session::new();
+        let before = tree(&s.ws, SHAPE);
+        let out = s.run_with(
+            &["--commit-on-success"],
+            &[
+                "echo work > work.txt".into(),
+                serde_json::json!({ "direct": line }),
+            ],
+            0,
+        );
+        assert_eq!(out.status.code(), Some(0), "{what}");
+        let recs = records(&out);
+        assert_eq!(
+            recs[1]["exit"], 0,
+            "the view is the agent's to write: {recs:?}"
+        );
+        // Still mounted with the changes kept; the real workspace is untouched.
+        assert!(
+            ftsb_fs::daemon::mounted_workspace(&s.ws).is_some(),
+            "{what}: the session was settled"
+        );
+        let _ = output(s.ftsb().arg("unmount").arg("--abort").arg(&s.ws));
+        assert_trees_eq(what, &before, &tree(&s.ws, SHAPE));
+    }
+    // Without such a change, the same session is committed.
+    let s = Session::new();
+    let out = s.run_with(
+        &["--commit-on-success"],
+        &["echo work > work.txt".into()],
+        0,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(s.ws.join("work.txt")).unwrap(),
+        "work\n"
     );
 }

@@ -32,7 +32,8 @@ const SESSION_ENV: &str = "FTSB_FS_SESSION";
 pub struct RunArgs {
     /// The workspace; mounted in place first if it is not mounted yet.
     pub workspace: PathBuf,
-    /// Commit everything if the agent exits 0.
+    /// Commit everything if the agent exits 0, unless the session changed the workspace's
+    /// `.ftsb-fs.toml` or the policy it names (then the changes are kept for review).
     #[arg(long, conflicts_with = "abort")]
     pub commit_on_success: bool,
     /// Discard everything when the agent exits.
@@ -200,7 +201,29 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     let decision = if a.abort {
         Decision::Abort
     } else if a.commit_on_success && code == 0 {
-        Decision::Commit
+        // The agent may have changed the workspace's own configuration or policy, which would
+        // loosen every later session once published: that needs a human.
+        let guarded = super::config::workspace_files(&ws, &store);
+        let touched: Vec<&String> = summary
+            .added
+            .iter()
+            .chain(&summary.modified)
+            .chain(&summary.deleted)
+            .filter(|p| guarded.iter().any(|g| Path::new(p) == g))
+            .collect();
+        if touched.is_empty() {
+            Decision::Commit
+        } else {
+            eprintln!(
+                "ftsb-fs: not committing: the session changed the workspace's configuration ({}); review and commit by hand",
+                touched
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Decision::Keep
+        }
     } else if !json && !a.commit_on_success && std::io::stdin().is_terminal() {
         print_summary(&summary, code, harness);
         shown = true;
