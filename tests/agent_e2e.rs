@@ -345,6 +345,17 @@ fn a_claude_session_under_run_goes_through_the_hook_and_exec() {
                 .is_some_and(|c| c.contains("make deploy"))),
         "exec's refusal is in the log: {log:?}"
     );
+    // What the hook blocked is in the log too, with its rule.
+    for (line, rule) in [
+        ("ftsb-fs commit", "hook.ftsb_commit"),
+        ("rm -rf ~", "fs.rm_protected"),
+    ] {
+        assert!(
+            log.iter()
+                .any(|e| e["kind"] == "refused" && e["command"] == line && e["rule"] == rule),
+            "the hook's refusal of {line:?} is not in the log: {log:?}"
+        );
+    }
     assert_eq!(
         std::fs::read_to_string(s.view("hello.txt")).unwrap(),
         "hello\n"
