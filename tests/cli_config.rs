@@ -216,3 +216,62 @@ fn the_view_cannot_change_its_own_workspaces_configuration() {
     m.mount();
     assert_eq!(exec_true(&m), Some(0));
 }
+
+/// `net` and `linger` in the workspace file are `exec`'s defaults, as `config` shows them: a
+/// user who wrote `net = "deny"` must not get a command that reaches the network.
+#[test]
+fn the_configured_net_and_linger_are_execs_defaults() {
+    if !require(
+        ftsb_fs::confine::probe().abi >= 4,
+        "the configured --net test",
+        "this kernel lacks Landlock ABI 4 (TCP rules)",
+    ) || !have("python3")
+    {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let m = Mounted::in_place(|ws| {
+        std::fs::write(
+            ws.join(".ftsb-fs.toml"),
+            "net = \"deny\"\nlinger = \"wait\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            ws.join("probe.py"),
+            format!(
+                "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}))\n    print('CONNECTED')\nexcept OSError as e:\n    print('REFUSED', e)\n"
+            ),
+        )
+        .unwrap();
+    });
+    let xdg = m.root.path().join("no-user-config");
+    let exec = |extra: &[&str], cmd: &[&str]| {
+        let out = output(
+            m.cmd()
+                .env("XDG_CONFIG_HOME", &xdg)
+                .arg("exec")
+                .args(extra)
+                .arg(&m.ws)
+                .arg("--")
+                .args(cmd),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let probe = exec(&[], &["python3", "probe.py"]);
+    assert!(probe.contains("REFUSED"), "net = \"deny\" ignored: {probe}");
+    // A flag still beats the file.
+    let probe = exec(&["--net", "allow"], &["python3", "probe.py"]);
+    assert!(probe.contains("CONNECTED"), "{probe}");
+    // linger = "wait": what the command leaves running finishes its work.
+    exec(
+        &[],
+        &["sh", "-c", "(sleep 1; echo late > late.txt) & exit 0"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("late.txt")).ok().as_deref(),
+        Some("late\n"),
+        "linger = \"wait\" ignored"
+    );
+    drop(listener);
+}

@@ -234,6 +234,31 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
     dir.join(p)
 }
 
+/// The copies `mount` pinned in `store` (the workspace file and the policy it names), which
+/// `exec` reads while the workspace is mounted; missing ones too.
+pub fn pinned_files(store: &Path) -> [PathBuf; 2] {
+    [store.join(PINNED_FILE), store.join(PINNED_POLICY)]
+}
+
+/// The files inside `workspace` that set its configuration while it is mounted from
+/// `store`, relative to it: the workspace file, and the policy file the pinned copy names
+/// when that lies in the workspace. A change to them takes effect at the next mount.
+pub fn workspace_files(workspace: &Path, store: &Path) -> Vec<PathBuf> {
+    let mut out = vec![PathBuf::from(WORKSPACE_FILE)];
+    let pinned = std::fs::read_to_string(store.join(PINNED_FILE)).ok();
+    let policy = pinned
+        .and_then(|text| toml::from_str::<File>(&text).ok())
+        .and_then(|f| f.policy)
+        .map(|p| resolve(workspace, &p));
+    if let Some(rel) = policy
+        .as_deref()
+        .and_then(|p| p.strip_prefix(workspace).ok())
+    {
+        out.push(rel.to_path_buf());
+    }
+    out
+}
+
 /// Keeps the workspace file as it is now (before the view covers it) in `store`, or removes
 /// an old copy if the workspace has none, so a mounted workspace's configuration cannot be
 /// changed from inside its view.

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use super::report::coded;
 use super::{call, call_on, connect, print_json, resolve_workspace};
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
@@ -26,10 +27,11 @@ pub struct ExecArgs {
     /// Refuse to run when the kernel cannot enforce the confinement.
     #[arg(long)]
     pub require_confinement: bool,
-    /// Network access: `allow` (default), `deny`, or `allow-ports:PORT[,PORT...]` (TCP connect
-    /// to those ports only). One word, so the workspace after it is never taken for a port.
-    #[arg(long, value_name = "MODE", default_value = "allow", value_parser = parse_net)]
-    pub net: Net,
+    /// Network access: `allow`, `deny`, or `allow-ports:PORT[,PORT...]` (TCP connect to those
+    /// ports only). One word, so the workspace after it is never taken for a port. Default:
+    /// the configuration's `net`, else `allow`.
+    #[arg(long, value_name = "MODE", value_parser = parse_net)]
+    pub net: Option<Net>,
     /// Pass this environment variable to the command too (repeatable); the only way to pass
     /// one that looks like a secret or an agent socket (`SSH_AUTH_SOCK`).
     #[arg(long = "env", value_name = "NAME")]
@@ -37,10 +39,11 @@ pub struct ExecArgs {
     /// Pass every environment variable except those that look like secrets or agent sockets.
     #[arg(long)]
     pub env_all: bool,
-    /// What to do with processes the command leaves running when it ends: `kill` (default,
-    /// after a short grace) or `wait` for them. Either way none outlives the transaction.
-    #[arg(long, value_name = "MODE", default_value = "kill")]
-    pub linger: Linger,
+    /// What to do with processes the command leaves running when it ends: `kill` (after a
+    /// short grace) or `wait` for them. Either way none outlives the transaction. Default:
+    /// the configuration's `linger`, else `kill`.
+    #[arg(long, value_name = "MODE")]
+    pub linger: Option<Linger>,
     /// Run without Landlock confinement (changes still roll back on failure).
     #[arg(long, conflicts_with = "require_confinement")]
     pub no_confine: bool,
@@ -104,7 +107,22 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let store = PathBuf::from(status["store"].as_str().unwrap_or_default());
     let cwd = command_cwd(&view, &ws);
     // The command runs in the view: that is the workspace the gate must protect.
-    let policy = super::config::Config::load(&ws, Some(&store))?.policy_or(a.policy.as_deref());
+    let config = super::config::Config::load(&ws, Some(&store))?;
+    let policy = config.policy_or(a.policy.as_deref());
+    // A flag beats the configuration, which beats the built-in default.
+    let net = match (a.net.clone(), &config.net.value) {
+        (Some(n), _) => n,
+        (None, Some(word)) => parse_net(word)
+            .map_err(|e| coded("config", format!("{}: net: {e}", config.net.source)))?,
+        (None, None) => Net::Allow,
+    };
+    let linger = match (a.linger, &config.linger.value) {
+        (Some(l), _) => l,
+        (None, Some(word)) => word
+            .parse::<Linger>()
+            .map_err(|e| coded("config", format!("{}: linger: {e}", config.linger.source)))?,
+        (None, None) => Linger::default(),
+    };
     let verdict = super::gate::check_exec(&a.command, policy.as_deref(), &cwd, &view)?;
     if let Some(denied) = verdict {
         super::history::record_refusal(&ws, &line, &denied);
@@ -144,7 +162,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     } else {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let mut spec = Spec::for_view(&view, tmp.path(), home.as_deref(), &[store]);
-        spec.net = a.net.clone();
+        spec.net = net;
         Some(confine::confine_command(
             &mut cmd,
             &spec,
@@ -167,7 +185,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let checkpoint = begun["checkpoint"].as_u64().unwrap_or(0);
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the command started may change the view once its transaction has ended.
-    let processes = supervisor.settle(a.linger);
+    let processes = supervisor.settle(linger);
     let (code, signal) = match &outcome {
         Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
         Err(_) => (None, None),

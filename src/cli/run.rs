@@ -32,7 +32,8 @@ const SESSION_ENV: &str = "FTSB_FS_SESSION";
 pub struct RunArgs {
     /// The workspace; mounted in place first if it is not mounted yet.
     pub workspace: PathBuf,
-    /// Commit everything if the agent exits 0.
+    /// Commit everything if the agent exits 0, unless the session changed the workspace's
+    /// `.ftsb-fs.toml` or the policy it names (then the changes are kept for review).
     #[arg(long, conflicts_with = "abort")]
     pub commit_on_success: bool,
     /// Discard everything when the agent exits.
@@ -152,13 +153,26 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             view: view.clone(),
             tmpdir: tmp.path().to_path_buf(),
             home: std::env::var_os("HOME").map(PathBuf::from),
-            deny_roots: vec![store],
+            deny_roots: vec![store.clone()],
             extra_writable: a.allow_write.iter().map(|p| absolute_or(p)).collect(),
             executables: executables(&a.command[0]),
             extra_readable: vec![session_dir.path().to_path_buf()],
             keep_terminal: interactive(),
         };
-        let spec = profile.spec(&setup);
+        let mut spec = profile.spec(&setup);
+        // The agent's hooks start `exec`, which reads the workspace configuration `mount`
+        // pinned in the store, and the policy it names: readable, one file each, never the
+        // store itself.
+        for pinned in super::config::pinned_files(&store) {
+            spec.add_readable_file(&pinned);
+        }
+        if let Some(policy) = super::config::Config::load(&ws, Some(&store))?
+            .policy
+            .value
+            .filter(|p| !p.starts_with(&store) && p.exists())
+        {
+            spec.add_readable(policy);
+        }
         let report = confine::confine_command(&mut cmd, &spec, a.require_confinement)?;
         for w in &report.warnings {
             eprintln!("ftsb-fs: warning: {w}");
@@ -187,7 +201,29 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     let decision = if a.abort {
         Decision::Abort
     } else if a.commit_on_success && code == 0 {
-        Decision::Commit
+        // The agent may have changed the workspace's own configuration or policy, which would
+        // loosen every later session once published: that needs a human.
+        let guarded = super::config::workspace_files(&ws, &store);
+        let touched: Vec<&String> = summary
+            .added
+            .iter()
+            .chain(&summary.modified)
+            .chain(&summary.deleted)
+            .filter(|p| guarded.iter().any(|g| Path::new(p) == g))
+            .collect();
+        if touched.is_empty() {
+            Decision::Commit
+        } else {
+            eprintln!(
+                "ftsb-fs: not committing: the session changed the workspace's configuration ({}); review and commit by hand",
+                touched
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Decision::Keep
+        }
     } else if !json && !a.commit_on_success && std::io::stdin().is_terminal() {
         print_summary(&summary, code, harness);
         shown = true;

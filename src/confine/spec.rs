@@ -7,6 +7,9 @@
 //! contains a protected path is replaced by its entries beside the path to it (a snapshot of the
 //! directory taken now: entries created there later are not granted), or dropped when that is
 //! not possible; either way a note says so.
+//! The one exception is [`Spec::add_readable_file`]: one regular file granted read inside a
+//! deny root, for files there that hold nothing to protect (the workspace configuration
+//! `mount` pins in the store, which `exec` must read under `run`).
 //!
 //! This module only computes paths; it opens nothing for Landlock and never touches the
 //! kernel's Landlock interface (that is `apply`).
@@ -254,6 +257,20 @@ impl Spec {
         let (kept, notes) = carve(&path, &self.deny_roots, &self.secrets);
         self.notes.extend(notes);
         self.readable.extend(kept);
+    }
+
+    /// Grants read on the one regular file `path`, even inside a deny root: only for a file
+    /// that holds nothing to protect. A missing path is left out quietly; anything but a
+    /// regular file (a directory, a symlink) is refused with a note.
+    pub fn add_readable_file(&mut self, path: &Path) {
+        match path.symlink_metadata() {
+            Err(_) => {}
+            Ok(m) if m.is_file() => self.readable.push(path.to_path_buf()),
+            Ok(_) => self.notes.push(format!(
+                "not granted {}: not a regular file",
+                path.display()
+            )),
+        }
     }
 
     /// Protects `path` from now on and carves it out of the grants made so far.

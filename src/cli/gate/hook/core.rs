@@ -259,6 +259,13 @@ impl Judge {
     /// A shell command: the gate's verdict; what it lets through runs through `exec` when the
     /// workspace is mounted.
     fn shell(&self, command: &str, cwd: &Path) -> Answer {
+        // bash drops NUL bytes from a script it reads (`r<NUL>m` runs `rm`) and an argv
+        // ends at one: what would run is not the line the gate reads.
+        if command.contains('\0') {
+            return Answer::Deny(
+                "ftsb-fs: the command contains a NUL byte, which shells drop or cut at, so what would run is not what was judged [hook.nul_byte]; instead: send the command without NUL bytes".into(),
+            );
+        }
         let v = self.gate.judge(command, &self.ctx(cwd));
         match v.decision {
             Decision::Deny => Answer::Deny(explain(&v)),

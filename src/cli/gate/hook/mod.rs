@@ -216,7 +216,37 @@ fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Resul
     };
     let judge = Judge::load(&setup, workspace)?;
     let answer = judge.judge(&call);
+    record_refusal(&judge, &call, &answer);
     Ok(adapter.render(&answer, &call, &judge))
+}
+
+/// Records a refused or questioned shell command in the audit log of the mounted workspace,
+/// so `log` and `run`'s summary show what the hook stopped. Best effort and silent: the
+/// answer stands whether or not the daemon takes the record.
+fn record_refusal(judge: &Judge, call: &Call, answer: &Answer) {
+    let (Some(m), self::core::Action::Shell { command }) = (&judge.mount, &call.action) else {
+        return;
+    };
+    let (verdict, reason) = match answer {
+        Answer::Deny(r) => ("deny", r),
+        Answer::Ask(r) => ("ask", r),
+        _ => return,
+    };
+    // The rule is the bracketed id the reason names (`... [fs.rm_protected]; instead: ...`).
+    let rule = reason
+        .split_once(" [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(id, _)| id.to_owned());
+    let event = serde_json::json!({
+        "kind": "refused",
+        "command": command,
+        "verdict": verdict,
+        "rule": rule,
+        "reason": reason,
+    });
+    if let Ok(mut c) = crate::control::Client::connect(&m.workspace) {
+        let _ = c.call(&crate::control::Request::Record { event });
+    }
 }
 
 /// Prints a reply; a closed pipe loses the output but not the exit code.
