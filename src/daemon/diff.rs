@@ -150,11 +150,12 @@ fn git_mode(mode: u32) -> u32 {
     }
 }
 
-/// One change as JSON: the change itself (`path`, and `path_b64` when the name is not
-/// UTF-8; `git_path` and, for a rename, `git_from`: the names quoted as git prints them), the file modes before and after (`old_mode`, `new_mode`, six octal digits as
-/// git), symlink targets (`old_target`, `new_target`), for files and symlinks
-/// `insertions`/`deletions`, and `diff`: the change in git's extended patch format, which
-/// `git apply` takes (a deleted directory lists the files it held).
+/// One change with its patch: the change itself (`path_b64` when the name is not UTF-8;
+/// `git_path` and, for a rename, `git_from`: the names quoted as git prints them), the file
+/// modes before and after (six octal digits, as git), symlink targets, for files and
+/// symlinks the counts of inserted and deleted lines, and `diff`: the change in git's
+/// extended patch format, which `git apply` takes (a deleted directory lists the files it
+/// held).
 fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> DiffEntry {
     let binary = ctx.binary;
     let path_b64 = std::str::from_utf8(&c.raw_path.0)
