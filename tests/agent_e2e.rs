@@ -84,7 +84,12 @@ def fake_daemon():
             if op == "info":
                 result = {"workspace": os.environ["FTSB_FS_WORKSPACE"], "view": os.getcwd(),
                           "store": "/nonexistent-store"}
-            f.write((json.dumps({"ok": True, "result": result}) + "\n").encode())
+            elif op == "exec_end":
+                result = {"checkpoint": 1, "rolled_back": False}
+            elif op == "record":
+                result = {"recorded": True}
+            # Frames carry the control protocol's version (control::PROTOCOL).
+            f.write((json.dumps({"v": 2, "ok": True, "result": result}) + "\n").encode())
             f.flush()
     def loop():
         while True:

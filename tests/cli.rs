@@ -205,6 +205,61 @@ fn a_conflict_reaches_status_and_commit_with_its_code() {
     );
 }
 
+/// A file that gained setuid through the view is refused by the daemon with its own code,
+/// and nothing reaches the workspace.
+#[test]
+fn a_file_that_gained_setuid_is_refused_with_its_code() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("tool"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(m.v("tool"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    json_error(
+        m.cmd().args(["--json", "commit"]).arg(&m.ws),
+        "gained_privileges",
+        1,
+    );
+    assert!(
+        !m.w("tool").exists(),
+        "a refused commit wrote the workspace"
+    );
+}
+
+/// Inside an agent session, a request the session socket refuses reaches the command line
+/// with the code `refused_by_session` and never reaches the daemon; what it allows is relayed.
+#[test]
+fn a_session_refusal_reaches_the_command_line_with_its_code() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("a.txt"), "kept\n").unwrap();
+    let socket = m.root.path().join("session.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    ftsb_fs::control::proxy::spawn(listener, m.ws.clone()).unwrap();
+    let in_session = |args: &[&str]| {
+        let mut c = m.cmd();
+        c.env(ftsb_fs::control::proxy::CONTROL_ENV, &socket)
+            .env(ftsb_fs::control::proxy::WORKSPACE_ENV, &m.ws)
+            .arg("--json")
+            .args(args)
+            .arg(&m.ws);
+        c
+    };
+    let v = json_error(&mut in_session(&["abort"]), "refused_by_session", 1);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("abort is not allowed"),
+        "{v}"
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&run_ok(&mut in_session(&["status"])).stdout).unwrap();
+    assert_eq!(status["entries"], 1, "{status}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "kept\n",
+        "the refused abort reached the daemon"
+    );
+}
+
 /// Every error code the command line or the daemon can give is listed in `docs/CLI.md`, and
 /// the table lists no code that does not exist.
 #[test]
