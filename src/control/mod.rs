@@ -169,8 +169,11 @@ impl Frame {
     /// One line of the socket.
     pub fn to_line(&self) -> Vec<u8> {
         // A frame is a few plain fields and a value that was already serialized.
-        let mut line = serde_json::to_vec(self).unwrap_or_else(|e| {
-            format!(r#"{{"v":{PROTOCOL},"ok":false,"code":"daemon","error":"{e}"}}"#).into_bytes()
+        let mut line = serde_json::to_vec(self).unwrap_or_else(|_| {
+            format!(
+                r#"{{"v":{PROTOCOL},"ok":false,"code":"daemon","error":"the answer cannot be written"}}"#
+            )
+            .into_bytes()
         });
         line.push(b'\n');
         line
