@@ -8,7 +8,7 @@
 use std::io;
 
 use super::output::{self, paint, style};
-pub use crate::control::{Code, EXIT_ERROR};
+pub use crate::control::Code;
 
 /// An [`anyhow::Error`] carrying `code`.
 pub fn coded(code: Code, message: impl Into<String>) -> anyhow::Error {

@@ -32,7 +32,7 @@ pub use error::{Code, EXIT_ERROR, EXIT_USAGE, Error};
 /// carried a version; a frame without `v` is version 1.
 pub const PROTOCOL: u32 = 2;
 
-/// A request to the daemon.
+/// A request to the daemon; each is answered with the type [`reply`] lists for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
