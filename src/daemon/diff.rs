@@ -11,7 +11,7 @@ use crate::control::reply::{self, DiffEntry, RangeEntry, Sides};
 use crate::fuse::lock;
 use std::collections::BTreeMap;
 
-use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Node, Overlay, Snapshot};
+use crate::overlay::{Change, ChangeKind, Data, Kind, Node, Overlay, RelPath, Snapshot};
 
 /// Files larger than this are reported as changed without a text diff.
 const MAX_DIFF_BYTES: u64 = 4 << 20;
@@ -30,7 +30,7 @@ pub fn diff(
     let mut ov = lock(&daemon.overlay);
     let changes = ov.changes().map_err(failure)?;
     // A rename is one change, listed at its new path: the old path's deletion is part of it.
-    let moved: HashSet<LowerPath> = changes
+    let moved: HashSet<RelPath> = changes
         .iter()
         .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
         .filter_map(|c| c.origin.clone())
@@ -82,7 +82,7 @@ pub(super) fn change(c: &Change) -> reply::Change {
 /// The changes as `status` lists them: as `diff` does, a rename once (at its new path) and
 /// a file saved by renaming a new one over it as modified.
 pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<reply::Change> {
-    let moved: HashSet<LowerPath> = changes
+    let moved: HashSet<RelPath> = changes
         .iter()
         .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
         .filter_map(|c| c.origin.clone())
@@ -105,7 +105,7 @@ pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<reply::Change> {
 /// Whether an added path replaced a workspace object of the same type at the same path (a
 /// rename-over save: `sed -i`, editors, formatters): a modification, as git sees it. Not
 /// when a rename took the workspace object elsewhere (`moved`): then the path is new.
-fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<LowerPath>) -> bool {
+fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<RelPath>) -> bool {
     if c.change != ChangeKind::Added {
         return false;
     }
@@ -127,9 +127,9 @@ fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<LowerPath>) -> bo
 /// What every entry's patch needs to know of the others.
 struct Ctx {
     /// Workspace paths that a rename takes elsewhere (its own entry shows them).
-    moved: HashSet<LowerPath>,
+    moved: HashSet<RelPath>,
     /// View paths that have an entry of their own.
-    changed: HashSet<LowerPath>,
+    changed: HashSet<RelPath>,
     /// Git binary patches instead of "Binary files differ".
     binary: bool,
 }
@@ -316,7 +316,7 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> DiffEntry {
 /// out of it, which its rename shows), appended to `text`.
 fn deleted_tree(
     ov: &mut Overlay,
-    dir: &LowerPath,
+    dir: &RelPath,
     ctx: &Ctx,
     text: &mut String,
     counts: &mut (usize, usize),
@@ -355,7 +355,7 @@ fn deleted_tree(
 
 /// The pure renames of the files under workspace directory `from`, now at `to`, that have
 /// no entry of their own (changed, deleted or moved on), appended to `text`.
-fn renamed_tree(ov: &Overlay, from: &LowerPath, to: &LowerPath, ctx: &Ctx, text: &mut String) {
+fn renamed_tree(ov: &Overlay, from: &RelPath, to: &RelPath, ctx: &Ctx, text: &mut String) {
     let Ok(list) = ov.lower().read_dir(from) else {
         return;
     };
@@ -604,7 +604,7 @@ fn quote(name: &[u8]) -> String {
     out
 }
 
-fn read_lower(ov: &Overlay, path: &LowerPath) -> Option<Vec<u8>> {
+fn read_lower(ov: &Overlay, path: &RelPath) -> Option<Vec<u8>> {
     let st = ov.lower().stat(path).ok()??;
     if st.st_size as u64 > MAX_DIFF_BYTES || st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
@@ -739,7 +739,7 @@ fn side(
         Some(Some(n)) => Some((n.attr.kind.mode_bits() | n.attr.perm, n.target.clone())),
         Some(None) => None,
         None => {
-            let p = LowerPath(path.as_bytes().to_vec());
+            let p = RelPath(path.as_bytes().to_vec());
             let st = ov.lower().stat(&p).ok()??;
             let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
             Some((
@@ -758,7 +758,7 @@ fn state_bytes(
     path: &str,
 ) -> Option<Vec<u8>> {
     match paths.get(path) {
-        None if lower_has(ov, path) => read_lower(ov, &LowerPath(path.as_bytes().to_vec())),
+        None if lower_has(ov, path) => read_lower(ov, &RelPath(path.as_bytes().to_vec())),
         None | Some(None) => Some(Vec::new()),
         Some(Some(n)) if n.attr.kind != Kind::File || n.attr.size > MAX_DIFF_BYTES => None,
         Some(Some(n)) => match &n.data {
@@ -807,6 +807,6 @@ pub(super) fn changes_between(
 /// it).
 pub(super) fn lower_has(ov: &Overlay, path: &str) -> bool {
     ov.lower()
-        .stat(&LowerPath(path.as_bytes().to_vec()))
+        .stat(&RelPath(path.as_bytes().to_vec()))
         .is_ok_and(|st| st.is_some())
 }
