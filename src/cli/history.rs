@@ -6,9 +6,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::call;
+use crate::control::Event;
 use crate::control::Request;
 use crate::control::reply::{self, LogEntry};
-use crate::daemon::audit::Event;
 
 /// Records that the gate refused `command` (`verdict` is the gate's JSON verdict). A failure
 /// to record is a warning: the refusal itself stands.
@@ -19,9 +19,12 @@ pub fn record_refusal(ws: &Path, command: &str, verdict: &Value) {
         Event {
             kind: "refused".into(),
             command: Some(command.to_owned()),
-            verdict: text("decision"),
-            rule: text("rule"),
-            reason: text("reason"),
+            audit: reply::Audit {
+                verdict: text("decision"),
+                rule: text("rule"),
+                reason: text("reason"),
+                ..Default::default()
+            },
             ..Event::default()
         },
     );
@@ -29,12 +32,14 @@ pub fn record_refusal(ws: &Path, command: &str, verdict: &Value) {
 
 /// Appends `event` to the audit log of `ws`; warns on failure.
 pub fn record(ws: &Path, event: Event) {
-    let recorded = serde_json::to_value(&event)
-        .map_err(anyhow::Error::from)
-        .and_then(|event| call::<reply::Recorded>(ws, &Request::Record { event }));
-    if let Err(e) = recorded {
+    if let Err(e) = send(ws, event) {
         eprintln!("ftsb-fs: warning: not recorded in the audit log: {e}");
     }
+}
+
+/// Appends `event` to the audit log of `ws`.
+pub fn send(ws: &Path, event: Event) -> anyhow::Result<()> {
+    call::<reply::Recorded>(ws, &Request::Record { event }).map(drop)
 }
 
 /// One `log` entry as a text line: id, time, kind, outcome, duration, diffstat, command or

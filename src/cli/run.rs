@@ -251,16 +251,19 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     let ran_ns = (crate::daemon::audit::now_ns() - start_ns).max(0);
     super::history::record(
         &ws,
-        crate::daemon::audit::Event {
+        crate::control::Event {
             kind: "run".into(),
-            checkpoint: Some(start),
             command: Some(line.clone()),
             exit_code: Some(code),
-            duration_ms: Some(u64::try_from(ran_ns / 1_000_000).unwrap_or(0)),
-            reason: Some(format!(
-                "harness {}, changes {outcome_text}",
-                harness.name()
-            )),
+            audit: reply::Audit {
+                checkpoint: Some(start),
+                duration_ms: Some(u64::try_from(ran_ns / 1_000_000).unwrap_or(0)),
+                reason: Some(format!(
+                    "harness {}, changes {outcome_text}",
+                    harness.name()
+                )),
+                ..Default::default()
+            },
             ..Default::default()
         },
     );

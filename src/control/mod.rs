@@ -92,10 +92,30 @@ pub enum Request {
         exit_code: Option<i32>,
         rollback: bool,
     },
-    /// Appends an event (`daemon::audit::Event` as JSON) to the audit log.
+    /// Appends an event to the audit log.
     Record {
-        event: serde_json::Value,
+        event: Event,
     },
+}
+
+/// One event of the audit log, as `record` carries it and `audit.jsonl` keeps it: one JSON
+/// object, the audit fields ([`reply::Audit`]) at its top level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// `exec` (a command ran), `refused` (the gate refused it), `run` (an agent session).
+    pub kind: String,
+    /// When it ended (nanoseconds since the epoch); set by the daemon.
+    #[serde(default)]
+    pub created_ns: i64,
+    /// The command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// The exit status, absent when a signal ended it or it never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Checkpoint, verdict, rule, reason, duration, rollback, denials, origin.
+    #[serde(flatten)]
+    pub audit: reply::Audit,
 }
 
 /// What `unmount` does with uncommitted changes.

@@ -102,11 +102,9 @@ fn relay(stream: UnixStream, workspace: &Path) {
                 ),
             )),
             Ok(mut req) => {
-                if let Request::Record { event } = &mut req
-                    && let Some(fields) = event.as_object_mut()
-                {
+                if let Request::Record { event } = &mut req {
                     // The agent's side could forge events: say where they came from.
-                    fields.insert("from_session".into(), serde_json::Value::Bool(true));
+                    event.audit.from_session = true;
                 }
                 if upstream.is_none() {
                     match Client::connect_daemon(workspace) {

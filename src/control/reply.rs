@@ -7,6 +7,10 @@
 //! filters its changes, `diff` answers a range and the working state differently), the command
 //! line maps explicitly.
 //!
+//! [`Kind`] and [`ChangeKind`] mirror the overlay's types of the same names on purpose:
+//! `control` imports nothing else from the crate, so the wire format changes only when this
+//! file does, and the daemon maps the overlay's values here one by one.
+//!
 //! | request | answer |
 //! |---|---|
 //! | `info` | [`Info`] |

@@ -21,57 +21,15 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
 use super::Daemon;
 use super::ops::failure;
-use crate::control::Error;
 use crate::control::reply::{self, LogEntry};
+use crate::control::{Error, Event};
 use crate::fuse::lock;
 use crate::overlay::{Overlay, Snapshot};
 
 /// The file name of the audit log in the store.
 pub const FILE: &str = "audit.jsonl";
-
-/// One recorded event.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    /// `exec` (a command ran), `refused` (the gate refused it), `run` (an agent session).
-    pub kind: String,
-    /// When it ended (nanoseconds since the epoch); set by the daemon.
-    #[serde(default)]
-    pub created_ns: i64,
-    /// The checkpoint taken before it, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<u64>,
-    /// The command line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// The gate's decision: `allow`, `deny` or `ask`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<String>,
-    /// The rule that fired.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    /// Why (the gate's reason, or what ended a session).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The exit status, absent when a signal ended it or it never started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// How long it ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    /// Whether its changes were rolled back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rolled_back: Option<bool>,
-    /// Accesses the kernel denied it, as far as they were observed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub denials: Vec<String>,
-    /// Recorded through a `run` session's socket, that is by the agent's side.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub from_session: bool,
-}
 
 /// The audit log of one store.
 #[derive(Debug)]
@@ -183,7 +141,7 @@ pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
         .events()
         .map_err(|e| Error::io("audit log", &e))?
     {
-        match e.checkpoint {
+        match e.audit.checkpoint {
             Some(id) if e.kind == "exec" && rows.iter().any(|r| r.id == id) => {
                 events.insert(id, e);
             }
@@ -199,7 +157,7 @@ pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
             time: utc(row.created_ns),
             restorable: !row.snapshot.is_empty() && row.epoch == epoch,
             changes: stats.get(&row.id).copied(),
-            audit: events.get(&row.id).map(audit_of).unwrap_or_default(),
+            audit: events.remove(&row.id).map(|e| e.audit).unwrap_or_default(),
             kind: row.kind,
             created_ns: row.created_ns,
             message: row.message,
@@ -214,7 +172,7 @@ pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
         out.push(LogEntry {
             id: None,
             time: utc(e.created_ns),
-            audit: audit_of(&e),
+            audit: e.audit,
             kind: e.kind,
             created_ns: e.created_ns,
             message: String::new(),
@@ -226,20 +184,6 @@ pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
     }
     out.sort_by_key(|e| std::cmp::Reverse((e.created_ns, e.id.unwrap_or(0))));
     Ok(out)
-}
-
-/// An event's audit fields, as a log entry carries them.
-fn audit_of(e: &Event) -> reply::Audit {
-    reply::Audit {
-        checkpoint: e.checkpoint,
-        verdict: e.verdict.clone(),
-        rule: e.rule.clone(),
-        reason: e.reason.clone(),
-        duration_ms: e.duration_ms,
-        rolled_back: e.rolled_back,
-        denials: e.denials.clone(),
-        from_session: e.from_session,
-    }
 }
 
 /// How many of the newest restorable states get a diffstat in `log` (older steps show none).

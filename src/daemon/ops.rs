@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use super::Daemon;
 use crate::control::reply::{self, Reply};
-use crate::control::{Code, Error, Frame, Request, UnmountMode, parse_request, peer_uid};
+use crate::control::{Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_uid};
 use crate::fuse::lock;
 use crate::overlay::{Data, Invalidation};
 use crate::txn;
@@ -190,8 +190,6 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
         }
         Request::Log => Reply::Log(super::audit::log(daemon)?),
         Request::Record { event } => {
-            let event: super::audit::Event = serde_json::from_value(event)
-                .map_err(|e| Error::new(Code::BadRequest, format!("bad audit event: {e}")))?;
             daemon
                 .audit
                 .record(event)
@@ -288,15 +286,19 @@ fn record_exec(
         .exec_started
         .take()
         .map_or((None, None), |(c, t)| (Some(c), Some(t)));
-    let event = super::audit::Event {
+    let event = Event {
         kind: "exec".into(),
-        checkpoint: Some(id),
         command,
-        verdict: Some("allow".into()),
-        reason: reason.map(str::to_owned),
         exit_code,
-        duration_ms: started.map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
-        rolled_back: Some(rolled_back),
+        audit: reply::Audit {
+            checkpoint: Some(id),
+            verdict: Some("allow".into()),
+            reason: reason.map(str::to_owned),
+            duration_ms: started
+                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            rolled_back: Some(rolled_back),
+            ..Default::default()
+        },
         ..Default::default()
     };
     if let Err(e) = daemon.audit.record(event) {

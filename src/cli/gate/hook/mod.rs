@@ -237,20 +237,18 @@ fn record_refusal(judge: &Judge, call: &Call, answer: &Answer) {
         .split_once(" [")
         .and_then(|(_, rest)| rest.split_once(']'))
         .map(|(id, _)| id.to_owned());
-    let event = crate::daemon::audit::Event {
+    let event = crate::control::Event {
         kind: "refused".into(),
         command: Some(command.clone()),
-        verdict: Some(verdict.into()),
-        rule,
-        reason: Some(reason.clone()),
+        audit: crate::control::reply::Audit {
+            verdict: Some(verdict.into()),
+            rule,
+            reason: Some(reason.clone()),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    if let Ok(event) = serde_json::to_value(&event)
-        && let Ok(mut c) = crate::control::Client::connect(&m.workspace)
-    {
-        let _ =
-            c.call::<crate::control::reply::Recorded>(&crate::control::Request::Record { event });
-    }
+    let _ = crate::cli::history::send(&m.workspace, event);
 }
 
 /// Prints a reply; a closed pipe loses the output but not the exit code.
