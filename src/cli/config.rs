@@ -193,6 +193,26 @@ impl Config {
     }
 }
 
+impl Setting<Option<String>> {
+    /// What a command uses: `flag` when given, else this setting's word read by `parse`
+    /// (a bad word is a `config` error naming its file and `key`), else `None`.
+    pub fn or_flag<T>(
+        &self,
+        key: &str,
+        flag: Option<T>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> anyhow::Result<Option<T>> {
+        if flag.is_some() {
+            return Ok(flag);
+        }
+        self.value
+            .as_deref()
+            .map(parse)
+            .transpose()
+            .map_err(|e| coded(Code::Config, format!("{}: {key}: {e}", self.source)))
+    }
+}
+
 fn unset<T>() -> Setting<Option<T>> {
     Setting {
         value: None,

@@ -7,11 +7,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use super::report::coded;
 use super::{call, call_on, connect, print_json, resolve_workspace};
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
-use crate::control::{Code, Request, reply};
+use crate::control::{Request, reply};
 
 /// `ftsb-fs exec`.
 #[derive(Debug, clap::Args)]
@@ -108,22 +107,14 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let config = super::config::Config::load(&ws, Some(&store))?;
     let policy = config.policy_or(a.policy.as_deref());
     // A flag beats the configuration, which beats the built-in default.
-    let net = match (a.net.clone(), &config.net.value) {
-        (Some(n), _) => n,
-        (None, Some(word)) => parse_net(word)
-            .map_err(|e| coded(Code::Config, format!("{}: net: {e}", config.net.source)))?,
-        (None, None) => Net::Allow,
-    };
-    let linger = match (a.linger, &config.linger.value) {
-        (Some(l), _) => l,
-        (None, Some(word)) => word.parse::<Linger>().map_err(|e| {
-            coded(
-                Code::Config,
-                format!("{}: linger: {e}", config.linger.source),
-            )
-        })?,
-        (None, None) => Linger::default(),
-    };
+    let net = config
+        .net
+        .or_flag("net", a.net.clone(), parse_net)?
+        .unwrap_or(Net::Allow);
+    let linger = config
+        .linger
+        .or_flag("linger", a.linger, str::parse)?
+        .unwrap_or_default();
     let verdict = super::gate::check_exec(&a.command, policy.as_deref(), &cwd, &view)?;
     if let Some(denied) = verdict {
         super::history::record_refusal(&ws, &line, &denied);
