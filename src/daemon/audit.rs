@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Daemon;
-use crate::fuse::lock;
+use crate::overlay::lock;
 use crate::overlay::{Overlay, Snapshot};
 
 /// The file name of the audit log in the store.
@@ -172,7 +172,7 @@ pub fn utc(ns: i64) -> String {
 /// own, with `id` null.
 pub fn log(daemon: &Daemon) -> Result<Value, String> {
     let ov = lock(&daemon.overlay);
-    let rows = ov.db().log().map_err(|e| e.to_string())?;
+    let rows = ov.log().map_err(|e| e.to_string())?;
     let epoch = crate::txn::epoch(&ov).map_err(|e| e.to_string())?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     let mut standalone = Vec::new();

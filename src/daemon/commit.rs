@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Daemon;
-use crate::fuse::lock;
-use crate::overlay::Change;
+use crate::overlay::{Change, Overlay, lock};
 use crate::txn;
 
 /// Publishes the overlay into the workspace; with `paths`, only the changes under them (see
@@ -45,8 +44,7 @@ pub fn commit(
                 ));
             }
         }
-        let ws =
-            txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
+        let ws = workspace(&ov, daemon)?;
         match &filter {
             Some(f) => {
                 let (outcome, went) = txn::commit_paths(&mut ov, &ws, message, force, f)
@@ -85,4 +83,18 @@ pub fn abort_paths(daemon: &Daemon, paths: &[String], dry_run: bool) -> Result<V
 
 fn listed(changes: &[Change]) -> Value {
     serde_json::to_value(changes).expect("changes are plain data")
+}
+
+/// The commit engine's view of the workspace beneath the overlay, through the descriptor the
+/// daemon opened before mounting (the path may be covered by the view).
+pub(super) fn workspace(ov: &Overlay, daemon: &Daemon) -> Result<txn::Workspace, String> {
+    let path = &daemon.config.workspace;
+    let fd = ov.workspace_fd().map_err(|source| {
+        txn::TxnError::OpenWorkspace {
+            path: path.clone(),
+            source,
+        }
+        .to_string()
+    })?;
+    txn::Workspace::from_fd(fd, path).map_err(|e| e.to_string())
 }

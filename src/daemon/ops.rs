@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Daemon;
 use crate::control::{Request, Response, UnmountMode, peer_uid};
-use crate::fuse::lock;
+use crate::overlay::lock;
 use crate::overlay::{Data, Invalidation};
 use crate::txn;
 
@@ -196,14 +196,12 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             {
                 let ov = lock(&daemon.overlay);
                 let cmd = ov
-                    .db()
                     .log_entry(id)
                     .ok()
                     .flatten()
                     .and_then(|r| r.command)
                     .unwrap_or_default();
-                ov.db()
-                    .set_log_outcome(id, &cmd, exit_code)
+                ov.set_log_outcome(id, &cmd, exit_code)
                     .map_err(|e| e.to_string())?;
             }
             if undo {
@@ -269,7 +267,7 @@ pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
 fn status(daemon: &Daemon) -> Result<Value, String> {
     // Answered from the overlay's index: nothing is sealed, hashed or written.
     let ov = lock(&daemon.overlay);
-    let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
+    let ws = super::commit::workspace(&ov, daemon)?;
     let conflicts: Vec<Value> = txn::conflicts(&ov, &ws)
         .map_err(|e| e.to_string())?
         .iter()
@@ -288,7 +286,7 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
             bytes += ov.getattr(ino).map_or(0, |a| a.size);
         }
     }
-    let log = ov.db().log().map_err(|e| e.to_string())?;
+    let log = ov.log().map_err(|e| e.to_string())?;
     let checkpoint = log
         .iter()
         .find(|r| !r.snapshot.is_empty() && r.kind != "rollback" && r.kind != "abort")

@@ -28,7 +28,7 @@ use fuser::{
 
 use crate::overlay::{
     Access, Attr, DirEntry, FsError, Handle, Ino, Kind, NewNode, Overlay, RenameMode, SetAttr,
-    SetTime, Time,
+    SetTime, Shared, Time, lock,
 };
 
 mod session;
@@ -42,16 +42,8 @@ pub use session::{Invalidator, MountOptions, Mounted, Unmounter, mount};
 /// made to the workspace from outside (with `--at`) wait for this to show.
 const TTL: Duration = Duration::from_secs(3600);
 
-/// The overlay shared between the kernel's request threads and the control socket.
-pub type Shared = Arc<Mutex<Overlay>>;
-
-/// Locks the overlay; a poisoned lock (a panic elsewhere) still yields the state, since
-/// every overlay call leaves memory consistent with the store before it can panic.
-pub fn lock(shared: &Shared) -> MutexGuard<'_, Overlay> {
-    guard(shared)
-}
-
-/// Locks `m`, poisoned or not (as `lock`; the view's handle tables are as safe to reuse).
+/// Locks `m`, poisoned or not (as `overlay::lock`; the view's handle tables are as safe to
+/// reuse).
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -822,7 +814,7 @@ impl Filesystem for View {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let r = self.ov().db().barrier().map_err(FsError::from);
+        let r = self.ov().barrier().map_err(FsError::from);
         empty(reply, r);
     }
 

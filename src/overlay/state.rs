@@ -524,8 +524,10 @@ impl Overlay {
             })
             .collect();
         self.db.replace_overlay(&nodes, &dentries)?;
-        self.db
-            .kv_set("next_ino", &(self.next_ino + super::INO_BATCH).to_string())?;
+        self.db.kv_set(
+            crate::meta::keys::NEXT_INO,
+            &(self.next_ino + super::INO_BATCH).to_string(),
+        )?;
         self.reserved_ino = self.next_ino + super::INO_BATCH;
         Ok(())
     }
