@@ -1,0 +1,130 @@
+//! The view's own state and policy: the open directory handles and their listings, and how
+//! an open file's bytes move (served by requests, or passed through to its working file,
+//! with the kernel's reference to that file kept per inode).
+//!
+//! Deliberately not here: the translation of requests and replies (`reply.rs`) and the
+//! `Filesystem` methods (`mod.rs`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use fuser::{BackingId, Errno, FileHandle, FopenFlags};
+
+use crate::overlay::{Access, DirEntry, Handle, Ino, Overlay, Shared, lock};
+
+use super::guard;
+use super::reply::*;
+
+/// The view as the kernel sees it.
+#[derive(Debug)]
+pub struct View {
+    pub(super) overlay: Shared,
+    /// Each open directory handle's listing, taken at its first read (`None` until then).
+    pub(super) dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
+    pub(super) next_fh: AtomicU64,
+    /// Whether opens may pass reads and writes through to working files: asked for, granted
+    /// by the kernel at init, and not refused since.
+    pub(super) passthrough: Arc<AtomicBool>,
+    /// The kernel's reference to each working file held open for passthrough, one per inode
+    /// (the kernel wants every open of an inode on the same one), with the inode's
+    /// generation when it was taken: a rollback or abort that detaches an inode's working
+    /// file raises its generation, so a reference of an older one names a detached file. Only
+    /// taken while the overlay's lock is held.
+    pub(super) backings: Mutex<HashMap<u64, (u64, BackingId)>>,
+}
+
+impl View {
+    /// A view over `overlay`.
+    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>) -> View {
+        View {
+            overlay,
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            passthrough,
+            backings: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn ov(&self) -> MutexGuard<'_, Overlay> {
+        lock(&self.overlay)
+    }
+
+    /// The listing of open directory `fh`, shared: each read skips to its offset, so a large
+    /// directory read in many requests is not copied once per request. It is taken once, at
+    /// the handle's first read, so offsets stay stable while it is read even if entries are added
+    /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
+    ///
+    /// Taking it at the first read rather than at opendir is what keeps a kept listing true
+    /// across a rollback: the kernel notes the directory's version when it sends that first
+    /// read, and the rollback's invalidation bumps the version. A read sent before the
+    /// invalidation is thus discarded at the next open, and one sent after it sees the
+    /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
+    /// invalidation would be kept with the new version: stale until evicted.
+    ///
+    /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
+    /// other way round (two request threads would deadlock).
+    pub(super) fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
+        let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
+        if let Some(listing) = kept {
+            return Ok(listing);
+        }
+        let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        let mut all = guard(&self.dirs);
+        let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
+        // A concurrent first read of the same handle may have won: keep its listing.
+        Ok(slot.get_or_insert(fresh).clone())
+    }
+
+    /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
+    /// through to its working file (the kernel's reference to the file is taken at the
+    /// inode's first such open and kept until its last one closes).
+    pub(super) fn open_file(&self, ov: &mut Overlay, i: Ino, write: bool, reply: impl OpenReply) {
+        let passthrough = self.passthrough.load(Ordering::Relaxed);
+        let (attr, access) = match ov.open_file(i, write, passthrough) {
+            Ok(opened) => opened,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let (epoch, generation) = (ov.restores(), ov.generation(i));
+        let mut backings = guard(&self.backings);
+        let direct = match access {
+            Access::Cached => false,
+            Access::Direct(_) if backings.get(&i.0).is_some_and(|(g, _)| *g == generation) => true,
+            Access::Direct(file) => match reply.register(&file) {
+                Ok(id) => {
+                    backings.insert(i.0, (generation, id));
+                    true
+                }
+                Err(e) => {
+                    // Refused (no privilege, or the store on a stacked filesystem): reads and
+                    // writes go through the daemon from now on.
+                    tracing::warn!("passthrough refused, serving reads and writes: {e}");
+                    self.passthrough.store(false, Ordering::Relaxed);
+                    ov.make_cached(i, write);
+                    false
+                }
+            },
+        };
+        let fh = handle_of(Handle {
+            direct,
+            write,
+            epoch,
+            generation,
+        });
+        if direct {
+            reply.send(
+                &attr,
+                fh,
+                FopenFlags::empty(),
+                backings.get(&i.0).map(|(_, id)| id),
+            );
+        } else {
+            // The page cache stays valid across opens served by requests: only the view
+            // writes these files, rollback, abort and commit drop the pages of what they
+            // change, and a direct open is answered without FOPEN_KEEP_CACHE, so the kernel
+            // drops the inode's pages then, and nothing fills them while direct handles are
+            // open (one mode per inode).
+            reply.send(&attr, fh, FopenFlags::FOPEN_KEEP_CACHE, None);
+        }
+    }
+}
