@@ -18,7 +18,6 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
@@ -31,7 +30,7 @@ use fuser::{
     Request, TimeOrNow, WriteFlags,
 };
 
-use crate::overlay::{Attr, FsError, Kind, NewNode, RenameMode, SetAttr, Shared};
+use crate::overlay::{Attr, FsError, Kind, NewNode, SetAttr, Shared};
 
 mod reply;
 mod session;
@@ -136,15 +135,7 @@ impl Filesystem for View {
             mtime: set_time(mtime),
             ctime: ctime.map(time_of),
         };
-        let r = {
-            let mut ov = self.ov();
-            // ftruncate through a revoked handle must not cut the restored file.
-            match fh.filter(|_| set.size.is_some()) {
-                Some(fh) => ov.check_handle(handle_from(fh)),
-                None => Ok(()),
-            }
-            .and_then(|()| ov.setattr(ino(i), set))
-        };
+        let r = self.setattr(ino(i), fh, set);
         match r {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -230,16 +221,8 @@ impl Filesystem for View {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let mode = if flags.contains(RenameFlags::RENAME_WHITEOUT)
-            || flags.contains(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_NOREPLACE)
-        {
+        let Some(mode) = rename_mode(flags) else {
             return reply.error(Errno::EINVAL);
-        } else if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            RenameMode::Exchange
-        } else if flags.contains(RenameFlags::RENAME_NOREPLACE) {
-            RenameMode::NoReplace
-        } else {
-            RenameMode::Replace
         };
         let r = self.ov().rename(
             ino(parent),
@@ -279,21 +262,10 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let file = match self.ov().backing(ino(i)) {
-            Ok(f) => f,
-            Err(e) => return reply.error(errno(&e)),
-        };
-        let mut buf = vec![0u8; size as usize];
-        let mut got = 0;
-        while got < buf.len() {
-            match file.read_at(&mut buf[got..], offset + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return reply.error(Errno::from(e)),
-            }
+        match self.read(ino(i), offset, size) {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(e),
         }
-        reply.data(&buf[..got]);
     }
 
     fn write(
@@ -308,17 +280,8 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let written = {
-            let mut ov = self.ov();
-            if let Err(e) = ov.check_handle(handle_from(fh)) {
-                Err(e)
-            } else if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
-                ov.kill_privileges(ino(i))
-                    .and_then(|()| ov.write(ino(i), offset, data))
-            } else {
-                ov.write(ino(i), offset, data)
-            }
-        };
+        let kill_privileges = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        let written = self.write(ino(i), fh, offset, data, kill_privileges);
         match written {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
@@ -349,17 +312,7 @@ impl Filesystem for View {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let handle = handle_from(fh);
-        let released = {
-            let mut ov = self.ov();
-            let released = ov.release_handle(ino(i), handle);
-            if handle.direct && !ov.is_direct(ino(i)) {
-                // The inode's last direct handle: dropping the kernel's reference to its file
-                // closes it (one ioctl).
-                guard(&self.backings).remove(&i.0);
-            }
-            released
-        };
+        let released = self.release(ino(i), fh);
         empty(reply, released);
     }
 
@@ -376,23 +329,15 @@ impl Filesystem for View {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // The overlay's lock is released before the handles' lock is taken: the two are
-        // never held together (see `listing`).
-        let attr = self.ov().getattr(ino(i));
-        match attr {
-            Ok(a) if a.kind == Kind::Dir => {
-                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-                guard(&self.dirs).insert(fh, None);
-                // The kernel keeps the listing and serves later opens from it (no READDIR):
-                // it drops it itself when the directory changes through the view, and
-                // rollback, abort and commit invalidate the directories they change.
-                reply.opened(
-                    FileHandle(fh),
-                    FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
-                );
-            }
-            Ok(_) => reply.error(Errno::ENOTDIR),
-            Err(e) => reply.error(errno(&e)),
+        match self.opendir(ino(i)) {
+            // The kernel keeps the listing and serves later opens from it (no READDIR): it
+            // drops it itself when the directory changes through the view, and rollback,
+            // abort and commit invalidate the directories they change.
+            Ok(fh) => reply.opened(
+                fh,
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -479,7 +424,7 @@ impl Filesystem for View {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        guard(&self.dirs).remove(&fh.0);
+        self.releasedir(fh);
         reply.ok();
     }
 
@@ -525,14 +470,7 @@ impl Filesystem for View {
     }
 
     fn listxattr(&self, _req: &Request, i: INodeNo, size: u32, reply: ReplyXattr) {
-        let names = self.ov().xattrs(ino(i)).map(|all| {
-            let mut out = Vec::new();
-            for name in all.keys() {
-                out.extend_from_slice(name);
-                out.push(0);
-            }
-            out
-        });
+        let names = self.ov().xattrs(ino(i)).map(|all| name_list(all.keys()));
         xattr_reply(reply, size, names);
     }
 
@@ -577,11 +515,7 @@ impl Filesystem for View {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = {
-            let mut ov = self.ov();
-            ov.check_handle(handle_from(fh))
-                .and_then(|()| ov.fallocate(ino(i), offset, length, mode))
-        };
+        let r = self.fallocate(ino(i), fh, offset, length, mode);
         empty(reply, r);
     }
 

@@ -9,11 +9,11 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
-    BackingId, Errno, FileAttr, FileHandle, FileType, FopenFlags, Generation, INodeNo, ReplyCreate,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyXattr, Request, TimeOrNow,
+    BackingId, Errno, FileAttr, FileHandle, FileType, FopenFlags, Generation, INodeNo, RenameFlags,
+    ReplyCreate, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyXattr, Request, TimeOrNow,
 };
 
-use crate::overlay::{Attr, FsError, Handle, Ino, Kind, NewNode, SetTime, Time};
+use crate::overlay::{Attr, FsError, Handle, Ino, Kind, NewNode, RenameMode, SetTime, Time};
 
 use super::{TTL, guard};
 
@@ -246,4 +246,30 @@ pub(super) fn unsupported(what: &'static str, errno: i32) {
             std::io::Error::from_raw_os_error(errno)
         );
     }
+}
+
+/// How a rename with `flags` moves names; `None` for a combination the view refuses
+/// (`RENAME_WHITEOUT`, or `RENAME_EXCHANGE` with `RENAME_NOREPLACE`).
+pub(super) fn rename_mode(flags: RenameFlags) -> Option<RenameMode> {
+    if flags.contains(RenameFlags::RENAME_WHITEOUT)
+        || flags.contains(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_NOREPLACE)
+    {
+        None
+    } else if flags.contains(RenameFlags::RENAME_EXCHANGE) {
+        Some(RenameMode::Exchange)
+    } else if flags.contains(RenameFlags::RENAME_NOREPLACE) {
+        Some(RenameMode::NoReplace)
+    } else {
+        Some(RenameMode::Replace)
+    }
+}
+
+/// Attribute names as `listxattr` returns them: each followed by a NUL byte.
+pub(super) fn name_list<'a>(names: impl Iterator<Item = &'a Vec<u8>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for name in names {
+        out.extend_from_slice(name);
+        out.push(0);
+    }
+    out
 }

@@ -6,12 +6,15 @@
 //! `Filesystem` methods (`mod.rs`).
 
 use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use fuser::{BackingId, Errno, FileHandle, FopenFlags};
 
-use crate::overlay::{Access, DirEntry, Handle, Ino, Overlay, Shared, lock};
+use crate::overlay::{
+    Access, Attr, DirEntry, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock,
+};
 
 use super::guard;
 use super::reply::*;
@@ -126,5 +129,104 @@ impl View {
             // open (one mode per inode).
             reply.send(&attr, fh, FopenFlags::FOPEN_KEEP_CACHE, None);
         }
+    }
+}
+
+/// The requests whose handling holds policy of the view's own: revoked handles, privilege
+/// clearing on write, the kernel's backing references, directory handles.
+impl View {
+    /// Reads up to `size` bytes of `i` at `offset`. The backing file is taken under the
+    /// overlay's lock and read after it is released.
+    pub(super) fn read(&self, i: Ino, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        let file = self.ov().backing(i).map_err(|e| errno(&e))?;
+        let mut buf = vec![0u8; size as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Errno::from(e)),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    /// Writes `data` at `offset` of `i` through handle `fh`, refused if a rollback or abort
+    /// revoked the handle; clears setuid, setgid and capabilities first when the kernel asks.
+    pub(super) fn write(
+        &self,
+        i: Ino,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        kill_privileges: bool,
+    ) -> Result<u32, FsError> {
+        let mut ov = self.ov();
+        ov.check_handle(handle_from(fh))?;
+        if kill_privileges {
+            ov.kill_privileges(i)?;
+        }
+        ov.write(i, offset, data)
+    }
+
+    /// Changes attributes of `i`; a truncation through a handle revoked by a rollback or abort
+    /// is refused, so it cannot cut the restored file.
+    pub(super) fn setattr(
+        &self,
+        i: Ino,
+        fh: Option<FileHandle>,
+        set: SetAttr,
+    ) -> Result<Attr, FsError> {
+        let mut ov = self.ov();
+        if let Some(fh) = fh.filter(|_| set.size.is_some()) {
+            ov.check_handle(handle_from(fh))?;
+        }
+        ov.setattr(i, set)
+    }
+
+    /// `fallocate` through handle `fh`, refused if the handle was revoked.
+    pub(super) fn fallocate(
+        &self,
+        i: Ino,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+    ) -> Result<(), FsError> {
+        let mut ov = self.ov();
+        ov.check_handle(handle_from(fh))?;
+        ov.fallocate(i, offset, length, mode)
+    }
+
+    /// Closes handle `fh` of `i`; at the inode's last direct handle, drops the kernel's
+    /// reference to its working file (which closes it, one ioctl).
+    pub(super) fn release(&self, i: Ino, fh: FileHandle) -> Result<(), FsError> {
+        let handle = handle_from(fh);
+        let mut ov = self.ov();
+        let released = ov.release_handle(i, handle);
+        if handle.direct && !ov.is_direct(i) {
+            guard(&self.backings).remove(&i.0);
+        }
+        released
+    }
+
+    /// A new directory handle of `i`; its listing is taken at its first read (see
+    /// `listing`). The overlay's lock is released before the handles' lock is taken: the two
+    /// are never held together.
+    pub(super) fn opendir(&self, i: Ino) -> Result<FileHandle, Errno> {
+        let attr = self.ov().getattr(i).map_err(|e| errno(&e))?;
+        if attr.kind != Kind::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        guard(&self.dirs).insert(fh, None);
+        Ok(FileHandle(fh))
+    }
+
+    /// Forgets directory handle `fh` and its listing.
+    pub(super) fn releasedir(&self, fh: FileHandle) {
+        guard(&self.dirs).remove(&fh.0);
     }
 }
