@@ -16,6 +16,10 @@
 //!
 //! Deliberately not here: sealing checkpoints and publishing commits (`state.rs` builds the
 //! snapshots and change lists; `txn` applies them), and kernel cache invalidation (`fuse`).
+//!
+//! Longer than 500 lines on purpose: this file is the overlay's shared core (the state, its
+//! loading and recording, the error type with its errno mapping, inode allocation); each
+//! operation family lives in its own file (`namespace`, `data`, `xattr`, `state`, `reports`).
 
 mod data;
 mod lower;
