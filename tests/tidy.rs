@@ -75,6 +75,7 @@ const PATH_CALLS: &[&str] = &[
     "libc::llistxattr",
     "libc::getxattr",
     "libc::listxattr",
+    "libc::umount2",
 ];
 
 #[test]

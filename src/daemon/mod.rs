@@ -223,16 +223,12 @@ fn spawn_signal_watch(daemon: Arc<Daemon>) {
 
 /// Lazily detaches whatever is mounted at `path`.
 fn detach(path: &Path) {
-    if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
-        // SAFETY: `c` is a valid NUL-terminated path.
-        let ret = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        if ret < 0 {
-            let _ = std::process::Command::new("fusermount3")
-                .arg("-u")
-                .arg("-z")
-                .arg(path)
-                .status();
-        }
+    if crate::sys::unmount(path, true).is_err() {
+        let _ = std::process::Command::new("fusermount3")
+            .arg("-u")
+            .arg("-z")
+            .arg(path)
+            .status();
     }
 }
 
