@@ -75,6 +75,7 @@ const PATH_CALLS: &[&str] = &[
     "libc::llistxattr",
     "libc::getxattr",
     "libc::listxattr",
+    "libc::umount2",
 ];
 
 #[test]
@@ -100,4 +101,37 @@ fn sys_is_the_bottom_layer() {
         .map(|f| f.display().to_string())
         .collect();
     assert_eq!(upward, Vec::<String>::new());
+}
+
+/// Files under `dir` (inside `src/`) that mention `needle`.
+fn mentions(dir: &str, needle: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(!files.is_empty(), "src/{dir} exists");
+    files
+        .iter()
+        .filter(|f| std::fs::read_to_string(f).expect("read").contains(needle))
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+#[test]
+fn the_kernel_adapter_and_the_daemon_reach_the_overlay_only_through_its_operations() {
+    for dir in ["fuse", "daemon"] {
+        for back_door in [
+            ".db()",
+            ".blobs()",
+            ".lower()",
+            "overlay::Lower",
+            "meta::Db",
+        ] {
+            assert_eq!(
+                mentions(dir, back_door),
+                Vec::<String>::new(),
+                "{dir} uses {back_door}"
+            );
+        }
+    }
+    assert_eq!(mentions("daemon", "fuse::lock"), Vec::<String>::new());
 }

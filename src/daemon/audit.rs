@@ -25,7 +25,7 @@ use super::Daemon;
 use super::ops::failure;
 use crate::control::reply::{self, LogEntry};
 use crate::control::{Error, Event};
-use crate::fuse::lock;
+use crate::overlay::lock;
 use crate::overlay::{Overlay, Snapshot};
 
 /// The file name of the audit log in the store.
@@ -132,7 +132,7 @@ pub fn utc(ns: i64) -> String {
 /// own, with `id` null.
 pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
     let ov = lock(&daemon.overlay);
-    let rows = ov.db().log().map_err(failure)?;
+    let rows = ov.log().map_err(failure)?;
     let epoch = crate::txn::epoch(&ov).map_err(failure)?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     let mut standalone = Vec::new();

@@ -5,8 +5,7 @@ use super::Daemon;
 use super::ops::failure;
 use crate::control::reply;
 use crate::control::{Code, Error};
-use crate::fuse::lock;
-use crate::overlay::Change;
+use crate::overlay::{Change, Overlay, lock};
 use crate::txn;
 
 /// Publishes the overlay into the workspace; with `paths`, only the changes under them (see
@@ -53,7 +52,7 @@ pub fn commit(
                 ));
             }
         }
-        let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(failure)?;
+        let ws = workspace(&ov, daemon)?;
         match &filter {
             Some(f) => {
                 let (outcome, went) =
@@ -115,4 +114,17 @@ fn daemon_said(message: String) -> Error {
 /// Changes as the protocol lists them.
 pub(super) fn listed(changes: &[Change]) -> Vec<reply::Change> {
     changes.iter().map(super::diff::change).collect()
+}
+
+/// The commit engine's view of the workspace beneath the overlay, through the descriptor the
+/// daemon opened before mounting (the path may be covered by the view).
+pub(super) fn workspace(ov: &Overlay, daemon: &Daemon) -> Result<txn::Workspace, Error> {
+    let path = &daemon.config.workspace;
+    let fd = ov.workspace_fd().map_err(|source| {
+        failure(txn::TxnError::OpenWorkspace {
+            path: path.clone(),
+            source,
+        })
+    })?;
+    txn::Workspace::from_fd(fd, path).map_err(failure)
 }

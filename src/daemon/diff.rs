@@ -8,7 +8,7 @@ use super::Daemon;
 use super::ops::failure;
 use crate::control::Error;
 use crate::control::reply::{self, DiffEntry, RangeEntry, Sides};
-use crate::fuse::lock;
+use crate::overlay::lock;
 use std::collections::BTreeMap;
 
 use crate::overlay::{Change, ChangeKind, Data, Kind, Node, Overlay, RelPath, Snapshot};
@@ -117,8 +117,7 @@ fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<RelPath>) -> bool
     }
     kind != crate::overlay::Kind::Dir
         && ov
-            .lower()
-            .stat(origin)
+            .workspace_stat(origin)
             .ok()
             .flatten()
             .is_some_and(|st| st.st_mode & libc::S_IFMT == kind.mode_bits())
@@ -170,14 +169,14 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> DiffEntry {
         .filter(|o| !(c.change == ChangeKind::Added && ctx.moved.contains(o)));
     let old_stat = old_path
         .as_ref()
-        .and_then(|p| ov.lower().stat(p).ok().flatten());
+        .and_then(|p| ov.workspace_stat(p).ok().flatten());
     let old_mode = old_stat.as_ref().map(|st| st.st_mode);
     let new_mode = node.as_ref().map(|n| n.attr.kind.mode_bits() | n.attr.perm);
     let is_link = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFLNK);
     let is_file = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFREG);
     let is_dir = |mode: Option<u32>| mode.is_some_and(|m| m & libc::S_IFMT == libc::S_IFDIR);
     let old_target = match &old_path {
-        Some(p) if is_link(old_mode) => ov.lower().read_link(p).ok(),
+        Some(p) if is_link(old_mode) => ov.workspace_read_link(p).ok(),
         _ => None,
     };
     let new_target = node.as_ref().and_then(|n| n.target.clone());
@@ -321,7 +320,7 @@ fn deleted_tree(
     text: &mut String,
     counts: &mut (usize, usize),
 ) {
-    let Ok(list) = ov.lower().read_dir(dir) else {
+    let Ok(list) = ov.workspace_read_dir(dir) else {
         return;
     };
     for (name, _, _) in list {
@@ -329,7 +328,7 @@ fn deleted_tree(
         if ctx.moved.contains(&p) {
             continue;
         }
-        let Ok(Some(st)) = ov.lower().stat(&p) else {
+        let Ok(Some(st)) = ov.workspace_stat(&p) else {
             continue;
         };
         let side = match st.st_mode & libc::S_IFMT {
@@ -339,7 +338,7 @@ fn deleted_tree(
             }
             libc::S_IFLNK => Side {
                 mode: 0o120000,
-                bytes: ov.lower().read_link(&p).ok(),
+                bytes: ov.workspace_read_link(&p).ok(),
             },
             libc::S_IFREG => Side {
                 mode: st.st_mode,
@@ -356,7 +355,7 @@ fn deleted_tree(
 /// The pure renames of the files under workspace directory `from`, now at `to`, that have
 /// no entry of their own (changed, deleted or moved on), appended to `text`.
 fn renamed_tree(ov: &Overlay, from: &RelPath, to: &RelPath, ctx: &Ctx, text: &mut String) {
-    let Ok(list) = ov.lower().read_dir(from) else {
+    let Ok(list) = ov.workspace_read_dir(from) else {
         return;
     };
     for (name, _, _) in list {
@@ -364,7 +363,7 @@ fn renamed_tree(ov: &Overlay, from: &RelPath, to: &RelPath, ctx: &Ctx, text: &mu
         if ctx.moved.contains(&old) || ctx.changed.contains(&new) {
             continue;
         }
-        let Ok(Some(st)) = ov.lower().stat(&old) else {
+        let Ok(Some(st)) = ov.workspace_stat(&old) else {
             continue;
         };
         let mode = match st.st_mode & libc::S_IFMT {
@@ -605,11 +604,11 @@ fn quote(name: &[u8]) -> String {
 }
 
 fn read_lower(ov: &Overlay, path: &RelPath) -> Option<Vec<u8>> {
-    let st = ov.lower().stat(path).ok()??;
+    let st = ov.workspace_stat(path).ok()??;
     if st.st_size as u64 > MAX_DIFF_BYTES || st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
     }
-    let f = ov.lower().open_file(path).ok()?;
+    let f = ov.workspace_open(path).ok()?;
     read_all(&f, st.st_size as u64)
 }
 
@@ -740,11 +739,11 @@ fn side(
         Some(None) => None,
         None => {
             let p = RelPath(path.as_bytes().to_vec());
-            let st = ov.lower().stat(&p).ok()??;
+            let st = ov.workspace_stat(&p).ok()??;
             let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
             Some((
                 st.st_mode,
-                link.then(|| ov.lower().read_link(&p).ok()).flatten(),
+                link.then(|| ov.workspace_read_link(&p).ok()).flatten(),
             ))
         }
     }
@@ -762,7 +761,7 @@ fn state_bytes(
         None | Some(None) => Some(Vec::new()),
         Some(Some(n)) if n.attr.kind != Kind::File || n.attr.size > MAX_DIFF_BYTES => None,
         Some(Some(n)) => match &n.data {
-            Data::Blob(id) => ov.blobs().read_verified(*id).ok(),
+            Data::Blob(id) => ov.sealed_bytes(*id).ok(),
             Data::Lower(p) => read_lower(ov, p),
             Data::Work | Data::None => None,
         },
@@ -806,7 +805,6 @@ pub(super) fn changes_between(
 /// Whether the workspace holds `path` (a path relative to its root, as `fingerprints` names
 /// it).
 pub(super) fn lower_has(ov: &Overlay, path: &str) -> bool {
-    ov.lower()
-        .stat(&RelPath(path.as_bytes().to_vec()))
+    ov.workspace_stat(&RelPath(path.as_bytes().to_vec()))
         .is_ok_and(|st| st.is_some())
 }

@@ -17,7 +17,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use crate::control::socket_addr;
-use crate::fuse::{self, Invalidator, MountOptions, Shared, Unmounter};
+use crate::fuse::{self, Invalidator, MountOptions, Unmounter};
+use crate::overlay::Shared;
 use crate::overlay::{FsError, Overlay, open_parts};
 
 /// Errors that stop the daemon from starting.
@@ -148,7 +149,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
-    if let Err(e) = fuse::lock(&overlay).settle() {
+    if let Err(e) = crate::overlay::lock(&overlay).settle() {
         tracing::error!("writing the overlay after unmount failed: {e}");
     }
     served.map_err(|source| DaemonError::Mount {
@@ -222,16 +223,12 @@ fn spawn_signal_watch(daemon: Arc<Daemon>) {
 
 /// Lazily detaches whatever is mounted at `path`.
 fn detach(path: &Path) {
-    if let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) {
-        // SAFETY: `c` is a valid NUL-terminated path.
-        let ret = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        if ret < 0 {
-            let _ = std::process::Command::new("fusermount3")
-                .arg("-u")
-                .arg("-z")
-                .arg(path)
-                .status();
-        }
+    if crate::sys::unmount(path, true).is_err() {
+        let _ = std::process::Command::new("fusermount3")
+            .arg("-u")
+            .arg("-z")
+            .arg(path)
+            .status();
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use super::Daemon;
 use crate::control::reply::{self, Reply};
 use crate::control::{Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_uid};
-use crate::fuse::lock;
+use crate::overlay::lock;
 use crate::overlay::{Data, Invalidation};
 use crate::txn;
 
@@ -241,15 +241,12 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             {
                 let ov = lock(&daemon.overlay);
                 let cmd = ov
-                    .db()
                     .log_entry(id)
                     .ok()
                     .flatten()
                     .and_then(|r| r.command)
                     .unwrap_or_default();
-                ov.db()
-                    .set_log_outcome(id, &cmd, exit_code)
-                    .map_err(failure)?;
+                ov.set_log_outcome(id, &cmd, exit_code).map_err(failure)?;
             }
             if undo {
                 rollback(daemon, id)?;
@@ -329,7 +326,7 @@ pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
 fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
     // Answered from the overlay's index: nothing is sealed, hashed or written.
     let ov = lock(&daemon.overlay);
-    let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(failure)?;
+    let ws = super::commit::workspace(&ov, daemon)?;
     let conflicts = txn::conflicts(&ov, &ws)
         .map_err(failure)?
         .iter()
@@ -351,7 +348,7 @@ fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
             bytes += ov.getattr(ino).map_or(0, |a| a.size);
         }
     }
-    let log = ov.db().log().map_err(failure)?;
+    let log = ov.log().map_err(failure)?;
     let checkpoint = log
         .iter()
         .find(|r| !r.snapshot.is_empty() && r.kind != "rollback" && r.kind != "abort")

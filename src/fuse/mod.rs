@@ -1,6 +1,13 @@
 //! The `fuser::Filesystem` adapter: each kernel request becomes one overlay call and one
 //! reply. No policy lives here.
 //!
+//! The module is split by what each part does: `reply.rs` converts types and errors and sends
+//! replies, `view.rs` holds the view's own state and policy (directory handles and listings,
+//! passthrough), `session.rs` mounts and unmounts, and this file is the `Filesystem` impl,
+//! one method per request.
+//! This file is over 500 lines because Rust keeps a trait impl in one block: the impl has a
+//! method per FUSE request (about 45), each a few lines of one call and one reply.
+//!
 //! **API boundary:** only this module imports `fuser`. It owns the translation of types
 //! (inode numbers, times, file types, flags), errors to errno, and the cache lifetimes the
 //! kernel is told. Reads take the backing file under the overlay's lock and read it after
@@ -9,31 +16,30 @@
 //! a reply's write to the kernel (only `open` and `create` reply under it, since the
 //! kernel's reference to a passed-through file must be registered with the handle count).
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
 
 use fuser::{
-    AccessFlags, BackingId, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags,
-    Generation, INodeNo, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, KernelConfig,
+    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, ReplyXattr,
+    Request, TimeOrNow, WriteFlags,
 };
 
-use crate::overlay::{
-    Access, Attr, DirEntry, FsError, Handle, Ino, Kind, NewNode, Overlay, RenameMode, SetAttr,
-    SetTime, Time,
-};
+use crate::overlay::{Attr, FsError, Kind, NewNode, SetAttr, Shared};
 
+mod reply;
 mod session;
+mod view;
 
 pub use session::{Invalidator, MountOptions, Mounted, Unmounter, mount};
+pub use view::View;
+
+use reply::*;
 
 /// How long the kernel may cache names (also absent ones) and attributes. The daemon is the
 /// only writer to the view and invalidates explicitly after rollback, abort and commit, so the
@@ -42,348 +48,10 @@ pub use session::{Invalidator, MountOptions, Mounted, Unmounter, mount};
 /// made to the workspace from outside (with `--at`) wait for this to show.
 const TTL: Duration = Duration::from_secs(3600);
 
-/// The overlay shared between the kernel's request threads and the control socket.
-pub type Shared = Arc<Mutex<Overlay>>;
-
-/// Locks the overlay; a poisoned lock (a panic elsewhere) still yields the state, since
-/// every overlay call leaves memory consistent with the store before it can panic.
-pub fn lock(shared: &Shared) -> MutexGuard<'_, Overlay> {
-    guard(shared)
-}
-
-/// Locks `m`, poisoned or not (as `lock`; the view's handle tables are as safe to reuse).
+/// Locks `m`, poisoned or not (as `overlay::lock`; the view's handle tables are as safe to
+/// reuse).
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The view as the kernel sees it.
-#[derive(Debug)]
-pub struct View {
-    overlay: Shared,
-    /// Each open directory handle's listing, taken at its first read (`None` until then).
-    dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
-    next_fh: AtomicU64,
-    /// Whether opens may pass reads and writes through to working files: asked for, granted
-    /// by the kernel at init, and not refused since.
-    passthrough: Arc<AtomicBool>,
-    /// The kernel's reference to each working file held open for passthrough, one per inode
-    /// (the kernel wants every open of an inode on the same one), with the inode's
-    /// generation when it was taken: a rollback or abort that detaches an inode's working
-    /// file raises its generation, so a reference of an older one names a detached file. Only
-    /// taken while the overlay's lock is held.
-    backings: Mutex<HashMap<u64, (u64, BackingId)>>,
-}
-
-impl View {
-    /// A view over `overlay`.
-    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>) -> View {
-        View {
-            overlay,
-            dirs: Mutex::new(HashMap::new()),
-            next_fh: AtomicU64::new(1),
-            passthrough,
-            backings: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn ov(&self) -> MutexGuard<'_, Overlay> {
-        lock(&self.overlay)
-    }
-
-    /// The listing of open directory `fh`, shared: each read skips to its offset, so a large
-    /// directory read in many requests is not copied once per request. It is taken once, at
-    /// the handle's first read, so offsets stay stable while it is read even if entries are added
-    /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
-    ///
-    /// Taking it at the first read rather than at opendir is what keeps a kept listing true
-    /// across a rollback: the kernel notes the directory's version when it sends that first
-    /// read, and the rollback's invalidation bumps the version. A read sent before the
-    /// invalidation is thus discarded at the next open, and one sent after it sees the
-    /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
-    /// invalidation would be kept with the new version: stale until evicted.
-    ///
-    /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
-    /// other way round (two request threads would deadlock).
-    fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
-        let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
-        if let Some(listing) = kept {
-            return Ok(listing);
-        }
-        let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
-        let mut all = guard(&self.dirs);
-        let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
-        // A concurrent first read of the same handle may have won: keep its listing.
-        Ok(slot.get_or_insert(fresh).clone())
-    }
-
-    /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
-    /// through to its working file (the kernel's reference to the file is taken at the
-    /// inode's first such open and kept until its last one closes).
-    fn open_file(&self, ov: &mut Overlay, i: Ino, write: bool, reply: impl OpenReply) {
-        let passthrough = self.passthrough.load(Ordering::Relaxed);
-        let (attr, access) = match ov.open_file(i, write, passthrough) {
-            Ok(opened) => opened,
-            Err(e) => return reply.error(errno(&e)),
-        };
-        let (epoch, generation) = (ov.restores(), ov.generation(i));
-        let mut backings = guard(&self.backings);
-        let direct = match access {
-            Access::Cached => false,
-            Access::Direct(_) if backings.get(&i.0).is_some_and(|(g, _)| *g == generation) => true,
-            Access::Direct(file) => match reply.register(&file) {
-                Ok(id) => {
-                    backings.insert(i.0, (generation, id));
-                    true
-                }
-                Err(e) => {
-                    // Refused (no privilege, or the store on a stacked filesystem): reads and
-                    // writes go through the daemon from now on.
-                    tracing::warn!("passthrough refused, serving reads and writes: {e}");
-                    self.passthrough.store(false, Ordering::Relaxed);
-                    ov.make_cached(i, write);
-                    false
-                }
-            },
-        };
-        let fh = handle_of(Handle {
-            direct,
-            write,
-            epoch,
-            generation,
-        });
-        if direct {
-            reply.send(
-                &attr,
-                fh,
-                FopenFlags::empty(),
-                backings.get(&i.0).map(|(_, id)| id),
-            );
-        } else {
-            // The page cache stays valid across opens served by requests: only the view
-            // writes these files, rollback, abort and commit drop the pages of what they
-            // change, and a direct open is answered without FOPEN_KEEP_CACHE, so the kernel
-            // drops the inode's pages then, and nothing fills them while direct handles are
-            // open (one mode per inode).
-            reply.send(&attr, fh, FopenFlags::FOPEN_KEEP_CACHE, None);
-        }
-    }
-}
-
-/// A reply that opens a file: to `open` or to `create`.
-trait OpenReply {
-    /// Gives the kernel a reference to `file` for passthrough.
-    fn register(&self, file: &File) -> std::io::Result<BackingId>;
-    fn send(self, attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>);
-    fn error(self, e: Errno);
-}
-
-impl OpenReply for ReplyOpen {
-    fn register(&self, file: &File) -> std::io::Result<BackingId> {
-        self.open_backing(file)
-    }
-
-    fn send(self, _attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>) {
-        match backing {
-            Some(id) => self.opened_passthrough(fh, flags, id),
-            None => self.opened(fh, flags),
-        }
-    }
-
-    fn error(self, e: Errno) {
-        ReplyOpen::error(self, e);
-    }
-}
-
-impl OpenReply for ReplyCreate {
-    fn register(&self, file: &File) -> std::io::Result<BackingId> {
-        self.open_backing(file)
-    }
-
-    fn send(self, attr: &Attr, fh: FileHandle, flags: FopenFlags, backing: Option<&BackingId>) {
-        let (generation, attr) = (Generation(attr.generation), file_attr(attr));
-        match backing {
-            Some(id) => self.created_passthrough(&TTL, &attr, generation, fh, flags, id),
-            None => self.created(&TTL, &attr, generation, fh, flags),
-        }
-    }
-
-    fn error(self, e: Errno) {
-        ReplyCreate::error(self, e);
-    }
-}
-
-/// Bits of a file handle given to the restore epoch and to the inode's generation each.
-const EPOCH_BITS: u32 = crate::overlay::HANDLE_STAMP_BITS;
-
-/// The file handle the kernel is given for an open file: what `release` and the revocation
-/// check need back (access bits, the restore epoch, the inode's generation).
-fn handle_of(h: Handle) -> FileHandle {
-    let mask = (1u64 << EPOCH_BITS) - 1;
-    FileHandle(
-        u64::from(h.direct)
-            | u64::from(h.write) << 1
-            | (h.epoch & mask) << 2
-            | (h.generation & mask) << (2 + EPOCH_BITS),
-    )
-}
-
-fn handle_from(fh: FileHandle) -> Handle {
-    let mask = (1u64 << EPOCH_BITS) - 1;
-    Handle {
-        direct: fh.0 & 1 != 0,
-        write: fh.0 & 2 != 0,
-        epoch: fh.0 >> 2 & mask,
-        generation: fh.0 >> (2 + EPOCH_BITS) & mask,
-    }
-}
-
-fn errno(e: &FsError) -> Errno {
-    Errno::from_i32(e.errno())
-}
-
-fn ino(i: INodeNo) -> Ino {
-    Ino(i.0)
-}
-
-fn system_time(t: Time) -> SystemTime {
-    if t.sec >= 0 {
-        UNIX_EPOCH + Duration::new(t.sec as u64, t.nsec)
-    } else {
-        UNIX_EPOCH - Duration::new(t.sec.unsigned_abs(), 0) + Duration::new(0, t.nsec)
-    }
-}
-
-fn time_of(t: SystemTime) -> Time {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => Time {
-            sec: d.as_secs() as i64,
-            nsec: d.subsec_nanos(),
-        },
-        Err(e) => {
-            let d = e.duration();
-            let (sec, nsec) = if d.subsec_nanos() == 0 {
-                (-(d.as_secs() as i64), 0)
-            } else {
-                (-(d.as_secs() as i64) - 1, 1_000_000_000 - d.subsec_nanos())
-            };
-            Time { sec, nsec }
-        }
-    }
-}
-
-fn set_time(t: Option<TimeOrNow>) -> Option<SetTime> {
-    t.map(|t| match t {
-        TimeOrNow::SpecificTime(t) => SetTime::At(time_of(t)),
-        TimeOrNow::Now => SetTime::Now,
-    })
-}
-
-fn file_type(k: Kind) -> FileType {
-    match k {
-        Kind::File => FileType::RegularFile,
-        Kind::Dir => FileType::Directory,
-        Kind::Symlink => FileType::Symlink,
-        Kind::Fifo => FileType::NamedPipe,
-        Kind::Socket => FileType::Socket,
-        Kind::CharDev => FileType::CharDevice,
-        Kind::BlockDev => FileType::BlockDevice,
-    }
-}
-
-fn file_attr(a: &Attr) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(a.ino.0),
-        size: a.size,
-        blocks: a.blocks,
-        atime: system_time(a.atime),
-        mtime: system_time(a.mtime),
-        ctime: system_time(a.ctime),
-        crtime: system_time(a.ctime),
-        kind: file_type(a.kind),
-        perm: a.perm as u16,
-        nlink: a.nlink,
-        uid: a.uid,
-        gid: a.gid,
-        rdev: a.rdev as u32,
-        blksize: 4096,
-        flags: 0,
-    }
-}
-
-/// Placeholder attributes for the `.` and `..` entries of a readdirplus reply.
-fn dot_attr() -> Attr {
-    let zero = Time { sec: 0, nsec: 0 };
-    Attr {
-        ino: Ino(0),
-        kind: Kind::Dir,
-        perm: 0o755,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        blocks: 0,
-        atime: zero,
-        mtime: zero,
-        ctime: zero,
-        rdev: 0,
-        nlink: 2,
-        generation: 0,
-    }
-}
-
-/// The attributes of a negative lookup reply: inode 0 means "no such entry".
-fn negative_attr() -> FileAttr {
-    FileAttr {
-        ino: INodeNo(0),
-        size: 0,
-        blocks: 0,
-        atime: UNIX_EPOCH,
-        mtime: UNIX_EPOCH,
-        ctime: UNIX_EPOCH,
-        crtime: UNIX_EPOCH,
-        kind: FileType::RegularFile,
-        perm: 0,
-        nlink: 0,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 4096,
-        flags: 0,
-    }
-}
-
-/// A new node of `kind` owned by the caller, with permission bits from `mode`.
-fn new_node(req: &Request, kind: Kind, mode: u32) -> NewNode {
-    NewNode {
-        kind,
-        perm: mode & 0o7777,
-        uid: req.uid(),
-        gid: req.gid(),
-        rdev: 0,
-        target: None,
-    }
-}
-
-fn entry(reply: ReplyEntry, r: Result<Attr, FsError>) {
-    match r {
-        Ok(a) => reply.entry(&TTL, &file_attr(&a), Generation(a.generation)),
-        Err(e) => reply.error(errno(&e)),
-    }
-}
-
-fn empty(reply: ReplyEmpty, r: Result<(), FsError>) {
-    match r {
-        Ok(()) => reply.ok(),
-        Err(e) => reply.error(errno(&e)),
-    }
-}
-
-fn xattr_reply(reply: ReplyXattr, size: u32, r: Result<Vec<u8>, FsError>) {
-    match r {
-        Ok(data) if size == 0 => reply.size(data.len() as u32),
-        Ok(data) if data.len() > size as usize => reply.error(Errno::from_i32(libc::ERANGE)),
-        Ok(data) => reply.data(&data),
-        Err(e) => reply.error(errno(&e)),
-    }
 }
 
 impl Filesystem for View {
@@ -467,15 +135,7 @@ impl Filesystem for View {
             mtime: set_time(mtime),
             ctime: ctime.map(time_of),
         };
-        let r = {
-            let mut ov = self.ov();
-            // ftruncate through a revoked handle must not cut the restored file.
-            match fh.filter(|_| set.size.is_some()) {
-                Some(fh) => ov.check_handle(handle_from(fh)),
-                None => Ok(()),
-            }
-            .and_then(|()| ov.setattr(ino(i), set))
-        };
+        let r = self.setattr(ino(i), fh, set);
         match r {
             Ok(a) => reply.attr(&TTL, &file_attr(&a)),
             Err(e) => reply.error(errno(&e)),
@@ -561,16 +221,8 @@ impl Filesystem for View {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        let mode = if flags.contains(RenameFlags::RENAME_WHITEOUT)
-            || flags.contains(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_NOREPLACE)
-        {
+        let Some(mode) = rename_mode(flags) else {
             return reply.error(Errno::EINVAL);
-        } else if flags.contains(RenameFlags::RENAME_EXCHANGE) {
-            RenameMode::Exchange
-        } else if flags.contains(RenameFlags::RENAME_NOREPLACE) {
-            RenameMode::NoReplace
-        } else {
-            RenameMode::Replace
         };
         let r = self.ov().rename(
             ino(parent),
@@ -610,21 +262,10 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        let file = match self.ov().backing(ino(i)) {
-            Ok(f) => f,
-            Err(e) => return reply.error(errno(&e)),
-        };
-        let mut buf = vec![0u8; size as usize];
-        let mut got = 0;
-        while got < buf.len() {
-            match file.read_at(&mut buf[got..], offset + got as u64) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return reply.error(Errno::from(e)),
-            }
+        match self.read(ino(i), offset, size) {
+            Ok(data) => reply.data(&data),
+            Err(e) => reply.error(e),
         }
-        reply.data(&buf[..got]);
     }
 
     fn write(
@@ -639,17 +280,8 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        let written = {
-            let mut ov = self.ov();
-            if let Err(e) = ov.check_handle(handle_from(fh)) {
-                Err(e)
-            } else if write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID) {
-                ov.kill_privileges(ino(i))
-                    .and_then(|()| ov.write(ino(i), offset, data))
-            } else {
-                ov.write(ino(i), offset, data)
-            }
-        };
+        let kill_privileges = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
+        let written = self.write(ino(i), fh, offset, data, kill_privileges);
         match written {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(errno(&e)),
@@ -680,17 +312,7 @@ impl Filesystem for View {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let handle = handle_from(fh);
-        let released = {
-            let mut ov = self.ov();
-            let released = ov.release_handle(ino(i), handle);
-            if handle.direct && !ov.is_direct(ino(i)) {
-                // The inode's last direct handle: dropping the kernel's reference to its file
-                // closes it (one ioctl).
-                guard(&self.backings).remove(&i.0);
-            }
-            released
-        };
+        let released = self.release(ino(i), fh);
         empty(reply, released);
     }
 
@@ -707,23 +329,15 @@ impl Filesystem for View {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        // The overlay's lock is released before the handles' lock is taken: the two are
-        // never held together (see `listing`).
-        let attr = self.ov().getattr(ino(i));
-        match attr {
-            Ok(a) if a.kind == Kind::Dir => {
-                let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-                guard(&self.dirs).insert(fh, None);
-                // The kernel keeps the listing and serves later opens from it (no READDIR):
-                // it drops it itself when the directory changes through the view, and
-                // rollback, abort and commit invalidate the directories they change.
-                reply.opened(
-                    FileHandle(fh),
-                    FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
-                );
-            }
-            Ok(_) => reply.error(Errno::ENOTDIR),
-            Err(e) => reply.error(errno(&e)),
+        match self.opendir(ino(i)) {
+            // The kernel keeps the listing and serves later opens from it (no READDIR): it
+            // drops it itself when the directory changes through the view, and rollback,
+            // abort and commit invalidate the directories they change.
+            Ok(fh) => reply.opened(
+                fh,
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE,
+            ),
+            Err(e) => reply.error(e),
         }
     }
 
@@ -810,7 +424,7 @@ impl Filesystem for View {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        guard(&self.dirs).remove(&fh.0);
+        self.releasedir(fh);
         reply.ok();
     }
 
@@ -822,7 +436,7 @@ impl Filesystem for View {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let r = self.ov().db().barrier().map_err(FsError::from);
+        let r = self.ov().barrier().map_err(FsError::from);
         empty(reply, r);
     }
 
@@ -856,14 +470,7 @@ impl Filesystem for View {
     }
 
     fn listxattr(&self, _req: &Request, i: INodeNo, size: u32, reply: ReplyXattr) {
-        let names = self.ov().xattrs(ino(i)).map(|all| {
-            let mut out = Vec::new();
-            for name in all.keys() {
-                out.extend_from_slice(name);
-                out.push(0);
-            }
-            out
-        });
+        let names = self.ov().xattrs(ino(i)).map(|all| name_list(all.keys()));
         xattr_reply(reply, size, names);
     }
 
@@ -908,11 +515,7 @@ impl Filesystem for View {
         mode: i32,
         reply: ReplyEmpty,
     ) {
-        let r = {
-            let mut ov = self.ov();
-            ov.check_handle(handle_from(fh))
-                .and_then(|()| ov.fallocate(ino(i), offset, length, mode))
-        };
+        let r = self.fallocate(ino(i), fh, offset, length, mode);
         empty(reply, r);
     }
 
@@ -982,19 +585,5 @@ impl Filesystem for View {
     ) {
         unsupported("copy_file_range", libc::ENOSYS);
         reply.error(Errno::ENOSYS);
-    }
-}
-
-/// Logs the first request of kind `what` the view does not implement (answered `errno`);
-/// later ones of that kind are answered silently.
-fn unsupported(what: &'static str, errno: i32) {
-    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut seen = guard(&SEEN);
-    if !seen.contains(&what) {
-        seen.push(what);
-        tracing::warn!(
-            "the kernel sent a {what} request, which the view does not implement: answered {}, now and from now on without logging",
-            std::io::Error::from_raw_os_error(errno)
-        );
     }
 }

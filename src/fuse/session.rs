@@ -77,16 +77,13 @@ impl Unmounter {
             self.failed = r.is_err();
             return r;
         }
-        let c = std::ffi::CString::new(self.at.as_os_str().as_bytes())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        // SAFETY: `c` is a valid NUL-terminated path.
-        if unsafe { libc::umount2(c.as_ptr(), 0) } == 0 {
-            self.failed = false;
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EPERM) {
-            return Err(err);
+        match crate::sys::unmount(&self.at, false) {
+            Ok(()) => {
+                self.failed = false;
+                return Ok(());
+            }
+            Err(err) if err.raw_os_error() != Some(libc::EPERM) => return Err(err),
+            Err(_) => {}
         }
         // Not root: the setuid helper may unmount what this user mounted.
         let status = std::process::Command::new("fusermount3")

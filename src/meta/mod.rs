@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub mod keys;
 mod oplog;
 
 pub use oplog::Row;
@@ -35,7 +36,7 @@ const SCHEMA_VERSION: i32 = 1;
 /// The operation log is folded into the tables once it holds this many bytes.
 const FOLD_AT: u64 = 8 << 20;
 /// The `kv` key recording which log records the tables hold ([`Folded`]).
-const FOLDED_KEY: &str = "oplog";
+const FOLDED_KEY: &str = keys::OPLOG_FOLDED;
 
 /// Errors of the metadata database.
 #[derive(Debug, thiserror::Error)]
@@ -174,8 +175,8 @@ impl Db {
     /// ours, one that fails `quick_check`, and one that belongs to another workspace.
     pub fn open(path: &Path, workspace: &Path) -> Result<Db, MetaError> {
         let db = Db::open_existing(path)?;
-        match db.kv_get("workspace")? {
-            None => db.kv_set("workspace", &workspace.to_string_lossy())?,
+        match db.kv_get(keys::WORKSPACE)? {
+            None => db.kv_set(keys::WORKSPACE, &workspace.to_string_lossy())?,
             Some(found) if Path::new(&found) != workspace => {
                 return Err(MetaError::OtherWorkspace {
                     found: found.into(),
@@ -409,7 +410,7 @@ impl Db {
                 .collect()
             })
             .map_err(self.sql())?;
-        let mut next_ino = self.kv_get("next_ino")?.and_then(|s| s.parse().ok());
+        let mut next_ino = self.kv_get(keys::NEXT_INO)?.and_then(|s| s.parse().ok());
         self.open_log(self.folded()?, |row| match row {
             Row::Node { ino, body: Some(b) } => {
                 nodes.insert(ino, b);
@@ -509,7 +510,7 @@ impl Db {
                 name,
                 body: None,
             } => self.del_dentry(*dir, name),
-            Row::NextIno(n) => self.kv_set("next_ino", &n.to_string()),
+            Row::NextIno(n) => self.kv_set(keys::NEXT_INO, &n.to_string()),
         }
     }
 

@@ -212,3 +212,24 @@ fn every_barrier_changes_the_database() {
         "{first:?} then {second:?}"
     );
 }
+
+#[test]
+fn kv_keys_are_distinct_and_commit_markers_name_their_commit() {
+    let fixed = [
+        keys::WORKSPACE,
+        keys::NEXT_INO,
+        keys::EPOCH,
+        keys::TXN_STARTED,
+        keys::PARTIAL_REST,
+        keys::OPLOG_FOLDED,
+        keys::BARRIER,
+    ];
+    let mut all: Vec<String> = fixed.iter().map(|k| k.to_string()).collect();
+    all.extend(keys::txn_markers(1));
+    all.extend(keys::txn_markers(11));
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), n, "two kv entries share a key");
+    assert!(keys::txn_markers(1).iter().all(|k| k.starts_with("txn.1.")));
+}

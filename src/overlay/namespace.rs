@@ -3,6 +3,10 @@
 //! A directory of the view is an overlay directory (its own entries, over a workspace
 //! directory that shows through unless it is opaque) or a workspace directory not yet copied
 //! up. Changing anything in a directory first copies the directory chain up (metadata only).
+//!
+//! Longer than 500 lines on purpose: it is one operation family (names), and lookup, listing,
+//! create, link, unlink, rmdir and rename share the directory copy-up and the whiteout and
+//! hidden-name rules; split, each file would reach back into the others' helpers.
 
 use std::collections::BTreeMap;
 

@@ -4,6 +4,10 @@
 //! A snapshot references blobs and workspace files only, never working files, so it stays
 //! valid whatever is written afterwards. Sealing costs what changed since the last seal:
 //! only working files written since then are hashed into blobs.
+//!
+//! Longer than 500 lines on purpose: sealing, restoring and listing changes walk the same node
+//! and entry tables with the same helpers (paths of nodes, origins, placements), and each
+//! needs the others' invariants at hand.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -524,8 +528,10 @@ impl Overlay {
             })
             .collect();
         self.db.replace_overlay(&nodes, &dentries)?;
-        self.db
-            .kv_set("next_ino", &(self.next_ino + super::INO_BATCH).to_string())?;
+        self.db.kv_set(
+            crate::meta::keys::NEXT_INO,
+            &(self.next_ino + super::INO_BATCH).to_string(),
+        )?;
         self.reserved_ino = self.next_ino + super::INO_BATCH;
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! Extended attributes, which have no `*at()` calls before Linux 6.13, go through
 //! `/proc/self/fd/<dir fd>/<name>`, a path of bounded length.
 //! Every call is retried while it fails with `EINTR`.
+//! The unmount of the view lives here too, the one mount call the project makes itself.
 //!
 //! The names starting with [`STASH_PREFIX`] in the workspace root are reserved: a commit's
 //! stash lives there, the view never shows them and no plan may name them.
@@ -464,6 +465,16 @@ pub fn copy_range(
     len: usize,
 ) -> io::Result<usize> {
     retry(|| rustix::fs::copy_file_range(src, Some(&mut *off_in), dst, Some(&mut *off_out), len))
+}
+
+/// `umount2(2)` of the mount at `path`; with `detach`, lazily (`MNT_DETACH`).
+pub fn unmount(path: &std::path::Path, detach: bool) -> io::Result<()> {
+    let flags = if detach {
+        rustix::mount::UnmountFlags::DETACH
+    } else {
+        rustix::mount::UnmountFlags::empty()
+    };
+    retry(|| rustix::mount::unmount(path, flags))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::journal::{self, Journal};
 use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step, is_ancestor};
 use super::undo;
 use super::{IoCtx, TxnError, Workspace, stash_name};
-use crate::meta::{Db, JournalState};
+use crate::meta::{Db, JournalState, keys};
 use crate::store::sparse::CopyError;
 use crate::store::{BlobId, BlobStore, StoreError};
 use crate::sys;
@@ -281,7 +281,7 @@ impl Run<'_> {
         hit(|| "commit.stash_synced".into());
 
         // Step 6: the durable phase marker.
-        self.db.kv_set(&journal::key_stashed(self.id), "1")?;
+        self.db.kv_set(&keys::txn_stashed(self.id), "1")?;
         self.db.barrier()?;
         hit(|| "commit.stashed".into());
 
@@ -326,7 +326,7 @@ impl Run<'_> {
         // then the journal says applied, durably.
         let root_times = self.final_root_times(journal)?;
         self.db.kv_set(
-            &journal::key_root_times(self.id),
+            &keys::txn_root_times(self.id),
             &serde_json::to_string(&root_times).expect("plain numbers serialize"),
         )?;
         self.db.journal_set_state(self.id, JournalState::Applied)?;
@@ -501,7 +501,7 @@ impl Run<'_> {
         // Only phase-2 steps before `done` placed anything; say so durably first, so a
         // recovery that interrupts this undo does not remove what the failed step found there.
         self.db
-            .kv_set(&journal::key_failed_at(self.id), &self.done.to_string())?;
+            .kv_set(&keys::txn_failed_at(self.id), &self.done.to_string())?;
         self.db.barrier()?;
         undo::undo(self.ws, self.db, self.id, journal)
     }

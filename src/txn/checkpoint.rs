@@ -8,7 +8,7 @@
 //! Checkpoints belong to an epoch (the number of commits before them): after a commit the
 //! workspace is different, and an older snapshot no longer describes a state of the view.
 
-use crate::meta::{LogRow, MetaError};
+use crate::meta::{LogRow, MetaError, keys};
 use crate::overlay::{FsError, Invalidation, Overlay, Snapshot, Time};
 use crate::store::{BlobId, StoreError};
 
@@ -38,7 +38,7 @@ pub enum CheckpointError {
 pub fn epoch(ov: &Overlay) -> Result<u64, MetaError> {
     Ok(ov
         .db()
-        .kv_get("epoch")?
+        .kv_get(keys::EPOCH)?
         .and_then(|s| s.parse().ok())
         .unwrap_or(0))
 }

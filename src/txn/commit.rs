@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{Expect, Meta, Plan, RelPath, SpecialKind, Stamp, Step, Workspace};
 use crate::meta::LogRow;
+use crate::meta::keys::{self, TXN_STARTED};
 use crate::overlay::{Data, Dentry, Ino, Kind, Lower, Node, Overlay, ROOT, Snapshot, Time};
 
 /// Builds the plan that makes the workspace equal the view of `snap`. `since` is when the
@@ -323,9 +324,6 @@ pub struct CommitOutcome {
     pub invalidation: crate::overlay::Invalidation,
 }
 
-/// The key-value entry holding when the current transaction began (ns since the epoch).
-pub(super) const TXN_STARTED: &str = "txn_started_ns";
-
 pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     let ns: i64 = ov
         .db()
@@ -421,7 +419,7 @@ fn clear(
 ) -> Result<crate::overlay::Invalidation, CommitError> {
     let placed = placements(snap);
     let inval = ov.reset_to_workspace(&placed)?;
-    ov.db().kv_set("epoch", &journal.to_string())?;
+    ov.db().kv_set(keys::EPOCH, &journal.to_string())?;
     mark_started(ov)?;
     Ok(inval)
 }
@@ -501,7 +499,7 @@ pub fn recover_store(
 pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(), CommitError> {
     let finished = match outcome {
         super::Recovery::FinishedCommit { id }
-            if ov.db().kv_get("epoch")?.as_deref() != Some(&id.to_string()) =>
+            if ov.db().kv_get(keys::EPOCH)?.as_deref() != Some(&id.to_string()) =>
         {
             Some(*id)
         }

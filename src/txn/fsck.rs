@@ -26,7 +26,7 @@ pub fn fsck(workspace: &Path, store: &Path) -> Result<FsckReport, crate::meta::M
             .into_iter()
             .map(|p| format!("database: {p}")),
     );
-    if let Some(found) = db.kv_get("workspace")?
+    if let Some(found) = db.kv_get(crate::meta::keys::WORKSPACE)?
         && Path::new(&found) != workspace
     {
         problems.push(format!(

@@ -13,7 +13,7 @@ use super::attrs;
 use super::check::{split_open, stat};
 use super::plan::{Layout, Loc, Meta, Plan, RelPath, Step, split};
 use super::{IoCtx, TxnError, Workspace};
-use crate::meta::Db;
+use crate::meta::{Db, keys};
 use crate::sys;
 
 /// The journal body of a commit.
@@ -34,35 +34,9 @@ pub(crate) const VERSION: u32 = 1;
 /// (atime, mtime), each as (seconds, nanoseconds).
 pub(crate) type Times = ((i64, u32), (i64, u32));
 
-/// The key of the durable marker "phase 1 of commit `id` completed and is durable".
-pub(crate) fn key_stashed(id: u64) -> String {
-    format!("txn.{id}.stashed")
-}
-
-/// The key of the durable marker "undo of commit `id` removed everything phase 2 placed".
-pub(crate) fn key_unbuilt(id: u64) -> String {
-    format!("txn.{id}.unbuilt")
-}
-
-/// The key of "phase 2 of commit `id` failed at step N": only steps before N placed anything.
-pub(crate) fn key_failed_at(id: u64) -> String {
-    format!("txn.{id}.failed_at")
-}
-
-/// The key of the root's (atime, mtime) once commit `id` is applied (restored by finish,
-/// because creating and removing the stash directory moves them).
-pub(crate) fn key_root_times(id: u64) -> String {
-    format!("txn.{id}.root_times")
-}
-
 /// Removes every marker of commit `id`.
 pub(crate) fn clear_markers(db: &Db, id: u64) -> Result<(), TxnError> {
-    for key in [
-        key_stashed(id),
-        key_unbuilt(id),
-        key_failed_at(id),
-        key_root_times(id),
-    ] {
+    for key in keys::txn_markers(id) {
         db.kv_del(&key)?;
     }
     Ok(())

@@ -33,7 +33,7 @@ use crate::overlay::{
 };
 
 /// The key-value entry that holds the overlay a partial commit in flight leaves behind.
-const PARTIAL_REST: &str = "partial_commit_rest";
+use crate::meta::keys::{self, PARTIAL_REST};
 
 /// Which paths a partial commit or abort acts on: exact paths (a path and everything under
 /// it) or globs (`*` and `?` within one component, `**` across components), relative to the
@@ -566,7 +566,7 @@ pub fn commit_paths(
     force: bool,
     filter: &Filter,
 ) -> Result<(CommitOutcome, Vec<Change>), CommitError> {
-    if ov.db().kv_get(super::commit::TXN_STARTED)?.is_none() {
+    if ov.db().kv_get(keys::TXN_STARTED)?.is_none() {
         mark_started(ov)?;
     }
     let all = ov.changes()?;
@@ -635,7 +635,7 @@ fn install(
         }
     }
     let inval = ov.reset_after_commit(&pending.rest, placed)?;
-    ov.db().kv_set("epoch", &journal.to_string())?;
+    ov.db().kv_set(keys::EPOCH, &journal.to_string())?;
     ov.db().kv_del(PARTIAL_REST)?;
     Ok(inval)
 }

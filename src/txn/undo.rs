@@ -17,7 +17,7 @@ use super::failpoint::hit;
 use super::journal::{self, Journal};
 use super::plan::{RelPath, Step};
 use super::{IoCtx, TxnError, Workspace, stash_name};
-use crate::meta::{Db, JournalState};
+use crate::meta::{Db, JournalState, keys};
 use crate::sys;
 
 /// What [`recover`] did.
@@ -76,7 +76,7 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
     sys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
     hit(|| "commit.finish.stash_removed".into());
     // Step 12: the root's times, which the stash moved.
-    if let Some(text) = db.kv_get(&journal::key_root_times(journal_id))? {
+    if let Some(text) = db.kv_get(&keys::txn_root_times(journal_id))? {
         let (atime, mtime): journal::Times =
             serde_json::from_str(&text).map_err(|e| TxnError::Journal {
                 id: journal_id,
@@ -103,8 +103,8 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
     let layout = journal.plan.layout()?;
     let steps = &journal.plan.steps;
     let first_build = layout.first_build();
-    let stashed = db.kv_get(&journal::key_stashed(id))?.is_some();
-    let failed_at: usize = match db.kv_get(&journal::key_failed_at(id))? {
+    let stashed = db.kv_get(&keys::txn_stashed(id))?.is_some();
+    let failed_at: usize = match db.kv_get(&keys::txn_failed_at(id))? {
         Some(t) => t.parse().map_err(|_| TxnError::Journal {
             id,
             reason: format!("bad failed step {t:?}"),
@@ -129,7 +129,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
 
     // U1 and U2: phase-2 undo, unless a previous run completed it: once phase-1 undo began, the paths
     // phase 2 placed at may hold the original objects again, which must not be removed.
-    if stashed && db.kv_get(&journal::key_unbuilt(id))?.is_none() {
+    if stashed && db.kv_get(&keys::txn_unbuilt(id))?.is_none() {
         // Paths whose entries or metadata changed, fsynced before they move and at the end.
         let mut pending: BTreeSet<RelPath> = BTreeSet::new();
         for k in (first_build..steps.len()).rev() {
@@ -178,7 +178,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
         if let Some(stash) = &stash {
             sys::fsync(stash.as_fd()).ctx("fsync", &stash_rel)?;
         }
-        db.kv_set(&journal::key_unbuilt(id), "1")?;
+        db.kv_set(&keys::txn_unbuilt(id), "1")?;
         db.barrier()?;
         hit(|| "recover.unbuilt".into());
     }

@@ -12,8 +12,8 @@
 //! `checkpoint` seals and remembers the model, `rollback` restores a remembered snapshot
 //! (invariant 4), `abort` restores the empty snapshot and the model becomes the workspace
 //! again (invariant 2), `reopen` flushes, drops the overlay and opens it again on the same
-//! store. The commit operation joins this enum once the `txn` module lands; until then the
-//! workspace is expected never to change.
+//! store. There is no commit operation here (commit is covered by `txn`'s unit tests, the
+//! crash tests and the mounted tests), so the workspace is expected never to change.
 //!
 //! Every case runs under three simulated kernels: one that forgets every reference after each
 //! operation (so unreferenced nodes are dropped), one that keeps them all, and one that also
@@ -21,6 +21,9 @@
 //! drops only the dentries the overlay's `Invalidation` names (so a stale cached dentry
 //! fails the check). Open files pin their path, keep their handle across rollback and abort,
 //! and must go on reading, writing and reporting nlink as the restored view says.
+//!
+//! Longer than 500 lines on purpose: the model, its operation enum, the strategy and the
+//! comparison of the whole tree belong together; each pinned `regression_*` case is a few lines.
 
 use std::collections::BTreeMap;
 use std::fs;

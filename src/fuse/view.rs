@@ -1,0 +1,232 @@
+//! The view's own state and policy: the open directory handles and their listings, and how
+//! an open file's bytes move (served by requests, or passed through to its working file,
+//! with the kernel's reference to that file kept per inode).
+//!
+//! Deliberately not here: the translation of requests and replies (`reply.rs`) and the
+//! `Filesystem` methods (`mod.rs`).
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use fuser::{BackingId, Errno, FileHandle, FopenFlags};
+
+use crate::overlay::{
+    Access, Attr, DirEntry, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock,
+};
+
+use super::guard;
+use super::reply::*;
+
+/// The view as the kernel sees it.
+#[derive(Debug)]
+pub struct View {
+    pub(super) overlay: Shared,
+    /// Each open directory handle's listing, taken at its first read (`None` until then).
+    pub(super) dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
+    pub(super) next_fh: AtomicU64,
+    /// Whether opens may pass reads and writes through to working files: asked for, granted
+    /// by the kernel at init, and not refused since.
+    pub(super) passthrough: Arc<AtomicBool>,
+    /// The kernel's reference to each working file held open for passthrough, one per inode
+    /// (the kernel wants every open of an inode on the same one), with the inode's
+    /// generation when it was taken: a rollback or abort that detaches an inode's working
+    /// file raises its generation, so a reference of an older one names a detached file. Only
+    /// taken while the overlay's lock is held.
+    pub(super) backings: Mutex<HashMap<u64, (u64, BackingId)>>,
+}
+
+impl View {
+    /// A view over `overlay`.
+    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>) -> View {
+        View {
+            overlay,
+            dirs: Mutex::new(HashMap::new()),
+            next_fh: AtomicU64::new(1),
+            passthrough,
+            backings: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn ov(&self) -> MutexGuard<'_, Overlay> {
+        lock(&self.overlay)
+    }
+
+    /// The listing of open directory `fh`, shared: each read skips to its offset, so a large
+    /// directory read in many requests is not copied once per request. It is taken once, at
+    /// the handle's first read, so offsets stay stable while it is read even if entries are added
+    /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
+    ///
+    /// Taking it at the first read rather than at opendir is what keeps a kept listing true
+    /// across a rollback: the kernel notes the directory's version when it sends that first
+    /// read, and the rollback's invalidation bumps the version. A read sent before the
+    /// invalidation is thus discarded at the next open, and one sent after it sees the
+    /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
+    /// invalidation would be kept with the new version: stale until evicted.
+    ///
+    /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
+    /// other way round (two request threads would deadlock).
+    pub(super) fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
+        let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
+        if let Some(listing) = kept {
+            return Ok(listing);
+        }
+        let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        let mut all = guard(&self.dirs);
+        let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
+        // A concurrent first read of the same handle may have won: keep its listing.
+        Ok(slot.get_or_insert(fresh).clone())
+    }
+
+    /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
+    /// through to its working file (the kernel's reference to the file is taken at the
+    /// inode's first such open and kept until its last one closes).
+    pub(super) fn open_file(&self, ov: &mut Overlay, i: Ino, write: bool, reply: impl OpenReply) {
+        let passthrough = self.passthrough.load(Ordering::Relaxed);
+        let (attr, access) = match ov.open_file(i, write, passthrough) {
+            Ok(opened) => opened,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let (epoch, generation) = (ov.restores(), ov.generation(i));
+        let mut backings = guard(&self.backings);
+        let direct = match access {
+            Access::Cached => false,
+            Access::Direct(_) if backings.get(&i.0).is_some_and(|(g, _)| *g == generation) => true,
+            Access::Direct(file) => match reply.register(&file) {
+                Ok(id) => {
+                    backings.insert(i.0, (generation, id));
+                    true
+                }
+                Err(e) => {
+                    // Refused (no privilege, or the store on a stacked filesystem): reads and
+                    // writes go through the daemon from now on.
+                    tracing::warn!("passthrough refused, serving reads and writes: {e}");
+                    self.passthrough.store(false, Ordering::Relaxed);
+                    ov.make_cached(i, write);
+                    false
+                }
+            },
+        };
+        let fh = handle_of(Handle {
+            direct,
+            write,
+            epoch,
+            generation,
+        });
+        if direct {
+            reply.send(
+                &attr,
+                fh,
+                FopenFlags::empty(),
+                backings.get(&i.0).map(|(_, id)| id),
+            );
+        } else {
+            // The page cache stays valid across opens served by requests: only the view
+            // writes these files, rollback, abort and commit drop the pages of what they
+            // change, and a direct open is answered without FOPEN_KEEP_CACHE, so the kernel
+            // drops the inode's pages then, and nothing fills them while direct handles are
+            // open (one mode per inode).
+            reply.send(&attr, fh, FopenFlags::FOPEN_KEEP_CACHE, None);
+        }
+    }
+}
+
+/// The requests whose handling holds policy of the view's own: revoked handles, privilege
+/// clearing on write, the kernel's backing references, directory handles.
+impl View {
+    /// Reads up to `size` bytes of `i` at `offset`. The backing file is taken under the
+    /// overlay's lock and read after it is released.
+    pub(super) fn read(&self, i: Ino, offset: u64, size: u32) -> Result<Vec<u8>, Errno> {
+        let file = self.ov().backing(i).map_err(|e| errno(&e))?;
+        let mut buf = vec![0u8; size as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match file.read_at(&mut buf[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Errno::from(e)),
+            }
+        }
+        buf.truncate(got);
+        Ok(buf)
+    }
+
+    /// Writes `data` at `offset` of `i` through handle `fh`, refused if a rollback or abort
+    /// revoked the handle; clears setuid, setgid and capabilities first when the kernel asks.
+    pub(super) fn write(
+        &self,
+        i: Ino,
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
+        kill_privileges: bool,
+    ) -> Result<u32, FsError> {
+        let mut ov = self.ov();
+        ov.check_handle(handle_from(fh))?;
+        if kill_privileges {
+            ov.kill_privileges(i)?;
+        }
+        ov.write(i, offset, data)
+    }
+
+    /// Changes attributes of `i`; a truncation through a handle revoked by a rollback or abort
+    /// is refused, so it cannot cut the restored file.
+    pub(super) fn setattr(
+        &self,
+        i: Ino,
+        fh: Option<FileHandle>,
+        set: SetAttr,
+    ) -> Result<Attr, FsError> {
+        let mut ov = self.ov();
+        if let Some(fh) = fh.filter(|_| set.size.is_some()) {
+            ov.check_handle(handle_from(fh))?;
+        }
+        ov.setattr(i, set)
+    }
+
+    /// `fallocate` through handle `fh`, refused if the handle was revoked.
+    pub(super) fn fallocate(
+        &self,
+        i: Ino,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+    ) -> Result<(), FsError> {
+        let mut ov = self.ov();
+        ov.check_handle(handle_from(fh))?;
+        ov.fallocate(i, offset, length, mode)
+    }
+
+    /// Closes handle `fh` of `i`; at the inode's last direct handle, drops the kernel's
+    /// reference to its working file (which closes it, one ioctl).
+    pub(super) fn release(&self, i: Ino, fh: FileHandle) -> Result<(), FsError> {
+        let handle = handle_from(fh);
+        let mut ov = self.ov();
+        let released = ov.release_handle(i, handle);
+        if handle.direct && !ov.is_direct(i) {
+            guard(&self.backings).remove(&i.0);
+        }
+        released
+    }
+
+    /// A new directory handle of `i`; its listing is taken at its first read (see
+    /// `listing`). The overlay's lock is released before the handles' lock is taken: the two
+    /// are never held together.
+    pub(super) fn opendir(&self, i: Ino) -> Result<FileHandle, Errno> {
+        let attr = self.ov().getattr(i).map_err(|e| errno(&e))?;
+        if attr.kind != Kind::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
+        guard(&self.dirs).insert(fh, None);
+        Ok(FileHandle(fh))
+    }
+
+    /// Forgets directory handle `fh` and its listing.
+    pub(super) fn releasedir(&self, fh: FileHandle) {
+        guard(&self.dirs).remove(&fh.0);
+    }
+}
