@@ -428,6 +428,18 @@ pub fn split(
             node.xattrs = None;
         }
     }
+    // Only nodes the selected entries name: a node the commit does not take must not reach
+    // the plan through the workspace names it shows by (a hard link's other names).
+    let sel_named: HashSet<Ino> = snap
+        .dentries
+        .iter()
+        .filter(|(d, name, _)| keep_sel.contains(&(*d, name.as_slice())))
+        .filter_map(|(_, _, d)| match d {
+            Dentry::Child(i) => Some(*i),
+            Dentry::Whiteout { .. } => None,
+        })
+        .collect();
+    sel_nodes.retain(|(ino, _)| *ino == ROOT || sel_named.contains(ino));
     let sel = Snapshot {
         nodes: sel_nodes,
         dentries: snap
@@ -576,7 +588,7 @@ pub fn commit_paths(
         .into_iter()
         .filter(|c| split.paths.contains(&c.raw_path))
         .collect();
-    let plan = super::plan(&split.sel, ov.lower(), since(ov)?);
+    let (plan, relinked) = super::commit::plan_with_links(&split.sel, ov.lower(), since(ov)?);
     let pending = Pending {
         rest: split.rest,
         made_dirs: split.made_dirs,
@@ -596,7 +608,8 @@ pub fn commit_paths(
         }
     };
     let placed: Vec<_> = placements(&split.sel);
-    let invalidation = install(ov, pending, &placed, applied.journal_id)?;
+    let mut invalidation = install(ov, pending, &placed, applied.journal_id)?;
+    invalidation.entries.extend(relinked);
     log_commit(ov, message, went.len(), applied.journal_id)?;
     super::finish(ws, ov.db(), applied.journal_id)?;
     Ok((
