@@ -38,18 +38,29 @@ impl Time {
         }
     }
 
-    /// The current wall-clock time.
-    pub fn now() -> Time {
+    /// The clock local file systems stamp changes with (`CLOCK_REALTIME_COARSE`, the kernel's
+    /// `current_time()`): every change made after this reading gets a ctime at or after it.
+    /// What the conflict check compares workspace ctimes with (see `txn::check`).
+    pub fn coarse_now() -> Time {
+        Self::clock(libc::CLOCK_REALTIME_COARSE)
+    }
+
+    fn clock(id: libc::clockid_t) -> Time {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: clock_gettime writes into the timespec we own; CLOCK_REALTIME always exists.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+        // SAFETY: clock_gettime writes into the timespec we own; both clocks always exist.
+        unsafe { libc::clock_gettime(id, &mut ts) };
         Time {
             sec: ts.tv_sec,
             nsec: ts.tv_nsec as u32,
         }
+    }
+
+    /// The current wall-clock time.
+    pub fn now() -> Time {
+        Self::clock(libc::CLOCK_REALTIME)
     }
 }
 
@@ -206,8 +217,9 @@ pub struct Node {
 pub enum Dentry {
     /// The name refers to this overlay node.
     Child(Ino),
-    /// The name is deleted: the workspace entry of that name is hidden. `at` is when, so commit
-    /// can tell whether the workspace changed the hidden object afterwards.
+    /// The name is deleted: the workspace entry of that name is hidden. `at` is when, on the
+    /// file system's own clock ([`Time::coarse_now`]), so commit can tell whether the
+    /// workspace changed the hidden object afterwards.
     Whiteout { at: Time },
 }
 

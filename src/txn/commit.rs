@@ -508,8 +508,16 @@ pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     })
 }
 
+/// Records that a transaction begins now, on the workspace file system's clock, and strictly
+/// after every change made before (a commit's own placements included): the coarse clock
+/// stamps a whole tick alike, so this waits for the next tick (a few milliseconds at most).
 pub(super) fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
-    let now = Time::now();
+    let before = Time::coarse_now();
+    let mut now = before;
+    while now <= before {
+        std::thread::sleep(std::time::Duration::from_micros(500));
+        now = Time::coarse_now();
+    }
     ov.db().kv_set(
         TXN_STARTED,
         &(now.sec * 1_000_000_000 + i64::from(now.nsec)).to_string(),

@@ -239,7 +239,8 @@ pub enum Expect {
     Nothing,
     /// The very object the overlay saw, unchanged.
     Stamp(Stamp),
-    /// The object and, for a directory, nothing in its subtree has a ctime newer than this.
+    /// The object and, for a directory, nothing in its subtree has a ctime at or after this
+    /// reading of the file system's clock (`Time::coarse_now`).
     UnchangedSince((i64, u32)),
     /// Nothing is at the path.
     Absent,
