@@ -546,10 +546,14 @@ pub fn commit(
         Err(super::TxnError::Conflicts(list)) => return Err(CommitError::Conflicts(list)),
         Err(e) => return Err(e.into()),
     };
+    drop(plan);
     let mut invalidation = clear(ov, &snap, applied.journal_id)?;
     invalidation.entries.extend(relinked);
     log_commit(ov, message, changes, applied.journal_id)?;
     super::finish(ws, ov.db(), applied.journal_id)?;
+    // Finish changed the workspace too (it removed the stash): the next transaction begins
+    // after it, so nothing the commit did is taken for an outside change.
+    mark_started(ov)?;
     Ok(CommitOutcome {
         journal: applied.journal_id,
         changes,

@@ -334,6 +334,12 @@ pub fn split(
         }
     }
     if !linked.is_empty() {
+        // Entries that move away names of one file go together (two deletions of a pair).
+        for list in linked.values() {
+            for w in list.windows(2) {
+                groups.union(w[0], w[1]);
+            }
+        }
         for (i, u) in units.iter().enumerate() {
             let origin = u
                 .ino
@@ -428,8 +434,24 @@ pub fn split(
             node.xattrs = None;
         }
     }
-    // Only nodes the selected entries name: a node the commit does not take must not reach
-    // the plan through the workspace names it shows by (a hard link's other names).
+    let named: HashSet<Ino> = snap
+        .dentries
+        .iter()
+        .filter_map(|(_, _, d)| match d {
+            Dentry::Child(i) => Some(*i),
+            Dentry::Whiteout { .. } => None,
+        })
+        .collect();
+    let moved_away: HashSet<&[u8]> = units
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| selected[*i] || container[*i])
+        .flat_map(|(_, u)| u.moves.iter().map(|m| m.0.as_slice()))
+        .collect();
+    // Only nodes the selected entries name, and the nodes no entry names whose workspace
+    // names the commit moves away (they leave the overlay with it, below): a node the commit
+    // does not take must not reach the plan through the workspace names it shows by (a hard
+    // link's other names).
     let sel_named: HashSet<Ino> = snap
         .dentries
         .iter()
@@ -439,7 +461,11 @@ pub fn split(
             Dentry::Whiteout { .. } => None,
         })
         .collect();
-    sel_nodes.retain(|(ino, _)| *ino == ROOT || sel_named.contains(ino));
+    sel_nodes.retain(|(ino, n)| {
+        *ino == ROOT
+            || sel_named.contains(ino)
+            || (!named.contains(ino) && reads_moved(n, &moved_away))
+    });
     let sel = Snapshot {
         nodes: sel_nodes,
         dentries: snap
@@ -464,20 +490,6 @@ pub fn split(
         .iter()
         .filter(|(d, name, _)| !gone.contains(&(*d, name.as_slice())))
         .cloned()
-        .collect();
-    let named: HashSet<Ino> = snap
-        .dentries
-        .iter()
-        .filter_map(|(_, _, d)| match d {
-            Dentry::Child(i) => Some(*i),
-            Dentry::Whiteout { .. } => None,
-        })
-        .collect();
-    let moved_away: HashSet<&[u8]> = units
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| selected[*i] || container[*i])
-        .flat_map(|(_, u)| u.moves.iter().map(|m| m.0.as_slice()))
         .collect();
     let kept: HashSet<Ino> = dentries
         .iter()
@@ -607,11 +619,15 @@ pub fn commit_paths(
             });
         }
     };
+    drop(plan);
     let placed: Vec<_> = placements(&split.sel);
     let mut invalidation = install(ov, pending, &placed, applied.journal_id)?;
     invalidation.entries.extend(relinked);
     log_commit(ov, message, went.len(), applied.journal_id)?;
     super::finish(ws, ov.db(), applied.journal_id)?;
+    // Finish changed the workspace too (it removed the stash): the next transaction begins
+    // after it, so nothing the commit did is taken for an outside change.
+    mark_started(ov)?;
     Ok((
         CommitOutcome {
             journal: applied.journal_id,

@@ -441,8 +441,13 @@ impl Plan {
             stash_paths,
             targets,
         };
-        // Parents before children: a placed ancestor must come earlier.
+        // Parents before children: a placed ancestor must come earlier. Stash steps name
+        // pre-commit paths and all run before any placement, so a path that phase 2 fills
+        // anew may well have had a descendant stashed (`mv d/x x; rm -r d; mkdir d`).
         for (k, step) in self.steps.iter().enumerate() {
+            if matches!(step, Step::Stash { .. }) {
+                continue;
+            }
             let path = &step.path().0;
             for end in prefix_ends(path).skip(1) {
                 if let Some(&a) = layout.targets.get(&path[..end])
