@@ -45,6 +45,9 @@ pub fn commit(
                 ));
             }
         }
+        // Not held through the commit: at ten thousand changes every copy counts (the daemon's
+        // memory during a commit is bounded, see docs/COMMIT.md).
+        drop(changes);
         let ws =
             txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
         match &filter {
