@@ -982,28 +982,40 @@ fn without_root(
     t
 }
 
-#[test]
-fn partial_commit_killed_at_every_failpoint_keeps_the_rest() {
-    let (before, after) = (partial_expected(false), partial_expected(true));
-    let (m, _) = partial_setup();
-    let trace = m.root.path().join("partial-trace");
-    let status = run_partial_child(&m, None, Some(&trace));
-    assert!(status.success(), "clean partial commit failed: {status:?}");
+/// Runs a clean commit of `paths` on `m` in a child, checks the workspace is `after`, and
+/// returns the failpoints it passed and the index of `commit.applied` among them.
+fn clean_trace(
+    m: common::Mounted,
+    paths: &[&str],
+    after: &std::collections::BTreeMap<String, String>,
+) -> (Vec<String>, usize) {
+    let trace = m.root.path().join("clean-trace");
+    let status = run_commit_child(&m, paths, None, Some(&trace));
+    assert!(
+        status.success(),
+        "clean commit of {paths:?} failed: {status:?}"
+    );
     assert_eq!(
-        without_root(common::tree(&m.ws, common::SHAPE)),
+        &without_root(common::tree(&m.ws, common::SHAPE)),
         after,
-        "a clean partial commit published something else"
+        "a clean commit of {paths:?} published something else"
     );
     let points: Vec<String> = std::fs::read_to_string(&trace)
         .expect("trace")
         .lines()
         .map(str::to_owned)
         .collect();
-    drop(m);
     let applied_at = points
         .iter()
         .position(|p| p == "commit.applied")
         .expect("commit.applied");
+    (points, applied_at)
+}
+
+#[test]
+fn partial_commit_killed_at_every_failpoint_keeps_the_rest() {
+    let (before, after) = (partial_expected(false), partial_expected(true));
+    let (points, applied_at) = clean_trace(partial_setup().0, &PARTIAL_PATHS, &after);
     for (i, point) in points.iter().enumerate() {
         let (mut m, view) = partial_setup();
         let status = run_partial_child(&m, Some(point), None);
@@ -1090,24 +1102,7 @@ fn commit_keeping_link_groups_killed_at_every_failpoint_recovers_exactly() {
         (&[][..], links_expected(Some(true))),
         (&["h1"][..], links_expected(Some(false))),
     ] {
-        let (m, _) = links_setup();
-        let trace = m.root.path().join("links-trace");
-        assert!(run_commit_child(&m, paths, None, Some(&trace)).success());
-        assert_eq!(
-            without_root(common::tree(&m.ws, common::SHAPE)),
-            after,
-            "a clean commit of {paths:?} published something else"
-        );
-        let points: Vec<String> = std::fs::read_to_string(&trace)
-            .expect("trace")
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        drop(m);
-        let applied_at = points
-            .iter()
-            .position(|p| p == "commit.applied")
-            .expect("commit.applied");
+        let (points, applied_at) = clean_trace(links_setup().0, paths, &after);
         for (i, point) in points.iter().enumerate() {
             let (mut m, view) = links_setup();
             let status = run_commit_child(&m, paths, Some(point), None);

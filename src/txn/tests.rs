@@ -727,6 +727,18 @@ fn a_workspace_can_come_from_a_descriptor() {
     ));
 }
 
+/// What `make` needs for a new regular file owned by root.
+fn new_file() -> crate::overlay::NewNode {
+    crate::overlay::NewNode {
+        kind: crate::overlay::Kind::File,
+        perm: 0o644,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        target: None,
+    }
+}
+
 /// The conflict check's clock: a workspace change made outside the view within the same tick
 /// of the file system's clock as the view's own change (the transaction's start, for a file
 /// saved by renaming a new one over it; a deletion's whiteout) is a conflict. With wall-clock
@@ -734,7 +746,7 @@ fn a_workspace_can_come_from_a_descriptor() {
 /// missed. Repeated until the changes land in one tick often enough to prove it.
 #[test]
 fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
-    use crate::overlay::{Kind, NewNode, Overlay, ROOT, RenameMode, Time, open_parts};
+    use crate::overlay::{Overlay, ROOT, RenameMode, Time, open_parts};
     let mut same_tick = 0;
     for attempt in 0..60 {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -752,15 +764,7 @@ fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
         std::fs::write(ws_path.join("g"), "changed outside too\n").expect("write");
         let end = Time::coarse_now();
         // The view saves f by renaming a new file over it.
-        let new = NewNode {
-            kind: Kind::File,
-            perm: 0o644,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            target: None,
-        };
-        ov.make(ROOT, b"f.tmp", new).expect("create");
+        ov.make(ROOT, b"f.tmp", new_file()).expect("create");
         ov.rename(ROOT, b"f.tmp", ROOT, b"f", RenameMode::Replace)
             .expect("rename over");
         let ws = workspace_of(ov.lower(), &ws_path).expect("workspace");
@@ -795,7 +799,7 @@ fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
 /// the view at once (in the same tick as the commit's own changes), commits without `--force`.
 #[test]
 fn changes_right_after_a_commit_are_no_conflict() {
-    use crate::overlay::{Kind, NewNode, Overlay, ROOT, RenameMode, open_parts};
+    use crate::overlay::{Overlay, ROOT, RenameMode, open_parts};
     let dir = tempfile::tempdir().expect("tempdir");
     let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
     std::fs::create_dir(&ws_path).expect("mkdir");
@@ -803,14 +807,7 @@ fn changes_right_after_a_commit_are_no_conflict() {
     let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
     after_recovery(&mut ov, &Recovery::Nothing).expect("start");
     let ws = workspace_of(ov.lower(), &ws_path).expect("workspace");
-    let new = || NewNode {
-        kind: Kind::File,
-        perm: 0o644,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        target: None,
-    };
+    let new = new_file;
     for round in 0..20 {
         let name = format!("n{round}");
         ov.make(ROOT, name.as_bytes(), new()).expect("create");
