@@ -567,6 +567,11 @@ fn reads_moved(node: &Node, moved: &HashSet<&[u8]>) -> bool {
 struct Pending {
     rest: Snapshot,
     made_dirs: Vec<(Ino, LowerPath)>,
+    /// Workspace paths the commit changes (the objects its steps act on and their
+    /// directories): what stays in the overlay takes their new stamps, so the commit's own
+    /// changes are not taken for outside ones by the next commit.
+    #[serde(default)]
+    touched: Vec<LowerPath>,
 }
 
 /// The changes a partial commit or abort of `filter` would take, without doing it.
@@ -601,9 +606,23 @@ pub fn commit_paths(
         .filter(|c| split.paths.contains(&c.raw_path))
         .collect();
     let (plan, relinked) = super::commit::plan_with_links(&split.sel, ov.lower(), since(ov)?);
+    let mut touched: HashSet<LowerPath> = HashSet::new();
+    for step in &plan.steps {
+        let mut add = |p: &super::RelPath| {
+            touched.insert(LowerPath(p.0.clone()));
+            if let Some((parent, _)) = p.split() {
+                touched.insert(LowerPath(parent.0));
+            }
+        };
+        add(step.path());
+        if let super::Step::Hardlink { to, .. } = step {
+            add(to);
+        }
+    }
     let pending = Pending {
         rest: split.rest,
         made_dirs: split.made_dirs,
+        touched: touched.into_iter().collect(),
     };
     ov.db().kv_set(
         PARTIAL_REST,
@@ -661,6 +680,16 @@ fn install(
             });
             node.merge = Some(path.clone());
             node.xattrs = None;
+        }
+    }
+    let touched: HashSet<&LowerPath> = pending.touched.iter().collect();
+    for (_, node) in pending.rest.nodes.iter_mut() {
+        if let Some(o) = &mut node.origin
+            && touched.contains(&o.path)
+            && let Ok(Some(st)) = ov.lower().stat(&o.path)
+            && st.st_ino == o.stamp.ino
+        {
+            o.stamp = stamp_of(&st);
         }
     }
     let inval = ov.reset_after_commit(&pending.rest, placed)?;
