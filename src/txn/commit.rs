@@ -18,9 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Expect, Meta, Plan, RelPath, SpecialKind, Stamp, Step, Workspace};
 use crate::meta::LogRow;
-use crate::overlay::{
-    Data, Dentry, Ino, Kind, Lower, LowerPath, Node, Overlay, ROOT, Snapshot, Time,
-};
+use crate::overlay::{Data, Dentry, Ino, Kind, Lower, Node, Overlay, ROOT, Snapshot, Time};
 
 /// Builds the plan that makes the workspace equal the view of `snap`. `since` is when the
 /// transaction began: a workspace object the overlay replaces without having copied it up
@@ -70,8 +68,8 @@ struct Builder<'a> {
     lower: &'a Lower,
     since: Time,
     /// Phase 1: pre-commit path, slot, expectation.
-    stash: Vec<(LowerPath, u32, Expect)>,
-    slots: HashMap<LowerPath, u32>,
+    stash: Vec<(RelPath, u32, Expect)>,
+    slots: HashMap<RelPath, u32>,
     build: Vec<Step>,
     links: Vec<Step>,
     dir_meta: Vec<Step>,
@@ -87,32 +85,32 @@ fn t(time: Time) -> (i64, u32) {
     (time.sec, time.nsec)
 }
 
-fn rel(p: &LowerPath) -> RelPath {
+fn rel(p: &RelPath) -> RelPath {
     RelPath(p.0.clone())
 }
 
-fn split_lower(p: &LowerPath) -> Option<(&[u8], &[u8])> {
+fn split_lower(p: &RelPath) -> Option<(&[u8], &[u8])> {
     super::plan::split(&p.0)
 }
 
 /// Every workspace name whose entry's inode number is one of `want`'s, found from directory
 /// entries alone (no stat per file). The stash directories of the root are skipped.
-fn scan_names<T>(lower: &Lower, want: &HashMap<u64, T>) -> Vec<LowerPath> {
+fn scan_names<T>(lower: &Lower, want: &HashMap<u64, T>) -> Vec<RelPath> {
     let mut out = Vec::new();
-    let mut todo = vec![LowerPath::default()];
+    let mut todo = vec![RelPath::default()];
     let mut seen: HashSet<u64> = HashSet::new();
     while let Some(dir) = todo.pop() {
         let Ok(entries) = lower.read_dir(&dir) else {
             continue;
         };
         for (name, ino, ty) in entries {
-            if dir.0.is_empty() && name.starts_with(crate::overlay::HIDDEN_PREFIX) {
+            if dir.0.is_empty() && name.starts_with(super::STASH_PREFIX.as_bytes()) {
                 continue;
             }
             let path = dir.join(&name);
             let is_dir = match ty {
-                libc::DT_DIR => true,
-                libc::DT_UNKNOWN => lower
+                crate::sys::FileType::Directory => true,
+                crate::sys::FileType::Unknown => lower
                     .stat(&path)
                     .ok()
                     .flatten()
@@ -159,7 +157,7 @@ fn stamp(n: &Node) -> Expect {
 
 impl Builder<'_> {
     /// Moves the workspace object at `path` (pre-commit) into the stash; returns its slot.
-    fn stash(&mut self, path: &LowerPath, expect: Expect) -> u32 {
+    fn stash(&mut self, path: &RelPath, expect: Expect) -> u32 {
         if let Some(slot) = self.slots.get(path) {
             return *slot;
         }
@@ -169,7 +167,7 @@ impl Builder<'_> {
         slot
     }
 
-    fn lower_has(&self, path: &LowerPath) -> bool {
+    fn lower_has(&self, path: &RelPath) -> bool {
         self.lower.stat(path).ok().flatten().is_some()
     }
 
@@ -198,7 +196,7 @@ impl Builder<'_> {
         }
     }
 
-    fn entry(&mut self, ino: Ino, path: &RelPath, pre: Option<&LowerPath>) {
+    fn entry(&mut self, ino: Ino, path: &RelPath, pre: Option<&RelPath>) {
         let Some(node) = self.nodes.get(&ino).copied() else {
             return;
         };
@@ -367,7 +365,7 @@ impl Builder<'_> {
         if want.is_empty() {
             return;
         }
-        let mut names: Vec<(RelPath, LowerPath, Ino, Vec<u8>, Ino)> = Vec::new();
+        let mut names: Vec<(RelPath, RelPath, Ino, Vec<u8>, Ino)> = Vec::new();
         for path in scan_names(self.lower, &want) {
             let Some((parent, name)) = split_lower(&path) else {
                 continue;
@@ -427,17 +425,17 @@ impl Builder<'_> {
             return Some((*ino, at.clone()));
         }
         let (parent, name) =
-            split_lower(&LowerPath(lower.to_vec())).map(|(p, n)| (p.to_vec(), n.to_vec()))?;
+            split_lower(&RelPath(lower.to_vec())).map(|(p, n)| (p.to_vec(), n.to_vec()))?;
         let (dir, at) = self.shown_dir(&parent)?;
         if self
             .dirs
             .get(&dir)
             .is_some_and(|e| e.contains_key(name.as_slice()))
-            || (parent.is_empty() && name.starts_with(crate::overlay::HIDDEN_PREFIX))
+            || (parent.is_empty() && name.starts_with(super::STASH_PREFIX.as_bytes()))
         {
             return None;
         }
-        let st = self.lower.stat(&LowerPath(lower.to_vec())).ok().flatten()?;
+        let st = self.lower.stat(&RelPath(lower.to_vec())).ok().flatten()?;
         Some((Ino(st.st_ino), at.join(&name)))
     }
 
@@ -610,7 +608,7 @@ fn clear(
 }
 
 /// Where each node of `snap` is in the workspace after the commit: (inode, parent, name, path).
-pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)> {
+pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, RelPath)> {
     let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, Ino)>> = HashMap::new();
     for (dir, name, d) in &snap.dentries {
         if let Dentry::Child(ino) = d {
@@ -618,7 +616,7 @@ pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)>
         }
     }
     let mut out = Vec::new();
-    let mut stack = vec![(ROOT, LowerPath::default())];
+    let mut stack = vec![(ROOT, RelPath::default())];
     while let Some((dir, at)) = stack.pop() {
         for (name, ino) in dirs.get(&dir).map(Vec::as_slice).unwrap_or(&[]) {
             let path = at.join(name);
@@ -645,15 +643,14 @@ pub fn recover_at_mount(
 /// The engine's view of the workspace the overlay reads, through the same directory fd (the
 /// path may be covered by the view).
 pub fn workspace_of(lower: &Lower, path: &std::path::Path) -> Result<Workspace, super::TxnError> {
-    use std::os::fd::BorrowedFd;
-    // SAFETY: the lower's root fd stays open for the life of `lower`; we only duplicate it.
-    let fd = unsafe { BorrowedFd::borrow_raw(lower.root_fd()) };
-    let owned = fd
-        .try_clone_to_owned()
-        .map_err(|source| super::TxnError::OpenWorkspace {
-            path: path.to_owned(),
-            source,
-        })?;
+    let owned =
+        lower
+            .root()
+            .try_clone_to_owned()
+            .map_err(|source| super::TxnError::OpenWorkspace {
+                path: path.to_owned(),
+                source,
+            })?;
     Workspace::from_fd(owned, path)
 }
 
