@@ -629,6 +629,111 @@ impl Drop for LoopFs {
     }
 }
 
+/// A trial whose workspace holds the link group `a` = `b` = `sub/c` and whose plan rewrites
+/// it as a commit of a write through `a` does: all three names stashed, the new bytes placed
+/// at `a`, `b` and `sub/c` linked to it. Its expected after-tree is what a clean apply of the
+/// same plan in a scratch trial gives, checked to be one inode of three names.
+fn link_group_trial(base: &Path) -> Trial {
+    let make = || {
+        let dir = tempfile::Builder::new()
+            .prefix("ftsb-links-")
+            .tempdir_in(base)
+            .expect("tempdir");
+        let (ws, store) = (dir.path().join("ws"), dir.path().join("store"));
+        std::fs::create_dir_all(ws.join("sub")).expect("ws");
+        std::fs::create_dir(&store).expect("store");
+        std::fs::write(ws.join("a"), "old bytes\n").expect("write");
+        std::fs::hard_link(ws.join("a"), ws.join("b")).expect("link");
+        std::fs::hard_link(ws.join("a"), ws.join("sub/c")).expect("link");
+        let blob = BlobStore::open(&store.join("blobs"))
+            .expect("blobs")
+            .put_bytes(b"new bytes, one inode\n")
+            .expect("blob");
+        let p = |s: &str| txn::RelPath::new(s);
+        let meta = txn::Meta {
+            mode: 0o640,
+            uid: own_uid(),
+            gid: own_gid(),
+            atime: (1_600_000_000, 0),
+            mtime: (1_600_000_000, 5),
+            xattrs: None,
+        };
+        // Directory times fixed by the plan, so the scratch apply and the trial agree.
+        let dir_meta = |path: &str| txn::Step::SetMeta {
+            path: p(path),
+            meta: txn::Meta {
+                mode: 0o755,
+                ..meta.clone()
+            },
+            expect: txn::Expect::Nothing,
+        };
+        let stash = |path: &str, slot| txn::Step::Stash {
+            path: p(path),
+            slot,
+            expect: txn::Expect::Nothing,
+        };
+        let plan = Plan {
+            steps: vec![
+                stash("sub/c", 0),
+                stash("a", 1),
+                stash("b", 2),
+                txn::Step::File {
+                    path: p("a"),
+                    blob,
+                    meta: meta.clone(),
+                },
+                txn::Step::Hardlink {
+                    path: p("b"),
+                    to: p("a"),
+                },
+                txn::Step::Hardlink {
+                    path: p("sub/c"),
+                    to: p("a"),
+                },
+                dir_meta("sub"),
+                dir_meta(""),
+            ],
+        };
+        let before = scan(&ws);
+        (dir, ws, store, before, plan)
+    };
+    let (_scratch, ws, store, _, plan) = make();
+    let (w, blobs, db) = open(&ws, &store);
+    let applied = txn::apply(&w, &blobs, &db, &plan, false).expect("apply");
+    txn::finish(&w, &db, applied.journal_id).expect("finish");
+    let after = scan(&ws);
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inos: Vec<(u64, u64)> = ["a", "b", "sub/c"]
+            .iter()
+            .map(|n| std::fs::metadata(ws.join(n)).expect("stat"))
+            .map(|m| (m.ino(), m.nlink()))
+            .collect();
+        assert!(
+            inos.iter().all(|i| *i == (inos[0].0, 3)),
+            "the group is not one inode of three names: {inos:?}"
+        );
+    }
+    let (dir, ws, store, before, plan) = make();
+    Trial {
+        _dir: dir,
+        ws,
+        store,
+        before,
+        change: common::changes::Change { plan, after },
+    }
+}
+
+fn own_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+fn own_gid() -> u32 {
+    // SAFETY: getgid has no preconditions and cannot fail.
+    unsafe { libc::getgid() }
+}
+
 /// Power loss, approximated: the child is killed at a failpoint and, at that instant, the
 /// image file under the loop device is copied. The copy holds what the block device had
 /// received (what was fsynced, and whatever writeback happened to send), not what sat dirty in
@@ -723,6 +828,26 @@ fn power_loss_at_every_failpoint_recovers_exactly() {
             checked += 1;
         }
     }
+    // A plan that keeps a workspace link group: every name stashed, the new file placed under
+    // one, the others linked to it.
+    let points = trace_points(&link_group_trial(&fs.mnt), false);
+    let applied_at = points
+        .iter()
+        .position(|p| p == "commit.applied")
+        .expect("commit.applied");
+    for (i, point) in points.iter().enumerate() {
+        let t = link_group_trial(&fs.mnt);
+        sync_all();
+        let status = run_child(&t, false, &Kill::At(point.clone()), None);
+        assert!(killed(&status), "not killed at {point}");
+        let want = if i < applied_at {
+            Outcome::Before
+        } else {
+            Outcome::After
+        };
+        check_image(&t, &format!("link group: power loss at {point}"), want);
+        checked += 1;
+    }
     // Power loss during the recovery of a commit killed after phase 2.
     let size = Size {
         files: 10,
@@ -766,6 +891,10 @@ fn partial_child_entry() {
     let mut ov = ftsb_fs::overlay::Overlay::open(parts).expect("open overlay");
     txn::after_recovery(&mut ov, &rec).expect("after recovery");
     let w = txn::workspace_of(ov.lower(), &ws).expect("workspace");
+    if paths.is_empty() {
+        txn::commit(&mut ov, &w, "full", false).expect("commit");
+        return;
+    }
     let filter = txn::Filter::new(&paths).expect("filter");
     txn::commit_paths(&mut ov, &w, "partial", false, &filter).expect("partial commit");
 }
@@ -792,9 +921,19 @@ const PARTIAL_PATHS: [&str; 3] = ["a.txt", "new/keep.rs", "dir/moved.txt"];
 
 /// Runs the partial commit in a child, killed at `point` (or not); returns its status.
 fn run_partial_child(m: &common::Mounted, point: Option<&str>, trace: Option<&Path>) -> ExitStatus {
+    run_commit_child(m, &PARTIAL_PATHS, point, trace)
+}
+
+/// Runs a commit of `paths` (none: a full commit) in a child, killed at `point` (or not).
+fn run_commit_child(
+    m: &common::Mounted,
+    paths: &[&str],
+    point: Option<&str>,
+    trace: Option<&Path>,
+) -> ExitStatus {
     let spec = m.root.path().join("partial-spec");
     let mut text = format!("{}\n{}\n", m.ws.display(), m.store.display());
-    for p in PARTIAL_PATHS {
+    for p in paths {
         text.push_str(p);
         text.push('\n');
     }
@@ -843,28 +982,40 @@ fn without_root(
     t
 }
 
-#[test]
-fn partial_commit_killed_at_every_failpoint_keeps_the_rest() {
-    let (before, after) = (partial_expected(false), partial_expected(true));
-    let (m, _) = partial_setup();
-    let trace = m.root.path().join("partial-trace");
-    let status = run_partial_child(&m, None, Some(&trace));
-    assert!(status.success(), "clean partial commit failed: {status:?}");
+/// Runs a clean commit of `paths` on `m` in a child, checks the workspace is `after`, and
+/// returns the failpoints it passed and the index of `commit.applied` among them.
+fn clean_trace(
+    m: common::Mounted,
+    paths: &[&str],
+    after: &std::collections::BTreeMap<String, String>,
+) -> (Vec<String>, usize) {
+    let trace = m.root.path().join("clean-trace");
+    let status = run_commit_child(&m, paths, None, Some(&trace));
+    assert!(
+        status.success(),
+        "clean commit of {paths:?} failed: {status:?}"
+    );
     assert_eq!(
-        without_root(common::tree(&m.ws, common::SHAPE)),
+        &without_root(common::tree(&m.ws, common::SHAPE)),
         after,
-        "a clean partial commit published something else"
+        "a clean commit of {paths:?} published something else"
     );
     let points: Vec<String> = std::fs::read_to_string(&trace)
         .expect("trace")
         .lines()
         .map(str::to_owned)
         .collect();
-    drop(m);
     let applied_at = points
         .iter()
         .position(|p| p == "commit.applied")
         .expect("commit.applied");
+    (points, applied_at)
+}
+
+#[test]
+fn partial_commit_killed_at_every_failpoint_keeps_the_rest() {
+    let (before, after) = (partial_expected(false), partial_expected(true));
+    let (points, applied_at) = clean_trace(partial_setup().0, &PARTIAL_PATHS, &after);
     for (i, point) in points.iter().enumerate() {
         let (mut m, view) = partial_setup();
         let status = run_partial_child(&m, Some(point), None);
@@ -907,4 +1058,71 @@ fn partial_commit_killed_at_every_failpoint_keeps_the_rest() {
         "partial commit killed at {} failpoints, every one recovered exactly",
         points.len()
     );
+}
+
+/// A mounted workspace whose hard-link pair `h1` = `dir/h2` was written through `h1`, with a
+/// link made in the view (`a.txt` = `a-link`) and an unrelated change, unmounted with
+/// `--keep`; and what the view showed.
+fn links_setup() -> (common::Mounted, std::collections::BTreeMap<String, String>) {
+    let mut m = common::Mounted::at(common::sample_tree);
+    std::fs::write(m.v("h1"), "rewritten pair\n").expect("write");
+    std::fs::hard_link(m.v("a.txt"), m.v("a-link")).expect("link");
+    std::fs::write(m.v("b.txt"), "bravo, scratch\n").expect("write");
+    let view = common::tree(&m.view, common::SHAPE);
+    m.ok(&["unmount", "--keep"]);
+    m.mounted = false;
+    m.wait_daemon_gone();
+    (m, view)
+}
+
+/// The workspace before, after a full commit of `links_setup`, or after a partial one of `h1`.
+fn links_expected(full: Option<bool>) -> std::collections::BTreeMap<String, String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).expect("mkdir");
+    common::sample_tree(&ws);
+    if let Some(full) = full {
+        // Written in place: the pair stays one inode.
+        std::fs::write(ws.join("h1"), "rewritten pair\n").expect("write");
+        if full {
+            std::fs::hard_link(ws.join("a.txt"), ws.join("a-link")).expect("link");
+            std::fs::write(ws.join("b.txt"), "bravo, scratch\n").expect("write");
+        }
+    }
+    without_root(common::tree(&ws, common::SHAPE))
+}
+
+/// A commit whose plan keeps a workspace link group (the pair re-linked to the new file) and
+/// publishes a link made in the view, killed at each of its failpoints, fully and in part:
+/// the workspace is exactly before or exactly after, link groups included.
+#[test]
+fn commit_keeping_link_groups_killed_at_every_failpoint_recovers_exactly() {
+    let before = links_expected(None);
+    for (paths, after) in [
+        (&[][..], links_expected(Some(true))),
+        (&["h1"][..], links_expected(Some(false))),
+    ] {
+        let (points, applied_at) = clean_trace(links_setup().0, paths, &after);
+        for (i, point) in points.iter().enumerate() {
+            let (mut m, view) = links_setup();
+            let status = run_commit_child(&m, paths, Some(point), None);
+            assert!(killed(&status), "not killed at {point}: {status:?}");
+            m.mount();
+            let want = if i < applied_at { &before } else { &after };
+            common::assert_trees_eq(
+                &format!("workspace, commit of {paths:?} killed at {point}"),
+                want,
+                &without_root(common::tree(&m.ws, common::SHAPE)),
+            );
+            common::assert_trees_eq(
+                &format!("view, commit of {paths:?} killed at {point}"),
+                &view,
+                &common::tree(&m.view, common::SHAPE),
+            );
+        }
+        eprintln!(
+            "commit of {paths:?} with link groups killed at {} failpoints, every one recovered exactly",
+            points.len()
+        );
+    }
 }

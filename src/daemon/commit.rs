@@ -52,6 +52,8 @@ pub fn commit(
                 ));
             }
         }
+        // Not held through the commit: at ten thousand changes every copy counts.
+        drop(changes);
         let ws = workspace(&ov, daemon)?;
         match &filter {
             Some(f) => {

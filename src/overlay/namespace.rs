@@ -383,7 +383,12 @@ impl Overlay {
         let whiteout = self.lower_has(parent, name)?;
         let entries = self.dirs.entry(parent).or_default();
         if whiteout {
-            entries.insert(name.to_vec(), Dentry::Whiteout { at: Time::now() });
+            entries.insert(
+                name.to_vec(),
+                Dentry::Whiteout {
+                    at: Time::coarse_now(),
+                },
+            );
         } else {
             entries.remove(name);
         }

@@ -38,6 +38,14 @@ impl Time {
         }
     }
 
+    /// The clock local file systems stamp changes with (`CLOCK_REALTIME_COARSE`, the kernel's
+    /// `current_time()`): every change made after this reading gets a ctime at or after it.
+    /// What the conflict check compares workspace ctimes with (see `txn::check`).
+    pub fn coarse_now() -> Time {
+        let (sec, nsec) = crate::sys::coarse_realtime();
+        Time { sec, nsec }
+    }
+
     /// The current wall-clock time.
     pub fn now() -> Time {
         // The system clock before 1970 would be a broken machine: show it as the epoch.
@@ -171,8 +179,9 @@ pub struct Node {
 pub enum Dentry {
     /// The name refers to this overlay node.
     Child(Ino),
-    /// The name is deleted: the workspace entry of that name is hidden. `at` is when, so commit
-    /// can tell whether the workspace changed the hidden object afterwards.
+    /// The name is deleted: the workspace entry of that name is hidden. `at` is when, on the
+    /// file system's own clock ([`Time::coarse_now`]), so commit can tell whether the
+    /// workspace changed the hidden object afterwards.
     Whiteout { at: Time },
 }
 

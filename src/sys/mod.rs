@@ -477,5 +477,12 @@ pub fn unmount(path: &std::path::Path, detach: bool) -> io::Result<()> {
     retry(|| rustix::mount::unmount(path, flags))
 }
 
+/// `CLOCK_REALTIME_COARSE` as (seconds, nanoseconds): the clock the kernel stamps file
+/// changes with (`current_time()`), for comparing with ctimes.
+pub fn coarse_realtime() -> (i64, u32) {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    (ts.tv_sec, ts.tv_nsec as u32)
+}
+
 #[cfg(test)]
 mod tests;

@@ -237,7 +237,7 @@ impl Run<'_> {
         })
     }
 
-    fn forward(&mut self, journal: &Journal) -> Result<(), TxnError> {
+    fn forward(&mut self, journal: &Journal<'_>) -> Result<(), TxnError> {
         let ws = self.ws;
         let steps = &self.layout.plan.steps;
         let first_build = self.layout.first_build();
@@ -336,7 +336,7 @@ impl Run<'_> {
 
     /// What the root's times should be once the stash is gone: the plan's if it sets them,
     /// now's if the plan changed the root's entries, else the pre-commit ones.
-    fn final_root_times(&self, journal: &Journal) -> Result<journal::Times, TxnError> {
+    fn final_root_times(&self, journal: &Journal<'_>) -> Result<journal::Times, TxnError> {
         let steps = &self.layout.plan.steps;
         if let Some(meta) = steps.iter().rev().find_map(|s| match s {
             Step::SetMeta { path, meta, .. } if path.is_root() => Some(meta),
@@ -492,7 +492,7 @@ impl Run<'_> {
     }
 
     /// After an error: undo what this run did, exactly as recovery would.
-    fn abandon(&self, journal: &Journal) -> Result<(), TxnError> {
+    fn abandon(&self, journal: &Journal<'_>) -> Result<(), TxnError> {
         if !self.touched {
             // The stash directory could not even be created: nothing was changed.
             self.db.journal_set_state(self.id, JournalState::Undone)?;

@@ -183,7 +183,11 @@ fn violated(ws: &Workspace, path: &RelPath, expect: &Expect) -> Option<String> {
             }
         }
         (Expect::UnchangedSince(t), Some(st)) => {
-            if ts_ctime(&st) > *t {
+            // `t` is a reading of the clock the file system stamps ctimes with, taken when the
+            // view changed the object: a change after it has a ctime at or after it (in the
+            // same tick: equal). One within the same tick before it is reported too: an
+            // ambiguous ctime is a conflict, never a silent overwrite.
+            if ts_ctime(&st) >= *t {
                 return Some("was changed outside the view since the overlay read it".into());
             }
             if sys::file_type(&st) != libc::S_IFDIR {
@@ -198,7 +202,7 @@ fn violated(ws: &Workspace, path: &RelPath, expect: &Expect) -> Option<String> {
     }
 }
 
-/// The first path below directory `dir` with a ctime newer than `t`.
+/// The first path below directory `dir` with a ctime at or after `t`.
 fn newer_below(ws: &Workspace, dir: &RelPath, t: (i64, u32)) -> Result<Option<RelPath>, TxnError> {
     let mut todo = vec![dir.clone()];
     while let Some(d) = todo.pop() {
@@ -208,7 +212,7 @@ fn newer_below(ws: &Workspace, dir: &RelPath, t: (i64, u32)) -> Result<Option<Re
             let Some(st) = sys::lstat(fd.as_fd(), &name).ctx("stat", &child)? else {
                 continue;
             };
-            if ts_ctime(&st) > t {
+            if ts_ctime(&st) >= t {
                 return Ok(Some(child));
             }
             if sys::file_type(&st) == libc::S_IFDIR {

@@ -6,8 +6,15 @@
 //! replaced, or moves (deepest paths first); phase 2 builds the new state top-down: stashed
 //! objects land at their new places, new files come from blobs, hard links follow the name
 //! they link to, and directories' metadata comes last.
+//!
+//! A workspace file with several names (a hard-link group) is one node of the view, but only
+//! the names the view touched are overlay entries; the others show through from the
+//! workspace. When such a node gets new content (a new inode at commit), the plan finds its
+//! other workspace names (one scan of the workspace's directory entries, only then) and, for
+//! each name the view still shows, stashes the old name and links it to the new file, so the
+//! group stays one inode.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Expect, Meta, Plan, RelPath, SpecialKind, Stamp, Step, Workspace};
 use crate::meta::LogRow;
@@ -18,6 +25,16 @@ use crate::overlay::{Data, Dentry, Ino, Kind, Lower, Node, Overlay, ROOT, Snapsh
 /// transaction began: a workspace object the overlay replaces without having copied it up
 /// must not have changed after that (or commit reports a conflict).
 pub fn plan(snap: &Snapshot, lower: &Lower, since: Time) -> Plan {
+    plan_with_links(snap, lower, since).0
+}
+
+/// [`plan`], and the entries (view directory, name) of workspace hard links the plan
+/// re-links to a new inode: the view's caches of them must be dropped after the commit.
+pub(super) fn plan_with_links(
+    snap: &Snapshot,
+    lower: &Lower,
+    since: Time,
+) -> (Plan, Vec<(Ino, Vec<u8>)>) {
     let nodes: HashMap<Ino, &Node> = snap.nodes.iter().map(|(i, n)| (*i, n)).collect();
     let mut dirs: HashMap<Ino, BTreeMap<&[u8], &Dentry>> = HashMap::new();
     for (dir, name, d) in &snap.dentries {
@@ -34,12 +51,16 @@ pub fn plan(snap: &Snapshot, lower: &Lower, since: Time) -> Plan {
         links: Vec::new(),
         dir_meta: Vec::new(),
         placed: HashMap::new(),
+        shown: HashMap::new(),
+        relinked: Vec::new(),
     };
     if let Some(root) = nodes.get(&ROOT) {
         b.set_dir_meta(root, &RelPath(Vec::new()));
     }
     b.walk(ROOT, &RelPath(Vec::new()));
-    b.finish()
+    b.link_groups(snap);
+    let relinked = std::mem::take(&mut b.relinked);
+    (b.finish(), relinked)
 }
 
 struct Builder<'a> {
@@ -55,6 +76,10 @@ struct Builder<'a> {
     dir_meta: Vec<Step>,
     /// Where a node with several names was placed first.
     placed: HashMap<Ino, RelPath>,
+    /// Workspace directory -> the view directory (and its path) its entries show through.
+    shown: HashMap<Vec<u8>, (Ino, RelPath)>,
+    /// View entries of workspace hard links that the plan handles (see [`plan_with_links`]).
+    relinked: Vec<(Ino, Vec<u8>)>,
 }
 
 fn t(time: Time) -> (i64, u32) {
@@ -63,6 +88,46 @@ fn t(time: Time) -> (i64, u32) {
 
 fn rel(p: &RelPath) -> RelPath {
     RelPath(p.0.clone())
+}
+
+fn split_lower(p: &RelPath) -> Option<(&[u8], &[u8])> {
+    super::plan::split(&p.0)
+}
+
+/// Every workspace name whose entry's inode number is one of `want`'s, found from directory
+/// entries alone (no stat per file). The stash directories of the root are skipped.
+fn scan_names<T>(lower: &Lower, want: &HashMap<u64, T>) -> Vec<RelPath> {
+    let mut out = Vec::new();
+    let mut todo = vec![RelPath::default()];
+    let mut seen: HashSet<u64> = HashSet::new();
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = lower.read_dir(&dir) else {
+            continue;
+        };
+        for (name, ino, ty) in entries {
+            if dir.0.is_empty() && name.starts_with(super::STASH_PREFIX.as_bytes()) {
+                continue;
+            }
+            let path = dir.join(&name);
+            let is_dir = match ty {
+                crate::sys::FileType::Directory => true,
+                crate::sys::FileType::Unknown => lower
+                    .stat(&path)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR),
+                _ => false,
+            };
+            if is_dir {
+                if seen.insert(ino) {
+                    todo.push(path);
+                }
+            } else if want.contains_key(&ino) {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 fn meta(n: &Node) -> Meta {
@@ -110,6 +175,9 @@ impl Builder<'_> {
     /// Directory `dir` of the view sits at `at` after the commit.
     fn walk(&mut self, dir: Ino, at: &RelPath) {
         let merge = self.nodes.get(&dir).and_then(|n| n.merge.clone());
+        if let Some(m) = &merge {
+            self.shown.insert(m.0.clone(), (dir, at.clone()));
+        }
         let Some(entries) = self.dirs.get(&dir) else {
             return;
         };
@@ -272,6 +340,106 @@ impl Builder<'_> {
         });
     }
 
+    /// Keeps workspace hard-link groups whole: every workspace file node with names the view
+    /// shows only through the workspace (its link count exceeds its overlay entries) and new
+    /// content (or no overlay entry at all) gets those names re-linked to what the plan
+    /// places. Finds the names by one scan of the workspace's entries, only when needed.
+    fn link_groups(&mut self, snap: &Snapshot) {
+        let mut named: HashMap<Ino, u32> = HashMap::new();
+        for (_, _, d) in &snap.dentries {
+            if let Dentry::Child(ino) = d {
+                *named.entry(*ino).or_default() += 1;
+            }
+        }
+        let mut want: HashMap<u64, Ino> = HashMap::new();
+        for (ino, node) in &snap.nodes {
+            let Some(origin) = &node.origin else { continue };
+            let fresh = matches!(node.data, Data::Blob(_) | Data::Work);
+            let shown_only = node.links > named.get(ino).copied().unwrap_or(0);
+            if node.attr.kind != Kind::Dir
+                && shown_only
+                && (fresh || !self.placed.contains_key(ino))
+            {
+                want.insert(origin.stamp.ino, *ino);
+            }
+        }
+        if want.is_empty() {
+            return;
+        }
+        let mut names: Vec<(RelPath, RelPath, Ino, Vec<u8>, Ino)> = Vec::new();
+        for path in scan_names(self.lower, &want) {
+            let Some((parent, name)) = split_lower(&path) else {
+                continue;
+            };
+            let Some((dir, at)) = self.shown_dir(parent) else {
+                continue;
+            };
+            if self.dirs.get(&dir).is_some_and(|e| e.contains_key(name)) {
+                continue; // an overlay entry masks this workspace name
+            }
+            let Some(st) = self.lower.stat(&path).ok().flatten() else {
+                continue;
+            };
+            let Some(ino) = want.get(&st.st_ino) else {
+                continue;
+            };
+            names.push((at.join(name), path.clone(), dir, name.to_vec(), *ino));
+        }
+        names.sort();
+        for (at, pre, view_dir, name, ino) in names {
+            let Some(node) = self.nodes.get(&ino).copied() else {
+                continue;
+            };
+            let fresh = matches!(node.data, Data::Blob(_) | Data::Work);
+            match self.placed.get(&ino).cloned() {
+                Some(first) if fresh => {
+                    self.stash(&pre, stamp(node));
+                    self.links.push(Step::Hardlink {
+                        path: at,
+                        to: first,
+                    });
+                }
+                Some(_) => continue,
+                None => {
+                    self.placed.insert(ino, at.clone());
+                    if fresh {
+                        self.stash(&pre, stamp(node));
+                        self.place_new(node, &at);
+                    } else {
+                        self.build.push(Step::SetMeta {
+                            path: at,
+                            meta: meta(node),
+                            expect: stamp(node),
+                        });
+                    }
+                }
+            }
+            self.relinked.push((view_dir, name));
+        }
+    }
+
+    /// The view directory (an overlay node, or the workspace directory itself, by its inode)
+    /// through which the entries of workspace directory `lower` show, and its view path;
+    /// `None` when the view hides that directory.
+    fn shown_dir(&self, lower: &[u8]) -> Option<(Ino, RelPath)> {
+        if let Some((ino, at)) = self.shown.get(lower) {
+            return Some((*ino, at.clone()));
+        }
+        let (parent, name) =
+            split_lower(&RelPath(lower.to_vec())).map(|(p, n)| (p.to_vec(), n.to_vec()))?;
+        let (dir, at) = self.shown_dir(&parent)?;
+        if self
+            .dirs
+            .get(&dir)
+            .is_some_and(|e| e.contains_key(name.as_slice()))
+            || (parent.is_empty() && name.starts_with(super::STASH_PREFIX.as_bytes()))
+        {
+            return None;
+        }
+        let st = self.lower.stat(&RelPath(lower.to_vec())).ok().flatten()?;
+        Some((Ino(st.st_ino), at.join(&name)))
+    }
+
     fn finish(mut self) -> Plan {
         // Deepest first, so an object inside a stashed directory is taken out before it.
         self.stash.sort_by_key(|(p, _, _)| {
@@ -336,8 +504,16 @@ pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
     })
 }
 
+/// Records that a transaction begins now, on the workspace file system's clock, and strictly
+/// after every change made before (a commit's own placements included): the coarse clock
+/// stamps a whole tick alike, so this waits for the next tick (a few milliseconds at most).
 pub(super) fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
-    let now = Time::now();
+    let before = Time::coarse_now();
+    let mut now = before;
+    while now <= before {
+        std::thread::sleep(std::time::Duration::from_micros(500));
+        now = Time::coarse_now();
+    }
     ov.db().kv_set(
         TXN_STARTED,
         &(now.sec * 1_000_000_000 + i64::from(now.nsec)).to_string(),
@@ -360,15 +536,20 @@ pub fn commit(
     }
     let changes = ov.changes()?.len();
     let snap = ov.seal()?;
-    let plan = plan(&snap, ov.lower(), since(ov)?);
+    let (plan, relinked) = plan_with_links(&snap, ov.lower(), since(ov)?);
     let applied = match super::apply(ws, ov.blobs(), ov.db(), &plan, force) {
         Ok(a) => a,
         Err(super::TxnError::Conflicts(list)) => return Err(CommitError::Conflicts(list)),
         Err(e) => return Err(e.into()),
     };
-    let invalidation = clear(ov, &snap, applied.journal_id)?;
+    drop(plan);
+    let mut invalidation = clear(ov, &snap, applied.journal_id)?;
+    invalidation.entries.extend(relinked);
     log_commit(ov, message, changes, applied.journal_id)?;
     super::finish(ws, ov.db(), applied.journal_id)?;
+    // Finish changed the workspace too (it removed the stash): the next transaction begins
+    // after it, so nothing the commit did is taken for an outside change.
+    mark_started(ov)?;
     Ok(CommitOutcome {
         journal: applied.journal_id,
         changes,

@@ -18,10 +18,11 @@ use crate::sys;
 
 /// The journal body of a commit.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Journal {
+pub(crate) struct Journal<'p> {
     pub version: u32,
-    /// The plan as applied (with the stashes `force` added).
-    pub plan: Plan,
+    /// The plan as applied (with the stashes `force` added): borrowed while a commit runs
+    /// (the plan is not copied), owned when read back.
+    pub plan: std::borrow::Cow<'p, Plan>,
     /// Step index -> metadata of the object before its `SetMeta` (xattrs when the step sets them).
     pub old_meta: BTreeMap<usize, Meta>,
     /// Pre-commit path -> (atime, mtime) of every directory whose entries the commit changes
@@ -30,6 +31,9 @@ pub(crate) struct Journal {
 }
 
 pub(crate) const VERSION: u32 = 1;
+
+/// The first bytes of a compressed journal body (a JSON body starts with `{`).
+pub(crate) const COMPRESSED: &[u8] = b"zjson1\n";
 
 /// (atime, mtime), each as (seconds, nanoseconds).
 pub(crate) type Times = ((i64, u32), (i64, u32));
@@ -42,9 +46,9 @@ pub(crate) fn clear_markers(db: &Db, id: u64) -> Result<(), TxnError> {
     Ok(())
 }
 
-impl Journal {
+impl<'p> Journal<'p> {
     /// Reads what undo will need, before anything is touched.
-    pub fn prepare(ws: &Workspace, layout: &Layout<'_>) -> Result<Journal, TxnError> {
+    pub fn prepare(ws: &Workspace, layout: &Layout<'p>) -> Result<Journal<'p>, TxnError> {
         let plan = layout.plan;
         let mut old_meta = BTreeMap::new();
         let mut dirs: Vec<RelPath> = vec![RelPath::default()];
@@ -85,18 +89,29 @@ impl Journal {
         }
         Ok(Journal {
             version: VERSION,
-            plan: plan.clone(),
+            plan: std::borrow::Cow::Borrowed(plan),
             old_meta,
             dir_times,
         })
     }
 
+    /// The body as stored: the JSON, zlib-compressed behind [`COMPRESSED`]. Streamed through
+    /// the compressor, so a commit of ten thousand files never holds its JSON text at once
+    /// (the compressed body is a fifth of it, and so is what the database copies).
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a journal is plain data and always serializes")
+        let mut z =
+            flate2::write::ZlibEncoder::new(COMPRESSED.to_vec(), flate2::Compression::fast());
+        serde_json::to_writer(&mut z, self).expect("a journal is plain data and always serializes");
+        z.finish().expect("compressing into memory cannot fail")
     }
 
-    pub fn decode(id: u64, body: &[u8]) -> Result<Journal, TxnError> {
-        let j: Journal = serde_json::from_slice(body).map_err(|e| TxnError::Journal {
+    pub fn decode(id: u64, body: &[u8]) -> Result<Journal<'static>, TxnError> {
+        let parsed = match body.strip_prefix(COMPRESSED) {
+            Some(z) => serde_json::from_reader(flate2::read::ZlibDecoder::new(z)),
+            // Journals written before the body was compressed are plain JSON.
+            None => serde_json::from_slice(body),
+        };
+        let j: Journal<'static> = parsed.map_err(|e| TxnError::Journal {
             id,
             reason: e.to_string(),
         })?;

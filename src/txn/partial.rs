@@ -334,6 +334,12 @@ pub fn split(
         }
     }
     if !linked.is_empty() {
+        // Entries that move away names of one file go together (two deletions of a pair).
+        for list in linked.values() {
+            for w in list.windows(2) {
+                groups.union(w[0], w[1]);
+            }
+        }
         for (i, u) in units.iter().enumerate() {
             let origin = u
                 .ino
@@ -428,6 +434,38 @@ pub fn split(
             node.xattrs = None;
         }
     }
+    let named: HashSet<Ino> = snap
+        .dentries
+        .iter()
+        .filter_map(|(_, _, d)| match d {
+            Dentry::Child(i) => Some(*i),
+            Dentry::Whiteout { .. } => None,
+        })
+        .collect();
+    let moved_away: HashSet<&[u8]> = units
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| selected[*i] || container[*i])
+        .flat_map(|(_, u)| u.moves.iter().map(|m| m.0.as_slice()))
+        .collect();
+    // Only nodes the selected entries name, and the nodes no entry names whose workspace
+    // names the commit moves away (they leave the overlay with it, below): a node the commit
+    // does not take must not reach the plan through the workspace names it shows by (a hard
+    // link's other names).
+    let sel_named: HashSet<Ino> = snap
+        .dentries
+        .iter()
+        .filter(|(d, name, _)| keep_sel.contains(&(*d, name.as_slice())))
+        .filter_map(|(_, _, d)| match d {
+            Dentry::Child(i) => Some(*i),
+            Dentry::Whiteout { .. } => None,
+        })
+        .collect();
+    sel_nodes.retain(|(ino, n)| {
+        *ino == ROOT
+            || sel_named.contains(ino)
+            || (!named.contains(ino) && reads_moved(n, &moved_away))
+    });
     let sel = Snapshot {
         nodes: sel_nodes,
         dentries: snap
@@ -452,20 +490,6 @@ pub fn split(
         .iter()
         .filter(|(d, name, _)| !gone.contains(&(*d, name.as_slice())))
         .cloned()
-        .collect();
-    let named: HashSet<Ino> = snap
-        .dentries
-        .iter()
-        .filter_map(|(_, _, d)| match d {
-            Dentry::Child(i) => Some(*i),
-            Dentry::Whiteout { .. } => None,
-        })
-        .collect();
-    let moved_away: HashSet<&[u8]> = units
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| selected[*i] || container[*i])
-        .flat_map(|(_, u)| u.moves.iter().map(|m| m.0.as_slice()))
         .collect();
     let kept: HashSet<Ino> = dentries
         .iter()
@@ -543,6 +567,11 @@ fn reads_moved(node: &Node, moved: &HashSet<&[u8]>) -> bool {
 struct Pending {
     rest: Snapshot,
     made_dirs: Vec<(Ino, RelPath)>,
+    /// Workspace paths the commit changes (the objects its steps act on and their
+    /// directories): what stays in the overlay takes their new stamps, so the commit's own
+    /// changes are not taken for outside ones by the next commit.
+    #[serde(default)]
+    touched: Vec<RelPath>,
 }
 
 /// The changes a partial commit or abort of `filter` would take, without doing it.
@@ -576,10 +605,24 @@ pub fn commit_paths(
         .into_iter()
         .filter(|c| split.paths.contains(&c.raw_path))
         .collect();
-    let plan = super::plan(&split.sel, ov.lower(), since(ov)?);
+    let (plan, relinked) = super::commit::plan_with_links(&split.sel, ov.lower(), since(ov)?);
+    let mut touched: HashSet<RelPath> = HashSet::new();
+    for step in &plan.steps {
+        let mut add = |p: &super::RelPath| {
+            touched.insert(RelPath(p.0.clone()));
+            if let Some((parent, _)) = p.split() {
+                touched.insert(RelPath(parent.0));
+            }
+        };
+        add(step.path());
+        if let super::Step::Hardlink { to, .. } = step {
+            add(to);
+        }
+    }
     let pending = Pending {
         rest: split.rest,
         made_dirs: split.made_dirs,
+        touched: touched.into_iter().collect(),
     };
     ov.db().kv_set(
         PARTIAL_REST,
@@ -595,10 +638,15 @@ pub fn commit_paths(
             });
         }
     };
+    drop(plan);
     let placed: Vec<_> = placements(&split.sel);
-    let invalidation = install(ov, pending, &placed, applied.journal_id)?;
+    let mut invalidation = install(ov, pending, &placed, applied.journal_id)?;
+    invalidation.entries.extend(relinked);
     log_commit(ov, message, went.len(), applied.journal_id)?;
     super::finish(ws, ov.db(), applied.journal_id)?;
+    // Finish changed the workspace too (it removed the stash): the next transaction begins
+    // after it, so nothing the commit did is taken for an outside change.
+    mark_started(ov)?;
     Ok((
         CommitOutcome {
             journal: applied.journal_id,
@@ -632,6 +680,16 @@ fn install(
             });
             node.merge = Some(path.clone());
             node.xattrs = None;
+        }
+    }
+    let touched: HashSet<&RelPath> = pending.touched.iter().collect();
+    for (_, node) in pending.rest.nodes.iter_mut() {
+        if let Some(o) = &mut node.origin
+            && touched.contains(&o.path)
+            && let Ok(Some(st)) = ov.lower().stat(&o.path)
+            && st.st_ino == o.stamp.ino
+        {
+            o.stamp = stamp_of(&st);
         }
     }
     let inval = ov.reset_after_commit(&pending.rest, placed)?;

@@ -99,7 +99,12 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
 /// step, if `apply` recorded one, and only until a durable marker says it is complete (after
 /// that, phase-1 undo may have put original objects back at phase-2 paths). After a crash,
 /// run it again: steps U1 to U6 of `docs/COMMIT.md`.
-pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Result<(), TxnError> {
+pub(crate) fn undo(
+    ws: &Workspace,
+    db: &Db,
+    id: u64,
+    journal: &Journal<'_>,
+) -> Result<(), TxnError> {
     let layout = journal.plan.layout()?;
     let steps = &journal.plan.steps;
     let first_build = layout.first_build();

@@ -534,10 +534,19 @@ impl Gen<'_> {
 
 /// A random change set over `before` (as scanned), with its blobs stored in `blobs`.
 pub fn gen_change(rng: &mut Rng, blobs: &BlobStore, before: &Tree, size: Size) -> Change {
+    // A clock reading just after the newest change (the check counts a ctime equal to the
+    // reading as a change after it).
     let newest_ctime = before
         .values()
         .map(|e| e.stamp.ctime)
         .max()
+        .map(|(s, ns)| {
+            if ns >= 999_999_999 {
+                (s + 1, 0)
+            } else {
+                (s, ns + 1)
+            }
+        })
         .unwrap_or((0, 0));
     let root = &before[&Vec::new()];
     let mut g = Gen {
