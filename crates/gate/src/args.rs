@@ -4,7 +4,7 @@
 //!
 //! It does not know any command: callers say which flags take a value.
 
-use super::words::Field;
+use crate::field::Field;
 
 /// Flags and operands of one command.
 #[derive(Debug, Default, Clone)]

@@ -3,13 +3,14 @@
 //!
 //! Owns how inputs become operands: known stdin text is split into items, paths printed by
 //! `find DIR` or `git ls-files` stand for "something below DIR", anything else is unknown.
-//! Each resulting command is judged through [`super::unwrap::dispatch`].
+//! Each resulting command is judged through `Analyzer::dispatch`.
 
+use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
+use super::cmd::{inner, nested_line};
+use super::field::{DESCENDANT, Field, join};
 use super::paths::Class;
-use super::unwrap::{inner, join, nested_line};
-use super::walk::{Analyzer, Io, Scope, Stream};
-use super::words::{DESCENDANT, Field};
+use super::state::{Io, Scope, Stream};
 
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
 const MAX_ITEMS: usize = 16;
@@ -209,7 +210,7 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
             }
             "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
                 if let Some(f) = args.get(i + 1) {
-                    super::rules::writes::check_write(an, scope, f, "find");
+                    super::cmd::check_write(an, scope, f, "find");
                 }
                 i += 2;
             }

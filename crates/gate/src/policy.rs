@@ -16,10 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::text::glob_match;
-use super::unwrap::Program;
-use super::walk::{Analyzer, Hit, Scope};
-use super::words::Field;
-use super::{Context, Decision, Gate, Verdict};
+use crate::decision::{Context, Decision, Verdict};
+use crate::field::Field;
+use crate::state::Hit;
 
 /// The policy compiled into the binary.
 const DEFAULT_POLICY: &str = include_str!("default-policy.toml");
@@ -268,19 +267,27 @@ impl Policy {
     }
 
     /// Judges the policy file's example lines; the first that does not behave is an error.
-    pub fn check_examples(&self, gate: &Gate) -> Result<(), GateError> {
-        match self.example_failures(gate, false).into_iter().next() {
+    /// `fired` judges a line and returns the ids of the rules that fire on it.
+    pub fn check_examples(
+        &self,
+        fired: impl Fn(&str, &Context) -> Vec<String>,
+    ) -> Result<(), GateError> {
+        match self.example_failures(fired, false).into_iter().next() {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
     /// Every example that does not behave (with `builtin`, the compiled-in ones too).
-    pub fn example_failures(&self, gate: &Gate, builtin: bool) -> Vec<GateError> {
+    pub fn example_failures(
+        &self,
+        fired: impl Fn(&str, &Context) -> Vec<String>,
+        builtin: bool,
+    ) -> Vec<GateError> {
         let ctx = example_context();
         let mut out = Vec::new();
         for ex in self.examples.iter().filter(|e| builtin || !e.builtin) {
-            let fired = gate.fired(&ex.text, &ctx);
+            let fired = fired(&ex.text, &ctx);
             let did = fired.contains(&ex.rule);
             if did != ex.should_fire {
                 // Built-in examples carry no line (see merge); look it up now.
@@ -318,36 +325,21 @@ impl Policy {
         self.rules.keys().cloned().collect()
     }
 
-    /// Applies the file's own rules to one unwrapped command. An `allow` rule on a trusted
-    /// program removes the hits recorded for that command since `first_hit`.
-    pub fn custom_rules(
-        &self,
-        an: &mut Analyzer<'_>,
-        prog: &Program,
-        fields: &[Field],
-        scope: &Scope,
-        first_hit: usize,
-    ) {
-        for rule in &self.custom {
-            if !rule.programs.contains(&prog.name) {
-                continue;
-            }
-            let args = &fields[1..];
+    /// The ids of the file's own rules that match one unwrapped command: its program is one
+    /// the rule names, and every argument pattern matches some known argument.
+    pub fn custom_matches<'p>(
+        &'p self,
+        name: &'p str,
+        fields: &'p [Field],
+    ) -> impl Iterator<Item = &'p str> + 'p {
+        self.custom.iter().filter_map(move |rule| {
+            let args = fields.get(1..).unwrap_or_default();
             let all = rule
                 .args
                 .iter()
                 .all(|pat| args.iter().any(|a| a.known && glob_match(pat, &a.text)));
-            if !all {
-                continue;
-            }
-            if self.decision_of(&rule.id) == Decision::Allow {
-                if prog.trusted {
-                    an.hits.truncate(first_hit);
-                }
-                continue;
-            }
-            an.hit(&rule.id, scope, fields, None);
-        }
+            (rule.programs.iter().any(|p| p == name) && all).then_some(rule.id.as_str())
+        })
     }
 
     /// The verdict over all hits: the strictest decision wins, the first hit breaks ties.

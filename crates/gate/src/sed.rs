@@ -3,9 +3,8 @@
 //! mentions `chmod -R 777` is text, not a command.
 
 use crate::args::{Spec, parse};
-use crate::rules::Cmd;
-use crate::rules::writes::check_write;
-use crate::words::Field;
+use crate::cmd::{Cmd, check_write};
+use crate::field::Field;
 
 /// sed: the `e` command and `s///e` run shell commands; `w FILE` and `-i` write files.
 pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {

@@ -8,66 +8,19 @@
 //!
 //! It does not judge what the final command does: that is [`super::rules`].
 
+use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
-use super::paths::normalize;
+use super::cmd::{inner, nested_line};
+use super::field::{Field, UNKNOWN, join};
+use super::paths::{Program, normalize_program};
+use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
 use super::text::glob_match;
-use super::walk::{Analyzer, Io, Scope, Stream, Taint};
-use super::words::{Field, UNKNOWN};
 
 /// Shells that run `-c` strings, script files, or their stdin.
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
     "tcsh",
 ];
-
-/// A program as the gate judges it.
-#[derive(Debug, Clone)]
-pub(crate) struct Program {
-    /// Normalized name (`rm`, `python`, `mkfs`).
-    pub name: String,
-    /// Found through `$PATH` or a system directory; an unknown path that shadows a known
-    /// name gets its deny rules but never its allow rules.
-    pub trusted: bool,
-}
-
-/// Normalizes a program word: basename, version suffixes, tool families.
-pub(crate) fn normalize_program(text: &str) -> Program {
-    let trusted = if text.contains('/') {
-        let n = normalize(text);
-        let dir = n.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        matches!(
-            dir,
-            "/bin" | "/usr/bin" | "/sbin" | "/usr/sbin" | "/usr/local/bin" | "/usr/local/sbin"
-        )
-    } else {
-        true
-    };
-    let base = text.rsplit('/').next().unwrap_or(text);
-    let mut name = base.strip_suffix(".sh").unwrap_or(base).to_owned();
-    for family in ["mkfs", "fsck", "mkswap"] {
-        if name.starts_with(&format!("{family}.")) {
-            name = family.to_owned();
-        }
-    }
-    for family in [
-        "python", "pypy", "pip", "perl", "ruby", "php", "node", "nodejs", "lua", "irb", "gem",
-    ] {
-        if let Some(rest) = name.strip_prefix(family)
-            && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
-        {
-            name = if family == "nodejs" {
-                "node".into()
-            } else {
-                family.to_owned()
-            };
-            break;
-        }
-    }
-    if name == "mke2fs" {
-        name = "mkfs".into();
-    }
-    Program { name, trusted }
-}
 
 /// Judges one simple command given as fields (`fields[0]` is the program word).
 pub(crate) fn dispatch(
@@ -176,8 +129,8 @@ fn named(
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
             for (k, field) in env_assignments(an, scope, args) {
-                let value = super::walk::Value {
-                    text: super::words::partial_text(&field),
+                let value = Value {
+                    text: super::field::partial_text(&field),
                     taint: field.taint,
                 };
                 scope.vars.insert(k, value);
@@ -211,9 +164,9 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
         }
         Some(_) => None,
     };
-    let value = super::walk::Value {
+    let value = Value {
         text: old,
-        taint: super::walk::Taint::default(),
+        taint: Taint::default(),
     };
     scope.vars.insert("OLDPWD".to_owned(), value);
 }
@@ -234,7 +187,7 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         }
         let name = a.text.trim_start_matches("-a");
         if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            let value = super::walk::Value {
+            let value = Value {
                 text: None,
                 taint: io.stdin.taint,
             };
@@ -250,7 +203,7 @@ fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
     let Some(body) = an.bodies.get(name).cloned() else {
         return false;
     };
-    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= super::walk::MAX_DEPTH {
+    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= MAX_DEPTH {
         return true;
     }
     let saved = scope.function.replace(name.to_owned());
@@ -276,46 +229,6 @@ fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) -> Vec<(
         }
     }
     out
-}
-
-/// Judges `inner` as the command a wrapper runs.
-pub(crate) fn inner(
-    an: &mut Analyzer<'_>,
-    label: &str,
-    inner: &[Field],
-    io: &Io,
-    scope: &Scope,
-    privileged: bool,
-) -> Stream {
-    let mut s = scope.clone();
-    s.wrappers.push(label.to_owned());
-    s.privileged |= privileged;
-    s.depth += 1;
-    dispatch(an, inner.to_vec(), io, &mut s)
-}
-
-/// Judges `text` as a shell line run by a wrapper.
-pub(crate) fn nested_line(
-    an: &mut Analyzer<'_>,
-    label: &str,
-    text: &Field,
-    stdin: Stream,
-    scope: &Scope,
-) -> Stream {
-    let mut s = scope.clone();
-    s.wrappers.push(label.to_owned());
-    s.depth += 1;
-    if text.taint.hidden_code() {
-        // Decoded or downloaded code never runs, even when the gate can read it.
-        an.hit("rce.decoded_exec", &s, std::slice::from_ref(text), None);
-    }
-    if !text.known {
-        if !text.taint.hidden_code() {
-            an.hit("gate.dynamic_code", &s, std::slice::from_ref(text), None);
-        }
-        return Stream::default();
-    }
-    an.run_line(&text.text, &mut s, stdin)
 }
 
 /// Wrappers: returns `None` when `p` is not one.
@@ -359,7 +272,7 @@ fn wrapper(
             let shell = a.has('s', "shell") || a.has('i', "login");
             if a.has('e', "edit") {
                 for f in &a.operands {
-                    super::rules::writes::check_write(an, scope, f, name);
+                    super::cmd::check_write(an, scope, f, name);
                 }
                 return Some(Stream::default());
             }
@@ -663,20 +576,6 @@ fn vim_system_call(cmd: &str) -> Option<String> {
     let body = &rest[1..];
     let end = body.find(quote)?;
     Some(body[..end].to_owned())
-}
-
-/// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).
-pub(crate) fn join(fields: &[Field]) -> Field {
-    let mut f = Field::lit("");
-    for (i, g) in fields.iter().enumerate() {
-        if i > 0 {
-            f.text.push(' ');
-        }
-        f.text.push_str(&g.text);
-        f.known &= g.known;
-        f.taint = f.taint.merge(g.taint);
-    }
-    f
 }
 
 /// A script file run by a shell or `source`: downloaded or decoded code is denied.

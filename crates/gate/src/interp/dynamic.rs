@@ -4,8 +4,8 @@
 
 use super::calls::{DYNAMIC_CALLEES, EVAL_CALLS, TARGETED_CALLS};
 use super::{LIT, Lang, Lexed, lits_in, region, scan as scan_snippet};
-use crate::rules::Cmd;
-use crate::words::Field;
+use crate::cmd::Cmd;
+use crate::field::Field;
 
 /// Scans lexed code for dynamic code, dynamic callees and computed targets.
 pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
@@ -19,7 +19,7 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                     lang,
                     &format!("{} of a computed value", call.trim_end_matches('(')),
                 );
-            } else if c.scope.depth < crate::walk::MAX_DEPTH {
+            } else if c.scope.depth < crate::state::MAX_DEPTH {
                 scan_snippet(c, lang, &Field::lit(&lits[0]));
             }
         }

@@ -11,10 +11,9 @@
 //! matter, and fails closed when a process or deletion target is not a literal.
 
 use crate::args::{Spec, parse};
+use crate::cmd::{Cmd, check_write};
+use crate::field::Field;
 use crate::paths::Class;
-use crate::rules::Cmd;
-use crate::rules::writes::check_write;
-use crate::words::Field;
 
 mod calls;
 mod dynamic;
@@ -530,7 +529,7 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             } else if argv_mode {
                 let line = lits
                     .iter()
-                    .map(|l| crate::quote(l))
+                    .map(|l| crate::decision::quote(l))
                     .collect::<Vec<_>>()
                     .join(" ");
                 c.nested(&format!("{lang:?} process"), &Field::lit(&line));

@@ -6,10 +6,10 @@
 //! Ordinary work (commit, push without force, pull, rebase, switch) is allowed: the view
 //! keeps the local repository undoable, a remote is not.
 
-use super::Cmd;
 use crate::args::{Parsed, Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 /// Global options of git that take a value.
 const GLOBAL_VAL: &[&str] = &[
@@ -273,16 +273,11 @@ fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     // The system file and a named file are writes like any other; the user's own file is
     // judged by the key alone.
     if a.has_long("system") {
-        crate::rules::writes::check_write(
-            c.an,
-            c.scope,
-            &Field::lit("/etc/gitconfig"),
-            "git config",
-        );
+        crate::cmd::check_write(c.an, c.scope, &Field::lit("/etc/gitconfig"), "git config");
     }
     if let Some(f) = a.value('f', "file") {
         let f = f.clone();
-        crate::rules::writes::check_write(c.an, c.scope, &f, "git config");
+        crate::cmd::check_write(c.an, c.scope, &f, "git config");
     }
     let key = a.operands[0].text.clone();
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
@@ -317,7 +312,7 @@ fn stage(c: &mut Cmd<'_, '_>, rest: &[Field]) {
         a.known && !a.text.starts_with('-') && c.an.secret_file(&abs)
     });
     if secret {
-        let s = crate::walk::Stream::tainted(crate::walk::Taint {
+        let s = crate::state::Stream::tainted(crate::state::Taint {
             secret: true,
             stored: true,
             ..Default::default()

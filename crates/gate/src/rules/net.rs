@@ -4,10 +4,10 @@
 //! Owns curl, wget, nc/ncat, socat, telnet and httpie. What a download writes to stdout is
 //! tainted as network data, which [`super::super::unwrap`] refuses to feed to a shell.
 
-use super::Cmd;
 use crate::args::{Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 pub(crate) fn net(c: &mut Cmd<'_, '_>) {
     // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,
@@ -231,7 +231,7 @@ fn curl(c: &mut Cmd<'_, '_>) {
     for v in a.values('o', "output") {
         if v.text != "-" {
             let abs = c.abs(v);
-            super::writes::check_write(c.an, c.scope, v, "curl -o");
+            crate::cmd::check_write(c.an, c.scope, v, "curl -o");
             c.an.fetched.push(abs);
         }
     }
@@ -286,7 +286,7 @@ fn wget(c: &mut Cmd<'_, '_>) {
         Some(v) if v.text == "-" => {}
         Some(v) => {
             let v = v.clone();
-            super::writes::check_write(c.an, c.scope, &v, "wget -O");
+            crate::cmd::check_write(c.an, c.scope, &v, "wget -O");
             let abs = c.abs(&v);
             c.an.fetched.push(abs);
         }

@@ -6,12 +6,12 @@
 //! (`yes`, `/dev/zero`), and tools whose output is made to be `eval`ed.
 //! Any other command passes its input's taint through, conservatively.
 
-use super::Cmd;
 use crate::args::{Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::UNKNOWN;
 use crate::paths::Class;
+use crate::state::{Stream, Taint};
 use crate::text::decode_ansi_c;
-use crate::walk::{Stream, Taint};
-use crate::words::UNKNOWN;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -282,7 +282,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
 }
 
 /// Computes simple decoders, so decoded text can be shown and judged.
-fn decode(name: &str, input: &str, args: &[crate::words::Field]) -> Option<String> {
+fn decode(name: &str, input: &str, args: &[crate::field::Field]) -> Option<String> {
     match name {
         "base64" => base64(input.trim()).and_then(|b| String::from_utf8(b).ok()),
         "rev" => Some(

@@ -7,10 +7,10 @@
 //! Tools whose danger is one subcommand or flag are rows of [`crate::tables::DESTRUCTIVE`]
 //! instead.
 
-use super::Cmd;
 use crate::args::{Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 /// Daemons whose death takes the machine or the session down.
 const DAEMONS: &[&str] = &[
@@ -193,11 +193,11 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
             }
             if !a.operands.is_empty() {
                 let inner: Vec<Field> = a.operands.clone();
-                let io = crate::walk::Io::default();
+                let io = crate::state::Io::default();
                 let mut s = c.scope.clone();
                 s.wrappers.push("systemd-run".into());
                 s.depth += 1;
-                crate::unwrap::dispatch(c.an, inner, &io, &mut s);
+                c.an.dispatch(inner, &io, &mut s);
             }
         }
         "mkfs" | "mkswap" | "wipefs" | "blkdiscard" | "sgdisk" | "gdisk" | "sfdisk" | "cfdisk"
