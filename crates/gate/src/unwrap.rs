@@ -231,6 +231,40 @@ fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) -> Vec<(
     out
 }
 
+/// The command a wrapper was found in, as its handler sees it.
+struct Wrapped<'w> {
+    name: &'w str,
+    fields: &'w [Field],
+    args: &'w [Field],
+    io: &'w Io,
+}
+
+/// A wrapper handler: `Some` output once it judged what the wrapper runs, `None` when the
+/// command is to be judged as a program of its own.
+type Unwrap = fn(&mut Analyzer<'_>, &Wrapped<'_>, &mut Scope) -> Option<Stream>;
+
+/// Wrappers whose options need more than `tables::WRAPPERS` says: one row per wrapper family.
+const UNWRAP: &[(&[&str], Unwrap)] = &[
+    (&["sudo", "doas", "run0", "pkexec"], wrap_sudo),
+    (&["su"], wrap_su),
+    (&["env"], wrap_env),
+    (&["command"], wrap_command),
+    (&["taskset"], wrap_taskset),
+    (&["valgrind", "perf"], wrap_valgrind),
+    (&["busybox", "toybox"], wrap_busybox),
+    (&["flock"], wrap_flock),
+    (&["watch"], wrap_watch),
+    (&["script"], wrap_script),
+    (&["eval"], wrap_eval),
+    (&["trap"], wrap_trap),
+    (&["source", "."], wrap_source),
+    (&["ssh"], wrap_ssh),
+    (&["vim", "vi", "nvim", "view", "ex", "vimdiff"], wrap_vim),
+    (&["xargs"], wrap_xargs),
+    (&["parallel"], wrap_parallel),
+    (&["find"], wrap_find),
+];
+
 /// Wrappers: returns `None` when `p` is not one.
 fn wrapper(
     an: &mut Analyzer<'_>,
@@ -239,286 +273,374 @@ fn wrapper(
     io: &Io,
     scope: &mut Scope,
 ) -> Option<Stream> {
-    let args = &fields[1..];
-    let name = p.name.as_str();
-    let simple = |spec: Spec<'_>| -> usize { parse(args, spec).rest };
-    let table = super::tables::WRAPPERS
-        .iter()
-        .find(|w| w.names.contains(&name));
-    let rest = match name {
-        _ if table.is_some() => table.map_or(0, |w| {
-            w.operands_first + simple(Spec::wrapper(w.short_val, w.long_val))
-        }),
-        "sudo" | "doas" | "run0" | "pkexec" => {
-            let a = parse(
-                args,
-                Spec::wrapper(
-                    "ugUpCDrthTR",
-                    &[
-                        "user",
-                        "group",
-                        "other-user",
-                        "prompt",
-                        "close-from",
-                        "chdir",
-                        "role",
-                        "type",
-                        "host",
-                        "command-timeout",
-                        "chroot",
-                    ],
-                ),
-            );
-            let shell = a.has('s', "shell") || a.has('i', "login");
-            if a.has('e', "edit") {
-                for f in &a.operands {
-                    super::cmd::check_write(an, scope, f, name);
-                }
-                return Some(Stream::default());
-            }
-            if a.operands.is_empty() {
-                if shell || name == "pkexec" {
-                    an.hit("privesc.root_shell", scope, fields, None);
-                }
-                return Some(Stream::default());
-            }
-            let mut s = scope.clone();
-            if shell {
-                // `sudo -s CMD` runs CMD through the root shell.
-                s.wrappers.push(name.to_owned());
-                s.privileged = true;
-                let line = Field {
-                    text: a
-                        .operands
-                        .iter()
-                        .map(|f| f.text.clone())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    known: a.operands.iter().all(|f| f.known),
-                    ..Field::default()
-                };
-                return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
-            }
-            // `sudo VAR=value CMD`: assignments before the command, as with env.
-            let skip = a
-                .operands
-                .iter()
-                .take_while(|f| {
-                    f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.'])
-                })
-                .count();
-            env_assignments(an, scope, &a.operands[..skip]);
-            if skip >= a.operands.len() {
-                return Some(Stream::default());
-            }
-            return Some(inner(an, name, &a.operands[skip..], io, scope, true));
-        }
-        "su" => {
-            if args
-                .iter()
-                .any(|a| a.is("--help") || a.is("-h") || a.is("--version"))
-            {
-                return Some(Stream::default());
-            }
-            an.hit("privesc.su", scope, fields, None);
-            let a = parse(
-                args,
-                Spec::new(
-                    "csgw",
-                    &[
-                        "command",
-                        "shell",
-                        "group",
-                        "supp-group",
-                        "whitelist-environment",
-                    ],
-                ),
-            );
-            if let Some(c) = a.value('c', "command") {
-                let mut s = scope.clone();
-                s.privileged = true;
-                return Some(nested_line(an, "su -c", &c.clone(), io.stdin.clone(), &s));
-            }
-            return Some(Stream::default());
-        }
-        "env" => {
-            let a = parse(
-                args,
-                Spec::wrapper(
-                    "uSCP",
-                    &[
-                        "unset",
-                        "split-string",
-                        "chdir",
-                        "default-signal",
-                        "ignore-signal",
-                        "block-signal",
-                    ],
-                ),
-            );
-            let mut cmd: Vec<Field> = Vec::new();
-            if let Some(s) = a.value('S', "split-string") {
-                cmd.extend(s.text.split_whitespace().map(|w| Field {
-                    text: w.to_owned(),
-                    ..s.clone()
-                }));
-            }
-            let assigns = a
-                .operands
-                .iter()
-                .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
-                .count();
-            env_assignments(an, scope, &a.operands[..assigns]);
-            let ops: Vec<Field> = a.operands[assigns..].to_vec();
-            cmd.extend(ops);
-            if cmd.is_empty() {
-                // `env` alone prints the environment.
-                return Some(Stream::tainted(Taint {
-                    secret: true,
-                    stored: true,
-                    ..Taint::default()
-                }));
-            }
-            return Some(inner(an, "env", &cmd, io, scope, false));
-        }
-        "command" => {
-            let a = parse(args, Spec::wrapper("", &[]));
-            if a.has('v', "") || a.has('V', "") {
-                return Some(Stream::default());
-            }
-            a.rest
-        }
-        "taskset" => {
-            let a = parse(args, Spec::wrapper("", &["cpu-list"]));
-            if a.has('p', "pid") {
-                return Some(Stream::default());
-            }
-            a.rest + 1
-        }
-        "valgrind" | "perf" => {
-            let skip = usize::from(
-                name == "perf"
-                    && args
-                        .first()
-                        .is_some_and(|a| a.is("record") || a.is("stat") || a.is("trace")),
-            );
-            skip + parse(&args[skip.min(args.len())..], Spec::wrapper("oe", &[])).rest
-        }
-        "busybox" | "toybox" => 0,
-        "flock" => {
-            let a = parse(
-                args,
-                Spec::wrapper("wEc", &["timeout", "conflict-exit-code", "command"]),
-            );
-            if let Some(c) = a.value('c', "command") {
-                return Some(nested_line(
-                    an,
-                    "flock -c",
-                    &c.clone(),
-                    io.stdin.clone(),
-                    scope,
-                ));
-            }
-            if a.operands.len() > 1
-                && a.operands[1].text == "-c"
-                && let Some(c) = a.operands.get(2)
-            {
-                return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
-            }
-            a.rest + 1
-        }
-        "watch" => {
-            let a = parse(args, Spec::wrapper("nd", &["interval", "differences"]));
-            if a.operands.is_empty() {
-                return Some(Stream::default());
-            }
-            if a.has('x', "exec") {
-                return Some(inner(an, "watch", &a.operands, io, scope, false));
-            }
-            return Some(nested_line(
-                an,
-                "watch",
-                &join(&a.operands),
-                Stream::default(),
-                scope,
-            ));
-        }
-        "script" => {
-            let a = parse(
-                args,
-                Spec::new(
-                    "cEIOBTtm",
-                    &[
-                        "command",
-                        "echo",
-                        "log-in",
-                        "log-out",
-                        "log-io",
-                        "log-timing",
-                        "timing",
-                        "logging-format",
-                    ],
-                ),
-            );
-            if let Some(c) = a.value('c', "command") {
-                return Some(nested_line(
-                    an,
-                    "script -c",
-                    &c.clone(),
-                    io.stdin.clone(),
-                    scope,
-                ));
-            }
-            return Some(Stream::default());
-        }
-        "eval" => {
-            let text = join(args);
-            if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
-                return Some(Stream::default());
-            }
-            return Some(nested_line(an, "eval", &text, io.stdin.clone(), scope));
-        }
-        "trap" => {
-            if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
-                return Some(nested_line(an, "trap", c, Stream::default(), scope));
-            }
-            return Some(Stream::default());
-        }
-        "source" | "." => {
-            if let Some(f) = args.first() {
-                script_operand(an, fields, f, scope);
-            }
-            return Some(Stream::default());
-        }
-        "ssh" => {
-            let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
-            if a.operands.len() > 1 {
-                let mut s = scope.clone();
-                s.cwd = None;
-                return Some(nested_line(
-                    an,
-                    "ssh",
-                    &join(&a.operands[1..]),
-                    io.stdin.clone(),
-                    &s,
-                ));
-            }
-            return None;
-        }
-        "vim" | "vi" | "nvim" | "view" | "ex" | "vimdiff" => {
-            editor_commands(an, fields, args, io, scope);
-            return None;
-        }
-        "xargs" => return Some(super::fanout::xargs(an, args, io, scope)),
-        "parallel" => return Some(super::fanout::parallel(an, args, io, scope)),
-        "find" => return Some(super::fanout::find(an, fields, scope)),
-        _ => return None,
+    let w = Wrapped {
+        name: p.name.as_str(),
+        fields,
+        args: &fields[1..],
+        io,
     };
-    let rest = rest.min(args.len());
-    if rest >= args.len() {
+    if let Some(t) = super::tables::WRAPPERS
+        .iter()
+        .find(|t| t.names.contains(&w.name))
+    {
+        let skip = parse(w.args, Spec::wrapper(t.short_val, t.long_val)).rest;
+        return rest(an, &w, scope, t.operands_first + skip);
+    }
+    let (_, handler) = UNWRAP.iter().find(|(names, _)| names.contains(&w.name))?;
+    handler(an, &w, scope)
+}
+
+/// Judges what a wrapper runs: its arguments from `rest` on.
+fn rest(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope, rest: usize) -> Option<Stream> {
+    let rest = rest.min(w.args.len());
+    if rest >= w.args.len() {
         return Some(Stream::default());
     }
-    Some(inner(an, name, &args[rest..], io, scope, false))
+    Some(inner(an, w.name, &w.args[rest..], w.io, scope, false))
+}
+
+/// `sudo`, `doas`, `run0`, `pkexec`.
+fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    let io = w.io;
+    let name = w.name;
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "ugUpCDrthTR",
+            &[
+                "user",
+                "group",
+                "other-user",
+                "prompt",
+                "close-from",
+                "chdir",
+                "role",
+                "type",
+                "host",
+                "command-timeout",
+                "chroot",
+            ],
+        ),
+    );
+    let shell = a.has('s', "shell") || a.has('i', "login");
+    if a.has('e', "edit") {
+        for f in &a.operands {
+            super::cmd::check_write(an, scope, f, name);
+        }
+        return Some(Stream::default());
+    }
+    if a.operands.is_empty() {
+        if shell || name == "pkexec" {
+            an.hit("privesc.root_shell", scope, fields, None);
+        }
+        return Some(Stream::default());
+    }
+    let mut s = scope.clone();
+    if shell {
+        // `sudo -s CMD` runs CMD through the root shell.
+        s.wrappers.push(name.to_owned());
+        s.privileged = true;
+        let line = Field {
+            text: a
+                .operands
+                .iter()
+                .map(|f| f.text.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+            known: a.operands.iter().all(|f| f.known),
+            ..Field::default()
+        };
+        return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
+    }
+    // `sudo VAR=value CMD`: assignments before the command, as with env.
+    let skip = a
+        .operands
+        .iter()
+        .take_while(|f| f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.']))
+        .count();
+    env_assignments(an, scope, &a.operands[..skip]);
+    if skip >= a.operands.len() {
+        return Some(Stream::default());
+    }
+    Some(inner(an, name, &a.operands[skip..], io, scope, true))
+}
+
+/// `su`.
+fn wrap_su(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    let io = w.io;
+    if args
+        .iter()
+        .any(|a| a.is("--help") || a.is("-h") || a.is("--version"))
+    {
+        return Some(Stream::default());
+    }
+    an.hit("privesc.su", scope, fields, None);
+    let a = parse(
+        args,
+        Spec::new(
+            "csgw",
+            &[
+                "command",
+                "shell",
+                "group",
+                "supp-group",
+                "whitelist-environment",
+            ],
+        ),
+    );
+    if let Some(c) = a.value('c', "command") {
+        let mut s = scope.clone();
+        s.privileged = true;
+        return Some(nested_line(an, "su -c", &c.clone(), io.stdin.clone(), &s));
+    }
+    Some(Stream::default())
+}
+
+/// `env`.
+fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "uSCP",
+            &[
+                "unset",
+                "split-string",
+                "chdir",
+                "default-signal",
+                "ignore-signal",
+                "block-signal",
+            ],
+        ),
+    );
+    let mut cmd: Vec<Field> = Vec::new();
+    if let Some(s) = a.value('S', "split-string") {
+        cmd.extend(s.text.split_whitespace().map(|w| Field {
+            text: w.to_owned(),
+            ..s.clone()
+        }));
+    }
+    let assigns = a
+        .operands
+        .iter()
+        .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
+        .count();
+    env_assignments(an, scope, &a.operands[..assigns]);
+    let ops: Vec<Field> = a.operands[assigns..].to_vec();
+    cmd.extend(ops);
+    if cmd.is_empty() {
+        // `env` alone prints the environment.
+        return Some(Stream::tainted(Taint {
+            secret: true,
+            stored: true,
+            ..Taint::default()
+        }));
+    }
+    Some(inner(an, "env", &cmd, io, scope, false))
+}
+
+/// `command`.
+fn wrap_command(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let a = parse(args, Spec::wrapper("", &[]));
+    if a.has('v', "") || a.has('V', "") {
+        return Some(Stream::default());
+    }
+    rest(an, w, scope, a.rest)
+}
+
+/// `taskset`.
+fn wrap_taskset(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let a = parse(args, Spec::wrapper("", &["cpu-list"]));
+    if a.has('p', "pid") {
+        return Some(Stream::default());
+    }
+    rest(an, w, scope, a.rest + 1)
+}
+
+/// `valgrind`, `perf`.
+fn wrap_valgrind(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let name = w.name;
+    let skip = usize::from(
+        name == "perf"
+            && args
+                .first()
+                .is_some_and(|a| a.is("record") || a.is("stat") || a.is("trace")),
+    );
+    rest(
+        an,
+        w,
+        scope,
+        skip + parse(&args[skip.min(args.len())..], Spec::wrapper("oe", &[])).rest,
+    )
+}
+
+/// `busybox`, `toybox`.
+fn wrap_busybox(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    rest(an, w, scope, 0)
+}
+
+/// `flock`.
+fn wrap_flock(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(
+        args,
+        Spec::wrapper("wEc", &["timeout", "conflict-exit-code", "command"]),
+    );
+    if let Some(c) = a.value('c', "command") {
+        return Some(nested_line(
+            an,
+            "flock -c",
+            &c.clone(),
+            io.stdin.clone(),
+            scope,
+        ));
+    }
+    if a.operands.len() > 1
+        && a.operands[1].text == "-c"
+        && let Some(c) = a.operands.get(2)
+    {
+        return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
+    }
+    rest(an, w, scope, a.rest + 1)
+}
+
+/// `watch`.
+fn wrap_watch(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(args, Spec::wrapper("nd", &["interval", "differences"]));
+    if a.operands.is_empty() {
+        return Some(Stream::default());
+    }
+    if a.has('x', "exec") {
+        return Some(inner(an, "watch", &a.operands, io, scope, false));
+    }
+    Some(nested_line(
+        an,
+        "watch",
+        &join(&a.operands),
+        Stream::default(),
+        scope,
+    ))
+}
+
+/// `script`.
+fn wrap_script(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(
+        args,
+        Spec::new(
+            "cEIOBTtm",
+            &[
+                "command",
+                "echo",
+                "log-in",
+                "log-out",
+                "log-io",
+                "log-timing",
+                "timing",
+                "logging-format",
+            ],
+        ),
+    );
+    if let Some(c) = a.value('c', "command") {
+        return Some(nested_line(
+            an,
+            "script -c",
+            &c.clone(),
+            io.stdin.clone(),
+            scope,
+        ));
+    }
+    Some(Stream::default())
+}
+
+/// `eval`.
+fn wrap_eval(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let text = join(args);
+    if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
+        return Some(Stream::default());
+    }
+    Some(nested_line(an, "eval", &text, io.stdin.clone(), scope))
+}
+
+/// `trap`.
+fn wrap_trap(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
+        return Some(nested_line(an, "trap", c, Stream::default(), scope));
+    }
+    Some(Stream::default())
+}
+
+/// `source`, `.`.
+fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    if let Some(f) = args.first() {
+        script_operand(an, fields, f, scope);
+    }
+    Some(Stream::default())
+}
+
+/// `ssh`.
+fn wrap_ssh(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
+    if a.operands.len() > 1 {
+        let mut s = scope.clone();
+        s.cwd = None;
+        return Some(nested_line(
+            an,
+            "ssh",
+            &join(&a.operands[1..]),
+            io.stdin.clone(),
+            &s,
+        ));
+    }
+    None
+}
+
+/// `vim`, `vi`, `nvim`, `view`, `ex`, `vimdiff`.
+fn wrap_vim(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    let io = w.io;
+    editor_commands(an, fields, args, io, scope);
+    None
+}
+
+/// `xargs`.
+fn wrap_xargs(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    Some(super::fanout::xargs(an, args, io, scope))
+}
+
+/// `parallel`.
+fn wrap_parallel(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    Some(super::fanout::parallel(an, args, io, scope))
+}
+
+/// `find`.
+fn wrap_find(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let fields = w.fields;
+    Some(super::fanout::find(an, fields, scope))
 }
 
 /// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
