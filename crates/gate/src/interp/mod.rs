@@ -37,169 +37,58 @@ pub(crate) enum Lang {
 }
 
 /// Judges an interpreter command.
+/// Where an interpreter's code comes from: its language, code given on the command line,
+/// and a script operand.
+type Source = (Lang, Vec<Field>, Option<Field>);
+
+/// One row per interpreter family: its names and how its arguments say where code comes
+/// from (`None`: nothing to scan, or judged already).
+#[allow(clippy::type_complexity)] // reason: a table of names and handlers
+const SOURCES: &[(&[&str], fn(&mut Cmd<'_, '_>, &[Field]) -> Option<Source>)] = &[
+    (&["python", "pypy"], python_source),
+    (&["perl"], perl_source),
+    (&["ruby"], ruby_source),
+    (&["node", "bun"], node_source),
+    (&["deno"], deno_source),
+    (&["php"], php_source),
+    (&["lua"], lua_source),
+    (&["Rscript"], rscript_source),
+    (&["osascript"], osascript_source),
+    (&["awk", "gawk", "mawk", "nawk"], awk_source),
+    (&["pwsh", "powershell"], pwsh_source),
+    (&["sed"], sed_source),
+];
+
 pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let args = c.args().to_vec();
-    let (lang, code, script): (Lang, Vec<Field>, Option<Field>) = match name.as_str() {
-        "python" | "pypy" => {
-            let a = parse(&args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
-            if let Some(code) = a.value('c', "") {
-                (Lang::Python, vec![code.clone()], None)
-            } else if a.value('m', "").is_some() {
-                return;
-            } else {
-                (Lang::Python, Vec::new(), a.operands.first().cloned())
-            }
-        }
-        "perl" => {
-            let a = parse(&perl_args(&args), Spec::new("eE", &[]));
-            let code: Vec<Field> = a
-                .values('e', "")
-                .into_iter()
-                .chain(a.values('E', ""))
-                .cloned()
-                .collect();
-            if a.has('i', "") {
-                let skip = usize::from(code.is_empty());
-                for f in a.operands.iter().skip(skip) {
-                    check_write(c.an, c.scope, f, "perl -i");
-                }
-            }
-            let script = if code.is_empty() {
-                a.operands.first().cloned()
-            } else {
-                None
-            };
-            (Lang::Perl, code, script)
-        }
-        "ruby" => {
-            let a = parse(&args, Spec::new("erICEF", &[]));
-            let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
-            let script = if code.is_empty() {
-                a.operands.first().cloned()
-            } else {
-                None
-            };
-            (Lang::Ruby, code, script)
-        }
-        "node" | "bun" => {
-            let a = parse(
-                &args,
-                Spec::new(
-                    "epr",
-                    &[
-                        "eval",
-                        "print",
-                        "require",
-                        "input-type",
-                        "import",
-                        "loader",
-                        "env-file",
-                    ],
-                ),
-            );
-            let code: Vec<Field> = a
-                .values('e', "eval")
-                .into_iter()
-                .chain(a.values('p', "print"))
-                .cloned()
-                .collect();
-            let script = if code.is_empty() {
-                a.operands
-                    .first()
-                    .filter(|o| !o.is("run") && !o.is("test"))
-                    .cloned()
-            } else {
-                None
-            };
-            if code.is_empty() && script.is_none() && !a.operands.is_empty() {
-                return;
-            }
-            (Lang::Js, code, script)
-        }
-        "deno" => {
-            let a = parse(&args, Spec::new("", &[]));
-            match a.operands.first().map(|o| o.text.as_str()) {
-                Some("eval") => (
-                    Lang::Js,
-                    a.operands.get(1).cloned().into_iter().collect(),
-                    None,
-                ),
-                Some("run") => {
-                    if a.operands.get(1).is_some_and(|u| {
-                        u.text.starts_with("http:") || u.text.starts_with("https:")
-                    }) {
-                        c.hit("rce.remote_script", None);
-                    }
-                    return;
-                }
-                _ => return,
-            }
-        }
-        "php" => {
-            let a = parse(&args, Spec::new("rdcfBRFE", &[]));
-            match a.value('r', "") {
-                Some(code) => (Lang::Php, vec![code.clone()], None),
-                None => (
-                    Lang::Php,
-                    Vec::new(),
-                    a.value('f', "").or(a.operands.first()).cloned(),
-                ),
-            }
-        }
-        "lua" => {
-            let a = parse(&args, Spec::new("el", &[]));
-            let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
-            let script = if code.is_empty() {
-                a.operands.first().cloned()
-            } else {
-                None
-            };
-            (Lang::Lua, code, script)
-        }
-        "Rscript" => {
-            let a = parse(&args, Spec::new("e", &[]));
-            (
-                Lang::R,
-                a.values('e', "").into_iter().cloned().collect(),
-                None,
-            )
-        }
-        "osascript" => {
-            let a = parse(&args, Spec::new("el", &[]));
-            (
-                Lang::AppleScript,
-                a.values('e', "").into_iter().cloned().collect(),
-                None,
-            )
-        }
-        "awk" | "gawk" | "mawk" | "nawk" => {
-            let a = parse(
-                &args,
-                Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
-            );
-            if a.value('f', "file").is_some() {
-                return;
-            }
-            let code: Vec<Field> = a
-                .values('\0', "source")
-                .into_iter()
-                .cloned()
-                .chain(a.operands.first().cloned())
-                .collect();
-            (Lang::Awk, code, None)
-        }
-        "pwsh" | "powershell" => {
-            powershell(c, &args);
-            return;
-        }
-        "sed" => {
-            super::sed::sed(c, &args);
-            return;
-        }
-        _ => return,
+    let Some((_, source)) = SOURCES
+        .iter()
+        .find(|(names, _)| names.contains(&name.as_str()))
+    else {
+        return;
     };
-    let snippets: Vec<Field> = if code.is_empty() && script.is_none() {
+    let Some((lang, code, script)) = source(c, &args) else {
+        return;
+    };
+    let Some(snippets) = snippets(c, &name, lang, code, script) else {
+        return;
+    };
+    for s in &snippets {
+        scan(c, lang, s);
+    }
+}
+
+/// The snippets to scan: code from the command line, or the program read from stdin; a
+/// script operand is judged here (downloaded, staged, or `-`) and yields none.
+fn snippets(
+    c: &mut Cmd<'_, '_>,
+    name: &str,
+    lang: Lang,
+    code: Vec<Field>,
+    script: Option<Field>,
+) -> Option<Vec<Field>> {
+    if code.is_empty() && script.is_none() {
         // The program comes from stdin.
         let stdin = c.io.stdin.clone();
         if stdin.taint.hidden_code() {
@@ -207,18 +96,18 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
                 "rce.pipe_shell",
                 Some(format!("{name} runs downloaded or decoded code")),
             );
-            return;
+            return None;
         }
         match stdin.text {
-            Some(t) => vec![Field::lit(&t)],
+            Some(t) => Some(vec![Field::lit(&t)]),
             None if stdin.piped => {
                 c.hit(
                     "gate.dynamic_code",
                     Some(format!("{name} reads a program the gate cannot see")),
                 );
-                return;
+                None
             }
-            None => return,
+            None => None,
         }
     } else if let Some(s) = script {
         if s.taint.hidden_code() {
@@ -238,13 +127,191 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
                 c.hit("rce.staged", None);
             }
         }
-        return;
+        None
     } else {
-        code
-    };
-    for s in &snippets {
-        scan(c, lang, s);
+        Some(code)
     }
+}
+
+/// `python`, `pypy`: where the program's code comes from.
+fn python_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
+    Some(if let Some(code) = a.value('c', "") {
+        (Lang::Python, vec![code.clone()], None)
+    } else if a.value('m', "").is_some() {
+        return None;
+    } else {
+        (Lang::Python, Vec::new(), a.operands.first().cloned())
+    })
+}
+
+/// `perl`: where the program's code comes from.
+fn perl_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(&perl_args(args), Spec::new("eE", &[]));
+    let code: Vec<Field> = a
+        .values('e', "")
+        .into_iter()
+        .chain(a.values('E', ""))
+        .cloned()
+        .collect();
+    if a.has('i', "") {
+        let skip = usize::from(code.is_empty());
+        for f in a.operands.iter().skip(skip) {
+            check_write(c.an, c.scope, f, "perl -i");
+        }
+    }
+    let script = if code.is_empty() {
+        a.operands.first().cloned()
+    } else {
+        None
+    };
+    Some((Lang::Perl, code, script))
+}
+
+/// `ruby`: where the program's code comes from.
+fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("erICEF", &[]));
+    let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
+    let script = if code.is_empty() {
+        a.operands.first().cloned()
+    } else {
+        None
+    };
+    Some((Lang::Ruby, code, script))
+}
+
+/// `node`, `bun`: where the program's code comes from.
+fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(
+        args,
+        Spec::new(
+            "epr",
+            &[
+                "eval",
+                "print",
+                "require",
+                "input-type",
+                "import",
+                "loader",
+                "env-file",
+            ],
+        ),
+    );
+    let code: Vec<Field> = a
+        .values('e', "eval")
+        .into_iter()
+        .chain(a.values('p', "print"))
+        .cloned()
+        .collect();
+    let script = if code.is_empty() {
+        a.operands
+            .first()
+            .filter(|o| !o.is("run") && !o.is("test"))
+            .cloned()
+    } else {
+        None
+    };
+    if code.is_empty() && script.is_none() && !a.operands.is_empty() {
+        return None;
+    }
+    Some((Lang::Js, code, script))
+}
+
+/// `deno`: where the program's code comes from.
+fn deno_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("", &[]));
+    Some(match a.operands.first().map(|o| o.text.as_str()) {
+        Some("eval") => (
+            Lang::Js,
+            a.operands.get(1).cloned().into_iter().collect(),
+            None,
+        ),
+        Some("run") => {
+            if a.operands
+                .get(1)
+                .is_some_and(|u| u.text.starts_with("http:") || u.text.starts_with("https:"))
+            {
+                c.hit("rce.remote_script", None);
+            }
+            return None;
+        }
+        _ => return None,
+    })
+}
+
+/// `php`: where the program's code comes from.
+fn php_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("rdcfBRFE", &[]));
+    Some(match a.value('r', "") {
+        Some(code) => (Lang::Php, vec![code.clone()], None),
+        None => (
+            Lang::Php,
+            Vec::new(),
+            a.value('f', "").or(a.operands.first()).cloned(),
+        ),
+    })
+}
+
+/// `lua`: where the program's code comes from.
+fn lua_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("el", &[]));
+    let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
+    let script = if code.is_empty() {
+        a.operands.first().cloned()
+    } else {
+        None
+    };
+    Some((Lang::Lua, code, script))
+}
+
+/// `Rscript`: where the program's code comes from.
+fn rscript_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("e", &[]));
+    Some((
+        Lang::R,
+        a.values('e', "").into_iter().cloned().collect(),
+        None,
+    ))
+}
+
+/// `osascript`: where the program's code comes from.
+fn osascript_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("el", &[]));
+    Some((
+        Lang::AppleScript,
+        a.values('e', "").into_iter().cloned().collect(),
+        None,
+    ))
+}
+
+/// `awk`, `gawk`, `mawk`, `nawk`: where the program's code comes from.
+fn awk_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(
+        args,
+        Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
+    );
+    if a.value('f', "file").is_some() {
+        return None;
+    }
+    let code: Vec<Field> = a
+        .values('\0', "source")
+        .into_iter()
+        .cloned()
+        .chain(a.operands.first().cloned())
+        .collect();
+    Some((Lang::Awk, code, None))
+}
+
+/// `pwsh`, `powershell`: where the program's code comes from.
+fn pwsh_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    powershell(c, args);
+    None
+}
+
+/// `sed`: where the program's code comes from.
+fn sed_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    super::sed::sed(c, args);
+    None
 }
 
 /// Splits perl's flag clusters the way perl reads them: `-M`, `-m`, `-I`, `-x`, `-d`
