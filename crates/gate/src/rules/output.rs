@@ -8,6 +8,7 @@
 
 use crate::args::{Spec, parse};
 use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::field::UNKNOWN;
 use crate::paths::Class;
 use crate::state::{Stream, Taint};
@@ -81,13 +82,25 @@ const DECODERS: &[&str] = &[
     "caesar",
 ];
 
+/// What a command writes to its stdout, as far as the gate can tell: text it generates,
+/// or what it passes on from its input and the files it reads.
 pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
     let name = c.prog.name.clone();
     let args = c.args().to_vec();
+    if let Some(s) = generated(c, &name, &args) {
+        return s;
+    }
+    let (inherited, files_endless) = inherited(c, &name, &args);
+    passed_on(c, &name, &args, inherited, files_endless)
+}
+
+/// What a command inherits from its input and the files it reads: their taint, and
+/// whether one of them is endless (`cat /dev/zero`).
+fn inherited(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> (Stream, bool) {
     let stdin = c.io.stdin.clone();
     let mut inherited = Stream::tainted(stdin.taint);
     let mut files_endless = false;
-    for a in &args {
+    for a in args {
         if a.known
             && (a.text.starts_with('/')
                 || a.text.starts_with('.')
@@ -97,7 +110,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             let s = c.an.file_stream(a, c.scope);
             inherited.taint = inherited.taint.merge(s.taint);
             files_endless |= s.endless;
-            inherited.endless |= s.endless && matches!(name.as_str(), "cat" | "tac" | "tee");
+            inherited.endless |= s.endless && matches!(name, "cat" | "tac" | "tee");
         } else if a.known && c.an.paths.is_secret(&a.text) {
             inherited.taint.secret = true;
             inherited.taint.stored = true;
@@ -108,7 +121,12 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             inherited.taint.stored = true;
         }
     }
-    match name.as_str() {
+    (inherited, files_endless)
+}
+
+/// Text a command makes up itself (`echo`, `printf`, `seq`, `mktemp`, `env`), when it is one.
+fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> {
+    match name {
         "echo" => {
             let mut i = 0;
             let mut escapes = false;
@@ -132,13 +150,13 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                     if escapes { decode_ansi_c(&text) } else { text }
                 ));
             }
-            s
+            Some(s)
         }
         "printf" => {
             let mut s =
                 Stream::tainted(args.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
             let Some(fmt) = args.first().filter(|f| f.known && f.text != "-v") else {
-                return s;
+                return Some(s);
             };
             let rest = &args[1..];
             if rest.iter().all(|w| w.known) {
@@ -147,26 +165,26 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                     &rest.iter().map(|f| f.text.as_str()).collect::<Vec<_>>(),
                 );
             }
-            s
+            Some(s)
         }
-        "pwd" => Stream {
+        "pwd" => Some(Stream {
             text: c.scope.cwd.as_ref().map(|p| format!("{p}\n")),
             ..Stream::default()
-        },
+        }),
         "seq" => {
             let nums: Vec<i64> = args.iter().filter_map(|a| a.text.parse().ok()).collect();
             let (lo, hi) = match nums.as_slice() {
                 [n] => (1, *n),
                 [a, b] => (*a, *b),
-                _ => return Stream::default(),
+                _ => return None,
             };
             if hi - lo > 64 {
-                return Stream::default();
+                return None;
             }
-            Stream::text((lo..=hi).map(|n| format!("{n}\n")).collect())
+            Some(Stream::text((lo..=hi).map(|n| format!("{n}\n")).collect()))
         }
         "mktemp" => {
-            let a = parse(&args, Spec::new("p", &["tmpdir", "suffix"]));
+            let a = parse(args, Spec::new("p", &["tmpdir", "suffix"]));
             let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
             let name = match (a.operands.first(), dir) {
                 (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', &UNKNOWN.to_string())),
@@ -175,8 +193,37 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 (None, Some(d)) => format!("{d}/tmp.{UNKNOWN}"),
                 (None, None) => format!("/tmp/tmp.{UNKNOWN}"),
             };
-            Stream::text(format!("{name}\n"))
+            Some(Stream::text(format!("{name}\n")))
         }
+        "yes" => Some(Stream {
+            endless: true,
+            ..Stream::default()
+        }),
+        "env" | "printenv" | "set" | "export" | "declare" | "compgen" => {
+            Some(Stream::tainted(Taint {
+                secret: true,
+                stored: true,
+                ..Taint::default()
+            }))
+        }
+        n if SHELLENV.contains(&n) => Some(Stream::tainted(Taint {
+            shellenv: true,
+            ..Taint::default()
+        })),
+        _ => None,
+    }
+}
+
+/// What a filter, reader or network client passes on from what it reads.
+fn passed_on(
+    c: &mut Cmd<'_, '_>,
+    name: &str,
+    args: &[Field],
+    inherited: Stream,
+    files_endless: bool,
+) -> Stream {
+    let stdin = c.io.stdin.clone();
+    match name {
         // `head -c 100G /dev/zero` is bounded only on paper.
         "head"
             if (files_endless || stdin.endless)
@@ -189,19 +236,10 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 ..Stream::default()
             }
         }
-        "yes" => Stream {
-            endless: true,
-            ..Stream::default()
-        },
-        "env" | "printenv" | "set" | "export" | "declare" | "compgen" => Stream::tainted(Taint {
-            secret: true,
-            stored: true,
-            ..Taint::default()
-        }),
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"
         | "xh" | "ssh" | "fetch" | "lynx" | "aria2c" => {
             let mut s = inherited;
-            if super::net::to_stdout(&name, c.fields) {
+            if super::net::to_stdout(name, c.fields) {
                 s.taint.net = true;
             }
             s
@@ -243,10 +281,6 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 ..inherited
             }
         }
-        n if SHELLENV.contains(&n) => Stream::tainted(Taint {
-            shellenv: true,
-            ..Taint::default()
-        }),
         n if DECODERS.contains(&n) => {
             let decoding = !matches!(
                 n,
@@ -274,7 +308,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 decoded: true,
                 ..Taint::default()
             }));
-            s.text = stdin.text.as_deref().and_then(|t| decode(n, t, &args));
+            s.text = stdin.text.as_deref().and_then(|t| decode(n, t, args));
             s
         }
         _ => inherited,
