@@ -527,11 +527,6 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
         || lit_is("HOME")
         || lx.lits.iter().any(|l| l == "~" || l.starts_with("~/"));
-    let network = calls::uses_network(code, &lx.lits, lang);
-    let exec = EXEC_TOKENS.iter().any(|t| {
-        code.contains(t) && !code.contains(&format!(".{t}"))
-            || *t == "exec(" && code.contains("exec(")
-    });
     dynamic::scan(c, lang, code, &lx);
     persistence(c, lang, &snippet.text);
     let loops = ["while", "for", "loop", "until", "each", "setInterval"]
@@ -540,73 +535,88 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     if code.contains("fork") && loops {
         c.hit("fork_bomb.interp", None);
     }
-    // Process calls: their command strings are shell lines.
+    process_calls_in(c, lang, code, &lx);
+    deletions(c, lang, code, &lx, home);
+    writes(c, lang, code, &lx);
+    network_use(c, lang, code, &lx);
+}
+
+/// Process calls: their command strings are shell lines.
+fn process_calls_in(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     for call in process_calls(lang) {
         for pos in find_all(code, call) {
-            if matches!(lang, Lang::Perl | Lang::Ruby)
-                && (*call == "system" || *call == "exec")
-                && !word_at(code, pos, call)
-            {
-                continue;
-            }
-            // A name in a destructuring or import list (`{execSync}`) is not a call.
-            let next = code[pos + call.len()..].trim_start().chars().next();
-            if matches!(next, Some('}' | ',')) {
-                continue;
-            }
-            if *call == "open(" || *call == "open " {
-                // perl's open runs a command only with a pipe in the mode.
-                let region = region(code, pos + call.len() - 1);
-                let lits = lits_in(&lx, code, region);
-                if let Some(cmdline) = lits
-                    .iter()
-                    .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
-                {
-                    let line = cmdline.trim().trim_matches('|').trim().to_owned();
-                    c.nested(&format!("{lang:?} open"), &Field::lit(&line));
-                }
-                continue;
-            }
-            let start = pos + call.len();
-            let region = region(code, start.saturating_sub(1).max(pos));
-            let lits = lits_in(&lx, code, region.clone());
-            // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
-            // (`system "rm", "-rf", $dir`), take the command as separate words.
-            let argv_mode = code[region.clone()]
-                .trim_start_matches(['(', ' '])
-                .starts_with('[')
-                || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
-                    && lits.len() > 1
-                    && !lits[0].contains(char::is_whitespace);
-            if lits.is_empty() {
-                if !code[region].contains(LIT) && call_is_import(code, pos, call) {
-                    continue;
-                }
-                c.hit(
-                    "gate.dynamic_code",
-                    Some(format!("{lang:?} runs a command the gate cannot read")),
-                );
-            } else if code[region.clone()].trim_start().starts_with('(')
-                && dynamic::computed(&code[region.clone()])
-            {
-                c.hit(
-                    "gate.dynamic_code",
-                    Some(format!("{lang:?} runs a command built at run time")),
-                );
-            } else if argv_mode {
-                let line = lits
-                    .iter()
-                    .map(|l| crate::decision::quote(l))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                c.nested(&format!("{lang:?} process"), &Field::lit(&line));
-            } else {
-                let line = lits[0].clone();
-                c.nested(&format!("{lang:?} process"), &Field::lit(&line));
-            }
+            process_call(c, lang, code, lx, call, pos);
         }
     }
-    // Deletions: judged by the literals each call receives.
+}
+
+/// One process call at `pos`: judges the command it runs, or asks when it cannot be read.
+fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &str, pos: usize) {
+    if matches!(lang, Lang::Perl | Lang::Ruby)
+        && (call == "system" || call == "exec")
+        && !word_at(code, pos, call)
+    {
+        return;
+    }
+    // A name in a destructuring or import list (`{execSync}`) is not a call.
+    let next = code[pos + call.len()..].trim_start().chars().next();
+    if matches!(next, Some('}' | ',')) {
+        return;
+    }
+    if call == "open(" || call == "open " {
+        // perl's open runs a command only with a pipe in the mode.
+        let region = region(code, pos + call.len() - 1);
+        let lits = lits_in(lx, code, region);
+        if let Some(cmdline) = lits
+            .iter()
+            .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
+        {
+            let line = cmdline.trim().trim_matches('|').trim().to_owned();
+            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+        }
+        return;
+    }
+    let start = pos + call.len();
+    let region = region(code, start.saturating_sub(1).max(pos));
+    let lits = lits_in(lx, code, region.clone());
+    // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
+    // (`system "rm", "-rf", $dir`), take the command as separate words.
+    let argv_mode = code[region.clone()]
+        .trim_start_matches(['(', ' '])
+        .starts_with('[')
+        || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
+            && lits.len() > 1
+            && !lits[0].contains(char::is_whitespace);
+    if lits.is_empty() {
+        if !code[region].contains(LIT) && call_is_import(code, pos, call) {
+            return;
+        }
+        c.hit(
+            "gate.dynamic_code",
+            Some(format!("{lang:?} runs a command the gate cannot read")),
+        );
+    } else if code[region.clone()].trim_start().starts_with('(')
+        && dynamic::computed(&code[region.clone()])
+    {
+        c.hit(
+            "gate.dynamic_code",
+            Some(format!("{lang:?} runs a command built at run time")),
+        );
+    } else if argv_mode {
+        let line = lits
+            .iter()
+            .map(|l| crate::decision::quote(l))
+            .collect::<Vec<_>>()
+            .join(" ");
+        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+    } else {
+        let line = lits[0].clone();
+        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+    }
+}
+
+/// Deletions: judged by the literals each call receives.
+fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool) {
     for call in DELETE_CALLS {
         for pos in find_all(code, call) {
             let mut r = region(code, pos + call.len().saturating_sub(1));
@@ -615,7 +625,7 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                 r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
             }
             let text = &code[r.clone()];
-            let lits = lits_in(&lx, code, r);
+            let lits = lits_in(lx, code, r);
             let home_here =
                 HOME_TOKENS.iter().any(|t| text.contains(t)) || lits.iter().any(|l| l == "HOME");
             let mut classes: Vec<Class> = lits
@@ -639,11 +649,14 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             }
         }
     }
-    // File writes: literal targets are write targets.
+}
+
+/// File writes: literal targets are write targets.
+fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     for call in WRITE_CALLS {
         for pos in find_all(code, call) {
             let r = region(code, pos + call.len().saturating_sub(1));
-            let lits = lits_in(&lx, code, r);
+            let lits = lits_in(lx, code, r);
             let writing = *call != "open("
                 && *call != "File.open"
                 && *call != "fopen("
@@ -664,6 +677,15 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             }
         }
     }
+}
+
+/// Network use: running downloaded code, sending secrets, or plain network access.
+fn network_use(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
+    let network = calls::uses_network(code, &lx.lits, lang);
+    let exec = EXEC_TOKENS.iter().any(|t| {
+        code.contains(t) && !code.contains(&format!(".{t}"))
+            || *t == "exec(" && code.contains("exec(")
+    });
     let secret = lx.lits.iter().any(|l| {
         let abs = c.abs(&Field::lit(l));
         c.an.paths.is_secret(&abs) || c.class(&Field::lit(l)) == Class::HomeSensitive
