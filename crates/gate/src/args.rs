@@ -45,6 +45,7 @@ impl<'a> Spec<'a> {
 }
 
 /// Parses `args` (without the program name).
+// long: one pass over the words whose index, option cluster and `--` state every branch shares.
 pub(crate) fn parse(args: &[Field], spec: Spec<'_>) -> Parsed {
     let mut p = Parsed {
         rest: args.len(),

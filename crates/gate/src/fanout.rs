@@ -166,30 +166,7 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
         let t = args[i].text.as_str();
         match t {
             "-exec" | "-execdir" | "-ok" | "-okdir" => {
-                let end = args[i + 1..]
-                    .iter()
-                    .position(|a| a.is(";") || a.is("+"))
-                    .map(|p| i + 1 + p)
-                    .unwrap_or(args.len());
-                let template = &args[i + 1..end];
-                for start in starts.iter().take(MAX_ITEMS) {
-                    let item = descendant(start);
-                    let argv: Vec<Field> = template
-                        .iter()
-                        .map(|f| substitute(f, "{}", &item))
-                        .collect();
-                    if !argv.is_empty() {
-                        inner(
-                            an,
-                            &format!("find {t}"),
-                            &argv,
-                            &Io::default(),
-                            scope,
-                            false,
-                        );
-                    }
-                }
-                i = end + 1;
+                i = find_exec(an, args, i, &starts, scope);
             }
             "-delete" => {
                 for s in &starts {
@@ -239,4 +216,42 @@ fn descendant(start: &Field) -> Field {
         procsub: false,
         body: None,
     }
+}
+
+/// `find ... -exec CMD {} ;` from `args[at]`: the command runs on a path below each starting
+/// point; returns the index after its terminator.
+fn find_exec(
+    an: &mut Analyzer<'_>,
+    args: &[Field],
+    at: usize,
+    starts: &[Field],
+    scope: &mut Scope,
+) -> usize {
+    let i = at;
+    let t = args[i].text.as_str();
+    let end = args[i + 1..]
+        .iter()
+        .position(|a| a.is(";") || a.is("+"))
+        .map(|p| i + 1 + p)
+        .unwrap_or(args.len());
+    let template = &args[i + 1..end];
+    for start in starts.iter().take(MAX_ITEMS) {
+        let item = descendant(start);
+        let argv: Vec<Field> = template
+            .iter()
+            .map(|f| substitute(f, "{}", &item))
+            .collect();
+        if !argv.is_empty() {
+            inner(
+                an,
+                &format!("find {t}"),
+                &argv,
+                &Io::default(),
+                scope,
+                false,
+            );
+        }
+    }
+
+    end + 1
 }

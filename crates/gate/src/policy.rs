@@ -182,88 +182,106 @@ impl Policy {
             })?;
         }
         for def in parsed.rule {
-            // Line numbers are only looked up when needed: searching the text for every
-            // rule and example costs more than the rest of loading the policy.
-            let invalid = |message: String| GateError::Invalid {
-                file: name.to_owned(),
-                line: rule_line(text, &def.id),
-                rule: def.id.clone(),
-                message,
-            };
-            let decision = match &def.decision {
-                Some(d) => Some(parse_decision(d).ok_or_else(|| {
-                    invalid(format!("decision must be allow, deny or ask, not {d:?}"))
-                })?),
-                None => None,
-            };
-            let existing = self.rules.get(&def.id).cloned();
-            let meta = match (existing, def.programs.is_empty()) {
-                (Some(mut m), true) => {
-                    if let Some(d) = decision {
-                        m.decision = d;
-                    }
-                    if let Some(c) = &def.category {
-                        m.category = c.clone();
-                    }
-                    if let Some(r) = &def.reason {
-                        m.reason = r.clone();
-                    }
-                    if def.alternative.is_some() {
-                        m.alternative = def.alternative.clone();
-                    }
-                    m
-                }
-                (None, true) if !builtin => {
-                    return Err(invalid(
-                        "no built-in rule has this id; a new rule needs `programs`".into(),
-                    ));
-                }
-                (_, programs_empty) => {
-                    if !programs_empty {
-                        self.custom.retain(|c| c.id != def.id);
-                        self.custom.push(CustomRule {
-                            id: def.id.clone(),
-                            programs: def.programs.clone(),
-                            args: def.args.clone(),
-                        });
-                    }
-                    RuleMeta {
-                        category: def
-                            .category
-                            .clone()
-                            .ok_or_else(|| invalid("missing category".into()))?,
-                        decision: decision.ok_or_else(|| invalid("missing decision".into()))?,
-                        reason: def
-                            .reason
-                            .clone()
-                            .ok_or_else(|| invalid("missing reason".into()))?,
-                        alternative: def.alternative.clone(),
-                    }
-                }
-            };
+            let meta = self.rule_meta(&def, text, name, builtin)?;
             self.rules.insert(def.id.clone(), meta);
-            for (list, should_fire) in [(&def.matches, true), (&def.not_match, false)] {
-                for ex in list {
-                    // The built-in examples are checked by the test suite, which can afford
-                    // the search; a policy file's are checked at load and named exactly.
-                    let at = if builtin {
-                        0
-                    } else {
-                        text.find(ex.as_str())
-                            .map_or_else(|| rule_line(text, &def.id), |at| line_of(text, at))
-                    };
-                    self.examples.push(Example {
-                        file: name.to_owned(),
-                        line: at,
-                        rule: def.id.clone(),
-                        text: ex.clone(),
-                        should_fire,
-                        builtin,
-                    });
-                }
-            }
+            self.add_examples(&def, text, name, builtin);
         }
         Ok(())
+    }
+
+    /// The metadata one rule definition gives: a built-in rule's, changed where the
+    /// definition says, or a new rule's (which needs `programs` and every field).
+    fn rule_meta(
+        &mut self,
+        def: &RuleDef,
+        text: &str,
+        name: &str,
+        builtin: bool,
+    ) -> Result<RuleMeta, GateError> {
+        // Line numbers are only looked up when needed: searching the text for every
+        // rule and example costs more than the rest of loading the policy.
+        let invalid = |message: String| GateError::Invalid {
+            file: name.to_owned(),
+            line: rule_line(text, &def.id),
+            rule: def.id.clone(),
+            message,
+        };
+        let decision = match &def.decision {
+            Some(d) => Some(parse_decision(d).ok_or_else(|| {
+                invalid(format!("decision must be allow, deny or ask, not {d:?}"))
+            })?),
+            None => None,
+        };
+        let existing = self.rules.get(&def.id).cloned();
+        let meta = match (existing, def.programs.is_empty()) {
+            (Some(mut m), true) => {
+                if let Some(d) = decision {
+                    m.decision = d;
+                }
+                if let Some(c) = &def.category {
+                    m.category = c.clone();
+                }
+                if let Some(r) = &def.reason {
+                    m.reason = r.clone();
+                }
+                if def.alternative.is_some() {
+                    m.alternative = def.alternative.clone();
+                }
+                m
+            }
+            (None, true) if !builtin => {
+                return Err(invalid(
+                    "no built-in rule has this id; a new rule needs `programs`".into(),
+                ));
+            }
+            (_, programs_empty) => {
+                if !programs_empty {
+                    self.custom.retain(|c| c.id != def.id);
+                    self.custom.push(CustomRule {
+                        id: def.id.clone(),
+                        programs: def.programs.clone(),
+                        args: def.args.clone(),
+                    });
+                }
+                RuleMeta {
+                    category: def
+                        .category
+                        .clone()
+                        .ok_or_else(|| invalid("missing category".into()))?,
+                    decision: decision.ok_or_else(|| invalid("missing decision".into()))?,
+                    reason: def
+                        .reason
+                        .clone()
+                        .ok_or_else(|| invalid("missing reason".into()))?,
+                    alternative: def.alternative.clone(),
+                }
+            }
+        };
+        Ok(meta)
+    }
+
+    /// Records a rule definition's `match`/`not_match` examples.
+    fn add_examples(&mut self, def: &RuleDef, text: &str, name: &str, builtin: bool) {
+        for (list, should_fire) in [(&def.matches, true), (&def.not_match, false)] {
+            for ex in list {
+                // The built-in examples are checked by the test suite, which can afford
+                // the search; a policy file's are checked at load and named exactly.
+                let at = if builtin {
+                    0
+                } else {
+                    text.find(ex.as_str())
+                        .map_or_else(|| rule_line(text, &def.id), |at| line_of(text, at))
+                };
+                self.examples.push(Example {
+                    file: name.to_owned(),
+                    line: at,
+                    rule: def.id.clone(),
+                    text: ex.clone(),
+                    should_fire,
+                    builtin,
+                });
+            }
+        }
     }
 
     /// Judges the policy file's example lines; the first that does not behave is an error.

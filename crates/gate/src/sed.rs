@@ -50,6 +50,7 @@ enum SedCmd {
 }
 
 /// The commands of a sed script that run or write something.
+// long: one pass over the script whose position, address and command state every branch shares.
 fn sed_commands(script: &str) -> Vec<SedCmd> {
     let mut out = Vec::new();
     let chars: Vec<char> = script.chars().collect();

@@ -306,6 +306,8 @@ impl Analyzer<'_> {
         }
     }
 
+    /// The value of a parameter expansion, one arm per form of `${...}` the parser knows.
+    // long: an exhaustive match over the parser's expansion forms, each arm a few lines.
     fn param(&mut self, e: &ParameterExpr, scope: &Scope) -> Value {
         match e {
             ParameterExpr::Parameter {

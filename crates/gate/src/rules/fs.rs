@@ -6,7 +6,7 @@
 //! outputs or not) and in scratch space is allowed, because the view makes it undoable.
 //! A path the gate cannot know is `ask`.
 
-use crate::args::{Spec, parse};
+use crate::args::{Parsed, Spec, parse};
 use crate::cmd::Cmd;
 use crate::cmd::check_write;
 use crate::field::Field;
@@ -430,6 +430,55 @@ pub(crate) fn rsync(c: &mut Cmd<'_, '_>) {
     check_write(c.an, c.scope, &dest, "rsync");
 }
 
+/// Long options of the archivers that take a value.
+const ARCHIVE_VALUED: &[&str] = &[
+    "file",
+    "directory",
+    "checkpoint-action",
+    "to-command",
+    "use-compress-program",
+    "info-script",
+    "new-volume-script",
+    "exclude",
+    "transform",
+    "owner",
+    "group",
+    "mode",
+    "format",
+    "exdir",
+];
+
+/// The commands tar runs for its options (`--checkpoint-action=exec=`, `--to-command`,
+/// `-I PROG`, ...): each is judged as a shell line.
+fn tar_commands(c: &mut Cmd<'_, '_>, a: &Parsed) {
+    for v in a.values('\0', "checkpoint-action") {
+        if let Some(cmd) = v.text.strip_prefix("exec=") {
+            c.nested(
+                "tar --checkpoint-action",
+                &Field {
+                    text: cmd.to_owned(),
+                    ..v.clone()
+                },
+            );
+        }
+    }
+    for long in [
+        "to-command",
+        "use-compress-program",
+        "info-script",
+        "new-volume-script",
+    ] {
+        for v in a.values('\0', long) {
+            c.nested("tar", &v.clone());
+        }
+    }
+    for short in ['I', 'F'] {
+        for v in a.values(short, "") {
+            c.nested("tar", &v.clone());
+        }
+    }
+}
+
 /// unzip, tar, 7z, cpio: extraction into system directories, and tar's command hooks.
 pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
@@ -444,55 +493,9 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
         first.text = format!("-{}", first.text);
     }
     let short_val = if name == "tar" { "fCbFgHIKLNTVX" } else { "dP" };
-    let a = parse(
-        &args,
-        Spec::new(
-            short_val,
-            &[
-                "file",
-                "directory",
-                "checkpoint-action",
-                "to-command",
-                "use-compress-program",
-                "info-script",
-                "new-volume-script",
-                "exclude",
-                "transform",
-                "owner",
-                "group",
-                "mode",
-                "format",
-                "exdir",
-            ],
-        ),
-    );
+    let a = parse(&args, Spec::new(short_val, ARCHIVE_VALUED));
     if name == "tar" {
-        for v in a.values('\0', "checkpoint-action") {
-            if let Some(cmd) = v.text.strip_prefix("exec=") {
-                c.nested(
-                    "tar --checkpoint-action",
-                    &Field {
-                        text: cmd.to_owned(),
-                        ..v.clone()
-                    },
-                );
-            }
-        }
-        for long in [
-            "to-command",
-            "use-compress-program",
-            "info-script",
-            "new-volume-script",
-        ] {
-            for v in a.values('\0', long) {
-                c.nested("tar", &v.clone());
-            }
-        }
-        for short in ['I', 'F'] {
-            for v in a.values(short, "") {
-                c.nested("tar", &v.clone());
-            }
-        }
+        tar_commands(c, &a);
     }
     let extracting = match name.as_str() {
         "tar" => a.has('x', "extract") || a.has_long("get"),

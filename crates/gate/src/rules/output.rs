@@ -127,31 +127,7 @@ fn inherited(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> (Stream, bool) 
 /// Text a command makes up itself (`echo`, `printf`, `seq`, `mktemp`, `env`), when it is one.
 fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> {
     match name {
-        "echo" => {
-            let mut i = 0;
-            let mut escapes = false;
-            while i < args.len()
-                && matches!(args[i].text.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en")
-            {
-                escapes |= args[i].text.contains('e');
-                i += 1;
-            }
-            let words = &args[i..];
-            let mut s =
-                Stream::tainted(words.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
-            if words.iter().all(|w| w.known) {
-                let text = words
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                s.text = Some(format!(
-                    "{}\n",
-                    if escapes { decode_ansi_c(&text) } else { text }
-                ));
-            }
-            Some(s)
-        }
+        "echo" => Some(echo(args)),
         "printf" => {
             let mut s =
                 Stream::tainted(args.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
@@ -183,18 +159,7 @@ fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> 
             }
             Some(Stream::text((lo..=hi).map(|n| format!("{n}\n")).collect()))
         }
-        "mktemp" => {
-            let a = parse(args, Spec::new("p", &["tmpdir", "suffix"]));
-            let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
-            let name = match (a.operands.first(), dir) {
-                (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', &UNKNOWN.to_string())),
-                (Some(t), None) if !a.has('t', "") => t.text.replace('X', &UNKNOWN.to_string()),
-                (Some(t), None) => format!("/tmp/{}", t.text.replace('X', &UNKNOWN.to_string())),
-                (None, Some(d)) => format!("{d}/tmp.{UNKNOWN}"),
-                (None, None) => format!("/tmp/tmp.{UNKNOWN}"),
-            };
-            Some(Stream::text(format!("{name}\n")))
-        }
+        "mktemp" => Some(mktemp(args)),
         "yes" => Some(Stream {
             endless: true,
             ..Stream::default()
@@ -281,36 +246,7 @@ fn passed_on(
                 ..inherited
             }
         }
-        n if DECODERS.contains(&n) => {
-            let decoding = !matches!(
-                n,
-                "gzip"
-                    | "bzip2"
-                    | "xz"
-                    | "zstd"
-                    | "lz4"
-                    | "brotli"
-                    | "base64"
-                    | "base32"
-                    | "basenc"
-                    | "xxd"
-                    | "openssl"
-            ) || args.iter().any(|a| {
-                matches!(
-                    a.text.as_str(),
-                    "-d" | "--decode" | "-D" | "-r" | "-revert" | "-dc" | "-cd"
-                ) || a.text.starts_with("-d") && a.text.len() <= 3
-            });
-            if !decoding {
-                return inherited;
-            }
-            let mut s = Stream::tainted(inherited.taint.merge(Taint {
-                decoded: true,
-                ..Taint::default()
-            }));
-            s.text = stdin.text.as_deref().and_then(|t| decode(n, t, args));
-            s
-        }
+        n if DECODERS.contains(&n) => decoded(n, args, inherited, &stdin),
         _ => inherited,
     }
 }
@@ -415,6 +351,77 @@ fn printf(fmt: &str, args: &[&str]) -> Option<String> {
         }
     }
     Some(decode_ansi_c(&out))
+}
+
+/// `echo`: its arguments, joined, with escapes decoded under `-e`.
+fn echo(args: &[Field]) -> Stream {
+    let mut i = 0;
+    let mut escapes = false;
+    while i < args.len() && matches!(args[i].text.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en") {
+        escapes |= args[i].text.contains('e');
+        i += 1;
+    }
+    let words = &args[i..];
+    let mut s = Stream::tainted(words.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
+    if words.iter().all(|w| w.known) {
+        let text = words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        s.text = Some(format!(
+            "{}\n",
+            if escapes { decode_ansi_c(&text) } else { text }
+        ));
+    }
+    s
+}
+
+/// `mktemp`: a fresh name under the temp directory (or `-p DIR`), its random part unknown.
+fn mktemp(args: &[Field]) -> Stream {
+    let a = parse(args, Spec::new("p", &["tmpdir", "suffix"]));
+    let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
+    let name = match (a.operands.first(), dir) {
+        (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', &UNKNOWN.to_string())),
+        (Some(t), None) if !a.has('t', "") => t.text.replace('X', &UNKNOWN.to_string()),
+        (Some(t), None) => format!("/tmp/{}", t.text.replace('X', &UNKNOWN.to_string())),
+        (None, Some(d)) => format!("{d}/tmp.{UNKNOWN}"),
+        (None, None) => format!("/tmp/tmp.{UNKNOWN}"),
+    };
+    Stream::text(format!("{name}\n"))
+}
+
+/// A decoder or decompressor: what it passes on is decoded (hidden from the gate), and
+/// known when the gate can decode the static input itself.
+fn decoded(n: &str, args: &[Field], inherited: Stream, stdin: &Stream) -> Stream {
+    let decoding = !matches!(
+        n,
+        "gzip"
+            | "bzip2"
+            | "xz"
+            | "zstd"
+            | "lz4"
+            | "brotli"
+            | "base64"
+            | "base32"
+            | "basenc"
+            | "xxd"
+            | "openssl"
+    ) || args.iter().any(|a| {
+        matches!(
+            a.text.as_str(),
+            "-d" | "--decode" | "-D" | "-r" | "-revert" | "-dc" | "-cd"
+        ) || a.text.starts_with("-d") && a.text.len() <= 3
+    });
+    if !decoding {
+        return inherited;
+    }
+    let mut s = Stream::tainted(inherited.taint.merge(Taint {
+        decoded: true,
+        ..Taint::default()
+    }));
+    s.text = stdin.text.as_deref().and_then(|t| decode(n, t, args));
+    s
 }
 
 #[cfg(test)]
