@@ -823,3 +823,46 @@ fn text_about_danger_stays_data() {
         (Allow, r#"shellcheck -s bash <(echo 'rm -rf "$dir"/*')"#),
     ]);
 }
+
+/// Shapes found by reading the mechanisms once more: keystrokes typed into a console, a
+/// pager's start-up command, aliases carried along the line, interpreter module aliases and
+/// interpolated paths.
+#[test]
+fn typed_keys_aliases_and_interpolation() {
+    check(&[
+        // A: keystrokes end with a written newline; `+CMD` runs CMD when the pager starts.
+        (Block, r#"screen -S w -X stuff 'rm -rf ~\n'"#),
+        (Block, r#"tmux send-keys -t 0 'git push -f origin main^M'"#),
+        (Block, r#"less +'!rm -rf ~' README.md"#),
+        (Allow, r#"screen -S w -X stuff 'cargo test\n'"#),
+        (Allow, r#"less +G server.log"#),
+        (Allow, r#"tmux send-keys -t 0 'npm run dev' Enter"#),
+        // G: an alias defined earlier expands where it is used.
+        (Block, r#"alias g=git; g push --force origin main"#),
+        (Block, r#"alias r="rm -rf"; r ~"#),
+        (Block, r#"alias x="cd ~ && rm -rf src"; x"#),
+        (Allow, r#"alias ll="ls -la"; ll src"#),
+        (Allow, r#"alias g=git; g status"#),
+        (Allow, r#"alias gs="git status"; gs "$X""#),
+        // C: a module imported under another name, and paths built by interpolation.
+        (
+            Block,
+            r#"python3 -c 'import subprocess as s; s.run(["rm","-rf","/home/dev"])'"#,
+        ),
+        (
+            Block,
+            r#"python3 -c 'import os as o; o.system("rm -rf ~")'"#,
+        ),
+        (Block, r#"perl -e 'unlink glob "$ENV{HOME}/*"'"#),
+        (Block, r##"ruby -e 'File.delete("#{Dir.home}/.bashrc")'"##),
+        (
+            Allow,
+            r#"python3 -c 'import subprocess as sp; sp.run(["ls","-la"])'"#,
+        ),
+        (
+            Allow,
+            r#"python3 -c 'import numpy as np; print(np.zeros(3))'"#,
+        ),
+        (Allow, r#"perl -e 'unlink "build/out.txt"'"#),
+    ]);
+}

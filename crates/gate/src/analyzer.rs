@@ -54,6 +54,9 @@ pub(crate) struct Analyzer<'a> {
     /// Symbolic links made on this line (link, target), both absolute: a path through the
     /// link is judged as the path it reaches.
     pub links: Vec<(String, String)>,
+    /// Shell aliases defined on this line (name, text): a later command named like one is
+    /// judged as what it expands to too.
+    pub aliases: Vec<(String, String)>,
     stopped: bool,
     judge: &'a dyn Judge,
 }
@@ -73,6 +76,7 @@ impl<'a> Analyzer<'a> {
             bodies: HashMap::new(),
             remotes: Vec::new(),
             links: Vec::new(),
+            aliases: Vec::new(),
             stopped: false,
             judge,
         }

@@ -559,6 +559,24 @@ fn candidates(text: &str) -> Vec<String> {
     {
         out.push(v.to_owned());
     }
+    // Keystrokes typed into a terminal or console (`tmux send-keys`, `screen -X stuff`) end
+    // each command with a written newline; a pager's `+CMD` runs CMD at start (`less +!CMD`).
+    for t in out.clone() {
+        let typed = t.replace("\\r", "\\n").replace("^M", "\\n");
+        let keys: Vec<&str> = typed
+            .split("\\n")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keys.len() > 1 || keys.first().is_some_and(|k| *k != t) {
+            out.extend(keys.iter().map(|k| k.to_string()));
+        }
+    }
+    for t in out.clone() {
+        if let Some(rest) = t.strip_prefix('+') {
+            out.push(rest.to_owned());
+        }
+    }
     for t in out.clone() {
         let trimmed = t.trim_start();
         for esc in SHELL_ESCAPES {

@@ -109,6 +109,7 @@ fn named(
         // Prints its version or usage and exits.
         return Stream::default();
     }
+    expand_alias(an, fields, io, scope);
     if let Some((_, prefix)) = super::tables::ALIASES.iter().find(|(n, _)| *n == name) {
         let mut expanded: Vec<Field> = prefix.iter().map(|w| Field::lit(w)).collect();
         expanded.extend(args.iter().cloned());
@@ -123,6 +124,7 @@ fn named(
             read_into(args, io, scope);
             return Stream::default();
         }
+        "alias" => define_aliases(an, args),
         "cd" | "pushd" => {
             change_dir(an, args, scope);
             return Stream::default();
@@ -194,6 +196,50 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
             scope.vars.insert(name.to_owned(), value);
         }
     }
+}
+
+/// `alias NAME=TEXT ...`: remembered, so a later command named NAME is judged as TEXT.
+fn define_aliases(an: &mut Analyzer<'_>, args: &[Field]) {
+    for a in args.iter().filter(|a| a.known) {
+        if let Some((name, text)) = a.text.split_once('=') {
+            an.aliases.retain(|(n, _)| n != name);
+            an.aliases.push((name.to_owned(), text.to_owned()));
+        }
+    }
+}
+
+/// A command whose first word is an alias defined earlier on the line is judged as the
+/// alias expands (an alias is not expanded inside its own expansion).
+fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope) {
+    let word = &fields[0];
+    let Some((name, text)) = an.aliases.iter().find(|(n, _)| word.is(n)).cloned() else {
+        return;
+    };
+    let label = format!("alias {name}");
+    if scope.wrappers.contains(&label) {
+        return;
+    }
+    let simple = text
+        .chars()
+        .all(|c| c.is_alphanumeric() || " -_./=~:@%+,".contains(c));
+    if simple {
+        let mut expanded: Vec<Field> = text.split_whitespace().map(Field::lit).collect();
+        expanded.extend(fields[1..].iter().cloned());
+        if !expanded.is_empty() {
+            inner(an, &label, &expanded, io, scope, false);
+        }
+        return;
+    }
+    let mut words = vec![Field::lit(&text)];
+    words.extend(fields[1..].iter().map(|f| Field {
+        text: if f.known {
+            crate::decision::quote(&f.text)
+        } else {
+            f.text.clone()
+        },
+        ..f.clone()
+    }));
+    nested_line(an, &label, &join(&words), io.stdin.clone(), scope);
 }
 
 /// A call of a function defined earlier on the line: its body runs here, in the caller's

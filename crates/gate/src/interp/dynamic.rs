@@ -104,6 +104,16 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
     }
     let mut out = code.to_owned();
     for stmt in code.split([';', '\n']) {
+        // `import subprocess as sp`: `sp.run(...)` is `subprocess.run(...)`.
+        if let Some((module, alias)) = stmt
+            .trim()
+            .strip_prefix("import ")
+            .and_then(|r| r.split_once(" as "))
+            .filter(|(m, _)| ALIASED_MODULES.contains(&m.trim()))
+        {
+            out = replace_receiver(&out, alias.trim(), module.trim());
+            continue;
+        }
         let Some(rest) = stmt.trim().strip_prefix("from ") else {
             continue;
         };
@@ -131,6 +141,23 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
 const ALIASED_MODULES: &[&str] = &["os", "subprocess", "shutil", "pty", "commands", "os.path"];
 
 /// Replaces calls `name(` that are not attribute calls (`x.name(`) with `qualified(`.
+/// `alias.` as a receiver (not part of a longer name) replaced by `module.`.
+fn replace_receiver(code: &str, alias: &str, module: &str) -> String {
+    let pat = format!("{alias}.");
+    let mut out = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(i) = rest.find(&pat) {
+        let before = rest[..i].chars().next_back();
+        let own = !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.');
+        out.push_str(&rest[..i]);
+        out.push_str(if own { module } else { alias });
+        out.push('.');
+        rest = &rest[i + pat.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn replace_calls(code: &str, name: &str, qualified: &str) -> String {
     let pat = format!("{name}(");
     let mut out = String::with_capacity(code.len());

@@ -626,11 +626,20 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
             }
             let text = &code[r.clone()];
             let lits = lits_in(lx, code, r);
-            let home_here =
-                HOME_TOKENS.iter().any(|t| text.contains(t)) || lits.iter().any(|l| l == "HOME");
+            // A string that interpolates (`"$ENV{HOME}/*"`, `"#{dir}/x"`) is no literal path.
+            let interpolated = |l: &str| {
+                matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) && l.contains(['$', '@'])
+                    || lang == Lang::Ruby && l.contains("#{")
+            };
+            let home_here = HOME_TOKENS.iter().any(|t| text.contains(t))
+                || lits.iter().any(|l| l == "HOME")
+                || lits
+                    .iter()
+                    .any(|l| interpolated(l) && HOME_TOKENS.iter().any(|t| l.contains(t)));
+            let dynamic = lits.iter().any(|l| interpolated(l));
             let mut classes: Vec<Class> = lits
                 .iter()
-                .filter(|l| l.as_str() != "HOME")
+                .filter(|l| l.as_str() != "HOME" && !interpolated(l))
                 .map(|l| c.class(&Field::lit(l)))
                 .collect();
             if home_here || home && lits.is_empty() {
@@ -641,7 +650,7 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
                     "fs.interp_delete",
                     Some(format!("{lang:?} deletes outside the workspace")),
                 );
-            } else if classes.is_empty() {
+            } else if classes.is_empty() || dynamic {
                 c.hit(
                     "fs.rm_dynamic",
                     Some(format!("{lang:?} deletes a path the gate cannot read")),
