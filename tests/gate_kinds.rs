@@ -844,6 +844,8 @@ fn typed_keys_aliases_and_interpolation() {
         (Allow, r#"alias ll="ls -la"; ll src"#),
         (Allow, r#"alias g=git; g status"#),
         (Allow, r#"alias gs="git status"; gs "$X""#),
+        (Block, r#"declare -n r=HOME; rm -rf "$r""#),
+        (Allow, r#"declare -i n=3; rm -rf "build/$n""#),
         // C: a module imported under another name, and paths built by interpolation.
         (
             Block,

@@ -130,9 +130,13 @@ fn named(
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
+            // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
+            let nameref = args
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('n'));
             for (k, field) in env_assignments(an, scope, args) {
                 let value = Value {
-                    text: super::field::partial_text(&field),
+                    text: super::field::partial_text(&field).filter(|_| !nameref),
                     taint: field.taint,
                 };
                 scope.vars.insert(k, value);
