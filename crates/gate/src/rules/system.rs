@@ -517,8 +517,10 @@ fn kubectl(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
 /// `terraform`, `tofu`, `terragrunt`, `pulumi`, `cdk`, `cdktf`, `serverless`, `sls`.
 fn terraform(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     let words = &t.words;
+    // `plan -destroy` only shows what a destroy would do.
+    let planning = words.first() == Some(&"plan");
     let destroy = words.iter().any(|w| matches!(*w, "destroy" | "remove"))
-        || words.contains(&"-destroy")
+        || words.contains(&"-destroy") && !planning
         || words.contains(&"stack") && words.iter().any(|w| matches!(*w, "rm" | "remove"));
     let auto = words
         .iter()
