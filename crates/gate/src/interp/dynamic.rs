@@ -111,7 +111,7 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
             .and_then(|r| r.split_once(" as "))
             .filter(|(m, _)| ALIASED_MODULES.contains(&m.trim()))
         {
-            out = replace_receiver(&out, alias.trim(), module.trim());
+            out = replace_word(&out, alias.trim(), module.trim(), '.');
             continue;
         }
         let Some(rest) = stmt.trim().strip_prefix("from ") else {
@@ -131,7 +131,7 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
             if name.is_empty() || alias.is_empty() {
                 continue;
             }
-            out = replace_calls(&out, alias, &format!("{}.{name}", module.trim()));
+            out = replace_word(&out, alias, &format!("{}.{name}", module.trim()), '(');
         }
     }
     out
@@ -140,34 +140,18 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
 /// Modules whose functions run processes, delete, or change permissions.
 const ALIASED_MODULES: &[&str] = &["os", "subprocess", "shutil", "pty", "commands", "os.path"];
 
-/// Replaces calls `name(` that are not attribute calls (`x.name(`) with `qualified(`.
-/// `alias.` as a receiver (not part of a longer name) replaced by `module.`.
-fn replace_receiver(code: &str, alias: &str, module: &str) -> String {
-    let pat = format!("{alias}.");
+/// `name` followed by `after` (a call `name(` or a receiver `name.`), where it is not part
+/// of a longer name, replaced by `with`.
+fn replace_word(code: &str, name: &str, with: &str, after: char) -> String {
+    let pat = format!("{name}{after}");
     let mut out = String::with_capacity(code.len());
     let mut rest = code;
     while let Some(i) = rest.find(&pat) {
         let before = rest[..i].chars().next_back();
         let own = !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.');
         out.push_str(&rest[..i]);
-        out.push_str(if own { module } else { alias });
-        out.push('.');
-        rest = &rest[i + pat.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn replace_calls(code: &str, name: &str, qualified: &str) -> String {
-    let pat = format!("{name}(");
-    let mut out = String::with_capacity(code.len());
-    let mut rest = code;
-    while let Some(i) = rest.find(&pat) {
-        let before = rest[..i].chars().next_back();
-        let own = !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.');
-        out.push_str(&rest[..i]);
-        out.push_str(if own { qualified } else { name });
-        out.push('(');
+        out.push_str(if own { with } else { name });
+        out.push(after);
         rest = &rest[i + pat.len()..];
     }
     out.push_str(rest);

@@ -10,7 +10,7 @@
 //! It is a scan, not a parser of each language: it reads the calls and literals that
 //! matter, and fails closed when a process or deletion target is not a literal.
 
-use crate::args::{Spec, parse};
+use crate::args::{Parsed, Spec, parse};
 use crate::cmd::{Cmd, check_write};
 use crate::field::Field;
 use crate::paths::Class;
@@ -168,16 +168,23 @@ fn perl_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     Some((Lang::Perl, code, script))
 }
 
-/// `ruby`: where the program's code comes from.
-fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
-    let a = parse(args, Spec::new("erICEF", &[]));
+/// Code given with `-e`, or else the first operand as a script file.
+fn code_or_script(lang: Lang, a: &Parsed) -> Source {
     let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
     let script = if code.is_empty() {
         a.operands.first().cloned()
     } else {
         None
     };
-    Some((Lang::Ruby, code, script))
+    (lang, code, script)
+}
+
+/// `ruby`: where the program's code comes from.
+fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    Some(code_or_script(
+        Lang::Ruby,
+        &parse(args, Spec::new("erICEF", &[])),
+    ))
 }
 
 /// `node`, `bun`: where the program's code comes from.
@@ -254,14 +261,10 @@ fn php_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
 
 /// `lua`: where the program's code comes from.
 fn lua_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
-    let a = parse(args, Spec::new("el", &[]));
-    let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
-    let script = if code.is_empty() {
-        a.operands.first().cloned()
-    } else {
-        None
-    };
-    Some((Lang::Lua, code, script))
+    Some(code_or_script(
+        Lang::Lua,
+        &parse(args, Spec::new("el", &[])),
+    ))
 }
 
 /// `Rscript`: where the program's code comes from.
