@@ -887,5 +887,11 @@ fn typed_keys_aliases_and_interpolation() {
         (Block, r#"terraform apply -destroy"#),
         (Allow, r#"supabase db reset"#),
         (Allow, r#"terraform plan -destroy -out tf.plan"#),
+        // B: more options and variables whose value is a command or a write target.
+        (Block, r#"git grep --open-files-in-pager='rm -rf ~' x"#),
+        (Block, r#"npm_config_script_shell='rm -rf ~' npm run build"#),
+        (Block, r#"sort -o ~/.bashrc x"#),
+        (Allow, r#"sort -u -o list.txt list.txt"#),
+        (Allow, r#"git grep -n TODO"#),
     ]);
 }
