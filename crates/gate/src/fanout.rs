@@ -62,8 +62,15 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
     if template.is_empty() {
         template.push(Field::lit("echo"));
     }
-    let stdin = if a.value('a', "arg-file").is_some() {
-        Stream::default()
+    // Items read from a file carry what the file holds (a key file's lines are secrets).
+    let stdin = if let Some(f) = a.value('a', "arg-file") {
+        let f = f.clone();
+        let file = an.file_stream(&f, scope);
+        Stream {
+            text: None,
+            piped: true,
+            ..file
+        }
     } else {
         io.stdin.clone()
     };
