@@ -895,5 +895,12 @@ fn typed_keys_aliases_and_interpolation() {
         (Block, r#"sort -o ~/.bashrc x"#),
         (Allow, r#"sort -u -o list.txt list.txt"#),
         (Allow, r#"git grep -n TODO"#),
+        // F: programs that change their operand files in place write them.
+        (Block, r#"patch ~/.bashrc < p.diff"#),
+        (Block, r#"ex -sc '%s/a/b/|x' ~/.bashrc"#),
+        (Block, r#"dos2unix ~/.bashrc"#),
+        (Allow, r#"patch src/main.c < fix.diff"#),
+        (Allow, r#"patch -p1 < fix.diff"#),
+        (Allow, r#"jq . data.json | sponge data.json"#),
     ]);
 }

@@ -15,8 +15,8 @@ use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY,
-    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS, PACKERS, POWER_METHODS,
+    PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
 };
 use super::text::glob_match;
 
@@ -35,6 +35,18 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     }
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
+    }
+    edited_operands(an, &p.name, &fields[1..], scope);
+}
+
+/// Programs that change the files named as their operands in place: each is a write target.
+fn edited_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let Some((_, short_val, long_val)) = IN_PLACE.iter().find(|(n, _, _)| *n == name) else {
+        return;
+    };
+    let a = super::args::parse(args, super::args::Spec::new(short_val, long_val));
+    for f in &a.operands {
+        check_write(an, scope, f, name);
     }
 }
 

@@ -151,6 +151,29 @@ pub(crate) const PACKERS: &[&str] = &[
     "xxd", "split", "cp", "rsync", "install", "ln",
 ];
 
+/// Programs that change the files named as their operands in place, with their options
+/// that take a value (short letters, long names): `patch FILE < DIFF`, `ed FILE`.
+pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
+    (
+        "patch",
+        "pidoBrVYzDF",
+        &[
+            "input",
+            "output",
+            "directory",
+            "reject-file",
+            "strip",
+            "prefix",
+            "suffix",
+        ],
+    ),
+    ("ed", "p", &["prompt"]),
+    ("ex", "cSTuiw", &["cmd"]),
+    ("dos2unix", "", &[]),
+    ("unix2dos", "", &[]),
+    ("sponge", "", &[]),
+];
+
 /// Programs whose arguments are text they print, search or store, never run.
 pub(crate) const DATA_ONLY: &[&str] = &[
     "echo",
