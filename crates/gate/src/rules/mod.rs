@@ -7,6 +7,7 @@
 //!
 //! It does not unwrap wrappers or parse the line: that is done before a command gets here.
 
+pub(crate) mod container;
 pub(crate) mod fs;
 pub(crate) mod git;
 pub(crate) mod net;

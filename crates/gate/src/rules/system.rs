@@ -863,6 +863,14 @@ fn docker(c: &mut Cmd<'_, '_>, words: &[&str]) {
         if escape {
             c.hit("privesc.container", None);
         }
+        if first != "exec" {
+            let args = c.args().to_vec();
+            let at = args
+                .iter()
+                .position(|a| a.is("run") || a.is("create"))
+                .map_or(args.len(), |i| i + 1);
+            super::container::run(c, &args[at..]);
+        }
         return;
     }
     let all = words
