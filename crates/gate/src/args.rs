@@ -4,7 +4,7 @@
 //!
 //! It does not know any command: callers say which flags take a value.
 
-use super::words::Field;
+use crate::field::Field;
 
 /// Flags and operands of one command.
 #[derive(Debug, Default, Clone)]
@@ -45,6 +45,7 @@ impl<'a> Spec<'a> {
 }
 
 /// Parses `args` (without the program name).
+// long: one pass over the words whose index, option cluster and `--` state every branch shares.
 pub(crate) fn parse(args: &[Field], spec: Spec<'_>) -> Parsed {
     let mut p = Parsed {
         rest: args.len(),

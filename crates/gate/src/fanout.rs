@@ -3,13 +3,14 @@
 //!
 //! Owns how inputs become operands: known stdin text is split into items, paths printed by
 //! `find DIR` or `git ls-files` stand for "something below DIR", anything else is unknown.
-//! Each resulting command is judged through [`super::unwrap::dispatch`].
+//! Each resulting command is judged through `Analyzer::dispatch`.
 
+use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
+use super::cmd::{inner, nested_line};
+use super::field::{DESCENDANT, Field, join};
 use super::paths::Class;
-use super::unwrap::{inner, join, nested_line};
-use super::walk::{Analyzer, Io, Scope, Stream};
-use super::words::{DESCENDANT, Field};
+use super::state::{Io, Scope, Stream};
 
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
 const MAX_ITEMS: usize = 16;
@@ -61,8 +62,15 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
     if template.is_empty() {
         template.push(Field::lit("echo"));
     }
-    let stdin = if a.value('a', "arg-file").is_some() {
-        Stream::default()
+    // Items read from a file carry what the file holds (a key file's lines are secrets).
+    let stdin = if let Some(f) = a.value('a', "arg-file") {
+        let f = f.clone();
+        let file = an.file_stream(&f, scope);
+        Stream {
+            text: None,
+            piped: true,
+            ..file
+        }
     } else {
         io.stdin.clone()
     };
@@ -165,30 +173,7 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
         let t = args[i].text.as_str();
         match t {
             "-exec" | "-execdir" | "-ok" | "-okdir" => {
-                let end = args[i + 1..]
-                    .iter()
-                    .position(|a| a.is(";") || a.is("+"))
-                    .map(|p| i + 1 + p)
-                    .unwrap_or(args.len());
-                let template = &args[i + 1..end];
-                for start in starts.iter().take(MAX_ITEMS) {
-                    let item = descendant(start);
-                    let argv: Vec<Field> = template
-                        .iter()
-                        .map(|f| substitute(f, "{}", &item))
-                        .collect();
-                    if !argv.is_empty() {
-                        inner(
-                            an,
-                            &format!("find {t}"),
-                            &argv,
-                            &Io::default(),
-                            scope,
-                            false,
-                        );
-                    }
-                }
-                i = end + 1;
+                i = find_exec(an, args, i, &starts, scope);
             }
             "-delete" => {
                 for s in &starts {
@@ -209,7 +194,7 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
             }
             "-fprint" | "-fprint0" | "-fprintf" | "-fls" => {
                 if let Some(f) = args.get(i + 1) {
-                    super::rules::writes::check_write(an, scope, f, "find");
+                    super::cmd::check_write(an, scope, f, "find");
                 }
                 i += 2;
             }
@@ -238,4 +223,42 @@ fn descendant(start: &Field) -> Field {
         procsub: false,
         body: None,
     }
+}
+
+/// `find ... -exec CMD {} ;` from `args[at]`: the command runs on a path below each starting
+/// point; returns the index after its terminator.
+fn find_exec(
+    an: &mut Analyzer<'_>,
+    args: &[Field],
+    at: usize,
+    starts: &[Field],
+    scope: &mut Scope,
+) -> usize {
+    let i = at;
+    let t = args[i].text.as_str();
+    let end = args[i + 1..]
+        .iter()
+        .position(|a| a.is(";") || a.is("+"))
+        .map(|p| i + 1 + p)
+        .unwrap_or(args.len());
+    let template = &args[i + 1..end];
+    for start in starts.iter().take(MAX_ITEMS) {
+        let item = descendant(start);
+        let argv: Vec<Field> = template
+            .iter()
+            .map(|f| substitute(f, "{}", &item))
+            .collect();
+        if !argv.is_empty() {
+            inner(
+                an,
+                &format!("find {t}"),
+                &argv,
+                &Io::default(),
+                scope,
+                false,
+            );
+        }
+    }
+
+    end + 1
 }

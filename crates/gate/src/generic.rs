@@ -7,17 +7,18 @@
 //!
 //! It does not know any tool by name: every tool-specific fact is a row in the tables.
 
+use super::analyzer::Analyzer;
+use super::cmd::{check_write, nested_line};
+use super::field::Field;
 use super::paths::Class;
-use super::rules::writes::check_write;
+use super::paths::{Program, normalize_program};
+use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY,
-    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS, PACKERS, POWER_METHODS,
+    PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
 };
 use super::text::glob_match;
-use super::unwrap::{Program, dispatch, nested_line};
-use super::walk::{Analyzer, Io, Scope, Stream};
-use super::words::Field;
 
 /// Most string arguments of one command probed as shell lines.
 const MAX_PROBES: usize = 8;
@@ -34,6 +35,18 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     }
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
+    }
+    edited_operands(an, &p.name, &fields[1..], scope);
+}
+
+/// Programs that change the files named as their operands in place: each is a write target.
+fn edited_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let Some((_, short_val, long_val)) = IN_PLACE.iter().find(|(n, _, _)| *n == name) else {
+        return;
+    };
+    let a = super::args::parse(args, super::args::Spec::new(short_val, long_val));
+    for f in &a.operands {
+        check_write(an, scope, f, name);
     }
 }
 
@@ -243,7 +256,7 @@ fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
     let mut s = scope.clone();
     s.wrappers.push(label.to_owned());
     s.depth += 1;
-    dispatch(an, argv.to_vec(), &Io::default(), &mut s);
+    an.dispatch(argv.to_vec(), &Io::default(), &mut s);
 }
 
 /// The subcommands of [`DESTRUCTIVE`], and of [`PRODUCTION_ONLY`] when the line points the
@@ -375,7 +388,7 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
         );
     }
     if let Some(f) = args.iter().find(|a| a.taint.stored) {
-        let shown = super::words::display(std::slice::from_ref(f));
+        let shown = super::field::display(std::slice::from_ref(f));
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }
     let mut skip_next = false;
@@ -426,7 +439,7 @@ fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
         .map(|a| an.paths.abs(a.text.trim_start_matches("of="), scope))
         .collect();
     for out in outputs {
-        let s = Stream::tainted(super::walk::Taint {
+        let s = Stream::tainted(Taint {
             secret: true,
             stored: true,
             ..Default::default()
@@ -460,7 +473,7 @@ fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
                 .replace("% ", "\u{5}")
                 .split(' ')
                 .filter(|w| !w.is_empty())
-                .map(|w| crate::quote(&w.replace('\u{5}', " ").replace('\u{4}', "%")))
+                .map(|w| crate::decision::quote(&w.replace('\u{5}', " ").replace('\u{4}', "%")))
                 .collect::<Vec<_>>()
                 .join(" ");
             command(an, scope, "git ext::", &with_text(a, &words));
@@ -541,7 +554,7 @@ fn keep_danger(an: &mut Analyzer<'_>, start: usize) {
         let h = &an.hits[i];
         let own =
             h.rule.starts_with("gate.") && h.rule != "gate.bound" || h.rule == "interp.unparsed";
-        if own || h.decision == crate::Decision::Allow {
+        if own || h.decision == crate::decision::Decision::Allow {
             an.hits.remove(i);
         } else {
             i += 1;
@@ -557,6 +570,24 @@ fn candidates(text: &str) -> Vec<String> {
         && !k.contains(char::is_whitespace)
     {
         out.push(v.to_owned());
+    }
+    // Keystrokes typed into a terminal or console (`tmux send-keys`, `screen -X stuff`) end
+    // each command with a written newline; a pager's `+CMD` runs CMD at start (`less +!CMD`).
+    for t in out.clone() {
+        let typed = t.replace("\\r", "\\n").replace("^M", "\\n");
+        let keys: Vec<&str> = typed
+            .split("\\n")
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keys.len() > 1 || keys.first().is_some_and(|k| *k != t) {
+            out.extend(keys.iter().map(|k| k.to_string()));
+        }
+    }
+    for t in out.clone() {
+        if let Some(rest) = t.strip_prefix('+') {
+            out.push(rest.to_owned());
+        }
     }
     for t in out.clone() {
         let trimmed = t.trim_start();
@@ -601,7 +632,7 @@ fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scop
 /// first known program name on (`entr rm -rf X`, `npx rimraf X`, `screen -dm bash -c ...`).
 fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope: &Scope) {
     let known = |a: &Field| {
-        let n = super::unwrap::normalize_program(&a.text).name;
+        let n = normalize_program(&a.text).name;
         a.known
             && !a.text.starts_with('-')
             && (super::tables::KNOWN.contains(&n.as_str())
@@ -614,6 +645,6 @@ fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope:
     let mut s = scope.clone();
     s.wrappers.push(format!("arguments of {name}"));
     s.depth += 1;
-    dispatch(an, args[pos..].to_vec(), io, &mut s);
+    an.dispatch(args[pos..].to_vec(), io, &mut s);
     keep_danger(an, start);
 }

@@ -13,111 +13,53 @@
 //! [`Gate::judge`] never panics and returns within its time bound.
 //!
 //! It does not run anything, read files named on the line, or look at the real filesystem:
-//! every judgement is made from the text, the [`Context`] and the policy.
+//! every judgement is made from the text, the [`Context`] and the policy.//!
+//! Layers, lowest first; a module imports only modules in lower layers, never one above it
+//! (`tests/layers.rs` checks this), and a rule that must judge a nested line recurses
+//! through the `analyzer::Judge` trait object that `walk` installs instead of importing it:
+//! 1. `text`, `tables`
+//! 2. `decision`
+//! 3. `state`
+//! 4. `field`
+//! 5. `args`
+//! 6. `paths`
+//! 7. `policy`
+//! 8. `analyzer`
+//! 9. `words`
+//! 10. `cmd`
+//! 11. `sed`
+//! 12. `interp`
+//! 13. `generic`
+//! 14. `rules`
+//! 15. `fanout`
+//! 16. `unwrap`
+//! 17. `walk`
+//! 18. `lib`
 
+mod analyzer;
 mod args;
+mod cmd;
+mod decision;
 mod fanout;
+mod field;
 mod generic;
 mod interp;
 mod paths;
 mod policy;
 mod rules;
 mod sed;
+mod state;
 mod tables;
 mod text;
 mod unwrap;
 mod walk;
 mod words;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Serialize;
-
+pub use decision::{Context, Decision, Verdict, quote};
 pub use policy::GateError;
 use policy::Policy;
-
-/// Where a line would run: the directories that relative paths and `~` resolve against.
-#[derive(Debug, Clone)]
-pub struct Context {
-    /// The working directory the line starts in.
-    pub cwd: PathBuf,
-    /// The agent's workspace; when `None`, `cwd` is taken as the workspace.
-    pub workspace: Option<PathBuf>,
-    /// The user's home directory; when `None`, `~` stays an unknown home outside the workspace.
-    pub home: Option<PathBuf>,
-}
-
-impl Context {
-    /// A context for the current process: its cwd as workspace, `$HOME` as home.
-    pub fn from_env() -> Context {
-        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-        Context {
-            cwd,
-            workspace: None,
-            home: std::env::var_os("HOME").map(PathBuf::from),
-        }
-    }
-}
-
-/// What the gate says about a line.
-#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    /// Run it.
-    Allow,
-    /// Never run it.
-    Deny,
-    /// A human must decide; headless, this blocks.
-    Ask,
-}
-
-impl Decision {
-    /// The process exit code `gate check` uses for this decision.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Decision::Allow => 0,
-            Decision::Deny => 3,
-            Decision::Ask => 4,
-        }
-    }
-
-    /// How strict the decision is: the verdict of a line is the strictest over its commands.
-    pub(crate) fn severity(self) -> u8 {
-        match self {
-            Decision::Allow => 0,
-            Decision::Ask => 1,
-            Decision::Deny => 2,
-        }
-    }
-
-    /// The lowercase name used in JSON and policy files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allow => "allow",
-            Decision::Deny => "deny",
-            Decision::Ask => "ask",
-        }
-    }
-}
-
-/// The gate's answer for one line.
-#[derive(Debug, Serialize, Clone)]
-pub struct Verdict {
-    /// Allow, deny or ask.
-    pub decision: Decision,
-    /// The id of the rule that fired, if any.
-    pub rule: Option<String>,
-    /// The rule's category (e.g. `fs_destroy`).
-    pub category: Option<String>,
-    /// Why, in one sentence a model can act on.
-    pub reason: String,
-    /// The simple command that triggered the rule, after unwrapping.
-    pub command: Option<String>,
-    /// The wrappers the command was found inside, outermost first (`sudo`, `sh -c`, ...).
-    pub wrappers: Vec<String>,
-    /// A safer way to reach the same goal, where one exists.
-    pub alternative: Option<String>,
-}
 
 /// A loaded policy, ready to judge lines.
 #[derive(Debug)]
@@ -132,7 +74,7 @@ impl Gate {
     pub fn load(policy_file: Option<&Path>) -> Result<Gate, GateError> {
         let policy = Policy::load(policy_file)?;
         let gate = Gate { policy };
-        gate.policy.check_examples(&gate)?;
+        gate.policy.check_examples(|l, c| gate.fired(l, c))?;
         Ok(gate)
     }
 
@@ -148,7 +90,7 @@ impl Gate {
     #[doc(hidden)]
     pub fn example_failures(&self) -> Vec<String> {
         self.policy
-            .example_failures(self, true)
+            .example_failures(|l, c| self.fired(l, c), true)
             .into_iter()
             .map(|e| e.to_string())
             .collect()
@@ -178,19 +120,6 @@ impl Gate {
             .into_iter()
             .map(|h| h.rule)
             .collect()
-    }
-}
-
-/// Quotes a word for a POSIX shell so that it stays exactly one literal word.
-pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

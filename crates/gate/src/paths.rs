@@ -5,9 +5,9 @@
 //! build outputs, scratch space, and partly unknown paths.
 //! It never touches the filesystem: symlinks are not followed.
 
-use super::Context;
-use super::walk::Scope;
-use super::words::{DESCENDANT, UNKNOWN};
+use crate::decision::Context;
+use crate::field::{DESCENDANT, UNKNOWN};
+use crate::state::Scope;
 
 /// Directories inside a workspace that hold build outputs, safe to delete.
 pub(crate) const BUILD_DIRS: &[&str] = &[
@@ -93,6 +93,12 @@ const HOME_SECRETS: &[&str] = &[
     ".cargo/credentials",
     ".password-store",
     ".vault-token",
+    ".pgpass",
+    ".my.cnf",
+    ".config/hub",
+    ".config/rclone",
+    ".terraform.d/credentials.tfrc.json",
+    ".local/share/keyrings",
     ".bash_history",
     ".zsh_history",
     ".history",
@@ -456,6 +462,55 @@ pub(crate) fn normalize(p: &str) -> String {
     } else {
         joined
     }
+}
+
+/// A program as the gate judges it.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    /// Normalized name (`rm`, `python`, `mkfs`).
+    pub name: String,
+    /// Found through `$PATH` or a system directory; an unknown path that shadows a known
+    /// name gets its deny rules but never its allow rules.
+    pub trusted: bool,
+}
+
+/// Normalizes a program word: basename, version suffixes, tool families.
+pub(crate) fn normalize_program(text: &str) -> Program {
+    let trusted = if text.contains('/') {
+        let n = normalize(text);
+        let dir = n.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        matches!(
+            dir,
+            "/bin" | "/usr/bin" | "/sbin" | "/usr/sbin" | "/usr/local/bin" | "/usr/local/sbin"
+        )
+    } else {
+        true
+    };
+    let base = text.rsplit('/').next().unwrap_or(text);
+    let mut name = base.strip_suffix(".sh").unwrap_or(base).to_owned();
+    for family in ["mkfs", "fsck", "mkswap"] {
+        if name.starts_with(&format!("{family}.")) {
+            name = family.to_owned();
+        }
+    }
+    for family in [
+        "python", "pypy", "pip", "perl", "ruby", "php", "node", "nodejs", "lua", "irb", "gem",
+    ] {
+        if let Some(rest) = name.strip_prefix(family)
+            && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            name = if family == "nodejs" {
+                "node".into()
+            } else {
+                family.to_owned()
+            };
+            break;
+        }
+    }
+    if name == "mke2fs" {
+        name = "mkfs".into();
+    }
+    Program { name, trusted }
 }
 
 #[cfg(test)]

@@ -16,10 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::text::glob_match;
-use super::unwrap::Program;
-use super::walk::{Analyzer, Hit, Scope};
-use super::words::Field;
-use super::{Context, Decision, Gate, Verdict};
+use crate::decision::{Context, Decision, Verdict};
+use crate::field::Field;
+use crate::state::Hit;
 
 /// The policy compiled into the binary.
 const DEFAULT_POLICY: &str = include_str!("default-policy.toml");
@@ -183,104 +182,130 @@ impl Policy {
             })?;
         }
         for def in parsed.rule {
-            // Line numbers are only looked up when needed: searching the text for every
-            // rule and example costs more than the rest of loading the policy.
-            let invalid = |message: String| GateError::Invalid {
-                file: name.to_owned(),
-                line: rule_line(text, &def.id),
-                rule: def.id.clone(),
-                message,
-            };
-            let decision = match &def.decision {
-                Some(d) => Some(parse_decision(d).ok_or_else(|| {
-                    invalid(format!("decision must be allow, deny or ask, not {d:?}"))
-                })?),
-                None => None,
-            };
-            let existing = self.rules.get(&def.id).cloned();
-            let meta = match (existing, def.programs.is_empty()) {
-                (Some(mut m), true) => {
-                    if let Some(d) = decision {
-                        m.decision = d;
-                    }
-                    if let Some(c) = &def.category {
-                        m.category = c.clone();
-                    }
-                    if let Some(r) = &def.reason {
-                        m.reason = r.clone();
-                    }
-                    if def.alternative.is_some() {
-                        m.alternative = def.alternative.clone();
-                    }
-                    m
-                }
-                (None, true) if !builtin => {
-                    return Err(invalid(
-                        "no built-in rule has this id; a new rule needs `programs`".into(),
-                    ));
-                }
-                (_, programs_empty) => {
-                    if !programs_empty {
-                        self.custom.retain(|c| c.id != def.id);
-                        self.custom.push(CustomRule {
-                            id: def.id.clone(),
-                            programs: def.programs.clone(),
-                            args: def.args.clone(),
-                        });
-                    }
-                    RuleMeta {
-                        category: def
-                            .category
-                            .clone()
-                            .ok_or_else(|| invalid("missing category".into()))?,
-                        decision: decision.ok_or_else(|| invalid("missing decision".into()))?,
-                        reason: def
-                            .reason
-                            .clone()
-                            .ok_or_else(|| invalid("missing reason".into()))?,
-                        alternative: def.alternative.clone(),
-                    }
-                }
-            };
+            let meta = self.rule_meta(&def, text, name, builtin)?;
             self.rules.insert(def.id.clone(), meta);
-            for (list, should_fire) in [(&def.matches, true), (&def.not_match, false)] {
-                for ex in list {
-                    // The built-in examples are checked by the test suite, which can afford
-                    // the search; a policy file's are checked at load and named exactly.
-                    let at = if builtin {
-                        0
-                    } else {
-                        text.find(ex.as_str())
-                            .map_or_else(|| rule_line(text, &def.id), |at| line_of(text, at))
-                    };
-                    self.examples.push(Example {
-                        file: name.to_owned(),
-                        line: at,
-                        rule: def.id.clone(),
-                        text: ex.clone(),
-                        should_fire,
-                        builtin,
-                    });
-                }
-            }
+            self.add_examples(&def, text, name, builtin);
         }
         Ok(())
     }
 
+    /// The metadata one rule definition gives: a built-in rule's, changed where the
+    /// definition says, or a new rule's (which needs `programs` and every field).
+    fn rule_meta(
+        &mut self,
+        def: &RuleDef,
+        text: &str,
+        name: &str,
+        builtin: bool,
+    ) -> Result<RuleMeta, GateError> {
+        // Line numbers are only looked up when needed: searching the text for every
+        // rule and example costs more than the rest of loading the policy.
+        let invalid = |message: String| GateError::Invalid {
+            file: name.to_owned(),
+            line: rule_line(text, &def.id),
+            rule: def.id.clone(),
+            message,
+        };
+        let decision = match &def.decision {
+            Some(d) => Some(parse_decision(d).ok_or_else(|| {
+                invalid(format!("decision must be allow, deny or ask, not {d:?}"))
+            })?),
+            None => None,
+        };
+        let existing = self.rules.get(&def.id).cloned();
+        let meta = match (existing, def.programs.is_empty()) {
+            (Some(mut m), true) => {
+                if let Some(d) = decision {
+                    m.decision = d;
+                }
+                if let Some(c) = &def.category {
+                    m.category = c.clone();
+                }
+                if let Some(r) = &def.reason {
+                    m.reason = r.clone();
+                }
+                if def.alternative.is_some() {
+                    m.alternative = def.alternative.clone();
+                }
+                m
+            }
+            (None, true) if !builtin => {
+                return Err(invalid(
+                    "no built-in rule has this id; a new rule needs `programs`".into(),
+                ));
+            }
+            (_, programs_empty) => {
+                if !programs_empty {
+                    self.custom.retain(|c| c.id != def.id);
+                    self.custom.push(CustomRule {
+                        id: def.id.clone(),
+                        programs: def.programs.clone(),
+                        args: def.args.clone(),
+                    });
+                }
+                RuleMeta {
+                    category: def
+                        .category
+                        .clone()
+                        .ok_or_else(|| invalid("missing category".into()))?,
+                    decision: decision.ok_or_else(|| invalid("missing decision".into()))?,
+                    reason: def
+                        .reason
+                        .clone()
+                        .ok_or_else(|| invalid("missing reason".into()))?,
+                    alternative: def.alternative.clone(),
+                }
+            }
+        };
+        Ok(meta)
+    }
+
+    /// Records a rule definition's `match`/`not_match` examples.
+    fn add_examples(&mut self, def: &RuleDef, text: &str, name: &str, builtin: bool) {
+        for (list, should_fire) in [(&def.matches, true), (&def.not_match, false)] {
+            for ex in list {
+                // The built-in examples are checked by the test suite, which can afford
+                // the search; a policy file's are checked at load and named exactly.
+                let at = if builtin {
+                    0
+                } else {
+                    text.find(ex.as_str())
+                        .map_or_else(|| rule_line(text, &def.id), |at| line_of(text, at))
+                };
+                self.examples.push(Example {
+                    file: name.to_owned(),
+                    line: at,
+                    rule: def.id.clone(),
+                    text: ex.clone(),
+                    should_fire,
+                    builtin,
+                });
+            }
+        }
+    }
+
     /// Judges the policy file's example lines; the first that does not behave is an error.
-    pub fn check_examples(&self, gate: &Gate) -> Result<(), GateError> {
-        match self.example_failures(gate, false).into_iter().next() {
+    /// `fired` judges a line and returns the ids of the rules that fire on it.
+    pub fn check_examples(
+        &self,
+        fired: impl Fn(&str, &Context) -> Vec<String>,
+    ) -> Result<(), GateError> {
+        match self.example_failures(fired, false).into_iter().next() {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
     /// Every example that does not behave (with `builtin`, the compiled-in ones too).
-    pub fn example_failures(&self, gate: &Gate, builtin: bool) -> Vec<GateError> {
+    pub fn example_failures(
+        &self,
+        fired: impl Fn(&str, &Context) -> Vec<String>,
+        builtin: bool,
+    ) -> Vec<GateError> {
         let ctx = example_context();
         let mut out = Vec::new();
         for ex in self.examples.iter().filter(|e| builtin || !e.builtin) {
-            let fired = gate.fired(&ex.text, &ctx);
+            let fired = fired(&ex.text, &ctx);
             let did = fired.contains(&ex.rule);
             if did != ex.should_fire {
                 // Built-in examples carry no line (see merge); look it up now.
@@ -318,36 +343,21 @@ impl Policy {
         self.rules.keys().cloned().collect()
     }
 
-    /// Applies the file's own rules to one unwrapped command. An `allow` rule on a trusted
-    /// program removes the hits recorded for that command since `first_hit`.
-    pub fn custom_rules(
-        &self,
-        an: &mut Analyzer<'_>,
-        prog: &Program,
-        fields: &[Field],
-        scope: &Scope,
-        first_hit: usize,
-    ) {
-        for rule in &self.custom {
-            if !rule.programs.contains(&prog.name) {
-                continue;
-            }
-            let args = &fields[1..];
+    /// The ids of the file's own rules that match one unwrapped command: its program is one
+    /// the rule names, and every argument pattern matches some known argument.
+    pub fn custom_matches<'p>(
+        &'p self,
+        name: &'p str,
+        fields: &'p [Field],
+    ) -> impl Iterator<Item = &'p str> + 'p {
+        self.custom.iter().filter_map(move |rule| {
+            let args = fields.get(1..).unwrap_or_default();
             let all = rule
                 .args
                 .iter()
                 .all(|pat| args.iter().any(|a| a.known && glob_match(pat, &a.text)));
-            if !all {
-                continue;
-            }
-            if self.decision_of(&rule.id) == Decision::Allow {
-                if prog.trusted {
-                    an.hits.truncate(first_hit);
-                }
-                continue;
-            }
-            an.hit(&rule.id, scope, fields, None);
-        }
+            (rule.programs.iter().any(|p| p == name) && all).then_some(rule.id.as_str())
+        })
     }
 
     /// The verdict over all hits: the strictest decision wins, the first hit breaks ties.

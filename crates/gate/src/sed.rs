@@ -3,9 +3,8 @@
 //! mentions `chmod -R 777` is text, not a command.
 
 use crate::args::{Spec, parse};
-use crate::rules::Cmd;
-use crate::rules::writes::check_write;
-use crate::words::Field;
+use crate::cmd::{Cmd, check_write};
+use crate::field::Field;
 
 /// sed: the `e` command and `s///e` run shell commands; `w FILE` and `-i` write files.
 pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
@@ -51,6 +50,7 @@ enum SedCmd {
 }
 
 /// The commands of a sed script that run or write something.
+// long: one pass over the script whose position, address and command state every branch shares.
 fn sed_commands(script: &str) -> Vec<SedCmd> {
     let mut out = Vec::new();
     let chars: Vec<char> = script.chars().collect();

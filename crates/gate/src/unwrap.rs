@@ -8,66 +8,19 @@
 //!
 //! It does not judge what the final command does: that is [`super::rules`].
 
+use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
-use super::paths::normalize;
+use super::cmd::{inner, nested_line};
+use super::field::{Field, UNKNOWN, join};
+use super::paths::{Program, normalize_program};
+use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
 use super::text::glob_match;
-use super::walk::{Analyzer, Io, Scope, Stream, Taint};
-use super::words::{Field, UNKNOWN};
 
 /// Shells that run `-c` strings, script files, or their stdin.
 const SHELLS: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "yash", "posh", "csh",
     "tcsh",
 ];
-
-/// A program as the gate judges it.
-#[derive(Debug, Clone)]
-pub(crate) struct Program {
-    /// Normalized name (`rm`, `python`, `mkfs`).
-    pub name: String,
-    /// Found through `$PATH` or a system directory; an unknown path that shadows a known
-    /// name gets its deny rules but never its allow rules.
-    pub trusted: bool,
-}
-
-/// Normalizes a program word: basename, version suffixes, tool families.
-pub(crate) fn normalize_program(text: &str) -> Program {
-    let trusted = if text.contains('/') {
-        let n = normalize(text);
-        let dir = n.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-        matches!(
-            dir,
-            "/bin" | "/usr/bin" | "/sbin" | "/usr/sbin" | "/usr/local/bin" | "/usr/local/sbin"
-        )
-    } else {
-        true
-    };
-    let base = text.rsplit('/').next().unwrap_or(text);
-    let mut name = base.strip_suffix(".sh").unwrap_or(base).to_owned();
-    for family in ["mkfs", "fsck", "mkswap"] {
-        if name.starts_with(&format!("{family}.")) {
-            name = family.to_owned();
-        }
-    }
-    for family in [
-        "python", "pypy", "pip", "perl", "ruby", "php", "node", "nodejs", "lua", "irb", "gem",
-    ] {
-        if let Some(rest) = name.strip_prefix(family)
-            && rest.chars().all(|c| c.is_ascii_digit() || c == '.')
-        {
-            name = if family == "nodejs" {
-                "node".into()
-            } else {
-                family.to_owned()
-            };
-            break;
-        }
-    }
-    if name == "mke2fs" {
-        name = "mkfs".into();
-    }
-    Program { name, trusted }
-}
 
 /// Judges one simple command given as fields (`fields[0]` is the program word).
 pub(crate) fn dispatch(
@@ -156,6 +109,7 @@ fn named(
         // Prints its version or usage and exits.
         return Stream::default();
     }
+    expand_alias(an, fields, io, scope);
     if let Some((_, prefix)) = super::tables::ALIASES.iter().find(|(n, _)| *n == name) {
         let mut expanded: Vec<Field> = prefix.iter().map(|w| Field::lit(w)).collect();
         expanded.extend(args.iter().cloned());
@@ -170,14 +124,19 @@ fn named(
             read_into(args, io, scope);
             return Stream::default();
         }
+        "alias" => define_aliases(an, args),
         "cd" | "pushd" => {
             change_dir(an, args, scope);
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
+            // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
+            let nameref = args
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('n'));
             for (k, field) in env_assignments(an, scope, args) {
-                let value = super::walk::Value {
-                    text: super::words::partial_text(&field),
+                let value = Value {
+                    text: super::field::partial_text(&field).filter(|_| !nameref),
                     taint: field.taint,
                 };
                 scope.vars.insert(k, value);
@@ -211,9 +170,9 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
         }
         Some(_) => None,
     };
-    let value = super::walk::Value {
+    let value = Value {
         text: old,
-        taint: super::walk::Taint::default(),
+        taint: Taint::default(),
     };
     scope.vars.insert("OLDPWD".to_owned(), value);
 }
@@ -234,13 +193,57 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         }
         let name = a.text.trim_start_matches("-a");
         if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            let value = super::walk::Value {
+            let value = Value {
                 text: None,
                 taint: io.stdin.taint,
             };
             scope.vars.insert(name.to_owned(), value);
         }
     }
+}
+
+/// `alias NAME=TEXT ...`: remembered, so a later command named NAME is judged as TEXT.
+fn define_aliases(an: &mut Analyzer<'_>, args: &[Field]) {
+    for a in args.iter().filter(|a| a.known) {
+        if let Some((name, text)) = a.text.split_once('=') {
+            an.aliases.retain(|(n, _)| n != name);
+            an.aliases.push((name.to_owned(), text.to_owned()));
+        }
+    }
+}
+
+/// A command whose first word is an alias defined earlier on the line is judged as the
+/// alias expands (an alias is not expanded inside its own expansion).
+fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope) {
+    let word = &fields[0];
+    let Some((name, text)) = an.aliases.iter().find(|(n, _)| word.is(n)).cloned() else {
+        return;
+    };
+    let label = format!("alias {name}");
+    if scope.wrappers.contains(&label) {
+        return;
+    }
+    let simple = text
+        .chars()
+        .all(|c| c.is_alphanumeric() || " -_./=~:@%+,".contains(c));
+    if simple {
+        let mut expanded: Vec<Field> = text.split_whitespace().map(Field::lit).collect();
+        expanded.extend(fields[1..].iter().cloned());
+        if !expanded.is_empty() {
+            inner(an, &label, &expanded, io, scope, false);
+        }
+        return;
+    }
+    let mut words = vec![Field::lit(&text)];
+    words.extend(fields[1..].iter().map(|f| Field {
+        text: if f.known {
+            crate::decision::quote(&f.text)
+        } else {
+            f.text.clone()
+        },
+        ..f.clone()
+    }));
+    nested_line(an, &label, &join(&words), io.stdin.clone(), scope);
 }
 
 /// A call of a function defined earlier on the line: its body runs here, in the caller's
@@ -250,7 +253,7 @@ fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
     let Some(body) = an.bodies.get(name).cloned() else {
         return false;
     };
-    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= super::walk::MAX_DEPTH {
+    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= MAX_DEPTH {
         return true;
     }
     let saved = scope.function.replace(name.to_owned());
@@ -278,45 +281,39 @@ fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) -> Vec<(
     out
 }
 
-/// Judges `inner` as the command a wrapper runs.
-pub(crate) fn inner(
-    an: &mut Analyzer<'_>,
-    label: &str,
-    inner: &[Field],
-    io: &Io,
-    scope: &Scope,
-    privileged: bool,
-) -> Stream {
-    let mut s = scope.clone();
-    s.wrappers.push(label.to_owned());
-    s.privileged |= privileged;
-    s.depth += 1;
-    dispatch(an, inner.to_vec(), io, &mut s)
+/// The command a wrapper was found in, as its handler sees it.
+struct Wrapped<'w> {
+    name: &'w str,
+    fields: &'w [Field],
+    args: &'w [Field],
+    io: &'w Io,
 }
 
-/// Judges `text` as a shell line run by a wrapper.
-pub(crate) fn nested_line(
-    an: &mut Analyzer<'_>,
-    label: &str,
-    text: &Field,
-    stdin: Stream,
-    scope: &Scope,
-) -> Stream {
-    let mut s = scope.clone();
-    s.wrappers.push(label.to_owned());
-    s.depth += 1;
-    if text.taint.hidden_code() {
-        // Decoded or downloaded code never runs, even when the gate can read it.
-        an.hit("rce.decoded_exec", &s, std::slice::from_ref(text), None);
-    }
-    if !text.known {
-        if !text.taint.hidden_code() {
-            an.hit("gate.dynamic_code", &s, std::slice::from_ref(text), None);
-        }
-        return Stream::default();
-    }
-    an.run_line(&text.text, &mut s, stdin)
-}
+/// A wrapper handler: `Some` output once it judged what the wrapper runs, `None` when the
+/// command is to be judged as a program of its own.
+type Unwrap = fn(&mut Analyzer<'_>, &Wrapped<'_>, &mut Scope) -> Option<Stream>;
+
+/// Wrappers whose options need more than `tables::WRAPPERS` says: one row per wrapper family.
+const UNWRAP: &[(&[&str], Unwrap)] = &[
+    (&["sudo", "doas", "run0", "pkexec"], wrap_sudo),
+    (&["su"], wrap_su),
+    (&["env"], wrap_env),
+    (&["command"], wrap_command),
+    (&["taskset"], wrap_taskset),
+    (&["valgrind", "perf"], wrap_valgrind),
+    (&["busybox", "toybox"], wrap_busybox),
+    (&["flock"], wrap_flock),
+    (&["watch"], wrap_watch),
+    (&["script"], wrap_script),
+    (&["eval"], wrap_eval),
+    (&["trap"], wrap_trap),
+    (&["source", "."], wrap_source),
+    (&["ssh"], wrap_ssh),
+    (&["vim", "vi", "nvim", "view", "ex", "vimdiff"], wrap_vim),
+    (&["xargs"], wrap_xargs),
+    (&["parallel"], wrap_parallel),
+    (&["find"], wrap_find),
+];
 
 /// Wrappers: returns `None` when `p` is not one.
 fn wrapper(
@@ -326,286 +323,374 @@ fn wrapper(
     io: &Io,
     scope: &mut Scope,
 ) -> Option<Stream> {
-    let args = &fields[1..];
-    let name = p.name.as_str();
-    let simple = |spec: Spec<'_>| -> usize { parse(args, spec).rest };
-    let table = super::tables::WRAPPERS
-        .iter()
-        .find(|w| w.names.contains(&name));
-    let rest = match name {
-        _ if table.is_some() => table.map_or(0, |w| {
-            w.operands_first + simple(Spec::wrapper(w.short_val, w.long_val))
-        }),
-        "sudo" | "doas" | "run0" | "pkexec" => {
-            let a = parse(
-                args,
-                Spec::wrapper(
-                    "ugUpCDrthTR",
-                    &[
-                        "user",
-                        "group",
-                        "other-user",
-                        "prompt",
-                        "close-from",
-                        "chdir",
-                        "role",
-                        "type",
-                        "host",
-                        "command-timeout",
-                        "chroot",
-                    ],
-                ),
-            );
-            let shell = a.has('s', "shell") || a.has('i', "login");
-            if a.has('e', "edit") {
-                for f in &a.operands {
-                    super::rules::writes::check_write(an, scope, f, name);
-                }
-                return Some(Stream::default());
-            }
-            if a.operands.is_empty() {
-                if shell || name == "pkexec" {
-                    an.hit("privesc.root_shell", scope, fields, None);
-                }
-                return Some(Stream::default());
-            }
-            let mut s = scope.clone();
-            if shell {
-                // `sudo -s CMD` runs CMD through the root shell.
-                s.wrappers.push(name.to_owned());
-                s.privileged = true;
-                let line = Field {
-                    text: a
-                        .operands
-                        .iter()
-                        .map(|f| f.text.clone())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    known: a.operands.iter().all(|f| f.known),
-                    ..Field::default()
-                };
-                return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
-            }
-            // `sudo VAR=value CMD`: assignments before the command, as with env.
-            let skip = a
-                .operands
-                .iter()
-                .take_while(|f| {
-                    f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.'])
-                })
-                .count();
-            env_assignments(an, scope, &a.operands[..skip]);
-            if skip >= a.operands.len() {
-                return Some(Stream::default());
-            }
-            return Some(inner(an, name, &a.operands[skip..], io, scope, true));
-        }
-        "su" => {
-            if args
-                .iter()
-                .any(|a| a.is("--help") || a.is("-h") || a.is("--version"))
-            {
-                return Some(Stream::default());
-            }
-            an.hit("privesc.su", scope, fields, None);
-            let a = parse(
-                args,
-                Spec::new(
-                    "csgw",
-                    &[
-                        "command",
-                        "shell",
-                        "group",
-                        "supp-group",
-                        "whitelist-environment",
-                    ],
-                ),
-            );
-            if let Some(c) = a.value('c', "command") {
-                let mut s = scope.clone();
-                s.privileged = true;
-                return Some(nested_line(an, "su -c", &c.clone(), io.stdin.clone(), &s));
-            }
-            return Some(Stream::default());
-        }
-        "env" => {
-            let a = parse(
-                args,
-                Spec::wrapper(
-                    "uSCP",
-                    &[
-                        "unset",
-                        "split-string",
-                        "chdir",
-                        "default-signal",
-                        "ignore-signal",
-                        "block-signal",
-                    ],
-                ),
-            );
-            let mut cmd: Vec<Field> = Vec::new();
-            if let Some(s) = a.value('S', "split-string") {
-                cmd.extend(s.text.split_whitespace().map(|w| Field {
-                    text: w.to_owned(),
-                    ..s.clone()
-                }));
-            }
-            let assigns = a
-                .operands
-                .iter()
-                .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
-                .count();
-            env_assignments(an, scope, &a.operands[..assigns]);
-            let ops: Vec<Field> = a.operands[assigns..].to_vec();
-            cmd.extend(ops);
-            if cmd.is_empty() {
-                // `env` alone prints the environment.
-                return Some(Stream::tainted(Taint {
-                    secret: true,
-                    stored: true,
-                    ..Taint::default()
-                }));
-            }
-            return Some(inner(an, "env", &cmd, io, scope, false));
-        }
-        "command" => {
-            let a = parse(args, Spec::wrapper("", &[]));
-            if a.has('v', "") || a.has('V', "") {
-                return Some(Stream::default());
-            }
-            a.rest
-        }
-        "taskset" => {
-            let a = parse(args, Spec::wrapper("", &["cpu-list"]));
-            if a.has('p', "pid") {
-                return Some(Stream::default());
-            }
-            a.rest + 1
-        }
-        "valgrind" | "perf" => {
-            let skip = usize::from(
-                name == "perf"
-                    && args
-                        .first()
-                        .is_some_and(|a| a.is("record") || a.is("stat") || a.is("trace")),
-            );
-            skip + parse(&args[skip.min(args.len())..], Spec::wrapper("oe", &[])).rest
-        }
-        "busybox" | "toybox" => 0,
-        "flock" => {
-            let a = parse(
-                args,
-                Spec::wrapper("wEc", &["timeout", "conflict-exit-code", "command"]),
-            );
-            if let Some(c) = a.value('c', "command") {
-                return Some(nested_line(
-                    an,
-                    "flock -c",
-                    &c.clone(),
-                    io.stdin.clone(),
-                    scope,
-                ));
-            }
-            if a.operands.len() > 1
-                && a.operands[1].text == "-c"
-                && let Some(c) = a.operands.get(2)
-            {
-                return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
-            }
-            a.rest + 1
-        }
-        "watch" => {
-            let a = parse(args, Spec::wrapper("nd", &["interval", "differences"]));
-            if a.operands.is_empty() {
-                return Some(Stream::default());
-            }
-            if a.has('x', "exec") {
-                return Some(inner(an, "watch", &a.operands, io, scope, false));
-            }
-            return Some(nested_line(
-                an,
-                "watch",
-                &join(&a.operands),
-                Stream::default(),
-                scope,
-            ));
-        }
-        "script" => {
-            let a = parse(
-                args,
-                Spec::new(
-                    "cEIOBTtm",
-                    &[
-                        "command",
-                        "echo",
-                        "log-in",
-                        "log-out",
-                        "log-io",
-                        "log-timing",
-                        "timing",
-                        "logging-format",
-                    ],
-                ),
-            );
-            if let Some(c) = a.value('c', "command") {
-                return Some(nested_line(
-                    an,
-                    "script -c",
-                    &c.clone(),
-                    io.stdin.clone(),
-                    scope,
-                ));
-            }
-            return Some(Stream::default());
-        }
-        "eval" => {
-            let text = join(args);
-            if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
-                return Some(Stream::default());
-            }
-            return Some(nested_line(an, "eval", &text, io.stdin.clone(), scope));
-        }
-        "trap" => {
-            if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
-                return Some(nested_line(an, "trap", c, Stream::default(), scope));
-            }
-            return Some(Stream::default());
-        }
-        "source" | "." => {
-            if let Some(f) = args.first() {
-                script_operand(an, fields, f, scope);
-            }
-            return Some(Stream::default());
-        }
-        "ssh" => {
-            let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
-            if a.operands.len() > 1 {
-                let mut s = scope.clone();
-                s.cwd = None;
-                return Some(nested_line(
-                    an,
-                    "ssh",
-                    &join(&a.operands[1..]),
-                    io.stdin.clone(),
-                    &s,
-                ));
-            }
-            return None;
-        }
-        "vim" | "vi" | "nvim" | "view" | "ex" | "vimdiff" => {
-            editor_commands(an, fields, args, io, scope);
-            return None;
-        }
-        "xargs" => return Some(super::fanout::xargs(an, args, io, scope)),
-        "parallel" => return Some(super::fanout::parallel(an, args, io, scope)),
-        "find" => return Some(super::fanout::find(an, fields, scope)),
-        _ => return None,
+    let w = Wrapped {
+        name: p.name.as_str(),
+        fields,
+        args: &fields[1..],
+        io,
     };
-    let rest = rest.min(args.len());
-    if rest >= args.len() {
+    if let Some(t) = super::tables::WRAPPERS
+        .iter()
+        .find(|t| t.names.contains(&w.name))
+    {
+        let skip = parse(w.args, Spec::wrapper(t.short_val, t.long_val)).rest;
+        return rest(an, &w, scope, t.operands_first + skip);
+    }
+    let (_, handler) = UNWRAP.iter().find(|(names, _)| names.contains(&w.name))?;
+    handler(an, &w, scope)
+}
+
+/// Judges what a wrapper runs: its arguments from `rest` on.
+fn rest(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope, rest: usize) -> Option<Stream> {
+    let rest = rest.min(w.args.len());
+    if rest >= w.args.len() {
         return Some(Stream::default());
     }
-    Some(inner(an, name, &args[rest..], io, scope, false))
+    Some(inner(an, w.name, &w.args[rest..], w.io, scope, false))
+}
+
+/// `sudo`, `doas`, `run0`, `pkexec`.
+fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    let io = w.io;
+    let name = w.name;
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "ugUpCDrthTR",
+            &[
+                "user",
+                "group",
+                "other-user",
+                "prompt",
+                "close-from",
+                "chdir",
+                "role",
+                "type",
+                "host",
+                "command-timeout",
+                "chroot",
+            ],
+        ),
+    );
+    let shell = a.has('s', "shell") || a.has('i', "login");
+    if a.has('e', "edit") {
+        for f in &a.operands {
+            super::cmd::check_write(an, scope, f, name);
+        }
+        return Some(Stream::default());
+    }
+    if a.operands.is_empty() {
+        if shell || name == "pkexec" {
+            an.hit("privesc.root_shell", scope, fields, None);
+        }
+        return Some(Stream::default());
+    }
+    let mut s = scope.clone();
+    if shell {
+        // `sudo -s CMD` runs CMD through the root shell.
+        s.wrappers.push(name.to_owned());
+        s.privileged = true;
+        let line = Field {
+            text: a
+                .operands
+                .iter()
+                .map(|f| f.text.clone())
+                .collect::<Vec<_>>()
+                .join(" "),
+            known: a.operands.iter().all(|f| f.known),
+            ..Field::default()
+        };
+        return Some(nested_line(an, "sh -c", &line, io.stdin.clone(), &s));
+    }
+    // `sudo VAR=value CMD`: assignments before the command, as with env.
+    let skip = a
+        .operands
+        .iter()
+        .take_while(|f| f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.']))
+        .count();
+    env_assignments(an, scope, &a.operands[..skip]);
+    if skip >= a.operands.len() {
+        return Some(Stream::default());
+    }
+    Some(inner(an, name, &a.operands[skip..], io, scope, true))
+}
+
+/// `su`.
+fn wrap_su(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    let io = w.io;
+    if args
+        .iter()
+        .any(|a| a.is("--help") || a.is("-h") || a.is("--version"))
+    {
+        return Some(Stream::default());
+    }
+    an.hit("privesc.su", scope, fields, None);
+    let a = parse(
+        args,
+        Spec::new(
+            "csgw",
+            &[
+                "command",
+                "shell",
+                "group",
+                "supp-group",
+                "whitelist-environment",
+            ],
+        ),
+    );
+    if let Some(c) = a.value('c', "command") {
+        let mut s = scope.clone();
+        s.privileged = true;
+        return Some(nested_line(an, "su -c", &c.clone(), io.stdin.clone(), &s));
+    }
+    Some(Stream::default())
+}
+
+/// `env`.
+fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "uSCP",
+            &[
+                "unset",
+                "split-string",
+                "chdir",
+                "default-signal",
+                "ignore-signal",
+                "block-signal",
+            ],
+        ),
+    );
+    let mut cmd: Vec<Field> = Vec::new();
+    if let Some(s) = a.value('S', "split-string") {
+        cmd.extend(s.text.split_whitespace().map(|w| Field {
+            text: w.to_owned(),
+            ..s.clone()
+        }));
+    }
+    let assigns = a
+        .operands
+        .iter()
+        .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
+        .count();
+    env_assignments(an, scope, &a.operands[..assigns]);
+    let ops: Vec<Field> = a.operands[assigns..].to_vec();
+    cmd.extend(ops);
+    if cmd.is_empty() {
+        // `env` alone prints the environment.
+        return Some(Stream::tainted(Taint {
+            secret: true,
+            stored: true,
+            ..Taint::default()
+        }));
+    }
+    Some(inner(an, "env", &cmd, io, scope, false))
+}
+
+/// `command`.
+fn wrap_command(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let a = parse(args, Spec::wrapper("", &[]));
+    if a.has('v', "") || a.has('V', "") {
+        return Some(Stream::default());
+    }
+    rest(an, w, scope, a.rest)
+}
+
+/// `taskset`.
+fn wrap_taskset(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let a = parse(args, Spec::wrapper("", &["cpu-list"]));
+    if a.has('p', "pid") {
+        return Some(Stream::default());
+    }
+    rest(an, w, scope, a.rest + 1)
+}
+
+/// `valgrind`, `perf`.
+fn wrap_valgrind(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let name = w.name;
+    let skip = usize::from(
+        name == "perf"
+            && args
+                .first()
+                .is_some_and(|a| a.is("record") || a.is("stat") || a.is("trace")),
+    );
+    rest(
+        an,
+        w,
+        scope,
+        skip + parse(&args[skip.min(args.len())..], Spec::wrapper("oe", &[])).rest,
+    )
+}
+
+/// `busybox`, `toybox`.
+fn wrap_busybox(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    rest(an, w, scope, 0)
+}
+
+/// `flock`.
+fn wrap_flock(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(
+        args,
+        Spec::wrapper("wEc", &["timeout", "conflict-exit-code", "command"]),
+    );
+    if let Some(c) = a.value('c', "command") {
+        return Some(nested_line(
+            an,
+            "flock -c",
+            &c.clone(),
+            io.stdin.clone(),
+            scope,
+        ));
+    }
+    if a.operands.len() > 1
+        && a.operands[1].text == "-c"
+        && let Some(c) = a.operands.get(2)
+    {
+        return Some(nested_line(an, "flock -c", c, io.stdin.clone(), scope));
+    }
+    rest(an, w, scope, a.rest + 1)
+}
+
+/// `watch`.
+fn wrap_watch(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(args, Spec::wrapper("nd", &["interval", "differences"]));
+    if a.operands.is_empty() {
+        return Some(Stream::default());
+    }
+    if a.has('x', "exec") {
+        return Some(inner(an, "watch", &a.operands, io, scope, false));
+    }
+    Some(nested_line(
+        an,
+        "watch",
+        &join(&a.operands),
+        Stream::default(),
+        scope,
+    ))
+}
+
+/// `script`.
+fn wrap_script(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(
+        args,
+        Spec::new(
+            "cEIOBTtm",
+            &[
+                "command",
+                "echo",
+                "log-in",
+                "log-out",
+                "log-io",
+                "log-timing",
+                "timing",
+                "logging-format",
+            ],
+        ),
+    );
+    if let Some(c) = a.value('c', "command") {
+        return Some(nested_line(
+            an,
+            "script -c",
+            &c.clone(),
+            io.stdin.clone(),
+            scope,
+        ));
+    }
+    Some(Stream::default())
+}
+
+/// `eval`.
+fn wrap_eval(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let text = join(args);
+    if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
+        return Some(Stream::default());
+    }
+    Some(nested_line(an, "eval", &text, io.stdin.clone(), scope))
+}
+
+/// `trap`.
+fn wrap_trap(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
+        return Some(nested_line(an, "trap", c, Stream::default(), scope));
+    }
+    Some(Stream::default())
+}
+
+/// `source`, `.`.
+fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    if let Some(f) = args.first() {
+        script_operand(an, fields, f, scope);
+    }
+    Some(Stream::default())
+}
+
+/// `ssh`.
+fn wrap_ssh(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
+    if a.operands.len() > 1 {
+        let mut s = scope.clone();
+        s.cwd = None;
+        return Some(nested_line(
+            an,
+            "ssh",
+            &join(&a.operands[1..]),
+            io.stdin.clone(),
+            &s,
+        ));
+    }
+    None
+}
+
+/// `vim`, `vi`, `nvim`, `view`, `ex`, `vimdiff`.
+fn wrap_vim(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let fields = w.fields;
+    let io = w.io;
+    editor_commands(an, fields, args, io, scope);
+    None
+}
+
+/// `xargs`.
+fn wrap_xargs(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    Some(super::fanout::xargs(an, args, io, scope))
+}
+
+/// `parallel`.
+fn wrap_parallel(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let args = w.args;
+    let io = w.io;
+    Some(super::fanout::parallel(an, args, io, scope))
+}
+
+/// `find`.
+fn wrap_find(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
+    let fields = w.fields;
+    Some(super::fanout::find(an, fields, scope))
 }
 
 /// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
@@ -663,20 +748,6 @@ fn vim_system_call(cmd: &str) -> Option<String> {
     let body = &rest[1..];
     let end = body.find(quote)?;
     Some(body[..end].to_owned())
-}
-
-/// Joins fields into one shell line (what `eval`, `watch` and `ssh` do).
-pub(crate) fn join(fields: &[Field]) -> Field {
-    let mut f = Field::lit("");
-    for (i, g) in fields.iter().enumerate() {
-        if i > 0 {
-            f.text.push(' ');
-        }
-        f.text.push_str(&g.text);
-        f.known &= g.known;
-        f.taint = f.taint.merge(g.taint);
-    }
-    f
 }
 
 /// A script file run by a shell or `source`: downloaded or decoded code is denied.

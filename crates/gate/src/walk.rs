@@ -1,190 +1,54 @@
 //! Walks a bash syntax tree and judges every simple command in it.
 //!
-//! Owns the [`Analyzer`] (hits found so far, the time and step budget, what the line has
-//! downloaded or defined) and the [`Scope`] (variables assigned earlier on the line, the
-//! effective working directory, the wrappers around the current command).
+//! Owns the parse of a line and the walk of its tree: lists, pipelines, compound commands,
+//! redirections and assignments, carrying the [`Scope`] (variables assigned earlier on the
+//! line, the effective working directory, the wrappers around the current command).
+//! It is the [`Judge`] the [`Analyzer`] recurses through.
 //! Pipelines carry a [`Stream`]: what the previous command writes, when the gate can tell
 //! (static text, or data tainted as downloaded, decoded or secret).
 //!
 //! It does not decide anything itself: simple commands go to [`super::unwrap::dispatch`].
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{Duration, Instant};
 
 use brush_parser::ast::{
     Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, IoFileRedirectKind,
     IoFileRedirectTarget, IoRedirect, Pipeline, SeparatorOperator, SimpleCommand,
 };
 
+use super::analyzer::{Analyzer, Judge};
+use super::decision::{Context, Decision};
+use super::field::Field;
 use super::policy::Policy;
-use super::words::Field;
-use super::{Context, Decision, paths::Paths};
+use super::state::{Hit, Io, MAX_LINE, Scope, Stream, Taint, Value};
 
-/// Longest line the gate reads; longer is denied (a bound, not a judgement).
-pub(crate) const MAX_LINE: usize = 64 * 1024;
-/// Deepest nesting of `sh -c`, `eval`, substitutions and wrappers.
-pub(crate) const MAX_DEPTH: usize = 12;
-/// Most simple commands judged for one line, counting every unwrapping.
-const MAX_STEPS: usize = 4000;
 /// Deepest bracket nesting handed to the parser.
 const MAX_NESTING: usize = 48;
-/// Wall-clock bound for one line.
-const TIME_BOUND: Duration = Duration::from_millis(200);
 /// Longest literal `for` list expanded value by value.
 const MAX_LOOP_VALUES: usize = 32;
 
-/// One rule that fired on one simple command.
-#[derive(Debug, Clone)]
-pub(crate) struct Hit {
-    pub rule: String,
-    pub decision: Decision,
-    pub command: String,
-    pub wrappers: Vec<String>,
-    pub detail: Option<String>,
-}
+/// The walk as the [`Judge`] nested lines and commands recurse through.
+struct Walk;
 
-/// Where data came from, as far as the gate can tell.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Taint {
-    /// Fetched from the network.
-    pub net: bool,
-    /// Decoded, decompressed or transformed so that its text is hidden from the gate.
-    pub decoded: bool,
-    /// Holds secrets (key files, environment, tokens).
-    pub secret: bool,
-    /// Shell code printed by a tool made to be `eval`ed (`direnv export bash`).
-    pub shellenv: bool,
-    /// Secret material read from a credential file or store (not a token variable, which
-    /// may go to the API it is for): it goes to no network program at all.
-    pub stored: bool,
-    /// Ids of processes or containers this work started, or that hold a given port
-    /// (`$!`, `cat app.pid`, `lsof -t -i:3000`, `docker ps -q`): ordinary to stop.
-    pub pids: bool,
-}
-
-impl Taint {
-    pub fn merge(self, o: Taint) -> Taint {
-        Taint {
-            net: self.net || o.net,
-            decoded: self.decoded || o.decoded,
-            secret: self.secret || o.secret,
-            shellenv: self.shellenv || o.shellenv,
-            stored: self.stored || o.stored,
-            pids: self.pids || o.pids,
-        }
+impl Judge for Walk {
+    fn line(&self, an: &mut Analyzer<'_>, text: &str, scope: &mut Scope, stdin: Stream) -> Stream {
+        an.walk_line(text, scope, stdin)
     }
-    /// Code from here must never reach a shell or interpreter.
-    pub fn hidden_code(self) -> bool {
-        self.net || self.decoded
+
+    fn command(
+        &self,
+        an: &mut Analyzer<'_>,
+        fields: Vec<Field>,
+        io: &Io,
+        scope: &mut Scope,
+    ) -> Stream {
+        super::unwrap::dispatch(an, fields, io, scope)
     }
-}
-
-/// What a command writes to its stdout (and the next command of a pipeline reads).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Stream {
-    /// The exact text, when static.
-    pub text: Option<String>,
-    pub taint: Taint,
-    /// Endless data (`/dev/zero`, `yes`).
-    pub endless: bool,
-    /// Comes from a pipe, file or here-string (not the terminal).
-    pub piped: bool,
-    /// One path per line, each below this directory (`find DIR`, `git ls-files`).
-    pub paths_under: Option<String>,
-    /// The output of an interactive shell.
-    pub from_shell: bool,
-}
-
-impl Stream {
-    pub fn text(t: String) -> Stream {
-        Stream {
-            text: Some(t),
-            ..Stream::default()
-        }
-    }
-    pub fn tainted(taint: Taint) -> Stream {
-        Stream {
-            taint,
-            ..Stream::default()
-        }
-    }
-}
-
-/// A variable's value as far as the gate knows it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Value {
-    pub text: Option<String>,
-    pub taint: Taint,
-}
-
-/// Per-command state: it is cloned into subshells and substitutions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Scope {
-    pub vars: HashMap<String, Value>,
-    /// The effective working directory; `None` once a `cd` went somewhere unknown.
-    pub cwd: Option<String>,
-    pub depth: usize,
-    pub wrappers: Vec<String>,
-    /// Under sudo, doas, su or pkexec.
-    pub privileged: bool,
-    /// Inside a loop whose iteration count is unknown.
-    pub in_loop: bool,
-    /// Inside a pipeline of several commands or a background job.
-    pub concurrent: bool,
-    /// The function whose body is being walked.
-    pub function: Option<String>,
-}
-
-/// Input and output of the simple command being judged.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Io {
-    pub stdin: Stream,
-    /// Files stdout is redirected to.
-    pub stdout_files: Vec<String>,
-}
-
-/// State of one judgement.
-pub(crate) struct Analyzer<'a> {
-    pub policy: &'a Policy,
-    pub paths: Paths,
-    pub hits: Vec<Hit>,
-    deadline: Instant,
-    steps: usize,
-    /// Files this line downloads (absolute), so running them later on the line is caught.
-    pub fetched: Vec<String>,
-    /// Files this line writes with content the gate knows (`echo ... > x.sh`).
-    pub written: Vec<(String, Stream)>,
-    /// Functions defined on this line, with their bodies (re-walked where they are called,
-    /// so that `cd` and assignments inside them carry to the caller).
-    pub functions: Vec<String>,
-    pub bodies: HashMap<String, String>,
-    /// Remotes added on this line (`git remote add`): pushing there sends the repository to
-    /// a place nobody reviewed.
-    pub remotes: Vec<(String, String)>,
-    /// Symbolic links made on this line (link, target), both absolute: a path through the
-    /// link is judged as the path it reaches.
-    pub links: Vec<(String, String)>,
-    stopped: bool,
 }
 
 /// Judges `line` and returns every hit, in the order found.
 pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
-    let paths = Paths::new(ctx);
-    let mut an = Analyzer {
-        policy,
-        paths,
-        hits: Vec::new(),
-        deadline: Instant::now() + TIME_BOUND,
-        steps: 0,
-        fetched: Vec::new(),
-        written: Vec::new(),
-        functions: Vec::new(),
-        bodies: HashMap::new(),
-        remotes: Vec::new(),
-        links: Vec::new(),
-        stopped: false,
-    };
+    let mut an = Analyzer::new(policy, ctx, &Walk);
     let mut scope = Scope {
         cwd: Some(an.paths.cwd.clone()),
         ..Scope::default()
@@ -260,44 +124,8 @@ fn keyword_depth(tokens: &[brush_parser::Token]) -> usize {
 }
 
 impl Analyzer<'_> {
-    /// Records that `rule` fired on `command`.
-    pub fn hit(&mut self, rule: &str, scope: &Scope, cmd: &[Field], detail: Option<String>) {
-        let command = super::words::display(cmd);
-        self.hit_plain(rule, scope, &command, detail);
-    }
-
-    pub fn hit_plain(&mut self, rule: &str, scope: &Scope, command: &str, detail: Option<String>) {
-        let decision = self.policy.decision_of(rule);
-        self.hits.push(Hit {
-            rule: rule.to_owned(),
-            decision,
-            command: command.to_owned(),
-            wrappers: scope.wrappers.clone(),
-            detail,
-        });
-    }
-
-    /// Counts one step; false once a bound is exceeded (and records the bound once).
-    pub fn budget(&mut self, scope: &Scope) -> bool {
-        if self.stopped {
-            return false;
-        }
-        self.steps += 1;
-        if self.steps > MAX_STEPS || scope.depth > MAX_DEPTH || Instant::now() > self.deadline {
-            self.stopped = true;
-            self.hit_plain(
-                "gate.bound",
-                scope,
-                "",
-                Some("depth, size or time bound".into()),
-            );
-            return false;
-        }
-        true
-    }
-
     /// Parses `text` as a shell program and walks it; returns what it writes to stdout.
-    pub fn run_line(&mut self, text: &str, scope: &mut Scope, stdin: Stream) -> Stream {
+    fn walk_line(&mut self, text: &str, scope: &mut Scope, stdin: Stream) -> Stream {
         if !self.budget(scope) {
             return Stream::default();
         }
@@ -329,7 +157,7 @@ impl Analyzer<'_> {
         out
     }
 
-    pub fn walk_list(&mut self, list: &CompoundList, scope: &mut Scope, stdin: Stream) -> Stream {
+    fn walk_list(&mut self, list: &CompoundList, scope: &mut Scope, stdin: Stream) -> Stream {
         let mut out = Stream::default();
         let mut stdin = Some(stdin);
         for item in &list.0 {
@@ -381,7 +209,7 @@ impl Analyzer<'_> {
                 out
             }
             Command::Function(f) => {
-                let name = super::words::literal(&f.fname.value);
+                let name = super::field::literal(&f.fname.value);
                 self.functions.push(name.clone());
                 self.bodies.insert(name.clone(), f.body.to_string());
                 let mut inner = scope.clone();
@@ -494,7 +322,7 @@ impl Analyzer<'_> {
             // `$(<file)` prints the file.
             return io.stdin;
         }
-        let out = super::unwrap::dispatch(self, fields, &io, scope);
+        let out = self.dispatch(fields, &io, scope);
         self.check_endless(scope, &out, &io);
         for f in &io.stdout_files {
             if out.text.is_some() || out.taint.hidden_code() || out.taint.secret {
@@ -553,7 +381,7 @@ impl Analyzer<'_> {
             AssignmentValue::Scalar(w) => {
                 let f = self.eval_single(w, scope);
                 Value {
-                    text: super::words::partial_text(&f),
+                    text: super::field::partial_text(&f),
                     taint: f.taint,
                 }
             }
@@ -563,7 +391,7 @@ impl Analyzer<'_> {
             text: value
                 .text
                 .clone()
-                .unwrap_or_else(|| super::words::UNKNOWN.to_string()),
+                .unwrap_or_else(|| super::field::UNKNOWN.to_string()),
             known: value.text.is_some(),
             taint: value.taint,
             ..Field::default()
@@ -584,12 +412,12 @@ impl Analyzer<'_> {
                     match kind {
                         IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput => {
                             if f.text.starts_with("/dev/tcp/") || f.text.starts_with("/dev/udp/") {
-                                super::rules::writes::check_write(self, scope, &f, "redirect");
+                                super::cmd::check_write(self, scope, &f, "redirect");
                             }
                             io.stdin = self.file_stream(&f, scope);
                         }
                         _ => {
-                            super::rules::writes::check_write(self, scope, &f, "redirect");
+                            super::cmd::check_write(self, scope, &f, "redirect");
                             io.stdout_files.push(self.paths.abs(&f.text, scope));
                         }
                     }
@@ -606,7 +434,7 @@ impl Analyzer<'_> {
             },
             IoRedirect::OutputAndError(w, _) => {
                 let f = self.eval_single(w, scope);
-                super::rules::writes::check_write(self, scope, &f, "redirect");
+                super::cmd::check_write(self, scope, &f, "redirect");
                 io.stdout_files.push(self.paths.abs(&f.text, scope));
             }
             IoRedirect::HereString(_, w) => {
@@ -627,30 +455,5 @@ impl Analyzer<'_> {
                 io.stdin.piped = true;
             }
         }
-    }
-
-    /// True when `abs` holds secrets: a credential file, or a file this line wrote secrets to.
-    pub fn secret_file(&self, abs: &str) -> bool {
-        self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)
-    }
-
-    /// What reading a file gives: secrets for key files, endless data for `/dev/zero`.
-    pub fn file_stream(&mut self, f: &Field, scope: &Scope) -> Stream {
-        let abs = self.paths.abs(&f.text, scope);
-        let mut s = Stream {
-            piped: true,
-            ..Stream::default()
-        };
-        if matches!(abs.as_str(), "/dev/zero" | "/dev/urandom" | "/dev/random") {
-            s.endless = true;
-        }
-        if self.secret_file(&abs) {
-            s.taint.secret = true;
-            s.taint.stored = true;
-        }
-        if self.fetched.contains(&abs) {
-            s.taint.net = true;
-        }
-        s
     }
 }

@@ -4,8 +4,8 @@
 
 use super::calls::{DYNAMIC_CALLEES, EVAL_CALLS, TARGETED_CALLS};
 use super::{LIT, Lang, Lexed, lits_in, region, scan as scan_snippet};
-use crate::rules::Cmd;
-use crate::words::Field;
+use crate::cmd::Cmd;
+use crate::field::Field;
 
 /// Scans lexed code for dynamic code, dynamic callees and computed targets.
 pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
@@ -19,7 +19,7 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                     lang,
                     &format!("{} of a computed value", call.trim_end_matches('(')),
                 );
-            } else if c.scope.depth < crate::walk::MAX_DEPTH {
+            } else if c.scope.depth < crate::state::MAX_DEPTH {
                 scan_snippet(c, lang, &Field::lit(&lits[0]));
             }
         }
@@ -104,6 +104,16 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
     }
     let mut out = code.to_owned();
     for stmt in code.split([';', '\n']) {
+        // `import subprocess as sp`: `sp.run(...)` is `subprocess.run(...)`.
+        if let Some((module, alias)) = stmt
+            .trim()
+            .strip_prefix("import ")
+            .and_then(|r| r.split_once(" as "))
+            .filter(|(m, _)| ALIASED_MODULES.contains(&m.trim()))
+        {
+            out = replace_word(&out, alias.trim(), module.trim(), '.');
+            continue;
+        }
         let Some(rest) = stmt.trim().strip_prefix("from ") else {
             continue;
         };
@@ -121,7 +131,7 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
             if name.is_empty() || alias.is_empty() {
                 continue;
             }
-            out = replace_calls(&out, alias, &format!("{}.{name}", module.trim()));
+            out = replace_word(&out, alias, &format!("{}.{name}", module.trim()), '(');
         }
     }
     out
@@ -130,17 +140,18 @@ pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
 /// Modules whose functions run processes, delete, or change permissions.
 const ALIASED_MODULES: &[&str] = &["os", "subprocess", "shutil", "pty", "commands", "os.path"];
 
-/// Replaces calls `name(` that are not attribute calls (`x.name(`) with `qualified(`.
-fn replace_calls(code: &str, name: &str, qualified: &str) -> String {
-    let pat = format!("{name}(");
+/// `name` followed by `after` (a call `name(` or a receiver `name.`), where it is not part
+/// of a longer name, replaced by `with`.
+fn replace_word(code: &str, name: &str, with: &str, after: char) -> String {
+    let pat = format!("{name}{after}");
     let mut out = String::with_capacity(code.len());
     let mut rest = code;
     while let Some(i) = rest.find(&pat) {
         let before = rest[..i].chars().next_back();
         let own = !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.');
         out.push_str(&rest[..i]);
-        out.push_str(if own { qualified } else { name });
-        out.push('(');
+        out.push_str(if own { with } else { name });
+        out.push(after);
         rest = &rest[i + pat.len()..];
     }
     out.push_str(rest);

@@ -10,11 +10,10 @@
 //! It is a scan, not a parser of each language: it reads the calls and literals that
 //! matter, and fails closed when a process or deletion target is not a literal.
 
-use crate::args::{Spec, parse};
+use crate::args::{Parsed, Spec, parse};
+use crate::cmd::{Cmd, check_write};
+use crate::field::Field;
 use crate::paths::Class;
-use crate::rules::Cmd;
-use crate::rules::writes::check_write;
-use crate::words::Field;
 
 mod calls;
 mod dynamic;
@@ -38,169 +37,58 @@ pub(crate) enum Lang {
 }
 
 /// Judges an interpreter command.
+/// Where an interpreter's code comes from: its language, code given on the command line,
+/// and a script operand.
+type Source = (Lang, Vec<Field>, Option<Field>);
+
+/// One row per interpreter family: its names and how its arguments say where code comes
+/// from (`None`: nothing to scan, or judged already).
+#[allow(clippy::type_complexity)] // reason: a table of names and handlers
+const SOURCES: &[(&[&str], fn(&mut Cmd<'_, '_>, &[Field]) -> Option<Source>)] = &[
+    (&["python", "pypy"], python_source),
+    (&["perl"], perl_source),
+    (&["ruby"], ruby_source),
+    (&["node", "bun"], node_source),
+    (&["deno"], deno_source),
+    (&["php"], php_source),
+    (&["lua"], lua_source),
+    (&["Rscript"], rscript_source),
+    (&["osascript"], osascript_source),
+    (&["awk", "gawk", "mawk", "nawk"], awk_source),
+    (&["pwsh", "powershell"], pwsh_source),
+    (&["sed"], sed_source),
+];
+
 pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let args = c.args().to_vec();
-    let (lang, code, script): (Lang, Vec<Field>, Option<Field>) = match name.as_str() {
-        "python" | "pypy" => {
-            let a = parse(&args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
-            if let Some(code) = a.value('c', "") {
-                (Lang::Python, vec![code.clone()], None)
-            } else if a.value('m', "").is_some() {
-                return;
-            } else {
-                (Lang::Python, Vec::new(), a.operands.first().cloned())
-            }
-        }
-        "perl" => {
-            let a = parse(&perl_args(&args), Spec::new("eE", &[]));
-            let code: Vec<Field> = a
-                .values('e', "")
-                .into_iter()
-                .chain(a.values('E', ""))
-                .cloned()
-                .collect();
-            if a.has('i', "") {
-                let skip = usize::from(code.is_empty());
-                for f in a.operands.iter().skip(skip) {
-                    check_write(c.an, c.scope, f, "perl -i");
-                }
-            }
-            let script = if code.is_empty() {
-                a.operands.first().cloned()
-            } else {
-                None
-            };
-            (Lang::Perl, code, script)
-        }
-        "ruby" => {
-            let a = parse(&args, Spec::new("erICEF", &[]));
-            let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
-            let script = if code.is_empty() {
-                a.operands.first().cloned()
-            } else {
-                None
-            };
-            (Lang::Ruby, code, script)
-        }
-        "node" | "bun" => {
-            let a = parse(
-                &args,
-                Spec::new(
-                    "epr",
-                    &[
-                        "eval",
-                        "print",
-                        "require",
-                        "input-type",
-                        "import",
-                        "loader",
-                        "env-file",
-                    ],
-                ),
-            );
-            let code: Vec<Field> = a
-                .values('e', "eval")
-                .into_iter()
-                .chain(a.values('p', "print"))
-                .cloned()
-                .collect();
-            let script = if code.is_empty() {
-                a.operands
-                    .first()
-                    .filter(|o| !o.is("run") && !o.is("test"))
-                    .cloned()
-            } else {
-                None
-            };
-            if code.is_empty() && script.is_none() && !a.operands.is_empty() {
-                return;
-            }
-            (Lang::Js, code, script)
-        }
-        "deno" => {
-            let a = parse(&args, Spec::new("", &[]));
-            match a.operands.first().map(|o| o.text.as_str()) {
-                Some("eval") => (
-                    Lang::Js,
-                    a.operands.get(1).cloned().into_iter().collect(),
-                    None,
-                ),
-                Some("run") => {
-                    if a.operands.get(1).is_some_and(|u| {
-                        u.text.starts_with("http:") || u.text.starts_with("https:")
-                    }) {
-                        c.hit("rce.remote_script", None);
-                    }
-                    return;
-                }
-                _ => return,
-            }
-        }
-        "php" => {
-            let a = parse(&args, Spec::new("rdcfBRFE", &[]));
-            match a.value('r', "") {
-                Some(code) => (Lang::Php, vec![code.clone()], None),
-                None => (
-                    Lang::Php,
-                    Vec::new(),
-                    a.value('f', "").or(a.operands.first()).cloned(),
-                ),
-            }
-        }
-        "lua" => {
-            let a = parse(&args, Spec::new("el", &[]));
-            let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
-            let script = if code.is_empty() {
-                a.operands.first().cloned()
-            } else {
-                None
-            };
-            (Lang::Lua, code, script)
-        }
-        "Rscript" => {
-            let a = parse(&args, Spec::new("e", &[]));
-            (
-                Lang::R,
-                a.values('e', "").into_iter().cloned().collect(),
-                None,
-            )
-        }
-        "osascript" => {
-            let a = parse(&args, Spec::new("el", &[]));
-            (
-                Lang::AppleScript,
-                a.values('e', "").into_iter().cloned().collect(),
-                None,
-            )
-        }
-        "awk" | "gawk" | "mawk" | "nawk" => {
-            let a = parse(
-                &args,
-                Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
-            );
-            if a.value('f', "file").is_some() {
-                return;
-            }
-            let code: Vec<Field> = a
-                .values('\0', "source")
-                .into_iter()
-                .cloned()
-                .chain(a.operands.first().cloned())
-                .collect();
-            (Lang::Awk, code, None)
-        }
-        "pwsh" | "powershell" => {
-            powershell(c, &args);
-            return;
-        }
-        "sed" => {
-            super::sed::sed(c, &args);
-            return;
-        }
-        _ => return,
+    let Some((_, source)) = SOURCES
+        .iter()
+        .find(|(names, _)| names.contains(&name.as_str()))
+    else {
+        return;
     };
-    let snippets: Vec<Field> = if code.is_empty() && script.is_none() {
+    let Some((lang, code, script)) = source(c, &args) else {
+        return;
+    };
+    let Some(snippets) = snippets(c, &name, lang, code, script) else {
+        return;
+    };
+    for s in &snippets {
+        scan(c, lang, s);
+    }
+}
+
+/// The snippets to scan: code from the command line, or the program read from stdin; a
+/// script operand is judged here (downloaded, staged, or `-`) and yields none.
+fn snippets(
+    c: &mut Cmd<'_, '_>,
+    name: &str,
+    lang: Lang,
+    code: Vec<Field>,
+    script: Option<Field>,
+) -> Option<Vec<Field>> {
+    if code.is_empty() && script.is_none() {
         // The program comes from stdin.
         let stdin = c.io.stdin.clone();
         if stdin.taint.hidden_code() {
@@ -208,18 +96,18 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
                 "rce.pipe_shell",
                 Some(format!("{name} runs downloaded or decoded code")),
             );
-            return;
+            return None;
         }
         match stdin.text {
-            Some(t) => vec![Field::lit(&t)],
+            Some(t) => Some(vec![Field::lit(&t)]),
             None if stdin.piped => {
                 c.hit(
                     "gate.dynamic_code",
                     Some(format!("{name} reads a program the gate cannot see")),
                 );
-                return;
+                None
             }
-            None => return,
+            None => None,
         }
     } else if let Some(s) = script {
         if s.taint.hidden_code() {
@@ -239,13 +127,194 @@ pub(crate) fn judge(c: &mut Cmd<'_, '_>) {
                 c.hit("rce.staged", None);
             }
         }
-        return;
+        None
     } else {
-        code
-    };
-    for s in &snippets {
-        scan(c, lang, s);
+        Some(code)
     }
+}
+
+/// `python`, `pypy`: where the program's code comes from.
+fn python_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
+    Some(if let Some(code) = a.value('c', "") {
+        (Lang::Python, vec![code.clone()], None)
+    } else if a.value('m', "").is_some() {
+        return None;
+    } else {
+        (Lang::Python, Vec::new(), a.operands.first().cloned())
+    })
+}
+
+/// `perl`: where the program's code comes from.
+fn perl_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(&perl_args(args), Spec::new("eE", &[]));
+    let code: Vec<Field> = a
+        .values('e', "")
+        .into_iter()
+        .chain(a.values('E', ""))
+        .cloned()
+        .collect();
+    if a.has('i', "") {
+        let skip = usize::from(code.is_empty());
+        for f in a.operands.iter().skip(skip) {
+            check_write(c.an, c.scope, f, "perl -i");
+        }
+    }
+    let script = if code.is_empty() {
+        a.operands.first().cloned()
+    } else {
+        None
+    };
+    Some((Lang::Perl, code, script))
+}
+
+/// Code given with `-e`, or else the first operand as a script file.
+fn code_or_script(lang: Lang, a: &Parsed) -> Source {
+    let code: Vec<Field> = a.values('e', "").into_iter().cloned().collect();
+    let script = if code.is_empty() {
+        a.operands.first().cloned()
+    } else {
+        None
+    };
+    (lang, code, script)
+}
+
+/// `ruby`: where the program's code comes from.
+fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    Some(code_or_script(
+        Lang::Ruby,
+        &parse(args, Spec::new("erICEF", &[])),
+    ))
+}
+
+/// `node`, `bun`: where the program's code comes from.
+fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(
+        args,
+        Spec::new(
+            "epr",
+            &[
+                "eval",
+                "print",
+                "require",
+                "input-type",
+                "import",
+                "loader",
+                "env-file",
+            ],
+        ),
+    );
+    let code: Vec<Field> = a
+        .values('e', "eval")
+        .into_iter()
+        .chain(a.values('p', "print"))
+        .cloned()
+        .collect();
+    let script = if code.is_empty() {
+        a.operands
+            .first()
+            .filter(|o| !o.is("run") && !o.is("test"))
+            .cloned()
+    } else {
+        None
+    };
+    if code.is_empty() && script.is_none() && !a.operands.is_empty() {
+        return None;
+    }
+    Some((Lang::Js, code, script))
+}
+
+/// `deno`: where the program's code comes from.
+fn deno_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("", &[]));
+    Some(match a.operands.first().map(|o| o.text.as_str()) {
+        Some("eval") => (
+            Lang::Js,
+            a.operands.get(1).cloned().into_iter().collect(),
+            None,
+        ),
+        Some("run") => {
+            if a.operands
+                .get(1)
+                .is_some_and(|u| u.text.starts_with("http:") || u.text.starts_with("https:"))
+            {
+                c.hit("rce.remote_script", None);
+            }
+            return None;
+        }
+        _ => return None,
+    })
+}
+
+/// `php`: where the program's code comes from.
+fn php_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("rdcfBRFE", &[]));
+    Some(match a.value('r', "") {
+        Some(code) => (Lang::Php, vec![code.clone()], None),
+        None => (
+            Lang::Php,
+            Vec::new(),
+            a.value('f', "").or(a.operands.first()).cloned(),
+        ),
+    })
+}
+
+/// `lua`: where the program's code comes from.
+fn lua_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    Some(code_or_script(
+        Lang::Lua,
+        &parse(args, Spec::new("el", &[])),
+    ))
+}
+
+/// `Rscript`: where the program's code comes from.
+fn rscript_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("e", &[]));
+    Some((
+        Lang::R,
+        a.values('e', "").into_iter().cloned().collect(),
+        None,
+    ))
+}
+
+/// `osascript`: where the program's code comes from.
+fn osascript_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("el", &[]));
+    Some((
+        Lang::AppleScript,
+        a.values('e', "").into_iter().cloned().collect(),
+        None,
+    ))
+}
+
+/// `awk`, `gawk`, `mawk`, `nawk`: where the program's code comes from.
+fn awk_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(
+        args,
+        Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
+    );
+    if a.value('f', "file").is_some() {
+        return None;
+    }
+    let code: Vec<Field> = a
+        .values('\0', "source")
+        .into_iter()
+        .cloned()
+        .chain(a.operands.first().cloned())
+        .collect();
+    Some((Lang::Awk, code, None))
+}
+
+/// `pwsh`, `powershell`: where the program's code comes from.
+fn pwsh_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    powershell(c, args);
+    None
+}
+
+/// `sed`: where the program's code comes from.
+fn sed_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    super::sed::sed(c, args);
+    None
 }
 
 /// Splits perl's flag clusters the way perl reads them: `-M`, `-m`, `-I`, `-x`, `-d`
@@ -461,11 +530,6 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
         || lit_is("HOME")
         || lx.lits.iter().any(|l| l == "~" || l.starts_with("~/"));
-    let network = calls::uses_network(code, &lx.lits, lang);
-    let exec = EXEC_TOKENS.iter().any(|t| {
-        code.contains(t) && !code.contains(&format!(".{t}"))
-            || *t == "exec(" && code.contains("exec(")
-    });
     dynamic::scan(c, lang, code, &lx);
     persistence(c, lang, &snippet.text);
     let loops = ["while", "for", "loop", "until", "each", "setInterval"]
@@ -474,73 +538,88 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
     if code.contains("fork") && loops {
         c.hit("fork_bomb.interp", None);
     }
-    // Process calls: their command strings are shell lines.
+    process_calls_in(c, lang, code, &lx);
+    deletions(c, lang, code, &lx, home);
+    writes(c, lang, code, &lx);
+    network_use(c, lang, code, &lx);
+}
+
+/// Process calls: their command strings are shell lines.
+fn process_calls_in(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     for call in process_calls(lang) {
         for pos in find_all(code, call) {
-            if matches!(lang, Lang::Perl | Lang::Ruby)
-                && (*call == "system" || *call == "exec")
-                && !word_at(code, pos, call)
-            {
-                continue;
-            }
-            // A name in a destructuring or import list (`{execSync}`) is not a call.
-            let next = code[pos + call.len()..].trim_start().chars().next();
-            if matches!(next, Some('}' | ',')) {
-                continue;
-            }
-            if *call == "open(" || *call == "open " {
-                // perl's open runs a command only with a pipe in the mode.
-                let region = region(code, pos + call.len() - 1);
-                let lits = lits_in(&lx, code, region);
-                if let Some(cmdline) = lits
-                    .iter()
-                    .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
-                {
-                    let line = cmdline.trim().trim_matches('|').trim().to_owned();
-                    c.nested(&format!("{lang:?} open"), &Field::lit(&line));
-                }
-                continue;
-            }
-            let start = pos + call.len();
-            let region = region(code, start.saturating_sub(1).max(pos));
-            let lits = lits_in(&lx, code, region.clone());
-            // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
-            // (`system "rm", "-rf", $dir`), take the command as separate words.
-            let argv_mode = code[region.clone()]
-                .trim_start_matches(['(', ' '])
-                .starts_with('[')
-                || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
-                    && lits.len() > 1
-                    && !lits[0].contains(char::is_whitespace);
-            if lits.is_empty() {
-                if !code[region].contains(LIT) && call_is_import(code, pos, call) {
-                    continue;
-                }
-                c.hit(
-                    "gate.dynamic_code",
-                    Some(format!("{lang:?} runs a command the gate cannot read")),
-                );
-            } else if code[region.clone()].trim_start().starts_with('(')
-                && dynamic::computed(&code[region.clone()])
-            {
-                c.hit(
-                    "gate.dynamic_code",
-                    Some(format!("{lang:?} runs a command built at run time")),
-                );
-            } else if argv_mode {
-                let line = lits
-                    .iter()
-                    .map(|l| crate::quote(l))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                c.nested(&format!("{lang:?} process"), &Field::lit(&line));
-            } else {
-                let line = lits[0].clone();
-                c.nested(&format!("{lang:?} process"), &Field::lit(&line));
-            }
+            process_call(c, lang, code, lx, call, pos);
         }
     }
-    // Deletions: judged by the literals each call receives.
+}
+
+/// One process call at `pos`: judges the command it runs, or asks when it cannot be read.
+fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &str, pos: usize) {
+    if matches!(lang, Lang::Perl | Lang::Ruby)
+        && (call == "system" || call == "exec")
+        && !word_at(code, pos, call)
+    {
+        return;
+    }
+    // A name in a destructuring or import list (`{execSync}`) is not a call.
+    let next = code[pos + call.len()..].trim_start().chars().next();
+    if matches!(next, Some('}' | ',')) {
+        return;
+    }
+    if call == "open(" || call == "open " {
+        // perl's open runs a command only with a pipe in the mode.
+        let region = region(code, pos + call.len() - 1);
+        let lits = lits_in(lx, code, region);
+        if let Some(cmdline) = lits
+            .iter()
+            .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
+        {
+            let line = cmdline.trim().trim_matches('|').trim().to_owned();
+            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+        }
+        return;
+    }
+    let start = pos + call.len();
+    let region = region(code, start.saturating_sub(1).max(pos));
+    let lits = lits_in(lx, code, region.clone());
+    // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
+    // (`system "rm", "-rf", $dir`), take the command as separate words.
+    let argv_mode = code[region.clone()]
+        .trim_start_matches(['(', ' '])
+        .starts_with('[')
+        || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
+            && lits.len() > 1
+            && !lits[0].contains(char::is_whitespace);
+    if lits.is_empty() {
+        if !code[region].contains(LIT) && call_is_import(code, pos, call) {
+            return;
+        }
+        c.hit(
+            "gate.dynamic_code",
+            Some(format!("{lang:?} runs a command the gate cannot read")),
+        );
+    } else if code[region.clone()].trim_start().starts_with('(')
+        && dynamic::computed(&code[region.clone()])
+    {
+        c.hit(
+            "gate.dynamic_code",
+            Some(format!("{lang:?} runs a command built at run time")),
+        );
+    } else if argv_mode {
+        let line = lits
+            .iter()
+            .map(|l| crate::decision::quote(l))
+            .collect::<Vec<_>>()
+            .join(" ");
+        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+    } else {
+        let line = lits[0].clone();
+        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+    }
+}
+
+/// Deletions: judged by the literals each call receives.
+fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool) {
     for call in DELETE_CALLS {
         for pos in find_all(code, call) {
             let mut r = region(code, pos + call.len().saturating_sub(1));
@@ -549,12 +628,21 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                 r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
             }
             let text = &code[r.clone()];
-            let lits = lits_in(&lx, code, r);
-            let home_here =
-                HOME_TOKENS.iter().any(|t| text.contains(t)) || lits.iter().any(|l| l == "HOME");
+            let lits = lits_in(lx, code, r);
+            // A string that interpolates (`"$ENV{HOME}/*"`, `"#{dir}/x"`) is no literal path.
+            let interpolated = |l: &str| {
+                matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) && l.contains(['$', '@'])
+                    || lang == Lang::Ruby && l.contains("#{")
+            };
+            let home_here = HOME_TOKENS.iter().any(|t| text.contains(t))
+                || lits.iter().any(|l| l == "HOME")
+                || lits
+                    .iter()
+                    .any(|l| interpolated(l) && HOME_TOKENS.iter().any(|t| l.contains(t)));
+            let dynamic = lits.iter().any(|l| interpolated(l));
             let mut classes: Vec<Class> = lits
                 .iter()
-                .filter(|l| l.as_str() != "HOME")
+                .filter(|l| l.as_str() != "HOME" && !interpolated(l))
                 .map(|l| c.class(&Field::lit(l)))
                 .collect();
             if home_here || home && lits.is_empty() {
@@ -565,7 +653,7 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
                     "fs.interp_delete",
                     Some(format!("{lang:?} deletes outside the workspace")),
                 );
-            } else if classes.is_empty() {
+            } else if classes.is_empty() || dynamic {
                 c.hit(
                     "fs.rm_dynamic",
                     Some(format!("{lang:?} deletes a path the gate cannot read")),
@@ -573,11 +661,14 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             }
         }
     }
-    // File writes: literal targets are write targets.
+}
+
+/// File writes: literal targets are write targets.
+fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     for call in WRITE_CALLS {
         for pos in find_all(code, call) {
             let r = region(code, pos + call.len().saturating_sub(1));
-            let lits = lits_in(&lx, code, r);
+            let lits = lits_in(lx, code, r);
             let writing = *call != "open("
                 && *call != "File.open"
                 && *call != "fopen("
@@ -598,6 +689,15 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             }
         }
     }
+}
+
+/// Network use: running downloaded code, sending secrets, or plain network access.
+fn network_use(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
+    let network = calls::uses_network(code, &lx.lits, lang);
+    let exec = EXEC_TOKENS.iter().any(|t| {
+        code.contains(t) && !code.contains(&format!(".{t}"))
+            || *t == "exec(" && code.contains("exec(")
+    });
     let secret = lx.lits.iter().any(|l| {
         let abs = c.abs(&Field::lit(l));
         c.an.paths.is_secret(&abs) || c.class(&Field::lit(l)) == Class::HomeSensitive

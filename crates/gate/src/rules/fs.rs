@@ -6,11 +6,11 @@
 //! outputs or not) and in scratch space is allowed, because the view makes it undoable.
 //! A path the gate cannot know is `ask`.
 
-use super::Cmd;
-use super::writes::check_write;
-use crate::args::{Spec, parse};
+use crate::args::{Parsed, Spec, parse};
+use crate::cmd::Cmd;
+use crate::cmd::check_write;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 /// rm, rmdir, unlink, shred, truncate, srm, wipe.
 pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
@@ -64,7 +64,7 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
 
 /// Shows an operand for a reason string.
 pub(crate) fn shown(f: &Field) -> String {
-    crate::words::display(std::slice::from_ref(f))
+    crate::field::display(std::slice::from_ref(f))
 }
 
 /// A human name for a path class.
@@ -124,7 +124,7 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
     }
     // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
     if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
-        let secret = crate::walk::Stream::tainted(crate::walk::Taint {
+        let secret = crate::state::Stream::tainted(crate::state::Taint {
             secret: true,
             stored: true,
             ..Default::default()
@@ -287,7 +287,7 @@ pub(crate) fn perms(c: &mut Cmd<'_, '_>) {
         let class = c.class(t);
         let detail = Some(format!("{} is {}", shown(t), describe(class)));
         // `find DIR -exec chmod MODE {} +` reaches everything below DIR.
-        let recursive = recursive || t.text.contains(crate::words::DESCENDANT);
+        let recursive = recursive || t.text.contains(crate::field::DESCENDANT);
         match class {
             Class::Root | Class::System | Class::Device => c.hit("perms.system", detail),
             // Tightening `chmod 600 ~/.ssh/config` is hygiene; loosening or re-owning is not.
@@ -430,6 +430,55 @@ pub(crate) fn rsync(c: &mut Cmd<'_, '_>) {
     check_write(c.an, c.scope, &dest, "rsync");
 }
 
+/// Long options of the archivers that take a value.
+const ARCHIVE_VALUED: &[&str] = &[
+    "file",
+    "directory",
+    "checkpoint-action",
+    "to-command",
+    "use-compress-program",
+    "info-script",
+    "new-volume-script",
+    "exclude",
+    "transform",
+    "owner",
+    "group",
+    "mode",
+    "format",
+    "exdir",
+];
+
+/// The commands tar runs for its options (`--checkpoint-action=exec=`, `--to-command`,
+/// `-I PROG`, ...): each is judged as a shell line.
+fn tar_commands(c: &mut Cmd<'_, '_>, a: &Parsed) {
+    for v in a.values('\0', "checkpoint-action") {
+        if let Some(cmd) = v.text.strip_prefix("exec=") {
+            c.nested(
+                "tar --checkpoint-action",
+                &Field {
+                    text: cmd.to_owned(),
+                    ..v.clone()
+                },
+            );
+        }
+    }
+    for long in [
+        "to-command",
+        "use-compress-program",
+        "info-script",
+        "new-volume-script",
+    ] {
+        for v in a.values('\0', long) {
+            c.nested("tar", &v.clone());
+        }
+    }
+    for short in ['I', 'F'] {
+        for v in a.values(short, "") {
+            c.nested("tar", &v.clone());
+        }
+    }
+}
+
 /// unzip, tar, 7z, cpio: extraction into system directories, and tar's command hooks.
 pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
@@ -444,55 +493,9 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
         first.text = format!("-{}", first.text);
     }
     let short_val = if name == "tar" { "fCbFgHIKLNTVX" } else { "dP" };
-    let a = parse(
-        &args,
-        Spec::new(
-            short_val,
-            &[
-                "file",
-                "directory",
-                "checkpoint-action",
-                "to-command",
-                "use-compress-program",
-                "info-script",
-                "new-volume-script",
-                "exclude",
-                "transform",
-                "owner",
-                "group",
-                "mode",
-                "format",
-                "exdir",
-            ],
-        ),
-    );
+    let a = parse(&args, Spec::new(short_val, ARCHIVE_VALUED));
     if name == "tar" {
-        for v in a.values('\0', "checkpoint-action") {
-            if let Some(cmd) = v.text.strip_prefix("exec=") {
-                c.nested(
-                    "tar --checkpoint-action",
-                    &Field {
-                        text: cmd.to_owned(),
-                        ..v.clone()
-                    },
-                );
-            }
-        }
-        for long in [
-            "to-command",
-            "use-compress-program",
-            "info-script",
-            "new-volume-script",
-        ] {
-            for v in a.values('\0', long) {
-                c.nested("tar", &v.clone());
-            }
-        }
-        for short in ['I', 'F'] {
-            for v in a.values(short, "") {
-                c.nested("tar", &v.clone());
-            }
-        }
+        tar_commands(c, &a);
     }
     let extracting = match name.as_str() {
         "tar" => a.has('x', "extract") || a.has_long("get"),

@@ -6,10 +6,10 @@
 //! Ordinary work (commit, push without force, pull, rebase, switch) is allowed: the view
 //! keeps the local repository undoable, a remote is not.
 
-use super::Cmd;
 use crate::args::{Parsed, Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 /// Global options of git that take a value.
 const GLOBAL_VAL: &[&str] = &[
@@ -60,137 +60,220 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
             Class::Workspace | Class::WorkspaceRoot | Class::Build | Class::Tmp
         )
     });
-    // Local changes thrown away inside the workspace are undoable by the view's
-    // checkpoints, like any other edit there; in another repository they are not.
-    let discard = |c: &mut Cmd<'_, '_>, what: &str| {
-        if elsewhere {
-            c.hit("git.discard_changes", Some(what.to_owned()));
-        }
-    };
-    match sub.text.as_str() {
-        "push" => push(c, rest),
-        "remote" => remote(c, rest),
-        "add" | "commit" => stage(c, rest),
-        "reset"
-            if rest
-                .iter()
-                .any(|a| a.is("--hard") || a.is("--merge") || a.is("--keep")) =>
-        {
-            discard(c, "git reset --hard");
-        }
-        "checkout" => {
-            let a = parse(
-                rest,
-                Spec::new("bBp", &["orphan", "conflict", "pathspec-from-file"]),
-            );
-            // `git checkout -- FILE` and `git checkout .` discard edits; `git checkout
-            // BRANCH -- FILE` fetches a file from another revision on purpose.
-            let dashdash = rest.iter().position(|r| r.is("--"));
-            let tree_ish =
-                dashdash.is_some_and(|d| rest[..d].iter().any(|r| !r.text.starts_with('-')));
-            let paths_mode =
-                dashdash.is_some() && !tree_ish || a.operands.iter().any(|o| o.is(".") || o.glob);
-            if a.has('f', "force") || a.has_long("discard-changes") || paths_mode && !a.has('b', "")
-            {
-                discard(c, "checkout overwrites working-tree files");
-            }
-        }
-        "switch" => {
-            let a = parse(rest, Spec::new("cC", &["create", "force-create", "orphan"]));
-            if a.has('f', "force") || a.has_long("discard-changes") {
-                discard(c, "switch throws away local changes");
-            }
-        }
-        "restore" => {
-            let a = parse(rest, Spec::new("s", &["source", "pathspec-from-file"]));
-            if !a.has('S', "staged") || a.has('W', "worktree") {
-                discard(c, "restore overwrites working-tree files");
-            }
-        }
-        "clean" => {
-            let a = parse(rest, Spec::new("e", &["exclude"]));
-            if a.has('n', "dry-run") {
-                return;
-            }
-            let outside = a.operands.iter().any(|o| {
-                let class = c.class(o);
-                !matches!(
-                    class,
-                    Class::Workspace | Class::Build | Class::WorkspaceRoot | Class::WorkspaceAll
-                )
-            });
-            if outside || elsewhere {
-                c.hit("git.clean_outside", None);
-            } else if a.has('f', "force")
-                && (a.has('x', "") || a.has('d', ""))
-                && (a.operands.is_empty()
-                    || a.operands
-                        .iter()
-                        .any(|o| c.class(o) == Class::WorkspaceRoot))
-            {
-                c.hit("git.clean", None);
-            }
-        }
-        "stash" if elsewhere => match rest.first().map(|f| f.text.as_str()) {
-            Some("clear") => c.hit("git.stash_drop", Some("git stash clear".into())),
-            Some("drop") => c.hit("git.stash_drop", Some("git stash drop".into())),
-            _ => {}
-        },
-        "worktree"
-            if rest
-                .first()
-                .is_some_and(|f| f.is("remove") || f.is("prune"))
-                && rest.iter().any(|a| a.is("--force") || a.is("-f")) =>
-        {
-            c.hit(
-                "git.discard_changes",
-                Some("worktree remove --force".into()),
-            );
-        }
-        "branch" => {
-            let a = parse(
-                rest,
-                Spec::new(
-                    "u",
-                    &[
-                        "set-upstream-to",
-                        "contains",
-                        "merged",
-                        "no-merged",
-                        "points-at",
-                        "format",
-                        "sort",
-                    ],
-                ),
-            );
-            if a.has('D', "") || (a.has('d', "delete") && a.has('f', "force")) {
-                c.hit("git.branch_force_delete", None);
-            }
-        }
-        "filter-branch" | "filter-repo" => c.hit("git.rewrite_history", None),
-        "reflog"
-            if rest
-                .first()
-                .is_some_and(|f| f.is("expire") || f.is("delete")) =>
-        {
-            c.hit(
-                "git.rewrite_history",
-                Some("reflog expire drops recovery points".into()),
-            );
-        }
-        "gc" if rest
-            .iter()
-            .any(|a| a.text.starts_with("--prune=now") || a.is("--prune=all")) =>
-        {
-            c.hit(
-                "git.rewrite_history",
-                Some("gc --prune=now drops unreachable objects".into()),
-            );
-        }
-        "update-ref" if rest.iter().any(|a| a.is("-d")) => c.hit("git.rewrite_history", None),
-        "config" => config(c, rest),
-        _ => {}
+    let g = Sub { rest, elsewhere };
+    if let Some((_, handler)) = SUBCOMMANDS
+        .iter()
+        .find(|(names, _)| names.contains(&sub.text.as_str()))
+    {
+        handler(c, &g);
     }
+}
+
+/// A git subcommand as its handler sees it.
+struct Sub<'s> {
+    /// The arguments after the subcommand.
+    rest: &'s [Field],
+    /// Run with `-C DIR` on a repository outside the workspace.
+    elsewhere: bool,
+}
+
+/// One row per subcommand family: its names and the handler that judges it.
+#[allow(clippy::type_complexity)] // reason: a table of names and handlers
+const SUBCOMMANDS: &[(&[&str], fn(&mut Cmd<'_, '_>, &Sub<'_>))] = &[
+    (&["push"], |c, g| push(c, g.rest)),
+    (&["remote"], |c, g| remote(c, g.rest)),
+    (&["add", "commit"], |c, g| stage(c, g.rest)),
+    (&["reset"], sub_reset),
+    (&["checkout"], sub_checkout),
+    (&["switch"], sub_switch),
+    (&["restore"], sub_restore),
+    (&["clean"], sub_clean),
+    (&["stash"], sub_stash),
+    (&["worktree"], sub_worktree),
+    (&["branch"], sub_branch),
+    (&["filter-branch", "filter-repo"], |c, _| {
+        c.hit("git.rewrite_history", None)
+    }),
+    (&["reflog"], sub_reflog),
+    (&["gc"], sub_gc),
+    (&["update-ref"], sub_update_ref),
+    (&["config"], |c, g| config(c, g.rest)),
+];
+
+/// Local changes thrown away inside the workspace are undoable by the view's checkpoints,
+/// like any other edit there; in another repository they are not.
+fn discard(c: &mut Cmd<'_, '_>, g: &Sub<'_>, what: &str) {
+    if g.elsewhere {
+        c.hit("git.discard_changes", Some(what.to_owned()));
+    }
+}
+
+/// `git reset`.
+fn sub_reset(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    if !(rest
+        .iter()
+        .any(|a| a.is("--hard") || a.is("--merge") || a.is("--keep")))
+    {
+        return;
+    }
+    discard(c, g, "git reset --hard");
+}
+
+/// `git checkout`.
+fn sub_checkout(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    let a = parse(
+        rest,
+        Spec::new("bBp", &["orphan", "conflict", "pathspec-from-file"]),
+    );
+    // `git checkout -- FILE` and `git checkout .` discard edits; `git checkout
+    // BRANCH -- FILE` fetches a file from another revision on purpose.
+    let dashdash = rest.iter().position(|r| r.is("--"));
+    let tree_ish = dashdash.is_some_and(|d| rest[..d].iter().any(|r| !r.text.starts_with('-')));
+    let paths_mode =
+        dashdash.is_some() && !tree_ish || a.operands.iter().any(|o| o.is(".") || o.glob);
+    if a.has('f', "force") || a.has_long("discard-changes") || paths_mode && !a.has('b', "") {
+        discard(c, g, "checkout overwrites working-tree files");
+    }
+}
+
+/// `git switch`.
+fn sub_switch(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    let a = parse(rest, Spec::new("cC", &["create", "force-create", "orphan"]));
+    if a.has('f', "force") || a.has_long("discard-changes") {
+        discard(c, g, "switch throws away local changes");
+    }
+}
+
+/// `git restore`.
+fn sub_restore(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    let a = parse(rest, Spec::new("s", &["source", "pathspec-from-file"]));
+    if !a.has('S', "staged") || a.has('W', "worktree") {
+        discard(c, g, "restore overwrites working-tree files");
+    }
+}
+
+/// `git clean`.
+fn sub_clean(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    let elsewhere = g.elsewhere;
+    let a = parse(rest, Spec::new("e", &["exclude"]));
+    if a.has('n', "dry-run") {
+        return;
+    }
+    let outside = a.operands.iter().any(|o| {
+        let class = c.class(o);
+        !matches!(
+            class,
+            Class::Workspace | Class::Build | Class::WorkspaceRoot | Class::WorkspaceAll
+        )
+    });
+    if outside || elsewhere {
+        c.hit("git.clean_outside", None);
+    } else if a.has('f', "force")
+        && (a.has('x', "") || a.has('d', ""))
+        && (a.operands.is_empty()
+            || a.operands
+                .iter()
+                .any(|o| c.class(o) == Class::WorkspaceRoot))
+    {
+        c.hit("git.clean", None);
+    }
+}
+
+/// `git stash`.
+fn sub_stash(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    let elsewhere = g.elsewhere;
+    if !(elsewhere) {
+        return;
+    }
+    match rest.first().map(|f| f.text.as_str()) {
+        Some("clear") => c.hit("git.stash_drop", Some("git stash clear".into())),
+        Some("drop") => c.hit("git.stash_drop", Some("git stash drop".into())),
+        _ => {}
+    };
+}
+
+/// `git worktree`.
+fn sub_worktree(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    if !(rest
+        .first()
+        .is_some_and(|f| f.is("remove") || f.is("prune"))
+        && rest.iter().any(|a| a.is("--force") || a.is("-f")))
+    {
+        return;
+    }
+    c.hit(
+        "git.discard_changes",
+        Some("worktree remove --force".into()),
+    );
+}
+
+/// `git branch`.
+fn sub_branch(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    let a = parse(
+        rest,
+        Spec::new(
+            "u",
+            &[
+                "set-upstream-to",
+                "contains",
+                "merged",
+                "no-merged",
+                "points-at",
+                "format",
+                "sort",
+            ],
+        ),
+    );
+    if a.has('D', "") || (a.has('d', "delete") && a.has('f', "force")) {
+        c.hit("git.branch_force_delete", None);
+    }
+}
+
+/// `git reflog`.
+fn sub_reflog(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    if !(rest
+        .first()
+        .is_some_and(|f| f.is("expire") || f.is("delete")))
+    {
+        return;
+    }
+    c.hit(
+        "git.rewrite_history",
+        Some("reflog expire drops recovery points".into()),
+    );
+}
+
+/// `git gc`.
+fn sub_gc(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    if !(rest
+        .iter()
+        .any(|a| a.text.starts_with("--prune=now") || a.is("--prune=all")))
+    {
+        return;
+    }
+    c.hit(
+        "git.rewrite_history",
+        Some("gc --prune=now drops unreachable objects".into()),
+    );
+}
+
+/// `git update-ref`.
+fn sub_update_ref(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
+    if !(rest.iter().any(|a| a.is("-d"))) {
+        return;
+    }
+    c.hit("git.rewrite_history", None);
 }
 
 fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
@@ -273,16 +356,11 @@ fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
     // The system file and a named file are writes like any other; the user's own file is
     // judged by the key alone.
     if a.has_long("system") {
-        crate::rules::writes::check_write(
-            c.an,
-            c.scope,
-            &Field::lit("/etc/gitconfig"),
-            "git config",
-        );
+        crate::cmd::check_write(c.an, c.scope, &Field::lit("/etc/gitconfig"), "git config");
     }
     if let Some(f) = a.value('f', "file") {
         let f = f.clone();
-        crate::rules::writes::check_write(c.an, c.scope, &f, "git config");
+        crate::cmd::check_write(c.an, c.scope, &f, "git config");
     }
     let key = a.operands[0].text.clone();
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
@@ -317,7 +395,7 @@ fn stage(c: &mut Cmd<'_, '_>, rest: &[Field]) {
         a.known && !a.text.starts_with('-') && c.an.secret_file(&abs)
     });
     if secret {
-        let s = crate::walk::Stream::tainted(crate::walk::Taint {
+        let s = crate::state::Stream::tainted(crate::state::Taint {
             secret: true,
             stored: true,
             ..Default::default()

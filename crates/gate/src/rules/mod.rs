@@ -7,63 +7,19 @@
 //!
 //! It does not unwrap wrappers or parse the line: that is done before a command gets here.
 
+pub(crate) mod container;
 pub(crate) mod fs;
 pub(crate) mod git;
 pub(crate) mod net;
 pub(crate) mod output;
 pub(crate) mod system;
-pub(crate) mod writes;
 
-use super::paths::Class;
-use super::unwrap::Program;
-use super::walk::{Analyzer, Io, Scope, Stream};
-use super::words::Field;
-
-/// What rules see of the command being judged.
-pub(crate) struct Cmd<'x, 'a> {
-    pub an: &'x mut Analyzer<'a>,
-    pub scope: &'x Scope,
-    pub fields: &'x [Field],
-    pub io: &'x Io,
-    pub prog: &'x Program,
-}
-
-impl Cmd<'_, '_> {
-    pub fn args(&self) -> &[Field] {
-        &self.fields[1..]
-    }
-
-    pub fn hit(&mut self, rule: &str, detail: Option<String>) {
-        self.an.hit(rule, self.scope, self.fields, detail);
-    }
-
-    pub fn class(&self, f: &Field) -> Class {
-        // The link itself (`rm link`) is the link; `link/` and below are the target.
-        let abs = self.abs(f);
-        let follows =
-            |rest: &str| rest.starts_with('/') || rest.is_empty() && f.text.ends_with('/');
-        let through = self.an.links.iter().rev().find_map(|(link, target)| {
-            let rest = abs.strip_prefix(link.as_str())?;
-            follows(rest).then(|| format!("{target}{rest}"))
-        });
-        match through {
-            Some(real) => self
-                .an
-                .paths
-                .classify_abs(&crate::paths::normalize(&real), f.glob),
-            None => self.an.paths.classify(&f.text, f.glob, self.scope),
-        }
-    }
-
-    pub fn abs(&self, f: &Field) -> String {
-        self.an.paths.abs(&f.text, self.scope)
-    }
-
-    /// Judges `text` as a shell line this command runs (`tar --checkpoint-action=exec=...`).
-    pub fn nested(&mut self, label: &str, text: &Field) {
-        super::unwrap::nested_line(self.an, label, text, Stream::default(), self.scope);
-    }
-}
+use crate::analyzer::Analyzer;
+use crate::cmd::{Cmd, tee};
+use crate::decision::Decision;
+use crate::field::Field;
+use crate::paths::Program;
+use crate::state::{Io, Scope, Stream};
 
 /// Judges one unwrapped simple command and returns what it writes to stdout.
 pub(crate) fn judge(
@@ -90,7 +46,7 @@ pub(crate) fn judge(
         "chmod" | "chown" | "chgrp" | "setfacl" | "chattr" => fs::perms(&mut c),
         "rsync" | "scp" => fs::rsync(&mut c),
         "unzip" | "tar" | "7z" | "cpio" => fs::extract(&mut c),
-        "tee" => writes::tee(&mut c),
+        "tee" => tee(&mut c),
         "git" => git::git(&mut c),
         "gh" => git::gh(&mut c),
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"
@@ -124,8 +80,7 @@ pub(crate) fn judge(
         out.taint.secret = true;
         out.taint.stored = true;
     }
-    c.an.policy
-        .custom_rules(c.an, prog, fields, scope, first_hit);
+    custom_rules(c.an, prog, fields, scope, first_hit);
     out
 }
 
@@ -157,5 +112,26 @@ fn secret_read(c: &mut Cmd<'_, '_>) {
     });
     if hit {
         c.hit("exfil.shadow", None);
+    }
+}
+
+/// Applies the policy file's own rules to one unwrapped command. An `allow` rule on a
+/// trusted program removes the hits recorded for that command since `first_hit`.
+fn custom_rules(
+    an: &mut Analyzer<'_>,
+    prog: &Program,
+    fields: &[Field],
+    scope: &Scope,
+    first_hit: usize,
+) {
+    let policy = an.policy;
+    for id in policy.custom_matches(&prog.name, fields) {
+        if policy.decision_of(id) == Decision::Allow {
+            if prog.trusted {
+                an.hits.truncate(first_hit);
+            }
+            continue;
+        }
+        an.hit(id, scope, fields, None);
     }
 }

@@ -4,41 +4,13 @@
 //! Owns curl, wget, nc/ncat, socat, telnet and httpie. What a download writes to stdout is
 //! tainted as network data, which [`super::super::unwrap`] refuses to feed to a shell.
 
-use super::Cmd;
 use crate::args::{Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 pub(crate) fn net(c: &mut Cmd<'_, '_>) {
-    // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,
-    // unless every destination is a well-known API that such tokens are made for.
-    let own_api = {
-        let urls: Vec<&Field> = c.args().iter().filter(|a| a.text.contains("://")).collect();
-        !urls.is_empty() && urls.iter().all(|u| !u.taint.secret && api_host(&u.text))
-    };
-    // A stored secret (a key file, `gh auth token`) goes to no host at all.
-    let own_api = own_api && !c.args().iter().any(|a| a.taint.stored);
-    if let Some(f) = c
-        .args()
-        .iter()
-        .find(|a| a.taint.secret)
-        .filter(|_| !own_api)
-    {
-        let shown = super::fs::shown(f);
-        c.hit("exfil.secret_arg", Some(shown));
-    }
-    if c.io.stdin.from_shell {
-        c.hit(
-            "rce.revshell",
-            Some("an interactive shell is piped into a network tool".into()),
-        );
-    }
-    if c.io.stdin.taint.secret {
-        c.hit(
-            "exfil.upload_secret",
-            Some("secret data piped into a network tool".into()),
-        );
-    }
+    leaks(c);
     match c.prog.name.as_str() {
         "curl" => curl(c),
         "wget" => wget(c),
@@ -157,45 +129,76 @@ fn upload(c: &mut Cmd<'_, '_>, f: &Field) {
     }
 }
 
+/// What any network tool leaks: secrets in its arguments (unless every destination is the
+/// API such a token is made for), an interactive shell or secret data on its stdin.
+fn leaks(c: &mut Cmd<'_, '_>) {
+    // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,
+    // unless every destination is a well-known API that such tokens are made for.
+    let own_api = {
+        let urls: Vec<&Field> = c.args().iter().filter(|a| a.text.contains("://")).collect();
+        !urls.is_empty() && urls.iter().all(|u| !u.taint.secret && api_host(&u.text))
+    };
+    // A stored secret (a key file, `gh auth token`) goes to no host at all.
+    let own_api = own_api && !c.args().iter().any(|a| a.taint.stored);
+    if let Some(f) = c
+        .args()
+        .iter()
+        .find(|a| a.taint.secret)
+        .filter(|_| !own_api)
+    {
+        let shown = super::fs::shown(f);
+        c.hit("exfil.secret_arg", Some(shown));
+    }
+    if c.io.stdin.from_shell {
+        c.hit(
+            "rce.revshell",
+            Some("an interactive shell is piped into a network tool".into()),
+        );
+    }
+    if c.io.stdin.taint.secret {
+        c.hit(
+            "exfil.upload_secret",
+            Some("secret data piped into a network tool".into()),
+        );
+    }
+}
+
+/// curl's long options that take a value.
+const CURL_VALUED: &[&str] = &[
+    "output",
+    "data",
+    "data-binary",
+    "data-raw",
+    "data-urlencode",
+    "data-ascii",
+    "form",
+    "form-string",
+    "header",
+    "upload-file",
+    "user",
+    "user-agent",
+    "request",
+    "referer",
+    "cookie",
+    "cookie-jar",
+    "config",
+    "proxy",
+    "json",
+    "url",
+    "write-out",
+    "max-time",
+    "connect-timeout",
+    "retry",
+    "cacert",
+    "cert",
+    "key",
+    "resolve",
+    "range",
+    "output-dir",
+];
+
 fn curl(c: &mut Cmd<'_, '_>) {
-    let a = parse(
-        c.args(),
-        Spec::new(
-            "odFHTuAXeEKbcDrmwxyzQ",
-            &[
-                "output",
-                "data",
-                "data-binary",
-                "data-raw",
-                "data-urlencode",
-                "data-ascii",
-                "form",
-                "form-string",
-                "header",
-                "upload-file",
-                "user",
-                "user-agent",
-                "request",
-                "referer",
-                "cookie",
-                "cookie-jar",
-                "config",
-                "proxy",
-                "json",
-                "url",
-                "write-out",
-                "max-time",
-                "connect-timeout",
-                "retry",
-                "cacert",
-                "cert",
-                "key",
-                "resolve",
-                "range",
-                "output-dir",
-            ],
-        ),
-    );
+    let a = parse(c.args(), Spec::new("odFHTuAXeEKbcDrmwxyzQ", CURL_VALUED));
     let mut files: Vec<Field> = Vec::new();
     for long in [
         "data",
@@ -231,7 +234,7 @@ fn curl(c: &mut Cmd<'_, '_>) {
     for v in a.values('o', "output") {
         if v.text != "-" {
             let abs = c.abs(v);
-            super::writes::check_write(c.an, c.scope, v, "curl -o");
+            crate::cmd::check_write(c.an, c.scope, v, "curl -o");
             c.an.fetched.push(abs);
         }
     }
@@ -286,7 +289,7 @@ fn wget(c: &mut Cmd<'_, '_>) {
         Some(v) if v.text == "-" => {}
         Some(v) => {
             let v = v.clone();
-            super::writes::check_write(c.an, c.scope, &v, "wget -O");
+            crate::cmd::check_write(c.an, c.scope, &v, "wget -O");
             let abs = c.abs(&v);
             c.an.fetched.push(abs);
         }

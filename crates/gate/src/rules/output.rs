@@ -6,12 +6,13 @@
 //! (`yes`, `/dev/zero`), and tools whose output is made to be `eval`ed.
 //! Any other command passes its input's taint through, conservatively.
 
-use super::Cmd;
 use crate::args::{Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
+use crate::field::UNKNOWN;
 use crate::paths::Class;
+use crate::state::{Stream, Taint};
 use crate::text::decode_ansi_c;
-use crate::walk::{Stream, Taint};
-use crate::words::UNKNOWN;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -81,13 +82,25 @@ const DECODERS: &[&str] = &[
     "caesar",
 ];
 
+/// What a command writes to its stdout, as far as the gate can tell: text it generates,
+/// or what it passes on from its input and the files it reads.
 pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
     let name = c.prog.name.clone();
     let args = c.args().to_vec();
+    if let Some(s) = generated(c, &name, &args) {
+        return s;
+    }
+    let (inherited, files_endless) = inherited(c, &name, &args);
+    passed_on(c, &name, &args, inherited, files_endless)
+}
+
+/// What a command inherits from its input and the files it reads: their taint, and
+/// whether one of them is endless (`cat /dev/zero`).
+fn inherited(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> (Stream, bool) {
     let stdin = c.io.stdin.clone();
     let mut inherited = Stream::tainted(stdin.taint);
     let mut files_endless = false;
-    for a in &args {
+    for a in args {
         if a.known
             && (a.text.starts_with('/')
                 || a.text.starts_with('.')
@@ -97,7 +110,7 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             let s = c.an.file_stream(a, c.scope);
             inherited.taint = inherited.taint.merge(s.taint);
             files_endless |= s.endless;
-            inherited.endless |= s.endless && matches!(name.as_str(), "cat" | "tac" | "tee");
+            inherited.endless |= s.endless && matches!(name, "cat" | "tac" | "tee");
         } else if a.known && c.an.paths.is_secret(&a.text) {
             inherited.taint.secret = true;
             inherited.taint.stored = true;
@@ -108,37 +121,18 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
             inherited.taint.stored = true;
         }
     }
-    match name.as_str() {
-        "echo" => {
-            let mut i = 0;
-            let mut escapes = false;
-            while i < args.len()
-                && matches!(args[i].text.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en")
-            {
-                escapes |= args[i].text.contains('e');
-                i += 1;
-            }
-            let words = &args[i..];
-            let mut s =
-                Stream::tainted(words.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
-            if words.iter().all(|w| w.known) {
-                let text = words
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                s.text = Some(format!(
-                    "{}\n",
-                    if escapes { decode_ansi_c(&text) } else { text }
-                ));
-            }
-            s
-        }
+    (inherited, files_endless)
+}
+
+/// Text a command makes up itself (`echo`, `printf`, `seq`, `mktemp`, `env`), when it is one.
+fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> {
+    match name {
+        "echo" => Some(echo(args)),
         "printf" => {
             let mut s =
                 Stream::tainted(args.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
             let Some(fmt) = args.first().filter(|f| f.known && f.text != "-v") else {
-                return s;
+                return Some(s);
             };
             let rest = &args[1..];
             if rest.iter().all(|w| w.known) {
@@ -147,36 +141,54 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                     &rest.iter().map(|f| f.text.as_str()).collect::<Vec<_>>(),
                 );
             }
-            s
+            Some(s)
         }
-        "pwd" => Stream {
+        "pwd" => Some(Stream {
             text: c.scope.cwd.as_ref().map(|p| format!("{p}\n")),
             ..Stream::default()
-        },
+        }),
         "seq" => {
             let nums: Vec<i64> = args.iter().filter_map(|a| a.text.parse().ok()).collect();
             let (lo, hi) = match nums.as_slice() {
                 [n] => (1, *n),
                 [a, b] => (*a, *b),
-                _ => return Stream::default(),
+                _ => return None,
             };
             if hi - lo > 64 {
-                return Stream::default();
+                return None;
             }
-            Stream::text((lo..=hi).map(|n| format!("{n}\n")).collect())
+            Some(Stream::text((lo..=hi).map(|n| format!("{n}\n")).collect()))
         }
-        "mktemp" => {
-            let a = parse(&args, Spec::new("p", &["tmpdir", "suffix"]));
-            let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
-            let name = match (a.operands.first(), dir) {
-                (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', &UNKNOWN.to_string())),
-                (Some(t), None) if !a.has('t', "") => t.text.replace('X', &UNKNOWN.to_string()),
-                (Some(t), None) => format!("/tmp/{}", t.text.replace('X', &UNKNOWN.to_string())),
-                (None, Some(d)) => format!("{d}/tmp.{UNKNOWN}"),
-                (None, None) => format!("/tmp/tmp.{UNKNOWN}"),
-            };
-            Stream::text(format!("{name}\n"))
+        "mktemp" => Some(mktemp(args)),
+        "yes" => Some(Stream {
+            endless: true,
+            ..Stream::default()
+        }),
+        "env" | "printenv" | "set" | "export" | "declare" | "compgen" => {
+            Some(Stream::tainted(Taint {
+                secret: true,
+                stored: true,
+                ..Taint::default()
+            }))
         }
+        n if SHELLENV.contains(&n) => Some(Stream::tainted(Taint {
+            shellenv: true,
+            ..Taint::default()
+        })),
+        _ => None,
+    }
+}
+
+/// What a filter, reader or network client passes on from what it reads.
+fn passed_on(
+    c: &mut Cmd<'_, '_>,
+    name: &str,
+    args: &[Field],
+    inherited: Stream,
+    files_endless: bool,
+) -> Stream {
+    let stdin = c.io.stdin.clone();
+    match name {
         // `head -c 100G /dev/zero` is bounded only on paper.
         "head"
             if (files_endless || stdin.endless)
@@ -189,19 +201,10 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 ..Stream::default()
             }
         }
-        "yes" => Stream {
-            endless: true,
-            ..Stream::default()
-        },
-        "env" | "printenv" | "set" | "export" | "declare" | "compgen" => Stream::tainted(Taint {
-            secret: true,
-            stored: true,
-            ..Taint::default()
-        }),
         "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"
         | "xh" | "ssh" | "fetch" | "lynx" | "aria2c" => {
             let mut s = inherited;
-            if super::net::to_stdout(&name, c.fields) {
+            if super::net::to_stdout(name, c.fields) {
                 s.taint.net = true;
             }
             s
@@ -243,46 +246,13 @@ pub(crate) fn output(c: &mut Cmd<'_, '_>) -> Stream {
                 ..inherited
             }
         }
-        n if SHELLENV.contains(&n) => Stream::tainted(Taint {
-            shellenv: true,
-            ..Taint::default()
-        }),
-        n if DECODERS.contains(&n) => {
-            let decoding = !matches!(
-                n,
-                "gzip"
-                    | "bzip2"
-                    | "xz"
-                    | "zstd"
-                    | "lz4"
-                    | "brotli"
-                    | "base64"
-                    | "base32"
-                    | "basenc"
-                    | "xxd"
-                    | "openssl"
-            ) || args.iter().any(|a| {
-                matches!(
-                    a.text.as_str(),
-                    "-d" | "--decode" | "-D" | "-r" | "-revert" | "-dc" | "-cd"
-                ) || a.text.starts_with("-d") && a.text.len() <= 3
-            });
-            if !decoding {
-                return inherited;
-            }
-            let mut s = Stream::tainted(inherited.taint.merge(Taint {
-                decoded: true,
-                ..Taint::default()
-            }));
-            s.text = stdin.text.as_deref().and_then(|t| decode(n, t, &args));
-            s
-        }
+        n if DECODERS.contains(&n) => decoded(n, args, inherited, &stdin),
         _ => inherited,
     }
 }
 
 /// Computes simple decoders, so decoded text can be shown and judged.
-fn decode(name: &str, input: &str, args: &[crate::words::Field]) -> Option<String> {
+fn decode(name: &str, input: &str, args: &[crate::field::Field]) -> Option<String> {
     match name {
         "base64" => base64(input.trim()).and_then(|b| String::from_utf8(b).ok()),
         "rev" => Some(
@@ -381,6 +351,77 @@ fn printf(fmt: &str, args: &[&str]) -> Option<String> {
         }
     }
     Some(decode_ansi_c(&out))
+}
+
+/// `echo`: its arguments, joined, with escapes decoded under `-e`.
+fn echo(args: &[Field]) -> Stream {
+    let mut i = 0;
+    let mut escapes = false;
+    while i < args.len() && matches!(args[i].text.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en") {
+        escapes |= args[i].text.contains('e');
+        i += 1;
+    }
+    let words = &args[i..];
+    let mut s = Stream::tainted(words.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
+    if words.iter().all(|w| w.known) {
+        let text = words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        s.text = Some(format!(
+            "{}\n",
+            if escapes { decode_ansi_c(&text) } else { text }
+        ));
+    }
+    s
+}
+
+/// `mktemp`: a fresh name under the temp directory (or `-p DIR`), its random part unknown.
+fn mktemp(args: &[Field]) -> Stream {
+    let a = parse(args, Spec::new("p", &["tmpdir", "suffix"]));
+    let dir = a.value('p', "tmpdir").map(|d| d.text.clone());
+    let name = match (a.operands.first(), dir) {
+        (Some(t), Some(d)) => format!("{d}/{}", t.text.replace('X', &UNKNOWN.to_string())),
+        (Some(t), None) if !a.has('t', "") => t.text.replace('X', &UNKNOWN.to_string()),
+        (Some(t), None) => format!("/tmp/{}", t.text.replace('X', &UNKNOWN.to_string())),
+        (None, Some(d)) => format!("{d}/tmp.{UNKNOWN}"),
+        (None, None) => format!("/tmp/tmp.{UNKNOWN}"),
+    };
+    Stream::text(format!("{name}\n"))
+}
+
+/// A decoder or decompressor: what it passes on is decoded (hidden from the gate), and
+/// known when the gate can decode the static input itself.
+fn decoded(n: &str, args: &[Field], inherited: Stream, stdin: &Stream) -> Stream {
+    let decoding = !matches!(
+        n,
+        "gzip"
+            | "bzip2"
+            | "xz"
+            | "zstd"
+            | "lz4"
+            | "brotli"
+            | "base64"
+            | "base32"
+            | "basenc"
+            | "xxd"
+            | "openssl"
+    ) || args.iter().any(|a| {
+        matches!(
+            a.text.as_str(),
+            "-d" | "--decode" | "-D" | "-r" | "-revert" | "-dc" | "-cd"
+        ) || a.text.starts_with("-d") && a.text.len() <= 3
+    });
+    if !decoding {
+        return inherited;
+    }
+    let mut s = Stream::tainted(inherited.taint.merge(Taint {
+        decoded: true,
+        ..Taint::default()
+    }));
+    s.text = stdin.text.as_deref().and_then(|t| decode(n, t, args));
+    s
 }
 
 #[cfg(test)]

@@ -7,10 +7,10 @@
 //! Tools whose danger is one subcommand or flag are rows of [`crate::tables::DESTRUCTIVE`]
 //! instead.
 
-use super::Cmd;
 use crate::args::{Spec, parse};
+use crate::cmd::Cmd;
+use crate::field::Field;
 use crate::paths::Class;
-use crate::words::Field;
 
 /// Daemons whose death takes the machine or the session down.
 const DAEMONS: &[&str] = &[
@@ -85,297 +85,538 @@ const ESSENTIAL: &[&str] = &[
     "init",
 ];
 
+/// One tool as a family handler sees it: its normalized name, arguments and their texts.
+struct Tool<'t> {
+    name: &'t str,
+    args: &'t [Field],
+    words: Vec<&'t str>,
+}
+
+impl Tool<'_> {
+    fn has(&self, w: &str) -> bool {
+        self.words.contains(&w)
+    }
+}
+
+/// A family handler: judges one tool of its family.
+type Handler = fn(&mut Cmd<'_, '_>, &Tool<'_>);
+
+/// One row per family: the program names it covers and the handler that judges them.
+const FAMILIES: &[(&[&str], Handler)] = &[
+    (&["kill"], |c, t| kill(c, t.args)),
+    (&["pkill", "killall", "killall5"], pkill),
+    (
+        &[
+            "shutdown",
+            "reboot",
+            "poweroff",
+            "halt",
+            "suspend",
+            "hibernate",
+        ],
+        shutdown,
+    ),
+    (&["init", "telinit"], init),
+    (
+        &["systemctl", "service", "rc-service", "launchctl"],
+        |c, t| systemctl(c, t.name, t.args),
+    ),
+    (&["crontab"], crontab),
+    (&["at", "batch"], at),
+    (&["systemd-run"], systemd_run),
+    (
+        &[
+            "mkfs",
+            "mkswap",
+            "wipefs",
+            "blkdiscard",
+            "sgdisk",
+            "gdisk",
+            "sfdisk",
+            "cfdisk",
+            "mkntfs",
+            "mkdosfs",
+            "badblocks",
+            "zerofree",
+        ],
+        mkfs,
+    ),
+    (&["fdisk"], fdisk),
+    (&["parted"], parted),
+    (
+        &[
+            "passwd", "chpasswd", "usermod", "useradd", "userdel", "adduser", "deluser",
+            "groupadd", "groupdel", "gpasswd", "visudo", "chsh", "vipw", "newusers",
+        ],
+        passwd,
+    ),
+    (&["setcap"], setcap),
+    (
+        &["fallocate", "truncate", "xfs_mkfile", "mkfile"],
+        fallocate,
+    ),
+    (&["rclone", "s3cmd", "azcopy", "b2"], |c, t| {
+        upload_secrets(c, t.args)
+    }),
+    (&["sysctl"], sysctl),
+    (&["insmod", "rmmod", "modprobe", "kexec"], insmod),
+    (&["mount", "umount", "swapoff", "swapon"], mount),
+    (
+        &[
+            "rpm", "dpkg", "apt", "apt-get", "yum", "dnf", "zypper", "pacman", "apk", "snap",
+            "brew", "port",
+        ],
+        |c, t| packages(c, t.name, &t.words),
+    ),
+    (&["docker", "podman", "nerdctl"], |c, t| docker(c, &t.words)),
+    (&["kubectl", "oc", "helm"], kubectl),
+    (
+        &[
+            "terraform",
+            "tofu",
+            "terragrunt",
+            "pulumi",
+            "cdk",
+            "cdktf",
+            "serverless",
+            "sls",
+        ],
+        terraform,
+    ),
+    (
+        &[
+            "aws",
+            "az",
+            "gcloud",
+            "gsutil",
+            "doctl",
+            "heroku",
+            "flyctl",
+            "fly",
+            "vercel",
+            "netlify",
+            "linode-cli",
+            "hcloud",
+            "oci",
+            "ibmcloud",
+            "firebase",
+            "supabase",
+        ],
+        aws,
+    ),
+    (
+        &[
+            "mysql",
+            "mariadb",
+            "psql",
+            "sqlite3",
+            "mongo",
+            "mongosh",
+            "cqlsh",
+            "clickhouse-client",
+            "sqlcmd",
+            "cockroach",
+            "duckdb",
+        ],
+        mysql,
+    ),
+    (&["dropdb", "dropuser", "mongorestore"], dropdb),
+    (&["redis-cli", "valkey-cli", "keydb-cli"], redis_cli),
+];
+
+/// System tools, judged by the family their name belongs to (`FAMILIES`); `kafka-*` tools
+/// by their prefix.
 pub(crate) fn system(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let args: Vec<Field> = c.args().to_vec();
-    let words: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
-    let has = |w: &str| words.contains(&w);
-    match name.as_str() {
-        "kill" => kill(c, &args),
-        "pkill" | "killall" | "killall5" => {
-            let a = parse(
-                &args,
-                Spec::new(
-                    "sugtPGUnoc",
-                    &[
-                        "signal",
-                        "user",
-                        "group",
-                        "parent",
-                        "uid",
-                        "euid",
-                        "terminal",
-                        "ns",
-                        "older-than",
-                        "younger-than",
-                    ],
-                ),
-            );
-            // A pattern like `.` matches every process (pkill -f matches whole command lines).
-            let broad = a
-                .operands
-                .iter()
-                .any(|o| matches!(o.text.as_str(), "." | ".*" | "" | "^" | ".+"));
-            let everyone = a.value('u', "user").is_some()
-                || a.value('U', "uid").is_some()
-                || name == "killall5"
-                || broad;
-            let daemon = a.operands.iter().any(|o| !o.known || hits_daemon(&o.text));
-            if a.has('l', "list") && name == "killall" {
-                return;
-            }
-            // With root, a pattern reaches every user's processes.
-            if everyone || daemon || c.scope.privileged {
-                c.hit("kill.system", None);
-            } else if name == "killall" && a.has('r', "regexp") {
-                // A name kills the user's own processes of that name, like pkill; a regular
-                // expression reaches any of them.
-                c.hit("kill.by_name", None);
-            }
-        }
-        "shutdown" | "reboot" | "poweroff" | "halt" | "suspend" | "hibernate"
-            if !(has("--help") || has("-c") || name == "shutdown" && has("-k")) =>
-        {
-            c.hit("power.off", None);
-        }
-        "init" | "telinit"
-            if words
-                .iter()
-                .any(|w| matches!(*w, "0" | "1" | "6" | "s" | "S" | "q" | "u")) =>
-        {
-            c.hit("power.off", None);
-        }
-        "systemctl" | "service" | "rc-service" | "launchctl" => systemctl(c, &name, &args),
-        "crontab" => {
-            let a = parse(&args, Spec::new("uT", &[]));
-            if a.has('r', "") {
-                c.hit("persist.cron_remove", None);
-            } else if !a.has('l', "") {
-                c.hit("persist.cron", Some("installs or edits a crontab".into()));
-            }
-        }
-        "at" | "batch" if !has("-l") && !has("-c") => {
-            c.hit("persist.at", None);
-        }
-        "systemd-run" => {
-            let a = parse(
-                &args,
-                Spec::wrapper(
-                    "pEuMHG",
-                    &[
-                        "unit",
-                        "property",
-                        "description",
-                        "slice",
-                        "on-active",
-                        "on-boot",
-                        "on-startup",
-                        "on-unit-active",
-                        "on-unit-inactive",
-                        "on-calendar",
-                        "timer-property",
-                        "setenv",
-                        "uid",
-                        "gid",
-                        "working-directory",
-                        "nice",
-                        "machine",
-                        "host",
-                    ],
-                ),
-            );
-            let timer = a.longs.iter().any(|(l, _)| l.starts_with("on-"));
-            if timer {
-                c.hit(
-                    "persist.systemd",
-                    Some("schedules a command to run later".into()),
-                );
-            }
-            if !a.operands.is_empty() {
-                let inner: Vec<Field> = a.operands.clone();
-                let io = crate::walk::Io::default();
-                let mut s = c.scope.clone();
-                s.wrappers.push("systemd-run".into());
-                s.depth += 1;
-                crate::unwrap::dispatch(c.an, inner, &io, &mut s);
-            }
-        }
-        "mkfs" | "mkswap" | "wipefs" | "blkdiscard" | "sgdisk" | "gdisk" | "sfdisk" | "cfdisk"
-        | "mkntfs" | "mkdosfs" | "badblocks" | "zerofree"
-            if !has("--help")
-                && !has("--version")
-                && !(name == "sfdisk" && (has("-l") || has("--list")))
-                && !(name == "sgdisk" && (has("-p") || has("--print")))
-                && !on_image_files(c, &args) =>
-        {
-            c.hit("disk.format", None);
-        }
-        "fdisk" if !has("-l") && !has("--list") && !on_image_files(c, &args) => {
-            c.hit("disk.format", None);
-        }
-        "parted" => {
-            let readonly = words
-                .iter()
-                .any(|w| matches!(*w, "-l" | "--list" | "print" | "p"))
-                && !words
-                    .iter()
-                    .any(|w| matches!(*w, "rm" | "mklabel" | "mkpart" | "resizepart" | "mkfs"));
-            if !readonly {
-                c.hit("disk.format", None);
-            }
-        }
-        "passwd" | "chpasswd" | "usermod" | "useradd" | "userdel" | "adduser" | "deluser"
-        | "groupadd" | "groupdel" | "gpasswd" | "visudo" | "chsh" | "vipw" | "newusers"
-            if !(name == "passwd" && (has("-S") || has("--status"))) =>
-        {
-            c.hit("privesc.account", None);
-        }
-        "setcap" if !has("-r") && !has("-v") => {
-            c.hit("privesc.setuid", Some("grants file capabilities".into()))
-        }
-        "fallocate" | "truncate" | "xfs_mkfile" | "mkfile" if huge_size(&words) => {
-            c.hit("resource.fill_disk", Some("allocates a huge file".into()))
-        }
-        "rclone" | "s3cmd" | "azcopy" | "b2" => upload_secrets(c, &args),
-        "sysctl"
-            if (has("-w")
-                || has("--write")
-                || words.iter().any(|w| w.contains('=') && !w.starts_with('-'))
-                || has("-p")
-                || has("--load")) =>
-        {
-            c.hit("syswrite.kernel", None);
-        }
-        "insmod" | "rmmod" | "modprobe" | "kexec"
-            if !(name == "modprobe" && (has("-n") || has("--dry-run") || has("-c"))) =>
-        {
-            c.hit("syswrite.kernel", None);
-        }
-        "mount" | "umount" | "swapoff" | "swapon" if !words.is_empty() && !has("-l") => {
-            c.hit("syswrite.mount", None);
-        }
-        "rpm" | "dpkg" | "apt" | "apt-get" | "yum" | "dnf" | "zypper" | "pacman" | "apk"
-        | "snap" | "brew" | "port" => packages(c, &name, &words),
-        "docker" | "podman" | "nerdctl" => docker(c, &words),
-        "kubectl" | "oc" | "helm" => {
-            let destructive = words
-                .iter()
-                .any(|w| matches!(*w, "delete" | "drain" | "uninstall" | "cordon" | "replace"))
-                && !words.iter().any(|w| w.starts_with("--dry-run"));
-            if destructive {
-                let wide = words.iter().any(|w| {
-                    matches!(
-                        *w,
-                        "--all"
-                            | "-A"
-                            | "--all-namespaces"
-                            | "namespace"
-                            | "ns"
-                            | "all"
-                            | "node"
-                            | "nodes"
-                            | "pv"
-                            | "pvc"
-                            | "crd"
-                    )
-                }) || words.iter().any(|w| w.starts_with("namespace/"));
-                c.hit(
-                    if wide {
-                        "infra.k8s_delete_all"
-                    } else {
-                        "infra.k8s_delete"
-                    },
-                    None,
-                );
-            }
-        }
-        "terraform" | "tofu" | "terragrunt" | "pulumi" | "cdk" | "cdktf" | "serverless" | "sls" => {
-            let destroy = words.iter().any(|w| matches!(*w, "destroy" | "remove"))
-                || words.contains(&"-destroy")
-                || words.contains(&"stack") && words.iter().any(|w| matches!(*w, "rm" | "remove"));
-            let auto = words.iter().any(|w| {
-                w.contains("auto-approve") || *w == "--yes" || *w == "-y" || *w == "--force"
-            });
-            let apply = words.first().is_some_and(|w| {
-                matches!(*w, "apply" | "up" | "deploy" | "import" | "taint" | "state")
-            });
-            if destroy {
-                c.hit("infra.iac_destroy", None);
-            } else if apply
-                && (auto
-                    || words.first() == Some(&"state")
-                        && words.get(1).is_some_and(|w| matches!(*w, "rm" | "push")))
-            {
-                c.hit("infra.iac_apply", None);
-            }
-        }
-        "aws" | "az" | "gcloud" | "gsutil" | "doctl" | "heroku" | "flyctl" | "fly" | "vercel"
-        | "netlify" | "linode-cli" | "hcloud" | "oci" | "ibmcloud" | "firebase" | "supabase" => {
-            let destructive = words.iter().any(|w| {
-                let w = w.to_ascii_lowercase();
-                matches!(
-                    w.as_str(),
-                    "delete"
-                        | "destroy"
-                        | "rb"
-                        | "rm"
-                        | "terminate"
-                        | "purge"
-                        | "remove"
-                        | "deprovision"
-                ) || w.starts_with("delete-")
-                    || w.starts_with("terminate-")
-                    || w.starts_with("remove-")
-                    || w.starts_with("deregister")
-                    || w.contains("destroy")
-                    || w.ends_with(":delete")
-                    || w.ends_with(":remove")
-            });
-            if destructive {
-                c.hit("infra.cloud_delete", None);
-            }
-            upload_secrets(c, &args);
-        }
-        "mysql" | "mariadb" | "psql" | "sqlite3" | "mongo" | "mongosh" | "cqlsh"
-        | "clickhouse-client" | "sqlcmd" | "cockroach" | "duckdb" => {
-            let mut texts: Vec<String> = args
-                .iter()
-                .filter(|a| a.known)
-                .map(|a| a.text.clone())
-                .collect();
-            if let Some(t) = &c.io.stdin.text {
-                texts.push(t.clone());
-            }
-            if texts.iter().any(|t| destructive_sql(t)) {
-                c.hit("infra.db_drop", None);
-            }
-        }
-        "dropdb" | "dropuser" | "mongorestore" if name != "mongorestore" || has("--drop") => {
-            c.hit("infra.db_drop", None)
-        }
-        "redis-cli" | "valkey-cli" | "keydb-cli" => {
-            let mut texts: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
-            if let Some(t) = &c.io.stdin.text {
-                texts.extend(t.split_whitespace().map(|w| w.to_ascii_lowercase()));
-            }
-            if texts.iter().any(|w| {
-                matches!(
-                    w.as_str(),
-                    "flushall" | "flushdb" | "shutdown" | "debug" | "config"
-                )
-            }) {
-                c.hit("infra.db_drop", None);
-            }
-        }
-        n if n.starts_with("kafka-")
-            && words
-                .iter()
-                .any(|w| matches!(*w, "--delete" | "--delete-offsets" | "--reset-offsets")) =>
-        {
-            c.hit("infra.db_drop", None);
-        }
-        _ => {}
+    let t = Tool {
+        name: &name,
+        args: &args,
+        words: args.iter().map(|a| a.text.as_str()).collect(),
+    };
+    if let Some((_, handler)) = FAMILIES.iter().find(|(names, _)| names.contains(&t.name)) {
+        handler(c, &t);
+    } else if name.starts_with("kafka-") {
+        kafka(c, &t);
     }
+}
+
+/// `pkill`, `killall`, `killall5`.
+fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let name = t.name;
+    let args = t.args;
+    let a = parse(
+        args,
+        Spec::new(
+            "sugtPGUnoc",
+            &[
+                "signal",
+                "user",
+                "group",
+                "parent",
+                "uid",
+                "euid",
+                "terminal",
+                "ns",
+                "older-than",
+                "younger-than",
+            ],
+        ),
+    );
+    // A pattern like `.` matches every process (pkill -f matches whole command lines).
+    let broad = a
+        .operands
+        .iter()
+        .any(|o| matches!(o.text.as_str(), "." | ".*" | "" | "^" | ".+"));
+    let everyone = a.value('u', "user").is_some()
+        || a.value('U', "uid").is_some()
+        || name == "killall5"
+        || broad;
+    let daemon = a.operands.iter().any(|o| !o.known || hits_daemon(&o.text));
+    if a.has('l', "list") && name == "killall" {
+        return;
+    }
+    // With root, a pattern reaches every user's processes.
+    if everyone || daemon || c.scope.privileged {
+        c.hit("kill.system", None);
+    } else if name == "killall" && a.has('r', "regexp") {
+        // A name kills the user's own processes of that name, like pkill; a regular
+        // expression reaches any of them.
+        c.hit("kill.by_name", None);
+    }
+}
+
+/// `shutdown`, `reboot`, `poweroff`, `halt`, `suspend`, `hibernate`.
+fn shutdown(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let name = t.name;
+    let has = |w: &str| t.has(w);
+    if has("--help") || has("-c") || name == "shutdown" && has("-k") {
+        return;
+    }
+    c.hit("power.off", None);
+}
+
+/// `init`, `telinit`.
+fn init(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    if !(words
+        .iter()
+        .any(|w| matches!(*w, "0" | "1" | "6" | "s" | "S" | "q" | "u")))
+    {
+        return;
+    }
+    c.hit("power.off", None);
+}
+
+/// `crontab`.
+fn crontab(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let args = t.args;
+    let a = parse(args, Spec::new("uT", &[]));
+    if a.has('r', "") {
+        c.hit("persist.cron_remove", None);
+    } else if !a.has('l', "") {
+        c.hit("persist.cron", Some("installs or edits a crontab".into()));
+    }
+}
+
+/// `at`, `batch`.
+fn at(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let has = |w: &str| t.has(w);
+    if !(!has("-l") && !has("-c")) {
+        return;
+    }
+    c.hit("persist.at", None);
+}
+
+/// `systemd-run`.
+fn systemd_run(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let args = t.args;
+    let a = parse(
+        args,
+        Spec::wrapper(
+            "pEuMHG",
+            &[
+                "unit",
+                "property",
+                "description",
+                "slice",
+                "on-active",
+                "on-boot",
+                "on-startup",
+                "on-unit-active",
+                "on-unit-inactive",
+                "on-calendar",
+                "timer-property",
+                "setenv",
+                "uid",
+                "gid",
+                "working-directory",
+                "nice",
+                "machine",
+                "host",
+            ],
+        ),
+    );
+    let timer = a.longs.iter().any(|(l, _)| l.starts_with("on-"));
+    if timer {
+        c.hit(
+            "persist.systemd",
+            Some("schedules a command to run later".into()),
+        );
+    }
+    if !a.operands.is_empty() {
+        let inner: Vec<Field> = a.operands.clone();
+        let io = crate::state::Io::default();
+        let mut s = c.scope.clone();
+        s.wrappers.push("systemd-run".into());
+        s.depth += 1;
+        c.an.dispatch(inner, &io, &mut s);
+    }
+}
+
+/// `mkfs`, `mkswap`, `wipefs`, `blkdiscard`, `sgdisk`, `gdisk`, `sfdisk`, `cfdisk`, `mkntfs`,
+/// `mkdosfs`, `badblocks`, `zerofree`.
+fn mkfs(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let name = t.name;
+    let args = t.args;
+    let has = |w: &str| t.has(w);
+    if !(!has("--help")
+        && !has("--version")
+        && !(name == "sfdisk" && (has("-l") || has("--list")))
+        && !(name == "sgdisk" && (has("-p") || has("--print")))
+        && !on_image_files(c, args))
+    {
+        return;
+    }
+    c.hit("disk.format", None);
+}
+
+/// `fdisk`.
+fn fdisk(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let args = t.args;
+    let has = |w: &str| t.has(w);
+    if !(!has("-l") && !has("--list") && !on_image_files(c, args)) {
+        return;
+    }
+    c.hit("disk.format", None);
+}
+
+/// `parted`.
+fn parted(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    let readonly = words
+        .iter()
+        .any(|w| matches!(*w, "-l" | "--list" | "print" | "p"))
+        && !words
+            .iter()
+            .any(|w| matches!(*w, "rm" | "mklabel" | "mkpart" | "resizepart" | "mkfs"));
+    if !readonly {
+        c.hit("disk.format", None);
+    }
+}
+
+/// `passwd`, `chpasswd`, `usermod`, `useradd`, `userdel`, `adduser`, `deluser`, `groupadd`,
+/// `groupdel`, `gpasswd`, `visudo`, `chsh`, `vipw`, `newusers`.
+fn passwd(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let name = t.name;
+    let has = |w: &str| t.has(w);
+    if name == "passwd" && (has("-S") || has("--status")) {
+        return;
+    }
+    c.hit("privesc.account", None);
+}
+
+/// `setcap`.
+fn setcap(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let has = |w: &str| t.has(w);
+    if !(!has("-r") && !has("-v")) {
+        return;
+    }
+    c.hit("privesc.setuid", Some("grants file capabilities".into()))
+}
+
+/// `fallocate`, `truncate`, `xfs_mkfile`, `mkfile`.
+fn fallocate(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    if !(huge_size(words)) {
+        return;
+    }
+    c.hit("resource.fill_disk", Some("allocates a huge file".into()))
+}
+
+/// `sysctl`.
+fn sysctl(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    let has = |w: &str| t.has(w);
+    if !(has("-w")
+        || has("--write")
+        || words.iter().any(|w| w.contains('=') && !w.starts_with('-'))
+        || has("-p")
+        || has("--load"))
+    {
+        return;
+    }
+    c.hit("syswrite.kernel", None);
+}
+
+/// `insmod`, `rmmod`, `modprobe`, `kexec`.
+fn insmod(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let name = t.name;
+    let has = |w: &str| t.has(w);
+    if name == "modprobe" && (has("-n") || has("--dry-run") || has("-c")) {
+        return;
+    }
+    c.hit("syswrite.kernel", None);
+}
+
+/// `mount`, `umount`, `swapoff`, `swapon`.
+fn mount(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    let has = |w: &str| t.has(w);
+    if !(!words.is_empty() && !has("-l")) {
+        return;
+    }
+    c.hit("syswrite.mount", None);
+}
+
+/// `kubectl`, `oc`, `helm`.
+fn kubectl(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    let destructive = words
+        .iter()
+        .any(|w| matches!(*w, "delete" | "drain" | "uninstall" | "cordon" | "replace"))
+        && !words.iter().any(|w| w.starts_with("--dry-run"));
+    if destructive {
+        let wide = words.iter().any(|w| {
+            matches!(
+                *w,
+                "--all"
+                    | "-A"
+                    | "--all-namespaces"
+                    | "namespace"
+                    | "ns"
+                    | "all"
+                    | "node"
+                    | "nodes"
+                    | "pv"
+                    | "pvc"
+                    | "crd"
+            )
+        }) || words.iter().any(|w| w.starts_with("namespace/"));
+        c.hit(
+            if wide {
+                "infra.k8s_delete_all"
+            } else {
+                "infra.k8s_delete"
+            },
+            None,
+        );
+    }
+}
+
+/// `terraform`, `tofu`, `terragrunt`, `pulumi`, `cdk`, `cdktf`, `serverless`, `sls`.
+fn terraform(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    // `plan -destroy` only shows what a destroy would do.
+    let planning = words.first() == Some(&"plan");
+    let destroy = words.iter().any(|w| matches!(*w, "destroy" | "remove"))
+        || words.contains(&"-destroy") && !planning
+        || words.contains(&"stack") && words.iter().any(|w| matches!(*w, "rm" | "remove"));
+    let auto = words
+        .iter()
+        .any(|w| w.contains("auto-approve") || *w == "--yes" || *w == "-y" || *w == "--force");
+    let apply = words
+        .first()
+        .is_some_and(|w| matches!(*w, "apply" | "up" | "deploy" | "import" | "taint" | "state"));
+    if destroy {
+        c.hit("infra.iac_destroy", None);
+    } else if apply
+        && (auto
+            || words.first() == Some(&"state")
+                && words.get(1).is_some_and(|w| matches!(*w, "rm" | "push")))
+    {
+        c.hit("infra.iac_apply", None);
+    }
+}
+
+/// `aws`, `az`, `gcloud`, `gsutil`, `doctl`, `heroku`, `flyctl`, `fly`, `vercel`, `netlify`,
+/// `linode-cli`, `hcloud`, `oci`, `ibmcloud`, `firebase`, `supabase`.
+fn aws(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let args = t.args;
+    let words = &t.words;
+    let destructive = words.iter().any(|w| {
+        let w = w.to_ascii_lowercase();
+        matches!(
+            w.as_str(),
+            "delete" | "destroy" | "rb" | "rm" | "terminate" | "purge" | "remove" | "deprovision"
+        ) || w.starts_with("delete-")
+            || w.starts_with("terminate-")
+            || w.starts_with("remove-")
+            || w.starts_with("deregister")
+            || w.contains("destroy")
+            || w.ends_with(":delete")
+            || w.ends_with(":remove")
+    });
+    if destructive {
+        c.hit("infra.cloud_delete", None);
+    }
+    upload_secrets(c, args);
+}
+
+/// `mysql`, `mariadb`, `psql`, `sqlite3`, `mongo`, `mongosh`, `cqlsh`, `clickhouse-client`,
+/// `sqlcmd`, `cockroach`, `duckdb`.
+fn mysql(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let args = t.args;
+    let mut texts: Vec<String> = args
+        .iter()
+        .filter(|a| a.known)
+        .map(|a| a.text.clone())
+        .collect();
+    if let Some(t) = &c.io.stdin.text {
+        texts.push(t.clone());
+    }
+    if texts.iter().any(|t| destructive_sql(t)) {
+        c.hit("infra.db_drop", None);
+    }
+}
+
+/// `dropdb`, `dropuser`, `mongorestore`.
+fn dropdb(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let name = t.name;
+    let has = |w: &str| t.has(w);
+    if !(name != "mongorestore" || has("--drop")) {
+        return;
+    }
+    c.hit("infra.db_drop", None)
+}
+
+/// `redis-cli`, `valkey-cli`, `keydb-cli`.
+fn redis_cli(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    let mut texts: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    if let Some(t) = &c.io.stdin.text {
+        texts.extend(t.split_whitespace().map(|w| w.to_ascii_lowercase()));
+    }
+    if texts.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "flushall" | "flushdb" | "shutdown" | "debug" | "config"
+        )
+    }) {
+        c.hit("infra.db_drop", None);
+    }
+}
+
+/// `kafka-*`.
+fn kafka(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
+    let words = &t.words;
+    if !(words
+        .iter()
+        .any(|w| matches!(*w, "--delete" | "--delete-offsets" | "--reset-offsets")))
+    {
+        return;
+    }
+    c.hit("infra.db_drop", None);
 }
 
 /// Cloud and sync tools that upload files: credentials among them leave the machine.
@@ -621,6 +862,14 @@ fn docker(c: &mut Cmd<'_, '_>, words: &[&str]) {
         });
         if escape {
             c.hit("privesc.container", None);
+        }
+        if first != "exec" {
+            let args = c.args().to_vec();
+            let at = args
+                .iter()
+                .position(|a| a.is("run") || a.is("create"))
+                .map_or(args.len(), |i| i + 1);
+            super::container::run(c, &args[at..]);
         }
         return;
     }

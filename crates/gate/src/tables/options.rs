@@ -75,6 +75,10 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-x", Value::Command), ("--exec", Value::Command)],
     },
     Options {
+        tool: "git grep",
+        opts: &[("--open-files-in-pager", Value::Command)],
+    },
+    Options {
         tool: "git bisect",
         opts: &[("run", Value::Argv)],
     },
@@ -269,7 +273,11 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "sort",
-        opts: &[("--compress-program", Value::Command)],
+        opts: &[
+            ("--compress-program", Value::Command),
+            ("-o", Value::Write),
+            ("--output", Value::Write),
+        ],
     },
     Options {
         tool: "gh alias",
@@ -311,6 +319,9 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("RSYNC_RSH", Value::Command),
     ("CVS_RSH", Value::Command),
     ("BASH_ENV", Value::Script),
+    ("PYTHONSTARTUP", Value::Script),
+    ("npm_config_script_shell", Value::Command),
+    ("NPM_CONFIG_SCRIPT_SHELL", Value::Command),
     ("ENV", Value::Script),
     ("RUSTC_WRAPPER", Value::Command),
     ("RUSTC_WORKSPACE_WRAPPER", Value::Command),

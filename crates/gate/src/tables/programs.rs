@@ -127,6 +127,16 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
     "gcloud auth print-identity-token",
     "az account get-access-token",
     "kubectl config view --raw",
+    "kubectl get secret",
+    "kubectl get secrets",
+    "git credential fill",
+    "git credential-store get",
+    "heroku auth:token",
+    "doctl auth token",
+    "xclip -o",
+    "xsel -o",
+    "wl-paste",
+    "pbpaste",
     "npm token list",
     "printenv",
     "env",
@@ -139,6 +149,29 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
 pub(crate) const PACKERS: &[&str] = &[
     "zip", "tar", "7z", "7za", "rar", "cpio", "gpg", "openssl", "gzip", "xz", "zstd", "base64",
     "xxd", "split", "cp", "rsync", "install", "ln",
+];
+
+/// Programs that change the files named as their operands in place, with their options
+/// that take a value (short letters, long names): `patch FILE < DIFF`, `ed FILE`.
+pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
+    (
+        "patch",
+        "pidoBrVYzDF",
+        &[
+            "input",
+            "output",
+            "directory",
+            "reject-file",
+            "strip",
+            "prefix",
+            "suffix",
+        ],
+    ),
+    ("ed", "p", &["prompt"]),
+    ("ex", "cSTuiw", &["cmd"]),
+    ("dos2unix", "", &[]),
+    ("unix2dos", "", &[]),
+    ("sponge", "", &[]),
 ];
 
 /// Programs whose arguments are text they print, search or store, never run.

@@ -1,4 +1,6 @@
-//! Write targets: redirections, `tee`, `dd of=`, copy and move destinations, `sed -i` files.
+//! What a rule sees of the command it judges ([`Cmd`]), the judgement of write targets
+//! ([`check_write`]), and the two ways a rule hands a nested command back to the gate
+//! ([`inner`], [`nested_line`]).
 //!
 //! Owns which places may never be written from the workspace: block devices, system
 //! directories (`/etc`, `/boot`, `/usr`, `/sys`, `/proc/sys`, ...), shell start-up files,
@@ -6,12 +8,98 @@
 //! A write into a git directory's hooks or config is persistence; any other write outside
 //! the workspace and the scratch directories is `syswrite.outside` (ask), because the view
 //! cannot undo it. Writes inside are left to the transactional view.
+//!
+//! It sits below every rule family (`sed`, `interp`, `generic`, `rules`, `fanout`,
+//! `unwrap`), so they share it without importing each other.
 
-use super::Cmd;
+use crate::analyzer::Analyzer;
 use crate::args::{Spec, parse};
-use crate::paths::{Class, RC_FILES};
-use crate::walk::{Analyzer, Scope};
-use crate::words::Field;
+use crate::field::{Field, display};
+use crate::paths::{Class, Program, RC_FILES, normalize};
+use crate::state::{Io, Scope, Stream};
+
+/// What rules see of the command being judged.
+pub(crate) struct Cmd<'x, 'a> {
+    pub an: &'x mut Analyzer<'a>,
+    pub scope: &'x Scope,
+    pub fields: &'x [Field],
+    pub io: &'x Io,
+    pub prog: &'x Program,
+}
+
+impl Cmd<'_, '_> {
+    pub fn args(&self) -> &[Field] {
+        &self.fields[1..]
+    }
+
+    pub fn hit(&mut self, rule: &str, detail: Option<String>) {
+        self.an.hit(rule, self.scope, self.fields, detail);
+    }
+
+    pub fn class(&self, f: &Field) -> Class {
+        // The link itself (`rm link`) is the link; `link/` and below are the target.
+        let abs = self.abs(f);
+        let follows =
+            |rest: &str| rest.starts_with('/') || rest.is_empty() && f.text.ends_with('/');
+        let through = self.an.links.iter().rev().find_map(|(link, target)| {
+            let rest = abs.strip_prefix(link.as_str())?;
+            follows(rest).then(|| format!("{target}{rest}"))
+        });
+        match through {
+            Some(real) => self.an.paths.classify_abs(&normalize(&real), f.glob),
+            None => self.an.paths.classify(&f.text, f.glob, self.scope),
+        }
+    }
+
+    pub fn abs(&self, f: &Field) -> String {
+        self.an.paths.abs(&f.text, self.scope)
+    }
+
+    /// Judges `text` as a shell line this command runs (`tar --checkpoint-action=exec=...`).
+    pub fn nested(&mut self, label: &str, text: &Field) {
+        nested_line(self.an, label, text, Stream::default(), self.scope);
+    }
+}
+
+/// Judges `inner` as the command a wrapper runs.
+pub(crate) fn inner(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    inner: &[Field],
+    io: &Io,
+    scope: &Scope,
+    privileged: bool,
+) -> Stream {
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.privileged |= privileged;
+    s.depth += 1;
+    an.dispatch(inner.to_vec(), io, &mut s)
+}
+
+/// Judges `text` as a shell line run by a wrapper.
+pub(crate) fn nested_line(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    text: &Field,
+    stdin: Stream,
+    scope: &Scope,
+) -> Stream {
+    let mut s = scope.clone();
+    s.wrappers.push(label.to_owned());
+    s.depth += 1;
+    if text.taint.hidden_code() {
+        // Decoded or downloaded code never runs, even when the gate can read it.
+        an.hit("rce.decoded_exec", &s, std::slice::from_ref(text), None);
+    }
+    if !text.known {
+        if !text.taint.hidden_code() {
+            an.hit("gate.dynamic_code", &s, std::slice::from_ref(text), None);
+        }
+        return Stream::default();
+    }
+    an.run_line(&text.text, &mut s, stdin)
+}
 
 /// Records a hit when `f` is a protected write target; `via` names the writer.
 pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: &str) {
@@ -27,7 +115,7 @@ pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: 
         Class::Home | Class::HomeChild | Class::Ancestor | Class::Outside => "syswrite.outside",
         _ => return,
     };
-    let shown = super::super::words::display(std::slice::from_ref(f));
+    let shown = display(std::slice::from_ref(f));
     an.hit_plain(rule, scope, &format!("{via} > {shown}"), Some(abs));
 }
 
