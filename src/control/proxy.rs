@@ -171,6 +171,7 @@ mod tests {
             },
             Request::ExecBegin {
                 command: "true".into(),
+                cgroup: None,
             },
             Request::ExecEnd {
                 exit_code: Some(0),

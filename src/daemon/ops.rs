@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 use serde_json::{Value, json};
 
 use super::Daemon;
-use crate::control::{Request, Response, UnmountMode, peer_uid};
+use crate::confine::cgroup::Leaf;
+use crate::confine::tree::GIVE_UP;
+use crate::control::{Request, Response, UnmountMode, peer_pid, peer_uid};
 use crate::fuse::lock;
 use crate::overlay::{Data, Invalidation};
 use crate::txn;
@@ -35,6 +37,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         writer,
         exec: None,
         exec_started: None,
+        exec_leaf: None,
     };
     while let Some(req) = conn.next() {
         let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
@@ -68,6 +71,9 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         tracing::warn!(
             "exec connection closed before the command ended: rolling back to checkpoint {id}"
         );
+        // Whatever the command left running dies before the rollback, so nothing writes into
+        // the view once it is restored.
+        stop_leaf(&conn);
         let undone = rollback(daemon, id);
         if let Err(e) = &undone {
             tracing::error!("rollback of an interrupted exec failed: {e}");
@@ -80,6 +86,29 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
             undone.is_ok(),
             Some("interrupted"),
         );
+        remove_leaf(&mut conn);
+    }
+}
+
+/// Kills every process in the exec's cgroup leaf and waits until it is empty.
+fn stop_leaf(conn: &Conn) {
+    if let Some(leaf) = &conn.exec_leaf {
+        let left = leaf.kill_and_wait(GIVE_UP);
+        if left > 0 {
+            tracing::error!(
+                "{left} process(es) of cgroup {} could not be killed",
+                leaf.path().display()
+            );
+        }
+    }
+}
+
+/// Removes the exec's cgroup leaf (`exec` removes it too; whoever comes second finds it gone).
+fn remove_leaf(conn: &mut Conn) {
+    if let Some(leaf) = conn.exec_leaf.take()
+        && let Err(e) = leaf.remove()
+    {
+        tracing::warn!("cannot remove cgroup {}: {e}", leaf.path().display());
     }
 }
 
@@ -90,6 +119,8 @@ struct Conn {
     exec: Option<u64>,
     /// The command of that `exec` and when it began, for the audit log.
     exec_started: Option<(String, std::time::Instant)>,
+    /// The cgroup leaf that `exec` runs its command in, when it has one.
+    exec_leaf: Option<Leaf>,
 }
 
 impl Conn {
@@ -170,9 +201,14 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             let report = txn::gc(&mut lock(&daemon.overlay), age).map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(report).expect("reports are plain data"))
         }
-        Request::ExecBegin { command } => {
+        Request::ExecBegin { command, cgroup } => {
             if conn.exec.is_some() {
                 return Err("an exec is already in progress on this connection".into());
+            }
+            if let Some(path) = cgroup {
+                // Checked before anything else: a client names only a cgroup of its own.
+                let owner = peer_pid(&conn.writer).map_err(|e| format!("peer pid: {e}"))?;
+                conn.exec_leaf = Some(Leaf::adopt(&path, owner).map_err(|e| e.to_string())?);
             }
             let id = txn::checkpoint(
                 &mut lock(&daemon.overlay),
@@ -206,9 +242,11 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
                     .set_log_outcome(id, &cmd, exit_code)
                     .map_err(|e| e.to_string())?;
             }
-            if undo {
-                rollback(daemon, id)?;
-            }
+            // `exec` has settled the command's processes already; this catches any it missed.
+            stop_leaf(conn);
+            let undone = if undo { rollback(daemon, id) } else { Ok(()) };
+            remove_leaf(conn);
+            undone?;
             record_exec(daemon, conn, id, exit_code, undo, None);
             Ok(json!({ "checkpoint": id, "rolled_back": undo }))
         }
