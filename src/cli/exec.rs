@@ -184,6 +184,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         &Request::ExecBegin {
             command: line.clone(),
             cgroup,
+            pid: i32::try_from(std::process::id()).ok(),
         },
     );
     let begun = match begun {
@@ -211,7 +212,15 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         },
     );
     remove_cgroup(&supervisor);
-    ended?;
+    let ended = ended?;
+    let conflicts: Vec<String> = ended["conflicts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     let spawn_error = outcome.as_ref().err().map(ToString::to_string);
     if json {
         print_json(&json!({
@@ -221,6 +230,9 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             "exit_code": code,
             "signal": signal,
             "rolled_back": undo,
+            "rollback_scope": ended["scope"],
+            "reverted": ended["reverted"],
+            "conflicts": conflicts,
             "error": spawn_error,
             "confinement": confinement,
             "env": env,
@@ -247,6 +259,13 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         eprintln!(
             "ftsb-fs: command failed ({why}); its changes were rolled back to checkpoint {checkpoint}"
         );
+        if !conflicts.is_empty() {
+            eprintln!(
+                "ftsb-fs: kept {} path(s) that another command or the user also changed since: {}",
+                conflicts.len(),
+                conflicts.join(", ")
+            );
+        }
     }
     if let Some(e) = spawn_error {
         bail!("cannot run {}: {e}", a.command[0]);

@@ -74,6 +74,10 @@ pub enum Request {
         /// kills everything in it before rolling back or ending the transaction.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cgroup: Option<std::path::PathBuf>,
+        /// The pid of `exec` itself, the root of the command's process tree, for attributing
+        /// writes where there is no cgroup (default: the peer's pid).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
     },
     ExecEnd {
         exit_code: Option<i32>,

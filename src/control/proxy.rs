@@ -172,6 +172,7 @@ mod tests {
             Request::ExecBegin {
                 command: "true".into(),
                 cgroup: None,
+                pid: None,
             },
             Request::ExecEnd {
                 exit_code: Some(0),

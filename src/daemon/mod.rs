@@ -76,6 +76,8 @@ pub struct Daemon {
     /// Held while an unmount request is answered, so the process does not exit before the
     /// answer is sent.
     exit_gate: Mutex<()>,
+    /// Who writes what while `exec` sessions are open, noted by the view.
+    writers: Arc<crate::txn::writers::Writers>,
 }
 
 /// Runs the daemon until the view is unmounted.
@@ -107,7 +109,9 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         tracing::warn!("recovered an interrupted commit: {recovery:?}");
     }
     let overlay: Shared = Arc::new(Mutex::new(overlay));
+    let writers = Arc::new(crate::txn::writers::Writers::default());
     let opts = MountOptions {
+        writers: writers.clone(),
         fsname: config.workspace.display().to_string(),
         allow_other: config.allow_other,
         noexec: config.noexec,
@@ -133,6 +137,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         passthrough: mounted.passthrough(),
         unmounter: Mutex::new(mounted.unmounter()),
         exit_gate: Mutex::new(()),
+        writers,
     });
     spawn_control(daemon.clone(), listener);
     spawn_signal_watch(daemon.clone());

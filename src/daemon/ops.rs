@@ -74,7 +74,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         // Whatever the command left running dies before the rollback, so nothing writes into
         // the view once it is restored.
         stop_leaf(&conn);
-        let undone = rollback(daemon, id);
+        let undone = rollback_session(daemon, id);
         if let Err(e) = &undone {
             tracing::error!("rollback of an interrupted exec failed: {e}");
         }
@@ -86,6 +86,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
             undone.is_ok(),
             Some("interrupted"),
         );
+        daemon.writers.end(id);
         remove_leaf(&mut conn);
     }
 }
@@ -201,7 +202,11 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             let report = txn::gc(&mut lock(&daemon.overlay), age).map_err(|e| e.to_string())?;
             Ok(serde_json::to_value(report).expect("reports are plain data"))
         }
-        Request::ExecBegin { command, cgroup } => {
+        Request::ExecBegin {
+            command,
+            cgroup,
+            pid,
+        } => {
             if conn.exec.is_some() {
                 return Err("an exec is already in progress on this connection".into());
             }
@@ -210,13 +215,34 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
                 let owner = peer_pid(&conn.writer).map_err(|e| format!("peer pid: {e}"))?;
                 conn.exec_leaf = Some(Leaf::adopt(&path, owner).map_err(|e| e.to_string())?);
             }
+            let peer = peer_pid(&conn.writer).ok();
+            let supervisor = match (pid, peer) {
+                // Only a process of the peer's own tree (exec inside a `run` session reaches
+                // us through `run`'s relay).
+                (Some(p), Some(peer)) if p == peer || descends(p, peer) => Some(p),
+                (_, peer) => peer,
+            };
+            let leaf = conn
+                .exec_leaf
+                .as_ref()
+                .zip(crate::confine::cgroup::mount_point())
+                .map(|(l, m)| (m, l.path().to_owned()));
+            // Attribution starts before the checkpoint, so no write after it goes unnoted;
+            // the session is keyed by its checkpoint once there is one.
+            static PENDING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let pending = u64::MAX - PENDING.fetch_add(1, Ordering::Relaxed);
+            daemon.writers.begin(pending, leaf, supervisor);
             let id = txn::checkpoint(
                 &mut lock(&daemon.overlay),
                 "exec",
                 &format!("before: {command}"),
                 Some(&command),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                daemon.writers.end(pending);
+                e.to_string()
+            })?;
+            daemon.writers.rekey(pending, id);
             conn.exec = Some(id);
             conn.exec_started = Some((command, std::time::Instant::now()));
             Ok(json!({ "checkpoint": id }))
@@ -244,11 +270,24 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             }
             // `exec` has settled the command's processes already; this catches any it missed.
             stop_leaf(conn);
-            let undone = if undo { rollback(daemon, id) } else { Ok(()) };
+            let undone = if undo {
+                rollback_session(daemon, id).map(Some)
+            } else {
+                Ok(None)
+            };
+            daemon.writers.end(id);
             remove_leaf(conn);
-            undone?;
+            let undone = undone?;
             record_exec(daemon, conn, id, exit_code, undo, None);
-            Ok(json!({ "checkpoint": id, "rolled_back": undo }))
+            let (reverted, conflicts) =
+                undone.map_or((None, Vec::new()), |u| (u.reverted, u.conflicts));
+            Ok(json!({
+                "checkpoint": id,
+                "rolled_back": undo,
+                "scope": if reverted.is_some() { "paths" } else if undo { "all" } else { "none" },
+                "reverted": reverted,
+                "conflicts": conflicts,
+            }))
         }
     }
 }
@@ -282,6 +321,70 @@ fn record_exec(
     if let Err(e) = daemon.audit.record(event) {
         tracing::error!("audit log: {e}");
     }
+}
+
+/// What a session rollback reverted: `reverted` is `None` when no one else wrote since its
+/// checkpoint and the whole view went back to it.
+struct Undone {
+    reverted: Option<Vec<String>>,
+    conflicts: Vec<String>,
+}
+
+/// Rolls back the `exec` session of checkpoint `id`: the whole view when no one else wrote
+/// since the checkpoint (everything that changed is the session's), else only the paths the
+/// session wrote, keeping (and reporting) those another writer wrote too.
+fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, String> {
+    let mut ov = lock(&daemon.overlay);
+    // Read with the overlay locked: every change the overlay holds was noted before it
+    // reached it.
+    let (own, others) = daemon.writers.touched_since(id);
+    if others.is_empty() {
+        let inval = txn::rollback(&mut ov, id).map_err(|e| e.to_string())?;
+        drop(ov);
+        invalidate(daemon, &inval);
+        return Ok(Undone {
+            reverted: None,
+            conflicts: Vec::new(),
+        });
+    }
+    let done = txn::rollback_session(&mut ov, id, &own, &others).map_err(|e| e.to_string())?;
+    drop(ov);
+    invalidate(daemon, &done.invalidation);
+    if !done.conflicts.is_empty() {
+        tracing::warn!(
+            "exec of checkpoint {id}: kept {} path(s) another writer also changed: {}",
+            done.conflicts.len(),
+            done.conflicts.join(", ")
+        );
+    }
+    Ok(Undone {
+        reverted: Some(done.reverted),
+        conflicts: done.conflicts,
+    })
+}
+
+/// Whether process `pid` descends from `ancestor` (read from `/proc`).
+fn descends(pid: i32, ancestor: i32) -> bool {
+    let mut at = pid;
+    for _ in 0..4096 {
+        let Some(parent) = std::fs::read_to_string(format!("/proc/{at}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rfind(')')
+                    .and_then(|i| s[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
+            })
+        else {
+            return false;
+        };
+        if parent == ancestor {
+            return true;
+        }
+        if parent <= 1 {
+            return false;
+        }
+        at = parent;
+    }
+    false
 }
 
 /// Rolls the view back to checkpoint `id` and makes the kernel forget what changed.

@@ -30,6 +30,7 @@ use crate::overlay::{
     Access, Attr, DirEntry, FsError, Handle, Ino, Kind, NewNode, Overlay, RenameMode, SetAttr,
     SetTime, Time,
 };
+use crate::txn::writers::{Touch, Writers};
 
 mod session;
 
@@ -72,18 +73,32 @@ pub struct View {
     /// file raises its generation, so a reference of an older one names a detached file. Only
     /// taken while the overlay's lock is held.
     backings: Mutex<HashMap<u64, (u64, BackingId)>>,
+    /// Who writes what while `exec` sessions are open (each mutating request is noted
+    /// before it reaches the overlay).
+    writers: Arc<Writers>,
 }
 
 impl View {
     /// A view over `overlay`.
-    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>) -> View {
+    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>, writers: Arc<Writers>) -> View {
         View {
             overlay,
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             passthrough,
             backings: Mutex::new(HashMap::new()),
+            writers,
         }
+    }
+
+    /// Notes that the process of `req` is about to change `touch`.
+    fn note(&self, req: &Request, touch: Touch) {
+        self.writers.note(req.pid(), touch);
+    }
+
+    /// Notes a name `req` is about to change.
+    fn note_entry(&self, req: &Request, dir: INodeNo, name: &OsStr) {
+        self.note(req, Touch::Entry(ino(dir), name.as_bytes().to_vec()));
     }
 
     fn ov(&self) -> MutexGuard<'_, Overlay> {
@@ -442,7 +457,7 @@ impl Filesystem for View {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -458,6 +473,7 @@ impl Filesystem for View {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let set = SetAttr {
             perm: mode.map(|m| m & 0o7777),
             uid,
@@ -507,6 +523,7 @@ impl Filesystem for View {
             rdev: rdev.into(),
             ..new_node(req, kind, mode & !umask)
         };
+        self.note_entry(req, parent, name);
         let r = self.ov().make(ino(parent), name.as_bytes(), new);
         entry(reply, r);
     }
@@ -521,16 +538,19 @@ impl Filesystem for View {
         reply: ReplyEntry,
     ) {
         let new = new_node(req, Kind::Dir, mode & !umask);
+        self.note_entry(req, parent, name);
         let r = self.ov().make(ino(parent), name.as_bytes(), new);
         entry(reply, r);
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.note_entry(req, parent, name);
         let r = self.ov().unlink(ino(parent), name.as_bytes());
         empty(reply, r);
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.note_entry(req, parent, name);
         let r = self.ov().rmdir(ino(parent), name.as_bytes());
         empty(reply, r);
     }
@@ -547,13 +567,14 @@ impl Filesystem for View {
             target: Some(target.as_os_str().as_bytes().to_vec()),
             ..new_node(req, Kind::Symlink, 0o777)
         };
+        self.note_entry(req, parent, link_name);
         let r = self.ov().make(ino(parent), link_name.as_bytes(), new);
         entry(reply, r);
     }
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -572,6 +593,8 @@ impl Filesystem for View {
         } else {
             RenameMode::Replace
         };
+        self.note_entry(req, parent, name);
+        self.note_entry(req, newparent, newname);
         let r = self.ov().rename(
             ino(parent),
             name.as_bytes(),
@@ -584,18 +607,25 @@ impl Filesystem for View {
 
     fn link(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         newparent: INodeNo,
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        self.note(req, Touch::Node(ino(i)));
+        self.note_entry(req, newparent, newname);
         let r = self.ov().link(ino(i), ino(newparent), newname.as_bytes());
         entry(reply, r);
     }
 
-    fn open(&self, _req: &Request, i: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, i: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let write = flags.0 & libc::O_ACCMODE != libc::O_RDONLY;
+        if write {
+            // The kernel may write a passed-through file without a request: the open is
+            // the write, for attribution.
+            self.writers.note_handle(req.pid(), ino(i), true);
+        }
         self.open_file(&mut self.ov(), ino(i), write, reply);
     }
 
@@ -629,7 +659,7 @@ impl Filesystem for View {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -639,6 +669,7 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let written = {
             let mut ov = self.ov();
             if let Err(e) = ov.check_handle(handle_from(fh)) {
@@ -672,7 +703,7 @@ impl Filesystem for View {
 
     fn release(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
@@ -681,6 +712,9 @@ impl Filesystem for View {
         reply: ReplyEmpty,
     ) {
         let handle = handle_from(fh);
+        if handle.write {
+            self.writers.note_handle(req.pid(), ino(i), false);
+        }
         let released = {
             let mut ov = self.ov();
             let released = ov.release_handle(ino(i), handle);
@@ -838,7 +872,7 @@ impl Filesystem for View {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -846,6 +880,7 @@ impl Filesystem for View {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let r = self.ov().setxattr(ino(i), name.as_bytes(), value, flags);
         empty(reply, r);
     }
@@ -867,7 +902,8 @@ impl Filesystem for View {
         xattr_reply(reply, size, names);
     }
 
-    fn removexattr(&self, _req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn removexattr(&self, req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.note(req, Touch::Node(ino(i)));
         let r = self.ov().removexattr(ino(i), name.as_bytes());
         empty(reply, r);
     }
@@ -888,10 +924,14 @@ impl Filesystem for View {
         reply: ReplyCreate,
     ) {
         let new = new_node(req, Kind::File, mode & !umask);
+        self.note_entry(req, parent, name);
         let mut ov = self.ov();
         match ov.make(ino(parent), name.as_bytes(), new) {
             Ok(a) => {
                 let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+                if write {
+                    self.writers.note_handle(req.pid(), a.ino, true);
+                }
                 self.open_file(&mut ov, a.ino, write, reply);
             }
             Err(e) => reply.error(errno(&e)),
@@ -900,7 +940,7 @@ impl Filesystem for View {
 
     fn fallocate(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -908,6 +948,7 @@ impl Filesystem for View {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let r = {
             let mut ov = self.ov();
             ov.check_handle(handle_from(fh))
