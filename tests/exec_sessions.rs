@@ -14,6 +14,7 @@
 //! | `user.txt`    | the user (create)              | kept                        |
 //! | `shared.txt`  | A, then B                      | kept, reported as conflict  |
 //! | `mixed.txt`   | A, then the user               | kept, reported as conflict  |
+//! | `held.txt`    | A (chmod), the user through a descriptor opened before A began | kept, reported as conflict |
 
 #![allow(
     clippy::unwrap_used,
@@ -36,6 +37,7 @@ fn fill(ws: &std::path::Path) {
         ("shared.txt", "s\n"),
         ("mixed.txt", "m\n"),
         ("gone.txt", "g\n"),
+        ("held.txt", "h\n"),
     ] {
         std::fs::write(ws.join(name), body).unwrap();
     }
@@ -74,10 +76,18 @@ fn read(m: &Mounted, rel: &str) -> Option<String> {
 /// Runs the scenario of the module's table with `env` given to both `exec`s.
 fn two_sessions_and_the_user(env: &[(&str, &str)]) -> serde_json::Value {
     let m = Mounted::at(fill);
+    // The user's editor holds a file open for writing from before A begins: its writes may
+    // pass through the kernel without a request (a file the view already changed has a
+    // working file, which the kernel is given to write itself).
+    std::fs::write(m.v("held.txt"), "h\n").unwrap();
+    let mut held = std::fs::OpenOptions::new()
+        .append(true)
+        .open(m.v("held.txt"))
+        .unwrap();
     let a = spawn_exec(
         &m,
         "echo A > a_new.txt; echo A >> a.txt; rm gone.txt; echo A > shared.txt; \
-         echo A >> mixed.txt; touch a.ready; \
+         echo A >> mixed.txt; chmod 600 held.txt; touch a.ready; \
          while [ ! -e go ]; do sleep 0.05; done; exit 1",
         env,
     );
@@ -100,10 +110,14 @@ fn two_sessions_and_the_user(env: &[(&str, &str)]) -> serde_json::Value {
             .unwrap();
         f.write_all(what.as_bytes()).unwrap();
     };
+    std::io::Write::write_all(&mut held, b"U\n").unwrap();
     append("c.txt", "U\n");
     append("mixed.txt", "U\n");
     std::fs::write(m.v("go"), "").unwrap();
     let a = finish(a);
+    // Closed only after A's rollback: only the descriptor held across A's start says the
+    // user may have written it.
+    drop(held);
 
     let table = [
         ("a.txt", read(&m, "a.txt"), Some("a\n")),
@@ -116,6 +130,7 @@ fn two_sessions_and_the_user(env: &[(&str, &str)]) -> serde_json::Value {
         ("user.txt", read(&m, "user.txt"), Some("U\n")),
         ("shared.txt", read(&m, "shared.txt"), Some("A\nB\n")),
         ("mixed.txt", read(&m, "mixed.txt"), Some("m\nA\nU\n")),
+        ("held.txt", read(&m, "held.txt"), Some("h\nU\n")),
         ("go", read(&m, "go"), Some("")),
     ];
     eprintln!("path        | after A failed");
@@ -130,7 +145,7 @@ fn two_sessions_and_the_user(env: &[(&str, &str)]) -> serde_json::Value {
     assert_eq!(a["rollback_scope"], "paths", "{a}");
     assert_eq!(
         a["conflicts"],
-        serde_json::json!(["mixed.txt", "shared.txt"]),
+        serde_json::json!(["held.txt", "mixed.txt", "shared.txt"]),
         "{a}"
     );
     let reverted: Vec<&str> = a["reverted"]
@@ -186,5 +201,30 @@ fn a_lone_failing_exec_rolls_everything_back() {
         &before,
         &tree(&m.view, EXACT),
     );
+    m.abort();
+}
+
+/// The user writes while a session runs, then the session's `exec` is SIGKILLed: the daemon
+/// rolls back only the session's paths (its cgroup killed first, where it has one).
+#[test]
+fn a_killed_exec_reverts_only_its_own_writes() {
+    let m = Mounted::at(fill);
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "sh", "-c"])
+        .arg("echo A >> a.txt; echo A > a_new.txt; touch a.ready; exec sleep 60")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut exec = c.spawn().unwrap();
+    wait_for("the session wrote", || m.v("a.ready").exists());
+    std::fs::write(m.v("user.txt"), "U\n").unwrap();
+    exec.kill().unwrap();
+    exec.wait().unwrap();
+    wait_for("the daemon rolled back", || !m.v("a.ready").exists());
+    assert_eq!(read(&m, "a.txt").as_deref(), Some("a\n"));
+    assert_eq!(read(&m, "a_new.txt"), None);
+    assert_eq!(read(&m, "user.txt").as_deref(), Some("U\n"));
     m.abort();
 }
