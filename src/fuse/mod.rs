@@ -101,6 +101,24 @@ impl View {
         self.note(req, Touch::Entry(ino(dir), name.as_bytes().to_vec()));
     }
 
+    /// Notes the node `name` in `dir` names now, while sessions are open (it is about to be
+    /// renamed or removed).
+    fn name_before(&self, ov: &mut Overlay, dir: INodeNo, name: &OsStr) -> Option<Ino> {
+        if !self.writers.active() {
+            return None;
+        }
+        let found = ov.entry_attr(ino(dir), name.as_bytes()).ok()?.ino;
+        self.writers.note_name(found, ino(dir), name.as_bytes());
+        Some(found)
+    }
+
+    /// Notes the name a node was just given (`made`: the operation's result).
+    fn named(&self, made: &Result<Attr, FsError>, dir: INodeNo, name: &OsStr) {
+        if let Ok(a) = made {
+            self.writers.note_name(a.ino, ino(dir), name.as_bytes());
+        }
+    }
+
     fn ov(&self) -> MutexGuard<'_, Overlay> {
         lock(&self.overlay)
     }
@@ -525,6 +543,7 @@ impl Filesystem for View {
         };
         self.note_entry(req, parent, name);
         let r = self.ov().make(ino(parent), name.as_bytes(), new);
+        self.named(&r, parent, name);
         entry(reply, r);
     }
 
@@ -540,18 +559,27 @@ impl Filesystem for View {
         let new = new_node(req, Kind::Dir, mode & !umask);
         self.note_entry(req, parent, name);
         let r = self.ov().make(ino(parent), name.as_bytes(), new);
+        self.named(&r, parent, name);
         entry(reply, r);
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.note_entry(req, parent, name);
-        let r = self.ov().unlink(ino(parent), name.as_bytes());
+        let r = {
+            let mut ov = self.ov();
+            self.name_before(&mut ov, parent, name);
+            ov.unlink(ino(parent), name.as_bytes())
+        };
         empty(reply, r);
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         self.note_entry(req, parent, name);
-        let r = self.ov().rmdir(ino(parent), name.as_bytes());
+        let r = {
+            let mut ov = self.ov();
+            self.name_before(&mut ov, parent, name);
+            ov.rmdir(ino(parent), name.as_bytes())
+        };
         empty(reply, r);
     }
 
@@ -569,6 +597,7 @@ impl Filesystem for View {
         };
         self.note_entry(req, parent, link_name);
         let r = self.ov().make(ino(parent), link_name.as_bytes(), new);
+        self.named(&r, parent, link_name);
         entry(reply, r);
     }
 
@@ -595,13 +624,28 @@ impl Filesystem for View {
         };
         self.note_entry(req, parent, name);
         self.note_entry(req, newparent, newname);
-        let r = self.ov().rename(
-            ino(parent),
-            name.as_bytes(),
-            ino(newparent),
-            newname.as_bytes(),
-            mode,
-        );
+        let r = {
+            let mut ov = self.ov();
+            let moved = self.name_before(&mut ov, parent, name);
+            let other = self.name_before(&mut ov, newparent, newname);
+            let r = ov.rename(
+                ino(parent),
+                name.as_bytes(),
+                ino(newparent),
+                newname.as_bytes(),
+                mode,
+            );
+            if r.is_ok() {
+                if let Some(i) = moved {
+                    self.writers
+                        .note_name(i, ino(newparent), newname.as_bytes());
+                }
+                if let (Some(i), RenameMode::Exchange) = (other, mode) {
+                    self.writers.note_name(i, ino(parent), name.as_bytes());
+                }
+            }
+            r
+        };
         empty(reply, r);
     }
 
@@ -616,6 +660,7 @@ impl Filesystem for View {
         self.note(req, Touch::Node(ino(i)));
         self.note_entry(req, newparent, newname);
         let r = self.ov().link(ino(i), ino(newparent), newname.as_bytes());
+        self.named(&r, newparent, newname);
         entry(reply, r);
     }
 
@@ -929,6 +974,7 @@ impl Filesystem for View {
         match ov.make(ino(parent), name.as_bytes(), new) {
             Ok(a) => {
                 let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+                self.writers.note_name(a.ino, ino(parent), name.as_bytes());
                 if write {
                     self.writers.note_handle(req.pid(), a.ino, true);
                 }

@@ -59,9 +59,9 @@ pub fn rollback_session(
     let (cur_units, old_units) = (units(&cur), units(&old));
     let paths_of = |touches: &HashSet<Touch>| -> BTreeSet<LowerPath> {
         let mut out = BTreeSet::new();
-        for units in [&cur_units, &old_units] {
+        for (units, snap) in [(&cur_units, &cur), (&old_units, &old)] {
             for t in touches {
-                out.extend(touch_paths(units, t));
+                out.extend(touch_paths(units, snap, t));
             }
         }
         out
@@ -70,25 +70,94 @@ pub fn rollback_session(
     let other_paths = paths_of(others);
     let mut conflicts: BTreeSet<LowerPath> =
         own_paths.intersection(&other_paths).cloned().collect();
-    let entangled = |units: &[Unit], snap: &Snapshot, p: &LowerPath| -> bool {
-        matching(units, std::slice::from_ref(p)).is_some_and(|f| {
-            split(snap, ov.lower(), &f, Purpose::Abort)
-                .map_or(true, |s| s.paths.iter().any(|q| other_paths.contains(q)))
-        })
-    };
-    let mut revert = Vec::new();
-    for p in own_paths.difference(&conflicts.clone()) {
-        if entangled(&cur_units, &cur, p) || entangled(&old_units, &old, p) {
-            conflicts.insert(p.clone());
-        } else {
-            revert.push(p.clone());
+    // A node another writer wrote that has no name any more lost it to a rename or unlink
+    // whose path is not known from the node: every name the session changed may be where
+    // that writer's data was, so none of them is reverted.
+    let nameless = others.iter().any(|t| match t {
+        Touch::Node(ino) => !cur_units.iter().any(|u| u.ino == Some(*ino)),
+        Touch::Entry(..) => false,
+    });
+    if nameless {
+        for t in own.iter().filter(|t| matches!(t, Touch::Entry(..))) {
+            for (units, snap) in [(&cur_units, &cur), (&old_units, &old)] {
+                conflicts.extend(touch_paths(units, snap, t));
+            }
         }
     }
+    // What reverting each path takes along, in either state (`None`: it cannot be split off).
+    // What reverting `p` takes along, to a fixpoint: what goes with it in either state, and
+    // every current name of a node the checkpoint puts back (the same node wherever it is).
+    let closure = |p: &LowerPath| -> Option<BTreeSet<LowerPath>> {
+        let mut out = BTreeSet::from([p.clone()]);
+        loop {
+            let list: Vec<LowerPath> = out.iter().cloned().collect();
+            let mut next = out.clone();
+            for (units, snap) in [(&cur_units, &cur), (&old_units, &old)] {
+                if let Some(f) = matching(units, &list) {
+                    next.extend(split(snap, ov.lower(), &f, Purpose::Abort).ok()?.paths);
+                }
+            }
+            let back: HashSet<Ino> = old_units
+                .iter()
+                .filter(|u| next.iter().any(|r| under(&u.path, r)))
+                .filter_map(|u| u.ino)
+                .collect();
+            next.extend(
+                cur_units
+                    .iter()
+                    .filter(|u| u.ino.is_some_and(|i| back.contains(&i)))
+                    .map(|u| u.path.clone()),
+            );
+            if next == out {
+                return Some(out);
+            }
+            out = next;
+        }
+    };
+    let closures: HashMap<LowerPath, Option<BTreeSet<LowerPath>>> = own_paths
+        .difference(&conflicts)
+        .map(|p| (p.clone(), closure(p)))
+        .collect();
+    // A path is a conflict when its revert would take along another writer's path or a
+    // conflict: to a fixpoint, since each new conflict may catch more.
+    loop {
+        let caught: Vec<LowerPath> = closures
+            .iter()
+            .filter(|(p, _)| !conflicts.contains(*p))
+            .filter(|(p, c)| match c {
+                None => true,
+                Some(c) => c
+                    .iter()
+                    .any(|q| other_paths.contains(q) || (q != *p && conflicts.contains(q))),
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        if caught.is_empty() {
+            break;
+        }
+        conflicts.extend(caught);
+    }
+    let revert: Vec<LowerPath> = closures
+        .keys()
+        .filter(|p| !conflicts.contains(*p))
+        .cloned()
+        .collect();
+    let reverted_paths: Vec<LowerPath> = revert
+        .iter()
+        .filter_map(|p| closures.get(p).and_then(Option::as_ref))
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .cloned()
+        .collect();
     let mut result = SessionRollback {
-        reverted: revert.iter().map(LowerPath::display).collect(),
+        reverted: reverted_paths.iter().map(LowerPath::display).collect(),
         conflicts: conflicts.iter().map(LowerPath::display).collect(),
         invalidation: Invalidation::default(),
     };
+    // The whole closure goes, in both states, so the checkpoint's side of every path taken
+    // along comes back too.
+    let revert: Vec<LowerPath> = reverted_paths.clone();
     let rest_cur = match matching(&cur_units, &revert) {
         Some(f) => {
             split(&cur, ov.lower(), &f, Purpose::Abort)
@@ -121,13 +190,25 @@ pub fn rollback_session(
     Ok(result)
 }
 
-/// The paths a touch names in one state of the overlay.
-fn touch_paths(units: &[Unit], t: &Touch) -> Vec<LowerPath> {
+/// Whether `path` is `root` or below it.
+fn under(path: &LowerPath, root: &LowerPath) -> bool {
+    path.0 == root.0 || (path.0.starts_with(&root.0) && path.0.get(root.0.len()) == Some(&b'/'))
+}
+
+/// The paths a touch names in one state of the overlay: for a node, its names and the
+/// workspace path it was copied up from (a node whose names are all gone still counts there).
+fn touch_paths(units: &[Unit], snap: &Snapshot, t: &Touch) -> Vec<LowerPath> {
     match t {
         Touch::Node(ino) => units
             .iter()
             .filter(|u| u.ino == Some(*ino))
             .map(|u| u.path.clone())
+            .chain(
+                snap.nodes
+                    .iter()
+                    .filter(|(i, _)| i == ino)
+                    .filter_map(|(_, n)| n.origin.as_ref().map(|o| o.path.clone())),
+            )
             .collect(),
         Touch::Entry(dir, name) => {
             if let Some(u) = units.iter().find(|u| u.key.0 == *dir && &u.key.1 == name) {

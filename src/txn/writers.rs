@@ -19,6 +19,10 @@
 //!   request: a handle open when a session begins, and every handle opened or closed while
 //!   one is open, is a touch of its inode.
 //!
+//! - Each node is also known by every name it had while a session was open (the file system
+//!   layer notes names on create, link, rename and unlink: [`Writers::note_name`]), and a
+//!   touch of the node counts at each of them.
+//!
 //! Deliberately not done here: turning touches into paths or restoring anything (that is
 //! `session`), or caching across sessions (the pid cache is dropped whenever the set of
 //! sessions changes, so a reused pid is looked up afresh).
@@ -66,6 +70,10 @@ struct Inner {
     touched: HashMap<Touch, HashMap<Writer, u64>>,
     /// Open handles that may write, by inode and opener.
     open_writes: HashMap<Ino, HashMap<Writer, u32>>,
+    /// Every name each node had while a session was open (created, linked, renamed from or
+    /// to, unlinked): a touch of the node counts at each, so a node whose names are gone or
+    /// moved by the end still counts where it was written.
+    names: HashMap<Ino, HashSet<(Ino, Vec<u8>)>>,
 }
 
 /// The attribution record of one mounted view, shared by the file system and the daemon.
@@ -145,6 +153,7 @@ impl Writers {
         g.pids.clear();
         if g.sessions.is_empty() {
             g.touched.clear();
+            g.names.clear();
         }
         self.open_sessions
             .store(g.sessions.len(), Ordering::Release);
@@ -160,6 +169,30 @@ impl Writers {
         g.seq += 1;
         let seq = g.seq;
         record(&mut g, touch, w, seq);
+    }
+
+    /// [`Writers::note`] for a writer already known (tests drive the record this way).
+    pub fn note_as(&self, w: Writer, touch: Touch) {
+        if !self.active() {
+            return;
+        }
+        let mut g = self.lock();
+        g.seq += 1;
+        let seq = g.seq;
+        record(&mut g, touch, w, seq);
+    }
+
+    /// Notes that node `ino` is or was named `name` in `dir` (created, linked, renamed,
+    /// unlinked).
+    pub fn note_name(&self, ino: Ino, dir: Ino, name: &[u8]) {
+        if !self.active() {
+            return;
+        }
+        self.lock()
+            .names
+            .entry(ino)
+            .or_default()
+            .insert((dir, name.to_vec()));
     }
 
     /// Notes that `pid` opened (`open`) or a handle closed (`!open`) a handle of `ino` that
@@ -236,12 +269,27 @@ impl Writers {
         let mut own = HashSet::new();
         let mut others = HashSet::new();
         for (touch, by) in &g.touched {
+            // A node touched counts at every name it had too.
+            let named: Vec<Touch> = match touch {
+                Touch::Node(ino) => g
+                    .names
+                    .get(ino)
+                    .into_iter()
+                    .flatten()
+                    .map(|(d, n)| Touch::Entry(*d, n.clone()))
+                    .collect(),
+                Touch::Entry(..) => Vec::new(),
+            };
             for (w, seq) in by {
-                if *w == Writer::Session(id) {
-                    own.insert(touch.clone());
+                let set = if *w == Writer::Session(id) {
+                    &mut own
                 } else if *seq >= start {
-                    others.insert(touch.clone());
-                }
+                    &mut others
+                } else {
+                    continue;
+                };
+                set.insert(touch.clone());
+                set.extend(named.iter().cloned());
             }
         }
         (own, others)
