@@ -7,7 +7,9 @@
 //!
 //! Invariants:
 //! - Nothing is recorded or looked up while no session is open: the cost outside `exec` is
-//!   one atomic load per mutating request.
+//!   one atomic load per mutating request, and one uncontended lock per open and release of
+//!   a handle that may write (which are counted always, so a session knows what is held
+//!   open when it begins).
 //! - A touch is noted before the operation reaches the overlay (the file system layer calls
 //!   [`Writers::note`] first), so a caller that holds the overlay's lock and then reads the
 //!   record sees every change the overlay holds. A failed operation leaves a touch behind,
