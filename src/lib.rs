@@ -15,6 +15,7 @@ pub mod meta;
 pub mod overlay;
 pub mod review;
 pub mod store;
+pub mod sys;
 pub mod txn;
 
 /// The command gate lives in its own crate; it stays reachable as `crate::gate`.

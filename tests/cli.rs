@@ -179,6 +179,130 @@ fn json_errors_from_the_daemon_have_codes() {
     assert_eq!(v["ran"], false, "{v}");
 }
 
+/// A conflict is a typed part of `status` and of the daemon's refusal: the text shows it, the
+/// JSON lists it, and `commit` fails with the code `conflict`, through the daemon's own error.
+#[test]
+fn a_conflict_reaches_status_and_commit_with_its_code() {
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("a.txt"), "changed through the view\n").unwrap();
+    std::fs::write(m.w("a.txt"), "changed outside\n").unwrap();
+    let text = m.ok(&["status"]);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("conflicts"))
+        .unwrap_or_else(|| panic!("no conflicts line: {text}"));
+    assert!(line.contains(" 1 "), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("  a.txt (")),
+        "the conflicting path is not listed: {text}"
+    );
+    let v = json_error(m.cmd().args(["--json", "commit"]).arg(&m.ws), "conflict", 1);
+    assert!(v["error"].as_str().unwrap().contains("a.txt"), "{v}");
+    assert_eq!(
+        std::fs::read_to_string(m.w("a.txt")).unwrap(),
+        "changed outside\n",
+        "a refused commit wrote the workspace"
+    );
+}
+
+/// Every error code the command line or the daemon can give is listed in `docs/CLI.md`, and
+/// the table lists no code that does not exist.
+#[test]
+fn every_error_code_is_documented() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/CLI.md")).unwrap();
+    // The rows of the table under the header `| code | what went wrong |`.
+    let documented: std::collections::BTreeSet<&str> = doc
+        .lines()
+        .skip_while(|l| *l != "| code | what went wrong |")
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.strip_prefix("| `")?.split_once("` |"))
+        .map(|(code, _)| code)
+        .collect();
+    assert!(documented.len() > 10, "no code table in docs/CLI.md");
+    let codes: std::collections::BTreeSet<&str> = ftsb_fs::control::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let missing: Vec<_> = codes.difference(&documented).collect();
+    assert!(missing.is_empty(), "codes not in docs/CLI.md: {missing:?}");
+    let unknown: Vec<_> = documented.difference(&codes).collect();
+    assert!(
+        unknown.is_empty(),
+        "docs/CLI.md lists codes that do not exist: {unknown:?}"
+    );
+}
+
+/// A daemon of another protocol version (here one from before versioning, answering in a
+/// shape this version would misread) fails the command with `version_mismatch` naming both
+/// versions, and a request of another version gets the same from the real daemon.
+#[test]
+fn a_daemon_of_another_version_fails_with_both_versions_named() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+    let t = tempfile::tempdir().unwrap();
+    let ws = t.path().canonicalize().unwrap();
+    let name = ftsb_fs::control::socket_name(&ws);
+    let listener =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    // The command line may probe the socket first (a connection that sends nothing).
+    let old = std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            let mut line = String::new();
+            BufReader::new(stream.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            if line.is_empty() {
+                continue;
+            }
+            let mut w = stream;
+            w.write_all(b"{\"ok\":true,\"result\":{\"view\":7}}\n")
+                .unwrap();
+            return;
+        }
+    });
+    let mut c = Command::new(BIN);
+    c.env("XDG_STATE_HOME", t.path())
+        .arg("--json")
+        .arg("status")
+        .arg(&ws);
+    let v = json_error(&mut c, "version_mismatch", 1);
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains("protocol 1") && msg.contains("speaks 2"),
+        "both versions are not named: {msg}"
+    );
+    old.join().unwrap();
+
+    let m = Mounted::at(sample_tree);
+    std::fs::write(m.v("a.txt"), "kept\n").unwrap();
+    let mut daemon = UnixStream::connect_addr(
+        &SocketAddr::from_abstract_name(ftsb_fs::control::socket_name(&m.ws).as_bytes()).unwrap(),
+    )
+    .unwrap();
+    daemon.write_all(b"{\"op\":\"abort\"}\n").unwrap();
+    let mut answer = String::new();
+    BufReader::new(daemon.try_clone().unwrap())
+        .read_line(&mut answer)
+        .unwrap();
+    let frame: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(frame["ok"], false, "{answer}");
+    assert_eq!(frame["code"], "version_mismatch", "{answer}");
+    let msg = frame["error"].as_str().unwrap();
+    assert!(
+        msg.contains("protocol 1") && msg.contains("speaks 2"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.v("a.txt")).unwrap(),
+        "kept\n",
+        "a request of another version was carried out"
+    );
+}
+
 fn has_escapes(s: &[u8]) -> bool {
     s.contains(&0x1b)
 }

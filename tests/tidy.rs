@@ -1,5 +1,6 @@
 //! The architecture's API boundaries, checked: only `fuse/` speaks fuser, only `meta/` speaks
-//! SQL through rusqlite, and only the command line (`cli/`, `main.rs`) uses anyhow.
+//! SQL through rusqlite, only the command line (`cli/`, `main.rs`) uses anyhow, only `sys/`
+//! makes path-relative system calls, and `sys/` depends on no other module of the crate.
 
 use std::path::{Path, PathBuf};
 
@@ -50,4 +51,53 @@ fn only_the_command_line_uses_anyhow() {
         offenders("anyhow", &["cli/", "main.rs"]),
         Vec::<String>::new()
     );
+}
+
+/// The path-relative calls and the crate that wraps them; only `sys/` may use them.
+const PATH_CALLS: &[&str] = &[
+    "rustix::",
+    "libc::openat",
+    "libc::fstatat",
+    "libc::statx",
+    "libc::renameat",
+    "libc::linkat",
+    "libc::unlinkat",
+    "libc::mkdirat",
+    "libc::mknodat",
+    "libc::symlinkat",
+    "libc::readlinkat",
+    "libc::fchownat",
+    "libc::fchmodat",
+    "libc::utimensat",
+    "libc::fdopendir",
+    "libc::lgetxattr",
+    "libc::lsetxattr",
+    "libc::llistxattr",
+    "libc::getxattr",
+    "libc::listxattr",
+];
+
+#[test]
+fn only_sys_makes_path_relative_system_calls() {
+    for call in PATH_CALLS {
+        assert_eq!(offenders(call, &["sys/"]), Vec::<String>::new(), "{call}");
+    }
+}
+
+#[test]
+fn sys_is_the_bottom_layer() {
+    let sys = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sys");
+    let mut files = Vec::new();
+    rust_files(&sys, &mut files);
+    assert!(!files.is_empty(), "src/sys holds the system-call layer");
+    let upward: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            std::fs::read_to_string(f)
+                .expect("read")
+                .contains("crate::")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert_eq!(upward, Vec::<String>::new());
 }

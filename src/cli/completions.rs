@@ -39,7 +39,7 @@ pub fn manpages(a: ManpagesArgs, json: bool) -> anyhow::Result<i32> {
     let mut written = Vec::new();
     write_page(&cmd, "ftsb-fs", "ftsb-fs", &a.dir, &mut written)?;
     if json {
-        super::print_json(&serde_json::json!({ "written": written }));
+        super::print_json(&serde_json::json!({ "written": written }))?;
     } else {
         outln!(
             "wrote {} into {}",

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::output::{outln, paint, style};
-use super::report::coded;
+use super::report::{Code, coded};
 
 /// The workspace file's name, at the workspace root.
 pub const WORKSPACE_FILE: &str = ".ftsb-fs.toml";
@@ -107,7 +107,7 @@ fn default_store_root() -> anyhow::Result<PathBuf> {
         None => home()
             .ok_or_else(|| {
                 coded(
-                    "config",
+                    Code::Config,
                     "neither XDG_STATE_HOME nor HOME is set; pass --store",
                 )
             })?
@@ -208,7 +208,7 @@ fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => Ok(None),
         Err(e) => Err(coded(
-            "config",
+            Code::Config,
             format!("cannot read configuration {}: {e}", path.display()),
         )),
     }
@@ -220,7 +220,7 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<File> {
             text[..s.start.min(text.len())].matches('\n').count() + 1
         });
         coded(
-            "config",
+            Code::Config,
             format!("{}:{line}: {}", path.display(), e.message().trim()),
         )
     })
@@ -280,7 +280,7 @@ pub fn pin(workspace: &Path, store: &Path) -> anyhow::Result<()> {
             {
                 let text = std::fs::read(&policy).map_err(|e| {
                     coded(
-                        "config",
+                        Code::Config,
                         format!(
                             "{WORKSPACE_FILE} names the policy {}: {e}",
                             policy.display()
@@ -293,7 +293,7 @@ pub fn pin(workspace: &Path, store: &Path) -> anyhow::Result<()> {
         }
         None => match std::fs::remove_file(&pinned) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(coded(
-                "config",
+                Code::Config,
                 format!("cannot remove {}: {e}", pinned.display()),
             )),
             _ => Ok(()),
@@ -304,7 +304,7 @@ pub fn pin(workspace: &Path, store: &Path) -> anyhow::Result<()> {
 fn keep(path: &Path, text: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, text).map_err(|e| {
         coded(
-            "config",
+            Code::Config,
             format!("cannot keep {} in the store: {e}", path.display()),
         )
     })
@@ -320,8 +320,11 @@ pub fn for_workspace(workspace: Option<&Path>) -> anyhow::Result<(PathBuf, Confi
     };
     let store = crate::control::Client::connect(&ws)
         .ok()
-        .and_then(|mut c| super::call_on(&mut c, &crate::control::Request::Info).ok())
-        .and_then(|i| i["store"].as_str().map(PathBuf::from));
+        .and_then(|mut c| {
+            super::call_on::<crate::control::reply::Info>(&mut c, &crate::control::Request::Info)
+                .ok()
+        })
+        .map(|i| i.store);
     let cfg = Config::load(&ws, store.as_deref())?;
     Ok((ws, cfg))
 }
@@ -379,7 +382,7 @@ pub fn show(a: ConfigArgs, json: bool) -> anyhow::Result<i32> {
             .collect();
         doc.insert("workspace".into(), json!(ws));
         doc.insert("files".into(), files.into());
-        super::print_json(&doc.into());
+        super::print_json(&doc)?;
         return Ok(0);
     }
     for (key, value, source, default) in rows {
@@ -424,6 +427,6 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("/c.toml:2: "), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
-        assert_eq!(super::super::report::code_of(&e), "config");
+        assert_eq!(super::super::report::code_of(&e), Code::Config);
     }
 }

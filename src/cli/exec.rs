@@ -12,7 +12,7 @@ use super::{call, call_on, connect, print_json, resolve_workspace};
 use crate::confine::cgroup::Leaf;
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
-use crate::control::Request;
+use crate::control::{Code, Request, reply};
 
 /// `ftsb-fs exec`.
 #[derive(Debug, clap::Args)]
@@ -103,9 +103,7 @@ pub fn quote_argv(argv: &[String]) -> String {
 pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
     let line = quote_argv(&a.command);
-    let status = call(&ws, &Request::Info)?;
-    let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
-    let store = PathBuf::from(status["store"].as_str().unwrap_or_default());
+    let reply::Info { view, store, .. } = call(&ws, &Request::Info)?;
     let cwd = command_cwd(&view, &ws);
     // The command runs in the view: that is the workspace the gate must protect.
     let config = super::config::Config::load(&ws, Some(&store))?;
@@ -114,21 +112,24 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let net = match (a.net.clone(), &config.net.value) {
         (Some(n), _) => n,
         (None, Some(word)) => parse_net(word)
-            .map_err(|e| coded("config", format!("{}: net: {e}", config.net.source)))?,
+            .map_err(|e| coded(Code::Config, format!("{}: net: {e}", config.net.source)))?,
         (None, None) => Net::Allow,
     };
     let linger = match (a.linger, &config.linger.value) {
         (Some(l), _) => l,
-        (None, Some(word)) => word
-            .parse::<Linger>()
-            .map_err(|e| coded("config", format!("{}: linger: {e}", config.linger.source)))?,
+        (None, Some(word)) => word.parse::<Linger>().map_err(|e| {
+            coded(
+                Code::Config,
+                format!("{}: linger: {e}", config.linger.source),
+            )
+        })?,
         (None, None) => Linger::default(),
     };
     let verdict = super::gate::check_exec(&a.command, policy.as_deref(), &cwd, &view)?;
     if let Some(denied) = verdict {
         super::history::record_refusal(&ws, &line, &denied);
         if json {
-            print_json(&json!({ "ran": false, "verdict": denied }));
+            print_json(&json!({ "ran": false, "verdict": denied }))?;
         } else {
             eprintln!(
                 "ftsb-fs: refused by the gate: {}",
@@ -179,7 +180,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let mut client = connect(&ws)?;
     let cgroup = leaf.as_ref().map(|l| l.path().to_owned());
     let supervisor = Supervisor::start_in(leaf)?;
-    let begun = call_on(
+    let begun = call_on::<reply::ExecBegun>(
         &mut client,
         &Request::ExecBegin {
             command: line.clone(),
@@ -187,14 +188,13 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             pid: i32::try_from(std::process::id()).ok(),
         },
     );
-    let begun = match begun {
-        Ok(b) => b,
+    let checkpoint = match begun {
+        Ok(b) => b.checkpoint,
         Err(e) => {
             remove_cgroup(&supervisor);
             return Err(e);
         }
     };
-    let checkpoint = begun["checkpoint"].as_u64().unwrap_or(0);
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the command started may change the view once its transaction has ended.
     let processes = supervisor.settle(linger);
@@ -204,7 +204,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     };
     let failed = !outcome.as_ref().is_ok_and(ExitStatus::success);
     let undo = failed && !a.keep_on_failure;
-    let ended = call_on(
+    let ended = call_on::<reply::ExecEnded>(
         &mut client,
         &Request::ExecEnd {
             exit_code: code,
@@ -213,14 +213,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     );
     remove_cgroup(&supervisor);
     let ended = ended?;
-    let conflicts: Vec<String> = ended["conflicts"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let conflicts = ended.conflicts;
     let spawn_error = outcome.as_ref().err().map(ToString::to_string);
     if json {
         print_json(&json!({
@@ -230,14 +223,14 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             "exit_code": code,
             "signal": signal,
             "rolled_back": undo,
-            "rollback_scope": ended["scope"],
-            "reverted": ended["reverted"],
+            "rollback_scope": ended.scope,
+            "reverted": ended.reverted,
             "conflicts": conflicts,
             "error": spawn_error,
             "confinement": confinement,
             "env": env,
             "processes": processes,
-        }));
+        }))?;
     } else if processes.killed > 0 || processes.survivors > 0 {
         eprintln!(
             "ftsb-fs: killed {} process(es) the command left running{}",

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::control::{Client, Request};
+use crate::control::{Client, Code, Request};
 
 mod completions;
 pub mod config;
@@ -174,14 +175,9 @@ pub fn main() -> i32 {
         // Output cut short: end as a pipeline writer killed by SIGPIPE would, without a word.
         Err(err) if report::is_broken_pipe(&err) => 128 + libc::SIGPIPE,
         Err(err) => {
-            report::render(
-                &report::one_line(&err),
-                report::code_of(&err),
-                report::EXIT_ERROR,
-                json,
-            );
+            let status = report::render(&report::one_line(&err), report::code_of(&err), json);
             output::finish();
-            report::EXIT_ERROR
+            status
         }
     }
 }
@@ -264,7 +260,7 @@ pub fn resolve_workspace(arg: Option<&Path>) -> anyhow::Result<PathBuf> {
         }
     }
     Err(coded(
-        "not_mounted",
+        Code::NotMounted,
         format!(
             "{} is not inside a mounted workspace; name the workspace",
             cwd.display()
@@ -272,8 +268,9 @@ pub fn resolve_workspace(arg: Option<&Path>) -> anyhow::Result<PathBuf> {
     ))
 }
 
-/// Sends `req` to the daemon of `ws` and returns its result.
-pub fn call(ws: &Path, req: &Request) -> anyhow::Result<Value> {
+/// Sends `req` to the daemon of `ws` and returns its answer, of the type `control::reply`
+/// lists for the request.
+pub fn call<T: DeserializeOwned>(ws: &Path, req: &Request) -> anyhow::Result<T> {
     let mut client = connect(ws)?;
     call_on(&mut client, req)
 }
@@ -282,7 +279,7 @@ pub fn call(ws: &Path, req: &Request) -> anyhow::Result<Value> {
 pub fn connect(ws: &Path) -> anyhow::Result<Client> {
     Client::connect(ws).map_err(|e| {
         coded(
-            "not_mounted",
+            Code::NotMounted,
             format!(
                 "no ftsb-fs daemon serves {} ({e}); mount it first",
                 ws.display()
@@ -291,27 +288,23 @@ pub fn connect(ws: &Path) -> anyhow::Result<Client> {
     })
 }
 
-/// Sends `req` on an open connection.
-pub fn call_on(client: &mut Client, req: &Request) -> anyhow::Result<Value> {
+/// Sends `req` on an open connection; a refusal keeps the daemon's code.
+pub fn call_on<T: DeserializeOwned>(client: &mut Client, req: &Request) -> anyhow::Result<T> {
     let started = std::time::Instant::now();
-    let r = client.call(req).context("control socket")?;
+    let r = client.call(req);
     tracing::debug!(
         request = ?req,
-        ok = r.ok,
+        error = r.as_ref().err().map(|e| e.code.as_str()),
         ms = started.elapsed().as_millis() as u64,
         "the daemon answered"
     );
-    if r.ok {
-        Ok(r.result.unwrap_or(Value::Null))
-    } else {
-        let message = r
-            .error
-            .unwrap_or_else(|| "the daemon failed without saying why".into());
-        Err(coded(report::daemon_code(&message), message))
-    }
+    Ok(r?)
 }
 
-/// Prints `v` as pretty JSON; a failed write fails the command at its end (see `output`).
-fn print_json(v: &Value) {
-    let _ = output::json(v);
+/// Prints `v` as pretty JSON (keys sorted, as every JSON document the command line prints); a
+/// failed write fails the command at its end (see `output`).
+fn print_json(v: &impl Serialize) -> anyhow::Result<()> {
+    let v = serde_json::to_value(v).context("the result cannot be written as JSON")?;
+    let _ = output::json(&v);
+    Ok(())
 }

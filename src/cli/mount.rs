@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::output::outln;
 use super::{absolute, call, print_json, resolve_workspace};
-use crate::control::{Client, Request, UnmountMode};
+use crate::control::{Client, Request, UnmountMode, reply};
 use crate::daemon;
 
 /// `ftsb-fs mount`.
@@ -185,7 +185,7 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     let started = Instant::now();
     loop {
         if let Ok(mut c) = Client::connect(&ws)
-            && c.call(&Request::Info).is_ok_and(|r| r.ok)
+            && c.call::<reply::Info>(&Request::Info).is_ok()
         {
             break;
         }
@@ -210,7 +210,7 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     }
     super::procs::warn_left_behind(&ws, &left_behind);
     if json {
-        print_json(&json!({ "workspace": ws, "view": view, "store": store, "pid": child.id() }));
+        print_json(&json!({ "workspace": ws, "view": view, "store": store, "pid": child.id() }))?;
     } else {
         outln!(
             "mounted {} at {} (store {})",
@@ -235,11 +235,11 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
     } else {
         UnmountMode::Refuse
     };
-    let status = call(&ws, &Request::Info)?;
-    let view = PathBuf::from(status["view"].as_str().unwrap_or_default());
+    let reply::Info { view, .. } = call(&ws, &Request::Info)?;
     // Our own working directory must not be what keeps the view busy.
     super::procs::leave(&view);
-    call(&ws, &Request::Unmount { mode }).map_err(|e| super::procs::explain_busy(e, &view))?;
+    call::<reply::Unmounted>(&ws, &Request::Unmount { mode })
+        .map_err(|e| super::procs::explain_busy(e, &view))?;
     // The daemon exits once the kernel lets go of the view.
     // ... and its socket is gone with it, so a `mount` right after this one does not find
     // the exiting daemon still listening and call the workspace mounted.
@@ -250,7 +250,7 @@ pub fn unmount(a: UnmountArgs, json: bool) -> anyhow::Result<i32> {
         std::thread::sleep(Duration::from_millis(20));
     }
     if json {
-        print_json(&json!({ "unmounted": ws }));
+        print_json(&json!({ "unmounted": ws }))?;
     } else {
         outln!("unmounted {}", ws.display())?;
     }
@@ -279,7 +279,7 @@ pub fn recover(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
     }
     let outcome = crate::txn::recover_store(&ws, &store)?;
     if json {
-        print_json(&json!({ "workspace": ws, "recovery": outcome.to_string() }));
+        print_json(&json!({ "workspace": ws, "recovery": outcome.to_string() }))?;
     } else {
         outln!("{outcome}")?;
     }
@@ -290,7 +290,7 @@ pub fn fsck(a: StoreArgs, json: bool) -> anyhow::Result<i32> {
     let (ws, store) = store_of(&a)?;
     let report = super::output::progress("checking the store", || crate::txn::fsck(&ws, &store))?;
     if json {
-        print_json(&serde_json::to_value(&report)?);
+        print_json(&serde_json::to_value(&report)?)?;
     } else {
         for p in &report.problems {
             outln!("problem: {p}")?;

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::output::count;
-use super::report::{code_of, coded};
+use super::report::{Code, code_of, coded};
 
 /// Refuses early, with what to do, when this user may not open `/dev/fuse`.
 ///
@@ -26,7 +26,7 @@ pub fn check_fuse_device() -> anyhow::Result<()> {
     let err = std::io::Error::last_os_error();
     if err.kind() == std::io::ErrorKind::NotFound {
         return Err(coded(
-            "not_found",
+            Code::NotFound,
             "there is no /dev/fuse: load the fuse module (modprobe fuse)",
         ));
     }
@@ -39,7 +39,7 @@ pub fn check_fuse_device() -> anyhow::Result<()> {
         })
         .unwrap_or_else(|_| "unknown mode".into());
     Err(coded(
-        "permission_denied",
+        Code::PermissionDenied,
         format!(
             "this user may not open /dev/fuse ({mode}: {err}), and fusermount3 opens it as this user too; make it usable (chmod 0666 /dev/fuse, the usual mode) or mount as root"
         ),
@@ -136,7 +136,7 @@ pub fn leave(view: &Path) {
 /// Turns an unmount refused because the view is busy into an error that names who holds
 /// it and what to do; other errors pass through unchanged.
 pub fn explain_busy(err: anyhow::Error, view: &Path) -> anyhow::Error {
-    if code_of(&err) != "busy" {
+    if code_of(&err) != Code::Busy {
         return err;
     }
     let hs = holders(view, true);
@@ -179,7 +179,7 @@ pub fn explain_busy(err: anyhow::Error, view: &Path) -> anyhow::Error {
             .collect();
         msg.push_str(&format!("; also held by {}", list(&others)));
     }
-    coded("busy", msg)
+    coded(Code::Busy, msg)
 }
 
 /// With an in-place mount, processes already inside the workspace directory keep seeing the

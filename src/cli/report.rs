@@ -1,81 +1,37 @@
 //! How a failed command ends: its exit status, its one `error:` line on stderr, and, with
 //! `--json`, one JSON object on stdout with a stable `code`.
 //!
-//! The exit statuses and the codes are a public interface, listed in `docs/CLI.md`; add to
-//! them, never renumber or rename.
+//! The codes are `control::Code`, the same enum the daemon answers with, and the exit status
+//! of each comes from `Code::exit_status`. Both are a public interface, listed in
+//! `docs/CLI.md`; add to them, never renumber or rename.
 
 use std::io;
 
 use super::output::{self, paint, style};
-
-/// Exit status: a command failed.
-pub const EXIT_ERROR: i32 = 1;
-/// Exit status: the command line itself is wrong (clap's usage errors).
-pub const EXIT_USAGE: i32 = 2;
-
-/// An error that knows its stable `code`.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct Coded {
-    /// The stable, machine-readable code (`not_mounted`, `conflict`, ...).
-    pub code: &'static str,
-    /// The human message.
-    pub message: String,
-}
+pub use crate::control::{Code, EXIT_ERROR};
 
 /// An [`anyhow::Error`] carrying `code`.
-pub fn coded(code: &'static str, message: impl Into<String>) -> anyhow::Error {
-    Coded {
-        code,
-        message: message.into(),
-    }
-    .into()
-}
-
-/// The stable code of a message the daemon sent back instead of a result.
-pub fn daemon_code(message: &str) -> &'static str {
-    const KNOWN: [(&str, &str); 7] = [
-        ("uncommitted changes", "uncommitted_changes"),
-        ("changed outside the view", "conflict"),
-        ("no space left", "no_space"),
-        ("no checkpoint", "not_found"),
-        ("resource busy", "busy"),
-        ("fusermount3 -u failed", "busy"),
-        ("not supported", "unsupported"),
-    ];
-    KNOWN
-        .iter()
-        .find(|(needle, _)| message.contains(needle))
-        .map_or("daemon", |(_, code)| code)
+pub fn coded(code: Code, message: impl Into<String>) -> anyhow::Error {
+    crate::control::Error::new(code, message).into()
 }
 
 /// The stable code of `err`: the first cause in its chain that names one.
-pub fn code_of(err: &anyhow::Error) -> &'static str {
+pub fn code_of(err: &anyhow::Error) -> Code {
     for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<Coded>() {
+        if let Some(c) = cause.downcast_ref::<crate::control::Error>() {
             return c.code;
         }
         if cause.is::<crate::gate::GateError>() {
-            return "policy";
+            return Code::Policy;
         }
         if cause.is::<crate::confine::ConfineError>() {
-            return "confinement";
+            return Code::Confinement;
         }
         if let Some(e) = cause.downcast_ref::<io::Error>() {
-            return io_code(e);
+            return Code::of_io(e);
         }
     }
-    "failed"
-}
-
-fn io_code(e: &io::Error) -> &'static str {
-    match (e.raw_os_error(), e.kind()) {
-        (Some(libc::ENOSPC), _) => "no_space",
-        (Some(libc::EBUSY), _) => "busy",
-        (_, io::ErrorKind::NotFound) => "not_found",
-        (_, io::ErrorKind::PermissionDenied) => "permission_denied",
-        _ => "io",
-    }
+    Code::Failed
 }
 
 /// Joins an error and its causes into one line, as every command promises.
@@ -95,15 +51,34 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Prints a failure: `error: ...` on stderr, and with `--json` also
+/// Prints a failure with `code`: `error: ...` on stderr, and with `--json` also
 /// `{"error": ..., "code": ..., "exit_code": ...}` on one line of stdout (unless the command
-/// already wrote its JSON result there, which then says what went wrong).
-pub fn render(message: &str, code: &str, exit_code: i32, json: bool) {
+/// already wrote its JSON result there, which then says what went wrong). Returns the exit
+/// status, which the code decides.
+pub fn render(message: &str, code: Code, json: bool) -> i32 {
+    let exit_code = code.exit_status();
     if json && !output::json_written() {
-        let doc = serde_json::json!({ "error": message, "code": code, "exit_code": exit_code });
-        let _ = output::outln!("{doc}");
+        let _ = output::outln!("{}", json_error(message, code));
     }
     anstream::eprintln!("{} {message}", paint(style::ERROR, "error:"));
+    exit_code
+}
+
+/// The one-line JSON object of a failure.
+fn json_error(message: &str, code: Code) -> String {
+    /// The failure as `--json` prints it (keys sorted, as for every JSON document printed).
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        code: Code,
+        error: &'a str,
+        exit_code: i32,
+    }
+    serde_json::to_string(&Doc {
+        code,
+        error: message,
+        exit_code: code.exit_status(),
+    })
+    .unwrap_or_else(|_| format!(r#"{{"code":"{code}","error":"","exit_code":1}}"#))
 }
 
 /// A clap error: help and version go to stdout with status 0; usage errors keep clap's
@@ -116,7 +91,7 @@ pub fn clap_error(err: &clap::Error, json: bool) -> i32 {
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                EXIT_USAGE
+                Code::Usage.exit_status()
             } else {
                 0
             }
@@ -126,11 +101,10 @@ pub fn clap_error(err: &clap::Error, json: bool) -> i32 {
                 let rendered = err.render().to_string();
                 let first = rendered.lines().next().unwrap_or_default();
                 let message = first.strip_prefix("error: ").unwrap_or(first);
-                let doc = serde_json::json!({ "error": message, "code": "usage", "exit_code": EXIT_USAGE });
-                let _ = output::outln!("{doc}");
+                let _ = output::outln!("{}", json_error(message, Code::Usage));
             }
             let _ = err.print();
-            EXIT_USAGE
+            Code::Usage.exit_status()
         }
     }
 }
@@ -142,22 +116,21 @@ mod tests {
     #[test]
     fn codes_come_from_the_first_cause_that_names_one() {
         let e = anyhow::Error::from(io::Error::from_raw_os_error(libc::ENOSPC)).context("writing");
-        assert_eq!(code_of(&e), "no_space");
-        let e = coded("not_mounted", "no daemon").context("status");
-        assert_eq!(code_of(&e), "not_mounted");
-        assert_eq!(code_of(&anyhow::anyhow!("something")), "failed");
+        assert_eq!(code_of(&e), Code::NoSpace);
+        let e = coded(Code::NotMounted, "no daemon").context("status");
+        assert_eq!(code_of(&e), Code::NotMounted);
+        assert_eq!(code_of(&anyhow::anyhow!("something")), Code::Failed);
     }
 
     #[test]
-    fn daemon_refusals_have_codes() {
+    fn the_json_error_has_sorted_keys_and_the_code_s_exit_status() {
         assert_eq!(
-            daemon_code("3 uncommitted changes; commit or abort them"),
-            "uncommitted_changes"
+            json_error("no \"daemon\"", Code::NotMounted),
+            r#"{"code":"not_mounted","error":"no \"daemon\"","exit_code":1}"#
         );
         assert_eq!(
-            daemon_code("no checkpoint 9 (see `ftsb-fs log`)"),
-            "not_found"
+            json_error("bad flag", Code::Usage),
+            r#"{"code":"usage","error":"bad flag","exit_code":2}"#
         );
-        assert_eq!(daemon_code("something new"), "daemon");
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 
 use super::{WsArg, call, resolve_workspace};
-use crate::control::Request;
+use crate::control::{Request, reply};
 use crate::review::{Effect, Key, State, render};
 
 pub fn review(a: WsArg, json: bool) -> anyhow::Result<i32> {
@@ -25,7 +25,7 @@ pub fn review(a: WsArg, json: bool) -> anyhow::Result<i32> {
 /// Runs the review of `ws` until the user quits; the terminal is restored however it ends.
 pub fn run_tui(ws: &Path) -> anyhow::Result<()> {
     // Fails early, before the screen is taken, when no daemon serves the workspace.
-    call(ws, &Request::Info)?;
+    call::<reply::Info>(ws, &Request::Info)?;
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, ws);
     ratatui::restore();
@@ -80,18 +80,18 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
                 binary: false,
             },
         )
-        .map(|files| {
-            state.set_files(&files);
+        .map(|files: reply::Diff| {
+            state.set_files(files);
             None
         }),
-        Effect::Rollback(to) => call(ws, &Request::Rollback { to })
+        Effect::Rollback(to) => call::<reply::RolledBack>(ws, &Request::Rollback { to })
             .map(|_| done(state, format!("rolled back to checkpoint {to}"))),
         Effect::Commit(paths) => {
             let what = match paths.len() {
                 0 => "committed".to_string(),
                 n => format!("committed {n} paths"),
             };
-            call(
+            call::<reply::Commit>(
                 ws,
                 &Request::Commit {
                     message: "review".into(),
@@ -104,7 +104,9 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
             )
             .map(|_| done(state, what))
         }
-        Effect::Abort => call(ws, &Request::Abort).map(|_| done(state, "aborted".into())),
+        Effect::Abort => {
+            call::<reply::Aborted>(ws, &Request::Abort).map(|_| done(state, "aborted".into()))
+        }
     };
     result.unwrap_or_else(|e| {
         state.message = format!("error: {e:#}");
@@ -113,6 +115,6 @@ fn carry_out(state: &mut State, ws: &Path, effect: Effect) -> Option<Effect> {
 }
 
 fn reload(state: &mut State, ws: &Path) -> anyhow::Result<Option<Effect>> {
-    let log = call(ws, &Request::Log)?;
+    let log: Vec<reply::LogEntry> = call(ws, &Request::Log)?;
     Ok(state.set_log(&log))
 }

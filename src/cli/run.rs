@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use anyhow::{Context, bail};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::exec::{command_cwd, quote_argv, run_forwarding_signals};
 use super::{call, print_json};
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, AgentSetup, Harness};
 use crate::control::proxy::{self, CONTROL_ENV, WORKSPACE_ENV};
-use crate::control::{Request, UnmountMode};
+use crate::control::{Request, UnmountMode, reply};
 
 /// The view the agent works in.
 const VIEW_ENV: &str = "FTSB_FS_VIEW";
@@ -99,19 +99,15 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             bail!("cannot mount {} ({status})", ws.display());
         }
     }
-    let info = call(&ws, &Request::Info)?;
-    let view = PathBuf::from(info["view"].as_str().unwrap_or_default());
-    let store = PathBuf::from(info["store"].as_str().unwrap_or_default());
+    let reply::Info { view, store, .. } = call(&ws, &Request::Info)?;
     let line = quote_argv(&a.command);
     let start_ns = crate::daemon::audit::now_ns();
-    let start = call(
+    let reply::Checkpoint { checkpoint: start } = call(
         &ws,
         &Request::Checkpoint {
             message: format!("run start: {line}"),
         },
-    )?["checkpoint"]
-        .as_u64()
-        .context("the daemon gave no checkpoint id")?;
+    )?;
 
     let tmp = tempfile::Builder::new()
         .prefix("ftsb-fs-run-")
@@ -233,11 +229,11 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     };
     let outcome_text = match decision {
         Decision::Abort => {
-            call(&ws, &Request::Abort)?;
+            call::<reply::Aborted>(&ws, &Request::Abort)?;
             "aborted"
         }
         Decision::Commit => {
-            call(
+            call::<reply::Commit>(
                 &ws,
                 &Request::Commit {
                     message: format!("run: {line}"),
@@ -252,21 +248,26 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         }
         Decision::Keep => "kept for review",
     };
+    let ran_ns = (crate::daemon::audit::now_ns() - start_ns).max(0);
     super::history::record(
         &ws,
-        json!({
-            "kind": "run",
-            "checkpoint": start,
-            "command": line,
-            "exit_code": code,
-            "duration_ms": (crate::daemon::audit::now_ns() - start_ns).max(0) / 1_000_000,
-            "reason": format!("harness {}, changes {outcome_text}", harness.name()),
-        }),
+        crate::daemon::audit::Event {
+            kind: "run".into(),
+            checkpoint: Some(start),
+            command: Some(line.clone()),
+            exit_code: Some(code),
+            duration_ms: Some(u64::try_from(ran_ns / 1_000_000).unwrap_or(0)),
+            reason: Some(format!(
+                "harness {}, changes {outcome_text}",
+                harness.name()
+            )),
+            ..Default::default()
+        },
     );
     let settled = decision != Decision::Keep || summary.changed() == 0;
     if mounted_here && settled {
         // Nothing is left to decide: the view this session mounted goes away with it.
-        call(
+        call::<reply::Unmounted>(
             &ws,
             &Request::Unmount {
                 mode: UnmountMode::Keep,
@@ -295,7 +296,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             "confinement": confinement,
             "env": env,
             "processes": processes,
-        }));
+        }))?;
     } else {
         if processes.killed > 0 || processes.survivors > 0 {
             eprintln!(
@@ -363,7 +364,7 @@ struct Summary {
     modified: Vec<String>,
     deleted: Vec<String>,
     /// The `exec` and `refused` log entries since the session's start, oldest first.
-    commands: Vec<Value>,
+    commands: Vec<reply::LogEntry>,
 }
 
 impl Summary {
@@ -376,31 +377,32 @@ impl Summary {
 /// the gate) since `start_ns`.
 fn summarize(ws: &Path, start: u64, start_ns: i64) -> anyhow::Result<Summary> {
     let mut s = Summary::default();
-    let changes = call(
+    let changes = match call(
         ws,
         &Request::Diff {
             from: Some(start),
             to: None,
             binary: false,
         },
-    )?;
-    for c in changes.as_array().into_iter().flatten() {
-        let path = c["path"].as_str().unwrap_or_default().to_owned();
-        match c["change"].as_str() {
-            Some("added") => s.added.push(path),
-            Some("deleted") => s.deleted.push(path),
-            _ => s.modified.push(path),
+    )? {
+        reply::Diff::Range(entries) => entries,
+        reply::Diff::Working(_) => {
+            anyhow::bail!("the daemon answered a range diff with the working diff")
+        }
+    };
+    for c in changes {
+        match c.change {
+            reply::ChangeKind::Added => s.added.push(c.path),
+            reply::ChangeKind::Deleted => s.deleted.push(c.path),
+            _ => s.modified.push(c.path),
         }
     }
-    let log = call(ws, &Request::Log)?;
+    let log: Vec<reply::LogEntry> = call(ws, &Request::Log)?;
     // Newest first: this session's entries are those from its start on.
-    let mut steps: Vec<Value> = log
-        .as_array()
+    let mut steps: Vec<reply::LogEntry> = log
         .into_iter()
-        .flatten()
-        .filter(|e| e["created_ns"].as_i64().is_some_and(|t| t >= start_ns))
-        .filter(|e| e["kind"] == "exec" || e["kind"] == "refused")
-        .cloned()
+        .filter(|e| e.created_ns >= start_ns)
+        .filter(|e| e.kind == "exec" || e.kind == "refused")
         .collect();
     steps.reverse();
     s.commands = steps;
@@ -426,13 +428,13 @@ fn print_summary(s: &Summary, code: i32, harness: Harness) {
             eprintln!("  {mark} ... and {} more", list.len() - 20);
         }
     }
-    let ran = s.commands.iter().filter(|c| c["kind"] == "exec");
-    let failed = ran
+    let ran = s.commands.iter().filter(|c| c.kind == "exec");
+    let failed = ran.clone().filter(|c| c.exit_code != Some(0)).count();
+    let rolled_back = ran
         .clone()
-        .filter(|c| c["exit_code"].as_i64() != Some(0))
+        .filter(|c| c.audit.rolled_back == Some(true))
         .count();
-    let rolled_back = ran.clone().filter(|c| c["rolled_back"] == true).count();
-    let refused = s.commands.iter().filter(|c| c["kind"] == "refused").count();
+    let refused = s.commands.iter().filter(|c| c.kind == "refused").count();
     eprintln!(
         "ftsb-fs: {} commands through exec, {failed} failed, {rolled_back} rolled back; {refused} refused by the gate",
         ran.count()

@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde::Serialize;
 
 use super::output::{self, count, outln, paint, style};
 use super::{WsArg, call, print_json, resolve_workspace};
 use crate::control::Request;
+use crate::control::reply::{self, Change, ChangeKind, DiffEntry, Kind, RangeEntry, Sides};
 
 /// `ftsb-fs status`.
 #[derive(Debug, clap::Args)]
@@ -101,54 +102,58 @@ pub struct RollbackArgs {
 
 pub fn status(a: StatusArgs, json: bool) -> anyhow::Result<i32> {
     let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
-    let mut s = call(&ws, &Request::Status)?;
-    let view = PathBuf::from(s["view"].as_str().unwrap_or_default());
-    let all = s["changes"].as_array().cloned().unwrap_or_default();
-    let (shown, hidden) = Shown::new(&view, &paths, a.ignored)?.split(all);
+    let mut s: reply::Status = call(&ws, &Request::Status)?;
+    let all = std::mem::take(&mut s.changes);
+    let (shown, hidden) = Shown::new(&s.view, &paths, a.ignored)?.split(all, |c| c);
     if json {
-        s["changes"] = Value::Array(shown);
-        s["hidden_by_gitignore"] = hidden.into();
-        print_json(&s);
+        /// `status --json`: the daemon's answer with the changes shown, and how many
+        /// `.gitignore` hid.
+        #[derive(Serialize)]
+        struct Printed {
+            #[serde(flatten)]
+            status: reply::Status,
+            hidden_by_gitignore: usize,
+        }
+        s.changes = shown;
+        print_json(&Printed {
+            status: s,
+            hidden_by_gitignore: hidden,
+        })?;
         return Ok(0);
     }
     let label = |l: &str| paint(style::LABEL, &format!("{l:<10}"));
-    let n = |k: &str| s[k].as_u64().unwrap_or(0);
-    for key in ["workspace", "view", "store"] {
-        outln!("{} {}", label(key), s[key].as_str().unwrap_or_default())?;
+    for (key, path) in [
+        ("workspace", &s.workspace),
+        ("view", &s.view),
+        ("store", &s.store),
+    ] {
+        outln!("{} {}", label(key), path.display())?;
     }
     outln!(
         "{} {}, {}",
         label("changes"),
-        count(n("entries"), "changed path", "changed paths"),
-        count(n("bytes"), "byte", "bytes")
+        count(s.entries, "changed path", "changed paths"),
+        count(s.bytes, "byte", "bytes")
     )?;
-    outln!("{} {}", label("checkpoint"), s["checkpoint"])?;
-    let conflicts = s["conflicts"].as_array().cloned().unwrap_or_default();
-    if !conflicts.is_empty() {
+    outln!("{} {}", label("checkpoint"), s.checkpoint)?;
+    if !s.conflicts.is_empty() {
         outln!(
             "{} {} (changed in the workspace outside the view; commit refuses them unless --force)",
             label("conflicts"),
-            conflicts.len()
+            s.conflicts.len()
         )?;
-        for c in &conflicts {
-            outln!(
-                "  {} ({})",
-                visible(c["path"].as_str().unwrap_or_default()),
-                c["reason"].as_str().unwrap_or_default()
-            )?;
+        for c in &s.conflicts {
+            outln!("  {} ({})", visible(&c.path), c.reason)?;
         }
     }
     for e in &shown {
-        let letter = match &e["change"] {
-            Value::String(c) if c == "added" => "A",
-            Value::String(c) if c == "deleted" => "D",
-            Value::Object(_) => "R",
-            _ => "M",
+        let letter = match e.change {
+            ChangeKind::Added => "A",
+            ChangeKind::Deleted => "D",
+            ChangeKind::Renamed { .. } => "R",
+            ChangeKind::Modified | ChangeKind::Metadata => "M",
         };
-        outln!(
-            "  {letter} {}",
-            visible(e["path"].as_str().unwrap_or_default())
-        )?;
+        outln!("  {letter} {}", visible(&e.path))?;
     }
     if hidden > 0 {
         outln!(
@@ -185,20 +190,23 @@ impl Shown {
         })
     }
 
-    /// The entries to show, and how many `.gitignore` hid.
-    fn split(&mut self, entries: Vec<Value>) -> (Vec<Value>, usize) {
+    /// The entries to show (`change` says what each changes), and how many `.gitignore` hid.
+    fn split<T>(&mut self, entries: Vec<T>, change: impl Fn(&T) -> &Change) -> (Vec<T>, usize) {
         let mut hidden = 0;
         let mut shown = Vec::new();
         for e in entries {
-            let path = e["path"].as_str().unwrap_or_default().to_owned();
-            let from = e["change"]["renamed"]["from"].as_str().map(str::to_owned);
+            let c = change(&e);
+            let from = match &c.change {
+                ChangeKind::Renamed { from } => Some(from.as_str()),
+                _ => None,
+            };
             if let Some(f) = &self.filter
-                && !f.matches_bytes(path.as_bytes())
-                && !from.as_ref().is_some_and(|p| f.matches_bytes(p.as_bytes()))
+                && !f.matches_bytes(c.path.as_bytes())
+                && !from.is_some_and(|p| f.matches_bytes(p.as_bytes()))
             {
                 continue;
             }
-            if !self.ignored && self.is_ignored(&path, e["kind"] == "Dir") {
+            if !self.ignored && self.is_ignored(&c.path, c.kind == Some(Kind::Dir)) {
                 hidden += 1;
                 continue;
             }
@@ -250,10 +258,9 @@ impl Shown {
 
 pub fn diff(a: DiffArgs, json: bool, page: bool) -> anyhow::Result<i32> {
     let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
-    let info = call(&ws, &Request::Info)?;
-    let view = PathBuf::from(info["view"].as_str().unwrap_or_default());
-    let mut shown = Shown::new(&view, &paths, a.ignored)?;
-    let d = call(
+    let info: reply::Info = call(&ws, &Request::Info)?;
+    let mut shown = Shown::new(&info.view, &paths, a.ignored)?;
+    let d: reply::Diff = call(
         &ws,
         &Request::Diff {
             from: a.from,
@@ -261,104 +268,157 @@ pub fn diff(a: DiffArgs, json: bool, page: bool) -> anyhow::Result<i32> {
             binary: a.binary,
         },
     )?;
-    let all = d.as_array().cloned().unwrap_or_default();
-    let entries = if a.from.is_some() || a.to.is_some() {
-        all
-    } else {
-        shown.split(all).0
+    // A range is between two states, whatever the view's `.gitignore` says now.
+    let d = match d {
+        reply::Diff::Working(all) => reply::Diff::Working(shown.split(all, |e| &e.change).0),
+        range @ reply::Diff::Range(_) => range,
     };
     if json {
-        print_json(&Value::Array(entries));
+        match &d {
+            reply::Diff::Working(entries) => print_json(entries)?,
+            reply::Diff::Range(entries) => print_json(entries)?,
+        }
         return Ok(0);
     }
+    let lines: Vec<Line> = match &d {
+        reply::Diff::Working(entries) => entries.iter().map(Line::from).collect(),
+        reply::Diff::Range(entries) => entries.iter().map(Line::from).collect(),
+    };
     output::page(page);
     if a.name_status {
-        for e in entries.iter().filter(|e| e["kind"] != "Dir") {
-            outln!("{}", name_status(e))?;
+        for e in lines.iter().filter(|e| !e.is_dir) {
+            outln!("{}", e.name_status())?;
         }
     } else if a.stat {
-        for e in &entries {
-            outln!("{}", stat_line(e))?;
+        for e in &lines {
+            outln!("{}", e.stat())?;
         }
     } else {
-        for e in &entries {
-            match e["diff"].as_str() {
+        for e in &lines {
+            match e.diff {
                 Some(text) if !text.is_empty() => output::patch(text)?,
                 // Directories: git has none; a patch leaves them out.
-                _ if e["kind"] == "Dir" => {}
-                _ => outln!("{}", stat_line(e))?,
+                _ if e.is_dir => {}
+                _ => outln!("{}", e.stat())?,
             }
         }
     }
     Ok(0)
 }
 
-/// Git's `--name-status` line: the status letter (with the similarity of a rename), a tab,
-/// the path (for a rename, the old path, a tab, the new one), names quoted as git quotes them.
-fn name_status(e: &Value) -> String {
-    let path = e["git_path"]
-        .as_str()
-        .or(e["path"].as_str())
-        .unwrap_or_default();
-    match &e["change"] {
-        Value::String(s) => {
-            let letter = match s.as_str() {
-                "added" => "A",
-                "deleted" => "D",
-                _ => "M",
-            };
-            format!("{letter}\t{path}")
+/// What the one-line formats show of a change, a diff entry or a range entry.
+struct Line<'a> {
+    /// The path, quoted as git prints it where the daemon did.
+    path: &'a str,
+    change: &'a ChangeKind,
+    /// For a rename: the old path, quoted as git prints it where the daemon did.
+    from: Option<&'a str>,
+    similarity: Option<usize>,
+    sides: Option<&'a Sides>,
+    diff: Option<&'a str>,
+    is_dir: bool,
+}
+
+impl<'a> From<&'a Change> for Line<'a> {
+    fn from(c: &'a Change) -> Line<'a> {
+        Line {
+            path: &c.path,
+            change: &c.change,
+            from: match &c.change {
+                ChangeKind::Renamed { from } => Some(from),
+                _ => None,
+            },
+            similarity: None,
+            sides: None,
+            diff: None,
+            is_dir: c.kind == Some(Kind::Dir),
         }
-        Value::Object(o) => {
-            let from = e["git_from"]
-                .as_str()
-                .or(o.get("renamed").and_then(|r| r["from"].as_str()))
-                .unwrap_or_default();
-            let sim = e["similarity"].as_u64().unwrap_or(100);
-            format!("R{sim:03}\t{from}\t{path}")
-        }
-        _ => format!("M\t{path}"),
     }
 }
 
-fn stat_line(e: &Value) -> String {
-    let change = match &e["change"] {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => match e["git_from"]
-            .as_str()
-            .or(o.get("renamed").and_then(|r| r["from"].as_str()))
-        {
-            Some(from) => format!("renamed from {}", visible(from)),
-            None => "changed".into(),
-        },
-        _ => "changed".into(),
-    };
-    let counts = match (e["insertions"].as_u64(), e["deletions"].as_u64()) {
-        (Some(i), Some(d)) => format!(" (+{i} -{d})"),
-        _ => String::new(),
-    };
-    // As git's --summary: what a reviewer must not miss besides the content.
-    let mode = match (e["old_mode"].as_str(), e["new_mode"].as_str()) {
-        (Some(o), Some(n)) if o != n => format!(" [mode change {o} => {n}]"),
-        (None, Some(n)) => format!(" [create mode {n}]"),
-        (Some(o), None) => format!(" [delete mode {o}]"),
-        _ => String::new(),
-    };
-    let target = match (e["old_target"].as_str(), e["new_target"].as_str()) {
-        (Some(o), Some(n)) if o != n => format!(" [symlink {} => {}]", visible(o), visible(n)),
-        (_, Some(n)) => format!(" [symlink to {}]", visible(n)),
-        _ => String::new(),
-    };
-    format!(
-        "{:<10} {}{counts}{mode}{target}",
-        change,
-        visible(
-            e["git_path"]
-                .as_str()
-                .or(e["path"].as_str())
-                .unwrap_or_default()
+impl<'a> From<&'a DiffEntry> for Line<'a> {
+    fn from(e: &'a DiffEntry) -> Line<'a> {
+        let line = Line::from(&e.change);
+        Line {
+            path: &e.git_path,
+            from: e.git_from.as_deref().or(line.from),
+            similarity: e.similarity,
+            sides: Some(&e.sides),
+            diff: Some(&e.diff),
+            ..line
+        }
+    }
+}
+
+impl<'a> From<&'a RangeEntry> for Line<'a> {
+    fn from(e: &'a RangeEntry) -> Line<'a> {
+        Line {
+            path: &e.path,
+            change: &e.change,
+            from: None,
+            similarity: None,
+            sides: Some(&e.sides),
+            diff: e.diff.as_deref(),
+            is_dir: false,
+        }
+    }
+}
+
+impl Line<'_> {
+    /// Git's `--name-status` line: the status letter (with the similarity of a rename), a
+    /// tab, the path (for a rename, the old path, a tab, the new one).
+    fn name_status(&self) -> String {
+        let path = self.path;
+        match self.change {
+            ChangeKind::Added => format!("A\t{path}"),
+            ChangeKind::Deleted => format!("D\t{path}"),
+            ChangeKind::Modified | ChangeKind::Metadata => format!("M\t{path}"),
+            ChangeKind::Renamed { .. } => {
+                let from = self.from.unwrap_or_default();
+                let sim = self.similarity.unwrap_or(100);
+                format!("R{sim:03}\t{from}\t{path}")
+            }
+        }
+    }
+
+    /// The `--stat` line: what changed, the path, line counts, and as git's `--summary` what a
+    /// reviewer must not miss besides the content (modes, symlink targets).
+    fn stat(&self) -> String {
+        let change = match self.change {
+            ChangeKind::Added => "added".to_owned(),
+            ChangeKind::Modified => "modified".to_owned(),
+            ChangeKind::Metadata => "metadata".to_owned(),
+            ChangeKind::Deleted => "deleted".to_owned(),
+            ChangeKind::Renamed { .. } => match self.from {
+                Some(from) => format!("renamed from {}", visible(from)),
+                None => "changed".into(),
+            },
+        };
+        let none = Sides::default();
+        let s = self.sides.unwrap_or(&none);
+        let counts = match (s.insertions, s.deletions) {
+            (Some(i), Some(d)) => format!(" (+{i} -{d})"),
+            _ => String::new(),
+        };
+        let mode = match (&s.old_mode, &s.new_mode) {
+            (Some(o), Some(n)) if o != n => format!(" [mode change {o} => {n}]"),
+            (None, Some(n)) => format!(" [create mode {n}]"),
+            (Some(o), None) => format!(" [delete mode {o}]"),
+            _ => String::new(),
+        };
+        let target = match (&s.old_target, &s.new_target) {
+            (Some(o), Some(n)) if o != n => {
+                format!(" [symlink {} => {}]", visible(o), visible(n))
+            }
+            (_, Some(n)) => format!(" [symlink to {}]", visible(n)),
+            _ => String::new(),
+        };
+        format!(
+            "{:<10} {}{counts}{mode}{target}",
+            change,
+            visible(self.path)
         )
-    )
+    }
 }
 
 /// Text for a terminal: control characters escaped (`\t`, `\n`, `\x1b`...), never sent raw.
@@ -416,14 +476,12 @@ pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
     let (ws, paths) = workspace_and_paths(a.workspace, a.paths)?;
     let (message, force, dry_run) = (a.message, a.force, a.dry_run);
     let exclude = if a.exclude_ignored {
-        let s = call(&ws, &Request::Status)?;
-        let view = PathBuf::from(s["view"].as_str().unwrap_or_default());
-        let all = s["changes"].as_array().cloned().unwrap_or_default();
-        let mut shown = Shown::new(&view, &[], false)?;
-        all.iter()
-            .filter_map(|e| Some((e["path"].as_str()?, e["kind"] == "Dir")))
-            .filter(|(p, dir)| shown.is_ignored(p, *dir))
-            .map(|(p, _)| p.to_owned())
+        let s: reply::Status = call(&ws, &Request::Status)?;
+        let mut shown = Shown::new(&s.view, &[], false)?;
+        s.changes
+            .into_iter()
+            .filter(|c| shown.is_ignored(&c.path, c.kind == Some(Kind::Dir)))
+            .map(|c| c.path)
             .collect()
     } else {
         Vec::new()
@@ -436,28 +494,32 @@ pub fn commit(a: CommitArgs, json: bool) -> anyhow::Result<i32> {
         dry_run,
         exclude,
     };
-    let r = output::progress("committing", || call(&ws, &request))?;
+    let r: reply::Commit = output::progress("committing", || call(&ws, &request))?;
     if json {
-        print_json(&r);
-    } else if dry_run {
-        print_changes("would commit", &r["would_commit"])?;
-    } else {
-        let n = r["changes"].as_u64().unwrap_or(0);
-        outln!(
+        print_json(&r)?;
+        return Ok(0);
+    }
+    match r {
+        reply::Commit::DryRun { would_commit, .. } => {
+            print_changes("would commit", &would_commit)?;
+        }
+        reply::Commit::Done(done) => outln!(
             "committed {} to {}",
-            count(n, "change", "changes"),
+            count(done.changes, "change", "changes"),
             ws.display()
-        )?;
+        )?,
     }
     Ok(0)
 }
 
 /// One line per change of a dry run or partial abort.
-fn print_changes(what: &str, changes: &Value) -> std::io::Result<()> {
-    let list = changes.as_array().cloned().unwrap_or_default();
-    outln!("{what} {}:", count(list.len() as u64, "change", "changes"))?;
-    for e in &list {
-        outln!("  {}", stat_line(e))?;
+fn print_changes(what: &str, changes: &[Change]) -> std::io::Result<()> {
+    outln!(
+        "{what} {}:",
+        count(changes.len() as u64, "change", "changes")
+    )?;
+    for c in changes {
+        outln!("  {}", Line::from(c).stat())?;
     }
     Ok(())
 }
@@ -468,7 +530,7 @@ pub fn abort(a: AbortArgs, json: bool) -> anyhow::Result<i32> {
         if paths.is_empty() {
             anyhow::bail!("abort --dry-run needs the paths to discard");
         }
-        let r = call(
+        let r: reply::AbortPaths = call(
             &ws,
             &Request::AbortPaths {
                 paths,
@@ -476,18 +538,23 @@ pub fn abort(a: AbortArgs, json: bool) -> anyhow::Result<i32> {
             },
         )?;
         if json {
-            print_json(&r);
-        } else if a.dry_run {
-            print_changes("would discard", &r["would_abort"])?;
-        } else {
-            print_changes("discarded", &r["discarded"])?;
-            outln!("(undo with rollback; see log)")?;
+            print_json(&r)?;
+            return Ok(0);
+        }
+        match r {
+            reply::AbortPaths::DryRun { would_abort, .. } => {
+                print_changes("would discard", &would_abort)?;
+            }
+            reply::AbortPaths::Done { discarded, .. } => {
+                print_changes("discarded", &discarded)?;
+                outln!("(undo with rollback; see log)")?;
+            }
         }
         return Ok(0);
     }
-    let r = call(&ws, &Request::Abort)?;
+    let r: reply::Aborted = call(&ws, &Request::Abort)?;
     if json {
-        print_json(&r);
+        print_json(&r)?;
     } else {
         outln!(
             "aborted: the view equals {} again (undo with rollback; see log)",
@@ -500,23 +567,23 @@ pub fn abort(a: AbortArgs, json: bool) -> anyhow::Result<i32> {
 pub fn checkpoint(a: CheckpointArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
     let req = Request::Checkpoint { message: a.message };
-    let r = output::progress("sealing a checkpoint", || call(&ws, &req))?;
+    let r: reply::Checkpoint = output::progress("sealing a checkpoint", || call(&ws, &req))?;
     if json {
-        print_json(&r);
+        print_json(&r)?;
     } else {
-        outln!("{}", r["checkpoint"])?;
+        outln!("{}", r.checkpoint)?;
     }
     Ok(0)
 }
 
 pub fn log(a: WsArg, json: bool, page: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(&ws, &Request::Log)?;
+    let r: Vec<reply::LogEntry> = call(&ws, &Request::Log)?;
     if json {
-        print_json(&r);
+        print_json(&r)?;
     } else {
         output::page(page);
-        for e in r.as_array().into_iter().flatten() {
+        for e in &r {
             outln!("{}", super::history::entry_line(e))?;
         }
     }
@@ -525,11 +592,11 @@ pub fn log(a: WsArg, json: bool, page: bool) -> anyhow::Result<i32> {
 
 pub fn rollback(a: RollbackArgs, json: bool) -> anyhow::Result<i32> {
     let ws = resolve_workspace(a.workspace.as_deref())?;
-    let r = call(&ws, &Request::Rollback { to: a.to })?;
+    let r: reply::RolledBack = call(&ws, &Request::Rollback { to: a.to })?;
     if json {
-        print_json(&r);
+        print_json(&r)?;
     } else {
-        outln!("the view equals checkpoint {} again", a.to)?;
+        outln!("the view equals checkpoint {} again", r.rolled_back_to)?;
     }
     Ok(0)
 }
@@ -548,15 +615,14 @@ pub fn gc(a: GcArgs, json: bool) -> anyhow::Result<i32> {
     let req = Request::Gc {
         max_age_secs: a.older_than.map(|h| h.saturating_mul(3600)),
     };
-    let r = output::progress("collecting garbage", || call(&ws, &req))?;
+    let r: reply::Gc = output::progress("collecting garbage", || call(&ws, &req))?;
     if json {
-        print_json(&r);
+        print_json(&r)?;
     } else {
-        let n = |k: &str| r[k].as_u64().unwrap_or(0);
         outln!(
             "dropped {} and {}",
-            count(n("checkpoints"), "checkpoint", "checkpoints"),
-            count(n("blobs"), "blob", "blobs")
+            count(r.checkpoints, "checkpoint", "checkpoints"),
+            count(r.blobs, "blob", "blobs")
         )?;
     }
     Ok(0)

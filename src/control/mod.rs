@@ -5,15 +5,32 @@
 //! whatever `--store` the mount used. An abstract socket has no file to protect; instead the
 //! daemon checks each peer's credentials (same user, or root), and `exec` confines commands
 //! with Landlock's abstract-socket scoping so they cannot reach it at all.
+//!
+//! Every frame carries the protocol version `v` ([`PROTOCOL`]): a request is
+//! `{"v":2,"op":"status",...}` ([`Request`]), an answer `{"v":2,"ok":true,"result":...}` (the
+//! result is the request's type in [`reply`]) or `{"v":2,"ok":false,"code":"...","error":"..."}`
+//! ([`Error`]). Each side checks the other's version before reading anything else, so a
+//! command line and a daemon of different versions fail with `version_mismatch` naming both
+//! instead of misreading each other. An error frame keeps `error` a plain string, so even a
+//! command line from before versioning prints the daemon's refusal as it is.
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+mod error;
 pub mod proxy;
+pub mod reply;
+
+pub use error::{Code, EXIT_ERROR, EXIT_USAGE, Error};
+
+/// The version of the protocol this build speaks. Version 1 was the protocol before frames
+/// carried a version; a frame without `v` is version 1.
+pub const PROTOCOL: u32 = 2;
 
 /// A request to the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,14 +118,118 @@ pub enum UnmountMode {
     Keep,
 }
 
-/// The daemon's answer: `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`.
+/// A request as it goes over the socket: the version, then the request's own fields.
+#[derive(Debug, Serialize)]
+struct RequestFrame<'a> {
+    v: u32,
+    #[serde(flatten)]
+    request: &'a Request,
+}
+
+/// The version field of any frame, read before the rest.
+#[derive(Debug, Deserialize)]
+struct Version {
+    #[serde(default)]
+    v: Option<u32>,
+}
+
+/// The daemon's answer as it goes over the socket: `{"v":2,"ok":true,"result":...}` or
+/// `{"v":2,"ok":false,"code":"...","error":"..."}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Response {
+pub struct Frame {
+    /// The protocol version of the side that answered (none: version 1).
+    #[serde(default)]
+    pub v: Option<u32>,
     pub ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Frame {
+    /// The frame answering with `answer`.
+    pub fn answer<T: Serialize>(answer: Result<T, Error>) -> Frame {
+        let answer = answer.and_then(|r| {
+            serde_json::to_value(r)
+                .map_err(|e| Error::new(Code::Daemon, format!("the answer cannot be written: {e}")))
+        });
+        match answer {
+            Ok(result) => Frame {
+                v: Some(PROTOCOL),
+                ok: true,
+                result: Some(result),
+                code: None,
+                error: None,
+            },
+            Err(e) => Frame {
+                v: Some(PROTOCOL),
+                ok: false,
+                result: None,
+                code: Some(e.code),
+                error: Some(e.message),
+            },
+        }
+    }
+
+    /// One line of the socket.
+    pub fn to_line(&self) -> Vec<u8> {
+        // A frame is a few plain fields and a value that was already serialized.
+        let mut line = serde_json::to_vec(self).unwrap_or_else(|e| {
+            format!(r#"{{"v":{PROTOCOL},"ok":false,"code":"daemon","error":"{e}"}}"#).into_bytes()
+        });
+        line.push(b'\n');
+        line
+    }
+
+    /// The answer this frame carries, as the type `T` the request is answered with.
+    pub fn into_result<T: DeserializeOwned>(self) -> Result<T, Error> {
+        let theirs = self.v.unwrap_or(1);
+        if theirs != PROTOCOL {
+            return Err(Error::new(
+                Code::VersionMismatch,
+                format!(
+                    "the daemon speaks control protocol {theirs} and this ftsb-fs ({}) speaks {PROTOCOL}; unmount with the ftsb-fs that mounted the workspace, then mount it again with this one",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ));
+        }
+        if !self.ok {
+            return Err(Error::new(
+                self.code.unwrap_or(Code::Daemon),
+                self.error
+                    .unwrap_or_else(|| "the daemon failed without saying why".into()),
+            ));
+        }
+        serde_json::from_value(self.result.unwrap_or_default()).map_err(|e| {
+            Error::new(
+                Code::Daemon,
+                format!("the daemon's answer does not have the expected shape: {e}"),
+            )
+        })
+    }
+}
+
+/// Reads one request line: its version first (a different one is refused with
+/// `version_mismatch`, naming both), then the request (`bad_request` if it does not parse).
+pub fn parse_request(line: &str) -> Result<Request, Error> {
+    let theirs = serde_json::from_str::<Version>(line)
+        .map_err(|e| Error::new(Code::BadRequest, format!("bad request: {e}")))?
+        .v
+        .unwrap_or(1);
+    if theirs != PROTOCOL {
+        return Err(Error::new(
+            Code::VersionMismatch,
+            format!(
+                "this command line speaks control protocol {theirs} and the daemon (ftsb-fs {}) speaks {PROTOCOL}; use the ftsb-fs that mounted the workspace, or unmount and mount it again with the new one",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ));
+    }
+    serde_json::from_str(line)
+        .map_err(|e| Error::new(Code::BadRequest, format!("bad request: {e}")))
 }
 
 /// The abstract socket name of the daemon serving `workspace` (a canonical path).
@@ -152,9 +273,13 @@ impl Client {
         })
     }
 
-    /// Sends `req` and waits for the answer.
-    pub fn call(&mut self, req: &Request) -> io::Result<Response> {
-        let mut line = serde_json::to_vec(req).map_err(io::Error::other)?;
+    /// Sends `req` and returns the daemon's answer frame as it came.
+    pub fn frame(&mut self, req: &Request) -> io::Result<Frame> {
+        let mut line = serde_json::to_vec(&RequestFrame {
+            v: PROTOCOL,
+            request: req,
+        })
+        .map_err(io::Error::other)?;
         line.push(b'\n');
         self.writer.write_all(&line)?;
         let mut answer = String::new();
@@ -164,7 +289,19 @@ impl Client {
                 "the daemon closed the connection",
             ));
         }
-        serde_json::from_str(&answer).map_err(io::Error::other)
+        serde_json::from_str(&answer).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the daemon's answer is not a frame: {e}"),
+            )
+        })
+    }
+
+    /// Sends `req` and reads the answer as `T`, the type [`reply`] lists for the request.
+    pub fn call<T: DeserializeOwned>(&mut self, req: &Request) -> Result<T, Error> {
+        self.frame(req)
+            .map_err(|e| Error::io("control socket", &e))?
+            .into_result()
     }
 }
 
@@ -200,4 +337,100 @@ fn peer_cred(stream: &UnixStream) -> io::Result<libc::ucred> {
         return Err(io::Error::last_os_error());
     }
     Ok(cred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose daemon is a thread answering each request line with `answer`.
+    fn client_answering(answer: &'static str) -> (Client, std::thread::JoinHandle<String>) {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        let daemon = std::thread::spawn(move || {
+            let mut reader = BufReader::new(theirs.try_clone().expect("clone"));
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("request");
+            let mut w = theirs;
+            w.write_all(answer.as_bytes()).expect("answer");
+            line
+        });
+        (Client::on(ours).expect("client"), daemon)
+    }
+
+    #[test]
+    fn requests_carry_the_version_and_the_daemon_reads_them_back() {
+        let (mut client, daemon) = client_answering(
+            r#"{"v":2,"ok":true,"result":{"workspace":"/w","view":"/v","store":"/s"}}
+"#,
+        );
+        let info: reply::Info = client.call(&Request::Info).expect("answer");
+        assert_eq!(info.view, Path::new("/v"));
+        let line = daemon.join().expect("daemon thread");
+        let sent: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+        assert_eq!(sent["v"], PROTOCOL, "{line}");
+        assert_eq!(sent["op"], "info", "{line}");
+        assert!(matches!(parse_request(&line), Ok(Request::Info)));
+        let commit = serde_json::to_string(&RequestFrame {
+            v: PROTOCOL,
+            request: &Request::Rollback { to: 3 },
+        })
+        .expect("serialize");
+        assert!(matches!(
+            parse_request(&commit),
+            Ok(Request::Rollback { to: 3 })
+        ));
+    }
+
+    #[test]
+    fn a_daemon_of_another_version_is_named_not_misread() {
+        // A daemon from before versioning answers without `v`, in a shape this version would
+        // misread (no `store`): the version is checked first.
+        let (mut client, _daemon) =
+            client_answering("{\"ok\":true,\"result\":{\"workspace\":\"/w\",\"view\":\"/v\"}}\n");
+        let e = client
+            .call::<reply::Info>(&Request::Info)
+            .expect_err("another version");
+        assert_eq!(e.code, Code::VersionMismatch, "{e}");
+        assert!(
+            e.message.contains("protocol 1") && e.message.contains(&format!("speaks {PROTOCOL}")),
+            "{e}"
+        );
+        let (mut client, _daemon) =
+            client_answering("{\"v\":3,\"ok\":false,\"code\":\"conflict\",\"error\":\"x\"}\n");
+        let e = client
+            .call::<reply::Info>(&Request::Info)
+            .expect_err("another version");
+        assert_eq!(e.code, Code::VersionMismatch, "{e}");
+        assert!(e.message.contains("protocol 3"), "{e}");
+    }
+
+    #[test]
+    fn a_command_line_of_another_version_is_refused_by_name() {
+        for line in [r#"{"op":"info"}"#, r#"{"v":1,"op":"status"}"#] {
+            let e = parse_request(line).expect_err("another version");
+            assert_eq!(e.code, Code::VersionMismatch, "{line}: {e}");
+            assert!(e.message.contains("protocol 1"), "{e}");
+            assert!(e.message.contains(&format!("speaks {PROTOCOL}")), "{e}");
+        }
+        let e = parse_request(r#"{"v":2,"op":"no_such_op"}"#).expect_err("unknown op");
+        assert_eq!(e.code, Code::BadRequest, "{e}");
+        let e = parse_request("not json").expect_err("not json");
+        assert_eq!(e.code, Code::BadRequest, "{e}");
+    }
+
+    #[test]
+    fn refusals_keep_their_code_and_stay_readable_without_it() {
+        let frame = Frame::answer::<reply::Info>(Err(Error::new(
+            Code::Conflict,
+            "commit refused: a changed",
+        )));
+        let line = String::from_utf8(frame.to_line()).expect("utf-8");
+        // `error` stays a plain string: a command line from before versioning prints it.
+        let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+        assert_eq!(v["error"], "commit refused: a changed", "{line}");
+        assert_eq!(v["code"], "conflict", "{line}");
+        let back: Frame = serde_json::from_str(&line).expect("frame");
+        let e = back.into_result::<reply::Info>().expect_err("refusal");
+        assert_eq!(e, Error::new(Code::Conflict, "commit refused: a changed"));
+    }
 }

@@ -11,7 +11,8 @@
 //!
 //! Invariant: only [`allowed`] requests pass: reading (info, status, diff, log), checkpoints,
 //! and the exec transaction. Commit, abort, rollback, gc and unmount are answered with an
-//! error and never reach the daemon: deciding about the session is the user's, not the agent's.
+//! error (code `refused_by_session`) and never reach the daemon: deciding about the session is
+//! the user's, not the agent's. The daemon's answers are relayed as they come, version and all.
 //!
 //! Deliberately not done here: authenticating the agent beyond the peer's uid (anything the
 //! agent starts may use the socket; the allow list is what protects), or choosing where the
@@ -21,7 +22,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use super::{Client, Request, Response, peer_uid};
+use super::{Client, Code, Error, Frame, Request, parse_request, peer_uid};
 
 /// Environment variable holding the session socket's path.
 pub const CONTROL_ENV: &str = "FTSB_FS_CONTROL";
@@ -91,11 +92,14 @@ fn relay(stream: UnixStream, workspace: &Path) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let response = match serde_json::from_str::<Request>(&line) {
-            Err(e) => refusal(format!("bad request: {e}")),
-            Ok(req) if !allowed(&req) => refusal(format!(
-                "{} is not allowed inside an agent session; run it outside the agent",
-                op_name(&req)
+        let response = match parse_request(&line) {
+            Err(e) => refusal(e),
+            Ok(req) if !allowed(&req) => refusal(Error::new(
+                Code::RefusedBySession,
+                format!(
+                    "{} is not allowed inside an agent session; run it outside the agent",
+                    op_name(&req)
+                ),
             )),
             Ok(mut req) => {
                 if let Request::Record { event } = &mut req
@@ -108,15 +112,15 @@ fn relay(stream: UnixStream, workspace: &Path) {
                     match Client::connect_daemon(workspace) {
                         Ok(c) => upstream = Some(c),
                         Err(e) => {
-                            let _ = send(&mut writer, &refusal(format!("daemon: {e}")));
+                            let _ = send(&mut writer, &refusal(Error::io("daemon", &e)));
                             return;
                         }
                     }
                 }
-                match upstream.as_mut().map(|c| c.call(&req)) {
+                match upstream.as_mut().map(|c| c.frame(&req)) {
                     Some(Ok(r)) => r,
                     Some(Err(e)) => {
-                        let _ = send(&mut writer, &refusal(format!("daemon: {e}")));
+                        let _ = send(&mut writer, &refusal(Error::io("daemon", &e)));
                         return;
                     }
                     None => return,
@@ -136,18 +140,12 @@ fn op_name(req: &Request) -> String {
         .unwrap_or_else(|| "this request".into())
 }
 
-fn refusal(error: String) -> Response {
-    Response {
-        ok: false,
-        result: None,
-        error: Some(error),
-    }
+fn refusal(error: Error) -> Frame {
+    Frame::answer::<()>(Err(error))
 }
 
-fn send(w: &mut UnixStream, r: &Response) -> io::Result<()> {
-    let mut line = serde_json::to_vec(r).map_err(io::Error::other)?;
-    line.push(b'\n');
-    w.write_all(&line)
+fn send(w: &mut UnixStream, r: &Frame) -> io::Result<()> {
+    w.write_all(&r.to_line())
 }
 
 #[cfg(test)]
@@ -202,5 +200,31 @@ mod tests {
         assert!(pass.iter().all(allowed));
         assert!(!refused.iter().any(allowed));
         assert_eq!(op_name(&Request::Abort), "abort");
+    }
+
+    /// The session socket's refusals reach the agent with their codes, before any daemon is
+    /// asked (none serves this workspace).
+    #[test]
+    fn refusals_carry_their_codes() {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        let relayed = std::thread::spawn(move || relay(theirs, Path::new("/no/such/workspace")));
+        let mut agent = Client::on(ours).expect("client");
+        let e = agent.call::<crate::control::reply::Aborted>(&Request::Abort);
+        assert_eq!(e.expect_err("refused").code, Code::RefusedBySession);
+        let e = agent.call::<crate::control::reply::RolledBack>(&Request::Rollback { to: 1 });
+        let e = e.expect_err("refused");
+        assert_eq!(e.code, Code::RefusedBySession);
+        assert!(e.message.contains("rollback is not allowed"), "{e}");
+        // A frame of another version is refused as such, not relayed.
+        agent
+            .writer
+            .write_all(b"{\"op\":\"status\"}\n")
+            .expect("send");
+        let mut line = String::new();
+        agent.reader.read_line(&mut line).expect("answer");
+        let frame: Frame = serde_json::from_str(&line).expect("frame");
+        assert_eq!(frame.code, Some(Code::VersionMismatch), "{line}");
+        drop(agent);
+        relayed.join().expect("relay thread");
     }
 }

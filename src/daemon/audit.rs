@@ -22,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::Daemon;
+use super::ops::failure;
+use crate::control::Error;
+use crate::control::reply::{self, LogEntry};
 use crate::fuse::lock;
 use crate::overlay::{Overlay, Snapshot};
 
@@ -170,16 +172,16 @@ pub fn utc(ns: i64) -> String {
 /// (`diff` shows them). An `exec` row takes its event's verdict, duration and rollback.
 /// Events whose row is gone (pruned by `gc`) or never existed (a refusal) are entries of their
 /// own, with `id` null.
-pub fn log(daemon: &Daemon) -> Result<Value, String> {
+pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
     let ov = lock(&daemon.overlay);
-    let rows = ov.db().log().map_err(|e| e.to_string())?;
-    let epoch = crate::txn::epoch(&ov).map_err(|e| e.to_string())?;
+    let rows = ov.db().log().map_err(failure)?;
+    let epoch = crate::txn::epoch(&ov).map_err(failure)?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     let mut standalone = Vec::new();
     for e in daemon
         .audit
         .events()
-        .map_err(|e| format!("audit log: {e}"))?
+        .map_err(|e| Error::io("audit log", &e))?
     {
         match e.checkpoint {
             Some(id) if e.kind == "exec" && rows.iter().any(|r| r.id == id) => {
@@ -190,53 +192,53 @@ pub fn log(daemon: &Daemon) -> Result<Value, String> {
     }
     let stats = step_stats(&ov, &rows, epoch);
     drop(ov);
-    let mut out: Vec<(i64, u64, Value)> = Vec::new();
+    let mut out: Vec<LogEntry> = Vec::new();
     for row in rows {
-        let mut v = serde_json::to_value(&row).expect("log rows are plain data");
-        v["time"] = json!(utc(row.created_ns));
-        v["restorable"] = json!(!row.snapshot.is_empty() && row.epoch == epoch);
-        if let Some(stat) = stats.get(&row.id) {
-            v["changes"] = stat.clone();
-        }
-        if let Some(e) = events.get(&row.id) {
-            merge(&mut v, e);
-        }
-        out.push((row.created_ns, row.id, v));
+        out.push(LogEntry {
+            id: Some(row.id),
+            time: utc(row.created_ns),
+            restorable: !row.snapshot.is_empty() && row.epoch == epoch,
+            changes: stats.get(&row.id).copied(),
+            audit: events.get(&row.id).map(audit_of).unwrap_or_default(),
+            kind: row.kind,
+            created_ns: row.created_ns,
+            message: row.message,
+            command: row.command,
+            exit_code: row.exit_code,
+            snapshot: Some(row.snapshot),
+            entries: Some(row.entries),
+            epoch: Some(row.epoch),
+        });
     }
     for e in standalone {
-        let mut v = json!({
-            "id": Value::Null,
-            "kind": e.kind,
-            "created_ns": e.created_ns,
-            "time": utc(e.created_ns),
-            "message": "",
-            "command": e.command,
-            "exit_code": e.exit_code,
-            "restorable": false,
+        out.push(LogEntry {
+            id: None,
+            time: utc(e.created_ns),
+            audit: audit_of(&e),
+            kind: e.kind,
+            created_ns: e.created_ns,
+            message: String::new(),
+            command: e.command,
+            exit_code: e.exit_code,
+            restorable: false,
+            ..LogEntry::default()
         });
-        merge(&mut v, &e);
-        out.push((e.created_ns, 0, v));
     }
-    out.sort_by_key(|e| std::cmp::Reverse((e.0, e.1)));
-    Ok(Value::Array(out.into_iter().map(|(_, _, v)| v).collect()))
+    out.sort_by_key(|e| std::cmp::Reverse((e.created_ns, e.id.unwrap_or(0))));
+    Ok(out)
 }
 
-/// Copies an event's audit fields onto a log entry.
-fn merge(v: &mut Value, e: &Event) {
-    let fields = serde_json::to_value(e).expect("events are plain data");
-    for key in [
-        "checkpoint",
-        "verdict",
-        "rule",
-        "reason",
-        "duration_ms",
-        "rolled_back",
-        "denials",
-        "from_session",
-    ] {
-        if let Some(x) = fields.get(key) {
-            v[key] = x.clone();
-        }
+/// An event's audit fields, as a log entry carries them.
+fn audit_of(e: &Event) -> reply::Audit {
+    reply::Audit {
+        checkpoint: e.checkpoint,
+        verdict: e.verdict.clone(),
+        rule: e.rule.clone(),
+        reason: e.reason.clone(),
+        duration_ms: e.duration_ms,
+        rolled_back: e.rolled_back,
+        denials: e.denials.clone(),
+        from_session: e.from_session,
     }
 }
 
@@ -244,7 +246,11 @@ fn merge(v: &mut Value, e: &Event) {
 pub const STAT_STATES: usize = 100;
 
 /// The diffstat of each restorable row's step: from its state to the next restorable one.
-fn step_stats(ov: &Overlay, rows: &[crate::meta::LogRow], epoch: u64) -> BTreeMap<u64, Value> {
+fn step_stats(
+    ov: &Overlay,
+    rows: &[crate::meta::LogRow],
+    epoch: u64,
+) -> BTreeMap<u64, reply::Stat> {
     let mut states: Vec<u64> = rows
         .iter()
         .filter(|r| !r.snapshot.is_empty() && r.epoch == epoch)
@@ -263,13 +269,17 @@ fn step_stats(ov: &Overlay, rows: &[crate::meta::LogRow], epoch: u64) -> BTreeMa
             continue;
         };
         if let Some((pid, psnap)) = &prev {
-            let mut n = BTreeMap::from([("added", 0), ("modified", 0), ("deleted", 0)]);
+            let mut n = reply::Stat::default();
             for (_, change) in
                 super::diff::changes_between(psnap, &snap, |p| super::diff::lower_has(ov, p))
             {
-                *n.entry(change).or_default() += 1;
+                match change {
+                    reply::ChangeKind::Added => n.added += 1,
+                    reply::ChangeKind::Deleted => n.deleted += 1,
+                    _ => n.modified += 1,
+                }
             }
-            out.insert(*pid, json!(n));
+            out.insert(*pid, n);
         }
         prev = Some((id, snap));
     }

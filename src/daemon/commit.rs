@@ -1,9 +1,10 @@
 //! `commit` and `abort PATH...`: publish the overlay (all of it, or the changes under some
 //! paths) into the workspace through the journaled commit engine, or discard some of it.
 
-use serde_json::{Value, json};
-
 use super::Daemon;
+use super::ops::failure;
+use crate::control::reply;
+use crate::control::{Code, Error};
 use crate::fuse::lock;
 use crate::overlay::Change;
 use crate::txn;
@@ -23,66 +24,95 @@ pub fn commit(
     force: bool,
     allow_setid: bool,
     dry_run: bool,
-) -> Result<Value, String> {
+) -> Result<reply::Commit, Error> {
     let filter = (!paths.is_empty() || !exclude.is_empty())
         .then(|| txn::Filter::new(paths).map(|f| f.excluding(exclude)))
-        .transpose()?;
+        .transpose()
+        .map_err(bad_paths)?;
     let outcome = {
         let mut ov = lock(&daemon.overlay);
         let changes = match &filter {
-            Some(f) => txn::preview(&ov, f, txn::Purpose::Commit)?,
-            None => ov.changes().map_err(|e| e.to_string())?,
+            Some(f) => txn::preview(&ov, f, txn::Purpose::Commit).map_err(daemon_said)?,
+            None => ov.changes().map_err(failure)?,
         };
         if dry_run {
-            return Ok(json!({ "dry_run": true, "would_commit": listed(&changes) }));
+            return Ok(reply::Commit::DryRun {
+                dry_run: true,
+                would_commit: listed(&changes),
+            });
         }
         if !allow_setid {
-            let gained = ov.gained_privileges(&changes).map_err(|e| e.to_string())?;
+            let gained = ov.gained_privileges(&changes).map_err(failure)?;
             if !gained.is_empty() {
-                return Err(format!(
-                    "refusing to commit files that gained setuid, setgid, sticky or file capabilities: {} (review them, then commit with --allow-setid)",
-                    gained.join(", ")
+                return Err(Error::new(
+                    Code::GainedPrivileges,
+                    format!(
+                        "refusing to commit files that gained setuid, setgid, sticky or file capabilities: {} (review them, then commit with --allow-setid)",
+                        gained.join(", ")
+                    ),
                 ));
             }
         }
-        let ws =
-            txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
+        let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(failure)?;
         match &filter {
             Some(f) => {
-                let (outcome, went) = txn::commit_paths(&mut ov, &ws, message, force, f)
-                    .map_err(|e| e.to_string())?;
+                let (outcome, went) =
+                    txn::commit_paths(&mut ov, &ws, message, force, f).map_err(failure)?;
                 (outcome, Some(went))
             }
             None => (
-                txn::commit(&mut ov, &ws, message, force).map_err(|e| e.to_string())?,
+                txn::commit(&mut ov, &ws, message, force).map_err(failure)?,
                 None,
             ),
         }
     };
     let (outcome, went) = outcome;
     super::ops::invalidate(daemon, &outcome.invalidation);
-    let mut v = serde_json::to_value(&outcome).expect("commit outcomes are plain data");
-    if let Some(went) = went {
-        v["committed"] = listed(&went);
-    }
-    Ok(v)
+    Ok(reply::Commit::Done(reply::CommitOutcome {
+        journal: outcome.journal,
+        changes: outcome.changes as u64,
+        steps: outcome.steps as u64,
+        bytes: outcome.bytes,
+        committed: went.as_deref().map(listed),
+    }))
 }
 
 /// Discards the changes under `paths` (with what they take along, as for a partial commit);
 /// the state before is kept as an `abort` checkpoint. With `dry_run`, lists them.
-pub fn abort_paths(daemon: &Daemon, paths: &[String], dry_run: bool) -> Result<Value, String> {
-    let filter = txn::Filter::new(paths)?;
+pub fn abort_paths(
+    daemon: &Daemon,
+    paths: &[String],
+    dry_run: bool,
+) -> Result<reply::AbortPaths, Error> {
+    let filter = txn::Filter::new(paths).map_err(bad_paths)?;
     let mut ov = lock(&daemon.overlay);
     if dry_run {
-        let changes = txn::preview(&ov, &filter, txn::Purpose::Abort)?;
-        return Ok(json!({ "dry_run": true, "would_abort": listed(&changes) }));
+        let changes = txn::preview(&ov, &filter, txn::Purpose::Abort).map_err(daemon_said)?;
+        return Ok(reply::AbortPaths::DryRun {
+            dry_run: true,
+            would_abort: listed(&changes),
+        });
     }
-    let (inval, went) = txn::abort_paths(&mut ov, &filter).map_err(|e| e.to_string())?;
+    let (inval, went) = txn::abort_paths(&mut ov, &filter).map_err(failure)?;
     drop(ov);
     super::ops::invalidate(daemon, &inval);
-    Ok(json!({ "aborted": true, "discarded": listed(&went) }))
+    Ok(reply::AbortPaths::Done {
+        aborted: true,
+        discarded: listed(&went),
+    })
 }
 
-fn listed(changes: &[Change]) -> Value {
-    serde_json::to_value(changes).expect("changes are plain data")
+/// Paths or globs that cannot name anything in the workspace (absolute, leaving it).
+fn bad_paths(message: String) -> Error {
+    Error::new(Code::BadRequest, message)
+}
+
+/// A failure the engine reports as text only.
+fn daemon_said(message: String) -> Error {
+    Error::new(Code::Daemon, message)
+}
+
+/// Changes as the protocol lists them.
+pub(super) fn listed(changes: &[Change]) -> Vec<reply::Change> {
+    changes.iter().map(super::diff::change).collect()
 }

@@ -4,13 +4,14 @@ use std::os::unix::fs::FileExt;
 
 use std::collections::HashSet;
 
-use serde_json::{Value, json};
-
 use super::Daemon;
+use super::ops::failure;
+use crate::control::Error;
+use crate::control::reply::{self, DiffEntry, RangeEntry, Sides};
 use crate::fuse::lock;
 use std::collections::BTreeMap;
 
-use crate::overlay::{Change, ChangeKind, Data, Kind, LowerPath, Node, Overlay, Snapshot};
+use crate::overlay::{Change, ChangeKind, Data, Kind, Node, Overlay, RelPath, Snapshot};
 
 /// Files larger than this are reported as changed without a text diff.
 const MAX_DIFF_BYTES: u64 = 4 << 20;
@@ -22,14 +23,14 @@ pub fn diff(
     from: Option<u64>,
     to: Option<u64>,
     binary: bool,
-) -> Result<Value, String> {
+) -> Result<reply::Diff, Error> {
     if from.is_some() || to.is_some() {
-        return diff_range(daemon, from.unwrap_or(0), to);
+        return diff_range(daemon, from.unwrap_or(0), to).map(reply::Diff::Range);
     }
     let mut ov = lock(&daemon.overlay);
-    let changes = ov.changes().map_err(|e| e.to_string())?;
+    let changes = ov.changes().map_err(failure)?;
     // A rename is one change, listed at its new path: the old path's deletion is part of it.
-    let moved: HashSet<LowerPath> = changes
+    let moved: HashSet<RelPath> = changes
         .iter()
         .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
         .filter_map(|c| c.origin.clone())
@@ -46,19 +47,42 @@ pub fn diff(
         {
             continue;
         }
-        let mut v = entry(&mut ov, c, &ctx);
+        let mut e = entry(&mut ov, c, &ctx);
         if replaced_in_place(&ov, c, &ctx.moved) {
-            v["change"] = json!("modified");
+            e.change.change = reply::ChangeKind::Modified;
         }
-        entries.push(v);
+        entries.push(e);
     }
-    Ok(Value::Array(entries))
+    Ok(reply::Diff::Working(entries))
+}
+
+/// A change as the protocol lists it.
+pub(super) fn change(c: &Change) -> reply::Change {
+    reply::Change {
+        path: c.path.clone(),
+        change: match &c.change {
+            ChangeKind::Added => reply::ChangeKind::Added,
+            ChangeKind::Modified => reply::ChangeKind::Modified,
+            ChangeKind::Metadata => reply::ChangeKind::Metadata,
+            ChangeKind::Deleted => reply::ChangeKind::Deleted,
+            ChangeKind::Renamed { from } => reply::ChangeKind::Renamed { from: from.clone() },
+        },
+        kind: c.kind.map(|k| match k {
+            Kind::File => reply::Kind::File,
+            Kind::Dir => reply::Kind::Dir,
+            Kind::Symlink => reply::Kind::Symlink,
+            Kind::Fifo => reply::Kind::Fifo,
+            Kind::Socket => reply::Kind::Socket,
+            Kind::CharDev => reply::Kind::CharDev,
+            Kind::BlockDev => reply::Kind::BlockDev,
+        }),
+    }
 }
 
 /// The changes as `status` lists them: as `diff` does, a rename once (at its new path) and
 /// a file saved by renaming a new one over it as modified.
-pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
-    let moved: HashSet<LowerPath> = changes
+pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<reply::Change> {
+    let moved: HashSet<RelPath> = changes
         .iter()
         .filter(|c| matches!(c.change, ChangeKind::Renamed { .. }))
         .filter_map(|c| c.origin.clone())
@@ -69,11 +93,11 @@ pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
             c.change != ChangeKind::Deleted || !c.origin.as_ref().is_some_and(|o| moved.contains(o))
         })
         .map(|c| {
-            let mut v = serde_json::to_value(c).expect("changes are plain data");
+            let mut listed = change(c);
             if replaced_in_place(ov, c, &moved) {
-                v["change"] = json!("modified");
+                listed.change = reply::ChangeKind::Modified;
             }
-            v
+            listed
         })
         .collect()
 }
@@ -81,7 +105,7 @@ pub(super) fn listed(ov: &Overlay, changes: &[Change]) -> Vec<Value> {
 /// Whether an added path replaced a workspace object of the same type at the same path (a
 /// rename-over save: `sed -i`, editors, formatters): a modification, as git sees it. Not
 /// when a rename took the workspace object elsewhere (`moved`): then the path is new.
-fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<LowerPath>) -> bool {
+fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<RelPath>) -> bool {
     if c.change != ChangeKind::Added {
         return false;
     }
@@ -103,9 +127,9 @@ fn replaced_in_place(ov: &Overlay, c: &Change, moved: &HashSet<LowerPath>) -> bo
 /// What every entry's patch needs to know of the others.
 struct Ctx {
     /// Workspace paths that a rename takes elsewhere (its own entry shows them).
-    moved: HashSet<LowerPath>,
+    moved: HashSet<RelPath>,
     /// View paths that have an entry of their own.
-    changed: HashSet<LowerPath>,
+    changed: HashSet<RelPath>,
     /// Git binary patches instead of "Binary files differ".
     binary: bool,
 }
@@ -126,17 +150,17 @@ fn git_mode(mode: u32) -> u32 {
     }
 }
 
-/// One change as JSON: the change itself (`path`, and `path_b64` when the name is not
-/// UTF-8; `git_path` and, for a rename, `git_from`: the names quoted as git prints them), the file modes before and after (`old_mode`, `new_mode`, six octal digits as
-/// git), symlink targets (`old_target`, `new_target`), for files and symlinks
-/// `insertions`/`deletions`, and `diff`: the change in git's extended patch format, which
-/// `git apply` takes (a deleted directory lists the files it held).
-fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
+/// One change with its patch: the change itself (`path_b64` when the name is not UTF-8;
+/// `git_path` and, for a rename, `git_from`: the names quoted as git prints them), the file
+/// modes before and after (six octal digits, as git), symlink targets, for files and
+/// symlinks the counts of inserted and deleted lines, and `diff`: the change in git's
+/// extended patch format, which `git apply` takes (a deleted directory lists the files it
+/// held).
+fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> DiffEntry {
     let binary = ctx.binary;
-    let mut v = serde_json::to_value(c).expect("changes are plain data");
-    if std::str::from_utf8(&c.raw_path.0).is_err() {
-        v["path_b64"] = json!(base64(&c.raw_path.0));
-    }
+    let path_b64 = std::str::from_utf8(&c.raw_path.0)
+        .is_err()
+        .then(|| base64(&c.raw_path.0));
     let node = c.ino.and_then(|i| ov.node(i)).cloned();
     // The workspace object the path showed before (for an added path, the one it replaces,
     // unless a rename took that one elsewhere: then the path is new).
@@ -157,18 +181,18 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
         _ => None,
     };
     let new_target = node.as_ref().and_then(|n| n.target.clone());
-    if let Some(m) = old_mode {
-        v["old_mode"] = json!(format!("{m:06o}"));
-    }
-    if let Some(m) = new_mode {
-        v["new_mode"] = json!(format!("{m:06o}"));
-    }
-    if let Some(t) = &old_target {
-        v["old_target"] = json!(String::from_utf8_lossy(t));
-    }
-    if let Some(t) = &new_target {
-        v["new_target"] = json!(String::from_utf8_lossy(t));
-    }
+    let mut sides = Sides {
+        old_mode: old_mode.map(|m| format!("{m:06o}")),
+        new_mode: new_mode.map(|m| format!("{m:06o}")),
+        old_target: old_target
+            .as_ref()
+            .map(|t| String::from_utf8_lossy(t).into_owned()),
+        new_target: new_target
+            .as_ref()
+            .map(|t| String::from_utf8_lossy(t).into_owned()),
+        insertions: None,
+        deletions: None,
+    };
     let renamed = matches!(c.change, ChangeKind::Renamed { .. });
     // Where the workspace has what this entry changes (a deletion inside a renamed directory
     // deletes the workspace's path, not the view's).
@@ -177,10 +201,8 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
         _ => c.raw_path.0.clone(),
     };
     // The names as git prints them, for the one-line formats.
-    v["git_path"] = json!(quote(&c.raw_path.0));
-    if renamed {
-        v["git_from"] = json!(quote(&a_path));
-    }
+    let git_path = quote(&c.raw_path.0);
+    let git_from = renamed.then(|| quote(&a_path));
     let old = if is_link(old_mode) {
         Some(Side {
             mode: git_mode(old_mode.unwrap_or_default()),
@@ -218,16 +240,16 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
     } else {
         None
     };
-    if renamed {
+    let similarity = renamed.then(|| {
         let (o, n) = (
             old.as_ref().and_then(|s| s.bytes.as_deref()),
             new.as_ref().and_then(|s| s.bytes.as_deref()),
         );
-        v["similarity"] = json!(match (o, n) {
+        match (o, n) {
             (Some(o), Some(n)) => similarity(o, n),
             _ => 100,
-        });
-    }
+        }
+    });
     let mut text = String::new();
     let mut counts = (0, 0);
     if is_dir(old_mode) && !is_dir(new_mode) {
@@ -276,18 +298,25 @@ fn entry(ov: &mut Overlay, c: &Change, ctx: &Ctx) -> Value {
         )),
     }
     if old.is_some() || new.is_some() {
-        v["insertions"] = json!(counts.0);
-        v["deletions"] = json!(counts.1);
+        sides.insertions = Some(counts.0);
+        sides.deletions = Some(counts.1);
     }
-    v["diff"] = json!(text);
-    v
+    DiffEntry {
+        change: change(c),
+        path_b64,
+        git_path,
+        git_from,
+        similarity,
+        sides,
+        diff: text,
+    }
 }
 
 /// The deletion of every file under the workspace directory `dir` (but what was renamed
 /// out of it, which its rename shows), appended to `text`.
 fn deleted_tree(
     ov: &mut Overlay,
-    dir: &LowerPath,
+    dir: &RelPath,
     ctx: &Ctx,
     text: &mut String,
     counts: &mut (usize, usize),
@@ -326,7 +355,7 @@ fn deleted_tree(
 
 /// The pure renames of the files under workspace directory `from`, now at `to`, that have
 /// no entry of their own (changed, deleted or moved on), appended to `text`.
-fn renamed_tree(ov: &Overlay, from: &LowerPath, to: &LowerPath, ctx: &Ctx, text: &mut String) {
+fn renamed_tree(ov: &Overlay, from: &RelPath, to: &RelPath, ctx: &Ctx, text: &mut String) {
     let Ok(list) = ov.lower().read_dir(from) else {
         return;
     };
@@ -575,7 +604,7 @@ fn quote(name: &[u8]) -> String {
     out
 }
 
-fn read_lower(ov: &Overlay, path: &LowerPath) -> Option<Vec<u8>> {
+fn read_lower(ov: &Overlay, path: &RelPath) -> Option<Vec<u8>> {
     let st = ov.lower().stat(path).ok()??;
     if st.st_size as u64 > MAX_DIFF_BYTES || st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
@@ -631,53 +660,51 @@ fn unified(a: &str, b: &str, old: &[u8], new: &[u8]) -> (usize, usize, String) {
 }
 
 /// What differs between checkpoint `from` and checkpoint `to` (or the current state).
-fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, String> {
+fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Vec<RangeEntry>, Error> {
     let mut ov = lock(&daemon.overlay);
     let load = |ov: &Overlay, id: u64| {
         if id == 0 {
             Ok(Snapshot::default())
         } else {
-            crate::txn::load(ov, id).map_err(|e| e.to_string())
+            crate::txn::load(ov, id).map_err(failure)
         }
     };
     let a = load(&ov, from)?;
     let b = match to {
         Some(id) => load(&ov, id)?,
-        None => ov.seal().map_err(|e| e.to_string())?,
+        None => ov.seal().map_err(failure)?,
     };
     let (pa, pb) = (a.paths(), b.paths());
     let out = changes_between(&a, &b, |p| lower_has(&ov, p))
         .into_iter()
         .map(|(path, change)| {
-            let mut v = json!({ "path": path, "change": change });
-            for (key, held) in [
-                ("old", side(&ov, &pa, &path)),
-                ("new", side(&ov, &pb, &path)),
-            ] {
-                if let Some((mode, target)) = held {
-                    v[format!("{key}_mode")] = json!(format!("{mode:06o}"));
-                    if let Some(t) = target {
-                        v[format!("{key}_target")] = json!(String::from_utf8_lossy(&t));
-                    }
-                }
+            let mut sides = Sides::default();
+            if let Some((mode, target)) = side(&ov, &pa, &path) {
+                sides.old_mode = Some(format!("{mode:06o}"));
+                sides.old_target = target.map(|t| String::from_utf8_lossy(&t).into_owned());
             }
+            if let Some((mode, target)) = side(&ov, &pb, &path) {
+                sides.new_mode = Some(format!("{mode:06o}"));
+                sides.new_target = target.map(|t| String::from_utf8_lossy(&t).into_owned());
+            }
+            let mut diff = None;
             if let (Some(old), Some(new)) =
                 (state_bytes(&ov, &pa, &path), state_bytes(&ov, &pb, &path))
             {
                 // As git: a side that has no object is /dev/null.
-                let a = if change == "added" {
+                let a = if change == reply::ChangeKind::Added {
                     "/dev/null".into()
                 } else {
                     format!("a/{path}")
                 };
-                let b = if change == "deleted" {
+                let b = if change == reply::ChangeKind::Deleted {
                     "/dev/null".into()
                 } else {
                     format!("b/{path}")
                 };
                 let (insertions, deletions, body) = unified(&a, &b, &old, &new);
                 let mut text = format!("diff --git a/{path} b/{path}\n");
-                match (v["old_mode"].as_str(), v["new_mode"].as_str()) {
+                match (&sides.old_mode, &sides.new_mode) {
                     (None, Some(m)) => text.push_str(&format!("new file mode {m}\n")),
                     (Some(m), None) => text.push_str(&format!("deleted file mode {m}\n")),
                     (Some(o), Some(n)) if o != n => {
@@ -686,14 +713,19 @@ fn diff_range(daemon: &Daemon, from: u64, to: Option<u64>) -> Result<Value, Stri
                     _ => {}
                 }
                 text.push_str(&body);
-                v["insertions"] = json!(insertions);
-                v["deletions"] = json!(deletions);
-                v["diff"] = json!(text);
+                sides.insertions = Some(insertions);
+                sides.deletions = Some(deletions);
+                diff = Some(text);
             }
-            v
+            RangeEntry {
+                path,
+                change,
+                sides,
+                diff,
+            }
         })
         .collect();
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 /// What a state (`paths`, from `Snapshot::paths`) holds at `path`: its node's mode and link
@@ -707,7 +739,7 @@ fn side(
         Some(Some(n)) => Some((n.attr.kind.mode_bits() | n.attr.perm, n.target.clone())),
         Some(None) => None,
         None => {
-            let p = LowerPath(path.as_bytes().to_vec());
+            let p = RelPath(path.as_bytes().to_vec());
             let st = ov.lower().stat(&p).ok()??;
             let link = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
             Some((
@@ -726,7 +758,7 @@ fn state_bytes(
     path: &str,
 ) -> Option<Vec<u8>> {
     match paths.get(path) {
-        None if lower_has(ov, path) => read_lower(ov, &LowerPath(path.as_bytes().to_vec())),
+        None if lower_has(ov, path) => read_lower(ov, &RelPath(path.as_bytes().to_vec())),
         None | Some(None) => Some(Vec::new()),
         Some(Some(n)) if n.attr.kind != Kind::File || n.attr.size > MAX_DIFF_BYTES => None,
         Some(Some(n)) => match &n.data {
@@ -737,14 +769,14 @@ fn state_bytes(
     }
 }
 
-/// Each path that differs from state `a` to state `b`, with `added`, `deleted` or `modified`.
+/// Each path that differs from state `a` to state `b`: added, deleted or modified.
 /// A path without an entry in a state shows the workspace's version there, which exists
 /// when `in_lower` says so.
 pub(super) fn changes_between(
     a: &Snapshot,
     b: &Snapshot,
     in_lower: impl Fn(&str) -> bool,
-) -> Vec<(String, &'static str)> {
+) -> Vec<(String, reply::ChangeKind)> {
     let (fa, fb) = (a.fingerprints(), b.fingerprints());
     // What a state holds at a path: `None` when nothing is there, `Some(None)` for the
     // workspace's version, `Some(Some(fp))` for an overlay entry.
@@ -762,9 +794,9 @@ pub(super) fn changes_between(
     {
         let change = match (at(&fa, path), at(&fb, path)) {
             (x, y) if x == y => continue,
-            (None, Some(_)) => "added",
-            (Some(_), None) => "deleted",
-            _ => "modified",
+            (None, Some(_)) => reply::ChangeKind::Added,
+            (Some(_), None) => reply::ChangeKind::Deleted,
+            _ => reply::ChangeKind::Modified,
         };
         out.push((path.clone(), change));
     }
@@ -775,6 +807,6 @@ pub(super) fn changes_between(
 /// it).
 pub(super) fn lower_has(ov: &Overlay, path: &str) -> bool {
     ov.lower()
-        .stat(&LowerPath(path.as_bytes().to_vec()))
+        .stat(&RelPath(path.as_bytes().to_vec()))
         .is_ok_and(|st| st.is_some())
 }

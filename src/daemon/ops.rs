@@ -1,15 +1,17 @@
 //! The control socket's requests, served one connection per thread.
+//!
+//! Each request is answered with its type from `control::reply`, or with a `control::Error`
+//! whose code [`failure`] takes from the first cause in the error's chain that names one.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
-
-use serde_json::{Value, json};
 
 use super::Daemon;
 use crate::confine::cgroup::Leaf;
 use crate::confine::tree::GIVE_UP;
-use crate::control::{Request, Response, UnmountMode, peer_pid, peer_uid};
+use crate::control::reply::{self, Reply};
+use crate::control::{Code, Error, Frame, Request, UnmountMode, parse_request, peer_pid, peer_uid};
 use crate::fuse::lock;
 use crate::overlay::{Data, Invalidation};
 use crate::txn;
@@ -46,23 +48,8 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         });
-        let answer = match req {
-            Ok(req) => handle(daemon, &mut conn, req),
-            Err(e) => Err(format!("bad request: {e}")),
-        };
-        let response = match answer {
-            Ok(result) => Response {
-                ok: true,
-                result: Some(result),
-                error: None,
-            },
-            Err(error) => Response {
-                ok: false,
-                result: None,
-                error: Some(error),
-            },
-        };
-        if !conn.send(&response) {
+        let answer = req.and_then(|req| handle(daemon, &mut conn, req));
+        if !conn.send(&Frame::answer(answer)) {
             break;
         }
     }
@@ -125,30 +112,71 @@ struct Conn {
 }
 
 impl Conn {
-    fn next(&mut self) -> Option<Result<Request, serde_json::Error>> {
+    fn next(&mut self) -> Option<Result<Request, Error>> {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
             Ok(0) | Err(_) => None,
-            Ok(_) => Some(serde_json::from_str(&line)),
+            Ok(_) => Some(parse_request(&line)),
         }
     }
 
-    fn send(&mut self, r: &Response) -> bool {
-        let mut line = serde_json::to_vec(r).expect("responses are plain data");
-        line.push(b'\n');
-        self.writer.write_all(&line).is_ok()
+    fn send(&mut self, r: &Frame) -> bool {
+        self.writer.write_all(&r.to_line()).is_ok()
     }
 }
 
-fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, String> {
-    match req {
-        Request::Info => Ok(json!({
-            "workspace": daemon.config.workspace,
-            "view": daemon.config.view,
-            "store": daemon.config.store,
-        })),
-        Request::Status => status(daemon),
-        Request::Diff { from, to, binary } => super::diff::diff(daemon, from, to, binary),
+/// A failure inside the daemon, with the code of the first cause in its chain that names one
+/// (a conflict, a missing checkpoint, a full disk...), else `daemon`.
+pub(super) fn failure(e: impl std::error::Error + 'static) -> Error {
+    Error::new(code_of(&e), e.to_string())
+}
+
+fn code_of(e: &(dyn std::error::Error + 'static)) -> Code {
+    use crate::overlay::FsError;
+    use txn::{CheckpointError, CommitError, TxnError};
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(e) = c.downcast_ref::<CommitError>() {
+            match e {
+                CommitError::Conflicts(_) => return Code::Conflict,
+                CommitError::Select(_) => return Code::NotFound,
+                _ => {}
+            }
+        }
+        if let Some(e) = c.downcast_ref::<TxnError>() {
+            match e {
+                TxnError::Conflicts(_) => return Code::Conflict,
+                TxnError::NoSpace { .. } => return Code::NoSpace,
+                _ => {}
+            }
+        }
+        if let Some(CheckpointError::NoSuch { .. } | CheckpointError::Select(_)) =
+            c.downcast_ref::<CheckpointError>()
+        {
+            return Code::NotFound;
+        }
+        if let Some(FsError::NotSupported) = c.downcast_ref::<FsError>() {
+            return Code::Unsupported;
+        }
+        if let Some(e) = c.downcast_ref::<io::Error>() {
+            // A file missing deep inside an operation is the daemon's failure, not the user's
+            // "not found"; a full disk, a busy mount or a refused access mean what they say.
+            if let code @ (Code::NoSpace | Code::Busy | Code::PermissionDenied) = Code::of_io(e) {
+                return code;
+            }
+        }
+        cause = c.source();
+    }
+    Code::Daemon
+}
+
+fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error> {
+    Ok(match req {
+        Request::Info => Reply::Info(info(daemon)),
+        Request::Status => Reply::Status(status(daemon)?),
+        Request::Diff { from, to, binary } => {
+            Reply::Diff(super::diff::diff(daemon, from, to, binary)?)
+        }
         Request::Commit {
             message,
             paths,
@@ -156,7 +184,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             allow_setid,
             dry_run,
             exclude,
-        } => super::commit::commit(
+        } => Reply::Commit(super::commit::commit(
             daemon,
             &message,
             &paths,
@@ -164,43 +192,46 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             force,
             allow_setid,
             dry_run,
-        ),
+        )?),
         Request::AbortPaths { paths, dry_run } => {
-            super::commit::abort_paths(daemon, &paths, dry_run)
+            Reply::AbortPaths(super::commit::abort_paths(daemon, &paths, dry_run)?)
         }
         Request::Abort => {
-            let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(|e| e.to_string())?;
+            let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(failure)?;
             invalidate(daemon, &inval);
-            Ok(json!({ "aborted": true }))
+            Reply::Aborted(reply::Aborted { aborted: true })
         }
         Request::Checkpoint { message } => {
             let id = txn::checkpoint(&mut lock(&daemon.overlay), "checkpoint", &message, None)
-                .map_err(|e| e.to_string())?;
-            Ok(json!({ "checkpoint": id }))
+                .map_err(failure)?;
+            Reply::Checkpoint(reply::Checkpoint { checkpoint: id })
         }
-        Request::Log => super::audit::log(daemon),
+        Request::Log => Reply::Log(super::audit::log(daemon)?),
         Request::Record { event } => {
-            let event: super::audit::Event =
-                serde_json::from_value(event).map_err(|e| format!("bad audit event: {e}"))?;
+            let event: super::audit::Event = serde_json::from_value(event)
+                .map_err(|e| Error::new(Code::BadRequest, format!("bad audit event: {e}")))?;
             daemon
                 .audit
                 .record(event)
-                .map_err(|e| format!("audit log: {e}"))?;
-            Ok(json!({ "recorded": true }))
+                .map_err(|e| Error::io("audit log", &e))?;
+            Reply::Recorded(reply::Recorded { recorded: true })
         }
         Request::Rollback { to } => {
             rollback(daemon, to)?;
-            Ok(json!({ "rolled_back_to": to }))
+            Reply::RolledBack(reply::RolledBack { rolled_back_to: to })
         }
-        Request::Unmount { mode } => unmount(daemon, mode),
+        Request::Unmount { mode } => Reply::Unmounted(unmount(daemon, mode)?),
         Request::Gc { max_age_secs } => {
             let age = max_age_secs.map(|s| {
                 i64::try_from(s)
                     .unwrap_or(i64::MAX / 2)
                     .saturating_mul(1_000_000_000)
             });
-            let report = txn::gc(&mut lock(&daemon.overlay), age).map_err(|e| e.to_string())?;
-            Ok(serde_json::to_value(report).expect("reports are plain data"))
+            let report = txn::gc(&mut lock(&daemon.overlay), age).map_err(failure)?;
+            Reply::Gc(reply::Gc {
+                checkpoints: report.checkpoints as u64,
+                blobs: report.blobs as u64,
+            })
         }
         Request::ExecBegin {
             command,
@@ -208,12 +239,18 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             pid,
         } => {
             if conn.exec.is_some() {
-                return Err("an exec is already in progress on this connection".into());
+                return Err(Error::new(
+                    Code::BadRequest,
+                    "an exec is already in progress on this connection",
+                ));
             }
             if let Some(path) = cgroup {
                 // Checked before anything else: a client names only a cgroup of its own.
-                let owner = peer_pid(&conn.writer).map_err(|e| format!("peer pid: {e}"))?;
-                conn.exec_leaf = Some(Leaf::adopt(&path, owner).map_err(|e| e.to_string())?);
+                let owner = peer_pid(&conn.writer).map_err(failure)?;
+                conn.exec_leaf = Some(
+                    Leaf::adopt(&path, owner)
+                        .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?,
+                );
             }
             let peer = peer_pid(&conn.writer).ok();
             let supervisor = match (pid, peer) {
@@ -240,21 +277,20 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             )
             .map_err(|e| {
                 daemon.writers.end(pending);
-                e.to_string()
+                failure(e)
             })?;
             daemon.writers.rekey(pending, id);
             conn.exec = Some(id);
             conn.exec_started = Some((command, std::time::Instant::now()));
-            Ok(json!({ "checkpoint": id }))
+            Reply::ExecBegun(reply::ExecBegun { checkpoint: id })
         }
         Request::ExecEnd {
             exit_code,
             rollback: undo,
         } => {
-            let id = conn
-                .exec
-                .take()
-                .ok_or("no exec in progress on this connection")?;
+            let id = conn.exec.take().ok_or_else(|| {
+                Error::new(Code::BadRequest, "no exec in progress on this connection")
+            })?;
             {
                 let ov = lock(&daemon.overlay);
                 let cmd = ov
@@ -266,7 +302,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
                     .unwrap_or_default();
                 ov.db()
                     .set_log_outcome(id, &cmd, exit_code)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(failure)?;
             }
             // `exec` has settled the command's processes already; this catches any it missed.
             stop_leaf(conn);
@@ -279,16 +315,27 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Value, Strin
             remove_leaf(conn);
             let undone = undone?;
             record_exec(daemon, conn, id, exit_code, undo, None);
-            let (reverted, conflicts) =
-                undone.map_or((None, Vec::new()), |u| (u.reverted, u.conflicts));
-            Ok(json!({
-                "checkpoint": id,
-                "rolled_back": undo,
-                "scope": if reverted.is_some() { "paths" } else if undo { "all" } else { "none" },
-                "reverted": reverted,
-                "conflicts": conflicts,
-            }))
+            let (scope, reverted, conflicts) = match undone {
+                None => (reply::RollbackScope::None, None, Vec::new()),
+                Some(u) if u.reverted.is_none() => (reply::RollbackScope::All, None, Vec::new()),
+                Some(u) => (reply::RollbackScope::Paths, u.reverted, u.conflicts),
+            };
+            Reply::ExecEnded(reply::ExecEnded {
+                checkpoint: id,
+                rolled_back: undo,
+                scope,
+                reverted,
+                conflicts,
+            })
         }
+    })
+}
+
+fn info(daemon: &Daemon) -> reply::Info {
+    reply::Info {
+        workspace: daemon.config.workspace.clone(),
+        view: daemon.config.view.clone(),
+        store: daemon.config.store.clone(),
     }
 }
 
@@ -333,13 +380,13 @@ struct Undone {
 /// Rolls back the `exec` session of checkpoint `id`: the whole view when no one else wrote
 /// since the checkpoint (everything that changed is the session's), else only the paths the
 /// session wrote, keeping (and reporting) those another writer wrote too.
-fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, String> {
+fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
     let mut ov = lock(&daemon.overlay);
     // Read with the overlay locked: every change the overlay holds was noted before it
     // reached it.
     let (own, others) = daemon.writers.touched_since(id);
     if others.is_empty() {
-        let inval = txn::rollback(&mut ov, id).map_err(|e| e.to_string())?;
+        let inval = txn::rollback(&mut ov, id).map_err(failure)?;
         drop(ov);
         invalidate(daemon, &inval);
         return Ok(Undone {
@@ -347,7 +394,7 @@ fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, String> {
             conflicts: Vec::new(),
         });
     }
-    let done = txn::rollback_session(&mut ov, id, &own, &others).map_err(|e| e.to_string())?;
+    let done = txn::rollback_session(&mut ov, id, &own, &others).map_err(failure)?;
     drop(ov);
     invalidate(daemon, &done.invalidation);
     if !done.conflicts.is_empty() {
@@ -388,8 +435,8 @@ fn descends(pid: i32, ancestor: i32) -> bool {
 }
 
 /// Rolls the view back to checkpoint `id` and makes the kernel forget what changed.
-fn rollback(daemon: &Daemon, id: u64) -> Result<(), String> {
-    let inval = txn::rollback(&mut lock(&daemon.overlay), id).map_err(|e| e.to_string())?;
+fn rollback(daemon: &Daemon, id: u64) -> Result<(), Error> {
+    let inval = txn::rollback(&mut lock(&daemon.overlay), id).map_err(failure)?;
     invalidate(daemon, &inval);
     Ok(())
 }
@@ -407,16 +454,19 @@ pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
     }
 }
 
-fn status(daemon: &Daemon) -> Result<Value, String> {
+fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
     // Answered from the overlay's index: nothing is sealed, hashed or written.
     let ov = lock(&daemon.overlay);
-    let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(|e| e.to_string())?;
-    let conflicts: Vec<Value> = txn::conflicts(&ov, &ws)
-        .map_err(|e| e.to_string())?
+    let ws = txn::workspace_of(ov.lower(), &daemon.config.workspace).map_err(failure)?;
+    let conflicts = txn::conflicts(&ov, &ws)
+        .map_err(failure)?
         .iter()
-        .map(|c| json!({ "path": c.path.to_string(), "reason": c.reason }))
+        .map(|c| reply::Conflict {
+            path: c.path.to_string(),
+            reason: c.reason.clone(),
+        })
         .collect();
-    let changes = ov.changes().map_err(|e| e.to_string())?;
+    let changes = ov.changes().map_err(failure)?;
     let mut bytes = 0u64;
     for c in &changes {
         if let Some(ino) = c.ino
@@ -429,45 +479,48 @@ fn status(daemon: &Daemon) -> Result<Value, String> {
             bytes += ov.getattr(ino).map_or(0, |a| a.size);
         }
     }
-    let log = ov.db().log().map_err(|e| e.to_string())?;
+    let log = ov.db().log().map_err(failure)?;
     let checkpoint = log
         .iter()
         .find(|r| !r.snapshot.is_empty() && r.kind != "rollback" && r.kind != "abort")
         .map(|r| r.id);
-    Ok(json!({
-        "workspace": daemon.config.workspace,
-        "view": daemon.config.view,
-        "store": daemon.config.store,
-        "mounted": true,
-        "passthrough": daemon.passthrough.load(Ordering::Relaxed),
-        "entries": changes.len(),
-        "bytes": bytes,
-        "checkpoint": checkpoint.unwrap_or(0),
-        "epoch": txn::epoch(&ov).map_err(|e| e.to_string())?,
-        "conflicts": conflicts,
-        "changes": super::diff::listed(&ov, &changes),
-    }))
+    Ok(reply::Status {
+        workspace: daemon.config.workspace.clone(),
+        view: daemon.config.view.clone(),
+        store: daemon.config.store.clone(),
+        mounted: true,
+        passthrough: daemon.passthrough.load(Ordering::Relaxed),
+        entries: changes.len() as u64,
+        bytes,
+        checkpoint: checkpoint.unwrap_or(0),
+        epoch: txn::epoch(&ov).map_err(failure)?,
+        conflicts,
+        changes: super::diff::listed(&ov, &changes),
+    })
 }
 
-fn unmount(daemon: &Daemon, mode: UnmountMode) -> Result<Value, String> {
+fn unmount(daemon: &Daemon, mode: UnmountMode) -> Result<reply::Unmounted, Error> {
     {
         let mut ov = lock(&daemon.overlay);
-        let pending = ov.changes().map_err(|e| e.to_string())?.len();
+        let pending = ov.changes().map_err(failure)?.len();
         match mode {
             UnmountMode::Refuse if pending > 0 => {
-                return Err(format!(
-                    "{pending} uncommitted changes; commit or abort them, or unmount with --keep or --abort"
+                return Err(Error::new(
+                    Code::UncommittedChanges,
+                    format!(
+                        "{pending} uncommitted changes; commit or abort them, or unmount with --keep or --abort"
+                    ),
                 ));
             }
             UnmountMode::Abort if pending > 0 => {
-                txn::abort(&mut ov).map_err(|e| e.to_string())?;
+                txn::abort(&mut ov).map_err(failure)?;
             }
             _ => {}
         }
-        ov.flush().map_err(|e| e.to_string())?;
+        ov.flush().map_err(failure)?;
     }
     daemon
         .unmount()
-        .map_err(|e| format!("unmount {}: {e}", daemon.config.view.display()))?;
-    Ok(json!({ "unmounted": true }))
+        .map_err(|e| Error::io(format_args!("unmount {}", daemon.config.view.display()), &e))?;
+    Ok(reply::Unmounted { unmounted: true })
 }

@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::Arc;
 
@@ -353,11 +352,7 @@ impl Overlay {
         mode: i32,
     ) -> Result<(), FsError> {
         let file = self.ensure_work(ino)?;
-        // SAFETY: the fd is open for writing for the duration of the call.
-        let ret = unsafe { libc::fallocate(file.as_raw_fd(), mode, offset as i64, length as i64) };
-        if ret < 0 {
-            return Err(work_err(ino)(io::Error::last_os_error()));
-        }
+        crate::sys::fallocate(&file, mode, offset, length).map_err(work_err(ino))?;
         let size = file.metadata().map_err(work_err(ino))?.len();
         let node = self.nodes.get_mut(&ino).ok_or(FsError::Stale)?;
         node.attr.size = size;
@@ -501,14 +496,5 @@ fn mtime_of(m: &std::fs::Metadata) -> Time {
 
 /// Sets the access and modification times `(atime, mtime)` of an open file.
 fn set_file_times(file: &File, (atime, mtime): (Time, Time)) -> io::Result<()> {
-    let ts = |t: Time| libc::timespec {
-        tv_sec: t.sec,
-        tv_nsec: t.nsec as i64,
-    };
-    let times = [ts(atime), ts(mtime)];
-    // SAFETY: the fd is open and `times` is two valid timespecs.
-    if unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::sys::set_file_times(file, (atime.sec, atime.nsec), (mtime.sec, mtime.nsec))
 }

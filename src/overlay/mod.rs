@@ -45,8 +45,6 @@ use data::Direct;
 
 /// The longest name a directory entry may have.
 pub const NAME_MAX: usize = 255;
-/// Names in the workspace root that the view never shows (a commit's stash directory).
-pub const HIDDEN_PREFIX: &[u8] = b".ftsb-fs-stash-";
 
 /// How many inode numbers are reserved in the database at a time.
 const INO_BATCH: u64 = 4096;
@@ -123,7 +121,7 @@ impl FsError {
     }
 }
 
-fn lower_err<'a>(op: &'static str, path: &'a LowerPath) -> impl FnOnce(io::Error) -> FsError + 'a {
+fn lower_err<'a>(op: &'static str, path: &'a RelPath) -> impl FnOnce(io::Error) -> FsError + 'a {
     move |source| FsError::Lower {
         op,
         path: path.display(),
@@ -138,7 +136,7 @@ fn work_err(ino: Ino) -> impl FnOnce(io::Error) -> FsError {
 /// What the kernel holds of a workspace object the overlay has not copied up.
 #[derive(Debug, Clone)]
 struct LowerRef {
-    path: LowerPath,
+    path: RelPath,
     parent: Ino,
     name: Vec<u8>,
     /// Deleted through the view while still referenced (reports nlink 0).
@@ -146,7 +144,7 @@ struct LowerRef {
     /// The other names (parent, name, path) the kernel looked this inode up by: the names of
     /// a workspace hard link. Copy-up falls back to one of them when the kernel has forgotten
     /// `parent`, which it may while another name keeps the inode alive.
-    others: Vec<(Ino, Vec<u8>, LowerPath)>,
+    others: Vec<(Ino, Vec<u8>, RelPath)>,
 }
 
 /// A row change waiting to be recorded at the end of the current operation.
@@ -311,7 +309,7 @@ impl Overlay {
 
     /// A fresh root node: the workspace root, shown through.
     fn root_node(&self) -> Result<Node, FsError> {
-        let root = LowerPath::default();
+        let root = RelPath::default();
         let st = self
             .lower
             .stat(&root)
@@ -545,7 +543,7 @@ impl Overlay {
         let st = self
             .lower
             .statvfs()
-            .map_err(lower_err("statvfs", &LowerPath::default()))?;
+            .map_err(lower_err("statvfs", &RelPath::default()))?;
         Ok(FsStats {
             blocks: st.f_blocks,
             bfree: st.f_bfree,

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use super::lower::stamp_of;
 use super::types::*;
 use super::{FsError, LowerRef, Overlay, ROOT, attr_of, check_name, lower_err};
+use crate::sys::{self, FileType};
 
 /// A directory's overlay entries and the workspace directory shown through it.
-type DirView<'a> = (Option<&'a BTreeMap<Vec<u8>, Dentry>>, Option<LowerPath>);
+type DirView<'a> = (Option<&'a BTreeMap<Vec<u8>, Dentry>>, Option<RelPath>);
 
 /// What a name resolves to.
 #[derive(Debug, Clone)]
@@ -20,7 +21,7 @@ pub(super) enum Found {
     Node(Ino),
     /// A workspace object not copied up: its path, inode number, type, and its attributes
     /// as the lookup found them (so the caller does not stat it again).
-    Lower(LowerPath, Ino, Kind, Attr),
+    Lower(RelPath, Ino, Kind, Attr),
 }
 
 impl Found {
@@ -53,7 +54,7 @@ impl Overlay {
             None => {}
         }
         let Some(base) = merge else { return Ok(None) };
-        if dir == ROOT && name.starts_with(super::HIDDEN_PREFIX) {
+        if dir == ROOT && sys::is_reserved(name) {
             return Ok(None);
         }
         let path = base.join(name);
@@ -151,9 +152,7 @@ impl Overlay {
                 .read_dir(&base)
                 .map_err(lower_err("read", &base))?;
             for (name, ino, ty) in listing {
-                if entries.contains_key(&name)
-                    || (dir == ROOT && name.starts_with(super::HIDDEN_PREFIX))
-                {
+                if entries.contains_key(&name) || (dir == ROOT && sys::is_reserved(&name)) {
                     continue;
                 }
                 let ino = Ino(ino);
@@ -279,7 +278,7 @@ impl Overlay {
         if self.resolve(parent, name)?.is_some() {
             return Err(FsError::Exists);
         }
-        if parent == ROOT && name.starts_with(super::HIDDEN_PREFIX) {
+        if parent == ROOT && sys::is_reserved(name) {
             return Err(FsError::Invalid);
         }
         self.copy_up(parent)
@@ -514,7 +513,7 @@ impl Overlay {
     ) -> Result<(), FsError> {
         check_name(name)?;
         check_name(new_name)?;
-        if new_parent == ROOT && new_name.starts_with(super::HIDDEN_PREFIX) {
+        if new_parent == ROOT && sys::is_reserved(new_name) {
             return Err(FsError::Invalid);
         }
         let src = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
@@ -662,14 +661,14 @@ pub struct NewNode {
     pub target: Option<Vec<u8>>,
 }
 
-fn kind_of_dtype(ty: u8) -> Kind {
+fn kind_of_dtype(ty: FileType) -> Kind {
     match ty {
-        libc::DT_DIR => Kind::Dir,
-        libc::DT_LNK => Kind::Symlink,
-        libc::DT_FIFO => Kind::Fifo,
-        libc::DT_SOCK => Kind::Socket,
-        libc::DT_CHR => Kind::CharDev,
-        libc::DT_BLK => Kind::BlockDev,
+        FileType::Directory => Kind::Dir,
+        FileType::Symlink => Kind::Symlink,
+        FileType::Fifo => Kind::Fifo,
+        FileType::Socket => Kind::Socket,
+        FileType::CharacterDevice => Kind::CharDev,
+        FileType::BlockDevice => Kind::BlockDev,
         _ => Kind::File,
     }
 }

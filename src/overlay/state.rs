@@ -57,7 +57,7 @@ impl Snapshot {
             dirs.entry(*dir).or_default().push((name, d));
         }
         let mut out = BTreeMap::new();
-        let mut stack = vec![(ROOT, LowerPath::default())];
+        let mut stack = vec![(ROOT, RelPath::default())];
         while let Some((dir, at)) = stack.pop() {
             for (name, d) in dirs.get(&dir).map(Vec::as_slice).unwrap_or(&[]) {
                 let path = at.join(name);
@@ -106,14 +106,14 @@ pub enum ChangeKind {
 pub struct Change {
     pub path: String,
     #[serde(skip)]
-    pub raw_path: LowerPath,
+    pub raw_path: RelPath,
     pub change: ChangeKind,
     pub kind: Option<Kind>,
     /// The workspace object this path showed before (deleted, renamed or changed in place);
     /// for an added path, where the workspace may hold an object the new one replaces (not
     /// checked: it may not exist).
     #[serde(skip)]
-    pub origin: Option<LowerPath>,
+    pub origin: Option<RelPath>,
     #[serde(skip)]
     pub ino: Option<Ino>,
 }
@@ -371,7 +371,7 @@ impl Overlay {
     /// (`placed`: inode, parent, name, path after the commit).
     pub fn reset_to_workspace(
         &mut self,
-        placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
+        placed: &[(Ino, Ino, Vec<u8>, RelPath)],
     ) -> Result<Invalidation, FsError> {
         self.reset_after_commit(&Snapshot::default(), placed)
     }
@@ -381,7 +381,7 @@ impl Overlay {
     pub fn reset_after_commit(
         &mut self,
         rest: &Snapshot,
-        placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
+        placed: &[(Ino, Ino, Vec<u8>, RelPath)],
     ) -> Result<Invalidation, FsError> {
         let inval = self.restore_state(rest, &HashSet::new())?;
         for (ino, parent, name, path) in placed {
@@ -446,7 +446,7 @@ impl Overlay {
         // others lie in workspace directories no state touched, so a restore costs what the
         // overlay holds, not what the kernel caches.
         let known = |ov: &Overlay, p: &Ino| ov.nodes.contains_key(p) || ov.refs.contains_key(p);
-        let mut wanted: Vec<(Ino, LowerPath)> = self
+        let mut wanted: Vec<(Ino, RelPath)> = self
             .refs
             .iter()
             .filter(|(i, r)| {
@@ -466,7 +466,7 @@ impl Overlay {
                 wanted.push((*ino, origin.path.clone()));
             }
         }
-        let by_merge: HashMap<LowerPath, Ino> = self
+        let by_merge: HashMap<RelPath, Ino> = self
             .nodes
             .iter()
             .filter(|(i, n)| **i == ROOT || n.links > 0)
@@ -507,13 +507,13 @@ impl Overlay {
     /// the workspace directories on the way.
     fn locate(
         &mut self,
-        path: &LowerPath,
+        path: &RelPath,
         ino: Ino,
-        by_merge: &HashMap<LowerPath, Ino>,
+        by_merge: &HashMap<RelPath, Ino>,
     ) -> Option<Ino> {
         let parts: Vec<&[u8]> = path.0.split(|b| *b == b'/').collect();
         for k in (0..parts.len()).rev() {
-            let above = LowerPath(parts[..k].join(&b'/'));
+            let above = RelPath(parts[..k].join(&b'/'));
             let Some(mut dir) = by_merge.get(&above).copied() else {
                 continue;
             };
@@ -584,20 +584,14 @@ impl Overlay {
     pub fn changes(&self) -> Result<Vec<Change>, FsError> {
         let mut out = Vec::new();
         let mut seen_links: HashMap<Ino, usize> = HashMap::new();
-        self.walk_changes(
-            ROOT,
-            &LowerPath::default(),
-            false,
-            &mut out,
-            &mut seen_links,
-        )?;
+        self.walk_changes(ROOT, &RelPath::default(), false, &mut out, &mut seen_links)?;
         Ok(out)
     }
 
     fn walk_changes(
         &self,
         dir: Ino,
-        at: &LowerPath,
+        at: &RelPath,
         all_new: bool,
         out: &mut Vec<Change>,
         seen: &mut HashMap<Ino, usize>,
@@ -664,11 +658,7 @@ impl Overlay {
     }
 
     /// How a node copied up from `path` and still named `path` differs from the workspace.
-    fn compare_in_place(
-        &self,
-        node: &Node,
-        path: &LowerPath,
-    ) -> Result<Option<ChangeKind>, FsError> {
+    fn compare_in_place(&self, node: &Node, path: &RelPath) -> Result<Option<ChangeKind>, FsError> {
         if matches!(node.data, Data::Work | Data::Blob(_)) {
             return Ok(Some(ChangeKind::Modified));
         }

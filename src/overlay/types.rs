@@ -31,7 +31,7 @@ pub struct Time {
 
 impl Time {
     /// A time from the seconds and nanoseconds fields of a `struct stat`.
-    pub fn from_parts(sec: i64, nsec: i64) -> Time {
+    pub fn from_parts(sec: i64, nsec: u64) -> Time {
         Time {
             sec,
             nsec: nsec as u32,
@@ -40,15 +40,13 @@ impl Time {
 
     /// The current wall-clock time.
     pub fn now() -> Time {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes into the timespec we own; CLOCK_REALTIME always exists.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+        // The system clock before 1970 would be a broken machine: show it as the epoch.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         Time {
-            sec: ts.tv_sec,
-            nsec: ts.tv_nsec as u32,
+            sec: since.as_secs() as i64,
+            nsec: since.subsec_nanos(),
         }
     }
 }
@@ -117,40 +115,7 @@ pub struct Attr {
     pub generation: u64,
 }
 
-/// A path inside the workspace (the lower directory), relative to its root, as raw bytes.
-/// The empty path is the root itself.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
-pub struct LowerPath(pub Vec<u8>);
-
-impl LowerPath {
-    /// The path of child `name` of this directory.
-    pub fn join(&self, name: &[u8]) -> LowerPath {
-        if self.0.is_empty() {
-            return LowerPath(name.to_vec());
-        }
-        let mut p = Vec::with_capacity(self.0.len() + 1 + name.len());
-        p.extend_from_slice(&self.0);
-        p.push(b'/');
-        p.extend_from_slice(name);
-        LowerPath(p)
-    }
-
-    /// The path for display.
-    pub fn display(&self) -> String {
-        if self.0.is_empty() {
-            ".".to_owned()
-        } else {
-            String::from_utf8_lossy(&self.0).into_owned()
-        }
-    }
-
-    /// Whether `self` is `other` or lies inside it.
-    pub fn starts_with(&self, other: &LowerPath) -> bool {
-        other.0.is_empty()
-            || self.0 == other.0
-            || (self.0.starts_with(&other.0) && self.0.get(other.0.len()) == Some(&b'/'))
-    }
-}
+pub use crate::sys::RelPath;
 
 /// What the overlay saw of a workspace object when it started to depend on it; commit
 /// compares it with the workspace to detect changes made outside the view.
@@ -165,7 +130,7 @@ pub struct Stamp {
 /// The workspace object an overlay node was copied up from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
-    pub path: LowerPath,
+    pub path: RelPath,
     pub stamp: Stamp,
 }
 
@@ -175,7 +140,7 @@ pub enum Data {
     /// Not a regular file.
     None,
     /// Unchanged: the bytes of this workspace file.
-    Lower(LowerPath),
+    Lower(RelPath),
     /// Sealed: the bytes of this blob (copied to a working file on the next write).
     Blob(BlobId),
     /// Changed: the working file named after the inode.
@@ -192,7 +157,7 @@ pub struct Node {
     /// The target of a symlink.
     pub target: Option<Vec<u8>>,
     /// For a directory: the workspace directory whose entries show through (none: opaque).
-    pub merge: Option<LowerPath>,
+    pub merge: Option<RelPath>,
     pub origin: Option<Origin>,
     /// Extended attributes; `None` means "those of the origin, unchanged".
     #[serde(with = "xattr_pairs")]

@@ -20,7 +20,7 @@ mod render;
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use crate::control::reply::{self, LogEntry};
 
 pub use render::render;
 
@@ -47,34 +47,27 @@ pub struct Step {
 }
 
 impl Step {
-    fn from_json(e: &Value) -> Step {
-        let verdict =
-            e["verdict"]
-                .as_str()
-                .filter(|v| *v != "allow")
-                .map(|v| match e["rule"].as_str() {
-                    Some(rule) => format!("{v} ({rule})"),
-                    None => v.to_string(),
-                });
-        let changes = e.get("changes").filter(|c| c.is_object()).map(|c| {
-            let n = |k: &str| c[k].as_u64().unwrap_or(0);
-            (n("added"), n("modified"), n("deleted"))
-        });
+    fn from_entry(e: &LogEntry) -> Step {
+        let verdict = e
+            .audit
+            .verdict
+            .as_deref()
+            .filter(|v| *v != "allow")
+            .map(|v| match &e.audit.rule {
+                Some(rule) => format!("{v} ({rule})"),
+                None => v.to_string(),
+            });
         Step {
-            id: e["id"].as_u64(),
-            kind: e["kind"].as_str().unwrap_or_default().to_string(),
-            time: e["time"].as_str().unwrap_or_default().to_string(),
-            what: e["command"]
-                .as_str()
-                .or_else(|| e["message"].as_str())
-                .unwrap_or_default()
-                .to_string(),
+            id: e.id,
+            kind: e.kind.clone(),
+            time: e.time.clone(),
+            what: e.command.clone().unwrap_or_else(|| e.message.clone()),
             verdict,
-            exit_code: e["exit_code"].as_i64(),
-            duration_ms: e["duration_ms"].as_u64(),
-            rolled_back: e["rolled_back"] == true,
-            changes,
-            restorable: e["restorable"] == true,
+            exit_code: e.exit_code.map(i64::from),
+            duration_ms: e.audit.duration_ms,
+            rolled_back: e.audit.rolled_back == Some(true),
+            changes: e.changes.map(|c| (c.added, c.modified, c.deleted)),
+            restorable: e.restorable,
         }
     }
 }
@@ -172,15 +165,10 @@ impl State {
         }
     }
 
-    /// Takes a `log --json` answer; keeps the selection in range. Returns the effect that loads
+    /// Takes a `log` answer; keeps the selection in range. Returns the effect that loads
     /// the selected step's files.
-    pub fn set_log(&mut self, log: &Value) -> Option<Effect> {
-        self.steps = log
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(Step::from_json)
-            .collect();
+    pub fn set_log(&mut self, log: &[LogEntry]) -> Option<Effect> {
+        self.steps = log.iter().map(Step::from_entry).collect();
         self.selected = self.selected.min(self.steps.len().saturating_sub(1));
         self.marked.clear();
         self.files.clear();
@@ -188,18 +176,26 @@ impl State {
         self.load_selected()
     }
 
-    /// Takes the files of a `LoadFiles` effect (a range `diff --json` answer).
-    pub fn set_files(&mut self, files: &Value) {
-        self.files = files
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| FileChange {
-                path: e["path"].as_str().unwrap_or_default().to_string(),
-                change: e["change"].as_str().unwrap_or_default().to_string(),
-                diff: e["diff"].as_str().map(str::to_owned),
-            })
-            .collect();
+    /// Takes the files of a `LoadFiles` effect (a range `diff` answer).
+    pub fn set_files(&mut self, files: reply::Diff) {
+        self.files = match files {
+            reply::Diff::Range(entries) => entries
+                .into_iter()
+                .map(|e| FileChange {
+                    path: e.path,
+                    change: e.change.as_str().to_owned(),
+                    diff: e.diff,
+                })
+                .collect(),
+            reply::Diff::Working(entries) => entries
+                .into_iter()
+                .map(|e| FileChange {
+                    path: e.change.path,
+                    change: e.change.change.as_str().to_owned(),
+                    diff: Some(e.diff),
+                })
+                .collect(),
+        };
         self.file_selected = 0;
         self.diff_scroll = 0;
     }

@@ -2,9 +2,19 @@
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
+
+/// A `log` answer written as the JSON `log --json` prints.
+fn entries(v: Value) -> Vec<LogEntry> {
+    serde_json::from_value(v).expect("log entries")
+}
+
+/// A range `diff` answer written as the JSON `diff --from --json` prints.
+fn files(v: Value) -> reply::Diff {
+    reply::Diff::Range(serde_json::from_value(v).expect("range entries"))
+}
 
 /// A session: a start checkpoint, a command that succeeded, one that failed and was rolled
 /// back (with the rollback's record), and a refusal; newest first, as `log --json` answers.
@@ -50,7 +60,7 @@ fn text(t: &Terminal<TestBackend>) -> Vec<String> {
 
 fn session() -> State {
     let mut s = State::new("/ws");
-    let load = s.set_log(&log());
+    let load = s.set_log(&entries(log()));
     // The newest entry (a refusal) holds no state: nothing to load.
     assert_eq!(load, None);
     s
@@ -102,8 +112,8 @@ fn a_step_shows_its_files_and_a_files_diff() {
             to: Some(3)
         })
     );
-    s.set_files(&json!([{"path": "f", "change": "modified",
-                          "diff": "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n"}]));
+    s.set_files(files(json!([{"path": "f", "change": "modified",
+                          "diff": "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n"}])));
     assert_eq!(s.handle(Key::Tab), None);
     assert_eq!(s.focus, Focus::Files);
     assert_eq!(
@@ -163,8 +173,10 @@ fn selection_stays_in_range_when_the_log_shrinks() {
         s.handle(Key::Down);
     }
     assert_eq!(s.selected, 4, "stops at the oldest step");
-    let load = s.set_log(&json!([{"id": 1, "kind": "checkpoint", "restorable": true,
-                                  "time": "2026-12-05T12:00:00Z"}]));
+    let load = s.set_log(&entries(
+        json!([{"id": 1, "kind": "checkpoint", "restorable": true,
+                                  "time": "2026-12-05T12:00:00Z"}]),
+    ));
     assert_eq!(s.selected, 0);
     assert_eq!(load, Some(Effect::LoadFiles { from: 1, to: None }));
     let empty = State::new("/ws");
@@ -183,7 +195,7 @@ fn a_long_timeline_scrolls_with_the_selection() {
         })
         .collect();
     let mut s = State::new("/ws");
-    s.set_log(&Value::Array(steps));
+    s.set_log(&entries(Value::Array(steps)));
     for _ in 0..20 {
         s.handle(Key::Down);
     }
@@ -201,7 +213,9 @@ fn marked_files_make_a_partial_commit() {
     let mut s = session();
     s.handle(Key::Down);
     s.handle(Key::Down);
-    s.set_files(&json!([{"path": "a", "change": "added"}, {"path": "b", "change": "modified"}]));
+    s.set_files(files(
+        json!([{"path": "a", "change": "added"}, {"path": "b", "change": "modified"}]),
+    ));
     // Space scrolls in the timeline and marks in the files.
     s.handle(Key::Char(' '));
     assert!(s.marked.is_empty());
@@ -222,6 +236,6 @@ fn marked_files_make_a_partial_commit() {
     s.handle(Key::Char(' '));
     assert!(s.marked.is_empty());
     s.handle(Key::Char(' '));
-    s.set_log(&log());
+    s.set_log(&entries(log()));
     assert!(s.marked.is_empty());
 }

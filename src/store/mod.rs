@@ -402,16 +402,7 @@ impl BlobStore {
     }
 }
 
-/// `syncfs(2)` of the file system holding `fd`: everything written to it is durable.
-pub fn syncfs(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain system call on a borrowed, open descriptor.
-    if unsafe { libc::syncfs(fd.as_raw_fd()) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+pub use crate::sys::syncfs;
 
 /// Fsyncs directory `dir`, so that entries created or renamed in it survive a power loss.
 pub fn fsync_dir(dir: &Path) -> Result<(), StoreError> {

@@ -6,7 +6,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 
 const CHUNK: usize = 1 << 20;
@@ -105,54 +104,26 @@ pub fn copy_all(src: &File, dst: &File) -> io::Result<()> {
     dst.set_len(len)
 }
 
-/// The next data region of `src` at or after `off`, as `(start, end)`; `None` past the last.
-/// A filesystem without `SEEK_DATA` gets one region: all the rest.
-pub fn data_region(src: &File, off: u64, len: u64) -> io::Result<Option<(u64, u64)>> {
-    // SAFETY: lseek on an open fd has no memory effects.
-    let start = unsafe { libc::lseek(src.as_raw_fd(), off as i64, libc::SEEK_DATA) };
-    if start < 0 {
-        let err = io::Error::last_os_error();
-        return match err.raw_os_error() {
-            Some(libc::ENXIO) => Ok(None),
-            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some((off, len))),
-            _ => Err(err),
-        };
-    }
-    // SAFETY: as above.
-    let end = unsafe { libc::lseek(src.as_raw_fd(), start, libc::SEEK_HOLE) };
-    if end < 0 {
-        return Ok(Some((start as u64, len)));
-    }
-    Ok(Some((start as u64, (end as u64).min(len))))
-}
+pub use crate::sys::data_region;
 
 /// Copies bytes `start..end` of `src` to the same offsets of `dst`.
 fn copy_range(src: &File, dst: &File, start: u64, end: u64) -> io::Result<()> {
-    let mut off_in = start as i64;
-    let mut off_out = start as i64;
-    while (off_in as u64) < end {
-        let want = (end - off_in as u64).min(1 << 30) as usize;
-        // SAFETY: both fds are open; the offsets point to our own i64s.
-        let n = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                &mut off_in,
-                dst.as_raw_fd(),
-                &mut off_out,
-                want,
-                0,
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if matches!(
-                err.raw_os_error(),
-                Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL)
-            ) {
-                return copy_by_reading(src, dst, off_in as u64, end);
+    let mut off_in = start;
+    let mut off_out = start;
+    while off_in < end {
+        let want = (end - off_in).min(1 << 30) as usize;
+        let n = match crate::sys::copy_range(src, &mut off_in, dst, &mut off_out, want) {
+            Ok(n) => n,
+            Err(err)
+                if matches!(
+                    err.raw_os_error(),
+                    Some(libc::EXDEV) | Some(libc::ENOSYS) | Some(libc::EINVAL)
+                ) =>
+            {
+                return copy_by_reading(src, dst, off_in, end);
             }
-            return Err(err);
-        }
+            Err(err) => return Err(err),
+        };
         if n == 0 {
             break;
         }

@@ -14,9 +14,9 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::attrs;
 use super::check::{self, split_open};
 use super::failpoint::hit;
-use super::fsys;
 use super::journal::{self, Journal};
 use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step, is_ancestor};
 use super::undo;
@@ -24,6 +24,7 @@ use super::{IoCtx, TxnError, Workspace, stash_name};
 use crate::meta::{Db, JournalState};
 use crate::store::sparse::CopyError;
 use crate::store::{BlobId, BlobStore, StoreError};
+use crate::sys;
 
 /// A commit whose every step is durable in the workspace (journal state `Applied`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -163,13 +164,13 @@ struct Run<'a> {
 
 /// Opens `path`'s parent, mapping errors to `op`.
 fn parent_of<'p>(ws: &Workspace, path: &'p RelPath) -> Result<(OwnedFd, &'p [u8]), TxnError> {
-    fsys::open_parent(ws.root(), &path.0).ctx("open parent of", path)
+    sys::open_parent(ws.root(), &path.0).ctx("open parent of", path)
 }
 
 /// Fsyncs directory `path` of the workspace; nothing there is not an error.
 pub(crate) fn sync_dir(ws: &Workspace, path: &RelPath) -> Result<(), TxnError> {
-    match fsys::open_dir(ws.root(), &path.0, true) {
-        Ok(fd) => fsys::fsync(fd.as_fd()).ctx("fsync", path),
+    match sys::open_dir(ws.root(), &path.0, true) {
+        Ok(fd) => sys::fsync(fd.as_fd()).ctx("fsync", path),
         Err(e) if check::missing(&e) => Ok(()),
         Err(e) => Err(TxnError::io("open", path, e)),
     }
@@ -182,14 +183,17 @@ pub(crate) fn sync_object(ws: &Workspace, path: &RelPath) -> Result<(), TxnError
     let Some(st) = check::stat(ws, path)? else {
         return Ok(());
     };
-    match fsys::file_type(&st) {
+    match sys::file_type(&st) {
         libc::S_IFDIR => return sync_dir(ws, path),
         libc::S_IFREG => {
             let (parent, name) = parent_of(ws, path)?;
-            if let Ok(fd) =
-                fsys::open_at(parent.as_fd(), name, libc::O_RDONLY | libc::O_NONBLOCK, 0)
-            {
-                return fsys::fsync(fd.as_fd()).ctx("fsync", path);
+            if let Ok(fd) = sys::open_at(
+                parent.as_fd(),
+                name,
+                sys::Open::RDONLY | sys::Open::NONBLOCK,
+                0,
+            ) {
+                return sys::fsync(fd.as_fd()).ctx("fsync", path);
             }
         }
         _ => {}
@@ -240,9 +244,9 @@ impl Run<'_> {
         let stash_rel = RelPath(stash_name(self.id));
 
         // Step 3: the stash directory.
-        fsys::mkdir(ws.root(), &stash_rel.0, 0o700).ctx("create", &stash_rel)?;
+        sys::mkdir(ws.root(), &stash_rel.0, 0o700).ctx("create", &stash_rel)?;
         self.touched = true;
-        self.stash = Some(fsys::open_dir(ws.root(), &stash_rel.0, true).ctx("open", &stash_rel)?);
+        self.stash = Some(sys::open_dir(ws.root(), &stash_rel.0, true).ctx("open", &stash_rel)?);
         hit(|| "commit.stash_dir".into());
 
         // Step 4: phase 1, stash. A directory that lost an entry is fsynced before it or an
@@ -254,17 +258,17 @@ impl Run<'_> {
                 continue;
             };
             flush_below(ws, &mut pending, path)?;
-            let (parent, name) = match fsys::open_parent(ws.root(), &path.0) {
+            let (parent, name) = match sys::open_parent(ws.root(), &path.0) {
                 Ok(v) => v,
                 Err(e) if check::missing(&e) => continue,
                 Err(e) => return Err(TxnError::io("open parent of", path, e)),
             };
             let slot_name = slot.to_string().into_bytes();
-            match fsys::rename_noreplace(parent.as_fd(), name, self.stash()?.as_fd(), &slot_name) {
+            match sys::rename_noreplace(parent.as_fd(), name, self.stash()?.as_fd(), &slot_name) {
                 Ok(()) => {
                     pending.insert(path.split().map(|(p, _)| p).unwrap_or_default());
                 }
-                Err(e) if fsys::is_enoent(&e) => {}
+                Err(e) if sys::is_enoent(&e) => {}
                 Err(e) => return Err(TxnError::io("stash", path, e)),
             }
             hit(|| format!("commit.stash.{k}"));
@@ -273,7 +277,7 @@ impl Run<'_> {
         for dir in &pending {
             sync_dir(ws, dir)?;
         }
-        fsys::fsync(self.stash()?.as_fd()).ctx("fsync", &stash_rel)?;
+        sys::fsync(self.stash()?.as_fd()).ctx("fsync", &stash_rel)?;
         hit(|| "commit.stash_synced".into());
 
         // Step 6: the durable phase marker.
@@ -293,17 +297,17 @@ impl Run<'_> {
             match step {
                 Step::Mkdir { path, meta } => {
                     let (parent, name) = parent_of(ws, path)?;
-                    fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)?;
+                    attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)?;
                 }
                 Step::SetMeta { path, meta, .. } => {
                     let Some((parent, name)) = split_open(ws, path)? else {
                         continue;
                     };
-                    let is_dir = fsys::lstat(parent.as_fd(), name)
+                    let is_dir = sys::lstat(parent.as_fd(), name)
                         .ctx("stat", path)?
-                        .is_some_and(|st| fsys::file_type(&st) == libc::S_IFDIR);
+                        .is_some_and(|st| sys::file_type(&st) == libc::S_IFDIR);
                     if is_dir {
-                        fsys::set_times(parent.as_fd(), name, meta.atime, meta.mtime)
+                        sys::set_times(parent.as_fd(), name, meta.atime, meta.mtime)
                             .ctx("set times of", path)?;
                     }
                 }
@@ -374,17 +378,17 @@ impl Run<'_> {
                         io::Error::from_raw_os_error(libc::ENOENT),
                     )
                 })?;
-                fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+                attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
             }
             Step::Unstash { slot, .. } => {
                 let (parent, name) = parent_of(ws, path)?;
                 let slot_name = slot.to_string().into_bytes();
-                fsys::rename_noreplace(self.stash()?.as_fd(), &slot_name, parent.as_fd(), name)
+                sys::rename_noreplace(self.stash()?.as_fd(), &slot_name, parent.as_fd(), name)
                     .ctx("move into place", path)
             }
             Step::Mkdir { .. } => {
                 let (parent, name) = parent_of(ws, path)?;
-                fsys::mkdir(parent.as_fd(), name, 0o700).ctx("create directory", path)
+                sys::mkdir(parent.as_fd(), name, 0o700).ctx("create directory", path)
             }
             Step::File { blob, meta, .. } => {
                 let n = self.write_file(k, path, *blob, meta)?;
@@ -393,13 +397,13 @@ impl Run<'_> {
             }
             Step::Symlink { target, meta, .. } => {
                 let (parent, name) = parent_of(ws, path)?;
-                fsys::symlink(target, parent.as_fd(), name).ctx("create symlink", path)?;
-                fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+                sys::symlink(target, parent.as_fd(), name).ctx("create symlink", path)?;
+                attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
             }
             Step::Hardlink { to, .. } => {
                 let (parent, name) = parent_of(ws, path)?;
                 let (tp, tn) = parent_of(ws, to)?;
-                fsys::link(tp.as_fd(), tn, parent.as_fd(), name).ctx("link", path)
+                sys::link(tp.as_fd(), tn, parent.as_fd(), name).ctx("link", path)
             }
             Step::Special {
                 kind, rdev, meta, ..
@@ -411,8 +415,8 @@ impl Run<'_> {
                     SpecialKind::Char => libc::S_IFCHR,
                     SpecialKind::Block => libc::S_IFBLK,
                 };
-                fsys::mknod(parent.as_fd(), name, ty | 0o600, *rdev).ctx("create", path)?;
-                fsys::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+                sys::mknod(parent.as_fd(), name, ty | 0o600, *rdev).ctx("create", path)?;
+                attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
             }
         }
     }
@@ -439,10 +443,10 @@ impl Run<'_> {
         let tmp = format!("t{k}").into_bytes();
         let stash = self.stash()?.as_fd();
         let tmp_rel = stash_path(self.id, &tmp);
-        let out = match fsys::create_file(stash, &tmp) {
+        let out = match sys::create_file(stash, &tmp) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                fsys::unlink(stash, &tmp, false).ctx("remove", &tmp_rel)?;
-                fsys::create_file(stash, &tmp)
+                sys::unlink(stash, &tmp, false).ctx("remove", &tmp_rel)?;
+                sys::create_file(stash, &tmp)
             }
             r => r,
         }
@@ -470,10 +474,10 @@ impl Run<'_> {
                     path: path.clone(),
                 });
             }
-            fsys::set_meta(stash, &tmp, meta).ctx("set metadata of", path)?;
+            attrs::set_meta(stash, &tmp, meta).ctx("set metadata of", path)?;
             // Not fsynced here: step 9 syncs the whole batch before the journal says applied.
             hit(|| format!("commit.build.{k}.written"));
-            fsys::rename_noreplace(stash, &tmp, parent.as_fd(), name)
+            sys::rename_noreplace(stash, &tmp, parent.as_fd(), name)
                 .ctx("move into place", path)?;
             Ok(written)
         })();
@@ -481,7 +485,7 @@ impl Run<'_> {
             Ok(n) => Ok(n),
             Err(e) => {
                 drop(out);
-                let _ = fsys::unlink(stash, &tmp, false);
+                let _ = sys::unlink(stash, &tmp, false);
                 Err(e)
             }
         }

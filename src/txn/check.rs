@@ -12,9 +12,9 @@ use std::fmt;
 use std::io;
 use std::os::fd::AsFd;
 
-use super::fsys;
 use super::plan::{Expect, Layout, Loc, Plan, RelPath, Step};
 use super::{IoCtx, TxnError, Workspace};
+use crate::sys;
 
 /// A path where the workspace no longer matches what the overlay saw.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -119,11 +119,11 @@ fn exists(ws: &Workspace, path: &RelPath) -> Result<bool, TxnError> {
 }
 
 /// `lstat` of a workspace path; `None` when nothing (or a non-directory parent) is there.
-pub(crate) fn stat(ws: &Workspace, path: &RelPath) -> Result<Option<libc::stat>, TxnError> {
+pub(crate) fn stat(ws: &Workspace, path: &RelPath) -> Result<Option<sys::Stat>, TxnError> {
     let Some((parent, name)) = split_open(ws, path)? else {
         return Ok(None);
     };
-    fsys::lstat(parent.as_fd(), name).ctx("stat", path)
+    sys::lstat(parent.as_fd(), name).ctx("stat", path)
 }
 
 /// Opens the parent of `path` ("" = the root itself, with an empty name); `None` if a parent
@@ -133,9 +133,9 @@ pub(crate) fn split_open<'p>(
     path: &'p RelPath,
 ) -> Result<Option<(std::os::fd::OwnedFd, &'p [u8])>, TxnError> {
     let r = if path.is_root() {
-        fsys::open_dir(ws.root(), b"", false).map(|fd| (fd, &[][..]))
+        sys::open_dir(ws.root(), b"", false).map(|fd| (fd, &[][..]))
     } else {
-        fsys::open_parent(ws.root(), &path.0)
+        sys::open_parent(ws.root(), &path.0)
     };
     match r {
         Ok(v) => Ok(Some(v)),
@@ -152,7 +152,7 @@ pub(crate) fn missing(e: &io::Error) -> bool {
     )
 }
 
-fn ts_ctime(st: &libc::stat) -> (i64, u32) {
+fn ts_ctime(st: &sys::Stat) -> (i64, u32) {
     (st.st_ctime, st.st_ctime_nsec as u32)
 }
 
@@ -186,7 +186,7 @@ fn violated(ws: &Workspace, path: &RelPath, expect: &Expect) -> Option<String> {
             if ts_ctime(&st) > *t {
                 return Some("was changed outside the view since the overlay read it".into());
             }
-            if fsys::file_type(&st) != libc::S_IFDIR {
+            if sys::file_type(&st) != libc::S_IFDIR {
                 return None;
             }
             match newer_below(ws, path, *t) {
@@ -202,16 +202,16 @@ fn violated(ws: &Workspace, path: &RelPath, expect: &Expect) -> Option<String> {
 fn newer_below(ws: &Workspace, dir: &RelPath, t: (i64, u32)) -> Result<Option<RelPath>, TxnError> {
     let mut todo = vec![dir.clone()];
     while let Some(d) = todo.pop() {
-        let fd = fsys::open_dir(ws.root(), &d.0, false).ctx("open", &d)?;
-        for name in fsys::read_names(fd.as_fd()).ctx("read", &d)? {
+        let fd = sys::open_dir(ws.root(), &d.0, false).ctx("open", &d)?;
+        for name in sys::read_names(fd.as_fd()).ctx("read", &d)? {
             let child = d.join(&name);
-            let Some(st) = fsys::lstat(fd.as_fd(), &name).ctx("stat", &child)? else {
+            let Some(st) = sys::lstat(fd.as_fd(), &name).ctx("stat", &child)? else {
                 continue;
             };
             if ts_ctime(&st) > t {
                 return Ok(Some(child));
             }
-            if fsys::file_type(&st) == libc::S_IFDIR {
+            if sys::file_type(&st) == libc::S_IFDIR {
                 todo.push(child);
             }
         }

@@ -11,9 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{Expect, Meta, Plan, RelPath, SpecialKind, Stamp, Step, Workspace};
 use crate::meta::LogRow;
-use crate::overlay::{
-    Data, Dentry, Ino, Kind, Lower, LowerPath, Node, Overlay, ROOT, Snapshot, Time,
-};
+use crate::overlay::{Data, Dentry, Ino, Kind, Lower, Node, Overlay, ROOT, Snapshot, Time};
 
 /// Builds the plan that makes the workspace equal the view of `snap`. `since` is when the
 /// transaction began: a workspace object the overlay replaces without having copied it up
@@ -49,8 +47,8 @@ struct Builder<'a> {
     lower: &'a Lower,
     since: Time,
     /// Phase 1: pre-commit path, slot, expectation.
-    stash: Vec<(LowerPath, u32, Expect)>,
-    slots: HashMap<LowerPath, u32>,
+    stash: Vec<(RelPath, u32, Expect)>,
+    slots: HashMap<RelPath, u32>,
     build: Vec<Step>,
     links: Vec<Step>,
     dir_meta: Vec<Step>,
@@ -62,7 +60,7 @@ fn t(time: Time) -> (i64, u32) {
     (time.sec, time.nsec)
 }
 
-fn rel(p: &LowerPath) -> RelPath {
+fn rel(p: &RelPath) -> RelPath {
     RelPath(p.0.clone())
 }
 
@@ -94,7 +92,7 @@ fn stamp(n: &Node) -> Expect {
 
 impl Builder<'_> {
     /// Moves the workspace object at `path` (pre-commit) into the stash; returns its slot.
-    fn stash(&mut self, path: &LowerPath, expect: Expect) -> u32 {
+    fn stash(&mut self, path: &RelPath, expect: Expect) -> u32 {
         if let Some(slot) = self.slots.get(path) {
             return *slot;
         }
@@ -104,7 +102,7 @@ impl Builder<'_> {
         slot
     }
 
-    fn lower_has(&self, path: &LowerPath) -> bool {
+    fn lower_has(&self, path: &RelPath) -> bool {
         self.lower.stat(path).ok().flatten().is_some()
     }
 
@@ -130,7 +128,7 @@ impl Builder<'_> {
         }
     }
 
-    fn entry(&mut self, ino: Ino, path: &RelPath, pre: Option<&LowerPath>) {
+    fn entry(&mut self, ino: Ino, path: &RelPath, pre: Option<&RelPath>) {
         let Some(node) = self.nodes.get(&ino).copied() else {
             return;
         };
@@ -429,7 +427,7 @@ fn clear(
 }
 
 /// Where each node of `snap` is in the workspace after the commit: (inode, parent, name, path).
-pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)> {
+pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, RelPath)> {
     let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, Ino)>> = HashMap::new();
     for (dir, name, d) in &snap.dentries {
         if let Dentry::Child(ino) = d {
@@ -437,7 +435,7 @@ pub(super) fn placements(snap: &Snapshot) -> Vec<(Ino, Ino, Vec<u8>, LowerPath)>
         }
     }
     let mut out = Vec::new();
-    let mut stack = vec![(ROOT, LowerPath::default())];
+    let mut stack = vec![(ROOT, RelPath::default())];
     while let Some((dir, at)) = stack.pop() {
         for (name, ino) in dirs.get(&dir).map(Vec::as_slice).unwrap_or(&[]) {
             let path = at.join(name);
@@ -464,15 +462,14 @@ pub fn recover_at_mount(
 /// The engine's view of the workspace the overlay reads, through the same directory fd (the
 /// path may be covered by the view).
 pub fn workspace_of(lower: &Lower, path: &std::path::Path) -> Result<Workspace, super::TxnError> {
-    use std::os::fd::BorrowedFd;
-    // SAFETY: the lower's root fd stays open for the life of `lower`; we only duplicate it.
-    let fd = unsafe { BorrowedFd::borrow_raw(lower.root_fd()) };
-    let owned = fd
-        .try_clone_to_owned()
-        .map_err(|source| super::TxnError::OpenWorkspace {
-            path: path.to_owned(),
-            source,
-        })?;
+    let owned =
+        lower
+            .root()
+            .try_clone_to_owned()
+            .map_err(|source| super::TxnError::OpenWorkspace {
+                path: path.to_owned(),
+                source,
+            })?;
     Workspace::from_fd(owned, path)
 }
 

@@ -9,11 +9,12 @@
 
 use std::collections::BTreeMap;
 
+use super::attrs;
 use super::check::{split_open, stat};
-use super::fsys;
 use super::plan::{Layout, Loc, Meta, Plan, RelPath, Step, split};
 use super::{IoCtx, TxnError, Workspace};
 use crate::meta::Db;
+use crate::sys;
 
 /// The journal body of a commit.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -103,7 +104,7 @@ impl Journal {
                 continue;
             }
             if let Some(st) = stat(ws, &d)?
-                && fsys::file_type(&st) == libc::S_IFDIR
+                && sys::file_type(&st) == libc::S_IFDIR
             {
                 dir_times.insert(d, times(&st));
             }
@@ -136,7 +137,7 @@ impl Journal {
 }
 
 /// (atime, mtime) of a `stat`.
-pub(crate) fn times(st: &libc::stat) -> Times {
+pub(crate) fn times(st: &sys::Stat) -> Times {
     (
         (st.st_atime, st.st_atime_nsec as u32),
         (st.st_mtime, st.st_mtime_nsec as u32),
@@ -148,7 +149,7 @@ fn read_meta(ws: &Workspace, path: &RelPath, xattrs: bool) -> Result<Option<Meta
     let Some((parent, name)) = split_open(ws, path)? else {
         return Ok(None);
     };
-    Ok(fsys::read_meta(parent.as_fd(), name, xattrs)
+    Ok(attrs::read_meta(parent.as_fd(), name, xattrs)
         .ctx("read metadata of", path)?
         .map(|(m, _)| m))
 }

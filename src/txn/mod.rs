@@ -18,12 +18,12 @@
 //! when told), blobs' lifetime (see `store`), SQL (see `meta`).
 
 mod apply;
+mod attrs;
 mod check;
 mod checkpoint;
 mod commit;
 pub(crate) mod failpoint;
 mod fsck;
-mod fsys;
 mod journal;
 mod partial;
 mod plan;
@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 
 use crate::meta::MetaError;
 use crate::store::{BlobId, StoreError};
+use crate::sys;
 
 /// Errors of the commit engine.
 #[derive(Debug, thiserror::Error)]
@@ -168,8 +169,8 @@ impl Workspace {
             root,
             path: path.to_owned(),
         };
-        match fsys::lstat(ws.root(), b"") {
-            Ok(Some(st)) if fsys::file_type(&st) == libc::S_IFDIR => Ok(ws),
+        match sys::lstat(ws.root(), b"") {
+            Ok(Some(st)) if sys::file_type(&st) == libc::S_IFDIR => Ok(ws),
             Ok(_) => Err(TxnError::OpenWorkspace {
                 path: path.to_owned(),
                 source: io::Error::from_raw_os_error(libc::ENOTDIR),
@@ -191,10 +192,7 @@ impl Workspace {
     }
 }
 
-/// The name of commit `id`'s stash directory in the workspace root.
-pub(crate) fn stash_name(id: u64) -> Vec<u8> {
-    format!("{STASH_PREFIX}{id}").into_bytes()
-}
+pub(crate) use crate::sys::stash_name;
 
 #[cfg(test)]
 mod tests;

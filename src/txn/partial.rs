@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::commit::{CommitError, CommitOutcome, log_commit, mark_started, placements, since};
 use super::plan::prefix_ends;
 use crate::overlay::{
-    Change, Data, Dentry, Ino, Invalidation, Kind, Lower, LowerPath, Node, Origin, Overlay, ROOT,
+    Change, Data, Dentry, Ino, Invalidation, Kind, Lower, Node, Origin, Overlay, ROOT, RelPath,
     Snapshot, Time, stamp_of,
 };
 
@@ -118,7 +118,7 @@ impl Filter {
     }
 
     /// Which patterns match nothing among `paths`.
-    fn unmatched<'a>(&'a self, paths: &[&LowerPath]) -> Vec<&'a [u8]> {
+    fn unmatched<'a>(&'a self, paths: &[&RelPath]) -> Vec<&'a [u8]> {
         self.patterns
             .iter()
             .filter(|p| !paths.iter().any(|q| self.matches_one(p, &q.0)))
@@ -126,7 +126,7 @@ impl Filter {
             .collect()
     }
 
-    fn matches(&self, path: &LowerPath) -> bool {
+    fn matches(&self, path: &RelPath) -> bool {
         self.matches_bytes(&path.0)
     }
 
@@ -168,15 +168,15 @@ pub(super) struct Unit {
     /// The entry's key in the snapshot.
     pub(super) key: (Ino, Vec<u8>),
     /// The path in the view.
-    pub(super) path: LowerPath,
+    pub(super) path: RelPath,
     pub(super) ino: Option<Ino>,
     /// The unit of the directory entry that holds it (none: the root).
     parent: Option<usize>,
     kind: UnitKind,
     /// Workspace paths a commit of this entry moves away (stashes).
-    moves: Vec<LowerPath>,
+    moves: Vec<RelPath>,
     /// Workspace paths the entry reads (origin, unchanged bytes, merged directory).
-    reads: Vec<LowerPath>,
+    reads: Vec<RelPath>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,10 +199,10 @@ pub struct Split {
     /// The overlay that stays.
     pub rest: Snapshot,
     /// The view paths whose changes go (selected entries and directories made for them).
-    pub paths: HashSet<LowerPath>,
+    pub paths: HashSet<RelPath>,
     /// Directories the view created that a commit makes and that keep unselected entries:
     /// afterwards the overlay merges the new workspace directory (inode, path).
-    pub made_dirs: Vec<(Ino, LowerPath)>,
+    pub made_dirs: Vec<(Ino, RelPath)>,
 }
 
 /// Whether the split is for a commit (directories on the way are published) or an abort.
@@ -221,7 +221,7 @@ pub(super) fn units(snap: &Snapshot) -> Vec<Unit> {
     }
     let mut out: Vec<Unit> = Vec::new();
     let root_merge = nodes.get(&ROOT).and_then(|n| n.merge.clone());
-    let mut stack = vec![(ROOT, LowerPath::default(), root_merge, None::<usize>)];
+    let mut stack = vec![(ROOT, RelPath::default(), root_merge, None::<usize>)];
     while let Some((dir, at, merge, parent)) = stack.pop() {
         for (name, d) in dirs.get(&dir).map(Vec::as_slice).unwrap_or(&[]) {
             let path = at.join(name);
@@ -247,8 +247,8 @@ pub(super) fn units(snap: &Snapshot) -> Vec<Unit> {
                         (Kind::Dir, false, Some(_)) => UnitKind::DirMoved,
                         _ => UnitKind::Other,
                     };
-                    let mut moves: Vec<LowerPath> = Vec::new();
-                    let mut reads: Vec<LowerPath> = Vec::new();
+                    let mut moves: Vec<RelPath> = Vec::new();
+                    let mut reads: Vec<RelPath> = Vec::new();
                     if kind != UnitKind::DirInPlace {
                         moves.extend(pre.clone());
                         moves.extend(origin.clone());
@@ -304,7 +304,7 @@ pub fn split(
 ) -> Result<Split, String> {
     let units = units(snap);
     let n = units.len();
-    let paths: Vec<&LowerPath> = units.iter().map(|u| &u.path).collect();
+    let paths: Vec<&RelPath> = units.iter().map(|u| &u.path).collect();
     let unmatched = filter.unmatched(&paths);
     if !unmatched.is_empty() {
         return Err(format!(
@@ -524,7 +524,7 @@ pub fn split(
 
 /// Calls `found` with the inode of every workspace file at or under `path` that has more
 /// than one name.
-fn linked_inodes(lower: &Lower, path: &LowerPath, found: &mut dyn FnMut(u64)) {
+fn linked_inodes(lower: &Lower, path: &RelPath, found: &mut dyn FnMut(u64)) {
     let Ok(Some(st)) = lower.stat(path) else {
         return;
     };
@@ -556,7 +556,7 @@ fn reads_moved(node: &Node, moved: &HashSet<&[u8]>) -> bool {
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
     rest: Snapshot,
-    made_dirs: Vec<(Ino, LowerPath)>,
+    made_dirs: Vec<(Ino, RelPath)>,
 }
 
 /// The changes a partial commit or abort of `filter` would take, without doing it.
@@ -630,7 +630,7 @@ pub fn commit_paths(
 fn install(
     ov: &mut Overlay,
     mut pending: Pending,
-    placed: &[(Ino, Ino, Vec<u8>, LowerPath)],
+    placed: &[(Ino, Ino, Vec<u8>, RelPath)],
     journal: u64,
 ) -> Result<Invalidation, CommitError> {
     for (ino, path) in &pending.made_dirs {
@@ -709,11 +709,11 @@ mod tests {
     #[test]
     fn a_path_takes_its_subtree_and_a_glob_its_matches_descendants() {
         let f = Filter::new(&["src".into(), "docs/*.md".into()]).expect("valid patterns");
-        assert!(f.matches(&LowerPath(b"src".to_vec())));
-        assert!(f.matches(&LowerPath(b"src/a/b".to_vec())));
-        assert!(!f.matches(&LowerPath(b"srcx".to_vec())));
-        assert!(f.matches(&LowerPath(b"docs/a.md".to_vec())));
-        assert!(!f.matches(&LowerPath(b"docs/a.txt".to_vec())));
+        assert!(f.matches(&RelPath(b"src".to_vec())));
+        assert!(f.matches(&RelPath(b"src/a/b".to_vec())));
+        assert!(!f.matches(&RelPath(b"srcx".to_vec())));
+        assert!(f.matches(&RelPath(b"docs/a.md".to_vec())));
+        assert!(!f.matches(&RelPath(b"docs/a.txt".to_vec())));
         assert!(Filter::new(&["/etc".into()]).is_err());
         assert!(Filter::new(&["a/../b".into()]).is_err());
         assert!(Filter::new(&[".".into()]).is_err());

@@ -14,172 +14,17 @@
 //!
 //! Deliberately not here: touching the file system (see `apply` and `check`).
 
-use std::collections::{HashMap, HashSet};
-use std::fmt;
-
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::{HashMap, HashSet};
 
 use super::TxnError;
 use crate::store::BlobId;
 
-/// The name prefix of a commit's stash directory in the workspace root; reserved.
-pub const STASH_PREFIX: &str = ".ftsb-fs-stash-";
-
-/// A path relative to the workspace root, as raw bytes (no leading '/', never "..", "" = the root).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct RelPath(pub Vec<u8>);
-
-impl RelPath {
-    /// The path of `text`'s bytes.
-    pub fn new(text: impl AsRef<[u8]>) -> RelPath {
-        RelPath(text.as_ref().to_vec())
-    }
-
-    /// Whether this is the workspace root.
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The parent directory and the last component; `None` for the root.
-    pub fn split(&self) -> Option<(RelPath, &[u8])> {
-        split(&self.0).map(|(p, n)| (RelPath(p.to_vec()), n))
-    }
-
-    /// `self/name`.
-    pub fn join(&self, name: &[u8]) -> RelPath {
-        RelPath(join(&self.0, name))
-    }
-
-    /// The components of the path (none for the root).
-    pub fn components(&self) -> impl Iterator<Item = &[u8]> {
-        self.0.split(|&b| b == b'/').filter(|c| !c.is_empty())
-    }
-
-    /// How many components the path has (0 for the root).
-    pub fn depth(&self) -> usize {
-        self.components().count()
-    }
-}
-
-pub(crate) fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
-    if path.is_empty() {
-        return None;
-    }
-    Some(match path.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&path[..i], &path[i + 1..]),
-        None => (&[][..], path),
-    })
-}
-
-pub(crate) fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(dir.len() + 1 + name.len());
-    out.extend_from_slice(dir);
-    if !dir.is_empty() {
-        out.push(b'/');
-    }
-    out.extend_from_slice(name);
-    out
-}
-
-/// Whether `anc` is a proper ancestor of `path` (the root is everyone's ancestor but its own).
-pub(crate) fn is_ancestor(anc: &[u8], path: &[u8]) -> bool {
-    if anc.is_empty() {
-        return !path.is_empty();
-    }
-    path.len() > anc.len() && path.starts_with(anc) && path[anc.len()] == b'/'
-}
-
-/// The ends of every prefix of `path` that is a whole path, longest first (`path` itself first).
-pub(crate) fn prefix_ends(path: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(path.len()).chain(
-        path.iter()
-            .enumerate()
-            .rev()
-            .filter(|(_, b)| **b == b'/')
-            .map(|(i, _)| i),
-    )
-}
-
-impl fmt::Display for RelPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str(".")
-        } else {
-            f.write_str(&encode_text(&self.0))
-        }
-    }
-}
-
-impl fmt::Debug for RelPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", encode_text(&self.0))
-    }
-}
-
-impl Serialize for RelPath {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        text_bytes::serialize(&self.0, s)
-    }
-}
-
-impl<'de> Deserialize<'de> for RelPath {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RelPath, D::Error> {
-        text_bytes::deserialize(d).map(RelPath)
-    }
-}
-
-/// Bytes as text: UTF-8 passes through, `%` and every byte that is not UTF-8 become `%XX`.
-pub(crate) fn encode_text(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c == '%' {
-                out.push_str("%25");
-            } else {
-                out.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The inverse of [`encode_text`].
-pub(crate) fn decode_text(text: &str) -> Result<Vec<u8>, String> {
-    let raw = text.as_bytes();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            let hex = raw
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("bad escape at byte {i} of {text:?}"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-mod text_bytes {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&encode_text(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = String::deserialize(d)?;
-        decode_text(&s).map_err(serde::de::Error::custom)
-    }
-}
+pub use crate::sys::STASH_PREFIX;
+pub use crate::sys::path::RelPath;
+pub(crate) use crate::sys::path::{
+    decode_text, encode_text, is_ancestor, prefix_ends, split, text_bytes,
+};
 
 mod text_xattrs {
     use super::*;

@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use super::partial::{Filter, Purpose, Unit, split, units};
 use super::writers::Touch;
 use super::{CheckpointError, checkpoint, load};
-use crate::overlay::{Dentry, Ino, Invalidation, LowerPath, Node, Overlay, ROOT, Snapshot};
+use crate::overlay::{Dentry, Ino, Invalidation, Node, Overlay, ROOT, RelPath, Snapshot};
 
 /// What [`rollback_session`] did.
 #[derive(Debug, Default)]
@@ -57,7 +57,7 @@ pub fn rollback_session(
     };
     let cur = ov.seal()?;
     let (cur_units, old_units) = (units(&cur), units(&old));
-    let paths_of = |touches: &HashSet<Touch>| -> BTreeSet<LowerPath> {
+    let paths_of = |touches: &HashSet<Touch>| -> BTreeSet<RelPath> {
         let mut out = BTreeSet::new();
         for (units, snap) in [(&cur_units, &cur), (&old_units, &old)] {
             for t in touches {
@@ -68,8 +68,7 @@ pub fn rollback_session(
     };
     let own_paths = paths_of(own);
     let other_paths = paths_of(others);
-    let mut conflicts: BTreeSet<LowerPath> =
-        own_paths.intersection(&other_paths).cloned().collect();
+    let mut conflicts: BTreeSet<RelPath> = own_paths.intersection(&other_paths).cloned().collect();
     // A node another writer wrote that has no name any more lost it to a rename or unlink
     // whose path is not known from the node: every name the session changed may be where
     // that writer's data was, so none of them is reverted.
@@ -87,10 +86,10 @@ pub fn rollback_session(
     // What reverting each path takes along, in either state (`None`: it cannot be split off).
     // What reverting `p` takes along, to a fixpoint: what goes with it in either state, and
     // every current name of a node the checkpoint puts back (the same node wherever it is).
-    let closure = |p: &LowerPath| -> Option<BTreeSet<LowerPath>> {
+    let closure = |p: &RelPath| -> Option<BTreeSet<RelPath>> {
         let mut out = BTreeSet::from([p.clone()]);
         loop {
-            let list: Vec<LowerPath> = out.iter().cloned().collect();
+            let list: Vec<RelPath> = out.iter().cloned().collect();
             let mut next = out.clone();
             for (units, snap) in [(&cur_units, &cur), (&old_units, &old)] {
                 if let Some(f) = matching(units, &list) {
@@ -114,14 +113,14 @@ pub fn rollback_session(
             out = next;
         }
     };
-    let closures: HashMap<LowerPath, Option<BTreeSet<LowerPath>>> = own_paths
+    let closures: HashMap<RelPath, Option<BTreeSet<RelPath>>> = own_paths
         .difference(&conflicts)
         .map(|p| (p.clone(), closure(p)))
         .collect();
     // A path is a conflict when its revert would take along another writer's path or a
     // conflict: to a fixpoint, since each new conflict may catch more.
     loop {
-        let caught: Vec<LowerPath> = closures
+        let caught: Vec<RelPath> = closures
             .iter()
             .filter(|(p, _)| !conflicts.contains(*p))
             .filter(|(p, c)| match c {
@@ -137,12 +136,12 @@ pub fn rollback_session(
         }
         conflicts.extend(caught);
     }
-    let revert: Vec<LowerPath> = closures
+    let revert: Vec<RelPath> = closures
         .keys()
         .filter(|p| !conflicts.contains(*p))
         .cloned()
         .collect();
-    let reverted_paths: Vec<LowerPath> = revert
+    let reverted_paths: Vec<RelPath> = revert
         .iter()
         .filter_map(|p| closures.get(p).and_then(Option::as_ref))
         .flatten()
@@ -151,13 +150,13 @@ pub fn rollback_session(
         .cloned()
         .collect();
     let mut result = SessionRollback {
-        reverted: reverted_paths.iter().map(LowerPath::display).collect(),
-        conflicts: conflicts.iter().map(LowerPath::display).collect(),
+        reverted: reverted_paths.iter().map(RelPath::display).collect(),
+        conflicts: conflicts.iter().map(RelPath::display).collect(),
         invalidation: Invalidation::default(),
     };
     // The whole closure goes, in both states, so the checkpoint's side of every path taken
     // along comes back too.
-    let revert: Vec<LowerPath> = reverted_paths.clone();
+    let revert: Vec<RelPath> = reverted_paths.clone();
     let rest_cur = match matching(&cur_units, &revert) {
         Some(f) => {
             split(&cur, ov.lower(), &f, Purpose::Abort)
@@ -191,13 +190,13 @@ pub fn rollback_session(
 }
 
 /// Whether `path` is `root` or below it.
-fn under(path: &LowerPath, root: &LowerPath) -> bool {
+fn under(path: &RelPath, root: &RelPath) -> bool {
     path.0 == root.0 || (path.0.starts_with(&root.0) && path.0.get(root.0.len()) == Some(&b'/'))
 }
 
 /// The paths a touch names in one state of the overlay: for a node, its names and the
 /// workspace path it was copied up from (a node whose names are all gone still counts there).
-fn touch_paths(units: &[Unit], snap: &Snapshot, t: &Touch) -> Vec<LowerPath> {
+fn touch_paths(units: &[Unit], snap: &Snapshot, t: &Touch) -> Vec<RelPath> {
     match t {
         Touch::Node(ino) => units
             .iter()
@@ -215,7 +214,7 @@ fn touch_paths(units: &[Unit], snap: &Snapshot, t: &Touch) -> Vec<LowerPath> {
                 return vec![u.path.clone()];
             }
             if *dir == ROOT {
-                return vec![LowerPath(name.clone())];
+                return vec![RelPath(name.clone())];
             }
             units
                 .iter()
@@ -228,7 +227,7 @@ fn touch_paths(units: &[Unit], snap: &Snapshot, t: &Touch) -> Vec<LowerPath> {
 
 /// A literal filter of those of `paths` that have an entry (at or below them) among `units`;
 /// `None` when none has.
-fn matching(units: &[Unit], paths: &[LowerPath]) -> Option<Filter> {
+fn matching(units: &[Unit], paths: &[RelPath]) -> Option<Filter> {
     let kept: Vec<Vec<u8>> = paths
         .iter()
         .filter(|p| {

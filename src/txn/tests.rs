@@ -95,18 +95,9 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
 }
 
 fn xattr_get(p: &Path) -> Option<Vec<u8>> {
-    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path");
-    let mut buf = vec![0u8; 256];
-    // SAFETY: both strings are NUL-terminated and `buf` is writable for its length.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            c"user.t".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    (n >= 0).then(|| buf[..n as usize].to_vec())
+    let dir = sys::open_dir_path(p.parent().expect("parent")).expect("open parent");
+    let name = p.file_name().expect("name").as_bytes();
+    sys::xattr(dir.as_fd(), name, b"user.t").ok().flatten()
 }
 
 fn meta(mode: u32, t: i64) -> Meta {
@@ -573,9 +564,9 @@ fn remove_tree_removes_deep_read_only_trees() {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o500)).expect("chmod");
     let root = std::fs::File::open(dir.path()).expect("open");
     use std::os::fd::AsFd;
-    fsys::remove_tree(root.as_fd(), b"top").expect("remove");
+    sys::remove_tree(root.as_fd(), b"top").expect("remove");
     assert!(!dir.path().join("top").exists());
-    fsys::remove_tree(root.as_fd(), b"top").expect("nothing there is fine");
+    sys::remove_tree(root.as_fd(), b"top").expect("nothing there is fine");
 }
 
 #[test]
@@ -682,9 +673,9 @@ fn paths_longer_than_path_max_work() {
     assert!(file.0.len() > 2 * libc::PATH_MAX as usize);
     let plan = Plan { steps };
     let applied = apply(&e.ws, &e.blobs, &e.db, &plan, false).expect("apply");
-    let (parent, name) = fsys::open_parent(e.ws.root(), &file.0).expect("walk down");
+    let (parent, name) = sys::open_parent(e.ws.root(), &file.0).expect("walk down");
     use std::os::fd::AsFd;
-    let st = fsys::lstat(parent.as_fd(), name)
+    let st = sys::lstat(parent.as_fd(), name)
         .expect("stat")
         .expect("the file is there");
     assert_eq!(st.st_size, 9);

@@ -11,13 +11,14 @@ use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 
 use super::apply::{flush_below, sync_dir, sync_object};
+use super::attrs;
 use super::check::{missing, split_open};
 use super::failpoint::hit;
-use super::fsys;
 use super::journal::{self, Journal};
 use super::plan::{RelPath, Step};
 use super::{IoCtx, TxnError, Workspace, stash_name};
 use crate::meta::{Db, JournalState};
+use crate::sys;
 
 /// What [`recover`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -72,7 +73,7 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
     }
     // Step 11: the stash goes, with what the commit removed or replaced.
     let stash_rel = RelPath(stash_name(journal_id));
-    fsys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
+    sys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
     hit(|| "commit.finish.stash_removed".into());
     // Step 12: the root's times, which the stash moved.
     if let Some(text) = db.kv_get(&journal::key_root_times(journal_id))? {
@@ -81,7 +82,7 @@ pub fn finish(ws: &Workspace, db: &Db, journal_id: u64) -> Result<(), TxnError> 
                 id: journal_id,
                 reason: format!("bad root times {text:?}: {e}"),
             })?;
-        fsys::set_times(ws.root(), b"", atime, mtime).ctx("set times of", &RelPath::default())?;
+        sys::set_times(ws.root(), b"", atime, mtime).ctx("set times of", &RelPath::default())?;
     }
     sync_dir(ws, &RelPath::default())?;
     hit(|| "commit.finish.synced".into());
@@ -111,7 +112,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
         None => steps.len(),
     };
     let stash_rel = RelPath(stash_name(id));
-    let stash = match fsys::open_dir(ws.root(), &stash_rel.0, true) {
+    let stash = match sys::open_dir(ws.root(), &stash_rel.0, true) {
         Ok(fd) => Some(fd),
         Err(e) if missing(&e) => None,
         Err(e) => return Err(TxnError::io("open", &stash_rel, e)),
@@ -121,7 +122,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
             return Ok(false);
         };
         let name = slot.to_string().into_bytes();
-        Ok(fsys::lstat(stash.as_fd(), &name)
+        Ok(sys::lstat(stash.as_fd(), &name)
             .ctx("stat", &stash_rel.join(&name))?
             .is_some())
     };
@@ -139,13 +140,13 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
                     if let Some(stash) = &stash
                         && !in_stash(*slot)?
                         && let Some((parent, name)) = split_open(ws, path)?
-                        && fsys::lstat(parent.as_fd(), name)
+                        && sys::lstat(parent.as_fd(), name)
                             .ctx("stat", path)?
                             .is_some()
                     {
                         flush_below(ws, &mut pending, path)?;
                         let slot_name = slot.to_string().into_bytes();
-                        fsys::rename_noreplace(parent.as_fd(), name, stash.as_fd(), &slot_name)
+                        sys::rename_noreplace(parent.as_fd(), name, stash.as_fd(), &slot_name)
                             .ctx("move back into the stash", path)?;
                         pending.insert(path.split().map(|(p, _)| p).unwrap_or_default());
                     }
@@ -154,7 +155,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
                     if let Some(old) = journal.old_meta.get(&k)
                         && let Some((parent, name)) = split_open(ws, path)?
                     {
-                        match fsys::set_meta(parent.as_fd(), name, old) {
+                        match attrs::set_meta(parent.as_fd(), name, old) {
                             Ok(()) => {
                                 pending.insert(path.clone());
                             }
@@ -175,7 +176,7 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
             sync_object(ws, p)?;
         }
         if let Some(stash) = &stash {
-            fsys::fsync(stash.as_fd()).ctx("fsync", &stash_rel)?;
+            sys::fsync(stash.as_fd()).ctx("fsync", &stash_rel)?;
         }
         db.kv_set(&journal::key_unbuilt(id), "1")?;
         db.barrier()?;
@@ -190,21 +191,21 @@ pub(crate) fn undo(ws: &Workspace, db: &Db, id: u64, journal: &Journal) -> Resul
             && in_stash(*slot)?
         {
             let (parent, name) =
-                fsys::open_parent(ws.root(), &path.0).ctx("open parent of", path)?;
+                sys::open_parent(ws.root(), &path.0).ctx("open parent of", path)?;
             let slot_name = slot.to_string().into_bytes();
-            fsys::rename_noreplace(stash.as_fd(), &slot_name, parent.as_fd(), name)
+            sys::rename_noreplace(stash.as_fd(), &slot_name, parent.as_fd(), name)
                 .ctx("move back", path)?;
         }
         hit(|| format!("recover.undo.{k}"));
     }
     // U4.
     drop(stash);
-    fsys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
+    sys::remove_tree(ws.root(), &stash_rel.0).ctx("remove", &stash_rel)?;
     hit(|| "recover.undo.stash_removed".into());
     // U5: directory times, then everything durable.
     for (dir, (atime, mtime)) in &journal.dir_times {
         if let Some((parent, name)) = split_open(ws, dir)? {
-            match fsys::set_times(parent.as_fd(), name, *atime, *mtime) {
+            match sys::set_times(parent.as_fd(), name, *atime, *mtime) {
                 Ok(()) => {}
                 Err(e) if missing(&e) => {}
                 Err(e) => return Err(TxnError::io("restore times of", dir, e)),
@@ -227,7 +228,7 @@ fn remove_placed(ws: &Workspace, path: &RelPath, is_dir: bool) -> Result<(), Txn
     let Some((parent, name)) = split_open(ws, path)? else {
         return Ok(());
     };
-    match fsys::unlink(parent.as_fd(), name, is_dir) {
+    match sys::unlink(parent.as_fd(), name, is_dir) {
         Ok(()) => Ok(()),
         Err(e) if missing(&e) => Ok(()),
         Err(e)

@@ -3,9 +3,8 @@
 //! fingerprint of the workspace that changes if anything in it changes (invariant 1).
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -183,53 +182,29 @@ pub fn read_file(file: &fs::File) -> Vec<u8> {
     }
 }
 
-fn cpath(path: &Path) -> CString {
-    CString::new(path.as_os_str().as_bytes()).expect("no NUL in test paths")
+/// The parent directory of `path`, open, and the last component.
+fn parent_of(path: &Path) -> (std::os::fd::OwnedFd, Vec<u8>) {
+    let parent = path.parent().expect("test paths have a parent");
+    let name = path.file_name().expect("test paths have a name");
+    let dir = crate::sys::open_dir_path(parent)
+        .unwrap_or_else(|e| panic!("open {}: {e}", parent.display()));
+    (dir, name.as_encoded_bytes().to_vec())
 }
 
 /// The `user.` extended attributes of `path` (not following a symlink).
 pub fn lxattrs(path: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let c = cpath(path);
-    let mut names = vec![0u8; 4096];
-    // SAFETY: `c` is NUL-terminated and `names` is writable for its length.
-    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
-    assert!(n >= 0, "llistxattr {}", path.display());
-    names.truncate(n as usize);
-    let mut out = BTreeMap::new();
-    for name in names.split(|b| *b == 0).filter(|n| n.starts_with(b"user.")) {
-        let cname = CString::new(name).expect("xattr names have no NUL");
-        let mut value = vec![0u8; 4096];
-        // SAFETY: both names are NUL-terminated and `value` is writable for its length.
-        let n = unsafe {
-            libc::lgetxattr(
-                c.as_ptr(),
-                cname.as_ptr(),
-                value.as_mut_ptr().cast(),
-                value.len(),
-            )
-        };
-        assert!(n >= 0, "lgetxattr {}", path.display());
-        value.truncate(n as usize);
-        out.insert(name.to_vec(), value);
-    }
-    out
+    let (dir, name) = parent_of(path);
+    let mut all = crate::sys::xattrs(dir.as_fd(), &name)
+        .unwrap_or_else(|e| panic!("xattrs of {}: {e}", path.display()));
+    all.retain(|n, _| n.starts_with(b"user."));
+    all
 }
 
 /// Sets the extended attribute `name` of the workspace file `path`.
 pub fn set_lxattr(path: &Path, name: &str, value: &[u8]) {
-    let c = cpath(path);
-    let cname = CString::new(name).expect("no NUL");
-    // SAFETY: both names are NUL-terminated and `value` is readable for its length.
-    let ret = unsafe {
-        libc::lsetxattr(
-            c.as_ptr(),
-            cname.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    assert_eq!(ret, 0, "lsetxattr {}", path.display());
+    let (dir, file) = parent_of(path);
+    crate::sys::set_xattr(dir.as_fd(), &file, name.as_bytes(), value)
+        .unwrap_or_else(|e| panic!("lsetxattr {}: {e}", path.display()));
 }
 
 /// A fingerprint of the tree at `root`: per path, its type, mode, owner, size, mtime, ctime,

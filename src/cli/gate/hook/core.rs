@@ -531,29 +531,16 @@ fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
             ));
         }
     };
-    let r = client
-        .call(&Request::Info)
-        .map_err(|e| format!("the daemon of {} does not answer: {e}", ws.display()))?;
-    let info = match (r.ok, r.result) {
-        (true, Some(v)) => v,
-        _ => {
-            return Err(format!(
-                "the daemon of {} refused to say where its view is: {}",
-                ws.display(),
-                r.error.unwrap_or_default()
-            ));
-        }
-    };
-    let path = |k: &str| -> Result<PathBuf, Reason> {
-        info[k]
-            .as_str()
-            .map(|s| normalize(Path::new(s)))
-            .ok_or_else(|| format!("the daemon's answer has no {k}"))
-    };
+    let info: crate::control::reply::Info = client.call(&Request::Info).map_err(|e| {
+        format!(
+            "the daemon of {} does not say where its view is: {e}",
+            ws.display()
+        )
+    })?;
     Ok(Some(Mount {
-        workspace: path("workspace")?,
-        view: path("view")?,
-        store: path("store")?,
+        workspace: normalize(&info.workspace),
+        view: normalize(&info.view),
+        store: normalize(&info.store),
     }))
 }
 

@@ -147,7 +147,8 @@ pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
 
 fn report(file: &Path, changed: bool, json: bool) {
     if json {
-        print_json(&json!({ "settings": file, "changed": changed }));
+        // A JSON value always serializes; a failed write fails the command at its end.
+        let _ = print_json(&json!({ "settings": file, "changed": changed }));
     } else if changed {
         eprintln!("ftsb-fs: hook added to {}", file.display());
     } else {

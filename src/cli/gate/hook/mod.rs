@@ -237,15 +237,19 @@ fn record_refusal(judge: &Judge, call: &Call, answer: &Answer) {
         .split_once(" [")
         .and_then(|(_, rest)| rest.split_once(']'))
         .map(|(id, _)| id.to_owned());
-    let event = serde_json::json!({
-        "kind": "refused",
-        "command": command,
-        "verdict": verdict,
-        "rule": rule,
-        "reason": reason,
-    });
-    if let Ok(mut c) = crate::control::Client::connect(&m.workspace) {
-        let _ = c.call(&crate::control::Request::Record { event });
+    let event = crate::daemon::audit::Event {
+        kind: "refused".into(),
+        command: Some(command.clone()),
+        verdict: Some(verdict.into()),
+        rule,
+        reason: Some(reason.clone()),
+        ..Default::default()
+    };
+    if let Ok(event) = serde_json::to_value(&event)
+        && let Ok(mut c) = crate::control::Client::connect(&m.workspace)
+    {
+        let _ =
+            c.call::<crate::control::reply::Recorded>(&crate::control::Request::Record { event });
     }
 }
 

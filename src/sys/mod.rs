@@ -1,0 +1,470 @@
+//! The one system-call layer for path-relative file-system operations.
+//!
+//! Owns every `*at()` call of the project: the overlay reads the workspace through it (see
+//! `overlay::Lower`), the commit engine changes the workspace through it (see `txn`), and the
+//! store uses its file calls. It is built on `rustix`, whose safe wrappers take borrowed
+//! descriptors and byte paths and return typed errors, so this module has no `unsafe` at all.
+//!
+//! Paths are [`RelPath`]s, relative to an open directory descriptor. [`open_dir`] and
+//! [`open_parent`] walk them one component at a time with `O_NOFOLLOW`, so no call takes a long
+//! path (no `PATH_MAX` limit the native file system does not have) and no symlink is followed.
+//! Extended attributes, which have no `*at()` calls before Linux 6.13, go through
+//! `/proc/self/fd/<dir fd>/<name>`, a path of bounded length.
+//! Every call is retried while it fails with `EINTR`.
+//!
+//! The names starting with [`STASH_PREFIX`] in the workspace root are reserved: a commit's
+//! stash lives there, the view never shows them and no plan may name them.
+//!
+//! Deliberately not here: what an operation means, ordering and durability decisions (see
+//! `txn::apply`), and anything that is not a file-system call.
+
+pub mod path;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::{AtFlags, Dir, Gid, Mode, OFlags, RenameFlags, Timespec, Timestamps, Uid};
+
+pub use path::RelPath;
+pub use rustix::fs::{FileType, OFlags as Open, Stat, StatVfs};
+
+/// The name prefix of a commit's stash directory in the workspace root; reserved.
+pub const STASH_PREFIX: &str = ".ftsb-fs-stash-";
+
+/// Whether `name`, an entry of the workspace root, is reserved for a commit's stash.
+pub fn is_reserved(name: &[u8]) -> bool {
+    name.starts_with(STASH_PREFIX.as_bytes())
+}
+
+/// The name of commit `id`'s stash directory in the workspace root.
+pub fn stash_name(id: u64) -> Vec<u8> {
+    format!("{STASH_PREFIX}{id}").into_bytes()
+}
+
+/// Runs `f` again while it fails with `EINTR`.
+fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Whether `e` is "no such file or directory".
+pub fn is_enoent(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOENT)
+}
+
+/// Whether an error means "there is nothing at that path" (a component is missing or is not a
+/// directory).
+pub fn is_absent(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+/// `AT_EMPTY_PATH` when `name` is empty (the call is about `dir` itself).
+fn empty_flag(name: &[u8]) -> AtFlags {
+    if name.is_empty() {
+        AtFlags::EMPTY_PATH
+    } else {
+        AtFlags::empty()
+    }
+}
+
+/// Opens `name` in `dir` with `flags` (`O_CLOEXEC` and `O_NOFOLLOW` are added).
+pub fn open_at(dir: BorrowedFd<'_>, name: &[u8], flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
+    let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    retry(|| rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode)))
+}
+
+/// Opens the directory at `path` (read-only), following symlinks as `open(2)` does: for the
+/// root of a tree the caller names, before any path-relative call.
+pub fn open_dir_path(path: &std::path::Path) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    retry(|| rustix::fs::open(path, flags, Mode::empty()))
+}
+
+/// Opens the directory `path` (relative to `root`, components joined by '/', "" = `root`
+/// itself), never following a symlink. `O_PATH` unless `readable`.
+pub fn open_dir(root: BorrowedFd<'_>, path: &[u8], readable: bool) -> io::Result<OwnedFd> {
+    let last_flags = OFlags::DIRECTORY
+        | if readable {
+            OFlags::RDONLY
+        } else {
+            OFlags::PATH
+        };
+    if path.is_empty() {
+        return open_at(root, b".", last_flags, 0);
+    }
+    let comps: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+    let mut cur: Option<OwnedFd> = None;
+    for (i, comp) in comps.iter().enumerate() {
+        let flags = if i + 1 == comps.len() {
+            last_flags
+        } else {
+            OFlags::DIRECTORY | OFlags::PATH
+        };
+        let base = cur.as_ref().map_or(root, |fd| fd.as_fd());
+        cur = Some(open_at(base, comp, flags, 0)?);
+    }
+    cur.ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Opens the parent directory of `path` (`O_PATH`) and returns it with the last component.
+pub fn open_parent<'p>(root: BorrowedFd<'_>, path: &'p [u8]) -> io::Result<(OwnedFd, &'p [u8])> {
+    let (parent, name) =
+        path::split(path).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    Ok((open_dir(root, parent, false)?, name))
+}
+
+/// `lstat` of `name` in `dir` ("" = `dir` itself); `None` if nothing is there.
+pub fn lstat(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<Stat>> {
+    let flags = AtFlags::SYMLINK_NOFOLLOW | empty_flag(name);
+    match retry(|| rustix::fs::statat(dir, name, flags)) {
+        Ok(st) => Ok(Some(st)),
+        Err(e) if is_enoent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `lstat` of `name` in `dir`; `None` if a component is missing or not a directory.
+pub fn lstat_if_present(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Option<Stat>> {
+    match retry(|| rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)) {
+        Ok(st) => Ok(Some(st)),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The type bits of a `stat`.
+pub fn file_type(st: &Stat) -> u32 {
+    st.st_mode & libc::S_IFMT
+}
+
+/// The target of symlink `name` in `dir`.
+pub fn read_link(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Vec<u8>> {
+    retry(|| rustix::fs::readlinkat(dir, name, Vec::new())).map(|c| c.into_bytes())
+}
+
+/// The entries of directory `name` in `dir` (without `.` and `..`): name, inode number, type.
+pub fn read_dir(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Vec<(Vec<u8>, u64, FileType)>> {
+    let fd = open_at(dir, name, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+    let mut stream = Dir::new(fd)?;
+    let mut out = Vec::new();
+    while let Some(entry) = stream.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            out.push((name.to_vec(), entry.ino(), entry.file_type()));
+        }
+    }
+    Ok(out)
+}
+
+/// The names in directory `dir` (an open descriptor of any kind), without "." and "..".
+pub fn read_names(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
+    Ok(read_dir(dir, b".")?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect())
+}
+
+/// Renames `from_name` in `from` to `to_name` in `to`, failing with `EEXIST` if the target exists.
+pub fn rename_noreplace(
+    from: BorrowedFd<'_>,
+    from_name: &[u8],
+    to: BorrowedFd<'_>,
+    to_name: &[u8],
+) -> io::Result<()> {
+    retry(|| rustix::fs::renameat_with(from, from_name, to, to_name, RenameFlags::NOREPLACE))
+}
+
+/// Makes `to_name` in `to` a new name of the object `from_name` in `from` (no symlink is followed).
+pub fn link(
+    from: BorrowedFd<'_>,
+    from_name: &[u8],
+    to: BorrowedFd<'_>,
+    to_name: &[u8],
+) -> io::Result<()> {
+    retry(|| rustix::fs::linkat(from, from_name, to, to_name, AtFlags::empty()))
+}
+
+/// Creates directory `name` in `dir`.
+pub fn mkdir(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> io::Result<()> {
+    retry(|| rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(mode)))
+}
+
+/// Creates symlink `name` in `dir` pointing at `target`.
+pub fn symlink(target: &[u8], dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    retry(|| rustix::fs::symlinkat(target, dir, name))
+}
+
+/// Creates a special file `name` in `dir` (`mode` includes the type bits).
+pub fn mknod(dir: BorrowedFd<'_>, name: &[u8], mode: u32, rdev: u64) -> io::Result<()> {
+    let ty = FileType::from_raw_mode(mode);
+    let perm = Mode::from_raw_mode(mode & !libc::S_IFMT);
+    retry(|| rustix::fs::mknodat(dir, name, ty, perm, rdev))
+}
+
+/// Removes `name` from `dir` (`AT_REMOVEDIR` when `is_dir`).
+pub fn unlink(dir: BorrowedFd<'_>, name: &[u8], is_dir: bool) -> io::Result<()> {
+    let flags = if is_dir {
+        AtFlags::REMOVEDIR
+    } else {
+        AtFlags::empty()
+    };
+    retry(|| rustix::fs::unlinkat(dir, name, flags))
+}
+
+/// `fsync` of an open descriptor (not `O_PATH`).
+pub fn fsync(fd: BorrowedFd<'_>) -> io::Result<()> {
+    retry(|| rustix::fs::fsync(fd))
+}
+
+/// `syncfs`: flushes the whole file system `fd` lives on.
+pub fn syncfs(fd: BorrowedFd<'_>) -> io::Result<()> {
+    retry(|| rustix::fs::syncfs(fd))
+}
+
+/// `statvfs` of the file system `fd` lives on.
+pub fn statvfs(fd: BorrowedFd<'_>) -> io::Result<StatVfs> {
+    retry(|| rustix::fs::fstatvfs(fd))
+}
+
+/// Creates a new regular file `name` in `dir` for writing (mode 0600, must not exist).
+pub fn create_file(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<File> {
+    let fd = open_at(
+        dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
+        0o600,
+    )?;
+    Ok(File::from(fd))
+}
+
+fn timespec((sec, nsec): (i64, u32)) -> Timespec {
+    Timespec {
+        tv_sec: sec,
+        tv_nsec: nsec.into(),
+    }
+}
+
+fn timestamps(atime: (i64, u32), mtime: (i64, u32)) -> Timestamps {
+    Timestamps {
+        last_access: timespec(atime),
+        last_modification: timespec(mtime),
+    }
+}
+
+/// Sets the access and modification times of `name` in `dir` ("" = `dir`), without following.
+pub fn set_times(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    atime: (i64, u32),
+    mtime: (i64, u32),
+) -> io::Result<()> {
+    let ts = timestamps(atime, mtime);
+    let flags = AtFlags::SYMLINK_NOFOLLOW | empty_flag(name);
+    retry(|| rustix::fs::utimensat(dir, name, &ts, flags))
+}
+
+/// Sets the access and modification times of an open file.
+pub fn set_file_times(file: &File, atime: (i64, u32), mtime: (i64, u32)) -> io::Result<()> {
+    let ts = timestamps(atime, mtime);
+    retry(|| rustix::fs::futimens(file, &ts))
+}
+
+/// `fallocate(2)` with the raw `FALLOC_FL_*` bits of `mode`.
+pub fn fallocate(file: &File, mode: i32, offset: u64, length: u64) -> io::Result<()> {
+    let flags = rustix::fs::FallocateFlags::from_bits_retain(mode as u32);
+    retry(|| rustix::fs::fallocate(file, flags, offset, length))
+}
+
+/// Gives `name` in `dir` ("" = `dir`) the owner `uid`:`gid`, without following a symlink.
+pub fn chown(dir: BorrowedFd<'_>, name: &[u8], uid: u32, gid: u32) -> io::Result<()> {
+    let flags = AtFlags::SYMLINK_NOFOLLOW | empty_flag(name);
+    retry(|| {
+        rustix::fs::chownat(
+            dir,
+            name,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            flags,
+        )
+    })
+}
+
+/// Sets the permission bits of `name` in `dir` ("" = `dir`). Follows a final symlink: the
+/// caller never passes one (Linux cannot change a symlink's mode).
+pub fn chmod(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> io::Result<()> {
+    // fchmodat has no AT_EMPTY_PATH before Linux 6.6: chmod the directory itself through ".".
+    let name: &[u8] = if name.is_empty() { b"." } else { name };
+    let mode = Mode::from_raw_mode(mode & 0o7777);
+    retry(|| rustix::fs::chmodat(dir, name, mode, AtFlags::empty()))
+}
+
+/// The `/proc/self/fd` path of `name` in `dir` ("" = `dir` itself), for the xattr calls.
+fn proc_path(dir: BorrowedFd<'_>, name: &[u8]) -> Vec<u8> {
+    use std::os::fd::AsRawFd;
+    let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
+    // `dir` itself is `.` below its link: the `l*xattr` calls do not follow a last component,
+    // and the bare link would name the /proc symlink, not the directory.
+    p.extend_from_slice(if name.is_empty() { b"." } else { name });
+    p
+}
+
+/// Calls a size-probing xattr function (`f(buf)`, an empty `buf` asks for the size) until the
+/// buffer is big enough.
+fn sized(mut f: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        match retry(|| f(&mut buf)) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => {
+                let need = retry(|| f(&mut []))?;
+                buf.resize(need.max(buf.len() * 2), 0);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The names of the extended attributes of `name` in `dir` ("" = `dir`), not following a final
+/// symlink, in the order the file system lists them.
+pub fn xattr_names(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+    let p = proc_path(dir, name);
+    let list = sized(|b| rustix::fs::llistxattr(p.as_slice(), b))?;
+    Ok(list
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// Extended attribute `attr` of `name` in `dir` ("" = `dir`), not following a final symlink;
+/// `None` if it has none of that name.
+pub fn xattr(dir: BorrowedFd<'_>, name: &[u8], attr: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    let p = proc_path(dir, name);
+    match sized(|b| rustix::fs::lgetxattr(p.as_slice(), attr, b)) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every extended attribute of `name` in `dir` ("" = `dir`), not following a final symlink.
+pub fn xattrs(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+    let mut out = BTreeMap::new();
+    for attr in xattr_names(dir, name)? {
+        if let Some(value) = xattr(dir, name, &attr)? {
+            out.insert(attr, value);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets extended attribute `attr` of `name` in `dir`, not following a final symlink.
+pub fn set_xattr(dir: BorrowedFd<'_>, name: &[u8], attr: &[u8], value: &[u8]) -> io::Result<()> {
+    let p = proc_path(dir, name);
+    retry(|| rustix::fs::lsetxattr(p.as_slice(), attr, value, rustix::fs::XattrFlags::empty()))
+}
+
+/// Removes extended attribute `attr` of `name` in `dir`; having none of that name is not an
+/// error.
+pub fn remove_xattr(dir: BorrowedFd<'_>, name: &[u8], attr: &[u8]) -> io::Result<()> {
+    let p = proc_path(dir, name);
+    match retry(|| rustix::fs::lremovexattr(p.as_slice(), attr)) {
+        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(()),
+        r => r,
+    }
+}
+
+/// Removes `name` in `dir` and, if it is a directory, everything below it. Holds two
+/// descriptors at a time whatever the depth (it climbs back through ".."), so it only suits
+/// trees nobody else changes meanwhile, like a commit's stash. Nothing there is not an error.
+pub fn remove_tree(dir: BorrowedFd<'_>, name: &[u8]) -> io::Result<()> {
+    match unlink(dir, name, false) {
+        Ok(()) => return Ok(()),
+        Err(e) if is_enoent(&e) => return Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR) | Some(libc::EPERM)) => {}
+        Err(e) => return Err(e),
+    }
+    let enter = |parent: BorrowedFd<'_>, child: &[u8]| -> io::Result<OwnedFd> {
+        // Make the directory listable and writable so its entries can go, even as non-root.
+        retry(|| rustix::fs::chmodat(parent, child, Mode::RWXU, AtFlags::empty()))?;
+        open_at(parent, child, OFlags::RDONLY | OFlags::DIRECTORY, 0)
+    };
+    let mut stack: Vec<Vec<u8>> = vec![name.to_vec()];
+    let mut cur = enter(dir, name)?;
+    loop {
+        let mut descended = false;
+        for entry in read_names(cur.as_fd())? {
+            match unlink(cur.as_fd(), &entry, false) {
+                Ok(()) => {}
+                Err(e) if is_enoent(&e) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR) | Some(libc::EPERM)) => {
+                    cur = enter(cur.as_fd(), &entry)?;
+                    stack.push(entry);
+                    descended = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if descended {
+            continue;
+        }
+        let done = stack.pop().unwrap_or_default();
+        if stack.is_empty() {
+            drop(cur);
+            return match unlink(dir, &done, true) {
+                Err(e) if is_enoent(&e) => Ok(()),
+                r => r,
+            };
+        }
+        let up = open_at(cur.as_fd(), b"..", OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+        unlink(up.as_fd(), &done, true)?;
+        cur = up;
+    }
+}
+
+/// Where the data after offset `off` of `file` lies: the next data region at or after `off`
+/// as `(start, end)`, `None` if only a hole follows; file systems that cannot tell report all
+/// data.
+pub fn data_region(file: &File, off: u64, len: u64) -> io::Result<Option<(u64, u64)>> {
+    use rustix::fs::SeekFrom;
+    let start = match retry(|| rustix::fs::seek(file, SeekFrom::Data(off))) {
+        Ok(start) => start,
+        Err(e) => {
+            return match e.raw_os_error() {
+                Some(libc::ENXIO) => Ok(None),
+                Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some((off, len))),
+                _ => Err(e),
+            };
+        }
+    };
+    match retry(|| rustix::fs::seek(file, SeekFrom::Hole(start))) {
+        Ok(end) => Ok(Some((start, end.min(len)))),
+        Err(_) => Ok(Some((start, len))),
+    }
+}
+
+/// `copy_file_range(2)` of at most `len` bytes from `src` at `*off_in` to `dst` at `*off_out`,
+/// advancing both offsets; returns how many bytes moved (0 at the end of `src`).
+pub fn copy_range(
+    src: &File,
+    off_in: &mut u64,
+    dst: &File,
+    off_out: &mut u64,
+    len: usize,
+) -> io::Result<usize> {
+    retry(|| rustix::fs::copy_file_range(src, Some(&mut *off_in), dst, Some(&mut *off_out), len))
+}
+
+#[cfg(test)]
+mod tests;
