@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use super::{call, call_on, connect, print_json, resolve_workspace};
+use crate::confine::cgroup::Leaf;
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
 use crate::control::{Request, reply};
@@ -134,6 +135,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let tmp = confine::scratch::create(&tmp_base).context("create the command's TMPDIR")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).current_dir(&cwd);
+    let leaf = command_cgroup(&mut cmd);
     relay_terminal_stdin(&mut cmd).context("relay the terminal to the command")?;
     // Before confine_command, which sets TMPDIR on the cleared environment.
     let env = confine::env::Scrub {
@@ -167,13 +169,23 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         }
     }
     let mut client = connect(&ws)?;
-    let supervisor = Supervisor::start()?;
-    let reply::ExecBegun { checkpoint } = call_on(
+    let cgroup = leaf.as_ref().map(|l| l.path().to_owned());
+    let supervisor = Supervisor::start_in(leaf)?;
+    let begun = call_on::<reply::ExecBegun>(
         &mut client,
         &Request::ExecBegin {
             command: line.clone(),
+            cgroup,
+            pid: i32::try_from(std::process::id()).ok(),
         },
-    )?;
+    );
+    let checkpoint = match begun {
+        Ok(b) => b.checkpoint,
+        Err(e) => {
+            remove_cgroup(&supervisor);
+            return Err(e);
+        }
+    };
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the command started may change the view once its transaction has ended.
     let processes = supervisor.settle(linger);
@@ -183,13 +195,16 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     };
     let failed = !outcome.as_ref().is_ok_and(ExitStatus::success);
     let undo = failed && !a.keep_on_failure;
-    call_on::<reply::ExecEnded>(
+    let ended = call_on::<reply::ExecEnded>(
         &mut client,
         &Request::ExecEnd {
             exit_code: code,
             rollback: undo,
         },
-    )?;
+    );
+    remove_cgroup(&supervisor);
+    let ended = ended?;
+    let conflicts = ended.conflicts;
     let spawn_error = outcome.as_ref().err().map(ToString::to_string);
     if json {
         print_json(&json!({
@@ -199,6 +214,9 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             "exit_code": code,
             "signal": signal,
             "rolled_back": undo,
+            "rollback_scope": ended.scope,
+            "reverted": ended.reverted,
+            "conflicts": conflicts,
             "error": spawn_error,
             "confinement": confinement,
             "env": env,
@@ -225,11 +243,48 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         eprintln!(
             "ftsb-fs: command failed ({why}); its changes were rolled back to checkpoint {checkpoint}"
         );
+        if !conflicts.is_empty() {
+            eprintln!(
+                "ftsb-fs: kept {} path(s) that another command or the user also changed since: {}",
+                conflicts.len(),
+                conflicts.join(", ")
+            );
+        }
     }
     if let Some(e) = spawn_error {
         bail!("cannot run {}: {e}", a.command[0]);
     }
     Ok(code.unwrap_or_else(|| 128 + signal.unwrap_or(0)))
+}
+
+/// Creates the command's cgroup leaf and makes `cmd` start in it, when this host lets us
+/// (root or a delegated cgroup); otherwise says why on the log and returns `None`: the
+/// subreaper alone then contains the command, which holds only while `exec` lives.
+/// Call it before the confinement hooks, which would forbid writing to the cgroup.
+fn command_cgroup(cmd: &mut Command) -> Option<Leaf> {
+    let leaf = match Leaf::create() {
+        Ok(leaf) => leaf,
+        Err(e) => {
+            tracing::info!("containment: subreaper only ({e})");
+            return None;
+        }
+    };
+    if let Err(e) = leaf.join_on_exec(cmd) {
+        tracing::info!("containment: subreaper only ({e})");
+        let _ = leaf.remove();
+        return None;
+    }
+    tracing::info!("containment: cgroup {}", leaf.path().display());
+    Some(leaf)
+}
+
+/// Removes the command's leaf once it is empty (the daemon removes it too if we die).
+fn remove_cgroup(supervisor: &Supervisor) {
+    if let Some(leaf) = supervisor.leaf()
+        && let Err(e) = leaf.remove()
+    {
+        tracing::warn!("cannot remove cgroup {}: {e}", leaf.path().display());
+    }
 }
 
 /// If our stdin is a terminal, gives the command a pipe instead and copies what is typed into

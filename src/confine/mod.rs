@@ -23,6 +23,7 @@
 //! `docs/CONFINEMENT.md` for the known gaps.
 
 mod apply;
+pub mod cgroup;
 pub mod env;
 mod profile;
 pub mod scratch;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 pub const PREFIX: &str = "ftsb-fs-exec-";
 
 /// The start time of process `pid` (field 22 of `/proc/PID/stat`), if it exists.
-fn start_time(pid: u32) -> Option<u64> {
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
@@ -38,7 +38,7 @@ pub fn create(base: &Path) -> io::Result<tempfile::TempDir> {
 }
 
 /// The owner recorded in a scratch directory's name.
-fn owner(name: &str) -> Option<(u32, u64)> {
+pub(crate) fn owner(name: &str) -> Option<(u32, u64)> {
     let mut parts = name.strip_prefix(PREFIX)?.splitn(3, '-');
     let pid = parts.next()?.parse().ok()?;
     let start = parts.next()?.parse().ok()?;

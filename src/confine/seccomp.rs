@@ -14,6 +14,11 @@
 //!   protocol (MPTCP, UDP, SCTP, raw, packet, other netlink, vsock, ...) fails with `EACCES`.
 //!   `socketpair()` succeeds only for `AF_UNIX`. `io_uring_setup` fails with `EACCES`, since
 //!   io_uring can create sockets without the `socket()` syscall.
+//! - Cgroup filter (always): `clone3` fails with `ENOSYS`, so that C libraries fall back to
+//!   `clone`. Its `CLONE_INTO_CGROUP` takes a cgroup directory fd, which Landlock does not
+//!   check (an `O_PATH` open is not an access), and would let a command started as root put a
+//!   child outside its exec cgroup leaf; seccomp cannot read `clone3`'s flags, which are
+//!   behind a pointer, so the whole call goes.
 //! - On x86_64, every x32 syscall fails with `ENOSYS` (their numbers differ, so the rules above
 //!   would not see them), and every filter kills a process that makes a syscall of another
 //!   architecture (`int 0x80`), whose `socketcall` would bypass them too.
@@ -174,6 +179,12 @@ pub(crate) fn build(net: &Net) -> Result<Filters, SeccompError> {
         .progs
         .push(compile(terminal_rules()?, libc::EPERM, arch)?);
     filters.terminal = true;
+    // An empty chain matches every call.
+    filters.progs.push(compile(
+        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
+        libc::ENOSYS,
+        arch,
+    )?);
     if *net != Net::Allow {
         filters
             .progs

@@ -3,35 +3,45 @@
 //!
 //! Owns: making this process a child subreaper ([`Supervisor::start`]), so that every orphan
 //! the command leaves (a background job, a double fork, `setsid`, `nohup`) is reparented to us
-//! rather than to init; and, once the command has ended, waiting for or killing every
-//! descendant it left ([`Supervisor::settle`]), with a [`TreeReport`] for `exec --json`.
+//! rather than to init; with a cgroup v2 leaf ([`Supervisor::start_in`], see
+//! [`super::cgroup`]), tracking the command's processes by their cgroup instead; and, once the
+//! command has ended, waiting for or killing every descendant it left ([`Supervisor::settle`]),
+//! with a [`TreeReport`] for `exec --json` that says which [`Containment`] ran.
 //!
 //! Invariants:
 //! - After [`Supervisor::settle`] returns, no process started by the command is alive, except
 //!   ones the kernel would not kill within [`GIVE_UP`] (stuck in uninterruptible sleep), which
 //!   the report counts as `survivors`.
-//! - Only descendants of this process that did not exist when the supervisor started are
-//!   touched: other children of the caller are left alone.
-//! - A signal goes through a pidfd checked against the process's start time, so a pid reused
-//!   by an unrelated process is never signalled.
+//! - Only processes the command started are touched: with a leaf, those in it; without, the
+//!   descendants of this process that did not exist when the supervisor started. Other
+//!   children of the caller are left alone.
+//! - A signal to a single process goes through a pidfd checked against the process's start
+//!   time, so a pid reused by an unrelated process is never signalled.
 //!
-//! Why a subreaper and not a cgroup: a cgroup v2 leaf would also catch a process whose
-//! ancestors all died before we looked, and could freeze the tree before killing it, but it
-//! needs a delegated, writable cgroup subtree, which a user's shell, a container or a hybrid
-//! v1/v2 host often does not have. The subreaper needs no privilege on any kernel since 3.4,
-//! and with it no descendant can leave our tree: orphans are reparented to the nearest
-//! subreaper. Killing rounds repeat until nothing is left, so a process forking while we kill
-//! is caught in the next round.
+//! Two containments, the stronger when the host allows it:
+//! - [`Containment::Cgroup`]: the command runs in its own cgroup v2 leaf, which it cannot leave
+//!   while confined, and which the daemon also knows about. If this process is killed with
+//!   SIGKILL, the daemon sees the control connection close, writes `cgroup.kill`, waits until
+//!   the leaf is empty and only then rolls the command back: nothing the command started
+//!   survives its transaction, whoever dies. It needs a writable cgroup v2 directory (root,
+//!   or a delegated subtree such as a systemd user unit with `Delegate=yes`).
+//! - [`Containment::Subreaper`] (the fallback, with no privilege on any kernel since 3.4): no
+//!   descendant can leave our tree while we live, since orphans are reparented to the nearest
+//!   subreaper, and killing rounds repeat until nothing is left, so a process forking while we
+//!   kill is caught in the next round. Its gap: if this process is killed with SIGKILL, the
+//!   command's direct child dies with it (`PR_SET_PDEATHSIG`), but descendants that left it
+//!   are reparented to init and may keep writing into the view after the daemon's rollback.
 //!
 //! Deliberately not done here: forwarding signals to the command and waiting for the command
-//! itself (the caller does, with `std::process::Child`), and surviving our own death: if this
-//! process is killed with SIGKILL, descendants that left the command's direct child are
-//! reparented to the next subreaper or init (a cgroup would be needed for that).
+//! itself (the caller does, with `std::process::Child`), and creating or removing the leaf
+//! (that is [`super::cgroup`] and the caller).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use super::cgroup::Leaf;
 
 /// What to do with descendants still alive when the command itself has ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -77,9 +87,21 @@ pub fn interrupt() {
 /// How often the process table is read while waiting.
 const POLL: Duration = Duration::from_millis(20);
 
+/// How the command's processes were contained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Containment {
+    /// Its own cgroup v2 leaf, known to the daemon: holds even if the supervisor dies.
+    Cgroup,
+    /// A child subreaper only: holds while the supervisor lives.
+    Subreaper,
+}
+
 /// What happened to the descendants the command left.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TreeReport {
+    /// How they were contained.
+    pub containment: Containment,
     /// The policy applied.
     pub linger: Linger,
     /// Descendants alive when the command ended.
@@ -107,6 +129,8 @@ pub enum TreeError {
 pub struct Supervisor {
     /// Descendants that existed before: never touched.
     before: BTreeSet<Pid>,
+    /// The command's cgroup leaf, when it has one.
+    leaf: Option<Leaf>,
 }
 
 type Pid = libc::pid_t;
@@ -124,6 +148,12 @@ impl Supervisor {
     /// Makes this process a child subreaper and remembers its current descendants.
     /// Call it before spawning the command.
     pub fn start() -> Result<Supervisor, TreeError> {
+        Supervisor::start_in(None)
+    }
+
+    /// As [`Supervisor::start`], and with a `leaf`, tracks and kills the command's processes
+    /// through it (the caller spawns the command into it with [`Leaf::join_on_exec`]).
+    pub fn start_in(leaf: Option<Leaf>) -> Result<Supervisor, TreeError> {
         // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes integers only.
         let rc = unsafe {
             libc::prctl(
@@ -141,7 +171,13 @@ impl Supervisor {
         }
         Ok(Supervisor {
             before: descendants().into_keys().collect(),
+            leaf,
         })
+    }
+
+    /// The command's cgroup leaf, if it has one.
+    pub fn leaf(&self) -> Option<&Leaf> {
+        self.leaf.as_ref()
     }
 
     /// The descendants started after [`Supervisor::start`] (zombies included).
@@ -173,7 +209,14 @@ impl Supervisor {
     /// Waits for or kills every descendant started since [`Supervisor::start`]. Call it once
     /// the command itself has been waited for, and before its transaction ends.
     pub fn settle(&self, linger: Linger) -> TreeReport {
+        if let Some(leaf) = &self.leaf {
+            let report = self.settle_leaf(leaf, linger);
+            // Zombies of processes reparented to us: reap them.
+            self.reap(self.ours());
+            return report;
+        }
         let mut report = TreeReport {
+            containment: Containment::Subreaper,
             linger,
             lingering: 0,
             killed: 0,
@@ -218,6 +261,34 @@ impl Supervisor {
             std::thread::sleep(Duration::from_millis(5));
         }
         report.killed = killed.len();
+        report
+    }
+}
+
+impl Supervisor {
+    /// [`Supervisor::settle`] with a leaf: the leaf's process list is the command's tree.
+    fn settle_leaf(&self, leaf: &Leaf, linger: Linger) -> TreeReport {
+        let mut report = TreeReport {
+            containment: Containment::Cgroup,
+            linger,
+            lingering: leaf.pids().len(),
+            killed: 0,
+            survivors: 0,
+        };
+        let grace_until = Instant::now() + GRACE;
+        while leaf.populated() {
+            self.reap(self.ours());
+            let kill_now = match linger {
+                Linger::Kill => Instant::now() >= grace_until,
+                Linger::Wait => INTERRUPTED.load(Ordering::SeqCst),
+            };
+            if kill_now {
+                report.killed = leaf.pids().len();
+                report.survivors = leaf.kill_and_wait(GIVE_UP);
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
         report
     }
 }

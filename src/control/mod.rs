@@ -87,6 +87,14 @@ pub enum Request {
     /// closes first (the `exec` process died), the daemon rolls the command's changes back.
     ExecBegin {
         command: String,
+        /// The cgroup v2 leaf the command runs in, when `exec` could create one: the daemon
+        /// kills everything in it before rolling back or ending the transaction.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cgroup: Option<std::path::PathBuf>,
+        /// The pid of `exec` itself, the root of the command's process tree, for attributing
+        /// writes where there is no cgroup (default: the peer's pid).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
     },
     ExecEnd {
         exit_code: Option<i32>,
@@ -322,6 +330,15 @@ impl Client {
 
 /// The user id of the process at the other end of `stream`.
 pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
+    peer_cred(stream).map(|c| c.uid)
+}
+
+/// The process id of the process that connected `stream` (as of `connect`).
+pub fn peer_pid(stream: &UnixStream) -> io::Result<libc::pid_t> {
+    peer_cred(stream).map(|c| c.pid)
+}
+
+fn peer_cred(stream: &UnixStream) -> io::Result<libc::ucred> {
     use std::os::fd::AsRawFd;
     let mut cred = libc::ucred {
         pid: 0,
@@ -342,7 +359,7 @@ pub fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(cred.uid)
+    Ok(cred)
 }
 
 #[cfg(test)]

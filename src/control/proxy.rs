@@ -167,6 +167,8 @@ mod tests {
             },
             Request::ExecBegin {
                 command: "true".into(),
+                cgroup: None,
+                pid: None,
             },
             Request::ExecEnd {
                 exit_code: Some(0),

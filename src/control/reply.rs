@@ -333,10 +333,34 @@ pub struct ExecBegun {
 }
 
 /// The answer to `exec_end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecEnded {
     pub checkpoint: u64,
     pub rolled_back: bool,
+    /// What the rollback covered: `all` (nobody else wrote since the checkpoint: the whole
+    /// view went back), `paths` (only the command's own paths), `none` (kept).
+    #[serde(default)]
+    pub scope: RollbackScope,
+    /// With scope `paths`: the paths returned to the checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverted: Option<Vec<String>>,
+    /// Paths the command wrote that another command or the user also wrote since its
+    /// checkpoint: left as they are.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+}
+
+/// What an `exec` rollback covered (see [`ExecEnded::scope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackScope {
+    /// Nothing was rolled back.
+    #[default]
+    None,
+    /// The whole view went back to the checkpoint.
+    All,
+    /// Only the command's own paths went back.
+    Paths,
 }
 
 /// The answer to `record`.

@@ -77,6 +77,8 @@ pub struct Daemon {
     /// Held while an unmount request is answered, so the process does not exit before the
     /// answer is sent.
     exit_gate: Mutex<()>,
+    /// Who writes what while `exec` sessions are open, noted by the view.
+    writers: Arc<crate::txn::writers::Writers>,
 }
 
 /// Runs the daemon until the view is unmounted.
@@ -108,7 +110,9 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         tracing::warn!("recovered an interrupted commit: {recovery:?}");
     }
     let overlay: Shared = Arc::new(Mutex::new(overlay));
+    let writers = Arc::new(crate::txn::writers::Writers::default());
     let opts = MountOptions {
+        writers: writers.clone(),
         fsname: config.workspace.display().to_string(),
         allow_other: config.allow_other,
         noexec: config.noexec,
@@ -134,6 +138,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         passthrough: mounted.passthrough(),
         unmounter: Mutex::new(mounted.unmounter()),
         exit_gate: Mutex::new(()),
+        writers,
     });
     spawn_control(daemon.clone(), listener);
     spawn_signal_watch(daemon.clone());

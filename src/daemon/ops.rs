@@ -8,8 +8,12 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 
 use super::Daemon;
+use crate::confine::cgroup::Leaf;
+use crate::confine::tree::GIVE_UP;
 use crate::control::reply::{self, Reply};
-use crate::control::{Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_uid};
+use crate::control::{
+    Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_pid, peer_uid,
+};
 use crate::overlay::lock;
 use crate::overlay::{Data, Invalidation};
 use crate::txn;
@@ -37,6 +41,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         writer,
         exec: None,
         exec_started: None,
+        exec_leaf: None,
     };
     while let Some(req) = conn.next() {
         let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
@@ -55,7 +60,10 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         tracing::warn!(
             "exec connection closed before the command ended: rolling back to checkpoint {id}"
         );
-        let undone = rollback(daemon, id);
+        // Whatever the command left running dies before the rollback, so nothing writes into
+        // the view once it is restored.
+        stop_leaf(&conn);
+        let undone = rollback_session(daemon, id);
         if let Err(e) = &undone {
             tracing::error!("rollback of an interrupted exec failed: {e}");
         }
@@ -67,6 +75,30 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
             undone.is_ok(),
             Some("interrupted"),
         );
+        daemon.writers.end(id);
+        remove_leaf(&mut conn);
+    }
+}
+
+/// Kills every process in the exec's cgroup leaf and waits until it is empty.
+fn stop_leaf(conn: &Conn) {
+    if let Some(leaf) = &conn.exec_leaf {
+        let left = leaf.kill_and_wait(GIVE_UP);
+        if left > 0 {
+            tracing::error!(
+                "{left} process(es) of cgroup {} could not be killed",
+                leaf.path().display()
+            );
+        }
+    }
+}
+
+/// Removes the exec's cgroup leaf (`exec` removes it too; whoever comes second finds it gone).
+fn remove_leaf(conn: &mut Conn) {
+    if let Some(leaf) = conn.exec_leaf.take()
+        && let Err(e) = leaf.remove()
+    {
+        tracing::warn!("cannot remove cgroup {}: {e}", leaf.path().display());
     }
 }
 
@@ -77,6 +109,8 @@ struct Conn {
     exec: Option<u64>,
     /// The command of that `exec` and when it began, for the audit log.
     exec_started: Option<(String, std::time::Instant)>,
+    /// The cgroup leaf that `exec` runs its command in, when it has one.
+    exec_leaf: Option<Leaf>,
 }
 
 impl Conn {
@@ -213,20 +247,53 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                 blobs: report.blobs as u64,
             })
         }
-        Request::ExecBegin { command } => {
+        Request::ExecBegin {
+            command,
+            cgroup,
+            pid,
+        } => {
             if conn.exec.is_some() {
                 return Err(Error::new(
                     Code::BadRequest,
                     "an exec is already in progress on this connection",
                 ));
             }
+            if let Some(path) = cgroup {
+                // Checked before anything else: a client names only a cgroup of its own.
+                let owner = peer_pid(&conn.writer).map_err(failure)?;
+                conn.exec_leaf = Some(
+                    Leaf::adopt(&path, owner)
+                        .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?,
+                );
+            }
+            let peer = peer_pid(&conn.writer).ok();
+            let supervisor = match (pid, peer) {
+                // Only a process of the peer's own tree (exec inside a `run` session reaches
+                // us through `run`'s relay).
+                (Some(p), Some(peer)) if p == peer || descends(p, peer) => Some(p),
+                (_, peer) => peer,
+            };
+            let leaf = conn
+                .exec_leaf
+                .as_ref()
+                .zip(crate::confine::cgroup::mount_point())
+                .map(|(l, m)| (m, l.path().to_owned()));
+            // Attribution starts before the checkpoint, so no write after it goes unnoted;
+            // the session is keyed by its checkpoint once there is one.
+            static PENDING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let pending = u64::MAX - PENDING.fetch_add(1, Ordering::Relaxed);
+            daemon.writers.begin(pending, leaf, supervisor);
             let id = txn::checkpoint(
                 &mut lock(&daemon.overlay),
                 "exec",
                 &format!("before: {command}"),
                 Some(&command),
             )
-            .map_err(failure)?;
+            .map_err(|e| {
+                daemon.writers.end(pending);
+                failure(e)
+            })?;
+            daemon.writers.rekey(pending, id);
             conn.exec = Some(id);
             conn.exec_started = Some((command, std::time::Instant::now()));
             Reply::ExecBegun(reply::ExecBegun { checkpoint: id })
@@ -248,13 +315,28 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                     .unwrap_or_default();
                 ov.set_log_outcome(id, &cmd, exit_code).map_err(failure)?;
             }
-            if undo {
-                rollback(daemon, id)?;
-            }
+            // `exec` has settled the command's processes already; this catches any it missed.
+            stop_leaf(conn);
+            let undone = if undo {
+                rollback_session(daemon, id).map(Some)
+            } else {
+                Ok(None)
+            };
+            daemon.writers.end(id);
+            remove_leaf(conn);
+            let undone = undone?;
             record_exec(daemon, conn, id, exit_code, undo, None);
+            let (scope, reverted, conflicts) = match undone {
+                None => (reply::RollbackScope::None, None, Vec::new()),
+                Some(u) if u.reverted.is_none() => (reply::RollbackScope::All, None, Vec::new()),
+                Some(u) => (reply::RollbackScope::Paths, u.reverted, u.conflicts),
+            };
             Reply::ExecEnded(reply::ExecEnded {
                 checkpoint: id,
                 rolled_back: undo,
+                scope,
+                reverted,
+                conflicts,
             })
         }
     })
@@ -301,6 +383,70 @@ fn record_exec(
     if let Err(e) = daemon.audit.record(event) {
         tracing::error!("audit log: {e}");
     }
+}
+
+/// What a session rollback reverted: `reverted` is `None` when no one else wrote since its
+/// checkpoint and the whole view went back to it.
+struct Undone {
+    reverted: Option<Vec<String>>,
+    conflicts: Vec<String>,
+}
+
+/// Rolls back the `exec` session of checkpoint `id`: the whole view when no one else wrote
+/// since the checkpoint (everything that changed is the session's), else only the paths the
+/// session wrote, keeping (and reporting) those another writer wrote too.
+fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
+    let mut ov = lock(&daemon.overlay);
+    // Read with the overlay locked: every change the overlay holds was noted before it
+    // reached it.
+    let (own, others) = daemon.writers.touched_since(id);
+    if others.is_empty() {
+        let inval = txn::rollback(&mut ov, id).map_err(failure)?;
+        drop(ov);
+        invalidate(daemon, &inval);
+        return Ok(Undone {
+            reverted: None,
+            conflicts: Vec::new(),
+        });
+    }
+    let done = txn::rollback_session(&mut ov, id, &own, &others).map_err(failure)?;
+    drop(ov);
+    invalidate(daemon, &done.invalidation);
+    if !done.conflicts.is_empty() {
+        tracing::warn!(
+            "exec of checkpoint {id}: kept {} path(s) another writer also changed: {}",
+            done.conflicts.len(),
+            done.conflicts.join(", ")
+        );
+    }
+    Ok(Undone {
+        reverted: Some(done.reverted),
+        conflicts: done.conflicts,
+    })
+}
+
+/// Whether process `pid` descends from `ancestor` (read from `/proc`).
+fn descends(pid: i32, ancestor: i32) -> bool {
+    let mut at = pid;
+    for _ in 0..4096 {
+        let Some(parent) = std::fs::read_to_string(format!("/proc/{at}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rfind(')')
+                    .and_then(|i| s[i + 1..].split_whitespace().nth(1)?.parse::<i32>().ok())
+            })
+        else {
+            return false;
+        };
+        if parent == ancestor {
+            return true;
+        }
+        if parent <= 1 {
+            return false;
+        }
+        at = parent;
+    }
+    false
 }
 
 /// Rolls the view back to checkpoint `id` and makes the kernel forget what changed.

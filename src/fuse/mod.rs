@@ -30,7 +30,8 @@ use fuser::{
     Request, TimeOrNow, WriteFlags,
 };
 
-use crate::overlay::{Attr, FsError, Kind, NewNode, SetAttr, Shared};
+use crate::overlay::{Attr, FsError, Kind, NewNode, RenameMode, SetAttr, Shared};
+use crate::txn::writers::Touch;
 
 mod reply;
 mod session;
@@ -110,7 +111,7 @@ impl Filesystem for View {
 
     fn setattr(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         mode: Option<u32>,
         uid: Option<u32>,
@@ -126,6 +127,7 @@ impl Filesystem for View {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let set = SetAttr {
             perm: mode.map(|m| m & 0o7777),
             uid,
@@ -167,7 +169,9 @@ impl Filesystem for View {
             rdev: rdev.into(),
             ..new_node(req, kind, mode & !umask)
         };
+        self.note_entry(req, parent, name);
         let r = self.ov().make(ino(parent), name.as_bytes(), new);
+        self.named(&r, parent, name);
         entry(reply, r);
     }
 
@@ -181,17 +185,29 @@ impl Filesystem for View {
         reply: ReplyEntry,
     ) {
         let new = new_node(req, Kind::Dir, mode & !umask);
+        self.note_entry(req, parent, name);
         let r = self.ov().make(ino(parent), name.as_bytes(), new);
+        self.named(&r, parent, name);
         entry(reply, r);
     }
 
-    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let r = self.ov().unlink(ino(parent), name.as_bytes());
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.note_entry(req, parent, name);
+        let r = {
+            let mut ov = self.ov();
+            self.name_before(&mut ov, parent, name);
+            ov.unlink(ino(parent), name.as_bytes())
+        };
         empty(reply, r);
     }
 
-    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        let r = self.ov().rmdir(ino(parent), name.as_bytes());
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.note_entry(req, parent, name);
+        let r = {
+            let mut ov = self.ov();
+            self.name_before(&mut ov, parent, name);
+            ov.rmdir(ino(parent), name.as_bytes())
+        };
         empty(reply, r);
     }
 
@@ -207,13 +223,15 @@ impl Filesystem for View {
             target: Some(target.as_os_str().as_bytes().to_vec()),
             ..new_node(req, Kind::Symlink, 0o777)
         };
+        self.note_entry(req, parent, link_name);
         let r = self.ov().make(ino(parent), link_name.as_bytes(), new);
+        self.named(&r, parent, link_name);
         entry(reply, r);
     }
 
     fn rename(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         newparent: INodeNo,
@@ -224,30 +242,55 @@ impl Filesystem for View {
         let Some(mode) = rename_mode(flags) else {
             return reply.error(Errno::EINVAL);
         };
-        let r = self.ov().rename(
-            ino(parent),
-            name.as_bytes(),
-            ino(newparent),
-            newname.as_bytes(),
-            mode,
-        );
+        self.note_entry(req, parent, name);
+        self.note_entry(req, newparent, newname);
+        let r = {
+            let mut ov = self.ov();
+            let moved = self.name_before(&mut ov, parent, name);
+            let other = self.name_before(&mut ov, newparent, newname);
+            let r = ov.rename(
+                ino(parent),
+                name.as_bytes(),
+                ino(newparent),
+                newname.as_bytes(),
+                mode,
+            );
+            if r.is_ok() {
+                if let Some(i) = moved {
+                    self.writers
+                        .note_name(i, ino(newparent), newname.as_bytes());
+                }
+                if let (Some(i), RenameMode::Exchange) = (other, mode) {
+                    self.writers.note_name(i, ino(parent), name.as_bytes());
+                }
+            }
+            r
+        };
         empty(reply, r);
     }
 
     fn link(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         newparent: INodeNo,
         newname: &OsStr,
         reply: ReplyEntry,
     ) {
+        self.note(req, Touch::Node(ino(i)));
+        self.note_entry(req, newparent, newname);
         let r = self.ov().link(ino(i), ino(newparent), newname.as_bytes());
+        self.named(&r, newparent, newname);
         entry(reply, r);
     }
 
-    fn open(&self, _req: &Request, i: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, i: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let write = flags.0 & libc::O_ACCMODE != libc::O_RDONLY;
+        if write {
+            // The kernel may write a passed-through file without a request: the open is
+            // the write, for attribution.
+            self.writers.note_handle(req.pid(), ino(i), true);
+        }
         self.open_file(&mut self.ov(), ino(i), write, reply);
     }
 
@@ -270,7 +313,7 @@ impl Filesystem for View {
 
     fn write(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -280,6 +323,7 @@ impl Filesystem for View {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let kill_privileges = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
         let written = self.write(ino(i), fh, offset, data, kill_privileges);
         match written {
@@ -304,7 +348,7 @@ impl Filesystem for View {
 
     fn release(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
@@ -312,6 +356,9 @@ impl Filesystem for View {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        if handle_from(fh).write {
+            self.writers.note_handle(req.pid(), ino(i), false);
+        }
         let released = self.release(ino(i), fh);
         empty(reply, released);
     }
@@ -452,7 +499,7 @@ impl Filesystem for View {
 
     fn setxattr(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         name: &OsStr,
         value: &[u8],
@@ -460,6 +507,7 @@ impl Filesystem for View {
         _position: u32,
         reply: ReplyEmpty,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let r = self.ov().setxattr(ino(i), name.as_bytes(), value, flags);
         empty(reply, r);
     }
@@ -474,7 +522,8 @@ impl Filesystem for View {
         xattr_reply(reply, size, names);
     }
 
-    fn removexattr(&self, _req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    fn removexattr(&self, req: &Request, i: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        self.note(req, Touch::Node(ino(i)));
         let r = self.ov().removexattr(ino(i), name.as_bytes());
         empty(reply, r);
     }
@@ -495,10 +544,15 @@ impl Filesystem for View {
         reply: ReplyCreate,
     ) {
         let new = new_node(req, Kind::File, mode & !umask);
+        self.note_entry(req, parent, name);
         let mut ov = self.ov();
         match ov.make(ino(parent), name.as_bytes(), new) {
             Ok(a) => {
                 let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+                self.writers.note_name(a.ino, ino(parent), name.as_bytes());
+                if write {
+                    self.writers.note_handle(req.pid(), a.ino, true);
+                }
                 self.open_file(&mut ov, a.ino, write, reply);
             }
             Err(e) => reply.error(errno(&e)),
@@ -507,7 +561,7 @@ impl Filesystem for View {
 
     fn fallocate(
         &self,
-        _req: &Request,
+        req: &Request,
         i: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -515,6 +569,7 @@ impl Filesystem for View {
         mode: i32,
         reply: ReplyEmpty,
     ) {
+        self.note(req, Touch::Node(ino(i)));
         let r = self.fallocate(ino(i), fh, offset, length, mode);
         empty(reply, r);
     }

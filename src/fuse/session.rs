@@ -27,6 +27,8 @@ pub struct MountOptions {
     pub threads: usize,
     /// Let the kernel read and write working files itself (FUSE passthrough) where it can.
     pub passthrough: bool,
+    /// Where the view notes who writes what while `exec` sessions are open.
+    pub writers: std::sync::Arc<crate::txn::writers::Writers>,
 }
 
 /// Tells the kernel to drop cached names and pages after the overlay changed behind its back.
@@ -167,7 +169,11 @@ pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Moun
     config.n_threads = Some(opts.threads.max(1));
     config.clone_fd = true;
     let passthrough = Arc::new(AtomicBool::new(opts.passthrough));
-    let session = Session::new(View::new(overlay, passthrough.clone()), at, &config)?;
+    let session = Session::new(
+        View::new(overlay, passthrough.clone(), opts.writers.clone()),
+        at,
+        &config,
+    )?;
     Ok(Mounted {
         session,
         at: at.to_owned(),

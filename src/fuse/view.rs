@@ -10,11 +10,16 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use fuser::{BackingId, Errno, FileHandle, FopenFlags};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use fuser::{BackingId, Errno, FileHandle, FopenFlags, INodeNo, Request};
 
 use crate::overlay::{
     Access, Attr, DirEntry, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock,
 };
+
+use crate::txn::writers::{Touch, Writers};
 
 use super::guard;
 use super::reply::*;
@@ -35,17 +40,49 @@ pub struct View {
     /// file raises its generation, so a reference of an older one names a detached file. Only
     /// taken while the overlay's lock is held.
     pub(super) backings: Mutex<HashMap<u64, (u64, BackingId)>>,
+    /// Who writes what while `exec` sessions are open (each mutating request is noted
+    /// before it reaches the overlay).
+    pub(super) writers: Arc<Writers>,
 }
 
 impl View {
     /// A view over `overlay`.
-    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>) -> View {
+    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>, writers: Arc<Writers>) -> View {
         View {
             overlay,
             dirs: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
             passthrough,
             backings: Mutex::new(HashMap::new()),
+            writers,
+        }
+    }
+
+    /// Notes that the process of `req` is about to change `touch`.
+    pub(super) fn note(&self, req: &Request, touch: Touch) {
+        self.writers.note(req.pid(), touch);
+    }
+
+    /// Notes a name `req` is about to change.
+    pub(super) fn note_entry(&self, req: &Request, dir: INodeNo, name: &OsStr) {
+        self.note(req, Touch::Entry(ino(dir), name.as_bytes().to_vec()));
+    }
+
+    /// Notes the node `name` in `dir` names now, while sessions are open (it is about to be
+    /// renamed or removed).
+    pub(super) fn name_before(&self, ov: &mut Overlay, dir: INodeNo, name: &OsStr) -> Option<Ino> {
+        if !self.writers.active() {
+            return None;
+        }
+        let found = ov.entry_attr(ino(dir), name.as_bytes()).ok()?.ino;
+        self.writers.note_name(found, ino(dir), name.as_bytes());
+        Some(found)
+    }
+
+    /// Notes the name a node was just given (`made`: the operation's result).
+    pub(super) fn named(&self, made: &Result<Attr, FsError>, dir: INodeNo, name: &OsStr) {
+        if let Ok(a) = made {
+            self.writers.note_name(a.ino, ino(dir), name.as_bytes());
         }
     }
 

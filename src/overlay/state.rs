@@ -256,6 +256,42 @@ impl Overlay {
         Ok(inval)
     }
 
+    /// [`Overlay::restore`] for part of the overlay: the nodes in `scope` and the entries
+    /// `snap` changes take their state from `snap`; every other node keeps its live state
+    /// (its working file included, even while the kernel writes it directly), and no handle
+    /// is revoked but those of passed-through writers of `scope` (detached as `restore`
+    /// does). The caller guarantees that no one else holds `scope` open for writing (a
+    /// session rollback: the session's processes are gone, and a path someone else wrote
+    /// is not in scope).
+    pub fn restore_scoped(
+        &mut self,
+        snap: &Snapshot,
+        scope: &HashSet<Ino>,
+    ) -> Result<Invalidation, FsError> {
+        self.flush()?;
+        let detach: HashSet<Ino> = self
+            .direct
+            .keys()
+            .filter(|i| scope.contains(i) && self.written_directly(**i))
+            .copied()
+            .collect();
+        for ino in &detach {
+            *self.generations.entry(*ino).or_insert(0) += 1;
+        }
+        let mut snap = snap.clone();
+        for (ino, node) in &mut snap.nodes {
+            if !scope.contains(ino)
+                && let Some(live) = self.nodes.get(ino)
+            {
+                *node = live.clone();
+            }
+        }
+        let inval = self.restore_state(&snap, &detach)?;
+        self.direct.retain(|ino, _| !detach.contains(ino));
+        self.refill_direct(Refill::Restored)?;
+        Ok(inval)
+    }
+
     /// Refuses a handle that a rollback or abort revoked since it was opened.
     pub fn check_handle(&self, handle: Handle) -> Result<(), FsError> {
         if super::data::same_stamp(handle.epoch, self.restores) {
@@ -284,6 +320,10 @@ impl Overlay {
         let mut kept_work = HashSet::new();
         for (ino, node) in &snap.nodes {
             let mut node = node.clone();
+            // A live node `restore_scoped` keeps as it is, working file and all.
+            if node.data == Data::Work && old_nodes.contains_key(ino) {
+                kept_work.insert(*ino);
+            }
             if let (Data::Blob(want), Some(old)) = (&node.data, old_nodes.get(ino))
                 && old.data == Data::Work
                 && old.sealed == Some(*want)

@@ -27,7 +27,9 @@ mod fsck;
 mod journal;
 mod partial;
 mod plan;
+mod session;
 mod undo;
+pub mod writers;
 
 pub use apply::{Applied, apply};
 pub use check::{Conflict, check};
@@ -39,6 +41,7 @@ pub use commit::{
 pub use fsck::{FsckReport, fsck};
 pub use partial::{Filter, Purpose, abort_paths, commit_paths, preview};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
+pub use session::{SessionRollback, rollback_session};
 pub use undo::{Recovery, finish, recover};
 
 use std::io;

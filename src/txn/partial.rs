@@ -44,6 +44,8 @@ pub struct Filter {
     patterns: Vec<Vec<u8>>,
     /// Paths (and what is under them) a pattern does not select (`commit --exclude-ignored`).
     exclude: Vec<Vec<u8>>,
+    /// The patterns are paths, never globs (a name may hold `*` or `?`).
+    literal: bool,
 }
 
 impl Filter {
@@ -74,7 +76,18 @@ impl Filter {
         Ok(Filter {
             patterns: out,
             exclude: Vec::new(),
+            literal: false,
         })
+    }
+
+    /// Selects exactly these paths (and what is under them), taken as they are: for a
+    /// session rollback, whose paths come from the overlay, not from a user.
+    pub(super) fn literal(paths: Vec<Vec<u8>>) -> Filter {
+        Filter {
+            patterns: paths,
+            exclude: Vec::new(),
+            literal: true,
+        }
     }
 
     /// The same filter, selecting nothing at or under `paths` by itself (a change that a
@@ -90,8 +103,8 @@ impl Filter {
             .any(|e| path == e || (path.starts_with(e) && path.get(e.len()) == Some(&b'/')))
     }
 
-    fn matches_one(pattern: &[u8], path: &[u8]) -> bool {
-        if !pattern.iter().any(|b| matches!(b, b'*' | b'?')) {
+    fn matches_one(&self, pattern: &[u8], path: &[u8]) -> bool {
+        if self.literal || !pattern.iter().any(|b| matches!(b, b'*' | b'?')) {
             return path == pattern
                 || (path.starts_with(pattern) && path.get(pattern.len()) == Some(&b'/'));
         }
@@ -108,7 +121,7 @@ impl Filter {
     fn unmatched<'a>(&'a self, paths: &[&RelPath]) -> Vec<&'a [u8]> {
         self.patterns
             .iter()
-            .filter(|p| !paths.iter().any(|q| Self::matches_one(p, &q.0)))
+            .filter(|p| !paths.iter().any(|q| self.matches_one(p, &q.0)))
             .map(Vec::as_slice)
             .collect()
     }
@@ -119,7 +132,7 @@ impl Filter {
 
     /// Whether `path` (relative to the workspace root) is selected.
     pub fn matches_bytes(&self, path: &[u8]) -> bool {
-        (self.patterns.is_empty() || self.patterns.iter().any(|p| Self::matches_one(p, path)))
+        (self.patterns.is_empty() || self.patterns.iter().any(|p| self.matches_one(p, path)))
             && !self.excluded(path)
     }
 }
@@ -151,12 +164,12 @@ fn glob(pat: &[u8], s: &[u8]) -> bool {
 }
 
 /// One entry of the overlay: a path where the view differs from the workspace.
-struct Unit {
+pub(super) struct Unit {
     /// The entry's key in the snapshot.
-    key: (Ino, Vec<u8>),
+    pub(super) key: (Ino, Vec<u8>),
     /// The path in the view.
-    path: RelPath,
-    ino: Option<Ino>,
+    pub(super) path: RelPath,
+    pub(super) ino: Option<Ino>,
     /// The unit of the directory entry that holds it (none: the root).
     parent: Option<usize>,
     kind: UnitKind,
@@ -199,7 +212,8 @@ pub enum Purpose {
     Abort,
 }
 
-fn units(snap: &Snapshot) -> Vec<Unit> {
+/// The entries of `snap`, each with its path in the view.
+pub(super) fn units(snap: &Snapshot) -> Vec<Unit> {
     let nodes: HashMap<Ino, &Node> = snap.nodes.iter().map(|(i, n)| (*i, n)).collect();
     let mut dirs: HashMap<Ino, Vec<(&Vec<u8>, &Dentry)>> = HashMap::new();
     for (dir, name, d) in &snap.dentries {
