@@ -41,6 +41,7 @@ pub fn stamp_of(st: &Stat) -> Stamp {
         size: st.st_size as u64,
         mtime: Time::from_parts(st.st_mtime, st.st_mtime_nsec),
         ctime: Time::from_parts(st.st_ctime, st.st_ctime_nsec),
+        hash: None,
     }
 }
 

@@ -619,6 +619,22 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
     })
 }
 
+/// The stamp of workspace object `path`, whose `lstat` is `st`: what commit expects to find
+/// there. A regular file whose ctime falls in the current tick of the file system's clock
+/// (or after its start) could change again within that tick and keep every field of the
+/// stamp, so its content hash is taken too, and commit compares it in that ambiguous case.
+/// A file that cannot be read for hashing keeps a stamp without one.
+pub fn stamp_at(lower: &Lower, path: &RelPath, st: &Stat) -> Stamp {
+    let mut stamp = stamp_of(st);
+    if Kind::from_mode(st.st_mode) == Some(Kind::File) && stamp.ctime >= Time::coarse_now() {
+        stamp.hash = lower
+            .open_file(path)
+            .and_then(|f| crate::store::BlobId::of_file(&f))
+            .ok();
+    }
+    stamp
+}
+
 /// Checks a name given by the kernel.
 fn check_name(name: &[u8]) -> Result<(), FsError> {
     if name.len() > NAME_MAX {

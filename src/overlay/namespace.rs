@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use super::lower::stamp_of;
 use super::types::*;
 use super::{FsError, LowerRef, Overlay, ROOT, attr_of, check_name, lower_err};
 use crate::sys::{self, FileType};
@@ -234,7 +233,7 @@ impl Overlay {
             merge: (kind == Kind::Dir).then(|| r.path.clone()),
             origin: Some(Origin {
                 path: r.path.clone(),
-                stamp: stamp_of(&st),
+                stamp: super::stamp_at(&self.lower, &r.path, &st),
             }),
             xattrs: None,
             sealed: None,

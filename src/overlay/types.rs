@@ -133,6 +133,11 @@ pub struct Stamp {
     pub size: u64,
     pub mtime: Time,
     pub ctime: Time,
+    /// The content's hash, taken only when the stamp is ambiguous: the file's ctime fell in
+    /// the clock tick the stamp was read in, so a change later in that same tick could leave
+    /// every other field as it is (see [`crate::overlay::stamp_at`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<BlobId>,
 }
 
 /// The workspace object an overlay node was copied up from.

@@ -43,6 +43,13 @@ impl BlobId {
     pub fn of(bytes: &[u8]) -> BlobId {
         BlobId(*blake3::hash(bytes).as_bytes())
     }
+
+    /// The id of `file`'s content (holes read as zeros), without storing it.
+    pub fn of_file(file: &File) -> io::Result<BlobId> {
+        let mut hasher = blake3::Hasher::new();
+        sparse::hash_copy(file, None, &mut hasher)?;
+        Ok(BlobId(*hasher.finalize().as_bytes()))
+    }
 }
 
 impl fmt::Display for BlobId {

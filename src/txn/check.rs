@@ -14,6 +14,7 @@ use std::os::fd::AsFd;
 
 use super::plan::{Expect, Layout, Loc, Plan, RelPath, Step};
 use super::{IoCtx, TxnError, Workspace};
+use crate::store::BlobId;
 use crate::sys;
 
 /// A path where the workspace no longer matches what the overlay saw.
@@ -176,10 +177,19 @@ fn violated(ws: &Workspace, path: &RelPath, expect: &Expect) -> Option<String> {
                 (st.st_mtime, st.st_mtime_nsec as u32),
                 ts_ctime(&st),
             );
-            if now == (s.ino, s.size, s.mtime, s.ctime) {
-                None
-            } else {
-                Some("was changed outside the view since the overlay read it".into())
+            if now != (s.ino, s.size, s.mtime, s.ctime) {
+                return Some("was changed outside the view since the overlay read it".into());
+            }
+            // Equal fields are ambiguous when the overlay read them in the tick the file
+            // last changed in: the content decides.
+            let want = s.hash?;
+            match content_id(ws, path) {
+                Ok(id) if id == want => None,
+                Ok(_) => Some(
+                    "was changed outside the view within the clock tick the overlay read it in (its content differs)"
+                        .into(),
+                ),
+                Err(e) => Some(format!("cannot inspect it: {e}")),
             }
         }
         (Expect::UnchangedSince(t), Some(st)) => {
@@ -200,6 +210,19 @@ fn violated(ws: &Workspace, path: &RelPath, expect: &Expect) -> Option<String> {
             }
         }
     }
+}
+
+/// The content hash of the workspace file at `path`.
+fn content_id(ws: &Workspace, path: &RelPath) -> Result<BlobId, TxnError> {
+    let Some((parent, name)) = split_open(ws, path)? else {
+        return Err(TxnError::io(
+            "open",
+            path,
+            io::Error::from_raw_os_error(libc::ENOENT),
+        ));
+    };
+    let fd = sys::open_at(parent.as_fd(), name, sys::Open::RDONLY, 0).ctx("open", path)?;
+    BlobId::of_file(&std::fs::File::from(fd)).ctx("read", path)
 }
 
 /// The first path below directory `dir` with a ctime at or after `t`.

@@ -151,6 +151,7 @@ fn stamp(n: &Node) -> Expect {
             size: o.stamp.size,
             mtime: t(o.stamp.mtime),
             ctime: t(o.stamp.ctime),
+            hash: o.stamp.hash,
         }),
         None => Expect::Nothing,
     }

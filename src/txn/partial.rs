@@ -29,7 +29,7 @@ use super::commit::{CommitError, CommitOutcome, log_commit, mark_started, placem
 use super::plan::prefix_ends;
 use crate::overlay::{
     Change, Data, Dentry, Ino, Invalidation, Kind, Lower, Node, Origin, Overlay, ROOT, RelPath,
-    Snapshot, Time, stamp_of,
+    Snapshot, Time, stamp_at, stamp_of,
 };
 
 /// The key-value entry that holds the overlay a partial commit in flight leaves behind.
@@ -703,7 +703,7 @@ fn install(
             && let Ok(Some(st)) = ov.lower().stat(&o.path)
             && st.st_ino == o.stamp.ino
         {
-            o.stamp = stamp_of(&st);
+            o.stamp = stamp_at(ov.lower(), &o.path, &st);
         }
     }
     let inval = ov.reset_after_commit(&pending.rest, placed)?;

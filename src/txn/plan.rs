@@ -75,6 +75,11 @@ pub struct Stamp {
     pub size: u64,
     pub mtime: (i64, u32),
     pub ctime: (i64, u32),
+    /// The content hash, when the overlay took one because the stamp was ambiguous (the
+    /// object's ctime fell in the clock tick the stamp was read in): equal fields then
+    /// prove nothing, and the content must match too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<BlobId>,
 }
 
 /// What the overlay expects to find at a path before the commit touches it.

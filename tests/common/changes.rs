@@ -216,6 +216,7 @@ impl Gen<'_> {
                 size: 0,
                 mtime: meta.mtime,
                 ctime: (0, 0),
+                hash: None,
             },
         }
     }

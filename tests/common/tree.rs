@@ -173,6 +173,7 @@ pub fn scan(root: &Path) -> Tree {
                 size: md.size(),
                 mtime: (md.mtime(), md.mtime_nsec() as u32),
                 ctime: (md.ctime(), md.ctime_nsec() as u32),
+                hash: None,
             },
             kind,
         };

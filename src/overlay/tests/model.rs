@@ -567,14 +567,6 @@ enum Op {
     },
 }
 
-/// Whether the model's commits override conflicts. Nothing changes the workspace outside the
-/// view here, so forcing changes no outcome: the model checks what a commit publishes, while
-/// whether one is refused is the conflict check's business (`txn::tests`). Known gap, found
-/// with `FORCE = false`: after a partial commit that touched a workspace hard-link group, the
-/// next commit can report a name of the group as changed outside the view (a stale stamp in
-/// the overlay that stayed); `--force` is then needed.
-const FORCE: bool = true;
-
 // How many commits (full, partial) of this thread's cases published changes: the tests
 // assert they are not zero, so the commit checks cannot pass vacuously.
 std::thread_local! {
@@ -1113,7 +1105,9 @@ impl Case {
     /// groups); after a partial one every path is as before or as the model, and every path
     /// under a picked change as the model. The view must still equal the model (`check`, run
     /// after every operation, proves the overlay that stays is the model's rest). The
-    /// committed workspace is then what `abort` returns to.
+    /// committed workspace is then what `abort` returns to. Commits never force: nothing
+    /// changes the workspace outside the view here, so any conflict is a false one (a stale
+    /// stamp the overlay kept) and fails the case.
     fn commit(&mut self, picks: &[usize]) -> Invalidation {
         let ws_path = self.fx.ws.clone();
         let before = Model::from_disk(&ws_path).entries();
@@ -1131,12 +1125,12 @@ impl Case {
         paths.sort();
         paths.dedup();
         let inval = if paths.is_empty() {
-            crate::txn::commit(ov, &ws, "model", FORCE)
+            crate::txn::commit(ov, &ws, "model", false)
                 .unwrap_or_else(|e| panic!("commit: {e}"))
                 .invalidation
         } else {
             let filter = crate::txn::Filter::new(&paths).expect("filter");
-            crate::txn::commit_paths(ov, &ws, "model", FORCE, &filter)
+            crate::txn::commit_paths(ov, &ws, "model", false, &filter)
                 .unwrap_or_else(|e| panic!("commit of {paths:?}: {e}"))
                 .0
                 .invalidation
