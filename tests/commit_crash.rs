@@ -890,7 +890,8 @@ fn partial_child_entry() {
     let rec = txn::recover_at_mount(&parts, &ws).expect("recover");
     let mut ov = ftsb_fs::overlay::Overlay::open(parts).expect("open overlay");
     txn::after_recovery(&mut ov, &rec).expect("after recovery");
-    let w = txn::workspace_of(ov.lower(), &ws).expect("workspace");
+    let fd = ov.workspace_fd().expect("workspace descriptor");
+    let w = txn::Workspace::from_fd(fd, &ws).expect("workspace");
     if paths.is_empty() {
         txn::commit(&mut ov, &w, "full", false).expect("commit");
         return;

@@ -135,3 +135,25 @@ fn the_kernel_adapter_and_the_daemon_reach_the_overlay_only_through_its_operatio
     }
     assert_eq!(mentions("daemon", "fuse::lock"), Vec::<String>::new());
 }
+
+/// The transaction engine reaches the overlay only through `txn::Host`, the trait the
+/// overlay implements: it names no accessor of the overlay's database, blob store or
+/// workspace reader, and takes no `Overlay` as an argument; the overlay offers no such
+/// accessor to anyone.
+#[test]
+fn the_engine_reaches_the_overlay_only_through_its_host_trait() {
+    for back_door in [".db()", ".blobs()", ".lower()", "&Overlay", "&mut Overlay"] {
+        assert_eq!(
+            mentions("txn", back_door),
+            Vec::<String>::new(),
+            "txn uses {back_door}"
+        );
+    }
+    for accessor in ["pub fn db(", "pub fn blobs(", "pub fn lower("] {
+        assert_eq!(
+            mentions("overlay", accessor),
+            Vec::<String>::new(),
+            "overlay offers {accessor}"
+        );
+    }
+}

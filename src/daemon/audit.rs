@@ -133,7 +133,7 @@ pub fn utc(ns: i64) -> String {
 pub fn log(daemon: &Daemon) -> Result<Vec<LogEntry>, Error> {
     let ov = lock(&daemon.overlay);
     let rows = ov.log().map_err(failure)?;
-    let epoch = crate::txn::epoch(&ov).map_err(failure)?;
+    let epoch = crate::txn::epoch(&*ov).map_err(failure)?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     let mut standalone = Vec::new();
     for e in daemon

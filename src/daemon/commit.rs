@@ -31,7 +31,7 @@ pub fn commit(
     let outcome = {
         let mut ov = lock(&daemon.overlay);
         let changes = match &filter {
-            Some(f) => txn::preview(&ov, f, txn::Purpose::Commit).map_err(daemon_said)?,
+            Some(f) => txn::preview(&*ov, f, txn::Purpose::Commit).map_err(daemon_said)?,
             None => ov.changes().map_err(failure)?,
         };
         if dry_run {
@@ -58,11 +58,11 @@ pub fn commit(
         match &filter {
             Some(f) => {
                 let (outcome, went) =
-                    txn::commit_paths(&mut ov, &ws, message, force, f).map_err(failure)?;
+                    txn::commit_paths(&mut *ov, &ws, message, force, f).map_err(failure)?;
                 (outcome, Some(went))
             }
             None => (
-                txn::commit(&mut ov, &ws, message, force).map_err(failure)?,
+                txn::commit(&mut *ov, &ws, message, force).map_err(failure)?,
                 None,
             ),
         }
@@ -88,13 +88,13 @@ pub fn abort_paths(
     let filter = txn::Filter::new(paths).map_err(bad_paths)?;
     let mut ov = lock(&daemon.overlay);
     if dry_run {
-        let changes = txn::preview(&ov, &filter, txn::Purpose::Abort).map_err(daemon_said)?;
+        let changes = txn::preview(&*ov, &filter, txn::Purpose::Abort).map_err(daemon_said)?;
         return Ok(reply::AbortPaths::DryRun {
             dry_run: true,
             would_abort: listed(&changes),
         });
     }
-    let (inval, went) = txn::abort_paths(&mut ov, &filter).map_err(failure)?;
+    let (inval, went) = txn::abort_paths(&mut *ov, &filter).map_err(failure)?;
     drop(ov);
     super::ops::invalidate(daemon, &inval);
     Ok(reply::AbortPaths::Done {

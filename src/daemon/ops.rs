@@ -213,12 +213,12 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             Reply::AbortPaths(super::commit::abort_paths(daemon, &paths, dry_run)?)
         }
         Request::Abort => {
-            let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(failure)?;
+            let inval = txn::abort(&mut *lock(&daemon.overlay)).map_err(failure)?;
             invalidate(daemon, &inval);
             Reply::Aborted(reply::Aborted { aborted: true })
         }
         Request::Checkpoint { message } => {
-            let id = txn::checkpoint(&mut lock(&daemon.overlay), "checkpoint", &message, None)
+            let id = txn::checkpoint(&mut *lock(&daemon.overlay), "checkpoint", &message, None)
                 .map_err(failure)?;
             Reply::Checkpoint(reply::Checkpoint { checkpoint: id })
         }
@@ -241,7 +241,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                     .unwrap_or(i64::MAX / 2)
                     .saturating_mul(1_000_000_000)
             });
-            let report = txn::gc(&mut lock(&daemon.overlay), age).map_err(failure)?;
+            let report = txn::gc(&mut *lock(&daemon.overlay), age).map_err(failure)?;
             Reply::Gc(reply::Gc {
                 checkpoints: report.checkpoints as u64,
                 blobs: report.blobs as u64,
@@ -284,7 +284,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             let pending = u64::MAX - PENDING.fetch_add(1, Ordering::Relaxed);
             daemon.writers.begin(pending, leaf, supervisor);
             let id = txn::checkpoint(
-                &mut lock(&daemon.overlay),
+                &mut *lock(&daemon.overlay),
                 "exec",
                 &format!("before: {command}"),
                 Some(&command),
@@ -401,7 +401,7 @@ fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
     // reached it.
     let (own, others) = daemon.writers.touched_since(id);
     if others.is_empty() {
-        let inval = txn::rollback(&mut ov, id).map_err(failure)?;
+        let inval = txn::rollback(&mut *ov, id).map_err(failure)?;
         drop(ov);
         invalidate(daemon, &inval);
         return Ok(Undone {
@@ -409,7 +409,7 @@ fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
             conflicts: Vec::new(),
         });
     }
-    let done = txn::rollback_session(&mut ov, id, &own, &others).map_err(failure)?;
+    let done = txn::rollback_session(&mut *ov, id, &own, &others).map_err(failure)?;
     drop(ov);
     invalidate(daemon, &done.invalidation);
     if !done.conflicts.is_empty() {
@@ -451,7 +451,7 @@ fn descends(pid: i32, ancestor: i32) -> bool {
 
 /// Rolls the view back to checkpoint `id` and makes the kernel forget what changed.
 fn rollback(daemon: &Daemon, id: u64) -> Result<(), Error> {
-    let inval = txn::rollback(&mut lock(&daemon.overlay), id).map_err(failure)?;
+    let inval = txn::rollback(&mut *lock(&daemon.overlay), id).map_err(failure)?;
     invalidate(daemon, &inval);
     Ok(())
 }
@@ -473,7 +473,7 @@ fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
     // Answered from the overlay's index: nothing is sealed, hashed or written.
     let ov = lock(&daemon.overlay);
     let ws = super::commit::workspace(&ov, daemon)?;
-    let conflicts = txn::conflicts(&ov, &ws)
+    let conflicts = txn::conflicts(&*ov, &ws)
         .map_err(failure)?
         .iter()
         .map(|c| reply::Conflict {
@@ -508,7 +508,7 @@ fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
         entries: changes.len() as u64,
         bytes,
         checkpoint: checkpoint.unwrap_or(0),
-        epoch: txn::epoch(&ov).map_err(failure)?,
+        epoch: txn::epoch(&*ov).map_err(failure)?,
         conflicts,
         changes: super::diff::listed(&ov, &changes),
     })
@@ -528,7 +528,7 @@ fn unmount(daemon: &Daemon, mode: UnmountMode) -> Result<reply::Unmounted, Error
                 ));
             }
             UnmountMode::Abort if pending > 0 => {
-                txn::abort(&mut ov).map_err(failure)?;
+                txn::abort(&mut *ov).map_err(failure)?;
             }
             _ => {}
         }

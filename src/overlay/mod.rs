@@ -22,6 +22,7 @@
 //! operation family lives in its own file (`namespace`, `data`, `xattr`, `state`, `reports`).
 
 mod data;
+mod engine;
 mod lower;
 mod namespace;
 mod reports;
@@ -345,21 +346,6 @@ impl Overlay {
             xattrs: None,
             sealed: None,
         })
-    }
-
-    /// The database (for `txn` and the daemon's log).
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// The blob store.
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
-    }
-
-    /// The workspace directory.
-    pub fn lower(&self) -> &Lower {
-        &self.lower
     }
 
     /// How many overlay nodes there are, besides the root.

@@ -8,8 +8,9 @@
 //! Checkpoints belong to an epoch (the number of commits before them): after a commit the
 //! workspace is different, and an older snapshot no longer describes a state of the view.
 
+use super::Host;
 use crate::meta::{LogRow, MetaError, keys};
-use crate::overlay::{FsError, Invalidation, Overlay, Snapshot, Time};
+use crate::overlay::{FsError, Invalidation, Snapshot, Time};
 use crate::store::{BlobId, StoreError};
 
 /// Errors of checkpoint, rollback and abort.
@@ -35,9 +36,10 @@ pub enum CheckpointError {
 }
 
 /// The number of commits so far.
-pub fn epoch(ov: &Overlay) -> Result<u64, MetaError> {
+pub fn epoch(ov: &dyn Host) -> Result<u64, MetaError> {
     Ok(ov
-        .db()
+        .store()
+        .db
         .kv_get(keys::EPOCH)?
         .and_then(|s| s.parse().ok())
         .unwrap_or(0))
@@ -45,7 +47,7 @@ pub fn epoch(ov: &Overlay) -> Result<u64, MetaError> {
 
 /// Seals the overlay and records it as log entry of `kind`; returns the new id.
 pub fn checkpoint(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     kind: &str,
     message: &str,
     command: Option<&str>,
@@ -54,7 +56,7 @@ pub fn checkpoint(
     let body = serde_json::to_vec(&snap).expect("snapshots are plain data and always serialize");
     // Unsynced: a checkpoint is kept across crashes of the daemon; after a power loss a
     // torn snapshot fails its hash check and the checkpoint is reported unreadable.
-    let blob = ov.blobs().put_bytes_unsynced(&body)?;
+    let blob = ov.store().blobs.put_bytes_unsynced(&body)?;
     let row = LogRow {
         id: 0,
         kind: kind.to_owned(),
@@ -63,15 +65,15 @@ pub fn checkpoint(
         command: command.map(str::to_owned),
         exit_code: None,
         snapshot: blob.to_string(),
-        entries: ov.node_count() as u64,
+        entries: ov.size() as u64,
         epoch: epoch(ov)?,
     };
-    Ok(ov.db().add_log(&row)?)
+    Ok(ov.store().db.add_log(&row)?)
 }
 
 /// Makes the overlay equal checkpoint `to` (0: no changes). The state it replaces is kept as
 /// a `rollback` checkpoint first. Returns what the kernel must forget.
-pub fn rollback(ov: &mut Overlay, to: u64) -> Result<Invalidation, CheckpointError> {
+pub fn rollback(ov: &mut dyn Host, to: u64) -> Result<Invalidation, CheckpointError> {
     let snap = if to == 0 {
         Snapshot::default()
     } else {
@@ -87,15 +89,16 @@ pub fn rollback(ov: &mut Overlay, to: u64) -> Result<Invalidation, CheckpointErr
 }
 
 /// Discards the overlay; the discarded state is kept as an `abort` checkpoint.
-pub fn abort(ov: &mut Overlay) -> Result<Invalidation, CheckpointError> {
+pub fn abort(ov: &mut dyn Host) -> Result<Invalidation, CheckpointError> {
     checkpoint(ov, "abort", "state before abort", None)?;
     Ok(ov.restore(&Snapshot::default())?)
 }
 
 /// Reads the snapshot of checkpoint `id`, checking it belongs to the current epoch.
-pub fn load(ov: &Overlay, id: u64) -> Result<Snapshot, CheckpointError> {
+pub fn load(ov: &dyn Host, id: u64) -> Result<Snapshot, CheckpointError> {
     let row = ov
-        .db()
+        .store()
+        .db
         .log_entry(id)?
         .ok_or(CheckpointError::NoSuch { id })?;
     if row.snapshot.is_empty() {
@@ -105,7 +108,7 @@ pub fn load(ov: &Overlay, id: u64) -> Result<Snapshot, CheckpointError> {
         return Err(CheckpointError::OtherEpoch { id });
     }
     let blob: BlobId = row.snapshot.parse()?;
-    let bytes = ov.blobs().read_verified(blob)?;
+    let bytes = ov.store().blobs.read_verified(blob)?;
     serde_json::from_slice(&bytes).map_err(|e| CheckpointError::BadSnapshot {
         id,
         detail: e.to_string(),
@@ -127,11 +130,11 @@ pub struct GcReport {
 /// Drops the restorable states of earlier epochs and those older than `max_age_ns`
 /// (when given), then every blob that neither the overlay, a remaining checkpoint, nor an
 /// open commit journal references.
-pub fn gc(ov: &mut Overlay, max_age_ns: Option<i64>) -> Result<GcReport, CheckpointError> {
+pub fn gc(ov: &mut dyn Host, max_age_ns: Option<i64>) -> Result<GcReport, CheckpointError> {
     ov.flush()?;
     let cutoff = max_age_ns.map_or(i64::MIN, |age| now_ns() - age);
-    let checkpoints = ov.db().prune_log(epoch(ov)?, cutoff)?;
-    if ov.db().journal_open()?.is_some() {
+    let checkpoints = ov.store().db.prune_log(epoch(ov)?, cutoff)?;
+    if ov.store().db.journal_open()?.is_some() {
         // An interrupted commit's plan names blobs; recovery needs them.
         return Ok(GcReport {
             checkpoints,
@@ -139,7 +142,7 @@ pub fn gc(ov: &mut Overlay, max_age_ns: Option<i64>) -> Result<GcReport, Checkpo
         });
     }
     let mut live: std::collections::HashSet<BlobId> = ov.live_blobs().into_iter().collect();
-    for row in ov.db().log()? {
+    for row in ov.store().db.log()? {
         if row.snapshot.is_empty() {
             continue;
         }
@@ -151,13 +154,13 @@ pub fn gc(ov: &mut Overlay, max_age_ns: Option<i64>) -> Result<GcReport, Checkpo
             _ => None,
         }));
     }
-    let blobs = ov.blobs().gc(&live)?;
+    let blobs = ov.store().blobs.gc(&live)?;
     Ok(GcReport { checkpoints, blobs })
 }
 
 /// The snapshot in blob `blob` of log entry `id`, whatever its epoch.
-fn load_any(ov: &Overlay, id: u64, blob: BlobId) -> Result<Snapshot, CheckpointError> {
-    let bytes = ov.blobs().read_verified(blob)?;
+fn load_any(ov: &dyn Host, id: u64, blob: BlobId) -> Result<Snapshot, CheckpointError> {
+    let bytes = ov.store().blobs.read_verified(blob)?;
     serde_json::from_slice(&bytes).map_err(|e| CheckpointError::BadSnapshot {
         id,
         detail: e.to_string(),

@@ -16,10 +16,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::Host;
 use super::{Expect, Meta, Plan, RelPath, SpecialKind, Stamp, Step, Workspace};
 use crate::meta::LogRow;
 use crate::meta::keys::{self, TXN_STARTED};
-use crate::overlay::{Data, Dentry, Ino, Kind, Lower, Node, Overlay, ROOT, Snapshot, Time};
+use crate::overlay::{Data, Dentry, Ino, Kind, Lower, Node, ROOT, Snapshot, Time};
 
 /// Builds the plan that makes the workspace equal the view of `snap`. `since` is when the
 /// transaction began: a workspace object the overlay replaces without having copied it up
@@ -493,9 +494,10 @@ pub struct CommitOutcome {
     pub invalidation: crate::overlay::Invalidation,
 }
 
-pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
+pub(super) fn since(ov: &dyn Host) -> Result<Time, crate::meta::MetaError> {
     let ns: i64 = ov
-        .db()
+        .store()
+        .db
         .kv_get(TXN_STARTED)?
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
@@ -508,14 +510,14 @@ pub(super) fn since(ov: &Overlay) -> Result<Time, crate::meta::MetaError> {
 /// Records that a transaction begins now, on the workspace file system's clock, and strictly
 /// after every change made before (a commit's own placements included): the coarse clock
 /// stamps a whole tick alike, so this waits for the next tick (a few milliseconds at most).
-pub(super) fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
+pub(super) fn mark_started(ov: &dyn Host) -> Result<(), crate::meta::MetaError> {
     let before = Time::coarse_now();
     let mut now = before;
     while now <= before {
         std::thread::sleep(std::time::Duration::from_micros(500));
         now = Time::coarse_now();
     }
-    ov.db().kv_set(
+    ov.store().db.kv_set(
         TXN_STARTED,
         &(now.sec * 1_000_000_000 + i64::from(now.nsec)).to_string(),
     )
@@ -527,18 +529,18 @@ pub(super) fn mark_started(ov: &Overlay) -> Result<(), crate::meta::MetaError> {
 /// After a crash at any point, [`recover_at_mount`] leaves the workspace exactly as before or
 /// exactly as committed; the overlay is cleared only once the workspace durably holds it.
 pub fn commit(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     ws: &Workspace,
     message: &str,
     force: bool,
 ) -> Result<CommitOutcome, CommitError> {
-    if ov.db().kv_get(TXN_STARTED)?.is_none() {
+    if ov.store().db.kv_get(TXN_STARTED)?.is_none() {
         mark_started(ov)?;
     }
     let changes = ov.changes()?.len();
     let snap = ov.seal()?;
-    let (plan, relinked) = plan_with_links(&snap, ov.lower(), since(ov)?);
-    let applied = match super::apply(ws, ov.blobs(), ov.db(), &plan, force) {
+    let (plan, relinked) = plan_with_links(&snap, ov.workspace(), since(ov)?);
+    let applied = match super::apply(ws, ov.store().blobs, ov.store().db, &plan, force) {
         Ok(a) => a,
         Err(super::TxnError::Conflicts(list)) => return Err(CommitError::Conflicts(list)),
         Err(e) => return Err(e.into()),
@@ -547,7 +549,7 @@ pub fn commit(
     let mut invalidation = clear(ov, &snap, applied.journal_id)?;
     invalidation.entries.extend(relinked);
     log_commit(ov, message, changes, applied.journal_id)?;
-    super::finish(ws, ov.db(), applied.journal_id)?;
+    super::finish(ws, ov.store().db, applied.journal_id)?;
     // Finish changed the workspace too (it removed the stash): the next transaction begins
     // after it, so nothing the commit did is taken for an outside change.
     mark_started(ov)?;
@@ -562,12 +564,12 @@ pub fn commit(
 
 /// Records commit `journal` of `changes` changes in the log.
 pub(super) fn log_commit(
-    ov: &Overlay,
+    ov: &dyn Host,
     message: &str,
     changes: usize,
     journal: u64,
 ) -> Result<(), crate::meta::MetaError> {
-    ov.db().add_log(&LogRow {
+    ov.store().db.add_log(&LogRow {
         id: 0,
         kind: "commit".into(),
         created_ns: now_ns(),
@@ -583,11 +585,11 @@ pub(super) fn log_commit(
 
 /// What a commit now would refuse for: workspace objects changed outside the view since the
 /// overlay copied, replaced or deleted them. Read-only for the workspace and the store: the
-/// plan is built from the overlay's shape ([`Overlay::peek`]), so nothing is hashed or sealed
+/// plan is built from the overlay's shape ([`Host::peek`]), so nothing is hashed or sealed
 /// and it costs the same after gigabytes of writes as after none.
-pub fn conflicts(ov: &Overlay, ws: &Workspace) -> Result<Vec<super::Conflict>, CommitError> {
+pub fn conflicts(ov: &dyn Host, ws: &Workspace) -> Result<Vec<super::Conflict>, CommitError> {
     let snap = ov.peek();
-    let plan = plan(&snap, ov.lower(), since(ov)?);
+    let plan = plan(&snap, ov.workspace(), since(ov)?);
     Ok(super::check(ws, &plan))
 }
 
@@ -595,13 +597,13 @@ pub fn conflicts(ov: &Overlay, ws: &Workspace) -> Result<Vec<super::Conflict>, C
 /// workspace, the kernel's references follow their objects to their new paths, and a new
 /// transaction (epoch) begins.
 fn clear(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     snap: &Snapshot,
     journal: u64,
 ) -> Result<crate::overlay::Invalidation, CommitError> {
     let placed = placements(snap);
-    let inval = ov.reset_to_workspace(&placed)?;
-    ov.db().kv_set(keys::EPOCH, &journal.to_string())?;
+    let inval = ov.reset_after_commit(&Snapshot::default(), &placed)?;
+    ov.store().db.kv_set(keys::EPOCH, &journal.to_string())?;
     mark_started(ov)?;
     Ok(inval)
 }
@@ -661,7 +663,7 @@ pub fn recover_store(
 ) -> Result<String, CommitError> {
     let parts = crate::overlay::open_parts(workspace, store)?;
     let outcome = recover_at_mount(&parts, workspace)?;
-    let mut ov = Overlay::open(parts)?;
+    let mut ov = crate::overlay::Overlay::open(parts)?;
     after_recovery(&mut ov, &outcome)?;
     Ok(match outcome {
         super::Recovery::Nothing => "nothing to recover".to_owned(),
@@ -678,10 +680,10 @@ pub fn recover_store(
 
 /// After recovery finished a commit, the overlay it published is cleared (or, for a partial
 /// commit, replaced by what stays); runs at every mount.
-pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(), CommitError> {
+pub fn after_recovery(ov: &mut dyn Host, outcome: &super::Recovery) -> Result<(), CommitError> {
     let finished = match outcome {
         super::Recovery::FinishedCommit { id }
-            if ov.db().kv_get(keys::EPOCH)?.as_deref() != Some(&id.to_string()) =>
+            if ov.store().db.kv_get(keys::EPOCH)?.as_deref() != Some(&id.to_string()) =>
         {
             Some(*id)
         }
@@ -696,7 +698,7 @@ pub fn after_recovery(ov: &mut Overlay, outcome: &super::Recovery) -> Result<(),
     // The transaction of a store mounted for the first time begins now: a workspace object
     // the view replaces without copying it (a file saved by renaming a new one over it) is
     // a conflict only if it changed after this.
-    if ov.db().kv_get(TXN_STARTED)?.is_none() {
+    if ov.store().db.kv_get(TXN_STARTED)?.is_none() {
         mark_started(ov)?;
     }
     Ok(())

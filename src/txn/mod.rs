@@ -14,8 +14,12 @@
 //! the plan says, never a mix; undo and finish are idempotent, so recovery itself may be
 //! killed and rerun; every I/O goes through directory descriptors and `*at()` calls.
 //!
-//! Deliberately not here: the overlay (the caller translates it into a [`Plan`] and clears it
-//! when told), blobs' lifetime (see `store`), SQL (see `meta`).
+//! The engine works on the overlay only through [`Host`] (`host.rs`), the trait the overlay
+//! implements: it seals, peeks, restores and resets it and records in its store by the
+//! trait's terms, never through the overlay's fields.
+//!
+//! Deliberately not here: the overlay's inner state (nodes, working files, the kernel's
+//! references), blobs' lifetime (see `store`), SQL (see `meta`).
 
 mod apply;
 mod attrs;
@@ -24,6 +28,7 @@ mod checkpoint;
 mod commit;
 pub(crate) mod failpoint;
 mod fsck;
+mod host;
 mod journal;
 mod partial;
 mod plan;
@@ -39,6 +44,7 @@ pub use commit::{
     recover_store, workspace_of,
 };
 pub use fsck::{FsckReport, fsck};
+pub use host::{Host, Placement, Store};
 pub use partial::{Filter, Purpose, abort_paths, commit_paths, preview};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
 pub use session::{SessionRollback, rollback_session};

@@ -25,11 +25,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::Host;
 use super::commit::{CommitError, CommitOutcome, log_commit, mark_started, placements, since};
 use super::plan::prefix_ends;
 use crate::overlay::{
-    Change, Data, Dentry, Ino, Invalidation, Kind, Lower, Node, Origin, Overlay, ROOT, RelPath,
-    Snapshot, Time, stamp_at, stamp_of,
+    Change, Data, Dentry, Ino, Invalidation, Kind, Lower, Node, Origin, ROOT, RelPath, Snapshot,
+    Time, stamp_at, stamp_of,
 };
 
 /// The key-value entry that holds the overlay a partial commit in flight leaves behind.
@@ -589,9 +590,9 @@ struct Pending {
 }
 
 /// The changes a partial commit or abort of `filter` would take, without doing it.
-pub fn preview(ov: &Overlay, filter: &Filter, purpose: Purpose) -> Result<Vec<Change>, String> {
+pub fn preview(ov: &dyn Host, filter: &Filter, purpose: Purpose) -> Result<Vec<Change>, String> {
     let snap = ov.peek();
-    let split = split(&snap, ov.lower(), filter, purpose)?;
+    let split = split(&snap, ov.workspace(), filter, purpose)?;
     let changes = ov.changes().map_err(|e| e.to_string())?;
     Ok(changes
         .into_iter()
@@ -603,23 +604,24 @@ pub fn preview(ov: &Overlay, filter: &Filter, purpose: Purpose) -> Result<Vec<Ch
 /// like [`super::commit`]; the rest stays in the overlay. Returns the outcome and the changes
 /// that went.
 pub fn commit_paths(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     ws: &super::Workspace,
     message: &str,
     force: bool,
     filter: &Filter,
 ) -> Result<(CommitOutcome, Vec<Change>), CommitError> {
-    if ov.db().kv_get(keys::TXN_STARTED)?.is_none() {
+    if ov.store().db.kv_get(keys::TXN_STARTED)?.is_none() {
         mark_started(ov)?;
     }
     let all = ov.changes()?;
     let snap = ov.seal()?;
-    let split = split(&snap, ov.lower(), filter, Purpose::Commit).map_err(CommitError::Select)?;
+    let split =
+        split(&snap, ov.workspace(), filter, Purpose::Commit).map_err(CommitError::Select)?;
     let went: Vec<Change> = all
         .into_iter()
         .filter(|c| split.paths.contains(&c.raw_path))
         .collect();
-    let (plan, relinked) = super::commit::plan_with_links(&split.sel, ov.lower(), since(ov)?);
+    let (plan, relinked) = super::commit::plan_with_links(&split.sel, ov.workspace(), since(ov)?);
     let mut touched: HashSet<RelPath> = HashSet::new();
     for step in &plan.steps {
         let mut add = |p: &super::RelPath| {
@@ -638,14 +640,14 @@ pub fn commit_paths(
         made_dirs: split.made_dirs,
         touched: touched.into_iter().collect(),
     };
-    ov.db().kv_set(
+    ov.store().db.kv_set(
         PARTIAL_REST,
         &serde_json::to_string(&pending).expect("snapshots are plain data"),
     )?;
-    let applied = match super::apply(ws, ov.blobs(), ov.db(), &plan, force) {
+    let applied = match super::apply(ws, ov.store().blobs, ov.store().db, &plan, force) {
         Ok(a) => a,
         Err(e) => {
-            ov.db().kv_del(PARTIAL_REST)?;
+            ov.store().db.kv_del(PARTIAL_REST)?;
             return Err(match e {
                 super::TxnError::Conflicts(list) => CommitError::Conflicts(list),
                 e => e.into(),
@@ -657,7 +659,7 @@ pub fn commit_paths(
     let mut invalidation = install(ov, pending, &placed, applied.journal_id)?;
     invalidation.entries.extend(relinked);
     log_commit(ov, message, went.len(), applied.journal_id)?;
-    super::finish(ws, ov.db(), applied.journal_id)?;
+    super::finish(ws, ov.store().db, applied.journal_id)?;
     // Finish changed the workspace too (it removed the stash): the next transaction begins
     // after it, so nothing the commit did is taken for an outside change.
     mark_started(ov)?;
@@ -676,14 +678,14 @@ pub fn commit_paths(
 /// Makes what stays the overlay once commit `journal` reached the workspace: directories
 /// made for selected entries now merge their workspace directory.
 fn install(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     mut pending: Pending,
     placed: &[(Ino, Ino, Vec<u8>, RelPath)],
     journal: u64,
 ) -> Result<Invalidation, CommitError> {
     for (ino, path) in &pending.made_dirs {
         let st = ov
-            .lower()
+            .workspace()
             .stat(path)
             .map_err(|e| CommitError::Select(format!("stat {}: {e}", path.display())))?;
         let Some(st) = st else { continue };
@@ -700,15 +702,15 @@ fn install(
     for (_, node) in pending.rest.nodes.iter_mut() {
         if let Some(o) = &mut node.origin
             && touched.contains(&o.path)
-            && let Ok(Some(st)) = ov.lower().stat(&o.path)
+            && let Ok(Some(st)) = ov.workspace().stat(&o.path)
             && st.st_ino == o.stamp.ino
         {
-            o.stamp = stamp_at(ov.lower(), &o.path, &st);
+            o.stamp = stamp_at(ov.workspace(), &o.path, &st);
         }
     }
     let inval = ov.reset_after_commit(&pending.rest, placed)?;
-    ov.db().kv_set(keys::EPOCH, &journal.to_string())?;
-    ov.db().kv_del(PARTIAL_REST)?;
+    ov.store().db.kv_set(keys::EPOCH, &journal.to_string())?;
+    ov.store().db.kv_del(PARTIAL_REST)?;
     Ok(inval)
 }
 
@@ -716,8 +718,8 @@ fn install(
 /// the overlay does not reflect it yet) leaves its recorded rest as the overlay (returns
 /// true); one it undid, or one whose rest is installed already, leaves the overlay as it is.
 /// Either way the record goes.
-pub fn after_recovery(ov: &mut Overlay, finished: Option<u64>) -> Result<bool, CommitError> {
-    let Some(text) = ov.db().kv_get(PARTIAL_REST)? else {
+pub fn after_recovery(ov: &mut dyn Host, finished: Option<u64>) -> Result<bool, CommitError> {
+    let Some(text) = ov.store().db.kv_get(PARTIAL_REST)? else {
         return Ok(false);
     };
     let pending: Pending = serde_json::from_str(&text).map_err(|e| {
@@ -729,7 +731,7 @@ pub fn after_recovery(ov: &mut Overlay, finished: Option<u64>) -> Result<bool, C
             Ok(true)
         }
         _ => {
-            ov.db().kv_del(PARTIAL_REST)?;
+            ov.store().db.kv_del(PARTIAL_REST)?;
             Ok(false)
         }
     }
@@ -738,14 +740,14 @@ pub fn after_recovery(ov: &mut Overlay, finished: Option<u64>) -> Result<bool, C
 /// Discards the changes `filter` selects; the rest stays. The state before is kept as an
 /// `abort` checkpoint. Returns what the kernel must forget and the changes discarded.
 pub fn abort_paths(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     filter: &Filter,
 ) -> Result<(Invalidation, Vec<Change>), super::CheckpointError> {
     let select = |e: String| super::CheckpointError::Select(e);
     let went = preview(ov, filter, Purpose::Abort).map_err(select)?;
     super::checkpoint(ov, "abort", "state before a partial abort", None)?;
     let snap = ov.seal()?;
-    let split = split(&snap, ov.lower(), filter, Purpose::Abort).map_err(select)?;
+    let split = split(&snap, ov.workspace(), filter, Purpose::Abort).map_err(select)?;
     Ok((ov.restore(&split.rest)?, went))
 }
 

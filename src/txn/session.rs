@@ -15,7 +15,7 @@
 //!   revert would take along (by the closure above, in either state) a path another writer
 //!   touched.
 //! - Nodes outside the reverted paths keep their live state, working files and open handles
-//!   included ([`Overlay::restore_scoped`]).
+//!   included ([`super::Host::restore_scoped`]).
 //! - The state before is kept as a `rollback` checkpoint, as a full rollback keeps it, so the
 //!   session rollback itself can be rolled back.
 //!
@@ -25,10 +25,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::Host;
 use super::partial::{Filter, Purpose, Unit, split, units};
 use super::writers::Touch;
 use super::{CheckpointError, checkpoint, load};
-use crate::overlay::{Dentry, Ino, Invalidation, Node, Overlay, ROOT, RelPath, Snapshot};
+use crate::overlay::{Dentry, Ino, Invalidation, Node, ROOT, RelPath, Snapshot};
 
 /// What [`rollback_session`] did.
 #[derive(Debug, Default)]
@@ -45,7 +46,7 @@ pub struct SessionRollback {
 /// Returns the paths session `own` touched to their state at checkpoint `to`, except those
 /// that `others` touched too (see the module's invariants).
 pub fn rollback_session(
-    ov: &mut Overlay,
+    ov: &mut dyn Host,
     to: u64,
     own: &HashSet<Touch>,
     others: &HashSet<Touch>,
@@ -93,7 +94,7 @@ pub fn rollback_session(
             let mut next = out.clone();
             for (units, snap) in [(&cur_units, &cur), (&old_units, &old)] {
                 if let Some(f) = matching(units, &list) {
-                    next.extend(split(snap, ov.lower(), &f, Purpose::Abort).ok()?.paths);
+                    next.extend(split(snap, ov.workspace(), &f, Purpose::Abort).ok()?.paths);
                 }
             }
             let back: HashSet<Ino> = old_units
@@ -159,7 +160,7 @@ pub fn rollback_session(
     let revert: Vec<RelPath> = reverted_paths.clone();
     let rest_cur = match matching(&cur_units, &revert) {
         Some(f) => {
-            split(&cur, ov.lower(), &f, Purpose::Abort)
+            split(&cur, ov.workspace(), &f, Purpose::Abort)
                 .map_err(CheckpointError::Select)?
                 .rest
         }
@@ -167,7 +168,7 @@ pub fn rollback_session(
     };
     let back = match matching(&old_units, &revert) {
         Some(f) => {
-            let rest_old = split(&old, ov.lower(), &f, Purpose::Abort)
+            let rest_old = split(&old, ov.workspace(), &f, Purpose::Abort)
                 .map_err(CheckpointError::Select)?
                 .rest;
             difference(&old, &rest_old)

@@ -758,7 +758,7 @@ fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
         ov.make(ROOT, b"f.tmp", new_file()).expect("create");
         ov.rename(ROOT, b"f.tmp", ROOT, b"f", RenameMode::Replace)
             .expect("rename over");
-        let ws = workspace_of(ov.lower(), &ws_path).expect("workspace");
+        let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
         let found: Vec<String> = conflicts(&ov, &ws)
             .expect("conflicts")
             .iter()
@@ -797,7 +797,7 @@ fn changes_right_after_a_commit_are_no_conflict() {
     std::fs::write(ws_path.join("f"), "old f\n").expect("write");
     let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
     after_recovery(&mut ov, &Recovery::Nothing).expect("start");
-    let ws = workspace_of(ov.lower(), &ws_path).expect("workspace");
+    let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
     let new = new_file;
     for round in 0..20 {
         let name = format!("n{round}");
@@ -928,10 +928,10 @@ fn a_copy_up_in_the_tick_of_the_files_change_records_its_content_hash() {
             ov.setattr(ino, chmod).expect("chmod");
         }
         let same_tick = Time::coarse_now() == tick;
-        let ws = workspace_of(ov.lower(), &ws_path).expect("workspace");
+        let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
         let plan = plan(
             &ov.peek(),
-            ov.lower(),
+            ov.workspace(),
             super::commit::since(&ov).expect("since"),
         );
         let hash_of = |name: &str| {

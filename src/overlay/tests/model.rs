@@ -1116,7 +1116,8 @@ impl Case {
         release(self.fx.ov(), held);
         let ov = self.fx.ov();
         let changes = ov.changes().expect("changes");
-        let ws = crate::txn::workspace_of(ov.lower(), &ws_path).expect("workspace");
+        let ws = crate::txn::workspace_of(crate::txn::Host::workspace(&*ov), &ws_path)
+            .expect("workspace");
         let mut paths: Vec<String> = picks
             .iter()
             .filter(|_| !changes.is_empty())
