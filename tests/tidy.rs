@@ -157,3 +157,17 @@ fn the_engine_reaches_the_overlay_only_through_its_host_trait() {
         );
     }
 }
+
+/// Every key of the kv table is named in `meta::keys`, never spelled out where it is used.
+#[test]
+fn kv_keys_are_named_in_one_module() {
+    for dir in ["txn", "overlay", "daemon", "store", "cli"] {
+        for literal in ["kv_get(\"", "kv_set(\"", "kv_del(\""] {
+            assert_eq!(
+                mentions(dir, literal),
+                Vec::<String>::new(),
+                "{dir} spells out a kv key ({literal}...)"
+            );
+        }
+    }
+}
