@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use ftsb_gate::quote_argv;
+
 use super::{call, call_on, connect, print_json, resolve_workspace};
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
@@ -79,23 +81,6 @@ pub(super) fn command_cwd(view: &Path, workspace: &Path) -> PathBuf {
         Ok(rel) => view.join(rel),
         Err(_) => view.to_owned(),
     }
-}
-
-/// Shell-quotes argv into one line, for the log and the gate.
-pub fn quote_argv(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {

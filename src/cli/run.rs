@@ -15,7 +15,9 @@ use std::process::{Command, ExitStatus};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use super::exec::{command_cwd, quote_argv, run_forwarding_signals};
+use ftsb_gate::quote_argv;
+
+use super::exec::{command_cwd, run_forwarding_signals};
 use super::{call, call_on, connect, print_json};
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, AgentSetup, Harness};

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::Daemon;
-use super::ops::failure;
+use super::failure::failure;
 use crate::control::reply::{self, LogEntry};
 use crate::control::{Error, Event};
 use crate::overlay::lock;

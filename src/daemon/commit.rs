@@ -2,7 +2,7 @@
 //! paths) into the workspace through the journaled commit engine, or discard some of it.
 
 use super::Daemon;
-use super::ops::failure;
+use super::failure::failure;
 use crate::control::reply;
 use crate::control::{Code, Error};
 use crate::overlay::{Change, Overlay, lock};
@@ -68,7 +68,7 @@ pub fn commit(
         }
     };
     let (outcome, went) = outcome;
-    super::ops::invalidate(daemon, &outcome.invalidation);
+    daemon.invalidate(&outcome.invalidation);
     Ok(reply::Commit::Done(reply::CommitOutcome {
         journal: outcome.journal,
         changes: outcome.changes as u64,
@@ -96,7 +96,7 @@ pub fn abort_paths(
     }
     let (inval, went) = txn::abort_paths(&mut ov, &filter).map_err(failure)?;
     drop(ov);
-    super::ops::invalidate(daemon, &inval);
+    daemon.invalidate(&inval);
     Ok(reply::AbortPaths::Done {
         aborted: true,
         discarded: listed(&went),

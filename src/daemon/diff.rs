@@ -5,7 +5,7 @@ use std::os::unix::fs::FileExt;
 use std::collections::HashSet;
 
 use super::Daemon;
-use super::ops::failure;
+use super::failure::failure;
 use crate::control::Error;
 use crate::control::reply::{self, DiffEntry, RangeEntry, Sides};
 use crate::overlay::lock;

@@ -8,6 +8,7 @@
 pub mod audit;
 mod commit;
 mod diff;
+mod failure;
 mod ops;
 
 use std::io;
@@ -176,6 +177,19 @@ impl Daemon {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .unmount()
+    }
+
+    /// Tells the kernel what to forget. Called without the overlay's lock: the kernel may send
+    /// requests (write-back of dirty pages) while it invalidates.
+    fn invalidate(&self, inval: &crate::overlay::Invalidation) {
+        // Inodes first: a directory's cached pages and attributes go before its names, so no
+        // listing outlives the names it shows.
+        for ino in &inval.inodes {
+            self.invalidator.inode(*ino);
+        }
+        for (dir, name) in &inval.entries {
+            self.invalidator.entry(*dir, name);
+        }
     }
 }
 

@@ -1,21 +1,22 @@
 //! The control socket's requests, served one connection per thread.
 //!
 //! Each request is answered with its type from `control::reply`, or with a `control::Error`
-//! whose code [`failure`] takes from the first cause in the error's chain that names one.
+//! whose code `failure` takes from the first cause in the error's chain that names one.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 
 use super::Daemon;
+use super::failure::failure;
 use crate::confine::cgroup::Leaf;
 use crate::confine::tree::GIVE_UP;
 use crate::control::reply::{self, Reply};
 use crate::control::{
     Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_pid, peer_uid,
 };
+use crate::overlay::Data;
 use crate::overlay::lock;
-use crate::overlay::{Data, Invalidation};
 use crate::txn;
 
 /// Serves one connection until it closes.
@@ -157,65 +158,6 @@ impl Conn {
     }
 }
 
-/// A failure inside the daemon, with the code of the first cause in its chain that names one
-/// (a conflict, a missing checkpoint, a full disk...), else `daemon`.
-pub(super) fn failure(e: impl std::error::Error + 'static) -> Error {
-    Error::new(code_of(&e), e.to_string())
-}
-
-fn code_of(e: &(dyn std::error::Error + 'static)) -> Code {
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        if let Some(code) = named_code(c) {
-            return code;
-        }
-        cause = c.source();
-    }
-    Code::Daemon
-}
-
-/// The code `e` itself names, looking through the variants that only wrap another error
-/// (`#[error(transparent)]`: their `source()` skips the wrapped error itself).
-fn named_code(e: &(dyn std::error::Error + 'static)) -> Option<Code> {
-    use crate::overlay::FsError;
-    use txn::{CheckpointError, CommitError, TxnError};
-    if let Some(e) = e.downcast_ref::<CommitError>() {
-        return match e {
-            CommitError::Conflicts(_) => Some(Code::Conflict),
-            CommitError::Select(_) => Some(Code::NotFound),
-            CommitError::Txn(t) => named_code(t),
-            CommitError::Fs(f) => named_code(f),
-            _ => None,
-        };
-    }
-    if let Some(e) = e.downcast_ref::<TxnError>() {
-        return match e {
-            TxnError::Conflicts(_) => Some(Code::Conflict),
-            TxnError::NoSpace { .. } => Some(Code::NoSpace),
-            _ => None,
-        };
-    }
-    if let Some(e) = e.downcast_ref::<CheckpointError>() {
-        return match e {
-            CheckpointError::NoSuch { .. } | CheckpointError::Select(_) => Some(Code::NotFound),
-            CheckpointError::Fs(f) => named_code(f),
-            _ => None,
-        };
-    }
-    if let Some(FsError::NotSupported) = e.downcast_ref::<FsError>() {
-        return Some(Code::Unsupported);
-    }
-    if let Some(e) = e.downcast_ref::<io::Error>() {
-        // A file missing deep inside an operation is the daemon's failure, not the user's
-        // "not found"; a full disk, a busy mount or a refused access mean what they say.
-        return match Code::of_io(e) {
-            code @ (Code::NoSpace | Code::Busy | Code::PermissionDenied) => Some(code),
-            _ => None,
-        };
-    }
-    None
-}
-
 fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error> {
     Ok(match req {
         Request::Info => Reply::Info(info(daemon)),
@@ -251,7 +193,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
         Request::Abort => {
             stop_sessions(daemon, "abort");
             let inval = txn::abort(&mut lock(&daemon.overlay)).map_err(failure)?;
-            invalidate(daemon, &inval);
+            daemon.invalidate(&inval);
             Reply::Aborted(reply::Aborted { aborted: true })
         }
         Request::Checkpoint { message } => {
@@ -474,7 +416,7 @@ fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
     if others.is_empty() {
         let inval = txn::rollback(&mut ov, id).map_err(failure)?;
         drop(ov);
-        invalidate(daemon, &inval);
+        daemon.invalidate(&inval);
         return Ok(Undone {
             reverted: None,
             conflicts: Vec::new(),
@@ -482,7 +424,7 @@ fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
     }
     let done = txn::rollback_session(&mut ov, id, &own, &others).map_err(failure)?;
     drop(ov);
-    invalidate(daemon, &done.invalidation);
+    daemon.invalidate(&done.invalidation);
     if !done.conflicts.is_empty() {
         tracing::warn!(
             "exec of checkpoint {id}: kept {} path(s) another writer also changed: {}",
@@ -523,21 +465,8 @@ fn descends(pid: i32, ancestor: i32) -> bool {
 /// Rolls the view back to checkpoint `id` and makes the kernel forget what changed.
 fn rollback(daemon: &Daemon, id: u64) -> Result<(), Error> {
     let inval = txn::rollback(&mut lock(&daemon.overlay), id).map_err(failure)?;
-    invalidate(daemon, &inval);
+    daemon.invalidate(&inval);
     Ok(())
-}
-
-/// Tells the kernel what to forget. Called without the overlay's lock: the kernel may send
-/// requests (write-back of dirty pages) while it invalidates.
-pub(super) fn invalidate(daemon: &Daemon, inval: &Invalidation) {
-    // Inodes first: a directory's cached pages and attributes go before its names, so no
-    // listing outlives the names it shows.
-    for ino in &inval.inodes {
-        daemon.invalidator.inode(*ino);
-    }
-    for (dir, name) in &inval.entries {
-        daemon.invalidator.entry(*dir, name);
-    }
 }
 
 fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
@@ -618,44 +547,4 @@ fn unmount(daemon: &Daemon, mode: UnmountMode) -> Result<reply::Unmounted, Error
         .unmount()
         .map_err(|e| Error::io(format_args!("unmount {}", daemon.config.view.display()), &e))?;
     Ok(reply::Unmounted { unmounted: true })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::overlay::FsError;
-    use txn::{CheckpointError, CommitError, TxnError};
-
-    #[test]
-    fn failures_take_the_code_of_what_they_wrap() {
-        let no_space = CommitError::Txn(TxnError::NoSpace {
-            op: "write",
-            path: txn::RelPath::new("f"),
-        });
-        assert_eq!(failure(no_space).code, Code::NoSpace);
-        assert_eq!(
-            failure(CommitError::Conflicts(Vec::new())).code,
-            Code::Conflict
-        );
-        assert_eq!(
-            failure(CheckpointError::NoSuch { id: 9 }).code,
-            Code::NotFound
-        );
-        assert_eq!(
-            failure(CheckpointError::Fs(FsError::NotSupported)).code,
-            Code::Unsupported
-        );
-        let full = FsError::Work {
-            ino: 1,
-            source: io::Error::from_raw_os_error(libc::ENOSPC),
-        };
-        assert_eq!(failure(CheckpointError::Fs(full)).code, Code::NoSpace);
-        let missing = FsError::Work {
-            ino: 1,
-            source: io::Error::from_raw_os_error(libc::ENOENT),
-        };
-        let e = failure(missing);
-        assert_eq!(e.code, Code::Daemon);
-        assert!(e.message.starts_with("working file of inode 1"), "{e}");
-    }
 }

@@ -102,3 +102,8 @@ pub fn quote(word: &str) -> String {
         format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
+
+/// Quotes argv into one command line a POSIX shell splits back into the same words.
+pub fn quote_argv(argv: &[String]) -> String {
+    argv.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}

@@ -57,7 +57,7 @@ mod words;
 
 use std::path::Path;
 
-pub use decision::{Context, Decision, Verdict, quote};
+pub use decision::{Context, Decision, Verdict, quote, quote_argv};
 pub use policy::GateError;
 use policy::Policy;
 

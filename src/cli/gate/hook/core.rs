@@ -14,9 +14,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 
 use super::Reason;
-use crate::cli::exec::quote_argv;
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
+use ftsb_gate::quote_argv;
 
 /// Rules the hooks add to every policy: the agent may not end, publish, discard or rewind its
 /// own transaction, nor take the view away. Loaded through the gate's policy format, so they

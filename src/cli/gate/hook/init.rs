@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use crate::cli::exec::quote_argv;
 use crate::cli::print_json;
+use ftsb_gate::quote_argv;
 
 /// A harness `init` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
