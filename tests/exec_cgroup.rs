@@ -12,10 +12,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::procs::*;
 use common::*;
 use ftsb_fs::confine::cgroup;
 
@@ -48,61 +49,6 @@ fn cgroups_usable(m: &Mounted) -> bool {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-/// The exec cgroups (leaves) under this test's own cgroup.
-fn leaves() -> Vec<PathBuf> {
-    let Some(home) = cgroup::cgroup_of("self") else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = std::fs::read_dir(home)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("ftsb-fs-exec-")
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// The leaves of the process `pid` (an `exec` the test started).
-fn leaves_of(pid: u32) -> Vec<PathBuf> {
-    let prefix = format!("ftsb-fs-exec-{pid}-");
-    leaves()
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .collect()
-}
-
-/// Whether process `pid` is alive (a zombie is not).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        let state = s[s.rfind(')').unwrap() + 1..].split_whitespace().next();
-        !matches!(state, Some("Z" | "X"))
-    })
-}
-
-/// Waits (bounded) until `cond` holds; panics with `what` if it never does.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "never: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_pid(p: &Path) -> Option<i32> {
-    std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
 /// The attack of the known gap of the subreaper alone: `exec` is SIGKILLed while its command

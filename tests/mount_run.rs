@@ -17,6 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::procs::alive;
 use common::*;
 
 fn ftsb(state: &Path) -> Command {
@@ -318,15 +319,6 @@ fn run_without_confinement_lets_the_attack_through() {
         std::fs::read_to_string(s.home.join(".bashrc")).unwrap(),
         "# rc\nevil\n"
     );
-}
-
-/// Whether `pid` still runs (a zombie has ended).
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
-        st.rsplit(')')
-            .next()
-            .is_some_and(|r| !r.trim_start().starts_with('Z'))
-    })
 }
 
 #[test]

@@ -10,7 +10,6 @@ use serde_json::json;
 use ftsb_gate::quote_argv;
 
 use super::{call, call_on, connect, print_json, resolve_workspace};
-use crate::confine::cgroup::Leaf;
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
 use crate::control::{Request, reply};
@@ -120,7 +119,8 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let tmp = confine::scratch::create(&tmp_base).context("create the command's TMPDIR")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]).current_dir(&cwd);
-    let leaf = command_cgroup(&mut cmd);
+    // First: the child joins its cgroup leaf before the confinement hooks forbid it.
+    let supervisor = Supervisor::for_command(&mut cmd)?;
     relay_terminal_stdin(&mut cmd).context("relay the terminal to the command")?;
     // Before confine_command, which sets TMPDIR on the cleared environment.
     let env = confine::env::Scrub {
@@ -154,8 +154,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         }
     }
     let mut client = connect(&ws)?;
-    let cgroup = leaf.as_ref().map(|l| l.path().to_owned());
-    let supervisor = Supervisor::start_in(leaf)?;
+    let cgroup = supervisor.leaf().map(|l| l.path().to_owned());
     let begun = call_on::<reply::ExecBegun>(
         &mut client,
         &Request::ExecBegin {
@@ -164,13 +163,8 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             pid: i32::try_from(std::process::id()).ok(),
         },
     );
-    let checkpoint = match begun {
-        Ok(b) => b.checkpoint,
-        Err(e) => {
-            remove_cgroup(&supervisor);
-            return Err(e);
-        }
-    };
+    // On an error, dropping the supervisor removes the (empty) leaf.
+    let checkpoint = begun?.checkpoint;
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the command started may change the view once its transaction has ended.
     let processes = supervisor.settle(linger);
@@ -187,7 +181,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             rollback: undo,
         },
     );
-    remove_cgroup(&supervisor);
+    supervisor.remove_leaf();
     let ended = ended?;
     let conflicts = ended.conflicts;
     let spawn_error = outcome.as_ref().err().map(ToString::to_string);
@@ -240,36 +234,6 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         bail!("cannot run {}: {e}", a.command[0]);
     }
     Ok(code.unwrap_or_else(|| 128 + signal.unwrap_or(0)))
-}
-
-/// Creates the command's cgroup leaf and makes `cmd` start in it, when this host lets us
-/// (root or a delegated cgroup); otherwise says why on the log and returns `None`: the
-/// subreaper alone then contains the command, which holds only while `exec` lives.
-/// Call it before the confinement hooks, which would forbid writing to the cgroup.
-fn command_cgroup(cmd: &mut Command) -> Option<Leaf> {
-    let leaf = match Leaf::create() {
-        Ok(leaf) => leaf,
-        Err(e) => {
-            tracing::info!("containment: subreaper only ({e})");
-            return None;
-        }
-    };
-    if let Err(e) = leaf.join_on_exec(cmd) {
-        tracing::info!("containment: subreaper only ({e})");
-        let _ = leaf.remove();
-        return None;
-    }
-    tracing::info!("containment: cgroup {}", leaf.path().display());
-    Some(leaf)
-}
-
-/// Removes the command's leaf once it is empty (the daemon removes it too if we die).
-fn remove_cgroup(supervisor: &Supervisor) {
-    if let Some(leaf) = supervisor.leaf()
-        && let Err(e) = leaf.remove()
-    {
-        tracing::warn!("cannot remove cgroup {}: {e}", leaf.path().display());
-    }
 }
 
 /// If our stdin is a terminal, gives the command a pipe instead and copies what is typed into

@@ -18,7 +18,7 @@ use serde_json::json;
 use ftsb_gate::quote_argv;
 
 use super::exec::{command_cwd, run_forwarding_signals};
-use super::{call, print_json};
+use super::{call, call_on, connect, print_json};
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, AgentSetup, Harness};
 use crate::control::proxy::{self, CONTROL_ENV, WORKSPACE_ENV};
@@ -127,6 +127,30 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..])
         .current_dir(command_cwd(&view, &ws));
+    // First: the agent joins its cgroup leaf before the confinement hooks forbid it.
+    let supervisor = Supervisor::for_command(&mut cmd)?;
+    // The daemon learns the leaf on a connection held for the whole session: if `run` dies,
+    // even by SIGKILL, the daemon empties the leaf; it also does before any commit, abort or
+    // unmount, so nothing the agent started outlives the transaction it worked in.
+    let _session = match (supervisor.leaf(), supervisor.fallback()) {
+        (Some(leaf), _) => {
+            let mut client = connect(&ws)?;
+            call_on::<reply::RunBegun>(
+                &mut client,
+                &Request::RunBegin {
+                    cgroup: leaf.path().to_owned(),
+                },
+            )?;
+            Some(client)
+        }
+        (None, why) => {
+            eprintln!(
+                "ftsb-fs: warning: containment: subreaper only ({}): processes the agent leaves running survive if run itself is killed",
+                why.unwrap_or("no cgroup")
+            );
+            None
+        }
+    };
     // First, since it clears what was set before: the allow list, the harness's own key
     // variables and what `--env` names.
     let profile = harness.profile();
@@ -186,10 +210,10 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             Ok(())
         });
     }
-    let supervisor = Supervisor::start()?;
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the agent started may go on changing the view once the session ends.
     let processes = supervisor.settle(a.linger);
+    supervisor.remove_leaf();
     let code = exit_code(&outcome);
     if let Err(e) = &outcome {
         eprintln!("error: cannot run {}: {e}", a.command[0]);
@@ -261,8 +285,9 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                 checkpoint: Some(start),
                 duration_ms: Some(u64::try_from(ran_ns / 1_000_000).unwrap_or(0)),
                 reason: Some(format!(
-                    "harness {}, changes {outcome_text}",
-                    harness.name()
+                    "harness {}, containment {}, changes {outcome_text}",
+                    harness.name(),
+                    processes.containment.as_str()
                 )),
                 ..Default::default()
             },

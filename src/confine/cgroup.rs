@@ -5,7 +5,8 @@
 //! ([`Leaf::create`]), moving the command into it before `execve` ([`Leaf::join_on_exec`]),
 //! killing everything in it and waiting until it is empty ([`Leaf::kill_and_wait`]), removing
 //! it ([`Leaf::remove`]), adopting one named by a client after checking it ([`Leaf::adopt`],
-//! for the daemon), and sweeping the empty leaves of dead supervisors ([`sweep`]).
+//! for the daemon), sweeping the empty leaves of dead supervisors ([`sweep`]), and the
+//! daemon's register of the leaves of live agent sessions ([`Sessions`]).
 //!
 //! Invariants:
 //! - A process in the leaf cannot leave it while it is confined: moving a process needs write
@@ -28,12 +29,15 @@
 //! Deliberately not done here: freezing before killing (`cgroup.kill` is atomic for the
 //! cgroup already), resource limits, or deciding when to kill (that is the caller's policy).
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::scratch;
@@ -70,7 +74,9 @@ pub enum CgroupError {
     },
 }
 
-/// A cgroup v2 directory holding one command's process tree.
+/// A cgroup v2 directory holding one command's process tree. Dropping it removes the
+/// directory if it is empty (a populated cgroup cannot be removed; [`sweep`] or the daemon
+/// removes it later).
 #[derive(Debug)]
 pub struct Leaf {
     path: PathBuf,
@@ -140,18 +146,25 @@ impl Leaf {
             parent: parent.clone(),
             source,
         })?;
-        let leaf = Leaf { path, procs: None };
-        let procs = open_write(&leaf.path.join("cgroup.procs")).map_err(|source| {
-            leaf.remove_quietly();
-            CgroupError::Create {
-                parent: parent.clone(),
+        let mut leaf = Leaf { path, procs: None };
+        // On failure, dropping the leaf removes it.
+        leaf.procs = Some(
+            open_write(&leaf.path.join("cgroup.procs"))
+                .map_err(|source| CgroupError::Create { parent, source })?,
+        );
+        Ok(leaf)
+    }
+
+    /// Creates a leaf ([`Leaf::create`]) and makes the child spawned from `cmd` start in it
+    /// ([`Leaf::join_on_exec`]). Call it before the confinement hooks are registered.
+    pub fn for_command(cmd: &mut Command) -> Result<Leaf, CgroupError> {
+        let leaf = Leaf::create()?;
+        leaf.join_on_exec(cmd)
+            .map_err(|source| CgroupError::Create {
+                parent: leaf.path.parent().unwrap_or(&leaf.path).to_owned(),
                 source,
-            }
-        })?;
-        Ok(Leaf {
-            procs: Some(procs),
-            ..leaf
-        })
+            })?;
+        Ok(leaf)
     }
 
     /// Adopts the leaf a client named, after checking that it is one: an existing directory
@@ -284,6 +297,84 @@ impl Leaf {
             tracing::warn!("cannot remove cgroup {}: {e}", self.path.display());
         }
     }
+}
+
+impl Drop for Leaf {
+    fn drop(&mut self) {
+        if let Err(e) = self.remove() {
+            tracing::debug!("cgroup {} left for later: {e}", self.path.display());
+        }
+    }
+}
+
+/// What emptying leaves did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Emptied {
+    /// Processes that were in the leaves when they were killed.
+    pub killed: usize,
+    /// Processes still listed when killing gave up (stuck in the kernel).
+    pub survivors: usize,
+}
+
+/// The cgroup leaves of the live agent sessions (`run`) a daemon serves, by session id.
+///
+/// The daemon empties a session's leaf when the session's control connection closes (its
+/// `run` ended or was killed) and empties every session's leaf before the transaction ends
+/// (commit, abort, unmount), so nothing an agent started outlives the transaction it worked
+/// in or changes the view after it ended.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    next: AtomicU64,
+    leaves: Mutex<BTreeMap<u64, Leaf>>,
+}
+
+impl Sessions {
+    /// Registers the leaf of a new session; returns its id.
+    pub fn add(&self, leaf: Leaf) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(id, leaf);
+        id
+    }
+
+    /// Ends session `id`: kills what is left in its leaf, waits until it is empty (at most
+    /// `give_up`), and removes it.
+    pub fn end(&self, id: u64, give_up: Duration) -> Emptied {
+        let Some(leaf) = self.lock().remove(&id) else {
+            return Emptied::default();
+        };
+        let emptied = empty(&leaf, give_up);
+        leaf.remove_quietly();
+        emptied
+    }
+
+    /// Kills everything in every session's leaf and waits until all are empty (at most
+    /// `give_up` each). The sessions stay registered: their `run` still settles and reports.
+    pub fn empty_all(&self, give_up: Duration) -> Emptied {
+        let leaves = self.lock();
+        leaves
+            .values()
+            .map(|leaf| empty(leaf, give_up))
+            .fold(Emptied::default(), |a, b| Emptied {
+                killed: a.killed + b.killed,
+                survivors: a.survivors + b.survivors,
+            })
+    }
+
+    /// The leaves of the live sessions.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.lock().values().map(|l| l.path.clone()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Leaf>> {
+        self.leaves.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Kills what is in `leaf` and waits until it is empty.
+fn empty(leaf: &Leaf, give_up: Duration) -> Emptied {
+    let killed = leaf.pids().len();
+    let survivors = leaf.kill_and_wait(give_up);
+    Emptied { killed, survivors }
 }
 
 /// The cgroup directories directly below `dir`.

@@ -97,6 +97,16 @@ pub enum Containment {
     Subreaper,
 }
 
+impl Containment {
+    /// Its name, as `--json` results and the audit log spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Containment::Cgroup => "cgroup",
+            Containment::Subreaper => "subreaper",
+        }
+    }
+}
+
 /// What happened to the descendants the command left.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TreeReport {
@@ -131,6 +141,8 @@ pub struct Supervisor {
     before: BTreeSet<Pid>,
     /// The command's cgroup leaf, when it has one.
     leaf: Option<Leaf>,
+    /// Why there is no leaf, when [`Supervisor::for_command`] could not make one.
+    fallback: Option<String>,
 }
 
 type Pid = libc::pid_t;
@@ -172,12 +184,58 @@ impl Supervisor {
         Ok(Supervisor {
             before: descendants().into_keys().collect(),
             leaf,
+            fallback: None,
         })
+    }
+
+    /// Supervises the command `cmd` will spawn with the strongest containment the host
+    /// allows: a cgroup leaf of its own, which the child joins before anything else runs in
+    /// it ([`Leaf::for_command`]), else the subreaper alone, and then [`Supervisor::fallback`]
+    /// says why. Call it before the confinement hooks are registered (they forbid writing to
+    /// the cgroup) and before the caller's own descendants it must leave alone are started.
+    pub fn for_command(cmd: &mut std::process::Command) -> Result<Supervisor, TreeError> {
+        let (leaf, fallback) = match Leaf::for_command(cmd) {
+            Ok(leaf) => {
+                tracing::info!("containment: cgroup {}", leaf.path().display());
+                (Some(leaf), None)
+            }
+            Err(e) => {
+                tracing::info!("containment: subreaper only ({e})");
+                (None, Some(e.to_string()))
+            }
+        };
+        let mut supervisor = Supervisor::start_in(leaf)?;
+        supervisor.fallback = fallback;
+        Ok(supervisor)
     }
 
     /// The command's cgroup leaf, if it has one.
     pub fn leaf(&self) -> Option<&Leaf> {
         self.leaf.as_ref()
+    }
+
+    /// Which containment holds the command's processes.
+    pub fn containment(&self) -> Containment {
+        if self.leaf.is_some() {
+            Containment::Cgroup
+        } else {
+            Containment::Subreaper
+        }
+    }
+
+    /// Why the command has no cgroup leaf, when [`Supervisor::for_command`] could not make one.
+    pub fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// Removes the command's leaf once it is empty (after [`Supervisor::settle`]); a failure
+    /// is logged: the daemon, or the next supervisor's sweep, removes it later.
+    pub fn remove_leaf(&self) {
+        if let Some(leaf) = &self.leaf
+            && let Err(e) = leaf.remove()
+        {
+            tracing::warn!("cannot remove cgroup {}: {e}", leaf.path().display());
+        }
     }
 
     /// The descendants started after [`Supervisor::start`] (zombies included).

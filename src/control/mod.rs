@@ -100,6 +100,13 @@ pub enum Request {
         exit_code: Option<i32>,
         rollback: bool,
     },
+    /// Registers the cgroup v2 leaf an agent session (`run`) runs its agent in; the connection
+    /// stays open for the session. When it closes (`run` ended or was killed), and before any
+    /// commit of everything, abort or unmount, the daemon kills everything in the leaf and
+    /// waits until it is empty.
+    RunBegin {
+        cgroup: std::path::PathBuf,
+    },
     /// Appends an event to the audit log.
     Record {
         event: Event,

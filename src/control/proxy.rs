@@ -52,7 +52,8 @@ pub fn allowed(req: &Request) -> bool {
         | Request::AbortPaths { .. }
         | Request::Rollback { .. }
         | Request::Gc { .. }
-        | Request::Unmount { .. } => false,
+        | Request::Unmount { .. }
+        | Request::RunBegin { .. } => false,
     }
 }
 
@@ -193,6 +194,9 @@ mod tests {
             Request::Gc { max_age_secs: None },
             Request::Unmount {
                 mode: UnmountMode::Abort,
+            },
+            Request::RunBegin {
+                cgroup: "/sys/fs/cgroup/ftsb-fs-exec-1-2-3".into(),
             },
         ];
         assert!(pass.iter().all(allowed));

@@ -26,6 +26,7 @@
 //! | `unmount` | [`Unmounted`] |
 //! | `exec_begin` | [`ExecBegun`] |
 //! | `exec_end` | [`ExecEnded`] |
+//! | `run_begin` | [`RunBegun`] |
 //! | `record` | [`Recorded`] |
 
 use std::path::PathBuf;
@@ -332,6 +333,12 @@ pub struct ExecBegun {
     pub checkpoint: u64,
 }
 
+/// The answer to `run_begin`: the session's id in this daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunBegun {
+    pub session: u64,
+}
+
 /// The answer to `exec_end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecEnded {
@@ -387,6 +394,7 @@ pub enum Reply {
     Unmounted(Unmounted),
     ExecBegun(ExecBegun),
     ExecEnded(ExecEnded),
+    RunBegun(RunBegun),
     Recorded(Recorded),
 }
 

@@ -80,6 +80,8 @@ pub struct Daemon {
     exit_gate: Mutex<()>,
     /// Who writes what while `exec` sessions are open, noted by the view.
     writers: Arc<crate::txn::writers::Writers>,
+    /// The cgroup leaves of live `run` sessions: emptied before the transaction ends.
+    sessions: crate::confine::cgroup::Sessions,
 }
 
 /// Runs the daemon until the view is unmounted.
@@ -140,6 +142,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         unmounter: Mutex::new(mounted.unmounter()),
         exit_gate: Mutex::new(()),
         writers,
+        sessions: Default::default(),
     });
     spawn_control(daemon.clone(), listener);
     spawn_signal_watch(daemon.clone());
@@ -149,6 +152,9 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         daemon.config.view.display()
     );
     let served = mounted.run();
+    // Unmounted from outside (`fusermount -u`): an agent left running would now write into
+    // the workspace itself.
+    ops::stop_sessions(&daemon, "the view was unmounted");
     drop(
         daemon
             .exit_gate
@@ -232,6 +238,7 @@ fn spawn_signal_watch(daemon: Arc<Daemon>) {
                 sig
             };
             tracing::info!("signal {sig}: unmounting");
+            ops::stop_sessions(&daemon, "the daemon was told to stop");
             if let Err(e) = daemon.unmount() {
                 tracing::error!("unmount on signal failed: {e}; detaching");
                 detach(&daemon.config.view);

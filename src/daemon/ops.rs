@@ -43,6 +43,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         exec: None,
         exec_started: None,
         exec_leaf: None,
+        session: None,
     };
     while let Some(req) = conn.next() {
         let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
@@ -79,6 +80,33 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         daemon.writers.end(id);
         remove_leaf(&mut conn);
     }
+    if let Some(id) = conn.session.take() {
+        // The `run` session ended, or its `run` was killed: what its agent left dies now.
+        let emptied = daemon.sessions.end(id, GIVE_UP);
+        report_emptied(&format!("run session {id} ended"), emptied);
+    }
+}
+
+/// Empties the cgroup leaves of every live `run` session before the transaction ends (`why`),
+/// so nothing an agent started changes the view after that. Call it without the overlay's
+/// lock: a process being killed may wait for an answer of the view.
+pub(super) fn stop_sessions(daemon: &Daemon, why: &str) {
+    report_emptied(why, daemon.sessions.empty_all(GIVE_UP));
+}
+
+fn report_emptied(why: &str, emptied: crate::confine::cgroup::Emptied) {
+    if emptied.killed > 0 {
+        tracing::warn!(
+            "{why}: killed {} process(es) of an agent session",
+            emptied.killed
+        );
+    }
+    if emptied.survivors > 0 {
+        tracing::error!(
+            "{why}: {} process(es) of an agent session could not be killed",
+            emptied.survivors
+        );
+    }
 }
 
 /// Kills every process in the exec's cgroup leaf and waits until it is empty.
@@ -112,6 +140,8 @@ struct Conn {
     exec_started: Option<(String, std::time::Instant)>,
     /// The cgroup leaf that `exec` runs its command in, when it has one.
     exec_leaf: Option<Leaf>,
+    /// The `run` session registered on this connection (its id in `Daemon::sessions`).
+    session: Option<u64>,
 }
 
 impl Conn {
@@ -142,19 +172,26 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             allow_setid,
             dry_run,
             exclude,
-        } => Reply::Commit(super::commit::commit(
-            daemon,
-            &message,
-            &paths,
-            &exclude,
-            force,
-            allow_setid,
-            dry_run,
-        )?),
+        } => Reply::Commit({
+            if paths.is_empty() && !dry_run {
+                // Publishing everything ends the transaction the agents worked in.
+                stop_sessions(daemon, "commit");
+            }
+            super::commit::commit(
+                daemon,
+                &message,
+                &paths,
+                &exclude,
+                force,
+                allow_setid,
+                dry_run,
+            )?
+        }),
         Request::AbortPaths { paths, dry_run } => {
             Reply::AbortPaths(super::commit::abort_paths(daemon, &paths, dry_run)?)
         }
         Request::Abort => {
+            stop_sessions(daemon, "abort");
             let inval = txn::abort(&mut *lock(&daemon.overlay)).map_err(failure)?;
             daemon.invalidate(&inval);
             Reply::Aborted(reply::Aborted { aborted: true })
@@ -239,6 +276,21 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             conn.exec = Some(id);
             conn.exec_started = Some((command, std::time::Instant::now()));
             Reply::ExecBegun(reply::ExecBegun { checkpoint: id })
+        }
+        Request::RunBegin { cgroup } => {
+            if conn.session.is_some() {
+                return Err(Error::new(
+                    Code::BadRequest,
+                    "a run session is already registered on this connection",
+                ));
+            }
+            // A client names only a cgroup of its own.
+            let owner = peer_pid(&conn.writer).map_err(failure)?;
+            let leaf = Leaf::adopt(&cgroup, owner)
+                .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?;
+            let id = daemon.sessions.add(leaf);
+            conn.session = Some(id);
+            Reply::RunBegun(reply::RunBegun { session: id })
         }
         Request::ExecEnd {
             exit_code,
@@ -337,8 +389,27 @@ struct Undone {
 /// Rolls back the `exec` session of checkpoint `id`: the whole view when no one else wrote
 /// since the checkpoint (everything that changed is the session's), else only the paths the
 /// session wrote, keeping (and reporting) those another writer wrote too.
+///
+/// After an abort (of everything or of some paths) since the checkpoint, nothing is rolled
+/// back: the checkpoint holds work the abort discarded, and restoring it would bring that work
+/// back. What the command wrote after the abort stays in the overlay, for review.
 fn rollback_session(daemon: &Daemon, id: u64) -> Result<Undone, Error> {
     let mut ov = lock(&daemon.overlay);
+    let aborted = ov
+        .log()
+        .map_err(failure)?
+        .iter()
+        .take_while(|r| r.id > id)
+        .any(|r| r.kind == "abort");
+    if aborted {
+        tracing::warn!(
+            "exec of checkpoint {id}: not rolled back, the overlay was aborted since it began"
+        );
+        return Ok(Undone {
+            reverted: Some(Vec::new()),
+            conflicts: Vec::new(),
+        });
+    }
     // Read with the overlay locked: every change the overlay holds was noted before it
     // reached it.
     let (own, others) = daemon.writers.touched_since(id);
@@ -444,18 +515,27 @@ fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
 }
 
 fn unmount(daemon: &Daemon, mode: UnmountMode) -> Result<reply::Unmounted, Error> {
+    let refuse = |pending: usize| {
+        Error::new(
+            Code::UncommittedChanges,
+            format!(
+                "{pending} uncommitted changes; commit or abort them, or unmount with --keep or --abort"
+            ),
+        )
+    };
+    if mode == UnmountMode::Refuse {
+        let pending = lock(&daemon.overlay).changes().map_err(failure)?.len();
+        if pending > 0 {
+            return Err(refuse(pending));
+        }
+    }
+    // Once the view is gone, an agent left running would write into the workspace itself.
+    stop_sessions(daemon, "unmount");
     {
         let mut ov = lock(&daemon.overlay);
         let pending = ov.changes().map_err(failure)?.len();
         match mode {
-            UnmountMode::Refuse if pending > 0 => {
-                return Err(Error::new(
-                    Code::UncommittedChanges,
-                    format!(
-                        "{pending} uncommitted changes; commit or abort them, or unmount with --keep or --abort"
-                    ),
-                ));
-            }
+            UnmountMode::Refuse if pending > 0 => return Err(refuse(pending)),
             UnmountMode::Abort if pending > 0 => {
                 txn::abort(&mut *ov).map_err(failure)?;
             }

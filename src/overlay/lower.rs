@@ -1,9 +1,13 @@
 //! Read-only access to the workspace (the lower directory) through a directory fd.
 //!
 //! Every call goes through the `*at()` calls of `sys` on the root fd opened before the view was
-//! mounted over the workspace, so in-place mounts can still read what lies beneath. Paths longer
-//! than the kernel's `PATH_MAX` are walked component by component. Nothing here writes: the
-//! workspace changes only at commit (see `txn`).
+//! mounted over the workspace, so in-place mounts can still read what lies beneath. The parent
+//! of every path is opened beneath the root without following any symlink
+//! (`sys::open_dir_beneath`: `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, else a walk
+//! with `O_NOFOLLOW`), and the last component is never followed either, so a workspace directory
+//! replaced by a symlink from outside the view fails with `ELOOP` instead of leading out of the
+//! workspace. Paths longer than the kernel's `PATH_MAX` are walked component by component.
+//! Nothing here writes: the workspace changes only at commit (see `txn`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -65,15 +69,19 @@ impl Lower {
                 name: b".",
             });
         }
-        if path.0.len() < LONG_PATH {
-            return Ok(At {
-                dir: None,
-                name: &path.0,
-            });
-        }
         let (parent, name) = sys::path::split(&path.0).unwrap_or((b"", &path.0));
+        if parent.is_empty() {
+            return Ok(At { dir: None, name });
+        }
+        // The parent is resolved beneath the root with no symlink on the way: a directory of
+        // the workspace swapped for a symlink after the view looked it up cannot lead outside.
+        let dir = if path.0.len() < LONG_PATH {
+            sys::open_dir_beneath(self.root(), parent)?
+        } else {
+            sys::open_dir(self.root(), parent, false)?
+        };
         Ok(At {
-            dir: Some(sys::open_dir(self.root(), parent, false)?),
+            dir: Some(dir),
             name,
         })
     }

@@ -113,6 +113,36 @@ pub fn open_dir(root: BorrowedFd<'_>, path: &[u8], readable: bool) -> io::Result
     cur.ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
+/// Set once `openat2` turned out to be missing (a kernel before 5.6, or a seccomp filter
+/// that refuses it): [`open_dir_beneath`] then walks.
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Opens the directory `path` beneath `root` (`O_PATH`; "" = `root` itself), refusing every
+/// symlink on the way (`ELOOP`) and any step out of `root` (`EXDEV`), whatever changes under
+/// `root` meanwhile: one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` where the kernel has
+/// it, else the component walk of [`open_dir`] with `O_NOFOLLOW` at every step.
+pub fn open_dir_beneath(root: BorrowedFd<'_>, path: &[u8]) -> io::Result<OwnedFd> {
+    use rustix::fs::ResolveFlags;
+    use std::sync::atomic::Ordering;
+    if path.is_empty() || NO_OPENAT2.load(Ordering::Relaxed) {
+        return open_dir(root, path, false);
+    }
+    let flags = OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    // EAGAIN: a rename raced with the resolution; the kernel asks to retry.
+    for _ in 0..8 {
+        match retry(|| rustix::fs::openat2(root, path, flags, Mode::empty(), resolve)) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG)) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed);
+                break;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => continue,
+            r => return r,
+        }
+    }
+    open_dir(root, path, false)
+}
+
 /// Opens the parent directory of `path` (`O_PATH`) and returns it with the last component.
 pub fn open_parent<'p>(root: BorrowedFd<'_>, path: &'p [u8]) -> io::Result<(OwnedFd, &'p [u8])> {
     let (parent, name) =

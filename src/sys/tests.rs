@@ -107,3 +107,31 @@ fn reserved_names_are_the_stash_prefix() {
     assert!(is_reserved(&stash_name(7)));
     assert!(!is_reserved(b".ftsb-fs-stas"));
 }
+
+#[test]
+fn open_dir_beneath_refuses_symlinks_and_leaving_the_root() {
+    let (dir, root) = tmp();
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("a/out")).expect("symlink");
+    std::os::unix::fs::symlink("b", dir.path().join("a/rel")).expect("symlink");
+    assert!(open_dir_beneath(root.as_fd(), b"a/b").is_ok());
+    assert!(open_dir_beneath(root.as_fd(), b"").is_ok());
+    // A symlink anywhere on the way, to outside or inside, is refused.
+    for link in [&b"a/out"[..], b"a/rel", b"a/rel/."] {
+        let e = open_dir_beneath(root.as_fd(), link).expect_err("followed a symlink");
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{link:?}");
+    }
+    // `..` never leaves the root (openat2: EXDEV; the walk opens the parent of the root only
+    // for paths that never come from the overlay, which normalizes them).
+    if !NO_OPENAT2.load(std::sync::atomic::Ordering::Relaxed) {
+        let e = open_dir_beneath(root.as_fd(), b"a/../..").expect_err("left the root");
+        assert_eq!(e.raw_os_error(), Some(libc::EXDEV));
+    }
+    // The walk, as on a kernel without openat2, refuses the same symlinks.
+    NO_OPENAT2.store(true, std::sync::atomic::Ordering::Relaxed);
+    let walked = open_dir_beneath(root.as_fd(), b"a/out/x").expect_err("walked a symlink");
+    NO_OPENAT2.store(false, std::sync::atomic::Ordering::Relaxed);
+    // O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR.
+    assert_eq!(walked.raw_os_error(), Some(libc::ENOTDIR));
+}

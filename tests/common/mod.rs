@@ -580,6 +580,7 @@ pub fn check_isolation_then_abort(m: &Mounted, before: &BTreeMap<String, String>
 // ---- Commit-engine support (tests/commit_crash.rs) ----
 
 pub mod changes;
+pub mod procs;
 pub mod tmux;
 pub mod tree;
 
