@@ -439,10 +439,8 @@ fn served_dir(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) 
         .iter()
         .find_map(|o| values_of(args, o).pop())
         .or_else(|| {
-            let operands = args.iter().filter(|a| !a.text.starts_with('-'));
-            positional
-                .then(|| operands.skip(words).next().cloned())
-                .flatten()
+            let mut operands = args.iter().filter(|a| !a.text.starts_with('-'));
+            positional.then(|| operands.nth(words).cloned()).flatten()
         });
     let dir = given.unwrap_or_else(|| Field::lit("."));
     let class = an.paths.classify(&dir.text, dir.glob, scope);
