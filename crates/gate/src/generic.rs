@@ -15,8 +15,8 @@ use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS, PACKERS, POWER_METHODS,
-    PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
+    FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS, PACKERS,
+    POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
 };
 use super::text::glob_match;
 
@@ -30,6 +30,7 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     destructive(an, &p.name, fields, scope);
     power_dbus(an, &p.name, fields, scope);
     egress(an, &p.name, fields, io, scope);
+    served_dir(an, &p.name, &fields[1..], scope);
     if PACKERS.contains(&p.name.as_str()) {
         packed_secrets(an, &fields[1..], scope);
     }
@@ -391,16 +392,21 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
         let shown = super::field::display(std::slice::from_ref(f));
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }
+    let auth: Vec<&str> = AUTH_FILE_OPTS
+        .iter()
+        .filter(|(tool, _)| *tool == name || *tool == "*")
+        .flat_map(|(_, opts)| opts.iter().copied())
+        .collect();
     let mut skip_next = false;
     for a in args {
         if std::mem::take(&mut skip_next) {
             continue;
         }
-        if AUTH_FILE_OPTS.contains(&a.text.as_str()) {
+        if auth.contains(&a.text.as_str()) {
             skip_next = true;
             continue;
         }
-        if AUTH_FILE_OPTS
+        if auth
             .iter()
             .any(|o| o.starts_with("--") && a.text.starts_with(&format!("{o}=")))
         {
@@ -416,6 +422,34 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
                 Some(format!("sends {path}")),
             );
         }
+    }
+}
+
+/// A file server ([`FILE_SERVERS`]) started on the root, a system directory, the home, a
+/// directory holding credentials or one that contains the workspace hands them to anyone.
+fn served_dir(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let Some((tool, opts, positional)) = FILE_SERVERS
+        .iter()
+        .find(|(tool, _, _)| tool_matches(tool, name, args))
+    else {
+        return;
+    };
+    let words = tool.split(' ').count() - 1;
+    let given = opts
+        .iter()
+        .find_map(|o| values_of(args, o).pop())
+        .or_else(|| {
+            let mut operands = args.iter().filter(|a| !a.text.starts_with('-'));
+            positional.then(|| operands.nth(words).cloned()).flatten()
+        });
+    let dir = given.unwrap_or_else(|| Field::lit("."));
+    let class = an.paths.classify(&dir.text, dir.glob, scope);
+    if matches!(
+        class,
+        Class::Root | Class::System | Class::Home | Class::HomeSensitive | Class::Ancestor
+    ) {
+        let shown = super::field::display(std::slice::from_ref(&dir));
+        an.hit_plain("exfil.serve_files", scope, &format!("{tool} {shown}"), None);
     }
 }
 
@@ -448,13 +482,22 @@ fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
     }
 }
 
+/// What separates file names inside an argument or a console's command text.
+const BETWEEN_PATHS: &[char] = &[
+    ':', '=', '@', ',', '<', '>', ' ', '\t', '\n', ';', '|', '&', '\'', '"', '(', ')',
+];
+
 /// A secret file named inside an argument (`FILE:~/.ssh/id_rsa`, `@.env`, `x=@key.pem`).
 fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String> {
-    if !a.known || a.text.contains("://") {
+    // A process substitution's file is what its command prints (`sftp -b <(echo 'put K')`).
+    let text = match &a.body {
+        Some(body) if a.procsub => body.as_str(),
+        _ => a.text.as_str(),
+    };
+    if !a.known || text.contains("://") {
         return None;
     }
-    a.text
-        .split([':', '=', '@', ',', '<', ' ', '\t', '\n'])
+    text.split(BETWEEN_PATHS)
         .filter(|p| !p.is_empty())
         .find(|p| {
             let abs = an.paths.abs(p, scope);

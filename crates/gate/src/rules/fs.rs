@@ -499,7 +499,9 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     }
     let extracting = match name.as_str() {
         "tar" => a.has('x', "extract") || a.has_long("get"),
-        "unzip" | "cpio" => true,
+        // Listing, testing or printing to stdout extracts nothing.
+        "unzip" => !"ltZpvz".chars().any(|f| a.has(f, "")),
+        "cpio" => a.has('i', "extract"),
         _ => a.operands.first().is_some_and(|o| o.is("x") || o.is("e")),
     };
     let dir = match name.as_str() {
@@ -507,16 +509,11 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
         "unzip" => a.value('d', "exdir"),
         _ => None,
     };
-    if extracting && let Some(d) = dir {
-        let class = c.class(d);
-        if matches!(
-            class,
-            Class::Root | Class::System | Class::HomeSensitive | Class::Device
-        ) {
-            c.hit(
-                "syswrite.system",
-                Some(format!("extracts into {}", shown(d))),
-            );
-        }
+    // Extraction writes into its directory (the working directory when none is given):
+    // outside the workspace and the scratch space that is a write the view cannot undo.
+    if extracting {
+        let mut member = dir.cloned().unwrap_or_else(|| Field::lit("."));
+        member.text = format!("{}/archive-member", member.text.trim_end_matches('/'));
+        crate::cmd::check_write(c.an, c.scope, &member, &name);
     }
 }

@@ -10,6 +10,8 @@ use crate::args::{Parsed, Spec, parse};
 use crate::cmd::Cmd;
 use crate::field::Field;
 use crate::paths::Class;
+use crate::tables::GIT_COMMAND_KEYS;
+use crate::text::glob_match;
 
 /// Global options of git that take a value.
 const GLOBAL_VAL: &[&str] = &[
@@ -53,13 +55,13 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     if rest.iter().any(|a| a.is("-h") || a.is("--help")) {
         return;
     }
-    // `git -C DIR`: a repository outside the workspace is not undoable by the view.
-    let elsewhere = dir.as_ref().is_some_and(|d| {
-        !matches!(
-            c.class(d),
-            Class::Workspace | Class::WorkspaceRoot | Class::Build | Class::Tmp
-        )
-    });
+    // `git -C DIR` (or a `cd` earlier on the line): a repository outside the workspace is
+    // not undoable by the view.
+    let repo = dir.unwrap_or_else(|| Field::lit("."));
+    let elsewhere = !matches!(
+        c.class(&repo),
+        Class::Workspace | Class::WorkspaceRoot | Class::Build | Class::Tmp | Class::Git
+    );
     let g = Sub { rest, elsewhere };
     if let Some((_, handler)) = SUBCOMMANDS
         .iter()
@@ -97,7 +99,7 @@ const SUBCOMMANDS: &[(&[&str], fn(&mut Cmd<'_, '_>, &Sub<'_>))] = &[
     (&["reflog"], sub_reflog),
     (&["gc"], sub_gc),
     (&["update-ref"], sub_update_ref),
-    (&["config"], |c, g| config(c, g.rest)),
+    (&["config"], config),
 ];
 
 /// Local changes thrown away inside the workspace are undoable by the view's checkpoints,
@@ -339,7 +341,8 @@ fn push(c: &mut Cmd<'_, '_>, rest: &[Field]) {
 
 /// `git config KEY VALUE`: each pair is judged by what its key makes git do
 /// ([`crate::generic::git_config`]); settings that run nothing are ordinary, even global.
-fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
+fn config(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let rest = g.rest;
     let a = parse(
         rest,
         Spec::new("f", &["file", "blob", "type", "default", "comment"]),
@@ -363,6 +366,32 @@ fn config(c: &mut Cmd<'_, '_>, rest: &[Field]) {
         crate::cmd::check_write(c.an, c.scope, &f, "git config");
     }
     let key = a.operands[0].text.clone();
+    let user_file = a.has_long("global") || a.has_long("system") || a.has('f', "file");
+    if g.elsewhere && !user_file {
+        // Another repository's own configuration: a command there runs in its next git
+        // call, out of the view's reach.
+        let lower = key.to_ascii_lowercase();
+        let command =
+            !lower.starts_with("alias.") && GIT_COMMAND_KEYS.iter().any(|k| glob_match(k, &lower));
+        let rule = if command {
+            "persist.git"
+        } else {
+            "syswrite.outside"
+        };
+        c.hit(
+            rule,
+            Some(format!("git config {key} in another repository")),
+        );
+    }
+    // `remote.NAME.url` and `pushurl` point NAME somewhere new, as `git remote set-url` does.
+    let lower = key.to_ascii_lowercase();
+    if let Some(name) = lower.strip_prefix("remote.").and_then(|r| {
+        r.strip_suffix(".url")
+            .or_else(|| r.strip_suffix(".pushurl"))
+    }) {
+        let name = key["remote.".len().."remote.".len() + name.len()].to_owned();
+        c.an.remotes.push((name, a.operands[1].text.clone()));
+    }
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
 }
 

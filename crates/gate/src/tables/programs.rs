@@ -80,26 +80,89 @@ pub(crate) const NETWORK: &[&str] = &[
     "smbclient",
     "npm publish",
     "twine upload",
+    "mc cp",
+    "mc mirror",
+    "mc put",
+    "mc pipe",
+    "s5cmd",
+    "oci",
+    "linode-cli",
+    "wormhole",
+    "croc",
+    "ffsend",
+    "pastebinit",
+    "ncftpput",
+    "kcat",
+    "kafkacat",
+    "mosquitto_pub",
+    "ipfs",
+    "tailscale",
+    "tea",
+    "hub",
+    "curlie",
+    "rsh",
+    "rcp",
+];
+
+/// Programs that serve a directory's files to whoever connects: the tool (with its
+/// subcommand words), the options that name the directory, and whether the first operand
+/// names it instead. Without either, the working directory is served.
+pub(crate) const FILE_SERVERS: &[(&str, &[&str], bool)] = &[
+    ("python -m http.server", &["-d", "--directory"], false),
+    ("python -m SimpleHTTPServer", &[], false),
+    ("php -S", &["-t", "--docroot"], false),
+    ("busybox httpd", &["-h"], false),
+    ("http-server", &[], true),
+    ("miniserve", &[], true),
+    ("darkhttpd", &[], true),
+    ("updog", &["-d", "--directory"], false),
+    ("caddy file-server", &["-r", "--root"], false),
+    ("webfsd", &["-r"], false),
+    ("twistd web", &["--path"], false),
+    ("rclone serve", &[], true),
 ];
 
 /// Options of network programs whose value is a credential the program authenticates
-/// with, not data it sends.
-pub(crate) const AUTH_FILE_OPTS: &[&str] = &[
-    "-i",
-    "-E",
-    "--cert",
-    "--key",
-    "--cacert",
-    "--capath",
-    "--netrc-file",
-    "--certificate",
-    "--private-key",
-    "--ca-certificate",
-    "-cert",
-    "-key",
-    "-CAfile",
-    "--identity-file",
-    "-F",
+/// with, not data it sends, per program (`"*"`: any network program). Short options mean
+/// different things to different tools (`ssh -F` is a config file, `curl -F` a form field
+/// it uploads), so they are listed only for the tool they belong to.
+pub(crate) const AUTH_FILE_OPTS: &[(&str, &[&str])] = &[
+    ("ssh", &["-i", "-F", "-S"]),
+    ("scp", &["-i", "-F", "-S"]),
+    ("sftp", &["-i", "-F", "-S"]),
+    ("rsync", &["-e", "--rsh"]),
+    (
+        "curl",
+        &[
+            "-E",
+            "--cert",
+            "--key",
+            "--cacert",
+            "--capath",
+            "--netrc-file",
+        ],
+    ),
+    (
+        "wget",
+        &["--certificate", "--private-key", "--ca-certificate"],
+    ),
+    ("openssl", &["-cert", "-key", "-CAfile", "-CApath", "-pass"]),
+    (
+        "*",
+        &[
+            "--cert",
+            "--key",
+            "--cacert",
+            "--identity-file",
+            "--certificate",
+            "--private-key",
+            "--ca-certificate",
+            "--tls-cert",
+            "--tls-key",
+            "--ssh-key",
+            "--kubeconfig",
+        ],
+    ),
 ];
 
 /// Programs (and subcommands) whose output is a secret.
@@ -172,6 +235,7 @@ pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
     ("dos2unix", "", &[]),
     ("unix2dos", "", &[]),
     ("sponge", "", &[]),
+    ("touch", "drt", &["date", "reference"]),
 ];
 
 /// Programs whose arguments are text they print, search or store, never run.
@@ -689,6 +753,8 @@ pub(crate) const KNOWN: &[&str] = &[
     "redis-cli",
     "dropdb",
     "sysctl",
+    "http-server",
+    "miniserve",
 ];
 
 /// Commands that write as much as they read: endless input stays endless.
