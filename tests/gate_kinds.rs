@@ -963,3 +963,114 @@ fn d_f_channels_and_extraction() {
         (Allow, r#"git -C /tmp/repo config user.name x"#),
     ]);
 }
+
+/// C, second round: argv lists after an exec path, star and module aliases, members reached
+/// by literal or computed subscripts, `getattr` with a literal name, paren-less `eval`, the
+/// signal-first kill of Perl and Ruby, interpolated commands, and Perl's piped `open`.
+#[test]
+fn c_callees_argv_and_signals() {
+    check(&[
+        (
+            Block,
+            r#"python3 -c "import os; os.execvp('sh', ['sh', '-c', 'rm -rf ~'])""#,
+        ),
+        (
+            Deny,
+            r#"python3 -c "import os; os.execl('/bin/sh', 'sh', '-c', 'rm -rf ~')""#,
+        ),
+        (
+            Deny,
+            r#"node -e "require('child_process').spawn('sh', ['-c', 'rm -rf ~'])""#,
+        ),
+        (
+            Deny,
+            r#"node -e "require('child_process').execFileSync('/bin/rm', ['-rf', '/home/dev'])""#,
+        ),
+        (Deny, r#"perl -e 'kill 9, -1'"#),
+        (Deny, r#"perl -e 'kill "KILL", -1'"#),
+        (Deny, r#"perl -e 'kill 9 => -1'"#),
+        (Deny, r#"php -r 'posix_kill(-1, 9);'"#),
+        (Deny, r#"python3 -c "from os import *; system('rm -rf ~')""#),
+        (
+            Deny,
+            r#"python3 -c "from subprocess import *; call('rm -rf ~', shell=True)""#,
+        ),
+        (
+            Block,
+            r#"node -e "const cp=require('child_process'); cp['exec'+'Sync']('rm -rf ~')""#,
+        ),
+        (
+            Deny,
+            r#"node -e "require('child_process')['execSync']('rm -rf ~')""#,
+        ),
+        (
+            Block,
+            r#"node -e "const x=require('child_process'); x[process.argv[1]]('id')""#,
+        ),
+        (
+            Deny,
+            r#"python3 -c "import os; os.__getattribute__('system')('rm -rf ~')""#,
+        ),
+        (
+            Deny,
+            r#"python3 -c "import os; getattr(os, 'system')('rm -rf ~')""#,
+        ),
+        (
+            Block,
+            r#"python3 -c "import urllib.request as u; u.urlopen(url)""#,
+        ),
+        (Block, r#"perl -e 'eval decode_base64("cm0=")'"#),
+        (Block, r#"ruby -e 'eval Base64.decode64("cm0=")'"#),
+        (
+            Block,
+            r#"python3 -c "import pickle; pickle.loads(bytes.fromhex(x))""#,
+        ),
+        (Block, r##"ruby -e '`#{ARGV[0]}`'"##),
+        (Block, r#"perl -e 'open(my $f, "-|", $ARGV[0])'"#),
+        (
+            Deny,
+            r#"perl -e 'open(my $f, "-|", "rm", "-rf", "/home/dev")'"#,
+        ),
+        (Block, r#"python3 -c "import runpy; runpy.run_path(p)""#),
+        (Block, r#"node -e "require('vm').runInThisContext(code)""#),
+        (
+            Block,
+            r#"python3 -c "import os; os.__dict__['system']('id')""#,
+        ),
+        (
+            Allow,
+            r#"python3 -c "import subprocess; subprocess.run(['make', 'test'], check=True)""#,
+        ),
+        (
+            Allow,
+            r#"python3 -c "import subprocess; subprocess.run('npm ci', shell=True, cwd='frontend', check=True)""#,
+        ),
+        (
+            Allow,
+            r#"node -e "require('child_process').execFileSync('git', ['status'], {stdio:'inherit'})""#,
+        ),
+        (
+            Allow,
+            r#"python3 -c "import os; os.execvp('pytest', ['pytest', '-x'])""#,
+        ),
+        (
+            Allow,
+            r#"perl -e 'open(my $p, "-|", "git", "log", "-1"); print <$p>'"#,
+        ),
+        (
+            Allow,
+            r#"node -e "const m={a:()=>1}; console.log(m['a']())""#,
+        ),
+        (
+            Allow,
+            r#"python3 -c "import numpy as np; print(np.zeros(3))""#,
+        ),
+        (
+            Allow,
+            r#"python3 -c "import os; print(getattr(os, 'sep'))""#,
+        ),
+        (Allow, r#"node -e "process.kill(process.pid, 0)""#),
+        (Allow, r#"python3 -c "import os; os.kill(os.getpid(), 0)""#),
+        (Allow, r##"ruby -e 'puts "#{1+1}"'"##),
+    ]);
+}

@@ -17,6 +17,7 @@ use crate::paths::Class;
 
 mod calls;
 mod dynamic;
+mod names;
 
 use calls::{DELETE_CALLS, EXEC_TOKENS, HOME_TOKENS, WRITE_CALLS, process_calls};
 
@@ -519,12 +520,12 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             Some("interpreter code comes from decoded or downloaded data".into()),
         );
     }
-    let lx = lex(&snippet.text, lang);
+    let lx = lex(&names::literal_members(&snippet.text), lang);
     if !lx.balanced {
         c.hit("interp.unparsed", None);
         return;
     }
-    let resolved = dynamic::resolve_aliases(&lx.code, lang);
+    let resolved = names::resolve_aliases(&lx.code, lang);
     let code = resolved.as_str();
     let lit_is = |s: &str| lx.lits.iter().any(|l| l == s);
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
@@ -567,29 +568,16 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
         return;
     }
     if call == "open(" || call == "open " {
-        // perl's open runs a command only with a pipe in the mode.
-        let region = region(code, pos + call.len() - 1);
-        let lits = lits_in(lx, code, region);
-        if let Some(cmdline) = lits
-            .iter()
-            .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
-        {
-            let line = cmdline.trim().trim_matches('|').trim().to_owned();
-            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
-        }
+        perl_open(c, lang, code, lx, pos + call.len() - 1);
         return;
     }
     let start = pos + call.len();
-    let region = region(code, start.saturating_sub(1).max(pos));
-    let lits = lits_in(lx, code, region.clone());
-    // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
-    // (`system "rm", "-rf", $dir`), take the command as separate words.
-    let argv_mode = code[region.clone()]
-        .trim_start_matches(['(', ' '])
-        .starts_with('[')
-        || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
-            && lits.len() > 1
-            && !lits[0].contains(char::is_whitespace);
+    let mut region = region(code, start.saturating_sub(1).max(pos));
+    region.end = options_start(code, region.clone());
+    let mut lits: Vec<String> = lits_in(lx, code, region.clone())
+        .iter()
+        .map(|l| interpolated(lang, l))
+        .collect();
     if lits.is_empty() {
         if !code[region].contains(LIT) && call_is_import(code, pos, call) {
             return;
@@ -598,23 +586,110 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
             "gate.dynamic_code",
             Some(format!("{lang:?} runs a command the gate cannot read")),
         );
-    } else if code[region.clone()].trim_start().starts_with('(')
+        return;
+    }
+    if code[region.clone()].trim_start().starts_with('(')
         && dynamic::computed(&code[region.clone()])
     {
         c.hit(
             "gate.dynamic_code",
             Some(format!("{lang:?} runs a command built at run time")),
         );
-    } else if argv_mode {
-        let line = lits
-            .iter()
+        return;
+    }
+    // `os.execvp(path, [argv0, ...])`, `os.execl(path, argv0, ...)`: the path is not argv.
+    if lang == Lang::Python && (call == "os.exec" || call == "spawn") && lits.len() > 1 {
+        lits.remove(0);
+    }
+    // `subprocess.run([...])`, `spawn('sh', ['-c', ...])`, `system "rm", "-rf", $dir`:
+    // the command as separate words.
+    let argv_mode =
+        code[region].contains('[') || lits.len() > 1 && !lits[0].contains(char::is_whitespace);
+    let line = if argv_mode {
+        lits.iter()
             .map(|l| crate::decision::quote(l))
             .collect::<Vec<_>>()
-            .join(" ");
-        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+            .join(" ")
     } else {
-        let line = lits[0].clone();
-        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+        lits[0].clone()
+    };
+    c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+}
+
+/// Where a call's option object or keyword arguments start (`{stdio: ...}`, `cwd='/'`):
+/// the literals after it are settings, not the command.
+fn options_start(code: &str, r: std::ops::Range<usize>) -> usize {
+    let text = &code[r.clone()];
+    let object = text.find('{');
+    let keyword = text.match_indices('=').map(|(i, _)| i).find(|&i| {
+        let (before, after) = (&text[..i], &text[i + 1..]);
+        !after.starts_with('=')
+            && !before.ends_with(['=', '!', '<', '>'])
+            && before
+                .trim_end()
+                .ends_with(|ch: char| ch.is_alphanumeric() || ch == '_')
+    });
+    let keyword = keyword.map(|i| {
+        text[..i]
+            .trim_end()
+            .trim_end_matches(|ch: char| ch.is_alphanumeric() || ch == '_')
+            .len()
+    });
+    let cut = match (object, keyword) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(text.len()),
+    };
+    r.start + cut
+}
+
+/// A string that interpolates code (`"#{ARGV[0]}"` in Ruby, `${x}` in a JS template)
+/// stands for a command built at run time: each interpolation becomes an unknown variable.
+fn interpolated(lang: Lang, lit: &str) -> String {
+    let open = match lang {
+        Lang::Ruby => "#{",
+        Lang::Js => "${",
+        _ => return lit.to_owned(),
+    };
+    let mut out = String::new();
+    let mut rest = lit;
+    while let Some(i) = rest.find(open) {
+        out.push_str(&rest[..i]);
+        out.push_str("${__computed}");
+        rest = rest[i..].find('}').map_or("", |e| &rest[i + e + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Perl's `open`: it runs a command only with a pipe in the mode (`"cmd |"`, `"-|", CMD`).
+fn perl_open(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, at: usize) {
+    let r = region(code, at);
+    let lits = lits_in(lx, code, r.clone());
+    if let Some(mode) = lits.iter().position(|l| l == "-|" || l == "|-") {
+        let rest: Vec<&String> = lits.iter().skip(mode + 1).collect();
+        let after_mode = code[r.clone()]
+            .match_indices(LIT)
+            .nth(mode)
+            .map_or(r.end, |(i, _)| r.start + i + 1);
+        if rest.is_empty() || dynamic::computed(&code[after_mode..r.end]) {
+            c.hit(
+                "gate.dynamic_code",
+                Some(format!("{lang:?} open runs a command the gate cannot read")),
+            );
+        } else {
+            let line = rest
+                .iter()
+                .map(|l| crate::decision::quote(l))
+                .collect::<Vec<_>>()
+                .join(" ");
+            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+        }
+    } else if let Some(cmdline) = lits
+        .iter()
+        .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
+    {
+        let line = cmdline.trim().trim_matches('|').trim().to_owned();
+        c.nested(&format!("{lang:?} open"), &Field::lit(&line));
     }
 }
 

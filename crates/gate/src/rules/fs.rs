@@ -513,7 +513,14 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     // outside the workspace and the scratch space that is a write the view cannot undo.
     if extracting {
         let mut member = dir.cloned().unwrap_or_else(|| Field::lit("."));
-        member.text = format!("{}/archive-member", member.text.trim_end_matches('/'));
+        // Members land beneath the directory: extracting into `/` writes system files.
+        let abs = c.abs(&member);
+        if !matches!(
+            c.an.paths.classify_abs(&abs, false),
+            Class::Root | Class::System
+        ) {
+            member.text = format!("{}/archive-member", member.text.trim_end_matches('/'));
+        }
         crate::cmd::check_write(c.an, c.scope, &member, &name);
     }
 }
