@@ -14,9 +14,10 @@ use super::paths::Class;
 use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
-    ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
-    FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
+    ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES,
+    ENVIRONMENT_VARS, FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS,
+    PACKERS, POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA,
+    SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
 };
 use super::text::glob_match;
 
@@ -52,8 +53,16 @@ fn edited_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Sc
 }
 
 /// Probes the arguments of a program that is not a wrapper and whose arguments are not
-/// known to be data.
-pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &Io, scope: &Scope) {
+/// known to be data; `modelled` says whether a rule family knows the program, otherwise
+/// its trailing argv is probed too (`tsp rm -rf X`, `pueue add -- CMD`).
+pub(crate) fn probe(
+    an: &mut Analyzer<'_>,
+    p: &Program,
+    fields: &[Field],
+    io: &Io,
+    scope: &Scope,
+    modelled: bool,
+) {
     let args = &fields[1..];
     if !DATA_ONLY.contains(&p.name.as_str()) {
         probe_strings(an, &p.name, args, scope);
@@ -68,9 +77,27 @@ pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
         probe_strings(an, &p.name, &args[script + 1..], scope);
     }
-    if ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
-        probe_argv(an, &p.name, args, io, scope);
+    let unmodelled = !modelled
+        && !DATA_ONLY.contains(&p.name.as_str())
+        && !super::tables::KNOWN.contains(&p.name.as_str());
+    if unmodelled || ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
+        probe_argv(an, &p.name, args, io, scope, unmodelled);
     }
+}
+
+/// True when `args[i]` is the value of an option that takes prose ([`TEXT_OPTIONS`]:
+/// `--message 'sudo reboot fixed'` is a message, not a command).
+fn text_valued(args: &[Field], i: usize) -> bool {
+    let inline = TEXT_OPTIONS.iter().any(|o| {
+        args[i]
+            .text
+            .strip_prefix(o)
+            .is_some_and(|r| r.starts_with('=') && o.starts_with("--"))
+    });
+    let after = i
+        .checked_sub(1)
+        .is_some_and(|p| TEXT_OPTIONS.contains(&args[p].text.as_str()));
+    inline || after
 }
 
 /// True when `tool` (`"git"` or `"git rebase"`) names this command.
@@ -648,7 +675,31 @@ fn candidates(text: &str) -> Vec<String> {
             }
         }
     }
+    for t in out.clone() {
+        out.extend(bound_actions(&t));
+    }
     out.retain(|c| c.contains(char::is_whitespace));
+    out
+}
+
+/// The commands of key-binding actions in `text` (`enter:execute(CMD)+abort`).
+fn bound_actions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for action in BOUND_ACTIONS {
+        for (i, _) in text.match_indices(action).take(MAX_PROBES) {
+            let body = &text[i + action.len()..];
+            let mut depth = 1usize;
+            let end = body.char_indices().find_map(|(j, ch)| {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(j)
+            });
+            out.push(body[..end.unwrap_or(body.len())].to_owned());
+        }
+    }
     out
 }
 
@@ -657,7 +708,9 @@ fn candidates(text: &str) -> Vec<String> {
 fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
     let strings = args
         .iter()
-        .filter(|a| a.known && a.text.contains(char::is_whitespace))
+        .enumerate()
+        .filter(|(i, a)| a.known && a.text.contains(char::is_whitespace) && !text_valued(args, *i))
+        .map(|(_, a)| a)
         .take(MAX_PROBES);
     for a in strings {
         for line in candidates(&a.text) {
@@ -673,11 +726,21 @@ fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scop
 
 /// A program that runs the rest of its arguments ([`ARGV_RUNNERS`]) runs them from the
 /// first known program name on (`entr rm -rf X`, `npx rimraf X`, `screen -dm bash -c ...`).
-fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope: &Scope) {
+/// For a program the gate does not model, a word that is also a common subcommand
+/// ([`SUBCOMMAND_WORDS`]: `tool init`, `tool install X`) starts no command.
+fn probe_argv(
+    an: &mut Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    io: &Io,
+    scope: &Scope,
+    unmodelled: bool,
+) {
     let known = |a: &Field| {
         let n = normalize_program(&a.text).name;
         a.known
             && !a.text.starts_with('-')
+            && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
             && (super::tables::KNOWN.contains(&n.as_str())
                 || super::tables::ALIASES.iter().any(|(x, _)| *x == n))
     };
@@ -690,4 +753,13 @@ fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope:
     s.depth += 1;
     an.dispatch(args[pos..].to_vec(), io, &mut s);
     keep_danger(an, start);
+    if unmodelled {
+        // A guessed command start is evidence only when what it would run is denied.
+        let found = an.hits.split_off(start);
+        an.hits.extend(
+            found
+                .into_iter()
+                .filter(|h| h.decision == crate::decision::Decision::Deny),
+        );
+    }
 }

@@ -37,8 +37,9 @@ pub(crate) fn judge(
         io,
         prog,
     };
-    super::generic::probe(c.an, prog, fields, io, scope);
     let name = prog.name.as_str();
+    let modelled = system::knows(name) || FAMILY_NAMES.contains(&name);
+    super::generic::probe(c.an, prog, fields, io, scope, modelled);
     match name {
         "rm" | "rmdir" | "unlink" | "shred" | "truncate" | "srm" | "wipe" => fs::delete(&mut c),
         "mv" | "cp" | "install" | "ln" => fs::copy_move(&mut c),
@@ -83,6 +84,66 @@ pub(crate) fn judge(
     custom_rules(c.an, prog, fields, scope, first_hit);
     out
 }
+
+/// Programs the match in [`judge`] sends to a family other than `system`.
+const FAMILY_NAMES: &[&str] = &[
+    "rm",
+    "rmdir",
+    "unlink",
+    "shred",
+    "truncate",
+    "srm",
+    "wipe",
+    "mv",
+    "cp",
+    "install",
+    "ln",
+    "dd",
+    "chmod",
+    "chown",
+    "chgrp",
+    "setfacl",
+    "chattr",
+    "rsync",
+    "scp",
+    "unzip",
+    "tar",
+    "7z",
+    "cpio",
+    "tee",
+    "git",
+    "gh",
+    "curl",
+    "wget",
+    "nc",
+    "ncat",
+    "netcat",
+    "socat",
+    "telnet",
+    "http",
+    "https",
+    "xh",
+    "aria2c",
+    "sed",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "perl",
+    "python",
+    "pypy",
+    "ruby",
+    "node",
+    "deno",
+    "bun",
+    "php",
+    "lua",
+    "Rscript",
+    "osascript",
+    "jq",
+    "pwsh",
+    "powershell",
+];
 
 /// Reading the password database needs root and yields hashes to crack.
 fn secret_read(c: &mut Cmd<'_, '_>) {

@@ -224,6 +224,11 @@ const FAMILIES: &[(&[&str], Handler)] = &[
     (&["redis-cli", "valkey-cli", "keydb-cli"], redis_cli),
 ];
 
+/// True when a family of [`FAMILIES`] judges `name`.
+pub(crate) fn knows(name: &str) -> bool {
+    FAMILIES.iter().any(|(names, _)| names.contains(&name)) || name.starts_with("kafka-")
+}
+
 /// System tools, judged by the family their name belongs to (`FAMILIES`); `kafka-*` tools
 /// by their prefix.
 pub(crate) fn system(c: &mut Cmd<'_, '_>) {

@@ -217,7 +217,15 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "cmake",
-        opts: &[("-E", Value::Argv)],
+        opts: &[("-E", Value::Argv), ("-P", Value::Script)],
+    },
+    Options {
+        tool: "cargo watch",
+        opts: &[("-s", Value::Command), ("--shell", Value::Command)],
+    },
+    Options {
+        tool: "npm",
+        opts: &[("--script-shell", Value::Command)],
     },
     Options {
         tool: "gdb",
@@ -237,7 +245,12 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "man",
-        opts: &[("-P", Value::Command), ("--pager", Value::Command)],
+        opts: &[
+            ("-P", Value::Command),
+            ("--pager", Value::Command),
+            ("-H", Value::Command),
+            ("--html", Value::Command),
+        ],
     },
     Options {
         tool: "nix-shell",

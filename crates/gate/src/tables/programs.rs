@@ -240,6 +240,8 @@ pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
 
 /// Programs whose arguments are text they print, search or store, never run.
 pub(crate) const DATA_ONLY: &[&str] = &[
+    "shellcheck",
+    "shfmt",
     "echo",
     "printf",
     "grep",
@@ -549,6 +551,9 @@ pub(crate) const ARGV_RUNNERS: &[&str] = &[
     "flatpak-spawn",
     "distrobox-enter",
     "toolbox run",
+    "kubectl exec",
+    "oc exec",
+    "watchexec",
     "setpriv",
     "runuser",
     "sg",
@@ -671,6 +676,41 @@ pub(crate) const SHELL_ESCAPES: &[&str] = &[
     "system(\"",
     "system('",
     "!!",
+];
+
+/// Words that, after a program the gate does not model, are its own subcommand rather than
+/// a command it runs (`tool init`, `tool install pkg`, `tool at 5pm`).
+pub(crate) const SUBCOMMAND_WORDS: &[&str] = &[
+    "init", "at", "batch", "install", "env", "find", "service", "mount", "link", "passwd",
+];
+
+/// Key-binding actions that run their parenthesized text as a command
+/// (`fzf --bind 'enter:execute(CMD)'`), found anywhere in a probed string.
+pub(crate) const BOUND_ACTIONS: &[&str] = &[
+    "execute(",
+    "execute-silent(",
+    "execute-multi(",
+    "become(",
+    "reload(",
+    "reload-sync(",
+    "transform(",
+];
+
+/// Options whose value is prose (a message, a title), never a command line.
+pub(crate) const TEXT_OPTIONS: &[&str] = &[
+    "-m",
+    "--message",
+    "--msg",
+    "--title",
+    "--body",
+    "--description",
+    "--comment",
+    "--text",
+    "--subject",
+    "--summary",
+    "--note",
+    "--notes",
+    "--reason",
 ];
 
 /// Program names rules know; a globbed program word (`/bin/r[m]`) is matched against them.
