@@ -130,6 +130,14 @@ fn named(
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
+            // `export -p`, `declare -x`, bare `declare`: they print the environment.
+            if args.iter().all(|a| a.text.starts_with('-')) {
+                return super::state::Stream::tainted(super::state::Taint {
+                    secret: true,
+                    stored: true,
+                    ..Default::default()
+                });
+            }
             // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
             let nameref = args
                 .iter()

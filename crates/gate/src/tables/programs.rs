@@ -207,6 +207,12 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
     "history",
 ];
 
+/// Programs that read a directory operand recursively: a directory holding credentials
+/// gives them secrets.
+pub(crate) const RECURSIVE_READERS: &[&str] = &[
+    "grep", "egrep", "fgrep", "rg", "ag", "ack", "tar", "zip", "7z", "cp", "rsync", "strings",
+];
+
 /// Programs that pack or transform files into another file: what they write from a secret
 /// is a secret.
 pub(crate) const PACKERS: &[&str] = &[
