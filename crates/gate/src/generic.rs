@@ -142,6 +142,21 @@ fn with_text(f: &Field, text: &str) -> Field {
     }
 }
 
+/// `set KEY VALUE` given as two words: the key's word followed by the next one.
+fn key_and_value(v: Field, args: &[Field]) -> Field {
+    if v.text.contains(['=', ' ']) {
+        return v;
+    }
+    let next = args
+        .iter()
+        .position(|a| a.text == v.text)
+        .and_then(|i| args.get(i + 1));
+    match next {
+        Some(n) => with_text(&v, &format!("{} {}", v.text, n.text)),
+        None => v,
+    }
+}
+
 /// The values of `opt` keep the process substitution they came from (`make -f <(...)`).
 fn keep_procsub(v: Field, args: &[Field]) -> Field {
     args.iter()
@@ -163,6 +178,10 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
             }
             for v in values_of(args, opt) {
                 let v = keep_procsub(v, args);
+                let v = match kind {
+                    Value::KeyCommand(_) => key_and_value(v, args),
+                    _ => v,
+                };
                 value(an, scope, &format!("{name} {opt}"), *kind, &v);
             }
         }
@@ -174,6 +193,17 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
     match kind {
         Value::Command => command(an, scope, label, v),
         Value::KeyCommand(keys) => key_command(an, scope, label, keys, v),
+        Value::ConfigFile(keys) => {
+            for line in v
+                .body
+                .as_deref()
+                .filter(|_| v.procsub)
+                .unwrap_or("")
+                .lines()
+            {
+                key_command(an, scope, label, keys, &with_text(v, line.trim()));
+            }
+        }
         Value::GitConfig => {
             let (key, val) = split_key(&v.text.replace('\'', ""));
             git_config(an, scope, &key, &with_text(v, &val));

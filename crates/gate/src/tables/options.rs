@@ -57,6 +57,18 @@ const APT_COMMAND_KEYS: &[&str] = &[
 ];
 
 /// ssh options (`-o Key=Value`) whose value is a local command.
+/// npm, pnpm and yarn configuration keys and package fields whose value is a command.
+const NPM_COMMAND_KEYS: &[&str] = &[
+    "scripts.*",
+    "script-shell",
+    "shell",
+    "editor",
+    "browser",
+    "git",
+    "viewer",
+    "yarnpath",
+];
+
 const SSH_COMMAND_KEYS: &[&str] = &[
     "proxycommand",
     "localcommand",
@@ -137,7 +149,10 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "ssh",
-        opts: &[("-o", Value::KeyCommand(SSH_COMMAND_KEYS))],
+        opts: &[
+            ("-o", Value::KeyCommand(SSH_COMMAND_KEYS)),
+            ("-F", Value::ConfigFile(SSH_COMMAND_KEYS)),
+        ],
     },
     Options {
         tool: "scp",
@@ -190,7 +205,15 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "npm",
-        opts: &[("set", Value::KeyCommand(&["scripts.*"]))],
+        opts: &[("set", Value::KeyCommand(NPM_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "pnpm",
+        opts: &[("set", Value::KeyCommand(NPM_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "yarn config",
+        opts: &[("set", Value::KeyCommand(NPM_COMMAND_KEYS))],
     },
     Options {
         tool: "npm",
@@ -343,6 +366,21 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("CARGO_TARGET_*_LINKER", Value::Command),
     ("CC", Value::Command),
     ("CXX", Value::Command),
+    // Families by name: any editor, pager, browser, password prompt, launcher, wrapper,
+    // viewer or runner a tool reads from the environment runs as a command.
+    ("*EDITOR", Value::Command),
+    ("FCEDIT", Value::Command),
+    ("*PAGER", Value::Command),
+    ("*BROWSER", Value::Command),
+    ("*ASKPASS", Value::Command),
+    ("*_COMMAND", Value::Command),
+    ("*_CMD", Value::Command),
+    ("*_LAUNCHER", Value::Command),
+    ("*_WRAPPER", Value::Command),
+    ("*VIEWER", Value::Command),
+    ("*_RUNNER", Value::Command),
+    ("*_RSH", Value::Command),
+    ("TERMINAL", Value::Command),
     ("LD_PRELOAD", Value::Library),
     ("LD_AUDIT", Value::Library),
     ("DYLD_INSERT_LIBRARIES", Value::Library),
