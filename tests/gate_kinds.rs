@@ -1221,3 +1221,30 @@ fn b_variable_families_and_config_files() {
         (Allow, r#"BROWSER=firefox npm start"#),
     ]);
 }
+
+/// H, second round: taking the network down, and ids of images this work listed.
+#[test]
+fn h_network_off_and_listed_ids() {
+    check(&[
+        (Deny, r#"sudo ip link set eth0 down"#),
+        (Deny, r#"ip link set dev wlan0 down"#),
+        (Deny, r#"nmcli networking off"#),
+        (Deny, r#"nmcli radio wifi off"#),
+        (Deny, r#"ifconfig eth0 down"#),
+        (Deny, r#"ifdown -a"#),
+        (Allow, r#"ip link set eth0 up"#),
+        (Allow, r#"ip addr show"#),
+        (Allow, r#"nmcli device status"#),
+        (Allow, r#"docker rmi $(docker images -q -f dangling=true)"#),
+        (Allow, r#"docker rm $(docker ps -aq)"#),
+        (Allow, r#"kill $(cat app.pid)"#),
+        (Allow, r#"lsof -ti:3000 | xargs kill"#),
+        (Allow, r#"git config --global alias.co checkout"#),
+        (Allow, r#"mkfs.ext4 -V"#),
+        (Allow, r#"rm .git/index.lock"#),
+        (
+            Allow,
+            r#"tmp=$(mktemp); trap 'rm -f "$tmp"' EXIT; echo hi > "$tmp""#,
+        ),
+    ]);
+}

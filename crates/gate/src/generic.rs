@@ -608,7 +608,7 @@ pub(crate) fn pid_source(name: &str, args: &[Field], class: impl Fn(&Field) -> C
                 || a.text.starts_with("-") && a.text.contains('t') && !a.text.starts_with("--")
         }),
         "docker" | "podman" => {
-            has("ps")
+            (has("ps") || has("images") || has("image") && has("ls"))
                 && args
                     .iter()
                     .any(|a| a.text.starts_with('-') && a.text.contains('q'))

@@ -155,6 +155,11 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         "syswrite.firewall",
     ),
     d("nft", &["flush"], &[], "syswrite.firewall"),
+    d("ip", &["link", "set", "down"], &[], "syswrite.network_off"),
+    d("ifconfig", &["down"], &[], "syswrite.network_off"),
+    d("ifdown", &[], &[], "syswrite.network_off"),
+    d("nmcli", &["networking", "off"], &[], "syswrite.network_off"),
+    d("nmcli", &["radio", "off"], &[], "syswrite.network_off"),
     d("ufw", &["disable"], &[], "syswrite.firewall"),
     d("ufw", &["reset"], &[], "syswrite.firewall"),
     d(
