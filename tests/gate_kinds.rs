@@ -1248,3 +1248,27 @@ fn h_network_off_and_listed_ids() {
         ),
     ]);
 }
+
+/// G, second round: state carried through groups, bodies, functions, aliases and `read`.
+#[test]
+fn g_state_through_bodies_functions_and_read() {
+    check(&[
+        (Deny, r#"{ cd ~; } ; rm -rf *"#),
+        (Deny, r#"case x in x) cd ~;; esac; rm -rf *"#),
+        (Deny, r#"f() { cd ~; }; f; rm -rf *"#),
+        (Deny, r#"g() { f; }; f() { rm -rf ~; }; g"#),
+        (Deny, r#"alias c='cd ~'; c; rm -rf *"#),
+        (Deny, r#"if true; then D=/home/dev; fi; rm -rf "$D""#),
+        (Deny, r#"read -r D <<< "/home/dev"; rm -rf "$D""#),
+        (Block, r#"IFS=: read -r a b <<< "x:/home/dev"; rm -rf "$b""#),
+        (Block, r#"select d in ~; do cd $d; break; done; rm -rf *"#),
+        (
+            Deny,
+            r#"f(){ printf '%s' /home/dev; }; d=$(f); rm -rf "$d""#,
+        ),
+        (Allow, r#"read -r D <<< "build"; rm -rf "$D""#),
+        (Allow, r#"pushd src; rm -f *.o; popd"#),
+        (Allow, r#"f() { rm -rf build; }; f"#),
+        (Allow, r#"D=$(mktemp -d); cd "$D"; rm -rf *"#),
+    ]);
+}

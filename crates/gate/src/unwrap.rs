@@ -116,8 +116,8 @@ fn named(
         return inner(an, name, &expanded, io, scope, false);
     }
     super::generic::judge(an, &p, fields, io, scope);
-    if call_function(an, name, scope) {
-        return Stream::default();
+    if let Some(out) = call_function(an, name, io, scope) {
+        return out;
     }
     match name {
         "read" | "mapfile" | "readarray" => {
@@ -188,6 +188,15 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.
 fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
     let mut skip_next = false;
+    let names = args.iter().filter(|a| !a.text.starts_with('-')).count();
+    // One variable gets the whole first line of a known input (`read -r D <<< build`);
+    // several are split by `$IFS`, which may have been changed: unknown.
+    let line = io
+        .stdin
+        .text
+        .as_deref()
+        .filter(|_| names == 1 && !args.iter().any(|a| a.text.starts_with("-a")))
+        .map(|t| t.lines().next().unwrap_or("").trim().to_owned());
     for a in args {
         if std::mem::take(&mut skip_next) {
             continue;
@@ -202,7 +211,7 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         let name = a.text.trim_start_matches("-a");
         if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
             let value = Value {
-                text: None,
+                text: line.clone(),
                 taint: io.stdin.taint,
             };
             scope.vars.insert(name.to_owned(), value);
@@ -257,19 +266,18 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
 /// A call of a function defined earlier on the line: its body runs here, in the caller's
 /// scope, so a `cd` or an assignment inside it carries to the commands after the call.
 /// Recursive calls are not re-walked (the body was judged where it was defined).
-fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
-    let Some(body) = an.bodies.get(name).cloned() else {
-        return false;
-    };
+fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) -> Option<Stream> {
+    let body = an.bodies.get(name).cloned()?;
     if scope.function.as_deref() == Some(name) || scope.depth + 2 >= MAX_DEPTH {
-        return true;
+        return Some(Stream::default());
     }
     let saved = scope.function.replace(name.to_owned());
     scope.depth += 1;
-    an.run_line(&body, scope, Stream::default());
+    // What the body prints is what the call prints (`d=$(f)`).
+    let out = an.run_line(&body, scope, io.stdin.clone());
     scope.depth -= 1;
     scope.function = saved;
-    true
+    Some(out)
 }
 
 /// Environment assignments (`env VAR=value CMD`, `export VAR=value`): each value is
