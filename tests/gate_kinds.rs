@@ -1272,3 +1272,37 @@ fn g_state_through_bodies_functions_and_read() {
         (Allow, r#"D=$(mktemp -d); cd "$D"; rm -rf *"#),
     ]);
 }
+
+/// C, third round: the receiver of a write method, a program from a process substitution,
+/// paren-less calls with computed arguments, argv held in an option object, awk's
+/// command pipes and output redirections, and internal bindings.
+#[test]
+fn c_receivers_substituted_programs_and_awk() {
+    check(&[
+        (
+            Deny,
+            r#"python3 -c "import pathlib; pathlib.Path('/home/dev/.ssh/authorized_keys').write_text('k')""#,
+        ),
+        (
+            Deny,
+            r#"python3 <(echo "import os; os.system('rm -rf ~')")"#,
+        ),
+        (Block, r#"perl -e 'system "rm", "-rf", $ENV{HOME}'"#),
+        (Block, r#"node -e "process.binding('spawn_sync')""#),
+        (
+            Deny,
+            r#"deno eval "new Deno.Command('rm', {args: ['-rf', '/home/dev']}).outputSync()""#,
+        ),
+        (Deny, r#"awk 'BEGIN{ "rm -rf ~" | getline }'"#),
+        (Deny, r#"gawk 'BEGIN{print "x" > "/home/dev/.bashrc"}'"#),
+        (Allow, r#"perl -e 'system "make", "-j4" or die'"#),
+        (
+            Allow,
+            r#"python3 -c "import pathlib; pathlib.Path('out/report.txt').write_text('ok')""#,
+        ),
+        (Allow, r#"python3 <(echo "print(1)")"#),
+        (Allow, r#"awk '{print $1 > "out.txt"}' data.txt"#),
+        (Allow, r#"awk 'BEGIN{ "date" | getline d; print d }'"#),
+        (Allow, r#"awk '$3 >= 10' data.txt"#),
+    ]);
+}

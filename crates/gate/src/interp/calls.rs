@@ -324,7 +324,7 @@ pub(crate) const DYNAMIC_CALLEES: &[(&str, Option<Lang>)] = &[
     ("import(", Some(Lang::Js)),
     ("globalThis[", Some(Lang::Js)),
     ("global[", Some(Lang::Js)),
-    ("process.binding(", Some(Lang::Js)),
+    ("process.binding", Some(Lang::Js)),
     ("process.dlopen(", Some(Lang::Js)),
     ("Reflect.", Some(Lang::Js)),
     (".send(", Some(Lang::Ruby)),

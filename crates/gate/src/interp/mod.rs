@@ -122,6 +122,14 @@ fn snippets(
             } else if let Some(t) = c.io.stdin.text.clone() {
                 scan(c, lang, &Field::lit(&t));
             }
+        } else if let Some(body) = s.body.clone().filter(|_| s.procsub) {
+            // `python3 <(echo CODE)`: the program is the substitution's output.
+            scan(c, lang, &Field::lit(&body));
+        } else if s.procsub {
+            c.hit(
+                "gate.dynamic_code",
+                Some(format!("{name} runs a program the gate cannot see")),
+            );
         } else {
             let abs = c.abs(&s);
             if c.an.fetched.contains(&abs) {
@@ -564,7 +572,7 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
     }
     // A name in a destructuring or import list (`{execSync}`) is not a call.
     let next = code[pos + call.len()..].trim_start().chars().next();
-    if matches!(next, Some('}' | ',')) {
+    if matches!(next, Some('}' | ',')) && !call.contains("getline") {
         return;
     }
     if call == "open(" || call == "open " {
@@ -573,6 +581,10 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
     }
     let start = pos + call.len();
     let mut region = region(code, start.saturating_sub(1).max(pos));
+    if call.contains("getline") {
+        // awk's `"CMD" | getline`: the command comes before the pipe.
+        region = code[..pos].rfind([';', '{', '\n']).map_or(0, |i| i + 1)..pos;
+    }
     region.end = options_start(code, region.clone());
     let mut lits: Vec<String> = lits_in(lx, code, region.clone())
         .iter()
@@ -588,9 +600,13 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
         );
         return;
     }
-    if code[region.clone()].trim_start().starts_with('(')
-        && dynamic::computed(&code[region.clone()])
-    {
+    let paren = code[region.clone()].trim_start().starts_with('(');
+    let args_text = if paren {
+        &code[region.clone()]
+    } else {
+        statement_args(&code[start.clamp(region.start, region.end)..region.end])
+    };
+    if (paren || matches!(lang, Lang::Perl | Lang::Ruby)) && dynamic::computed(args_text) {
         c.hit(
             "gate.dynamic_code",
             Some(format!("{lang:?} runs a command built at run time")),
@@ -616,11 +632,27 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
     c.nested(&format!("{lang:?} process"), &Field::lit(&line));
 }
 
+/// The arguments of a call written without parentheses, without a trailing statement
+/// modifier (`system "make", "-j4" or die`, `exec "x" if $y`).
+fn statement_args(text: &str) -> &str {
+    let end = [" or ", " and ", " if ", " unless ", "||", "&&"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
 /// Where a call's option object or keyword arguments start (`{stdio: ...}`, `cwd='/'`):
 /// the literals after it are settings, not the command.
 fn options_start(code: &str, r: std::ops::Range<usize>) -> usize {
     let text = &code[r.clone()];
-    let object = text.find('{');
+    // An object that holds the arguments (`new Deno.Command('rm', {args: [...]})`) is argv.
+    let object = text.find('{').filter(|&i| {
+        !["args", "argv", "cmd"]
+            .iter()
+            .any(|k| text[i..].contains(k))
+    });
     let keyword = text.match_indices('=').map(|(i, _)| i).find(|&i| {
         let (before, after) = (&text[..i], &text[i + 1..]);
         !after.starts_with('=')
@@ -740,9 +772,16 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
 
 /// File writes: literal targets are write targets.
 fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
+    if lang == Lang::Awk {
+        awk_redirections(c, code, lx);
+    }
     for call in WRITE_CALLS {
         for pos in find_all(code, call) {
-            let r = region(code, pos + call.len().saturating_sub(1));
+            let mut r = region(code, pos + call.len().saturating_sub(1));
+            if call.starts_with('.') {
+                // A method writes its receiver: `Path('/x').write_text(...)`.
+                r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
+            }
             let lits = lits_in(lx, code, r);
             let writing = *call != "open("
                 && *call != "File.open"
@@ -762,6 +801,20 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                     check_write(c.an, c.scope, &Field::lit(target), &format!("{lang:?}"));
                 }
             }
+        }
+    }
+}
+
+/// awk's `print ... > "FILE"` and `>> "FILE"`: the file is a write target.
+fn awk_redirections(c: &mut Cmd<'_, '_>, code: &str, lx: &Lexed) {
+    for (i, _) in code.match_indices('>').take(16) {
+        let rest = code[i + 1..].trim_start_matches('>').trim_start();
+        if !rest.starts_with(LIT) || code[..i].ends_with(['>', '=', '!', '<']) {
+            continue;
+        }
+        let at = code.len() - rest.len();
+        if let Some(target) = lits_in(lx, code, at..at + LIT.len_utf8()).first() {
+            check_write(c.an, c.scope, &Field::lit(target), "awk");
         }
     }
 }
