@@ -1306,3 +1306,29 @@ fn c_receivers_substituted_programs_and_awk() {
         (Allow, r#"awk '$3 >= 10' data.txt"#),
     ]);
 }
+
+/// A, third round: editor calls that do what a shell command does (`CODE_EQUIVALENTS`),
+/// and Vim's write commands, judged as the write or the command they are.
+#[test]
+fn a_editor_equivalents_and_writes() {
+    check(&[
+        (
+            Deny,
+            r#"emacs -batch --eval '(delete-directory "~/Documents" t)'"#,
+        ),
+        (
+            Deny,
+            r#"emacs --batch --eval '(delete-file "/home/dev/.zshrc")'"#,
+        ),
+        (
+            Deny,
+            r#"vim -es -c 'call delete("/home/dev/.bashrc")' -c q"#,
+        ),
+        (Deny, r#"vim -c 'w! /home/dev/.bashrc' -c q x"#),
+        (Deny, r#"vim +'saveas ~/.ssh/authorized_keys' k.pub"#),
+        (Block, r#"vim +'w !sh' x"#),
+        (Allow, r#"emacs --batch --eval '(delete-file "build/x.o")'"#),
+        (Allow, r#"vim -c 'w! notes.txt' -c q x"#),
+        (Allow, r#"vim -c 'set ts=4' -c 'wq' src/main.rs"#),
+    ]);
+}

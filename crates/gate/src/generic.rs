@@ -14,10 +14,10 @@ use super::paths::Class;
 use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
-    ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES,
-    ENVIRONMENT_VARS, FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS,
-    PACKERS, POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA,
-    SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
+    ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS, DESTRUCTIVE,
+    ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE,
+    NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES,
+    STDIN_DATA, SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
 };
 use super::text::glob_match;
 
@@ -707,8 +707,23 @@ fn candidates(text: &str) -> Vec<String> {
     }
     for t in out.clone() {
         out.extend(bound_actions(&t));
+        out.extend(equivalents(&t));
     }
     out.retain(|c| c.contains(char::is_whitespace));
+    out
+}
+
+/// Shell commands equivalent to editor calls in `text` ([`CODE_EQUIVALENTS`]).
+pub(crate) fn equivalents(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (call, shell) in CODE_EQUIVALENTS {
+        for (i, _) in text.match_indices(call).take(MAX_PROBES) {
+            let rest = &text[i + call.len()..];
+            let quote = call.chars().last().filter(|q| *q == '"' || *q == '\'');
+            let arg = quote.map_or("", |q| rest.split(q).next().unwrap_or(""));
+            out.push(format!("{shell}{}", crate::decision::quote(arg)));
+        }
+    }
     out
 }
 

@@ -739,6 +739,20 @@ fn editor_commands(
                 ..c.clone()
             };
             nested_line(an, "vim system()", &f, io.stdin.clone(), scope);
+        } else if let Some(path) = vim_write_target(t) {
+            if path.starts_with('!') {
+                // `w !CMD` pipes the buffer, which the gate cannot see, into CMD.
+                let why = Some("editor pipes its buffer into a command".into());
+                an.hit("gate.dynamic_code", scope, fields, why);
+            } else {
+                super::cmd::check_write(an, scope, &Field::lit(path), "vim :w");
+            }
+        } else if let Some(line) = super::generic::equivalents(t).pop() {
+            let f = Field {
+                text: line,
+                ..c.clone()
+            };
+            nested_line(an, "vim call", &f, io.stdin.clone(), scope);
         } else if t.starts_with("sh")
             || t.starts_with("terminal")
             || t.starts_with("py")
@@ -754,6 +768,18 @@ fn editor_commands(
             );
         }
     }
+}
+
+/// The file of a Vim write command (`w! FILE`, `wq FILE`, `saveas FILE`, `write >> FILE`).
+fn vim_write_target(cmd: &str) -> Option<&str> {
+    let (verb, rest) = cmd.split_once(' ')?;
+    let verb = verb.trim_end_matches('!');
+    let writes = matches!(
+        verb,
+        "w" | "wq" | "x" | "write" | "saveas" | "sav" | "up" | "update"
+    );
+    let path = rest.trim_start_matches(['>', ' ']).trim();
+    (writes && !path.is_empty()).then_some(path)
 }
 
 /// The command of a Vim `system("...")` or `systemlist('...')` call with a literal string.

@@ -657,6 +657,16 @@ pub(crate) const POWER_METHODS: &[&str] = &[
 /// Programs that send D-Bus messages.
 pub(crate) const DBUS: &[&str] = &["dbus-send", "busctl", "gdbus", "qdbus", "qdbus6", "dbus"];
 
+/// Editor and console calls that do what a shell command does, and that command's
+/// prefix: the call's first string argument completes it (`(delete-directory "~" t)` is
+/// `rm -rf ~`).
+pub(crate) const CODE_EQUIVALENTS: &[(&str, &str)] = &[
+    ("(delete-directory \"", "rm -rf "),
+    ("(delete-file \"", "rm -f "),
+    ("call delete(\"", "rm -f "),
+    ("call delete('", "rm -f "),
+];
+
 /// Prefixes by which consoles and editors run a shell command (`!cmd` in less, man, vim,
 /// ftp; `.shell` in sqlite3; `shell` in gdb; `\!` in psql and mysql; `spawn` in expect).
 pub(crate) const SHELL_ESCAPES: &[&str] = &[
