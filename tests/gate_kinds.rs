@@ -1332,3 +1332,15 @@ fn a_editor_equivalents_and_writes() {
         (Allow, r#"vim -c 'set ts=4' -c 'wq' src/main.rs"#),
     ]);
 }
+
+/// F, second round: a copy into a scratch directory itself lands inside it.
+#[test]
+fn f_copies_into_scratch_directories() {
+    check(&[
+        (Allow, r#"cp dist/app /tmp/"#),
+        (Allow, r#"mv build.log /var/tmp"#),
+        (Block, r#"cp dist/app /home/dev/"#),
+        (Block, r#"cp -r dist ~/Documents/"#),
+        (Deny, r#"cp x /etc/profile.d/x.sh"#),
+    ]);
+}
