@@ -1344,3 +1344,14 @@ fn f_copies_into_scratch_directories() {
         (Deny, r#"cp x /etc/profile.d/x.sh"#),
     ]);
 }
+
+/// A, prose options are long ones only, and `find` after an unmodelled program is a command.
+#[test]
+fn a_prose_options_do_not_hide_commands() {
+    check(&[
+        (Deny, r#"screen -d -m 'sh -c "rm -rf ~"'"#),
+        (Deny, r#"tsp find ~ -delete"#),
+        (Allow, r#"mytool --message='sudo reboot fixed it'"#),
+        (Allow, r#"mytool find . -name '*.rs'"#),
+    ]);
+}

@@ -697,7 +697,7 @@ pub(crate) const SHELL_ESCAPES: &[&str] = &[
 /// Words that, after a program the gate does not model, are its own subcommand rather than
 /// a command it runs (`tool init`, `tool install pkg`, `tool at 5pm`).
 pub(crate) const SUBCOMMAND_WORDS: &[&str] = &[
-    "init", "at", "batch", "install", "env", "find", "service", "mount", "link", "passwd",
+    "init", "at", "batch", "install", "env", "service", "mount", "link", "passwd",
 ];
 
 /// Key-binding actions that run their parenthesized text as a command
@@ -712,9 +712,9 @@ pub(crate) const BOUND_ACTIONS: &[&str] = &[
     "transform(",
 ];
 
-/// Options whose value is prose (a message, a title), never a command line.
+/// Long options whose value is prose (a message, a title), never a command line (short
+/// ones such as `-m` mean commands in some tools: `screen -m CMD`).
 pub(crate) const TEXT_OPTIONS: &[&str] = &[
-    "-m",
     "--message",
     "--msg",
     "--title",
