@@ -1355,3 +1355,21 @@ fn a_prose_options_do_not_hide_commands() {
         (Allow, r#"mytool find . -name '*.rs'"#),
     ]);
 }
+
+/// A, package runners name packages (`npm:rimraf`, `rimraf@5`); expect scripts and Go's
+/// `-exec` run commands.
+#[test]
+fn a_package_runners_and_exec_options() {
+    check(&[
+        (Deny, r#"deno run -A npm:rimraf ~"#),
+        (Deny, r#"bun x rimraf ~"#),
+        (Deny, r#"npx rimraf@5 /home/dev"#),
+        (Deny, r#"expect -f <(echo 'spawn rm -rf /home/dev')"#),
+        (Deny, r#"go run -exec 'rm -rf ~' ."#),
+        (Deny, r#"go test -exec 'sh -c "rm -rf ~"' ./..."#),
+        (Allow, r#"go test -exec 'sudo -E' ./..."#),
+        (Allow, r#"deno run -A npm:vite build"#),
+        (Allow, r#"npx rimraf@5 dist"#),
+        (Allow, r#"valgrind --leak-check=full ./app"#),
+    ]);
+}

@@ -713,6 +713,18 @@ fn candidates(text: &str) -> Vec<String> {
     out
 }
 
+/// A package runner's package as the program it installs (`npm:rimraf`, `rimraf@5`).
+fn package_name(text: &str) -> &str {
+    let t = ["npm:", "jsr:", "pypi:"]
+        .iter()
+        .find_map(|p| text.strip_prefix(p))
+        .unwrap_or(text);
+    match t[1.min(t.len())..].find('@') {
+        Some(i) => &t[..i + 1.min(t.len())],
+        None => t,
+    }
+}
+
 /// Shell commands equivalent to editor calls in `text` ([`CODE_EQUIVALENTS`]).
 pub(crate) fn equivalents(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -782,7 +794,7 @@ fn probe_argv(
     unmodelled: bool,
 ) {
     let known = |a: &Field| {
-        let n = normalize_program(&a.text).name;
+        let n = normalize_program(package_name(&a.text)).name;
         a.known
             && !a.text.starts_with('-')
             && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
@@ -796,7 +808,9 @@ fn probe_argv(
     let mut s = scope.clone();
     s.wrappers.push(format!("arguments of {name}"));
     s.depth += 1;
-    an.dispatch(args[pos..].to_vec(), io, &mut s);
+    let mut argv = args[pos..].to_vec();
+    argv[0].text = package_name(&argv[0].text).to_owned();
+    an.dispatch(argv, io, &mut s);
     keep_danger(an, start);
     if unmodelled {
         // A guessed command start is evidence only when what it would run is denied.

@@ -256,7 +256,11 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "expect",
-        opts: &[("-c", Value::Command)],
+        opts: &[("-c", Value::Command), ("-f", Value::Script)],
+    },
+    Options {
+        tool: "go",
+        opts: &[("-exec", Value::Command), ("-toolexec", Value::Command)],
     },
     Options {
         tool: "entr",

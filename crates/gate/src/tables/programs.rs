@@ -557,6 +557,8 @@ pub(crate) const ARGV_RUNNERS: &[&str] = &[
     "flatpak-spawn",
     "distrobox-enter",
     "toolbox run",
+    "bun x",
+    "deno run",
     "kubectl exec",
     "oc exec",
     "watchexec",
