@@ -1373,3 +1373,44 @@ fn a_package_runners_and_exec_options() {
         (Allow, r#"valgrind --leak-check=full ./app"#),
     ]);
 }
+
+/// C, fourth round: escapes inside string literals, and every way the modelled
+/// interpreters take code (`-pe`, `-le`, `-m timeit`, `php -B/-R/-E`, `awk -f <(...)`).
+#[test]
+fn c_escapes_and_code_options() {
+    check(&[
+        (Deny, r#"python3 -c "import os; os.system('\x72m -rf ~')""#),
+        (Deny, r#"python3 -c "import os; os.system('\162m -rf ~')""#),
+        (
+            Deny,
+            r#"python3 -c "import os; os.system('\u0072m -rf ~')""#,
+        ),
+        (
+            Deny,
+            r#"node -e "require('child_process').execSync('\u{72}m -rf ~')""#,
+        ),
+        (Deny, r#"perl -e 'system("\x72m -rf ~")'"#),
+        (
+            Deny,
+            r#"python3 -m timeit "__import__('os').system('rm -rf ~')""#,
+        ),
+        (
+            Deny,
+            r#"python3 -m timeit -s "import os" "os.system('rm -rf ~')""#,
+        ),
+        (Deny, r#"php -B 'system("rm -rf ~");' -R 'echo 1;'"#),
+        (Deny, r#"php -R 'system("rm -rf ~");'"#),
+        (Deny, r#"awk -f <(echo 'BEGIN{system("rm -rf ~")}')"#),
+        (
+            Deny,
+            r#"node -pe "require('child_process').execSync('rm -rf ~')""#,
+        ),
+        (Deny, r#"perl -le 'system "rm -rf ~"'"#),
+        (Allow, r#"python3 -m timeit -n 100 "sum(range(100))""#),
+        (Allow, r#"perl -lne 'print length' file.txt"#),
+        (Allow, r#"perl -0777 -pe 's/a/b/g' file.txt"#),
+        (Allow, r#"node -pe "process.versions.node""#),
+        (Allow, r#"python3 -c "print('tab\there\x21')""#),
+        (Allow, r#"php -R 'echo strtoupper($argn), "\n";'"#),
+    ]);
+}

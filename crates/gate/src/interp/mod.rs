@@ -147,11 +147,34 @@ fn python_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
     Some(if let Some(code) = a.value('c', "") {
         (Lang::Python, vec![code.clone()], None)
-    } else if a.value('m', "").is_some() {
-        return None;
+    } else if let Some(module) = a.value('m', "") {
+        if !module.is("timeit") {
+            return None;
+        }
+        (Lang::Python, timeit_code(args), None)
     } else {
         (Lang::Python, Vec::new(), a.operands.first().cloned())
     })
+}
+
+/// `python -m timeit [-s SETUP] STATEMENT...`: the setup and the statements are code.
+fn timeit_code(args: &[Field]) -> Vec<Field> {
+    let Some(at) = args.iter().position(|a| a.is("timeit")) else {
+        return Vec::new();
+    };
+    let mut code = Vec::new();
+    let mut rest = args[at + 1..].iter();
+    while let Some(a) = rest.next() {
+        match a.text.as_str() {
+            "-s" | "--setup" => code.extend(rest.next().cloned()),
+            "-n" | "-r" | "-u" | "--number" | "--repeat" | "--unit" => {
+                rest.next();
+            }
+            t if t.starts_with('-') => {}
+            _ => code.push(a.clone()),
+        }
+    }
+    code
 }
 
 /// `perl`: where the program's code comes from.
@@ -198,8 +221,16 @@ fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
 
 /// `node`, `bun`: where the program's code comes from.
 fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    // `-pe CODE` and `-ep CODE` print what CODE evaluates to.
+    let args: Vec<Field> = args
+        .iter()
+        .map(|a| match a.text.as_str() {
+            "-pe" | "-ep" => Field::lit("-e"),
+            _ => a.clone(),
+        })
+        .collect();
     let a = parse(
-        args,
+        &args,
         Spec::new(
             "epr",
             &[
@@ -258,9 +289,14 @@ fn deno_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
 /// `php`: where the program's code comes from.
 fn php_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::new("rdcfBRFE", &[]));
-    Some(match a.value('r', "") {
-        Some(code) => (Lang::Php, vec![code.clone()], None),
-        None => (
+    let code: Vec<Field> = ['r', 'B', 'R', 'E']
+        .iter()
+        .flat_map(|f| a.values(*f, ""))
+        .cloned()
+        .collect();
+    Some(match code.is_empty() {
+        false => (Lang::Php, code, None),
+        true => (
             Lang::Php,
             Vec::new(),
             a.value('f', "").or(a.operands.first()).cloned(),
@@ -302,8 +338,9 @@ fn awk_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
         args,
         Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
     );
-    if a.value('f', "file").is_some() {
-        return None;
+    if let Some(f) = a.value('f', "file") {
+        // `awk -f <(...)`: the program is the substitution's output.
+        return Some((Lang::Awk, Vec::new(), Some(f.clone())));
     }
     let code: Vec<Field> = a
         .values('\0', "source")
@@ -341,7 +378,27 @@ fn perl_args(args: &[Field]) -> Vec<Field> {
         let mut j = 0;
         while j < chars.len() {
             let ch = chars[j];
-            if "MmIxdilC0".contains(ch) {
+            if "l0".contains(ch) {
+                // `-l` and `-0` take octal digits inline, then the cluster goes on (`-le`).
+                out.push(Field {
+                    text: format!("-{ch}"),
+                    ..a.clone()
+                });
+                j += 1;
+                let hex = ch == '0' && chars.get(j) == Some(&'x');
+                j += usize::from(hex);
+                while chars.get(j).is_some_and(|c| {
+                    if hex {
+                        c.is_ascii_hexdigit()
+                    } else {
+                        ('0'..='7').contains(c)
+                    }
+                }) {
+                    j += 1;
+                }
+                continue;
+            }
+            if "MmIxdiC".contains(ch) {
                 // The flag keeps its inline value; nothing after it is another flag.
                 out.push(Field {
                     text: format!("-{ch}"),
@@ -455,11 +512,7 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
             while let Some(c) = chars.next() {
                 if c == '\\' {
                     if let Some(n) = chars.next() {
-                        lit.push(match n {
-                            'n' => '\n',
-                            't' => '\t',
-                            o => o,
-                        });
+                        lit.push(unescape(n, &mut chars));
                     }
                     continue;
                 }
@@ -494,6 +547,54 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
         lits,
         balanced: balanced && depth == 0,
     }
+}
+
+/// The character an escape stands for, after its backslash and `n`: `\n`, `\t`,
+/// `\xHH`, `\uHHHH`, `\u{H...}`, `\UHHHHHHHH`, octal `\NNN`; any other is itself.
+fn unescape(n: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> char {
+    let code = match n {
+        'n' => return '\n',
+        't' => return '\t',
+        'x' => digits(chars, 16, 2).map(|(v, _)| v),
+        'u' if chars.peek() == Some(&'{') => {
+            chars.next();
+            let v = digits(chars, 16, 6).map(|(v, _)| v);
+            if chars.peek() == Some(&'}') {
+                chars.next();
+            }
+            v
+        }
+        'u' => digits(chars, 16, 4).map(|(v, _)| v),
+        'U' => digits(chars, 16, 8).map(|(v, _)| v),
+        '0'..='7' => {
+            let first = n.to_digit(8).unwrap_or(0);
+            Some(match digits(chars, 8, 2) {
+                Some((v, taken)) => first * 8u32.pow(taken) + v,
+                None => first,
+            })
+        }
+        o => return o,
+    };
+    code.and_then(char::from_u32).unwrap_or(n)
+}
+
+/// Up to `max` digits of `radix` from `chars`: their value and how many there were.
+fn digits(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    radix: u32,
+    max: u32,
+) -> Option<(u32, u32)> {
+    let mut v = 0u32;
+    let mut taken = 0;
+    while taken < max {
+        let Some(d) = chars.peek().and_then(|c| c.to_digit(radix)) else {
+            break;
+        };
+        v = v.saturating_mul(radix).saturating_add(d);
+        chars.next();
+        taken += 1;
+    }
+    (taken > 0).then_some((v, taken))
 }
 
 /// Call tokens per kind, per language.
@@ -915,6 +1016,15 @@ pub(crate) fn lits_in(lx: &Lexed, code: &str, r: std::ops::Range<usize>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes() {
+        let lits = |s| lex(s, Lang::Python).lits;
+        assert_eq!(
+            lits(r"x('\x72m', '\162m', '\u0072m', '\u{72}m', '\101\n')"),
+            vec!["rm", "rm", "rm", "rm", "A\n"]
+        );
+    }
 
     #[test]
     fn lexing() {
