@@ -1414,3 +1414,40 @@ fn c_escapes_and_code_options() {
         (Allow, r#"php -R 'echo strtoupper($argn), "\n";'"#),
     ]);
 }
+
+/// A/C, languages the gate does not read: the string literals of their code are probed,
+/// each and joined as one command's words.
+#[test]
+fn a_literals_in_unread_languages() {
+    check(&[
+        (
+            Deny,
+            r#"jshell <<< 'Runtime.getRuntime().exec("rm -rf /home/dev")'"#,
+        ),
+        (Deny, r#"groovy -e '"rm -rf /home/dev".execute()'"#),
+        (Deny, r#"julia -e 'run(`rm -rf /home/dev`)'"#),
+        (
+            Deny,
+            r#"elixir -e 'System.cmd("rm", ["-rf", "/home/dev"])'"#,
+        ),
+        (
+            Deny,
+            r#"erl -eval 'os:cmd("rm -rf /home/dev")' -s init stop"#,
+        ),
+        (
+            Deny,
+            r#"sbcl --eval '(sb-ext:run-program "/bin/rm" (list "-rf" "/home/dev"))'"#,
+        ),
+        (
+            Deny,
+            r#"dotnet script eval 'System.Diagnostics.Process.Start("rm", "-rf /home/dev")'"#,
+        ),
+        (Allow, r#"julia -e 'println("hello world")'"#),
+        (Allow, r#"elixir -e 'IO.puts("rm -rf build")'"#),
+        (
+            Allow,
+            r#"sqlite3 app.db "select * from t where name = 'a b'""#,
+        ),
+        (Allow, r#"python3 -c "print('rm -rf ~ is dangerous')""#),
+    ]);
+}

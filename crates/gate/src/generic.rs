@@ -64,22 +64,22 @@ pub(crate) fn probe(
     modelled: bool,
 ) {
     let args = &fields[1..];
+    let unmodelled = !modelled
+        && !DATA_ONLY.contains(&p.name.as_str())
+        && !super::tables::KNOWN.contains(&p.name.as_str());
     if !DATA_ONLY.contains(&p.name.as_str()) {
-        probe_strings(an, &p.name, args, scope);
+        probe_strings(an, &p.name, args, scope, unmodelled);
         // A console reading its commands from stdin (`sqlite3 db <<< '.shell CMD'`).
         let console = !STDIN_DATA.contains(&p.name.as_str())
             && !super::tables::FILTERS.contains(&p.name.as_str());
         if let Some(text) = io.stdin.text.as_deref().filter(|_| console) {
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
-            probe_strings(an, &p.name, &lines, scope);
+            probe_strings(an, &p.name, &lines, scope, unmodelled);
         }
     } else if let Some(script) = args.iter().position(script_file) {
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
-        probe_strings(an, &p.name, &args[script + 1..], scope);
+        probe_strings(an, &p.name, &args[script + 1..], scope, false);
     }
-    let unmodelled = !modelled
-        && !DATA_ONLY.contains(&p.name.as_str())
-        && !super::tables::KNOWN.contains(&p.name.as_str());
     if unmodelled || ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
         probe_argv(an, &p.name, args, io, scope, unmodelled);
     }
@@ -725,6 +725,29 @@ fn package_name(text: &str) -> &str {
     }
 }
 
+/// The quoted strings inside `text` (in `'`, `"` or backticks), each and all joined as
+/// one command's words, when there are several.
+fn quoted_literals(text: &str) -> Vec<String> {
+    let mut lits = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if matches!(c, '"' | '\'' | '`') {
+            let lit: String = chars.by_ref().take_while(|&n| n != c).collect();
+            lits.push(lit);
+        }
+    }
+    let mut out: Vec<String> = lits
+        .iter()
+        .filter(|l| l.contains(char::is_whitespace))
+        .take(MAX_PROBES)
+        .cloned()
+        .collect();
+    if lits.len() > 1 {
+        out.push(lits.join(" "));
+    }
+    out
+}
+
 /// Shell commands equivalent to editor calls in `text` ([`CODE_EQUIVALENTS`]).
 pub(crate) fn equivalents(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -762,7 +785,11 @@ fn bound_actions(text: &str) -> Vec<String> {
 
 /// A program the gate does not model, given a string that parses as a dangerous command,
 /// is judged as running it.
-fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+/// For a program no rule family models, the string literals inside an argument are probed
+/// too, one by one and joined (`groovy -e '"rm -rf ~".execute()'`,
+/// `elixir -e 'System.cmd("rm", ["-rf", "~"])'`): code of a language the gate does not
+/// read still names the command it runs.
+fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope, literals: bool) {
     let strings = args
         .iter()
         .enumerate()
@@ -770,7 +797,11 @@ fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scop
         .map(|(_, a)| a)
         .take(MAX_PROBES);
     for a in strings {
-        for line in candidates(&a.text) {
+        let mut lines = candidates(&a.text);
+        if literals {
+            lines.extend(quoted_literals(&a.text));
+        }
+        for line in lines {
             let start = an.hits.len();
             let mut s = scope.clone();
             s.wrappers.push(format!("argument of {name}"));
