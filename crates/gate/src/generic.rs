@@ -420,7 +420,11 @@ fn power_dbus(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope
 /// (stored secrets go nowhere, even to well-known hosts), or named as a file it sends.
 fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
-    if !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
+    // A program not listed that is given a remote URL reaches the network all the same.
+    let remote = !DATA_ONLY.contains(&name)
+        && !super::tables::FILTERS.contains(&name)
+        && args.iter().any(|a| remote_url(&a.text));
+    if !remote && !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
         return;
     }
     let login = args
@@ -711,6 +715,23 @@ fn candidates(text: &str) -> Vec<String> {
     }
     out.retain(|c| c.contains(char::is_whitespace));
     out
+}
+
+/// True when `text` is a URL of a host other than this machine (`https://x.example/...`).
+fn remote_url(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host);
+    let local = matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0" | "[" | "")
+        || host.starts_with("127.");
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+')
+        && !local
 }
 
 /// A package runner's package as the program it installs (`npm:rimraf`, `rimraf@5`).

@@ -24,6 +24,8 @@ pub(crate) const NETWORK: &[&str] = &[
     "ping6",
     "traceroute",
     "openssl s_client",
+    "gnutls-cli",
+    "axel",
     "openssl s_server",
     "ssh",
     "scp",
