@@ -1479,3 +1479,40 @@ fn e_unlisted_programs_with_remote_urls() {
         ),
     ]);
 }
+
+/// B, git configuration: values keep their own quotes, `--config-env` takes a variable's
+/// value, `url.<ext::CMD>.insteadOf` runs its replacement, and more command-valued keys.
+#[test]
+fn b_git_config_values_and_keys() {
+    check(&[
+        (Deny, r#"git -c core.sshCommand="sh -c 'rm -rf ~'" fetch"#),
+        (
+            Deny,
+            r#"PAGER='rm -rf ~'; git --config-env=core.pager=PAGER log"#,
+        ),
+        (Block, r#"git --config-env core.pager=UNSET_VAR log"#),
+        (
+            Deny,
+            r#"git -c url.'ext::sh -c rm% -rf% ~'.insteadOf=https://github.com/ clone https://github.com/x/y"#,
+        ),
+        (
+            Deny,
+            r#"git config --file=.gitmodules submodule.x.update '!rm -rf ~'"#,
+        ),
+        (
+            Deny,
+            r#"git -c sendemail.smtpServer='/bin/sh -c "rm -rf ~"' send-email x.patch"#,
+        ),
+        (Deny, r#"git -c instaweb.httpd='rm -rf ~' instaweb"#),
+        (
+            Deny,
+            r#"GIT_CONFIG_PARAMETERS="'core.pager'='rm -rf ~'" git log"#,
+        ),
+        (Allow, r#"git -c core.pager='less -FRX' log"#),
+        (
+            Allow,
+            r#"git --config-env=user.email=GIT_EMAIL commit -m x"#,
+        ),
+        (Allow, r#"git config submodule.lib.update rebase"#),
+    ]);
+}

@@ -205,8 +205,18 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             }
         }
         Value::GitConfig => {
-            let (key, val) = split_key(&v.text.replace('\'', ""));
+            let (key, val) = git_pair(&v.text);
             git_config(an, scope, &key, &with_text(v, &val));
+        }
+        Value::GitConfigEnv => {
+            // `--config-env KEY=VAR`: the value is what the variable holds.
+            let (key, var) = split_key(&v.text);
+            git_config(
+                an,
+                scope,
+                &key,
+                &with_text(v, &format!("${{{}}}", var.trim())),
+            );
         }
         Value::Script => match &v.body {
             Some(body) if v.procsub => command(an, scope, label, &with_text(v, body)),
@@ -224,6 +234,22 @@ fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
     let text = text.strip_prefix('!').unwrap_or(text);
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
+}
+
+/// A git configuration pair: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
+/// (`'key'='value'`), whose quotes are dropped; the value keeps its own quotes otherwise.
+fn git_pair(text: &str) -> (String, String) {
+    let Some(rest) = text.strip_prefix('\'') else {
+        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        return (key.to_ascii_lowercase(), value.to_owned());
+    };
+    let (key, value) = rest.split_once('\'').unwrap_or((rest, ""));
+    let value = value.strip_prefix('=').unwrap_or(value);
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value);
+    (key.to_ascii_lowercase(), value.to_owned())
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
@@ -247,6 +273,10 @@ fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str],
 /// value is judged as the line git would run; an alias without `!` as the git command it
 /// expands to; an include or hooks path outside the workspace is persistence.
 pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Field) {
+    if let Some(url) = insteadof_url(key) {
+        // `url.<ext::CMD>.insteadOf=X`: fetching X runs the replacement.
+        git_ext_remotes(an, &[with_text(v, url)], scope);
+    }
     let key = key.to_ascii_lowercase();
     if GIT_INCLUDE_KEYS.iter().any(|k| glob_match(k, &key)) {
         let inside = matches!(
@@ -569,6 +599,16 @@ fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String
 
 /// `ext::` remotes run their command to talk to the repository.
 /// The words are split at spaces; `% ` is a space inside a word and `%%` a percent sign.
+/// The replacement URL of a `url.<URL>.insteadOf` or `pushInsteadOf` key.
+fn insteadof_url(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("url.")?;
+    let lower = rest.to_ascii_lowercase();
+    [".insteadof", ".pushinsteadof"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map(|s| &rest[..rest.len() - s.len()])
+}
+
 fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
     for a in args {
         if let Some(cmd) = a.text.strip_prefix("ext::") {

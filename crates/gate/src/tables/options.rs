@@ -35,6 +35,14 @@ pub(crate) const GIT_COMMAND_KEYS: &[&str] = &[
     "sendemail.sendmailcmd",
     "sendemail.tocmd",
     "sendemail.cccmd",
+    "sendemail.smtpserver",
+    "submodule.*.update",
+    "instaweb.httpd",
+    "instaweb.browser",
+    "man.*.cmd",
+    "tar.*.command",
+    "core.alternaterefscommand",
+    "interactive.difffilter",
 ];
 
 /// git configuration keys that make git read configuration or hooks from elsewhere.
@@ -80,7 +88,10 @@ const SSH_COMMAND_KEYS: &[&str] = &[
 pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "git",
-        opts: &[("-c", Value::GitConfig)],
+        opts: &[
+            ("-c", Value::GitConfig),
+            ("--config-env", Value::GitConfigEnv),
+        ],
     },
     Options {
         tool: "git rebase",
