@@ -1516,3 +1516,17 @@ fn b_git_config_values_and_keys() {
         (Allow, r#"git config submodule.lib.update rebase"#),
     ]);
 }
+
+/// A, `source /dev/stdin` runs what the pipe or here-string carries.
+#[test]
+fn a_source_from_stdin() {
+    check(&[
+        (
+            Deny,
+            r#"echo cm0gLXJmIH4K | base64 --decode | source /dev/stdin"#,
+        ),
+        (Deny, r#". /dev/stdin <<< 'rm -rf ~'"#),
+        (Block, r#"mytool emit | source /dev/fd/0"#),
+        (Allow, r#"source /dev/stdin <<< 'export PATH=$PATH:./bin'"#),
+    ]);
+}

@@ -655,8 +655,32 @@ fn wrap_trap(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
 fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
     let args = w.args;
     let fields = w.fields;
-    if let Some(f) = args.first() {
-        script_operand(an, fields, f, scope);
+    let stdin = &w.io.stdin;
+    match args.first() {
+        // `source /dev/stdin`: the script is what the pipe carries.
+        Some(f)
+            if matches!(
+                f.text.as_str(),
+                "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+            ) =>
+        {
+            if stdin.taint.hidden_code() {
+                an.hit("rce.pipe_shell", scope, fields, None);
+            } else if let Some(text) = stdin.text.clone() {
+                nested_line(
+                    an,
+                    "source /dev/stdin",
+                    &Field::lit(&text),
+                    Stream::default(),
+                    scope,
+                );
+            } else if stdin.piped {
+                let why = Some("sources a script the gate cannot see".into());
+                an.hit("gate.dynamic_code", scope, fields, why);
+            }
+        }
+        Some(f) => script_operand(an, fields, f, scope),
+        None => {}
     }
     Some(Stream::default())
 }
