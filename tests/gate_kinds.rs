@@ -1530,3 +1530,21 @@ fn a_source_from_stdin() {
         (Allow, r#"source /dev/stdin <<< 'export PATH=$PATH:./bin'"#),
     ]);
 }
+
+/// H, process selection: a user, parent, session or group alone reaches every process of
+/// it; session processes of desktops are daemons; a pattern restricts a selection.
+#[test]
+fn h_process_selections() {
+    check(&[
+        (Deny, r#"pkill -9 -P 1"#),
+        (Deny, r#"pkill -s 0"#),
+        (Deny, r#"pkill -KILL -u root"#),
+        (Deny, r#"killall gnome-shell"#),
+        (Deny, r#"pkill -9 Xwayland"#),
+        (Deny, r#"killall -9 WindowServer"#),
+        (Allow, r#"pkill -u $USER -f webpack"#),
+        (Allow, r#"pkill -P $$ -f worker"#),
+        (Allow, r#"pkill -f 'node dist/server.js'"#),
+        (Allow, r#"killall -9 node"#),
+    ]);
+}
