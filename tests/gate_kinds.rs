@@ -1548,3 +1548,45 @@ fn h_process_selections() {
         (Allow, r#"killall -9 node"#),
     ]);
 }
+
+/// F, third round: write-valued options of more tools, clone destinations, writes through
+/// links made earlier on the line, and Vim writing back the files it edits.
+#[test]
+fn f_more_write_targets() {
+    check(&[
+        (
+            Block,
+            r#"git clone https://x.example/r ~/.oh-my-zsh/custom/plugins/x"#,
+        ),
+        (Deny, r#"csplit -f /etc/x x 1"#),
+        (Deny, r#"patch -o ~/.bashrc x x.patch"#),
+        (Deny, r#"openssl enc -in x -out ~/.bashrc"#),
+        (Deny, r#"ssh-keygen -f ~/.ssh/id_rsa -N '' -q"#),
+        (
+            Deny,
+            r#"pip install --target /usr/lib/python3/dist-packages x"#,
+        ),
+        (Deny, r#"npm install -g --prefix /usr x"#),
+        (Deny, r#"cargo install --root /usr x"#),
+        (Deny, r#"7z x a.7z -o/etc"#),
+        (Deny, r#"cpio -idm -D /etc < a.cpio"#),
+        (Deny, r#"update-alternatives --set editor /tmp/x"#),
+        (Deny, r#"vim -es +'%s/a/b/' +wq ~/.bashrc"#),
+        (Deny, r#"ln -s ~/.bashrc link; echo x >> link"#),
+        (Deny, r#"ln ~/.bashrc hard; echo x >> hard"#),
+        (Allow, r#"git clone https://github.com/x/y vendor/y"#),
+        (Allow, r#"ssh-keygen -y -f ~/.ssh/id_ed25519"#),
+        (Allow, r#"ssh-keygen -t ed25519 -f ./deploy_key -N ''"#),
+        (Allow, r#"pip install --target ./vendor x"#),
+        (Allow, r#"npm run build --prefix frontend"#),
+        (Allow, r#"vim -es +'%s/a/b/' +wq src/main.rs"#),
+        (
+            Allow,
+            r#"openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 1 -subj '/CN=x'"#,
+        ),
+        (
+            Ask,
+            r#"ln -s ../shared/config.yml config.yml; echo x >> config.yml"#,
+        ),
+    ]);
+}

@@ -16,8 +16,8 @@ use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS, DESTRUCTIVE,
     ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE,
-    NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES,
-    STDIN_DATA, SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
+    NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY, READ_MODES, SECRET_SOURCES,
+    SHELL_ESCAPES, STDIN_DATA, SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
 };
 use super::text::glob_match;
 
@@ -168,8 +168,14 @@ fn keep_procsub(v: Field, args: &[Field]) -> Field {
 /// Command- and write-valued options of the tools in [`OPTIONS`].
 fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
     let args = &fields[1..];
+    let reads = READ_MODES
+        .iter()
+        .any(|(tool, flags)| *tool == name && args.iter().any(|a| flags.iter().any(|f| a.is(f))));
     for row in OPTIONS.iter().filter(|r| tool_matches(r.tool, name, args)) {
         for (opt, kind) in row.opts {
+            if reads && *kind == Value::Write {
+                continue;
+            }
             if *kind == Value::Argv {
                 if let Some(pos) = args.iter().position(|a| a.is(opt)) {
                     run_argv(an, &format!("{name} {opt}"), &args[pos + 1..], scope);

@@ -742,11 +742,23 @@ fn editor_commands(
     scope: &Scope,
 ) {
     let mut cmds: Vec<&Field> = Vec::new();
+    let mut files: Vec<&Field> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if a.is("-c") || a.is("--cmd") {
             cmds.extend(args.get(i + 1));
         } else if a.text.starts_with('+') {
             cmds.push(a);
+        } else if !a.text.starts_with('-')
+            && i.checked_sub(1)
+                .is_none_or(|p| !args[p].is("-c") && !args[p].is("--cmd"))
+        {
+            files.push(a);
+        }
+    }
+    // A write command without a file (`+wq`, `-c '%s/a/b/|x'`) writes the files edited.
+    if cmds.iter().any(|c| writes_buffer(&c.text)) {
+        for f in files {
+            super::cmd::check_write(an, scope, f, "vim :w");
         }
     }
     for c in cmds {
@@ -792,6 +804,19 @@ fn editor_commands(
             );
         }
     }
+}
+
+/// True when a Vim command line writes the buffer back to its own file.
+fn writes_buffer(cmd: &str) -> bool {
+    cmd.trim_start_matches(['+', ':', ' '])
+        .split('|')
+        .any(|part| {
+            let verb = part.trim().trim_end_matches('!');
+            matches!(
+                verb,
+                "w" | "wq" | "x" | "xit" | "up" | "update" | "write" | "wa" | "wqa" | "xa" | "wall"
+            )
+        })
 }
 
 /// The file of a Vim write command (`w! FILE`, `wq FILE`, `saveas FILE`, `write >> FILE`).

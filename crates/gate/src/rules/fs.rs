@@ -116,12 +116,6 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         return;
     };
     let dest_abs = c.abs(&dest);
-    if name == "ln"
-        && let [target] = sources.as_slice()
-    {
-        let target_abs = c.abs(target);
-        c.an.links.push((dest_abs.clone(), target_abs));
-    }
     // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
     if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
         let secret = crate::state::Stream::tainted(crate::state::Taint {
@@ -141,6 +135,13 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         );
     }
     check_write(c.an, c.scope, &dest, &name);
+    // The link is made after its own path is judged: later paths through it reach its target.
+    if name == "ln"
+        && let [target] = sources.as_slice()
+    {
+        let target_abs = c.abs(target);
+        c.an.links.push((dest_abs.clone(), target_abs));
+    }
     if name == "mv" {
         for s in &sources {
             let class = c.class(s);

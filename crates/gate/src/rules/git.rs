@@ -100,7 +100,41 @@ const SUBCOMMANDS: &[(&[&str], fn(&mut Cmd<'_, '_>, &Sub<'_>))] = &[
     (&["gc"], sub_gc),
     (&["update-ref"], sub_update_ref),
     (&["config"], config),
+    (&["clone"], sub_clone),
 ];
+
+/// `git clone URL DIR`: the clone is written into DIR.
+fn sub_clone(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let a = parse(
+        g.rest,
+        Spec::new(
+            "obucj",
+            &[
+                "origin",
+                "branch",
+                "upload-pack",
+                "config",
+                "jobs",
+                "depth",
+                "reference",
+                "reference-if-able",
+                "separate-git-dir",
+                "template",
+                "filter",
+                "shallow-since",
+                "shallow-exclude",
+                "server-option",
+                "bundle-uri",
+                "ref-format",
+            ],
+        ),
+    );
+    if let Some(dir) = a.operands.get(1) {
+        let mut member = dir.clone();
+        member.text = format!("{}/.git", dir.text.trim_end_matches('/'));
+        crate::cmd::check_write(c.an, c.scope, &member, "git clone");
+    }
+}
 
 /// Local changes thrown away inside the workspace are undoable by the view's checkpoints,
 /// like any other edit there; in another repository they are not.

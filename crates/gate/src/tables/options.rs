@@ -84,6 +84,15 @@ const SSH_COMMAND_KEYS: &[&str] = &[
     "remotecommand",
 ];
 
+/// Flags that make a tool only read the files its write-valued options name
+/// (`ssh-keygen -y -f KEY` prints the public key of KEY).
+pub(crate) const READ_MODES: &[(&str, &[&str])] = &[(
+    "ssh-keygen",
+    &[
+        "-y", "-l", "-F", "-e", "-i", "-B", "-D", "-H", "-R", "-Y", "-k", "-Q",
+    ],
+)];
+
 /// Options that take commands or write paths, one row per tool.
 pub(crate) const OPTIONS: &[Options] = &[
     Options {
@@ -321,6 +330,47 @@ pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "git clone",
         opts: &[("--template", Value::HooksDir)],
+    },
+    Options {
+        tool: "ssh-keygen",
+        opts: &[("-f", Value::Write)],
+    },
+    Options {
+        tool: "csplit",
+        opts: &[("-f", Value::Write), ("--prefix", Value::Write)],
+    },
+    Options {
+        tool: "patch",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "openssl",
+        opts: &[("-out", Value::Write), ("-keyout", Value::Write)],
+    },
+    Options {
+        tool: "pip install",
+        opts: &[
+            ("-t", Value::Write),
+            ("--target", Value::Write),
+            ("--prefix", Value::Write),
+            ("--root", Value::Write),
+        ],
+    },
+    Options {
+        tool: "npm",
+        opts: &[("--prefix", Value::Write)],
+    },
+    Options {
+        tool: "cargo install",
+        opts: &[("--root", Value::Write)],
+    },
+    Options {
+        tool: "7z",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "cpio",
+        opts: &[("-D", Value::Write), ("--directory", Value::Write)],
     },
     Options {
         tool: "sort",
