@@ -76,7 +76,6 @@ const SYSTEM: &[&str] = &[
     "/private",
 ];
 
-/// Files and directories under the home that hold credentials.
 /// File names that hold credentials wherever they are.
 const SECRET_NAMES: &[&str] = &[
     "credentials",
@@ -107,6 +106,7 @@ const SECRET_SUFFIXES: &[&str] = &[
     ".ppk",
 ];
 
+/// Files and directories under the home that hold credentials.
 const HOME_SECRETS: &[&str] = &[
     ".ssh",
     ".gnupg",
@@ -172,12 +172,6 @@ const HOME_CONFIG: &[&str] = &[
     ".config/git",
     ".terraform.d",
     ".local/share/keyrings",
-    "Library/Keychains",
-    "Library/Cookies",
-    ".config/google-chrome",
-    ".config/chromium",
-    ".config/BraveSoftware",
-    ".mozilla/firefox",
     ".mozilla",
     ".config/google-chrome",
     ".config/chromium",
@@ -444,7 +438,6 @@ impl Paths {
         Class::Outside
     }
 
-    /// Files whose content is a secret (read by exfiltration).
     /// True when `abs` is a directory in the home that holds credential files
     /// (`~/.config` holds `~/.config/gh`), or the home itself.
     pub fn holds_secrets(&self, abs: &str) -> bool {
@@ -459,6 +452,7 @@ impl Paths {
                 .any(|s| s.strip_prefix(rel).is_some_and(|r| r.starts_with('/')))
     }
 
+    /// Files whose content is a secret (read by exfiltration).
     pub fn is_secret(&self, abs: &str) -> bool {
         let base = abs.rsplit('/').next().unwrap_or(abs);
         if base == ".env"
