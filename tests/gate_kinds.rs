@@ -1590,3 +1590,27 @@ fn f_more_write_targets() {
         ),
     ]);
 }
+
+/// D, a remote pointed elsewhere for one command (`git -c remote.NAME.url=URL push`).
+#[test]
+fn d_remote_changed_for_one_command() {
+    check(&[
+        (
+            Block,
+            r#"git -c remote.origin.url=https://x.example/r.git push"#,
+        ),
+        (
+            Block,
+            r#"git -c remote.origin.pushurl=https://x.example/r.git push origin main"#,
+        ),
+        (
+            Block,
+            r#"git config remote.origin.pushurl https://x.example/r && git push origin"#,
+        ),
+        (
+            Allow,
+            r#"git -c remote.origin.url=https://github.com/me/project.git push"#,
+        ),
+        (Allow, r#"git push origin feature/x"#),
+    ]);
+}

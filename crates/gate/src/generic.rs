@@ -279,6 +279,16 @@ fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str],
 /// value is judged as the line git would run; an alias without `!` as the git command it
 /// expands to; an include or hooks path outside the workspace is persistence.
 pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Field) {
+    // `remote.NAME.url` and `pushurl` point NAME somewhere new, as `git remote set-url` does,
+    // from `git config` or for one command (`git -c remote.origin.url=URL push`).
+    let lower = key.to_ascii_lowercase();
+    if let Some(name) = lower.strip_prefix("remote.").and_then(|r| {
+        r.strip_suffix(".url")
+            .or_else(|| r.strip_suffix(".pushurl"))
+    }) {
+        let name = key["remote.".len().."remote.".len() + name.len()].to_owned();
+        an.remotes.push((name, v.text.clone()));
+    }
     if let Some(url) = insteadof_url(key) {
         // `url.<ext::CMD>.insteadOf=X`: fetching X runs the replacement.
         git_ext_remotes(an, &[with_text(v, url)], scope);

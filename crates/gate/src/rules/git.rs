@@ -417,15 +417,6 @@ fn config(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
             Some(format!("git config {key} in another repository")),
         );
     }
-    // `remote.NAME.url` and `pushurl` point NAME somewhere new, as `git remote set-url` does.
-    let lower = key.to_ascii_lowercase();
-    if let Some(name) = lower.strip_prefix("remote.").and_then(|r| {
-        r.strip_suffix(".url")
-            .or_else(|| r.strip_suffix(".pushurl"))
-    }) {
-        let name = key["remote.".len().."remote.".len() + name.len()].to_owned();
-        c.an.remotes.push((name, a.operands[1].text.clone()));
-    }
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
 }
 
