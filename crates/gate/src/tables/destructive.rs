@@ -194,6 +194,7 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         "persist.systemd",
     ),
     d("ssh", &[], &["-R"], "exfil.tunnel"),
+    d("ngrok", &["tcp"], &[], "exfil.tunnel"),
     d(
         "npm",
         &["config", "set", "registry"],
