@@ -964,7 +964,7 @@ fn d_f_channels_and_extraction() {
     ]);
 }
 
-/// C, second round: argv lists after an exec path, star and module aliases, members reached
+/// C: argv lists after an exec path, star and module aliases, members reached
 /// by literal or computed subscripts, `getattr` with a literal name, paren-less `eval`, the
 /// signal-first kill of Perl and Ruby, interpolated commands, and Perl's piped `open`.
 #[test]
@@ -1075,7 +1075,7 @@ fn c_callees_argv_and_signals() {
     ]);
 }
 
-/// A, second round: a program no rule family models runs its trailing argv from the first
+/// A: a program no rule family models runs its trailing argv from the first
 /// program name on (only a denied command counts there), key-binding actions, watch tools'
 /// shell options, script options and prose options that stay prose.
 #[test]
@@ -1124,7 +1124,7 @@ fn a_unmodelled_programs_and_more_options() {
     ]);
 }
 
-/// E, second round: taint through `tee FILE`, numbered descriptors, the shell's own
+/// E: taint through `tee FILE`, numbered descriptors, the shell's own
 /// environment dumps, credential file names anywhere, and recursive reads of a directory
 /// that holds credentials.
 #[test]
@@ -1186,7 +1186,7 @@ fn e_taint_through_files_descriptors_and_dumps() {
     ]);
 }
 
-/// B, second round: environment variables recognised by the family their name belongs to
+/// B: environment variables recognised by the family their name belongs to
 /// (`*EDITOR`, `*PAGER`, `*BROWSER`, `*_LAUNCHER`, ...), package-manager settings given as
 /// two words, and configuration files from process substitutions.
 #[test]
@@ -1222,7 +1222,7 @@ fn b_variable_families_and_config_files() {
     ]);
 }
 
-/// H, second round: taking the network down, and ids of images this work listed.
+/// H: taking the network down, and ids of images this work listed.
 #[test]
 fn h_network_off_and_listed_ids() {
     check(&[
@@ -1249,7 +1249,7 @@ fn h_network_off_and_listed_ids() {
     ]);
 }
 
-/// G, second round: state carried through groups, bodies, functions, aliases and `read`.
+/// G: state carried through groups, bodies, functions, aliases and `read`.
 #[test]
 fn g_state_through_bodies_functions_and_read() {
     check(&[
@@ -1273,7 +1273,7 @@ fn g_state_through_bodies_functions_and_read() {
     ]);
 }
 
-/// C, third round: the receiver of a write method, a program from a process substitution,
+/// C: the receiver of a write method, a program from a process substitution,
 /// paren-less calls with computed arguments, argv held in an option object, awk's
 /// command pipes and output redirections, and internal bindings.
 #[test]
@@ -1307,7 +1307,7 @@ fn c_receivers_substituted_programs_and_awk() {
     ]);
 }
 
-/// A, third round: editor calls that do what a shell command does (`CODE_EQUIVALENTS`),
+/// A: editor calls that do what a shell command does (`CODE_EQUIVALENTS`),
 /// and Vim's write commands, judged as the write or the command they are.
 #[test]
 fn a_editor_equivalents_and_writes() {
@@ -1333,7 +1333,7 @@ fn a_editor_equivalents_and_writes() {
     ]);
 }
 
-/// F, second round: a copy into a scratch directory itself lands inside it.
+/// F: a copy into a scratch directory itself lands inside it.
 #[test]
 fn f_copies_into_scratch_directories() {
     check(&[
@@ -1374,7 +1374,7 @@ fn a_package_runners_and_exec_options() {
     ]);
 }
 
-/// C, fourth round: escapes inside string literals, and every way the modelled
+/// C: escapes inside string literals, and every way the modelled
 /// interpreters take code (`-pe`, `-le`, `-m timeit`, `php -B/-R/-E`, `awk -f <(...)`).
 #[test]
 fn c_escapes_and_code_options() {
@@ -1452,7 +1452,7 @@ fn a_literals_in_unread_languages() {
     ]);
 }
 
-/// E, third round: a program not listed as a network client that is given a remote URL
+/// E: a program not listed as a network client that is given a remote URL
 /// reaches the network all the same.
 #[test]
 fn e_unlisted_programs_with_remote_urls() {
@@ -1549,7 +1549,7 @@ fn h_process_selections() {
     ]);
 }
 
-/// F, third round: write-valued options of more tools, clone destinations, writes through
+/// F: write-valued options of more tools, clone destinations, writes through
 /// links made earlier on the line, and Vim writing back the files it edits.
 #[test]
 fn f_more_write_targets() {
