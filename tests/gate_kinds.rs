@@ -1614,3 +1614,15 @@ fn d_remote_changed_for_one_command() {
         (Allow, r#"git push origin feature/x"#),
     ]);
 }
+
+/// A, commands run in a container or a virtual machine are not this machine's:
+/// `docker-compose` is `docker compose`, and VM shells are data.
+#[test]
+fn a_containers_and_vms_are_elsewhere() {
+    check(&[
+        (Allow, r#"docker-compose run --rm web rm -rf /app/tmp"#),
+        (Allow, r#"podman-compose exec db rm -rf /var/lib/x"#),
+        (Allow, r#"minikube ssh -- rm -rf /data/x"#),
+        (Deny, r#"docker-compose run web true; rm -rf ~"#),
+    ]);
+}

@@ -248,6 +248,9 @@ pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
 
 /// Programs whose arguments are text they print, search or store, never run.
 pub(crate) const DATA_ONLY: &[&str] = &[
+    // Virtual machines run their commands on another machine.
+    "minikube",
+    "multipass",
     "shellcheck",
     "shfmt",
     "echo",
@@ -634,6 +637,8 @@ pub(crate) const STDIN_DATA: &[&str] = &[
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
 pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     ("rimraf", &["rm", "-rf"]),
+    ("docker-compose", &["docker", "compose"]),
+    ("podman-compose", &["podman", "compose"]),
     ("del-cli", &["rm", "-rf"]),
     ("remove_directory", &["rm", "-rf"]),
     ("rm_rf", &["rm", "-rf"]),
