@@ -1623,6 +1623,10 @@ fn a_containers_and_vms_are_elsewhere() {
         (Allow, r#"docker-compose run --rm web rm -rf /app/tmp"#),
         (Allow, r#"podman-compose exec db rm -rf /var/lib/x"#),
         (Allow, r#"minikube ssh -- rm -rf /data/x"#),
+        (Allow, r#"vagrant halt"#),
+        (Allow, r#"virsh shutdown vm1"#),
+        (Allow, r#"adb reboot"#),
+        (Deny, r#"tsp shutdown now"#),
         (Deny, r#"docker-compose run web true; rm -rf ~"#),
     ]);
 }

@@ -248,9 +248,23 @@ pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
 
 /// Programs whose arguments are text they print, search or store, never run.
 pub(crate) const DATA_ONLY: &[&str] = &[
-    // Virtual machines run their commands on another machine.
+    // Virtual machines and devices: their commands, power ones included (`vagrant halt`,
+    // `virsh shutdown vm`, `adb reboot`), act on another machine.
     "minikube",
     "multipass",
+    "vagrant",
+    "virsh",
+    "VBoxManage",
+    "vboxmanage",
+    "adb",
+    "fastboot",
+    "colima",
+    "limactl",
+    "docker-machine",
+    "prlctl",
+    "vmrun",
+    "utmctl",
+    "qm",
     "shellcheck",
     "shfmt",
     "echo",
