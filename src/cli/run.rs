@@ -182,6 +182,8 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             keep_terminal: interactive(),
         };
         let mut spec = profile.spec(&setup);
+        // The agent's `ftsb-fs exec` calls connect to the session socket.
+        spec.sockets.push(session_dir.path().to_path_buf());
         // The agent's hooks start `exec`, which reads the workspace configuration `mount`
         // pinned in the store, and the policy it names: readable, one file each, never the
         // store itself.
