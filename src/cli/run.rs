@@ -129,28 +129,22 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         .current_dir(command_cwd(&view, &ws));
     // First: the agent joins its cgroup leaf before the confinement hooks forbid it.
     let supervisor = Supervisor::for_command(&mut cmd)?;
-    // The daemon learns the leaf on a connection held for the whole session: if `run` dies,
-    // even by SIGKILL, the daemon empties the leaf; it also does before any commit, abort or
+    // The daemon learns the leaf (or, without one, that the agent's tree is below this
+    // process) on a connection held for the whole session: if `run` dies, even by SIGKILL,
+    // the daemon empties the leaf; it also empties the session before any commit, abort or
     // unmount, so nothing the agent started outlives the transaction it worked in.
-    let _session = match (supervisor.leaf(), supervisor.fallback()) {
-        (Some(leaf), _) => {
-            let mut client = connect(&ws)?;
-            call_on::<reply::RunBegun>(
-                &mut client,
-                &Request::RunBegin {
-                    cgroup: leaf.path().to_owned(),
-                },
-            )?;
-            Some(client)
-        }
-        (None, why) => {
-            eprintln!(
-                "ftsb-fs: warning: containment: subreaper only ({}): processes the agent leaves running survive if run itself is killed",
-                why.unwrap_or("no cgroup")
-            );
-            None
-        }
-    };
+    if let Some(why) = supervisor.fallback() {
+        eprintln!(
+            "ftsb-fs: warning: containment: subreaper only ({why}): processes the agent leaves running survive if run itself is killed"
+        );
+    }
+    let mut session = connect(&ws)?;
+    call_on::<reply::RunBegun>(
+        &mut session,
+        &Request::RunBegin {
+            cgroup: supervisor.leaf().map(|l| l.path().to_owned()),
+        },
+    )?;
     // First, since it clears what was set before: the allow list, the harness's own key
     // variables and what `--env` names.
     let profile = harness.profile();

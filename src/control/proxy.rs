@@ -196,7 +196,7 @@ mod tests {
                 mode: UnmountMode::Abort,
             },
             Request::RunBegin {
-                cgroup: "/sys/fs/cgroup/ftsb-fs-exec-1-2-3".into(),
+                cgroup: Some("/sys/fs/cgroup/ftsb-fs-exec-1-2-3".into()),
             },
         ];
         assert!(pass.iter().all(allowed));

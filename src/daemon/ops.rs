@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 use super::Daemon;
 use super::failure::failure;
-use crate::confine::cgroup::Leaf;
-use crate::confine::tree::GIVE_UP;
+use crate::confine::cgroup::{Held, Leaf};
+use crate::confine::tree::{GIVE_UP, Subtree};
 use crate::control::reply::{self, Reply};
 use crate::control::{
     Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_pid, peer_uid,
@@ -284,11 +284,19 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                     "a run session is already registered on this connection",
                 ));
             }
-            // A client names only a cgroup of its own.
             let owner = peer_pid(&conn.writer).map_err(failure)?;
-            let leaf = Leaf::adopt(&cgroup, owner)
-                .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?;
-            let id = daemon.sessions.add(leaf);
+            let held = match cgroup {
+                // A client names only a cgroup of its own.
+                Some(cgroup) => Held::Leaf(
+                    Leaf::adopt(&cgroup, owner)
+                        .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?,
+                ),
+                // Without one, the tree below the client, which `run` keeps as its subreaper.
+                None => Held::Tree(Subtree::adopt(owner).ok_or_else(|| {
+                    Error::new(Code::BadRequest, "the run session's process is gone")
+                })?),
+            };
+            let id = daemon.sessions.add(held);
             conn.session = Some(id);
             Reply::RunBegun(reply::RunBegun { session: id })
         }
