@@ -143,6 +143,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         &mut session,
         &Request::RunBegin {
             cgroup: supervisor.leaf().map(|l| l.path().to_owned()),
+            command: line.clone(),
         },
     )?;
     // First, since it clears what was set before: the allow list, the harness's own key

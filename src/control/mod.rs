@@ -108,6 +108,9 @@ pub enum Request {
     RunBegin {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cgroup: Option<std::path::PathBuf>,
+        /// The agent's command line, for `status`.
+        #[serde(default)]
+        command: String,
     },
     /// Appends an event to the audit log.
     Record {

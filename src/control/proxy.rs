@@ -197,6 +197,7 @@ mod tests {
             },
             Request::RunBegin {
                 cgroup: Some("/sys/fs/cgroup/ftsb-fs-exec-1-2-3".into()),
+                command: String::new(),
             },
         ];
         assert!(pass.iter().all(allowed));

@@ -44,6 +44,8 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         exec_started: None,
         exec_leaf: None,
         session: None,
+        live_exec: None,
+        live_run: None,
     };
     while let Some(req) = conn.next() {
         let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
@@ -79,6 +81,12 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         );
         daemon.writers.end(id);
         remove_leaf(&mut conn);
+    }
+    for id in [conn.live_exec.take(), conn.live_run.take()]
+        .into_iter()
+        .flatten()
+    {
+        daemon.live.remove(id);
     }
     if let Some(id) = conn.session.take() {
         // The `run` session ended, or its `run` was killed: what its agent left dies now.
@@ -142,6 +150,50 @@ struct Conn {
     exec_leaf: Option<Leaf>,
     /// The `run` session registered on this connection (its id in `Daemon::sessions`).
     session: Option<u64>,
+    /// This connection's `exec` and `run` sessions in `Daemon::live`.
+    live_exec: Option<u64>,
+    live_run: Option<u64>,
+}
+
+/// The `run` and `exec` sessions in progress, for `status`, by registration order.
+#[derive(Debug, Default)]
+pub(super) struct Live {
+    next: std::sync::atomic::AtomicU64,
+    sessions: std::sync::Mutex<std::collections::BTreeMap<u64, reply::Session>>,
+}
+
+impl Live {
+    fn add(&self, kind: &str, pid: i32, command: &str, cgroup: bool) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.lock().insert(
+            id,
+            reply::Session {
+                kind: kind.to_string(),
+                pid,
+                command: command.to_string(),
+                since,
+                containment: if cgroup { "cgroup" } else { "subreaper" }.to_string(),
+            },
+        );
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    fn list(&self) -> Vec<reply::Session> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, reply::Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Conn {
@@ -273,11 +325,17 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                 failure(e)
             })?;
             daemon.writers.rekey(pending, id);
+            conn.live_exec = Some(daemon.live.add(
+                "exec",
+                supervisor.unwrap_or(0),
+                &command,
+                conn.exec_leaf.is_some(),
+            ));
             conn.exec = Some(id);
             conn.exec_started = Some((command, std::time::Instant::now()));
             Reply::ExecBegun(reply::ExecBegun { checkpoint: id })
         }
-        Request::RunBegin { cgroup } => {
+        Request::RunBegin { cgroup, command } => {
             if conn.session.is_some() {
                 return Err(Error::new(
                     Code::BadRequest,
@@ -296,8 +354,10 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                     Error::new(Code::BadRequest, "the run session's process is gone")
                 })?),
             };
+            let cgroup = matches!(held, Held::Leaf(_));
             let id = daemon.sessions.add(held);
             conn.session = Some(id);
+            conn.live_run = Some(daemon.live.add("run", owner, &command, cgroup));
             Reply::RunBegun(reply::RunBegun { session: id })
         }
         Request::ExecEnd {
@@ -307,6 +367,9 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             let id = conn.exec.take().ok_or_else(|| {
                 Error::new(Code::BadRequest, "no exec in progress on this connection")
             })?;
+            if let Some(live) = conn.live_exec.take() {
+                daemon.live.remove(live);
+            }
             {
                 let ov = lock(&daemon.overlay);
                 let cmd = ov
@@ -519,6 +582,7 @@ fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
         epoch: txn::epoch(&*ov).map_err(failure)?,
         conflicts,
         changes: super::diff::listed(&ov, &changes),
+        sessions: daemon.live.list(),
     })
 }
 
