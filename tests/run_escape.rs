@@ -187,6 +187,25 @@ except OSError as e:
         );
         assert_eq!(trap.take(), 0, "{under:?}: the daemon got a connection");
     }
+    // Each refusal reaches the audit log, on the entry of the exec and of the run session.
+    let log: serde_json::Value = serde_json::from_str(&s.m.ok(&["--json", "log"])).unwrap();
+    for kind in ["exec", "run"] {
+        let entry = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} entry: {log}"));
+        let denials = entry["denials"].as_array().cloned().unwrap_or_default();
+        assert!(
+            denials.iter().any(|d| d
+                .as_str()
+                .is_some_and(|d| d.contains("outside/daemon.sock") && d.contains("refused"))),
+            "{kind}: {entry}"
+        );
+    }
+    let text = s.m.ok(&["log"]);
+    assert!(text.contains("denied="), "{text}");
     s.m.abort();
 }
 

@@ -286,6 +286,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                     harness.name(),
                     processes.containment.as_str()
                 )),
+                denials: confine::take_refused(),
                 ..Default::default()
             },
             ..Default::default()

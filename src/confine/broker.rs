@@ -55,6 +55,31 @@ pub const NAME_SERVICES: &[&str] = &[
     "/run/nscd/socket",
 ];
 
+/// The connects the broker refused in this process, one line each, for the audit log.
+static REFUSED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// At most this many refusals are kept (the first ones).
+const REFUSED_MAX: usize = 32;
+
+/// Notes a refused connect.
+fn refused(line: String) {
+    let mut list = REFUSED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if list.len() < REFUSED_MAX && !list.contains(&line) {
+        list.push(line);
+    }
+}
+
+/// The connects refused so far in this process (and forgets them).
+pub fn take_refused() -> Vec<String> {
+    std::mem::take(
+        &mut *REFUSED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
 /// `sizeof(struct sockaddr_storage)`: the largest address `connect` takes.
 const ADDR_MAX: usize = 128;
 
@@ -438,6 +463,12 @@ fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> i
             if allowed {
                 connect_raw(&sock, addr)
             } else {
+                let port = if len >= 4 {
+                    u16::from_be_bytes([addr[2], addr[3]])
+                } else {
+                    0
+                };
+                refused(format!("connect to tcp port {port} refused by --net"));
                 libc::EACCES
             }
         }
@@ -454,7 +485,11 @@ fn connect_unix(policy: &Policy, tid: libc::pid_t, sock: &OwnedFd, path: &[u8]) 
         // Unnamed: nothing to connect to.
         None => return libc::EINVAL,
         // Abstract: see the module's invariants.
-        Some(0) => return libc::EPERM,
+        Some(0) => {
+            let name = String::from_utf8_lossy(&path[1..]);
+            refused(format!("connect to abstract unix socket @{name} refused"));
+            return libc::EPERM;
+        }
         Some(_) => {}
     }
     let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
@@ -473,6 +508,12 @@ fn connect_unix(policy: &Policy, tid: libc::pid_t, sock: &OwnedFd, path: &[u8]) 
         Err(errno) => return errno,
     };
     if let Err(errno) = policy.check(&file) {
+        let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .unwrap_or_else(|_| full.clone());
+        refused(format!(
+            "connect to unix socket {} refused: outside the view",
+            at.display()
+        ));
         return errno;
     }
     // SAFETY: a zeroed stat is valid; fstat fills it from an fd we own.

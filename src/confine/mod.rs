@@ -34,6 +34,7 @@ pub mod tree;
 
 use std::process::Command;
 
+pub use broker::take_refused;
 pub use profile::{AgentSetup, Harness, Profile};
 pub use spec::{Net, Spec};
 

@@ -99,6 +99,10 @@ pub enum Request {
     ExecEnd {
         exit_code: Option<i32>,
         rollback: bool,
+        /// What the confinement refused the command (the connect broker's refusals), for the
+        /// audit log.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        denials: Vec<String>,
     },
     /// Registers an agent session (`run`): the cgroup v2 leaf it runs its agent in, or without
     /// one the process tree below the peer (`run`, a child subreaper); the connection stays

@@ -174,6 +174,7 @@ mod tests {
             Request::ExecEnd {
                 exit_code: Some(0),
                 rollback: false,
+                denials: Vec::new(),
             },
         ];
         let refused = [

@@ -78,6 +78,7 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
             None,
             undone.is_ok(),
             Some("interrupted"),
+            Vec::new(),
         );
         daemon.writers.end(id);
         remove_leaf(&mut conn);
@@ -363,7 +364,11 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
         Request::ExecEnd {
             exit_code,
             rollback: undo,
+            denials,
         } => {
+            for d in &denials {
+                tracing::warn!("exec at checkpoint {:?}: {d}", conn.exec);
+            }
             let id = conn.exec.take().ok_or_else(|| {
                 Error::new(Code::BadRequest, "no exec in progress on this connection")
             })?;
@@ -390,7 +395,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             daemon.writers.end(id);
             remove_leaf(conn);
             let undone = undone?;
-            record_exec(daemon, conn, id, exit_code, undo, None);
+            record_exec(daemon, conn, id, exit_code, undo, None, denials);
             let (scope, reverted, conflicts) = match undone {
                 None => (reply::RollbackScope::None, None, Vec::new()),
                 Some(u) if u.reverted.is_none() => (reply::RollbackScope::All, None, Vec::new()),
@@ -425,6 +430,7 @@ fn record_exec(
     exit_code: Option<i32>,
     rolled_back: bool,
     reason: Option<&str>,
+    denials: Vec<String>,
 ) {
     let (command, started) = conn
         .exec_started
@@ -441,6 +447,7 @@ fn record_exec(
             duration_ms: started
                 .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
             rolled_back: Some(rolled_back),
+            denials,
             ..Default::default()
         },
         ..Default::default()
