@@ -121,43 +121,7 @@ fn an_ssh_agent_cannot_be_used_from_inside() {
     let m = Mounted::at(sample_tree);
     let dir = m.root.path().join("agent");
     std::fs::create_dir(&dir).unwrap();
-    let sock = dir.join("agent.sock");
-    let key = dir.join("id_ed25519");
-    let mut agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !sock.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "ssh-agent never made its socket"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    run_ok(
-        Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "contain-test-key",
-                "-f",
-            ])
-            .arg(&key),
-    );
-    run_ok(
-        Command::new("ssh-add")
-            .arg(&key)
-            .env("SSH_AUTH_SOCK", &sock),
-    );
+    let (agent, sock) = common::procs::ssh_agent_with_key(&dir, "contain-test-key");
     let outside = run_ok(
         Command::new("ssh-add")
             .arg("-l")
@@ -189,8 +153,7 @@ fn an_ssh_agent_cannot_be_used_from_inside() {
         !stdout(&named).contains("contain-test-key"),
         "the agent was usable when named: {named:?}"
     );
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    drop(agent);
     m.abort();
 }
 

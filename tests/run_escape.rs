@@ -18,11 +18,11 @@ mod common;
 
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::procs::wait_for;
+use common::procs::{Killed, ssh_agent_with_key, wait_for};
 use common::*;
 
 /// Where the attack runs.
@@ -109,16 +109,6 @@ impl Trap {
 
     fn take(&self) -> usize {
         self.hits.swap(0, Ordering::SeqCst)
-    }
-}
-
-/// A server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -302,7 +292,7 @@ fn a_screen_session_outside_cannot_be_driven() {
     let dir = s.out.join("screens");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let _server = Server(
+    let _server = Killed(
         Command::new("screen")
             .args(["-D", "-m", "-S", "outside", "sleep", "600"])
             .env("SCREENDIR", &dir)
@@ -342,7 +332,7 @@ fn a_dbus_bus_outside_is_unreachable() {
     }
     let s = setup();
     let bus = s.out.join("bus");
-    let _server = Server(
+    let _server = Killed(
         Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--nopidfile"])
             .arg(format!("--address=unix:path={}", bus.display()))
@@ -427,38 +417,7 @@ fn an_ssh_agent_outside_cannot_sign() {
         }
     }
     let s = setup();
-    let sock = s.out.join("agent.sock");
-    let key = s.out.join("id_ed25519");
-    let _agent = Server(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("ssh-agent listens", || sock.exists());
-    run_ok(
-        Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "escape-test-key",
-                "-f",
-            ])
-            .arg(&key),
-    );
-    run_ok(
-        Command::new("ssh-add")
-            .arg(&key)
-            .env("SSH_AUTH_SOCK", &sock),
-    );
+    let (_agent, _) = ssh_agent_with_key(&s.out, "escape-test-key");
     let script = "SSH_AUTH_SOCK=\"$OUT/agent.sock\" ssh-add -l";
     let control = unconfined(&s, script);
     assert!(

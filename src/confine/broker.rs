@@ -246,8 +246,9 @@ pub(crate) fn install(child: &Child) -> io::Result<()> {
     sent
 }
 
-/// Sends `fd` over the socket `sock` (`SCM_RIGHTS`). Async-signal-safe: stack memory only.
-fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+/// Calls `f` with a `msghdr` for one byte of data and room for one fd of ancillary data, all
+/// on the stack (async-signal-safe).
+fn with_msg<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
@@ -255,67 +256,65 @@ fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
     };
     // CMSG_SPACE(sizeof(int)) is 24 bytes on 64-bit targets; u64s keep it aligned.
     let mut cbuf = [0u64; 4];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the sendmsg call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as _;
-    // SAFETY: msg_control points at `cbuf`, large enough for one header and one int, so the
-    // first header and its data lie inside it.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
-        libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
-    }
-    // SAFETY: `msg` and what it points to are valid for the call.
-    let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Receives one fd sent by [`send_fd`]; `None` at end of file (the child never sent one).
-fn recv_fd(sock: &OwnedFd) -> Option<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut cbuf = [0u64; 4];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the recvmsg call.
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive `f`.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
     msg.msg_controllen = size_of_val(&cbuf) as _;
-    loop {
+    f(&mut msg)
+}
+
+/// Sends `fd` over the socket `sock` (`SCM_RIGHTS`). Async-signal-safe: stack memory only.
+fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+    with_msg(|msg| {
+        // SAFETY: CMSG_SPACE is arithmetic on its argument.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as _;
+        // SAFETY: msg_control points at a buffer large enough for one header and one int, so
+        // the first header and its data lie inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
+            libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
+        }
         // SAFETY: `msg` and what it points to are valid for the call.
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
+        if unsafe { libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) } < 0 {
+            return Err(io::Error::last_os_error());
         }
-        if n <= 0 {
-            return None;
+        Ok(())
+    })
+}
+
+/// Receives one fd sent by [`send_fd`]; `None` at end of file (the child never sent one).
+fn recv_fd(sock: &OwnedFd) -> Option<OwnedFd> {
+    with_msg(|msg| {
+        loop {
+            // SAFETY: `msg` and what it points to are valid for the call.
+            let n = unsafe { libc::recvmsg(sock.as_raw_fd(), msg, libc::MSG_CMSG_CLOEXEC) };
+            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                return None;
+            }
+            break;
         }
-        break;
-    }
-    // SAFETY: the kernel filled `cbuf` and set msg_controllen; CMSG_FIRSTHDR checks the length.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null()
-            || (*cmsg).cmsg_level != libc::SOL_SOCKET
-            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-        {
-            return None;
+        // SAFETY: the kernel filled the buffer and set msg_controllen; CMSG_FIRSTHDR checks
+        // the length.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            if cmsg.is_null()
+                || (*cmsg).cmsg_level != libc::SOL_SOCKET
+                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+            {
+                return None;
+            }
+            let fd = libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned();
+            Some(OwnedFd::from_raw_fd(fd))
         }
-        let fd = libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned();
-        Some(OwnedFd::from_raw_fd(fd))
-    }
+    })
 }
 
 /// Serves notifications until no process uses the filter any more (`POLLHUP`).
