@@ -91,13 +91,32 @@ const AUDIT_ARCH: u32 = 0xc000_00b7;
 #[cfg(target_arch = "riscv64")]
 const AUDIT_ARCH: u32 = 0xc000_00f3;
 
-/// Whether this build can install the broker.
+/// Whether this build and kernel can run the broker: seccomp user notifications (5.0) and
+/// `pidfd_getfd` (5.6). Without them the broker is left out (the report says so) rather than
+/// making every `connect` fail.
 pub(crate) fn supported() -> bool {
-    cfg!(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        target_arch = "riscv64"
-    ))
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let arch = cfg!(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ));
+        let action = libc::SECCOMP_RET_USER_NOTIF;
+        // SAFETY: SECCOMP_GET_ACTION_AVAIL reads the u32 it is given and changes nothing.
+        let notif = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_GET_ACTION_AVAIL,
+                0 as libc::c_uint,
+                &action as *const libc::c_uint,
+            )
+        } == 0;
+        // SAFETY: with pidfd -1 the call fails at once: EBADF where it exists, ENOSYS where not.
+        let getfd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, -1, 0, 0) } == 0
+            || last_errno() != libc::ENOSYS;
+        arch && notif && getfd
+    })
 }
 
 /// What a command may connect to.
