@@ -32,9 +32,12 @@ enum Under {
     Exec,
     /// `ftsb-fs run WS -- sh FILE`: the agent's layer.
     Run,
+    /// `ftsb-fs run WS -- ftsb-fs exec WS -- sh FILE`: a command the agent's hook routed
+    /// through `exec`, whose broker is `run`'s (a filter chain has one listener).
+    RunExec,
 }
 
-const BOTH: [Under; 2] = [Under::Exec, Under::Run];
+const BOTH: [Under; 3] = [Under::Exec, Under::Run, Under::RunExec];
 
 /// A mounted workspace, a fake `$HOME` and a directory outside the view (neither readable nor
 /// writable from inside) where the servers live.
@@ -63,6 +66,11 @@ fn attack(s: &Setup, under: Under, script: &str) -> Output {
     match under {
         Under::Exec => c.arg("exec").arg(&s.m.ws),
         Under::Run => c.arg("run").arg(&s.m.ws),
+        Under::RunExec => c
+            .arg("run")
+            .arg(&s.m.ws)
+            .args(["--", BIN, "exec"])
+            .arg(&s.m.ws),
     };
     c.arg("--").arg("sh").arg(&file);
     output(&mut c)
@@ -177,23 +185,27 @@ except OSError as e:
         );
         assert_eq!(trap.take(), 0, "{under:?}: the daemon got a connection");
     }
-    // Each refusal reaches the audit log, on the entry of the exec and of the run session.
+    // Each refusal reaches the audit log, on the entry of the exec (or, for an exec inside
+    // run, whose broker is run's, of the run session).
     let log: serde_json::Value = serde_json::from_str(&s.m.ok(&["--json", "log"])).unwrap();
-    for kind in ["exec", "run"] {
-        let entry = log
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["kind"] == kind)
-            .unwrap_or_else(|| panic!("no {kind} entry: {log}"));
-        let denials = entry["denials"].as_array().cloned().unwrap_or_default();
-        assert!(
-            denials.iter().any(|d| d
-                .as_str()
-                .is_some_and(|d| d.contains("outside/daemon.sock") && d.contains("refused"))),
-            "{kind}: {entry}"
-        );
-    }
+    let refused = |e: &serde_json::Value| {
+        e["denials"].as_array().is_some_and(|d| {
+            d.iter().any(|d| {
+                d.as_str()
+                    .is_some_and(|d| d.contains("outside/daemon.sock") && d.contains("refused"))
+            })
+        })
+    };
+    let entries = log.as_array().unwrap();
+    let exec = entries
+        .iter()
+        .filter(|e| e["kind"] == "exec")
+        .filter(|e| refused(e));
+    let run = entries
+        .iter()
+        .filter(|e| e["kind"] == "run")
+        .filter(|e| refused(e));
+    assert_eq!((exec.count(), run.count()), (1, 2), "{log}");
     let text = s.m.ok(&["log"]);
     assert!(text.contains("denied="), "{text}");
     s.m.abort();
