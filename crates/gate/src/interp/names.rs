@@ -220,23 +220,23 @@ fn getattr_args(tail: &str) -> Option<(&str, &str, usize)> {
 
 /// `'name')` at the start of `tail`: the name and the bytes up to and with the `)`.
 fn quoted_name(tail: &str) -> Option<(&str, usize)> {
-    let q = tail.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let body = &tail[1..];
-    let end = body.find(q)?;
-    let name = &body[..end];
-    let ident = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-    (ident && body[end + 1..].starts_with(')')).then_some((name, end + 3))
+    quoted_ident(tail, ")").map(|(name, closing)| (name, closing + 1))
 }
 
 /// `'name'](` at the start of `tail`: the name and the bytes up to the `(`.
 fn member_name(tail: &str) -> Option<(&str, usize)> {
+    quoted_ident(tail, "](").map(|(name, closing)| (name, closing + 1))
+}
+
+/// A quoted identifier at the start of `tail` followed by `after`: the identifier and the
+/// offset of the byte after its closing quote.
+fn quoted_ident<'t>(tail: &'t str, after: &str) -> Option<(&'t str, usize)> {
     let q = tail.chars().next().filter(|c| *c == '\'' || *c == '"')?;
     let body = &tail[1..];
     let end = body.find(q)?;
     let name = &body[..end];
     let ident = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-    let after = &body[end + 1..];
-    (ident && after.starts_with("](")).then_some((name, 1 + end + 2))
+    (ident && body[end + 1..].starts_with(after)).then_some((name, end + 2))
 }
 
 #[cfg(test)]
