@@ -15,12 +15,15 @@
 //! overlay directory entries, so a walk from the root finds every change.
 //!
 //! Deliberately not here: sealing checkpoints and publishing commits (`state.rs` builds the
-//! snapshots and change lists; `txn` applies them), and kernel cache invalidation (`fuse`).
+//! snapshots, `changes.rs` the change lists; `txn` applies them), and kernel cache
+//! invalidation (`fuse`).
 //!
 //! Longer than 500 lines on purpose: this file is the overlay's shared core (the state, its
 //! loading and recording, the error type with its errno mapping, inode allocation); each
-//! operation family lives in its own file (`namespace`, `data`, `xattr`, `state`, `reports`).
+//! operation family lives in its own file (`namespace`, `data`, `xattr`, `state`, `changes`,
+//! `reports`).
 
+mod changes;
 mod data;
 mod engine;
 mod lower;
@@ -33,10 +36,11 @@ mod xattr;
 #[cfg(test)]
 mod tests;
 
+pub use changes::{Change, ChangeKind};
 pub use data::{Access, HANDLE_STAMP_BITS, Handle};
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
-pub use state::{Change, ChangeKind, Invalidation, Snapshot};
+pub use state::{Invalidation, Snapshot};
 pub use types::*;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
