@@ -621,7 +621,7 @@ pub fn commit_paths(
         .into_iter()
         .filter(|c| split.paths.contains(&c.raw_path))
         .collect();
-    let (plan, relinked) = super::commit::plan_with_links(&split.sel, ov.workspace(), since(ov)?);
+    let (plan, relinked) = super::planner::plan_with_links(&split.sel, ov.workspace(), since(ov)?);
     let mut touched: HashSet<RelPath> = HashSet::new();
     for step in &plan.steps {
         let mut add = |p: &super::RelPath| {
