@@ -71,7 +71,7 @@ pub(super) fn mark_started(ov: &dyn Host) -> Result<(), crate::meta::MetaError> 
 /// Publishes the whole overlay into the workspace `ws`, atomically and durably, and clears
 /// the overlay. On a conflict (and without `force`) nothing is written and the overlay stays.
 ///
-/// After a crash at any point, [`recover_at_mount`] leaves the workspace exactly as before or
+/// After a crash at any point, [`super::recover_at_mount`] leaves the workspace exactly as before or
 /// exactly as committed; the overlay is cleared only once the workspace durably holds it.
 pub fn commit(
     ov: &mut dyn Host,
