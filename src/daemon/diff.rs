@@ -4,12 +4,11 @@
 //! renders them in git's patch format, and `range.rs` compares two checkpoints.
 
 use std::collections::HashSet;
-use std::os::unix::fs::FileExt;
 
 use super::Daemon;
 use super::failure::failure;
-use super::patch::{MAX_DIFF_BYTES, Side, base64, file_patch, git_mode, quote, similarity};
-use super::range::diff_range;
+use super::patch::{Side, base64, file_patch, git_mode, quote, similarity};
+use super::range::{diff_range, read_lower, read_view};
 use crate::control::Error;
 use crate::control::reply::{self, DiffEntry, Sides};
 use crate::overlay::{Change, ChangeKind, Data, Kind, Overlay, RelPath, lock};
@@ -372,36 +371,4 @@ fn renamed_tree(ov: &Overlay, from: &RelPath, to: &RelPath, ctx: &Ctx, text: &mu
             ctx.binary,
         );
     }
-}
-
-pub(super) fn read_lower(ov: &Overlay, path: &RelPath) -> Option<Vec<u8>> {
-    let st = ov.workspace_stat(path).ok()??;
-    if st.st_size as u64 > MAX_DIFF_BYTES || st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return None;
-    }
-    let f = ov.workspace_open(path).ok()?;
-    read_all(&f, st.st_size as u64)
-}
-
-fn read_view(ov: &mut Overlay, ino: crate::overlay::Ino) -> Option<Vec<u8>> {
-    let size = ov.node(ino)?.attr.size;
-    if size > MAX_DIFF_BYTES {
-        return None;
-    }
-    let f = ov.backing(ino).ok()?;
-    read_all(&f, size)
-}
-
-fn read_all(f: &std::fs::File, size: u64) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; size as usize];
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read_at(&mut buf[got..], got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(_) => return None,
-        }
-    }
-    buf.truncate(got);
-    Some(buf)
 }

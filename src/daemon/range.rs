@@ -1,11 +1,12 @@
 //! `diff --from/--to`: what differs between two checkpoints (or a checkpoint and the current
 //! state), path by path, with text diffs of files that are small enough; and the comparison
-//! of two states that the audit log shares.
+//! of two states that the audit log shares; and the bounded reads of a file's bytes that
+//! both kinds of diff use.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt;
 
 use super::Daemon;
-use super::diff::read_lower;
 use super::failure::failure;
 use super::patch::{MAX_DIFF_BYTES, unified};
 use crate::control::Error;
@@ -165,4 +166,39 @@ pub(super) fn changes_between(
 pub(super) fn lower_has(ov: &Overlay, path: &str) -> bool {
     ov.workspace_stat(&RelPath(path.as_bytes().to_vec()))
         .is_ok_and(|st| st.is_some())
+}
+
+/// The bytes of workspace file `path`, if it is a regular file no larger than
+/// [`MAX_DIFF_BYTES`] and readable.
+pub(super) fn read_lower(ov: &Overlay, path: &RelPath) -> Option<Vec<u8>> {
+    let st = ov.workspace_stat(path).ok()??;
+    if st.st_size as u64 > MAX_DIFF_BYTES || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let f = ov.workspace_open(path).ok()?;
+    read_all(&f, st.st_size as u64)
+}
+
+/// The bytes the view shows for file `ino`, if no larger than [`MAX_DIFF_BYTES`] and readable.
+pub(super) fn read_view(ov: &mut Overlay, ino: crate::overlay::Ino) -> Option<Vec<u8>> {
+    let size = ov.node(ino)?.attr.size;
+    if size > MAX_DIFF_BYTES {
+        return None;
+    }
+    let f = ov.backing(ino).ok()?;
+    read_all(&f, size)
+}
+
+fn read_all(f: &std::fs::File, size: u64) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; size as usize];
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(got);
+    Some(buf)
 }
