@@ -8,8 +8,11 @@
 //! working file. Deletions are whiteouts; renames are entry moves, never subtree copies.
 //!
 //! **Architecture invariant:** the workspace is never written here. Every change lives in the
-//! overlay's memory, is recorded in `meta` before the call returns (one operation-log record
-//! per call), and reaches the workspace only through a commit (`txn`).
+//! overlay's memory and reaches the workspace only through a commit (`txn`). A change to the
+//! namespace, xattrs, or the attributes of a file no handle holds open is recorded in `meta`
+//! before the call returns (one operation-log record per call); the size and times a write
+//! leaves, and attributes set on an open file, only mark the node dirty until a release,
+//! `fsync` or seal writes them through (`docs/ARCHITECTURE.md` lists each case).
 //!
 //! **Invariant:** every overlay node with `links > 0` is reachable from [`ROOT`] through
 //! overlay directory entries, so a walk from the root finds every change.
