@@ -365,6 +365,24 @@ impl Model {
     }
 }
 
+/// `e` without what a comparison across a partial commit or abort cannot expect to match:
+/// a file's link count, its link group and its modification time.
+fn loose(e: Option<&Entry>) -> Option<Entry> {
+    e.map(|e| match e {
+        Entry::File {
+            perm, data, xattrs, ..
+        } => Entry::File {
+            perm: *perm,
+            nlink: 0,
+            group: String::new(),
+            data: data.clone(),
+            xattrs: xattrs.clone(),
+            mtime: None,
+        },
+        other => other.clone(),
+    })
+}
+
 /// The whole view, walked from the root as the kernel would, with consistency checks on the
 /// way (readdir and lookup agree on inode and type; getattr agrees with lookup; the size
 /// attribute is the length of the bytes served).
@@ -1212,16 +1230,7 @@ impl Case {
                     loose(after.get(path)),
                     loose(want.get(path)),
                 );
-                // A change through one name of a workspace link group is listed under that
-                // name only (see `check_changes`): the group's other names are not picked by
-                // naming their directory.
-                let picked = paths
-                    .iter()
-                    .any(|p| path == p || path.starts_with(&format!("{p}/")))
-                    && !view_inos
-                        .get(path.as_str())
-                        .is_some_and(|i| self.linked_inos.contains(i));
-                if picked {
+                if self.picked(&paths, path, &view_inos) {
                     assert_eq!(a, m, "{path}, picked by the partial commit of {paths:?}");
                 } else {
                     assert!(
@@ -1285,6 +1294,19 @@ impl Case {
         inval
     }
 
+    /// Whether `path` is at or under one of `paths`, the picks of a partial commit or abort.
+    /// A change through one name of a workspace link group is listed under that name only
+    /// (see `check_changes`): the group's other names are not picked by naming their
+    /// directory.
+    fn picked(&self, paths: &[String], path: &str, view_inos: &BTreeMap<String, Ino>) -> bool {
+        paths
+            .iter()
+            .any(|p| path == p || path.starts_with(&format!("{p}/")))
+            && !view_inos
+                .get(path)
+                .is_some_and(|i| self.linked_inos.contains(i))
+    }
+
     /// Discards the changes the picks select (`abort_paths`, a partial abort) and checks the
     /// view as a partial commit's workspace is checked: every path under a picked change shows
     /// the workspace's object, every other path the model's or the workspace's (a change
@@ -1324,21 +1346,6 @@ impl Case {
             release(self.fx.ov(), held);
         }
         // Link counts, groups and modification times aside, as for a partial commit.
-        let loose = |e: Option<&Entry>| {
-            e.map(|e| match e {
-                Entry::File {
-                    perm, data, xattrs, ..
-                } => Entry::File {
-                    perm: *perm,
-                    nlink: 0,
-                    group: String::new(),
-                    data: data.clone(),
-                    xattrs: xattrs.clone(),
-                    mtime: None,
-                },
-                other => other.clone(),
-            })
-        };
         let (model, ws) = (self.model.entries(), self.initial.entries());
         let all: std::collections::BTreeSet<&String> =
             view.keys().chain(model.keys()).chain(ws.keys()).collect();
@@ -1351,13 +1358,7 @@ impl Case {
             );
             discarded |= v != m;
             kept |= v != w;
-            let picked = paths
-                .iter()
-                .any(|p| path == p || path.starts_with(&format!("{p}/")))
-                && !view_inos
-                    .get(path.as_str())
-                    .is_some_and(|i| self.linked_inos.contains(i));
-            if picked {
+            if self.picked(&paths, path, &view_inos) {
                 assert_eq!(v, w, "{path}, picked by the partial abort of {paths:?}");
             } else {
                 assert!(
@@ -1494,21 +1495,7 @@ impl Case {
                 ChangeKind::Added | ChangeKind::Deleted => {}
             }
         }
-        let strip = |e: Option<&Entry>| {
-            e.map(|e| match e {
-                Entry::File {
-                    perm, data, xattrs, ..
-                } => Entry::File {
-                    perm: *perm,
-                    nlink: 0,
-                    group: String::new(),
-                    data: data.clone(),
-                    xattrs: xattrs.clone(),
-                    mtime: None,
-                },
-                other => other.clone(),
-            })
-        };
+        let strip = loose;
         let group = |path: &str| match view.get(path) {
             Some(Entry::File { group, .. }) => Some(group.clone()),
             _ => None,
