@@ -33,6 +33,7 @@ use fuser::{
 use crate::overlay::{Attr, FsError, Kind, NewNode, RenameMode, SetAttr, Shared};
 use crate::txn::writers::Touch;
 
+mod listing;
 mod reply;
 mod session;
 mod view;
@@ -400,10 +401,10 @@ impl Filesystem for View {
             Ok(e) => e,
             Err(e) => return reply.error(e),
         };
-        for (k, e) in entries.iter().skip(offset as usize).enumerate() {
+        for (next, e) in entries.after(offset) {
             if reply.add(
                 INodeNo(e.ino.0),
-                offset + k as u64 + 1,
+                next,
                 file_type(e.kind),
                 OsStr::from_bytes(&e.name),
             ) {
@@ -426,8 +427,7 @@ impl Filesystem for View {
             Err(e) => return reply.error(e),
         };
         let mut ov = self.ov();
-        for (k, e) in entries.iter().skip(offset as usize).enumerate() {
-            let next = offset + k as u64 + 1;
+        for (next, e) in entries.after(offset) {
             let name = OsStr::from_bytes(&e.name);
             let dots = e.name == b"." || e.name == b"..";
             let attr = if dots {

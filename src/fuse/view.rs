@@ -15,13 +15,12 @@ use std::os::unix::ffi::OsStrExt;
 
 use fuser::{BackingId, Errno, FileHandle, FopenFlags, INodeNo, Request};
 
-use crate::overlay::{
-    Access, Attr, DirEntry, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock,
-};
+use crate::overlay::{Access, Attr, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock};
 
 use crate::txn::writers::{Touch, Writers};
 
 use super::guard;
+use super::listing::Listing;
 use super::reply::*;
 
 /// The view as the kernel sees it.
@@ -29,7 +28,7 @@ use super::reply::*;
 pub struct View {
     pub(super) overlay: Shared,
     /// Each open directory handle's listing, taken at its first read (`None` until then).
-    pub(super) dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
+    pub(super) dirs: Mutex<HashMap<u64, Option<Arc<Listing>>>>,
     pub(super) next_fh: AtomicU64,
     /// Whether opens may pass reads and writes through to working files: asked for, granted
     /// by the kernel at init, and not refused since.
@@ -90,7 +89,7 @@ impl View {
         lock(&self.overlay)
     }
 
-    /// The listing of open directory `fh`, shared: each read skips to its offset, so a large
+    /// The listing of open directory `fh`, shared: each read resumes after its offset, so a large
     /// directory read in many requests is not copied once per request. It is taken once, at
     /// the handle's first read, so offsets stay stable while it is read even if entries are added
     /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
@@ -104,12 +103,14 @@ impl View {
     ///
     /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
     /// other way round (two request threads would deadlock).
-    pub(super) fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
+    pub(super) fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Listing>, Errno> {
         let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
         if let Some(listing) = kept {
             return Ok(listing);
         }
-        let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        let fresh = Arc::new(Listing::new(
+            self.ov().readdir(dir, dir).map_err(|e| errno(&e))?,
+        ));
         let mut all = guard(&self.dirs);
         let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
         // A concurrent first read of the same handle may have won: keep its listing.
