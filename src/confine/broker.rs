@@ -43,7 +43,7 @@
 //! Longer than 500 lines on purpose: it is one security boundary, and each piece relies on
 //! the others' invariants (the filter that makes the notification, the listener's passage out
 //! of the child, the loop that reads an address once and connects its own copy, the decision
-//! on the fd it checked); a sixth of it is this statement of them.
+//! on the fd it checked), stated once at the top of this file.
 
 use std::ffi::OsStr;
 use std::io;
