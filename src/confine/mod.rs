@@ -29,6 +29,7 @@ pub mod env;
 mod profile;
 pub mod scratch;
 mod seccomp;
+pub mod sessions;
 mod spec;
 pub mod tree;
 

@@ -83,7 +83,7 @@ pub struct Daemon {
     /// Who writes what while `exec` sessions are open, noted by the view.
     writers: Arc<crate::txn::writers::Writers>,
     /// The cgroup leaves of live `run` sessions: emptied before the transaction ends.
-    sessions: crate::confine::cgroup::Sessions,
+    sessions: crate::confine::sessions::Sessions,
     /// The `run` and `exec` sessions in progress, for `status`.
     live: ops::Live,
 }

@@ -14,7 +14,8 @@ use std::sync::atomic::Ordering;
 
 use super::Daemon;
 use super::failure::failure;
-use crate::confine::cgroup::{Held, Leaf};
+use crate::confine::cgroup::Leaf;
+use crate::confine::sessions::Held;
 use crate::confine::tree::{GIVE_UP, Subtree};
 use crate::control::reply::{self, Reply};
 use crate::control::{
@@ -108,7 +109,7 @@ pub(super) fn stop_sessions(daemon: &Daemon, why: &str) {
     report_emptied(why, daemon.sessions.empty_all(GIVE_UP));
 }
 
-fn report_emptied(why: &str, emptied: crate::confine::cgroup::Emptied) {
+fn report_emptied(why: &str, emptied: crate::confine::sessions::Emptied) {
     if emptied.killed > 0 {
         tracing::warn!(
             "{why}: killed {} process(es) of an agent session",
