@@ -1,4 +1,4 @@
-//! The view's own state and policy: the open directory handles and their listings, and how
+//! The view's own state and policy: the directory listings being read, and how
 //! an open file's bytes move (served by requests, or passed through to its working file,
 //! with the kernel's reference to that file kept per inode).
 //!
@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::ffi::OsStr;
@@ -28,9 +28,10 @@ use super::reply::*;
 #[derive(Debug)]
 pub struct View {
     pub(super) overlay: Shared,
-    /// Each open directory handle's listing, taken at its first read (`None` until then).
-    pub(super) dirs: Mutex<HashMap<u64, Option<Arc<Vec<DirEntry>>>>>,
-    pub(super) next_fh: AtomicU64,
+    /// The listings being read, each named by the offsets it hands out (see `listing`).
+    pub(super) listings: Mutex<Listings>,
+    /// Whether the kernel opens directories without a request (it was answered ENOSYS once).
+    pub(super) no_opendir: AtomicBool,
     /// Whether opens may pass reads and writes through to working files: asked for, granted
     /// by the kernel at init, and not refused since.
     pub(super) passthrough: Arc<AtomicBool>,
@@ -50,8 +51,8 @@ impl View {
     pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>, writers: Arc<Writers>) -> View {
         View {
             overlay,
-            dirs: Mutex::new(HashMap::new()),
-            next_fh: AtomicU64::new(1),
+            listings: Mutex::new(Listings::default()),
+            no_opendir: AtomicBool::new(false),
             passthrough,
             backings: Mutex::new(HashMap::new()),
             writers,
@@ -90,30 +91,37 @@ impl View {
         lock(&self.overlay)
     }
 
-    /// The listing of open directory `fh`, shared: each read skips to its offset, so a large
-    /// directory read in many requests is not copied once per request. It is taken once, at
-    /// the handle's first read, so offsets stay stable while it is read even if entries are added
-    /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
+    /// The listing of directory `dir` to be read from `offset`, and the index in it to
+    /// start at. Offsets name the listing they came from: `(listing << 32) | index`.
     ///
-    /// Taking it at the first read rather than at opendir is what keeps a kept listing true
+    /// A read at offset 0 takes a fresh listing; later reads continue the listing their
+    /// offset names (see `Listings` for how long it is kept), shared (a large directory read in many requests is not copied once per
+    /// request), so offsets stay stable while it is read even if entries are added or removed
+    /// meanwhile, and two readers of one directory each keep their own. Listings are keyed by
+    /// their offsets rather than by a directory handle because the kernel opens directories
+    /// without a request (`opendir` answers ENOSYS once) and then sends handle 0.
+    ///
+    /// Taking it at the read at offset 0 rather than at open is what keeps a kept listing true
     /// across a rollback: the kernel notes the directory's version when it sends that first
     /// read, and the rollback's invalidation bumps the version. A read sent before the
     /// invalidation is thus discarded at the next open, and one sent after it sees the
-    /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
-    /// invalidation would be kept with the new version: stale until evicted.
+    /// rolled-back state.
     ///
-    /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
+    /// Lock order: the listings' lock is never held while the overlay's is taken, nor the
     /// other way round (two request threads would deadlock).
-    pub(super) fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>, Errno> {
-        let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
-        if let Some(listing) = kept {
-            return Ok(listing);
+    pub(super) fn listing(&self, dir: Ino, offset: u64) -> Result<(Listing, usize), Errno> {
+        let (id, index) = (offset >> 32, (offset & 0xffff_ffff) as usize);
+        if offset != 0
+            && let Some(kept) = guard(&self.listings).get(id, dir)
+        {
+            return Ok((kept, index));
         }
-        let fresh = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
-        let mut all = guard(&self.dirs);
-        let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
-        // A concurrent first read of the same handle may have won: keep its listing.
-        Ok(slot.get_or_insert(fresh).clone())
+        // A listing dropped while it was read is taken afresh; only entries changed meanwhile
+        // can then be missed or repeated.
+        let entries = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
+        let id = guard(&self.listings).insert(dir, entries.clone());
+        let index = if offset == 0 { 0 } else { index };
+        Ok((Listing { id, entries }, index))
     }
 
     /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
@@ -249,21 +257,72 @@ impl View {
         released
     }
 
-    /// A new directory handle of `i`; its listing is taken at its first read (see
-    /// `listing`). The overlay's lock is released before the handles' lock is taken: the two
-    /// are never held together.
+    /// A new directory handle of `i` (only while the kernel still sends OPENDIR): its
+    /// listing is taken at its first read (see `listing`).
     pub(super) fn opendir(&self, i: Ino) -> Result<FileHandle, Errno> {
         let attr = self.ov().getattr(i).map_err(|e| errno(&e))?;
         if attr.kind != Kind::Dir {
             return Err(Errno::ENOTDIR);
         }
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        guard(&self.dirs).insert(fh, None);
-        Ok(FileHandle(fh))
+        Ok(FileHandle(0))
+    }
+}
+
+/// One listing being read: its id (the high half of the offsets it hands out) and entries.
+#[derive(Debug)]
+pub(super) struct Listing {
+    pub(super) id: u64,
+    pub(super) entries: Arc<Vec<DirEntry>>,
+}
+
+impl Listing {
+    /// The offset of the entry after `index`.
+    pub(super) fn offset_after(&self, index: usize) -> u64 {
+        (self.id << 32) | (index as u64 + 1)
+    }
+}
+
+/// The listings handed out, oldest first. A listing stays after it was read to its end: the
+/// kernel keeps listings itself and serves reads from them, and when it drops its copy under
+/// memory pressure it asks again from the offset it had reached, in the listing that offset
+/// names. The oldest go when they hold more than a bound of entries together.
+#[derive(Debug, Default)]
+pub(super) struct Listings {
+    kept: HashMap<u64, (Ino, Arc<Vec<DirEntry>>)>,
+    order: std::collections::VecDeque<u64>,
+    entries: usize,
+    next: u64,
+}
+
+/// How many entries the kept listings may hold together (about 60 bytes each).
+const LISTED_ENTRIES: usize = 65_536;
+
+impl Listings {
+    fn get(&self, id: u64, dir: Ino) -> Option<Listing> {
+        match self.kept.get(&id) {
+            Some((d, entries)) if *d == dir => Some(Listing {
+                id,
+                entries: entries.clone(),
+            }),
+            _ => None,
+        }
     }
 
-    /// Forgets directory handle `fh` and its listing.
-    pub(super) fn releasedir(&self, fh: FileHandle) {
-        guard(&self.dirs).remove(&fh.0);
+    fn insert(&mut self, dir: Ino, entries: Arc<Vec<DirEntry>>) -> u64 {
+        // Ids are 31 bits and never 0, so offsets are positive and only offset 0 is the start.
+        self.next = self.next % 0x7fff_ffff + 1;
+        self.entries += entries.len();
+        self.order.push_back(self.next);
+        if let Some((_, old)) = self.kept.insert(self.next, (dir, entries)) {
+            self.entries -= old.len();
+        }
+        while self.entries > LISTED_ENTRIES && self.order.len() > 1 {
+            if let Some(id) = self.order.pop_front()
+                && let Some((_, old)) = self.kept.remove(&id)
+            {
+                self.entries -= old.len();
+            }
+        }
+        self.next
     }
 }
