@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::ReadDir;
+use std::fs::DirEntry;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -117,8 +117,8 @@ fn commit_then_abort_shows_the_committed_state() {
     );
 }
 
-/// The names `it` yields from here on, counted.
-fn drain(it: ReadDir, seen: &mut BTreeMap<String, usize>) {
+/// The names `it` yields, counted into `seen`.
+fn drain(it: impl Iterator<Item = std::io::Result<DirEntry>>, seen: &mut BTreeMap<String, usize>) {
     for e in it {
         *seen
             .entry(e.unwrap().file_name().into_string().unwrap())
@@ -155,11 +155,7 @@ fn a_reader_continues_its_listing_after_the_kernel_dropped_its_copy() {
     assert_eq!(std::fs::read_dir(m.v("many")).unwrap().count(), 3000);
     let mut it = std::fs::read_dir(m.v("many")).unwrap();
     let mut seen = BTreeMap::new();
-    for e in it.by_ref().take(1000) {
-        *seen
-            .entry(e.unwrap().file_name().into_string().unwrap())
-            .or_default() += 1;
-    }
+    drain(it.by_ref().take(1000), &mut seen);
     for i in (0..3000).step_by(3) {
         std::fs::remove_file(m.v(&format!("many/{}", names[i]))).unwrap();
     }
@@ -194,11 +190,7 @@ fn interleaved_readers_of_a_changing_directory_each_see_every_entry_once() {
     let m = Mounted::at(fill);
     let mut first = std::fs::read_dir(m.v("many")).unwrap();
     let mut seen_first = BTreeMap::new();
-    for e in first.by_ref().take(1000) {
-        *seen_first
-            .entry(e.unwrap().file_name().into_string().unwrap())
-            .or_default() += 1;
-    }
+    drain(first.by_ref().take(1000), &mut seen_first);
     // Remove entries the first reader has already passed and some it has not, add others.
     let removed: BTreeSet<usize> = (0..3000).step_by(5).collect();
     for i in &removed {
@@ -209,11 +201,7 @@ fn interleaved_readers_of_a_changing_directory_each_see_every_entry_once() {
     }
     let mut second = std::fs::read_dir(m.v("many")).unwrap();
     let mut seen_second = BTreeMap::new();
-    for e in second.by_ref().take(1500) {
-        *seen_second
-            .entry(e.unwrap().file_name().into_string().unwrap())
-            .or_default() += 1;
-    }
+    drain(second.by_ref().take(1500), &mut seen_second);
     for i in (1..3000).step_by(5) {
         std::fs::remove_file(m.v(&format!("many/{}", names[i]))).unwrap();
     }
