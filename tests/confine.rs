@@ -478,15 +478,21 @@ mod confine {
         assert_eq!(out.status.code(), Some(DENIED), "{}", stderr(&out));
     }
 
-    /// Pins a documented gap (docs/CONFINEMENT.md): below Landlock ABI 9 nothing restricts
-    /// connect() to a pathname unix socket, even in a directory the command cannot read, such
-    /// as an ssh-agent socket. If this starts failing, the gap closed: update the docs.
+    /// Landlock does not govern connect() to a pathname unix socket; the connect broker does:
+    /// a socket outside the view and `TMPDIR` (here an ssh-agent's, in a directory the command
+    /// cannot read) is refused, one in the view connects.
     #[test]
-    fn known_gap_pathname_unix_sockets_stay_reachable() {
+    fn pathname_unix_sockets_connect_only_in_the_view_and_tmpdir() {
         let f = fixture();
         let sock = f.home.join(".ssh/agent.sock");
         let _listener = UnixListener::bind(&sock).expect("bind");
+        let out = run_child(&format!("unix:{}", sock.display()), None);
+        assert_eq!(out.status.code(), Some(OK), "control: {}", stderr(&out));
         let out = run_child(&format!("unix:{}", sock.display()), Some(&f.spec()));
+        assert_eq!(out.status.code(), Some(DENIED), "{}", stderr(&out));
+        let inside = f.view.join("own.sock");
+        let _own = UnixListener::bind(&inside).expect("bind");
+        let out = run_child(&format!("unix:{}", inside.display()), Some(&f.spec()));
         assert_eq!(out.status.code(), Some(OK), "{}", stderr(&out));
     }
 

@@ -110,7 +110,7 @@ fn secrets_in_the_environment_do_not_reach_the_command() {
 }
 
 /// An ssh-agent holding a key: `ssh-add -l` lists it outside, but not from inside `exec`,
-/// where `SSH_AUTH_SOCK` is not passed. Passing it by name (`--env`) shows the probe works.
+/// where `SSH_AUTH_SOCK` is not passed, nor when it is passed by name (`--env`).
 #[test]
 fn an_ssh_agent_cannot_be_used_from_inside() {
     for tool in ["ssh-agent", "ssh-keygen", "ssh-add"] {
@@ -121,43 +121,7 @@ fn an_ssh_agent_cannot_be_used_from_inside() {
     let m = Mounted::at(sample_tree);
     let dir = m.root.path().join("agent");
     std::fs::create_dir(&dir).unwrap();
-    let sock = dir.join("agent.sock");
-    let key = dir.join("id_ed25519");
-    let mut agent = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while !sock.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "ssh-agent never made its socket"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    run_ok(
-        Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "contain-test-key",
-                "-f",
-            ])
-            .arg(&key),
-    );
-    run_ok(
-        Command::new("ssh-add")
-            .arg(&key)
-            .env("SSH_AUTH_SOCK", &sock),
-    );
+    let (agent, sock) = common::procs::ssh_agent_with_key(&dir, "contain-test-key");
     let outside = run_ok(
         Command::new("ssh-add")
             .arg("-l")
@@ -173,13 +137,23 @@ fn an_ssh_agent_cannot_be_used_from_inside() {
         "the agent was usable from inside: {inside:?}"
     );
     assert!(stdout(&inside).contains("sock=\n"), "{inside:?}");
-    let named = exec_with(&m, &["--env", "SSH_AUTH_SOCK"], &env, "ssh-add -l");
-    assert!(
-        stdout(&named).contains("contain-test-key"),
-        "asked by name, the agent should be reachable: {named:?}"
+    // Passed by name, the variable arrives, but the socket lies outside the view: the connect
+    // broker refuses it (tests/run_escape.rs tries more such channels).
+    let named = exec_with(
+        &m,
+        &["--env", "SSH_AUTH_SOCK"],
+        &env,
+        "echo \"sock=$SSH_AUTH_SOCK\"; ssh-add -l",
     );
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    assert!(
+        stdout(&named).contains(&format!("sock={sock_s}\n")),
+        "{named:?}"
+    );
+    assert!(
+        !stdout(&named).contains("contain-test-key"),
+        "the agent was usable when named: {named:?}"
+    );
+    drop(agent);
     m.abort();
 }
 

@@ -237,8 +237,9 @@ fn unseen_variants_get_the_right_verdict() {
         ),
         (Allow, r#"wget -r -np https://example.com/docs/"#),
         (Allow, r#"pip download requests -d wheels/"#),
-        (Allow, r#"tar -xzf node-v20.tar.gz -C ~/.local"#),
-        (Allow, r#"unzip -o release.zip -d ~/tools/app"#),
+        // Extraction outside the workspace is a write the view cannot undo.
+        (Ask, r#"tar -xzf node-v20.tar.gz -C ~/.local"#),
+        (Ask, r#"unzip -o release.zip -d ~/tools/app"#),
         (
             Block,
             r#"mkdir -p ~/.config/app && cp config.toml ~/.config/app/"#,

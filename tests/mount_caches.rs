@@ -235,3 +235,41 @@ fn interleaved_readers_of_a_changing_directory_each_see_every_entry_once() {
     assert_eq!(now, expected);
     m.abort();
 }
+
+/// A listing abandoned half read (`ls | head`) is not what the next reader from the start
+/// gets: it sees a change made since, through the view or by an abort.
+#[test]
+fn a_listing_abandoned_half_read_is_not_read_again() {
+    let m = Mounted::at(|ws: &Path| {
+        std::fs::create_dir(ws.join("many")).unwrap();
+        for i in 0..3000 {
+            std::fs::write(ws.join(format!("many/entry-{i:05}")), "").unwrap();
+        }
+    });
+    let half_read = |m: &Mounted| {
+        let mut it = std::fs::read_dir(m.v("many")).unwrap();
+        assert_eq!(it.by_ref().take(100).count(), 100);
+    };
+    half_read(&m);
+    std::fs::write(m.v("many/late"), "").unwrap();
+    let names: BTreeSet<String> = std::fs::read_dir(m.v("many"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.contains("late"),
+        "a name made after a half read is missing"
+    );
+    assert_eq!(names.len(), 3001);
+    half_read(&m);
+    m.abort();
+    let names: BTreeSet<String> = std::fs::read_dir(m.v("many"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !names.contains("late"),
+        "a name the abort removed is still listed"
+    );
+    assert_eq!(names.len(), 3000);
+}

@@ -753,53 +753,65 @@ fn path_deeper_than_path_max() {
 
 #[test]
 fn readdir_consistent_under_changes() {
-    let fill = |ws: &Path| {
-        std::fs::create_dir(ws.join("many")).unwrap();
-        for i in 0..3000 {
-            std::fs::write(
-                ws.join(format!("many/entry-with-a-longish-name-{i:05}")),
-                "",
-            )
-            .unwrap();
-        }
-    };
-    case_with(fill, |m| {
-        let mut it = std::fs::read_dir(m.v("many")).unwrap();
-        let mut seen = std::collections::BTreeMap::<String, usize>::new();
-        let mut n = 0;
-        for e in it.by_ref() {
-            *seen
-                .entry(e.unwrap().file_name().into_string().unwrap())
-                .or_default() += 1;
-            n += 1;
-            if n == 1000 {
-                break;
-            }
-        }
-        // Change the directory in the middle of the listing.
-        for i in 0..500 {
-            std::fs::write(m.v(&format!("many/added-{i}")), "").unwrap();
-        }
-        for i in (0..3000).step_by(7) {
-            let _ = std::fs::remove_file(m.v(&format!("many/entry-with-a-longish-name-{i:05}")));
-        }
-        for e in it {
-            *seen
-                .entry(e.unwrap().file_name().into_string().unwrap())
-                .or_default() += 1;
-        }
-        let dups: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
-        assert!(dups.is_empty(), "entries listed twice: {dups:?}");
-        for i in 0..3000 {
-            let name = format!("entry-with-a-longish-name-{i:05}");
-            if i % 7 != 0 {
-                assert!(seen.contains_key(&name), "untouched entry {name} missing");
-            }
-        }
-        // A fresh listing shows the new state exactly.
-        let now = std::fs::read_dir(m.v("many")).unwrap().count();
-        assert_eq!(now, 3000 - 3000usize.div_ceil(7) + 500);
+    case_with(fill_many, |m| list_while_changing(m, false));
+}
+
+/// The kernel serves the start of the listing from the listing it kept of an earlier open,
+/// loses it (its pages are reclaimed), and asks the daemon for the rest after the directory
+/// changed: the offset it resumes at must still mean "after this name".
+#[test]
+fn readdir_resumed_from_the_kernels_kept_listing() {
+    case_with(fill_many, |m| {
+        assert_eq!(std::fs::read_dir(m.v("many")).unwrap().count(), 3000);
+        list_while_changing(m, true);
     });
+}
+
+fn fill_many(ws: &Path) {
+    std::fs::create_dir(ws.join("many")).unwrap();
+    for i in 0..3000 {
+        std::fs::write(
+            ws.join(format!("many/entry-with-a-longish-name-{i:05}")),
+            "",
+        )
+        .unwrap();
+    }
+}
+
+fn list_while_changing(m: &Mounted, drop_kept: bool) {
+    let mut it = std::fs::read_dir(m.v("many")).unwrap();
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for e in it.by_ref().take(1000) {
+        *seen
+            .entry(e.unwrap().file_name().into_string().unwrap())
+            .or_default() += 1;
+    }
+    // Change the directory in the middle of the listing.
+    for i in 0..500 {
+        std::fs::write(m.v(&format!("many/added-{i}")), "").unwrap();
+    }
+    for i in (0..3000).step_by(7) {
+        let _ = std::fs::remove_file(m.v(&format!("many/entry-with-a-longish-name-{i:05}")));
+    }
+    if drop_kept {
+        std::fs::write("/proc/sys/vm/drop_caches", "1").expect("drop the page cache (needs root)");
+    }
+    for e in it {
+        *seen
+            .entry(e.unwrap().file_name().into_string().unwrap())
+            .or_default() += 1;
+    }
+    let dups: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(dups.is_empty(), "entries listed twice: {dups:?}");
+    for i in 0..3000 {
+        let name = format!("entry-with-a-longish-name-{i:05}");
+        if i % 7 != 0 {
+            assert!(seen.contains_key(&name), "untouched entry {name} missing");
+        }
+    }
+    // A fresh listing shows the new state exactly.
+    let now = std::fs::read_dir(m.v("many")).unwrap().count();
+    assert_eq!(now, 3000 - 3000usize.div_ceil(7) + 500);
 }
 
 #[test]

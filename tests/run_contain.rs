@@ -267,6 +267,52 @@ fn without_cgroups_run_says_the_subreaper_alone_contains() {
     m.abort();
 }
 
+/// Without cgroups the daemon still holds the session: `run` registers it, and the daemon
+/// kills everything below `run` (its subreaper) before an abort or a commit of everything
+/// goes ahead, so the writers the agent daemonized are dead when the abort answers.
+#[test]
+fn without_cgroups_abort_and_commit_still_kill_the_agent_first() {
+    let (m, home) = mounted();
+    if !have("bash") {
+        return;
+    }
+    for end in ["abort", "commit"] {
+        let mut c = run_cmd(&m, &home, false, AGENT);
+        c.env(cgroup::DISABLE_ENV, "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut run = c.spawn().unwrap();
+        wait_for("the agent and its writers run", || {
+            m.v("started").exists() && WRITERS.iter().all(|w| read_pid(&m.v(w)).is_some())
+        });
+        let pids: Vec<i32> = WRITERS.iter().map(|w| read_pid(&m.v(w)).unwrap()).collect();
+        assert!(leaves_of(run.id()).is_empty(), "{end}: run made a leaf");
+        for pid in &pids {
+            assert!(alive(*pid), "{end}: writer {pid} should be running");
+        }
+        let before = tree(&m.view, EXACT);
+        if end == "abort" {
+            m.abort();
+        } else {
+            m.commit();
+        }
+        assert_all_dead(&pids, &format!("after {end} answered"));
+        let status = run.wait().unwrap();
+        if end == "abort" {
+            // The agent itself was below `run` too: `run` ends with its SIGKILL status.
+            assert_eq!(status.code(), Some(128 + 9));
+        } else {
+            // What the writers had written is published; nothing changes the view any more.
+            assert!(before.len() > 1);
+            assert_view_still(&m, "view after commit");
+        }
+        for w in WRITERS.iter().chain(&["started"]) {
+            let _ = std::fs::remove_file(m.v(w));
+        }
+    }
+    m.abort();
+}
+
 /// An `exec` begun before an abort and killed after it: the daemon's rollback of the killed
 /// command must not restore its checkpoint, which holds the work the abort discarded.
 /// (An agent's `exec` is in that case when the user aborts its session.)

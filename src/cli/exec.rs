@@ -179,6 +179,7 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         &Request::ExecEnd {
             exit_code: code,
             rollback: undo,
+            denials: confine::take_refused(),
         },
     );
     supervisor.remove_leaf();

@@ -66,6 +66,9 @@ pub fn entry_line(e: &LogEntry) -> String {
     if e.audit.rolled_back == Some(true) {
         parts.push("rolled-back".to_string());
     }
+    if !e.audit.denials.is_empty() {
+        parts.push(format!("denied={}", e.audit.denials.len()));
+    }
     if let Some(c) = e.changes {
         parts.push(format!("+{} ~{} -{}", c.added, c.modified, c.deleted));
     }

@@ -129,28 +129,23 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         .current_dir(command_cwd(&view, &ws));
     // First: the agent joins its cgroup leaf before the confinement hooks forbid it.
     let supervisor = Supervisor::for_command(&mut cmd)?;
-    // The daemon learns the leaf on a connection held for the whole session: if `run` dies,
-    // even by SIGKILL, the daemon empties the leaf; it also does before any commit, abort or
+    // The daemon learns the leaf (or, without one, that the agent's tree is below this
+    // process) on a connection held for the whole session: if `run` dies, even by SIGKILL,
+    // the daemon empties the leaf; it also empties the session before any commit, abort or
     // unmount, so nothing the agent started outlives the transaction it worked in.
-    let _session = match (supervisor.leaf(), supervisor.fallback()) {
-        (Some(leaf), _) => {
-            let mut client = connect(&ws)?;
-            call_on::<reply::RunBegun>(
-                &mut client,
-                &Request::RunBegin {
-                    cgroup: leaf.path().to_owned(),
-                },
-            )?;
-            Some(client)
-        }
-        (None, why) => {
-            eprintln!(
-                "ftsb-fs: warning: containment: subreaper only ({}): processes the agent leaves running survive if run itself is killed",
-                why.unwrap_or("no cgroup")
-            );
-            None
-        }
-    };
+    if let Some(why) = supervisor.fallback() {
+        eprintln!(
+            "ftsb-fs: warning: containment: subreaper only ({why}): processes the agent leaves running survive if run itself is killed"
+        );
+    }
+    let mut session = connect(&ws)?;
+    call_on::<reply::RunBegun>(
+        &mut session,
+        &Request::RunBegin {
+            cgroup: supervisor.leaf().map(|l| l.path().to_owned()),
+            command: line.clone(),
+        },
+    )?;
     // First, since it clears what was set before: the allow list, the harness's own key
     // variables and what `--env` names.
     let profile = harness.profile();
@@ -182,6 +177,8 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             keep_terminal: interactive(),
         };
         let mut spec = profile.spec(&setup);
+        // The agent's `ftsb-fs exec` calls connect to the session socket.
+        spec.sockets.push(session_dir.path().to_path_buf());
         // The agent's hooks start `exec`, which reads the workspace configuration `mount`
         // pinned in the store, and the policy it names: readable, one file each, never the
         // store itself.
@@ -289,6 +286,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
                     harness.name(),
                     processes.containment.as_str()
                 )),
+                denials: confine::take_refused(),
                 ..Default::default()
             },
             ..Default::default()

@@ -136,6 +136,26 @@ pub fn status(a: StatusArgs, json: bool) -> anyhow::Result<i32> {
         count(s.bytes, "byte", "bytes")
     )?;
     outln!("{} {}", label("checkpoint"), s.checkpoint)?;
+    if !s.sessions.is_empty() {
+        outln!(
+            "{} {} still running in the view",
+            label("sessions"),
+            s.sessions.len()
+        )?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for x in &s.sessions {
+            outln!(
+                "  {} pid {}, for {} s ({}): {}",
+                x.kind,
+                x.pid,
+                now.saturating_sub(x.since),
+                x.containment,
+                x.command
+            )?;
+        }
+    }
     if !s.conflicts.is_empty() {
         outln!(
             "{} {} (changed in the workspace outside the view; commit refuses them unless --force)",

@@ -25,6 +25,7 @@ use landlock::{
 };
 
 use super::ConfineError;
+use super::broker;
 use super::seccomp::{self, Filters};
 use super::spec::{Net, Spec};
 
@@ -163,10 +164,13 @@ pub(crate) struct Hook {
     pub(crate) setsid: bool,
     /// The seccomp programs to install last.
     pub(crate) filters: Filters,
+    /// The connect broker's program and socket, installed after the filters.
+    pub(crate) broker: Option<broker::Child>,
 }
 
 /// Arranges for the child spawned from `cmd` to run `hook` before `execve`: `setsid`, the
-/// capability drop, `no_new_privs`, the Landlock ruleset, then the seccomp filters.
+/// capability drop, `no_new_privs`, the Landlock ruleset, the seccomp filters, then the
+/// connect broker's filter, whose listener goes to the broker's thread in this process.
 ///
 /// The hook owns the ruleset fd, which stays open for as long as `cmd` lives; the kernel
 /// created it with `O_CLOEXEC`, so the command itself never inherits it.
@@ -181,6 +185,7 @@ pub(crate) fn install(cmd: &mut Command, hook: Hook) {
         drop_caps,
         setsid,
         filters,
+        broker,
     } = hook;
     let raw = ruleset.as_ref().map(AsRawFd::as_raw_fd);
     let last_cap = last_cap();
@@ -241,7 +246,11 @@ pub(crate) fn install(cmd: &mut Command, hook: Hook) {
                 return Err(io::Error::last_os_error());
             }
         }
-        seccomp::install(&filters)
+        seccomp::install(&filters)?;
+        match &broker {
+            Some(b) => broker::install(b),
+            None => Ok(()),
+        }
     };
     // SAFETY: the hook runs between fork and exec in the child. It only makes raw syscalls
     // (setsid, prctl, landlock_restrict_self, seccomp) on values computed before fork, and

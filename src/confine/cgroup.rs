@@ -316,65 +316,101 @@ pub struct Emptied {
     pub survivors: usize,
 }
 
-/// The cgroup leaves of the live agent sessions (`run`) a daemon serves, by session id.
+/// What holds a live agent session's processes.
+#[derive(Debug)]
+pub enum Held {
+    /// Its cgroup leaf.
+    Leaf(Leaf),
+    /// The process tree below its `run`, when there is no cgroup.
+    Tree(super::tree::Subtree),
+}
+
+impl Held {
+    /// The live processes it holds.
+    pub fn pids(&self) -> Vec<libc::pid_t> {
+        match self {
+            Held::Leaf(leaf) => leaf.pids(),
+            Held::Tree(tree) => tree.pids(),
+        }
+    }
+
+    /// Kills what it holds and waits until nothing is left.
+    fn empty(&self, give_up: Duration) -> Emptied {
+        match self {
+            Held::Leaf(leaf) => {
+                let killed = leaf.pids().len();
+                let survivors = leaf.kill_and_wait(give_up);
+                Emptied { killed, survivors }
+            }
+            Held::Tree(tree) => {
+                let (killed, survivors) = tree.kill_and_wait(give_up);
+                Emptied { killed, survivors }
+            }
+        }
+    }
+}
+
+/// The live agent sessions (`run`) a daemon serves, by session id, with what holds their
+/// processes: a cgroup leaf, else the process tree below their `run`.
 ///
 /// The daemon empties a session's leaf when the session's control connection closes (its
-/// `run` ended or was killed) and empties every session's leaf before the transaction ends
-/// (commit, abort, unmount), so nothing an agent started outlives the transaction it worked
-/// in or changes the view after it ended.
+/// `run` ended or was killed) and empties every session before the transaction ends (commit,
+/// abort, unmount), so nothing an agent started outlives the transaction it worked in or
+/// changes the view after it ended. Without a leaf, a session whose `run` is gone holds
+/// nothing any more (see [`super::tree::Subtree`]).
 #[derive(Debug, Default)]
 pub struct Sessions {
     next: AtomicU64,
-    leaves: Mutex<BTreeMap<u64, Leaf>>,
+    held: Mutex<BTreeMap<u64, Held>>,
 }
 
 impl Sessions {
-    /// Registers the leaf of a new session; returns its id.
-    pub fn add(&self, leaf: Leaf) -> u64 {
+    /// Registers a new session; returns its id.
+    pub fn add(&self, held: Held) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, leaf);
+        self.lock().insert(id, held);
         id
     }
 
-    /// Ends session `id`: kills what is left in its leaf, waits until it is empty (at most
-    /// `give_up`), and removes it.
+    /// Ends session `id`: kills what is left of it, waits until nothing is (at most
+    /// `give_up`), and removes its leaf.
     pub fn end(&self, id: u64, give_up: Duration) -> Emptied {
-        let Some(leaf) = self.lock().remove(&id) else {
+        let Some(held) = self.lock().remove(&id) else {
             return Emptied::default();
         };
-        let emptied = empty(&leaf, give_up);
-        leaf.remove_quietly();
+        let emptied = held.empty(give_up);
+        if let Held::Leaf(leaf) = held {
+            leaf.remove_quietly();
+        }
         emptied
     }
 
-    /// Kills everything in every session's leaf and waits until all are empty (at most
-    /// `give_up` each). The sessions stay registered: their `run` still settles and reports.
+    /// Kills everything of every session and waits until nothing is left (at most `give_up`
+    /// each). The sessions stay registered: their `run` still settles and reports.
     pub fn empty_all(&self, give_up: Duration) -> Emptied {
-        let leaves = self.lock();
-        leaves
-            .values()
-            .map(|leaf| empty(leaf, give_up))
+        let held = self.lock();
+        held.values()
+            .map(|h| h.empty(give_up))
             .fold(Emptied::default(), |a, b| Emptied {
                 killed: a.killed + b.killed,
                 survivors: a.survivors + b.survivors,
             })
     }
 
-    /// The leaves of the live sessions.
+    /// The leaves of the live sessions that have one.
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.lock().values().map(|l| l.path.clone()).collect()
+        self.lock()
+            .values()
+            .filter_map(|h| match h {
+                Held::Leaf(l) => Some(l.path.clone()),
+                Held::Tree(_) => None,
+            })
+            .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Leaf>> {
-        self.leaves.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-/// Kills what is in `leaf` and waits until it is empty.
-fn empty(leaf: &Leaf, give_up: Duration) -> Emptied {
-    let killed = leaf.pids().len();
-    let survivors = leaf.kill_and_wait(give_up);
-    Emptied { killed, survivors }
 }
 
 /// The cgroup directories directly below `dir`.

@@ -23,6 +23,7 @@
 //! `docs/CONFINEMENT.md` for the known gaps.
 
 mod apply;
+mod broker;
 pub mod cgroup;
 pub mod env;
 mod profile;
@@ -33,6 +34,7 @@ pub mod tree;
 
 use std::process::Command;
 
+pub use broker::take_refused;
 pub use profile::{AgentSetup, Harness, Profile};
 pub use spec::{Net, Spec};
 
@@ -53,6 +55,9 @@ pub enum ConfineError {
     /// The seccomp filter could not be built.
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
+    /// The connect broker could not be started.
+    #[error("cannot start the connect broker: {0}")]
+    Broker(#[source] std::io::Error),
     /// The landlock crate refused to build the ruleset.
     #[error("building the landlock ruleset failed: {source}")]
     Ruleset {
@@ -92,6 +97,9 @@ pub struct Report {
     /// A seccomp filter limits `socket()` to what Landlock governs (plain TCP), unix sockets
     /// and `NETLINK_ROUTE` (false when the spec allows all network).
     pub sockets_filtered: bool,
+    /// Every `connect()` goes through the broker: pathname unix sockets only beneath the view,
+    /// the command's `TMPDIR` (and a `run` session's socket directory), no abstract ones.
+    pub unix_connect_brokered: bool,
     /// A seccomp filter denies the terminal ioctls `TIOCSTI`, `TIOCLINUX` and `TIOCSCTTY`.
     pub terminal_ioctls_denied: bool,
     /// The command runs in a new session without a controlling terminal.
@@ -151,6 +159,9 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         missing.push("abstract unix socket scoping (abi 6)");
         missing.push("signal scoping (abi 6)");
     }
+    if !wanted.seccomp || !broker::supported() {
+        missing.push("pathname unix socket broker (seccomp user notification, pidfd_getfd: 5.6)");
+    }
     if !wanted.seccomp {
         missing.push("terminal ioctl filter (seccomp)");
         if wanted.net {
@@ -173,6 +184,7 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         signals_scoped: wanted.scope && abi >= 6,
         capabilities_dropped: false,
         sockets_filtered: wanted.net && wanted.seccomp,
+        unix_connect_brokered: wanted.seccomp && broker::supported(),
         terminal_ioctls_denied: wanted.seccomp,
         terminal_detached: false,
         status,
@@ -235,6 +247,12 @@ pub fn confine_command(
     }
     report.warnings.extend(spec.notes.iter().cloned());
     let filters = seccomp::build(&spec.net)?;
+    let broker = if report.unix_connect_brokered {
+        let policy = broker::Policy::new(&spec.sockets, &spec.net);
+        Some(broker::spawn(policy).map_err(ConfineError::Broker)?)
+    } else {
+        None
+    };
     let drop_caps = apply::should_drop_capabilities(spec);
     let mut ruleset = None;
     if abi > 0 {
@@ -270,6 +288,7 @@ pub fn confine_command(
             drop_caps,
             setsid: spec.detach_terminal,
             filters,
+            broker,
         },
     );
     Ok(report)

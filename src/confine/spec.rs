@@ -157,6 +157,9 @@ pub struct Spec {
     pub detach_terminal: bool,
     /// What was dropped or narrowed while building the spec; copied into the report's warnings.
     pub notes: Vec<String>,
+    /// Directories beneath which the command may connect to pathname unix sockets (the view,
+    /// its `TMPDIR`); every other socket path is refused by the connect broker.
+    pub sockets: Vec<PathBuf>,
 }
 
 impl Spec {
@@ -174,6 +177,7 @@ impl Spec {
             tmpdir: None,
             detach_terminal: true,
             notes: Vec::new(),
+            sockets: Vec::new(),
         }
     }
 
@@ -215,6 +219,7 @@ impl Spec {
 
         spec.add_writable(view);
         spec.add_writable(tmpdir);
+        spec.sockets = vec![view.to_path_buf(), tmpdir.to_path_buf()];
         for dev in DEVICES {
             spec.add_existing(Path::new(dev), true);
         }

@@ -407,6 +407,85 @@ fn read_proc(pid: Pid) -> Option<Proc> {
 
 /// Every process below this one in the process tree, read from `/proc`.
 fn descendants() -> BTreeMap<Pid, Proc> {
+    // SAFETY: getpid has no preconditions.
+    descendants_of(unsafe { libc::getpid() })
+}
+
+/// The process tree of a `run` session without a cgroup, as the daemon holds it: every
+/// process below the session's `run` (a child subreaper, so orphans stay below it) that was
+/// not there when the session began.
+///
+/// It holds while `run` lives: once `run` is gone, its orphans belong to another reaper and
+/// cannot be told apart (the subreaper containment's known gap).
+#[derive(Debug)]
+pub struct Subtree {
+    root: Pid,
+    start: u64,
+    /// Descendants (pid, start time) that existed when the session began: never touched.
+    before: BTreeSet<(Pid, u64)>,
+}
+
+impl Subtree {
+    /// The tree below `root`, from now on; `None` if `root` is not alive.
+    pub fn adopt(root: Pid) -> Option<Subtree> {
+        let p = read_proc(root).filter(|p| !p.zombie)?;
+        Some(Subtree {
+            root,
+            start: p.start,
+            before: descendants_of(root)
+                .into_iter()
+                .map(|(pid, p)| (pid, p.start))
+                .collect(),
+        })
+    }
+
+    /// The pid of the session's `run`.
+    pub fn root(&self) -> Pid {
+        self.root
+    }
+
+    /// The live processes of the session (none once its `run` is gone or its pid reused).
+    pub fn pids(&self) -> Vec<Pid> {
+        self.procs().into_iter().map(|(pid, _)| pid).collect()
+    }
+
+    fn procs(&self) -> Vec<(Pid, u64)> {
+        if read_proc(self.root).is_none_or(|p| p.start != self.start || p.zombie) {
+            return Vec::new();
+        }
+        descendants_of(self.root)
+            .into_iter()
+            .filter(|(pid, p)| !p.zombie && !self.before.contains(&(*pid, p.start)))
+            .map(|(pid, p)| (pid, p.start))
+            .collect()
+    }
+
+    /// Kills every process of the session (rounds of checked `SIGKILL`, so one forking
+    /// meanwhile is caught in the next) until none is left or `give_up` passed; returns how
+    /// many were killed and how many survive.
+    pub fn kill_and_wait(&self, give_up: Duration) -> (usize, usize) {
+        let mut killed = BTreeSet::new();
+        let until = Instant::now() + give_up;
+        loop {
+            let left = self.procs();
+            if left.is_empty() {
+                return (killed.len(), 0);
+            }
+            if Instant::now() >= until {
+                return (killed.len(), left.len());
+            }
+            for (pid, start) in left {
+                if kill_checked(pid, start) {
+                    killed.insert((pid, start));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Every process below `root` in the process tree, read from `/proc`.
+fn descendants_of(root: Pid) -> BTreeMap<Pid, Proc> {
     let mut children: BTreeMap<Pid, Vec<(Pid, Proc)>> = BTreeMap::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
@@ -423,8 +502,7 @@ fn descendants() -> BTreeMap<Pid, Proc> {
         }
     }
     let mut out = BTreeMap::new();
-    // SAFETY: getpid has no preconditions.
-    let mut todo = vec![unsafe { libc::getpid() }];
+    let mut todo = vec![root];
     while let Some(parent) = todo.pop() {
         for (pid, p) in children.remove(&parent).unwrap_or_default() {
             out.insert(pid, p);

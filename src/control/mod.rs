@@ -99,13 +99,22 @@ pub enum Request {
     ExecEnd {
         exit_code: Option<i32>,
         rollback: bool,
+        /// What the confinement refused the command (the connect broker's refusals), for the
+        /// audit log.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        denials: Vec<String>,
     },
-    /// Registers the cgroup v2 leaf an agent session (`run`) runs its agent in; the connection
-    /// stays open for the session. When it closes (`run` ended or was killed), and before any
-    /// commit of everything, abort or unmount, the daemon kills everything in the leaf and
-    /// waits until it is empty.
+    /// Registers an agent session (`run`): the cgroup v2 leaf it runs its agent in, or without
+    /// one the process tree below the peer (`run`, a child subreaper); the connection stays
+    /// open for the session. When it closes (`run` ended or was killed), and before any
+    /// commit of everything, abort or unmount, the daemon kills everything in the leaf (or
+    /// below `run`) and waits until nothing is left.
     RunBegin {
-        cgroup: std::path::PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cgroup: Option<std::path::PathBuf>,
+        /// The agent's command line, for `status`.
+        #[serde(default)]
+        command: String,
     },
     /// Appends an event to the audit log.
     Record {

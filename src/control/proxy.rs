@@ -174,6 +174,7 @@ mod tests {
             Request::ExecEnd {
                 exit_code: Some(0),
                 rollback: false,
+                denials: Vec::new(),
             },
         ];
         let refused = [
@@ -196,7 +197,8 @@ mod tests {
                 mode: UnmountMode::Abort,
             },
             Request::RunBegin {
-                cgroup: "/sys/fs/cgroup/ftsb-fs-exec-1-2-3".into(),
+                cgroup: Some("/sys/fs/cgroup/ftsb-fs-exec-1-2-3".into()),
+                command: String::new(),
             },
         ];
         assert!(pass.iter().all(allowed));

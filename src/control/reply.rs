@@ -64,6 +64,24 @@ pub struct Status {
     pub conflicts: Vec<Conflict>,
     /// The changes, a rename once (at its new path).
     pub changes: Vec<Change>,
+    /// The `run` and `exec` sessions still running in the view, oldest first.
+    #[serde(default)]
+    pub sessions: Vec<Session>,
+}
+
+/// A live `run` or `exec` session: what still runs in the view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// `run` or `exec`.
+    pub kind: String,
+    /// The pid of its `run` or `exec` process.
+    pub pid: i32,
+    /// The agent's or the command's line.
+    pub command: String,
+    /// When it began, in seconds since the Unix epoch.
+    pub since: u64,
+    /// What holds its processes: `cgroup` or `subreaper`.
+    pub containment: String,
 }
 
 /// A path where the workspace no longer matches what the overlay saw.

@@ -82,6 +82,8 @@ pub struct Daemon {
     writers: Arc<crate::txn::writers::Writers>,
     /// The cgroup leaves of live `run` sessions: emptied before the transaction ends.
     sessions: crate::confine::cgroup::Sessions,
+    /// The `run` and `exec` sessions in progress, for `status`.
+    live: ops::Live,
 }
 
 /// Runs the daemon until the view is unmounted.
@@ -143,6 +145,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         exit_gate: Mutex::new(()),
         writers,
         sessions: Default::default(),
+        live: Default::default(),
     });
     spawn_control(daemon.clone(), listener);
     spawn_signal_watch(daemon.clone());

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 use super::Daemon;
 use super::failure::failure;
-use crate::confine::cgroup::Leaf;
-use crate::confine::tree::GIVE_UP;
+use crate::confine::cgroup::{Held, Leaf};
+use crate::confine::tree::{GIVE_UP, Subtree};
 use crate::control::reply::{self, Reply};
 use crate::control::{
     Code, Error, Event, Frame, Request, UnmountMode, parse_request, peer_pid, peer_uid,
@@ -44,6 +44,8 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
         exec_started: None,
         exec_leaf: None,
         session: None,
+        live_exec: None,
+        live_run: None,
     };
     while let Some(req) = conn.next() {
         let _exiting = matches!(req, Ok(Request::Unmount { .. })).then(|| {
@@ -76,9 +78,16 @@ pub fn serve(daemon: &Daemon, stream: UnixStream) {
             None,
             undone.is_ok(),
             Some("interrupted"),
+            Vec::new(),
         );
         daemon.writers.end(id);
         remove_leaf(&mut conn);
+    }
+    for id in [conn.live_exec.take(), conn.live_run.take()]
+        .into_iter()
+        .flatten()
+    {
+        daemon.live.remove(id);
     }
     if let Some(id) = conn.session.take() {
         // The `run` session ended, or its `run` was killed: what its agent left dies now.
@@ -142,6 +151,50 @@ struct Conn {
     exec_leaf: Option<Leaf>,
     /// The `run` session registered on this connection (its id in `Daemon::sessions`).
     session: Option<u64>,
+    /// This connection's `exec` and `run` sessions in `Daemon::live`.
+    live_exec: Option<u64>,
+    live_run: Option<u64>,
+}
+
+/// The `run` and `exec` sessions in progress, for `status`, by registration order.
+#[derive(Debug, Default)]
+pub(super) struct Live {
+    next: std::sync::atomic::AtomicU64,
+    sessions: std::sync::Mutex<std::collections::BTreeMap<u64, reply::Session>>,
+}
+
+impl Live {
+    fn add(&self, kind: &str, pid: i32, command: &str, cgroup: bool) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.lock().insert(
+            id,
+            reply::Session {
+                kind: kind.to_string(),
+                pid,
+                command: command.to_string(),
+                since,
+                containment: if cgroup { "cgroup" } else { "subreaper" }.to_string(),
+            },
+        );
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    fn list(&self) -> Vec<reply::Session> {
+        self.lock().values().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, reply::Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Conn {
@@ -273,32 +326,55 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
                 failure(e)
             })?;
             daemon.writers.rekey(pending, id);
+            conn.live_exec = Some(daemon.live.add(
+                "exec",
+                supervisor.unwrap_or(0),
+                &command,
+                conn.exec_leaf.is_some(),
+            ));
             conn.exec = Some(id);
             conn.exec_started = Some((command, std::time::Instant::now()));
             Reply::ExecBegun(reply::ExecBegun { checkpoint: id })
         }
-        Request::RunBegin { cgroup } => {
+        Request::RunBegin { cgroup, command } => {
             if conn.session.is_some() {
                 return Err(Error::new(
                     Code::BadRequest,
                     "a run session is already registered on this connection",
                 ));
             }
-            // A client names only a cgroup of its own.
             let owner = peer_pid(&conn.writer).map_err(failure)?;
-            let leaf = Leaf::adopt(&cgroup, owner)
-                .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?;
-            let id = daemon.sessions.add(leaf);
+            let held = match cgroup {
+                // A client names only a cgroup of its own.
+                Some(cgroup) => Held::Leaf(
+                    Leaf::adopt(&cgroup, owner)
+                        .map_err(|e| Error::new(Code::BadRequest, e.to_string()))?,
+                ),
+                // Without one, the tree below the client, which `run` keeps as its subreaper.
+                None => Held::Tree(Subtree::adopt(owner).ok_or_else(|| {
+                    Error::new(Code::BadRequest, "the run session's process is gone")
+                })?),
+            };
+            let cgroup = matches!(held, Held::Leaf(_));
+            let id = daemon.sessions.add(held);
             conn.session = Some(id);
+            conn.live_run = Some(daemon.live.add("run", owner, &command, cgroup));
             Reply::RunBegun(reply::RunBegun { session: id })
         }
         Request::ExecEnd {
             exit_code,
             rollback: undo,
+            denials,
         } => {
+            for d in &denials {
+                tracing::warn!("exec at checkpoint {:?}: {d}", conn.exec);
+            }
             let id = conn.exec.take().ok_or_else(|| {
                 Error::new(Code::BadRequest, "no exec in progress on this connection")
             })?;
+            if let Some(live) = conn.live_exec.take() {
+                daemon.live.remove(live);
+            }
             {
                 let ov = lock(&daemon.overlay);
                 let cmd = ov
@@ -319,7 +395,7 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             daemon.writers.end(id);
             remove_leaf(conn);
             let undone = undone?;
-            record_exec(daemon, conn, id, exit_code, undo, None);
+            record_exec(daemon, conn, id, exit_code, undo, None, denials);
             let (scope, reverted, conflicts) = match undone {
                 None => (reply::RollbackScope::None, None, Vec::new()),
                 Some(u) if u.reverted.is_none() => (reply::RollbackScope::All, None, Vec::new()),
@@ -354,6 +430,7 @@ fn record_exec(
     exit_code: Option<i32>,
     rolled_back: bool,
     reason: Option<&str>,
+    denials: Vec<String>,
 ) {
     let (command, started) = conn
         .exec_started
@@ -370,6 +447,7 @@ fn record_exec(
             duration_ms: started
                 .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
             rolled_back: Some(rolled_back),
+            denials,
             ..Default::default()
         },
         ..Default::default()
@@ -511,6 +589,7 @@ fn status(daemon: &Daemon) -> Result<reply::Status, Error> {
         epoch: txn::epoch(&*ov).map_err(failure)?,
         conflicts,
         changes: super::diff::listed(&ov, &changes),
+        sessions: daemon.live.list(),
     })
 }
 

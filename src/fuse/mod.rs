@@ -33,6 +33,7 @@ use fuser::{
 use crate::overlay::{Attr, FsError, Kind, NewNode, RenameMode, SetAttr, Shared};
 use crate::txn::writers::Touch;
 
+mod listing;
 mod reply;
 mod session;
 mod view;
@@ -386,7 +387,7 @@ impl Filesystem for View {
         if self.no_opendir.load(Ordering::Relaxed) {
             // ENOSYS tells the kernel to open directories without a request from now on (no
             // OPENDIR, no RELEASEDIR), keeping their listings (`FOPEN_CACHE_DIR`) as below;
-            // listings are then named by their offsets, not by handles.
+            // listings are then kept by inode, not by handle.
             return reply.error(Errno::ENOSYS);
         }
         match self.opendir(ino(i)) {
@@ -409,14 +410,17 @@ impl Filesystem for View {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let (listing, start) = match self.listing(ino(i), offset) {
-            Ok(l) => l,
+        let entries = match self.listing(ino(i), offset) {
+            Ok(e) => e,
             Err(e) => return reply.error(e),
         };
-        for (k, e) in listing.entries.iter().enumerate().skip(start) {
+        if entries.after(offset).next().is_none() {
+            self.listing_done(ino(i), &entries);
+        }
+        for (next, e) in entries.after(offset) {
             if reply.add(
                 INodeNo(e.ino.0),
-                listing.offset_after(k),
+                next,
                 file_type(e.kind),
                 OsStr::from_bytes(&e.name),
             ) {
@@ -434,12 +438,15 @@ impl Filesystem for View {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let (listing, start) = match self.listing(ino(i), offset) {
-            Ok(l) => l,
+        let entries = match self.listing(ino(i), offset) {
+            Ok(e) => e,
             Err(e) => return reply.error(e),
         };
+        if entries.after(offset).next().is_none() {
+            self.listing_done(ino(i), &entries);
+        }
         let mut ov = self.ov();
-        for (k, e) in listing.entries.iter().enumerate().skip(start) {
+        for (next, e) in entries.after(offset) {
             let name = OsStr::from_bytes(&e.name);
             let dots = e.name == b"." || e.name == b"..";
             let attr = if dots {
@@ -459,7 +466,7 @@ impl Filesystem for View {
             };
             if reply.add(
                 INodeNo(attr.ino.0),
-                listing.offset_after(k),
+                next,
                 name,
                 &TTL,
                 &file_attr(&attr),

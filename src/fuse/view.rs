@@ -1,4 +1,4 @@
-//! The view's own state and policy: the directory listings being read, and how
+//! The view's own state and policy: the listings of directories being read, and how
 //! an open file's bytes move (served by requests, or passed through to its working file,
 //! with the kernel's reference to that file kept per inode).
 //!
@@ -15,21 +15,23 @@ use std::os::unix::ffi::OsStrExt;
 
 use fuser::{BackingId, Errno, FileHandle, FopenFlags, INodeNo, Request};
 
-use crate::overlay::{
-    Access, Attr, DirEntry, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock,
-};
+use crate::overlay::{Access, Attr, FsError, Handle, Ino, Kind, Overlay, SetAttr, Shared, lock};
 
 use crate::txn::writers::{Touch, Writers};
 
 use super::guard;
+use super::listing::Listing;
 use super::reply::*;
+
+/// How many directories' listings are kept at most (one per directory being read).
+const KEPT_LISTINGS: usize = 1024;
 
 /// The view as the kernel sees it.
 #[derive(Debug)]
 pub struct View {
     pub(super) overlay: Shared,
-    /// The listings being read, each named by the offsets it hands out (see `listing`).
-    pub(super) listings: Mutex<Listings>,
+    /// The latest listing of each directory being read, by inode (see `listing`).
+    pub(super) listings: Mutex<HashMap<u64, Arc<Listing>>>,
     /// Whether the kernel opens directories without a request (it was answered ENOSYS once).
     pub(super) no_opendir: AtomicBool,
     /// Whether opens may pass reads and writes through to working files: asked for, granted
@@ -51,7 +53,7 @@ impl View {
     pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>, writers: Arc<Writers>) -> View {
         View {
             overlay,
-            listings: Mutex::new(Listings::default()),
+            listings: Mutex::new(HashMap::new()),
             no_opendir: AtomicBool::new(false),
             passthrough,
             backings: Mutex::new(HashMap::new()),
@@ -91,17 +93,15 @@ impl View {
         lock(&self.overlay)
     }
 
-    /// The listing of directory `dir` to be read from `offset`, and the index in it to
-    /// start at. Offsets name the listing they came from: `(listing << 32) | index`.
+    /// The listing of directory `dir` to read from `offset`, shared: each read resumes after
+    /// its offset, so a large directory read in many requests is not listed once per request.
+    /// A read at offset 0 takes a fresh listing; later reads resume in the directory's latest
+    /// one. Listings are kept by inode, not by handle, because the kernel opens directories
+    /// without a request (`opendir` answers ENOSYS once) and then sends handle 0; offsets are
+    /// cookies of names (`listing.rs`), so a reader resuming in a listing another reader took
+    /// since, or in a fresh one, still lists every name that stays exactly once.
     ///
-    /// A read at offset 0 takes a fresh listing; later reads continue the listing their
-    /// offset names (see `Listings` for how long it is kept), shared (a large directory read in many requests is not copied once per
-    /// request), so offsets stay stable while it is read even if entries are added or removed
-    /// meanwhile, and two readers of one directory each keep their own. Listings are keyed by
-    /// their offsets rather than by a directory handle because the kernel opens directories
-    /// without a request (`opendir` answers ENOSYS once) and then sends handle 0.
-    ///
-    /// Taking it at the read at offset 0 rather than at open is what keeps a kept listing true
+    /// Taking a fresh listing at offset 0 rather than at open is what keeps a kept listing true
     /// across a rollback: the kernel notes the directory's version when it sends that first
     /// read, and the rollback's invalidation bumps the version. A read sent before the
     /// invalidation is thus discarded at the next open, and one sent after it sees the
@@ -109,19 +109,31 @@ impl View {
     ///
     /// Lock order: the listings' lock is never held while the overlay's is taken, nor the
     /// other way round (two request threads would deadlock).
-    pub(super) fn listing(&self, dir: Ino, offset: u64) -> Result<(Listing, usize), Errno> {
-        let (id, index) = (offset >> 32, (offset & 0xffff_ffff) as usize);
+    pub(super) fn listing(&self, dir: Ino, offset: u64) -> Result<Arc<Listing>, Errno> {
         if offset != 0
-            && let Some(kept) = guard(&self.listings).get(id, dir)
+            && let Some(kept) = guard(&self.listings).get(&dir.0).cloned()
         {
-            return Ok((kept, index));
+            return Ok(kept);
         }
-        // A listing dropped while it was read is taken afresh; only entries changed meanwhile
-        // can then be missed or repeated.
-        let entries = Arc::new(self.ov().readdir(dir, dir).map_err(|e| errno(&e))?);
-        let id = guard(&self.listings).insert(dir, entries.clone());
-        let index = if offset == 0 { 0 } else { index };
-        Ok((Listing { id, entries }, index))
+        let fresh = Arc::new(Listing::new(
+            self.ov().readdir(dir, dir).map_err(|e| errno(&e))?,
+        ));
+        let mut all = guard(&self.listings);
+        // Listings abandoned half read (`ls | head`) go in bulk; a reader then resumes in a
+        // fresh listing, which its offsets name as well.
+        if all.len() >= KEPT_LISTINGS {
+            all.clear();
+        }
+        all.insert(dir.0, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Forgets `listing` of `dir` once a read reached its end.
+    pub(super) fn listing_done(&self, dir: Ino, listing: &Arc<Listing>) {
+        let mut all = guard(&self.listings);
+        if all.get(&dir.0).is_some_and(|l| Arc::ptr_eq(l, listing)) {
+            all.remove(&dir.0);
+        }
     }
 
     /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
@@ -257,72 +269,13 @@ impl View {
         released
     }
 
-    /// A new directory handle of `i` (only while the kernel still sends OPENDIR): its
-    /// listing is taken at its first read (see `listing`).
+    /// A directory handle of `i` (only while the kernel still sends OPENDIR): its listing
+    /// is taken at its first read (see `listing`).
     pub(super) fn opendir(&self, i: Ino) -> Result<FileHandle, Errno> {
         let attr = self.ov().getattr(i).map_err(|e| errno(&e))?;
         if attr.kind != Kind::Dir {
             return Err(Errno::ENOTDIR);
         }
         Ok(FileHandle(0))
-    }
-}
-
-/// One listing being read: its id (the high half of the offsets it hands out) and entries.
-#[derive(Debug)]
-pub(super) struct Listing {
-    pub(super) id: u64,
-    pub(super) entries: Arc<Vec<DirEntry>>,
-}
-
-impl Listing {
-    /// The offset of the entry after `index`.
-    pub(super) fn offset_after(&self, index: usize) -> u64 {
-        (self.id << 32) | (index as u64 + 1)
-    }
-}
-
-/// The listings handed out, oldest first. A listing stays after it was read to its end: the
-/// kernel keeps listings itself and serves reads from them, and when it drops its copy under
-/// memory pressure it asks again from the offset it had reached, in the listing that offset
-/// names. The oldest go when they hold more than a bound of entries together.
-#[derive(Debug, Default)]
-pub(super) struct Listings {
-    kept: HashMap<u64, (Ino, Arc<Vec<DirEntry>>)>,
-    order: std::collections::VecDeque<u64>,
-    entries: usize,
-    next: u64,
-}
-
-/// How many entries the kept listings may hold together (about 60 bytes each).
-const LISTED_ENTRIES: usize = 65_536;
-
-impl Listings {
-    fn get(&self, id: u64, dir: Ino) -> Option<Listing> {
-        match self.kept.get(&id) {
-            Some((d, entries)) if *d == dir => Some(Listing {
-                id,
-                entries: entries.clone(),
-            }),
-            _ => None,
-        }
-    }
-
-    fn insert(&mut self, dir: Ino, entries: Arc<Vec<DirEntry>>) -> u64 {
-        // Ids are 31 bits and never 0, so offsets are positive and only offset 0 is the start.
-        self.next = self.next % 0x7fff_ffff + 1;
-        self.entries += entries.len();
-        self.order.push_back(self.next);
-        if let Some((_, old)) = self.kept.insert(self.next, (dir, entries)) {
-            self.entries -= old.len();
-        }
-        while self.entries > LISTED_ENTRIES && self.order.len() > 1 {
-            if let Some(id) = self.order.pop_front()
-                && let Some((_, old)) = self.kept.remove(&id)
-            {
-                self.entries -= old.len();
-            }
-        }
-        self.next
     }
 }

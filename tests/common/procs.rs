@@ -70,3 +70,43 @@ pub fn cgroup_prefix() -> &'static str {
 pub fn cgroup_of(pid: i32) -> Option<PathBuf> {
     cgroup::cgroup_of(&pid.to_string())
 }
+
+/// A process killed and waited for when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An ssh-agent listening on `dir/agent.sock` and holding a new ed25519 key whose comment is
+/// `comment`; the socket's path.
+pub fn ssh_agent_with_key(dir: &Path, comment: &str) -> (Killed, PathBuf) {
+    use std::process::{Command, Stdio};
+    let sock = dir.join("agent.sock");
+    let key = dir.join("id_ed25519");
+    let agent = Killed(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("ssh-agent listens", || sock.exists());
+    super::run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(&key),
+    );
+    super::run_ok(
+        Command::new("ssh-add")
+            .arg(&key)
+            .env("SSH_AUTH_SOCK", &sock),
+    );
+    (agent, sock)
+}

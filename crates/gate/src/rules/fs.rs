@@ -513,7 +513,11 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     // outside the workspace and the scratch space that is a write the view cannot undo.
     if extracting {
         let mut member = dir.cloned().unwrap_or_else(|| Field::lit("."));
-        member.text = format!("{}/archive-member", member.text.trim_end_matches('/'));
+        // Into the root itself the members land in system directories.
+        let base = member.text.trim_end_matches('/');
+        if !(base.is_empty() && member.known) {
+            member.text = format!("{base}/archive-member");
+        }
         crate::cmd::check_write(c.an, c.scope, &member, &name);
     }
 }

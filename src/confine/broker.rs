@@ -1,0 +1,626 @@
+//! The connect broker: which sockets a confined command may connect to, decided outside it.
+//!
+//! Landlock (up to ABI 7) does not govern `connect()` to a pathname unix socket, and neither
+//! file rights nor scoping apply to it: a confined command could reach any socket whose path it
+//! knows, and through it a process outside its cgroup leaf and its view (D-Bus and systemd, so
+//! `systemd-run`; `docker.sock`; a `tmux` or `screen` server; an ssh-agent; any daemon of the
+//! user). Such a process would run what the command asks after the transaction ended and write
+//! where the command cannot. So every `connect()` of a confined command is handed to a thread
+//! of the process that started it (seccomp user notification), which decides and, when it
+//! allows, connects the command's own socket itself.
+//!
+//! Owns: the seccomp program that turns `connect` into a notification ([`program`]), the
+//! listener's journey from the child to this process ([`install`], then [`spawn`]'s thread),
+//! and the decision ([`Policy`]).
+//!
+//! Invariants:
+//! - A pathname unix socket is connected only when it lies beneath one of the policy's roots
+//!   (the view, the command's `TMPDIR`, a `run` session's socket directory), reached with no
+//!   symlink and no `..` out of the root (`openat2` with `RESOLVE_BENEATH |
+//!   RESOLVE_NO_SYMLINKS`), or is one of [`NAME_SERVICES`]. Anything else fails with `EACCES`.
+//! - Abstract unix addresses fail with `EPERM`: the broker is not in the command's Landlock
+//!   domain, so it cannot tell the command's own abstract sockets from the daemon's.
+//! - TCP follows the spec's [`Net`] exactly as Landlock would (`EACCES` when denied), since the
+//!   broker, not the command, makes the connection.
+//! - The broker never acts on the address as the command's memory holds it after the check:
+//!   it reads the address once, and connects with its own copy (no `SECCOMP_USER_NOTIF_FLAG_
+//!   CONTINUE`, which would let another thread of the command swap the address in between).
+//!   A pathname socket is connected through `/proc/self/fd/N` of the `O_PATH` fd it checked.
+//! - `io_uring_setup` fails with `EACCES` (io_uring connects without the `connect` syscall).
+//! - Fails closed: if the broker is gone, every `connect` of the command fails (`ENOSYS`).
+//! - The listener fd never reaches the command (it is close-on-exec, and sent to this process
+//!   before `execve`); were it inherited, the command could answer its own notifications.
+//!
+//! A command whose chain of filters already has a listener (an `exec` inside a `run` session)
+//! cannot get one of its own (`EBUSY`): the enclosing broker, which allows at most the
+//! session's roots, decides for it.
+//!
+//! Deliberately not covered: `sendto`/`sendmsg` with a destination address on an unconnected
+//! datagram socket (their address is behind a pointer inside `msghdr`, or would need every
+//! datagram to go through the broker); no known daemon takes commands over a pathname datagram
+//! socket (journald and syslog take log lines). See `docs/CONFINEMENT.md`.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::spec::Net;
+
+/// Sockets any confined command may connect to: name services that answer lookups only.
+pub const NAME_SERVICES: &[&str] = &[
+    "/run/systemd/resolve/io.systemd.Resolve",
+    "/run/nscd/socket",
+];
+
+/// The connects the broker refused in this process, one line each, for the audit log.
+static REFUSED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// At most this many refusals are kept (the first ones).
+const REFUSED_MAX: usize = 32;
+
+/// Notes a refused connect.
+fn refused(line: String) {
+    let mut list = REFUSED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if list.len() < REFUSED_MAX && !list.contains(&line) {
+        list.push(line);
+    }
+}
+
+/// The connects refused so far in this process (and forgets them).
+pub fn take_refused() -> Vec<String> {
+    std::mem::take(
+        &mut *REFUSED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// `sizeof(struct sockaddr_storage)`: the largest address `connect` takes.
+const ADDR_MAX: usize = 128;
+
+/// The native `AUDIT_ARCH_*` value the program checks.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xc000_00b7;
+#[cfg(target_arch = "riscv64")]
+const AUDIT_ARCH: u32 = 0xc000_00f3;
+
+/// Whether this build and kernel can run the broker: seccomp user notifications (5.0) and
+/// `pidfd_getfd` (5.6). Without them the broker is left out (the report says so) rather than
+/// making every `connect` fail.
+pub(crate) fn supported() -> bool {
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let arch = cfg!(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "riscv64"
+        ));
+        let action = libc::SECCOMP_RET_USER_NOTIF;
+        // SAFETY: SECCOMP_GET_ACTION_AVAIL reads the u32 it is given and changes nothing.
+        let notif = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_GET_ACTION_AVAIL,
+                0 as libc::c_uint,
+                &action as *const libc::c_uint,
+            )
+        } == 0;
+        // SAFETY: with pidfd -1 the call fails at once: EBADF where it exists, ENOSYS where not.
+        let getfd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, -1, 0, 0) } == 0
+            || last_errno() != libc::ENOSYS;
+        arch && notif && getfd
+    })
+}
+
+/// What a command may connect to.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    /// Directories (canonical) beneath which pathname sockets are allowed.
+    roots: Vec<PathBuf>,
+    /// Single sockets allowed wherever they are.
+    files: Vec<PathBuf>,
+    /// TCP policy.
+    net: Net,
+}
+
+impl Policy {
+    /// The policy for `roots` (missing ones are left out) and `net`.
+    pub(crate) fn new(roots: &[PathBuf], net: &Net) -> Policy {
+        Policy {
+            roots: roots
+                .iter()
+                .filter_map(|r| std::fs::canonicalize(r).ok())
+                .collect(),
+            files: NAME_SERVICES.iter().map(PathBuf::from).collect(),
+            net: net.clone(),
+        }
+    }
+
+    /// Whether the socket file open as `file` may be connected to: where it really is (its
+    /// path after every symlink and `..`, as the kernel resolved it) lies beneath a root, or
+    /// is one of the single files. Else the errno.
+    fn check(&self, file: &OwnedFd) -> Result<(), i32> {
+        let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .map_err(|_| libc::EACCES)?;
+        let beneath = self
+            .roots
+            .iter()
+            .any(|r| at.starts_with(r) && at.as_path() != r.as_path());
+        if beneath || self.files.contains(&at) {
+            Ok(())
+        } else {
+            Err(libc::EACCES)
+        }
+    }
+}
+
+/// What the child needs to hand its listener over, prepared in the parent.
+#[derive(Debug)]
+pub(crate) struct Child {
+    /// The BPF program.
+    prog: Vec<libc::sock_filter>,
+    /// The child's end of the socket pair the listener is sent over.
+    end: OwnedFd,
+}
+
+/// The program: `connect` notifies the listener, `io_uring_setup` fails with `EACCES`,
+/// everything else (and every other architecture, which the other filters kill) passes.
+fn program() -> Vec<libc::sock_filter> {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        // seccomp_data.arch is at offset 4, .nr at 0.
+        op(LD_W_ABS, 0, 0, 4),
+        op(JEQ_K, 0, 5, AUDIT_ARCH),
+        op(LD_W_ABS, 0, 0, 0),
+        op(JEQ_K, 0, 1, libc::SYS_connect as u32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
+        op(JEQ_K, 0, 1, libc::SYS_io_uring_setup as u32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EACCES as u32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// Prepares the broker for one command, in the parent: the program, the socket pair, and the
+/// thread that receives the listener once the child has installed the filter and serves it
+/// until no process of the command is left. The thread ends without serving if the command
+/// never starts or an enclosing broker decides for it.
+pub(crate) fn spawn(policy: Policy) -> io::Result<Child> {
+    let mut fds = [-1; 2];
+    // SAFETY: socketpair writes two new fds into `fds`.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned by nothing else.
+    let (ours, end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    std::thread::Builder::new()
+        .name("ftsb-fs-connect".into())
+        .spawn(move || {
+            if let Some(listener) = recv_fd(&ours) {
+                drop(ours);
+                serve(Arc::new(policy), Arc::new(listener));
+            }
+        })?;
+    Ok(Child {
+        prog: program(),
+        end,
+    })
+}
+
+/// Installs the program with a new listener and sends the listener to the parent. Runs in
+/// the child after fork: raw syscalls on memory prepared before fork, nothing else. The caller
+/// has set `no_new_privs`. `EBUSY` (a listener already in the chain) is not an error.
+pub(crate) fn install(child: &Child) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: child.prog.len() as libc::c_ushort,
+        filter: child.prog.as_ptr().cast_mut(),
+    };
+    let mut flags =
+        libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    let listener = loop {
+        // SAFETY: `fprog` points into `child.prog`, which outlives the call; the kernel copies
+        // the program. With NEW_LISTENER the call returns a new fd.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags as libc::c_uint,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        if rc >= 0 {
+            break rc as RawFd;
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            // Before 5.19: no killable wait; a signal may then interrupt a brokered connect.
+            Some(libc::EINVAL) if flags & libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0 => {
+                flags = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+            }
+            // An enclosing broker already decides for this process and its descendants.
+            Some(libc::EBUSY) => return Ok(()),
+            _ => return Err(err),
+        }
+    };
+    let sent = send_fd(child.end.as_raw_fd(), listener);
+    // SAFETY: `listener` is ours; the parent holds its own copy once sent.
+    unsafe { libc::close(listener) };
+    sent
+}
+
+/// Calls `f` with a `msghdr` for one byte of data and room for one fd of ancillary data, all
+/// on the stack (async-signal-safe).
+fn with_msg<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // CMSG_SPACE(sizeof(int)) is 24 bytes on 64-bit targets; u64s keep it aligned.
+    let mut cbuf = [0u64; 4];
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive `f`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&cbuf) as _;
+    f(&mut msg)
+}
+
+/// Sends `fd` over the socket `sock` (`SCM_RIGHTS`). Async-signal-safe: stack memory only.
+fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+    with_msg(|msg| {
+        // SAFETY: CMSG_SPACE is arithmetic on its argument.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as _;
+        // SAFETY: msg_control points at a buffer large enough for one header and one int, so
+        // the first header and its data lie inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
+            libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
+        }
+        // SAFETY: `msg` and what it points to are valid for the call.
+        if unsafe { libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    })
+}
+
+/// Receives one fd sent by [`send_fd`]; `None` at end of file (the child never sent one).
+fn recv_fd(sock: &OwnedFd) -> Option<OwnedFd> {
+    with_msg(|msg| {
+        loop {
+            // SAFETY: `msg` and what it points to are valid for the call.
+            let n = unsafe { libc::recvmsg(sock.as_raw_fd(), msg, libc::MSG_CMSG_CLOEXEC) };
+            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                return None;
+            }
+            break;
+        }
+        // SAFETY: the kernel filled the buffer and set msg_controllen; CMSG_FIRSTHDR checks
+        // the length.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            if cmsg.is_null()
+                || (*cmsg).cmsg_level != libc::SOL_SOCKET
+                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+            {
+                return None;
+            }
+            let fd = libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned();
+            Some(OwnedFd::from_raw_fd(fd))
+        }
+    })
+}
+
+/// Serves notifications until no process uses the filter any more (`POLLHUP`).
+fn serve(policy: Arc<Policy>, listener: Arc<OwnedFd>) {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, -1) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if pfd.revents & libc::POLLIN == 0 {
+            // POLLHUP: every process of the command has exited.
+            return;
+        }
+        // SAFETY: the kernel requires a zeroed seccomp_notif for RECV.
+        let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: RECV fills `notif`, which lives across the call.
+        let rc = unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut notif,
+            )
+        };
+        if rc != 0 {
+            // ENOENT: the caller died before we received; EINTR: retry.
+            continue;
+        }
+        // A blocking connect may take long: one thread per call, so that others go on.
+        let (p, l) = (Arc::clone(&policy), Arc::clone(&listener));
+        let worker = std::thread::Builder::new()
+            .name("ftsb-fs-connect".into())
+            .spawn(move || respond(&l, notif.id, decide(&p, &l, &notif)));
+        if worker.is_err() {
+            respond(&listener, notif.id, libc::EAGAIN);
+        }
+    }
+}
+
+/// Answers notification `id`: success when `errno` is 0, else that error.
+fn respond(listener: &OwnedFd, id: u64, errno: i32) {
+    let mut resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: SEND reads `resp`, which lives across the call. An error means the caller is
+    // gone (ENOENT); nothing is left to answer.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            &mut resp,
+        )
+    };
+}
+
+/// Whether notification `id` is still pending (its caller alive and waiting).
+fn valid(listener: &OwnedFd, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: ID_VALID reads the u64, which lives across the call.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &mut id,
+        ) == 0
+    }
+}
+
+/// The errno of the last failed call.
+fn last_errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Decides one `connect(fd, addr, len)` and, when allowed, makes it: returns 0 or the errno
+/// for the caller.
+fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> i32 {
+    let tid = notif.pid as libc::pid_t;
+    let [fd, addr, len, ..] = notif.data.args;
+    let len = len as usize;
+    if len < size_of::<libc::sa_family_t>() || len > ADDR_MAX {
+        return libc::EINVAL;
+    }
+    // A pidfd of the caller, checked to be the caller (its pid cannot be reused while the
+    // notification is pending).
+    // SAFETY: pidfd_open takes integers; PIDFD_THREAD (O_EXCL) accepts a thread's id.
+    let mut raw = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, libc::O_EXCL) };
+    if raw < 0 {
+        // SAFETY: as above, without the flag (kernels before 6.9; a process's main thread).
+        raw = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, 0) };
+    }
+    if raw < 0 {
+        return libc::ESRCH;
+    }
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    let mut buf = [0u8; ADDR_MAX];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: reads `len` bytes of the caller into `buf`, which holds ADDR_MAX >= len.
+    let read = unsafe { libc::process_vm_readv(tid, &local, 1, &remote, 1, 0) };
+    if !valid(listener, notif.id) {
+        return libc::ESRCH;
+    }
+    if read != len as isize {
+        return libc::EFAULT;
+    }
+    // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0; it returns a new fd.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd as i32, 0) };
+    if raw < 0 {
+        return last_errno();
+    }
+    // SAFETY: pidfd_getfd returned a new fd (the caller's socket) that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    let addr = &buf[..len];
+    let family = libc::sa_family_t::from_ne_bytes([addr[0], addr[1]]) as i32;
+    match family {
+        libc::AF_UNIX => connect_unix(policy, tid, &sock, &addr[2..]),
+        libc::AF_INET | libc::AF_INET6 => {
+            let allowed = match &policy.net {
+                Net::Allow => true,
+                Net::Deny => false,
+                Net::AllowPorts(ports) => {
+                    len >= 4 && ports.contains(&u16::from_be_bytes([addr[2], addr[3]]))
+                }
+            };
+            if allowed {
+                connect_raw(&sock, addr)
+            } else {
+                let port = if len >= 4 {
+                    u16::from_be_bytes([addr[2], addr[3]])
+                } else {
+                    0
+                };
+                refused(format!("connect to tcp port {port} refused by --net"));
+                libc::EACCES
+            }
+        }
+        // AF_UNSPEC (dissolves a datagram association), netlink and the families the socket
+        // filter lets through reach nothing outside by a path.
+        _ => connect_raw(&sock, addr),
+    }
+}
+
+/// Connects `sock` to the pathname unix address `path` (the bytes after the family) of the
+/// caller `tid`, if the policy allows.
+fn connect_unix(policy: &Policy, tid: libc::pid_t, sock: &OwnedFd, path: &[u8]) -> i32 {
+    match path.first() {
+        // Unnamed: nothing to connect to.
+        None => return libc::EINVAL,
+        // Abstract: see the module's invariants.
+        Some(0) => {
+            let name = String::from_utf8_lossy(&path[1..]);
+            refused(format!("connect to abstract unix socket @{name} refused"));
+            return libc::EPERM;
+        }
+        Some(_) => {}
+    }
+    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+    let name = Path::new(OsStr::from_bytes(&path[..end]));
+    // The file the kernel would connect to, resolved as the caller would (from its working
+    // directory, following symlinks), pinned by an `O_PATH` fd: what is checked is what gets
+    // connected, whatever the caller changes meanwhile.
+    let mut full = if name.is_absolute() {
+        PathBuf::new()
+    } else {
+        PathBuf::from(format!("/proc/{tid}/cwd"))
+    };
+    full.push(name);
+    let file = match open_path(&full) {
+        Ok(f) => f,
+        Err(errno) => return errno,
+    };
+    if let Err(errno) = policy.check(&file) {
+        let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .unwrap_or_else(|_| full.clone());
+        refused(format!(
+            "connect to unix socket {} refused: outside the view",
+            at.display()
+        ));
+        return errno;
+    }
+    // SAFETY: a zeroed stat is valid; fstat fills it from an fd we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(file.as_raw_fd(), &mut st) } != 0 {
+        return last_errno();
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return libc::ECONNREFUSED;
+    }
+    let via = format!("/proc/self/fd/{}", file.as_raw_fd());
+    // SAFETY: a zeroed sockaddr_un is valid (AF_UNSPEC, empty path).
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in sun.sun_path.iter_mut().zip(via.bytes()) {
+        *dst = src as libc::c_char;
+    }
+    let len = size_of::<libc::sa_family_t>() + via.len() + 1;
+    // SAFETY: `sun` is a sockaddr_un whose first `len` bytes are initialised.
+    let bytes = unsafe { std::slice::from_raw_parts((&raw const sun).cast::<u8>(), len) };
+    connect_raw(sock, bytes)
+}
+
+/// `open(path, O_PATH)`, following symlinks as `connect` does: the fd or the errno.
+fn open_path(path: &Path) -> Result<OwnedFd, i32> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `c` is a valid NUL-terminated path; open returns a new fd or -1.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `connect(sock, addr)`: 0 or the errno.
+fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> i32 {
+    loop {
+        // SAFETY: `addr` holds a socket address of `addr.len()` bytes, valid for the call.
+        let rc = unsafe {
+            libc::connect(
+                sock.as_raw_fd(),
+                addr.as_ptr().cast(),
+                addr.len() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return 0;
+        }
+        match last_errno() {
+            // Interrupted here, not in the caller: the connection attempt goes on.
+            libc::EINTR => continue,
+            errno => return errno,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sockets_beneath_a_root_are_allowed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("view");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        let outside = dir.path().join("outside.sock");
+        let _out = std::os::unix::net::UnixListener::bind(&outside).expect("bind");
+        let inside = root.join("sub/in.sock");
+        let _ins = std::os::unix::net::UnixListener::bind(&inside).expect("bind");
+        std::os::unix::fs::symlink(&outside, root.join("out-link.sock")).expect("symlink");
+        std::os::unix::fs::symlink(&inside, root.join("in-link.sock")).expect("symlink");
+        let policy = Policy::new(std::slice::from_ref(&root), &Net::Allow);
+        let open = |p: &Path| open_path(p).expect("open");
+        for good in [
+            inside.clone(),
+            root.join("in-link.sock"),
+            root.join("sub/../sub/in.sock"),
+        ] {
+            assert_eq!(policy.check(&open(&good)), Ok(()), "{good:?}");
+        }
+        for bad in [
+            outside.clone(),
+            root.join("out-link.sock"),
+            root.join("../outside.sock"),
+            root.clone(),
+        ] {
+            assert_eq!(policy.check(&open(&bad)), Err(libc::EACCES), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! Escape by daemon: a confined command (under `exec`) or agent (under `run`) asks a process
+//! outside its cgroup leaf to do what it cannot, so that the work outlives the transaction and
+//! writes outside the view. Each channel is tried with its real client against a server outside
+//! the view: a daemon's own socket (by path, through a symlink in the view, through
+//! `/proc/self/fd`), `tmux` and `screen` servers, a D-Bus bus, `systemd-run` (user and system),
+//! the Docker API socket, an ssh-agent, `at` and `crontab`. Each test first shows that the same
+//! attack works unconfined, so a refusal inside is the confinement's doing.
+//!
+//! The attack scripts are files in the view (`sh FILE`): the gate does not read them, so what
+//! stops them here is the kernel confinement and its connect broker, not the gate.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+mod common;
+
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::procs::{Killed, ssh_agent_with_key, wait_for};
+use common::*;
+
+/// Where the attack runs.
+#[derive(Debug, Clone, Copy)]
+enum Under {
+    /// `ftsb-fs exec WS -- sh FILE`: the strict layer.
+    Exec,
+    /// `ftsb-fs run WS -- sh FILE`: the agent's layer.
+    Run,
+    /// `ftsb-fs run WS -- ftsb-fs exec WS -- sh FILE`: a command the agent's hook routed
+    /// through `exec`, whose broker is `run`'s (a filter chain has one listener).
+    RunExec,
+}
+
+const BOTH: [Under; 3] = [Under::Exec, Under::Run, Under::RunExec];
+
+/// A mounted workspace, a fake `$HOME` and a directory outside the view (neither readable nor
+/// writable from inside) where the servers live.
+struct Setup {
+    m: Mounted,
+    home: PathBuf,
+    out: PathBuf,
+}
+
+fn setup() -> Setup {
+    let m = Mounted::at(sample_tree);
+    let home = m.root.path().join("home");
+    let out = m.root.path().join("outside");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    Setup { m, home, out }
+}
+
+/// Runs `script` from a file in the view, under `under`, with `$OUT` set in the script.
+fn attack(s: &Setup, under: Under, script: &str) -> Output {
+    let file = s.m.v(&format!("attack-{under:?}.sh"));
+    let body = format!("OUT='{}'\n{script}\n", s.out.display());
+    std::fs::write(&file, body).unwrap();
+    let mut c = s.m.cmd();
+    c.env("HOME", &s.home).stdin(Stdio::null());
+    match under {
+        Under::Exec => c.arg("exec").arg(&s.m.ws),
+        Under::Run => c.arg("run").arg(&s.m.ws),
+        Under::RunExec => c
+            .arg("run")
+            .arg(&s.m.ws)
+            .args(["--", BIN, "exec"])
+            .arg(&s.m.ws),
+    };
+    c.arg("--").arg("sh").arg(&file);
+    output(&mut c)
+}
+
+/// Runs `script` unconfined (the control), with `$OUT` set.
+fn unconfined(s: &Setup, script: &str) -> Output {
+    let script = format!("OUT='{}'\n{script}\n", s.out.display());
+    output(
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("HOME", &s.home),
+    )
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A socket outside the view that counts the connections it gets (and closes each at once).
+struct Trap {
+    hits: Arc<AtomicUsize>,
+}
+
+impl Trap {
+    fn at(path: &Path) -> Trap {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let listener = UnixListener::bind(path).unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(conn);
+            }
+        });
+        Trap { hits }
+    }
+
+    fn take(&self) -> usize {
+        self.hits.swap(0, Ordering::SeqCst)
+    }
+}
+
+/// The user's own daemon listens on a socket outside the view. The attacker knows its path
+/// and tries it directly, relative to the view, through a symlink it plants in the view, and
+/// through `/proc/self/fd` of an `O_PATH` fd (which Landlock does not check).
+#[test]
+fn a_daemon_socket_outside_the_view_is_unreachable() {
+    if !have("python3") {
+        return;
+    }
+    let s = setup();
+    let sock = s.out.join("daemon.sock");
+    let trap = Trap::at(&sock);
+    let probe = s.m.v("probe.py");
+    std::fs::write(
+        &probe,
+        r#"
+import os, socket, sys
+sock = sys.argv[1]
+def attempt(what, path):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        print("reached", what)
+    except OSError as e:
+        print("blocked", what, e)
+attempt("absolute", sock)
+attempt("relative", os.path.relpath(sock))
+link = os.path.join(os.getcwd(), "link-%d.sock" % os.getpid())
+try:
+    os.symlink(sock, link)
+    attempt("symlink", link)
+finally:
+    if os.path.lexists(link):
+        os.unlink(link)
+try:
+    fd = os.open(sock, os.O_PATH)
+    attempt("o_path", "/proc/self/fd/%d" % fd)
+except OSError as e:
+    print("blocked o_path open", e)
+"#,
+    )
+    .unwrap();
+    let script = format!(
+        "cd '{}' && python3 '{}' \"$OUT/daemon.sock\"",
+        s.m.view.display(),
+        probe.display()
+    );
+    let control = unconfined(&s, &script);
+    assert_eq!(
+        text(&control).matches("reached").count(),
+        4,
+        "{}",
+        text(&control)
+    );
+    assert_eq!(trap.take(), 4);
+    for under in BOTH {
+        let out = attack(&s, under, &script);
+        assert!(!text(&out).contains("reached"), "{under:?}: {}", text(&out));
+        assert_eq!(
+            text(&out).matches("blocked").count(),
+            4,
+            "{under:?}: {}",
+            text(&out)
+        );
+        assert_eq!(trap.take(), 0, "{under:?}: the daemon got a connection");
+    }
+    // Each refusal reaches the audit log, on the entry of the exec (or, for an exec inside
+    // run, whose broker is run's, of the run session).
+    let log: serde_json::Value = serde_json::from_str(&s.m.ok(&["--json", "log"])).unwrap();
+    let refused = |e: &serde_json::Value| {
+        e["denials"].as_array().is_some_and(|d| {
+            d.iter().any(|d| {
+                d.as_str()
+                    .is_some_and(|d| d.contains("outside/daemon.sock") && d.contains("refused"))
+            })
+        })
+    };
+    let entries = log.as_array().unwrap();
+    let exec = entries
+        .iter()
+        .filter(|e| e["kind"] == "exec")
+        .filter(|e| refused(e));
+    let run = entries
+        .iter()
+        .filter(|e| e["kind"] == "run")
+        .filter(|e| refused(e));
+    assert_eq!((exec.count(), run.count()), (1, 2), "{log}");
+    let text = s.m.ok(&["log"]);
+    assert!(text.contains("denied="), "{text}");
+    s.m.abort();
+}
+
+/// A socket inside the view (or the command's `TMPDIR`) still works: builds and test suites
+/// start servers of their own.
+#[test]
+fn sockets_in_the_view_and_tmpdir_still_connect() {
+    if !have("python3") {
+        return;
+    }
+    let s = setup();
+    let probe = s.m.v("own.py");
+    std::fs::write(
+        &probe,
+        r#"
+import os, socket, tempfile
+for base in (os.getcwd(), tempfile.gettempdir()):
+    path = os.path.join(base, "own-%d.sock" % os.getpid())
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    cli = socket.socket(socket.AF_UNIX)
+    cli.connect(os.path.relpath(path))
+    conn, _ = srv.accept()
+    cli.sendall(b"ping")
+    print("own", conn.recv(4).decode())
+    os.unlink(path)
+"#,
+    )
+    .unwrap();
+    let script = format!(
+        "cd '{}' && python3 '{}'",
+        s.m.view.display(),
+        probe.display()
+    );
+    for under in BOTH {
+        let out = attack(&s, under, &script);
+        assert_eq!(
+            text(&out).matches("own ping").count(),
+            2,
+            "{under:?}: {}",
+            text(&out)
+        );
+    }
+    s.m.abort();
+}
+
+/// A `tmux` server started outside before the session: `run-shell` through it would run a
+/// command outside every confinement, `new-window` would leave one running.
+#[test]
+fn a_tmux_server_outside_cannot_be_driven() {
+    if !have("tmux") {
+        return;
+    }
+    let s = setup();
+    let sock = s.out.join("tmux.sock");
+    run_ok(
+        Command::new("tmux")
+            .args(["-f", "/dev/null", "-S"])
+            .arg(&sock)
+            .args(["new-session", "-d", "-s", "outside", "sleep 600"]),
+    );
+    let kill = || {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&sock)
+            .arg("kill-server")
+            .output();
+    };
+    let script = |marker: &str| {
+        format!(
+            "tmux -S \"$OUT/tmux.sock\" run-shell \"touch '$OUT/{marker}'\" && echo reached\n\
+             tmux -S \"$OUT/tmux.sock\" new-window -d 'sleep 600' && echo reached"
+        )
+    };
+    let control = unconfined(&s, &script("control"));
+    assert!(s.out.join("control").exists(), "{}", text(&control));
+    for under in BOTH {
+        let out = attack(&s, under, &script("escaped"));
+        assert!(!text(&out).contains("reached"), "{under:?}: {}", text(&out));
+        assert!(!s.out.join("escaped").exists(), "{under:?}: {}", text(&out));
+    }
+    kill();
+    s.m.abort();
+}
+
+/// A `screen` session started outside: `-X screen CMD` opens a window running CMD in it.
+#[test]
+fn a_screen_session_outside_cannot_be_driven() {
+    if !have("screen") {
+        return;
+    }
+    let s = setup();
+    let dir = s.out.join("screens");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let _server = Killed(
+        Command::new("screen")
+            .args(["-D", "-m", "-S", "outside", "sleep", "600"])
+            .env("SCREENDIR", &dir)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the screen session listens", || {
+        std::fs::read_dir(&dir).unwrap().next().is_some()
+    });
+    let script = |marker: &str| {
+        format!(
+            "SCREENDIR=\"$OUT/screens\" screen -S outside -X screen sh -c \"touch '$OUT/{marker}'\" && echo reached"
+        )
+    };
+    for under in BOTH {
+        let out = attack(&s, under, &script("escaped"));
+        assert!(!text(&out).contains("reached"), "{under:?}: {}", text(&out));
+    }
+    // The server handles commands in order: once the control's window ran, an attack that had
+    // got through would have run too.
+    let control = unconfined(&s, &script("control"));
+    wait_for("the control reaches the screen session", || {
+        s.out.join("control").exists()
+    });
+    assert!(text(&control).contains("reached"));
+    assert!(!s.out.join("escaped").exists());
+    s.m.abort();
+}
+
+/// A D-Bus bus outside (started here as a session bus): any method call on it is refused from
+/// inside, since connecting is.
+#[test]
+fn a_dbus_bus_outside_is_unreachable() {
+    if !have("dbus-daemon") || !have("dbus-send") {
+        return;
+    }
+    let s = setup();
+    let bus = s.out.join("bus");
+    let _server = Killed(
+        Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address=unix:path={}", bus.display()))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the bus listens", || bus.exists());
+    let script = "dbus-send --bus=\"unix:path=$OUT/bus\" --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ListNames && echo reached";
+    let control = unconfined(&s, script);
+    assert!(text(&control).contains("reached"), "{}", text(&control));
+    for under in BOTH {
+        let out = attack(&s, under, script);
+        assert!(!text(&out).contains("reached"), "{under:?}: {}", text(&out));
+    }
+    s.m.abort();
+}
+
+/// `systemd-run` (and `--user`) asks systemd over D-Bus or its private socket to start a
+/// transient unit outside every cgroup of ours. Stand-in buses at the addresses it is pointed
+/// at count its connections.
+#[test]
+fn systemd_run_cannot_reach_systemd() {
+    if !have("systemd-run") {
+        return;
+    }
+    let s = setup();
+    let user_bus = Trap::at(&s.out.join("xdg/bus"));
+    let user_private = Trap::at(&s.out.join("xdg/systemd/private"));
+    let system_bus = Trap::at(&s.out.join("system_bus"));
+    let script = "export XDG_RUNTIME_DIR=\"$OUT/xdg\" DBUS_SESSION_BUS_ADDRESS=\"unix:path=$OUT/xdg/bus\" DBUS_SYSTEM_BUS_ADDRESS=\"unix:path=$OUT/system_bus\"\n\
+                  systemd-run --user --no-block touch \"$OUT/escaped\"\n\
+                  systemd-run --no-block touch \"$OUT/escaped\"\n\
+                  true";
+    let hits = |traps: &[&Trap]| traps.iter().map(|t| t.take()).sum::<usize>();
+    let all = [&user_bus, &user_private, &system_bus];
+    let control = unconfined(&s, script);
+    assert!(hits(&all) >= 1, "{}", text(&control));
+    for under in BOTH {
+        let out = attack(&s, under, script);
+        assert_eq!(
+            hits(&all),
+            0,
+            "{under:?}: systemd-run reached a bus: {}",
+            text(&out)
+        );
+    }
+    s.m.abort();
+}
+
+/// `docker run -d` (or its API over curl) talks to the Docker socket, whose daemon would run a
+/// container outside everything: a stand-in socket counts the connections.
+#[test]
+fn the_docker_socket_is_unreachable() {
+    let client = if std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("docker").is_file()))
+    {
+        "DOCKER_HOST=\"unix://$OUT/docker.sock\" docker run -d alpine sleep 600"
+    } else if have("curl") {
+        "curl -s --unix-socket \"$OUT/docker.sock\" -X POST http://localhost/v1.41/containers/create"
+    } else {
+        return;
+    };
+    let s = setup();
+    let trap = Trap::at(&s.out.join("docker.sock"));
+    let control = unconfined(&s, client);
+    assert!(trap.take() >= 1, "{}", text(&control));
+    for under in BOTH {
+        let out = attack(&s, under, client);
+        assert_eq!(trap.take(), 0, "{under:?}: {}", text(&out));
+    }
+    s.m.abort();
+}
+
+/// An ssh-agent holding a key: `ssh` to any host (localhost included) would sign with it.
+/// Named explicitly, the agent is still out of reach.
+#[test]
+fn an_ssh_agent_outside_cannot_sign() {
+    for tool in ["ssh-agent", "ssh-keygen", "ssh-add"] {
+        if !have(tool) {
+            return;
+        }
+    }
+    let s = setup();
+    let (_agent, _) = ssh_agent_with_key(&s.out, "escape-test-key");
+    let script = "SSH_AUTH_SOCK=\"$OUT/agent.sock\" ssh-add -l";
+    let control = unconfined(&s, script);
+    assert!(
+        text(&control).contains("escape-test-key"),
+        "{}",
+        text(&control)
+    );
+    for under in BOTH {
+        let out = attack(&s, under, script);
+        assert!(
+            !text(&out).contains("escape-test-key"),
+            "{under:?}: {}",
+            text(&out)
+        );
+    }
+    s.m.abort();
+}
+
+/// `at now` and `crontab` hand a command to `atd` and `cron`, which would run it later,
+/// outside: the job must never be queued. (No unconfined control: it would queue a real job.)
+#[test]
+fn at_and_crontab_queue_nothing() {
+    if !have("at") || !have("atq") || !have("crontab") {
+        return;
+    }
+    let s = setup();
+    let queued = || {
+        let atq = output(&mut Command::new("atq"));
+        let cron = output(Command::new("crontab").arg("-l"));
+        format!("{}{}", text(&atq), text(&cron))
+    };
+    let before = queued();
+    let marker = "ftsb-fs-escape-marker";
+    let script = format!(
+        "echo 'touch \"$OUT/{marker}\"' | at now + 10 minutes && echo reached\n\
+         echo 'touch \"$OUT/{marker}\"' | batch && echo reached\n\
+         echo '* * * * * touch \"$OUT/{marker}\"' | crontab - && echo reached"
+    );
+    for under in BOTH {
+        let out = attack(&s, under, &script);
+        assert!(!text(&out).contains("reached"), "{under:?}: {}", text(&out));
+        let after = queued();
+        assert!(!after.contains(marker), "{under:?}: {after}");
+        assert_eq!(
+            after.lines().count(),
+            before.lines().count(),
+            "{under:?}: {after}"
+        );
+    }
+    s.m.abort();
+}
