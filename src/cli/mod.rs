@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::control::{Client, Code, Request};
 
+mod changes;
 mod completions;
 pub mod config;
 mod exec;

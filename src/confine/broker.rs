@@ -39,6 +39,11 @@
 //! datagram socket (their address is behind a pointer inside `msghdr`, or would need every
 //! datagram to go through the broker); no known daemon takes commands over a pathname datagram
 //! socket (journald and syslog take log lines). See `docs/CONFINEMENT.md`.
+//!
+//! Longer than 500 lines on purpose: it is one security boundary, and each piece relies on
+//! the others' invariants (the filter that makes the notification, the listener's passage out
+//! of the child, the loop that reads an address once and connects its own copy, the decision
+//! on the fd it checked), stated once at the top of this file.
 
 use std::ffi::OsStr;
 use std::io;

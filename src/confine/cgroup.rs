@@ -28,6 +28,10 @@
 //!
 //! Deliberately not done here: freezing before killing (`cgroup.kill` is atomic for the
 //! cgroup already), resource limits, or deciding when to kill (that is the caller's policy).
+//!
+//! Just over 500 lines: the leaf's life (create, join, kill, adopt, remove, sweep) and the
+//! daemon's register of session leaves check the same names and paths, and the tests of
+//! those checks sit beside them.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;

@@ -35,6 +35,9 @@
 //! Deliberately not done here: forwarding signals to the command and waiting for the command
 //! itself (the caller does, with `std::process::Child`), and creating or removing the leaf
 //! (that is [`super::cgroup`] and the caller).
+//!
+//! Slightly over 500 lines on purpose: both containments share the settle loop, the pidfd
+//! checks against reused pids and the report, and the invariants above are stated once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;

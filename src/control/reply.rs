@@ -28,6 +28,10 @@
 //! | `exec_end` | [`ExecEnded`] |
 //! | `run_begin` | [`RunBegun`] |
 //! | `record` | [`Recorded`] |
+//!
+//! Longer than 500 lines on purpose: it is the whole wire format of the answers, one type per
+//! request (the table above), and a fifth of it is the test that pins every type's JSON
+//! shape; split, the table would point into several files for no gain.
 
 use std::path::PathBuf;
 

@@ -215,7 +215,7 @@ fn step_stats(
         if let Some((pid, psnap)) = &prev {
             let mut n = reply::Stat::default();
             for (_, change) in
-                super::diff::changes_between(psnap, &snap, |p| super::diff::lower_has(ov, p))
+                super::range::changes_between(psnap, &snap, |p| super::range::lower_has(ov, p))
             {
                 match change {
                     reply::ChangeKind::Added => n.added += 1,

@@ -9,7 +9,7 @@ use crate::overlay::{Change, Overlay, lock};
 use crate::txn;
 
 /// Publishes the overlay into the workspace; with `paths`, only the changes under them (see
-/// `txn::partial` for what a named change takes along), the rest stays in the overlay; with
+/// `txn::split` for what a named change takes along), the rest stays in the overlay; with
 /// `exclude`, not the changes under those paths.
 /// Writers through the view wait while it runs, so each write lands either in this commit or
 /// in the next transaction. Refuses, unless `allow_setid`, when a file would reach the

@@ -10,6 +10,8 @@ mod commit;
 mod diff;
 mod failure;
 mod ops;
+mod patch;
+mod range;
 
 use std::io;
 use std::os::unix::net::UnixListener;

@@ -2,6 +2,11 @@
 //!
 //! Each request is answered with its type from `control::reply`, or with a `control::Error`
 //! whose code `failure` takes from the first cause in the error's chain that names one.
+//!
+//! Longer than 500 lines on purpose: `handle` is the one dispatch of every request (a match
+//! arm each, most of them one call), and the session bookkeeping it needs (the connection's
+//! cgroup leaf, rolling back one session, stopping sessions at unmount) lives beside it
+//! because each arm's cleanup depends on the connection state it holds.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

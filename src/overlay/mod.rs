@@ -8,19 +8,25 @@
 //! working file. Deletions are whiteouts; renames are entry moves, never subtree copies.
 //!
 //! **Architecture invariant:** the workspace is never written here. Every change lives in the
-//! overlay's memory, is recorded in `meta` before the call returns (one operation-log record
-//! per call), and reaches the workspace only through a commit (`txn`).
+//! overlay's memory and reaches the workspace only through a commit (`txn`). A change to the
+//! namespace, xattrs, or the attributes of a file no handle holds open is recorded in `meta`
+//! before the call returns (one operation-log record per call); the size and times a write
+//! leaves, and attributes set on an open file, only mark the node dirty until a release,
+//! `fsync` or seal writes them through (`docs/ARCHITECTURE.md` lists each case).
 //!
 //! **Invariant:** every overlay node with `links > 0` is reachable from [`ROOT`] through
 //! overlay directory entries, so a walk from the root finds every change.
 //!
 //! Deliberately not here: sealing checkpoints and publishing commits (`state.rs` builds the
-//! snapshots and change lists; `txn` applies them), and kernel cache invalidation (`fuse`).
+//! snapshots, `changes.rs` the change lists; `txn` applies them), and kernel cache
+//! invalidation (`fuse`).
 //!
 //! Longer than 500 lines on purpose: this file is the overlay's shared core (the state, its
 //! loading and recording, the error type with its errno mapping, inode allocation); each
-//! operation family lives in its own file (`namespace`, `data`, `xattr`, `state`, `reports`).
+//! operation family lives in its own file (`namespace`, `data`, `xattr`, `state`, `changes`,
+//! `reports`).
 
+mod changes;
 mod data;
 mod engine;
 mod lower;
@@ -33,10 +39,11 @@ mod xattr;
 #[cfg(test)]
 mod tests;
 
+pub use changes::{Change, ChangeKind};
 pub use data::{Access, HANDLE_STAMP_BITS, Handle};
 pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
-pub use state::{Change, ChangeKind, Invalidation, Snapshot};
+pub use state::{Invalidation, Snapshot};
 pub use types::*;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

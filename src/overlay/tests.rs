@@ -8,4 +8,5 @@
 mod examples;
 mod harness;
 mod model;
+mod recording;
 mod sessions;

@@ -1,6 +1,8 @@
 //! Transactions over the overlay: checkpoints, rollback and abort (`checkpoint.rs`), commit
-//! (`commit.rs` turns the overlay into a [`Plan`]), and the commit engine below it: the
-//! journaled, crash-atomic application of a [`Plan`] to the workspace.
+//! (`planner.rs` turns the overlay into a [`Plan`], `commit.rs` publishes it, `partial.rs`
+//! publishes or discards some paths only, `recovery.rs` follows up a crash at mount), and the
+//! commit engine below it: the journaled, crash-atomic application of a [`Plan`] to the
+//! workspace (`apply.rs` forward, `undo.rs` backward, `durable.rs` the fsyncs both share).
 //!
 //! Owns the commit protocol (`docs/COMMIT.md` numbers its steps and names their failpoints):
 //! [`check`] every expectation read-only, write the plan and everything undo needs to the
@@ -26,28 +28,34 @@ mod attrs;
 mod check;
 mod checkpoint;
 mod commit;
+mod durable;
 pub(crate) mod failpoint;
+mod filter;
 mod fsck;
 mod host;
 mod journal;
 mod partial;
 mod plan;
+mod planner;
+mod recovery;
 mod session;
+mod split;
 mod undo;
 pub mod writers;
 
 pub use apply::{Applied, apply};
 pub use check::{Conflict, check};
 pub use checkpoint::{CheckpointError, GcReport, abort, checkpoint, epoch, gc, load, rollback};
-pub use commit::{
-    CommitError, CommitOutcome, after_recovery, commit, conflicts, plan, recover_at_mount,
-    recover_store, workspace_of,
-};
+pub use commit::{CommitError, CommitOutcome, commit, conflicts};
+pub use filter::Filter;
 pub use fsck::{FsckReport, fsck};
 pub use host::{Host, Placement, Store};
-pub use partial::{Filter, Purpose, abort_paths, commit_paths, preview};
+pub use partial::{abort_paths, commit_paths, preview};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
+pub use planner::plan;
+pub use recovery::{after_recovery, recover_at_mount, recover_store, workspace_of};
 pub use session::{SessionRollback, rollback_session};
+pub use split::Purpose;
 pub use undo::{Recovery, finish, recover};
 
 use std::io;

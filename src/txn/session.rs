@@ -3,7 +3,7 @@
 //!
 //! Owns [`rollback_session`]. The unit is a path of the view, found from what the session
 //! touched ([`Touch`], recorded by [`super::writers`]) in the current overlay and in the
-//! checkpoint's. The selection machinery is the partial abort's ([`super::partial::split`]):
+//! checkpoint's. The selection machinery is the partial abort's ([`super::split::split`]):
 //! the paths to revert are removed from the current overlay as a partial abort would remove
 //! them (closed under what must go together: both ends of a rename, every name of a node, a
 //! new directory's subtree), and the checkpoint's entries at those paths, split off the same
@@ -26,7 +26,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::Host;
-use super::partial::{Filter, Purpose, Unit, split, units};
+use super::filter::Filter;
+use super::split::{Purpose, Unit, split, units};
 use super::writers::Touch;
 use super::{CheckpointError, checkpoint, load};
 use crate::overlay::{Dentry, Ino, Invalidation, Node, ROOT, RelPath, Snapshot};

@@ -1,6 +1,9 @@
 //! Unit tests of the commit engine: plan encoding and validation, and each step's apply and
 //! undo (undo is driven through [`recover`] on a journal put back to `Applying`, which is
 //! exactly the state a crash after the last phase-2 step leaves).
+//!
+//! Longer than 500 lines on purpose: it is only tests, each a few lines over a shared
+//! fixture; the model-based tests of commit and partial commit are `overlay/tests/model.rs`.
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;

@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 
-use super::apply::{flush_below, sync_dir, sync_object};
 use super::attrs;
 use super::check::{missing, split_open};
+use super::durable::{flush_below, sync_dir, sync_object};
 use super::failpoint::hit;
 use super::journal::{self, Journal};
 use super::plan::{RelPath, Step};

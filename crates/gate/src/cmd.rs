@@ -103,7 +103,11 @@ pub(crate) fn nested_line(
 
 /// Records a hit when `f` is a protected write target; `via` names the writer.
 pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: &str) {
-    let abs = an.paths.abs(&f.text, scope);
+    let abs = through_links(an, an.paths.abs(&f.text, scope));
+    // A copy into a scratch directory itself (`cp x /tmp/`) lands inside it.
+    if matches!(abs.trim_end_matches('/'), "/tmp" | "/var/tmp" | "/dev/shm") {
+        return;
+    }
     let class = an.paths.classify_abs(&abs, false);
     let rule = match class {
         Class::NetDev => "rce.dev_tcp",
@@ -117,6 +121,16 @@ pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: 
     };
     let shown = display(std::slice::from_ref(f));
     an.hit_plain(rule, scope, &format!("{via} > {shown}"), Some(abs));
+}
+
+/// A path written through a link made earlier on the line (`ln -s ~/.bashrc l; echo >> l`,
+/// or a hard link) is a write to what the link reaches.
+fn through_links(an: &Analyzer<'_>, abs: String) -> String {
+    let real = an.links.iter().rev().find_map(|(link, target)| {
+        let rest = abs.strip_prefix(link.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then(|| format!("{target}{rest}"))
+    });
+    real.map_or(abs, |r| normalize(&r))
 }
 
 /// Files in a repository's git directory that make git run programs: hooks, and the
@@ -179,7 +193,13 @@ fn home_rule(abs: &str, home: &str) -> &'static str {
 /// `tee FILE...` writes each file.
 pub(crate) fn tee(c: &mut Cmd<'_, '_>) {
     let a = parse(c.args(), Spec::new("", &["output-error"]));
+    let stdin = c.io.stdin.clone();
     for f in &a.operands {
         check_write(c.an, c.scope, f, "tee");
+        // What tee copies into a file is what the line reads back from it later.
+        if f.known && (stdin.text.is_some() || stdin.taint.secret || stdin.taint.hidden_code()) {
+            let abs = c.abs(f);
+            c.an.written.push((abs, stdin.clone()));
+        }
     }
 }

@@ -14,9 +14,10 @@ use super::paths::Class;
 use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
-    ARGV_RUNNERS, AUTH_FILE_OPTS, DATA_ONLY, DBUS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS,
-    FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, Value,
+    ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS, DESTRUCTIVE,
+    ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE,
+    NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY, READ_MODES, SECRET_SOURCES,
+    SHELL_ESCAPES, STDIN_DATA, SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
 };
 use super::text::glob_match;
 
@@ -52,25 +53,51 @@ fn edited_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Sc
 }
 
 /// Probes the arguments of a program that is not a wrapper and whose arguments are not
-/// known to be data.
-pub(crate) fn probe(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &Io, scope: &Scope) {
+/// known to be data; `modelled` says whether a rule family knows the program, otherwise
+/// its trailing argv is probed too (`tsp rm -rf X`, `pueue add -- CMD`).
+pub(crate) fn probe(
+    an: &mut Analyzer<'_>,
+    p: &Program,
+    fields: &[Field],
+    io: &Io,
+    scope: &Scope,
+    modelled: bool,
+) {
     let args = &fields[1..];
+    let unmodelled = !modelled
+        && !DATA_ONLY.contains(&p.name.as_str())
+        && !super::tables::KNOWN.contains(&p.name.as_str());
     if !DATA_ONLY.contains(&p.name.as_str()) {
-        probe_strings(an, &p.name, args, scope);
+        probe_strings(an, &p.name, args, scope, unmodelled);
         // A console reading its commands from stdin (`sqlite3 db <<< '.shell CMD'`).
         let console = !STDIN_DATA.contains(&p.name.as_str())
             && !super::tables::FILTERS.contains(&p.name.as_str());
         if let Some(text) = io.stdin.text.as_deref().filter(|_| console) {
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
-            probe_strings(an, &p.name, &lines, scope);
+            probe_strings(an, &p.name, &lines, scope, unmodelled);
         }
     } else if let Some(script) = args.iter().position(script_file) {
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
-        probe_strings(an, &p.name, &args[script + 1..], scope);
+        probe_strings(an, &p.name, &args[script + 1..], scope, false);
     }
-    if ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
-        probe_argv(an, &p.name, args, io, scope);
+    if unmodelled || ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
+        probe_argv(an, &p.name, args, io, scope, unmodelled);
     }
+}
+
+/// True when `args[i]` is the value of an option that takes prose ([`TEXT_OPTIONS`]:
+/// `--message 'sudo reboot fixed'` is a message, not a command).
+fn text_valued(args: &[Field], i: usize) -> bool {
+    let inline = TEXT_OPTIONS.iter().any(|o| {
+        args[i]
+            .text
+            .strip_prefix(o)
+            .is_some_and(|r| r.starts_with('=') && o.starts_with("--"))
+    });
+    let after = i
+        .checked_sub(1)
+        .is_some_and(|p| TEXT_OPTIONS.contains(&args[p].text.as_str()));
+    inline || after
 }
 
 /// True when `tool` (`"git"` or `"git rebase"`) names this command.
@@ -115,6 +142,21 @@ fn with_text(f: &Field, text: &str) -> Field {
     }
 }
 
+/// `set KEY VALUE` given as two words: the key's word followed by the next one.
+fn key_and_value(v: Field, args: &[Field]) -> Field {
+    if v.text.contains(['=', ' ']) {
+        return v;
+    }
+    let next = args
+        .iter()
+        .position(|a| a.text == v.text)
+        .and_then(|i| args.get(i + 1));
+    match next {
+        Some(n) => with_text(&v, &format!("{} {}", v.text, n.text)),
+        None => v,
+    }
+}
+
 /// The values of `opt` keep the process substitution they came from (`make -f <(...)`).
 fn keep_procsub(v: Field, args: &[Field]) -> Field {
     args.iter()
@@ -126,8 +168,14 @@ fn keep_procsub(v: Field, args: &[Field]) -> Field {
 /// Command- and write-valued options of the tools in [`OPTIONS`].
 fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
     let args = &fields[1..];
+    let reads = READ_MODES
+        .iter()
+        .any(|(tool, flags)| *tool == name && args.iter().any(|a| flags.iter().any(|f| a.is(f))));
     for row in OPTIONS.iter().filter(|r| tool_matches(r.tool, name, args)) {
         for (opt, kind) in row.opts {
+            if reads && *kind == Value::Write {
+                continue;
+            }
             if *kind == Value::Argv {
                 if let Some(pos) = args.iter().position(|a| a.is(opt)) {
                     run_argv(an, &format!("{name} {opt}"), &args[pos + 1..], scope);
@@ -136,6 +184,10 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
             }
             for v in values_of(args, opt) {
                 let v = keep_procsub(v, args);
+                let v = match kind {
+                    Value::KeyCommand(_) => key_and_value(v, args),
+                    _ => v,
+                };
                 value(an, scope, &format!("{name} {opt}"), *kind, &v);
             }
         }
@@ -147,9 +199,30 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
     match kind {
         Value::Command => command(an, scope, label, v),
         Value::KeyCommand(keys) => key_command(an, scope, label, keys, v),
+        Value::ConfigFile(keys) => {
+            for line in v
+                .body
+                .as_deref()
+                .filter(|_| v.procsub)
+                .unwrap_or("")
+                .lines()
+            {
+                key_command(an, scope, label, keys, &with_text(v, line.trim()));
+            }
+        }
         Value::GitConfig => {
-            let (key, val) = split_key(&v.text.replace('\'', ""));
+            let (key, val) = git_pair(&v.text);
             git_config(an, scope, &key, &with_text(v, &val));
+        }
+        Value::GitConfigEnv => {
+            // `--config-env KEY=VAR`: the value is what the variable holds.
+            let (key, var) = split_key(&v.text);
+            git_config(
+                an,
+                scope,
+                &key,
+                &with_text(v, &format!("${{{}}}", var.trim())),
+            );
         }
         Value::Script => match &v.body {
             Some(body) if v.procsub => command(an, scope, label, &with_text(v, body)),
@@ -167,6 +240,22 @@ fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
     let text = text.strip_prefix('!').unwrap_or(text);
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
+}
+
+/// A git configuration pair: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
+/// (`'key'='value'`), whose quotes are dropped; the value keeps its own quotes otherwise.
+fn git_pair(text: &str) -> (String, String) {
+    let Some(rest) = text.strip_prefix('\'') else {
+        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        return (key.to_ascii_lowercase(), value.to_owned());
+    };
+    let (key, value) = rest.split_once('\'').unwrap_or((rest, ""));
+    let value = value.strip_prefix('=').unwrap_or(value);
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value);
+    (key.to_ascii_lowercase(), value.to_owned())
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
@@ -190,6 +279,20 @@ fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str],
 /// value is judged as the line git would run; an alias without `!` as the git command it
 /// expands to; an include or hooks path outside the workspace is persistence.
 pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Field) {
+    // `remote.NAME.url` and `pushurl` point NAME somewhere new, as `git remote set-url` does,
+    // from `git config` or for one command (`git -c remote.origin.url=URL push`).
+    let lower = key.to_ascii_lowercase();
+    if let Some(name) = lower.strip_prefix("remote.").and_then(|r| {
+        r.strip_suffix(".url")
+            .or_else(|| r.strip_suffix(".pushurl"))
+    }) {
+        let name = key["remote.".len().."remote.".len() + name.len()].to_owned();
+        an.remotes.push((name, v.text.clone()));
+    }
+    if let Some(url) = insteadof_url(key) {
+        // `url.<ext::CMD>.insteadOf=X`: fetching X runs the replacement.
+        git_ext_remotes(an, &[with_text(v, url)], scope);
+    }
     let key = key.to_ascii_lowercase();
     if GIT_INCLUDE_KEYS.iter().any(|k| glob_match(k, &key)) {
         let inside = matches!(
@@ -363,7 +466,11 @@ fn power_dbus(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope
 /// (stored secrets go nowhere, even to well-known hosts), or named as a file it sends.
 fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
-    if !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
+    // A program not listed that is given a remote URL reaches the network all the same.
+    let remote = !DATA_ONLY.contains(&name)
+        && !super::tables::FILTERS.contains(&name)
+        && args.iter().any(|a| remote_url(&a.text));
+    if !remote && !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
         return;
     }
     let login = args
@@ -508,6 +615,16 @@ fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String
 
 /// `ext::` remotes run their command to talk to the repository.
 /// The words are split at spaces; `% ` is a space inside a word and `%%` a percent sign.
+/// The replacement URL of a `url.<URL>.insteadOf` or `pushInsteadOf` key.
+fn insteadof_url(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix("url.")?;
+    let lower = rest.to_ascii_lowercase();
+    [".insteadof", ".pushinsteadof"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map(|s| &rest[..rest.len() - s.len()])
+}
+
 fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
     for a in args {
         if let Some(cmd) = a.text.strip_prefix("ext::") {
@@ -551,7 +668,7 @@ pub(crate) fn pid_source(name: &str, args: &[Field], class: impl Fn(&Field) -> C
                 || a.text.starts_with("-") && a.text.contains('t') && !a.text.starts_with("--")
         }),
         "docker" | "podman" => {
-            has("ps")
+            (has("ps") || has("images") || has("image") && has("ls"))
                 && args
                     .iter()
                     .any(|a| a.text.starts_with('-') && a.text.contains('q'))
@@ -648,19 +765,120 @@ fn candidates(text: &str) -> Vec<String> {
             }
         }
     }
+    for t in out.clone() {
+        out.extend(bound_actions(&t));
+        out.extend(equivalents(&t));
+    }
     out.retain(|c| c.contains(char::is_whitespace));
+    out
+}
+
+/// True when `text` is a URL of a host other than this machine (`https://x.example/...`).
+fn remote_url(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host);
+    let local = matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0" | "[" | "")
+        || host.starts_with("127.");
+    !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+')
+        && !local
+}
+
+/// A package runner's package as the program it installs (`npm:rimraf`, `rimraf@5`).
+fn package_name(text: &str) -> &str {
+    let t = ["npm:", "jsr:", "pypi:"]
+        .iter()
+        .find_map(|p| text.strip_prefix(p))
+        .unwrap_or(text);
+    match t[1.min(t.len())..].find('@') {
+        Some(i) => &t[..i + 1.min(t.len())],
+        None => t,
+    }
+}
+
+/// The quoted strings inside `text` (in `'`, `"` or backticks), each and all joined as
+/// one command's words, when there are several.
+fn quoted_literals(text: &str) -> Vec<String> {
+    let mut lits = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if matches!(c, '"' | '\'' | '`') {
+            let lit: String = chars.by_ref().take_while(|&n| n != c).collect();
+            lits.push(lit);
+        }
+    }
+    let mut out: Vec<String> = lits
+        .iter()
+        .filter(|l| l.contains(char::is_whitespace))
+        .take(MAX_PROBES)
+        .cloned()
+        .collect();
+    if lits.len() > 1 {
+        out.push(lits.join(" "));
+    }
+    out
+}
+
+/// Shell commands equivalent to editor calls in `text` ([`CODE_EQUIVALENTS`]).
+pub(crate) fn equivalents(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (call, shell) in CODE_EQUIVALENTS {
+        for (i, _) in text.match_indices(call).take(MAX_PROBES) {
+            let rest = &text[i + call.len()..];
+            let quote = call.chars().last().filter(|q| *q == '"' || *q == '\'');
+            let arg = quote.map_or("", |q| rest.split(q).next().unwrap_or(""));
+            out.push(format!("{shell}{}", crate::decision::quote(arg)));
+        }
+    }
+    out
+}
+
+/// The commands of key-binding actions in `text` (`enter:execute(CMD)+abort`).
+fn bound_actions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for action in BOUND_ACTIONS {
+        for (i, _) in text.match_indices(action).take(MAX_PROBES) {
+            let body = &text[i + action.len()..];
+            let mut depth = 1usize;
+            let end = body.char_indices().find_map(|(j, ch)| {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                (depth == 0).then_some(j)
+            });
+            out.push(body[..end.unwrap_or(body.len())].to_owned());
+        }
+    }
     out
 }
 
 /// A program the gate does not model, given a string that parses as a dangerous command,
 /// is judged as running it.
-fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+/// For a program no rule family models, the string literals inside an argument are probed
+/// too, one by one and joined (`groovy -e '"rm -rf ~".execute()'`,
+/// `elixir -e 'System.cmd("rm", ["-rf", "~"])'`): code of a language the gate does not
+/// read still names the command it runs.
+fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope, literals: bool) {
     let strings = args
         .iter()
-        .filter(|a| a.known && a.text.contains(char::is_whitespace))
+        .enumerate()
+        .filter(|(i, a)| a.known && a.text.contains(char::is_whitespace) && !text_valued(args, *i))
+        .map(|(_, a)| a)
         .take(MAX_PROBES);
     for a in strings {
-        for line in candidates(&a.text) {
+        let mut lines = candidates(&a.text);
+        if literals {
+            lines.extend(quoted_literals(&a.text));
+        }
+        for line in lines {
             let start = an.hits.len();
             let mut s = scope.clone();
             s.wrappers.push(format!("argument of {name}"));
@@ -673,11 +891,21 @@ fn probe_strings(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scop
 
 /// A program that runs the rest of its arguments ([`ARGV_RUNNERS`]) runs them from the
 /// first known program name on (`entr rm -rf X`, `npx rimraf X`, `screen -dm bash -c ...`).
-fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope: &Scope) {
+/// For a program the gate does not model, a word that is also a common subcommand
+/// ([`SUBCOMMAND_WORDS`]: `tool init`, `tool install X`) starts no command.
+fn probe_argv(
+    an: &mut Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    io: &Io,
+    scope: &Scope,
+    unmodelled: bool,
+) {
     let known = |a: &Field| {
-        let n = normalize_program(&a.text).name;
+        let n = normalize_program(package_name(&a.text)).name;
         a.known
             && !a.text.starts_with('-')
+            && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
             && (super::tables::KNOWN.contains(&n.as_str())
                 || super::tables::ALIASES.iter().any(|(x, _)| *x == n))
     };
@@ -688,6 +916,17 @@ fn probe_argv(an: &mut Analyzer<'_>, name: &str, args: &[Field], io: &Io, scope:
     let mut s = scope.clone();
     s.wrappers.push(format!("arguments of {name}"));
     s.depth += 1;
-    an.dispatch(args[pos..].to_vec(), io, &mut s);
+    let mut argv = args[pos..].to_vec();
+    argv[0].text = package_name(&argv[0].text).to_owned();
+    an.dispatch(argv, io, &mut s);
     keep_danger(an, start);
+    if unmodelled {
+        // A guessed command start is evidence only when what it would run is denied.
+        let found = an.hits.split_off(start);
+        an.hits.extend(
+            found
+                .into_iter()
+                .filter(|h| h.decision == crate::decision::Decision::Deny),
+        );
+    }
 }

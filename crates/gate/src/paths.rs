@@ -76,6 +76,36 @@ const SYSTEM: &[&str] = &[
     "/private",
 ];
 
+/// File names that hold credentials wherever they are.
+const SECRET_NAMES: &[&str] = &[
+    "credentials",
+    "master.key",
+    "credentials.json",
+    "client_secret.json",
+    "service-account.json",
+    "token.json",
+    "secrets.json",
+    "secrets.yml",
+    "secrets.yaml",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+    ".htpasswd",
+    ".vault-token",
+];
+
+/// Name endings of key stores and private keys.
+const SECRET_SUFFIXES: &[&str] = &[
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".keystore",
+    ".kdbx",
+    ".ppk",
+];
+
 /// Files and directories under the home that hold credentials.
 const HOME_SECRETS: &[&str] = &[
     ".ssh",
@@ -99,6 +129,12 @@ const HOME_SECRETS: &[&str] = &[
     ".config/rclone",
     ".terraform.d/credentials.tfrc.json",
     ".local/share/keyrings",
+    "Library/Keychains",
+    "Library/Cookies",
+    ".config/google-chrome",
+    ".config/chromium",
+    ".config/BraveSoftware",
+    ".mozilla/firefox",
     ".bash_history",
     ".zsh_history",
     ".history",
@@ -402,6 +438,20 @@ impl Paths {
         Class::Outside
     }
 
+    /// True when `abs` is a directory in the home that holds credential files
+    /// (`~/.config` holds `~/.config/gh`), or the home itself.
+    pub fn holds_secrets(&self, abs: &str) -> bool {
+        let home = self.home.as_deref().unwrap_or("~");
+        let Some(rel) = abs.strip_prefix(home) else {
+            return false;
+        };
+        let rel = rel.trim_matches('/');
+        rel.is_empty()
+            || HOME_SECRETS
+                .iter()
+                .any(|s| s.strip_prefix(rel).is_some_and(|r| r.starts_with('/')))
+    }
+
     /// Files whose content is a secret (read by exfiltration).
     pub fn is_secret(&self, abs: &str) -> bool {
         let base = abs.rsplit('/').next().unwrap_or(abs);
@@ -416,8 +466,8 @@ impl Paths {
         if ["id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"]
             .iter()
             .any(|k| base.starts_with(k) && !base.ends_with(".pub"))
-            || base.ends_with(".pem")
-            || base == "credentials"
+            || SECRET_NAMES.contains(&base)
+            || SECRET_SUFFIXES.iter().any(|s| base.ends_with(s))
             || base == "hosts.yml" && abs.contains("/gh/")
         {
             return true;

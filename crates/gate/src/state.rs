@@ -113,6 +113,8 @@ pub(crate) struct Scope {
     pub concurrent: bool,
     /// The function whose body is being walked.
     pub function: Option<String>,
+    /// Files opened on numbered descriptors (`exec 3< FILE`), read later with `<&3`.
+    pub fds: HashMap<String, String>,
 }
 
 /// Input and output of the simple command being judged.

@@ -116,8 +116,8 @@ fn named(
         return inner(an, name, &expanded, io, scope, false);
     }
     super::generic::judge(an, &p, fields, io, scope);
-    if call_function(an, name, scope) {
-        return Stream::default();
+    if let Some(out) = call_function(an, name, io, scope) {
+        return out;
     }
     match name {
         "read" | "mapfile" | "readarray" => {
@@ -130,6 +130,14 @@ fn named(
             return Stream::default();
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
+            // `export -p`, `declare -x`, bare `declare`: they print the environment.
+            if args.iter().all(|a| a.text.starts_with('-')) {
+                return super::state::Stream::tainted(super::state::Taint {
+                    secret: true,
+                    stored: true,
+                    ..Default::default()
+                });
+            }
             // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
             let nameref = args
                 .iter()
@@ -180,6 +188,15 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.
 fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
     let mut skip_next = false;
+    let names = args.iter().filter(|a| !a.text.starts_with('-')).count();
+    // One variable gets the whole first line of a known input (`read -r D <<< build`);
+    // several are split by `$IFS`, which may have been changed: unknown.
+    let line = io
+        .stdin
+        .text
+        .as_deref()
+        .filter(|_| names == 1 && !args.iter().any(|a| a.text.starts_with("-a")))
+        .map(|t| t.lines().next().unwrap_or("").trim().to_owned());
     for a in args {
         if std::mem::take(&mut skip_next) {
             continue;
@@ -194,7 +211,7 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         let name = a.text.trim_start_matches("-a");
         if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
             let value = Value {
-                text: None,
+                text: line.clone(),
                 taint: io.stdin.taint,
             };
             scope.vars.insert(name.to_owned(), value);
@@ -249,19 +266,18 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
 /// A call of a function defined earlier on the line: its body runs here, in the caller's
 /// scope, so a `cd` or an assignment inside it carries to the commands after the call.
 /// Recursive calls are not re-walked (the body was judged where it was defined).
-fn call_function(an: &mut Analyzer<'_>, name: &str, scope: &mut Scope) -> bool {
-    let Some(body) = an.bodies.get(name).cloned() else {
-        return false;
-    };
+fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) -> Option<Stream> {
+    let body = an.bodies.get(name).cloned()?;
     if scope.function.as_deref() == Some(name) || scope.depth + 2 >= MAX_DEPTH {
-        return true;
+        return Some(Stream::default());
     }
     let saved = scope.function.replace(name.to_owned());
     scope.depth += 1;
-    an.run_line(&body, scope, Stream::default());
+    // What the body prints is what the call prints (`d=$(f)`).
+    let out = an.run_line(&body, scope, io.stdin.clone());
     scope.depth -= 1;
     scope.function = saved;
-    true
+    Some(out)
 }
 
 /// Environment assignments (`env VAR=value CMD`, `export VAR=value`): each value is
@@ -639,8 +655,32 @@ fn wrap_trap(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
 fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
     let args = w.args;
     let fields = w.fields;
-    if let Some(f) = args.first() {
-        script_operand(an, fields, f, scope);
+    let stdin = &w.io.stdin;
+    match args.first() {
+        // `source /dev/stdin`: the script is what the pipe carries.
+        Some(f)
+            if matches!(
+                f.text.as_str(),
+                "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
+            ) =>
+        {
+            if stdin.taint.hidden_code() {
+                an.hit("rce.pipe_shell", scope, fields, None);
+            } else if let Some(text) = stdin.text.clone() {
+                nested_line(
+                    an,
+                    "source /dev/stdin",
+                    &Field::lit(&text),
+                    Stream::default(),
+                    scope,
+                );
+            } else if stdin.piped {
+                let why = Some("sources a script the gate cannot see".into());
+                an.hit("gate.dynamic_code", scope, fields, why);
+            }
+        }
+        Some(f) => script_operand(an, fields, f, scope),
+        None => {}
     }
     Some(Stream::default())
 }
@@ -702,11 +742,23 @@ fn editor_commands(
     scope: &Scope,
 ) {
     let mut cmds: Vec<&Field> = Vec::new();
+    let mut files: Vec<&Field> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if a.is("-c") || a.is("--cmd") {
             cmds.extend(args.get(i + 1));
         } else if a.text.starts_with('+') {
             cmds.push(a);
+        } else if !a.text.starts_with('-')
+            && i.checked_sub(1)
+                .is_none_or(|p| !args[p].is("-c") && !args[p].is("--cmd"))
+        {
+            files.push(a);
+        }
+    }
+    // A write command without a file (`+wq`, `-c '%s/a/b/|x'`) writes the files edited.
+    if cmds.iter().any(|c| writes_buffer(&c.text)) {
+        for f in files {
+            super::cmd::check_write(an, scope, f, "vim :w");
         }
     }
     for c in cmds {
@@ -723,6 +775,20 @@ fn editor_commands(
                 ..c.clone()
             };
             nested_line(an, "vim system()", &f, io.stdin.clone(), scope);
+        } else if let Some(path) = vim_write_target(t) {
+            if path.starts_with('!') {
+                // `w !CMD` pipes the buffer, which the gate cannot see, into CMD.
+                let why = Some("editor pipes its buffer into a command".into());
+                an.hit("gate.dynamic_code", scope, fields, why);
+            } else {
+                super::cmd::check_write(an, scope, &Field::lit(path), "vim :w");
+            }
+        } else if let Some(line) = super::generic::equivalents(t).pop() {
+            let f = Field {
+                text: line,
+                ..c.clone()
+            };
+            nested_line(an, "vim call", &f, io.stdin.clone(), scope);
         } else if t.starts_with("sh")
             || t.starts_with("terminal")
             || t.starts_with("py")
@@ -738,6 +804,31 @@ fn editor_commands(
             );
         }
     }
+}
+
+/// True when a Vim command line writes the buffer back to its own file.
+fn writes_buffer(cmd: &str) -> bool {
+    cmd.trim_start_matches(['+', ':', ' '])
+        .split('|')
+        .any(|part| {
+            let verb = part.trim().trim_end_matches('!');
+            matches!(
+                verb,
+                "w" | "wq" | "x" | "xit" | "up" | "update" | "write" | "wa" | "wqa" | "xa" | "wall"
+            )
+        })
+}
+
+/// The file of a Vim write command (`w! FILE`, `wq FILE`, `saveas FILE`, `write >> FILE`).
+fn vim_write_target(cmd: &str) -> Option<&str> {
+    let (verb, rest) = cmd.split_once(' ')?;
+    let verb = verb.trim_end_matches('!');
+    let writes = matches!(
+        verb,
+        "w" | "wq" | "x" | "write" | "saveas" | "sav" | "up" | "update"
+    );
+    let path = rest.trim_start_matches(['>', ' ']).trim();
+    (writes && !path.is_empty()).then_some(path)
 }
 
 /// The command of a Vim `system("...")` or `systemlist('...')` call with a literal string.

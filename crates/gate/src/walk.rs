@@ -402,12 +402,21 @@ impl Analyzer<'_> {
 
     fn redirect(&mut self, r: &IoRedirect, scope: &mut Scope, io: &mut Io) {
         match r {
-            IoRedirect::File(_, kind, target) => match target {
+            IoRedirect::File(fd, kind, target) => match target {
                 IoFileRedirectTarget::Filename(w) | IoFileRedirectTarget::Duplicate(w) => {
                     let dup = matches!(target, IoFileRedirectTarget::Duplicate(_));
                     let f = self.eval_single(w, scope);
                     if dup && (f.text == "-" || f.text.chars().all(|c| c.is_ascii_digit())) {
+                        // `<&3`: what descriptor 3 was opened on, if this line opened it.
+                        if let Some(file) = scope.fds.get(&f.text).cloned() {
+                            io.stdin = self.file_stream(&Field::lit(&file), scope);
+                        }
                         return;
+                    }
+                    if let Some(n) = fd.filter(|n| *n > 2)
+                        && matches!(kind, IoFileRedirectKind::Read)
+                    {
+                        scope.fds.insert(n.to_string(), f.text.clone());
                     }
                     match kind {
                         IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput => {

@@ -48,6 +48,14 @@ impl Fx {
         self.ov = Some(Overlay::open(parts).expect("reopen overlay"));
     }
 
+    /// Drops the overlay without flushing anything and opens a new one on the same store: a
+    /// daemon killed between two requests.
+    pub fn crash(&mut self) {
+        drop(self.ov.take());
+        let parts = open_parts(&self.ws, &self.store).expect("open parts");
+        self.ov = Some(Overlay::open(parts).expect("reopen overlay after a crash"));
+    }
+
     /// The inode of `path` (`""` is the root), looked up component by component; every lookup
     /// stays counted, as when the kernel keeps its dentries.
     pub fn ino(&mut self, path: &str) -> Ino {

@@ -12,8 +12,13 @@
 //! `checkpoint` seals and remembers the model, `rollback` restores a remembered snapshot
 //! (invariant 4), `abort` restores the empty snapshot and the model becomes the workspace
 //! again (invariant 2), `reopen` flushes, drops the overlay and opens it again on the same
-//! store. There is no commit operation here (commit is covered by `txn`'s unit tests, the
-//! crash tests and the mounted tests), so the workspace is expected never to change.
+//! store. `commit` publishes the whole overlay or, with picks, the changes under some paths
+//! (`commit_paths`), and the workspace is then checked against the model (exactly after a
+//! full commit; each path as before or as the model after a partial one, picked paths as the
+//! model); between commits the workspace must not change. A partial abort (`abort_paths`)
+//! ends a case in `partial_aborts_match_the_model`: picked paths must show the workspace,
+//! others the model or the workspace. Counters prove that the generated cases really commit
+//! (fully and partially) and partially abort with changes.
 //!
 //! Every case runs under three simulated kernels: one that forgets every reference after each
 //! operation (so unreferenced nodes are dropped), one that keeps them all, and one that also
@@ -360,6 +365,24 @@ impl Model {
     }
 }
 
+/// `e` without what a comparison across a partial commit or abort cannot expect to match:
+/// a file's link count, its link group and its modification time.
+fn loose(e: Option<&Entry>) -> Option<Entry> {
+    e.map(|e| match e {
+        Entry::File {
+            perm, data, xattrs, ..
+        } => Entry::File {
+            perm: *perm,
+            nlink: 0,
+            group: String::new(),
+            data: data.clone(),
+            xattrs: xattrs.clone(),
+            mtime: None,
+        },
+        other => other.clone(),
+    })
+}
+
 /// The whole view, walked from the root as the kernel would, with consistency checks on the
 /// way (readdir and lookup agree on inode and type; getattr agrees with lookup; the size
 /// attribute is the length of the bytes served).
@@ -571,6 +594,12 @@ enum Op {
 // assert they are not zero, so the commit checks cannot pass vacuously.
 std::thread_local! {
     static COMMITTED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+// How many partial aborts of this thread's cases discarded a change while keeping another:
+// the test asserts it is not zero, so the partial abort check cannot pass vacuously.
+std::thread_local! {
+    static ABORTED_PART: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn pick(list: &[String], i: usize) -> Option<String> {
@@ -1201,16 +1230,7 @@ impl Case {
                     loose(after.get(path)),
                     loose(want.get(path)),
                 );
-                // A change through one name of a workspace link group is listed under that
-                // name only (see `check_changes`): the group's other names are not picked by
-                // naming their directory.
-                let picked = paths
-                    .iter()
-                    .any(|p| path == p || path.starts_with(&format!("{p}/")))
-                    && !view_inos
-                        .get(path.as_str())
-                        .is_some_and(|i| self.linked_inos.contains(i));
-                if picked {
+                if self.picked(&paths, path, &view_inos) {
                     assert_eq!(a, m, "{path}, picked by the partial commit of {paths:?}");
                 } else {
                     assert!(
@@ -1272,6 +1292,92 @@ impl Case {
             })
             .collect();
         inval
+    }
+
+    /// Whether `path` is at or under one of `paths`, the picks of a partial commit or abort.
+    /// A change through one name of a workspace link group is listed under that name only
+    /// (see `check_changes`): the group's other names are not picked by naming their
+    /// directory.
+    fn picked(&self, paths: &[String], path: &str, view_inos: &BTreeMap<String, Ino>) -> bool {
+        paths
+            .iter()
+            .any(|p| path == p || path.starts_with(&format!("{p}/")))
+            && !view_inos
+                .get(path)
+                .is_some_and(|i| self.linked_inos.contains(i))
+    }
+
+    /// Discards the changes the picks select (`abort_paths`, a partial abort) and checks the
+    /// view as a partial commit's workspace is checked: every path under a picked change shows
+    /// the workspace's object, every other path the model's or the workspace's (a change
+    /// goes with those it depends on); the workspace does not change, and the discarded list
+    /// names every picked path. A full abort then must leave exactly the workspace (checked
+    /// by `apply`). Counts a partial abort that discarded a change and kept another.
+    fn abort_part(&mut self, picks: &[usize]) {
+        self.close_all();
+        let mut held = Vec::new();
+        let (_, view_inos) = view_entries(self.fx.ov(), &mut held);
+        release(self.fx.ov(), held);
+        let changes = self.fx.ov().changes().expect("changes");
+        if changes.is_empty() {
+            return;
+        }
+        let mut paths: Vec<String> = picks
+            .iter()
+            .chain(picks.is_empty().then_some(&0))
+            .map(|i| changes[i % changes.len()].path.clone())
+            .collect();
+        paths.sort();
+        paths.dedup();
+        let filter = crate::txn::Filter::new(&paths).expect("filter");
+        let (inval, went) = crate::txn::abort_paths(self.fx.ov(), &filter)
+            .unwrap_or_else(|e| panic!("abort of {paths:?}: {e}"));
+        for p in &paths {
+            assert!(
+                went.iter()
+                    .any(|c| c.path == *p || c.path.starts_with(&format!("{p}/"))),
+                "the partial abort of {paths:?} does not list {p} among what it discarded"
+            );
+        }
+        self.cache_invalidate(&inval);
+        let mut held = Vec::new();
+        let (view, _) = view_entries(self.fx.ov(), &mut held);
+        if !self.hold {
+            release(self.fx.ov(), held);
+        }
+        // Link counts, groups and modification times aside, as for a partial commit.
+        let (model, ws) = (self.model.entries(), self.initial.entries());
+        let all: std::collections::BTreeSet<&String> =
+            view.keys().chain(model.keys()).chain(ws.keys()).collect();
+        let (mut discarded, mut kept) = (false, false);
+        for path in all {
+            let (v, m, w) = (
+                loose(view.get(path)),
+                loose(model.get(path)),
+                loose(ws.get(path)),
+            );
+            discarded |= v != m;
+            kept |= v != w;
+            if self.picked(&paths, path, &view_inos) {
+                assert_eq!(v, w, "{path}, picked by the partial abort of {paths:?}");
+            } else {
+                assert!(
+                    v == m || v == w,
+                    "{path} after the partial abort of {paths:?} is neither as the view was ({m:?}) nor as the workspace ({w:?}): {v:?}"
+                );
+            }
+        }
+        assert_eq!(
+            self.fx.ws_state(),
+            self.ws_before,
+            "a partial abort changed the workspace"
+        );
+        if discarded && kept {
+            ABORTED_PART.with(|c| c.set(c.get() + 1));
+        }
+        // What stays is checked against the model no further: a full abort must now give
+        // exactly the workspace.
+        self.apply(&Op::Abort);
     }
 
     /// Writes through every handle a restore revoked, at offset 0: cached handles must be
@@ -1389,21 +1495,7 @@ impl Case {
                 ChangeKind::Added | ChangeKind::Deleted => {}
             }
         }
-        let strip = |e: Option<&Entry>| {
-            e.map(|e| match e {
-                Entry::File {
-                    perm, data, xattrs, ..
-                } => Entry::File {
-                    perm: *perm,
-                    nlink: 0,
-                    group: String::new(),
-                    data: data.clone(),
-                    xattrs: xattrs.clone(),
-                    mtime: None,
-                },
-                other => other.clone(),
-            })
-        };
+        let strip = loose;
         let group = |path: &str| match view.get(path) {
             Some(Entry::File { group, .. }) => Some(group.clone()),
             _ => None,
@@ -1595,6 +1687,47 @@ fn commits_match_the_model() {
     assert!(
         full > 0 && partial > 0,
         "the cases made {full} full and {partial} partial commits with changes: the commit checks proved nothing"
+    );
+}
+
+/// Partial aborts (`abort_paths`) against the model: random operations, then the changes
+/// under some paths discarded (see `Case::abort_part`); asserted to have discarded a change
+/// while keeping another in some cases, so the check cannot pass vacuously.
+#[test]
+fn partial_aborts_match_the_model() {
+    use proptest::test_runner::TestRunner;
+    ABORTED_PART.with(|c| c.set(0));
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let ops = prop_oneof![6 => op_strategy(), 1 => commit_strategy()];
+    let picks = proptest::collection::vec(0..64usize, 1..3);
+    runner
+        .run(
+            &(
+                seed_strategy(),
+                proptest::collection::vec(ops, 1..30),
+                picks,
+            ),
+            |(seed, ops, picks)| {
+                for kernel in [Kernel::Forgets, Kernel::Keeps, Kernel::Caches] {
+                    let mut case = Case::new(&seed, kernel);
+                    case.check();
+                    for op in &ops {
+                        case.apply(op);
+                    }
+                    case.abort_part(&picks);
+                }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let n = ABORTED_PART.with(|c| c.get());
+    assert!(
+        n > 0,
+        "no partial abort discarded a change while keeping another: the partial abort checks proved nothing"
     );
 }
 

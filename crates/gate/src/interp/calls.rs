@@ -297,6 +297,9 @@ pub(crate) const EVAL_CALLS: &[&str] = &[
     "load(",
     "dofile(",
     "create_function(",
+    ".runInThisContext(",
+    ".runInNewContext(",
+    ".runInContext(",
 ];
 
 /// Ways to reach a callee or module by a name computed at run time, and the language
@@ -308,13 +311,20 @@ pub(crate) const DYNAMIC_CALLEES: &[(&str, Option<Lang>)] = &[
     ("__builtins__", Some(Lang::Python)),
     ("globals()[", Some(Lang::Python)),
     ("locals()[", Some(Lang::Python)),
-    (".__dict__[", Some(Lang::Python)),
+    ("__dict__", Some(Lang::Python)),
     ("vars(", Some(Lang::Python)),
+    ("__getattribute__(", Some(Lang::Python)),
+    ("methodcaller(", Some(Lang::Python)),
+    ("attrgetter(", Some(Lang::Python)),
+    ("runpy.run_", Some(Lang::Python)),
+    ("pickle.loads(", Some(Lang::Python)),
+    ("marshal.loads(", Some(Lang::Python)),
+    ("ctypes.", Some(Lang::Python)),
     ("require(", Some(Lang::Js)),
     ("import(", Some(Lang::Js)),
     ("globalThis[", Some(Lang::Js)),
     ("global[", Some(Lang::Js)),
-    ("process.binding(", Some(Lang::Js)),
+    ("process.binding", Some(Lang::Js)),
     ("process.dlopen(", Some(Lang::Js)),
     ("Reflect.", Some(Lang::Js)),
     (".send(", Some(Lang::Ruby)),
@@ -336,6 +346,7 @@ pub(crate) const TARGETED_CALLS: &[&str] = &[
     "os.killpg(",
     "signal.pthread_kill(",
     "process.kill(",
+    "posix_kill(",
     "Process.kill(",
     "kill(",
     "kill ",
@@ -358,6 +369,18 @@ pub(crate) const TARGETED_CALLS: &[&str] = &[
     "ftruncate(",
     "unlink ",
     "unlink(",
+];
+
+/// The process's own id or its parent's: signalling it stops only this work.
+pub(crate) const SELF_PIDS: &[&str] = &[
+    "process.pid",
+    "process.ppid",
+    "os.getpid()",
+    "os.getppid()",
+    "Process.pid",
+    "Process.ppid",
+    "getmypid()",
+    "$$",
 ];
 
 /// Code that makes something run at every login or boot, and the rule it fires.

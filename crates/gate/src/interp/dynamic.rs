@@ -2,16 +2,29 @@
 //! the gate cannot read what they do, so they are `ask` (fail closed).
 //! Literal code handed to `exec`/`eval` is read and scanned like the snippet itself.
 
-use super::calls::{DYNAMIC_CALLEES, EVAL_CALLS, TARGETED_CALLS};
+use super::calls::{DYNAMIC_CALLEES, EVAL_CALLS, SELF_PIDS, TARGETED_CALLS};
 use super::{LIT, Lang, Lexed, lits_in, region, scan as scan_snippet};
 use crate::cmd::Cmd;
 use crate::field::Field;
 
 /// Scans lexed code for dynamic code, dynamic callees and computed targets.
 pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
+    eval_calls(c, lang, code, lx);
+    dynamic_callees(c, lang, code);
+    targeted_calls(c, lang, code, lx);
+    if lang == Lang::Php && variable_call(code) {
+        dynamic(c, lang, "a function called through a variable");
+    }
+    if computed_subscript_call(code) {
+        dynamic(c, lang, "a callee picked by a computed subscript");
+    }
+}
+
+/// `exec`/`eval` and friends: a literal is scanned as code, anything else is `ask`.
+fn eval_calls(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     for call in EVAL_CALLS {
         for pos in occurrences(code, call) {
-            let r = region(code, pos + call.len().saturating_sub(1));
+            let r = arg_region(code, pos, call);
             let lits = lits_in(lx, code, r.clone());
             if computed(&code[r]) || lits.len() != 1 {
                 dynamic(
@@ -24,12 +37,19 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
         }
     }
+}
+
+/// Loaders and reflection: a computed name, or the loader used under another name, is `ask`.
+fn dynamic_callees(c: &mut Cmd<'_, '_>, lang: Lang, code: &str) {
     for (call, only) in DYNAMIC_CALLEES {
         if only.is_some_and(|l| l != lang) {
             continue;
         }
-        for pos in occurrences(code, call) {
-            let r = region(code, pos + call.len().saturating_sub(1));
+        for pos in occurrences(code, call)
+            .into_iter()
+            .chain(methods(code, call))
+        {
+            let r = arg_region(code, pos, call);
             if computed(&code[r]) || call.ends_with('[') || !call.ends_with('(') {
                 dynamic(c, lang, &format!("callee built at run time ({call})"));
             }
@@ -40,18 +60,25 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             dynamic(c, lang, &format!("{name} used under another name"));
         }
     }
+}
+
+/// Kill, chmod, chown, truncate, unlink: a computed target is `ask`; killing init or every
+/// process is `kill.system`.
+fn targeted_calls(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     for call in TARGETED_CALLS {
         for pos in occurrences(code, call)
             .into_iter()
             .chain(methods(code, call))
         {
-            let r = region(code, pos + call.len().saturating_sub(1));
+            let r = arg_region(code, pos, call);
+            let kill = call.contains("kill");
             let pid_file = lits_in(lx, code, r.clone())
                 .iter()
-                .any(|l| l.contains("pid"));
-            if computed(&code[r.clone()]) && !(call.contains("kill") && pid_file) {
+                .any(|l| l.contains("pid"))
+                || SELF_PIDS.iter().any(|p| code[r.clone()].contains(p));
+            if computed(&code[r.clone()]) && !(kill && pid_file) {
                 dynamic(c, lang, &format!("{} with a computed target", call.trim()));
-            } else if call.contains("kill") && everyone(&code[r]) {
+            } else if kill && everyone(&code[r], signal_first(lang, call)) {
                 c.hit(
                     "kill.system",
                     Some(format!("{lang:?} signals init or every process")),
@@ -59,9 +86,44 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
         }
     }
-    if lang == Lang::Php && variable_call(code) {
-        dynamic(c, lang, "a function called through a variable");
+}
+
+/// The arguments of a call at `pos`: its parentheses, or, for a call written without them
+/// (`eval decode(...)`, `kill 9, -1`), the rest of the statement.
+fn arg_region(code: &str, pos: usize, call: &str) -> std::ops::Range<usize> {
+    let after = pos + call.len();
+    let bare =
+        !call.ends_with(['(', '[']) && !code[after.min(code.len())..].trim_start().starts_with('(');
+    if bare && call.ends_with(' ') {
+        let end = code[after..]
+            .find([';', '\n', '}'])
+            .map_or(code.len(), |e| after + e);
+        return after..end;
     }
+    region(code, after.saturating_sub(1))
+}
+
+/// True when a kill call names its signal before its pids (Perl's `kill SIG, PIDS`, Ruby's
+/// `Process.kill(SIG, PIDS)`), not after (`os.kill(pid, sig)`, `posix_kill`).
+fn signal_first(lang: Lang, call: &str) -> bool {
+    lang == Lang::Perl || lang == Lang::Ruby && call.starts_with("Process")
+}
+
+/// A call through a subscript that is computed (`cp['exec'+'Sync'](`, `m[name](`): the
+/// callee is chosen at run time. Literal subscripts were rewritten to members before.
+fn computed_subscript_call(code: &str) -> bool {
+    code.match_indices("](").take(16).any(|(close, _)| {
+        let mut depth = 0usize;
+        for (i, ch) in code[..close].char_indices().rev() {
+            match ch {
+                ']' => depth += 1,
+                '[' if depth == 0 => return computed(&code[i + 1..close]),
+                '[' => depth -= 1,
+                _ => {}
+            }
+        }
+        false
+    })
 }
 
 /// Positions where `call` is a method (`fs.chmodSync(`, `process.kill(`).
@@ -76,13 +138,21 @@ fn methods(code: &str, call: &str) -> Vec<usize> {
         .collect()
 }
 
-/// True when the first argument of a kill call is pid 1, 0 or -1.
-fn everyone(args: &str) -> bool {
-    let first = args
+/// True when a kill call's pid is 1, 0 or -1: its first argument, or with the signal
+/// first, any later one.
+fn everyone(args: &str, signal_first: bool) -> bool {
+    let args = args.replace("=>", ",");
+    let mut pids = args
         .trim_start_matches(['(', ' '])
-        .split([',', ')', ' '])
-        .next();
-    matches!(first, Some("1" | "0" | "-1"))
+        .trim_end_matches([')', ' '])
+        .split([',', ')'])
+        .map(str::trim);
+    let all = |p: &str| matches!(p, "1" | "0" | "-1");
+    if signal_first {
+        pids.skip(1).any(all)
+    } else {
+        pids.next().is_some_and(all)
+    }
 }
 
 /// PHP's `$f(...)`: the function's name is a value.
@@ -94,68 +164,6 @@ fn variable_call(code: &str) -> bool {
             .unwrap_or(rest.len());
         name > 0 && rest[name..].trim_start().starts_with('(')
     })
-}
-
-/// Rewrites names imported from process and file modules to their qualified form, so that
-/// `from os import system as s; s('x')` is scanned as `os.system('x')`.
-pub(crate) fn resolve_aliases(code: &str, lang: Lang) -> String {
-    if lang != Lang::Python {
-        return code.to_owned();
-    }
-    let mut out = code.to_owned();
-    for stmt in code.split([';', '\n']) {
-        // `import subprocess as sp`: `sp.run(...)` is `subprocess.run(...)`.
-        if let Some((module, alias)) = stmt
-            .trim()
-            .strip_prefix("import ")
-            .and_then(|r| r.split_once(" as "))
-            .filter(|(m, _)| ALIASED_MODULES.contains(&m.trim()))
-        {
-            out = replace_word(&out, alias.trim(), module.trim(), '.');
-            continue;
-        }
-        let Some(rest) = stmt.trim().strip_prefix("from ") else {
-            continue;
-        };
-        let Some((module, names)) = rest.split_once(" import ") else {
-            continue;
-        };
-        if !ALIASED_MODULES.contains(&module.trim()) {
-            continue;
-        }
-        for item in names.trim_matches(['(', ')', ' ']).split(',') {
-            let (name, alias) = match item.split_once(" as ") {
-                Some((n, a)) => (n.trim(), a.trim()),
-                None => (item.trim(), item.trim()),
-            };
-            if name.is_empty() || alias.is_empty() {
-                continue;
-            }
-            out = replace_word(&out, alias, &format!("{}.{name}", module.trim()), '(');
-        }
-    }
-    out
-}
-
-/// Modules whose functions run processes, delete, or change permissions.
-const ALIASED_MODULES: &[&str] = &["os", "subprocess", "shutil", "pty", "commands", "os.path"];
-
-/// `name` followed by `after` (a call `name(` or a receiver `name.`), where it is not part
-/// of a longer name, replaced by `with`.
-fn replace_word(code: &str, name: &str, with: &str, after: char) -> String {
-    let pat = format!("{name}{after}");
-    let mut out = String::with_capacity(code.len());
-    let mut rest = code;
-    while let Some(i) = rest.find(&pat) {
-        let before = rest[..i].chars().next_back();
-        let own = !before.is_some_and(|b| b.is_alphanumeric() || b == '_' || b == '.');
-        out.push_str(&rest[..i]);
-        out.push_str(if own { with } else { name });
-        out.push(after);
-        rest = &rest[i + pat.len()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// True when a loader such as `require` or `getattr` is referenced without being called
@@ -194,7 +202,7 @@ pub(crate) fn computed(args: &str) -> bool {
         .trim()
         .trim_start_matches('(')
         .trim_end_matches(')')
-        .to_owned();
+        .replace("=>", ",");
     for name in LITERAL_WRAPPERS {
         inner = inner.replace(name, " ");
     }

@@ -17,6 +17,7 @@ use crate::paths::Class;
 
 mod calls;
 mod dynamic;
+mod names;
 
 use calls::{DELETE_CALLS, EXEC_TOKENS, HOME_TOKENS, WRITE_CALLS, process_calls};
 
@@ -121,6 +122,14 @@ fn snippets(
             } else if let Some(t) = c.io.stdin.text.clone() {
                 scan(c, lang, &Field::lit(&t));
             }
+        } else if let Some(body) = s.body.clone().filter(|_| s.procsub) {
+            // `python3 <(echo CODE)`: the program is the substitution's output.
+            scan(c, lang, &Field::lit(&body));
+        } else if s.procsub {
+            c.hit(
+                "gate.dynamic_code",
+                Some(format!("{name} runs a program the gate cannot see")),
+            );
         } else {
             let abs = c.abs(&s);
             if c.an.fetched.contains(&abs) {
@@ -138,11 +147,34 @@ fn python_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
     Some(if let Some(code) = a.value('c', "") {
         (Lang::Python, vec![code.clone()], None)
-    } else if a.value('m', "").is_some() {
-        return None;
+    } else if let Some(module) = a.value('m', "") {
+        if !module.is("timeit") {
+            return None;
+        }
+        (Lang::Python, timeit_code(args), None)
     } else {
         (Lang::Python, Vec::new(), a.operands.first().cloned())
     })
+}
+
+/// `python -m timeit [-s SETUP] STATEMENT...`: the setup and the statements are code.
+fn timeit_code(args: &[Field]) -> Vec<Field> {
+    let Some(at) = args.iter().position(|a| a.is("timeit")) else {
+        return Vec::new();
+    };
+    let mut code = Vec::new();
+    let mut rest = args[at + 1..].iter();
+    while let Some(a) = rest.next() {
+        match a.text.as_str() {
+            "-s" | "--setup" => code.extend(rest.next().cloned()),
+            "-n" | "-r" | "-u" | "--number" | "--repeat" | "--unit" => {
+                rest.next();
+            }
+            t if t.starts_with('-') => {}
+            _ => code.push(a.clone()),
+        }
+    }
+    code
 }
 
 /// `perl`: where the program's code comes from.
@@ -189,8 +221,16 @@ fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
 
 /// `node`, `bun`: where the program's code comes from.
 fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    // `-pe CODE` and `-ep CODE` print what CODE evaluates to.
+    let args: Vec<Field> = args
+        .iter()
+        .map(|a| match a.text.as_str() {
+            "-pe" | "-ep" => Field::lit("-e"),
+            _ => a.clone(),
+        })
+        .collect();
     let a = parse(
-        args,
+        &args,
         Spec::new(
             "epr",
             &[
@@ -249,9 +289,14 @@ fn deno_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
 /// `php`: where the program's code comes from.
 fn php_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::new("rdcfBRFE", &[]));
-    Some(match a.value('r', "") {
-        Some(code) => (Lang::Php, vec![code.clone()], None),
-        None => (
+    let code: Vec<Field> = ['r', 'B', 'R', 'E']
+        .iter()
+        .flat_map(|f| a.values(*f, ""))
+        .cloned()
+        .collect();
+    Some(match code.is_empty() {
+        false => (Lang::Php, code, None),
+        true => (
             Lang::Php,
             Vec::new(),
             a.value('f', "").or(a.operands.first()).cloned(),
@@ -293,8 +338,9 @@ fn awk_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
         args,
         Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
     );
-    if a.value('f', "file").is_some() {
-        return None;
+    if let Some(f) = a.value('f', "file") {
+        // `awk -f <(...)`: the program is the substitution's output.
+        return Some((Lang::Awk, Vec::new(), Some(f.clone())));
     }
     let code: Vec<Field> = a
         .values('\0', "source")
@@ -332,7 +378,27 @@ fn perl_args(args: &[Field]) -> Vec<Field> {
         let mut j = 0;
         while j < chars.len() {
             let ch = chars[j];
-            if "MmIxdilC0".contains(ch) {
+            if "l0".contains(ch) {
+                // `-l` and `-0` take octal digits inline, then the cluster goes on (`-le`).
+                out.push(Field {
+                    text: format!("-{ch}"),
+                    ..a.clone()
+                });
+                j += 1;
+                let hex = ch == '0' && chars.get(j) == Some(&'x');
+                j += usize::from(hex);
+                while chars.get(j).is_some_and(|c| {
+                    if hex {
+                        c.is_ascii_hexdigit()
+                    } else {
+                        ('0'..='7').contains(c)
+                    }
+                }) {
+                    j += 1;
+                }
+                continue;
+            }
+            if "MmIxdiC".contains(ch) {
                 // The flag keeps its inline value; nothing after it is another flag.
                 out.push(Field {
                     text: format!("-{ch}"),
@@ -446,11 +512,7 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
             while let Some(c) = chars.next() {
                 if c == '\\' {
                     if let Some(n) = chars.next() {
-                        lit.push(match n {
-                            'n' => '\n',
-                            't' => '\t',
-                            o => o,
-                        });
+                        lit.push(unescape(n, &mut chars));
                     }
                     continue;
                 }
@@ -487,6 +549,54 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
     }
 }
 
+/// The character an escape stands for, after its backslash and `n`: `\n`, `\t`,
+/// `\xHH`, `\uHHHH`, `\u{H...}`, `\UHHHHHHHH`, octal `\NNN`; any other is itself.
+fn unescape(n: char, chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> char {
+    let code = match n {
+        'n' => return '\n',
+        't' => return '\t',
+        'x' => digits(chars, 16, 2).map(|(v, _)| v),
+        'u' if chars.peek() == Some(&'{') => {
+            chars.next();
+            let v = digits(chars, 16, 6).map(|(v, _)| v);
+            if chars.peek() == Some(&'}') {
+                chars.next();
+            }
+            v
+        }
+        'u' => digits(chars, 16, 4).map(|(v, _)| v),
+        'U' => digits(chars, 16, 8).map(|(v, _)| v),
+        '0'..='7' => {
+            let first = n.to_digit(8).unwrap_or(0);
+            Some(match digits(chars, 8, 2) {
+                Some((v, taken)) => first * 8u32.pow(taken) + v,
+                None => first,
+            })
+        }
+        o => return o,
+    };
+    code.and_then(char::from_u32).unwrap_or(n)
+}
+
+/// Up to `max` digits of `radix` from `chars`: their value and how many there were.
+fn digits(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    radix: u32,
+    max: u32,
+) -> Option<(u32, u32)> {
+    let mut v = 0u32;
+    let mut taken = 0;
+    while taken < max {
+        let Some(d) = chars.peek().and_then(|c| c.to_digit(radix)) else {
+            break;
+        };
+        v = v.saturating_mul(radix).saturating_add(d);
+        chars.next();
+        taken += 1;
+    }
+    (taken > 0).then_some((v, taken))
+}
+
 /// Call tokens per kind, per language.
 /// AppleScript that adds login items or powers off; in other languages, the same words in
 /// the code (or its strings) that install launch agents or cron entries.
@@ -519,12 +629,12 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, snippet: &Field) {
             Some("interpreter code comes from decoded or downloaded data".into()),
         );
     }
-    let lx = lex(&snippet.text, lang);
+    let lx = lex(&names::literal_members(&snippet.text), lang);
     if !lx.balanced {
         c.hit("interp.unparsed", None);
         return;
     }
-    let resolved = dynamic::resolve_aliases(&lx.code, lang);
+    let resolved = names::resolve_aliases(&lx.code, lang);
     let code = resolved.as_str();
     let lit_is = |s: &str| lx.lits.iter().any(|l| l == s);
     let home = HOME_TOKENS.iter().any(|t| code.contains(t))
@@ -563,33 +673,24 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
     }
     // A name in a destructuring or import list (`{execSync}`) is not a call.
     let next = code[pos + call.len()..].trim_start().chars().next();
-    if matches!(next, Some('}' | ',')) {
+    if matches!(next, Some('}' | ',')) && !call.contains("getline") {
         return;
     }
     if call == "open(" || call == "open " {
-        // perl's open runs a command only with a pipe in the mode.
-        let region = region(code, pos + call.len() - 1);
-        let lits = lits_in(lx, code, region);
-        if let Some(cmdline) = lits
-            .iter()
-            .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
-        {
-            let line = cmdline.trim().trim_matches('|').trim().to_owned();
-            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
-        }
+        perl_open(c, lang, code, lx, pos + call.len() - 1);
         return;
     }
     let start = pos + call.len();
-    let region = region(code, start.saturating_sub(1).max(pos));
-    let lits = lits_in(lx, code, region.clone());
-    // `subprocess.run([...])`, and Perl/Ruby/PHP calls given several strings
-    // (`system "rm", "-rf", $dir`), take the command as separate words.
-    let argv_mode = code[region.clone()]
-        .trim_start_matches(['(', ' '])
-        .starts_with('[')
-        || matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php)
-            && lits.len() > 1
-            && !lits[0].contains(char::is_whitespace);
+    let mut region = region(code, start.saturating_sub(1).max(pos));
+    if call.contains("getline") {
+        // awk's `"CMD" | getline`: the command comes before the pipe.
+        region = code[..pos].rfind([';', '{', '\n']).map_or(0, |i| i + 1)..pos;
+    }
+    region.end = options_start(code, region.clone());
+    let mut lits: Vec<String> = lits_in(lx, code, region.clone())
+        .iter()
+        .map(|l| interpolated(lang, l))
+        .collect();
     if lits.is_empty() {
         if !code[region].contains(LIT) && call_is_import(code, pos, call) {
             return;
@@ -598,23 +699,130 @@ fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &
             "gate.dynamic_code",
             Some(format!("{lang:?} runs a command the gate cannot read")),
         );
-    } else if code[region.clone()].trim_start().starts_with('(')
-        && dynamic::computed(&code[region.clone()])
-    {
+        return;
+    }
+    let paren = code[region.clone()].trim_start().starts_with('(');
+    let args_text = if paren {
+        &code[region.clone()]
+    } else {
+        statement_args(&code[start.clamp(region.start, region.end)..region.end])
+    };
+    if (paren || matches!(lang, Lang::Perl | Lang::Ruby)) && dynamic::computed(args_text) {
         c.hit(
             "gate.dynamic_code",
             Some(format!("{lang:?} runs a command built at run time")),
         );
-    } else if argv_mode {
-        let line = lits
-            .iter()
+        return;
+    }
+    // `os.execvp(path, [argv0, ...])`, `os.execl(path, argv0, ...)`: the path is not argv.
+    if lang == Lang::Python && (call == "os.exec" || call == "spawn") && lits.len() > 1 {
+        lits.remove(0);
+    }
+    // `subprocess.run([...])`, `spawn('sh', ['-c', ...])`, `system "rm", "-rf", $dir`:
+    // the command as separate words.
+    let argv_mode =
+        code[region].contains('[') || lits.len() > 1 && !lits[0].contains(char::is_whitespace);
+    let line = if argv_mode {
+        lits.iter()
             .map(|l| crate::decision::quote(l))
             .collect::<Vec<_>>()
-            .join(" ");
-        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+            .join(" ")
     } else {
-        let line = lits[0].clone();
-        c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+        lits[0].clone()
+    };
+    c.nested(&format!("{lang:?} process"), &Field::lit(&line));
+}
+
+/// The arguments of a call written without parentheses, without a trailing statement
+/// modifier (`system "make", "-j4" or die`, `exec "x" if $y`).
+fn statement_args(text: &str) -> &str {
+    let end = [" or ", " and ", " if ", " unless ", "||", "&&"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// Where a call's option object or keyword arguments start (`{stdio: ...}`, `cwd='/'`):
+/// the literals after it are settings, not the command.
+fn options_start(code: &str, r: std::ops::Range<usize>) -> usize {
+    let text = &code[r.clone()];
+    // An object that holds the arguments (`new Deno.Command('rm', {args: [...]})`) is argv.
+    let object = text.find('{').filter(|&i| {
+        !["args", "argv", "cmd"]
+            .iter()
+            .any(|k| text[i..].contains(k))
+    });
+    let keyword = text.match_indices('=').map(|(i, _)| i).find(|&i| {
+        let (before, after) = (&text[..i], &text[i + 1..]);
+        !after.starts_with('=')
+            && !before.ends_with(['=', '!', '<', '>'])
+            && before
+                .trim_end()
+                .ends_with(|ch: char| ch.is_alphanumeric() || ch == '_')
+    });
+    let keyword = keyword.map(|i| {
+        text[..i]
+            .trim_end()
+            .trim_end_matches(|ch: char| ch.is_alphanumeric() || ch == '_')
+            .len()
+    });
+    let cut = match (object, keyword) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(text.len()),
+    };
+    r.start + cut
+}
+
+/// A string that interpolates code (`"#{ARGV[0]}"` in Ruby, `${x}` in a JS template)
+/// stands for a command built at run time: each interpolation becomes an unknown variable.
+fn interpolated(lang: Lang, lit: &str) -> String {
+    let open = match lang {
+        Lang::Ruby => "#{",
+        Lang::Js => "${",
+        _ => return lit.to_owned(),
+    };
+    let mut out = String::new();
+    let mut rest = lit;
+    while let Some(i) = rest.find(open) {
+        out.push_str(&rest[..i]);
+        out.push_str("${__computed}");
+        rest = rest[i..].find('}').map_or("", |e| &rest[i + e + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Perl's `open`: it runs a command only with a pipe in the mode (`"cmd |"`, `"-|", CMD`).
+fn perl_open(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, at: usize) {
+    let r = region(code, at);
+    let lits = lits_in(lx, code, r.clone());
+    if let Some(mode) = lits.iter().position(|l| l == "-|" || l == "|-") {
+        let rest: Vec<&String> = lits.iter().skip(mode + 1).collect();
+        let after_mode = code[r.clone()]
+            .match_indices(LIT)
+            .nth(mode)
+            .map_or(r.end, |(i, _)| r.start + i + 1);
+        if rest.is_empty() || dynamic::computed(&code[after_mode..r.end]) {
+            c.hit(
+                "gate.dynamic_code",
+                Some(format!("{lang:?} open runs a command the gate cannot read")),
+            );
+        } else {
+            let line = rest
+                .iter()
+                .map(|l| crate::decision::quote(l))
+                .collect::<Vec<_>>()
+                .join(" ");
+            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+        }
+    } else if let Some(cmdline) = lits
+        .iter()
+        .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
+    {
+        let line = cmdline.trim().trim_matches('|').trim().to_owned();
+        c.nested(&format!("{lang:?} open"), &Field::lit(&line));
     }
 }
 
@@ -665,9 +873,16 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
 
 /// File writes: literal targets are write targets.
 fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
+    if lang == Lang::Awk {
+        awk_redirections(c, code, lx);
+    }
     for call in WRITE_CALLS {
         for pos in find_all(code, call) {
-            let r = region(code, pos + call.len().saturating_sub(1));
+            let mut r = region(code, pos + call.len().saturating_sub(1));
+            if call.starts_with('.') {
+                // A method writes its receiver: `Path('/x').write_text(...)`.
+                r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
+            }
             let lits = lits_in(lx, code, r);
             let writing = *call != "open("
                 && *call != "File.open"
@@ -687,6 +902,20 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                     check_write(c.an, c.scope, &Field::lit(target), &format!("{lang:?}"));
                 }
             }
+        }
+    }
+}
+
+/// awk's `print ... > "FILE"` and `>> "FILE"`: the file is a write target.
+fn awk_redirections(c: &mut Cmd<'_, '_>, code: &str, lx: &Lexed) {
+    for (i, _) in code.match_indices('>').take(16) {
+        let rest = code[i + 1..].trim_start_matches('>').trim_start();
+        if !rest.starts_with(LIT) || code[..i].ends_with(['>', '=', '!', '<']) {
+            continue;
+        }
+        let at = code.len() - rest.len();
+        if let Some(target) = lits_in(lx, code, at..at + LIT.len_utf8()).first() {
+            check_write(c.an, c.scope, &Field::lit(target), "awk");
         }
     }
 }
@@ -787,6 +1016,15 @@ pub(crate) fn lits_in(lx: &Lexed, code: &str, r: std::ops::Range<usize>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes() {
+        let lits = |s| lex(s, Lang::Python).lits;
+        assert_eq!(
+            lits(r"x('\x72m', '\162m', '\u0072m', '\u{72}m', '\101\n')"),
+            vec!["rm", "rm", "rm", "rm", "A\n"]
+        );
+    }
 
     #[test]
     fn lexing() {

@@ -116,12 +116,6 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         return;
     };
     let dest_abs = c.abs(&dest);
-    if name == "ln"
-        && let [target] = sources.as_slice()
-    {
-        let target_abs = c.abs(target);
-        c.an.links.push((dest_abs.clone(), target_abs));
-    }
     // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
     if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
         let secret = crate::state::Stream::tainted(crate::state::Taint {
@@ -141,6 +135,13 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         );
     }
     check_write(c.an, c.scope, &dest, &name);
+    // The link is made after its own path is judged: later paths through it reach its target.
+    if name == "ln"
+        && let [target] = sources.as_slice()
+    {
+        let target_abs = c.abs(target);
+        c.an.links.push((dest_abs.clone(), target_abs));
+    }
     if name == "mv" {
         for s in &sources {
             let class = c.class(s);
@@ -513,10 +514,13 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     // outside the workspace and the scratch space that is a write the view cannot undo.
     if extracting {
         let mut member = dir.cloned().unwrap_or_else(|| Field::lit("."));
-        // Into the root itself the members land in system directories.
-        let base = member.text.trim_end_matches('/');
-        if !(base.is_empty() && member.known) {
-            member.text = format!("{base}/archive-member");
+        // Members land beneath the directory: extracting into `/` writes system files.
+        let abs = c.abs(&member);
+        if !matches!(
+            c.an.paths.classify_abs(&abs, false),
+            Class::Root | Class::System
+        ) {
+            member.text = format!("{}/archive-member", member.text.trim_end_matches('/'));
         }
         crate::cmd::check_write(c.an, c.scope, &member, &name);
     }

@@ -100,7 +100,41 @@ const SUBCOMMANDS: &[(&[&str], fn(&mut Cmd<'_, '_>, &Sub<'_>))] = &[
     (&["gc"], sub_gc),
     (&["update-ref"], sub_update_ref),
     (&["config"], config),
+    (&["clone"], sub_clone),
 ];
+
+/// `git clone URL DIR`: the clone is written into DIR.
+fn sub_clone(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let a = parse(
+        g.rest,
+        Spec::new(
+            "obucj",
+            &[
+                "origin",
+                "branch",
+                "upload-pack",
+                "config",
+                "jobs",
+                "depth",
+                "reference",
+                "reference-if-able",
+                "separate-git-dir",
+                "template",
+                "filter",
+                "shallow-since",
+                "shallow-exclude",
+                "server-option",
+                "bundle-uri",
+                "ref-format",
+            ],
+        ),
+    );
+    if let Some(dir) = a.operands.get(1) {
+        let mut member = dir.clone();
+        member.text = format!("{}/.git", dir.text.trim_end_matches('/'));
+        crate::cmd::check_write(c.an, c.scope, &member, "git clone");
+    }
+}
 
 /// Local changes thrown away inside the workspace are undoable by the view's checkpoints,
 /// like any other edit there; in another repository they are not.
@@ -382,15 +416,6 @@ fn config(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
             rule,
             Some(format!("git config {key} in another repository")),
         );
-    }
-    // `remote.NAME.url` and `pushurl` point NAME somewhere new, as `git remote set-url` does.
-    let lower = key.to_ascii_lowercase();
-    if let Some(name) = lower.strip_prefix("remote.").and_then(|r| {
-        r.strip_suffix(".url")
-            .or_else(|| r.strip_suffix(".pushurl"))
-    }) {
-        let name = key["remote.".len().."remote.".len() + name.len()].to_owned();
-        c.an.remotes.push((name, a.operands[1].text.clone()));
     }
     crate::generic::git_config(c.an, c.scope, &key, &a.operands[1]);
 }

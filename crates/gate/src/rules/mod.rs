@@ -37,24 +37,13 @@ pub(crate) fn judge(
         io,
         prog,
     };
-    super::generic::probe(c.an, prog, fields, io, scope);
     let name = prog.name.as_str();
-    match name {
-        "rm" | "rmdir" | "unlink" | "shred" | "truncate" | "srm" | "wipe" => fs::delete(&mut c),
-        "mv" | "cp" | "install" | "ln" => fs::copy_move(&mut c),
-        "dd" => fs::dd(&mut c),
-        "chmod" | "chown" | "chgrp" | "setfacl" | "chattr" => fs::perms(&mut c),
-        "rsync" | "scp" => fs::rsync(&mut c),
-        "unzip" | "tar" | "7z" | "cpio" => fs::extract(&mut c),
-        "tee" => tee(&mut c),
-        "git" => git::git(&mut c),
-        "gh" => git::gh(&mut c),
-        "curl" | "wget" | "nc" | "ncat" | "netcat" | "socat" | "telnet" | "http" | "https"
-        | "xh" | "aria2c" => net::net(&mut c),
-        "sed" | "awk" | "gawk" | "mawk" | "nawk" | "perl" | "python" | "pypy" | "ruby" | "node"
-        | "deno" | "bun" | "php" | "lua" | "Rscript" | "osascript" | "jq" | "pwsh"
-        | "powershell" => super::interp::judge(&mut c),
-        _ => system::system(&mut c),
+    let family = FAMILIES.iter().find(|(names, _)| names.contains(&name));
+    let modelled = family.is_some() || system::knows(name);
+    super::generic::probe(c.an, prog, fields, io, scope, modelled);
+    match family {
+        Some((_, handler)) => handler(&mut c),
+        None => system::system(&mut c),
     }
     secret_read(&mut c);
     let mut out = output::output(&mut c);
@@ -83,6 +72,54 @@ pub(crate) fn judge(
     custom_rules(c.an, prog, fields, scope, first_hit);
     out
 }
+
+/// The rule family of each program name; any other name goes to `system`.
+#[allow(clippy::type_complexity)] // reason: a table of names and handlers
+const FAMILIES: &[(&[&str], fn(&mut Cmd<'_, '_>))] = &[
+    (
+        &["rm", "rmdir", "unlink", "shred", "truncate", "srm", "wipe"],
+        fs::delete,
+    ),
+    (&["mv", "cp", "install", "ln"], fs::copy_move),
+    (&["dd"], fs::dd),
+    (&["chmod", "chown", "chgrp", "setfacl", "chattr"], fs::perms),
+    (&["rsync", "scp"], fs::rsync),
+    (&["unzip", "tar", "7z", "cpio"], fs::extract),
+    (&["tee"], tee),
+    (&["git"], git::git),
+    (&["gh"], git::gh),
+    (
+        &[
+            "curl", "wget", "nc", "ncat", "netcat", "socat", "telnet", "http", "https", "xh",
+            "aria2c",
+        ],
+        net::net,
+    ),
+    (
+        &[
+            "sed",
+            "awk",
+            "gawk",
+            "mawk",
+            "nawk",
+            "perl",
+            "python",
+            "pypy",
+            "ruby",
+            "node",
+            "deno",
+            "bun",
+            "php",
+            "lua",
+            "Rscript",
+            "osascript",
+            "jq",
+            "pwsh",
+            "powershell",
+        ],
+        super::interp::judge,
+    ),
+];
 
 /// Reading the password database needs root and yields hashes to crack.
 fn secret_read(c: &mut Cmd<'_, '_>) {

@@ -12,6 +12,7 @@ use crate::field::Field;
 use crate::field::UNKNOWN;
 use crate::paths::Class;
 use crate::state::{Stream, Taint};
+use crate::tables::RECURSIVE_READERS;
 use crate::text::decode_ansi_c;
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
@@ -115,8 +116,10 @@ fn inherited(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> (Stream, bool) 
             inherited.taint.secret = true;
             inherited.taint.stored = true;
         }
-        // Archiving the whole home or its credential directories packs secrets.
-        if a.known && matches!(c.class(a), Class::Home | Class::HomeSensitive) {
+        // Archiving the whole home or its credential directories packs secrets, and so does
+        // reading recursively a directory that holds them (`grep -r x ~/.config`).
+        let holds = RECURSIVE_READERS.contains(&name) && c.an.paths.holds_secrets(&c.abs(a));
+        if a.known && (holds || matches!(c.class(a), Class::Home | Class::HomeSensitive)) {
             inherited.taint.secret = true;
             inherited.taint.stored = true;
         }

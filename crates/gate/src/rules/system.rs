@@ -12,39 +12,6 @@ use crate::cmd::Cmd;
 use crate::field::Field;
 use crate::paths::Class;
 
-/// Daemons whose death takes the machine or the session down.
-const DAEMONS: &[&str] = &[
-    "init",
-    "systemd",
-    "sshd",
-    "dockerd",
-    "containerd",
-    "kubelet",
-    "Xorg",
-    "gdm",
-    "sddm",
-    "lightdm",
-    "dbus-daemon",
-    "NetworkManager",
-    "journald",
-    "systemd-journald",
-    "udevd",
-    "cron",
-    "crond",
-    "rsyslogd",
-    "login",
-    "bash",
-    "sh",
-    "zsh",
-    "tmux",
-    "screen",
-    "postgres",
-    "mysqld",
-    "nginx",
-    "apache2",
-    "httpd",
-];
-
 /// True when a process pattern can match a daemon: it names one as a word (`sshd`,
 /// `^/usr/lib/systemd`), or a program under a system directory.
 fn hits_daemon(pattern: &str) -> bool {
@@ -54,7 +21,7 @@ fn hits_daemon(pattern: &str) -> bool {
     system_path
         || pattern
             .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'))
-            .any(|w| DAEMONS.contains(&w))
+            .any(|w| crate::tables::DAEMONS.contains(&w))
 }
 
 /// Packages whose removal breaks the system.
@@ -224,6 +191,11 @@ const FAMILIES: &[(&[&str], Handler)] = &[
     (&["redis-cli", "valkey-cli", "keydb-cli"], redis_cli),
 ];
 
+/// True when a family of [`FAMILIES`] judges `name`.
+pub(crate) fn knows(name: &str) -> bool {
+    FAMILIES.iter().any(|(names, _)| names.contains(&name)) || name.starts_with("kafka-")
+}
+
 /// System tools, judged by the family their name belongs to (`FAMILIES`); `kafka-*` tools
 /// by their prefix.
 pub(crate) fn system(c: &mut Cmd<'_, '_>) {
@@ -253,6 +225,8 @@ fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
                 "signal",
                 "user",
                 "group",
+                "pgroup",
+                "session",
                 "parent",
                 "uid",
                 "euid",
@@ -268,10 +242,16 @@ fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
         .operands
         .iter()
         .any(|o| matches!(o.text.as_str(), "." | ".*" | "" | "^" | ".+"));
-    let everyone = a.value('u', "user").is_some()
-        || a.value('U', "uid").is_some()
-        || name == "killall5"
-        || broad;
+    // Selecting by user, session, group or parent alone reaches every process of it
+    // (`pkill -u root`, `pkill -P 1`, `pkill -s 0`); with a pattern, only those it names.
+    let selector = |f: char, long: &str| a.value(f, long).is_some();
+    let whole = selector('u', "user")
+        || selector('U', "uid")
+        || selector('P', "parent")
+        || selector('s', "session")
+        || selector('g', "pgroup")
+        || selector('G', "group");
+    let everyone = whole && a.operands.is_empty() || name == "killall5" || broad;
     let daemon = a.operands.iter().any(|o| !o.known || hits_daemon(&o.text));
     if a.has('l', "list") && name == "killall" {
         return;

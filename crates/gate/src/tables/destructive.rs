@@ -155,6 +155,24 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         "syswrite.firewall",
     ),
     d("nft", &["flush"], &[], "syswrite.firewall"),
+    d(
+        "update-alternatives",
+        &[],
+        &[
+            "--set",
+            "--install",
+            "--remove",
+            "--remove-all",
+            "--config",
+            "--auto",
+        ],
+        "syswrite.system",
+    ),
+    d("ip", &["link", "set", "down"], &[], "syswrite.network_off"),
+    d("ifconfig", &["down"], &[], "syswrite.network_off"),
+    d("ifdown", &[], &[], "syswrite.network_off"),
+    d("nmcli", &["networking", "off"], &[], "syswrite.network_off"),
+    d("nmcli", &["radio", "off"], &[], "syswrite.network_off"),
     d("ufw", &["disable"], &[], "syswrite.firewall"),
     d("ufw", &["reset"], &[], "syswrite.firewall"),
     d(
@@ -176,6 +194,7 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
         "persist.systemd",
     ),
     d("ssh", &[], &["-R"], "exfil.tunnel"),
+    d("ngrok", &["tcp"], &[], "exfil.tunnel"),
     d(
         "npm",
         &["config", "set", "registry"],

@@ -26,6 +26,11 @@ pub(crate) enum Value {
     KeyCommand(&'static [&'static str]),
     /// A git configuration `key=value` pair, judged by its key (see `generic::git_config`).
     GitConfig,
+    /// A configuration file of `KEY VALUE` lines where keys matching one of the patterns
+    /// are commands (`ssh -F <(...)`); only its text from a process substitution is known.
+    ConfigFile(&'static [&'static str]),
+    /// `KEY=VAR`: a git configuration key whose value is the environment variable VAR.
+    GitConfigEnv,
     /// A script file the tool runs or sources (a process substitution is judged as code).
     Script,
     /// A directory of hooks or templates git copies hooks from.

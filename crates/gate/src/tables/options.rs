@@ -35,6 +35,14 @@ pub(crate) const GIT_COMMAND_KEYS: &[&str] = &[
     "sendemail.sendmailcmd",
     "sendemail.tocmd",
     "sendemail.cccmd",
+    "sendemail.smtpserver",
+    "submodule.*.update",
+    "instaweb.httpd",
+    "instaweb.browser",
+    "man.*.cmd",
+    "tar.*.command",
+    "core.alternaterefscommand",
+    "interactive.difffilter",
 ];
 
 /// git configuration keys that make git read configuration or hooks from elsewhere.
@@ -57,6 +65,18 @@ const APT_COMMAND_KEYS: &[&str] = &[
 ];
 
 /// ssh options (`-o Key=Value`) whose value is a local command.
+/// npm, pnpm and yarn configuration keys and package fields whose value is a command.
+const NPM_COMMAND_KEYS: &[&str] = &[
+    "scripts.*",
+    "script-shell",
+    "shell",
+    "editor",
+    "browser",
+    "git",
+    "viewer",
+    "yarnpath",
+];
+
 const SSH_COMMAND_KEYS: &[&str] = &[
     "proxycommand",
     "localcommand",
@@ -64,11 +84,23 @@ const SSH_COMMAND_KEYS: &[&str] = &[
     "remotecommand",
 ];
 
+/// Flags that make a tool only read the files its write-valued options name
+/// (`ssh-keygen -y -f KEY` prints the public key of KEY).
+pub(crate) const READ_MODES: &[(&str, &[&str])] = &[(
+    "ssh-keygen",
+    &[
+        "-y", "-l", "-F", "-e", "-i", "-B", "-D", "-H", "-R", "-Y", "-k", "-Q",
+    ],
+)];
+
 /// Options that take commands or write paths, one row per tool.
 pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "git",
-        opts: &[("-c", Value::GitConfig)],
+        opts: &[
+            ("-c", Value::GitConfig),
+            ("--config-env", Value::GitConfigEnv),
+        ],
     },
     Options {
         tool: "git rebase",
@@ -137,7 +169,10 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "ssh",
-        opts: &[("-o", Value::KeyCommand(SSH_COMMAND_KEYS))],
+        opts: &[
+            ("-o", Value::KeyCommand(SSH_COMMAND_KEYS)),
+            ("-F", Value::ConfigFile(SSH_COMMAND_KEYS)),
+        ],
     },
     Options {
         tool: "scp",
@@ -190,7 +225,15 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "npm",
-        opts: &[("set", Value::KeyCommand(&["scripts.*"]))],
+        opts: &[("set", Value::KeyCommand(NPM_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "pnpm",
+        opts: &[("set", Value::KeyCommand(NPM_COMMAND_KEYS))],
+    },
+    Options {
+        tool: "yarn config",
+        opts: &[("set", Value::KeyCommand(NPM_COMMAND_KEYS))],
     },
     Options {
         tool: "npm",
@@ -217,7 +260,15 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "cmake",
-        opts: &[("-E", Value::Argv)],
+        opts: &[("-E", Value::Argv), ("-P", Value::Script)],
+    },
+    Options {
+        tool: "cargo watch",
+        opts: &[("-s", Value::Command), ("--shell", Value::Command)],
+    },
+    Options {
+        tool: "npm",
+        opts: &[("--script-shell", Value::Command)],
     },
     Options {
         tool: "gdb",
@@ -225,7 +276,11 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "expect",
-        opts: &[("-c", Value::Command)],
+        opts: &[("-c", Value::Command), ("-f", Value::Script)],
+    },
+    Options {
+        tool: "go",
+        opts: &[("-exec", Value::Command), ("-toolexec", Value::Command)],
     },
     Options {
         tool: "entr",
@@ -237,7 +292,12 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "man",
-        opts: &[("-P", Value::Command), ("--pager", Value::Command)],
+        opts: &[
+            ("-P", Value::Command),
+            ("--pager", Value::Command),
+            ("-H", Value::Command),
+            ("--html", Value::Command),
+        ],
     },
     Options {
         tool: "nix-shell",
@@ -270,6 +330,47 @@ pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "git clone",
         opts: &[("--template", Value::HooksDir)],
+    },
+    Options {
+        tool: "ssh-keygen",
+        opts: &[("-f", Value::Write)],
+    },
+    Options {
+        tool: "csplit",
+        opts: &[("-f", Value::Write), ("--prefix", Value::Write)],
+    },
+    Options {
+        tool: "patch",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "openssl",
+        opts: &[("-out", Value::Write), ("-keyout", Value::Write)],
+    },
+    Options {
+        tool: "pip install",
+        opts: &[
+            ("-t", Value::Write),
+            ("--target", Value::Write),
+            ("--prefix", Value::Write),
+            ("--root", Value::Write),
+        ],
+    },
+    Options {
+        tool: "npm",
+        opts: &[("--prefix", Value::Write)],
+    },
+    Options {
+        tool: "cargo install",
+        opts: &[("--root", Value::Write)],
+    },
+    Options {
+        tool: "7z",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "cpio",
+        opts: &[("-D", Value::Write), ("--directory", Value::Write)],
     },
     Options {
         tool: "sort",
@@ -330,6 +431,21 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("CARGO_TARGET_*_LINKER", Value::Command),
     ("CC", Value::Command),
     ("CXX", Value::Command),
+    // Families by name: any editor, pager, browser, password prompt, launcher, wrapper,
+    // viewer or runner a tool reads from the environment runs as a command.
+    ("*EDITOR", Value::Command),
+    ("FCEDIT", Value::Command),
+    ("*PAGER", Value::Command),
+    ("*BROWSER", Value::Command),
+    ("*ASKPASS", Value::Command),
+    ("*_COMMAND", Value::Command),
+    ("*_CMD", Value::Command),
+    ("*_LAUNCHER", Value::Command),
+    ("*_WRAPPER", Value::Command),
+    ("*VIEWER", Value::Command),
+    ("*_RUNNER", Value::Command),
+    ("*_RSH", Value::Command),
+    ("TERMINAL", Value::Command),
     ("LD_PRELOAD", Value::Library),
     ("LD_AUDIT", Value::Library),
     ("DYLD_INSERT_LIBRARIES", Value::Library),

@@ -24,6 +24,8 @@ pub(crate) const NETWORK: &[&str] = &[
     "ping6",
     "traceroute",
     "openssl s_client",
+    "gnutls-cli",
+    "axel",
     "openssl s_server",
     "ssh",
     "scp",
@@ -207,6 +209,12 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
     "history",
 ];
 
+/// Programs that read a directory operand recursively: a directory holding credentials
+/// gives them secrets.
+pub(crate) const RECURSIVE_READERS: &[&str] = &[
+    "grep", "egrep", "fgrep", "rg", "ag", "ack", "tar", "zip", "7z", "cp", "rsync", "strings",
+];
+
 /// Programs that pack or transform files into another file: what they write from a secret
 /// is a secret.
 pub(crate) const PACKERS: &[&str] = &[
@@ -240,6 +248,25 @@ pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
 
 /// Programs whose arguments are text they print, search or store, never run.
 pub(crate) const DATA_ONLY: &[&str] = &[
+    // Virtual machines and devices: their commands, power ones included (`vagrant halt`,
+    // `virsh shutdown vm`, `adb reboot`), act on another machine.
+    "minikube",
+    "multipass",
+    "vagrant",
+    "virsh",
+    "VBoxManage",
+    "vboxmanage",
+    "adb",
+    "fastboot",
+    "colima",
+    "limactl",
+    "docker-machine",
+    "prlctl",
+    "vmrun",
+    "utmctl",
+    "qm",
+    "shellcheck",
+    "shfmt",
     "echo",
     "printf",
     "grep",
@@ -549,6 +576,11 @@ pub(crate) const ARGV_RUNNERS: &[&str] = &[
     "flatpak-spawn",
     "distrobox-enter",
     "toolbox run",
+    "bun x",
+    "deno run",
+    "kubectl exec",
+    "oc exec",
+    "watchexec",
     "setpriv",
     "runuser",
     "sg",
@@ -619,6 +651,8 @@ pub(crate) const STDIN_DATA: &[&str] = &[
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
 pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     ("rimraf", &["rm", "-rf"]),
+    ("docker-compose", &["docker", "compose"]),
+    ("podman-compose", &["podman", "compose"]),
     ("del-cli", &["rm", "-rf"]),
     ("remove_directory", &["rm", "-rf"]),
     ("rm_rf", &["rm", "-rf"]),
@@ -646,6 +680,16 @@ pub(crate) const POWER_METHODS: &[&str] = &[
 /// Programs that send D-Bus messages.
 pub(crate) const DBUS: &[&str] = &["dbus-send", "busctl", "gdbus", "qdbus", "qdbus6", "dbus"];
 
+/// Editor and console calls that do what a shell command does, and that command's
+/// prefix: the call's first string argument completes it (`(delete-directory "~" t)` is
+/// `rm -rf ~`).
+pub(crate) const CODE_EQUIVALENTS: &[(&str, &str)] = &[
+    ("(delete-directory \"", "rm -rf "),
+    ("(delete-file \"", "rm -f "),
+    ("call delete(\"", "rm -f "),
+    ("call delete('", "rm -f "),
+];
+
 /// Prefixes by which consoles and editors run a shell command (`!cmd` in less, man, vim,
 /// ftp; `.shell` in sqlite3; `shell` in gdb; `\!` in psql and mysql; `spawn` in expect).
 pub(crate) const SHELL_ESCAPES: &[&str] = &[
@@ -671,6 +715,90 @@ pub(crate) const SHELL_ESCAPES: &[&str] = &[
     "system(\"",
     "system('",
     "!!",
+];
+
+/// Words that, after a program the gate does not model, are its own subcommand rather than
+/// a command it runs (`tool init`, `tool install pkg`, `tool at 5pm`).
+pub(crate) const SUBCOMMAND_WORDS: &[&str] = &[
+    "init", "at", "batch", "install", "env", "service", "mount", "link", "passwd",
+];
+
+/// Key-binding actions that run their parenthesized text as a command
+/// (`fzf --bind 'enter:execute(CMD)'`), found anywhere in a probed string.
+pub(crate) const BOUND_ACTIONS: &[&str] = &[
+    "execute(",
+    "execute-silent(",
+    "execute-multi(",
+    "become(",
+    "reload(",
+    "reload-sync(",
+    "transform(",
+];
+
+/// Long options whose value is prose (a message, a title), never a command line (short
+/// ones such as `-m` mean commands in some tools: `screen -m CMD`).
+pub(crate) const TEXT_OPTIONS: &[&str] = &[
+    "--message",
+    "--msg",
+    "--title",
+    "--body",
+    "--description",
+    "--comment",
+    "--text",
+    "--subject",
+    "--summary",
+    "--note",
+    "--notes",
+    "--reason",
+];
+
+/// Daemons and session processes whose death takes the machine or the session down
+/// (`pkill`/`killall` patterns naming one are `kill.system`).
+pub(crate) const DAEMONS: &[&str] = &[
+    "init",
+    "systemd",
+    "sshd",
+    "dockerd",
+    "containerd",
+    "kubelet",
+    "Xorg",
+    "Xwayland",
+    "gdm",
+    "sddm",
+    "lightdm",
+    "gnome-shell",
+    "gnome-session",
+    "plasmashell",
+    "kwin_x11",
+    "kwin_wayland",
+    "sway",
+    "i3",
+    "mutter",
+    "WindowServer",
+    "loginwindow",
+    "Finder",
+    "Dock",
+    "launchd",
+    "dbus-daemon",
+    "NetworkManager",
+    "journald",
+    "systemd-journald",
+    "systemd-logind",
+    "udevd",
+    "cron",
+    "crond",
+    "rsyslogd",
+    "login",
+    "bash",
+    "sh",
+    "zsh",
+    "tmux",
+    "screen",
+    "postgres",
+    "mysqld",
+    "nginx",
+    "apache2",
+    "httpd",
 ];
 
 /// Program names rules know; a globbed program word (`/bin/r[m]`) is matched against them.

@@ -8,6 +8,12 @@
 //!
 //! It knows nothing of any harness's JSON: the adapters turn payloads into actions and
 //! answers into replies.
+//!
+//! Longer than 500 lines on purpose: a tenth is the hook rules' policy text (`HOOK_RULES`)
+//! and the home's start-up files; the rest is one judgement ([`Judge`]) whose kinds of call
+//! (shell commands, file writes and reads, MCP tools) share the mount, the gate and the path
+//! resolution (symlinks, the store, the workspace), so a split would only move helpers away
+//! from their one user. Each harness's payloads are in its own file.
 
 use std::path::{Component, Path, PathBuf};
 
