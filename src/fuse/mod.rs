@@ -2,7 +2,7 @@
 //! reply. No policy lives here.
 //!
 //! The module is split by what each part does: `reply.rs` converts types and errors and sends
-//! replies, `view.rs` holds the view's own state and policy (directory handles and listings,
+//! replies, `view.rs` holds the view's own state and policy (the listings being read,
 //! passthrough), `session.rs` mounts and unmounts, and this file is the `Filesystem` impl,
 //! one method per request.
 //! This file is over 500 lines because Rust keeps a trait impl in one block: the impl has a
@@ -61,6 +61,13 @@ impl Filesystem for View {
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_PARALLEL_DIROPS);
+        // A kernel that can open directories without a request is told so at the first
+        // OPENDIR (see `opendir`); that saves two round trips per directory walked.
+        let no_opendir = config
+            .capabilities()
+            .contains(fuser::InitFlags::FUSE_NO_OPENDIR_SUPPORT)
+            && std::env::var_os("FTSB_FS_OPENDIR").is_none_or(|v| v != "1");
+        self.no_opendir.store(no_opendir, Ordering::Relaxed);
         // The daemon clears setuid, setgid and capabilities on write itself (when the kernel
         // flags the write), which spares a GETXATTR round trip before every write.
         let _ = config.add_capabilities(fuser::InitFlags::FUSE_HANDLE_KILLPRIV_V2);
@@ -377,6 +384,12 @@ impl Filesystem for View {
     }
 
     fn opendir(&self, _req: &Request, i: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        if self.no_opendir.load(Ordering::Relaxed) {
+            // ENOSYS tells the kernel to open directories without a request from now on (no
+            // OPENDIR, no RELEASEDIR), keeping their listings (`FOPEN_CACHE_DIR`) as below;
+            // listings are then kept by inode, not by handle.
+            return reply.error(Errno::ENOSYS);
+        }
         match self.opendir(ino(i)) {
             // The kernel keeps the listing and serves later opens from it (no READDIR): it
             // drops it itself when the directory changes through the view, and rollback,
@@ -393,14 +406,17 @@ impl Filesystem for View {
         &self,
         _req: &Request,
         i: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let entries = match self.listing(ino(i), fh) {
+        let entries = match self.listing(ino(i), offset) {
             Ok(e) => e,
             Err(e) => return reply.error(e),
         };
+        if entries.after(offset).next().is_none() {
+            self.listing_done(ino(i), &entries);
+        }
         for (next, e) in entries.after(offset) {
             if reply.add(
                 INodeNo(e.ino.0),
@@ -418,14 +434,17 @@ impl Filesystem for View {
         &self,
         _req: &Request,
         i: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let entries = match self.listing(ino(i), fh) {
+        let entries = match self.listing(ino(i), offset) {
             Ok(e) => e,
             Err(e) => return reply.error(e),
         };
+        if entries.after(offset).next().is_none() {
+            self.listing_done(ino(i), &entries);
+        }
         let mut ov = self.ov();
         for (next, e) in entries.after(offset) {
             let name = OsStr::from_bytes(&e.name);
@@ -467,11 +486,10 @@ impl Filesystem for View {
         &self,
         _req: &Request,
         _i: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        self.releasedir(fh);
         reply.ok();
     }
 

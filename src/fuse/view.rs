@@ -1,4 +1,4 @@
-//! The view's own state and policy: the open directory handles and their listings, and how
+//! The view's own state and policy: the listings of directories being read, and how
 //! an open file's bytes move (served by requests, or passed through to its working file,
 //! with the kernel's reference to that file kept per inode).
 //!
@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use std::ffi::OsStr;
@@ -23,13 +23,17 @@ use super::guard;
 use super::listing::Listing;
 use super::reply::*;
 
+/// How many directories' listings are kept at most (one per directory being read).
+const KEPT_LISTINGS: usize = 1024;
+
 /// The view as the kernel sees it.
 #[derive(Debug)]
 pub struct View {
     pub(super) overlay: Shared,
-    /// Each open directory handle's listing, taken at its first read (`None` until then).
-    pub(super) dirs: Mutex<HashMap<u64, Option<Arc<Listing>>>>,
-    pub(super) next_fh: AtomicU64,
+    /// The latest listing of each directory being read, by inode (see `listing`).
+    pub(super) listings: Mutex<HashMap<u64, Arc<Listing>>>,
+    /// Whether the kernel opens directories without a request (it was answered ENOSYS once).
+    pub(super) no_opendir: AtomicBool,
     /// Whether opens may pass reads and writes through to working files: asked for, granted
     /// by the kernel at init, and not refused since.
     pub(super) passthrough: Arc<AtomicBool>,
@@ -49,8 +53,8 @@ impl View {
     pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>, writers: Arc<Writers>) -> View {
         View {
             overlay,
-            dirs: Mutex::new(HashMap::new()),
-            next_fh: AtomicU64::new(1),
+            listings: Mutex::new(HashMap::new()),
+            no_opendir: AtomicBool::new(false),
             passthrough,
             backings: Mutex::new(HashMap::new()),
             writers,
@@ -89,32 +93,47 @@ impl View {
         lock(&self.overlay)
     }
 
-    /// The listing of open directory `fh`, shared: each read resumes after its offset, so a large
-    /// directory read in many requests is not copied once per request. It is taken once, at
-    /// the handle's first read, so offsets stay stable while it is read even if entries are added
-    /// or removed meanwhile; an open the kernel serves from its kept listing costs no listing.
+    /// The listing of directory `dir` to read from `offset`, shared: each read resumes after
+    /// its offset, so a large directory read in many requests is not listed once per request.
+    /// A read at offset 0 takes a fresh listing; later reads resume in the directory's latest
+    /// one. Listings are kept by inode, not by handle, because the kernel opens directories
+    /// without a request (`opendir` answers ENOSYS once) and then sends handle 0; offsets are
+    /// cookies of names (`listing.rs`), so a reader resuming in a listing another reader took
+    /// since, or in a fresh one, still lists every name that stays exactly once.
     ///
-    /// Taking it at the first read rather than at opendir is what keeps a kept listing true
+    /// Taking a fresh listing at offset 0 rather than at open is what keeps a kept listing true
     /// across a rollback: the kernel notes the directory's version when it sends that first
     /// read, and the rollback's invalidation bumps the version. A read sent before the
     /// invalidation is thus discarded at the next open, and one sent after it sees the
-    /// rolled-back state. A listing taken at opendir, before the rollback, and sent after the
-    /// invalidation would be kept with the new version: stale until evicted.
+    /// rolled-back state.
     ///
-    /// Lock order: the handles' lock is never held while the overlay's is taken, nor the
+    /// Lock order: the listings' lock is never held while the overlay's is taken, nor the
     /// other way round (two request threads would deadlock).
-    pub(super) fn listing(&self, dir: Ino, fh: FileHandle) -> Result<Arc<Listing>, Errno> {
-        let kept = guard(&self.dirs).get(&fh.0).cloned().ok_or(Errno::EBADF)?;
-        if let Some(listing) = kept {
-            return Ok(listing);
+    pub(super) fn listing(&self, dir: Ino, offset: u64) -> Result<Arc<Listing>, Errno> {
+        if offset != 0
+            && let Some(kept) = guard(&self.listings).get(&dir.0).cloned()
+        {
+            return Ok(kept);
         }
         let fresh = Arc::new(Listing::new(
             self.ov().readdir(dir, dir).map_err(|e| errno(&e))?,
         ));
-        let mut all = guard(&self.dirs);
-        let slot = all.get_mut(&fh.0).ok_or(Errno::EBADF)?;
-        // A concurrent first read of the same handle may have won: keep its listing.
-        Ok(slot.get_or_insert(fresh).clone())
+        let mut all = guard(&self.listings);
+        // Listings abandoned half read (`ls | head`) go in bulk; a reader then resumes in a
+        // fresh listing, which its offsets name as well.
+        if all.len() >= KEPT_LISTINGS {
+            all.clear();
+        }
+        all.insert(dir.0, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Forgets `listing` of `dir` once a read reached its end.
+    pub(super) fn listing_done(&self, dir: Ino, listing: &Arc<Listing>) {
+        let mut all = guard(&self.listings);
+        if all.get(&dir.0).is_some_and(|l| Arc::ptr_eq(l, listing)) {
+            all.remove(&dir.0);
+        }
     }
 
     /// Opens a handle of file `i` and replies how its bytes move: through requests, or passed
@@ -250,21 +269,13 @@ impl View {
         released
     }
 
-    /// A new directory handle of `i`; its listing is taken at its first read (see
-    /// `listing`). The overlay's lock is released before the handles' lock is taken: the two
-    /// are never held together.
+    /// A directory handle of `i` (only while the kernel still sends OPENDIR): its listing
+    /// is taken at its first read (see `listing`).
     pub(super) fn opendir(&self, i: Ino) -> Result<FileHandle, Errno> {
         let attr = self.ov().getattr(i).map_err(|e| errno(&e))?;
         if attr.kind != Kind::Dir {
             return Err(Errno::ENOTDIR);
         }
-        let fh = self.next_fh.fetch_add(1, Ordering::Relaxed);
-        guard(&self.dirs).insert(fh, None);
-        Ok(FileHandle(fh))
-    }
-
-    /// Forgets directory handle `fh` and its listing.
-    pub(super) fn releasedir(&self, fh: FileHandle) {
-        guard(&self.dirs).remove(&fh.0);
+        Ok(FileHandle(0))
     }
 }
