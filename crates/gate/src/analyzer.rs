@@ -57,6 +57,9 @@ pub(crate) struct Analyzer<'a> {
     /// Shell aliases defined on this line (name, text): a later command named like one is
     /// judged as what it expands to too.
     pub aliases: Vec<(String, String)>,
+    /// git aliases defined on this line (`-c alias.X=...`, `git config alias.X ...`): a
+    /// later git command naming one is judged as what it expands to.
+    pub git_aliases: Vec<(String, String)>,
     stopped: bool,
     judge: &'a dyn Judge,
 }
@@ -77,6 +80,7 @@ impl<'a> Analyzer<'a> {
             remotes: Vec::new(),
             links: Vec::new(),
             aliases: Vec::new(),
+            git_aliases: Vec::new(),
             stopped: false,
             judge,
         }

@@ -143,12 +143,17 @@ fn snippets(
 }
 
 /// `python`, `pypy`: where the program's code comes from.
-fn python_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+fn python_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
     Some(if let Some(code) = a.value('c', "") {
         (Lang::Python, vec![code.clone()], None)
     } else if let Some(module) = a.value('m', "") {
         if !module.is("timeit") {
+            // `python -m twine upload`, `python -m pip install`: the module's command-line
+            // tool is the program of the same name.
+            let at = args.iter().position(|f| f == module).unwrap_or(0);
+            let argv: Vec<Field> = args[at..].to_vec();
+            crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
             return None;
         }
         (Lang::Python, timeit_code(args), None)
@@ -523,6 +528,10 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
                 lit.push(c);
             }
             balanced &= closed;
+            if ch == '`' && lang == Lang::Js && !code.trim_end().ends_with('$') {
+                balanced &= template(lit, &mut code, &mut lits);
+                continue;
+            }
             if ch == '`' {
                 // A backtick literal runs a command in perl, ruby and php.
                 code.push_str("`exec(");
@@ -547,6 +556,47 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
         lits,
         balanced: balanced && depth == 0,
     }
+}
+
+/// A JavaScript template literal is a string (zx's `` $`CMD` `` runs one); the code of
+/// its `${...}` parts is code. Returns whether that code balances.
+fn template(lit: String, code: &mut String, lits: &mut Vec<String>) -> bool {
+    code.push(LIT);
+    let parts: Vec<String> = interpolations(&lit)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    lits.push(lit);
+    let mut balanced = true;
+    for part in parts {
+        let inner = lex(&part, Lang::Js);
+        balanced &= inner.balanced;
+        code.push_str(&format!("+({})", inner.code));
+        lits.extend(inner.lits);
+    }
+    balanced
+}
+
+/// The `${...}` parts of a JavaScript template literal, braces balanced.
+fn interpolations(lit: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = lit;
+    while let Some(start) = rest.find("${") {
+        let body = &rest[start + 2..];
+        let mut depth = 1usize;
+        let end = body.char_indices().find_map(|(i, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(i)
+        });
+        let end = end.unwrap_or(body.len());
+        out.push(&body[..end]);
+        rest = &body[(end + 1).min(body.len())..];
+    }
+    out
 }
 
 /// The character an escape stands for, after its backslash and `n`: `\n`, `\t`,
