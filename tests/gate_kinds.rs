@@ -1854,3 +1854,42 @@ fn c_template_literals_are_strings_with_code_inside() {
         ),
     ]);
 }
+
+/// A, C: a remote shell reads its commands from stdin when ssh is given none; perl's
+/// `-MMOD;CODE` and `PERL5OPT` carry code; `POSIX::system` is `system`; truncating a file
+/// writes it.
+#[test]
+fn a_c_stdin_shells_module_flags_and_truncation() {
+    check(&[
+        (Deny, r#"echo 'rm -rf ~' | ssh localhost"#),
+        (Deny, r#"printf 'cd /\nrm -rf etc\n' | ssh -T root@box"#),
+        (Deny, r#"ssh -T x.example < <(echo 'rm -rf ~')"#),
+        (Deny, r#"perl '-Mwarnings;system("rm -rf ~")' -e 1"#),
+        (Block, r#"PERL5OPT='-Mstrict;system("rm -rf ~")' perl x.pl"#),
+        (Deny, r#"perl -e 'POSIX::system("rm -rf ~")'"#),
+        (Deny, r#"perl -MPOSIX -e 'CORE::system("shutdown -h now")'"#),
+        (
+            Deny,
+            r#"python3 -c 'import os; os.truncate("/etc/hosts", 0)'"#,
+        ),
+        (Deny, r#"perl -e 'truncate "/home/dev/.bashrc", 0'"#),
+        (Allow, r#"echo 'uptime' | ssh build.internal"#),
+        (
+            Allow,
+            r#"ssh build.internal <<< 'cd app && git pull && make'"#,
+        ),
+        (Allow, r#"echo hi | ssh -n host uptime"#),
+        (Allow, r#"perl -Mstrict -Mwarnings script.pl"#),
+        (Allow, r#"export PERL5OPT=-Mstrict; perl x.pl"#),
+        (
+            Allow,
+            r#"NODE_OPTIONS='--max-old-space-size=4096' npm run build"#,
+        ),
+        (Allow, r#"RUBYOPT=-W0 bundle exec rspec"#),
+        (Allow, r#"perl -e 'My::system("x")'"#),
+        (
+            Allow,
+            r#"python3 -c 'import os; os.truncate("build/x.log", 0)'"#,
+        ),
+    ]);
+}

@@ -251,6 +251,16 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
         Value::Write => check_write(an, scope, v, label),
         Value::Library => library(an, scope, label, v),
         Value::Argv | Value::Program => run_argv(an, label, std::slice::from_ref(v), scope),
+        Value::Flags(program) => {
+            // As if given on the interpreter's command line, with an empty program.
+            let words: Vec<String> = v
+                .text
+                .split_whitespace()
+                .map(crate::decision::quote)
+                .collect();
+            let line = format!("{program} {} -e ''", words.join(" "));
+            nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
+        }
         // Read with the tool's other arguments, in `options_file`.
         Value::OptionsFile => {}
         Value::ShellFlags => {

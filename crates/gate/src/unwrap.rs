@@ -690,18 +690,28 @@ fn wrap_ssh(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
     let args = w.args;
     let io = w.io;
     let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
+    let mut s = scope.clone();
+    s.cwd = None;
     if a.operands.len() > 1 {
-        let mut s = scope.clone();
-        s.cwd = None;
-        return Some(nested_line(
-            an,
-            "ssh",
-            &join(&a.operands[1..]),
-            io.stdin.clone(),
-            &s,
-        ));
+        let line = join(&a.operands[1..]);
+        return Some(nested_line(an, "ssh", &line, io.stdin.clone(), &s));
     }
-    None
+    // Without a command, the remote shell reads its commands from stdin
+    // (`echo CMD | ssh host`), unless stdin is not read (`-n`, `-N`, `-W`, `-s`).
+    let reads = !['n', 'N', 'W', 's'].iter().any(|f| a.has(*f, ""));
+    let text = io
+        .stdin
+        .text
+        .as_deref()
+        .filter(|_| reads && a.operands.len() == 1)?;
+    let label = "ssh (commands on stdin)";
+    Some(nested_line(
+        an,
+        label,
+        &Field::lit(text),
+        Stream::default(),
+        &s,
+    ))
 }
 
 /// `vim`, `vi`, `nvim`, `view`, `ex`, `vimdiff`.

@@ -185,19 +185,28 @@ fn timeit_code(args: &[Field]) -> Vec<Field> {
 /// `perl`: where the program's code comes from.
 fn perl_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(&perl_args(args), Spec::new("eE", &[]));
-    let code: Vec<Field> = a
+    let mut code: Vec<Field> = a
         .values('e', "")
         .into_iter()
         .chain(a.values('E', ""))
         .cloned()
         .collect();
+    let given = !code.is_empty();
+    // `-MMOD` is `use MOD;`: code after a `;` in it runs (`-Mstrict;system(...)`).
+    code.extend(args.iter().filter_map(|f| {
+        let module = f.text.strip_prefix("-M").or(f.text.strip_prefix("-m"))?;
+        module.contains(';').then(|| Field {
+            text: format!("use {module};"),
+            ..f.clone()
+        })
+    }));
     if a.has('i', "") {
-        let skip = usize::from(code.is_empty());
+        let skip = usize::from(!given);
         for f in a.operands.iter().skip(skip) {
             check_write(c.an, c.scope, f, "perl -i");
         }
     }
-    let script = if code.is_empty() {
+    let script = if !given {
         a.operands.first().cloned()
     } else {
         None
@@ -715,9 +724,14 @@ fn process_calls_in(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
 
 /// One process call at `pos`: judges the command it runs, or asks when it cannot be read.
 fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &str, pos: usize) {
+    // `POSIX::system`, `CORE::system` are the same call under its package name.
+    let core = ["POSIX::", "CORE::", "GLOBAL::"]
+        .iter()
+        .any(|p| code[..pos].ends_with(p));
     if matches!(lang, Lang::Perl | Lang::Ruby)
         && (call == "system" || call == "exec")
         && !word_at(code, pos, call)
+        && !core
     {
         return;
     }

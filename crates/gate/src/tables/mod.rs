@@ -46,6 +46,8 @@ pub(crate) enum Value {
     /// A file of the tool's own options, one `key = value` per line (`curl -K`); only its
     /// text from a process substitution or a known stdin (`-`) is known.
     OptionsFile,
+    /// Command-line options of the named interpreter, given in a variable (`PERL5OPT`).
+    Flags(&'static str),
     /// Flags of the shell a tool runs its commands with: what follows the flags is a
     /// command (make's `.SHELLFLAGS='-c CMD;'`).
     ShellFlags,
