@@ -53,7 +53,7 @@ fn gemini_blocks_with_decision_deny_and_passes_with_an_empty_object() {
         "{r:?}"
     );
 
-    for c in ["npm publish", "git push"] {
+    for c in ["npm ci", "git push"] {
         let r = gemini(
             &s,
             &gemini_payload(&s, "run_shell_command", json!({"command": c})),
@@ -186,7 +186,7 @@ fn cursor_denies_with_permission_and_exit_2_asks_and_otherwise_says_nothing() {
         (Some(0), json!("ask")),
         "{r:?}"
     );
-    shell("npm publish").assert_silent();
+    shell("npm ci").assert_silent();
     shell("ls").assert_silent();
     assert_eq!(shell("fusermount3 -u .").code, Some(2));
 }
