@@ -1893,3 +1893,40 @@ fn a_c_stdin_shells_module_flags_and_truncation() {
         ),
     ]);
 }
+
+/// D, C, H: a package runner's argv is a command for sure (its asks count, not only its
+/// denials); publishing wrappers and image pushes ask; interpreter writes relative to the
+/// home are below the home; a pid file read on stdin is as ordinary as `cat` of it.
+#[test]
+fn d_runners_publish_home_writes_and_pid_files_on_stdin() {
+    check(&[
+        (Ask, r#"npx np --yolo"#),
+        (Ask, r#"npx semantic-release --no-ci"#),
+        (Ask, r#"npx lerna publish from-package --yes"#),
+        (Ask, r#"./gradlew publish"#),
+        (Ask, r#"docker buildx build --push -t ghcr.io/o/app:1 ."#),
+        (
+            Deny,
+            r#"python3 -c 'import pathlib; pathlib.Path.home().joinpath(".bashrc").write_text("x")'"#,
+        ),
+        (
+            Deny,
+            r#"python3 -c 'import pathlib; (pathlib.Path.home()/".ssh"/"authorized_keys").write_text("k")'"#,
+        ),
+        (Ask, r#"xargs kill < /run/sshd.pid"#),
+        (Allow, r#"xargs -r kill < tmp/pids.txt"#),
+        (Allow, r#"kill $(< app.pid)"#),
+        (Allow, r#"npx semantic-release --dry-run"#),
+        (Allow, r#"./gradlew build"#),
+        (Allow, r#"docker buildx build -t app ."#),
+        (Allow, r#"npx lerna run build"#),
+        (
+            Allow,
+            r#"python3 -c 'import os; open("out.txt","w").write(os.environ.get("HOME"))'"#,
+        ),
+        (
+            Allow,
+            r#"python3 -c 'from pathlib import Path; Path("build/x.txt").write_text("x")'"#,
+        ),
+    ]);
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::decision::Context;
 use crate::field::{Field, display};
-use crate::paths::Paths;
+use crate::paths::{Class, Paths};
 use crate::policy::Policy;
 use crate::state::{Hit, Io, MAX_DEPTH, Scope, Stream};
 
@@ -158,6 +158,12 @@ impl Analyzer<'_> {
         if self.fetched.contains(&abs) {
             s.taint.net = true;
         }
+        // A pid file of this work (`xargs kill < tmp/server.pid`), as `cat` of it is.
+        let own = matches!(
+            self.paths.classify_abs(&abs, false),
+            Class::Workspace | Class::Build | Class::Tmp
+        );
+        s.taint.pids = f.known && own && abs.rsplit('/').next().is_some_and(|n| n.contains("pid"));
         s
     }
 }

@@ -83,8 +83,10 @@ pub(crate) fn probe(
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
         probe_strings(an, &p.name, &args[script + 1..], scope, false);
     }
-    if unmodelled || ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
-        probe_argv(an, &p.name, args, io, scope, unmodelled);
+    // A runner's argv is a command for sure; only an unmodelled program's is a guess.
+    let runner = ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args));
+    if unmodelled || runner {
+        probe_argv(an, &p.name, args, io, scope, unmodelled && !runner);
     }
 }
 
@@ -1094,7 +1096,8 @@ fn probe_argv(
             && !a.text.starts_with('-')
             && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
             && (super::tables::KNOWN.contains(&n.as_str())
-                || super::tables::ALIASES.iter().any(|(x, _)| *x == n))
+                || super::tables::ALIASES.iter().any(|(x, _)| *x == n)
+                || DESTRUCTIVE.iter().any(|r| r.tool == n))
     };
     let Some(pos) = args.iter().position(known) else {
         return;

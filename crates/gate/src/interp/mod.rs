@@ -947,6 +947,8 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 // A method writes its receiver: `Path('/x').write_text(...)`.
                 r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
             }
+            // `Path.home().joinpath(".bashrc")`, `os.homedir() + "/.x"`: below the home.
+            let home = HOME_TOKENS.iter().any(|t| code[r.clone()].contains(t));
             let lits = lits_in(lx, code, r);
             let writing = *call != "open("
                 && *call != "File.open"
@@ -962,9 +964,14 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
             for l in &lits {
                 let target = l.trim_start_matches(['>', '+', ' ']);
-                if target.contains('/') || target.starts_with('.') || target.starts_with('~') {
-                    check_write(c.an, c.scope, &Field::lit(target), &format!("{lang:?}"));
+                if !(target.contains('/') || target.starts_with('.') || target.starts_with('~')) {
+                    continue;
                 }
+                let target = match home && !target.starts_with(['/', '~']) {
+                    true => format!("~/{target}"),
+                    false => target.to_owned(),
+                };
+                check_write(c.an, c.scope, &Field::lit(&target), &format!("{lang:?}"));
             }
         }
     }
