@@ -403,6 +403,32 @@ fn cline_cancels_what_the_gate_denies_or_asks_and_cancels_on_failure() {
     assert_eq!(r.json()["cancel"], true, "{r:?}");
 }
 
+/// Cline hands an MCP tool's arguments over as JSON text: they are judged as the arguments
+/// they are, not as one opaque string.
+#[test]
+fn cline_mcp_arguments_given_as_json_text_are_judged() {
+    let s = Sandbox::new();
+    let cline = |args: Value| {
+        let params = json!({"server_name": "sh", "tool_name": "run", "arguments": args});
+        s.hook(
+            "cline",
+            &[],
+            &[],
+            &cline_payload(&s, "use_mcp_tool", params),
+        )
+    };
+    for args in [
+        json!({"command": "rm -rf ~"}).to_string(),
+        json!({"command": ["rm", "-rf", "~"]}).to_string(),
+        json!({"path": "~/.bashrc", "content": "x"}).to_string(),
+    ] {
+        let r = cline(json!(args));
+        assert_eq!(r.json()["cancel"], true, "{args}: {r:?}");
+    }
+    let r = cline(json!(json!({"command": "ls -la"}).to_string()));
+    assert_eq!(r.json(), json!({"cancel": false}), "{r:?}");
+}
+
 /// Codex names no project directory; under `ftsb-fs run` the view in `$FTSB_FS_VIEW` is the
 /// workspace, whatever directory the agent moved to.
 #[test]

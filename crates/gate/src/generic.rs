@@ -1032,16 +1032,7 @@ fn bound_actions(text: &str) -> Vec<String> {
     for action in BOUND_ACTIONS {
         for (i, _) in text.match_indices(action).take(MAX_PROBES) {
             let body = &text[i + action.len()..];
-            let mut depth = 1usize;
-            let end = body.char_indices().find_map(|(j, ch)| {
-                match ch {
-                    '(' => depth += 1,
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-                (depth == 0).then_some(j)
-            });
-            let body = &body[..end.unwrap_or(body.len())];
+            let body = &body[..super::text::closing(body, '(', ')').unwrap_or(body.len())];
             let m4 = body.strip_prefix('`').and_then(|b| b.strip_suffix('\''));
             out.push(m4.unwrap_or(body).to_owned());
         }

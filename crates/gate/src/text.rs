@@ -296,6 +296,19 @@ fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
     None
 }
 
+/// Where the bracket opened just before `body` closes (`close`, with `open` nesting).
+pub(crate) fn closing(body: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 1usize;
+    body.char_indices().find_map(|(i, c)| {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+        }
+        (depth == 0).then_some(i)
+    })
+}
+
 /// Splits a git alias into words as git does: blanks separate, single and double quotes
 /// group, a backslash escapes the next character.
 pub(crate) fn split_cmdline(s: &str) -> Vec<String> {

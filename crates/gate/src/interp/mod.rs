@@ -592,16 +592,7 @@ fn interpolations(lit: &str) -> Vec<&str> {
     let mut rest = lit;
     while let Some(start) = rest.find("${") {
         let body = &rest[start + 2..];
-        let mut depth = 1usize;
-        let end = body.char_indices().find_map(|(i, c)| {
-            match c {
-                '{' => depth += 1,
-                '}' => depth -= 1,
-                _ => {}
-            }
-            (depth == 0).then_some(i)
-        });
-        let end = end.unwrap_or(body.len());
+        let end = crate::text::closing(body, '{', '}').unwrap_or(body.len());
         out.push(&body[..end]);
         rest = &body[(end + 1).min(body.len())..];
     }

@@ -378,6 +378,10 @@ impl Judge {
     fn mcp_value(&self, v: &Value, key: Option<&str>, cwd: &Path, out: &mut Vec<Answer>) {
         let key_is = |f: fn(&str) -> bool| key.is_some_and(|k| f(&k.to_ascii_lowercase()));
         match v {
+            // Arguments handed over as JSON text (Cline's `arguments`) are those arguments.
+            Value::String(s) if let Some(inner) = json_text(s) => {
+                self.mcp_value(&inner, key, cwd, out);
+            }
             Value::String(s) if key_is(command_key) => out.push(self.mcp_command(s, cwd)),
             Value::String(s) => {
                 let path = as_path(s).or_else(|| key_is(path_key).then_some(s.as_str()));
@@ -644,6 +648,17 @@ fn path_key(k: &str) -> bool {
             k,
             "destination" | "dest" | "target" | "output" | "to" | "uri"
         )
+}
+
+/// The object or array a string holds as JSON text, if it does.
+fn json_text(s: &str) -> Option<Value> {
+    let t = s.trim_start();
+    if !t.starts_with(['{', '[']) {
+        return None;
+    }
+    serde_json::from_str::<Value>(t)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
 }
 
 /// The strings of a JSON array (others are skipped).
