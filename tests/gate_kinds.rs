@@ -1687,6 +1687,8 @@ fn h_pids_from_a_selection_are_judged_as_the_selection() {
         (Allow, r#"npm start & pid=$!; sleep 5; kill $pid"#),
         (Allow, r#"kill -0 $(cat app.pid) && echo up"#),
         (Allow, r#"jobs -p | xargs kill"#),
+        (Allow, r#"kill -- -$$"#),
+        (Ask, r#"kill $PPID"#),
     ]);
 }
 
