@@ -1652,12 +1652,18 @@ fn b_git_aliases_keep_the_repository_they_run_in() {
         (Deny, r#"git --git-dir=../other/.git reset --hard"#),
         (Deny, r#"git --work-tree=/home/dev/x reset --hard"#),
         (Deny, r#"GIT_DIR=/home/dev/other/.git git reset --hard"#),
+        (Deny, r#"env GIT_DIR=/home/dev/o/.git git stash drop"#),
+        (
+            Deny,
+            r#"export GIT_WORK_TREE=/home/dev/o; git checkout -- ."#,
+        ),
         (Allow, r#"git -c alias.co=checkout co main"#),
         (Allow, r#"git config alias.st status && git st"#),
         (Allow, r#"git -c alias.l='log --oneline' -C ../other l"#),
         (Allow, r#"git -c alias.x='!git status' x"#),
         (Allow, r#"git --git-dir=.git status"#),
         (Allow, r#"git --work-tree=. --git-dir=.git checkout ."#),
+        (Allow, r#"env GIT_DIR=.git git stash drop"#),
     ]);
 }
 

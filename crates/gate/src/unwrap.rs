@@ -496,7 +496,16 @@ fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
         .iter()
         .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
         .count();
-    env_assignments(an, scope, &a.operands[..assigns]);
+    // The variables are the command's environment (`env GIT_DIR=X git ...`).
+    let mut scope = scope.clone();
+    for (k, v) in env_assignments(an, &scope, &a.operands[..assigns]) {
+        let value = crate::state::Value {
+            text: crate::field::partial_text(&v),
+            taint: v.taint,
+        };
+        scope.vars.insert(k, value);
+    }
+    let scope = &mut scope;
     let ops: Vec<Field> = a.operands[assigns..].to_vec();
     cmd.extend(ops);
     if cmd.is_empty() {
