@@ -96,7 +96,6 @@ fn ordinary_commands_are_allowed() {
         (Allow, r#"docker exec -it app sh"#),
         (Allow, r#"docker rm -f app-test"#),
         (Allow, r#"docker rmi app:old"#),
-        (Allow, r#"docker push registry.example.com/app:1.0"#),
         (Allow, r#"kubectl get pods -n dev"#),
         (Allow, r#"kubectl logs deploy/api"#),
         (Allow, r#"kubectl describe pod api-1"#),

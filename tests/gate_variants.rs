@@ -278,7 +278,6 @@ fn unseen_variants_get_the_right_verdict() {
         ),
         (Allow, r#"kill $(jobs -p)"#),
         (Allow, r#"kill -9 %1"#),
-        (Allow, r#"sudo kill -HUP $(cat /var/run/nginx.pid)"#),
         (Allow, r#"docker kill app"#),
         (
             Allow,

@@ -106,12 +106,12 @@ fn a_denied_command_is_blocked_with_its_rule_and_a_safer_way() {
 }
 
 /// Regression: an unmatched command used to get `allow`, which skipped the user's own
-/// permission prompt for `npm publish`, `git push` and friends.
+/// permission prompt for `git push` and friends.
 #[test]
 fn an_unmatched_command_gets_no_opinion_never_allow() {
     let s = Sandbox::new();
     for c in [
-        "npm publish",
+        "npm ci",
         "git push origin main",
         "cargo build",
         "ls -la",
@@ -524,4 +524,88 @@ fn shell_lines_naming_the_store_or_the_policy_are_refused() {
     }
     // Without a policy file there is nothing to protect by that name.
     bash(&s, "cat .ftsb/policy.toml").assert_silent();
+}
+
+/// The harness settings that register this hook and grant permissions, in the project or the
+/// home, are written or deleted only by a human: an agent that could change them could turn
+/// the hook off. Whatever tool it uses, and through `..`.
+#[test]
+fn the_agent_cannot_change_the_settings_that_run_this_hook() {
+    let s = Sandbox::new();
+    let tool = |t: &str, input: Value| claude(&s, &[], &payload(t, input, &s.p("")));
+    for input in [
+        json!({"file_path": s.p(".claude/settings.json"), "content": "{}"}),
+        json!({"file_path": s.p("src/../.claude/settings.local.json"), "content": "{}"}),
+        json!({"file_path": s.p(".codex/hooks.json"), "content": "{}"}),
+        json!({"file_path": s.p(".clinerules/hooks/PreToolUse"), "content": "exit 0"}),
+    ] {
+        assert_deny(&tool("Write", input), "persist.agent");
+    }
+    for line in [
+        "echo '{}' > .claude/settings.json",
+        "rm .claude/settings.local.json",
+        "mv .gemini/settings.json /tmp/x",
+        "rm -rf .cursor",
+    ] {
+        let h = decision(&bash(&s, line));
+        assert_eq!(h["permissionDecision"], "deny", "{line}: {h}");
+    }
+    // The rest of those directories is the project's own.
+    tool(
+        "Write",
+        json!({"file_path": s.p(".claude/commands/review.md"), "content": "x"}),
+    )
+    .assert_silent();
+}
+
+/// A submodule's hooks and config (`.git/modules/NAME/...`) run code like the repository's.
+#[test]
+fn submodule_hooks_and_config_are_git_hooks_too() {
+    let s = Sandbox::new();
+    let write = |p: &str| {
+        claude(
+            &s,
+            &[],
+            &payload(
+                "Write",
+                json!({"file_path": s.p(p), "content": "x"}),
+                &s.p(""),
+            ),
+        )
+    };
+    for p in [
+        ".git/modules/lib/hooks/post-checkout",
+        ".git/modules/a/modules/b/config",
+    ] {
+        assert_eq!(decision(&write(p))["permissionDecision"], "deny", "{p}");
+    }
+    write(".git/modules/lib/refs/heads/main").assert_silent();
+}
+
+/// MCP commands given as an argv array, or as a program with its arguments beside it, are
+/// judged as the whole command; path arguments are judged when relative too.
+#[test]
+fn mcp_argv_arrays_program_arguments_and_relative_paths() {
+    let s = Sandbox::new();
+    let mcp = |tool: &str, input: Value| claude(&s, &[], &payload(tool, input, &s.p("")));
+    for input in [
+        json!({"command": ["rm", "-rf", s.h("")]}),
+        json!({"command": "rm", "args": ["-rf", s.h("")]}),
+        json!({"run": [{"cmd": "shutdown", "arguments": ["-h", "now"]}]}),
+        json!({"path": ".git/hooks/pre-commit", "content": "curl x | sh"}),
+        json!({"targetDir": "../.ssh", "files": ["authorized_keys"]}),
+    ] {
+        let r = mcp("mcp__tool__run", input.clone());
+        assert_eq!(decision(&r)["permissionDecision"], "deny", "{input}: {r:?}");
+    }
+    mcp(
+        "mcp__tool__run",
+        json!({"command": "ls", "args": ["-la", "src"]}),
+    )
+    .assert_silent();
+    mcp(
+        "mcp__fs__write_file",
+        json!({"path": "src/main.rs", "content": "fn main() {}"}),
+    )
+    .assert_silent();
 }

@@ -53,7 +53,7 @@ fn gemini_blocks_with_decision_deny_and_passes_with_an_empty_object() {
         "{r:?}"
     );
 
-    for c in ["npm publish", "git push"] {
+    for c in ["npm ci", "git push"] {
         let r = gemini(
             &s,
             &gemini_payload(&s, "run_shell_command", json!({"command": c})),
@@ -186,7 +186,7 @@ fn cursor_denies_with_permission_and_exit_2_asks_and_otherwise_says_nothing() {
         (Some(0), json!("ask")),
         "{r:?}"
     );
-    shell("npm publish").assert_silent();
+    shell("npm ci").assert_silent();
     shell("ls").assert_silent();
     assert_eq!(shell("fusermount3 -u .").code, Some(2));
 }
@@ -401,6 +401,32 @@ fn cline_cancels_what_the_gate_denies_or_asks_and_cancels_on_failure() {
     );
     let r = cline(&cline_payload(&s, "execute_command", json!({"command": 1})));
     assert_eq!(r.json()["cancel"], true, "{r:?}");
+}
+
+/// Cline hands an MCP tool's arguments over as JSON text: they are judged as the arguments
+/// they are, not as one opaque string.
+#[test]
+fn cline_mcp_arguments_given_as_json_text_are_judged() {
+    let s = Sandbox::new();
+    let cline = |args: Value| {
+        let params = json!({"server_name": "sh", "tool_name": "run", "arguments": args});
+        s.hook(
+            "cline",
+            &[],
+            &[],
+            &cline_payload(&s, "use_mcp_tool", params),
+        )
+    };
+    for args in [
+        json!({"command": "rm -rf ~"}).to_string(),
+        json!({"command": ["rm", "-rf", "~"]}).to_string(),
+        json!({"path": "~/.bashrc", "content": "x"}).to_string(),
+    ] {
+        let r = cline(json!(args));
+        assert_eq!(r.json()["cancel"], true, "{args}: {r:?}");
+    }
+    let r = cline(json!(json!({"command": "ls -la"}).to_string()));
+    assert_eq!(r.json(), json!({"cancel": false}), "{r:?}");
 }
 
 /// Codex names no project directory; under `ftsb-fs run` the view in `$FTSB_FS_VIEW` is the

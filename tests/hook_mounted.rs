@@ -110,6 +110,28 @@ fn a_rewritten_command_runs_through_exec_and_keeps_its_words_exactly() {
     assert!(log.contains("made.txt"), "{log}");
 }
 
+/// Under `--trust-exec` a rewrite is approved only when the tool input has nothing but the
+/// fields a rewrite keeps meaning the same; any other (a sandbox switch, another working
+/// directory) goes to the user.
+#[test]
+fn trust_exec_never_approves_an_input_with_unknown_fields() {
+    let m = Mounted::at(|_| {});
+    for extra in [
+        json!({"dangerouslyDisableSandbox": true}),
+        json!({"workdir": "/"}),
+    ] {
+        let mut input = json!({"command": "ls", "description": "d"});
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = hook(&m, &["--trust-exec"], &payload(&m, "Bash", input));
+        assert_eq!(r.code, Some(0), "{r:?}");
+        let h = &r.json()["hookSpecificOutput"];
+        assert_eq!(h["permissionDecision"], "ask", "{extra}: {r:?}");
+    }
+}
+
 #[test]
 fn a_failing_rewritten_command_is_rolled_back() {
     let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "original\n").unwrap());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::decision::Context;
 use crate::field::{Field, display};
-use crate::paths::Paths;
+use crate::paths::{Class, Paths};
 use crate::policy::Policy;
 use crate::state::{Hit, Io, MAX_DEPTH, Scope, Stream};
 
@@ -57,6 +57,9 @@ pub(crate) struct Analyzer<'a> {
     /// Shell aliases defined on this line (name, text): a later command named like one is
     /// judged as what it expands to too.
     pub aliases: Vec<(String, String)>,
+    /// git aliases defined on this line (`-c alias.X=...`, `git config alias.X ...`): a
+    /// later git command naming one is judged as what it expands to.
+    pub git_aliases: Vec<(String, String)>,
     stopped: bool,
     judge: &'a dyn Judge,
 }
@@ -77,6 +80,7 @@ impl<'a> Analyzer<'a> {
             remotes: Vec::new(),
             links: Vec::new(),
             aliases: Vec::new(),
+            git_aliases: Vec::new(),
             stopped: false,
             judge,
         }
@@ -154,6 +158,12 @@ impl Analyzer<'_> {
         if self.fetched.contains(&abs) {
             s.taint.net = true;
         }
+        // A pid file of this work (`xargs kill < tmp/server.pid`), as `cat` of it is.
+        let own = matches!(
+            self.paths.classify_abs(&abs, false),
+            Class::Workspace | Class::Build | Class::Tmp
+        );
+        s.taint.pids = f.known && own && abs.rsplit('/').next().is_some_and(|n| n.contains("pid"));
         s
     }
 }

@@ -15,7 +15,7 @@
 use crate::analyzer::Analyzer;
 use crate::args::{Spec, parse};
 use crate::field::{Field, display};
-use crate::paths::{Class, Program, RC_FILES, normalize};
+use crate::paths::{Class, Program, RC_FILES, agent_settings, normalize};
 use crate::state::{Io, Scope, Stream};
 
 /// What rules see of the command being judged.
@@ -113,6 +113,7 @@ pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: 
         Class::NetDev => "rce.dev_tcp",
         Class::Device => "disk.write_device",
         Class::Root | Class::System => system_rule(&abs),
+        Class::HomeSensitive if agent_settings_path(an, &abs) => "persist.agent",
         Class::HomeSensitive => home_rule(&abs, an.paths.home.as_deref().unwrap_or("~")),
         Class::Git if git_runs(&abs) => "persist.git",
         // Outside the workspace and the scratch space the view cannot undo a write.
@@ -133,13 +134,34 @@ fn through_links(an: &Analyzer<'_>, abs: String) -> String {
     real.map_or(abs, |r| normalize(&r))
 }
 
+/// An agent's hook or permission settings, in the workspace or the home.
+fn agent_settings_path(an: &Analyzer<'_>, abs: &str) -> bool {
+    let roots = [Some(an.paths.workspace.as_str()), an.paths.home.as_deref()];
+    roots.into_iter().flatten().any(|root| {
+        abs.strip_prefix(root)
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(agent_settings)
+    })
+}
+
 /// Files in a repository's git directory that make git run programs: hooks, and the
-/// config file (whose command-valued keys a plain write cannot be told apart from).
+/// config file (whose command-valued keys a plain write cannot be told apart from), of the
+/// repository or of a submodule's (`.git/modules/NAME/hooks/...`) or worktree's.
 fn git_runs(abs: &str) -> bool {
-    let Some((_, rel)) = abs.split_once("/.git/") else {
+    let Some((_, mut rel)) = abs.split_once("/.git/") else {
         return false;
     };
-    rel == "config" || rel.starts_with("hooks/") || rel == "hooks"
+    while let Some(r) = rel
+        .strip_prefix("modules/")
+        .or_else(|| rel.strip_prefix("worktrees/"))
+    {
+        // `modules/NAME/` (submodules nest: `modules/a/modules/b/`).
+        let Some((_, below)) = r.split_once('/') else {
+            return false;
+        };
+        rel = below;
+    }
+    matches!(rel, "config" | "config.worktree" | "hooks") || rel.starts_with("hooks/")
 }
 
 fn system_rule(abs: &str) -> &'static str {

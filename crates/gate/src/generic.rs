@@ -14,10 +14,11 @@ use super::paths::Class;
 use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
-    ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS, DESTRUCTIVE,
-    ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS, GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE,
-    NETWORK, OPTIONS, PACKERS, POWER_METHODS, PRODUCTION_ONLY, READ_MODES, SECRET_SOURCES,
-    SHELL_ESCAPES, STDIN_DATA, SUBCOMMAND_WORDS, TEXT_OPTIONS, Value,
+    ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
+    DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
+    POWER_METHODS, PRODUCTION_ONLY, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA,
+    STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
 };
 use super::text::glob_match;
 
@@ -27,7 +28,9 @@ const MAX_PROBES: usize = 8;
 /// Applies the table rules to one simple command (`fields[0]` is the program word),
 /// wrappers included.
 pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &Io, scope: &Scope) {
-    options(an, &p.name, fields, scope);
+    options(an, &p.name, fields, io, scope);
+    variable_operands(an, &p.name, &fields[1..], scope);
+    desktop_setting(an, &p.name, fields, scope);
     destructive(an, &p.name, fields, scope);
     power_dbus(an, &p.name, fields, scope);
     egress(an, &p.name, fields, io, scope);
@@ -80,8 +83,10 @@ pub(crate) fn probe(
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
         probe_strings(an, &p.name, &args[script + 1..], scope, false);
     }
-    if unmodelled || ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args)) {
-        probe_argv(an, &p.name, args, io, scope, unmodelled);
+    // A runner's argv is a command for sure; only an unmodelled program's is a guess.
+    let runner = ARGV_RUNNERS.iter().any(|r| tool_matches(r, &p.name, args));
+    if unmodelled || runner {
+        probe_argv(an, &p.name, args, io, scope, unmodelled && !runner);
     }
 }
 
@@ -166,7 +171,7 @@ fn keep_procsub(v: Field, args: &[Field]) -> Field {
 }
 
 /// Command- and write-valued options of the tools in [`OPTIONS`].
-fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
     let reads = READ_MODES
         .iter()
@@ -179,6 +184,22 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
             if *kind == Value::Argv {
                 if let Some(pos) = args.iter().position(|a| a.is(opt)) {
                     run_argv(an, &format!("{name} {opt}"), &args[pos + 1..], scope);
+                }
+                continue;
+            }
+            if *kind == Value::OptionsFile {
+                options_file(an, fields, opt, io, scope);
+                continue;
+            }
+            if *kind == Value::Program {
+                let after = args
+                    .iter()
+                    .position(|a| a.is("--"))
+                    .map_or(&[][..], |p| &args[p + 1..]);
+                for v in values_of(args, opt) {
+                    let argv: Vec<Field> =
+                        std::iter::once(v).chain(after.iter().cloned()).collect();
+                    run_argv(an, &format!("{name} {opt}"), &argv, scope);
                 }
                 continue;
             }
@@ -231,7 +252,132 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
         Value::HooksDir => git_config(an, scope, "core.hookspath", v),
         Value::Write => check_write(an, scope, v, label),
         Value::Library => library(an, scope, label, v),
-        Value::Argv => run_argv(an, label, std::slice::from_ref(v), scope),
+        Value::Argv | Value::Program => run_argv(an, label, std::slice::from_ref(v), scope),
+        Value::Flags(program) => {
+            // As if given on the interpreter's command line, with an empty program.
+            let words: Vec<String> = v
+                .text
+                .split_whitespace()
+                .map(crate::decision::quote)
+                .collect();
+            let line = format!("{program} {} -e ''", words.join(" "));
+            nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
+        }
+        // Read with the tool's other arguments, in `options_file`.
+        Value::OptionsFile => {}
+        Value::ShellFlags => {
+            // Shell options (`-e`, `-o pipefail`) end at the first word that is neither.
+            let words: Vec<&str> = v.text.split_whitespace().collect();
+            let mut i = 0;
+            while i < words.len() && words[i].starts_with(['-', '+']) {
+                i += if words[i].ends_with('o') { 2 } else { 1 };
+            }
+            let rest = words.get(i..).unwrap_or_default().join(" ");
+            command(an, scope, label, &with_text(v, &rest));
+        }
+    }
+}
+
+/// `curl -K <(...)`, `curl -K -` with a known stdin: the tool is judged again with the
+/// file's lines as its own options (`output = FILE` is `--output FILE`).
+fn options_file(an: &mut Analyzer<'_>, fields: &[Field], opt: &str, io: &Io, scope: &Scope) {
+    let args = &fields[1..];
+    for v in values_of(args, opt) {
+        let v = keep_procsub(v, args);
+        let text = match (&v.body, v.procsub) {
+            (Some(body), true) => body.clone(),
+            _ if v.is("-") => io.stdin.text.clone().unwrap_or_default(),
+            _ => continue,
+        };
+        let mut argv = vec![fields[0].clone()];
+        argv.extend(
+            text.lines()
+                .flat_map(config_line)
+                .map(|w| with_text(&v, &w)),
+        );
+        // The option is dropped with its value: the file is judged once.
+        let mut i = 0;
+        while i < args.len() {
+            let a = &args[i];
+            i += if a.text == opt { 2 } else { 1 };
+            if !a.text.starts_with(opt) {
+                argv.push(a.clone());
+            }
+        }
+        let label = format!("{} {opt}", fields[0].text);
+        run_argv(an, &label, &argv, scope);
+    }
+}
+
+/// One line of an options file as command-line words: `key = value`, `key: value`,
+/// `--key value` and `-k value` are `--key value` (or `-k value`); `#` starts a comment.
+fn config_line(line: &str) -> Vec<String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Vec::new();
+    }
+    let bare = line.trim_start_matches('-');
+    let cut = bare.find(['=', ':', ' ', '\t']).unwrap_or(bare.len());
+    let key = &bare[..cut];
+    let value = bare[cut..].trim_start_matches(['=', ':', ' ', '\t']).trim();
+    let dashes = if key.chars().count() == 1 { "-" } else { "--" };
+    let mut out = vec![format!("{dashes}{key}")];
+    if !value.is_empty() {
+        out.push(value.trim_matches('"').to_owned());
+    }
+    out
+}
+
+/// `gsettings set ... command 'CMD'`: a desktop setting whose value is a command
+/// ([`DESKTOP_COMMAND_KEYS`]) is persistence, and its value is judged as the line it runs.
+fn desktop_setting(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let Some((_, verb, key_at, value_at)) = DESKTOP_SETTERS.iter().find(|r| r.0 == name) else {
+        return;
+    };
+    let ops: Vec<&Field> = fields[1..]
+        .iter()
+        .filter(|a| !a.text.starts_with('-'))
+        .collect();
+    let Some(at) = ops.iter().position(|a| a.is(verb)) else {
+        return;
+    };
+    let (Some(key), Some(v)) = (ops.get(at + 1 + key_at), ops.get(at + 1 + value_at)) else {
+        return;
+    };
+    let last = key
+        .text
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let last = last.to_ascii_lowercase();
+    if !key.known || DESKTOP_COMMAND_KEYS.iter().any(|k| glob_match(k, &last)) {
+        an.hit(
+            "persist.desktop",
+            scope,
+            fields,
+            Some(format!("{name} {}", key.text)),
+        );
+        // GVariant strings keep their own quotes (`"'CMD'"`).
+        let cmd = v.text.trim().trim_matches(['"', '\'']);
+        command(an, scope, &format!("{name} {last}"), &with_text(v, cmd));
+    }
+}
+
+/// `make CC='...'`: variables given as operands of the tools in [`VARIABLE_OPERANDS`] are
+/// judged like the environment assignments of the same names.
+fn variable_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    if !VARIABLE_OPERANDS.contains(&name) {
+        return;
+    }
+    for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+        let Some((var, val)) = a.text.split_once('=') else {
+            continue;
+        };
+        let var = var.trim_end_matches([':', '+', '?', '!']);
+        if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            assignment(an, scope, var, &with_text(a, val));
+        }
     }
 }
 
@@ -308,6 +454,9 @@ pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Fi
         return;
     }
     let label = format!("git config {key}");
+    if let Some(name) = key.strip_prefix("alias.") {
+        an.git_aliases.push((name.to_owned(), v.text.clone()));
+    }
     if key.starts_with("alias.") && !v.text.trim_start().starts_with('!') {
         let line = format!("git {}", v.text);
         nested_line(an, &label, &with_text(v, &line), Stream::default(), scope);
@@ -412,9 +561,9 @@ fn rows(
             .iter()
             .all(|w| rest.any(|x| x.eq_ignore_ascii_case(w)));
         let flagged = row.flags.is_empty() || row.flags.iter().any(|f| has_flag(args, f));
-        let dry = args
-            .iter()
-            .any(|a| a.text.starts_with("--dry-run") || a.is("-n") && name != "gsutil");
+        let dry = args.iter().any(|a| {
+            a.text.starts_with("--dry-run") || a.is("-n") && !matches!(name, "gsutil" | "ssh")
+        });
         if in_order && flagged && !dry {
             an.hit(row.rule, scope, fields, None);
         }
@@ -426,9 +575,9 @@ fn rows(
 /// `--method=delete` and the like, the value in any case.
 fn has_flag(args: &[Field], flag: &str) -> bool {
     let Some((name, value)) = flag.split_once('=') else {
-        return args
-            .iter()
-            .any(|a| a.text == flag || a.text.starts_with(&format!("{flag}=")));
+        return args.iter().any(|a| {
+            a.text == flag || a.text.starts_with(&format!("{flag}=")) || bundled(&a.text, flag)
+        });
     };
     args.iter().enumerate().any(|(i, a)| {
         let t = a.text.as_str();
@@ -437,10 +586,26 @@ fn has_flag(args: &[Field], flag: &str) -> bool {
             .map(|r| r.strip_prefix('=').unwrap_or(r))
             .filter(|r| !r.is_empty() && (name.len() == 2 || t.contains('=')));
         let separate = (t == name).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        // A `KEY=VALUE` value matches its key too (`-o RemoteForward=9000:h:22`).
+        let keyed = |v: &str| {
+            v.get(..value.len())
+                .is_some_and(|k| k.eq_ignore_ascii_case(value))
+                && v[value.len()..].starts_with(['=', ' '])
+        };
         inline
             .or(separate.flatten())
-            .is_some_and(|v| v.eq_ignore_ascii_case(value))
+            .is_some_and(|v| v.eq_ignore_ascii_case(value) || keyed(v))
     })
+}
+
+/// True when a one-letter flag (`-R`) is among bundled short options (`-NfR`, `-R9000:h:22`):
+/// the letters before the first character that is not one.
+fn bundled(word: &str, flag: &str) -> bool {
+    let (Some(letter), Some(rest)) = (flag.strip_prefix('-'), word.strip_prefix('-')) else {
+        return false;
+    };
+    let letters: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+    letter.len() == 1 && !rest.starts_with('-') && letters.contains(letter)
 }
 
 /// D-Bus calls that power off, reboot or end sessions.
@@ -470,6 +635,17 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
     let remote = !DATA_ONLY.contains(&name)
         && !super::tables::FILTERS.contains(&name)
         && args.iter().any(|a| remote_url(&a.text));
+    if STDIN_NETWORK
+        .iter()
+        .any(|row| tool_matches(row, name, args))
+        && !offline(args)
+    {
+        if io.stdin.taint.stored {
+            let detail = Some("secret data on the stdin of a container or pod".into());
+            an.hit("exfil.upload_secret", scope, fields, detail);
+        }
+        return;
+    }
     if !remote && !NETWORK.iter().any(|row| tool_matches(row, name, args)) {
         return;
     }
@@ -530,6 +706,13 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
             );
         }
     }
+}
+
+/// True when a container is started without network (`--network none`, `--net=none`).
+fn offline(args: &[Field]) -> bool {
+    OFFLINE_OPTS
+        .iter()
+        .any(|o| values_of(args, o).iter().any(|v| v.is("none")))
 }
 
 /// A file server ([`FILE_SERVERS`]) started on the root, a system directory, the home, a
@@ -832,7 +1015,11 @@ pub(crate) fn equivalents(text: &str) -> Vec<String> {
         for (i, _) in text.match_indices(call).take(MAX_PROBES) {
             let rest = &text[i + call.len()..];
             let quote = call.chars().last().filter(|q| *q == '"' || *q == '\'');
-            let arg = quote.map_or("", |q| rest.split(q).next().unwrap_or(""));
+            // Without a quote, the call's argument is the next word (`.load ./ext.so`).
+            let arg = match quote {
+                Some(q) => rest.split(q).next().unwrap_or(""),
+                None => rest.split_whitespace().next().unwrap_or(""),
+            };
             out.push(format!("{shell}{}", crate::decision::quote(arg)));
         }
     }
@@ -845,16 +1032,9 @@ fn bound_actions(text: &str) -> Vec<String> {
     for action in BOUND_ACTIONS {
         for (i, _) in text.match_indices(action).take(MAX_PROBES) {
             let body = &text[i + action.len()..];
-            let mut depth = 1usize;
-            let end = body.char_indices().find_map(|(j, ch)| {
-                match ch {
-                    '(' => depth += 1,
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-                (depth == 0).then_some(j)
-            });
-            out.push(body[..end.unwrap_or(body.len())].to_owned());
+            let body = &body[..super::text::closing(body, '(', ')').unwrap_or(body.len())];
+            let m4 = body.strip_prefix('`').and_then(|b| b.strip_suffix('\''));
+            out.push(m4.unwrap_or(body).to_owned());
         }
     }
     out
@@ -907,7 +1087,8 @@ fn probe_argv(
             && !a.text.starts_with('-')
             && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
             && (super::tables::KNOWN.contains(&n.as_str())
-                || super::tables::ALIASES.iter().any(|(x, _)| *x == n))
+                || super::tables::ALIASES.iter().any(|(x, _)| *x == n)
+                || DESTRUCTIVE.iter().any(|r| r.tool == n))
     };
     let Some(pos) = args.iter().position(known) else {
         return;

@@ -185,6 +185,28 @@ const HOME_CONFIG: &[&str] = &[
     "Library/Application Support/com.apple.backgroundtaskmanagementagent",
 ];
 
+/// Agent harness settings that register hooks and grant permissions, in a project or in the
+/// home: whoever changes them decides what the agent may run, so they are written or deleted
+/// only by a human, like the shell's start-up files.
+const AGENT_SETTINGS: &[&str] = &[
+    ".claude/settings.json",
+    ".claude/settings.local.json",
+    ".claude.json",
+    ".codex/hooks.json",
+    ".codex/config.toml",
+    ".gemini/settings.json",
+    ".cursor/hooks.json",
+    ".clinerules/hooks",
+];
+
+/// True when `rel` is, is below, or is a directory holding one of [`AGENT_SETTINGS`].
+pub(crate) fn agent_settings(rel: &str) -> bool {
+    under_any(rel, AGENT_SETTINGS)
+        || AGENT_SETTINGS
+            .iter()
+            .any(|s| s.strip_prefix(rel).is_some_and(|r| r.starts_with('/')))
+}
+
 /// True when `rel` (relative to the home) is or is below one of `list`.
 fn under_any(rel: &str, list: &[&str]) -> bool {
     list.iter().any(|s| {
@@ -396,6 +418,9 @@ impl Paths {
         if let Some(rel) = p.strip_prefix(ws).and_then(|r| r.strip_prefix('/'))
             && ws != "/"
         {
+            if agent_settings(rel) {
+                return Class::HomeSensitive;
+            }
             let comps: Vec<&str> = rel.split('/').collect();
             if comps.contains(&".git") {
                 return Class::Git;
@@ -424,7 +449,7 @@ impl Paths {
             if under_any(rel, HOME_CACHES) {
                 return Class::Tmp;
             }
-            if home_sensitive(rel) {
+            if home_sensitive(rel) || agent_settings(rel) {
                 return Class::HomeSensitive;
             }
             return Class::HomeChild;

@@ -40,6 +40,9 @@ pub(crate) struct Taint {
     /// Ids of processes or containers this work started, or that hold a given port
     /// (`$!`, `cat app.pid`, `lsof -t -i:3000`, `docker ps -q`): ordinary to stop.
     pub pids: bool,
+    /// Ids of processes selected by a name or pid file that [`pkill`] would refuse
+    /// (`pgrep sshd`, `pidof Xorg`, `cat /run/sshd.pid`): stopping them is `kill.system`.
+    pub system_pids: bool,
 }
 
 impl Taint {
@@ -51,6 +54,7 @@ impl Taint {
             shellenv: self.shellenv || o.shellenv,
             stored: self.stored || o.stored,
             pids: self.pids || o.pids,
+            system_pids: self.system_pids || o.system_pids,
         }
     }
     /// Code from here must never reach a shell or interpreter.

@@ -296,6 +296,43 @@ fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
     None
 }
 
+/// Where the bracket opened just before `body` closes (`close`, with `open` nesting).
+pub(crate) fn closing(body: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 1usize;
+    body.char_indices().find_map(|(i, c)| {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+        }
+        (depth == 0).then_some(i)
+    })
+}
+
+/// Splits a git alias into words as git does: blanks separate, single and double quotes
+/// group, a backslash escapes the next character.
+pub(crate) fn split_cmdline(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(ch) = chars.next() {
+        match (quote, ch) {
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (None, '\'' | '"') => {
+                quote = Some(ch);
+                word.get_or_insert_default();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => word.get_or_insert_default().push(c),
+            (_, '\\') => word.get_or_insert_default().extend(chars.next()),
+            (_, c) => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

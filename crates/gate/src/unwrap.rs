@@ -496,7 +496,16 @@ fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
         .iter()
         .take_while(|f| f.text.contains('=') && !f.text.starts_with('='))
         .count();
-    env_assignments(an, scope, &a.operands[..assigns]);
+    // The variables are the command's environment (`env GIT_DIR=X git ...`).
+    let mut scope = scope.clone();
+    for (k, v) in env_assignments(an, &scope, &a.operands[..assigns]) {
+        let value = crate::state::Value {
+            text: crate::field::partial_text(&v),
+            taint: v.taint,
+        };
+        scope.vars.insert(k, value);
+    }
+    let scope = &mut scope;
     let ops: Vec<Field> = a.operands[assigns..].to_vec();
     cmd.extend(ops);
     if cmd.is_empty() {
@@ -690,18 +699,28 @@ fn wrap_ssh(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
     let args = w.args;
     let io = w.io;
     let a = parse(args, Spec::wrapper("BbcDEeFIiJLlmOopQRSWw", &[]));
+    let mut s = scope.clone();
+    s.cwd = None;
     if a.operands.len() > 1 {
-        let mut s = scope.clone();
-        s.cwd = None;
-        return Some(nested_line(
-            an,
-            "ssh",
-            &join(&a.operands[1..]),
-            io.stdin.clone(),
-            &s,
-        ));
+        let line = join(&a.operands[1..]);
+        return Some(nested_line(an, "ssh", &line, io.stdin.clone(), &s));
     }
-    None
+    // Without a command, the remote shell reads its commands from stdin
+    // (`echo CMD | ssh host`), unless stdin is not read (`-n`, `-N`, `-W`, `-s`).
+    let reads = !['n', 'N', 'W', 's'].iter().any(|f| a.has(*f, ""));
+    let text = io
+        .stdin
+        .text
+        .as_deref()
+        .filter(|_| reads && a.operands.len() == 1)?;
+    let label = "ssh (commands on stdin)";
+    Some(nested_line(
+        an,
+        label,
+        &Field::lit(text),
+        Stream::default(),
+        &s,
+    ))
 }
 
 /// `vim`, `vi`, `nvim`, `view`, `ex`, `vimdiff`.

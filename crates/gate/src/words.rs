@@ -267,9 +267,13 @@ impl Analyzer<'_> {
 
     fn lookup(&self, p: &Parameter, scope: &Scope) -> Value {
         let Parameter::Named(name) = p else {
+            // `$!` and `$$`: a job this line started, and the shell running it.
             let pids = matches!(
                 p,
-                Parameter::Special(brush_parser::word::SpecialParameter::LastBackgroundProcessId)
+                Parameter::Special(
+                    brush_parser::word::SpecialParameter::LastBackgroundProcessId
+                        | brush_parser::word::SpecialParameter::ProcessId
+                )
             );
             return Value {
                 text: None,

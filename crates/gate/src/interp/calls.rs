@@ -115,6 +115,10 @@ pub(crate) const WRITE_CALLS: &[&str] = &[
     "os.chmod",
     "chmod(",
     "io.open(",
+    // Truncating a file is writing it.
+    "truncate(",
+    "truncate ",
+    "File.truncate",
     "print >",
     "print>",
     "printf >",

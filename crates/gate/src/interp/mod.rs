@@ -143,12 +143,17 @@ fn snippets(
 }
 
 /// `python`, `pypy`: where the program's code comes from.
-fn python_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+fn python_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
     Some(if let Some(code) = a.value('c', "") {
         (Lang::Python, vec![code.clone()], None)
     } else if let Some(module) = a.value('m', "") {
         if !module.is("timeit") {
+            // `python -m twine upload`, `python -m pip install`: the module's command-line
+            // tool is the program of the same name.
+            let at = args.iter().position(|f| f == module).unwrap_or(0);
+            let argv: Vec<Field> = args[at..].to_vec();
+            crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
             return None;
         }
         (Lang::Python, timeit_code(args), None)
@@ -180,19 +185,28 @@ fn timeit_code(args: &[Field]) -> Vec<Field> {
 /// `perl`: where the program's code comes from.
 fn perl_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(&perl_args(args), Spec::new("eE", &[]));
-    let code: Vec<Field> = a
+    let mut code: Vec<Field> = a
         .values('e', "")
         .into_iter()
         .chain(a.values('E', ""))
         .cloned()
         .collect();
+    let given = !code.is_empty();
+    // `-MMOD` is `use MOD;`: code after a `;` in it runs (`-Mstrict;system(...)`).
+    code.extend(args.iter().filter_map(|f| {
+        let module = f.text.strip_prefix("-M").or(f.text.strip_prefix("-m"))?;
+        module.contains(';').then(|| Field {
+            text: format!("use {module};"),
+            ..f.clone()
+        })
+    }));
     if a.has('i', "") {
-        let skip = usize::from(code.is_empty());
+        let skip = usize::from(!given);
         for f in a.operands.iter().skip(skip) {
             check_write(c.an, c.scope, f, "perl -i");
         }
     }
-    let script = if code.is_empty() {
+    let script = if !given {
         a.operands.first().cloned()
     } else {
         None
@@ -523,6 +537,10 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
                 lit.push(c);
             }
             balanced &= closed;
+            if ch == '`' && lang == Lang::Js && !code.trim_end().ends_with('$') {
+                balanced &= template(lit, &mut code, &mut lits);
+                continue;
+            }
             if ch == '`' {
                 // A backtick literal runs a command in perl, ruby and php.
                 code.push_str("`exec(");
@@ -547,6 +565,38 @@ pub(crate) fn lex(src: &str, lang: Lang) -> Lexed {
         lits,
         balanced: balanced && depth == 0,
     }
+}
+
+/// A JavaScript template literal is a string (zx's `` $`CMD` `` runs one); the code of
+/// its `${...}` parts is code. Returns whether that code balances.
+fn template(lit: String, code: &mut String, lits: &mut Vec<String>) -> bool {
+    code.push(LIT);
+    let parts: Vec<String> = interpolations(&lit)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    lits.push(lit);
+    let mut balanced = true;
+    for part in parts {
+        let inner = lex(&part, Lang::Js);
+        balanced &= inner.balanced;
+        code.push_str(&format!("+({})", inner.code));
+        lits.extend(inner.lits);
+    }
+    balanced
+}
+
+/// The `${...}` parts of a JavaScript template literal, braces balanced.
+fn interpolations(lit: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = lit;
+    while let Some(start) = rest.find("${") {
+        let body = &rest[start + 2..];
+        let end = crate::text::closing(body, '{', '}').unwrap_or(body.len());
+        out.push(&body[..end]);
+        rest = &body[(end + 1).min(body.len())..];
+    }
+    out
 }
 
 /// The character an escape stands for, after its backslash and `n`: `\n`, `\t`,
@@ -665,9 +715,14 @@ fn process_calls_in(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
 
 /// One process call at `pos`: judges the command it runs, or asks when it cannot be read.
 fn process_call(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, call: &str, pos: usize) {
+    // `POSIX::system`, `CORE::system` are the same call under its package name.
+    let core = ["POSIX::", "CORE::", "GLOBAL::"]
+        .iter()
+        .any(|p| code[..pos].ends_with(p));
     if matches!(lang, Lang::Perl | Lang::Ruby)
         && (call == "system" || call == "exec")
         && !word_at(code, pos, call)
+        && !core
     {
         return;
     }
@@ -883,6 +938,8 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 // A method writes its receiver: `Path('/x').write_text(...)`.
                 r.start = code[..pos].rfind([';', '\n', '=']).map_or(0, |i| i + 1);
             }
+            // `Path.home().joinpath(".bashrc")`, `os.homedir() + "/.x"`: below the home.
+            let home = HOME_TOKENS.iter().any(|t| code[r.clone()].contains(t));
             let lits = lits_in(lx, code, r);
             let writing = *call != "open("
                 && *call != "File.open"
@@ -898,9 +955,14 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
             for l in &lits {
                 let target = l.trim_start_matches(['>', '+', ' ']);
-                if target.contains('/') || target.starts_with('.') || target.starts_with('~') {
-                    check_write(c.an, c.scope, &Field::lit(target), &format!("{lang:?}"));
+                if !(target.contains('/') || target.starts_with('.') || target.starts_with('~')) {
+                    continue;
                 }
+                let target = match home && !target.starts_with(['/', '~']) {
+                    true => format!("~/{target}"),
+                    false => target.to_owned(),
+                };
+                check_write(c.an, c.scope, &Field::lit(&target), &format!("{lang:?}"));
             }
         }
     }

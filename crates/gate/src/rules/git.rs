@@ -8,7 +8,7 @@
 
 use crate::args::{Parsed, Spec, parse};
 use crate::cmd::Cmd;
-use crate::field::Field;
+use crate::field::{Field, UNKNOWN};
 use crate::paths::Class;
 use crate::tables::GIT_COMMAND_KEYS;
 use crate::text::glob_match;
@@ -27,20 +27,7 @@ const GLOBAL_VAL: &[&str] = &[
 
 pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     let args: Vec<Field> = c.args().to_vec();
-    let mut i = 0;
-    let mut dir: Option<Field> = None;
-    while i < args.len() && args[i].text.starts_with('-') {
-        let t = args[i].text.clone();
-        if GLOBAL_VAL.contains(&t.as_str()) {
-            let v = args.get(i + 1).cloned();
-            if let Some(v) = v.filter(|_| t == "-C") {
-                dir = Some(v);
-            }
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
+    let (i, dir) = globals(&args, c.scope);
     let Some(sub) = args.get(i) else {
         return;
     };
@@ -51,12 +38,15 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
         );
         return;
     }
+    if alias(c, &args[..i], sub, &args[i + 1..], dir.as_ref()) {
+        return;
+    }
     let rest = &args[i + 1..];
     if rest.iter().any(|a| a.is("-h") || a.is("--help")) {
         return;
     }
-    // `git -C DIR` (or a `cd` earlier on the line): a repository outside the workspace is
-    // not undoable by the view.
+    // `git -C DIR`, `--git-dir`, `--work-tree`, `GIT_DIR=` (or a `cd` earlier on the line):
+    // a repository outside the workspace is not undoable by the view.
     let repo = dir.unwrap_or_else(|| Field::lit("."));
     let elsewhere = !matches!(
         c.class(&repo),
@@ -69,6 +59,89 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     {
         handler(c, &g);
     }
+}
+
+/// Options that name the repository or work tree git acts on (`-C` is a directory).
+const REPO_OPTS: &[&str] = &["-C", "--git-dir", "--work-tree"];
+/// Variables that name the repository or work tree.
+const REPO_VARS: &[&str] = &["GIT_DIR", "GIT_WORK_TREE"];
+
+/// Skips git's global options: the index of the subcommand, and the repository they name
+/// (the last of `-C DIR`, `--git-dir`, `--work-tree` in either spelling, or `GIT_DIR=`).
+fn globals(args: &[Field], scope: &crate::state::Scope) -> (usize, Option<Field>) {
+    let mut dir = REPO_VARS.iter().find_map(|v| {
+        let value = scope.vars.get(*v)?;
+        let text = value.text.clone().unwrap_or_else(|| UNKNOWN.to_string());
+        Some(Field {
+            known: !text.contains(UNKNOWN),
+            text,
+            taint: value.taint,
+            ..Field::default()
+        })
+    });
+    let mut i = 0;
+    while i < args.len() && args[i].text.starts_with('-') {
+        let t = args[i].text.as_str();
+        let inline = t.split_once('=').filter(|(o, _)| REPO_OPTS.contains(o));
+        if let Some((_, v)) = inline {
+            dir = Some(Field {
+                text: v.to_owned(),
+                ..args[i].clone()
+            });
+        } else if GLOBAL_VAL.contains(&t) {
+            if REPO_OPTS.contains(&t) {
+                dir = args.get(i + 1).cloned().or(dir);
+            }
+            i += 1;
+        }
+        i += 1;
+    }
+    (i, dir)
+}
+
+/// A git alias defined on this line (`-c alias.X=...` or `git config alias.X ...`) is the
+/// command it expands to, run with the same global options: `git -c alias.r='reset --hard'
+/// -C ../other r` resets the other repository, and `!CMD` runs in that repository.
+fn alias(
+    c: &mut Cmd<'_, '_>,
+    globals: &[Field],
+    sub: &Field,
+    rest: &[Field],
+    dir: Option<&Field>,
+) -> bool {
+    let Some(value) =
+        c.an.git_aliases
+            .iter()
+            .rev()
+            .find(|(n, _)| sub.known && sub.text.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.clone())
+    else {
+        return false;
+    };
+    if let Some(shell) = value.trim_start().strip_prefix('!') {
+        let mut s = c.scope.clone();
+        s.cwd = dir.filter(|d| d.known).map(|d| c.abs(d)).or(s.cwd);
+        let line = Field::lit(shell);
+        crate::cmd::nested_line(
+            c.an,
+            &format!("git alias {}", sub.text),
+            &line,
+            Default::default(),
+            &s,
+        );
+        return true;
+    }
+    let mut argv = vec![c.fields[0].clone()];
+    argv.extend(globals.iter().cloned());
+    argv.extend(
+        crate::text::split_cmdline(&value)
+            .iter()
+            .map(|w| Field::lit(w)),
+    );
+    argv.extend(rest.iter().cloned());
+    let label = format!("git alias {}", sub.text);
+    crate::cmd::inner(c.an, &label, &argv, c.io, c.scope, false);
+    true
 }
 
 /// A git subcommand as its handler sees it.

@@ -63,6 +63,11 @@ pub(crate) fn judge(
     }) {
         out.taint.pids = true;
     }
+    match system::selected_pids(&mut c) {
+        Some(true) => out.taint.system_pids = true,
+        Some(false) => out.taint.pids = true,
+        None => {}
+    }
     if super::generic::secret_source(name, c.args())
         || super::generic::code_reads_secret(c.an, name, c.args(), scope)
     {

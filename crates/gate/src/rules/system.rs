@@ -9,8 +9,10 @@
 
 use crate::args::{Spec, parse};
 use crate::cmd::Cmd;
+use crate::decision::Decision;
 use crate::field::Field;
 use crate::paths::Class;
+use crate::state::{Hit, Io};
 
 /// True when a process pattern can match a daemon: it names one as a word (`sshd`,
 /// `^/usr/lib/systemd`), or a program under a system directory.
@@ -264,6 +266,67 @@ fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
         // expression reaches any of them.
         c.hit("kill.by_name", None);
     }
+}
+
+/// Processes a command selects by name and prints the ids of, as the `pkill` that would
+/// select the same ones: `pgrep ARGS` is `pkill ARGS`, `pidof NAME` and `cat /run/NAME.pid`
+/// are `pkill -x NAME`. `Some(true)` when that `pkill` is `kill.system`, `Some(false)` when
+/// it is ordinary, `None` when the command selects nothing by name (or `pkill` would ask).
+pub(crate) fn selected_pids(c: &mut Cmd<'_, '_>) -> Option<bool> {
+    let args = c.args();
+    let exact = |n: &Field| vec![Field::lit("pkill"), Field::lit("-x"), n.clone()];
+    let argvs: Vec<Vec<Field>> = match c.prog.name.as_str() {
+        "pgrep" => vec![
+            [Field::lit("pkill")]
+                .into_iter()
+                .chain(args.iter().cloned())
+                .collect(),
+        ],
+        "pidof" => args
+            .iter()
+            .filter(|a| !a.text.starts_with('-'))
+            .map(exact)
+            .collect(),
+        "cat" => args
+            .iter()
+            .filter_map(|a| run_pid_file(c, a))
+            .map(|n| exact(&n))
+            .collect(),
+        _ => return None,
+    };
+    if argvs.is_empty() {
+        return None;
+    }
+    let start = c.an.hits.len();
+    for argv in argvs {
+        // Selecting is a read; whether the kill runs as root is the kill's own business.
+        let mut s = c.scope.clone();
+        s.depth += 1;
+        s.privileged = false;
+        c.an.dispatch(argv, &Io::default(), &mut s);
+    }
+    let new: Vec<Hit> = c.an.hits.drain(start..).collect();
+    let system = new.iter().any(|h| h.rule == "kill.system");
+    let asked = new.iter().any(|h| h.decision != Decision::Allow);
+    // A system pid file of a process that is not a daemon is still not this work's own.
+    let own = !asked && c.prog.name != "cat";
+    (system || own).then_some(system)
+}
+
+/// `kill -0 PID` and `kill -s 0 PID` only test that a process exists.
+fn signal_zero(args: &[Field]) -> bool {
+    let first = args.iter().position(|a| a.text.starts_with('-'));
+    first.is_some_and(|i| {
+        args[i].is("-0") || args[i].is("-s") && args.get(i + 1).is_some_and(|s| s.is("0"))
+    })
+}
+
+/// The daemon a pid file under a system directory belongs to (`/run/sshd.pid` is sshd's).
+fn run_pid_file(c: &Cmd<'_, '_>, f: &Field) -> Option<Field> {
+    let abs = c.abs(f);
+    let stem = abs.strip_suffix(".pid")?.rsplit('/').next()?;
+    let system = matches!(c.class(f), Class::System | Class::Root);
+    (f.known && system && !stem.is_empty()).then(|| Field::lit(stem))
 }
 
 /// `shutdown`, `reboot`, `poweroff`, `halt`, `suspend`, `hibernate`.
@@ -702,14 +765,18 @@ fn kill(c: &mut Cmd<'_, '_>, args: &[Field]) {
         seen = true;
         i += 1;
     }
+    let probe = !strong && signal_zero(args);
     for t in targets {
+        if t.taint.system_pids {
+            c.hit("kill.system", Some("pids of a system process".into()));
+        } else if !t.known && !t.taint.pids && !probe {
+            // A process the line cannot show is its own (`kill $(ps ...)`, a system pid file).
+            c.hit(
+                "kill.dynamic",
+                Some("pids not known before the command runs".into()),
+            );
+        }
         if !t.known {
-            if strong && !t.taint.pids {
-                c.hit(
-                    "kill.dynamic",
-                    Some("pids not known before the command runs".into()),
-                );
-            }
             continue;
         }
         if matches!(t.text.as_str(), "1" | "-1" | "0") {

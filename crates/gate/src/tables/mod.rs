@@ -41,6 +41,16 @@ pub(crate) enum Value {
     Library,
     /// The remaining arguments after the option are a command (`git bisect run CMD ...`).
     Argv,
+    /// A program the tool starts, with the arguments after `--` (`start-stop-daemon --exec`).
+    Program,
+    /// A file of the tool's own options, one `key = value` per line (`curl -K`); only its
+    /// text from a process substitution or a known stdin (`-`) is known.
+    OptionsFile,
+    /// Command-line options of the named interpreter, given in a variable (`PERL5OPT`).
+    Flags(&'static str),
+    /// Flags of the shell a tool runs its commands with: what follows the flags is a
+    /// command (make's `.SHELLFLAGS='-c CMD;'`).
+    ShellFlags,
 }
 
 /// One tool's command-valued and write-valued options.

@@ -253,6 +253,7 @@ pub(crate) const OPTIONS: &[Options] = &[
             ("--eval", Value::Command),
             ("-E", Value::Command),
             ("SHELL", Value::Command),
+            (".SHELLFLAGS", Value::ShellFlags),
             ("-f", Value::Script),
             ("--file", Value::Script),
             ("--makefile", Value::Script),
@@ -385,6 +386,23 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("set", Value::Argv)],
     },
     Options {
+        tool: "curl",
+        opts: &[("-K", Value::OptionsFile), ("--config", Value::OptionsFile)],
+    },
+    Options {
+        tool: "wget",
+        opts: &[("--config", Value::OptionsFile)],
+    },
+    Options {
+        tool: "start-stop-daemon",
+        opts: &[
+            ("--exec", Value::Program),
+            ("-x", Value::Program),
+            ("--startas", Value::Program),
+            ("-a", Value::Program),
+        ],
+    },
+    Options {
         tool: "apt-get",
         opts: &[("-o", Value::KeyCommand(APT_COMMAND_KEYS))],
     },
@@ -393,6 +411,26 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-o", Value::KeyCommand(APT_COMMAND_KEYS))],
     },
 ];
+
+/// Desktop settings tools: the verb that writes, and the positions of the key and of its
+/// value among the operands after the verb (`gsettings set SCHEMA KEY VALUE`,
+/// `dconf write /PATH/KEY VALUE`).
+pub(crate) const DESKTOP_SETTERS: &[(&str, &str, usize, usize)] =
+    &[("gsettings", "set", 1, 2), ("dconf", "write", 0, 1)];
+
+/// Desktop setting keys (the last part of a path) whose value is a command run later.
+pub(crate) const DESKTOP_COMMAND_KEYS: &[&str] = &[
+    "command",
+    "*-command",
+    "exec",
+    "*-exec",
+    "commandline",
+    "*-commandline",
+];
+
+/// Tools whose `NAME=VALUE` operands are variables their commands expand (`make CC=...`):
+/// each is judged as the environment assignment of the same name.
+pub(crate) const VARIABLE_OPERANDS: &[&str] = &["make", "gmake", "bmake", "remake"];
 
 /// Environment variables (glob patterns) whose value is a command, a sourced script or a
 /// library.
@@ -431,6 +469,16 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("CARGO_TARGET_*_LINKER", Value::Command),
     ("CC", Value::Command),
     ("CXX", Value::Command),
+    // make's program variables, expanded at the start of recipe lines.
+    ("CPP", Value::Command),
+    ("LD", Value::Command),
+    ("AR", Value::Command),
+    ("AS", Value::Command),
+    ("FC", Value::Command),
+    ("RM", Value::Command),
+    ("MAKE", Value::Command),
+    ("INSTALL", Value::Command),
+    ("MAKESHELL", Value::Command),
     // Families by name: any editor, pager, browser, password prompt, launcher, wrapper,
     // viewer or runner a tool reads from the environment runs as a command.
     ("*EDITOR", Value::Command),
@@ -446,6 +494,9 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("*_RUNNER", Value::Command),
     ("*_RSH", Value::Command),
     ("TERMINAL", Value::Command),
+    ("PERL5OPT", Value::Flags("perl")),
+    ("RUBYOPT", Value::Flags("ruby")),
+    ("NODE_OPTIONS", Value::Flags("node")),
     ("LD_PRELOAD", Value::Library),
     ("LD_AUDIT", Value::Library),
     ("DYLD_INSERT_LIBRARIES", Value::Library),

@@ -124,6 +124,31 @@ pub(crate) const FILE_SERVERS: &[(&str, &[&str], bool)] = &[
     ("rclone serve", &[], true),
 ];
 
+/// Programs (and subcommands) that hand their stdin to a process with network access: a
+/// container or a remote pod (`cat .env | docker run -i IMAGE nc ...`). Only what they
+/// read on stdin counts; files named as arguments are mounts and build inputs.
+pub(crate) const STDIN_NETWORK: &[&str] = &[
+    "docker run",
+    "docker exec",
+    "docker container run",
+    "docker container exec",
+    "docker compose run",
+    "docker compose exec",
+    "podman run",
+    "podman exec",
+    "podman container run",
+    "nerdctl run",
+    "nerdctl exec",
+    "kubectl exec",
+    "kubectl run",
+    "kubectl attach",
+    "oc exec",
+    "oc rsh",
+];
+
+/// Options that take a container off the network (`docker run --network none`).
+pub(crate) const OFFLINE_OPTS: &[&str] = &["--network", "--net"];
+
 /// Options of network programs whose value is a credential the program authenticates
 /// with, not data it sends, per program (`"*"`: any network program). Short options mean
 /// different things to different tools (`ssh -F` is a config file, `curl -F` a form field
@@ -688,6 +713,10 @@ pub(crate) const CODE_EQUIVALENTS: &[(&str, &str)] = &[
     ("(delete-file \"", "rm -f "),
     ("call delete(\"", "rm -f "),
     ("call delete('", "rm -f "),
+    // Loading a native extension runs its code, as a preloaded library does (sqlite3).
+    ("load_extension('", "env LD_PRELOAD="),
+    ("load_extension(\"", "env LD_PRELOAD="),
+    (".load ", "env LD_PRELOAD="),
 ];
 
 /// Prefixes by which consoles and editors run a shell command (`!cmd` in less, man, vim,
@@ -723,9 +752,12 @@ pub(crate) const SUBCOMMAND_WORDS: &[&str] = &[
     "init", "at", "batch", "install", "env", "service", "mount", "link", "passwd",
 ];
 
-/// Key-binding actions that run their parenthesized text as a command
-/// (`fzf --bind 'enter:execute(CMD)'`), found anywhere in a probed string.
+/// Key-binding actions and macros that run their parenthesized text as a command
+/// (`fzf --bind 'enter:execute(CMD)'`, m4's `syscmd(CMD)`), found anywhere in a probed
+/// string; m4's quotes around the text (`` `CMD' ``) are dropped.
 pub(crate) const BOUND_ACTIONS: &[&str] = &[
+    "syscmd(",
+    "esyscmd(",
     "execute(",
     "execute-silent(",
     "execute-multi(",

@@ -361,30 +361,72 @@ impl Judge {
         Answer::Pass
     }
 
-    /// An MCP tool: its command-like arguments are judged as shell lines and its path-like
-    /// arguments as files it may write; anything else is the harness's business.
+    /// An MCP tool: its command-like arguments are judged as shell lines (a string, an argv
+    /// array, or a program with an `args` array beside it) and its path-like arguments as
+    /// files it may write; anything else is the harness's business.
     fn mcp(&self, name: &str, input: &Value, cwd: &Path) -> Answer {
         let mut answers = Vec::new();
-        walk_strings(input, None, &mut |key, s| {
-            let key = key.unwrap_or_default().to_ascii_lowercase();
-            if matches!(key.as_str(), "command" | "cmd" | "shell" | "script") {
-                match self.shell(s, cwd) {
-                    // The server runs it, not the agent's shell: nothing to route through exec.
-                    Answer::Rewrite { .. } => {}
-                    a => answers.push(a),
-                }
-            } else if let Some(s) = as_path(s) {
-                let p = match (s.strip_prefix("~/"), &self.home) {
-                    (Some(rest), Some(h)) => h.join(rest),
-                    _ => PathBuf::from(s),
-                };
-                answers.push(self.write(&p, cwd));
-            }
-        });
+        self.mcp_value(input, None, cwd, &mut answers);
         match strictest(answers) {
             Answer::Deny(r) => Answer::Deny(format!("{r} (in MCP tool {name})")),
             Answer::Ask(r) => Answer::Ask(format!("{r} (in MCP tool {name})")),
             _ => Answer::Pass,
+        }
+    }
+
+    /// Judges one value of an MCP tool's arguments, found under `key`.
+    fn mcp_value(&self, v: &Value, key: Option<&str>, cwd: &Path, out: &mut Vec<Answer>) {
+        let key_is = |f: fn(&str) -> bool| key.is_some_and(|k| f(&k.to_ascii_lowercase()));
+        match v {
+            // Arguments handed over as JSON text (Cline's `arguments`) are those arguments.
+            Value::String(s) if let Some(inner) = json_text(s) => {
+                self.mcp_value(&inner, key, cwd, out);
+            }
+            Value::String(s) if key_is(command_key) => out.push(self.mcp_command(s, cwd)),
+            Value::String(s) => {
+                let path = as_path(s).or_else(|| key_is(path_key).then_some(s.as_str()));
+                if let Some(s) = path {
+                    let p = match (s.strip_prefix("~/"), &self.home) {
+                        (Some(rest), Some(h)) => h.join(rest),
+                        _ => PathBuf::from(s),
+                    };
+                    out.push(self.write(&p, cwd));
+                }
+            }
+            Value::Array(a) => {
+                if key_is(command_key) && !a.is_empty() && a.iter().all(Value::is_string) {
+                    // An argv: `{"command": ["rm", "-rf", "~"]}`.
+                    out.push(self.mcp_command(&quote_argv(&strings(a)), cwd));
+                }
+                a.iter().for_each(|x| self.mcp_value(x, key, cwd, out));
+            }
+            Value::Object(o) => {
+                // A program and its arguments side by side: `{"command": "rm", "args": [...]}`.
+                let program = o.iter().find(|(k, _)| command_key(&k.to_ascii_lowercase()));
+                let args = o.iter().find(|(k, _)| {
+                    matches!(
+                        k.to_ascii_lowercase().as_str(),
+                        "args" | "argv" | "arguments"
+                    )
+                });
+                if let (Some((_, Value::String(p))), Some((_, Value::Array(a)))) = (program, args) {
+                    let mut argv = vec![p.clone()];
+                    argv.extend(strings(a));
+                    out.push(self.mcp_command(&quote_argv(&argv), cwd));
+                }
+                o.iter()
+                    .for_each(|(k, x)| self.mcp_value(x, Some(k), cwd, out));
+            }
+            _ => {}
+        }
+    }
+
+    /// A command an MCP server runs: the server runs it, not the agent's shell, so there is
+    /// nothing to route through `exec`.
+    fn mcp_command(&self, line: &str, cwd: &Path) -> Answer {
+        match self.shell(line, cwd) {
+            Answer::Rewrite { .. } => Answer::Pass,
+            a => a,
         }
     }
 
@@ -589,14 +631,41 @@ fn as_path(s: &str) -> Option<&str> {
     (s.starts_with('/') || s.starts_with("~/")).then_some(s)
 }
 
-/// Calls `f` with every string in `v` and the key it sits under.
-fn walk_strings(v: &Value, key: Option<&str>, f: &mut dyn FnMut(Option<&str>, &str)) {
-    match v {
-        Value::String(s) => f(key, s),
-        Value::Array(a) => a.iter().for_each(|x| walk_strings(x, key, f)),
-        Value::Object(o) => o.iter().for_each(|(k, x)| walk_strings(x, Some(k), f)),
-        _ => {}
+/// An MCP argument name that holds a command (`command`, `cmd`, `shellCommand`, `script`).
+fn command_key(k: &str) -> bool {
+    k.contains("command")
+        || k.contains("cmd")
+        || matches!(k, "shell" | "script" | "bash" | "sh" | "exec")
+}
+
+/// An MCP argument name that holds a path, relative ones included (`path`, `file_path`,
+/// `destination`, `outputDir`).
+fn path_key(k: &str) -> bool {
+    ["path", "file", "filename", "dir", "directory", "folder"]
+        .iter()
+        .any(|s| k.ends_with(s))
+        || matches!(
+            k,
+            "destination" | "dest" | "target" | "output" | "to" | "uri"
+        )
+}
+
+/// The object or array a string holds as JSON text, if it does.
+fn json_text(s: &str) -> Option<Value> {
+    let t = s.trim_start();
+    if !t.starts_with(['{', '[']) {
+        return None;
     }
+    serde_json::from_str::<Value>(t)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
+}
+
+/// The strings of a JSON array (others are skipped).
+fn strings(a: &[Value]) -> Vec<String> {
+    a.iter()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// `p` without `.` and `..` components (lexically; `..` of the root stays the root).

@@ -349,8 +349,16 @@ fn render_pre_tool_use(
         (Answer::Ask(r), None) => pre_tool_use("ask", r, None),
         (Answer::Ask(r), Some(h)) => pre_tool_use("deny", &cannot_ask(r, h), None),
         (Answer::Rewrite { command, reason }, h) => {
+            // An input with fields we do not know (a sandbox switch, another working
+            // directory) is never approved on the agent's word: it goes to the user.
+            let known = call
+                .tool_input
+                .as_object()
+                .is_some_and(|o| o.keys().all(|k| REWRITE_FIELDS.contains(&k.as_str())));
             let decision = match (judge.trust_exec(), h) {
-                (true, _) => "allow",
+                (true, _) if known => "allow",
+                (true, None) => "ask",
+                (true, Some(_)) => return Reply::silent(),
                 (false, None) => "ask",
                 (false, Some(_)) => return Reply::silent(),
             };
@@ -362,6 +370,10 @@ fn render_pre_tool_use(
         }
     }
 }
+
+/// The fields of a shell tool's input a rewrite through `exec` keeps meaning the same; an
+/// input with any other field is not approved under `--trust-exec`.
+const REWRITE_FIELDS: &[&str] = &["command", "description", "timeout", "run_in_background"];
 
 /// The sentence an adapter adds where its harness cannot ask the user.
 fn cannot_ask(reason: &str, harness: &str) -> String {
