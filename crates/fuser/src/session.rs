@@ -48,6 +48,19 @@ use crate::reply::Reply;
 use crate::reply::ReplyRaw;
 use crate::reply::ReplySender;
 use crate::request::RequestWithSender;
+use crate::uring;
+use crate::uring::RingParams;
+
+/// Whether and how the session serves through FUSE-over-io_uring, settled at INIT.
+#[derive(Debug)]
+pub(crate) enum UringPlan {
+    /// Not asked for.
+    Off,
+    /// Asked for, not possible: why.
+    Refused(String),
+    /// Granted at INIT: the rings, made before the reply.
+    Granted(uring::Rings),
+}
 
 /// The max size of write requests from the kernel. The absolute minimum is 4k,
 /// FUSE recommends at least 128k, max 16M. The FUSE default is 16M on macOS
@@ -139,6 +152,8 @@ pub struct Session<FS: Filesystem> {
     /// The field is set to `Some` when the init message is received.
     pub(crate) proto_version: Option<Version>,
     pub(crate) config: Config,
+    /// Whether requests come through io_uring queues too.
+    pub(crate) uring: UringPlan,
 }
 
 impl<FS: Filesystem> AsFd for Session<FS> {
@@ -186,6 +201,7 @@ impl<FS: Filesystem> Session<FS> {
             session_owner: geteuid(),
             proto_version: None,
             config: options.clone(),
+            uring: UringPlan::Off,
         };
 
         session.handshake()?;
@@ -214,6 +230,7 @@ impl<FS: Filesystem> Session<FS> {
             session_owner: geteuid(),
             proto_version: None,
             config,
+            uring: UringPlan::Off,
         };
 
         session.handshake()?;
@@ -252,6 +269,7 @@ impl<FS: Filesystem> Session<FS> {
             session_owner,
             proto_version: _,
             config,
+            uring: uring_plan,
         } = self;
 
         let n_threads = config.n_threads.unwrap_or(1);
@@ -286,6 +304,7 @@ impl<FS: Filesystem> Session<FS> {
                 channels.push(ch.clone());
             }
         }
+        let ring_ch = ch.clone();
         channels.push(ch);
 
         let mut threads = Vec::with_capacity(n_threads);
@@ -305,6 +324,41 @@ impl<FS: Filesystem> Session<FS> {
                     .spawn(move || event_loop.event_loop())?,
             );
         }
+
+        let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let granted = matches!(uring_plan, UringPlan::Granted(_));
+        match uring_plan {
+            UringPlan::Off => {}
+            UringPlan::Refused(why) => {
+                warn!("FUSE over io_uring not used: {why}; serving through /dev/fuse");
+            }
+            UringPlan::Granted(rings) => {
+                let params = rings.params();
+                let (handles, outcome) = uring::start(
+                    |thread_name| SessionEventLoop {
+                        thread_name,
+                        filesystem: filesystem.clone(),
+                        ch: ring_ch.clone(),
+                        allowed,
+                        session_owner,
+                    },
+                    rings,
+                    &served,
+                );
+                threads.extend(handles);
+                match outcome {
+                    Ok(()) => info!(
+                        "serving through FUSE over io_uring: {} queues, {} KiB payload buffers",
+                        params.queues,
+                        params.payload_size / 1024
+                    ),
+                    Err(why) => {
+                        warn!("FUSE over io_uring not used: {why}; serving through /dev/fuse");
+                    }
+                }
+            }
+        }
+        drop(ring_ch);
 
         let mut reply: io::Result<()> = Ok(());
         for thread in threads {
@@ -329,6 +383,12 @@ impl<FS: Filesystem> Session<FS> {
 
         filesystem.destroy();
 
+        if granted {
+            info!(
+                "{} requests came through io_uring",
+                served.load(std::sync::atomic::Ordering::Relaxed)
+            );
+        }
         reply
     }
 
@@ -429,6 +489,8 @@ impl<FS: Filesystem> Session<FS> {
                 return Err(error);
             }
 
+            self.uring = self.plan_uring(init.capabilities(), &mut config);
+
             // Remember the ABI version supported by kernel and mark the session initialized.
             self.proto_version = Some(v);
 
@@ -474,6 +536,46 @@ impl<FS: Filesystem> Session<FS> {
                 .send_ll(&response);
 
             return Ok(());
+        }
+    }
+
+    /// Asks for FUSE-over-io_uring in the INIT reply when the session wants it and the
+    /// kernel offers it.
+    fn plan_uring(&self, offered: InitFlags, config: &mut KernelConfig) -> UringPlan {
+        if !self.config.uring {
+            return UringPlan::Off;
+        }
+        if !offered.contains(InitFlags::FUSE_OVER_IO_URING) {
+            return UringPlan::Refused(
+                "the kernel did not offer it at INIT (the fuse module's enable_uring \
+                 parameter is off, or the kernel predates 6.14)"
+                    .to_owned(),
+            );
+        }
+        let queues = match uring::possible_cpus() {
+            Ok(n) => n,
+            Err(e) => return UringPlan::Refused(format!("cannot count the possible CPUs: {e}")),
+        };
+        if config
+            .add_capabilities(InitFlags::FUSE_OVER_IO_URING)
+            .is_err()
+        {
+            return UringPlan::Refused("the kernel refused the capability".to_owned());
+        }
+        let payload_size = (config.max_write as usize)
+            .max(usize::from(config.max_pages()) * page_size::get())
+            .max(8192);
+        let params = RingParams {
+            payload_size,
+            queues,
+            threads_per_queue: 1,
+        };
+        match uring::prepare(params) {
+            Ok(rings) => UringPlan::Granted(rings),
+            Err(e) => {
+                config.requested.remove(InitFlags::FUSE_OVER_IO_URING);
+                UringPlan::Refused(format!("cannot set up the rings: {e}"))
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod argument;
 pub(crate) mod flags;
+#[allow(dead_code)] // reason: the complete ABI, including structs fuser does not use yet
 pub(crate) mod fuse_abi;
 pub(crate) mod ioctl;
 pub(crate) mod ioslice_concat;

@@ -18,6 +18,10 @@ pub struct Config {
     /// This enables more efficient request processing
     /// when multiple threads are used. Requires Linux 4.5+.
     pub clone_fd: bool,
+    /// Serve requests through FUSE-over-io_uring queues when the kernel offers them
+    /// (Linux 6.14+ with the fuse module's `enable_uring` on); otherwise, or when the rings
+    /// cannot be set up, through /dev/fuse, with one log line saying why.
+    pub uring: bool,
 }
 
 /// Mount options accepted by the FUSE filesystem type
