@@ -205,43 +205,10 @@ fn requests_come_through_the_rings_when_the_kernel_allows_it() {
     );
 }
 
-#[test]
-fn without_the_module_parameter_the_view_falls_back_to_dev_fuse_and_says_why() {
-    let what = "the io_uring fallback";
-    let Some(_param) = Param::set("N", what) else {
-        return;
-    };
-    let mut m = Mounted::with("ws", fill, true, &["--uring"], &[]);
-    workload(&m);
-    let out = m.unmount_abort();
-    assert!(out.status.success(), "{out:?}");
-    let log = daemon_log(&m);
-    let lines = uring_lines(&log);
-    assert_eq!(lines.len(), 1, "expected one line about io_uring:\n{log}");
-    assert!(
-        lines[0].contains("FUSE over io_uring not used")
-            && lines[0].contains("enable_uring")
-            && lines[0].contains("/dev/fuse")
-            && lines[0].contains("WARN"),
-        "the line does not say why: {}",
-        lines[0]
-    );
-}
-
-#[test]
-fn when_no_ring_can_be_set_up_the_view_falls_back_to_dev_fuse_and_says_why() {
-    let what = "the io_uring setup fallback";
-    let Some(mut param) = Param::set("Y", what) else {
-        return;
-    };
-    if !param.also(
-        IO_URING_DISABLED,
-        "2",
-        what,
-        "the kernel cannot disable io_uring",
-    ) {
-        return;
-    }
+/// Mounts with `--uring` while `param` holds (the kernel's settings then go back), runs the
+/// workload, unmounts, and checks the daemon logged exactly one line about io_uring: a WARN
+/// that it falls back to /dev/fuse, saying `why`.
+fn falls_back_saying(param: Param, why: &str) {
     let mut m = Mounted::with("ws", fill, true, &["--uring"], &[]);
     drop(param);
     workload(&m);
@@ -251,12 +218,32 @@ fn when_no_ring_can_be_set_up_the_view_falls_back_to_dev_fuse_and_says_why() {
     let lines = uring_lines(&log);
     assert_eq!(lines.len(), 1, "expected one line about io_uring:\n{log}");
     assert!(
-        lines[0].contains("FUSE over io_uring not used: cannot set up the rings")
-            && lines[0].contains("/dev/fuse")
-            && lines[0].contains("WARN"),
-        "the line does not say why: {}",
+        lines[0].contains("WARN")
+            && lines[0].contains("FUSE over io_uring not used")
+            && lines[0].contains(why)
+            && lines[0].contains("serving through /dev/fuse"),
+        "the line does not say why ({why}): {}",
         lines[0]
     );
+}
+
+#[test]
+fn without_the_module_parameter_the_view_falls_back_to_dev_fuse_and_says_why() {
+    if let Some(param) = Param::set("N", "the io_uring fallback") {
+        falls_back_saying(param, "enable_uring parameter is off");
+    }
+}
+
+#[test]
+fn when_no_ring_can_be_set_up_the_view_falls_back_to_dev_fuse_and_says_why() {
+    let what = "the io_uring setup fallback";
+    let Some(mut param) = Param::set("Y", what) else {
+        return;
+    };
+    let disabled = "the kernel cannot disable io_uring";
+    if param.also(IO_URING_DISABLED, "2", what, disabled) {
+        falls_back_saying(param, "cannot set up the rings");
+    }
 }
 
 #[test]
