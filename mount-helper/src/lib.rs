@@ -131,6 +131,9 @@ mod tests {
         assert!(!r.noexec && !r.read_only, "{r:?}");
         let r = parse(&args("/ws /mnt -o ro,noexec,defaults")).expect("parse");
         assert!(!r.noexec && !r.read_only, "{r:?}");
+        let r = parse(&args("/ws /mnt -o uring,defaults")).expect("parse");
+        assert!(r.uring, "{r:?}");
+        assert!(!parse(&args("/ws /mnt -o ro")).expect("parse").uring);
         for opt in ["suid", "dev"] {
             let e = parse(&args(&format!("/ws /mnt -o {opt}"))).expect_err(opt);
             assert!(e.contains("nosuid,nodev"), "{e}");

@@ -631,7 +631,16 @@ fn handle<FS: Filesystem>(se: &SessionEventLoop<FS>, slot: &Arc<Slot>, scratch: 
                 slot.write_error(unique, libc::ENOSYS);
                 slot.mark_done();
             }
-            _ => req.dispatch(se),
+            // A queue has one thread: a panic must not take it (and with it every later
+            // request from that CPU) down. The reply, dropped while unwinding, sends EIO.
+            _ => {
+                let dispatched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    req.dispatch(se);
+                }));
+                if dispatched.is_err() {
+                    warn!("io_uring request {unique}: the filesystem panicked; replied EIO");
+                }
+            }
         },
         None => {
             slot.write_error(unique, libc::EIO);
