@@ -339,6 +339,8 @@ fn full_store() -> Option<(Mounted, SmallFs, std::collections::BTreeMap<String, 
         state: small.join("state"),
         pid: None,
         mounted: false,
+        mount_args: Vec::new(),
+        mount_env: Vec::new(),
     };
     std::fs::create_dir(&m.state).unwrap();
     m.mount();

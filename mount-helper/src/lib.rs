@@ -13,6 +13,8 @@ pub struct Request {
     pub noexec: bool,
     /// `ro`: mount the view `--read-only`.
     pub read_only: bool,
+    /// `uring`: take kernel requests through FUSE-over-io_uring (`--uring`).
+    pub uring: bool,
     pub fake: bool,
 }
 
@@ -55,6 +57,7 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
         allow_other: false,
         noexec: false,
         read_only: false,
+        uring: false,
         fake,
     };
     for opt in options
@@ -69,6 +72,7 @@ pub fn parse(args: &[String]) -> Result<Request, String> {
             None if opt == "rw" => req.read_only = false,
             None if opt == "noexec" => req.noexec = true,
             None if opt == "exec" => req.noexec = false,
+            None if opt == "uring" => req.uring = true,
             None if opt == "defaults" => {
                 req.read_only = false;
                 req.noexec = false;
@@ -109,6 +113,7 @@ mod tests {
                 allow_other: true,
                 noexec: false,
                 read_only: false,
+                uring: false,
                 fake: false
             }
         );
@@ -126,6 +131,9 @@ mod tests {
         assert!(!r.noexec && !r.read_only, "{r:?}");
         let r = parse(&args("/ws /mnt -o ro,noexec,defaults")).expect("parse");
         assert!(!r.noexec && !r.read_only, "{r:?}");
+        let r = parse(&args("/ws /mnt -o uring,defaults")).expect("parse");
+        assert!(r.uring, "{r:?}");
+        assert!(!parse(&args("/ws /mnt -o ro")).expect("parse").uring);
         for opt in ["suid", "dev"] {
             let e = parse(&args(&format!("/ws /mnt -o {opt}"))).expect_err(opt);
             assert!(e.contains("nosuid,nodev"), "{e}");

@@ -6,7 +6,7 @@
 //!
 //! Options (comma-separated after `-o`, applied left to right): `store=DIR` (the store;
 //! default per workspace), `allow_other`, `ro`/`rw` (`ftsb-fs mount --read-only`),
-//! `noexec`/`exec` (`--noexec`), `defaults` (rw,exec); `nosuid` and `nodev` are always in
+//! `noexec`/`exec` (`--noexec`), `uring` (`--uring`), `defaults` (rw,exec); `nosuid` and `nodev` are always in
 //! effect, so `suid` and `dev` are refused; the options only mount(8) and fstab act on
 //! (`auto`, `noauto`, `user`, `nouser`, `users`, `_netdev`, `nofail`, `x-*`, `comment=`) are
 //! accepted and ignored. The flags `-n`, `-s`, `-v`, `-t TYPE` are accepted; `-f` (fake)
@@ -55,6 +55,9 @@ fn main() -> ExitCode {
     }
     if req.read_only {
         cmd.arg("--read-only");
+    }
+    if req.uring {
+        cmd.arg("--uring");
     }
     match cmd.status() {
         Ok(s) if s.success() => ExitCode::SUCCESS,

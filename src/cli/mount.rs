@@ -35,6 +35,10 @@ pub struct MountArgs {
     /// Mount the view read-only (to look, not to change: writes fail with EROFS).
     #[arg(long)]
     pub read_only: bool,
+    /// Take kernel requests through FUSE-over-io_uring (Linux 6.14+, the fuse module's
+    /// enable_uring on); falls back to /dev/fuse, saying why in the daemon's log.
+    #[arg(long)]
+    pub uring: bool,
 }
 
 /// `ftsb-fs unmount`.
@@ -130,6 +134,7 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
         allow_other: a.allow_other,
         noexec: a.noexec,
         read_only: a.read_only,
+        uring: a.uring,
     };
     if a.foreground {
         init_tracing();
@@ -169,6 +174,9 @@ pub fn mount(a: MountArgs, json: bool) -> anyhow::Result<i32> {
     }
     if a.read_only {
         cmd.arg("--read-only");
+    }
+    if a.uring {
+        cmd.arg("--uring");
     }
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -64,6 +64,8 @@ pub struct Config {
     pub noexec: bool,
     /// Mount the view read-only.
     pub read_only: bool,
+    /// Serve kernel requests through FUSE-over-io_uring when the kernel allows it.
+    pub uring: bool,
 }
 
 /// The daemon's shared state, reachable from the control threads.
@@ -129,6 +131,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(request_threads),
         passthrough: std::env::var("FTSB_FS_PASSTHROUGH").map_or(true, |v| v != "0"),
+        uring: config.uring || std::env::var("FTSB_FS_URING").is_ok_and(|v| v == "1"),
     };
     let mut mounted =
         fuse::mount(overlay.clone(), &config.view, &opts).map_err(|source| DaemonError::Mount {

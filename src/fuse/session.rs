@@ -27,6 +27,9 @@ pub struct MountOptions {
     pub threads: usize,
     /// Let the kernel read and write working files itself (FUSE passthrough) where it can.
     pub passthrough: bool,
+    /// Serve requests through FUSE-over-io_uring queues when the kernel allows it (else
+    /// through /dev/fuse, with one log line saying why).
+    pub uring: bool,
     /// Where the view notes who writes what while `exec` sessions are open.
     pub writers: std::sync::Arc<crate::txn::writers::Writers>,
 }
@@ -168,6 +171,7 @@ pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Moun
     };
     config.n_threads = Some(opts.threads.max(1));
     config.clone_fd = true;
+    config.uring = opts.uring;
     let passthrough = Arc::new(AtomicBool::new(opts.passthrough));
     let session = Session::new(
         View::new(overlay, passthrough.clone(), opts.writers.clone()),

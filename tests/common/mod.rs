@@ -50,6 +50,9 @@ pub struct Mounted {
     pub pid: Option<u32>,
     /// Whether the view is (believed to be) mounted.
     pub mounted: bool,
+    /// More arguments for `mount` (and environment for the daemon it starts).
+    pub mount_args: Vec<String>,
+    pub mount_env: Vec<(String, String)>,
 }
 
 impl Mounted {
@@ -70,6 +73,17 @@ impl Mounted {
 
     /// Like [`Mounted::at`] or [`Mounted::in_place`], with the workspace directory named `name`.
     pub fn named(name: &str, fill: impl FnOnce(&Path), at: bool) -> Mounted {
+        Self::with(name, fill, at, &[], &[])
+    }
+
+    /// Like [`Mounted::named`], with more `mount` arguments and daemon environment.
+    pub fn with(
+        name: &str,
+        fill: impl FnOnce(&Path),
+        at: bool,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Mounted {
         let root = tempfile::Builder::new()
             .prefix("ftsb-mnt-")
             .tempdir()
@@ -96,6 +110,11 @@ impl Mounted {
             state,
             pid: None,
             mounted: false,
+            mount_args: args.iter().map(|a| (*a).to_owned()).collect(),
+            mount_env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         m.mount();
         m
@@ -121,6 +140,8 @@ impl Mounted {
         if self.view != self.ws {
             c.arg("--at").arg(&self.view);
         }
+        c.args(&self.mount_args);
+        c.envs(self.mount_env.iter().map(|(k, v)| (k, v)));
         c
     }
 
