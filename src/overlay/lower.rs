@@ -7,7 +7,8 @@
 //! with `O_NOFOLLOW`), and the last component is never followed either, so a workspace directory
 //! replaced by a symlink from outside the view fails with `ELOOP` instead of leading out of the
 //! workspace. Paths longer than the kernel's `PATH_MAX` are walked component by component.
-//! Nothing here writes: the workspace changes only at commit (see `txn`).
+//! Nothing here writes (`ctime_boundary` changes an unnamed file only): the workspace changes
+//! only at commit (see `txn`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -55,6 +56,14 @@ impl Lower {
         Ok(Lower {
             root: sys::open_dir_path(path)?,
         })
+    }
+
+    /// A reading of the workspace file system's ctime clock that separates changes: those
+    /// completed before have an earlier ctime, those after one at or after it
+    /// ([`sys::ctime_boundary`]; it changes nothing anyone can see).
+    pub fn ctime_boundary(&self) -> Time {
+        let (sec, nsec) = sys::ctime_boundary(self.root());
+        Time { sec, nsec }
     }
 
     /// The root directory fd (for `txn`, which duplicates it).

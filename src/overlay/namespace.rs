@@ -74,15 +74,11 @@ impl Overlay {
     }
 
     /// Whether the workspace directory shown through `dir` has an entry `name`.
-    fn lower_has(&self, dir: Ino, name: &[u8]) -> Result<bool, FsError> {
+    fn lower_stat(&self, dir: Ino, name: &[u8]) -> Result<Option<sys::Stat>, FsError> {
         let merge = self.nodes.get(&dir).and_then(|n| n.merge.clone());
-        let Some(base) = merge else { return Ok(false) };
+        let Some(base) = merge else { return Ok(None) };
         let path = base.join(name);
-        Ok(self
-            .lower
-            .stat(&path)
-            .map_err(lower_err("stat", &path))?
-            .is_some())
+        self.lower.stat(&path).map_err(lower_err("stat", &path))
     }
 
     /// Looks `name` up in `parent`, counting one kernel reference on success.
@@ -379,20 +375,33 @@ impl Overlay {
     /// Empties the entry `name` of `parent`: a whiteout where the workspace has that name,
     /// nothing otherwise.
     fn vacate(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
-        let whiteout = self.lower_has(parent, name)?;
+        let hidden = self.lower_stat(parent, name)?;
+        let at = hidden.map(|st| self.whiteout_time(&st));
         let entries = self.dirs.entry(parent).or_default();
-        if whiteout {
-            entries.insert(
-                name.to_vec(),
-                Dentry::Whiteout {
-                    at: Time::coarse_now(),
-                },
-            );
+        if let Some(at) = at {
+            entries.insert(name.to_vec(), Dentry::Whiteout { at });
         } else {
             entries.remove(name);
         }
         self.touch_dentry(parent, name);
         Ok(())
+    }
+
+    /// When a whiteout over the workspace object `st` begins: a time at or before any later
+    /// change of it, and after its last change. The coarse clock is that in the common case;
+    /// an object changed within the current tick (its ctime may even be a finer stamp after
+    /// the clock) needs the file system's own reading.
+    fn whiteout_time(&self, st: &sys::Stat) -> Time {
+        let now = Time::coarse_now();
+        let changed = Time {
+            sec: st.st_ctime,
+            nsec: st.st_ctime_nsec as u32,
+        };
+        if changed < now {
+            now
+        } else {
+            self.lower.ctime_boundary()
+        }
     }
 
     /// The object `found` loses one of its names: its link count drops (a removed

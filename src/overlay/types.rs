@@ -38,9 +38,10 @@ impl Time {
         }
     }
 
-    /// The clock local file systems stamp changes with (`CLOCK_REALTIME_COARSE`, the kernel's
-    /// `current_time()`): every change made after this reading gets a ctime at or after it.
-    /// What the conflict check compares workspace ctimes with (see `txn::check`).
+    /// The coarse clock local file systems stamp changes with (`CLOCK_REALTIME_COARSE`):
+    /// every change made after this reading gets a ctime at or after it, but a change made
+    /// before may have a finer stamp after it (multigrain timestamps, Linux 6.13+); see
+    /// [`super::Lower::ctime_boundary`] for a reading that separates the two.
     pub fn coarse_now() -> Time {
         let (sec, nsec) = crate::sys::coarse_realtime();
         Time { sec, nsec }
@@ -185,7 +186,7 @@ pub enum Dentry {
     /// The name refers to this overlay node.
     Child(Ino),
     /// The name is deleted: the workspace entry of that name is hidden. `at` is when, on the
-    /// file system's own clock ([`Time::coarse_now`]), so commit can tell whether the
+    /// file system's own clock (see `whiteout_time`), so commit can tell whether the
     /// workspace changed the hidden object afterwards.
     Whiteout { at: Time },
 }

@@ -430,10 +430,59 @@ pub fn unmount(path: &std::path::Path, detach: bool) -> io::Result<()> {
 }
 
 /// `CLOCK_REALTIME_COARSE` as (seconds, nanoseconds): the clock the kernel stamps file
-/// changes with (`current_time()`), for comparing with ctimes.
+/// changes with when nobody has looked at the file's ctime since its last change. Since
+/// Linux 6.13 (multigrain timestamps) a change right after a `stat` gets a finer stamp, which
+/// may lie after this reading: see [`ctime_boundary`] for a reading that separates changes.
 pub fn coarse_realtime() -> (i64, u32) {
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
     (ts.tv_sec, ts.tv_nsec as u32)
+}
+
+/// A reading of the ctime clock of the file system holding directory `dir` that separates
+/// changes: every change that completed before the call has a ctime strictly before it, and
+/// every change after the call has one at or after it.
+///
+/// The file system is asked rather than a clock: an unnamed file (`O_TMPFILE`, never seen in
+/// `dir`) has its ctime changed and read until it moves past the first reading. The kernel's
+/// stamps never go back, so the first stamp is at or after every earlier change and any stamp
+/// past it is strictly after them. With multigrain timestamps the second change already gets
+/// a finer stamp; with coarse ones this waits for the next tick (a few milliseconds). Where
+/// `dir` takes no unnamed file (read-only, or a file system without `O_TMPFILE`), the coarse
+/// clock's next tick is taken instead, which separates coarse stamps only.
+pub fn ctime_boundary(dir: BorrowedFd<'_>) -> (i64, u32) {
+    let ctime = |st: &Stat| (st.st_ctime, st.st_ctime_nsec as u32);
+    let tick = || std::thread::sleep(std::time::Duration::from_micros(200));
+    let touch = |fd: BorrowedFd<'_>| -> io::Result<(i64, u32)> {
+        retry(|| rustix::fs::fchmod(fd, Mode::RUSR | Mode::WUSR))?;
+        Ok(ctime(&retry(|| rustix::fs::fstat(fd))?))
+    };
+    let probe = retry(|| {
+        rustix::fs::openat(
+            dir,
+            ".",
+            Open::TMPFILE | Open::RDWR | Open::CLOEXEC,
+            Mode::RUSR | Mode::WUSR,
+        )
+    });
+    if let Ok(fd) = probe
+        && let Ok(first) = touch(fd.as_fd())
+    {
+        loop {
+            match touch(fd.as_fd()) {
+                Ok(now) if now > first => return now,
+                Ok(_) => tick(),
+                Err(_) => break,
+            }
+        }
+    }
+    let before = coarse_realtime();
+    loop {
+        let now = coarse_realtime();
+        if now > before {
+            return now;
+        }
+        tick();
+    }
 }
 
 #[cfg(test)]

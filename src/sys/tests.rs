@@ -135,3 +135,48 @@ fn open_dir_beneath_refuses_symlinks_and_leaving_the_root() {
     // O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR.
     assert_eq!(walked.raw_os_error(), Some(libc::ENOTDIR));
 }
+
+/// The boundary separates changes on the directory's own file system: a change just before
+/// it (made right after a `stat`, so multigrain kernels give it a fine stamp that may lie
+/// past the coarse clock) is strictly before, a change just after is at or after; and the
+/// directory shows nothing of the reading.
+#[test]
+fn a_ctime_boundary_separates_changes_before_from_changes_after() {
+    let (dir, fd) = tmp();
+    let ctime = |name: &str| {
+        let st = rustix::fs::stat(dir.path().join(name)).expect("stat");
+        (st.st_ctime, st.st_ctime_nsec as u32)
+    };
+    std::fs::write(dir.path().join("before"), "x").expect("write");
+    std::fs::write(dir.path().join("after"), "x").expect("write");
+    for round in 0..200 {
+        ctime("before");
+        rustix::fs::chmod(
+            dir.path().join("before"),
+            Mode::from_raw_mode(0o600 | (round % 2)),
+        )
+        .expect("chmod");
+        let boundary = ctime_boundary(fd.as_fd());
+        rustix::fs::chmod(
+            dir.path().join("after"),
+            Mode::from_raw_mode(0o600 | (round % 2)),
+        )
+        .expect("chmod");
+        assert!(
+            ctime("before") < boundary,
+            "round {round}: a change before the boundary {boundary:?} is stamped {:?}",
+            ctime("before")
+        );
+        assert!(
+            ctime("after") >= boundary,
+            "round {round}: a change after the boundary {boundary:?} is stamped {:?}",
+            ctime("after")
+        );
+    }
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["after", "before"]);
+}

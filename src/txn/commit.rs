@@ -52,16 +52,10 @@ pub(super) fn since(ov: &dyn Host) -> Result<Time, crate::meta::MetaError> {
     })
 }
 
-/// Records that a transaction begins now, on the workspace file system's clock, and strictly
-/// after every change made before (a commit's own placements included): the coarse clock
-/// stamps a whole tick alike, so this waits for the next tick (a few milliseconds at most).
+/// Records that a transaction begins now, on the workspace file system's own clock, and
+/// strictly after every change made before (a commit's own placements included).
 pub(super) fn mark_started(ov: &dyn Host) -> Result<(), crate::meta::MetaError> {
-    let before = Time::coarse_now();
-    let mut now = before;
-    while now <= before {
-        std::thread::sleep(std::time::Duration::from_micros(500));
-        now = Time::coarse_now();
-    }
+    let now = ov.workspace().ctime_boundary();
     ov.store().db.kv_set(
         TXN_STARTED,
         &(now.sec * 1_000_000_000 + i64::from(now.nsec)).to_string(),

@@ -90,7 +90,8 @@ pub enum Expect {
     /// The very object the overlay saw, unchanged.
     Stamp(Stamp),
     /// The object and, for a directory, nothing in its subtree has a ctime at or after this
-    /// reading of the file system's clock (`Time::coarse_now`).
+    /// reading of the file system's clock (`Lower::ctime_boundary`, or the coarse clock
+    /// for an object last changed before its current tick).
     UnchangedSince((i64, u32)),
     /// Nothing is at the path.
     Absent,
