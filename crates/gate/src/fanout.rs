@@ -15,19 +15,38 @@ use super::state::{Io, Scope, Stream};
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
 const MAX_ITEMS: usize = 16;
 
+/// How xargs or parallel cut their input into items.
+#[derive(Clone, Copy)]
+enum Split {
+    /// Blank-separated words, with xargs's quotes and backslashes removed.
+    Words,
+    /// One item per line, leading blanks dropped, quotes removed (`xargs -I`).
+    Lines,
+    /// One item per line, as it is (`parallel`).
+    RawLines,
+    /// Items ended by this character, taken as they are (`-0`, `-d`).
+    Delimiter(char),
+}
+
 /// Items xargs or parallel read from stdin: known words, or one unknown item.
-fn stdin_items(stdin: &Stream, lines: bool) -> Vec<Field> {
+fn stdin_items(stdin: &Stream, split: Split) -> Vec<Field> {
     match &stdin.text {
         Some(t) => {
-            let items: Vec<Field> = if lines {
-                t.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(Field::lit)
-                    .collect()
-            } else {
-                t.split_whitespace().map(Field::lit).collect()
+            let items: Vec<String> = match split {
+                Split::Words => unquote_words(t),
+                Split::Lines => t
+                    .lines()
+                    .flat_map(|l| unquote_words(l).into_iter().reduce(|a, b| a + " " + &b))
+                    .collect(),
+                Split::RawLines => t.lines().map(str::to_owned).collect(),
+                Split::Delimiter(d) => t.split(d).map(str::to_owned).collect(),
             };
-            items.into_iter().take(MAX_ITEMS).collect()
+            items
+                .iter()
+                .filter(|i| !i.is_empty())
+                .take(MAX_ITEMS)
+                .map(|i| Field::lit(i))
+                .collect()
         }
         None => match &stdin.paths_under {
             Some(dir) => vec![descendant(&Field::lit(dir))],
@@ -74,7 +93,13 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
     } else {
         io.stdin.clone()
     };
-    let items = stdin_items(&stdin, replace.is_some());
+    let split = match a.value('d', "delimiter") {
+        _ if a.has('0', "null") => Split::Delimiter('\0'),
+        Some(d) => Split::Delimiter(delimiter(&d.text)),
+        None if replace.is_some() => Split::Lines,
+        None => Split::Words,
+    };
+    let items = stdin_items(&stdin, split);
     let quiet = Io::default();
     let mut out = Stream::default();
     match replace {
@@ -91,6 +116,42 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
         }
     }
     out
+}
+
+/// xargs's words: split at blanks and newlines outside quotes; quotes and backslashes
+/// removed as xargs removes them.
+fn unquote_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(ch) = chars.next() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.get_or_insert_default().push(c),
+            (None, '\'' | '"') => {
+                quote = Some(ch);
+                word.get_or_insert_default();
+            }
+            (None, '\\') => word.get_or_insert_default().extend(chars.next()),
+            (None, c) if c.is_whitespace() => words.extend(word.take()),
+            (None, c) => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+/// xargs's `-d` argument: one character, or an escape (`\n`, `\t`, `\0`, `\\`).
+fn delimiter(spec: &str) -> char {
+    let escaped = spec.strip_prefix('\\').and_then(|e| match e {
+        "n" => Some('\n'),
+        "t" => Some('\t'),
+        "0" => Some('\0'),
+        "\\" => Some('\\'),
+        _ => None,
+    });
+    escaped.unwrap_or_else(|| spec.chars().next().unwrap_or('\n'))
 }
 
 /// Replaces `pat` in a template field with an item (xargs -I, parallel {}, find {}).
@@ -117,7 +178,7 @@ pub(crate) fn parallel(
     let split = args.iter().position(|a| a.is(":::") || a.is("::::"));
     let (head, values) = match split {
         Some(i) => (&args[..i], args[i + 1..].to_vec()),
-        None => (args, stdin_items(&io.stdin, true)),
+        None => (args, stdin_items(&io.stdin, Split::RawLines)),
     };
     let a = parse(
         head,

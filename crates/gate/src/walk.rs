@@ -149,16 +149,17 @@ impl Analyzer<'_> {
                 return Stream::default();
             }
         };
-        let mut out = Stream::default();
+        let mut out = Stream::silent();
         let mut stdin = Some(stdin);
         for list in &program.complete_commands {
-            out = self.walk_list(list, scope, stdin.take().unwrap_or_default());
+            out = out.then(self.walk_list(list, scope, stdin.take().unwrap_or_default()));
         }
         out
     }
 
+    /// Walks a list; what it writes is what each of its commands writes, in order.
     fn walk_list(&mut self, list: &CompoundList, scope: &mut Scope, stdin: Stream) -> Stream {
-        let mut out = Stream::default();
+        let mut out = Stream::silent();
         let mut stdin = Some(stdin);
         for item in &list.0 {
             let background = matches!(item.1, SeparatorOperator::Async);
@@ -169,7 +170,7 @@ impl Analyzer<'_> {
             scope.concurrent |= background;
             let input = stdin.take().unwrap_or_default();
             for (_, pipeline) in item.0.iter() {
-                out = self.walk_pipeline(pipeline, scope, input.clone());
+                out = out.then(self.walk_pipeline(pipeline, scope, input.clone()));
             }
             scope.concurrent = saved;
         }
@@ -205,8 +206,7 @@ impl Analyzer<'_> {
                     self.redirect(r, scope, &mut io);
                 }
                 let out = self.compound(c, scope, io.stdin.clone());
-                self.check_endless(scope, &out, &io);
-                out
+                self.stdout_to(out, &io, scope)
             }
             Command::Function(f) => {
                 let name = super::field::literal(&f.fname.value);
@@ -215,7 +215,7 @@ impl Analyzer<'_> {
                 let mut inner = scope.clone();
                 inner.function = Some(name);
                 self.compound(&f.body.0, &mut inner, Stream::default());
-                Stream::default()
+                Stream::silent()
             }
             Command::ExtendedTest(e, _) => {
                 self.expand_embedded(&e.to_string(), scope);
@@ -239,7 +239,7 @@ impl Analyzer<'_> {
                 // A glob list is bounded by the files that exist: walk it once as a pattern.
                 let finite = values.len() <= MAX_LOOP_VALUES && values.iter().all(|v| v.known);
                 if finite {
-                    let mut out = Stream::default();
+                    let mut out = Stream::silent();
                     for v in values {
                         scope.vars.insert(
                             f.variable_name.clone(),
@@ -248,7 +248,7 @@ impl Analyzer<'_> {
                                 taint: v.taint,
                             },
                         );
-                        out = self.walk_list(&f.body.list, scope, stdin.clone());
+                        out = out.then(self.walk_list(&f.body.list, scope, stdin.clone()));
                     }
                     out
                 } else {
@@ -262,28 +262,30 @@ impl Analyzer<'_> {
                 }
             }
             CompoundCommand::ArithmeticForClause(f) => self.in_loop(&f.body.list, scope, stdin),
+            // A condition's output goes where the body's does; of branches that may run,
+            // the output is taken as all of them, one after the other.
             CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
-                self.walk_list(&w.0, scope, Stream::default());
-                self.in_loop(&w.1.list, scope, stdin)
+                let cond = self.walk_list(&w.0, scope, Stream::default());
+                cond.then(self.in_loop(&w.1.list, scope, stdin))
             }
             CompoundCommand::CaseClause(c) => {
                 self.eval_word(&c.value, scope);
-                let mut out = Stream::default();
+                let mut out = Stream::silent();
                 for item in &c.cases {
                     if let Some(list) = &item.cmd {
-                        out = self.walk_list(list, scope, stdin.clone());
+                        out = out.then(self.walk_list(list, scope, stdin.clone()));
                     }
                 }
                 out
             }
             CompoundCommand::IfClause(i) => {
-                self.walk_list(&i.condition, scope, Stream::default());
-                let mut out = self.walk_list(&i.then, scope, stdin.clone());
+                let mut out = self.walk_list(&i.condition, scope, Stream::default());
+                out = out.then(self.walk_list(&i.then, scope, stdin.clone()));
                 for e in i.elses.iter().flatten() {
                     if let Some(c) = &e.condition {
-                        self.walk_list(c, scope, Stream::default());
+                        out = out.then(self.walk_list(c, scope, Stream::default()));
                     }
-                    out = self.walk_list(&e.body, scope, stdin.clone());
+                    out = out.then(self.walk_list(&e.body, scope, stdin.clone()));
                 }
                 out
             }
@@ -319,17 +321,49 @@ impl Analyzer<'_> {
             self.item(item, false, scope, &mut io, &mut fields);
         }
         if fields.is_empty() {
-            // `$(<file)` prints the file.
-            return io.stdin;
+            // `$(<file)` prints the file; an assignment prints nothing.
+            let prefix = sc.prefix.iter().flat_map(|p| p.0.iter());
+            let suffix = sc.suffix.iter().flat_map(|s| s.0.iter());
+            let redirected = prefix
+                .chain(suffix)
+                .any(|i| matches!(i, CommandPrefixOrSuffixItem::IoRedirect(_)));
+            return if redirected {
+                io.stdin
+            } else {
+                Stream::silent()
+            };
         }
-        let out = self.dispatch(fields, &io, scope);
-        self.check_endless(scope, &out, &io);
+        let name = fields[0].text.rsplit('/').next().unwrap_or("").to_owned();
+        let mut out = self.dispatch(fields, &io, scope);
+        let nothing = out.text.is_none() && out.taint == Taint::default() && !out.endless;
+        if nothing && super::tables::SILENT.contains(&name.as_str()) {
+            out = Stream::silent();
+        }
+        self.stdout_to(out, &io, scope)
+    }
+
+    /// Where a command's standard output goes: into the files it is redirected to (read back
+    /// later on the line), into process substitutions that read it (`> >(sh)`), or down the
+    /// pipeline (what this returns: nothing when it went elsewhere).
+    fn stdout_to(&mut self, out: Stream, io: &Io, scope: &Scope) -> Stream {
+        self.check_endless(scope, &out, io);
         for f in &io.stdout_files {
             if out.text.is_some() || out.taint.hidden_code() || out.taint.secret {
                 self.written.push((f.clone(), out.clone()));
             }
         }
-        out
+        for reader in &io.readers {
+            let mut inner = scope.clone();
+            inner.depth += 1;
+            let mut input = out.clone();
+            input.piped = true;
+            self.run_line(reader, &mut inner, input);
+        }
+        if io.stdout_away {
+            Stream::silent()
+        } else {
+            out
+        }
     }
 
     fn item(
@@ -407,6 +441,10 @@ impl Analyzer<'_> {
                     let dup = matches!(target, IoFileRedirectTarget::Duplicate(_));
                     let f = self.eval_single(w, scope);
                     if dup && (f.text == "-" || f.text.chars().all(|c| c.is_ascii_digit())) {
+                        let to_stdout = matches!(fd, None | Some(1));
+                        if to_stdout && matches!(kind, IoFileRedirectKind::DuplicateOutput) {
+                            io.stdout_away |= f.text != "1";
+                        }
                         // `<&3`: what descriptor 3 was opened on, if this line opened it.
                         if let Some(file) = scope.fds.get(&f.text).cloned() {
                             io.stdin = self.file_stream(&Field::lit(&file), scope);
@@ -428,16 +466,20 @@ impl Analyzer<'_> {
                         _ => {
                             super::cmd::check_write(self, scope, &f, "redirect");
                             io.stdout_files.push(self.paths.abs(&f.text, scope));
+                            io.stdout_away |= matches!(fd, None | Some(1));
                         }
                     }
                 }
                 IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
+                    if !matches!(kind, IoFileRedirectKind::Read) {
+                        // `> >(CMD)`: CMD reads what the command writes, judged once it is known.
+                        io.readers.push(sub.list.to_string());
+                        io.stdout_away |= matches!(fd, None | Some(1));
+                        return;
+                    }
                     let mut inner = scope.clone();
                     inner.depth += 1;
-                    let out = self.walk_list(&sub.list, &mut inner, Stream::default());
-                    if matches!(kind, IoFileRedirectKind::Read) {
-                        io.stdin = out;
-                    }
+                    io.stdin = self.walk_list(&sub.list, &mut inner, Stream::default());
                 }
                 IoFileRedirectTarget::Fd(_) => {}
             },
@@ -445,6 +487,7 @@ impl Analyzer<'_> {
                 let f = self.eval_single(w, scope);
                 super::cmd::check_write(self, scope, &f, "redirect");
                 io.stdout_files.push(self.paths.abs(&f.text, scope));
+                io.stdout_away = true;
             }
             IoRedirect::HereString(_, w) => {
                 let f = self.eval_single(w, scope);

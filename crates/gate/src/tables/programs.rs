@@ -673,6 +673,31 @@ pub(crate) const STDIN_DATA: &[&str] = &[
     "pv",
 ];
 
+/// Shell builtins that print nothing when they have nothing else to report: a list that runs
+/// them still writes only what its other commands write (`(cd d; echo CMD) | sh`).
+pub(crate) const SILENT: &[&str] = &[
+    "cd",
+    "true",
+    "false",
+    ":",
+    "shift",
+    "unset",
+    "wait",
+    "sleep",
+    "umask",
+    "export",
+    "read",
+    "readonly",
+    "local",
+    "declare",
+    "typeset",
+    "set",
+    "trap",
+    "alias",
+    "mapfile",
+    "readarray",
+];
+
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
 pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     ("rimraf", &["rm", "-rf"]),
