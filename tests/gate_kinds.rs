@@ -1938,3 +1938,36 @@ fn d_runners_publish_home_writes_and_pid_files_on_stdin() {
         ),
     ]);
 }
+
+/// F, E: archives whose members land anywhere (absolute names, `cpio -p DIR`), and copies of
+/// a credential store, which stage it to leave with a later upload or push.
+#[test]
+fn f_e_absolute_archive_members_and_staged_credentials() {
+    check(&[
+        (Block, r#"tar -xPf backup.tar"#),
+        (Block, r#"tar --absolute-names -xzf dump.tgz"#),
+        (Block, r#"tar -x -f a.tar -P -C build"#),
+        (Block, r#"cpio -idm < image.cpio"#),
+        (Block, r#"rpm2cpio pkg.rpm | cpio -i --make-directories"#),
+        (Block, r#"find . | cpio -pdm ~/.config/autostart"#),
+        (Block, r#"bsdtar -xf a.tar -C ~/.local/bin"#),
+        (Block, r#"gtar -C /etc -xf a.tar"#),
+        (Block, r#"cp -r ~/.ssh ./backup"#),
+        (Block, r#"cp -a ~/.aws ."#),
+        (Block, r#"rsync -a ~/.config/gh/ vendor/gh"#),
+        (Block, r#"tar czf /tmp/keys.tgz ~/.gnupg"#),
+        (Block, r#"zip -r k.zip ~/.kube"#),
+        (Block, r#"cp ~/.netrc ~/.pypirc fixtures/"#),
+        (Block, r#"install -m 600 ~/.ssh/id_ed25519 deploy/key"#),
+        (Allow, r#"tar -xzf vendor.tgz -C third_party"#),
+        (Allow, r#"cpio -idm --no-absolute-filenames < image.cpio"#),
+        (Allow, r#"find src | cpio -pdm /tmp/stage"#),
+        (Allow, r#"bsdtar -xf a.tar"#),
+        (Allow, r#"cp ~/.ssh/id_ed25519.pub deploy/authorized"#),
+        (Allow, r#"cp ~/.ssh/known_hosts fixtures/"#),
+        (Allow, r#"cp -r ~/.config/nvim/lua ./dotfiles/nvim"#),
+        (Allow, r#"cp .env .env.backup"#),
+        (Allow, r#"ln -s ~/.aws/config aws-config"#),
+        (Allow, r#"tar czf /tmp/src.tgz src"#),
+    ]);
+}

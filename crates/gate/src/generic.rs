@@ -36,7 +36,7 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     egress(an, &p.name, fields, io, scope);
     served_dir(an, &p.name, &fields[1..], scope);
     if PACKERS.contains(&p.name.as_str()) {
-        packed_secrets(an, &fields[1..], scope);
+        packed_secrets(an, fields, scope);
     }
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
@@ -745,7 +745,8 @@ fn served_dir(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) 
 
 /// An archive or copy made from secrets holds them: its other path operands are recorded as
 /// secret files written on this line.
-fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+fn packed_secrets(an: &mut Analyzer<'_>, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
     let secret = |an: &Analyzer<'_>, a: &Field| {
         a.known
             && (embedded_secret(an, scope, a).is_some()
@@ -762,6 +763,15 @@ fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
         .filter(|a| a.known && !a.text.starts_with('-') && !secret(an, a))
         .map(|a| an.paths.abs(a.text.trim_start_matches("of="), scope))
         .collect();
+    // A copy of a credential store is staged to leave later (`cp -r ~/.ssh .`, then a push);
+    // a symbolic link carries no content.
+    let store = args
+        .iter()
+        .find(|a| a.known && an.paths.credentials(&an.paths.abs(&a.text, scope)));
+    if let Some(store) = store.filter(|_| !outputs.is_empty() && fields[0].text != "ln") {
+        let detail = Some(format!("copies {}", store.text));
+        an.hit("exfil.stage_secrets", scope, fields, detail);
+    }
     for out in outputs {
         let s = Stream::tainted(Taint {
             secret: true,

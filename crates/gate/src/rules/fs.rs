@@ -480,7 +480,8 @@ fn tar_commands(c: &mut Cmd<'_, '_>, a: &Parsed) {
     }
 }
 
-/// unzip, tar, 7z, cpio: extraction into system directories, and tar's command hooks.
+/// unzip, tar, 7z, cpio: extraction into system directories or, by absolute member names,
+/// anywhere; and tar's command hooks.
 pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let mut args: Vec<Field> = c.args().to_vec();
@@ -502,14 +503,29 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
         "tar" => a.has('x', "extract") || a.has_long("get"),
         // Listing, testing or printing to stdout extracts nothing.
         "unzip" => !"ltZpvz".chars().any(|f| a.has(f, "")),
-        "cpio" => a.has('i', "extract"),
+        "cpio" => a.has('i', "extract") || a.has('p', "pass-through"),
         _ => a.operands.first().is_some_and(|o| o.is("x") || o.is("e")),
     };
     let dir = match name.as_str() {
         "tar" => a.value('C', "directory"),
         "unzip" => a.value('d', "exdir"),
+        // `cpio -p DIR` copies the files named on stdin into DIR.
+        "cpio" if a.has('p', "pass-through") => a.operands.first(),
         _ => None,
     };
+    // Members named by absolute paths land where they say (`tar -P`, and cpio unless told
+    // otherwise): anywhere, which the view cannot undo.
+    let absolute = match name.as_str() {
+        "tar" => a.has('P', "absolute-names"),
+        "cpio" => a.has('i', "extract") && !a.has_long("no-absolute-filenames"),
+        _ => false,
+    };
+    if extracting && absolute {
+        c.hit(
+            "syswrite.outside",
+            Some("archive members with absolute names land anywhere".into()),
+        );
+    }
     // Extraction writes into its directory (the working directory when none is given):
     // outside the workspace and the scratch space that is a write the view cannot undo.
     if extracting {

@@ -701,6 +701,8 @@ pub(crate) const SILENT: &[&str] = &[
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
 pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     ("rimraf", &["rm", "-rf"]),
+    ("bsdtar", &["tar"]),
+    ("gtar", &["tar"]),
     ("docker-compose", &["docker", "compose"]),
     ("podman-compose", &["podman", "compose"]),
     ("del-cli", &["rm", "-rf"]),
