@@ -164,6 +164,11 @@ impl Analyzer<'_> {
             Class::Workspace | Class::Build | Class::Tmp
         );
         s.taint.pids = f.known && own && abs.rsplit('/').next().is_some_and(|n| n.contains("pid"));
+        // A file written earlier on the line holds what was written (`cat > x <<< T; sh < x`).
+        if let Some((_, w)) = self.written.iter().rev().find(|(p, _)| *p == abs) {
+            s.text.clone_from(&w.text);
+            s.taint = s.taint.merge(w.taint);
+        }
         s
     }
 }

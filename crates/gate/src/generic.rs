@@ -170,6 +170,29 @@ fn keep_procsub(v: Field, args: &[Field]) -> Field {
         .unwrap_or(v)
 }
 
+/// A script or configuration file named as stdin (`-`, `/dev/stdin`) or as a descriptor the
+/// line opened (`/dev/fd/3`) is what that input holds, as a process substitution's is;
+/// unknown input piped in is `ask`.
+fn read_input(an: &mut Analyzer<'_>, scope: &Scope, v: Field, io: &Io) -> Field {
+    let input = match v.text.as_str() {
+        "-" => Some(io.stdin.clone()),
+        _ => crate::cmd::opened_input(&v, io, scope),
+    };
+    let Some(s) = input.filter(|s| s.piped || s.text.is_some()) else {
+        return v;
+    };
+    if s.text.is_none() && !s.taint.hidden_code() {
+        let why = Some("reads a file the gate cannot see".into());
+        an.hit("gate.dynamic_code", scope, std::slice::from_ref(&v), why);
+    }
+    Field {
+        procsub: true,
+        body: s.text,
+        taint: v.taint.merge(s.taint),
+        ..v
+    }
+}
+
 /// Command- and write-valued options of the tools in [`OPTIONS`].
 fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
@@ -205,6 +228,10 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: 
             }
             for v in values_of(args, opt) {
                 let v = keep_procsub(v, args);
+                let v = match kind {
+                    Value::Script | Value::ConfigFile(_) => read_input(an, scope, v, io),
+                    _ => v,
+                };
                 let v = match kind {
                     Value::KeyCommand(_) => key_and_value(v, args),
                     _ => v,

@@ -151,8 +151,9 @@ pub(crate) struct Scope {
     pub concurrent: bool,
     /// The function whose body is being walked.
     pub function: Option<String>,
-    /// Files opened on numbered descriptors (`exec 3< FILE`), read later with `<&3`.
-    pub fds: HashMap<String, String>,
+    /// What numbered descriptors were opened on (`exec 3< FILE`, `3<<< TEXT`), read later
+    /// with `<&3` or as `/dev/fd/3`.
+    pub fds: HashMap<String, Stream>,
 }
 
 /// Input and output of the simple command being judged.

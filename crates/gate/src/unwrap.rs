@@ -10,7 +10,7 @@
 
 use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
-use super::cmd::{inner, nested_line};
+use super::cmd::{inner, nested_line, opened_input};
 use super::field::{Field, UNKNOWN, join};
 use super::paths::{Program, normalize_program};
 use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
@@ -76,7 +76,7 @@ pub(crate) fn dispatch(
     }
     if prog.text.contains('/') {
         // A script downloaded or written earlier on the line, run by its path.
-        script_operand(an, &fields, prog, scope);
+        script_operand(an, &fields, prog, io, scope);
     }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)
@@ -637,6 +637,8 @@ fn wrap_script(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opt
             scope,
         ));
     }
+    // Without `-c`, script starts a shell that reads what is typed, here its stdin.
+    read_script(an, "script", w.fields, &io.stdin, scope);
     Some(Stream::default())
 }
 
@@ -673,22 +675,9 @@ fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opt
                 "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
             ) =>
         {
-            if stdin.taint.hidden_code() {
-                an.hit("rce.pipe_shell", scope, fields, None);
-            } else if let Some(text) = stdin.text.clone() {
-                nested_line(
-                    an,
-                    "source /dev/stdin",
-                    &Field::lit(&text),
-                    Stream::default(),
-                    scope,
-                );
-            } else if stdin.piped {
-                let why = Some("sources a script the gate cannot see".into());
-                an.hit("gate.dynamic_code", scope, fields, why);
-            }
+            read_script(an, "source /dev/stdin", fields, stdin, scope);
         }
-        Some(f) => script_operand(an, fields, f, scope),
+        Some(f) => script_operand(an, fields, f, w.io, scope),
         None => {}
     }
     Some(Stream::default())
@@ -861,7 +850,36 @@ fn vim_system_call(cmd: &str) -> Option<String> {
 }
 
 /// A script file run by a shell or `source`: downloaded or decoded code is denied.
-fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Scope) {
+/// A shell or `source` reading its script from `input` (stdin or a descriptor): the script
+/// when it is known, `ask` when it is piped in unseen; `None` when nothing is piped in.
+fn read_script(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    fields: &[Field],
+    input: &Stream,
+    scope: &Scope,
+) -> Option<Stream> {
+    if input.taint.hidden_code() {
+        an.hit("rce.pipe_shell", scope, fields, None);
+        return Some(Stream::default());
+    }
+    if let Some(text) = &input.text {
+        let f = Field::lit(text);
+        return Some(nested_line(an, label, &f, Stream::default(), scope));
+    }
+    if input.piped {
+        let why = Some("reads a script the gate cannot see".into());
+        an.hit("gate.dynamic_code", scope, fields, why);
+        return Some(Stream::default());
+    }
+    None
+}
+
+fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, scope: &Scope) {
+    if let Some(s) = opened_input(f, io, scope) {
+        read_script(an, "script on a descriptor", fields, &s, scope);
+        return;
+    }
     if f.taint.hidden_code() {
         an.hit("rce.pipe_shell", scope, fields, None);
         return;
@@ -928,28 +946,15 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
         .first()
         .filter(|o| !a.has('s', "") && !stdin_path(o))
     {
-        script_operand(an, fields, script, scope);
+        script_operand(an, fields, script, io, scope);
         return Stream::default();
     }
     // The shell reads its program from stdin.
-    let stdin = &io.stdin;
-    if stdin.taint.hidden_code() {
-        an.hit("rce.pipe_shell", scope, fields, None);
-        return Stream::default();
+    let label = format!("| {}", fields[0].text.rsplit('/').next().unwrap_or("sh"));
+    if let Some(out) = read_script(an, &label, fields, &io.stdin, scope) {
+        return out;
     }
-    if let Some(text) = &stdin.text {
-        let f = Field::lit(text);
-        let label = format!("| {}", fields[0].text.rsplit('/').next().unwrap_or("sh"));
-        return nested_line(an, &label, &f, Stream::default(), scope);
-    }
-    if stdin.piped {
-        an.hit(
-            "gate.dynamic_code",
-            scope,
-            fields,
-            Some("shell reads a script the gate cannot see".into()),
-        );
-    } else if scope.privileged {
+    if scope.privileged {
         an.hit("privesc.root_shell", scope, fields, None);
     }
     // An interactive shell's output: wired to the network, it is a reverse shell.

@@ -74,6 +74,17 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
     }
 }
 
+/// An input opened on descriptor `fd`: stdin, or a numbered descriptor read later on the line
+/// (`exec 3<<< TEXT` ... `<&3`, `/dev/fd/3`).
+fn input(fd: Option<i32>, s: Stream, scope: &mut Scope, io: &mut Io) {
+    match fd.filter(|n| *n > 2) {
+        Some(n) => {
+            scope.fds.insert(n.to_string(), s);
+        }
+        None => io.stdin = s,
+    }
+}
+
 /// The deepest nesting of brackets and backquotes in `text`, counted without regard to
 /// quoting (an over-estimate, which is the safe side of a bound).
 fn nesting(text: &str) -> usize {
@@ -446,22 +457,18 @@ impl Analyzer<'_> {
                             io.stdout_away |= f.text != "1";
                         }
                         // `<&3`: what descriptor 3 was opened on, if this line opened it.
-                        if let Some(file) = scope.fds.get(&f.text).cloned() {
-                            io.stdin = self.file_stream(&Field::lit(&file), scope);
+                        if let Some(s) = scope.fds.get(&f.text).cloned() {
+                            io.stdin = s;
                         }
                         return;
-                    }
-                    if let Some(n) = fd.filter(|n| *n > 2)
-                        && matches!(kind, IoFileRedirectKind::Read)
-                    {
-                        scope.fds.insert(n.to_string(), f.text.clone());
                     }
                     match kind {
                         IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput => {
                             if f.text.starts_with("/dev/tcp/") || f.text.starts_with("/dev/udp/") {
                                 super::cmd::check_write(self, scope, &f, "redirect");
                             }
-                            io.stdin = self.file_stream(&f, scope);
+                            let s = self.file_stream(&f, scope);
+                            input(*fd, s, scope, io);
                         }
                         _ => {
                             super::cmd::check_write(self, scope, &f, "redirect");
@@ -489,22 +496,24 @@ impl Analyzer<'_> {
                 io.stdout_files.push(self.paths.abs(&f.text, scope));
                 io.stdout_away = true;
             }
-            IoRedirect::HereString(_, w) => {
+            IoRedirect::HereString(fd, w) => {
                 let f = self.eval_single(w, scope);
-                io.stdin = Stream {
+                let s = Stream {
                     text: f.known.then(|| format!("{}\n", f.text)),
                     taint: f.taint,
                     piped: true,
                     ..Stream::default()
                 };
+                input(*fd, s, scope, io);
             }
-            IoRedirect::HereDocument(_, doc) => {
-                io.stdin = if doc.requires_expansion {
+            IoRedirect::HereDocument(fd, doc) => {
+                let mut s = if doc.requires_expansion {
                     self.eval_heredoc(&doc.doc.value, scope)
                 } else {
                     Stream::text(doc.doc.value.clone())
                 };
-                io.stdin.piped = true;
+                s.piped = true;
+                input(*fd, s, scope, io);
             }
         }
     }
