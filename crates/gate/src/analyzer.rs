@@ -141,6 +141,14 @@ impl Analyzer<'_> {
         self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)
     }
 
+    /// True when a secret was written earlier on the line at `abs` or below it.
+    pub fn secret_below(&self, abs: &str) -> bool {
+        let dir = format!("{}/", abs.trim_end_matches('/'));
+        self.written
+            .iter()
+            .any(|(p, s)| s.taint.secret && (p == abs || p.starts_with(&dir)))
+    }
+
     /// What reading a file gives: secrets for key files, endless data for `/dev/zero`.
     pub fn file_stream(&mut self, f: &Field, scope: &Scope) -> Stream {
         let abs = self.paths.abs(&f.text, scope);
