@@ -2017,3 +2017,14 @@ fn c_e_passed_callees_and_secrets_staged_by_directory() {
         (Allow, r#"cp README.md docs/ && git add docs && git push"#),
     ]);
 }
+
+/// G: with `$CDPATH` set on the line, a relative `cd` may land anywhere.
+#[test]
+fn g_cdpath_makes_a_relative_cd_unknown() {
+    check(&[
+        (Block, r#"CDPATH=/ cd etc && rm -rf ./*"#),
+        (Block, r#"export CDPATH=~; cd .ssh; rm -f *"#),
+        (Allow, r#"CDPATH=/ cd ./src && rm -rf ./gen"#),
+        (Allow, r#"cd src && rm -rf ./gen"#),
+    ]);
+}

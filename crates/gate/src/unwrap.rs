@@ -173,6 +173,8 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
     scope.cwd = match target {
         None => an.paths.home.clone(),
         Some(a) if a.is("-") => scope.vars.get("OLDPWD").and_then(|v| v.text.clone()),
+        // A relative name is looked up in `$CDPATH` first: where it leads is unknown.
+        Some(a) if scope.vars.contains_key("CDPATH") && searched(&a.text) => None,
         Some(a) if a.known || !a.text.starts_with(UNKNOWN) && a.text.contains(UNKNOWN) => {
             Some(an.paths.abs(&a.text, scope))
         }
@@ -183,6 +185,12 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
         taint: Taint::default(),
     };
     scope.vars.insert("OLDPWD".to_owned(), value);
+}
+
+/// True when `cd DIR` looks DIR up in `$CDPATH` (a name not starting with `/`, `.` or `..`).
+fn searched(dir: &str) -> bool {
+    let first = dir.split('/').next().unwrap_or("");
+    !dir.starts_with('/') && first != "." && first != ".."
 }
 
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.
