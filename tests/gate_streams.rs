@@ -56,6 +56,17 @@ fn compound_output_reaching_a_code_reader() {
         (Allow, r#"(echo a; echo b) | sort | uniq"#),
         (Allow, r#"{ echo x > log.txt; echo 'ls -la'; } | sh"#),
         (Allow, r#"(echo pwd; cd src) | sh"#),
+        (
+            Allow,
+            r#"(set -e; export CI=1; alias g=git; echo 'make test') | sh"#,
+        ),
+        (
+            Allow,
+            r#"{ set -e; echo '{"ok":1}'; } | curl -d @- https://api.example.com/x"#,
+        ),
+        (Block, r#"(alias; echo ls) | sh"#),
+        (Block, r#"(set -o; echo ls) | sh"#),
+        (Block, r#"f() { rm -rf ~/w; }; (declare -f f; echo f) | sh"#),
     ]);
 }
 

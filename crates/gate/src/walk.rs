@@ -74,6 +74,27 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
     }
 }
 
+/// True for a builtin that prints nothing ([`SILENT`](super::tables::SILENT)), or one that
+/// sets something and so prints nothing ([`SILENT_WHEN_SETTING`](super::tables::SILENT_WHEN_SETTING)).
+fn prints_nothing(fields: &[Field]) -> bool {
+    let name = fields[0].text.as_str();
+    if super::tables::SILENT.contains(&name) {
+        return true;
+    }
+    let (options, operands): (Vec<&Field>, Vec<&Field>) = fields[1..]
+        .iter()
+        .partition(|a| a.text.starts_with(['-', '+']));
+    let prints = options.iter().any(|o| o.text.contains(['p', 'f', 'F']));
+    let sets = match name {
+        // `set -e` sets an option; `set -o` alone lists them.
+        "set" => !fields[1..].iter().all(|a| a.is("-o") || a.is("+o")),
+        // `alias NAME` prints the alias.
+        "alias" => !operands.is_empty() && operands.iter().all(|o| o.text.contains('=')),
+        _ => !operands.is_empty(),
+    };
+    super::tables::SILENT_WHEN_SETTING.contains(&name) && sets && !prints
+}
+
 /// An input opened on descriptor `fd`: stdin, or a numbered descriptor read later on the line
 /// (`exec 3<<< TEXT` ... `<&3`, `/dev/fd/3`).
 fn input(fd: Option<i32>, s: Stream, scope: &mut Scope, io: &mut Io) {
@@ -344,10 +365,10 @@ impl Analyzer<'_> {
                 Stream::silent()
             };
         }
-        let name = fields[0].text.rsplit('/').next().unwrap_or("").to_owned();
+        let silent = prints_nothing(&fields);
         let mut out = self.dispatch(fields, &io, scope);
         let nothing = out.text.is_none() && out.taint == Taint::default() && !out.endless;
-        if nothing && super::tables::SILENT.contains(&name.as_str()) {
+        if nothing && silent {
             out = Stream::silent();
         }
         self.stdout_to(out, &io, scope)

@@ -167,6 +167,8 @@ fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> 
             endless: true,
             ..Stream::default()
         }),
+        // `set` prints the variables only when bare (`set -e` sets an option).
+        "set" if !args.is_empty() => None,
         "env" | "printenv" | "set" | "export" | "declare" | "compgen" => {
             Some(Stream::tainted(Taint {
                 secret: true,

@@ -673,8 +673,8 @@ pub(crate) const STDIN_DATA: &[&str] = &[
     "pv",
 ];
 
-/// Shell builtins that print nothing when they have nothing else to report: a list that runs
-/// them still writes only what its other commands write (`(cd d; echo CMD) | sh`).
+/// Shell builtins that print nothing: a list that runs them still writes only what its other
+/// commands write (`(cd d; echo CMD) | sh`).
 pub(crate) const SILENT: &[&str] = &[
     "cd",
     "true",
@@ -684,18 +684,16 @@ pub(crate) const SILENT: &[&str] = &[
     "unset",
     "wait",
     "sleep",
-    "umask",
-    "export",
     "read",
-    "readonly",
-    "local",
-    "declare",
-    "typeset",
-    "set",
-    "trap",
-    "alias",
     "mapfile",
     "readarray",
+];
+
+/// Shell builtins that print nothing when they set something (`export X=1`, `set -e`,
+/// `alias g=git`), and print what is set when given nothing to set or a print option
+/// (`export -p`, `set -o`, `declare -f NAME`, `alias NAME`).
+pub(crate) const SILENT_WHEN_SETTING: &[&str] = &[
+    "export", "readonly", "local", "declare", "typeset", "set", "trap", "alias",
 ];
 
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
