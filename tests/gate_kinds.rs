@@ -2028,3 +2028,22 @@ fn g_cdpath_makes_a_relative_cd_unknown() {
         (Allow, r#"cd src && rm -rf ./gen"#),
     ]);
 }
+
+/// A: Vim's script files (`-s` typed keys, `-S`/`-u` Vim script) given as a process
+/// substitution, stdin or a descriptor are commands, line by line.
+#[test]
+fn a_vim_script_files_the_line_shows() {
+    check(&[
+        (Block, r#"vim -s <(echo ':!rm -rf ~') x"#),
+        (
+            Block,
+            r#"nvim -S <(printf 'call delete("/home/dev/src", "rf")\n')"#,
+        ),
+        (Block, r#"vim -es -u /dev/stdin <<< '!sudo reboot'"#),
+        (Block, r#"exec 3<<< ':!rm -rf ~'; vim -s /dev/fd/3"#),
+        (Allow, r#"vim -s keys.txt src/main.rs"#),
+        (Allow, r#"vim -S Session.vim"#),
+        (Allow, r#"vim -s <(echo ':wq') notes.md"#),
+        (Allow, r#"vim -u NONE -c 'set nu' README.md"#),
+    ]);
+}

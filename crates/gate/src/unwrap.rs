@@ -750,6 +750,19 @@ fn wrap_find(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
 }
 
 /// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
+/// The lines of Vim's script files (`-s` typed keys, `-S` and `-u` Vim script) whose text the
+/// line shows: a process substitution, stdin or a descriptor. Each line is a command.
+fn vim_script_lines(args: &[Field], io: &Io, scope: &Scope) -> Vec<Field> {
+    args.windows(2)
+        .filter(|w| w[0].is("-s") || w[0].is("-S") || w[0].is("-u"))
+        .filter_map(|w| match &w[1].body {
+            Some(body) if w[1].procsub => Some(body.clone()),
+            _ => opened_input(&w[1], io, scope).and_then(|s| s.text),
+        })
+        .flat_map(|text| text.lines().map(Field::lit).collect::<Vec<_>>())
+        .collect()
+}
+
 fn editor_commands(
     an: &mut Analyzer<'_>,
     fields: &[Field],
@@ -757,17 +770,20 @@ fn editor_commands(
     io: &Io,
     scope: &Scope,
 ) {
-    let mut cmds: Vec<&Field> = Vec::new();
+    let scripts = vim_script_lines(args, io, scope);
+    let mut cmds: Vec<&Field> = scripts.iter().collect();
     let mut files: Vec<&Field> = Vec::new();
+    let valued = |p: usize| {
+        ["-c", "--cmd", "-s", "-S", "-u"]
+            .iter()
+            .any(|o| args[p].is(o))
+    };
     for (i, a) in args.iter().enumerate() {
         if a.is("-c") || a.is("--cmd") {
             cmds.extend(args.get(i + 1));
         } else if a.text.starts_with('+') {
             cmds.push(a);
-        } else if !a.text.starts_with('-')
-            && i.checked_sub(1)
-                .is_none_or(|p| !args[p].is("-c") && !args[p].is("--cmd"))
-        {
+        } else if !a.text.starts_with('-') && i.checked_sub(1).is_none_or(|p| !valued(p)) {
             files.push(a);
         }
     }
