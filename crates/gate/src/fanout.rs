@@ -11,6 +11,7 @@ use super::cmd::{inner, nested_line};
 use super::field::{DESCENDANT, Field, join};
 use super::paths::Class;
 use super::state::{Io, Scope, Stream};
+use super::text::split_cmdline;
 
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
 const MAX_ITEMS: usize = 16;
@@ -18,7 +19,8 @@ const MAX_ITEMS: usize = 16;
 /// How xargs or parallel cut their input into items.
 #[derive(Clone, Copy)]
 enum Split {
-    /// Blank-separated words, with xargs's quotes and backslashes removed.
+    /// Blank-separated words, quotes and backslashes removed (xargs splits as git splits an
+    /// alias: [`split_cmdline`]).
     Words,
     /// One item per line, leading blanks dropped, quotes removed (`xargs -I`).
     Lines,
@@ -33,10 +35,10 @@ fn stdin_items(stdin: &Stream, split: Split) -> Vec<Field> {
     match &stdin.text {
         Some(t) => {
             let items: Vec<String> = match split {
-                Split::Words => unquote_words(t),
+                Split::Words => split_cmdline(t),
                 Split::Lines => t
                     .lines()
-                    .flat_map(|l| unquote_words(l).into_iter().reduce(|a, b| a + " " + &b))
+                    .flat_map(|l| split_cmdline(l).into_iter().reduce(|a, b| a + " " + &b))
                     .collect(),
                 Split::RawLines => t.lines().map(str::to_owned).collect(),
                 Split::Delimiter(d) => t.split(d).map(str::to_owned).collect(),
@@ -116,30 +118,6 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
         }
     }
     out
-}
-
-/// xargs's words: split at blanks and newlines outside quotes; quotes and backslashes
-/// removed as xargs removes them.
-fn unquote_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut quote: Option<char> = None;
-    let mut chars = text.chars();
-    while let Some(ch) = chars.next() {
-        match (quote, ch) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.get_or_insert_default().push(c),
-            (None, '\'' | '"') => {
-                quote = Some(ch);
-                word.get_or_insert_default();
-            }
-            (None, '\\') => word.get_or_insert_default().extend(chars.next()),
-            (None, c) if c.is_whitespace() => words.extend(word.take()),
-            (None, c) => word.get_or_insert_default().push(c),
-        }
-    }
-    words.extend(word);
-    words
 }
 
 /// xargs's `-d` argument: one character, or an escape (`\n`, `\t`, `\0`, `\\`).
