@@ -141,6 +141,12 @@ impl Analyzer<'_> {
         self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)
     }
 
+    /// What the line wrote last at `abs`, if it wrote there.
+    pub fn written_at(&self, abs: &str) -> Option<Stream> {
+        let found = self.written.iter().rev().find(|(p, _)| p == abs);
+        found.map(|(_, s)| s.clone())
+    }
+
     /// True when a secret was written earlier on the line at `abs` or below it.
     pub fn secret_below(&self, abs: &str) -> bool {
         let dir = format!("{}/", abs.trim_end_matches('/'));
@@ -173,7 +179,7 @@ impl Analyzer<'_> {
         );
         s.taint.pids = f.known && own && abs.rsplit('/').next().is_some_and(|n| n.contains("pid"));
         // A file written earlier on the line holds what was written (`cat > x <<< T; sh < x`).
-        if let Some((_, w)) = self.written.iter().rev().find(|(p, _)| *p == abs) {
+        if let Some(w) = self.written_at(&abs) {
             s.text.clone_from(&w.text);
             s.taint = s.taint.merge(w.taint);
         }

@@ -170,13 +170,14 @@ fn keep_procsub(v: Field, args: &[Field]) -> Field {
         .unwrap_or(v)
 }
 
-/// A script or configuration file named as stdin (`-`, `/dev/stdin`) or as a descriptor the
-/// line opened (`/dev/fd/3`) is what that input holds, as a process substitution's is;
-/// unknown input piped in is `ask`.
+/// A script or configuration file named as stdin (`-`, `/dev/stdin`), as a descriptor the
+/// line opened (`/dev/fd/3`) or as a file the line wrote is what that input holds, as a
+/// process substitution's is; unknown input piped in is `ask`.
 fn read_input(an: &mut Analyzer<'_>, scope: &Scope, v: Field, io: &Io) -> Field {
     let input = match v.text.as_str() {
         "-" => Some(io.stdin.clone()),
-        _ => crate::cmd::opened_input(&v, io, scope),
+        _ => crate::cmd::opened_input(&v, io, scope)
+            .or_else(|| an.written_at(&an.paths.abs(&v.text, scope))),
     };
     let Some(s) = input.filter(|s| s.piped || s.text.is_some()) else {
         return v;

@@ -925,13 +925,7 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, s
         an.hit("rce.staged", scope, fields, None);
     }
     // A script written earlier on the line with known content is judged as what it is.
-    let written = an
-        .written
-        .iter()
-        .rev()
-        .find(|(p, _)| *p == abs)
-        .map(|(_, s)| s.clone());
-    if let Some(s) = written {
+    if let Some(s) = an.written_at(&abs) {
         if s.taint.hidden_code() {
             an.hit("rce.staged", scope, fields, None);
         } else if let Some(text) = s.text {

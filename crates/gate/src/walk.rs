@@ -507,7 +507,8 @@ impl Analyzer<'_> {
                     }
                     let mut inner = scope.clone();
                     inner.depth += 1;
-                    io.stdin = self.walk_list(&sub.list, &mut inner, Stream::default());
+                    let s = self.walk_list(&sub.list, &mut inner, Stream::default());
+                    input(*fd, s, scope, io);
                 }
                 IoFileRedirectTarget::Fd(_) => {}
             },

@@ -92,6 +92,29 @@ pub(crate) fn describe(class: Class) -> &'static str {
 
 /// mv, cp, install, ln: destinations are write targets; moving precious sources away is
 /// destruction.
+/// A copy (or move, or link) holds what its source holds, as far as the line shows: a secret
+/// stays a secret (sending the copy is exfiltration), a script written earlier on the line
+/// stays that script (running the copy runs it). `dest` may be a directory: both it and the
+/// source's name below it get the content.
+fn copied_content(c: &mut Cmd<'_, '_>, sources: &[Field], dest: &str) {
+    for s in sources {
+        let src = c.abs(s);
+        let content = match c.an.written_at(&src) {
+            Some(w) => w,
+            None if c.an.secret_file(&src) => crate::state::Stream::tainted(crate::state::Taint {
+                secret: true,
+                stored: true,
+                ..Default::default()
+            }),
+            None => continue,
+        };
+        let base = src.rsplit('/').next().unwrap_or("");
+        c.an.written
+            .push((format!("{dest}/{base}"), content.clone()));
+        c.an.written.push((dest.to_owned(), content));
+    }
+}
+
 pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let spec = match name.as_str() {
@@ -116,15 +139,7 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         return;
     };
     let dest_abs = c.abs(&dest);
-    // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
-    if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
-        let secret = crate::state::Stream::tainted(crate::state::Taint {
-            secret: true,
-            stored: true,
-            ..Default::default()
-        });
-        c.an.written.push((dest_abs.clone(), secret));
-    }
+    copied_content(c, &sources, &dest_abs);
     if name == "mv" && dest_abs == "/dev/null" {
         c.hit(
             "fs.mv_devnull",
