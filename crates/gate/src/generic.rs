@@ -17,8 +17,8 @@ use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
     GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA,
-    STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
+    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES,
+    STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
 };
 use super::text::glob_match;
 
@@ -42,6 +42,31 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
         git_ext_remotes(an, &fields[1..], scope);
     }
     edited_operands(an, &p.name, &fields[1..], scope);
+    project_files(an, &p.name, scope);
+}
+
+/// A tool starting in a directory where the line wrote its recipe or script file
+/// ([`PROJECT_FILES`]: `printf 'x:\n\tCMD' > Makefile; make`) runs the commands in it: each
+/// string that parses as a dangerous command counts.
+fn project_files(an: &mut Analyzer<'_>, name: &str, scope: &Scope) {
+    let Some((_, files)) = PROJECT_FILES.iter().find(|(t, _)| *t == name) else {
+        return;
+    };
+    let Some(cwd) = scope.cwd.clone() else {
+        return;
+    };
+    for file in *files {
+        let text = an.written_at(&format!("{cwd}/{file}")).and_then(|s| s.text);
+        if let Some(text) = text {
+            probe_strings(
+                an,
+                &format!("{name} ({file})"),
+                &[Field::lit(&text)],
+                scope,
+                true,
+            );
+        }
+    }
 }
 
 /// Programs that change the files named as their operands in place: each is a write target.

@@ -673,6 +673,22 @@ pub(crate) const STDIN_DATA: &[&str] = &[
     "pv",
 ];
 
+/// Files in the working directory that a tool runs commands from when it starts (its
+/// recipes, scripts or hooks): written earlier on the same line, their commands are judged.
+pub(crate) const PROJECT_FILES: &[(&str, &[&str])] = &[
+    ("make", &["GNUmakefile", "makefile", "Makefile"]),
+    ("npm", &["package.json", ".npmrc"]),
+    ("pnpm", &["package.json", ".npmrc"]),
+    ("yarn", &["package.json", ".yarnrc.yml"]),
+    ("bun", &["package.json", "bunfig.toml"]),
+    ("just", &["justfile", "Justfile", ".justfile"]),
+    ("task", &["Taskfile.yml", "Taskfile.yaml"]),
+    ("cargo", &[".cargo/config.toml"]),
+    ("direnv", &[".envrc"]),
+    ("tox", &["tox.ini"]),
+    ("pre-commit", &[".pre-commit-config.yaml"]),
+];
+
 /// Shell builtins that print nothing: a list that runs them still writes only what its other
 /// commands write (`(cd d; echo CMD) | sh`).
 pub(crate) const SILENT: &[&str] = &[
