@@ -136,6 +136,13 @@ fn snippets(
             if c.an.fetched.contains(&abs) {
                 c.hit("rce.staged", None);
             }
+            // A script the line wrote is scanned as the code it holds.
+            let written = c.an.written_at(&abs);
+            if written.as_ref().is_some_and(|w| w.taint.hidden_code()) {
+                c.hit("rce.staged", None);
+            } else if let Some(text) = written.and_then(|w| w.text) {
+                scan(c, lang, &Field::lit(&text));
+            }
         }
         None
     } else {
