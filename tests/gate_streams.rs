@@ -211,6 +211,10 @@ fn copies_and_reads_of_files_written_earlier() {
             Block,
             r#"echo 'unlink glob "$ENV{HOME}/.ssh/*"' > t.pl; perl t.pl"#,
         ),
+        (
+            Block,
+            r#"echo 'rm -rf ~' > a; dd if=a of=b.sh status=none; sh b.sh"#,
+        ),
         (Allow, r#"echo 'print(1 + 1)' > t.py; python3 t.py"#),
         (Allow, r#"echo 'cargo test' > a; cp a b.sh; sh b.sh"#),
         (Allow, r#"echo hello > a; cat a b"#),

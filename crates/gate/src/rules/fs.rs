@@ -257,6 +257,13 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
                 ),
                 _ => {}
             }
+            // `dd if=A of=B` copies A to B.
+            let input: Vec<Field> = args
+                .iter()
+                .filter_map(|i| i.text.strip_prefix("if=").map(Field::lit))
+                .collect();
+            let dest = c.abs(&f);
+            copied_content(c, &input, &dest);
         }
     }
 }
