@@ -60,13 +60,12 @@ fn stdin_items(stdin: &Stream, split: Split) -> Vec<Field> {
 pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut Scope) -> Stream {
     let a = parse(
         args,
+        // `-e`, `-i`, `-l` and `--eof`, `--replace`, `--max-lines` take a value only when it
+        // is attached (`-i{}`, `--replace=X`): the next word is the command.
         Spec::wrapper(
-            "dEeILlnPsa",
+            "dEInPsa",
             &[
                 "delimiter",
-                "eof",
-                "replace",
-                "max-lines",
                 "max-args",
                 "max-procs",
                 "max-chars",
@@ -75,10 +74,15 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
             ],
         ),
     );
+    // `-iR` is `-I R`; a bare `-i` or `--replace` is `-I {}`.
+    let attached = args[..a.rest.min(args.len())]
+        .iter()
+        .find_map(|f| f.text.strip_prefix("-i").filter(|r| !r.is_empty()));
     let replace = a
         .value('I', "replace")
         .map(|f| f.text.clone())
-        .or_else(|| a.has('i', "").then(|| "{}".to_owned()));
+        .or_else(|| attached.map(str::to_owned))
+        .or_else(|| a.has('i', "replace").then(|| "{}".to_owned()));
     let mut template = a.operands.clone();
     if template.is_empty() {
         template.push(Field::lit("echo"));
