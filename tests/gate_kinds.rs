@@ -2047,3 +2047,16 @@ fn a_vim_script_files_the_line_shows() {
         (Allow, r#"vim -u NONE -c 'set nu' README.md"#),
     ]);
 }
+
+/// G: a wrapper's own directory option (`env -C`, `sudo -D`) is where its command runs.
+#[test]
+fn g_wrapper_directory_options() {
+    check(&[
+        (Block, r#"env -C / rm -rf etc"#),
+        (Block, r#"env --chdir=/home/dev rm -rf .ssh"#),
+        (Block, r#"env -C ~ -i rm -rf ./*"#),
+        (Block, r#"sudo --chdir=/ rm -rf boot"#),
+        (Allow, r#"env -C build rm -rf out"#),
+        (Allow, r#"env -C web npm test"#),
+    ]);
+}

@@ -412,6 +412,10 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
         return Some(Stream::default());
     }
     let mut s = scope.clone();
+    // `sudo -D DIR CMD`, `env -C DIR CMD`: the command runs in DIR.
+    if let Some(d) = a.value('D', "chdir") {
+        change_dir(an, std::slice::from_ref(d), &mut s);
+    }
     if shell {
         // `sudo -s CMD` runs CMD through the root shell.
         s.wrappers.push(name.to_owned());
@@ -438,7 +442,7 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
     if skip >= a.operands.len() {
         return Some(Stream::default());
     }
-    Some(inner(an, name, &a.operands[skip..], io, scope, true))
+    Some(inner(an, name, &a.operands[skip..], io, &s, true))
 }
 
 /// `su`.
@@ -506,6 +510,9 @@ fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
         .count();
     // The variables are the command's environment (`env GIT_DIR=X git ...`).
     let mut scope = scope.clone();
+    if let Some(d) = a.value('C', "chdir") {
+        change_dir(an, std::slice::from_ref(d), &mut scope);
+    }
     for (k, v) in env_assignments(an, &scope, &a.operands[..assigns]) {
         let value = crate::state::Value {
             text: crate::field::partial_text(&v),
