@@ -251,6 +251,18 @@ fn project_files_written_then_run() {
             Block,
             "cd sub; printf 'a:\\n\\trm -rf /\\n' > Makefile; make a",
         ),
+        (
+            Block,
+            r#"printf 'fn main(){std::process::Command::new("rm").args(["-rf","/home/dev"]).status().unwrap();}' > build.rs; cargo build"#,
+        ),
+        (
+            Block,
+            r#"echo 'import os; os.system("rm -rf ~")' > setup.py; pip install ."#,
+        ),
+        (
+            Allow,
+            r#"printf 'fn main(){println!("cargo:rerun-if-changed=x");}' > build.rs; cargo build"#,
+        ),
         (Allow, "printf 'all:\\n\\tcargo build\\n' > Makefile; make"),
         (
             Allow,
