@@ -1965,6 +1965,7 @@ fn f_e_absolute_archive_members_and_staged_credentials() {
         (Allow, r#"bsdtar -xf a.tar"#),
         (Allow, r#"cp ~/.ssh/id_ed25519.pub deploy/authorized"#),
         (Allow, r#"cp ~/.ssh/known_hosts fixtures/"#),
+        (Allow, r#"cp ~/.ssh/config ssh_config.example"#),
         (Allow, r#"cp -r ~/.config/nvim/lua ./dotfiles/nvim"#),
         (Allow, r#"cp .env .env.backup"#),
         (Allow, r#"ln -s ~/.aws/config aws-config"#),

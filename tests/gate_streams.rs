@@ -116,6 +116,15 @@ fn awk_output_pipes() {
             r#"awk 'BEGIN { if (1) print "shutdown now" | "sh"; close("sh") }'"#,
         ),
         (Block, r#"awk 'BEGIN { print "x" | "rm -rf ~" }'"#),
+        (Block, r#"awk '{ c = $1; print "x" | c }' f"#),
+        (
+            Block,
+            r#"awk 'BEGIN { c = "sort"; c = "sh"; print "reboot" | c }'"#,
+        ),
+        (
+            Allow,
+            r#"awk 'BEGIN { cmd = "sort"; print "b" | cmd; close(cmd) }'"#,
+        ),
         (Allow, r#"awk 'BEGIN { print "hello" | "sort" }'"#),
         (Allow, r#"awk '{ print $1 | "sort -u" }' access.log"#),
         (Allow, r#"awk 'BEGIN { print "ls" | "sh" }'"#),

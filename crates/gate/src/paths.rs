@@ -489,7 +489,9 @@ impl Paths {
             return false;
         };
         let base = rel.rsplit('/').next().unwrap_or(rel);
-        let public = base.ends_with(".pub") || matches!(base, "known_hosts" | "authorized_keys");
+        let public = base.ends_with(".pub")
+            || matches!(base, "known_hosts" | "authorized_keys")
+            || rel == ".ssh/config";
         !public && (self.holds_secrets(abs) || self.is_secret(abs) || under_any(rel, HOME_SECRETS))
     }
 

@@ -50,7 +50,9 @@ fn pipes(c: &mut Cmd<'_, '_>, code: &str, lx: &Lexed) {
                 5
             };
         let end = i + 1 + after.find([';', '}', '\n']).unwrap_or(after.len());
-        let Some(command) = concatenation(lx, code, i + 1..end) else {
+        let command = concatenation(lx, code, i + 1..end)
+            .or_else(|| assigned(lx, code, code[i + 1..end].trim()));
+        let Some(command) = command else {
             c.hit(
                 "gate.dynamic_code",
                 Some("awk pipes into a command the gate cannot read".into()),
@@ -63,6 +65,29 @@ fn pipes(c: &mut Cmd<'_, '_>, code: &str, lx: &Lexed) {
             ..Stream::default()
         };
         nested_line(c.an, "awk print |", &Field::lit(&command), stdin, c.scope);
+    }
+}
+
+/// The string a variable holds when the program assigns it once, a literal
+/// (`cmd = "sort"; print ... | cmd`).
+fn assigned(lx: &Lexed, code: &str, name: &str) -> Option<String> {
+    if name.is_empty() || !name.chars().all(|ch| ch.is_alphanumeric() || ch == '_') {
+        return None;
+    }
+    let word = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut values = code.match_indices(name).filter_map(|(i, _)| {
+        let after = code[i + name.len()..].trim_start();
+        let bounded = !code[..i].ends_with(word) && !after.starts_with(word);
+        let rhs = after
+            .strip_prefix('=')
+            .filter(|r| bounded && !r.starts_with('='))?;
+        let start = code.len() - rhs.len();
+        let end = start + rhs.find([';', '}', '\n']).unwrap_or(rhs.len());
+        Some(concatenation(lx, code, start..end))
+    });
+    match (values.next(), values.next()) {
+        (Some(v), None) => v,
+        _ => None,
     }
 }
 
