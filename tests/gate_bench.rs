@@ -25,7 +25,11 @@ fn corpus() -> Vec<String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate");
+    // As in `gate_sample.rs`: `FTSB_GATE_SAMPLES` names another directory.
+    let dir = std::env::var_os("FTSB_GATE_SAMPLES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/gate"),
+        PathBuf::from,
+    );
     for name in ["sample.tsv", "sample-adversarial.tsv"] {
         if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
             lines.extend(

@@ -1938,3 +1938,126 @@ fn d_runners_publish_home_writes_and_pid_files_on_stdin() {
         ),
     ]);
 }
+
+/// F, E: archives whose members land anywhere (absolute names, `cpio -p DIR`), and copies of
+/// a credential store, which stage it to leave with a later upload or push.
+#[test]
+fn f_e_absolute_archive_members_and_staged_credentials() {
+    check(&[
+        (Block, r#"tar -xPf backup.tar"#),
+        (Block, r#"tar --absolute-names -xzf dump.tgz"#),
+        (Block, r#"tar -x -f a.tar -P -C build"#),
+        (Block, r#"cpio -idm < image.cpio"#),
+        (Block, r#"rpm2cpio pkg.rpm | cpio -i --make-directories"#),
+        (Block, r#"find . | cpio -pdm ~/.config/autostart"#),
+        (Block, r#"bsdtar -xf a.tar -C ~/.local/bin"#),
+        (Block, r#"gtar -C /etc -xf a.tar"#),
+        (Block, r#"cp -r ~/.ssh ./backup"#),
+        (Block, r#"cp -a ~/.aws ."#),
+        (Block, r#"rsync -a ~/.config/gh/ vendor/gh"#),
+        (Block, r#"tar czf /tmp/keys.tgz ~/.gnupg"#),
+        (Block, r#"zip -r k.zip ~/.kube"#),
+        (Block, r#"cp ~/.netrc ~/.pypirc fixtures/"#),
+        (Block, r#"install -m 600 ~/.ssh/id_ed25519 deploy/key"#),
+        (Allow, r#"tar -xzf vendor.tgz -C third_party"#),
+        (Allow, r#"cpio -idm --no-absolute-filenames < image.cpio"#),
+        (Allow, r#"find src | cpio -pdm /tmp/stage"#),
+        (Allow, r#"bsdtar -xf a.tar"#),
+        (Allow, r#"cp ~/.ssh/id_ed25519.pub deploy/authorized"#),
+        (Allow, r#"cp ~/.ssh/known_hosts fixtures/"#),
+        (Allow, r#"cp ~/.ssh/config ssh_config.example"#),
+        (Allow, r#"cp -r ~/.config/nvim/lua ./dotfiles/nvim"#),
+        (Allow, r#"cp .env .env.backup"#),
+        (Allow, r#"ln -s ~/.aws/config aws-config"#),
+        (Allow, r#"tar czf /tmp/src.tgz src"#),
+    ]);
+}
+
+/// C: a process function handed over as a value runs what its caller decides; E: a secret
+/// copied into a directory is staged by `git add DIR` or `git add -A`.
+#[test]
+fn c_e_passed_callees_and_secrets_staged_by_directory() {
+    check(&[
+        (
+            Block,
+            r#"python3 -c 'import os; list(map(os.system, open("cmds")))'"#,
+        ),
+        (
+            Block,
+            r#"python3 -c 'import os, functools; functools.reduce(lambda a, f: f, [os.system])("id")'"#,
+        ),
+        (
+            Block,
+            r#"python3 -c 'import subprocess as s; [*map(s.getoutput, ["rm -rf ~"])]'"#,
+        ),
+        (Block, r#"php -r 'array_map("system", ["rm -rf ~"]);'"#),
+        (Block, r#"php -r 'call_user_func("passthru", "rm -rf ~");'"#),
+        (
+            Block,
+            r#"cp .env web/static/e.txt && git add web && git commit -qm x && git push"#,
+        ),
+        (
+            Block,
+            r#"cp ~/.aws/credentials docs/ ; git add -A; git commit -m d; git push origin HEAD"#,
+        ),
+        (
+            Block,
+            r#"cat .env > notes/n.txt && git add notes/ && git push"#,
+        ),
+        (Allow, r#"python3 -c 'import os; print(os.system("true"))'"#),
+        (
+            Allow,
+            r#"python3 -c 'from os import system, getcwd; print(getcwd())'"#,
+        ),
+        (Allow, r#"python3 -c 'print(list(map(str.upper, ["a"])))'"#),
+        (Allow, r#"php -r 'echo strtoupper("system");'"#),
+        (
+            Allow,
+            r#"cp .env.example .env && git add -A && git commit -m init"#,
+        ),
+        (Allow, r#"cp README.md docs/ && git add docs && git push"#),
+    ]);
+}
+
+/// G: with `$CDPATH` set on the line, a relative `cd` may land anywhere.
+#[test]
+fn g_cdpath_makes_a_relative_cd_unknown() {
+    check(&[
+        (Block, r#"CDPATH=/ cd etc && rm -rf ./*"#),
+        (Block, r#"export CDPATH=~; cd .ssh; rm -f *"#),
+        (Allow, r#"CDPATH=/ cd ./src && rm -rf ./gen"#),
+        (Allow, r#"cd src && rm -rf ./gen"#),
+    ]);
+}
+
+/// A: Vim's script files (`-s` typed keys, `-S`/`-u` Vim script) given as a process
+/// substitution, stdin or a descriptor are commands, line by line.
+#[test]
+fn a_vim_script_files_the_line_shows() {
+    check(&[
+        (Block, r#"vim -s <(echo ':!rm -rf ~') x"#),
+        (
+            Block,
+            r#"nvim -S <(printf 'call delete("/home/dev/src", "rf")\n')"#,
+        ),
+        (Block, r#"vim -es -u /dev/stdin <<< '!sudo reboot'"#),
+        (Block, r#"exec 3<<< ':!rm -rf ~'; vim -s /dev/fd/3"#),
+        (Allow, r#"vim -s keys.txt src/main.rs"#),
+        (Allow, r#"vim -S Session.vim"#),
+        (Allow, r#"vim -s <(echo ':wq') notes.md"#),
+        (Allow, r#"vim -u NONE -c 'set nu' README.md"#),
+    ]);
+}
+
+/// G: a wrapper's own directory option (`env -C`, `sudo -D`) is where its command runs.
+#[test]
+fn g_wrapper_directory_options() {
+    check(&[
+        (Block, r#"env -C / rm -rf etc"#),
+        (Block, r#"env --chdir=/home/dev rm -rf .ssh"#),
+        (Block, r#"env -C ~ -i rm -rf ./*"#),
+        (Block, r#"sudo --chdir=/ rm -rf boot"#),
+        (Allow, r#"env -C build rm -rf out"#),
+        (Allow, r#"env -C web npm test"#),
+    ]);
+}

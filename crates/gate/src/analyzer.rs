@@ -141,6 +141,20 @@ impl Analyzer<'_> {
         self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)
     }
 
+    /// What the line wrote last at `abs`, if it wrote there.
+    pub fn written_at(&self, abs: &str) -> Option<Stream> {
+        let found = self.written.iter().rev().find(|(p, _)| p == abs);
+        found.map(|(_, s)| s.clone())
+    }
+
+    /// True when a secret was written earlier on the line at `abs` or below it.
+    pub fn secret_below(&self, abs: &str) -> bool {
+        let dir = format!("{}/", abs.trim_end_matches('/'));
+        self.written
+            .iter()
+            .any(|(p, s)| s.taint.secret && (p == abs || p.starts_with(&dir)))
+    }
+
     /// What reading a file gives: secrets for key files, endless data for `/dev/zero`.
     pub fn file_stream(&mut self, f: &Field, scope: &Scope) -> Stream {
         let abs = self.paths.abs(&f.text, scope);
@@ -164,6 +178,11 @@ impl Analyzer<'_> {
             Class::Workspace | Class::Build | Class::Tmp
         );
         s.taint.pids = f.known && own && abs.rsplit('/').next().is_some_and(|n| n.contains("pid"));
+        // A file written earlier on the line holds what was written (`cat > x <<< T; sh < x`).
+        if let Some(w) = self.written_at(&abs) {
+            s.text.clone_from(&w.text);
+            s.taint = s.taint.merge(w.taint);
+        }
         s
     }
 }

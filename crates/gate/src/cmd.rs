@@ -101,6 +101,19 @@ pub(crate) fn nested_line(
     an.run_line(&text.text, &mut s, stdin)
 }
 
+/// What a path that names an input of the command reads: its stdin (`/dev/stdin`,
+/// `/dev/fd/0`), or a descriptor opened earlier on the line (`/dev/fd/3` after `3<<< TEXT`).
+pub(crate) fn opened_input(f: &Field, io: &Io, scope: &Scope) -> Option<Stream> {
+    let n = ["/dev/fd/", "/proc/self/fd/"]
+        .iter()
+        .find_map(|p| f.text.strip_prefix(p))
+        .or((f.text == "/dev/stdin").then_some("0"))?;
+    match n {
+        "0" => Some(io.stdin.clone()),
+        _ => scope.fds.get(n).cloned(),
+    }
+}
+
 /// Records a hit when `f` is a protected write target; `via` names the writer.
 pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: &str) {
     let abs = through_links(an, an.paths.abs(&f.text, scope));

@@ -11,23 +11,44 @@ use super::cmd::{inner, nested_line};
 use super::field::{DESCENDANT, Field, join};
 use super::paths::Class;
 use super::state::{Io, Scope, Stream};
+use super::text::split_cmdline;
 
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
 const MAX_ITEMS: usize = 16;
 
+/// How xargs or parallel cut their input into items.
+#[derive(Clone, Copy)]
+enum Split {
+    /// Blank-separated words, quotes and backslashes removed (xargs splits as git splits an
+    /// alias: [`split_cmdline`]).
+    Words,
+    /// One item per line, leading blanks dropped, quotes removed (`xargs -I`).
+    Lines,
+    /// One item per line, as it is (`parallel`).
+    RawLines,
+    /// Items ended by this character, taken as they are (`-0`, `-d`).
+    Delimiter(char),
+}
+
 /// Items xargs or parallel read from stdin: known words, or one unknown item.
-fn stdin_items(stdin: &Stream, lines: bool) -> Vec<Field> {
+fn stdin_items(stdin: &Stream, split: Split) -> Vec<Field> {
     match &stdin.text {
         Some(t) => {
-            let items: Vec<Field> = if lines {
-                t.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(Field::lit)
-                    .collect()
-            } else {
-                t.split_whitespace().map(Field::lit).collect()
+            let items: Vec<String> = match split {
+                Split::Words => split_cmdline(t),
+                Split::Lines => t
+                    .lines()
+                    .flat_map(|l| split_cmdline(l).into_iter().reduce(|a, b| a + " " + &b))
+                    .collect(),
+                Split::RawLines => t.lines().map(str::to_owned).collect(),
+                Split::Delimiter(d) => t.split(d).map(str::to_owned).collect(),
             };
-            items.into_iter().take(MAX_ITEMS).collect()
+            items
+                .iter()
+                .filter(|i| !i.is_empty())
+                .take(MAX_ITEMS)
+                .map(|i| Field::lit(i))
+                .collect()
         }
         None => match &stdin.paths_under {
             Some(dir) => vec![descendant(&Field::lit(dir))],
@@ -39,13 +60,12 @@ fn stdin_items(stdin: &Stream, lines: bool) -> Vec<Field> {
 pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut Scope) -> Stream {
     let a = parse(
         args,
+        // `-e`, `-i`, `-l` and `--eof`, `--replace`, `--max-lines` take a value only when it
+        // is attached (`-i{}`, `--replace=X`): the next word is the command.
         Spec::wrapper(
-            "dEeILlnPsa",
+            "dEInPsa",
             &[
                 "delimiter",
-                "eof",
-                "replace",
-                "max-lines",
                 "max-args",
                 "max-procs",
                 "max-chars",
@@ -54,10 +74,15 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
             ],
         ),
     );
+    // `-iR` is `-I R`; a bare `-i` or `--replace` is `-I {}`.
+    let attached = args[..a.rest.min(args.len())]
+        .iter()
+        .find_map(|f| f.text.strip_prefix("-i").filter(|r| !r.is_empty()));
     let replace = a
         .value('I', "replace")
         .map(|f| f.text.clone())
-        .or_else(|| a.has('i', "").then(|| "{}".to_owned()));
+        .or_else(|| attached.map(str::to_owned))
+        .or_else(|| a.has('i', "replace").then(|| "{}".to_owned()));
     let mut template = a.operands.clone();
     if template.is_empty() {
         template.push(Field::lit("echo"));
@@ -74,7 +99,13 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
     } else {
         io.stdin.clone()
     };
-    let items = stdin_items(&stdin, replace.is_some());
+    let split = match a.value('d', "delimiter") {
+        _ if a.has('0', "null") => Split::Delimiter('\0'),
+        Some(d) => Split::Delimiter(delimiter(&d.text)),
+        None if replace.is_some() => Split::Lines,
+        None => Split::Words,
+    };
+    let items = stdin_items(&stdin, split);
     let quiet = Io::default();
     let mut out = Stream::default();
     match replace {
@@ -91,6 +122,18 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
         }
     }
     out
+}
+
+/// xargs's `-d` argument: one character, or an escape (`\n`, `\t`, `\0`, `\\`).
+fn delimiter(spec: &str) -> char {
+    let escaped = spec.strip_prefix('\\').and_then(|e| match e {
+        "n" => Some('\n'),
+        "t" => Some('\t'),
+        "0" => Some('\0'),
+        "\\" => Some('\\'),
+        _ => None,
+    });
+    escaped.unwrap_or_else(|| spec.chars().next().unwrap_or('\n'))
 }
 
 /// Replaces `pat` in a template field with an item (xargs -I, parallel {}, find {}).
@@ -117,7 +160,7 @@ pub(crate) fn parallel(
     let split = args.iter().position(|a| a.is(":::") || a.is("::::"));
     let (head, values) = match split {
         Some(i) => (&args[..i], args[i + 1..].to_vec()),
-        None => (args, stdin_items(&io.stdin, true)),
+        None => (args, stdin_items(&io.stdin, Split::RawLines)),
     };
     let a = parse(
         head,

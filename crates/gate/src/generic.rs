@@ -17,8 +17,8 @@ use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
     GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA,
-    STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
+    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES,
+    STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
 };
 use super::text::glob_match;
 
@@ -36,12 +36,37 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     egress(an, &p.name, fields, io, scope);
     served_dir(an, &p.name, &fields[1..], scope);
     if PACKERS.contains(&p.name.as_str()) {
-        packed_secrets(an, &fields[1..], scope);
+        packed_secrets(an, fields, scope);
     }
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
     }
     edited_operands(an, &p.name, &fields[1..], scope);
+    project_files(an, &p.name, scope);
+}
+
+/// A tool starting in a directory where the line wrote its recipe or script file
+/// ([`PROJECT_FILES`]: `printf 'x:\n\tCMD' > Makefile; make`) runs the commands in it: each
+/// string that parses as a dangerous command counts.
+fn project_files(an: &mut Analyzer<'_>, name: &str, scope: &Scope) {
+    let Some((_, files)) = PROJECT_FILES.iter().find(|(t, _)| *t == name) else {
+        return;
+    };
+    let Some(cwd) = scope.cwd.clone() else {
+        return;
+    };
+    for file in *files {
+        let text = an.written_at(&format!("{cwd}/{file}")).and_then(|s| s.text);
+        if let Some(text) = text {
+            probe_strings(
+                an,
+                &format!("{name} ({file})"),
+                &[Field::lit(&text)],
+                scope,
+                true,
+            );
+        }
+    }
 }
 
 /// Programs that change the files named as their operands in place: each is a write target.
@@ -170,6 +195,30 @@ fn keep_procsub(v: Field, args: &[Field]) -> Field {
         .unwrap_or(v)
 }
 
+/// A script or configuration file named as stdin (`-`, `/dev/stdin`), as a descriptor the
+/// line opened (`/dev/fd/3`) or as a file the line wrote is what that input holds, as a
+/// process substitution's is; unknown input piped in is `ask`.
+fn read_input(an: &mut Analyzer<'_>, scope: &Scope, v: Field, io: &Io) -> Field {
+    let input = match v.text.as_str() {
+        "-" => Some(io.stdin.clone()),
+        _ => crate::cmd::opened_input(&v, io, scope)
+            .or_else(|| an.written_at(&an.paths.abs(&v.text, scope))),
+    };
+    let Some(s) = input.filter(|s| s.piped || s.text.is_some()) else {
+        return v;
+    };
+    if s.text.is_none() && !s.taint.hidden_code() {
+        let why = Some("reads a file the gate cannot see".into());
+        an.hit("gate.dynamic_code", scope, std::slice::from_ref(&v), why);
+    }
+    Field {
+        procsub: true,
+        body: s.text,
+        taint: v.taint.merge(s.taint),
+        ..v
+    }
+}
+
 /// Command- and write-valued options of the tools in [`OPTIONS`].
 fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
@@ -205,6 +254,10 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: 
             }
             for v in values_of(args, opt) {
                 let v = keep_procsub(v, args);
+                let v = match kind {
+                    Value::Script | Value::ConfigFile(_) => read_input(an, scope, v, io),
+                    _ => v,
+                };
                 let v = match kind {
                     Value::KeyCommand(_) => key_and_value(v, args),
                     _ => v,
@@ -745,7 +798,8 @@ fn served_dir(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) 
 
 /// An archive or copy made from secrets holds them: its other path operands are recorded as
 /// secret files written on this line.
-fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+fn packed_secrets(an: &mut Analyzer<'_>, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
     let secret = |an: &Analyzer<'_>, a: &Field| {
         a.known
             && (embedded_secret(an, scope, a).is_some()
@@ -762,6 +816,15 @@ fn packed_secrets(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
         .filter(|a| a.known && !a.text.starts_with('-') && !secret(an, a))
         .map(|a| an.paths.abs(a.text.trim_start_matches("of="), scope))
         .collect();
+    // A copy of a credential store is staged to leave later (`cp -r ~/.ssh .`, then a push);
+    // a symbolic link carries no content.
+    let store = args
+        .iter()
+        .find(|a| a.known && an.paths.credentials(&an.paths.abs(&a.text, scope)));
+    if let Some(store) = store.filter(|_| !outputs.is_empty() && fields[0].text != "ln") {
+        let detail = Some(format!("copies {}", store.text));
+        an.hit("exfil.stage_secrets", scope, fields, detail);
+    }
     for out in outputs {
         let s = Stream::tainted(Taint {
             secret: true,

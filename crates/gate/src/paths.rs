@@ -477,6 +477,24 @@ impl Paths {
                 .any(|s| s.strip_prefix(rel).is_some_and(|r| r.starts_with('/')))
     }
 
+    /// A credential store in the home outside the workspace, or a directory that holds one:
+    /// what a copy of it carries is credentials (public keys and host lists aside).
+    pub fn credentials(&self, abs: &str) -> bool {
+        let ws = self.workspace.trim_end_matches('/');
+        if abs == ws || abs.starts_with(&format!("{ws}/")) {
+            return false;
+        }
+        let home = self.home.as_deref().unwrap_or("~");
+        let Some(rel) = abs.strip_prefix(home).and_then(|r| r.strip_prefix('/')) else {
+            return false;
+        };
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        let public = base.ends_with(".pub")
+            || matches!(base, "known_hosts" | "authorized_keys")
+            || rel == ".ssh/config";
+        !public && (self.holds_secrets(abs) || self.is_secret(abs) || under_any(rel, HOME_SECRETS))
+    }
+
     /// Files whose content is a secret (read by exfiltration).
     pub fn is_secret(&self, abs: &str) -> bool {
         let base = abs.rsplit('/').next().unwrap_or(abs);

@@ -92,6 +92,40 @@ impl Stream {
             ..Stream::default()
         }
     }
+    /// What a command that prints nothing writes: known to be empty.
+    pub fn silent() -> Stream {
+        Stream::text(String::new())
+    }
+    fn is_silent(&self) -> bool {
+        self.text.as_deref() == Some("") && self.taint == Taint::default() && !self.endless
+    }
+    /// What two commands run one after the other write: the first's output, then the
+    /// second's. The text is known only when both are; the taint is both taints.
+    pub fn then(self, next: Stream) -> Stream {
+        if self.is_silent() {
+            return Stream {
+                piped: self.piped || next.piped,
+                ..next
+            };
+        }
+        if next.is_silent() {
+            return self;
+        }
+        let text = match (self.text, next.text) {
+            (Some(a), Some(b)) => Some(a + &b),
+            _ => None,
+        };
+        Stream {
+            text,
+            taint: self.taint.merge(next.taint),
+            endless: self.endless || next.endless,
+            piped: self.piped || next.piped,
+            paths_under: self
+                .paths_under
+                .filter(|p| next.paths_under.as_ref() == Some(p)),
+            from_shell: self.from_shell || next.from_shell,
+        }
+    }
 }
 
 /// A variable's value as far as the gate knows it.
@@ -117,8 +151,9 @@ pub(crate) struct Scope {
     pub concurrent: bool,
     /// The function whose body is being walked.
     pub function: Option<String>,
-    /// Files opened on numbered descriptors (`exec 3< FILE`), read later with `<&3`.
-    pub fds: HashMap<String, String>,
+    /// What numbered descriptors were opened on (`exec 3< FILE`, `3<<< TEXT`), read later
+    /// with `<&3` or as `/dev/fd/3`.
+    pub fds: HashMap<String, Stream>,
 }
 
 /// Input and output of the simple command being judged.
@@ -127,4 +162,8 @@ pub(crate) struct Io {
     pub stdin: Stream,
     /// Files stdout is redirected to.
     pub stdout_files: Vec<String>,
+    /// Standard output goes to a file or a process substitution, not down the pipeline.
+    pub stdout_away: bool,
+    /// Process substitutions that read standard output (`> >(CMD)`), as text.
+    pub readers: Vec<String>,
 }

@@ -10,7 +10,7 @@
 
 use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
-use super::cmd::{inner, nested_line};
+use super::cmd::{inner, nested_line, opened_input};
 use super::field::{Field, UNKNOWN, join};
 use super::paths::{Program, normalize_program};
 use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
@@ -76,7 +76,7 @@ pub(crate) fn dispatch(
     }
     if prog.text.contains('/') {
         // A script downloaded or written earlier on the line, run by its path.
-        script_operand(an, &fields, prog, scope);
+        script_operand(an, &fields, prog, io, scope);
     }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)
@@ -173,6 +173,8 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
     scope.cwd = match target {
         None => an.paths.home.clone(),
         Some(a) if a.is("-") => scope.vars.get("OLDPWD").and_then(|v| v.text.clone()),
+        // A relative name is looked up in `$CDPATH` first: where it leads is unknown.
+        Some(a) if scope.vars.contains_key("CDPATH") && searched(&a.text) => None,
         Some(a) if a.known || !a.text.starts_with(UNKNOWN) && a.text.contains(UNKNOWN) => {
             Some(an.paths.abs(&a.text, scope))
         }
@@ -183,6 +185,12 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
         taint: Taint::default(),
     };
     scope.vars.insert("OLDPWD".to_owned(), value);
+}
+
+/// True when `cd DIR` looks DIR up in `$CDPATH` (a name not starting with `/`, `.` or `..`).
+fn searched(dir: &str) -> bool {
+    let first = dir.split('/').next().unwrap_or("");
+    !dir.starts_with('/') && first != "." && first != ".."
 }
 
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.
@@ -404,6 +412,10 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
         return Some(Stream::default());
     }
     let mut s = scope.clone();
+    // `sudo -D DIR CMD`, `env -C DIR CMD`: the command runs in DIR.
+    if let Some(d) = a.value('D', "chdir") {
+        change_dir(an, std::slice::from_ref(d), &mut s);
+    }
     if shell {
         // `sudo -s CMD` runs CMD through the root shell.
         s.wrappers.push(name.to_owned());
@@ -430,7 +442,7 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
     if skip >= a.operands.len() {
         return Some(Stream::default());
     }
-    Some(inner(an, name, &a.operands[skip..], io, scope, true))
+    Some(inner(an, name, &a.operands[skip..], io, &s, true))
 }
 
 /// `su`.
@@ -498,6 +510,9 @@ fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
         .count();
     // The variables are the command's environment (`env GIT_DIR=X git ...`).
     let mut scope = scope.clone();
+    if let Some(d) = a.value('C', "chdir") {
+        change_dir(an, std::slice::from_ref(d), &mut scope);
+    }
     for (k, v) in env_assignments(an, &scope, &a.operands[..assigns]) {
         let value = crate::state::Value {
             text: crate::field::partial_text(&v),
@@ -637,6 +652,8 @@ fn wrap_script(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opt
             scope,
         ));
     }
+    // Without `-c`, script starts a shell that reads what is typed, here its stdin.
+    read_script(an, "script", w.fields, &io.stdin, scope);
     Some(Stream::default())
 }
 
@@ -673,22 +690,9 @@ fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opt
                 "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0"
             ) =>
         {
-            if stdin.taint.hidden_code() {
-                an.hit("rce.pipe_shell", scope, fields, None);
-            } else if let Some(text) = stdin.text.clone() {
-                nested_line(
-                    an,
-                    "source /dev/stdin",
-                    &Field::lit(&text),
-                    Stream::default(),
-                    scope,
-                );
-            } else if stdin.piped {
-                let why = Some("sources a script the gate cannot see".into());
-                an.hit("gate.dynamic_code", scope, fields, why);
-            }
+            read_script(an, "source /dev/stdin", fields, stdin, scope);
         }
-        Some(f) => script_operand(an, fields, f, scope),
+        Some(f) => script_operand(an, fields, f, w.io, scope),
         None => {}
     }
     Some(Stream::default())
@@ -753,6 +757,19 @@ fn wrap_find(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
 }
 
 /// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
+/// The lines of Vim's script files (`-s` typed keys, `-S` and `-u` Vim script) whose text the
+/// line shows: a process substitution, stdin or a descriptor. Each line is a command.
+fn vim_script_lines(args: &[Field], io: &Io, scope: &Scope) -> Vec<Field> {
+    args.windows(2)
+        .filter(|w| w[0].is("-s") || w[0].is("-S") || w[0].is("-u"))
+        .filter_map(|w| match &w[1].body {
+            Some(body) if w[1].procsub => Some(body.clone()),
+            _ => opened_input(&w[1], io, scope).and_then(|s| s.text),
+        })
+        .flat_map(|text| text.lines().map(Field::lit).collect::<Vec<_>>())
+        .collect()
+}
+
 fn editor_commands(
     an: &mut Analyzer<'_>,
     fields: &[Field],
@@ -760,17 +777,20 @@ fn editor_commands(
     io: &Io,
     scope: &Scope,
 ) {
-    let mut cmds: Vec<&Field> = Vec::new();
+    let scripts = vim_script_lines(args, io, scope);
+    let mut cmds: Vec<&Field> = scripts.iter().collect();
     let mut files: Vec<&Field> = Vec::new();
+    let valued = |p: usize| {
+        ["-c", "--cmd", "-s", "-S", "-u"]
+            .iter()
+            .any(|o| args[p].is(o))
+    };
     for (i, a) in args.iter().enumerate() {
         if a.is("-c") || a.is("--cmd") {
             cmds.extend(args.get(i + 1));
         } else if a.text.starts_with('+') {
             cmds.push(a);
-        } else if !a.text.starts_with('-')
-            && i.checked_sub(1)
-                .is_none_or(|p| !args[p].is("-c") && !args[p].is("--cmd"))
-        {
+        } else if !a.text.starts_with('-') && i.checked_sub(1).is_none_or(|p| !valued(p)) {
             files.push(a);
         }
     }
@@ -861,7 +881,36 @@ fn vim_system_call(cmd: &str) -> Option<String> {
 }
 
 /// A script file run by a shell or `source`: downloaded or decoded code is denied.
-fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Scope) {
+/// A shell or `source` reading its script from `input` (stdin or a descriptor): the script
+/// when it is known, `ask` when it is piped in unseen; `None` when nothing is piped in.
+fn read_script(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    fields: &[Field],
+    input: &Stream,
+    scope: &Scope,
+) -> Option<Stream> {
+    if input.taint.hidden_code() {
+        an.hit("rce.pipe_shell", scope, fields, None);
+        return Some(Stream::default());
+    }
+    if let Some(text) = &input.text {
+        let f = Field::lit(text);
+        return Some(nested_line(an, label, &f, Stream::default(), scope));
+    }
+    if input.piped {
+        let why = Some("reads a script the gate cannot see".into());
+        an.hit("gate.dynamic_code", scope, fields, why);
+        return Some(Stream::default());
+    }
+    None
+}
+
+fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, scope: &Scope) {
+    if let Some(s) = opened_input(f, io, scope) {
+        read_script(an, "script on a descriptor", fields, &s, scope);
+        return;
+    }
     if f.taint.hidden_code() {
         an.hit("rce.pipe_shell", scope, fields, None);
         return;
@@ -883,13 +932,7 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, scope: &Sc
         an.hit("rce.staged", scope, fields, None);
     }
     // A script written earlier on the line with known content is judged as what it is.
-    let written = an
-        .written
-        .iter()
-        .rev()
-        .find(|(p, _)| *p == abs)
-        .map(|(_, s)| s.clone());
-    if let Some(s) = written {
+    if let Some(s) = an.written_at(&abs) {
         if s.taint.hidden_code() {
             an.hit("rce.staged", scope, fields, None);
         } else if let Some(text) = s.text {
@@ -928,28 +971,15 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
         .first()
         .filter(|o| !a.has('s', "") && !stdin_path(o))
     {
-        script_operand(an, fields, script, scope);
+        script_operand(an, fields, script, io, scope);
         return Stream::default();
     }
     // The shell reads its program from stdin.
-    let stdin = &io.stdin;
-    if stdin.taint.hidden_code() {
-        an.hit("rce.pipe_shell", scope, fields, None);
-        return Stream::default();
+    let label = format!("| {}", fields[0].text.rsplit('/').next().unwrap_or("sh"));
+    if let Some(out) = read_script(an, &label, fields, &io.stdin, scope) {
+        return out;
     }
-    if let Some(text) = &stdin.text {
-        let f = Field::lit(text);
-        let label = format!("| {}", fields[0].text.rsplit('/').next().unwrap_or("sh"));
-        return nested_line(an, &label, &f, Stream::default(), scope);
-    }
-    if stdin.piped {
-        an.hit(
-            "gate.dynamic_code",
-            scope,
-            fields,
-            Some("shell reads a script the gate cannot see".into()),
-        );
-    } else if scope.privileged {
+    if scope.privileged {
         an.hit("privesc.root_shell", scope, fields, None);
     }
     // An interactive shell's output: wired to the network, it is a reverse shell.

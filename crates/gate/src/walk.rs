@@ -74,6 +74,38 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
     }
 }
 
+/// True for a builtin that prints nothing ([`SILENT`](super::tables::SILENT)), or one that
+/// sets something and so prints nothing ([`SILENT_WHEN_SETTING`](super::tables::SILENT_WHEN_SETTING)).
+fn prints_nothing(fields: &[Field]) -> bool {
+    let name = fields[0].text.as_str();
+    if super::tables::SILENT.contains(&name) {
+        return true;
+    }
+    let (options, operands): (Vec<&Field>, Vec<&Field>) = fields[1..]
+        .iter()
+        .partition(|a| a.text.starts_with(['-', '+']));
+    let prints = options.iter().any(|o| o.text.contains(['p', 'f', 'F']));
+    let sets = match name {
+        // `set -e` sets an option; `set -o` alone lists them.
+        "set" => !fields[1..].iter().all(|a| a.is("-o") || a.is("+o")),
+        // `alias NAME` prints the alias.
+        "alias" => !operands.is_empty() && operands.iter().all(|o| o.text.contains('=')),
+        _ => !operands.is_empty(),
+    };
+    super::tables::SILENT_WHEN_SETTING.contains(&name) && sets && !prints
+}
+
+/// An input opened on descriptor `fd`: stdin, or a numbered descriptor read later on the line
+/// (`exec 3<<< TEXT` ... `<&3`, `/dev/fd/3`).
+fn input(fd: Option<i32>, s: Stream, scope: &mut Scope, io: &mut Io) {
+    match fd.filter(|n| *n > 2) {
+        Some(n) => {
+            scope.fds.insert(n.to_string(), s);
+        }
+        None => io.stdin = s,
+    }
+}
+
 /// The deepest nesting of brackets and backquotes in `text`, counted without regard to
 /// quoting (an over-estimate, which is the safe side of a bound).
 fn nesting(text: &str) -> usize {
@@ -149,16 +181,17 @@ impl Analyzer<'_> {
                 return Stream::default();
             }
         };
-        let mut out = Stream::default();
+        let mut out = Stream::silent();
         let mut stdin = Some(stdin);
         for list in &program.complete_commands {
-            out = self.walk_list(list, scope, stdin.take().unwrap_or_default());
+            out = out.then(self.walk_list(list, scope, stdin.take().unwrap_or_default()));
         }
         out
     }
 
+    /// Walks a list; what it writes is what each of its commands writes, in order.
     fn walk_list(&mut self, list: &CompoundList, scope: &mut Scope, stdin: Stream) -> Stream {
-        let mut out = Stream::default();
+        let mut out = Stream::silent();
         let mut stdin = Some(stdin);
         for item in &list.0 {
             let background = matches!(item.1, SeparatorOperator::Async);
@@ -169,7 +202,7 @@ impl Analyzer<'_> {
             scope.concurrent |= background;
             let input = stdin.take().unwrap_or_default();
             for (_, pipeline) in item.0.iter() {
-                out = self.walk_pipeline(pipeline, scope, input.clone());
+                out = out.then(self.walk_pipeline(pipeline, scope, input.clone()));
             }
             scope.concurrent = saved;
         }
@@ -205,8 +238,7 @@ impl Analyzer<'_> {
                     self.redirect(r, scope, &mut io);
                 }
                 let out = self.compound(c, scope, io.stdin.clone());
-                self.check_endless(scope, &out, &io);
-                out
+                self.stdout_to(out, &io, scope)
             }
             Command::Function(f) => {
                 let name = super::field::literal(&f.fname.value);
@@ -215,7 +247,7 @@ impl Analyzer<'_> {
                 let mut inner = scope.clone();
                 inner.function = Some(name);
                 self.compound(&f.body.0, &mut inner, Stream::default());
-                Stream::default()
+                Stream::silent()
             }
             Command::ExtendedTest(e, _) => {
                 self.expand_embedded(&e.to_string(), scope);
@@ -239,7 +271,7 @@ impl Analyzer<'_> {
                 // A glob list is bounded by the files that exist: walk it once as a pattern.
                 let finite = values.len() <= MAX_LOOP_VALUES && values.iter().all(|v| v.known);
                 if finite {
-                    let mut out = Stream::default();
+                    let mut out = Stream::silent();
                     for v in values {
                         scope.vars.insert(
                             f.variable_name.clone(),
@@ -248,7 +280,7 @@ impl Analyzer<'_> {
                                 taint: v.taint,
                             },
                         );
-                        out = self.walk_list(&f.body.list, scope, stdin.clone());
+                        out = out.then(self.walk_list(&f.body.list, scope, stdin.clone()));
                     }
                     out
                 } else {
@@ -262,28 +294,30 @@ impl Analyzer<'_> {
                 }
             }
             CompoundCommand::ArithmeticForClause(f) => self.in_loop(&f.body.list, scope, stdin),
+            // A condition's output goes where the body's does; of branches that may run,
+            // the output is taken as all of them, one after the other.
             CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
-                self.walk_list(&w.0, scope, Stream::default());
-                self.in_loop(&w.1.list, scope, stdin)
+                let cond = self.walk_list(&w.0, scope, Stream::default());
+                cond.then(self.in_loop(&w.1.list, scope, stdin))
             }
             CompoundCommand::CaseClause(c) => {
                 self.eval_word(&c.value, scope);
-                let mut out = Stream::default();
+                let mut out = Stream::silent();
                 for item in &c.cases {
                     if let Some(list) = &item.cmd {
-                        out = self.walk_list(list, scope, stdin.clone());
+                        out = out.then(self.walk_list(list, scope, stdin.clone()));
                     }
                 }
                 out
             }
             CompoundCommand::IfClause(i) => {
-                self.walk_list(&i.condition, scope, Stream::default());
-                let mut out = self.walk_list(&i.then, scope, stdin.clone());
+                let mut out = self.walk_list(&i.condition, scope, Stream::default());
+                out = out.then(self.walk_list(&i.then, scope, stdin.clone()));
                 for e in i.elses.iter().flatten() {
                     if let Some(c) = &e.condition {
-                        self.walk_list(c, scope, Stream::default());
+                        out = out.then(self.walk_list(c, scope, Stream::default()));
                     }
-                    out = self.walk_list(&e.body, scope, stdin.clone());
+                    out = out.then(self.walk_list(&e.body, scope, stdin.clone()));
                 }
                 out
             }
@@ -319,17 +353,49 @@ impl Analyzer<'_> {
             self.item(item, false, scope, &mut io, &mut fields);
         }
         if fields.is_empty() {
-            // `$(<file)` prints the file.
-            return io.stdin;
+            // `$(<file)` prints the file; an assignment prints nothing.
+            let prefix = sc.prefix.iter().flat_map(|p| p.0.iter());
+            let suffix = sc.suffix.iter().flat_map(|s| s.0.iter());
+            let redirected = prefix
+                .chain(suffix)
+                .any(|i| matches!(i, CommandPrefixOrSuffixItem::IoRedirect(_)));
+            return if redirected {
+                io.stdin
+            } else {
+                Stream::silent()
+            };
         }
-        let out = self.dispatch(fields, &io, scope);
-        self.check_endless(scope, &out, &io);
+        let silent = prints_nothing(&fields);
+        let mut out = self.dispatch(fields, &io, scope);
+        let nothing = out.text.is_none() && out.taint == Taint::default() && !out.endless;
+        if nothing && silent {
+            out = Stream::silent();
+        }
+        self.stdout_to(out, &io, scope)
+    }
+
+    /// Where a command's standard output goes: into the files it is redirected to (read back
+    /// later on the line), into process substitutions that read it (`> >(sh)`), or down the
+    /// pipeline (what this returns: nothing when it went elsewhere).
+    fn stdout_to(&mut self, out: Stream, io: &Io, scope: &Scope) -> Stream {
+        self.check_endless(scope, &out, io);
         for f in &io.stdout_files {
             if out.text.is_some() || out.taint.hidden_code() || out.taint.secret {
                 self.written.push((f.clone(), out.clone()));
             }
         }
-        out
+        for reader in &io.readers {
+            let mut inner = scope.clone();
+            inner.depth += 1;
+            let mut input = out.clone();
+            input.piped = true;
+            self.run_line(reader, &mut inner, input);
+        }
+        if io.stdout_away {
+            Stream::silent()
+        } else {
+            out
+        }
     }
 
     fn item(
@@ -407,37 +473,42 @@ impl Analyzer<'_> {
                     let dup = matches!(target, IoFileRedirectTarget::Duplicate(_));
                     let f = self.eval_single(w, scope);
                     if dup && (f.text == "-" || f.text.chars().all(|c| c.is_ascii_digit())) {
+                        let to_stdout = matches!(fd, None | Some(1));
+                        if to_stdout && matches!(kind, IoFileRedirectKind::DuplicateOutput) {
+                            io.stdout_away |= f.text != "1";
+                        }
                         // `<&3`: what descriptor 3 was opened on, if this line opened it.
-                        if let Some(file) = scope.fds.get(&f.text).cloned() {
-                            io.stdin = self.file_stream(&Field::lit(&file), scope);
+                        if let Some(s) = scope.fds.get(&f.text).cloned() {
+                            io.stdin = s;
                         }
                         return;
-                    }
-                    if let Some(n) = fd.filter(|n| *n > 2)
-                        && matches!(kind, IoFileRedirectKind::Read)
-                    {
-                        scope.fds.insert(n.to_string(), f.text.clone());
                     }
                     match kind {
                         IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput => {
                             if f.text.starts_with("/dev/tcp/") || f.text.starts_with("/dev/udp/") {
                                 super::cmd::check_write(self, scope, &f, "redirect");
                             }
-                            io.stdin = self.file_stream(&f, scope);
+                            let s = self.file_stream(&f, scope);
+                            input(*fd, s, scope, io);
                         }
                         _ => {
                             super::cmd::check_write(self, scope, &f, "redirect");
                             io.stdout_files.push(self.paths.abs(&f.text, scope));
+                            io.stdout_away |= matches!(fd, None | Some(1));
                         }
                     }
                 }
                 IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
+                    if !matches!(kind, IoFileRedirectKind::Read) {
+                        // `> >(CMD)`: CMD reads what the command writes, judged once it is known.
+                        io.readers.push(sub.list.to_string());
+                        io.stdout_away |= matches!(fd, None | Some(1));
+                        return;
+                    }
                     let mut inner = scope.clone();
                     inner.depth += 1;
-                    let out = self.walk_list(&sub.list, &mut inner, Stream::default());
-                    if matches!(kind, IoFileRedirectKind::Read) {
-                        io.stdin = out;
-                    }
+                    let s = self.walk_list(&sub.list, &mut inner, Stream::default());
+                    input(*fd, s, scope, io);
                 }
                 IoFileRedirectTarget::Fd(_) => {}
             },
@@ -445,23 +516,26 @@ impl Analyzer<'_> {
                 let f = self.eval_single(w, scope);
                 super::cmd::check_write(self, scope, &f, "redirect");
                 io.stdout_files.push(self.paths.abs(&f.text, scope));
+                io.stdout_away = true;
             }
-            IoRedirect::HereString(_, w) => {
+            IoRedirect::HereString(fd, w) => {
                 let f = self.eval_single(w, scope);
-                io.stdin = Stream {
+                let s = Stream {
                     text: f.known.then(|| format!("{}\n", f.text)),
                     taint: f.taint,
                     piped: true,
                     ..Stream::default()
                 };
+                input(*fd, s, scope, io);
             }
-            IoRedirect::HereDocument(_, doc) => {
-                io.stdin = if doc.requires_expansion {
+            IoRedirect::HereDocument(fd, doc) => {
+                let mut s = if doc.requires_expansion {
                     self.eval_heredoc(&doc.doc.value, scope)
                 } else {
                     Stream::text(doc.doc.value.clone())
                 };
-                io.stdin.piped = true;
+                s.piped = true;
+                input(*fd, s, scope, io);
             }
         }
     }

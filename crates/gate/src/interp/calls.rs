@@ -43,14 +43,8 @@ pub(crate) fn process_calls(lang: Lang) -> &'static [&'static str] {
             "`exec(",
         ],
         Lang::Lua => &["os.execute", "io.popen"],
-        Lang::Awk => &[
-            "system(",
-            "| getline",
-            "|getline",
-            "print |",
-            "print|",
-            "printf |",
-        ],
+        // `print ... | CMD` is judged with what it prints (`awk::redirections`).
+        Lang::Awk => &["system(", "| getline", "|getline"],
         Lang::R => &["system(", "system2(", "shell("],
         Lang::AppleScript => &["do shell script"],
     }

@@ -2,7 +2,7 @@
 //! the gate cannot read what they do, so they are `ask` (fail closed).
 //! Literal code handed to `exec`/`eval` is read and scanned like the snippet itself.
 
-use super::calls::{DYNAMIC_CALLEES, EVAL_CALLS, SELF_PIDS, TARGETED_CALLS};
+use super::calls::{DYNAMIC_CALLEES, EVAL_CALLS, SELF_PIDS, TARGETED_CALLS, process_calls};
 use super::{LIT, Lang, Lexed, lits_in, region, scan as scan_snippet};
 use crate::cmd::Cmd;
 use crate::field::Field;
@@ -18,6 +18,66 @@ pub(crate) fn scan(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     if computed_subscript_call(code) {
         dynamic(c, lang, "a callee picked by a computed subscript");
     }
+    if passed_callee(lang, code, lx) {
+        dynamic(c, lang, "a process function handed over as a value");
+    }
+}
+
+/// PHP functions that call a function named by a string.
+const PHP_CALLBACKS: &[&str] = &[
+    "call_user_func",
+    "array_map",
+    "array_walk",
+    "array_filter",
+    "array_reduce",
+    "usort",
+    "register_shutdown_function",
+    "forward_static_call",
+    "ReflectionFunction",
+    "fromCallable",
+];
+
+/// A process function given as an argument (`map(os.system, cmds)`) or, in PHP, named by a
+/// string handed to a callback taker (`array_map("system", $cmds)`): what it runs is
+/// decided where it is called.
+fn passed_callee(lang: Lang, code: &str, lx: &Lexed) -> bool {
+    let names: Vec<&str> = process_calls(lang)
+        .iter()
+        .map(|n| n.trim_end_matches('('))
+        .filter(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|ch| ch.is_alphanumeric() || "._".contains(ch))
+        })
+        .collect();
+    if lang == Lang::Php
+        && PHP_CALLBACKS.iter().any(|f| code.contains(f))
+        && lx.lits.iter().any(|l| names.contains(&l.as_str()))
+    {
+        return true;
+    }
+    let word = |ch: char| ch.is_alphanumeric() || ch == '_';
+    names.iter().any(|name| {
+        code.match_indices(name).take(16).any(|(i, _)| {
+            let end = i + name.len();
+            if code[..i].ends_with(word) || code[end..].starts_with(word) {
+                return false;
+            }
+            // The whole dotted name (`s.getoutput`), then what surrounds it.
+            let start = code[..i]
+                .trim_end_matches(|ch: char| word(ch) || ch == '.')
+                .len();
+            let before = code[..start].trim_end().chars().next_back();
+            let after = code[end..].trim_start().chars().next();
+            let line = code[..i].rfind(['\n', ';']).map_or(0, |s| s + 1);
+            let import = ["import", "from", "use "]
+                .iter()
+                .any(|k| code[line..i].contains(k));
+            matches!(before, Some('(' | ',' | '['))
+                && matches!(after, Some(',' | ')' | ']'))
+                && !import
+        })
+    })
 }
 
 /// `exec`/`eval` and friends: a literal is scanned as code, anything else is `ask`.

@@ -15,6 +15,7 @@ use crate::cmd::{Cmd, check_write};
 use crate::field::Field;
 use crate::paths::Class;
 
+mod awk;
 mod calls;
 mod dynamic;
 mod names;
@@ -134,6 +135,13 @@ fn snippets(
             let abs = c.abs(&s);
             if c.an.fetched.contains(&abs) {
                 c.hit("rce.staged", None);
+            }
+            // A script the line wrote is scanned as the code it holds.
+            let written = c.an.written_at(&abs);
+            if written.as_ref().is_some_and(|w| w.taint.hidden_code()) {
+                c.hit("rce.staged", None);
+            } else if let Some(text) = written.and_then(|w| w.text) {
+                scan(c, lang, &Field::lit(&text));
             }
         }
         None
@@ -929,7 +937,7 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
 /// File writes: literal targets are write targets.
 fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
     if lang == Lang::Awk {
-        awk_redirections(c, code, lx);
+        awk::redirections(c, code, lx);
     }
     for call in WRITE_CALLS {
         for pos in find_all(code, call) {
@@ -964,20 +972,6 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 };
                 check_write(c.an, c.scope, &Field::lit(&target), &format!("{lang:?}"));
             }
-        }
-    }
-}
-
-/// awk's `print ... > "FILE"` and `>> "FILE"`: the file is a write target.
-fn awk_redirections(c: &mut Cmd<'_, '_>, code: &str, lx: &Lexed) {
-    for (i, _) in code.match_indices('>').take(16) {
-        let rest = code[i + 1..].trim_start_matches('>').trim_start();
-        if !rest.starts_with(LIT) || code[..i].ends_with(['>', '=', '!', '<']) {
-            continue;
-        }
-        let at = code.len() - rest.len();
-        if let Some(target) = lits_in(lx, code, at..at + LIT.len_utf8()).first() {
-            check_write(c.an, c.scope, &Field::lit(target), "awk");
         }
     }
 }

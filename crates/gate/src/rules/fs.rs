@@ -92,6 +92,29 @@ pub(crate) fn describe(class: Class) -> &'static str {
 
 /// mv, cp, install, ln: destinations are write targets; moving precious sources away is
 /// destruction.
+/// A copy (or move, or link) holds what its source holds, as far as the line shows: a secret
+/// stays a secret (sending the copy is exfiltration), a script written earlier on the line
+/// stays that script (running the copy runs it). `dest` may be a directory: both it and the
+/// source's name below it get the content.
+fn copied_content(c: &mut Cmd<'_, '_>, sources: &[Field], dest: &str) {
+    for s in sources {
+        let src = c.abs(s);
+        let content = match c.an.written_at(&src) {
+            Some(w) => w,
+            None if c.an.secret_file(&src) => crate::state::Stream::tainted(crate::state::Taint {
+                secret: true,
+                stored: true,
+                ..Default::default()
+            }),
+            None => continue,
+        };
+        let base = src.rsplit('/').next().unwrap_or("");
+        c.an.written
+            .push((format!("{dest}/{base}"), content.clone()));
+        c.an.written.push((dest.to_owned(), content));
+    }
+}
+
 pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let spec = match name.as_str() {
@@ -116,15 +139,7 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         return;
     };
     let dest_abs = c.abs(&dest);
-    // A copy of a secret is a secret: sending the copy later on the line is exfiltration.
-    if sources.iter().any(|s| c.an.secret_file(&c.abs(s))) {
-        let secret = crate::state::Stream::tainted(crate::state::Taint {
-            secret: true,
-            stored: true,
-            ..Default::default()
-        });
-        c.an.written.push((dest_abs.clone(), secret));
-    }
+    copied_content(c, &sources, &dest_abs);
     if name == "mv" && dest_abs == "/dev/null" {
         c.hit(
             "fs.mv_devnull",
@@ -242,6 +257,13 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
                 ),
                 _ => {}
             }
+            // `dd if=A of=B` copies A to B.
+            let input: Vec<Field> = args
+                .iter()
+                .filter_map(|i| i.text.strip_prefix("if=").map(Field::lit))
+                .collect();
+            let dest = c.abs(&f);
+            copied_content(c, &input, &dest);
         }
     }
 }
@@ -480,7 +502,8 @@ fn tar_commands(c: &mut Cmd<'_, '_>, a: &Parsed) {
     }
 }
 
-/// unzip, tar, 7z, cpio: extraction into system directories, and tar's command hooks.
+/// unzip, tar, 7z, cpio: extraction into system directories or, by absolute member names,
+/// anywhere; and tar's command hooks.
 pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
     let name = c.prog.name.clone();
     let mut args: Vec<Field> = c.args().to_vec();
@@ -502,14 +525,29 @@ pub(crate) fn extract(c: &mut Cmd<'_, '_>) {
         "tar" => a.has('x', "extract") || a.has_long("get"),
         // Listing, testing or printing to stdout extracts nothing.
         "unzip" => !"ltZpvz".chars().any(|f| a.has(f, "")),
-        "cpio" => a.has('i', "extract"),
+        "cpio" => a.has('i', "extract") || a.has('p', "pass-through"),
         _ => a.operands.first().is_some_and(|o| o.is("x") || o.is("e")),
     };
     let dir = match name.as_str() {
         "tar" => a.value('C', "directory"),
         "unzip" => a.value('d', "exdir"),
+        // `cpio -p DIR` copies the files named on stdin into DIR.
+        "cpio" if a.has('p', "pass-through") => a.operands.first(),
         _ => None,
     };
+    // Members named by absolute paths land where they say (`tar -P`, and cpio unless told
+    // otherwise): anywhere, which the view cannot undo.
+    let absolute = match name.as_str() {
+        "tar" => a.has('P', "absolute-names"),
+        "cpio" => a.has('i', "extract") && !a.has_long("no-absolute-filenames"),
+        _ => false,
+    };
+    if extracting && absolute {
+        c.hit(
+            "syswrite.outside",
+            Some("archive members with absolute names land anywhere".into()),
+        );
+    }
     // Extraction writes into its directory (the working directory when none is given):
     // outside the workspace and the scratch space that is a write the view cannot undo.
     if extracting {

@@ -517,10 +517,15 @@ const STAGED: &str = "\u{1}git index";
 
 /// `git add .env`, `git commit -a` after it: secrets in the index leave with the next push.
 fn stage(c: &mut Cmd<'_, '_>, rest: &[Field]) {
-    let secret = rest.iter().any(|a| {
-        let abs = c.abs(a);
-        a.known && !a.text.starts_with('-') && c.an.secret_file(&abs)
-    });
+    // A directory stages what was written below it earlier on the line; `-A` the workspace.
+    let all = rest.iter().any(|a| a.is("-A") || a.is("--all"));
+    let secret = all && c.an.secret_below(&c.an.paths.workspace.clone())
+        || rest.iter().any(|a| {
+            let abs = c.abs(a);
+            a.known
+                && !a.text.starts_with('-')
+                && (c.an.secret_file(&abs) || c.an.secret_below(&abs))
+        });
     if secret {
         let s = crate::state::Stream::tainted(crate::state::Taint {
             secret: true,

@@ -127,6 +127,19 @@ fn inherited(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> (Stream, bool) 
     (inherited, files_endless)
 }
 
+/// The text of files the line wrote earlier, in order, when every operand is one.
+fn written_text(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<String> {
+    let files: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
+    if files.is_empty() {
+        return None;
+    }
+    let texts: Option<Vec<String>> = files
+        .iter()
+        .map(|f| c.an.written_at(&c.abs(f)).and_then(|s| s.text))
+        .collect();
+    texts.map(|t| t.concat())
+}
+
 /// Text a command makes up itself (`echo`, `printf`, `seq`, `mktemp`, `env`), when it is one.
 fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> {
     match name {
@@ -167,6 +180,8 @@ fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> 
             endless: true,
             ..Stream::default()
         }),
+        // `set` prints the variables only when bare (`set -e` sets an option).
+        "set" if !args.is_empty() => None,
         "env" | "printenv" | "set" | "export" | "declare" | "compgen" => {
             Some(Stream::tainted(Taint {
                 secret: true,
@@ -217,6 +232,11 @@ fn passed_on(
             s.piped = false;
             s
         }
+        // `cat FILE...` of files the line wrote prints what was written.
+        "cat" if !args.is_empty() => Stream {
+            text: written_text(c, args),
+            ..inherited
+        },
         "grep" | "egrep" | "fgrep" | "sort" | "uniq" | "head" | "tail" | "tac" | "cat" | "shuf"
             if args
                 .iter()

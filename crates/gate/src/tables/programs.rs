@@ -673,9 +673,53 @@ pub(crate) const STDIN_DATA: &[&str] = &[
     "pv",
 ];
 
+/// Files in the working directory that a tool runs commands from when it starts (its
+/// recipes, scripts or hooks): written earlier on the same line, their commands are judged.
+pub(crate) const PROJECT_FILES: &[(&str, &[&str])] = &[
+    ("make", &["GNUmakefile", "makefile", "Makefile"]),
+    ("npm", &["package.json", ".npmrc"]),
+    ("pnpm", &["package.json", ".npmrc"]),
+    ("yarn", &["package.json", ".yarnrc.yml"]),
+    ("bun", &["package.json", "bunfig.toml"]),
+    ("just", &["justfile", "Justfile", ".justfile"]),
+    ("task", &["Taskfile.yml", "Taskfile.yaml"]),
+    ("cargo", &[".cargo/config.toml", "build.rs"]),
+    ("pip", &["setup.py"]),
+    ("rake", &["Rakefile"]),
+    ("composer", &["composer.json"]),
+    ("direnv", &[".envrc"]),
+    ("tox", &["tox.ini"]),
+    ("pre-commit", &[".pre-commit-config.yaml"]),
+];
+
+/// Shell builtins that print nothing: a list that runs them still writes only what its other
+/// commands write (`(cd d; echo CMD) | sh`).
+pub(crate) const SILENT: &[&str] = &[
+    "cd",
+    "true",
+    "false",
+    ":",
+    "shift",
+    "unset",
+    "wait",
+    "sleep",
+    "read",
+    "mapfile",
+    "readarray",
+];
+
+/// Shell builtins that print nothing when they set something (`export X=1`, `set -e`,
+/// `alias g=git`), and print what is set when given nothing to set or a print option
+/// (`export -p`, `set -o`, `declare -f NAME`, `alias NAME`).
+pub(crate) const SILENT_WHEN_SETTING: &[&str] = &[
+    "export", "readonly", "local", "declare", "typeset", "set", "trap", "alias",
+];
+
 /// Programs that stand for another command line (`rimraf X` is `rm -rf X`).
 pub(crate) const ALIASES: &[(&str, &[&str])] = &[
     ("rimraf", &["rm", "-rf"]),
+    ("bsdtar", &["tar"]),
+    ("gtar", &["tar"]),
     ("docker-compose", &["docker", "compose"]),
     ("podman-compose", &["podman", "compose"]),
     ("del-cli", &["rm", "-rf"]),
