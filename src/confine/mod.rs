@@ -27,6 +27,7 @@ mod broker;
 pub mod cgroup;
 pub mod env;
 mod profile;
+pub mod reaper;
 pub mod scratch;
 mod seccomp;
 pub mod sessions;
