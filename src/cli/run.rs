@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// Pass every environment variable except those that look like secrets or agent sockets.
     #[arg(long)]
     pub env_all: bool,
+    /// Let the agent reach services of this host (on loopback or the host's own addresses)
+    /// that the session did not start: a local database, a Docker API on TCP, a dev server.
+    #[arg(long)]
+    pub allow_host_services: bool,
     /// What to do with processes the agent leaves running when it exits: `kill` (default,
     /// after a short grace) or `wait` for them. Either way none outlives the session.
     #[arg(long, value_name = "MODE", default_value = "kill")]
@@ -185,6 +189,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             keep_terminal: interactive(),
         };
         let mut spec = profile.spec(&setup);
+        spec.host_services = a.allow_host_services;
         // The agent's `ftsb-fs exec` calls connect to the session socket.
         spec.sockets.push(session_dir.path().to_path_buf());
         // The agent's hooks start `exec`, which reads the workspace configuration `mount`
