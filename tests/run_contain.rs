@@ -122,6 +122,20 @@ fn start_agent(m: &Mounted, home: &std::path::Path) -> (Child, Vec<i32>) {
     (run, pids)
 }
 
+/// [`start_agent`] with cgroups disabled (the subreaper containment and the reaper).
+fn start_agent_without_cgroups(m: &Mounted, home: &std::path::Path) -> (Child, Vec<i32>) {
+    let mut c = run_cmd(m, home, false, AGENT);
+    c.env(cgroup::DISABLE_ENV, "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let run = c.spawn().unwrap();
+    wait_for("the agent and its writers run", || {
+        m.v("started").exists() && WRITERS.iter().all(|w| read_pid(&m.v(w)).is_some())
+    });
+    let pids = WRITERS.iter().map(|w| read_pid(&m.v(w)).unwrap()).collect();
+    (run, pids)
+}
+
 /// The view stays as it is now for 1.5 s: nothing writes into it any more.
 fn assert_view_still(m: &Mounted, what: &str) {
     let now = tree(&m.view, EXACT);
@@ -285,15 +299,7 @@ fn without_cgroups_a_sigkilled_run_leaves_no_writer_behind() {
         stdout.contains("kill=1"),
         "the agent killed its reaper: {out:?}"
     );
-    let mut c = run_cmd(&m, &home, false, AGENT);
-    c.env(cgroup::DISABLE_ENV, "off")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut run = c.spawn().unwrap();
-    wait_for("the agent and its writers run", || {
-        m.v("started").exists() && WRITERS.iter().all(|w| read_pid(&m.v(w)).is_some())
-    });
-    let pids: Vec<i32> = WRITERS.iter().map(|w| read_pid(&m.v(w)).unwrap()).collect();
+    let (mut run, pids) = start_agent_without_cgroups(&m, &home);
     let _reap = KillOnDrop(pids.clone());
     run.kill().unwrap();
     run.wait().unwrap();
@@ -328,15 +334,7 @@ fn without_cgroups_abort_and_commit_still_kill_the_agent_first() {
         return;
     }
     for end in ["abort", "commit"] {
-        let mut c = run_cmd(&m, &home, false, AGENT);
-        c.env(cgroup::DISABLE_ENV, "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut run = c.spawn().unwrap();
-        wait_for("the agent and its writers run", || {
-            m.v("started").exists() && WRITERS.iter().all(|w| read_pid(&m.v(w)).is_some())
-        });
-        let pids: Vec<i32> = WRITERS.iter().map(|w| read_pid(&m.v(w)).unwrap()).collect();
+        let (mut run, pids) = start_agent_without_cgroups(&m, &home);
         assert!(leaves_of(run.id()).is_empty(), "{end}: run made a leaf");
         for pid in &pids {
             assert!(alive(*pid), "{end}: writer {pid} should be running");

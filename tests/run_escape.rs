@@ -492,8 +492,9 @@ fn at_and_crontab_queue_nothing() {
 const NET_ATTACK: &str = r#"
 import os, socket, sys
 hp, up, log, hostip = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+# A host service the session does not own answers as if nothing listened (ECONNREFUSED).
 def res(e):
-    return "denied" if e.errno in (1, 13) else "err%d" % e.errno
+    return "denied" if e.errno in (1, 13, 111) else "err%d" % e.errno
 def tcp(host, port):
     try:
         socket.create_connection((host, port), timeout=5).close()
@@ -541,6 +542,12 @@ if pid == 0:
     os._exit(0)
 print("child-tcp", tcp("127.0.0.1", int(os.read(r, 16))))
 os.waitpid(pid, 0)
+a, b = socket.socketpair()
+r, w = os.pipe()
+socket.send_fds(a, [b"f"], [w])
+fds = socket.recv_fds(b, 1, 1)[1]
+os.write(fds[0], b"ok")
+print("pass-fd", "sent" if os.read(r, 2) == b"ok" else "broken")
 try:
     ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")]
 except OSError as e:
@@ -644,8 +651,8 @@ fn results<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
 /// the unspecified address and to the host's own address (v4 and v6), a TCP Fast Open
 /// `sendto` (which connects without `connect`), UDP with `sendto` and `sendmsg`, and a
 /// pathname datagram socket outside the view. Under `run` none of it arrives, while the
-/// session's own listeners (its own, a child's) and DNS to the configured resolver still
-/// work; `--allow-host-services` opens the host again. Under `exec` (no such policy), only the
+/// session's own listeners (its own, a child's), fd passing and DNS to the configured
+/// resolver still work; `--allow-host-services` opens the host again. Under `exec` (no such policy), only the
 /// datagram socket outside the view is refused.
 #[test]
 fn host_services_are_out_of_reach_of_the_agent() {
@@ -664,6 +671,7 @@ fn host_services_are_out_of_reach_of_the_agent() {
         "own-tcp",
         "own-udp",
         "child-tcp",
+        "pass-fd",
     ] {
         let got = results(&free, what);
         assert!(
@@ -682,7 +690,7 @@ fn host_services_are_out_of_reach_of_the_agent() {
                 "{under:?}: {what} was not refused: {out}"
             );
         }
-        for what in ["own-tcp", "own-udp", "child-tcp"] {
+        for what in ["own-tcp", "own-udp", "child-tcp", "pass-fd"] {
             let got = results(&out, what);
             assert!(
                 !got.is_empty() && got.iter().all(|r| *r == "open" || *r == "sent"),

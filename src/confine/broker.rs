@@ -23,7 +23,8 @@
 //! - TCP follows the spec's [`Net`] exactly as Landlock would (`EACCES` when denied), since the
 //!   broker, not the command, makes the connection.
 //! - Without `host_services` (under `run`), a destination on this host is reached only when the
-//!   session holds what listens there ([`hostnet::reachable`]); else `EACCES`.
+//!   session holds what listens there ([`hostnet::reachable`]); else `ECONNREFUSED` (TCP) or
+//!   `EACCES` (a datagram).
 //! - The broker never acts on the address as the command's memory holds it after the check:
 //!   it reads the address once, and connects with its own copy (no `SECCOMP_USER_NOTIF_FLAG_
 //!   CONTINUE`, which would let another thread of the command swap the address in between).
@@ -604,15 +605,22 @@ impl Policy {
                     refused(format!("{verb} tcp port {port} refused by --net"));
                     return Err(libc::EACCES);
                 }
+                let udp = datagram(sock);
                 if !self.host_services
                     && hostnet::is_local(ip)
-                    && !hostnet::reachable(caller.tid, ip, port, datagram(sock))
+                    && !hostnet::reachable(ip, port, udp)
                 {
                     refused(format!(
                         "{verb} host service {} refused: not the session's",
                         std::net::SocketAddr::new(ip, port)
                     ));
-                    return Err(libc::EACCES);
+                    // For TCP, as if nothing listened there: a client waiting for the
+                    // session's own server to come up retries.
+                    return Err(if udp {
+                        libc::EACCES
+                    } else {
+                        libc::ECONNREFUSED
+                    });
                 }
                 Ok(plain())
             }
@@ -693,19 +701,24 @@ fn inet(addr: &[u8]) -> Option<(std::net::IpAddr, u16)> {
 
 /// Whether `sock` is a datagram socket (UDP, for inet).
 fn datagram(sock: &OwnedFd) -> bool {
-    let mut kind: libc::c_int = 0;
+    socket_option(sock, libc::SO_TYPE) == Some(libc::SOCK_DGRAM)
+}
+
+/// The integer socket option `opt` (`SOL_SOCKET` level) of `sock`.
+pub(crate) fn socket_option(sock: &OwnedFd, opt: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
     let mut len = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `len` bytes into `kind`.
+    // SAFETY: getsockopt writes at most `len` bytes into `value`.
     let rc = unsafe {
         libc::getsockopt(
             sock.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&raw mut kind).cast(),
+            opt,
+            (&raw mut value).cast(),
             &mut len,
         )
     };
-    rc == 0 && kind == libc::SOCK_DGRAM
+    (rc == 0).then_some(value)
 }
 
 /// `open(path, O_PATH)`, following symlinks as `connect` does: the fd or the errno.

@@ -6,20 +6,26 @@
 //! asks [`reachable`] before it connects or sends to such a destination.
 //!
 //! Invariants:
-//! - A local destination is reachable when every socket of the same protocol bound to its port
-//!   (TCP: listening; UDP: any) in the caller's network namespace is held open by a process
-//!   below the broker's process (the session's tree), or when none is bound (then nothing
-//!   answers); a nameserver of `/etc/resolv.conf` on port 53 always is (DNS keeps working).
+//! - A local destination is reachable when a process below the broker's process (the
+//!   session's tree) holds a socket of the same protocol bound to its port, on its address or
+//!   on the unspecified one (TCP: listening; UDP: any): then the kernel delivers there, since
+//!   no other socket can bind that port and address beside it (unless both set
+//!   `SO_REUSEPORT` as the same user). A nameserver of `/etc/resolv.conf` on port 53 always is
+//!   reachable (DNS keeps working).
+//! - Only the session's own processes are looked at (their `children` files, their fds and,
+//!   for sockets, `getsockname` on a copy taken with `pidfd_getfd`), never the whole process
+//!   or socket table, so the cost grows with the session, not with the host.
 //! - Non-local destinations are not this module's business: `--net` decides them.
 //!
-//! Deliberately loose: the check and the connection are two steps, so a host service that
-//! binds the port in between is reached; and any other listener on the same port, whatever its
-//! address, makes the destination unreachable.
+//! Deliberately loose: the check and the connection are two steps, so a session that closes
+//! its listener and a host service that binds the port in between meet.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::tree::pids_below;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::broker::socket_option;
 
 /// Whether `ip` reaches this host: loopback, unspecified (which connects to loopback), or an
 /// address of one of its interfaces.
@@ -89,85 +95,122 @@ fn nameservers() -> Vec<IpAddr> {
 }
 
 /// Whether the session may reach the local destination `ip:port` with TCP (`udp` false) or
-/// UDP, for the caller `tid`.
-pub(crate) fn reachable(tid: libc::pid_t, ip: IpAddr, port: u16, udp: bool) -> bool {
-    if port == 53 && nameservers().contains(&canonical(ip)) {
-        return true;
-    }
-    let mut bound = BTreeSet::new();
-    let tables: [&str; 2] = if udp {
-        ["udp", "udp6"]
-    } else {
-        ["tcp", "tcp6"]
-    };
-    for table in tables {
-        let text = std::fs::read_to_string(format!("/proc/{tid}/net/{table}")).unwrap_or_default();
-        bound.extend(sockets_on(&text, port, !udp));
-    }
-    if bound.is_empty() {
-        return true;
-    }
+/// UDP: the configured resolver, or a socket of the session's tree bound there.
+pub(crate) fn reachable(ip: IpAddr, port: u16, udp: bool) -> bool {
+    (port == 53 && nameservers().contains(&canonical(ip))) || session_serves(ip, port, udp)
+}
+
+/// Whether a process below this one (the session's tree) holds a socket that serves
+/// `ip:port`: TCP listening (`udp` false) or UDP, bound to that port on `ip` or on the
+/// unspecified address.
+fn session_serves(ip: IpAddr, port: u16, udp: bool) -> bool {
+    let ip = canonical(ip);
     // SAFETY: getpid has no preconditions.
-    for pid in pids_below(unsafe { libc::getpid() }) {
+    for pid in session_pids(unsafe { libc::getpid() }) {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             continue;
         };
-        for fd in fds.flatten() {
-            if let Some(inode) = std::fs::read_link(fd.path())
-                .ok()
-                .and_then(|l| socket_inode(&l.to_string_lossy()))
-            {
-                bound.remove(&inode);
-            }
+        let sockets: Vec<u64> = fds
+            .flatten()
+            .filter(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|l| l.as_os_str().as_encoded_bytes().starts_with(b"socket:"))
+            })
+            .filter_map(|fd| fd.file_name().to_str()?.parse().ok())
+            .collect();
+        if sockets.is_empty() {
+            continue;
         }
-        if bound.is_empty() {
-            return true;
+        // SAFETY: pidfd_open takes integers and returns a new fd or -1.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+        if raw < 0 {
+            continue;
+        }
+        // SAFETY: a new fd that nothing else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+        for fd in sockets {
+            // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0.
+            let raw = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+            if raw < 0 {
+                continue;
+            }
+            // SAFETY: a new fd that nothing else owns.
+            let sock = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+            if serves(&sock, ip, port, udp) {
+                return true;
+            }
         }
     }
     false
 }
 
-/// The inode of a `socket:[N]` link target.
-fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
+/// Whether `sock` is a socket that serves `ip:port` (see [`session_serves`]).
+fn serves(sock: &OwnedFd, ip: IpAddr, port: u16, udp: bool) -> bool {
+    let int_opt = |opt| socket_option(sock, opt);
+    let kind_ok = if udp {
+        int_opt(libc::SO_TYPE) == Some(libc::SOCK_DGRAM)
+    } else {
+        int_opt(libc::SO_TYPE) == Some(libc::SOCK_STREAM) && int_opt(libc::SO_ACCEPTCONN) == Some(1)
+    };
+    if !kind_ok {
+        return false;
+    }
+    // SAFETY: a zeroed sockaddr_storage is valid; getsockname fills at most `len` bytes.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: as above.
+    if unsafe { libc::getsockname(sock.as_raw_fd(), (&raw mut addr).cast(), &mut len) } != 0 {
+        return false;
+    }
+    // SAFETY: the family says which address type `addr` holds.
+    let (bound, bound_port) = unsafe {
+        match i32::from(addr.ss_family) {
+            libc::AF_INET => {
+                let sin = &*(&raw const addr).cast::<libc::sockaddr_in>();
+                (
+                    IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))),
+                    u16::from_be(sin.sin_port),
+                )
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(&raw const addr).cast::<libc::sockaddr_in6>();
+                (
+                    IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)),
+                    u16::from_be(sin6.sin6_port),
+                )
+            }
+            _ => return false,
+        }
+    };
+    let bound = canonical(bound);
+    bound_port == port
+        && (bound.is_unspecified() || bound == ip || (ip.is_unspecified() && bound.is_loopback()))
 }
 
-/// The inodes of the sockets of a `/proc/net/{tcp,udp}[6]` table bound to local `port`;
-/// with `listening`, only those in state `LISTEN`.
-fn sockets_on(table: &str, port: u16, listening: bool) -> Vec<u64> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = f.get(1)?.rsplit(':').next()?;
-            let state = f.get(3)?;
-            let inode = f.get(9)?.parse().ok()?;
-            (u16::from_str_radix(local_port, 16).ok()? == port && (!listening || *state == "0A"))
-                .then_some(inode)
-        })
-        .collect()
+/// The pids of the tree below `root` (not `root` itself), through each thread's `children`
+/// file; the whole process table is not read.
+fn session_pids(root: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(pid) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                out.push(child);
+                todo.push(child);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_give_the_sockets_on_a_port() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n\
-   1: 0100007F:1538 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 4243 1 0 100 0 0 10 0\n\
-   2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 17 1 0 100 0 0 10 0\n";
-        assert_eq!(sockets_on(table, 0x1538, true), vec![4242]);
-        assert_eq!(sockets_on(table, 0x1538, false), vec![4242, 4243]);
-        assert_eq!(sockets_on(table, 80, true), Vec::<u64>::new());
-        assert_eq!(socket_inode("socket:[4242]"), Some(4242));
-        assert_eq!(socket_inode("pipe:[4242]"), None);
-    }
 
     #[test]
     fn loopback_and_unspecified_are_local() {

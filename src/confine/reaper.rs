@@ -106,14 +106,17 @@ impl Watch {
         let report = unsafe { std::fs::File::from_raw_fd(report) };
         // SAFETY: pidfd_open takes integers and returns a new fd or -1.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, watch, 0 as libc::c_uint) };
-        // Opened after the check of the parent: a pid reused after `run` died is not taken
-        // for it, since the parent is then no longer `watch`.
-        // SAFETY: getppid has no preconditions.
-        if raw < 0 || unsafe { libc::getppid() } != watch {
-            return Err(io::Error::other("the session's run is gone"));
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
         }
         // SAFETY: pidfd_open returned a new fd that nothing else owns.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+        // Checked after the pidfd is open: a pid reused after `run` died is not taken for it,
+        // since the parent is then no longer `watch`.
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } != watch {
+            return Err(io::Error::other("the session's run is gone"));
+        }
         let supervisor =
             Arc::new(Supervisor::start().map_err(|TreeError::Subreaper { source }| source)?);
         let held = Arc::clone(&supervisor);

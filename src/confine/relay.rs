@@ -20,7 +20,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::broker::{Answer, Caller, Target, last_errno};
+use super::broker::{Answer, Caller, Target, last_errno, socket_option};
 
 /// The most bytes sent for one message.
 pub(crate) const DATA_MAX: usize = 1 << 20;
@@ -161,19 +161,7 @@ fn capped(sock: &OwnedFd, len: usize) -> Result<usize, i32> {
     if len <= DATA_MAX {
         return Ok(len);
     }
-    let mut kind: libc::c_int = 0;
-    let mut size = size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most `size` bytes into `kind`.
-    let rc = unsafe {
-        libc::getsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&raw mut kind).cast(),
-            &mut size,
-        )
-    };
-    if rc == 0 && kind == libc::SOCK_STREAM {
+    if socket_option(sock, libc::SO_TYPE) == Some(libc::SOCK_STREAM) {
         Ok(DATA_MAX)
     } else {
         Err(libc::EMSGSIZE)

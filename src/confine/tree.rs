@@ -492,11 +492,6 @@ impl Subtree {
     }
 }
 
-/// The pids of every process below `root` in the process tree (zombies included).
-pub(crate) fn pids_below(root: Pid) -> Vec<Pid> {
-    descendants_of(root).into_keys().collect()
-}
-
 /// Every process below `root` in the process tree, read from `/proc`.
 fn descendants_of(root: Pid) -> BTreeMap<Pid, Proc> {
     let mut children: BTreeMap<Pid, Vec<(Pid, Proc)>> = BTreeMap::new();
