@@ -122,6 +122,20 @@ fn start_agent(m: &Mounted, home: &std::path::Path) -> (Child, Vec<i32>) {
     (run, pids)
 }
 
+/// [`start_agent`] with cgroups disabled (the subreaper containment and the reaper).
+fn start_agent_without_cgroups(m: &Mounted, home: &std::path::Path) -> (Child, Vec<i32>) {
+    let mut c = run_cmd(m, home, false, AGENT);
+    c.env(cgroup::DISABLE_ENV, "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let run = c.spawn().unwrap();
+    wait_for("the agent and its writers run", || {
+        m.v("started").exists() && WRITERS.iter().all(|w| read_pid(&m.v(w)).is_some())
+    });
+    let pids = WRITERS.iter().map(|w| read_pid(&m.v(w)).unwrap()).collect();
+    (run, pids)
+}
+
 /// The view stays as it is now for 1.5 s: nothing writes into it any more.
 fn assert_view_still(m: &Mounted, what: &str) {
     let now = tree(&m.view, EXACT);
@@ -267,6 +281,49 @@ fn without_cgroups_run_says_the_subreaper_alone_contains() {
     m.abort();
 }
 
+/// Without cgroups, `run` is SIGKILLed: nothing can tell the daemon, and the agent's orphans
+/// would belong to init. The session's reaper (the agent's parent, a subreaper watching `run`)
+/// kills them all when `run` dies, and the view stops changing. The agent cannot kill the
+/// reaper first.
+#[test]
+fn without_cgroups_a_sigkilled_run_leaves_no_writer_behind() {
+    let (m, home) = mounted();
+    if !have("bash") {
+        return;
+    }
+    let out = output(
+        run_cmd(&m, &home, false, "kill -9 $PPID; echo kill=$?").env(cgroup::DISABLE_ENV, "off"),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("kill=1"),
+        "the agent killed its reaper: {out:?}"
+    );
+    let (mut run, pids) = start_agent_without_cgroups(&m, &home);
+    let _reap = KillOnDrop(pids.clone());
+    run.kill().unwrap();
+    run.wait().unwrap();
+    wait_for("the writers died with run", || {
+        pids.iter().all(|p| !alive(*p))
+    });
+    assert_view_still(&m, "view after a killed run without cgroups");
+    m.abort();
+}
+
+/// Kills the pids it holds when dropped: a failed test leaves no writer running.
+struct KillOnDrop(Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            if alive(*pid) {
+                // SAFETY: kill takes integers only.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
 /// Without cgroups the daemon still holds the session: `run` registers it, and the daemon
 /// kills everything below `run` (its subreaper) before an abort or a commit of everything
 /// goes ahead, so the writers the agent daemonized are dead when the abort answers.
@@ -277,15 +334,7 @@ fn without_cgroups_abort_and_commit_still_kill_the_agent_first() {
         return;
     }
     for end in ["abort", "commit"] {
-        let mut c = run_cmd(&m, &home, false, AGENT);
-        c.env(cgroup::DISABLE_ENV, "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let mut run = c.spawn().unwrap();
-        wait_for("the agent and its writers run", || {
-            m.v("started").exists() && WRITERS.iter().all(|w| read_pid(&m.v(w)).is_some())
-        });
-        let pids: Vec<i32> = WRITERS.iter().map(|w| read_pid(&m.v(w)).unwrap()).collect();
+        let (mut run, pids) = start_agent_without_cgroups(&m, &home);
         assert!(leaves_of(run.id()).is_empty(), "{end}: run made a leaf");
         for pid in &pids {
             assert!(alive(*pid), "{end}: writer {pid} should be running");

@@ -58,6 +58,11 @@ fn setup() -> Setup {
 
 /// Runs `script` from a file in the view, under `under`, with `$OUT` set in the script.
 fn attack(s: &Setup, under: Under, script: &str) -> Output {
+    attack_with(s, under, &[], script)
+}
+
+/// [`attack`], with more options for `run` (`run_args`, ignored under `exec`).
+fn attack_with(s: &Setup, under: Under, run_args: &[&str], script: &str) -> Output {
     let file = s.m.v(&format!("attack-{under:?}.sh"));
     let body = format!("OUT='{}'\n{script}\n", s.out.display());
     std::fs::write(&file, body).unwrap();
@@ -65,9 +70,10 @@ fn attack(s: &Setup, under: Under, script: &str) -> Output {
     c.env("HOME", &s.home).stdin(Stdio::null());
     match under {
         Under::Exec => c.arg("exec").arg(&s.m.ws),
-        Under::Run => c.arg("run").arg(&s.m.ws),
+        Under::Run => c.arg("run").args(run_args).arg(&s.m.ws),
         Under::RunExec => c
             .arg("run")
+            .args(run_args)
             .arg(&s.m.ws)
             .args(["--", BIN, "exec"])
             .arg(&s.m.ws),
@@ -479,5 +485,253 @@ fn at_and_crontab_queue_nothing() {
             "{under:?}: {after}"
         );
     }
+    s.m.abort();
+}
+
+/// What the network attack prints, one `what result` line each.
+const NET_ATTACK: &str = r#"
+import os, socket, sys
+hp, up, log, hostip = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+# A host service the session does not own answers as if nothing listened (ECONNREFUSED).
+def res(e):
+    return "denied" if e.errno in (1, 13, 111) else "err%d" % e.errno
+def tcp(host, port):
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return "open"
+    except OSError as e:
+        return res(e)
+def send(kind, how, dest):
+    fam = socket.AF_UNIX if kind == "unix" else socket.AF_INET6 if ":" in dest[0] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try:
+        if how == "sendto":
+            s.sendto(b"x", dest)
+        else:
+            s.sendmsg([b"x"], [], 0, dest)
+        return "sent"
+    except OSError as e:
+        return res(e)
+for t in ["127.0.0.1", "0.0.0.0", "::1", "::ffff:127.0.0.1"] + ([hostip] if hostip else []):
+    print("host-tcp", t, tcp(t, hp))
+fo = socket.socket()
+try:
+    fo.sendto(b"x", socket.MSG_FASTOPEN, ("127.0.0.1", hp))
+    print("host-tfo open")
+except OSError as e:
+    print("host-tfo", res(e))
+for how in ("sendto", "sendmsg"):
+    print("host-udp", how, send("udp", how, ("127.0.0.1", up)))
+    print("outside-unix-dgram", how, send("unix", how, log))
+own = socket.socket()
+own.bind(("127.0.0.1", 0))
+own.listen(1)
+print("own-tcp", tcp("127.0.0.1", own.getsockname()[1]))
+ownu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ownu.bind(("127.0.0.1", 0))
+for how in ("sendto", "sendmsg"):
+    print("own-udp", how, send("udp", how, ("127.0.0.1", ownu.getsockname()[1])))
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    l = socket.socket()
+    l.bind(("127.0.0.1", 0))
+    l.listen(1)
+    os.write(w, str(l.getsockname()[1]).encode())
+    l.accept()
+    os._exit(0)
+print("child-tcp", tcp("127.0.0.1", int(os.read(r, 16))))
+os.waitpid(pid, 0)
+a, b = socket.socketpair()
+r, w = os.pipe()
+socket.send_fds(a, [b"f"], [w])
+fds = socket.recv_fds(b, 1, 1)[1]
+os.write(fds[0], b"ok")
+print("pass-fd", "sent" if os.read(r, 2) == b"ok" else "broken")
+try:
+    ns = [l.split()[1] for l in open("/etc/resolv.conf") if l.startswith("nameserver")]
+except OSError as e:
+    ns = []
+    print("dns-config", res(e))
+if ns:
+    print("dns", send("udp", "sendto", (ns[0], 53)))
+"#;
+
+/// A local address of this host that is not loopback, if it has a route out.
+fn host_address() -> String {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|u| u.connect("192.0.2.1:9").and(u.local_addr()))
+        .map(|a| a.ip().to_string())
+        .ok()
+        .filter(|ip| ip != "0.0.0.0")
+        .unwrap_or_default()
+}
+
+/// Services of the host, outside the session: a TCP server on every address, a UDP one and a
+/// pathname datagram socket (as journald or syslog have), each counting what reaches it.
+struct HostServices {
+    tcp_port: u16,
+    udp_port: u16,
+    log: PathBuf,
+    hits: Arc<AtomicUsize>,
+}
+
+impl HostServices {
+    fn start(out: &Path) -> HostServices {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let tcp = std::net::TcpListener::bind("[::]:0")
+            .or_else(|_| std::net::TcpListener::bind("0.0.0.0:0"))
+            .unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let log = out.join("log.sock");
+        let dgram = std::os::unix::net::UnixDatagram::bind(&log).unwrap();
+        let (tcp_port, udp_port) = (
+            tcp.local_addr().unwrap().port(),
+            udp.local_addr().unwrap().port(),
+        );
+        let h = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            for c in tcp.incoming() {
+                h.fetch_add(1, Ordering::SeqCst);
+                drop(c);
+            }
+        });
+        let h = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16];
+            while udp.recv(&mut buf).is_ok() {
+                h.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let h = Arc::clone(&hits);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16];
+            while dgram.recv(&mut buf).is_ok() {
+                h.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        HostServices {
+            tcp_port,
+            udp_port,
+            log,
+            hits,
+        }
+    }
+
+    /// The attack's command line, for `sh`.
+    fn script(&self, s: &Setup) -> String {
+        let py = s.m.v("net.py");
+        std::fs::write(&py, NET_ATTACK).unwrap();
+        format!(
+            "python3 '{}' {} {} '{}' '{}'",
+            py.display(),
+            self.tcp_port,
+            self.udp_port,
+            self.log.display(),
+            host_address()
+        )
+    }
+
+    /// What reached the services since the last call (after letting datagrams land).
+    fn take(&self) -> usize {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        self.hits.swap(0, Ordering::SeqCst)
+    }
+}
+
+/// The result lines of the attack whose first word is `what`.
+fn results<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
+    out.lines()
+        .filter(|l| l.split_whitespace().next() == Some(what))
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect()
+}
+
+/// The agent reaches for services of the host with the network allowed: TCP to loopback, to
+/// the unspecified address and to the host's own address (v4 and v6), a TCP Fast Open
+/// `sendto` (which connects without `connect`), UDP with `sendto` and `sendmsg`, and a
+/// pathname datagram socket outside the view. Under `run` none of it arrives, while the
+/// session's own listeners (its own, a child's), fd passing and DNS to the configured
+/// resolver still work; `--allow-host-services` opens the host again. Under `exec` (no such policy), only the
+/// datagram socket outside the view is refused.
+#[test]
+fn host_services_are_out_of_reach_of_the_agent() {
+    if !have("python3") {
+        return;
+    }
+    let s = setup();
+    let host = HostServices::start(&s.out);
+    let script = host.script(&s);
+    let free = text(&unconfined(&s, &script));
+    for what in [
+        "host-tcp",
+        "host-tfo",
+        "host-udp",
+        "outside-unix-dgram",
+        "own-tcp",
+        "own-udp",
+        "child-tcp",
+        "pass-fd",
+    ] {
+        let got = results(&free, what);
+        assert!(
+            !got.is_empty() && got.iter().all(|r| *r == "open" || *r == "sent"),
+            "the control does not reach {what}: {free}"
+        );
+    }
+    assert!(host.take() >= 9, "the control reached nothing: {free}");
+    let dns_works = results(&free, "dns") == ["sent"];
+    for under in [Under::Run, Under::RunExec] {
+        let out = text(&attack(&s, under, &script));
+        for what in ["host-tcp", "host-tfo", "host-udp", "outside-unix-dgram"] {
+            let got = results(&out, what);
+            assert!(
+                !got.is_empty() && got.iter().all(|r| *r == "denied"),
+                "{under:?}: {what} was not refused: {out}"
+            );
+        }
+        for what in ["own-tcp", "own-udp", "child-tcp", "pass-fd"] {
+            let got = results(&out, what);
+            assert!(
+                !got.is_empty() && got.iter().all(|r| *r == "open" || *r == "sent"),
+                "{under:?}: the session's own {what} failed: {out}"
+            );
+        }
+        // As root, `/etc` is narrowed around its secrets under `run`, and an `exec` inside
+        // cannot list it to narrow it again: its commands cannot read `/etc/resolv.conf`.
+        if dns_works && results(&out, "dns-config").is_empty() {
+            assert_eq!(
+                results(&out, "dns"),
+                ["sent"],
+                "{under:?}: DNS broke: {out}"
+            );
+        }
+        assert_eq!(
+            host.take(),
+            0,
+            "{under:?}: a host service was reached: {out}"
+        );
+        let open = text(&attack_with(&s, under, &["--allow-host-services"], &script));
+        assert!(
+            results(&open, "host-tcp").iter().all(|r| *r == "open")
+                && results(&open, "host-udp").iter().all(|r| *r == "sent"),
+            "{under:?} --allow-host-services: {open}"
+        );
+        assert!(
+            results(&open, "outside-unix-dgram")
+                .iter()
+                .all(|r| *r == "denied"),
+            "{under:?} --allow-host-services opened a socket outside the view: {open}"
+        );
+        host.take();
+    }
+    let out = text(&attack(&s, Under::Exec, &script));
+    assert!(
+        results(&out, "outside-unix-dgram")
+            .iter()
+            .all(|r| *r == "denied")
+            && results(&out, "host-tcp").iter().all(|r| *r == "open"),
+        "exec: {out}"
+    );
     s.m.abort();
 }

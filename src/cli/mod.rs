@@ -21,6 +21,7 @@ mod history;
 mod mount;
 pub mod output;
 mod procs;
+mod reap;
 pub mod report;
 mod review;
 mod run;
@@ -96,6 +97,9 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Write the man pages (ftsb-fs.1 and one per command) into a directory.
     Manpages(completions::ManpagesArgs),
+    /// The reaper `run` starts its agent below (internal).
+    #[command(hide = true)]
+    Reap(reap::ReapArgs),
 }
 
 /// A workspace argument; left out, the mount holding the current directory is meant.
@@ -206,6 +210,7 @@ fn dispatch(command: Command, json: bool, no_pager: bool) -> anyhow::Result<i32>
         Command::Config(a) => config::show(a, json),
         Command::Completions(a) => completions::completions(a),
         Command::Manpages(a) => completions::manpages(a, json),
+        Command::Reap(a) => reap::reap(a),
     }
 }
 

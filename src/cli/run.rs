@@ -19,6 +19,7 @@ use ftsb_gate::quote_argv;
 
 use super::exec::{command_cwd, run_forwarding_signals};
 use super::{call, call_on, connect, print_json};
+use crate::confine::reaper;
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, AgentSetup, Harness};
 use crate::control::proxy::{self, CONTROL_ENV, WORKSPACE_ENV};
@@ -61,6 +62,10 @@ pub struct RunArgs {
     /// Pass every environment variable except those that look like secrets or agent sockets.
     #[arg(long)]
     pub env_all: bool,
+    /// Let the agent reach services of this host (on loopback or the host's own addresses)
+    /// that the session did not start: a local database, a Docker API on TCP, a dev server.
+    #[arg(long)]
+    pub allow_host_services: bool,
     /// What to do with processes the agent leaves running when it exits: `kill` (default,
     /// after a short grace) or `wait` for them. Either way none outlives the session.
     #[arg(long, value_name = "MODE", default_value = "kill")]
@@ -125,19 +130,26 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
     proxy::spawn(listener, ws.clone()).context("serve the session socket")?;
 
     let mut cmd = Command::new(&a.command[0]);
-    cmd.args(&a.command[1..])
-        .current_dir(command_cwd(&view, &ws));
+    cmd.args(&a.command[1..]);
     // First: the agent joins its cgroup leaf before the confinement hooks forbid it.
     let supervisor = Supervisor::for_command(&mut cmd)?;
     // The daemon learns the leaf (or, without one, that the agent's tree is below this
     // process) on a connection held for the whole session: if `run` dies, even by SIGKILL,
     // the daemon empties the leaf; it also empties the session before any commit, abort or
-    // unmount, so nothing the agent started outlives the transaction it worked in.
-    if let Some(why) = supervisor.fallback() {
+    // unmount, so nothing the agent started outlives the transaction it worked in. Without a
+    // leaf, a reaper between `run` and the agent kills the agent's tree when `run` dies.
+    let reaper = if let Some(why) = supervisor.fallback() {
         eprintln!(
-            "ftsb-fs: warning: containment: subreaper only ({why}): processes the agent leaves running survive if run itself is killed"
+            "ftsb-fs: warning: containment: subreaper only ({why}): a reaper ends the agent's processes with run"
         );
-    }
+        let (wrapped, reaper) =
+            reaper::wrap(&a.command, a.linger).context("start the session's reaper")?;
+        cmd = wrapped;
+        Some(reaper)
+    } else {
+        None
+    };
+    cmd.current_dir(command_cwd(&view, &ws));
     let mut session = connect(&ws)?;
     call_on::<reply::RunBegun>(
         &mut session,
@@ -177,6 +189,7 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
             keep_terminal: interactive(),
         };
         let mut spec = profile.spec(&setup);
+        spec.host_services = a.allow_host_services;
         // The agent's `ftsb-fs exec` calls connect to the session socket.
         spec.sockets.push(session_dir.path().to_path_buf());
         // The agent's hooks start `exec`, which reads the workspace configuration `mount`
@@ -199,17 +212,24 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         Some(report)
     };
 
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and takes integers only. If `run`
-    // itself is killed, the agent is too, rather than going on changing the view unwatched.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+    // If `run` itself is killed, the agent is too, rather than going on changing the view
+    // unwatched (a reaper kills its whole tree instead, and must outlive `run` to do so).
+    if reaper.is_none() {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and takes integers only.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
     }
     let outcome = run_forwarding_signals(&mut cmd);
     // Nothing the agent started may go on changing the view once the session ends.
-    let processes = supervisor.settle(a.linger);
+    let mut processes = supervisor.settle(a.linger);
+    // The reaper settled the agent's tree; `run` only what a killed reaper left.
+    if let Some(report) = reaper.and_then(reaper::Reaper::report) {
+        processes = report;
+    }
     supervisor.remove_leaf();
     let code = exit_code(&outcome);
     if let Err(e) = &outcome {
@@ -355,7 +375,7 @@ fn interactive() -> bool {
 
 /// `run`'s exit status: the agent's, 127 when it was not found, 126 when it could not be
 /// executed, 128+N when a signal N ended it.
-fn exit_code(outcome: &std::io::Result<ExitStatus>) -> i32 {
+pub(super) fn exit_code(outcome: &std::io::Result<ExitStatus>) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     match outcome {
         Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),

@@ -22,23 +22,25 @@
 //!   domain, so it cannot tell the command's own abstract sockets from the daemon's.
 //! - TCP follows the spec's [`Net`] exactly as Landlock would (`EACCES` when denied), since the
 //!   broker, not the command, makes the connection.
+//! - Without `host_services` (under `run`), a destination on this host is reached only when the
+//!   session holds what listens there ([`hostnet::reachable`]); else `ECONNREFUSED` (TCP) or
+//!   `EACCES` (a datagram).
 //! - The broker never acts on the address as the command's memory holds it after the check:
 //!   it reads the address once, and connects with its own copy (no `SECCOMP_USER_NOTIF_FLAG_
 //!   CONTINUE`, which would let another thread of the command swap the address in between).
 //!   A pathname socket is connected through `/proc/self/fd/N` of the `O_PATH` fd it checked.
 //! - `io_uring_setup` fails with `EACCES` (io_uring connects without the `connect` syscall).
 //! - Fails closed: if the broker is gone, every `connect` of the command fails (`ENOSYS`).
-//! - The listener fd never reaches the command (it is close-on-exec, and sent to this process
-//!   before `execve`); were it inherited, the command could answer its own notifications.
+//! - The listener fd never reaches the command (it is close-on-exec, and taken by this process
+//!   with `pidfd_getfd` before `execve`); were it inherited, the command could answer its own
+//!   notifications.
 //!
 //! A command whose chain of filters already has a listener (an `exec` inside a `run` session)
 //! cannot get one of its own (`EBUSY`): the enclosing broker, which allows at most the
 //! session's roots, decides for it.
 //!
-//! Deliberately not covered: `sendto`/`sendmsg` with a destination address on an unconnected
-//! datagram socket (their address is behind a pointer inside `msghdr`, or would need every
-//! datagram to go through the broker); no known daemon takes commands over a pathname datagram
-//! socket (journald and syslog take log lines). See `docs/CONFINEMENT.md`.
+//! The send calls that carry an address (`sendto` with one, every `sendmsg` and `sendmmsg`)
+//! come here too and go through the same decision; [`super::relay`] makes them.
 //!
 //! Longer than 500 lines on purpose: it is one security boundary, and each piece relies on
 //! the others' invariants (the filter that makes the notification, the listener's passage out
@@ -52,6 +54,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::hostnet;
 use super::spec::Net;
 
 /// Sockets any confined command may connect to: name services that answer lookups only.
@@ -133,11 +136,13 @@ pub(crate) struct Policy {
     files: Vec<PathBuf>,
     /// TCP policy.
     net: Net,
+    /// Whether local destinations the command's tree does not own are reachable.
+    host_services: bool,
 }
 
 impl Policy {
-    /// The policy for `roots` (missing ones are left out) and `net`.
-    pub(crate) fn new(roots: &[PathBuf], net: &Net) -> Policy {
+    /// The policy for `roots` (missing ones are left out), `net` and `host_services`.
+    pub(crate) fn new(roots: &[PathBuf], net: &Net, host_services: bool) -> Policy {
         Policy {
             roots: roots
                 .iter()
@@ -145,6 +150,7 @@ impl Policy {
                 .collect(),
             files: NAME_SERVICES.iter().map(PathBuf::from).collect(),
             net: net.clone(),
+            host_services,
         }
     }
 
@@ -175,21 +181,31 @@ pub(crate) struct Child {
     end: OwnedFd,
 }
 
-/// The program: `connect` notifies the listener, `io_uring_setup` fails with `EACCES`,
-/// everything else (and every other architecture, which the other filters kill) passes.
+/// The program: `connect`, `sendmsg`, `sendmmsg` and `sendto` with an address notify the
+/// listener, `io_uring_setup` fails with `EACCES`, everything else (and every other
+/// architecture, which the other filters kill) passes.
 fn program() -> Vec<libc::sock_filter> {
     const LD_W_ABS: u16 = 0x20;
     const JEQ_K: u16 = 0x15;
     const RET_K: u16 = 0x06;
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    // Jump offsets count from the next instruction: NOTIF is at 12, ERRNO at 13, ALLOW at 14.
     vec![
-        // seccomp_data.arch is at offset 4, .nr at 0.
+        // seccomp_data.arch is at offset 4, .nr at 0, args[4] at 48 (low word) and 52.
         op(LD_W_ABS, 0, 0, 4),
-        op(JEQ_K, 0, 5, AUDIT_ARCH),
+        op(JEQ_K, 0, 12, AUDIT_ARCH),
         op(LD_W_ABS, 0, 0, 0),
-        op(JEQ_K, 0, 1, libc::SYS_connect as u32),
+        op(JEQ_K, 8, 0, libc::SYS_connect as u32),
+        op(JEQ_K, 7, 0, libc::SYS_sendmsg as u32),
+        op(JEQ_K, 6, 0, libc::SYS_sendmmsg as u32),
+        op(JEQ_K, 6, 0, libc::SYS_io_uring_setup as u32),
+        // sendto: only with a destination address (send() is sendto with none).
+        op(JEQ_K, 0, 6, libc::SYS_sendto as u32),
+        op(LD_W_ABS, 0, 0, 48),
+        op(JEQ_K, 0, 2, 0),
+        op(LD_W_ABS, 0, 0, 52),
+        op(JEQ_K, 2, 0, 0),
         op(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
-        op(JEQ_K, 0, 1, libc::SYS_io_uring_setup as u32),
         op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EACCES as u32),
         op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
     ]
@@ -270,75 +286,76 @@ pub(crate) fn install(child: &Child) -> io::Result<()> {
     sent
 }
 
-/// Calls `f` with a `msghdr` for one byte of data and room for one fd of ancillary data, all
-/// on the stack (async-signal-safe).
-fn with_msg<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // CMSG_SPACE(sizeof(int)) is 24 bytes on 64-bit targets; u64s keep it aligned.
-    let mut cbuf = [0u64; 4];
-    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive `f`.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = size_of_val(&cbuf) as _;
-    f(&mut msg)
+/// Hands `listener` over to the parent: writes this process's pid and the fd's number on
+/// `sock`, then waits until the parent has taken its copy (`pidfd_getfd`) and answered.
+/// Async-signal-safe: raw syscalls on the stack. Not `sendmsg` with `SCM_RIGHTS`: the filter
+/// just installed hands every `sendmsg` to the listener, which nobody would serve yet.
+fn send_fd(sock: RawFd, listener: RawFd) -> io::Result<()> {
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&pid.to_ne_bytes());
+    msg[4..].copy_from_slice(&listener.to_ne_bytes());
+    // SAFETY: writes the 8 bytes of `msg`, which lives across the call.
+    if unsafe { libc::write(sock, msg.as_ptr().cast(), msg.len()) } != msg.len() as isize {
+        return Err(io::Error::last_os_error());
+    }
+    let mut ack = 0u8;
+    loop {
+        // SAFETY: reads at most one byte into `ack`.
+        let n = unsafe { libc::read(sock, (&raw mut ack).cast(), 1) };
+        if n == 1 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if n < 0 && err.kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return Err(if n == 0 {
+            io::Error::from(io::ErrorKind::UnexpectedEof)
+        } else {
+            err
+        });
+    }
 }
 
-/// Sends `fd` over the socket `sock` (`SCM_RIGHTS`). Async-signal-safe: stack memory only.
-fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
-    with_msg(|msg| {
-        // SAFETY: CMSG_SPACE is arithmetic on its argument.
-        msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as _;
-        // SAFETY: msg_control points at a buffer large enough for one header and one int, so
-        // the first header and its data lie inside it.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
-            libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
-        }
-        // SAFETY: `msg` and what it points to are valid for the call.
-        if unsafe { libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    })
-}
-
-/// Receives one fd sent by [`send_fd`]; `None` at end of file (the child never sent one).
+/// Takes the listener the child announced with [`send_fd`] and lets it go on; `None` if the
+/// child never announced one (it did not start, or an enclosing broker decides for it).
 fn recv_fd(sock: &OwnedFd) -> Option<OwnedFd> {
-    with_msg(|msg| {
-        loop {
-            // SAFETY: `msg` and what it points to are valid for the call.
-            let n = unsafe { libc::recvmsg(sock.as_raw_fd(), msg, libc::MSG_CMSG_CLOEXEC) };
-            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            if n <= 0 {
-                return None;
-            }
-            break;
+    let mut msg = [0u8; 8];
+    let n = loop {
+        // SAFETY: reads at most 8 bytes into `msg`.
+        let n = unsafe { libc::read(sock.as_raw_fd(), msg.as_mut_ptr().cast(), msg.len()) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
         }
-        // SAFETY: the kernel filled the buffer and set msg_controllen; CMSG_FIRSTHDR checks
-        // the length.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(msg);
-            if cmsg.is_null()
-                || (*cmsg).cmsg_level != libc::SOL_SOCKET
-                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-            {
-                return None;
-            }
-            let fd = libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned();
-            Some(OwnedFd::from_raw_fd(fd))
-        }
-    })
+        break n;
+    };
+    if n != msg.len() as isize {
+        return None;
+    }
+    let pid = i32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
+    let fd = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
+    // The child waits for the answer below, so `pid` is still the child.
+    // SAFETY: pidfd_open takes integers and returns a new fd or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
+    if raw < 0 {
+        return None;
+    }
+    // SAFETY: a new fd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if raw < 0 {
+        // No answer: the child sees the socket close and fails to start.
+        return None;
+    }
+    // SAFETY: a new fd (the listener) that nothing else owns.
+    let listener = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    let ack = 1u8;
+    // SAFETY: writes one byte, which lets the child go on.
+    unsafe { libc::write(sock.as_raw_fd(), (&raw const ack).cast(), 1) };
+    Some(listener)
 }
 
 /// Serves notifications until no process uses the filter any more (`POLLHUP`).
@@ -381,17 +398,24 @@ fn serve(policy: Arc<Policy>, listener: Arc<OwnedFd>) {
             .name("ftsb-fs-connect".into())
             .spawn(move || respond(&l, notif.id, decide(&p, &l, &notif)));
         if worker.is_err() {
-            respond(&listener, notif.id, libc::EAGAIN);
+            respond(&listener, notif.id, Err(libc::EAGAIN));
         }
     }
 }
 
-/// Answers notification `id`: success when `errno` is 0, else that error.
-fn respond(listener: &OwnedFd, id: u64, errno: i32) {
+/// What the broker answers for a call: its return value, or the errno.
+pub(crate) type Answer = Result<i64, i32>;
+
+/// Answers notification `id`.
+fn respond(listener: &OwnedFd, id: u64, answer: Answer) {
+    let (val, error) = match answer {
+        Ok(val) => (val, 0),
+        Err(errno) => (0, -errno),
+    };
     let mut resp = libc::seccomp_notif_resp {
         id,
-        val: 0,
-        error: -errno,
+        val,
+        error,
         flags: 0,
     };
     // SAFETY: SEND reads `resp`, which lives across the call. An error means the caller is
@@ -419,146 +443,282 @@ fn valid(listener: &OwnedFd, id: u64) -> bool {
 }
 
 /// The errno of the last failed call.
-fn last_errno() -> i32 {
+pub(crate) fn last_errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
 }
 
-/// Decides one `connect(fd, addr, len)` and, when allowed, makes it: returns 0 or the errno
-/// for the caller.
-fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> i32 {
-    let tid = notif.pid as libc::pid_t;
-    let [fd, addr, len, ..] = notif.data.args;
-    let len = len as usize;
-    if len < size_of::<libc::sa_family_t>() || len > ADDR_MAX {
-        return libc::EINVAL;
-    }
-    // A pidfd of the caller, checked to be the caller (its pid cannot be reused while the
-    // notification is pending).
-    // SAFETY: pidfd_open takes integers; PIDFD_THREAD (O_EXCL) accepts a thread's id.
-    let mut raw = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, libc::O_EXCL) };
-    if raw < 0 {
-        // SAFETY: as above, without the flag (kernels before 6.9; a process's main thread).
-        raw = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, 0) };
-    }
-    if raw < 0 {
-        return libc::ESRCH;
-    }
-    // SAFETY: pidfd_open returned a new fd that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-    let mut buf = [0u8; ADDR_MAX];
-    let local = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: len,
-    };
-    let remote = libc::iovec {
-        iov_base: addr as *mut libc::c_void,
-        iov_len: len,
-    };
-    // SAFETY: reads `len` bytes of the caller into `buf`, which holds ADDR_MAX >= len.
-    let read = unsafe { libc::process_vm_readv(tid, &local, 1, &remote, 1, 0) };
-    if !valid(listener, notif.id) {
-        return libc::ESRCH;
-    }
-    if read != len as isize {
-        return libc::EFAULT;
-    }
-    // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0; it returns a new fd.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd as i32, 0) };
-    if raw < 0 {
-        return last_errno();
-    }
-    // SAFETY: pidfd_getfd returned a new fd (the caller's socket) that nothing else owns.
-    let sock = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-    let addr = &buf[..len];
-    let family = libc::sa_family_t::from_ne_bytes([addr[0], addr[1]]) as i32;
-    match family {
-        libc::AF_UNIX => connect_unix(policy, tid, &sock, &addr[2..]),
-        libc::AF_INET | libc::AF_INET6 => {
-            let allowed = match &policy.net {
-                Net::Allow => true,
-                Net::Deny => false,
-                Net::AllowPorts(ports) => {
-                    len >= 4 && ports.contains(&u16::from_be_bytes([addr[2], addr[3]]))
-                }
-            };
-            if allowed {
-                connect_raw(&sock, addr)
-            } else {
-                let port = if len >= 4 {
-                    u16::from_be_bytes([addr[2], addr[3]])
-                } else {
-                    0
-                };
-                refused(format!("connect to tcp port {port} refused by --net"));
-                libc::EACCES
-            }
+/// The thread that made a notified call, for reading its memory and taking its fds.
+pub(crate) struct Caller {
+    tid: libc::pid_t,
+    pidfd: OwnedFd,
+}
+
+impl Caller {
+    /// The caller of `notif`: a pidfd of its thread, which pins it while the notification is
+    /// pending (checked with [`Caller::still`] after reading its memory).
+    fn open(notif: &libc::seccomp_notif) -> Result<Caller, i32> {
+        let tid = notif.pid as libc::pid_t;
+        // SAFETY: pidfd_open takes integers; PIDFD_THREAD (O_EXCL) accepts a thread's id.
+        let mut raw = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, libc::O_EXCL) };
+        if raw < 0 {
+            // SAFETY: as above, without the flag (kernels before 6.9; a process's main thread).
+            raw = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, 0) };
         }
-        // AF_UNSPEC (dissolves a datagram association), netlink and the families the socket
-        // filter lets through reach nothing outside by a path.
-        _ => connect_raw(&sock, addr),
+        if raw < 0 {
+            return Err(libc::ESRCH);
+        }
+        // SAFETY: pidfd_open returned a new fd that nothing else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+        Ok(Caller { tid, pidfd })
+    }
+
+    /// `len` bytes of the caller's memory at `addr`.
+    pub(crate) fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+        let mut buf = vec![0u8; len];
+        if len == 0 {
+            return Ok(buf);
+        }
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: reads `len` bytes of the caller into `buf`, which holds `len`.
+        let read = unsafe { libc::process_vm_readv(self.tid, &local, 1, &remote, 1, 0) };
+        if read != len as isize {
+            return Err(libc::EFAULT);
+        }
+        Ok(buf)
+    }
+
+    /// Writes `data` into the caller's memory at `addr`.
+    pub(crate) fn write(&self, addr: u64, data: &[u8]) -> Result<(), i32> {
+        let local = libc::iovec {
+            iov_base: data.as_ptr().cast_mut().cast(),
+            iov_len: data.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        // SAFETY: writes `data.len()` bytes of `data` into the caller.
+        let written = unsafe { libc::process_vm_writev(self.tid, &local, 1, &remote, 1, 0) };
+        if written != data.len() as isize {
+            return Err(libc::EFAULT);
+        }
+        Ok(())
+    }
+
+    /// A copy of the caller's fd `fd`.
+    pub(crate) fn fd(&self, fd: u64) -> Result<OwnedFd, i32> {
+        // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0; it returns a
+        // new fd.
+        let raw =
+            unsafe { libc::syscall(libc::SYS_pidfd_getfd, self.pidfd.as_raw_fd(), fd as i32, 0) };
+        if raw < 0 {
+            return Err(last_errno());
+        }
+        // SAFETY: pidfd_getfd returned a new fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
     }
 }
 
-/// Connects `sock` to the pathname unix address `path` (the bytes after the family) of the
-/// caller `tid`, if the policy allows.
-fn connect_unix(policy: &Policy, tid: libc::pid_t, sock: &OwnedFd, path: &[u8]) -> i32 {
-    match path.first() {
-        // Unnamed: nothing to connect to.
-        None => return libc::EINVAL,
-        // Abstract: see the module's invariants.
-        Some(0) => {
-            let name = String::from_utf8_lossy(&path[1..]);
-            refused(format!("connect to abstract unix socket @{name} refused"));
-            return libc::EPERM;
+/// Decides one notified call (`connect`, `sendto`, `sendmsg`, `sendmmsg`) and, when allowed,
+/// makes it on the caller's socket with the broker's own copy of its arguments.
+fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> Answer {
+    let caller = Caller::open(notif)?;
+    let args = notif.data.args;
+    // What was read of the caller is the caller's only if its notification is still pending.
+    let still = || {
+        if valid(listener, notif.id) {
+            Ok(())
+        } else {
+            Err(libc::ESRCH)
         }
-        Some(_) => {}
+    };
+    let target = |sock: &OwnedFd, addr: &[u8], verb: &str| policy.target(&caller, sock, addr, verb);
+    match i64::from(notif.data.nr) {
+        libc::SYS_connect => {
+            let len = args[2] as usize;
+            if len < size_of::<libc::sa_family_t>() || len > ADDR_MAX {
+                return Err(libc::EINVAL);
+            }
+            let addr = caller.read(args[1], len);
+            still()?;
+            let sock = caller.fd(args[0])?;
+            let to = target(&sock, &addr?, "connect to")?;
+            connect_raw(&sock, &to.addr).map(|()| 0)
+        }
+        nr => {
+            // The pidfd is the caller's (its pid not reused) while the notification pends.
+            still()?;
+            let sock = caller.fd(args[0])?;
+            super::relay::send(nr, &caller, &sock, &args, &|addr| {
+                target(&sock, addr, "send to")
+            })
+        }
     }
-    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-    let name = Path::new(OsStr::from_bytes(&path[..end]));
-    // The file the kernel would connect to, resolved as the caller would (from its working
-    // directory, following symlinks), pinned by an `O_PATH` fd: what is checked is what gets
-    // connected, whatever the caller changes meanwhile.
-    let mut full = if name.is_absolute() {
-        PathBuf::new()
+}
+
+/// Where a brokered call may go: the address to use (a pathname socket is reached through
+/// `/proc/self/fd/N` of the `O_PATH` fd that was checked, which `_pin` keeps open).
+pub(crate) struct Target {
+    pub(crate) addr: Vec<u8>,
+    _pin: Option<OwnedFd>,
+}
+
+impl Policy {
+    /// Whether `sock` of `caller` may connect or send (`verb`) to `addr` (a socket address of
+    /// at least its family), and where to.
+    fn target(
+        &self,
+        caller: &Caller,
+        sock: &OwnedFd,
+        addr: &[u8],
+        verb: &str,
+    ) -> Result<Target, i32> {
+        if addr.len() < size_of::<libc::sa_family_t>() {
+            return Err(libc::EINVAL);
+        }
+        let family = libc::sa_family_t::from_ne_bytes([addr[0], addr[1]]) as i32;
+        let plain = || Target {
+            addr: addr.to_vec(),
+            _pin: None,
+        };
+        match family {
+            libc::AF_UNIX => self.unix_target(caller.tid, &addr[2..], verb),
+            libc::AF_INET | libc::AF_INET6 => {
+                let Some((ip, port)) = inet(addr) else {
+                    return Err(libc::EINVAL);
+                };
+                let allowed = match &self.net {
+                    Net::Allow => true,
+                    Net::Deny => false,
+                    Net::AllowPorts(ports) => ports.contains(&port),
+                };
+                if !allowed {
+                    refused(format!("{verb} tcp port {port} refused by --net"));
+                    return Err(libc::EACCES);
+                }
+                let udp = datagram(sock);
+                if !self.host_services
+                    && hostnet::is_local(ip)
+                    && !hostnet::reachable(ip, port, udp)
+                {
+                    refused(format!(
+                        "{verb} host service {} refused: not the session's",
+                        std::net::SocketAddr::new(ip, port)
+                    ));
+                    // For TCP, as if nothing listened there: a client waiting for the
+                    // session's own server to come up retries.
+                    return Err(if udp {
+                        libc::EACCES
+                    } else {
+                        libc::ECONNREFUSED
+                    });
+                }
+                Ok(plain())
+            }
+            // AF_UNSPEC (dissolves a datagram association), netlink and the families the socket
+            // filter lets through reach nothing outside by a path.
+            _ => Ok(plain()),
+        }
+    }
+
+    /// The pathname unix address `path` (the bytes after the family) of the caller `tid`, if
+    /// the policy allows it.
+    fn unix_target(&self, tid: libc::pid_t, path: &[u8], verb: &str) -> Result<Target, i32> {
+        match path.first() {
+            // Unnamed: nothing to connect to.
+            None => return Err(libc::EINVAL),
+            // Abstract: see the module's invariants.
+            Some(0) => {
+                let name = String::from_utf8_lossy(&path[1..]);
+                refused(format!("{verb} abstract unix socket @{name} refused"));
+                return Err(libc::EPERM);
+            }
+            Some(_) => {}
+        }
+        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+        let name = Path::new(OsStr::from_bytes(&path[..end]));
+        // The file the kernel would connect to, resolved as the caller would (from its working
+        // directory, following symlinks), pinned by an `O_PATH` fd: what is checked is what
+        // gets connected, whatever the caller changes meanwhile.
+        let mut full = if name.is_absolute() {
+            PathBuf::new()
+        } else {
+            PathBuf::from(format!("/proc/{tid}/cwd"))
+        };
+        full.push(name);
+        let file = open_path(&full)?;
+        if let Err(errno) = self.check(&file) {
+            let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                .unwrap_or_else(|_| full.clone());
+            refused(format!(
+                "{verb} unix socket {} refused: outside the view",
+                at.display()
+            ));
+            return Err(errno);
+        }
+        // SAFETY: a zeroed stat is valid; fstat fills it from an fd we own.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstat(file.as_raw_fd(), &mut st) } != 0 {
+            return Err(last_errno());
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+            return Err(libc::ECONNREFUSED);
+        }
+        let via = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let mut addr = (libc::AF_UNIX as libc::sa_family_t).to_ne_bytes().to_vec();
+        addr.extend_from_slice(via.as_bytes());
+        addr.push(0);
+        Ok(Target {
+            addr,
+            _pin: Some(file),
+        })
+    }
+}
+
+/// The IP address and port of an `AF_INET` or `AF_INET6` socket address.
+fn inet(addr: &[u8]) -> Option<(std::net::IpAddr, u16)> {
+    let port = u16::from_be_bytes([*addr.get(2)?, *addr.get(3)?]);
+    let family = libc::sa_family_t::from_ne_bytes([addr[0], addr[1]]) as i32;
+    let ip = if family == libc::AF_INET {
+        let b: [u8; 4] = addr.get(4..8)?.try_into().ok()?;
+        std::net::IpAddr::from(b)
     } else {
-        PathBuf::from(format!("/proc/{tid}/cwd"))
+        let b: [u8; 16] = addr.get(8..24)?.try_into().ok()?;
+        std::net::IpAddr::from(b)
     };
-    full.push(name);
-    let file = match open_path(&full) {
-        Ok(f) => f,
-        Err(errno) => return errno,
+    Some((ip, port))
+}
+
+/// Whether `sock` is a datagram socket (UDP, for inet).
+fn datagram(sock: &OwnedFd) -> bool {
+    socket_option(sock, libc::SO_TYPE) == Some(libc::SOCK_DGRAM)
+}
+
+/// The integer socket option `opt` (`SOL_SOCKET` level) of `sock`.
+pub(crate) fn socket_option(sock: &OwnedFd, opt: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `value`.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            (&raw mut value).cast(),
+            &mut len,
+        )
     };
-    if let Err(errno) = policy.check(&file) {
-        let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-            .unwrap_or_else(|_| full.clone());
-        refused(format!(
-            "connect to unix socket {} refused: outside the view",
-            at.display()
-        ));
-        return errno;
-    }
-    // SAFETY: a zeroed stat is valid; fstat fills it from an fd we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstat(file.as_raw_fd(), &mut st) } != 0 {
-        return last_errno();
-    }
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return libc::ECONNREFUSED;
-    }
-    let via = format!("/proc/self/fd/{}", file.as_raw_fd());
-    // SAFETY: a zeroed sockaddr_un is valid (AF_UNSPEC, empty path).
-    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in sun.sun_path.iter_mut().zip(via.bytes()) {
-        *dst = src as libc::c_char;
-    }
-    let len = size_of::<libc::sa_family_t>() + via.len() + 1;
-    // SAFETY: `sun` is a sockaddr_un whose first `len` bytes are initialised.
-    let bytes = unsafe { std::slice::from_raw_parts((&raw const sun).cast::<u8>(), len) };
-    connect_raw(sock, bytes)
+    (rc == 0).then_some(value)
 }
 
 /// `open(path, O_PATH)`, following symlinks as `connect` does: the fd or the errno.
@@ -573,8 +733,8 @@ fn open_path(path: &Path) -> Result<OwnedFd, i32> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `connect(sock, addr)`: 0 or the errno.
-fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> i32 {
+/// `connect(sock, addr)`.
+fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> Result<(), i32> {
     loop {
         // SAFETY: `addr` holds a socket address of `addr.len()` bytes, valid for the call.
         let rc = unsafe {
@@ -585,12 +745,12 @@ fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> i32 {
             )
         };
         if rc == 0 {
-            return 0;
+            return Ok(());
         }
         match last_errno() {
             // Interrupted here, not in the caller: the connection attempt goes on.
             libc::EINTR => continue,
-            errno => return errno,
+            errno => return Err(errno),
         }
     }
 }
@@ -610,7 +770,7 @@ mod tests {
         let _ins = std::os::unix::net::UnixListener::bind(&inside).expect("bind");
         std::os::unix::fs::symlink(&outside, root.join("out-link.sock")).expect("symlink");
         std::os::unix::fs::symlink(&inside, root.join("in-link.sock")).expect("symlink");
-        let policy = Policy::new(std::slice::from_ref(&root), &Net::Allow);
+        let policy = Policy::new(std::slice::from_ref(&root), &Net::Allow, true);
         let open = |p: &Path| open_path(p).expect("open");
         for good in [
             inside.clone(),

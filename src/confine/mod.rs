@@ -26,7 +26,10 @@ mod apply;
 mod broker;
 pub mod cgroup;
 pub mod env;
+mod hostnet;
 mod profile;
+pub mod reaper;
+mod relay;
 pub mod scratch;
 mod seccomp;
 pub mod sessions;
@@ -249,7 +252,7 @@ pub fn confine_command(
     report.warnings.extend(spec.notes.iter().cloned());
     let filters = seccomp::build(&spec.net)?;
     let broker = if report.unix_connect_brokered {
-        let policy = broker::Policy::new(&spec.sockets, &spec.net);
+        let policy = broker::Policy::new(&spec.sockets, &spec.net, spec.host_services);
         Some(broker::spawn(policy).map_err(ConfineError::Broker)?)
     } else {
         None

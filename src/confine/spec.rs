@@ -165,6 +165,10 @@ pub struct Spec {
     /// Directories beneath which the command may connect to pathname unix sockets (the view,
     /// its `TMPDIR`); every other socket path is refused by the connect broker.
     pub sockets: Vec<PathBuf>,
+    /// Let the command reach services of this host: local TCP and UDP destinations (loopback,
+    /// or an address of the host) that no process of the command's tree holds. On by default;
+    /// `run` turns it off unless `--allow-host-services`.
+    pub host_services: bool,
 }
 
 impl Spec {
@@ -183,6 +187,7 @@ impl Spec {
             detach_terminal: true,
             notes: Vec::new(),
             sockets: Vec::new(),
+            host_services: true,
         }
     }
 

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use super::cgroup::Leaf;
 
 /// What to do with descendants still alive when the command itself has ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Linger {
     /// Wait until every descendant has ended by itself.
@@ -91,7 +91,7 @@ pub fn interrupt() {
 const POLL: Duration = Duration::from_millis(20);
 
 /// How the command's processes were contained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Containment {
     /// Its own cgroup v2 leaf, known to the daemon: holds even if the supervisor dies.
@@ -111,7 +111,7 @@ impl Containment {
 }
 
 /// What happened to the descendants the command left.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TreeReport {
     /// How they were contained.
     pub containment: Containment,
@@ -303,16 +303,23 @@ impl Supervisor {
             }
             std::thread::sleep(POLL);
         }
+        (report.killed, report.survivors) = self.kill_all();
+        report
+    }
+
+    /// Kills every descendant started since [`Supervisor::start`], in rounds (so one forking
+    /// meanwhile is caught in the next) until none is left or [`GIVE_UP`] passed; returns how
+    /// many were killed and how many survive.
+    pub fn kill_all(&self) -> (usize, usize) {
         let mut killed = BTreeSet::new();
         let give_up = Instant::now() + GIVE_UP;
         loop {
             let left = self.reap(self.ours());
             if left.is_empty() {
-                break;
+                return (killed.len(), 0);
             }
             if Instant::now() >= give_up {
-                report.survivors = left.values().filter(|p| !p.zombie).count();
-                break;
+                return (killed.len(), left.values().filter(|p| !p.zombie).count());
             }
             for (pid, p) in left.iter().filter(|(_, p)| !p.zombie) {
                 if kill_checked(*pid, p.start) {
@@ -321,8 +328,6 @@ impl Supervisor {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        report.killed = killed.len();
-        report
     }
 }
 
