@@ -19,6 +19,7 @@ use super::check::{self, split_open};
 use super::durable::{flush_below, sync_dir};
 use super::failpoint::hit;
 use super::journal::{self, Journal};
+use super::phases::Phases;
 use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step};
 use super::undo;
 use super::{IoCtx, TxnError, Workspace, stash_name};
@@ -58,6 +59,7 @@ pub fn apply(
     plan: &Plan,
     force: bool,
 ) -> Result<Applied, TxnError> {
+    let mut phases = Phases::start();
     let mut layout = plan.layout()?;
     if let Some(open) = db.journal_open()? {
         return Err(TxnError::Pending { id: open.id });
@@ -80,10 +82,12 @@ pub fn apply(
             return Err(StoreError::Missing { id: *blob }.into());
         }
     }
+    phases.end("check");
     let journal = Journal::prepare(ws, &layout)?;
     hit(|| "commit.checked".into());
     let id = db.journal_begin(&journal.encode())?;
     hit(|| "commit.journaled".into());
+    phases.end("journal");
     let mut run = Run {
         ws,
         blobs,
@@ -94,13 +98,17 @@ pub fn apply(
         done: layout.first_build(),
         bytes: 0,
         touched: false,
+        phases,
     };
     match run.forward(&journal) {
-        Ok(()) => Ok(Applied {
-            journal_id: id,
-            steps: layout.plan.steps.len(),
-            bytes: run.bytes,
-        }),
+        Ok(()) => {
+            tracing::debug!(journal = id, "apply took {}", run.phases);
+            Ok(Applied {
+                journal_id: id,
+                steps: layout.plan.steps.len(),
+                bytes: run.bytes,
+            })
+        }
         Err(cause) => {
             drop(run.stash.take());
             Err(match run.abandon(&journal) {
@@ -161,6 +169,7 @@ struct Run<'a> {
     bytes: u64,
     /// Whether the workspace may have been changed (the stash directory was created).
     touched: bool,
+    phases: Phases,
 }
 
 /// Opens `path`'s parent, mapping errors to `op`.
@@ -230,6 +239,7 @@ impl Run<'_> {
         self.db.kv_set(&keys::txn_stashed(self.id), "1")?;
         self.db.barrier()?;
         hit(|| "commit.stashed".into());
+        self.phases.end("stash");
 
         // Step 7: phase 2, build.
         for k in first_build..steps.len() {
@@ -261,12 +271,14 @@ impl Run<'_> {
             }
         }
         hit(|| "commit.built".into());
+        self.phases.end("build");
 
         // Step 9: make phase 2 durable, all of it at once: file contents, metadata, entries.
         // One syncfs of the workspace's file system (assumption 1: it is one) costs one
         // journal commit, where an fsync per object cost one each.
         crate::store::syncfs(ws.root()).ctx("syncfs", &RelPath::default())?;
         hit(|| "commit.synced".into());
+        self.phases.end("sync");
 
         // Step 10: the root's final times (finish restores them after removing the stash),
         // then the journal says applied, durably.
@@ -277,6 +289,7 @@ impl Run<'_> {
         )?;
         self.db.journal_set_state(self.id, JournalState::Applied)?;
         hit(|| "commit.applied".into());
+        self.phases.end("applied");
         Ok(())
     }
 

@@ -35,6 +35,7 @@ mod fsck;
 mod host;
 mod journal;
 mod partial;
+mod phases;
 mod plan;
 mod planner;
 mod recovery;
