@@ -41,6 +41,7 @@ mod planner;
 mod recovery;
 mod session;
 mod split;
+mod temps;
 mod undo;
 pub mod writers;
 
