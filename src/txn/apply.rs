@@ -22,7 +22,7 @@ use super::phases::Phases;
 use super::plan::{Layout, Plan, RelPath, SpecialKind, Step, split};
 use super::temps::{self, Temps};
 use super::undo;
-use super::{IoCtx, TxnError, Workspace, stash_name};
+use super::{IoCtx, TxnError, Unstored, Workspace, stash_name};
 use crate::meta::{Db, JournalState, keys};
 use crate::store::{BlobStore, StoreError, batch};
 use crate::sys;
@@ -58,6 +58,32 @@ pub fn apply(
     plan: &Plan,
     force: bool,
 ) -> Result<Applied, TxnError> {
+    let contents = Contents {
+        blobs,
+        unstored: &Unstored::new(),
+    };
+    apply_from(ws, contents, db, plan, force)
+}
+
+/// Where phase 2 reads the bytes of each `File` step: the file `unstored` names for its blob
+/// id, else the blob in the store. Either way the bytes are hashed as they are copied and
+/// refused if they do not hash to the id ([`TxnError::CorruptBlob`], nothing placed).
+#[derive(Clone, Copy)]
+pub struct Contents<'a> {
+    pub blobs: &'a BlobStore,
+    pub unstored: &'a Unstored,
+}
+
+/// [`apply`], with file contents read from `contents` (a commit's working files that were
+/// hashed but not stored). The journal never needs a file's bytes again once phase 2 copied
+/// them: recovery only removes what phase 2 placed, or keeps it.
+pub fn apply_from(
+    ws: &Workspace,
+    contents: Contents<'_>,
+    db: &Db,
+    plan: &Plan,
+    force: bool,
+) -> Result<Applied, TxnError> {
     let mut phases = Phases::start();
     let mut layout = plan.layout()?;
     if let Some(open) = db.journal_open()? {
@@ -76,7 +102,8 @@ pub fn apply(
     }
     for step in &layout.plan.steps {
         if let Step::File { blob, .. } = step
-            && !blobs.contains(*blob)
+            && !contents.unstored.contains_key(blob)
+            && !contents.blobs.contains(*blob)
         {
             return Err(StoreError::Missing { id: *blob }.into());
         }
@@ -89,7 +116,7 @@ pub fn apply(
     phases.end("journal");
     let mut run = Run {
         ws,
-        blobs,
+        contents,
         db,
         id,
         layout: &layout,
@@ -158,7 +185,7 @@ fn with_forced_stashes(plan: &Plan, occupants: impl Iterator<Item = RelPath>) ->
 
 struct Run<'a> {
     ws: &'a Workspace,
-    blobs: &'a BlobStore,
+    contents: Contents<'a>,
     db: &'a Db,
     id: u64,
     layout: &'a Layout<'a>,
@@ -277,7 +304,7 @@ impl Run<'_> {
             .filter(|&k| matches!(steps[k], Step::File { .. }))
             .collect();
         let temps = Temps {
-            blobs: self.blobs,
+            contents: self.contents,
             stash: self.stash()?.as_fd(),
             id: self.id,
             steps,

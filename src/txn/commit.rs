@@ -79,16 +79,21 @@ pub fn commit(
     }
     let mut phases = Phases::start();
     let changes = ov.changes()?.len();
-    let snap = ov.seal()?;
+    // Working files are hashed, not stored: phase 2 copies them from where they are.
+    let (snap, unstored) = ov.seal_for_commit()?;
     phases.end("seal");
     let (plan, relinked) = plan_with_links(&snap, ov.workspace(), since(ov)?);
     phases.end("plan");
-    let applied = match super::apply(ws, ov.store().blobs, ov.store().db, &plan, force) {
+    let contents = super::Contents {
+        blobs: ov.store().blobs,
+        unstored: &unstored,
+    };
+    let applied = match super::apply_from(ws, contents, ov.store().db, &plan, force) {
         Ok(a) => a,
         Err(super::TxnError::Conflicts(list)) => return Err(CommitError::Conflicts(list)),
         Err(e) => return Err(e.into()),
     };
-    drop(plan);
+    drop((plan, unstored));
     phases.end("apply");
     let mut invalidation = clear(ov, &snap, applied.journal_id)?;
     invalidation.entries.extend(relinked);

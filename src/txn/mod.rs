@@ -45,13 +45,13 @@ mod temps;
 mod undo;
 pub mod writers;
 
-pub use apply::{Applied, apply};
+pub use apply::{Applied, Contents, apply, apply_from};
 pub use check::{Conflict, check};
 pub use checkpoint::{CheckpointError, GcReport, abort, checkpoint, epoch, gc, load, rollback};
 pub use commit::{CommitError, CommitOutcome, commit, conflicts};
 pub use filter::Filter;
 pub use fsck::{FsckReport, fsck};
-pub use host::{Host, Placement, Store};
+pub use host::{Host, Placement, Store, Unstored};
 pub use partial::{abort_paths, commit_paths, preview};
 pub use plan::{Expect, Meta, Plan, RelPath, STASH_PREFIX, SpecialKind, Stamp, Step};
 pub use planner::plan;

@@ -14,12 +14,13 @@ use std::fs::File;
 use std::io;
 use std::os::fd::BorrowedFd;
 
+use super::apply::Contents;
 use super::attrs;
 use super::failpoint::hit;
 use super::plan::{RelPath, Step};
 use super::{IoCtx, TxnError, stash_name};
 use crate::store::sparse::CopyError;
-use crate::store::{BlobId, BlobStore, StoreError};
+use crate::store::{BlobId, StoreError};
 use crate::sys;
 
 /// The name in the stash of the temporary of step `k`.
@@ -29,7 +30,7 @@ pub(super) fn name(k: usize) -> Vec<u8> {
 
 /// What writing temporaries needs: shared by the threads, so no database handle.
 pub(super) struct Temps<'a> {
-    pub blobs: &'a BlobStore,
+    pub contents: Contents<'a>,
     /// The commit's stash directory.
     pub stash: BorrowedFd<'a>,
     /// The commit's journal id (names the stash in errors).
@@ -38,15 +39,18 @@ pub(super) struct Temps<'a> {
 }
 
 impl Temps<'_> {
-    /// Writes the temporary of `File` step `k`: copies the blob's data regions (holes stay
-    /// holes) while hashing them, refuses content that does not hash to the blob
+    /// Writes the temporary of `File` step `k`: copies the data regions of its contents (holes
+    /// stay holes) while hashing them, refuses bytes that do not hash to the blob id
     /// ([`TxnError::CorruptBlob`]), and sets the step's metadata. Returns the data bytes
     /// written. Not fsynced: phase 2 is made durable as a whole, after it.
     pub fn write(&self, k: usize) -> Result<u64, TxnError> {
         let Step::File { path, blob, meta } = &self.steps[k] else {
             unreachable!("only File steps have temporaries");
         };
-        let src_path = self.blobs.path(*blob);
+        let src_path = match self.contents.unstored.get(blob) {
+            Some(path) => path.clone(),
+            None => self.contents.blobs.path(*blob),
+        };
         let src = File::open(&src_path).map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => StoreError::Missing { id: *blob },
             _ => StoreError::Io {
