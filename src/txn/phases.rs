@@ -1,6 +1,6 @@
-//! How long each phase of a commit took, for one debug-level log line per commit (`-vv` or
-//! `RUST_LOG=ftsb_fs=debug` on the daemon), so where a slow commit spends its time is visible
-//! without a profiler.
+//! How long each phase of a commit took, for one debug-level log line per commit
+//! (`RUST_LOG=ftsb_fs::txn=debug` on the daemon), so where a slow commit spends its time is
+//! visible without a profiler.
 
 use std::fmt;
 use std::time::Instant;
