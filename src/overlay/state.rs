@@ -122,7 +122,8 @@ impl Overlay {
     /// files only the overlay writes are hashed, not stored. Returns with it the working file
     /// that holds each such id's bytes: it cannot change while the caller holds the overlay
     /// (every write to it is a request to the overlay), so the commit copies from there,
-    /// checking the hash as it copies, and no blob is written, synced or read for it. Files
+    /// checking the hash as it copies, and no blob is written or read for it (one sync of the
+    /// store's file system makes the working files durable, as a seal's did). Files
     /// the kernel may write directly are sealed into blobs as by `seal`. Nothing is recorded
     /// for the hashed files: they stay unsealed, so a commit that fails leaves the overlay as
     /// it was.
@@ -161,6 +162,12 @@ impl Overlay {
                 })?;
                 hashed.insert(ino, id);
             }
+        }
+        // The working files are now all that holds these changes until the commit is
+        // applied: durable before the commit is journaled, as a seal's sync made them, so a
+        // commit undone after a power loss leaves the overlay every change.
+        if !hashed.is_empty() {
+            self.work.sync()?;
         }
         let unstored = hashed
             .iter()
