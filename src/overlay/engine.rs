@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use super::{Change, FsError, Ino, Invalidation, Lower, Overlay, Snapshot};
 use crate::store::BlobId;
-use crate::txn::{Host, Placement, Store};
+use crate::txn::{Host, Placement, Store, Unstored};
 
 impl Host for Overlay {
     fn store(&self) -> Store<'_> {
@@ -24,6 +24,10 @@ impl Host for Overlay {
 
     fn seal(&mut self) -> Result<Snapshot, FsError> {
         Overlay::seal(self)
+    }
+
+    fn seal_for_commit(&mut self) -> Result<(Snapshot, Unstored), FsError> {
+        Overlay::seal_for_commit(self)
     }
 
     fn peek(&self) -> Snapshot {

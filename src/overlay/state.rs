@@ -17,6 +17,8 @@ use super::namespace::Found;
 use super::types::*;
 use super::{FsError, Handle, LowerRef, Overlay, ROOT, encode};
 use crate::meta::{DentryRow, NodeRow};
+use crate::store::{BlobId, StoreError, batch};
+use std::path::PathBuf;
 
 /// The overlay's whole state at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -107,18 +109,98 @@ impl Overlay {
     /// Durable on return for the blobs; the caller records the snapshot itself.
     pub fn seal(&mut self) -> Result<Snapshot, FsError> {
         self.flush()?;
-        let unsealed: Vec<Ino> = self
-            .nodes
+        let passing = self.store_blobs(&self.unsealed())?;
+        self.write_pending()?;
+        Ok(self.snapshot(|ino, n| {
+            n.sealed
+                .or_else(|| passing.get(&ino).copied())
+                .expect("every working file was sealed above")
+        }))
+    }
+
+    /// The state a commit publishes: as [`Overlay::seal`] returns it, except that working
+    /// files only the overlay writes are hashed, not stored. Returns with it the working file
+    /// that holds each such id's bytes: it cannot change while the caller holds the overlay
+    /// (every write to it is a request to the overlay), so the commit copies from there,
+    /// checking the hash as it copies, and no blob is written or read for it (one sync of the
+    /// store's file system makes the working files durable, as a seal's did). Files
+    /// the kernel may write directly are sealed into blobs as by `seal`. Nothing is recorded
+    /// for the hashed files: they stay unsealed, so a commit that fails leaves the overlay as
+    /// it was.
+    pub fn seal_for_commit(&mut self) -> Result<(Snapshot, HashMap<BlobId, PathBuf>), FsError> {
+        self.flush()?;
+        let (direct, only_ours): (Vec<Ino>, Vec<Ino>) = self
+            .unsealed()
+            .into_iter()
+            .partition(|ino| self.written_directly(*ino));
+        let passing = self.store_blobs(&direct)?;
+        self.write_pending()?;
+        let mut hashed = HashMap::with_capacity(only_ours.len());
+        for batch in only_ours.chunks(SEAL_BATCH) {
+            let files = batch
+                .iter()
+                .map(|&ino| self.backing(ino))
+                .collect::<Result<Vec<_>, _>>()?;
+            let ids: Vec<std::io::Result<BlobId>> = batch::ordered(
+                files.len(),
+                |i| BlobId::of_file(&files[i]),
+                |ids| ids.collect(),
+            );
+            if ids.len() < batch.len() {
+                return Err(StoreError::Io {
+                    op: "read",
+                    path: self.work.path(batch[ids.len()].0),
+                    source: std::io::Error::other("a hashing thread panicked"),
+                }
+                .into());
+            }
+            for (&ino, id) in batch.iter().zip(ids) {
+                let id = id.map_err(|source| StoreError::Io {
+                    op: "read",
+                    path: self.work.path(ino.0),
+                    source,
+                })?;
+                hashed.insert(ino, id);
+            }
+        }
+        // The working files are now all that holds these changes until the commit is
+        // applied: durable before the commit is journaled, as a seal's sync made them, so a
+        // commit undone after a power loss leaves the overlay every change.
+        if !hashed.is_empty() {
+            self.work.sync()?;
+        }
+        let unstored = hashed
+            .iter()
+            .map(|(ino, id)| (*id, self.work.path(ino.0)))
+            .collect();
+        let snap = self.snapshot(|ino, n| {
+            n.sealed
+                .or_else(|| passing.get(&ino).or_else(|| hashed.get(&ino)).copied())
+                .expect("every working file was sealed or hashed above")
+        });
+        Ok((snap, unstored))
+    }
+
+    /// The working files changed since their last seal (and those the kernel may be writing
+    /// directly, whose seal holds for one snapshot only).
+    fn unsealed(&self) -> Vec<Ino> {
+        self.nodes
             .iter()
             .filter(|(i, n)| {
                 n.data == Data::Work && (n.sealed.is_none() || self.written_directly(**i))
             })
             .map(|(i, _)| *i)
-            .collect();
+            .collect()
+    }
+
+    /// Seals the working files `inos` into blobs, durably, and records their ids, but for
+    /// files the kernel may still be writing directly: their ids, which hold for this
+    /// snapshot only, are returned instead (the node stays unsealed).
+    fn store_blobs(&mut self, inos: &[Ino]) -> Result<HashMap<Ino, BlobId>, FsError> {
         // In batches (bounding the descriptors open at once), several files at a time, with
         // one sync of the store for all of them before any id is recorded.
-        let mut sealed = Vec::with_capacity(unsealed.len());
-        for batch in unsealed.chunks(SEAL_BATCH) {
+        let mut sealed = Vec::with_capacity(inos.len());
+        for batch in inos.chunks(SEAL_BATCH) {
             let mut files = Vec::with_capacity(batch.len());
             for &ino in batch {
                 if self.written_directly(ino) {
@@ -133,8 +215,7 @@ impl Overlay {
         if !sealed.is_empty() {
             self.blobs.sync()?;
         }
-        // Recorded only now that the blobs are durable. The seals of files the kernel may
-        // still be writing directly hold for this snapshot only: the node stays unsealed.
+        // Recorded only now that the blobs are durable.
         let mut passing = HashMap::new();
         for (ino, id) in sealed {
             if self.written_directly(ino) {
@@ -144,12 +225,7 @@ impl Overlay {
             }
             self.touch_node(ino);
         }
-        self.write_pending()?;
-        Ok(self.snapshot(|ino, n| {
-            n.sealed
-                .or_else(|| passing.get(&ino).copied())
-                .expect("every working file was sealed above")
-        }))
+        Ok(passing)
     }
 
     /// The overlay's state as [`Overlay::seal`] would return it, for questions about its

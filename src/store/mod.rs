@@ -14,6 +14,7 @@
 //! Deliberately not here: which blobs are live (the callers' metadata knows that; [`BlobStore::gc`]
 //! takes the live set), and mutable working files (see [`WorkDir`]).
 
+pub mod batch;
 pub mod layout;
 pub mod sparse;
 mod work;
@@ -140,8 +141,6 @@ pub struct BlobStore {
 }
 
 const COPY_CHUNK: usize = 1 << 20;
-/// At most this many threads seal at once (see [`BlobStore::put_files_unsynced`]).
-pub const SEAL_THREADS: usize = 4;
 
 impl BlobStore {
     /// Opens (creating if needed) the blob directory `dir`, removing temporaries left by a crash.
@@ -206,11 +205,9 @@ impl BlobStore {
     /// their ids in order. Not durable until [`BlobStore::sync`]: call it before anything
     /// records these ids. Holes stay holes, as in [`BlobStore::put_file`].
     ///
-    /// The files are spread over a few scoped threads (at most [`SEAL_THREADS`], never more
-    /// than there are cores): each put is a handful of system calls plus hashing, so a batch
-    /// of small files is bound by system-call latency and a few large ones by hashing, and both
-    /// overlap across threads. A name that already exists with another length is a blob a
-    /// power loss tore before it was synced: it is replaced, so sealing again heals it.
+    /// The files are spread over a few threads ([`batch::ordered`]). A name that already
+    /// exists with another length is a blob a power loss tore before it was synced: it is
+    /// replaced, so sealing again heals it.
     pub fn put_files_unsynced(&self, files: &[&File]) -> Result<Vec<BlobId>, StoreError> {
         let put = |i: usize| {
             let id = self.put_with(false, |out, hasher| {
@@ -221,44 +218,15 @@ impl BlobStore {
             crate::txn::failpoint::hit(|| format!("seal.blob.{i}"));
             id
         };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(SEAL_THREADS)
-            .min(files.len() / 4 + 1);
-        if threads <= 1 {
-            return (0..files.len()).map(put).collect();
+        let ids: Vec<Result<BlobId, StoreError>> =
+            batch::ordered(files.len(), put, |results| results.collect());
+        if ids.len() < files.len() {
+            // A panicking job leaves its file unsealed: reported, never taken for sealed.
+            return Err(io_err("seal into", &self.dir)(io::Error::other(
+                "a sealing thread panicked",
+            )));
         }
-        let next = AtomicU64::new(0);
-        let worker = || {
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                if i >= files.len() {
-                    return done;
-                }
-                done.push((i, put(i)));
-            }
-        };
-        let mut out: Vec<Option<Result<BlobId, StoreError>>> = Vec::new();
-        out.resize_with(files.len(), || None);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
-            for h in handles {
-                // A panicking worker leaves its slots empty: reported below, never unsealed.
-                for (i, r) in h.join().unwrap_or_default() {
-                    out[i] = Some(r);
-                }
-            }
-        });
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(io_err("seal into", &self.dir)(io::Error::other(
-                        "a sealing thread panicked",
-                    )))
-                })
-            })
-            .collect()
+        ids.into_iter().collect()
     }
 
     /// Makes every blob written so far durable, with their names: one `syncfs(2)` of the

@@ -63,6 +63,13 @@ impl WorkDir {
         }
     }
 
+    /// Makes every working file durable: one `syncfs(2)` of the file system they are on,
+    /// rather than an fsync each.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let dir = File::open(&self.dir).map_err(io_err("open", &self.dir))?;
+        super::syncfs(std::os::fd::AsFd::as_fd(&dir)).map_err(io_err("syncfs", &self.dir))
+    }
+
     /// The inodes that have a working file.
     pub fn list(&self) -> Result<Vec<u64>, StoreError> {
         let entries = fs::read_dir(&self.dir).map_err(io_err("read", &self.dir))?;

@@ -10,21 +10,21 @@
 //! Deliberately not here: undo, finish and recovery (see `undo`), conflict rules (see `check`).
 
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::attrs;
 use super::check::{self, split_open};
 use super::durable::{flush_below, sync_dir};
 use super::failpoint::hit;
 use super::journal::{self, Journal};
-use super::plan::{Layout, Meta, Plan, RelPath, SpecialKind, Step};
+use super::phases::Phases;
+use super::plan::{Layout, Plan, RelPath, SpecialKind, Step, split};
+use super::temps::{self, Temps};
 use super::undo;
-use super::{IoCtx, TxnError, Workspace, stash_name};
+use super::{IoCtx, TxnError, Unstored, Workspace, stash_name};
 use crate::meta::{Db, JournalState, keys};
-use crate::store::sparse::CopyError;
-use crate::store::{BlobId, BlobStore, StoreError};
+use crate::store::{BlobStore, StoreError, batch};
 use crate::sys;
 
 /// A commit whose every step is durable in the workspace (journal state `Applied`).
@@ -58,6 +58,33 @@ pub fn apply(
     plan: &Plan,
     force: bool,
 ) -> Result<Applied, TxnError> {
+    let contents = Contents {
+        blobs,
+        unstored: &Unstored::new(),
+    };
+    apply_from(ws, contents, db, plan, force)
+}
+
+/// Where phase 2 reads the bytes of each `File` step: the file `unstored` names for its blob
+/// id, else the blob in the store. Either way the bytes are hashed as they are copied and
+/// refused if they do not hash to the id ([`TxnError::CorruptBlob`], nothing placed).
+#[derive(Clone, Copy)]
+pub struct Contents<'a> {
+    pub blobs: &'a BlobStore,
+    pub unstored: &'a Unstored,
+}
+
+/// [`apply`], with file contents read from `contents` (a commit's working files that were
+/// hashed but not stored). The journal never needs a file's bytes again once phase 2 copied
+/// them: recovery only removes what phase 2 placed, or keeps it.
+pub fn apply_from(
+    ws: &Workspace,
+    contents: Contents<'_>,
+    db: &Db,
+    plan: &Plan,
+    force: bool,
+) -> Result<Applied, TxnError> {
+    let mut phases = Phases::start();
     let mut layout = plan.layout()?;
     if let Some(open) = db.journal_open()? {
         return Err(TxnError::Pending { id: open.id });
@@ -75,18 +102,21 @@ pub fn apply(
     }
     for step in &layout.plan.steps {
         if let Step::File { blob, .. } = step
-            && !blobs.contains(*blob)
+            && !contents.unstored.contains_key(blob)
+            && !contents.blobs.contains(*blob)
         {
             return Err(StoreError::Missing { id: *blob }.into());
         }
     }
+    phases.end("check");
     let journal = Journal::prepare(ws, &layout)?;
     hit(|| "commit.checked".into());
     let id = db.journal_begin(&journal.encode())?;
     hit(|| "commit.journaled".into());
+    phases.end("journal");
     let mut run = Run {
         ws,
-        blobs,
+        contents,
         db,
         id,
         layout: &layout,
@@ -94,13 +124,17 @@ pub fn apply(
         done: layout.first_build(),
         bytes: 0,
         touched: false,
+        phases,
     };
     match run.forward(&journal) {
-        Ok(()) => Ok(Applied {
-            journal_id: id,
-            steps: layout.plan.steps.len(),
-            bytes: run.bytes,
-        }),
+        Ok(()) => {
+            tracing::debug!(journal = id, "apply took {}", run.phases);
+            Ok(Applied {
+                journal_id: id,
+                steps: layout.plan.steps.len(),
+                bytes: run.bytes,
+            })
+        }
         Err(cause) => {
             drop(run.stash.take());
             Err(match run.abandon(&journal) {
@@ -151,7 +185,7 @@ fn with_forced_stashes(plan: &Plan, occupants: impl Iterator<Item = RelPath>) ->
 
 struct Run<'a> {
     ws: &'a Workspace,
-    blobs: &'a BlobStore,
+    contents: Contents<'a>,
     db: &'a Db,
     id: u64,
     layout: &'a Layout<'a>,
@@ -161,6 +195,7 @@ struct Run<'a> {
     bytes: u64,
     /// Whether the workspace may have been changed (the stash directory was created).
     touched: bool,
+    phases: Phases,
 }
 
 /// Opens `path`'s parent, mapping errors to `op`.
@@ -168,8 +203,38 @@ fn parent_of<'p>(ws: &Workspace, path: &'p RelPath) -> Result<(OwnedFd, &'p [u8]
     sys::open_parent(ws.root(), &path.0).ctx("open parent of", path)
 }
 
-fn stash_path(id: u64, name: &[u8]) -> RelPath {
-    RelPath(stash_name(id)).join(name)
+/// The parent directory phase 2 last placed into, kept open: consecutive steps mostly place
+/// into one directory, and opening it walks the path component by component. Phase 2 never
+/// removes or replaces anything, so a directory opened at a path stays the one at that path.
+#[derive(Default)]
+struct Parents {
+    path: Vec<u8>,
+    fd: Option<OwnedFd>,
+}
+
+impl Parents {
+    /// `path`'s parent (opened, or the one already open) and its last component.
+    fn open<'p>(
+        &mut self,
+        ws: &Workspace,
+        path: &'p RelPath,
+    ) -> Result<(BorrowedFd<'_>, &'p [u8]), TxnError> {
+        let (dir, name) = split(&path.0).ok_or_else(|| {
+            TxnError::io(
+                "open parent of",
+                path,
+                io::Error::from_raw_os_error(libc::EINVAL),
+            )
+        })?;
+        if self.fd.is_none() || self.path != dir {
+            self.fd = None;
+            let fd = sys::open_dir(ws.root(), dir, false).ctx("open parent of", path)?;
+            self.path = dir.to_vec();
+            self.fd = Some(fd);
+        }
+        let fd = self.fd.as_ref().expect("opened above");
+        Ok((fd.as_fd(), name))
+    }
 }
 
 impl Run<'_> {
@@ -230,13 +295,49 @@ impl Run<'_> {
         self.db.kv_set(&keys::txn_stashed(self.id), "1")?;
         self.db.barrier()?;
         hit(|| "commit.stashed".into());
+        self.phases.end("stash");
 
-        // Step 7: phase 2, build.
-        for k in first_build..steps.len() {
-            self.build(k)?;
-            self.done = k + 1;
-            hit(|| format!("commit.build.{k}"));
-        }
+        // Step 7: phase 2, build. The contents of `File` steps are written into their
+        // temporaries by a few threads ahead of this one; every step is still placed here,
+        // in plan order, so only the steps before `done` ever placed anything.
+        let files: Vec<usize> = (first_build..steps.len())
+            .filter(|&k| matches!(steps[k], Step::File { .. }))
+            .collect();
+        let temps = Temps {
+            contents: self.contents,
+            stash: self.stash()?.as_fd(),
+            id: self.id,
+            steps,
+        };
+        let (mut done, mut bytes) = (first_build, 0);
+        let mut parents = Parents::default();
+        let built = batch::ordered(
+            files.len(),
+            |i| temps.write(files[i]),
+            |written| -> Result<(), TxnError> {
+                for (k, step) in steps.iter().enumerate().skip(first_build) {
+                    if let Step::File { path, .. } = step {
+                        let n = written.next().ok_or_else(|| {
+                            TxnError::io(
+                                "write",
+                                path,
+                                io::Error::other("a writing thread panicked"),
+                            )
+                        })??;
+                        self.place(k, path, &mut parents)?;
+                        bytes += n;
+                    } else {
+                        self.build(k, &mut parents)?;
+                    }
+                    done = k + 1;
+                    hit(|| format!("commit.build.{k}"));
+                }
+                Ok(())
+            },
+        );
+        self.done = done;
+        self.bytes = bytes;
+        built?;
 
         // Step 8: directory metadata last, since placing entries moved their times.
         for step in &steps[first_build..] {
@@ -261,12 +362,14 @@ impl Run<'_> {
             }
         }
         hit(|| "commit.built".into());
+        self.phases.end("build");
 
         // Step 9: make phase 2 durable, all of it at once: file contents, metadata, entries.
         // One syncfs of the workspace's file system (assumption 1: it is one) costs one
         // journal commit, where an fsync per object cost one each.
         crate::store::syncfs(ws.root()).ctx("syncfs", &RelPath::default())?;
         hit(|| "commit.synced".into());
+        self.phases.end("sync");
 
         // Step 10: the root's final times (finish restores them after removing the stash),
         // then the journal says applied, durably.
@@ -277,6 +380,7 @@ impl Run<'_> {
         )?;
         self.db.journal_set_state(self.id, JournalState::Applied)?;
         hit(|| "commit.applied".into());
+        self.phases.end("applied");
         Ok(())
     }
 
@@ -309,8 +413,8 @@ impl Run<'_> {
         }
     }
 
-    /// Phase-2 step `k`.
-    fn build(&mut self, k: usize) -> Result<(), TxnError> {
+    /// Phase-2 step `k`, but for the placement of a `File` (see [`Run::place`]).
+    fn build(&self, k: usize, parents: &mut Parents) -> Result<(), TxnError> {
         let ws = self.ws;
         let step = &self.layout.plan.steps[k];
         let path = step.path();
@@ -327,114 +431,52 @@ impl Run<'_> {
                 attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
             }
             Step::Unstash { slot, .. } => {
-                let (parent, name) = parent_of(ws, path)?;
+                let (parent, name) = parents.open(ws, path)?;
                 let slot_name = slot.to_string().into_bytes();
-                sys::rename_noreplace(self.stash()?.as_fd(), &slot_name, parent.as_fd(), name)
+                sys::rename_noreplace(self.stash()?.as_fd(), &slot_name, parent, name)
                     .ctx("move into place", path)
             }
             Step::Mkdir { .. } => {
-                let (parent, name) = parent_of(ws, path)?;
-                sys::mkdir(parent.as_fd(), name, 0o700).ctx("create directory", path)
+                let (parent, name) = parents.open(ws, path)?;
+                sys::mkdir(parent, name, 0o700).ctx("create directory", path)
             }
-            Step::File { blob, meta, .. } => {
-                let n = self.write_file(k, path, *blob, meta)?;
-                self.bytes += n;
-                Ok(())
-            }
+            Step::File { .. } => unreachable!("apply places File steps itself"),
             Step::Symlink { target, meta, .. } => {
-                let (parent, name) = parent_of(ws, path)?;
-                sys::symlink(target, parent.as_fd(), name).ctx("create symlink", path)?;
-                attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+                let (parent, name) = parents.open(ws, path)?;
+                sys::symlink(target, parent, name).ctx("create symlink", path)?;
+                attrs::set_meta(parent, name, meta).ctx("set metadata of", path)
             }
             Step::Hardlink { to, .. } => {
-                let (parent, name) = parent_of(ws, path)?;
+                let (parent, name) = parents.open(ws, path)?;
                 let (tp, tn) = parent_of(ws, to)?;
-                sys::link(tp.as_fd(), tn, parent.as_fd(), name).ctx("link", path)
+                sys::link(tp.as_fd(), tn, parent, name).ctx("link", path)
             }
             Step::Special {
                 kind, rdev, meta, ..
             } => {
-                let (parent, name) = parent_of(ws, path)?;
+                let (parent, name) = parents.open(ws, path)?;
                 let ty = match kind {
                     SpecialKind::Fifo => libc::S_IFIFO,
                     SpecialKind::Socket => libc::S_IFSOCK,
                     SpecialKind::Char => libc::S_IFCHR,
                     SpecialKind::Block => libc::S_IFBLK,
                 };
-                sys::mknod(parent.as_fd(), name, ty | 0o600, *rdev).ctx("create", path)?;
-                attrs::set_meta(parent.as_fd(), name, meta).ctx("set metadata of", path)
+                sys::mknod(parent, name, ty | 0o600, *rdev).ctx("create", path)?;
+                attrs::set_meta(parent, name, meta).ctx("set metadata of", path)
             }
         }
     }
 
-    /// A `File` step: copy the blob into a temporary in the stash, checking its hash on the
-    /// way, set its metadata, fsync it, and rename it into place without replacing anything.
-    fn write_file(
-        &self,
-        k: usize,
-        path: &RelPath,
-        blob: BlobId,
-        meta: &Meta,
-    ) -> Result<u64, TxnError> {
-        let (parent, name) = parent_of(self.ws, path)?;
-        let src_path = self.blobs.path(blob);
-        let src = File::open(&src_path).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => StoreError::Missing { id: blob },
-            _ => StoreError::Io {
-                op: "open",
-                path: src_path.clone(),
-                source,
-            },
-        })?;
-        let tmp = format!("t{k}").into_bytes();
+    /// Places the written temporary of `File` step `k` at `path`, without replacing anything.
+    fn place(&self, k: usize, path: &RelPath, parents: &mut Parents) -> Result<(), TxnError> {
         let stash = self.stash()?.as_fd();
-        let tmp_rel = stash_path(self.id, &tmp);
-        let out = match sys::create_file(stash, &tmp) {
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
-                sys::unlink(stash, &tmp, false).ctx("remove", &tmp_rel)?;
-                sys::create_file(stash, &tmp)
-            }
-            r => r,
+        let tmp = temps::name(k);
+        let (parent, name) = parents.open(self.ws, path)?;
+        let placed = sys::rename_noreplace(stash, &tmp, parent, name).ctx("move into place", path);
+        if placed.is_err() {
+            let _ = sys::unlink(stash, &tmp, false);
         }
-        .ctx("create", &tmp_rel)?;
-        let result = (|| {
-            // Only the blob's data regions are copied: its holes stay holes in the workspace.
-            let mut hasher = blake3::Hasher::new();
-            let written = match crate::store::sparse::hash_copy(&src, Some(&out), &mut hasher) {
-                Ok(n) => n,
-                Err(CopyError::Read(source)) => {
-                    return Err(StoreError::Io {
-                        op: "read",
-                        path: src_path.clone(),
-                        source,
-                    }
-                    .into());
-                }
-                Err(CopyError::Write(e)) => return Err(e).ctx("write", path),
-            };
-            let actual: BlobId = hasher.finalize().to_hex().parse()?;
-            if actual != blob {
-                return Err(TxnError::CorruptBlob {
-                    id: blob,
-                    actual,
-                    path: path.clone(),
-                });
-            }
-            attrs::set_meta(stash, &tmp, meta).ctx("set metadata of", path)?;
-            // Not fsynced here: step 9 syncs the whole batch before the journal says applied.
-            hit(|| format!("commit.build.{k}.written"));
-            sys::rename_noreplace(stash, &tmp, parent.as_fd(), name)
-                .ctx("move into place", path)?;
-            Ok(written)
-        })();
-        match result {
-            Ok(n) => Ok(n),
-            Err(e) => {
-                drop(out);
-                let _ = sys::unlink(stash, &tmp, false);
-                Err(e)
-            }
-        }
+        placed
     }
 
     /// After an error: undo what this run did, exactly as recovery would.

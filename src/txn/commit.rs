@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::Host;
+use super::phases::Phases;
 use super::planner::{plan, plan_with_links};
 use super::{RelPath, Workspace};
 use crate::meta::LogRow;
@@ -76,22 +77,38 @@ pub fn commit(
     if ov.store().db.kv_get(TXN_STARTED)?.is_none() {
         mark_started(ov)?;
     }
+    let mut phases = Phases::start();
     let changes = ov.changes()?.len();
-    let snap = ov.seal()?;
+    // Working files are hashed, not stored: phase 2 copies them from where they are.
+    let (snap, unstored) = ov.seal_for_commit()?;
+    phases.end("seal");
     let (plan, relinked) = plan_with_links(&snap, ov.workspace(), since(ov)?);
-    let applied = match super::apply(ws, ov.store().blobs, ov.store().db, &plan, force) {
+    phases.end("plan");
+    let contents = super::Contents {
+        blobs: ov.store().blobs,
+        unstored: &unstored,
+    };
+    let applied = match super::apply_from(ws, contents, ov.store().db, &plan, force) {
         Ok(a) => a,
         Err(super::TxnError::Conflicts(list)) => return Err(CommitError::Conflicts(list)),
         Err(e) => return Err(e.into()),
     };
-    drop(plan);
+    drop((plan, unstored));
+    phases.end("apply");
     let mut invalidation = clear(ov, &snap, applied.journal_id)?;
     invalidation.entries.extend(relinked);
     log_commit(ov, message, changes, applied.journal_id)?;
+    phases.end("clear");
     super::finish(ws, ov.store().db, applied.journal_id)?;
     // Finish changed the workspace too (it removed the stash): the next transaction begins
     // after it, so nothing the commit did is taken for an outside change.
     mark_started(ov)?;
+    phases.end("finish");
+    tracing::debug!(
+        journal = applied.journal_id,
+        changes,
+        "commit took {phases}"
+    );
     Ok(CommitOutcome {
         journal: applied.journal_id,
         changes,

