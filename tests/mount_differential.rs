@@ -248,14 +248,6 @@ fn gen_op(rng: &mut Rng, root: &Path, counter: &mut u32) -> Op {
     }
 }
 
-/// The sample tree without its workspace hard-link pair, for the commit runs: a commit breaks
-/// such a pair once one name was written through the view
-/// (`mount_posix::commit_of_a_write_through_a_workspace_hard_link_pair`, ignored).
-fn tree_without_hard_links(ws: &Path) {
-    sample_tree(ws);
-    std::fs::remove_file(ws.join("dir/h2")).unwrap();
-}
-
 /// Runs one seeded sequence on a workspace filled by `fill`; returns the mounted guard with
 /// the view in its final state, and the reference directory.
 fn run_sequence(seed: u64, ops: usize, fill: fn(&Path)) -> (Mounted, tempfile::TempDir) {
@@ -319,7 +311,7 @@ fn random_ops_match_a_plain_directory_then_abort() {
 #[test]
 fn random_ops_match_a_plain_directory_then_commit() {
     for seed in 100..100 + SEQUENCES / 2 {
-        let (m, reference) = run_sequence(seed, OPS, tree_without_hard_links);
+        let (m, reference) = run_sequence(seed, OPS, sample_tree);
         let shown = tree(&m.view, EXACT);
         // The sequences chmod files setuid, which a plain commit refuses.
         m.ok(&["commit", "--allow-setid"]);

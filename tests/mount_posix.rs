@@ -1441,9 +1441,6 @@ fn commit_keeps_the_xattrs_of_a_rewritten_workspace_file() {
 }
 
 #[test]
-#[ignore = "known bug (txn commit plan): a write through one name of a workspace hard-link \
-            pair is committed as a new file at that name only: the other name keeps the old \
-            bytes and the link is broken"]
 fn commit_of_a_write_through_a_workspace_hard_link_pair() {
     let m = Mounted::at(sample_tree);
     OpenOptions::new()
