@@ -316,6 +316,14 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             let line = format!("{program} {} -e ''", words.join(" "));
             nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
         }
+        Value::Prompt => {
+            let text = v.known.then(|| v.text.clone());
+            let value = crate::state::Value {
+                text,
+                taint: v.taint,
+            };
+            an.prompt_expand(&value, scope);
+        }
         // Read with the tool's other arguments, in `options_file`.
         Value::OptionsFile => {}
         Value::ShellFlags => {

@@ -916,34 +916,35 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, s
         return;
     }
     if f.procsub {
-        if let Some(body) = f.body.clone() {
-            nested_line(
-                an,
-                "source <(...)",
-                &Field::lit(&body),
-                Stream::default(),
-                scope,
-            );
-        }
+        let out = Stream {
+            text: f.body.clone(),
+            taint: f.taint,
+            ..Stream::default()
+        };
+        unseen_script(an, "source <(...)", fields, out, scope);
         return;
     }
     let abs = an.paths.abs(&f.text, scope);
     if an.fetched.contains(&abs) {
         an.hit("rce.staged", scope, fields, None);
     }
-    // A script written earlier on the line with known content is judged as what it is.
+    // A script written earlier on the line is judged as what it holds.
     if let Some(s) = an.written_at(&abs) {
-        if s.taint.hidden_code() {
-            an.hit("rce.staged", scope, fields, None);
-        } else if let Some(text) = s.text {
-            nested_line(
-                an,
-                "script written on this line",
-                &Field::lit(&text),
-                Stream::default(),
-                scope,
-            );
-        }
+        unseen_script(an, "script written on this line", fields, s, scope);
+    }
+}
+
+/// A script the line produced (a file it wrote, a process substitution's output): its text
+/// when known; decoded or downloaded code is denied, and any other unknown text is `ask`,
+/// unless it is shell code printed by a tool made to be `eval`ed (`source <(pyenv init -)`).
+fn unseen_script(an: &mut Analyzer<'_>, label: &str, fields: &[Field], s: Stream, scope: &Scope) {
+    if s.taint.hidden_code() {
+        an.hit("rce.staged", scope, fields, None);
+    } else if let Some(text) = s.text {
+        nested_line(an, label, &Field::lit(&text), Stream::default(), scope);
+    } else if !s.taint.shellenv {
+        let why = Some(format!("{label}: a script the gate cannot see"));
+        an.hit("gate.dynamic_code", scope, fields, why);
     }
 }
 

@@ -321,7 +321,15 @@ impl Analyzer<'_> {
                 }
                 out
             }
-            CompoundCommand::Coprocess(c) => self.walk_command(&c.body, scope, stdin),
+            // A coprocess reads what the line later writes to `${COPROC[1]}`: a pipe whose
+            // text the gate does not follow.
+            CompoundCommand::Coprocess(c) => {
+                let piped = Stream {
+                    piped: true,
+                    ..Stream::default()
+                };
+                self.walk_command(&c.body, scope, stdin.then(piped))
+            }
             CompoundCommand::Arithmetic(a) => {
                 self.expand_embedded(&a.expr.value, scope);
                 Stream::default()
@@ -380,9 +388,7 @@ impl Analyzer<'_> {
     fn stdout_to(&mut self, out: Stream, io: &Io, scope: &Scope) -> Stream {
         self.check_endless(scope, &out, io);
         for f in &io.stdout_files {
-            if out.text.is_some() || out.taint.hidden_code() || out.taint.secret {
-                self.written.push((f.clone(), out.clone()));
-            }
+            self.written.push((f.clone(), out.clone()));
         }
         for reader in &io.readers {
             let mut inner = scope.clone();

@@ -11,12 +11,20 @@
 
 use brush_parser::ParserOptions;
 use brush_parser::ast::Word;
-use brush_parser::word::{Parameter, ParameterExpr, TildeExpr, WordPiece, WordPieceWithSource};
+use brush_parser::word::{
+    Parameter, ParameterExpr, ParameterTransformOp, TildeExpr, WordPiece, WordPieceWithSource,
+};
 
 use super::text::{brace_expand, decode_ansi_c, strip_pattern, substring};
 use crate::analyzer::Analyzer;
 use crate::field::{DESCENDANT, Field, UNKNOWN, has_glob, secret_name};
 use crate::state::{Scope, Stream, Taint, Value};
+
+/// The shell variable names in an arithmetic expression.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
 
 /// Builds the fields of one word, splitting unquoted expansions when asked.
 struct Builder {
@@ -169,6 +177,26 @@ impl Analyzer<'_> {
     /// Judges the command substitutions inside text that is not itself a word (an
     /// arithmetic expression, a `[[ ... ]]` test) and returns the taint of their output.
     pub fn expand_embedded(&mut self, text: &str, scope: &Scope) -> Taint {
+        let mut taint = self.substitutions_in(text, scope);
+        // Arithmetic evaluates a variable's value as an expression in turn, so `a[$(CMD)]`
+        // in a value runs CMD (`x='a[$(CMD)]'; echo $((x))`): follow each name once.
+        let mut seen: Vec<&str> = Vec::new();
+        let mut names: Vec<&str> = identifiers(text).collect();
+        while let Some(name) = names.pop() {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            if let Some(v) = scope.vars.get(name).and_then(|v| v.text.as_deref()) {
+                taint = taint.merge(self.substitutions_in(v, scope));
+                names.extend(identifiers(v));
+            }
+        }
+        taint
+    }
+
+    /// Judges the command substitutions inside `text` and returns their output's taint.
+    fn substitutions_in(&mut self, text: &str, scope: &Scope) -> Taint {
         if !text.contains("$(") && !text.contains('`') && !text.contains("<(") {
             return Taint::default();
         }
@@ -396,7 +424,49 @@ impl Analyzer<'_> {
                     taint: Taint::default(),
                 }
             }
+            ParameterExpr::Transform {
+                parameter,
+                indirect: false,
+                op: ParameterTransformOp::PromptExpand,
+            } => {
+                let v = self.lookup(parameter, scope);
+                self.prompt_expand(&v, scope)
+            }
+            ParameterExpr::Parameter {
+                parameter,
+                indirect: true,
+            } => self.indirect(parameter, scope),
             _ => Value::default(),
+        }
+    }
+
+    /// `${!name}`: the variable named by `name`'s value; a name the gate cannot know may be
+    /// any variable of the environment, credentials included.
+    fn indirect(&self, p: &Parameter, scope: &Scope) -> Value {
+        match self.lookup(p, scope).text {
+            Some(name) => self.lookup(&Parameter::Named(name), scope),
+            None => Value {
+                text: None,
+                taint: Taint {
+                    secret: true,
+                    ..Taint::default()
+                },
+            },
+        }
+    }
+
+    /// A value expanded as a prompt (`${v@P}`, `PS4`): its substitutions run, so they are
+    /// judged; a value the gate cannot know is code it cannot see.
+    pub fn prompt_expand(&mut self, v: &Value, scope: &Scope) -> Value {
+        let Some(text) = &v.text else {
+            let why = Some("expands a prompt the gate cannot see".into());
+            self.hit_plain("gate.dynamic_code", scope, "${...@P}", why);
+            return Value::default();
+        };
+        let out = self.eval_heredoc(text, scope);
+        Value {
+            text: out.text,
+            taint: out.taint.merge(v.taint),
         }
     }
 

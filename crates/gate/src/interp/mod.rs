@@ -140,8 +140,14 @@ fn snippets(
             let written = c.an.written_at(&abs);
             if written.as_ref().is_some_and(|w| w.taint.hidden_code()) {
                 c.hit("rce.staged", None);
-            } else if let Some(text) = written.and_then(|w| w.text) {
-                scan(c, lang, &Field::lit(&text));
+            } else if let Some(w) = written {
+                match w.text {
+                    Some(text) => scan(c, lang, &Field::lit(&text)),
+                    None => c.hit(
+                        "gate.dynamic_code",
+                        Some(format!("{name} runs a script the gate cannot see")),
+                    ),
+                }
             }
         }
         None
