@@ -119,39 +119,8 @@ fn named(
     if let Some(out) = call_function(an, name, io, scope) {
         return out;
     }
-    match name {
-        "read" | "mapfile" | "readarray" => {
-            read_into(args, io, scope);
-            return Stream::default();
-        }
-        "alias" => define_aliases(an, args),
-        "cd" | "pushd" => {
-            change_dir(an, args, scope);
-            return Stream::default();
-        }
-        "export" | "declare" | "typeset" | "local" | "readonly" => {
-            // `export -p`, `declare -x`, bare `declare`: they print the environment.
-            if args.iter().all(|a| a.text.starts_with('-')) {
-                return super::state::Stream::tainted(super::state::Taint {
-                    secret: true,
-                    stored: true,
-                    ..Default::default()
-                });
-            }
-            // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
-            let nameref = args
-                .iter()
-                .any(|a| a.text.starts_with('-') && a.text.contains('n'));
-            for (k, field) in env_assignments(an, scope, args) {
-                let value = Value {
-                    text: super::field::partial_text(&field).filter(|_| !nameref),
-                    taint: field.taint,
-                };
-                scope.vars.insert(k, value);
-            }
-            return Stream::default();
-        }
-        _ => {}
+    if let Some(out) = builtin(an, name, args, io, scope) {
+        return out;
     }
     if let Some(out) = wrapper(an, &p, fields, io, scope) {
         return out;
@@ -160,6 +129,62 @@ fn named(
         return shell(an, fields, io, scope);
     }
     super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// Shell builtins that change the line's state (variables, aliases, the directory):
+/// what they print, or `None` when the command is judged further.
+fn builtin(
+    an: &mut Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Option<Stream> {
+    match name {
+        "read" | "mapfile" | "readarray" => {
+            read_into(args, io, scope);
+            return Some(Stream::default());
+        }
+        "alias" => define_aliases(an, args),
+        "hash" => hash_path(an, args),
+        // `let EXPR...` evaluates arithmetic (`declare -i` below).
+        "let" => arithmetic_args(an, args, scope),
+        "cd" | "pushd" => {
+            change_dir(an, args, scope);
+            return Some(Stream::default());
+        }
+        "export" | "declare" | "typeset" | "local" | "readonly" => {
+            // `export -p`, `declare -x`, bare `declare`: they print the environment.
+            if args.iter().all(|a| a.text.starts_with('-')) {
+                return Some(super::state::Stream::tainted(super::state::Taint {
+                    secret: true,
+                    stored: true,
+                    ..Default::default()
+                }));
+            }
+            // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
+            let nameref = args
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('n'));
+            // `declare -i N=EXPR` evaluates EXPR as arithmetic.
+            if args
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('i'))
+            {
+                arithmetic_args(an, args, scope);
+            }
+            for (k, field) in env_assignments(an, scope, args) {
+                let value = Value {
+                    text: super::field::partial_text(&field).filter(|_| !nameref),
+                    taint: field.taint,
+                };
+                scope.vars.insert(k, value);
+            }
+            return Some(Stream::default());
+        }
+        _ => {}
+    }
+    None
 }
 
 /// `cd DIR`: the working directory for the rest of the line, and `$OLDPWD` for `cd -`.
@@ -224,6 +249,30 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
             };
             scope.vars.insert(name.to_owned(), value);
         }
+    }
+}
+
+/// `hash -p PATH NAME`: a later NAME runs PATH, as an alias would.
+fn hash_path(an: &mut Analyzer<'_>, args: &[Field]) {
+    if let [flag, path, name, ..] = args
+        && flag.is("-p")
+        && name.known
+    {
+        let target = if path.known {
+            crate::decision::quote(&path.text)
+        } else {
+            "\"$UNKNOWN\"".to_owned()
+        };
+        an.aliases.retain(|(n, _)| *n != name.text);
+        an.aliases.push((name.text.clone(), target));
+    }
+}
+
+/// Arguments evaluated as arithmetic expressions (`let`, `declare -i`): their substitutions
+/// and the values of the variables they name are judged.
+fn arithmetic_args(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+    for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+        an.expand_embedded(&a.text, scope);
     }
 }
 

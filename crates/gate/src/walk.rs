@@ -95,6 +95,14 @@ fn prints_nothing(fields: &[Field]) -> bool {
     super::tables::SILENT_WHEN_SETTING.contains(&name) && sets && !prints
 }
 
+/// A pipe whose text the gate does not follow (what a coprocess reads).
+fn unseen_pipe() -> Stream {
+    Stream {
+        piped: true,
+        ..Stream::default()
+    }
+}
+
 /// An input opened on descriptor `fd`: stdin, or a numbered descriptor read later on the line
 /// (`exec 3<<< TEXT` ... `<&3`, `/dev/fd/3`).
 fn input(fd: Option<i32>, s: Stream, scope: &mut Scope, io: &mut Io) {
@@ -293,7 +301,7 @@ impl Analyzer<'_> {
                     self.in_loop(&f.body.list, scope, stdin)
                 }
             }
-            CompoundCommand::ArithmeticForClause(f) => self.in_loop(&f.body.list, scope, stdin),
+            CompoundCommand::ArithmeticForClause(f) => self.arithmetic_for(f, scope, stdin),
             // A condition's output goes where the body's does; of branches that may run,
             // the output is taken as all of them, one after the other.
             CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
@@ -324,17 +332,27 @@ impl Analyzer<'_> {
             // A coprocess reads what the line later writes to `${COPROC[1]}`: a pipe whose
             // text the gate does not follow.
             CompoundCommand::Coprocess(c) => {
-                let piped = Stream {
-                    piped: true,
-                    ..Stream::default()
-                };
-                self.walk_command(&c.body, scope, stdin.then(piped))
+                self.walk_command(&c.body, scope, stdin.then(unseen_pipe()))
             }
             CompoundCommand::Arithmetic(a) => {
                 self.expand_embedded(&a.expr.value, scope);
                 Stream::default()
             }
         }
+    }
+
+    /// `for ((INIT; COND; STEP))`: the three expressions are arithmetic, then the body loops.
+    fn arithmetic_for(
+        &mut self,
+        f: &brush_parser::ast::ArithmeticForClauseCommand,
+        scope: &mut Scope,
+        stdin: Stream,
+    ) -> Stream {
+        let exprs = [&f.initializer, &f.condition, &f.updater];
+        for e in exprs.into_iter().flatten() {
+            self.expand_embedded(&e.value, scope);
+        }
+        self.in_loop(&f.body.list, scope, stdin)
     }
 
     fn in_loop(&mut self, list: &CompoundList, scope: &mut Scope, stdin: Stream) -> Stream {
@@ -457,7 +475,14 @@ impl Analyzer<'_> {
                     taint: f.taint,
                 }
             }
-            AssignmentValue::Array(_) => Value::default(),
+            // An array's elements are not followed one by one; their taint is the array's.
+            AssignmentValue::Array(items) => {
+                let taint = items
+                    .iter()
+                    .flat_map(|(_, w)| self.eval_word(w, scope))
+                    .fold(Taint::default(), |t, f| t.merge(f.taint));
+                Value { text: None, taint }
+            }
         };
         let field = Field {
             text: value

@@ -293,7 +293,25 @@ impl Analyzer<'_> {
         }
     }
 
+    /// [`Self::lookup`], after judging an array subscript (an arithmetic expression).
+    fn fetch(&mut self, p: &Parameter, scope: &Scope) -> Value {
+        if let Parameter::NamedWithIndex { index, .. } = p {
+            self.expand_embedded(index, scope);
+        }
+        self.lookup(p, scope)
+    }
+
     fn lookup(&self, p: &Parameter, scope: &Scope) -> Value {
+        if let Parameter::NamedWithIndex { name, .. }
+        | Parameter::NamedWithAllIndices { name, .. } = p
+        {
+            // An element of an array: its text is not followed, its taint is the array's.
+            let v = self.lookup(&Parameter::Named(name.clone()), scope);
+            return Value {
+                text: None,
+                taint: v.taint,
+            };
+        }
         let Parameter::Named(name) = p else {
             // `$!` and `$$`: a job this line started, and the shell running it.
             let pids = matches!(
@@ -350,7 +368,7 @@ impl Analyzer<'_> {
                 parameter,
                 indirect: false,
                 ..
-            } => self.lookup(parameter, scope),
+            } => self.fetch(parameter, scope),
             ParameterExpr::UseDefaultValues {
                 parameter,
                 indirect: false,
@@ -363,7 +381,7 @@ impl Analyzer<'_> {
                 default_value,
                 ..
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
                 match (&v.text, default_value) {
                     (Some(t), _) if !t.is_empty() => v,
                     (Some(_), Some(d)) => {
@@ -385,7 +403,12 @@ impl Analyzer<'_> {
                 offset,
                 length,
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
+                // The offset and length are arithmetic expressions.
+                self.expand_embedded(&offset.value, scope);
+                if let Some(l) = length {
+                    self.expand_embedded(&l.value, scope);
+                }
                 let text = v.text.as_deref().and_then(|t| {
                     substring(t, &offset.value, length.as_ref().map(|l| l.value.as_str()))
                 });
@@ -418,7 +441,7 @@ impl Analyzer<'_> {
                 parameter,
                 indirect: false,
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
                 Value {
                     text: v.text.map(|t| t.chars().count().to_string()),
                     taint: Taint::default(),
@@ -429,7 +452,7 @@ impl Analyzer<'_> {
                 indirect: false,
                 op: ParameterTransformOp::PromptExpand,
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
                 self.prompt_expand(&v, scope)
             }
             ParameterExpr::Parameter {

@@ -10,7 +10,7 @@ use crate::args::{Parsed, Spec, parse};
 use crate::cmd::Cmd;
 use crate::cmd::check_write;
 use crate::field::Field;
-use crate::paths::Class;
+use crate::paths::{Class, git_history};
 
 /// rm, rmdir, unlink, shred, truncate, srm, wipe.
 pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
@@ -41,8 +41,9 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
             }
             _ => match class {
                 Class::HomeSensitive => c.hit("fs.rm_sensitive", detail),
-                // Files inside `.git` (a stale `index.lock`) are the view's to undo.
-                Class::Git if !c.abs(op).ends_with("/.git") => {}
+                // Files inside `.git` (a stale `index.lock`) are the view's to undo; its
+                // history is not.
+                Class::Git if !git_history(&c.abs(op)) => {}
                 Class::Git | Class::WorkspaceAll | Class::WorkspaceRoot
                     if !recursive && (force || class != Class::Git) =>
                 {

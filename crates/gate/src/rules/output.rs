@@ -379,9 +379,16 @@ fn printf(fmt: &str, args: &[&str]) -> Option<String> {
 /// `echo`: its arguments, joined, with escapes decoded under `-e`.
 fn echo(args: &[Field]) -> Stream {
     let mut i = 0;
-    let mut escapes = false;
-    while i < args.len() && matches!(args[i].text.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en") {
-        escapes |= args[i].text.contains('e');
+    let (mut escapes, mut newline) = (false, "\n");
+    // Flags are words of `n`, `e` and `E` only (`-n`, `-ne`, `-nE`); `-n` drops the newline.
+    while let Some(flags) = args.get(i).and_then(|a| a.text.strip_prefix('-')) {
+        if flags.is_empty() || !flags.chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
+            break;
+        }
+        escapes |= flags.contains('e');
+        if flags.contains('n') {
+            newline = "";
+        }
         i += 1;
     }
     let words = &args[i..];
@@ -392,10 +399,8 @@ fn echo(args: &[Field]) -> Stream {
             .map(|w| w.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        s.text = Some(format!(
-            "{}\n",
-            if escapes { decode_ansi_c(&text) } else { text }
-        ));
+        let text = if escapes { decode_ansi_c(&text) } else { text };
+        s.text = Some(format!("{text}{newline}"));
     }
     s
 }

@@ -244,6 +244,23 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-c", Value::Command), ("--call", Value::Command)],
     },
     Options {
+        tool: "npm exec",
+        opts: &[("-c", Value::Command), ("--call", Value::Command)],
+    },
+    Options {
+        tool: "npm x",
+        opts: &[("-c", Value::Command), ("--call", Value::Command)],
+    },
+    // yarn 2+ runs `yarn exec CMD...` through its shell: one word or many.
+    Options {
+        tool: "yarn",
+        opts: &[("exec", Value::Command), ("exec", Value::Argv)],
+    },
+    Options {
+        tool: "enable",
+        opts: &[("-f", Value::Library)],
+    },
+    Options {
         tool: "nodemon",
         opts: &[("--exec", Value::Command), ("-x", Value::Command)],
     },
