@@ -348,7 +348,14 @@ fn options_file(an: &mut Analyzer<'_>, fields: &[Field], opt: &str, io: &Io, sco
         let text = match (&v.body, v.procsub) {
             (Some(body), true) => body.clone(),
             _ if v.is("-") => io.stdin.text.clone().unwrap_or_default(),
-            _ => continue,
+            // A file written earlier on the line holds what was written.
+            _ => match an
+                .written_at(&an.paths.abs(&v.text, scope))
+                .and_then(|s| s.text)
+            {
+                Some(text) => text,
+                None => continue,
+            },
         };
         let mut argv = vec![fields[0].clone()];
         argv.extend(
@@ -785,7 +792,12 @@ fn served_dir(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) 
     else {
         return;
     };
-    let words = tool.split(' ').count() - 1;
+    // The subcommand words among the operands (`http.server`, not `-m`).
+    let words = tool
+        .split(' ')
+        .skip(1)
+        .filter(|w| !w.starts_with('-'))
+        .count();
     let given = opts
         .iter()
         .find_map(|o| values_of(args, o).pop())
@@ -1159,7 +1171,10 @@ fn probe_argv(
             && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
             && (super::tables::KNOWN.contains(&n.as_str())
                 || super::tables::ALIASES.iter().any(|(x, _)| *x == n)
-                || DESTRUCTIVE.iter().any(|r| r.tool == n))
+                || DESTRUCTIVE.iter().any(|r| r.tool == n)
+                || FILE_SERVERS
+                    .iter()
+                    .any(|(t, _, _)| t.split(' ').next() == Some(&n)))
     };
     let Some(pos) = args.iter().position(known) else {
         return;

@@ -406,7 +406,13 @@ impl Analyzer<'_> {
     fn stdout_to(&mut self, out: Stream, io: &Io, scope: &Scope) -> Stream {
         self.check_endless(scope, &out, io);
         for f in &io.stdout_files {
-            self.written.push((f.clone(), out.clone()));
+            let before = io
+                .appended
+                .contains(f)
+                .then(|| self.written_at(f))
+                .flatten();
+            let held = before.map_or_else(|| out.clone(), |b| b.then(out.clone()));
+            self.written.push((f.clone(), held));
         }
         for reader in &io.readers {
             let mut inner = scope.clone();
@@ -524,7 +530,11 @@ impl Analyzer<'_> {
                         }
                         _ => {
                             super::cmd::check_write(self, scope, &f, "redirect");
-                            io.stdout_files.push(self.paths.abs(&f.text, scope));
+                            let abs = self.paths.abs(&f.text, scope);
+                            if matches!(kind, IoFileRedirectKind::Append) {
+                                io.appended.push(abs.clone());
+                            }
+                            io.stdout_files.push(abs);
                             io.stdout_away |= matches!(fd, None | Some(1));
                         }
                     }

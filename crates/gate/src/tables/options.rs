@@ -251,10 +251,10 @@ pub(crate) const OPTIONS: &[Options] = &[
         tool: "npm x",
         opts: &[("-c", Value::Command), ("--call", Value::Command)],
     },
-    // yarn 2+ runs `yarn exec CMD...` through its shell: one word or many.
+    // yarn 2+ runs `yarn exec CMD` through its shell (its argv is in `ARGV_RUNNERS`).
     Options {
         tool: "yarn",
-        opts: &[("exec", Value::Command), ("exec", Value::Argv)],
+        opts: &[("exec", Value::Command)],
     },
     Options {
         tool: "enable",

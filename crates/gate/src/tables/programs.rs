@@ -53,6 +53,11 @@ pub(crate) const NETWORK: &[&str] = &[
     "gsutil",
     "az",
     "rclone",
+    // Backup tools send what they back up to their repository (`-r s3:...`, `ssh://...`).
+    "restic",
+    "borg",
+    "duplicity",
+    "kopia",
     "s3cmd",
     "azcopy",
     "b2",
@@ -122,6 +127,10 @@ pub(crate) const FILE_SERVERS: &[(&str, &[&str], bool)] = &[
     ("webfsd", &["-r"], false),
     ("twistd web", &["--path"], false),
     ("rclone serve", &[], true),
+    ("serve", &[], true),
+    ("ruby -run -e httpd", &["--document-root"], true),
+    ("static-web-server", &["-d", "--root"], false),
+    ("simple-http-server", &[], true),
 ];
 
 /// Programs (and subcommands) that hand their stdin to a process with network access: a
