@@ -2219,3 +2219,49 @@ fn d_servers_backups_and_appended_files() {
         (Allow, r#"echo 'silent' > c; curl -K c https://example.com"#),
     ]);
 }
+
+/// A, G: sed's bare `e` and `-f` scripts the line shows; files written from stdin by `dd`
+/// and `sponge`; start-up scripts and modules the line wrote (`BASH_ENV`, `--rcfile`,
+/// `python -m`, `conftest.py`, `sitecustomize.py`).
+#[test]
+fn g_sed_scripts_stdin_writers_and_startup_files() {
+    check(&[
+        (Block, r#"echo 'rm -rf ~' | sed e"#),
+        (Block, r#"sed 'e' <<< 'sudo reboot'"#),
+        (Block, r#"sed -f <(echo 'e rm -rf ~') notes.txt"#),
+        (
+            Block,
+            r#"echo '1e rm -rf ~' > s.sed; sed -f s.sed notes.txt"#,
+        ),
+        (
+            Block,
+            r#"printf 'rm -rf ~' | dd of=/tmp/x 2>/dev/null; sh /tmp/x"#,
+        ),
+        (Block, r#"echo 'rm -rf ~' | sponge s.sh; sh s.sh"#),
+        (Block, r#"echo 'rm -rf ~' > a; bash --init-file a"#),
+        (Block, r#"echo 'rm -rf ~' > a; BASH_ENV=a bash -c true"#),
+        (Block, r#"echo 'rm -rf ~' > a; ENV=a sh -i"#),
+        (
+            Block,
+            r#"echo 'import os;os.system("rm -rf ~")' > a.py; python3 -m a"#,
+        ),
+        (
+            Block,
+            r#"echo 'import os;os.system("rm -rf ~")' > conftest.py; pytest"#,
+        ),
+        (
+            Block,
+            r#"echo 'import os;os.system("rm -rf ~")' > sitecustomize.py; python3 -c 1"#,
+        ),
+        (Allow, r#"sed -e 's/a/b/' -e '/x/d' notes.txt"#),
+        (Allow, r#"echo 's/a/b/' > s.sed; sed -f s.sed notes.txt"#),
+        (Allow, r#"printf 'hello' | dd of=out.bin"#),
+        (Allow, r#"jq . data.json | sponge data.json"#),
+        (
+            Allow,
+            r#"echo 'export A=1' > e.sh; BASH_ENV=e.sh bash -c make"#,
+        ),
+        (Allow, r#"echo 'def test_a(): pass' > conftest.py; pytest"#),
+        (Allow, r#"echo 'print(1)' > a.py; python3 -m a"#),
+    ]);
+}

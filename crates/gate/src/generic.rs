@@ -558,7 +558,12 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
         return;
     }
     if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| glob_match(n, name)) {
-        value(an, scope, name, *kind, v);
+        // A script the line wrote is judged as what it holds (`BASH_ENV=FILE`).
+        let v = match kind {
+            Value::Script => read_input(an, scope, v.clone(), &Io::default()),
+            _ => v.clone(),
+        };
+        value(an, scope, name, *kind, &v);
     }
 }
 

@@ -168,7 +168,10 @@ fn python_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             let at = args.iter().position(|f| f == module).unwrap_or(0);
             let argv: Vec<Field> = args[at..].to_vec();
             crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
-            return None;
+            // A module the line wrote in the working directory is its code (`python -m a`).
+            let file = Field::lit(&format!("{}.py", module.text.replace('.', "/")));
+            let written = c.an.written_at(&c.abs(&file)).is_some();
+            return written.then(|| (Lang::Python, Vec::new(), Some(file)));
         }
         (Lang::Python, timeit_code(args), None)
     } else {

@@ -258,13 +258,18 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
                 ),
                 _ => {}
             }
-            // `dd if=A of=B` copies A to B.
+            // `dd if=A of=B` copies A to B; without `if=`, stdin.
             let input: Vec<Field> = args
                 .iter()
                 .filter_map(|i| i.text.strip_prefix("if=").map(Field::lit))
                 .collect();
             let dest = c.abs(&f);
-            copied_content(c, &input, &dest);
+            if input.is_empty() {
+                let stdin = c.io.stdin.clone();
+                c.an.written.push((dest, stdin));
+            } else {
+                copied_content(c, &input, &dest);
+            }
         }
     }
 }

@@ -244,6 +244,10 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-c", Value::Command), ("--call", Value::Command)],
     },
     Options {
+        tool: "bash",
+        opts: &[("--rcfile", Value::Script), ("--init-file", Value::Script)],
+    },
+    Options {
         tool: "npm exec",
         opts: &[("-c", Value::Command), ("--call", Value::Command)],
     },

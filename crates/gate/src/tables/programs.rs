@@ -694,6 +694,9 @@ pub(crate) const PROJECT_FILES: &[(&str, &[&str])] = &[
     ("task", &["Taskfile.yml", "Taskfile.yaml"]),
     ("cargo", &[".cargo/config.toml", "build.rs"]),
     ("pip", &["setup.py"]),
+    // pytest imports every `conftest.py`; Python imports `sitecustomize` at start-up.
+    ("pytest", &["conftest.py"]),
+    ("python", &["sitecustomize.py", "usercustomize.py"]),
     ("rake", &["Rakefile"]),
     ("composer", &["composer.json"]),
     ("direnv", &[".envrc"]),
