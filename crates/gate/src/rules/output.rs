@@ -140,6 +140,15 @@ fn written_text(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<String> {
     texts.map(|t| t.concat())
 }
 
+/// `PROGRAM completion[s] SHELL`: a program found through `$PATH` printing its shell
+/// completion script.
+fn completion(c: &Cmd<'_, '_>, args: &[Field]) -> bool {
+    c.prog.trusted
+        && args
+            .first()
+            .is_some_and(|a| a.is("completion") || a.is("completions"))
+}
+
 /// Text a command makes up itself (`echo`, `printf`, `seq`, `mktemp`, `env`), when it is one.
 fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> {
     match name {
@@ -189,7 +198,8 @@ fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> 
                 ..Taint::default()
             }))
         }
-        n if SHELLENV.contains(&n) => Some(Stream::tainted(Taint {
+        // A tool's `completion` script (`kubectl completion bash`) is made to be sourced.
+        n if SHELLENV.contains(&n) || completion(c, args) => Some(Stream::tainted(Taint {
             shellenv: true,
             ..Taint::default()
         })),

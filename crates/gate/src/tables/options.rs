@@ -50,6 +50,7 @@ pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
     "include.path",
     "includeif.*.path",
     "core.hookspath",
+    "init.templatedir",
     "url.*.insteadof",
     "url.*.pushinsteadof",
 ];
@@ -246,6 +247,10 @@ pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "bash",
         opts: &[("--rcfile", Value::Script), ("--init-file", Value::Script)],
+    },
+    Options {
+        tool: "launchctl submit",
+        opts: &[("--", Value::Argv)],
     },
     Options {
         tool: "npm exec",
