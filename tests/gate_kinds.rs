@@ -2270,3 +2270,20 @@ fn g_sed_scripts_stdin_writers_and_startup_files() {
         (Allow, r#"echo 'print(1)' > a.py; python3 -m a"#),
     ]);
 }
+
+/// G: code run in the current shell (`eval`, `source`, a `DEBUG` trap before each later
+/// command) sets variables and the directory for the rest of the line.
+#[test]
+fn g_eval_source_and_debug_traps_carry_state() {
+    check(&[
+        (Block, r#"d=build; eval 'd=~'; rm -rf $d"#),
+        (Block, r#"d=build; source <(echo 'd=~'); rm -rf "$d""#),
+        (Block, r#"echo 'cd ~' > e.sh; . ./e.sh; rm -rf ./*"#),
+        (Block, r#"d=build; trap 'd=~' DEBUG; rm -rf $d"#),
+        (Block, r#"eval 'cd /'; rm -rf etc"#),
+        (Allow, r#"d=build; eval "d=dist"; rm -rf $d"#),
+        (Allow, r#"echo 'd=dist' > e.sh; . ./e.sh; rm -rf $d"#),
+        (Allow, r#"trap 'echo step' DEBUG; make"#),
+        (Allow, r#"d=build; trap 'd=~' EXIT; rm -rf $d"#),
+    ]);
+}

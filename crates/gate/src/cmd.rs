@@ -101,6 +101,26 @@ pub(crate) fn nested_line(
     an.run_line(&text.text, &mut s, stdin)
 }
 
+/// Judges `text` as a shell line run in the current shell (`eval`, `source`, a `DEBUG`
+/// trap): its assignments and `cd` carry to the rest of the line.
+pub(crate) fn nested_here(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    text: &Field,
+    stdin: Stream,
+    scope: &mut Scope,
+) -> Stream {
+    if !text.known || text.taint.hidden_code() {
+        return nested_line(an, label, text, stdin, scope);
+    }
+    scope.wrappers.push(label.to_owned());
+    scope.depth += 1;
+    let out = an.run_line(&text.text, scope, stdin);
+    scope.depth -= 1;
+    scope.wrappers.pop();
+    out
+}
+
 /// What a path that names an input of the command reads: its stdin (`/dev/stdin`,
 /// `/dev/fd/0`), or a descriptor opened earlier on the line (`/dev/fd/3` after `3<<< TEXT`).
 pub(crate) fn opened_input(f: &Field, io: &Io, scope: &Scope) -> Option<Stream> {

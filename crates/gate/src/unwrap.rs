@@ -10,7 +10,7 @@
 
 use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
-use super::cmd::{inner, nested_line, opened_input};
+use super::cmd::{inner, nested_here, nested_line, opened_input};
 use super::field::{Field, UNKNOWN, join};
 use super::paths::{Program, normalize_program};
 use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
@@ -76,7 +76,7 @@ pub(crate) fn dispatch(
     }
     if prog.text.contains('/') {
         // A script downloaded or written earlier on the line, run by its path.
-        script_operand(an, &fields, prog, io, scope);
+        script_operand(an, &fields, prog, io, scope, false);
     }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)
@@ -714,13 +714,17 @@ fn wrap_eval(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
     if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
         return Some(Stream::default());
     }
-    Some(nested_line(an, "eval", &text, io.stdin.clone(), scope))
+    Some(nested_here(an, "eval", &text, io.stdin.clone(), scope))
 }
 
 /// `trap`.
 fn wrap_trap(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
     let args = w.args;
     if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
+        // A `DEBUG` or `RETURN` trap runs before later commands, in the current shell.
+        if args[1..].iter().any(|s| s.is("DEBUG") || s.is("RETURN")) {
+            return Some(nested_here(an, "trap", c, Stream::default(), scope));
+        }
         return Some(nested_line(an, "trap", c, Stream::default(), scope));
     }
     Some(Stream::default())
@@ -741,7 +745,7 @@ fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opt
         {
             read_script(an, "source /dev/stdin", fields, stdin, scope);
         }
-        Some(f) => script_operand(an, fields, f, w.io, scope),
+        Some(f) => script_operand(an, fields, f, w.io, scope, true),
         None => {}
     }
     Some(Stream::default())
@@ -955,7 +959,16 @@ fn read_script(
     None
 }
 
-fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, scope: &Scope) {
+/// A script file run by its path or a shell, or sourced (`here`: in the current shell, so
+/// what it sets carries).
+fn script_operand(
+    an: &mut Analyzer<'_>,
+    fields: &[Field],
+    f: &Field,
+    io: &Io,
+    scope: &mut Scope,
+    here: bool,
+) {
     if let Some(s) = opened_input(f, io, scope) {
         read_script(an, "script on a descriptor", fields, &s, scope);
         return;
@@ -970,7 +983,7 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, s
             taint: f.taint,
             ..Stream::default()
         };
-        unseen_script(an, "source <(...)", fields, out, scope);
+        unseen_script(an, "source <(...)", fields, out, scope, here);
         return;
     }
     let abs = an.paths.abs(&f.text, scope);
@@ -979,18 +992,30 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, s
     }
     // A script written earlier on the line is judged as what it holds.
     if let Some(s) = an.written_at(&abs) {
-        unseen_script(an, "script written on this line", fields, s, scope);
+        unseen_script(an, "script written on this line", fields, s, scope, here);
     }
 }
 
 /// A script the line produced (a file it wrote, a process substitution's output): its text
 /// when known; decoded or downloaded code is denied, and any other unknown text is `ask`,
 /// unless it is shell code printed by a tool made to be `eval`ed (`source <(pyenv init -)`).
-fn unseen_script(an: &mut Analyzer<'_>, label: &str, fields: &[Field], s: Stream, scope: &Scope) {
+fn unseen_script(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    fields: &[Field],
+    s: Stream,
+    scope: &mut Scope,
+    here: bool,
+) {
     if s.taint.hidden_code() {
         an.hit("rce.staged", scope, fields, None);
     } else if let Some(text) = s.text {
-        nested_line(an, label, &Field::lit(&text), Stream::default(), scope);
+        let text = Field::lit(&text);
+        if here {
+            nested_here(an, label, &text, Stream::default(), scope);
+        } else {
+            nested_line(an, label, &text, Stream::default(), scope);
+        }
     } else if !s.taint.shellenv {
         let why = Some(format!("{label}: a script the gate cannot see"));
         an.hit("gate.dynamic_code", scope, fields, why);
@@ -1021,7 +1046,7 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
         .first()
         .filter(|o| !a.has('s', "") && !stdin_path(o))
     {
-        script_operand(an, fields, script, io, scope);
+        script_operand(an, fields, script, io, scope, false);
         return Stream::default();
     }
     // The shell reads its program from stdin.
