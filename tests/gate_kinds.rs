@@ -2287,3 +2287,24 @@ fn g_eval_source_and_debug_traps_carry_state() {
         (Allow, r#"d=build; trap 'd=~' EXIT; rm -rf $d"#),
     ]);
 }
+
+/// H: an inverted or terminal-wide `pkill`, ending the session, and cutting the routes.
+#[test]
+fn h_inverse_selections_sessions_and_routes() {
+    check(&[
+        (Block, r#"pkill -9 -v nothing"#),
+        (Block, r#"pkill --inverse -f vim"#),
+        (Block, r#"pkill -t tty1"#),
+        (Block, r#"loginctl kill-session self"#),
+        (Block, r#"gnome-session-quit --no-prompt"#),
+        (Block, r#"sudo ip route del default"#),
+        (Block, r#"ip route flush table main"#),
+        (Block, r#"rfkill block all"#),
+        (Allow, r#"pkill -f webpack"#),
+        (Allow, r#"pkill -t pts/3 -f node"#),
+        (Allow, r#"pgrep -v -f x"#),
+        (Allow, r#"ip route show"#),
+        (Allow, r#"rfkill list"#),
+        (Allow, r#"loginctl list-sessions"#),
+    ]);
+}
