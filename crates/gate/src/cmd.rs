@@ -55,9 +55,11 @@ impl Cmd<'_, '_> {
         self.an.paths.abs(&f.text, self.scope)
     }
 
-    /// Judges `text` as a shell line this command runs (`tar --checkpoint-action=exec=...`).
+    /// Judges `text` as a shell line this command runs (`tar --checkpoint-action=exec=...`);
+    /// it inherits the command's stdin (`... | python3 -c "os.system('sh')"`).
     pub fn nested(&mut self, label: &str, text: &Field) {
-        nested_line(self.an, label, text, Stream::default(), self.scope);
+        let stdin = self.io.stdin.clone();
+        nested_line(self.an, label, text, stdin, self.scope);
     }
 }
 

@@ -275,11 +275,23 @@ fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             ],
         ),
     );
+    // A module given as a `data:` URL (`--import 'data:text/javascript,CODE'`) is code.
+    let preloaded = a
+        .values('r', "require")
+        .into_iter()
+        .chain(a.values('\0', "import"))
+        .chain(a.values('\0', "loader"))
+        .filter_map(|m| m.text.strip_prefix("data:").map(|d| (m, d)))
+        .map(|(m, d)| Field {
+            text: d.split_once(',').map_or("", |(_, code)| code).to_owned(),
+            ..m.clone()
+        });
     let code: Vec<Field> = a
         .values('e', "eval")
         .into_iter()
         .chain(a.values('p', "print"))
         .cloned()
+        .chain(preloaded)
         .collect();
     let script = if code.is_empty() {
         a.operands
