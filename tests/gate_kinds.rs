@@ -2348,8 +2348,8 @@ fn c_inherited_stdin_consoles_and_data_modules() {
     ]);
 }
 
-/// F: write-valued options of compilers, patch, wget, git's work tree and worktrees, and
-/// install prefixes outside the workspace.
+/// F: write-valued options of compilers, patch, wget and git's work tree, and install
+/// prefixes outside the workspace; a sibling worktree is ordinary work.
 #[test]
 fn f_output_options_and_work_trees() {
     check(&[
@@ -2369,7 +2369,6 @@ fn f_output_options_and_work_trees() {
             Block,
             r#"git --git-dir=.git --work-tree=/ checkout HEAD -- etc"#,
         ),
-        (Block, r#"git worktree add ~/.config/x"#),
         (Block, r#"make DESTDIR=/ install"#),
         (Block, r#"cmake --install . --prefix /usr"#),
         (Allow, r#"gcc -o app main.c"#),
@@ -2377,7 +2376,7 @@ fn f_output_options_and_work_trees() {
         (Allow, r#"gcc -o /tmp/a.out x.c"#),
         (Allow, r#"patch -p1 -d vendor/lib < fix.diff"#),
         (Allow, r#"wget -P downloads https://x.example/f"#),
-        (Allow, r#"git worktree add .worktrees/x"#),
+        (Allow, r#"git worktree add ../project-fix fix"#),
         (Allow, r#"DESTDIR=/tmp/pkg make install"#),
         (Allow, r#"cmake --install build --prefix dist"#),
     ]);

@@ -106,10 +106,6 @@ pub(crate) const OPTIONS: &[Options] = &[
         ],
     },
     Options {
-        tool: "git worktree",
-        opts: &[("add", Value::Write)],
-    },
-    Options {
         tool: "git apply",
         opts: &[("--directory", Value::Write)],
     },
