@@ -2288,7 +2288,8 @@ fn g_eval_source_and_debug_traps_carry_state() {
     ]);
 }
 
-/// H: an inverted or terminal-wide `pkill`, ending the session, and cutting the routes.
+/// H: an inverted or terminal-wide `pkill`, ending the session, cutting the routes, and
+/// dropping unreachable history at once.
 #[test]
 fn h_inverse_selections_sessions_and_routes() {
     check(&[
@@ -2300,6 +2301,14 @@ fn h_inverse_selections_sessions_and_routes() {
         (Block, r#"sudo ip route del default"#),
         (Block, r#"ip route flush table main"#),
         (Block, r#"rfkill block all"#),
+        (Block, r#"git prune --expire=now"#),
+        (
+            Block,
+            r#"git reset --hard HEAD~3 && git prune --expire now"#,
+        ),
+        (Block, r#"hg strip -r 0"#),
+        (Allow, r#"git prune"#),
+        (Allow, r#"hg status"#),
         (Allow, r#"pkill -f webpack"#),
         (Allow, r#"pkill -t pts/3 -f node"#),
         (Allow, r#"pgrep -v -f x"#),

@@ -173,6 +173,7 @@ pub(crate) const DESTRUCTIVE: &[Destructive] = &[
     ),
     d("ip", &["link", "set", "down"], &[], "syswrite.network_off"),
     d("ifconfig", &["down"], &[], "syswrite.network_off"),
+    d("hg", &["strip"], &[], "git.rewrite_history"),
     d(
         "ip",
         &["route", "del", "default"],
