@@ -13,7 +13,7 @@ use crate::field::UNKNOWN;
 use crate::paths::Class;
 use crate::state::{Stream, Taint};
 use crate::tables::RECURSIVE_READERS;
-use crate::text::decode_ansi_c;
+use crate::text::{decode_ansi_c, decode_echo};
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -363,27 +363,36 @@ fn printf(fmt: &str, args: &[&str]) -> Option<String> {
     let mut i = 0;
     let mut rounds = 0;
     loop {
-        let mut chars = fmt.chars().peekable();
+        // The format's own escapes are decoded; `%s` prints its argument as it is, `%b`
+        // decodes the argument's escapes as `echo -e` does.
+        let mut lit = String::new();
+        let mut chars = fmt.chars();
         while let Some(c) = chars.next() {
             if c != '%' {
-                out.push(c);
+                lit.push(c);
                 continue;
             }
-            match chars.next()? {
-                '%' => out.push('%'),
-                's' | 'b' | 'd' | 'i' => {
-                    out.push_str(args.get(i).copied().unwrap_or(""));
-                    i += 1;
-                }
+            let conv = chars.next()?;
+            if conv == '%' {
+                lit.push('%');
+                continue;
+            }
+            out.push_str(&decode_ansi_c(&std::mem::take(&mut lit)));
+            let arg = args.get(i).copied().unwrap_or("");
+            i += 1;
+            match conv {
+                'b' => out.push_str(&decode_echo(arg)),
+                's' | 'd' | 'i' => out.push_str(arg),
                 _ => return None,
             }
         }
+        out.push_str(&decode_ansi_c(&lit));
         rounds += 1;
         if i >= args.len() || rounds > 64 {
             break;
         }
     }
-    Some(decode_ansi_c(&out))
+    Some(out)
 }
 
 /// `echo`: its arguments, joined, with escapes decoded under `-e`.
@@ -409,7 +418,7 @@ fn echo(args: &[Field]) -> Stream {
             .map(|w| w.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let text = if escapes { decode_ansi_c(&text) } else { text };
+        let text = if escapes { decode_echo(&text) } else { text };
         s.text = Some(format!("{text}{newline}"));
     }
     s
