@@ -17,8 +17,9 @@ use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
     GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES,
-    STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
+    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, SECRET_SOURCES,
+    SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS,
+    Value,
 };
 use super::text::glob_match;
 
@@ -744,7 +745,11 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
             Some(format!("sends {path}")),
         );
     }
-    if let Some(f) = args.iter().find(|a| a.taint.stored) {
+    let query = QUERY_CHANNELS.contains(&name);
+    if let Some(f) = args
+        .iter()
+        .find(|a| a.taint.stored || query && a.taint.secret)
+    {
         let shown = super::field::display(std::slice::from_ref(f));
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }

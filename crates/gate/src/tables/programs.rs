@@ -111,6 +111,21 @@ pub(crate) const NETWORK: &[&str] = &[
     "rcp",
 ];
 
+/// Network programs whose arguments are queries sent to whatever host they name (DNS
+/// lookups, pings): a token expanded into one leaves the machine, as no API is its own.
+pub(crate) const QUERY_CHANNELS: &[&str] = &[
+    "dig",
+    "host",
+    "nslookup",
+    "drill",
+    "kdig",
+    "delv",
+    "ping",
+    "ping6",
+    "whois",
+    "traceroute",
+];
+
 /// Programs that serve a directory's files to whoever connects: the tool (with its
 /// subcommand words), the options that name the directory, and whether the first operand
 /// names it instead. Without either, the working directory is served.
@@ -237,6 +252,16 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
     "wl-paste",
     "pbpaste",
     "npm token list",
+    "doppler secrets",
+    "infisical export",
+    "infisical secrets",
+    "sops -d",
+    "sops --decrypt",
+    "gh secret list",
+    "aws secretsmanager get-secret-value",
+    "aws ssm get-parameter",
+    "aws ssm get-parameters",
+    "gcloud secrets versions access",
     "printenv",
     "env",
     "ssh-add -L",
