@@ -2428,3 +2428,27 @@ fn e_more_stores_and_query_channels() {
         (Allow, r#"gh secret set X --body "$TOKEN""#),
     ]);
 }
+
+/// A, F: `docker run -i` is a flag (the image follows it) and hands the container our stdin;
+/// an interpreter's program named `/dev/stdin` is what the stdin holds.
+#[test]
+fn a_interactive_containers_and_stdin_programs() {
+    check(&[
+        (Block, r#"docker run --rm -i -v ~:/h alpine rm -rf /h"#),
+        (
+            Block,
+            "docker run -i --rm -v $HOME:/h alpine sh <<'E'\nrm -rf /h/*\nE",
+        ),
+        (
+            Block,
+            "awk -f /dev/stdin <<'E'\nBEGIN{system(\"rm -rf ~\")}\nE",
+        ),
+        (
+            Block,
+            r#"python3 /dev/stdin <<< 'import os; os.system("rm -rf ~")'"#,
+        ),
+        (Allow, r#"docker run -i --rm alpine cat < data.txt"#),
+        (Allow, r#"echo hi | docker run -i --rm -v ~:/h alpine cat"#),
+        (Allow, r#"awk -f /dev/stdin data.txt <<< '{print}'"#),
+    ]);
+}

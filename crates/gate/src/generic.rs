@@ -753,6 +753,13 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
         let shown = super::field::display(std::slice::from_ref(f));
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }
+    sent_files(an, name, fields, scope);
+}
+
+/// Secret files named in a network program's arguments (`-T ~/.ssh/id_rsa`, `@.env`),
+/// credential options (`AUTH_FILE_OPTS`) aside.
+fn sent_files(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
     let auth: Vec<&str> = AUTH_FILE_OPTS
         .iter()
         .filter(|(tool, _)| *tool == name || *tool == "*")

@@ -117,10 +117,14 @@ fn snippets(
                 "rce.pipe_shell",
                 Some(format!("{name} runs downloaded or decoded code")),
             );
-        } else if s.text == "-" {
-            if c.io.stdin.taint.hidden_code() {
+        } else if let Some(input) = (s.text == "-")
+            .then(|| c.io.stdin.clone())
+            .or_else(|| crate::cmd::opened_input(&s, c.io, c.scope))
+        {
+            // `-`, `/dev/stdin`, `/dev/fd/N`: the program is what that input holds.
+            if input.taint.hidden_code() {
                 c.hit("rce.pipe_shell", None);
-            } else if let Some(t) = c.io.stdin.text.clone() {
+            } else if let Some(t) = input.text {
                 scan(c, lang, &Field::lit(&t));
             }
         } else if let Some(body) = s.body.clone().filter(|_| s.procsub) {
