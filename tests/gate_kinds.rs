@@ -2452,3 +2452,22 @@ fn a_interactive_containers_and_stdin_programs() {
         (Allow, r#"awk -f /dev/stdin data.txt <<< '{print}'"#),
     ]);
 }
+
+/// H, F: `fd -x`/`-X` runs its command on what it finds below each search path, `.git`
+/// included when hidden files are searched with a pattern that may match it.
+#[test]
+fn h_fd_exec() {
+    check(&[
+        (Block, r#"fd . ~ -X rm -rf"#),
+        (Block, r#"fd --search-path / -x rm -rf"#),
+        (Block, r#"fd -H .git -X rm -rf"#),
+        (Block, r#"fd -u . -X rm -rf"#),
+        (Block, r#"fd -H -g '.gi?' -X rm -rf"#),
+        (Allow, r#"fd -e pyc -x rm"#),
+        (Allow, r#"fd -H node_modules -t d -X rm -rf"#),
+        (Allow, r#"fd -H . -e swp -x rm"#),
+        (Allow, r#"fd -t f . src -x wc -l"#),
+        (Allow, r#"fd -e pyc | xargs rm"#),
+        (Block, r#"fd . ~ | xargs rm -rf"#),
+    ]);
+}

@@ -260,6 +260,115 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
     }
 }
 
+/// fd's options that take a value (other than `-x`/`-X`, which take the command).
+const FD_VALUED: &[&str] = &[
+    "-e",
+    "--extension",
+    "-t",
+    "--type",
+    "-d",
+    "--max-depth",
+    "--min-depth",
+    "--exact-depth",
+    "-E",
+    "--exclude",
+    "-S",
+    "--size",
+    "-j",
+    "--threads",
+    "-c",
+    "--color",
+    "--changed-within",
+    "--changed-before",
+    "-o",
+    "--owner",
+    "--base-directory",
+    "--search-path",
+    "--ignore-file",
+    "--max-results",
+    "--format",
+    "--path-separator",
+];
+
+/// `fd [PATTERN] [PATH...] -x|-X CMD...`: like `find -exec`, CMD runs on paths below each
+/// PATH (the working directory by default); `--search-path` adds one.
+pub(crate) fn fd(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> Stream {
+    let args = &fields[1..];
+    let exec = args
+        .iter()
+        .position(|a| matches!(a.text.as_str(), "-x" | "-X" | "--exec" | "--exec-batch"));
+    let own = &args[..exec.unwrap_or(args.len())];
+    let mut operands: Vec<Field> = Vec::new();
+    let mut starts: Vec<Field> = Vec::new();
+    let mut i = 0;
+    while i < own.len() {
+        let a = &own[i];
+        if a.is("--search-path") {
+            starts.extend(own.get(i + 1).cloned());
+        }
+        if FD_VALUED.contains(&a.text.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.text.starts_with('-') {
+            operands.push(a.clone());
+        }
+        i += 1;
+    }
+    let pattern = operands.first().map(|p| p.text.clone()).unwrap_or_default();
+    starts.extend(operands.into_iter().skip(1));
+    if starts.is_empty() {
+        starts.push(Field::lit("."));
+    }
+    // With hidden files searched, a pattern that may match `.git` (and no extension filter)
+    // reaches the history.
+    let hidden = own.iter().any(|a| {
+        a.is("-H") || a.is("--hidden") || a.text.starts_with("-u") || a.is("--unrestricted")
+    });
+    let glob = own.iter().any(|a| a.is("-g") || a.is("--glob"));
+    let extension = own.iter().any(|a| a.is("-e") || a.is("--extension"));
+    let git = hidden && !extension && fd_may_match_git(&pattern, glob);
+    if let Some(at) = exec {
+        let mut template: Vec<Field> = args[at + 1..]
+            .iter()
+            .take_while(|a| !a.is(";"))
+            .cloned()
+            .collect();
+        if !template.iter().any(|t| t.text.contains('{')) {
+            template.push(Field::lit("{}"));
+        }
+        let mut items: Vec<Field> = starts.iter().map(descendant).collect();
+        if git {
+            items.extend(starts.iter().map(|s| Field {
+                text: format!("{}/.git", s.text.trim_end_matches('/')),
+                ..s.clone()
+            }));
+        }
+        for item in items.iter().take(MAX_ITEMS) {
+            let argv: Vec<Field> = template.iter().map(|f| substitute(f, "{}", item)).collect();
+            inner(an, "fd -x", &argv, &Io::default(), scope, false);
+        }
+    }
+    // Without `-x`, fd prints paths below its search paths (xargs may take them).
+    Stream {
+        paths_under: match starts.as_slice() {
+            [s] if s.known && exec.is_none() => Some(an.paths.abs(&s.text, scope)),
+            _ => None,
+        },
+        ..Stream::default()
+    }
+}
+
+/// True when fd's pattern (a regular expression searched in names, or a glob with `-g`)
+/// may match `.git`.
+fn fd_may_match_git(pattern: &str, glob: bool) -> bool {
+    if glob {
+        return glob_match(pattern, ".git");
+    }
+    let p = pattern.trim_matches(['^', '$']).replace("\\.", ".");
+    matches!(p.as_str(), "" | "." | ".*" | ".+") || ".git".contains(p.as_str()) || p.contains("git")
+}
+
 /// Find's tests that match a name or path against a pattern.
 const NAME_TESTS: &[&str] = &[
     "-name",

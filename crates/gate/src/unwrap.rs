@@ -386,6 +386,9 @@ const UNWRAP: &[(&[&str], Unwrap)] = &[
     (&["xargs"], wrap_xargs),
     (&["parallel"], wrap_parallel),
     (&["find"], wrap_find),
+    (&["fd", "fdfind"], |an, w, scope| {
+        Some(super::fanout::fd(an, w.fields, scope))
+    }),
 ];
 
 /// Wrappers: returns `None` when `p` is not one.

@@ -259,10 +259,9 @@ fn passed_on(
                 ..inherited
             }
         }
-        "ls" | "fd" | "fdfind"
-            if args.iter().all(|a| {
-                !a.text.contains("..") && !a.text.starts_with('/') && !a.text.starts_with('~')
-            }) =>
+        "ls" if args.iter().all(|a| {
+            !a.text.contains("..") && !a.text.starts_with('/') && !a.text.starts_with('~')
+        }) =>
         {
             Stream {
                 paths_under: c.scope.cwd.clone(),
