@@ -2471,3 +2471,30 @@ fn h_fd_exec() {
         (Block, r#"fd . ~ | xargs rm -rf"#),
     ]);
 }
+
+/// G: functions run only when the shell itself runs their name (not a path, not under
+/// `command`, `sudo` or another program wrapper), a function calling its own name reaches
+/// the program, and `BASH_ALIASES`/`BASH_CMDS` entries are aliases; `>(CMD)` on an
+/// argument or another descriptor reads data the gate does not follow.
+#[test]
+fn g_functions_shell_tables_and_output_substitutions() {
+    check(&[
+        (Block, r#"rm() { echo; }; command rm -rf ~"#),
+        (Block, r#"rm() { echo; }; /bin/rm -rf ~"#),
+        (Block, r#"rm() { echo; }; sudo rm -rf ~"#),
+        (Block, r#"rm() { command rm -rf ~; }; rm x"#),
+        (
+            Block,
+            r#"BASH_ALIASES[ls]='rm -rf ~'; shopt -s expand_aliases; ls"#,
+        ),
+        (Block, r#"BASH_CMDS[ls]=/bin/rm; ls -rf ~"#),
+        (Block, r#"{ echo 'rm -rf ~' >&3; } 3> >(sh)"#),
+        (Block, r#"echo 'rm -rf ~' | tee >(sh) >/dev/null"#),
+        (Allow, r#"rm() { echo; }; rm -rf ~"#),
+        (Allow, r#"f() { make; }; time f"#),
+        (Allow, r#"BASH_ALIASES[ll]='ls -l'; ll"#),
+        (Allow, r#"make 2> >(tee build.err >&2)"#),
+        (Allow, r#"exec 2> >(logger -t app)"#),
+        (Allow, r#"tee >(wc -l) < f"#),
+    ]);
+}

@@ -136,6 +136,14 @@ impl Analyzer<'_> {
         true
     }
 
+    /// Defines a shell alias for the rest of the line (`alias`, `hash -p`, `BASH_ALIASES`);
+    /// a text the gate cannot know expands to an unknown program.
+    pub fn define_alias(&mut self, name: &str, text: Option<String>) {
+        let text = text.unwrap_or_else(|| "\"$UNKNOWN\"".to_owned());
+        self.aliases.retain(|(n, _)| n != name);
+        self.aliases.push((name.to_owned(), text));
+    }
+
     /// True when `abs` holds secrets: a credential file, or a file this line wrote secrets to.
     pub fn secret_file(&self, abs: &str) -> bool {
         self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)

@@ -116,7 +116,10 @@ fn named(
         return inner(an, name, &expanded, io, scope, false);
     }
     super::generic::judge(an, &p, fields, io, scope);
-    if let Some(out) = call_function(an, name, io, scope) {
+    if let Some(out) = shell_function(fields, scope)
+        .then(|| call_function(an, name, io, scope))
+        .flatten()
+    {
         return out;
     }
     if let Some(out) = builtin(an, name, args, io, scope) {
@@ -258,13 +261,8 @@ fn hash_path(an: &mut Analyzer<'_>, args: &[Field]) {
         && flag.is("-p")
         && name.known
     {
-        let target = if path.known {
-            crate::decision::quote(&path.text)
-        } else {
-            "\"$UNKNOWN\"".to_owned()
-        };
-        an.aliases.retain(|(n, _)| *n != name.text);
-        an.aliases.push((name.text.clone(), target));
+        let target = path.known.then(|| crate::decision::quote(&path.text));
+        an.define_alias(&name.text, target);
     }
 }
 
@@ -280,8 +278,7 @@ fn arithmetic_args(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
 fn define_aliases(an: &mut Analyzer<'_>, args: &[Field]) {
     for a in args.iter().filter(|a| a.known) {
         if let Some((name, text)) = a.text.split_once('=') {
-            an.aliases.retain(|(n, _)| n != name);
-            an.aliases.push((name.to_owned(), text.to_owned()));
+            an.define_alias(name, Some(text.to_owned()));
         }
     }
 }
@@ -323,9 +320,24 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
 /// A call of a function defined earlier on the line: its body runs here, in the caller's
 /// scope, so a `cd` or an assignment inside it carries to the commands after the call.
 /// Recursive calls are not re-walked (the body was judged where it was defined).
+/// True when the shell itself runs the command, so a function of its name would run: not
+/// a path (`/bin/rm`), and not under a wrapper that executes programs (`command rm`,
+/// `sudo rm`, `xargs rm`); `time`, `eval`, `source` and traps run in the shell.
+fn shell_function(fields: &[Field], scope: &Scope) -> bool {
+    let execs = |w: &str| {
+        !matches!(w, "time" | "eval" | "source" | "." | "trap")
+            && UNWRAP.iter().any(|(names, _)| names.contains(&w))
+    };
+    !fields[0].text.contains('/') && !scope.wrappers.last().is_some_and(|w| execs(w))
+}
+
 fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) -> Option<Stream> {
     let body = an.bodies.get(name).cloned()?;
-    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= MAX_DEPTH {
+    // A function calling its own name (`rm() { command rm "$@"; }`) reaches the program.
+    if scope.function.as_deref() == Some(name) {
+        return None;
+    }
+    if scope.depth + 2 >= MAX_DEPTH {
         return Some(Stream::default());
     }
     let saved = scope.function.replace(name.to_owned());

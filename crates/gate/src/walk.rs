@@ -95,7 +95,7 @@ fn prints_nothing(fields: &[Field]) -> bool {
     super::tables::SILENT_WHEN_SETTING.contains(&name) && sets && !prints
 }
 
-/// A pipe whose text the gate does not follow (what a coprocess reads).
+/// A pipe whose text the gate does not follow (what a coprocess or `>(CMD)` reads).
 fn unseen_pipe() -> Stream {
     Stream {
         piped: true,
@@ -446,12 +446,48 @@ impl Analyzer<'_> {
                     fields.extend(self.eval_word(w, scope));
                 }
             }
-            CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
+            CommandPrefixOrSuffixItem::ProcessSubstitution(kind, sub) => {
                 let mut inner = scope.clone();
                 inner.depth += 1;
-                let out = self.walk_list(&sub.list, &mut inner, Stream::default());
+                // `>(CMD)` as an argument: CMD reads what the command writes into that file.
+                let stdin = match kind {
+                    brush_parser::ast::ProcessSubstitutionKind::Write => unseen_pipe(),
+                    brush_parser::ast::ProcessSubstitutionKind::Read => Stream::default(),
+                };
+                let out = self.walk_list(&sub.list, &mut inner, stdin);
                 fields.push(Field::procsub(out));
             }
+        }
+    }
+
+    /// A redirection to or from a process substitution: `> >(CMD)` reads the command's
+    /// stdout, `3> >(CMD)` a descriptor the gate does not follow, `< <(CMD)` is an input.
+    fn redirect_procsub(
+        &mut self,
+        fd: Option<i32>,
+        kind: &IoFileRedirectKind,
+        sub: &brush_parser::ast::SubshellCommand,
+        scope: &mut Scope,
+        io: &mut Io,
+    ) {
+        let reads = matches!(kind, IoFileRedirectKind::Read);
+        if !reads && matches!(fd, None | Some(1)) {
+            // `> >(CMD)`: CMD reads what the command writes, judged once it is known.
+            io.readers.push(sub.list.to_string());
+            io.stdout_away = true;
+            return;
+        }
+        let mut inner = scope.clone();
+        inner.depth += 1;
+        // `3> >(CMD)`: CMD reads a descriptor the gate does not follow.
+        let stdin = if reads {
+            Stream::default()
+        } else {
+            unseen_pipe()
+        };
+        let s = self.walk_list(&sub.list, &mut inner, stdin);
+        if reads {
+            input(fd, s, scope, io);
         }
     }
 
@@ -469,9 +505,9 @@ impl Analyzer<'_> {
 
     fn assign(&mut self, a: &brush_parser::ast::Assignment, scope: &mut Scope) {
         use brush_parser::ast::{AssignmentName, AssignmentValue};
-        let name = match &a.name {
-            AssignmentName::VariableName(n) => n.clone(),
-            AssignmentName::ArrayElementName(n, _) => n.clone(),
+        let (name, index) = match &a.name {
+            AssignmentName::VariableName(n) => (n.clone(), None),
+            AssignmentName::ArrayElementName(n, i) => (n.clone(), Some(i.clone())),
         };
         let value = match &a.value {
             AssignmentValue::Scalar(w) => {
@@ -500,7 +536,22 @@ impl Analyzer<'_> {
             ..Field::default()
         };
         super::generic::assignment(self, scope, &name, &field);
+        if let Some(index) = index {
+            self.shell_table(&name, &index, &field);
+        }
         scope.vars.insert(name, value);
+    }
+
+    /// `BASH_ALIASES[NAME]=TEXT` defines an alias and `BASH_CMDS[NAME]=PATH` a hashed
+    /// program, as `alias` and `hash -p` do.
+    fn shell_table(&mut self, table: &str, index: &str, value: &Field) {
+        let known = value.known.then_some(value.text.as_str());
+        let text = match table {
+            "BASH_ALIASES" => known.map(str::to_owned),
+            "BASH_CMDS" => known.map(crate::decision::quote),
+            _ => return,
+        };
+        self.define_alias(index.trim_matches(['\'', '"']), text);
     }
 
     fn redirect(&mut self, r: &IoRedirect, scope: &mut Scope, io: &mut Io) {
@@ -540,16 +591,7 @@ impl Analyzer<'_> {
                     }
                 }
                 IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
-                    if !matches!(kind, IoFileRedirectKind::Read) {
-                        // `> >(CMD)`: CMD reads what the command writes, judged once it is known.
-                        io.readers.push(sub.list.to_string());
-                        io.stdout_away |= matches!(fd, None | Some(1));
-                        return;
-                    }
-                    let mut inner = scope.clone();
-                    inner.depth += 1;
-                    let s = self.walk_list(&sub.list, &mut inner, Stream::default());
-                    input(*fd, s, scope, io);
+                    self.redirect_procsub(*fd, kind, sub, scope, io);
                 }
                 IoFileRedirectTarget::Fd(_) => {}
             },
