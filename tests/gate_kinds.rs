@@ -2322,7 +2322,7 @@ fn h_inverse_selections_sessions_and_routes() {
 }
 
 /// C: a process an interpreter starts inherits its stdin, a console reads code from stdin,
-/// and a module given to node as a `data:` URL is code.
+/// and a preloaded module given as a `data:` URL or written earlier on the line is code.
 #[test]
 fn c_inherited_stdin_consoles_and_data_modules() {
     check(&[
@@ -2355,6 +2355,18 @@ fn c_inherited_stdin_consoles_and_data_modules() {
         (
             Allow,
             r#"node --import 'data:text/javascript,console.log(1)' app.js"#,
+        ),
+        (
+            Block,
+            r#"echo 'require("child_process").execSync("rm -rf ~")' > x.js; NODE_OPTIONS='--require ./x.js' node -v"#,
+        ),
+        (
+            Block,
+            r#"echo 'system "rm -rf ~"' > x.rb; ruby -r ./x.rb -e 1"#,
+        ),
+        (
+            Allow,
+            r#"echo 'console.log(1)' > x.js; node -r ./x.js app.js"#,
         ),
         (Allow, r#"python3 -c "import code""#),
     ]);

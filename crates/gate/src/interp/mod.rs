@@ -247,15 +247,34 @@ fn code_or_script(lang: Lang, a: &Parsed) -> Source {
 }
 
 /// `ruby`: where the program's code comes from.
-fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
-    Some(code_or_script(
-        Lang::Ruby,
-        &parse(args, Spec::new("erICEF", &[])),
-    ))
+fn ruby_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("erICEF", &[]));
+    let mut source = code_or_script(Lang::Ruby, &a);
+    source.1.extend(preloaded(c, a.values('r', "").into_iter()));
+    Some(source)
+}
+
+/// Modules an interpreter loads before its program (`node -r M`, `--import M`,
+/// `ruby -r M`): a `data:` URL (`data:text/javascript,CODE`) is code, and so is a file the
+/// line wrote.
+fn preloaded<'f>(c: &Cmd<'_, '_>, modules: impl Iterator<Item = &'f Field>) -> Vec<Field> {
+    modules
+        .filter_map(|m| {
+            if let Some(d) = m.text.strip_prefix("data:") {
+                let code = d.split_once(',').map_or("", |(_, code)| code);
+                return Some(Field {
+                    text: code.to_owned(),
+                    ..m.clone()
+                });
+            }
+            let text = c.an.written_at(&c.abs(m))?.text?;
+            Some(Field::lit(&text))
+        })
+        .collect()
 }
 
 /// `node`, `bun`: where the program's code comes from.
-fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+fn node_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     // `-pe CODE` and `-ep CODE` print what CODE evaluates to.
     let args: Vec<Field> = args
         .iter()
@@ -279,23 +298,17 @@ fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             ],
         ),
     );
-    // A module given as a `data:` URL (`--import 'data:text/javascript,CODE'`) is code.
-    let preloaded = a
+    let modules = a
         .values('r', "require")
         .into_iter()
         .chain(a.values('\0', "import"))
-        .chain(a.values('\0', "loader"))
-        .filter_map(|m| m.text.strip_prefix("data:").map(|d| (m, d)))
-        .map(|(m, d)| Field {
-            text: d.split_once(',').map_or("", |(_, code)| code).to_owned(),
-            ..m.clone()
-        });
+        .chain(a.values('\0', "loader"));
     let code: Vec<Field> = a
         .values('e', "eval")
         .into_iter()
         .chain(a.values('p', "print"))
         .cloned()
-        .chain(preloaded)
+        .chain(preloaded(c, modules))
         .collect();
     let script = if code.is_empty() {
         a.operands
