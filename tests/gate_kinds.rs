@@ -2139,6 +2139,8 @@ fn g_arithmetic_contexts_and_hashed_programs() {
             r#"x='a[$(rm -rf ~)]'; for ((i=x; i<1; i++)); do :; done"#,
         ),
         (Block, r#"let 'n=a[$(rm -rf ~)]'"#),
+        (Block, r#"x='a[$(rm -rf ~)]'; typeset -i q; q=x"#),
+        (Allow, r#"typeset -i c=0; c=c+1"#),
         (Block, r#"hash -p /bin/rm ls; ls -rf ~"#),
         (Block, r#"hash -p "$(mktemp)" git; git status"#),
         (Block, r#"enable -f ./evil.so evil"#),

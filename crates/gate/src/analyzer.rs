@@ -60,6 +60,9 @@ pub(crate) struct Analyzer<'a> {
     /// git aliases defined on this line (`-c alias.X=...`, `git config alias.X ...`): a
     /// later git command naming one is judged as what it expands to.
     pub git_aliases: Vec<(String, String)>,
+    /// Variables declared integer on this line (`declare -i N`): assigning one evaluates
+    /// the value as arithmetic.
+    pub integers: Vec<String>,
     stopped: bool,
     judge: &'a dyn Judge,
 }
@@ -81,6 +84,7 @@ impl<'a> Analyzer<'a> {
             links: Vec::new(),
             aliases: Vec::new(),
             git_aliases: Vec::new(),
+            integers: Vec::new(),
             stopped: false,
             judge,
         }

@@ -169,12 +169,16 @@ fn builtin(
             let nameref = args
                 .iter()
                 .any(|a| a.text.starts_with('-') && a.text.contains('n'));
-            // `declare -i N=EXPR` evaluates EXPR as arithmetic.
+            // `declare -i N=EXPR` evaluates EXPR as arithmetic, now and on every later
+            // assignment to N.
             if args
                 .iter()
                 .any(|a| a.text.starts_with('-') && a.text.contains('i'))
             {
                 arithmetic_args(an, args, scope);
+                let names = args.iter().filter(|a| !a.text.starts_with('-'));
+                an.integers
+                    .extend(names.map(|a| a.text.split('=').next().unwrap_or("").to_owned()));
             }
             for (k, field) in env_assignments(an, scope, args) {
                 let value = Value {

@@ -536,6 +536,9 @@ impl Analyzer<'_> {
             ..Field::default()
         };
         super::generic::assignment(self, scope, &name, &field);
+        if self.integers.contains(&name) {
+            self.expand_embedded(&field.text, scope);
+        }
         if let Some(index) = index {
             self.shell_table(&name, &index, &field);
         }
