@@ -60,6 +60,9 @@ pub(crate) struct Analyzer<'a> {
     /// git aliases defined on this line (`-c alias.X=...`, `git config alias.X ...`): a
     /// later git command naming one is judged as what it expands to.
     pub git_aliases: Vec<(String, String)>,
+    /// Variables declared integer on this line (`declare -i N`): assigning one evaluates
+    /// the value as arithmetic.
+    pub integers: Vec<String>,
     stopped: bool,
     judge: &'a dyn Judge,
 }
@@ -81,6 +84,7 @@ impl<'a> Analyzer<'a> {
             links: Vec::new(),
             aliases: Vec::new(),
             git_aliases: Vec::new(),
+            integers: Vec::new(),
             stopped: false,
             judge,
         }
@@ -134,6 +138,14 @@ impl Analyzer<'_> {
             return false;
         }
         true
+    }
+
+    /// Defines a shell alias for the rest of the line (`alias`, `hash -p`, `BASH_ALIASES`);
+    /// a text the gate cannot know expands to an unknown program.
+    pub fn define_alias(&mut self, name: &str, text: Option<String>) {
+        let text = text.unwrap_or_else(|| "\"$UNKNOWN\"".to_owned());
+        self.aliases.retain(|(n, _)| n != name);
+        self.aliases.push((name.to_owned(), text));
     }
 
     /// True when `abs` holds secrets: a credential file, or a file this line wrote secrets to.

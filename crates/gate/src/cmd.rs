@@ -55,9 +55,11 @@ impl Cmd<'_, '_> {
         self.an.paths.abs(&f.text, self.scope)
     }
 
-    /// Judges `text` as a shell line this command runs (`tar --checkpoint-action=exec=...`).
+    /// Judges `text` as a shell line this command runs (`tar --checkpoint-action=exec=...`);
+    /// it inherits the command's stdin (`... | python3 -c "os.system('sh')"`).
     pub fn nested(&mut self, label: &str, text: &Field) {
-        nested_line(self.an, label, text, Stream::default(), self.scope);
+        let stdin = self.io.stdin.clone();
+        nested_line(self.an, label, text, stdin, self.scope);
     }
 }
 
@@ -99,6 +101,26 @@ pub(crate) fn nested_line(
         return Stream::default();
     }
     an.run_line(&text.text, &mut s, stdin)
+}
+
+/// Judges `text` as a shell line run in the current shell (`eval`, `source`, a `DEBUG`
+/// trap): its assignments and `cd` carry to the rest of the line.
+pub(crate) fn nested_here(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    text: &Field,
+    stdin: Stream,
+    scope: &mut Scope,
+) -> Stream {
+    if !text.known || text.taint.hidden_code() {
+        return nested_line(an, label, text, stdin, scope);
+    }
+    scope.wrappers.push(label.to_owned());
+    scope.depth += 1;
+    let out = an.run_line(&text.text, scope, stdin);
+    scope.depth -= 1;
+    scope.wrappers.pop();
+    out
 }
 
 /// What a path that names an input of the command reads: its stdin (`/dev/stdin`,
@@ -225,14 +247,14 @@ fn home_rule(abs: &str, home: &str) -> &'static str {
     }
 }
 
-/// `tee FILE...` writes each file.
+/// `tee FILE...` and `sponge FILE` write each file with their stdin.
 pub(crate) fn tee(c: &mut Cmd<'_, '_>) {
     let a = parse(c.args(), Spec::new("", &["output-error"]));
     let stdin = c.io.stdin.clone();
     for f in &a.operands {
         check_write(c.an, c.scope, f, "tee");
         // What tee copies into a file is what the line reads back from it later.
-        if f.known && (stdin.text.is_some() || stdin.taint.secret || stdin.taint.hidden_code()) {
+        if f.known {
             let abs = c.abs(f);
             c.an.written.push((abs, stdin.clone()));
         }

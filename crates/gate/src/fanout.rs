@@ -8,10 +8,10 @@
 use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
 use super::cmd::{inner, nested_line};
-use super::field::{DESCENDANT, Field, join};
-use super::paths::Class;
+use super::field::{DESCENDANT, Field, UNKNOWN, join};
+use super::paths::{Class, git_history};
 use super::state::{Io, Scope, Stream};
-use super::text::split_cmdline;
+use super::text::{glob_match, split_cmdline};
 
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
 const MAX_ITEMS: usize = 16;
@@ -216,20 +216,26 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
         let t = args[i].text.as_str();
         match t {
             "-exec" | "-execdir" | "-ok" | "-okdir" => {
-                i = find_exec(an, args, i, &starts, scope);
+                let items = found(args, i, &starts);
+                i = find_exec(an, args, i, &items, scope);
             }
             "-delete" => {
-                for s in &starts {
+                for below in found(args, i, &starts) {
                     // -delete removes what is found below the starting point.
-                    let below = descendant(s);
-                    let class = an.paths.classify(&below.text, s.glob, scope);
-                    // Deleting below the workspace root is undoable; the root itself stays.
-                    if class.precious() || class == Class::Unknown && !s.known {
+                    let class = an.paths.classify(&below.text, below.glob, scope);
+                    let history =
+                        class == Class::Git && git_history(&an.paths.abs(&below.text, scope));
+                    // Deleting below the workspace root is undoable; the root itself and the
+                    // repository's history stay.
+                    if class.precious() && class != Class::Git
+                        || history
+                        || class == Class::Unknown && below.text.contains(UNKNOWN)
+                    {
                         an.hit(
                             "fs.find_delete",
                             scope,
                             fields,
-                            Some(format!("{} is {class:?}", s.text)),
+                            Some(format!("{} is {class:?}", below.text)),
                         );
                     }
                 }
@@ -254,6 +260,152 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
     }
 }
 
+/// fd's options that take a value (other than `-x`/`-X`, which take the command).
+const FD_VALUED: &[&str] = &[
+    "-e",
+    "--extension",
+    "-t",
+    "--type",
+    "-d",
+    "--max-depth",
+    "--min-depth",
+    "--exact-depth",
+    "-E",
+    "--exclude",
+    "-S",
+    "--size",
+    "-j",
+    "--threads",
+    "-c",
+    "--color",
+    "--changed-within",
+    "--changed-before",
+    "-o",
+    "--owner",
+    "--base-directory",
+    "--search-path",
+    "--ignore-file",
+    "--max-results",
+    "--format",
+    "--path-separator",
+];
+
+/// `fd [PATTERN] [PATH...] -x|-X CMD...`: like `find -exec`, CMD runs on paths below each
+/// PATH (the working directory by default); `--search-path` adds one.
+pub(crate) fn fd(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> Stream {
+    let args = &fields[1..];
+    let exec = args
+        .iter()
+        .position(|a| matches!(a.text.as_str(), "-x" | "-X" | "--exec" | "--exec-batch"));
+    let own = &args[..exec.unwrap_or(args.len())];
+    let mut operands: Vec<Field> = Vec::new();
+    let mut starts: Vec<Field> = Vec::new();
+    let mut i = 0;
+    while i < own.len() {
+        let a = &own[i];
+        if a.is("--search-path") {
+            starts.extend(own.get(i + 1).cloned());
+        }
+        if FD_VALUED.contains(&a.text.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !a.text.starts_with('-') {
+            operands.push(a.clone());
+        }
+        i += 1;
+    }
+    let pattern = operands.first().map(|p| p.text.clone()).unwrap_or_default();
+    starts.extend(operands.into_iter().skip(1));
+    if starts.is_empty() {
+        starts.push(Field::lit("."));
+    }
+    // With hidden files searched, a pattern that may match `.git` (and no extension filter)
+    // reaches the history.
+    let hidden = own.iter().any(|a| {
+        a.is("-H") || a.is("--hidden") || a.text.starts_with("-u") || a.is("--unrestricted")
+    });
+    let glob = own.iter().any(|a| a.is("-g") || a.is("--glob"));
+    let extension = own.iter().any(|a| a.is("-e") || a.is("--extension"));
+    let git = hidden && !extension && fd_may_match_git(&pattern, glob);
+    if let Some(at) = exec {
+        let mut template: Vec<Field> = args[at + 1..]
+            .iter()
+            .take_while(|a| !a.is(";"))
+            .cloned()
+            .collect();
+        if !template.iter().any(|t| t.text.contains('{')) {
+            template.push(Field::lit("{}"));
+        }
+        let mut items: Vec<Field> = starts.iter().map(descendant).collect();
+        if git {
+            items.extend(starts.iter().map(|s| Field {
+                text: format!("{}/.git", s.text.trim_end_matches('/')),
+                ..s.clone()
+            }));
+        }
+        for item in items.iter().take(MAX_ITEMS) {
+            let argv: Vec<Field> = template.iter().map(|f| substitute(f, "{}", item)).collect();
+            inner(an, "fd -x", &argv, &Io::default(), scope, false);
+        }
+    }
+    // Without `-x`, fd prints paths below its search paths (xargs may take them).
+    Stream {
+        paths_under: match starts.as_slice() {
+            [s] if s.known && exec.is_none() => Some(an.paths.abs(&s.text, scope)),
+            _ => None,
+        },
+        ..Stream::default()
+    }
+}
+
+/// True when fd's pattern (a regular expression searched in names, or a glob with `-g`)
+/// may match `.git`.
+fn fd_may_match_git(pattern: &str, glob: bool) -> bool {
+    if glob {
+        return glob_match(pattern, ".git");
+    }
+    let p = pattern.trim_matches(['^', '$']).replace("\\.", ".");
+    matches!(p.as_str(), "" | "." | ".*" | ".+") || ".git".contains(p.as_str()) || p.contains("git")
+}
+
+/// Find's tests that match a name or path against a pattern.
+const NAME_TESTS: &[&str] = &[
+    "-name",
+    "-iname",
+    "-path",
+    "-ipath",
+    "-wholename",
+    "-iwholename",
+];
+
+/// What an action at `args[at]` acts on: a path below each starting point, and the
+/// starting point's `.git` when a name test of the action's clause (after the last `-o`)
+/// may match it (`find . -name .git -exec rm -rf {} +`).
+fn found(args: &[Field], at: usize, starts: &[Field]) -> Vec<Field> {
+    let clause = args[..at]
+        .iter()
+        .rposition(|a| a.is("-o") || a.is("-or") || a.is("("))
+        .map_or(0, |p| p + 1);
+    let tests = &args[clause..at];
+    let git = tests.windows(2).enumerate().any(|(k, w)| {
+        let negated = k
+            .checked_sub(1)
+            .is_some_and(|p| tests[p].is("!") || tests[p].is("-not"));
+        let last = w[1].text.rsplit('/').next().unwrap_or("");
+        NAME_TESTS.contains(&w[0].text.as_str()) && !negated && glob_match(last, ".git")
+    });
+    let mut items: Vec<Field> = starts.iter().map(descendant).collect();
+    if git {
+        let git_dirs = starts.iter().map(|s| Field {
+            text: format!("{}/.git", s.text.trim_end_matches('/')),
+            ..s.clone()
+        });
+        items.extend(git_dirs.collect::<Vec<_>>());
+    }
+    items
+}
+
 /// What `{}` stands for below a find starting point.
 fn descendant(start: &Field) -> Field {
     let base = start.text.trim_end_matches('/');
@@ -274,7 +426,7 @@ fn find_exec(
     an: &mut Analyzer<'_>,
     args: &[Field],
     at: usize,
-    starts: &[Field],
+    items: &[Field],
     scope: &mut Scope,
 ) -> usize {
     let i = at;
@@ -285,12 +437,8 @@ fn find_exec(
         .map(|p| i + 1 + p)
         .unwrap_or(args.len());
     let template = &args[i + 1..end];
-    for start in starts.iter().take(MAX_ITEMS) {
-        let item = descendant(start);
-        let argv: Vec<Field> = template
-            .iter()
-            .map(|f| substitute(f, "{}", &item))
-            .collect();
+    for item in items.iter().take(MAX_ITEMS) {
+        let argv: Vec<Field> = template.iter().map(|f| substitute(f, "{}", item)).collect();
         if !argv.is_empty() {
             inner(
                 an,

@@ -17,8 +17,9 @@ use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
     GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, READ_MODES, SECRET_SOURCES, SHELL_ESCAPES,
-    STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS, Value,
+    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, SECRET_SOURCES,
+    SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS,
+    Value,
 };
 use super::text::glob_match;
 
@@ -316,6 +317,14 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             let line = format!("{program} {} -e ''", words.join(" "));
             nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
         }
+        Value::Prompt => {
+            let text = v.known.then(|| v.text.clone());
+            let value = crate::state::Value {
+                text,
+                taint: v.taint,
+            };
+            an.prompt_expand(&value, scope);
+        }
         // Read with the tool's other arguments, in `options_file`.
         Value::OptionsFile => {}
         Value::ShellFlags => {
@@ -340,7 +349,14 @@ fn options_file(an: &mut Analyzer<'_>, fields: &[Field], opt: &str, io: &Io, sco
         let text = match (&v.body, v.procsub) {
             (Some(body), true) => body.clone(),
             _ if v.is("-") => io.stdin.text.clone().unwrap_or_default(),
-            _ => continue,
+            // A file written earlier on the line holds what was written.
+            _ => match an
+                .written_at(&an.paths.abs(&v.text, scope))
+                .and_then(|s| s.text)
+            {
+                Some(text) => text,
+                None => continue,
+            },
         };
         let mut argv = vec![fields[0].clone()];
         argv.extend(
@@ -543,7 +559,12 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
         return;
     }
     if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| glob_match(n, name)) {
-        value(an, scope, name, *kind, v);
+        // A script the line wrote is judged as what it holds (`BASH_ENV=FILE`).
+        let v = match kind {
+            Value::Script => read_input(an, scope, v.clone(), &Io::default()),
+            _ => v.clone(),
+        };
+        value(an, scope, name, *kind, &v);
     }
 }
 
@@ -724,10 +745,21 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
             Some(format!("sends {path}")),
         );
     }
-    if let Some(f) = args.iter().find(|a| a.taint.stored) {
+    let query = QUERY_CHANNELS.contains(&name);
+    if let Some(f) = args
+        .iter()
+        .find(|a| a.taint.stored || query && a.taint.secret)
+    {
         let shown = super::field::display(std::slice::from_ref(f));
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }
+    sent_files(an, name, fields, scope);
+}
+
+/// Secret files named in a network program's arguments (`-T ~/.ssh/id_rsa`, `@.env`),
+/// credential options (`AUTH_FILE_OPTS`) aside.
+fn sent_files(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
     let auth: Vec<&str> = AUTH_FILE_OPTS
         .iter()
         .filter(|(tool, _)| *tool == name || *tool == "*")
@@ -777,7 +809,12 @@ fn served_dir(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) 
     else {
         return;
     };
-    let words = tool.split(' ').count() - 1;
+    // The subcommand words among the operands (`http.server`, not `-m`).
+    let words = tool
+        .split(' ')
+        .skip(1)
+        .filter(|w| !w.starts_with('-'))
+        .count();
     let given = opts
         .iter()
         .find_map(|o| values_of(args, o).pop())
@@ -1151,7 +1188,10 @@ fn probe_argv(
             && !(unmodelled && SUBCOMMAND_WORDS.contains(&n.as_str()))
             && (super::tables::KNOWN.contains(&n.as_str())
                 || super::tables::ALIASES.iter().any(|(x, _)| *x == n)
-                || DESTRUCTIVE.iter().any(|r| r.tool == n))
+                || DESTRUCTIVE.iter().any(|r| r.tool == n)
+                || FILE_SERVERS
+                    .iter()
+                    .any(|(t, _, _)| t.split(' ').next() == Some(&n)))
     };
     let Some(pos) = args.iter().position(known) else {
         return;

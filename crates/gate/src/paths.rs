@@ -8,6 +8,7 @@
 use crate::decision::Context;
 use crate::field::{DESCENDANT, UNKNOWN};
 use crate::state::Scope;
+use crate::text::glob_match;
 
 /// Directories inside a workspace that hold build outputs, safe to delete.
 pub(crate) const BUILD_DIRS: &[&str] = &[
@@ -94,6 +95,21 @@ const SECRET_NAMES: &[&str] = &[
     ".vault-token",
 ];
 
+/// True when `base` is a glob pattern with a letter or digit of its own (`.en?`, `*.pe[m]`,
+/// `id_*`) that matches a credential file name; `*` and `.*` are left to the directory.
+fn secret_pattern(base: &str) -> bool {
+    if !base.contains(['*', '?', '[']) || !base.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return false;
+    }
+    let keys = [".env", ".env.local", "id_rsa", "id_ed25519", "id_ecdsa"];
+    let endings = SECRET_SUFFIXES.iter().map(|s| format!("server{s}"));
+    keys.iter()
+        .chain(SECRET_NAMES)
+        .map(|k| k.to_string())
+        .chain(endings)
+        .any(|name| glob_match(base, &name))
+}
+
 /// Name endings of key stores and private keys.
 const SECRET_SUFFIXES: &[&str] = &[
     ".pem",
@@ -128,6 +144,11 @@ const HOME_SECRETS: &[&str] = &[
     ".config/hub",
     ".config/rclone",
     ".terraform.d/credentials.tfrc.json",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".gem/credentials",
+    ".config/op",
+    ".config/doppler",
     ".local/share/keyrings",
     "Library/Keychains",
     "Library/Cookies",
@@ -184,6 +205,31 @@ const HOME_CONFIG: &[&str] = &[
     "Library/LaunchDaemons",
     "Library/Application Support/com.apple.backgroundtaskmanagementagent",
 ];
+
+/// What holds a repository's history inside `.git`: deleting it (or `.git` itself, or
+/// whatever a pattern or unknown name below `.git` may be) loses the history.
+const GIT_HISTORY: &[&str] = &["objects", "refs", "packed-refs"];
+
+/// True when `abs` (a path of class [`Class::Git`]) is the git directory or holds its
+/// history: `.git`, `.git/objects/...`, `.git/refs`, `.git/*`, `.git/{}` below a find;
+/// lock files aside.
+pub(crate) fn git_history(abs: &str) -> bool {
+    let Some(at) = abs.rfind("/.git") else {
+        return false;
+    };
+    let rest = &abs[at + 5..];
+    let Some(first) = rest
+        .strip_prefix('/')
+        .map(|r| r.split('/').next().unwrap_or(""))
+    else {
+        return rest.is_empty();
+    };
+    // A stale lock (`refs/heads/x.lock`) is git's own leftover.
+    !abs.ends_with(".lock")
+        && (first.is_empty()
+            || first.contains([UNKNOWN, DESCENDANT])
+            || GIT_HISTORY.iter().any(|h| glob_match(first, h)))
+}
 
 /// Agent harness settings that register hooks and grant permissions, in a project or in the
 /// home: whoever changes them decides what the agent may run, so they are written or deleted
@@ -498,6 +544,9 @@ impl Paths {
     /// Files whose content is a secret (read by exfiltration).
     pub fn is_secret(&self, abs: &str) -> bool {
         let base = abs.rsplit('/').next().unwrap_or(abs);
+        if secret_pattern(base) {
+            return true;
+        }
         if base == ".env"
             || base.starts_with(".env.")
                 && !["example", "sample", "template", "dist"]

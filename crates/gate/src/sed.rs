@@ -1,5 +1,5 @@
 //! sed scripts: the `e` command and the `e` flag of `s` run shell commands, `w FILE` and
-//! `-i` write files. Addresses and regular expressions are skipped, so a pattern that
+//! `-i` write files; a `-f` script is read when the line shows it. Addresses and regular expressions are skipped, so a pattern that
 //! mentions `chmod -R 777` is text, not a command.
 
 use crate::args::{Spec, parse};
@@ -13,6 +13,16 @@ pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
         Spec::new("efl", &["expression", "file", "line-length"]),
     );
     let mut scripts: Vec<Field> = a.values('e', "expression").into_iter().cloned().collect();
+    // A script file the line shows: a process substitution's output, or a file it wrote.
+    for f in a.values('f', "file") {
+        let written = c.an.written_at(&c.abs(f));
+        match (&f.body, written) {
+            (Some(body), _) if f.procsub => scripts.push(Field::lit(body)),
+            (_, Some(w)) => scripts.push(w.text.map_or_else(Field::default, |t| Field::lit(&t))),
+            _ if f.procsub => scripts.push(Field::default()),
+            _ => {}
+        }
+    }
     let mut files = a.operands.clone();
     if scripts.is_empty() && a.value('f', "file").is_none() && !files.is_empty() {
         scripts.push(files.remove(0));
@@ -36,7 +46,7 @@ pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
                 SedCmd::Write(file) => check_write(c.an, c.scope, &Field::lit(&file), "sed w"),
                 SedCmd::SubstExec => c.hit(
                     "gate.dynamic_code",
-                    Some("sed s///e runs pattern space as a command".into()),
+                    Some("sed e or s///e runs the pattern space as a command".into()),
                 ),
             }
         }
@@ -101,6 +111,8 @@ fn sed_commands(script: &str) -> Vec<SedCmd> {
                 }
                 let arg: String = chars[start..i].iter().collect::<String>().trim().to_owned();
                 match c {
+                    // A bare `e` runs the pattern space, which the gate does not follow.
+                    'e' if arg.is_empty() => out.push(SedCmd::SubstExec),
                     'e' => out.push(SedCmd::Exec(arg)),
                     'w' | 'W' if !arg.is_empty() => out.push(SedCmd::Write(arg)),
                     _ => {}
@@ -158,6 +170,7 @@ mod tests {
             matches!(sed_commands("1e rm -rf ~").as_slice(), [SedCmd::Exec(l)] if l == "rm -rf ~")
         );
         assert!(sed_commands("/chmod -R 777/p").is_empty());
+        assert!(matches!(sed_commands("e").as_slice(), [SedCmd::SubstExec]));
         assert!(sed_commands("s/foo/bar/g").is_empty());
         assert!(matches!(
             sed_commands("s/a/b/e").as_slice(),

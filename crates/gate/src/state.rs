@@ -162,6 +162,8 @@ pub(crate) struct Io {
     pub stdin: Stream,
     /// Files stdout is redirected to.
     pub stdout_files: Vec<String>,
+    /// Those of them opened for appending (`>>`): they hold what the line wrote before too.
+    pub appended: Vec<String>,
     /// Standard output goes to a file or a process substitution, not down the pipeline.
     pub stdout_away: bool,
     /// Process substitutions that read standard output (`> >(CMD)`), as text.

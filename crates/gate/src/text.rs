@@ -67,6 +67,25 @@ pub(crate) fn strip_pattern(t: &str, pat: &str, prefix: bool, largest: bool) -> 
     t.to_owned()
 }
 
+/// Decodes the escapes of `echo -e` and printf's `%b`: as in `$'...'`, except that an
+/// octal escape is `\0` and up to three digits (`\0162` is `r`).
+pub(crate) fn decode_echo(s: &str) -> String {
+    let mut plain = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        plain.push(c);
+        if c == '\\' {
+            match it.next() {
+                // `\0NNN` is `\NNN`; a lone `\0` stays NUL.
+                Some('0') if it.peek().is_some_and(|d| d.is_digit(8)) => {}
+                Some(e) => plain.push(e),
+                None => {}
+            }
+        }
+    }
+    decode_ansi_c(&plain)
+}
+
 /// Decodes the body of a `$'...'` word.
 pub(crate) fn decode_ansi_c(s: &str) -> String {
     let mut out = String::new();
@@ -349,6 +368,7 @@ mod tests {
 
     #[test]
     fn ansi_c() {
+        assert_eq!(decode_echo("\\0162\\0155 \\x72"), "rm r");
         assert_eq!(decode_ansi_c(r"\x2f"), "/");
         assert_eq!(decode_ansi_c(r"\162\155"), "rm");
         assert_eq!(decode_ansi_c(r"a\nb"), "a\nb");

@@ -10,7 +10,7 @@
 
 use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
-use super::cmd::{inner, nested_line, opened_input};
+use super::cmd::{inner, nested_here, nested_line, opened_input};
 use super::field::{Field, UNKNOWN, join};
 use super::paths::{Program, normalize_program};
 use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
@@ -76,7 +76,7 @@ pub(crate) fn dispatch(
     }
     if prog.text.contains('/') {
         // A script downloaded or written earlier on the line, run by its path.
-        script_operand(an, &fields, prog, io, scope);
+        script_operand(an, &fields, prog, io, scope, false);
     }
     let program = normalize_program(&prog.text);
     named(an, program, &fields, io, scope)
@@ -116,42 +116,14 @@ fn named(
         return inner(an, name, &expanded, io, scope, false);
     }
     super::generic::judge(an, &p, fields, io, scope);
-    if let Some(out) = call_function(an, name, io, scope) {
+    if let Some(out) = shell_function(fields, scope)
+        .then(|| call_function(an, name, io, scope))
+        .flatten()
+    {
         return out;
     }
-    match name {
-        "read" | "mapfile" | "readarray" => {
-            read_into(args, io, scope);
-            return Stream::default();
-        }
-        "alias" => define_aliases(an, args),
-        "cd" | "pushd" => {
-            change_dir(an, args, scope);
-            return Stream::default();
-        }
-        "export" | "declare" | "typeset" | "local" | "readonly" => {
-            // `export -p`, `declare -x`, bare `declare`: they print the environment.
-            if args.iter().all(|a| a.text.starts_with('-')) {
-                return super::state::Stream::tainted(super::state::Taint {
-                    secret: true,
-                    stored: true,
-                    ..Default::default()
-                });
-            }
-            // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
-            let nameref = args
-                .iter()
-                .any(|a| a.text.starts_with('-') && a.text.contains('n'));
-            for (k, field) in env_assignments(an, scope, args) {
-                let value = Value {
-                    text: super::field::partial_text(&field).filter(|_| !nameref),
-                    taint: field.taint,
-                };
-                scope.vars.insert(k, value);
-            }
-            return Stream::default();
-        }
-        _ => {}
+    if let Some(out) = builtin(an, name, args, io, scope) {
+        return out;
     }
     if let Some(out) = wrapper(an, &p, fields, io, scope) {
         return out;
@@ -160,6 +132,66 @@ fn named(
         return shell(an, fields, io, scope);
     }
     super::rules::judge(an, &p, fields, io, scope)
+}
+
+/// Shell builtins that change the line's state (variables, aliases, the directory):
+/// what they print, or `None` when the command is judged further.
+fn builtin(
+    an: &mut Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Option<Stream> {
+    match name {
+        "read" | "mapfile" | "readarray" => {
+            read_into(args, io, scope);
+            return Some(Stream::default());
+        }
+        "alias" => define_aliases(an, args),
+        "hash" => hash_path(an, args),
+        // `let EXPR...` evaluates arithmetic (`declare -i` below).
+        "let" => arithmetic_args(an, args, scope),
+        "cd" | "pushd" => {
+            change_dir(an, args, scope);
+            return Some(Stream::default());
+        }
+        "export" | "declare" | "typeset" | "local" | "readonly" => {
+            // `export -p`, `declare -x`, bare `declare`: they print the environment.
+            if args.iter().all(|a| a.text.starts_with('-')) {
+                return Some(super::state::Stream::tainted(super::state::Taint {
+                    secret: true,
+                    stored: true,
+                    ..Default::default()
+                }));
+            }
+            // `declare -n REF=NAME` makes REF another name for NAME: its value is unknown here.
+            let nameref = args
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('n'));
+            // `declare -i N=EXPR` evaluates EXPR as arithmetic, now and on every later
+            // assignment to N.
+            if args
+                .iter()
+                .any(|a| a.text.starts_with('-') && a.text.contains('i'))
+            {
+                arithmetic_args(an, args, scope);
+                let names = args.iter().filter(|a| !a.text.starts_with('-'));
+                an.integers
+                    .extend(names.map(|a| a.text.split('=').next().unwrap_or("").to_owned()));
+            }
+            for (k, field) in env_assignments(an, scope, args) {
+                let value = Value {
+                    text: super::field::partial_text(&field).filter(|_| !nameref),
+                    taint: field.taint,
+                };
+                scope.vars.insert(k, value);
+            }
+            return Some(Stream::default());
+        }
+        _ => {}
+    }
+    None
 }
 
 /// `cd DIR`: the working directory for the rest of the line, and `$OLDPWD` for `cd -`.
@@ -227,12 +259,30 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
     }
 }
 
+/// `hash -p PATH NAME`: a later NAME runs PATH, as an alias would.
+fn hash_path(an: &mut Analyzer<'_>, args: &[Field]) {
+    if let [flag, path, name, ..] = args
+        && flag.is("-p")
+        && name.known
+    {
+        let target = path.known.then(|| crate::decision::quote(&path.text));
+        an.define_alias(&name.text, target);
+    }
+}
+
+/// Arguments evaluated as arithmetic expressions (`let`, `declare -i`): their substitutions
+/// and the values of the variables they name are judged.
+fn arithmetic_args(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+    for a in args.iter().filter(|a| !a.text.starts_with('-')) {
+        an.expand_embedded(&a.text, scope);
+    }
+}
+
 /// `alias NAME=TEXT ...`: remembered, so a later command named NAME is judged as TEXT.
 fn define_aliases(an: &mut Analyzer<'_>, args: &[Field]) {
     for a in args.iter().filter(|a| a.known) {
         if let Some((name, text)) = a.text.split_once('=') {
-            an.aliases.retain(|(n, _)| n != name);
-            an.aliases.push((name.to_owned(), text.to_owned()));
+            an.define_alias(name, Some(text.to_owned()));
         }
     }
 }
@@ -274,9 +324,24 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
 /// A call of a function defined earlier on the line: its body runs here, in the caller's
 /// scope, so a `cd` or an assignment inside it carries to the commands after the call.
 /// Recursive calls are not re-walked (the body was judged where it was defined).
+/// True when the shell itself runs the command, so a function of its name would run: not
+/// a path (`/bin/rm`), and not under a wrapper that executes programs (`command rm`,
+/// `sudo rm`, `xargs rm`); `time`, `eval`, `source` and traps run in the shell.
+fn shell_function(fields: &[Field], scope: &Scope) -> bool {
+    let execs = |w: &str| {
+        !matches!(w, "time" | "eval" | "source" | "." | "trap")
+            && UNWRAP.iter().any(|(names, _)| names.contains(&w))
+    };
+    !fields[0].text.contains('/') && !scope.wrappers.last().is_some_and(|w| execs(w))
+}
+
 fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) -> Option<Stream> {
     let body = an.bodies.get(name).cloned()?;
-    if scope.function.as_deref() == Some(name) || scope.depth + 2 >= MAX_DEPTH {
+    // A function calling its own name (`rm() { command rm "$@"; }`) reaches the program.
+    if scope.function.as_deref() == Some(name) {
+        return None;
+    }
+    if scope.depth + 2 >= MAX_DEPTH {
         return Some(Stream::default());
     }
     let saved = scope.function.replace(name.to_owned());
@@ -337,6 +402,9 @@ const UNWRAP: &[(&[&str], Unwrap)] = &[
     (&["xargs"], wrap_xargs),
     (&["parallel"], wrap_parallel),
     (&["find"], wrap_find),
+    (&["fd", "fdfind"], |an, w, scope| {
+        Some(super::fanout::fd(an, w.fields, scope))
+    }),
 ];
 
 /// Wrappers: returns `None` when `p` is not one.
@@ -665,13 +733,17 @@ fn wrap_eval(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
     if !text.known && !text.taint.hidden_code() && text.taint.shellenv {
         return Some(Stream::default());
     }
-    Some(nested_line(an, "eval", &text, io.stdin.clone(), scope))
+    Some(nested_here(an, "eval", &text, io.stdin.clone(), scope))
 }
 
 /// `trap`.
 fn wrap_trap(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option<Stream> {
     let args = w.args;
     if let Some(c) = args.first().filter(|a| !a.text.starts_with('-')) {
+        // A `DEBUG` or `RETURN` trap runs before later commands, in the current shell.
+        if args[1..].iter().any(|s| s.is("DEBUG") || s.is("RETURN")) {
+            return Some(nested_here(an, "trap", c, Stream::default(), scope));
+        }
         return Some(nested_line(an, "trap", c, Stream::default(), scope));
     }
     Some(Stream::default())
@@ -692,7 +764,7 @@ fn wrap_source(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opt
         {
             read_script(an, "source /dev/stdin", fields, stdin, scope);
         }
-        Some(f) => script_operand(an, fields, f, w.io, scope),
+        Some(f) => script_operand(an, fields, f, w.io, scope, true),
         None => {}
     }
     Some(Stream::default())
@@ -906,7 +978,16 @@ fn read_script(
     None
 }
 
-fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, scope: &Scope) {
+/// A script file run by its path or a shell, or sourced (`here`: in the current shell, so
+/// what it sets carries).
+fn script_operand(
+    an: &mut Analyzer<'_>,
+    fields: &[Field],
+    f: &Field,
+    io: &Io,
+    scope: &mut Scope,
+    here: bool,
+) {
     if let Some(s) = opened_input(f, io, scope) {
         read_script(an, "script on a descriptor", fields, &s, scope);
         return;
@@ -916,34 +997,47 @@ fn script_operand(an: &mut Analyzer<'_>, fields: &[Field], f: &Field, io: &Io, s
         return;
     }
     if f.procsub {
-        if let Some(body) = f.body.clone() {
-            nested_line(
-                an,
-                "source <(...)",
-                &Field::lit(&body),
-                Stream::default(),
-                scope,
-            );
-        }
+        let out = Stream {
+            text: f.body.clone(),
+            taint: f.taint,
+            ..Stream::default()
+        };
+        unseen_script(an, "source <(...)", fields, out, scope, here);
         return;
     }
     let abs = an.paths.abs(&f.text, scope);
     if an.fetched.contains(&abs) {
         an.hit("rce.staged", scope, fields, None);
     }
-    // A script written earlier on the line with known content is judged as what it is.
+    // A script written earlier on the line is judged as what it holds.
     if let Some(s) = an.written_at(&abs) {
-        if s.taint.hidden_code() {
-            an.hit("rce.staged", scope, fields, None);
-        } else if let Some(text) = s.text {
-            nested_line(
-                an,
-                "script written on this line",
-                &Field::lit(&text),
-                Stream::default(),
-                scope,
-            );
+        unseen_script(an, "script written on this line", fields, s, scope, here);
+    }
+}
+
+/// A script the line produced (a file it wrote, a process substitution's output): its text
+/// when known; decoded or downloaded code is denied, and any other unknown text is `ask`,
+/// unless it is shell code printed by a tool made to be `eval`ed (`source <(pyenv init -)`).
+fn unseen_script(
+    an: &mut Analyzer<'_>,
+    label: &str,
+    fields: &[Field],
+    s: Stream,
+    scope: &mut Scope,
+    here: bool,
+) {
+    if s.taint.hidden_code() {
+        an.hit("rce.staged", scope, fields, None);
+    } else if let Some(text) = s.text {
+        let text = Field::lit(&text);
+        if here {
+            nested_here(an, label, &text, Stream::default(), scope);
+        } else {
+            nested_line(an, label, &text, Stream::default(), scope);
         }
+    } else if !s.taint.shellenv {
+        let why = Some(format!("{label}: a script the gate cannot see"));
+        an.hit("gate.dynamic_code", scope, fields, why);
     }
 }
 
@@ -971,7 +1065,7 @@ fn shell(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) ->
         .first()
         .filter(|o| !a.has('s', "") && !stdin_path(o))
     {
-        script_operand(an, fields, script, io, scope);
+        script_operand(an, fields, script, io, scope, false);
         return Stream::default();
     }
     // The shell reads its program from stdin.

@@ -95,6 +95,14 @@ fn prints_nothing(fields: &[Field]) -> bool {
     super::tables::SILENT_WHEN_SETTING.contains(&name) && sets && !prints
 }
 
+/// A pipe whose text the gate does not follow (what a coprocess or `>(CMD)` reads).
+fn unseen_pipe() -> Stream {
+    Stream {
+        piped: true,
+        ..Stream::default()
+    }
+}
+
 /// An input opened on descriptor `fd`: stdin, or a numbered descriptor read later on the line
 /// (`exec 3<<< TEXT` ... `<&3`, `/dev/fd/3`).
 fn input(fd: Option<i32>, s: Stream, scope: &mut Scope, io: &mut Io) {
@@ -293,7 +301,7 @@ impl Analyzer<'_> {
                     self.in_loop(&f.body.list, scope, stdin)
                 }
             }
-            CompoundCommand::ArithmeticForClause(f) => self.in_loop(&f.body.list, scope, stdin),
+            CompoundCommand::ArithmeticForClause(f) => self.arithmetic_for(f, scope, stdin),
             // A condition's output goes where the body's does; of branches that may run,
             // the output is taken as all of them, one after the other.
             CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
@@ -321,12 +329,30 @@ impl Analyzer<'_> {
                 }
                 out
             }
-            CompoundCommand::Coprocess(c) => self.walk_command(&c.body, scope, stdin),
+            // A coprocess reads what the line later writes to `${COPROC[1]}`: a pipe whose
+            // text the gate does not follow.
+            CompoundCommand::Coprocess(c) => {
+                self.walk_command(&c.body, scope, stdin.then(unseen_pipe()))
+            }
             CompoundCommand::Arithmetic(a) => {
                 self.expand_embedded(&a.expr.value, scope);
                 Stream::default()
             }
         }
+    }
+
+    /// `for ((INIT; COND; STEP))`: the three expressions are arithmetic, then the body loops.
+    fn arithmetic_for(
+        &mut self,
+        f: &brush_parser::ast::ArithmeticForClauseCommand,
+        scope: &mut Scope,
+        stdin: Stream,
+    ) -> Stream {
+        let exprs = [&f.initializer, &f.condition, &f.updater];
+        for e in exprs.into_iter().flatten() {
+            self.expand_embedded(&e.value, scope);
+        }
+        self.in_loop(&f.body.list, scope, stdin)
     }
 
     fn in_loop(&mut self, list: &CompoundList, scope: &mut Scope, stdin: Stream) -> Stream {
@@ -380,9 +406,13 @@ impl Analyzer<'_> {
     fn stdout_to(&mut self, out: Stream, io: &Io, scope: &Scope) -> Stream {
         self.check_endless(scope, &out, io);
         for f in &io.stdout_files {
-            if out.text.is_some() || out.taint.hidden_code() || out.taint.secret {
-                self.written.push((f.clone(), out.clone()));
-            }
+            let before = io
+                .appended
+                .contains(f)
+                .then(|| self.written_at(f))
+                .flatten();
+            let held = before.map_or_else(|| out.clone(), |b| b.then(out.clone()));
+            self.written.push((f.clone(), held));
         }
         for reader in &io.readers {
             let mut inner = scope.clone();
@@ -416,12 +446,48 @@ impl Analyzer<'_> {
                     fields.extend(self.eval_word(w, scope));
                 }
             }
-            CommandPrefixOrSuffixItem::ProcessSubstitution(_, sub) => {
+            CommandPrefixOrSuffixItem::ProcessSubstitution(kind, sub) => {
                 let mut inner = scope.clone();
                 inner.depth += 1;
-                let out = self.walk_list(&sub.list, &mut inner, Stream::default());
+                // `>(CMD)` as an argument: CMD reads what the command writes into that file.
+                let stdin = match kind {
+                    brush_parser::ast::ProcessSubstitutionKind::Write => unseen_pipe(),
+                    brush_parser::ast::ProcessSubstitutionKind::Read => Stream::default(),
+                };
+                let out = self.walk_list(&sub.list, &mut inner, stdin);
                 fields.push(Field::procsub(out));
             }
+        }
+    }
+
+    /// A redirection to or from a process substitution: `> >(CMD)` reads the command's
+    /// stdout, `3> >(CMD)` a descriptor the gate does not follow, `< <(CMD)` is an input.
+    fn redirect_procsub(
+        &mut self,
+        fd: Option<i32>,
+        kind: &IoFileRedirectKind,
+        sub: &brush_parser::ast::SubshellCommand,
+        scope: &mut Scope,
+        io: &mut Io,
+    ) {
+        let reads = matches!(kind, IoFileRedirectKind::Read);
+        if !reads && matches!(fd, None | Some(1)) {
+            // `> >(CMD)`: CMD reads what the command writes, judged once it is known.
+            io.readers.push(sub.list.to_string());
+            io.stdout_away = true;
+            return;
+        }
+        let mut inner = scope.clone();
+        inner.depth += 1;
+        // `3> >(CMD)`: CMD reads a descriptor the gate does not follow.
+        let stdin = if reads {
+            Stream::default()
+        } else {
+            unseen_pipe()
+        };
+        let s = self.walk_list(&sub.list, &mut inner, stdin);
+        if reads {
+            input(fd, s, scope, io);
         }
     }
 
@@ -439,9 +505,9 @@ impl Analyzer<'_> {
 
     fn assign(&mut self, a: &brush_parser::ast::Assignment, scope: &mut Scope) {
         use brush_parser::ast::{AssignmentName, AssignmentValue};
-        let name = match &a.name {
-            AssignmentName::VariableName(n) => n.clone(),
-            AssignmentName::ArrayElementName(n, _) => n.clone(),
+        let (name, index) = match &a.name {
+            AssignmentName::VariableName(n) => (n.clone(), None),
+            AssignmentName::ArrayElementName(n, i) => (n.clone(), Some(i.clone())),
         };
         let value = match &a.value {
             AssignmentValue::Scalar(w) => {
@@ -451,7 +517,14 @@ impl Analyzer<'_> {
                     taint: f.taint,
                 }
             }
-            AssignmentValue::Array(_) => Value::default(),
+            // An array's elements are not followed one by one; their taint is the array's.
+            AssignmentValue::Array(items) => {
+                let taint = items
+                    .iter()
+                    .flat_map(|(_, w)| self.eval_word(w, scope))
+                    .fold(Taint::default(), |t, f| t.merge(f.taint));
+                Value { text: None, taint }
+            }
         };
         let field = Field {
             text: value
@@ -463,7 +536,25 @@ impl Analyzer<'_> {
             ..Field::default()
         };
         super::generic::assignment(self, scope, &name, &field);
+        if self.integers.contains(&name) {
+            self.expand_embedded(&field.text, scope);
+        }
+        if let Some(index) = index {
+            self.shell_table(&name, &index, &field);
+        }
         scope.vars.insert(name, value);
+    }
+
+    /// `BASH_ALIASES[NAME]=TEXT` defines an alias and `BASH_CMDS[NAME]=PATH` a hashed
+    /// program, as `alias` and `hash -p` do.
+    fn shell_table(&mut self, table: &str, index: &str, value: &Field) {
+        let known = value.known.then_some(value.text.as_str());
+        let text = match table {
+            "BASH_ALIASES" => known.map(str::to_owned),
+            "BASH_CMDS" => known.map(crate::decision::quote),
+            _ => return,
+        };
+        self.define_alias(index.trim_matches(['\'', '"']), text);
     }
 
     fn redirect(&mut self, r: &IoRedirect, scope: &mut Scope, io: &mut Io) {
@@ -493,22 +584,17 @@ impl Analyzer<'_> {
                         }
                         _ => {
                             super::cmd::check_write(self, scope, &f, "redirect");
-                            io.stdout_files.push(self.paths.abs(&f.text, scope));
+                            let abs = self.paths.abs(&f.text, scope);
+                            if matches!(kind, IoFileRedirectKind::Append) {
+                                io.appended.push(abs.clone());
+                            }
+                            io.stdout_files.push(abs);
                             io.stdout_away |= matches!(fd, None | Some(1));
                         }
                     }
                 }
                 IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
-                    if !matches!(kind, IoFileRedirectKind::Read) {
-                        // `> >(CMD)`: CMD reads what the command writes, judged once it is known.
-                        io.readers.push(sub.list.to_string());
-                        io.stdout_away |= matches!(fd, None | Some(1));
-                        return;
-                    }
-                    let mut inner = scope.clone();
-                    inner.depth += 1;
-                    let s = self.walk_list(&sub.list, &mut inner, Stream::default());
-                    input(*fd, s, scope, io);
+                    self.redirect_procsub(*fd, kind, sub, scope, io);
                 }
                 IoFileRedirectTarget::Fd(_) => {}
             },

@@ -11,12 +11,20 @@
 
 use brush_parser::ParserOptions;
 use brush_parser::ast::Word;
-use brush_parser::word::{Parameter, ParameterExpr, TildeExpr, WordPiece, WordPieceWithSource};
+use brush_parser::word::{
+    Parameter, ParameterExpr, ParameterTransformOp, TildeExpr, WordPiece, WordPieceWithSource,
+};
 
 use super::text::{brace_expand, decode_ansi_c, strip_pattern, substring};
 use crate::analyzer::Analyzer;
 use crate::field::{DESCENDANT, Field, UNKNOWN, has_glob, secret_name};
 use crate::state::{Scope, Stream, Taint, Value};
+
+/// The shell variable names in an arithmetic expression.
+fn identifiers(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+}
 
 /// Builds the fields of one word, splitting unquoted expansions when asked.
 struct Builder {
@@ -169,6 +177,26 @@ impl Analyzer<'_> {
     /// Judges the command substitutions inside text that is not itself a word (an
     /// arithmetic expression, a `[[ ... ]]` test) and returns the taint of their output.
     pub fn expand_embedded(&mut self, text: &str, scope: &Scope) -> Taint {
+        let mut taint = self.substitutions_in(text, scope);
+        // Arithmetic evaluates a variable's value as an expression in turn, so `a[$(CMD)]`
+        // in a value runs CMD (`x='a[$(CMD)]'; echo $((x))`): follow each name once.
+        let mut seen: Vec<&str> = Vec::new();
+        let mut names: Vec<&str> = identifiers(text).collect();
+        while let Some(name) = names.pop() {
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            if let Some(v) = scope.vars.get(name).and_then(|v| v.text.as_deref()) {
+                taint = taint.merge(self.substitutions_in(v, scope));
+                names.extend(identifiers(v));
+            }
+        }
+        taint
+    }
+
+    /// Judges the command substitutions inside `text` and returns their output's taint.
+    fn substitutions_in(&mut self, text: &str, scope: &Scope) -> Taint {
         if !text.contains("$(") && !text.contains('`') && !text.contains("<(") {
             return Taint::default();
         }
@@ -265,7 +293,25 @@ impl Analyzer<'_> {
         }
     }
 
+    /// [`Self::lookup`], after judging an array subscript (an arithmetic expression).
+    fn fetch(&mut self, p: &Parameter, scope: &Scope) -> Value {
+        if let Parameter::NamedWithIndex { index, .. } = p {
+            self.expand_embedded(index, scope);
+        }
+        self.lookup(p, scope)
+    }
+
     fn lookup(&self, p: &Parameter, scope: &Scope) -> Value {
+        if let Parameter::NamedWithIndex { name, .. }
+        | Parameter::NamedWithAllIndices { name, .. } = p
+        {
+            // An element of an array: its text is not followed, its taint is the array's.
+            let v = self.lookup(&Parameter::Named(name.clone()), scope);
+            return Value {
+                text: None,
+                taint: v.taint,
+            };
+        }
         let Parameter::Named(name) = p else {
             // `$!` and `$$`: a job this line started, and the shell running it.
             let pids = matches!(
@@ -322,7 +368,7 @@ impl Analyzer<'_> {
                 parameter,
                 indirect: false,
                 ..
-            } => self.lookup(parameter, scope),
+            } => self.fetch(parameter, scope),
             ParameterExpr::UseDefaultValues {
                 parameter,
                 indirect: false,
@@ -335,7 +381,7 @@ impl Analyzer<'_> {
                 default_value,
                 ..
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
                 match (&v.text, default_value) {
                     (Some(t), _) if !t.is_empty() => v,
                     (Some(_), Some(d)) => {
@@ -357,7 +403,12 @@ impl Analyzer<'_> {
                 offset,
                 length,
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
+                // The offset and length are arithmetic expressions.
+                self.expand_embedded(&offset.value, scope);
+                if let Some(l) = length {
+                    self.expand_embedded(&l.value, scope);
+                }
                 let text = v.text.as_deref().and_then(|t| {
                     substring(t, &offset.value, length.as_ref().map(|l| l.value.as_str()))
                 });
@@ -390,13 +441,55 @@ impl Analyzer<'_> {
                 parameter,
                 indirect: false,
             } => {
-                let v = self.lookup(parameter, scope);
+                let v = self.fetch(parameter, scope);
                 Value {
                     text: v.text.map(|t| t.chars().count().to_string()),
                     taint: Taint::default(),
                 }
             }
+            ParameterExpr::Transform {
+                parameter,
+                indirect: false,
+                op: ParameterTransformOp::PromptExpand,
+            } => {
+                let v = self.fetch(parameter, scope);
+                self.prompt_expand(&v, scope)
+            }
+            ParameterExpr::Parameter {
+                parameter,
+                indirect: true,
+            } => self.indirect(parameter, scope),
             _ => Value::default(),
+        }
+    }
+
+    /// `${!name}`: the variable named by `name`'s value; a name the gate cannot know may be
+    /// any variable of the environment, credentials included.
+    fn indirect(&self, p: &Parameter, scope: &Scope) -> Value {
+        match self.lookup(p, scope).text {
+            Some(name) => self.lookup(&Parameter::Named(name), scope),
+            None => Value {
+                text: None,
+                taint: Taint {
+                    secret: true,
+                    ..Taint::default()
+                },
+            },
+        }
+    }
+
+    /// A value expanded as a prompt (`${v@P}`, `PS4`): its substitutions run, so they are
+    /// judged; a value the gate cannot know is code it cannot see.
+    pub fn prompt_expand(&mut self, v: &Value, scope: &Scope) -> Value {
+        let Some(text) = &v.text else {
+            let why = Some("expands a prompt the gate cannot see".into());
+            self.hit_plain("gate.dynamic_code", scope, "${...@P}", why);
+            return Value::default();
+        };
+        let out = self.eval_heredoc(text, scope);
+        Value {
+            text: out.text,
+            taint: out.taint.merge(v.taint),
         }
     }
 

@@ -315,6 +315,9 @@ pub(crate) const DYNAMIC_CALLEES: &[(&str, Option<Lang>)] = &[
     ("methodcaller(", Some(Lang::Python)),
     ("attrgetter(", Some(Lang::Python)),
     ("runpy.run_", Some(Lang::Python)),
+    // A console that reads the code it runs from stdin.
+    ("code.interact", Some(Lang::Python)),
+    ("InteractiveConsole", Some(Lang::Python)),
     ("pickle.loads(", Some(Lang::Python)),
     ("marshal.loads(", Some(Lang::Python)),
     ("ctypes.", Some(Lang::Python)),

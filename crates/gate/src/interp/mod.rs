@@ -117,10 +117,14 @@ fn snippets(
                 "rce.pipe_shell",
                 Some(format!("{name} runs downloaded or decoded code")),
             );
-        } else if s.text == "-" {
-            if c.io.stdin.taint.hidden_code() {
+        } else if let Some(input) = (s.text == "-")
+            .then(|| c.io.stdin.clone())
+            .or_else(|| crate::cmd::opened_input(&s, c.io, c.scope))
+        {
+            // `-`, `/dev/stdin`, `/dev/fd/N`: the program is what that input holds.
+            if input.taint.hidden_code() {
                 c.hit("rce.pipe_shell", None);
-            } else if let Some(t) = c.io.stdin.text.clone() {
+            } else if let Some(t) = input.text {
                 scan(c, lang, &Field::lit(&t));
             }
         } else if let Some(body) = s.body.clone().filter(|_| s.procsub) {
@@ -140,8 +144,14 @@ fn snippets(
             let written = c.an.written_at(&abs);
             if written.as_ref().is_some_and(|w| w.taint.hidden_code()) {
                 c.hit("rce.staged", None);
-            } else if let Some(text) = written.and_then(|w| w.text) {
-                scan(c, lang, &Field::lit(&text));
+            } else if let Some(w) = written {
+                match w.text {
+                    Some(text) => scan(c, lang, &Field::lit(&text)),
+                    None => c.hit(
+                        "gate.dynamic_code",
+                        Some(format!("{name} runs a script the gate cannot see")),
+                    ),
+                }
             }
         }
         None
@@ -162,7 +172,10 @@ fn python_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             let at = args.iter().position(|f| f == module).unwrap_or(0);
             let argv: Vec<Field> = args[at..].to_vec();
             crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
-            return None;
+            // A module the line wrote in the working directory is its code (`python -m a`).
+            let file = Field::lit(&format!("{}.py", module.text.replace('.', "/")));
+            let written = c.an.written_at(&c.abs(&file)).is_some();
+            return written.then(|| (Lang::Python, Vec::new(), Some(file)));
         }
         (Lang::Python, timeit_code(args), None)
     } else {
@@ -234,15 +247,34 @@ fn code_or_script(lang: Lang, a: &Parsed) -> Source {
 }
 
 /// `ruby`: where the program's code comes from.
-fn ruby_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
-    Some(code_or_script(
-        Lang::Ruby,
-        &parse(args, Spec::new("erICEF", &[])),
-    ))
+fn ruby_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+    let a = parse(args, Spec::new("erICEF", &[]));
+    let mut source = code_or_script(Lang::Ruby, &a);
+    source.1.extend(preloaded(c, a.values('r', "").into_iter()));
+    Some(source)
+}
+
+/// Modules an interpreter loads before its program (`node -r M`, `--import M`,
+/// `ruby -r M`): a `data:` URL (`data:text/javascript,CODE`) is code, and so is a file the
+/// line wrote.
+fn preloaded<'f>(c: &Cmd<'_, '_>, modules: impl Iterator<Item = &'f Field>) -> Vec<Field> {
+    modules
+        .filter_map(|m| {
+            if let Some(d) = m.text.strip_prefix("data:") {
+                let code = d.split_once(',').map_or("", |(_, code)| code);
+                return Some(Field {
+                    text: code.to_owned(),
+                    ..m.clone()
+                });
+            }
+            let text = c.an.written_at(&c.abs(m))?.text?;
+            Some(Field::lit(&text))
+        })
+        .collect()
 }
 
 /// `node`, `bun`: where the program's code comes from.
-fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+fn node_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     // `-pe CODE` and `-ep CODE` print what CODE evaluates to.
     let args: Vec<Field> = args
         .iter()
@@ -266,11 +298,17 @@ fn node_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             ],
         ),
     );
+    let modules = a
+        .values('r', "require")
+        .into_iter()
+        .chain(a.values('\0', "import"))
+        .chain(a.values('\0', "loader"));
     let code: Vec<Field> = a
         .values('e', "eval")
         .into_iter()
         .chain(a.values('p', "print"))
         .cloned()
+        .chain(preloaded(c, modules))
         .collect();
     let script = if code.is_empty() {
         a.operands

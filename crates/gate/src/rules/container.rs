@@ -8,7 +8,7 @@
 use crate::args::{Spec, parse};
 use crate::cmd::Cmd;
 use crate::field::Field;
-use crate::state::{Io, Scope};
+use crate::state::{Io, Scope, Stream};
 
 /// Options of `docker run`/`podman run`/`create` that take a value.
 const RUN_VALUED: &[&str] = &[
@@ -55,7 +55,9 @@ const RUN_VALUED: &[&str] = &[
 /// `docker run ... IMAGE CMD...` (after the `run` word): judges CMD on the host paths the
 /// bind mounts expose.
 pub(crate) fn run(c: &mut Cmd<'_, '_>, args: &[Field]) {
-    let a = parse(args, Spec::wrapper("vewpulhmaci", RUN_VALUED));
+    // `-i` is `--interactive`, a flag: the container's command reads our stdin.
+    let a = parse(args, Spec::wrapper("vewpulhmac", RUN_VALUED));
+    let interactive = a.has('i', "interactive");
     let mut mounts: Vec<(String, String)> = Vec::new();
     for v in a.values('v', "volume") {
         let mut parts = v.text.split(':');
@@ -100,7 +102,19 @@ pub(crate) fn run(c: &mut Cmd<'_, '_>, args: &[Field]) {
     s.wrappers.push("container".into());
     s.depth += 1;
     s.cwd = None;
-    c.an.dispatch(argv, &Io::default(), &mut s);
+    let stdin = Stream {
+        text: c.io.stdin.text.as_deref().map(|t| on_host(t, &exposed)),
+        ..c.io.stdin.clone()
+    };
+    let io = if interactive {
+        Io {
+            stdin,
+            ..Io::default()
+        }
+    } else {
+        Io::default()
+    };
+    c.an.dispatch(argv, &io, &mut s);
     // What the container does to its own files stays in the container.
     let mut i = start;
     while i < c.an.hits.len() {

@@ -10,7 +10,7 @@ use crate::args::{Parsed, Spec, parse};
 use crate::cmd::Cmd;
 use crate::cmd::check_write;
 use crate::field::Field;
-use crate::paths::Class;
+use crate::paths::{Class, git_history};
 
 /// rm, rmdir, unlink, shred, truncate, srm, wipe.
 pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
@@ -41,8 +41,9 @@ pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
             }
             _ => match class {
                 Class::HomeSensitive => c.hit("fs.rm_sensitive", detail),
-                // Files inside `.git` (a stale `index.lock`) are the view's to undo.
-                Class::Git if !c.abs(op).ends_with("/.git") => {}
+                // Files inside `.git` (a stale `index.lock`) are the view's to undo; its
+                // history is not.
+                Class::Git if !git_history(&c.abs(op)) => {}
                 Class::Git | Class::WorkspaceAll | Class::WorkspaceRoot
                     if !recursive && (force || class != Class::Git) =>
                 {
@@ -257,13 +258,18 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
                 ),
                 _ => {}
             }
-            // `dd if=A of=B` copies A to B.
+            // `dd if=A of=B` copies A to B; without `if=`, stdin.
             let input: Vec<Field> = args
                 .iter()
                 .filter_map(|i| i.text.strip_prefix("if=").map(Field::lit))
                 .collect();
             let dest = c.abs(&f);
-            copied_content(c, &input, &dest);
+            if input.is_empty() {
+                let stdin = c.io.stdin.clone();
+                c.an.written.push((dest, stdin));
+            } else {
+                copied_content(c, &input, &dest);
+            }
         }
     }
 }

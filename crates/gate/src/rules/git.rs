@@ -171,6 +171,7 @@ const SUBCOMMANDS: &[(&[&str], fn(&mut Cmd<'_, '_>, &Sub<'_>))] = &[
     }),
     (&["reflog"], sub_reflog),
     (&["gc"], sub_gc),
+    (&["prune"], sub_prune),
     (&["update-ref"], sub_update_ref),
     (&["config"], config),
     (&["clone"], sub_clone),
@@ -374,6 +375,22 @@ fn sub_gc(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
         "git.rewrite_history",
         Some("gc --prune=now drops unreachable objects".into()),
     );
+}
+
+/// `git prune --expire=now`: like `gc --prune=now`, it drops unreachable objects at once.
+fn sub_prune(c: &mut Cmd<'_, '_>, g: &Sub<'_>) {
+    let now = |w: &[Field]| w[0].is("--expire") && (w[1].is("now") || w[1].is("all"));
+    let inline = g.rest.iter().any(|a| {
+        a.text
+            .strip_prefix("--expire=")
+            .is_some_and(|v| v == "now" || v == "all")
+    });
+    if inline || g.rest.windows(2).any(now) {
+        c.hit(
+            "git.rewrite_history",
+            Some("prune --expire=now drops unreachable objects".into()),
+        );
+    }
 }
 
 /// `git update-ref`.

@@ -90,7 +90,7 @@ const FAMILIES: &[(&[&str], fn(&mut Cmd<'_, '_>))] = &[
     (&["chmod", "chown", "chgrp", "setfacl", "chattr"], fs::perms),
     (&["rsync", "scp"], fs::rsync),
     (&["unzip", "tar", "7z", "cpio"], fs::extract),
-    (&["tee"], tee),
+    (&["tee", "sponge"], tee),
     (&["git"], git::git),
     (&["gh"], git::gh),
     (

@@ -13,7 +13,7 @@ use crate::field::UNKNOWN;
 use crate::paths::Class;
 use crate::state::{Stream, Taint};
 use crate::tables::RECURSIVE_READERS;
-use crate::text::decode_ansi_c;
+use crate::text::{decode_ansi_c, decode_echo};
 
 /// Tools whose output is shell code meant for `eval "$(tool ...)"`.
 const SHELLENV: &[&str] = &[
@@ -140,6 +140,15 @@ fn written_text(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<String> {
     texts.map(|t| t.concat())
 }
 
+/// `PROGRAM completion[s] SHELL`: a program found through `$PATH` printing its shell
+/// completion script.
+fn completion(c: &Cmd<'_, '_>, args: &[Field]) -> bool {
+    c.prog.trusted
+        && args
+            .first()
+            .is_some_and(|a| a.is("completion") || a.is("completions"))
+}
+
 /// Text a command makes up itself (`echo`, `printf`, `seq`, `mktemp`, `env`), when it is one.
 fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> {
     match name {
@@ -189,7 +198,8 @@ fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> 
                 ..Taint::default()
             }))
         }
-        n if SHELLENV.contains(&n) => Some(Stream::tainted(Taint {
+        // A tool's `completion` script (`kubectl completion bash`) is made to be sourced.
+        n if SHELLENV.contains(&n) || completion(c, args) => Some(Stream::tainted(Taint {
             shellenv: true,
             ..Taint::default()
         })),
@@ -249,10 +259,9 @@ fn passed_on(
                 ..inherited
             }
         }
-        "ls" | "fd" | "fdfind"
-            if args.iter().all(|a| {
-                !a.text.contains("..") && !a.text.starts_with('/') && !a.text.starts_with('~')
-            }) =>
+        "ls" if args.iter().all(|a| {
+            !a.text.contains("..") && !a.text.starts_with('/') && !a.text.starts_with('~')
+        }) =>
         {
             Stream {
                 paths_under: c.scope.cwd.clone(),
@@ -353,35 +362,51 @@ fn printf(fmt: &str, args: &[&str]) -> Option<String> {
     let mut i = 0;
     let mut rounds = 0;
     loop {
-        let mut chars = fmt.chars().peekable();
+        // The format's own escapes are decoded; `%s` prints its argument as it is, `%b`
+        // decodes the argument's escapes as `echo -e` does.
+        let mut lit = String::new();
+        let mut chars = fmt.chars();
         while let Some(c) = chars.next() {
             if c != '%' {
-                out.push(c);
+                lit.push(c);
                 continue;
             }
-            match chars.next()? {
-                '%' => out.push('%'),
-                's' | 'b' | 'd' | 'i' => {
-                    out.push_str(args.get(i).copied().unwrap_or(""));
-                    i += 1;
-                }
+            let conv = chars.next()?;
+            if conv == '%' {
+                lit.push('%');
+                continue;
+            }
+            out.push_str(&decode_ansi_c(&std::mem::take(&mut lit)));
+            let arg = args.get(i).copied().unwrap_or("");
+            i += 1;
+            match conv {
+                'b' => out.push_str(&decode_echo(arg)),
+                's' | 'd' | 'i' => out.push_str(arg),
                 _ => return None,
             }
         }
+        out.push_str(&decode_ansi_c(&lit));
         rounds += 1;
         if i >= args.len() || rounds > 64 {
             break;
         }
     }
-    Some(decode_ansi_c(&out))
+    Some(out)
 }
 
 /// `echo`: its arguments, joined, with escapes decoded under `-e`.
 fn echo(args: &[Field]) -> Stream {
     let mut i = 0;
-    let mut escapes = false;
-    while i < args.len() && matches!(args[i].text.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en") {
-        escapes |= args[i].text.contains('e');
+    let (mut escapes, mut newline) = (false, "\n");
+    // Flags are words of `n`, `e` and `E` only (`-n`, `-ne`, `-nE`); `-n` drops the newline.
+    while let Some(flags) = args.get(i).and_then(|a| a.text.strip_prefix('-')) {
+        if flags.is_empty() || !flags.chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
+            break;
+        }
+        escapes |= flags.contains('e');
+        if flags.contains('n') {
+            newline = "";
+        }
         i += 1;
     }
     let words = &args[i..];
@@ -392,10 +417,8 @@ fn echo(args: &[Field]) -> Stream {
             .map(|w| w.text.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        s.text = Some(format!(
-            "{}\n",
-            if escapes { decode_ansi_c(&text) } else { text }
-        ));
+        let text = if escapes { decode_echo(&text) } else { text };
+        s.text = Some(format!("{text}{newline}"));
     }
     s
 }

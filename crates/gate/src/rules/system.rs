@@ -244,16 +244,19 @@ fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
         .operands
         .iter()
         .any(|o| matches!(o.text.as_str(), "." | ".*" | "" | "^" | ".+"));
-    // Selecting by user, session, group or parent alone reaches every process of it
-    // (`pkill -u root`, `pkill -P 1`, `pkill -s 0`); with a pattern, only those it names.
+    // Selecting by user, session, group, parent or terminal alone reaches every process of
+    // it (`pkill -u root`, `pkill -P 1`, `pkill -s 0`); with a pattern, only those it names.
     let selector = |f: char, long: &str| a.value(f, long).is_some();
     let whole = selector('u', "user")
         || selector('U', "uid")
         || selector('P', "parent")
         || selector('s', "session")
         || selector('g', "pgroup")
-        || selector('G', "group");
-    let everyone = whole && a.operands.is_empty() || name == "killall5" || broad;
+        || selector('G', "group")
+        || selector('t', "terminal");
+    // `-v` inverts the pattern: every process but the few it names.
+    let inverse = a.has('v', "inverse");
+    let everyone = whole && a.operands.is_empty() || name == "killall5" || broad || inverse;
     let daemon = a.operands.iter().any(|o| !o.known || hits_daemon(&o.text));
     if a.has('l', "list") && name == "killall" {
         return;

@@ -51,6 +51,9 @@ pub(crate) enum Value {
     /// Flags of the shell a tool runs its commands with: what follows the flags is a
     /// command (make's `.SHELLFLAGS='-c CMD;'`).
     ShellFlags,
+    /// A prompt string: the shell expands it, running its substitutions, each time it is
+    /// shown (`PS4` before every traced command).
+    Prompt,
 }
 
 /// One tool's command-valued and write-valued options.

@@ -50,6 +50,7 @@ pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
     "include.path",
     "includeif.*.path",
     "core.hookspath",
+    "init.templatedir",
     "url.*.insteadof",
     "url.*.pushinsteadof",
 ];
@@ -100,7 +101,13 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[
             ("-c", Value::GitConfig),
             ("--config-env", Value::GitConfigEnv),
+            // Checkouts, resets and applies write into the work tree.
+            ("--work-tree", Value::Write),
         ],
+    },
+    Options {
+        tool: "git apply",
+        opts: &[("--directory", Value::Write)],
     },
     Options {
         tool: "git rebase",
@@ -244,6 +251,31 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-c", Value::Command), ("--call", Value::Command)],
     },
     Options {
+        tool: "bash",
+        opts: &[("--rcfile", Value::Script), ("--init-file", Value::Script)],
+    },
+    Options {
+        tool: "launchctl submit",
+        opts: &[("--", Value::Argv)],
+    },
+    Options {
+        tool: "npm exec",
+        opts: &[("-c", Value::Command), ("--call", Value::Command)],
+    },
+    Options {
+        tool: "npm x",
+        opts: &[("-c", Value::Command), ("--call", Value::Command)],
+    },
+    // yarn 2+ runs `yarn exec CMD` through its shell (its argv is in `ARGV_RUNNERS`).
+    Options {
+        tool: "yarn",
+        opts: &[("exec", Value::Command)],
+    },
+    Options {
+        tool: "enable",
+        opts: &[("-f", Value::Library)],
+    },
+    Options {
         tool: "nodemon",
         opts: &[("--exec", Value::Command), ("-x", Value::Command)],
     },
@@ -342,7 +374,56 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "patch",
-        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+        opts: &[
+            ("-o", Value::Write),
+            ("--output", Value::Write),
+            ("-d", Value::Write),
+            ("--directory", Value::Write),
+        ],
+    },
+    Options {
+        tool: "wget",
+        opts: &[("-P", Value::Write), ("--directory-prefix", Value::Write)],
+    },
+    // Compilers and linkers write their output file.
+    Options {
+        tool: "cc",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "gcc",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "g++",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "clang",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "ld",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "rustc",
+        opts: &[("-o", Value::Write), ("--out-dir", Value::Write)],
+    },
+    Options {
+        tool: "cmake",
+        opts: &[("--prefix", Value::Write)],
+    },
+    Options {
+        tool: "go build",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "cargo build",
+        opts: &[
+            ("--out-dir", Value::Write),
+            ("--artifact-dir", Value::Write),
+        ],
     },
     Options {
         tool: "openssl",
@@ -453,6 +534,12 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("LESSOPEN", Value::Command),
     ("LESSCLOSE", Value::Command),
     ("PROMPT_COMMAND", Value::Command),
+    // `make DESTDIR=/ install` installs below DESTDIR.
+    ("DESTDIR", Value::Write),
+    ("PS0", Value::Prompt),
+    ("PS1", Value::Prompt),
+    ("PS2", Value::Prompt),
+    ("PS4", Value::Prompt),
     ("BROWSER", Value::Command),
     ("SUDO_ASKPASS", Value::Command),
     ("RSYNC_RSH", Value::Command),

@@ -53,6 +53,11 @@ pub(crate) const NETWORK: &[&str] = &[
     "gsutil",
     "az",
     "rclone",
+    // Backup tools send what they back up to their repository (`-r s3:...`, `ssh://...`).
+    "restic",
+    "borg",
+    "duplicity",
+    "kopia",
     "s3cmd",
     "azcopy",
     "b2",
@@ -106,6 +111,21 @@ pub(crate) const NETWORK: &[&str] = &[
     "rcp",
 ];
 
+/// Network programs whose arguments are queries sent to whatever host they name (DNS
+/// lookups, pings): a token expanded into one leaves the machine, as no API is its own.
+pub(crate) const QUERY_CHANNELS: &[&str] = &[
+    "dig",
+    "host",
+    "nslookup",
+    "drill",
+    "kdig",
+    "delv",
+    "ping",
+    "ping6",
+    "whois",
+    "traceroute",
+];
+
 /// Programs that serve a directory's files to whoever connects: the tool (with its
 /// subcommand words), the options that name the directory, and whether the first operand
 /// names it instead. Without either, the working directory is served.
@@ -122,6 +142,10 @@ pub(crate) const FILE_SERVERS: &[(&str, &[&str], bool)] = &[
     ("webfsd", &["-r"], false),
     ("twistd web", &["--path"], false),
     ("rclone serve", &[], true),
+    ("serve", &[], true),
+    ("ruby -run -e httpd", &["--document-root"], true),
+    ("static-web-server", &["-d", "--root"], false),
+    ("simple-http-server", &[], true),
 ];
 
 /// Programs (and subcommands) that hand their stdin to a process with network access: a
@@ -228,6 +252,16 @@ pub(crate) const SECRET_SOURCES: &[&str] = &[
     "wl-paste",
     "pbpaste",
     "npm token list",
+    "doppler secrets",
+    "infisical export",
+    "infisical secrets",
+    "sops -d",
+    "sops --decrypt",
+    "gh secret list",
+    "aws secretsmanager get-secret-value",
+    "aws ssm get-parameter",
+    "aws ssm get-parameters",
+    "gcloud secrets versions access",
     "printenv",
     "env",
     "ssh-add -L",
@@ -685,6 +719,9 @@ pub(crate) const PROJECT_FILES: &[(&str, &[&str])] = &[
     ("task", &["Taskfile.yml", "Taskfile.yaml"]),
     ("cargo", &[".cargo/config.toml", "build.rs"]),
     ("pip", &["setup.py"]),
+    // pytest imports every `conftest.py`; Python imports `sitecustomize` at start-up.
+    ("pytest", &["conftest.py"]),
+    ("python", &["sitecustomize.py", "usercustomize.py"]),
     ("rake", &["Rakefile"]),
     ("composer", &["composer.json"]),
     ("direnv", &[".envrc"]),
