@@ -697,9 +697,7 @@ fn host_services_are_out_of_reach_of_the_agent() {
                 "{under:?}: the session's own {what} failed: {out}"
             );
         }
-        // As root, `/etc` is narrowed around its secrets under `run`, and an `exec` inside
-        // cannot list it to narrow it again: its commands cannot read `/etc/resolv.conf`.
-        if dns_works && results(&out, "dns-config").is_empty() {
+        if dns_works {
             assert_eq!(
                 results(&out, "dns"),
                 ["sent"],
@@ -733,5 +731,46 @@ fn host_services_are_out_of_reach_of_the_agent() {
             && results(&out, "host-tcp").iter().all(|r| *r == "open"),
         "exec: {out}"
     );
+    s.m.abort();
+}
+
+/// As root, `/etc` is granted around its secrets. A command reads what every tool needs from
+/// it (the resolver's configuration, the user database, the CA certificates) under `exec`, as
+/// the agent under `run`, and through `exec` inside `run` (the path the agent's hooks take,
+/// where the inner confinement narrows `/etc` again below the agent's); `/etc/shadow` stays
+/// unreadable in all three.
+#[test]
+fn root_reads_etc_but_not_its_secrets() {
+    if !require(is_root(), "the /etc carve-out test", "needs root") {
+        return;
+    }
+    let s = setup();
+    let script = r#"
+for f in /etc/resolv.conf /etc/passwd /etc/shadow; do
+    if cat "$f" >/dev/null 2>&1; then echo "read $f"; else echo "denied $f"; fi
+done
+if ls /etc/ssl/certs >/dev/null 2>&1; then echo "read /etc/ssl/certs"; else echo "denied /etc/ssl/certs"; fi
+"#;
+    let free = text(&unconfined(&s, script));
+    let wanted = ["/etc/resolv.conf", "/etc/passwd", "/etc/ssl/certs"];
+    for path in wanted.iter().chain(&["/etc/shadow"]) {
+        assert!(
+            free.contains(&format!("read {path}")),
+            "the control cannot read {path}: {free}"
+        );
+    }
+    for under in BOTH {
+        let out = text(&attack(&s, under, script));
+        for path in wanted {
+            assert!(
+                out.contains(&format!("read {path}")),
+                "{under:?}: {path} is unreadable: {out}"
+            );
+        }
+        assert!(
+            out.contains("denied /etc/shadow"),
+            "{under:?}: /etc/shadow was read: {out}"
+        );
+    }
     s.m.abort();
 }

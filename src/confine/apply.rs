@@ -125,7 +125,8 @@ pub(crate) fn prepare(spec: &Spec) -> Result<Prepared, ConfineError> {
         .writable
         .iter()
         .map(|p| (p, write_access()))
-        .chain(spec.readable.iter().map(|p| (p, read_access())));
+        .chain(spec.readable.iter().map(|p| (p, read_access())))
+        .chain(spec.listable.iter().map(|p| (p, AccessFs::ReadDir.into())));
     for (path, access) in grants {
         // A missing or unopenable grant only narrows what the command may do, so it is a
         // warning, not a reason to run unconfined or to refuse.

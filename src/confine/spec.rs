@@ -7,6 +7,8 @@
 //! contains a protected path is replaced by its entries beside the path to it (a snapshot of the
 //! directory taken now: entries created there later are not granted), or dropped when that is
 //! not possible; either way a note says so.
+//! A narrowed grant stays listable (names only, see [`Spec::listable`]), so that a command
+//! confined below this spec (`exec` inside `run`) can narrow it again the same way.
 //! The one exception is [`Spec::add_readable_file`]: one regular file granted read inside a
 //! deny root, for files there that hold nothing to protect (the workspace configuration
 //! `mount` pins in the store, which `exec` must read under `run`).
@@ -140,6 +142,10 @@ pub struct Spec {
     pub writable: Vec<PathBuf>,
     /// Trees (or files) granted read and execute.
     pub readable: Vec<PathBuf>,
+    /// Trees granted listing only (names, no content): the grants narrowed around a protected
+    /// path, so that a process confined by this spec can list them to narrow them again for a
+    /// command it confines in turn (`exec` inside `run`, as root, narrows `/etc` again).
+    pub listable: Vec<PathBuf>,
     /// TCP policy.
     pub net: Net,
     /// Scope abstract unix sockets and signals to the command's own domain, which makes the
@@ -178,6 +184,7 @@ impl Spec {
         Spec {
             writable: Vec::new(),
             readable: Vec::new(),
+            listable: Vec::new(),
             net: Net::Allow,
             scope_ipc: true,
             deny_roots: Vec::new(),
@@ -261,16 +268,16 @@ impl Spec {
     /// Grants `path` read, write and execute, carving out the deny roots.
     pub fn add_writable(&mut self, path: impl Into<PathBuf>) {
         let path = path.into();
-        let (kept, notes) = carve(&path, &self.deny_roots, &self.secrets);
-        self.notes.extend(notes);
+        let carved = carve(&path, &self.deny_roots, &self.secrets);
+        let kept = self.take(carved);
         self.writable.extend(kept);
     }
 
     /// Grants `path` read and execute, carving out the deny roots.
     pub fn add_readable(&mut self, path: impl Into<PathBuf>) {
         let path = path.into();
-        let (kept, notes) = carve(&path, &self.deny_roots, &self.secrets);
-        self.notes.extend(notes);
+        let carved = carve(&path, &self.deny_roots, &self.secrets);
+        let kept = self.take(carved);
         self.readable.extend(kept);
     }
 
@@ -292,20 +299,30 @@ impl Spec {
     pub fn add_deny_root(&mut self, path: impl Into<PathBuf>) {
         let deny = vec![path.into()];
         for writable in [true, false] {
-            let list = if writable {
+            let list = std::mem::take(if writable {
                 &mut self.writable
             } else {
                 &mut self.readable
-            };
+            });
             let mut kept = Vec::new();
-            for grant in std::mem::take(list) {
-                let (parts, notes) = carve(&grant, &deny, &[]);
-                self.notes.extend(notes);
-                kept.extend(parts);
+            for grant in list {
+                let carved = carve(&grant, &deny, &[]);
+                kept.extend(self.take(carved));
             }
-            *list = kept;
+            if writable {
+                self.writable = kept;
+            } else {
+                self.readable = kept;
+            }
         }
         self.deny_roots.extend(deny);
+    }
+
+    /// Keeps the notes and the narrowed directories of `carved`; returns its grants.
+    fn take(&mut self, carved: Carved) -> Vec<PathBuf> {
+        self.notes.extend(carved.notes);
+        self.listable.extend(carved.listable);
+        carved.grants
     }
 
     /// Grants read and execute on the parts of a cargo home that hold no credentials
@@ -390,14 +407,21 @@ fn lexical_clean(path: &Path) -> PathBuf {
     out
 }
 
-/// Returns the grants that replace `grant` so that no deny root or secret lies inside any of
-/// them, and the notes that explain what changed (none for secrets).
-pub(crate) fn carve(
-    grant: &Path,
-    deny_roots: &[PathBuf],
-    secrets: &[PathBuf],
-) -> (Vec<PathBuf>, Vec<String>) {
+/// What [`carve`] makes of one grant.
+#[derive(Debug)]
+pub(crate) struct Carved {
+    /// The grants that replace it; no deny root or secret lies inside any of them.
+    pub(crate) grants: Vec<PathBuf>,
+    /// The directories that were narrowed, to stay listable ([`Spec::listable`]).
+    pub(crate) listable: Vec<PathBuf>,
+    /// What changed and why (nothing for secrets).
+    pub(crate) notes: Vec<String>,
+}
+
+/// Carves every deny root and secret out of `grant`.
+pub(crate) fn carve(grant: &Path, deny_roots: &[PathBuf], secrets: &[PathBuf]) -> Carved {
     let mut grants = vec![resolve(grant)];
+    let mut listable = Vec::new();
     let mut notes = Vec::new();
     let mut secret_notes = Vec::new();
     let all = deny_roots
@@ -434,6 +458,7 @@ pub(crate) fn carve(
                             deny.display()
                         ));
                         next.extend(parts);
+                        listable.push(g);
                     }
                     Err(e) => notes.push(format!(
                         "dropped grant {}: it contains protected {} and could not be narrowed: {e}",
@@ -447,7 +472,11 @@ pub(crate) fn carve(
         }
         grants = next;
     }
-    (grants, notes)
+    Carved {
+        grants,
+        listable,
+        notes,
+    }
 }
 
 /// Lists the entries of `grant` that lead away from `deny`, descending along the path to it.
@@ -484,7 +513,11 @@ mod tests {
         let b = tmp.path().join("b");
         std::fs::create_dir_all(&a).expect("mkdir");
         std::fs::create_dir_all(&b).expect("mkdir");
-        let (kept, notes) = carve(&a, std::slice::from_ref(&b), &[]);
+        let Carved {
+            grants: kept,
+            notes,
+            ..
+        } = carve(&a, std::slice::from_ref(&b), &[]);
         assert_eq!(kept, vec![resolve(&a)]);
         assert!(notes.is_empty());
     }
@@ -494,7 +527,11 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let store = tmp.path().join("store");
         std::fs::create_dir_all(store.join("blobs")).expect("mkdir");
-        let (kept, notes) = carve(&store.join("blobs"), std::slice::from_ref(&store), &[]);
+        let Carved {
+            grants: kept,
+            notes,
+            ..
+        } = carve(&store.join("blobs"), std::slice::from_ref(&store), &[]);
         assert!(kept.is_empty());
         assert!(notes[0].starts_with("dropped grant"), "{notes:?}");
     }
@@ -508,13 +545,19 @@ mod tests {
         }
         std::fs::write(root.join("f"), b"").expect("write");
         std::os::unix::fs::symlink(root.join("x/store"), root.join("link")).expect("symlink");
-        let (mut kept, notes) = carve(root, &[root.join("x/store")], &[]);
+        let Carved {
+            grants: mut kept,
+            listable,
+            notes,
+        } = carve(root, &[root.join("x/store")], &[]);
         kept.sort();
         let real = resolve(root);
         assert_eq!(
             kept,
             vec![real.join("f"), real.join("x/sib"), real.join("y")]
         );
+        // The narrowed directory stays listable, so a nested confinement can narrow it again.
+        assert_eq!(listable, vec![real]);
         assert!(notes[0].starts_with("narrowed grant"), "{notes:?}");
     }
 
@@ -541,7 +584,11 @@ mod tests {
     #[test]
     fn carve_ignores_a_missing_deny_root() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let (kept, notes) = carve(tmp.path(), &[tmp.path().join(".local/state/ftsb-fs")], &[]);
+        let Carved {
+            grants: kept,
+            notes,
+            ..
+        } = carve(tmp.path(), &[tmp.path().join(".local/state/ftsb-fs")], &[]);
         assert_eq!(kept, vec![resolve(tmp.path())]);
         assert!(notes.is_empty(), "{notes:?}");
     }
