@@ -720,3 +720,32 @@ fn a_restore_revokes_writers_and_keeps_readers() {
         "the reader's release ends direct mode"
     );
 }
+
+/// What the store's `work/` directory holds: its working files and doomed files.
+fn work_files(fx: &Fx) -> (usize, usize) {
+    let count = |dir: std::path::PathBuf| fs::read_dir(dir).expect("read").flatten().count();
+    let work = fx.store.join("work");
+    (count(work.clone()) - 1, count(work.join("doomed")))
+}
+
+/// Working files an abort or an unlink drops are removed off the request path, and the disk
+/// gets their space back: none is left once the overlay is closed.
+#[test]
+fn dropped_working_files_are_removed() {
+    let mut fx = sample();
+    fx.write("f", 0, b"J");
+    fx.make("new", Kind::File, None).expect("create");
+    fx.write("new", 0, &[1; 65536]);
+    let ino = fx.make("gone", Kind::File, None).expect("create").ino;
+    fx.write("gone", 0, b"bytes");
+    assert_eq!(work_files(&fx).0, 3);
+    let root = fx.ino("");
+    fx.ov().unlink(root, b"gone").expect("unlink");
+    fx.ov().forget(ino, u64::MAX);
+    fx.reopen();
+    assert_eq!(work_files(&fx), (2, 0));
+    fx.ov().restore(&Snapshot::default()).expect("abort");
+    fx.reopen();
+    assert_eq!(work_files(&fx), (0, 0));
+    assert_eq!(fx.read("f"), b"hello");
+}
