@@ -2,10 +2,10 @@
 //! files of the inodes it is handed, so that a request (an `rm -rf` through the view, an
 //! abort, the clearing after a commit) costs no system call for them.
 //!
-//! Invariant: the thread removes the file of an inode only while the inode is doomed and not
-//! reclaimed, and [`Reaper::reclaim`] returns only once no removal of that inode's file is
-//! under way, so a working file made again for a doomed inode (a restore brings inode numbers
-//! back) is never removed. A file the thread has not removed when the process dies is owned by
+//! Invariant: the thread removes the file of an inode only while the inode is doomed, and
+//! [`Reaper::settle`] removes a doomed one at once and returns only once no removal of it is
+//! under way, so the working file made again for a doomed inode (a restore brings inode
+//! numbers back) is a new file, never the doomed one, and is never removed. A file the thread has not removed when the process dies is owned by
 //! no node, and the overlay dooms it again when it next opens.
 //!
 //! Deliberately not here: which files are doomed (the overlay knows which nodes went away).
@@ -56,13 +56,7 @@ impl Shared {
             }
             s.removing = Some(ino);
         }
-        let path = (self.path)(ino);
-        if let Err(e) = fs::remove_file(&path)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            // Left for the overlay to doom again when it next opens.
-            tracing::warn!("remove {}: {e}", path.display());
-        }
+        remove(&(self.path)(ino));
         self.state().removing = None;
         self.removed.notify_all();
     }
@@ -102,18 +96,34 @@ impl Reaper {
         }
     }
 
-    /// Keeps the working file `ino` gets next: cancels its doom and waits for a removal of
-    /// its old one that is under way.
-    pub fn reclaim(&self, ino: u64) {
-        let mut s = self.shared.state();
-        s.doomed.remove(&ino);
-        while s.removing == Some(ino) {
-            s = self
-                .shared
-                .removed
-                .wait(s)
-                .unwrap_or_else(|e| e.into_inner());
+    /// Removes the working file of `ino` now if it is doomed and waits for a removal of it
+    /// under way, so that the file `ino` gets next is a new one, which no late removal takes.
+    pub fn settle(&self, ino: u64) {
+        let doomed = {
+            let mut s = self.shared.state();
+            let doomed = s.doomed.remove(&ino);
+            while s.removing == Some(ino) {
+                s = self
+                    .shared
+                    .removed
+                    .wait(s)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            doomed
+        };
+        if doomed {
+            remove(&(self.shared.path)(ino));
         }
+    }
+}
+
+/// Unlinks `path`; a failure is logged and leaves a file no node owns, which the overlay
+/// dooms again when it next opens.
+fn remove(path: &std::path::Path) {
+    if let Err(e) = fs::remove_file(path)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!("remove {}: {e}", path.display());
     }
 }
 

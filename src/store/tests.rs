@@ -107,23 +107,28 @@ fn work_files_are_named_by_inode() {
 }
 
 #[test]
-fn doomed_work_files_are_removed_but_never_one_made_again() {
+fn doomed_work_files_are_removed_and_one_made_again_is_a_new_file() {
+    use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().join("work");
     let w = WorkDir::open(&work).expect("open");
+    let mut held = Vec::new();
     for ino in 1..=400 {
-        w.create(ino)
-            .expect("create")
-            .write_all(&[7; 8192])
-            .expect("write");
+        let mut old = w.create(ino).expect("create");
+        old.write_all(&[7; 8192]).expect("write");
         w.doom(ino);
         // Every other inode gets a working file again (a restore brings inode numbers back)
-        // while its doom may still be waiting or under way.
+        // while its doom may still be waiting or under way; a revoked handle still holds the
+        // old file and must not reach the new one.
         if ino % 2 == 0 {
-            w.create(ino)
-                .expect("create")
-                .write_all(b"new")
-                .expect("write");
+            let new = w.create(ino).expect("create");
+            assert_ne!(
+                new.metadata().expect("stat").ino(),
+                old.metadata().expect("stat").ino()
+            );
+            old.write_all(b"revoked").expect("write");
+            (&new).write_all(b"new").expect("write");
+            held.push(old);
         }
     }
     drop(w);

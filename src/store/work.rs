@@ -5,8 +5,8 @@
 //! hashes or fsyncs on the write path: that is left to `fsync` through the view and to sealing.
 //!
 //! A working file no node owns any more is doomed ([`WorkDir::doom`]) and removed later by a
-//! [`Reaper`] thread; making or opening the working file of an inode reclaims it first, so a
-//! late removal never takes a file in use.
+//! [`Reaper`] thread; making or opening the working file of an inode removes a doomed one
+//! first, as an unlink at once would have, so a late removal never takes a file in use.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -42,7 +42,7 @@ impl WorkDir {
 
     /// Creates an empty working file for `ino`, replacing any stale one.
     pub fn create(&self, ino: u64) -> Result<File, StoreError> {
-        self.reaper.reclaim(ino);
+        self.reaper.settle(ino);
         let path = self.path(ino);
         OpenOptions::new()
             .read(true)
@@ -56,7 +56,7 @@ impl WorkDir {
 
     /// Opens the existing working file of `ino` for reading and writing.
     pub fn open_file(&self, ino: u64) -> Result<File, StoreError> {
-        self.reaper.reclaim(ino);
+        self.reaper.settle(ino);
         let path = self.path(ino);
         OpenOptions::new()
             .read(true)
