@@ -325,7 +325,7 @@ impl Overlay {
                 .get(&Ino(ino))
                 .is_some_and(|n| n.data == Data::Work);
             if !live {
-                self.work.remove(ino)?;
+                self.work.doom(ino);
             }
         }
         Ok(())
@@ -437,7 +437,7 @@ impl Overlay {
     fn drop_node(&mut self, ino: Ino) -> Result<(), FsError> {
         if let Some(node) = self.nodes.remove(&ino) {
             if node.data == Data::Work {
-                self.work.remove(ino.0)?;
+                self.work.doom(ino.0);
             }
             if let Some(entries) = self.dirs.remove(&ino) {
                 for (name, d) in entries {

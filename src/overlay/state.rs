@@ -395,7 +395,7 @@ impl Overlay {
                 && !kept_work.contains(ino)
                 && (detach.contains(ino) || !self.direct.contains_key(ino))
             {
-                self.work.remove(ino.0)?;
+                self.work.doom(ino.0);
             }
         }
         if !self.nodes.contains_key(&ROOT) {
@@ -468,7 +468,7 @@ impl Overlay {
                 continue;
             }
             if node.is_none() && !self.refs.contains_key(&ino) {
-                self.work.remove(ino.0)?;
+                self.work.doom(ino.0);
                 continue;
             }
             let file = match refill {

@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod layout;
+mod reaper;
 pub mod sparse;
 mod work;
 

@@ -99,9 +99,48 @@ fn work_files_are_named_by_inode() {
     let w = WorkDir::open(&dir.path().join("work")).expect("open");
     w.create(0x1_0000_0000_0001).expect("create");
     assert_eq!(w.list().expect("list"), vec![0x1_0000_0000_0001]);
-    w.remove(0x1_0000_0000_0001).expect("remove");
-    w.remove(0x1_0000_0000_0001).expect("remove twice");
+    w.doom(0x1_0000_0000_0001);
+    w.doom(0x1_0000_0000_0001);
+    drop(w);
+    let w = WorkDir::open(&dir.path().join("work")).expect("reopen");
     assert!(w.list().expect("list").is_empty());
+}
+
+#[test]
+fn doomed_work_files_are_removed_and_one_made_again_is_a_new_file() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let work = dir.path().join("work");
+    let w = WorkDir::open(&work).expect("open");
+    let mut held = Vec::new();
+    for ino in 1..=400 {
+        let mut old = w.create(ino).expect("create");
+        old.write_all(&[7; 8192]).expect("write");
+        w.doom(ino);
+        // Every other inode gets a working file again (a restore brings inode numbers back)
+        // while its doom may still be waiting or under way; a revoked handle still holds the
+        // old file and must not reach the new one.
+        if ino % 2 == 0 {
+            let new = w.create(ino).expect("create");
+            assert_ne!(
+                new.metadata().expect("stat").ino(),
+                old.metadata().expect("stat").ino()
+            );
+            old.write_all(b"revoked").expect("write");
+            (&new).write_all(b"new").expect("write");
+            held.push(old);
+        }
+    }
+    drop(w);
+    let mut left = WorkDir::open(&work).expect("open").list().expect("list");
+    left.sort();
+    assert_eq!(left, (2..=400).step_by(2).collect::<Vec<u64>>());
+    for ino in left {
+        assert_eq!(
+            fs::read(work.join(format!("{ino:x}"))).expect("read"),
+            b"new"
+        );
+    }
 }
 
 #[test]

@@ -3,36 +3,46 @@
 //! A working file belongs to exactly one overlay inode and is named after it. It is written in
 //! place through the view; sealing (see `txn`) copies it into an immutable blob. Nothing here
 //! hashes or fsyncs on the write path: that is left to `fsync` through the view and to sealing.
+//!
+//! A working file no node owns any more is doomed ([`WorkDir::doom`]) and removed later by a
+//! [`Reaper`] thread; making or opening the working file of an inode removes a doomed one
+//! first, as an unlink at once would have, so a late removal never takes a file in use.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::reaper::Reaper;
 use super::{StoreError, io_err};
 
 /// The `work/` directory of a store.
 #[derive(Debug)]
 pub struct WorkDir {
     dir: PathBuf,
+    reaper: Reaper,
 }
 
 impl WorkDir {
     /// Opens (creating if needed) the working-file directory `dir`.
     pub fn open(dir: &Path) -> Result<WorkDir, StoreError> {
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        let owned = dir.to_owned();
+        let reaper =
+            Reaper::start(move |ino| path_in(&owned, ino)).map_err(io_err("start reaping", dir))?;
         Ok(WorkDir {
             dir: dir.to_owned(),
+            reaper,
         })
     }
 
     /// The path of the working file of overlay inode `ino`.
     pub fn path(&self, ino: u64) -> PathBuf {
-        self.dir.join(format!("{ino:x}"))
+        path_in(&self.dir, ino)
     }
 
     /// Creates an empty working file for `ino`, replacing any stale one.
     pub fn create(&self, ino: u64) -> Result<File, StoreError> {
+        self.reaper.settle(ino);
         let path = self.path(ino);
         OpenOptions::new()
             .read(true)
@@ -46,6 +56,7 @@ impl WorkDir {
 
     /// Opens the existing working file of `ino` for reading and writing.
     pub fn open_file(&self, ino: u64) -> Result<File, StoreError> {
+        self.reaper.settle(ino);
         let path = self.path(ino);
         OpenOptions::new()
             .read(true)
@@ -54,13 +65,10 @@ impl WorkDir {
             .map_err(io_err("open", &path))
     }
 
-    /// Removes the working file of `ino`; a missing one is not an error.
-    pub fn remove(&self, ino: u64) -> Result<(), StoreError> {
-        let path = self.path(ino);
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err("remove", &path)(e)),
-            _ => Ok(()),
-        }
+    /// Removes the working file of `ino` (if it has one) later, off the caller's path; closing
+    /// the `WorkDir` waits until it is gone.
+    pub fn doom(&self, ino: u64) {
+        self.reaper.doom(ino);
     }
 
     /// Makes every working file durable: one `syncfs(2)` of the file system they are on,
@@ -78,4 +86,8 @@ impl WorkDir {
             .filter_map(|e| u64::from_str_radix(&e.file_name().to_string_lossy(), 16).ok())
             .collect())
     }
+}
+
+fn path_in(dir: &Path, ino: u64) -> PathBuf {
+    dir.join(format!("{ino:x}"))
 }

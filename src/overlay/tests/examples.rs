@@ -720,3 +720,43 @@ fn a_restore_revokes_writers_and_keeps_readers() {
         "the reader's release ends direct mode"
     );
 }
+
+/// How many working files the store holds.
+fn work_files(fx: &Fx) -> usize {
+    fs::read_dir(fx.store.join("work")).expect("read").count()
+}
+
+/// Working files an abort or an unlink drops are removed off the request path, and the disk
+/// gets their space back: none is left once the overlay is closed.
+#[test]
+fn dropped_working_files_are_removed() {
+    let mut fx = sample();
+    fx.write("f", 0, b"J");
+    fx.make("new", Kind::File, None).expect("create");
+    fx.write("new", 0, &[1; 65536]);
+    let ino = fx.make("gone", Kind::File, None).expect("create").ino;
+    fx.write("gone", 0, b"bytes");
+    assert_eq!(work_files(&fx), 3);
+    let root = fx.ino("");
+    fx.ov().unlink(root, b"gone").expect("unlink");
+    fx.ov().forget(ino, u64::MAX);
+    fx.reopen();
+    assert_eq!(work_files(&fx), 2);
+    fx.ov().restore(&Snapshot::default()).expect("abort");
+    fx.reopen();
+    assert_eq!(work_files(&fx), 0);
+    assert_eq!(fx.read("f"), b"hello");
+}
+
+/// A working file whose node went away just before a crash, before the reaper removed it,
+/// is removed once the overlay opens again.
+#[test]
+fn a_working_file_doomed_before_a_crash_is_removed_at_open() {
+    let mut fx = sample();
+    fx.write("f", 0, b"J");
+    fs::write(fx.store.join("work").join("7fff0001"), b"left").expect("write");
+    fx.crash();
+    fx.reopen();
+    assert_eq!(work_files(&fx), 1);
+    assert_eq!(fx.read("f"), b"Jello");
+}
