@@ -16,8 +16,8 @@
 
 pub mod batch;
 pub mod layout;
-mod reaper;
 pub mod sparse;
+mod sweeper;
 mod work;
 
 pub use work::WorkDir;

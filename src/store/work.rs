@@ -5,21 +5,21 @@
 //! hashes or fsyncs on the write path: that is left to `fsync` through the view and to sealing.
 //!
 //! A working file no node owns any more is doomed ([`WorkDir::doom`]) and removed later by a
-//! [`Reaper`] thread; making or opening the working file of an inode removes a doomed one
+//! [`Sweeper`] thread; making or opening the working file of an inode removes a doomed one
 //! first, as an unlink at once would have, so a late removal never takes a file in use.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::reaper::Reaper;
+use super::sweeper::Sweeper;
 use super::{StoreError, io_err};
 
 /// The `work/` directory of a store.
 #[derive(Debug)]
 pub struct WorkDir {
     dir: PathBuf,
-    reaper: Reaper,
+    sweeper: Sweeper,
 }
 
 impl WorkDir {
@@ -27,11 +27,11 @@ impl WorkDir {
     pub fn open(dir: &Path) -> Result<WorkDir, StoreError> {
         fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         let owned = dir.to_owned();
-        let reaper =
-            Reaper::start(move |ino| path_in(&owned, ino)).map_err(io_err("start reaping", dir))?;
+        let sweeper = Sweeper::start(move |ino| path_in(&owned, ino))
+            .map_err(io_err("start sweeping", dir))?;
         Ok(WorkDir {
             dir: dir.to_owned(),
-            reaper,
+            sweeper,
         })
     }
 
@@ -42,7 +42,7 @@ impl WorkDir {
 
     /// Creates an empty working file for `ino`, replacing any stale one.
     pub fn create(&self, ino: u64) -> Result<File, StoreError> {
-        self.reaper.settle(ino);
+        self.sweeper.settle(ino);
         let path = self.path(ino);
         OpenOptions::new()
             .read(true)
@@ -56,7 +56,7 @@ impl WorkDir {
 
     /// Opens the existing working file of `ino` for reading and writing.
     pub fn open_file(&self, ino: u64) -> Result<File, StoreError> {
-        self.reaper.settle(ino);
+        self.sweeper.settle(ino);
         let path = self.path(ino);
         OpenOptions::new()
             .read(true)
@@ -68,7 +68,7 @@ impl WorkDir {
     /// Removes the working file of `ino` (if it has one) later, off the caller's path; closing
     /// the `WorkDir` waits until it is gone.
     pub fn doom(&self, ino: u64) {
-        self.reaper.doom(ino);
+        self.sweeper.doom(ino);
     }
 
     /// Makes every working file durable: one `syncfs(2)` of the file system they are on,

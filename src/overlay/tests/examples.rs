@@ -748,7 +748,7 @@ fn dropped_working_files_are_removed() {
     assert_eq!(fx.read("f"), b"hello");
 }
 
-/// A working file whose node went away just before a crash, before the reaper removed it,
+/// A working file whose node went away just before a crash, before the sweeper removed it,
 /// is removed once the overlay opens again.
 #[test]
 fn a_working_file_doomed_before_a_crash_is_removed_at_open() {

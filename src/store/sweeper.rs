@@ -3,7 +3,7 @@
 //! abort, the clearing after a commit) costs no system call for them.
 //!
 //! Invariant: the thread removes the file of an inode only while the inode is doomed, and
-//! [`Reaper::settle`] removes a doomed one at once and returns only once no removal of it is
+//! [`Sweeper::settle`] removes a doomed one at once and returns only once no removal of it is
 //! under way, so the working file made again for a doomed inode (a restore brings inode
 //! numbers back) is a new file, never the doomed one, and is never removed. A file the thread has not removed when the process dies is owned by
 //! no node, and the overlay dooms it again when it next opens.
@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// A thread removing doomed working files; dropping it waits until every one is removed.
-pub(super) struct Reaper {
+pub(super) struct Sweeper {
     shared: Arc<Shared>,
     tx: Option<Sender<u64>>,
     thread: Option<JoinHandle<()>>,
@@ -48,7 +48,7 @@ impl Shared {
     }
 
     /// Removes the working file of `ino` if it is still doomed.
-    fn reap(&self, ino: u64) {
+    fn sweep(&self, ino: u64) {
         {
             let mut s = self.state();
             if !s.doomed.remove(&ino) {
@@ -62,9 +62,9 @@ impl Shared {
     }
 }
 
-impl Reaper {
+impl Sweeper {
     /// Starts the removing thread; `path` names an inode's working file.
-    pub fn start(path: impl Fn(u64) -> PathBuf + Send + Sync + 'static) -> io::Result<Reaper> {
+    pub fn start(path: impl Fn(u64) -> PathBuf + Send + Sync + 'static) -> io::Result<Sweeper> {
         let shared = Arc::new(Shared {
             path: Box::new(path),
             state: Mutex::new(State::default()),
@@ -74,14 +74,14 @@ impl Reaper {
         let thread = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
-                .name("reaper".into())
+                .name("sweeper".into())
                 .spawn(move || {
                     for ino in rx {
-                        shared.reap(ino);
+                        shared.sweep(ino);
                     }
                 })?
         };
-        Ok(Reaper {
+        Ok(Sweeper {
             shared,
             tx: Some(tx),
             thread: Some(thread),
@@ -92,7 +92,7 @@ impl Reaper {
     pub fn doom(&self, ino: u64) {
         self.shared.state().doomed.insert(ino);
         if let Some(Err(mpsc::SendError(ino))) = self.tx.as_ref().map(|tx| tx.send(ino)) {
-            self.shared.reap(ino);
+            self.shared.sweep(ino);
         }
     }
 
@@ -127,7 +127,7 @@ fn remove(path: &std::path::Path) {
     }
 }
 
-impl Drop for Reaper {
+impl Drop for Sweeper {
     fn drop(&mut self) {
         drop(self.tx.take());
         if let Some(thread) = self.thread.take() {
@@ -136,8 +136,8 @@ impl Drop for Reaper {
     }
 }
 
-impl fmt::Debug for Reaper {
+impl fmt::Debug for Sweeper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Reaper")
+        f.write_str("Sweeper")
     }
 }
