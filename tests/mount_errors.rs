@@ -382,8 +382,6 @@ fn a_full_store_disk_gives_enospc_and_loses_nothing() {
 }
 
 #[test]
-#[ignore = "known bug: on a full store disk, unlink fails with ENOSPC (SQLite needs room to \
-            record it), so the space the failed write took cannot be freed through the view"]
 fn a_full_store_disk_frees_space_on_unlink() {
     let Some((m, _small, _)) = full_store() else {
         return;

@@ -53,7 +53,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::meta::{Db, MetaError, Row};
-use crate::store::{BlobStore, StoreError, WorkDir};
+use crate::store::{BlobStore, Reserve, StoreError, WorkDir};
 use data::Direct;
 
 /// The longest name a directory entry may have.
@@ -185,6 +185,7 @@ pub struct Overlay {
     db: Db,
     blobs: BlobStore,
     work: WorkDir,
+    reserve: Reserve,
     nodes: HashMap<Ino, Node>,
     dirs: HashMap<Ino, BTreeMap<Vec<u8>, Dentry>>,
     refs: HashMap<Ino, LowerRef>,
@@ -212,6 +213,7 @@ pub struct Parts {
     pub db: Db,
     pub blobs: BlobStore,
     pub work: WorkDir,
+    pub reserve: Reserve,
 }
 
 impl Overlay {
@@ -223,12 +225,14 @@ impl Overlay {
             db,
             blobs,
             work,
+            reserve,
         } = parts;
         let mut ov = Overlay {
             lower,
             db,
             blobs,
             work,
+            reserve,
             nodes: HashMap::new(),
             dirs: HashMap::new(),
             refs: HashMap::new(),
@@ -651,10 +655,12 @@ pub fn open_parts(workspace: &Path, store: &Path) -> Result<Parts, FsError> {
     let db = Db::open(&store.join("meta.db"), workspace)?;
     let blobs = BlobStore::open(&store.join("blobs"))?;
     let work = WorkDir::open(&store.join("work"))?;
+    let reserve = Reserve::open(&store.join("reserve"))?;
     Ok(Parts {
         lower,
         db,
         blobs,
         work,
+        reserve,
     })
 }

@@ -441,6 +441,21 @@ impl Overlay {
 
     /// Removes the non-directory `name` from `parent`.
     pub fn unlink(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
+        self.freeing(|ov| ov.unlink_once(parent, name))
+    }
+
+    /// Runs `op`, a removal, once more with the store's reserve given back if the disk was
+    /// too full to record it (see [`crate::store::Reserve`]): a failed write restores the
+    /// overlay's memory from the database, so `op` starts again from the same state.
+    fn freeing(&mut self, op: impl Fn(&mut Self) -> Result<(), FsError>) -> Result<(), FsError> {
+        self.reserve.arm();
+        match op(self) {
+            Err(FsError::Meta(e)) if e.is_disk_full() && self.reserve.release() => op(self),
+            done => done,
+        }
+    }
+
+    fn unlink_once(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
         check_name(name)?;
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         if self.found_kind(&found) == Kind::Dir {
@@ -470,6 +485,10 @@ impl Overlay {
 
     /// Removes the empty directory `name` from `parent`.
     pub fn rmdir(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
+        self.freeing(|ov| ov.rmdir_once(parent, name))
+    }
+
+    fn rmdir_once(&mut self, parent: Ino, name: &[u8]) -> Result<(), FsError> {
         check_name(name)?;
         let found = self.resolve(parent, name)?.ok_or(FsError::NotFound)?;
         if self.found_kind(&found) != Kind::Dir {

@@ -16,10 +16,12 @@
 
 pub mod batch;
 pub mod layout;
+mod reserve;
 pub mod sparse;
 mod sweeper;
 mod work;
 
+pub use reserve::Reserve;
 pub use work::WorkDir;
 
 use std::collections::HashSet;
