@@ -2512,3 +2512,29 @@ fn g_functions_shell_tables_and_output_substitutions() {
         (Allow, r#"tee >(wc -l) < f"#),
     ]);
 }
+
+/// F: files written as operands, not options (`WRITTEN_OPERANDS`): copies out of containers
+/// and pods, `uniq IN OUT`, `split IN PREFIX`, archives built by `ar`, `zip`, `7z`.
+#[test]
+fn f_operands_that_are_written() {
+    check(&[
+        (Block, r#"docker cp web:/x /home/dev/.bashrc"#),
+        (Block, r#"podman cp web:/x ~/.ssh/authorized_keys"#),
+        (Block, r#"kubectl cp -n prod pod:/x /home/dev/.profile"#),
+        (Block, r#"uniq -f 2 list.txt ~/.bashrc"#),
+        (Block, r#"split -l 10 a.txt ~/.ssh/key"#),
+        (Block, r#"ar rc ~/.bashrc a.o"#),
+        (Block, r#"zip -r /opt/backup.zip src"#),
+        (Block, r#"7z a ~/.zshrc a.txt"#),
+        (Block, r#"convert in.png ~/.bashrc"#),
+        (Allow, r#"docker cp web:/var/log/app.log ./app.log"#),
+        (Allow, r#"docker cp ./config.yml web:/etc/app/config.yml"#),
+        (Allow, r#"kubectl cp pod:/tmp/trace ./trace"#),
+        (Allow, r#"uniq sorted.txt unique.txt"#),
+        (Allow, r#"split -l 1000 big.csv part-"#),
+        (Allow, r#"ar rcs libutil.a util.o"#),
+        (Allow, r#"zip -r dist.zip build"#),
+        (Allow, r#"7z a /tmp/out.7z src"#),
+        (Allow, r#"7z x release.7z"#),
+    ]);
+}

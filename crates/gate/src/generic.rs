@@ -16,10 +16,10 @@ use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands, PACKERS,
     POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, SECRET_SOURCES,
     SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS,
-    Value,
+    Value, WRITTEN_OPERANDS,
 };
 use super::text::glob_match;
 
@@ -42,7 +42,7 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
     }
-    edited_operands(an, &p.name, &fields[1..], scope);
+    written_operands(an, &p.name, &fields[1..], scope);
     project_files(an, &p.name, scope);
 }
 
@@ -70,14 +70,29 @@ fn project_files(an: &mut Analyzer<'_>, name: &str, scope: &Scope) {
     }
 }
 
-/// Programs that change the files named as their operands in place: each is a write target.
-fn edited_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
-    let Some((_, short_val, long_val)) = IN_PLACE.iter().find(|(n, _, _)| *n == name) else {
-        return;
-    };
-    let a = super::args::parse(args, super::args::Spec::new(short_val, long_val));
-    for f in &a.operands {
-        check_write(an, scope, f, name);
+/// Files a program writes as its operands ([`WRITTEN_OPERANDS`]): each is a write target.
+fn written_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    for (tool, short_val, long_val, which) in WRITTEN_OPERANDS {
+        let mut words = tool.split(' ');
+        if words.next() != Some(name) {
+            continue;
+        }
+        let a = super::args::parse(args, super::args::Spec::new(short_val, long_val));
+        // The subcommand words of `"docker cp"` are the leading operands to the parser.
+        let sub: Vec<&str> = words.collect();
+        if !sub.iter().zip(&a.operands).all(|(w, f)| f.is(w)) || a.operands.len() < sub.len() {
+            continue;
+        }
+        let ops = &a.operands[sub.len()..];
+        let written = match which {
+            Operands::All => ops,
+            Operands::Nth(i) => ops.get(*i..=*i).unwrap_or_default(),
+            Operands::Last if ops.len() >= 2 => &ops[ops.len() - 1..],
+            Operands::Last => &[],
+        };
+        for f in written {
+            check_write(an, scope, f, name);
+        }
     }
 }
 
