@@ -1615,13 +1615,14 @@ fn d_remote_changed_for_one_command() {
     ]);
 }
 
-/// A, commands run in a container or a virtual machine are not this machine's:
-/// `docker-compose` is `docker compose`, and VM shells are data.
+/// A, what a virtual machine or a container does to itself is not this machine's:
+/// `docker-compose` is `docker compose`, and VM power commands are data; a command run
+/// through `exec` is judged like `ssh host CMD`.
 #[test]
 fn a_containers_and_vms_are_elsewhere() {
     check(&[
         (Allow, r#"docker-compose run --rm web rm -rf /app/tmp"#),
-        (Allow, r#"podman-compose exec db rm -rf /var/lib/x"#),
+        (Block, r#"podman-compose exec db rm -rf /var/lib/x"#),
         (Allow, r#"minikube ssh -- rm -rf /data/x"#),
         (Allow, r#"vagrant halt"#),
         (Allow, r#"virsh shutdown vm1"#),
@@ -2536,5 +2537,28 @@ fn f_operands_that_are_written() {
         (Allow, r#"zip -r dist.zip build"#),
         (Allow, r#"7z a /tmp/out.7z src"#),
         (Allow, r#"7z x release.7z"#),
+    ]);
+}
+
+/// A: commands run in a container, pod or machine (`ARGV_RUNNERS`, `vagrant ssh -c`) are
+/// judged like `ssh host CMD`.
+#[test]
+fn a_commands_run_elsewhere() {
+    check(&[
+        (Block, r#"docker exec web rm -rf /home/dev"#),
+        (Block, r#"docker exec -u root web sh -c 'rm -rf /home/dev'"#),
+        (Block, r#"podman exec box rm -rf ~"#),
+        (Block, r#"docker compose exec app rm -rf /"#),
+        (Block, r#"vagrant ssh -c 'rm -rf ~'"#),
+        (Block, r#"vagrant ssh --command='sudo reboot'"#),
+        (Block, r#"multipass exec vm -- sudo reboot"#),
+        (Block, r#"incus exec c1 -- bash -c 'rm -rf ~'"#),
+        (Allow, r#"docker exec web ls /app"#),
+        (Allow, r#"docker exec -it web bash"#),
+        (Allow, r#"docker exec -w /app web npm test"#),
+        (Allow, r#"docker compose exec db psql -U postgres"#),
+        (Allow, r#"vagrant ssh -c 'cd /vagrant && make test'"#),
+        (Allow, r#"multipass exec vm -- ls -la"#),
+        (Allow, r#"vagrant ssh"#),
     ]);
 }

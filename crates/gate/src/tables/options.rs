@@ -345,6 +345,10 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-c", Value::Command)],
     },
     Options {
+        tool: "vagrant ssh",
+        opts: &[("-c", Value::Command), ("--command", Value::Command)],
+    },
+    Options {
         tool: "docker",
         opts: &[("--entrypoint", Value::Command)],
     },
