@@ -2562,3 +2562,25 @@ fn a_commands_run_elsewhere() {
         (Allow, r#"vagrant ssh"#),
     ]);
 }
+
+/// False alarm: a `find` whose name test keeps a fixed ending (`*.lock`) finds only such
+/// files, so deleting git's stale locks below `.git` is like `rm .git/index.lock`.
+#[test]
+fn find_knows_the_ending_its_name_test_keeps() {
+    check(&[
+        (Allow, r#"find .git -name '*.lock' -delete"#),
+        (Allow, r#"find .git/refs -type f -name '*.lock' -delete"#),
+        (Allow, r#"find . -path './.git/*.lock' -delete"#),
+        (Allow, r#"find .git -name '*.lock' -exec rm -f {} +"#),
+        (Block, r#"find .git -delete"#),
+        (Block, r#"find .git ! -name '*.lock' -delete"#),
+        (Block, r#"find .git -not -name '*.lock' -delete"#),
+        (Block, r#"find .git -name '*.lock' -o -delete"#),
+        (
+            Block,
+            r#"find .git -name '*.lock' -o -name '*.pack' -delete"#,
+        ),
+        (Block, r#"find .git -name '*' -delete"#),
+        (Block, r#"find ~ -name '*.lock' -delete"#),
+    ]);
+}
