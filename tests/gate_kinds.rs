@@ -2584,3 +2584,42 @@ fn find_knows_the_ending_its_name_test_keeps() {
         (Block, r#"find ~ -name '*.lock' -delete"#),
     ]);
 }
+
+/// H: an HTTP DELETE to another machine (`REMOTE_ONLY`) asks in every spelling of the
+/// method, bundled short flags included; a development server on this machine and other
+/// methods stay ordinary.
+#[test]
+fn h_http_deletes_leaving_this_machine() {
+    check(&[
+        (Ask, r#"curl -X DELETE https://api.github.com/repos/o/r"#),
+        (Ask, r#"curl -XDELETE https://api.github.com/repos/o/r"#),
+        (Ask, r#"curl -sX DELETE https://api.example.com/items/3"#),
+        (Ask, r#"curl -sSXDELETE https://api.example.com/items/3"#),
+        (
+            Ask,
+            r#"curl --request DELETE api.cloudflare.com/client/v4/zones/1"#,
+        ),
+        (
+            Ask,
+            r#"curl --request=delete https://api.example.com/items/3"#,
+        ),
+        (
+            Ask,
+            r#"curl -X DELETE https://api.example.com/x http://localhost/"#,
+        ),
+        (Ask, r#"wget --method=DELETE https://api.example.com/v1/x"#),
+        (Ask, r#"http DELETE https://api.github.com/repos/o/r"#),
+        (Ask, r#"xh delete api.example.com/items/1"#),
+        (Deny, r#"gh api -sXDELETE repos/o/r"#),
+        (Allow, r#"curl -X DELETE http://localhost:3000/items/1"#),
+        (Allow, r#"curl -X DELETE 127.0.0.1:9200/test-index"#),
+        (Allow, r#"http DELETE :3000/items/1"#),
+        (
+            Allow,
+            r#"curl -X POST https://api.example.com/items -d name=x"#,
+        ),
+        (Allow, r#"curl -sX GET https://api.example.com/delete"#),
+        (Allow, r#"curl -I https://example.com"#),
+        (Allow, r#"http GET https://api.example.com/items"#),
+    ]);
+}

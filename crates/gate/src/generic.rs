@@ -17,9 +17,9 @@ use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
     GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, SECRET_SOURCES,
-    SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS,
-    Value, WRITTEN_OPERANDS,
+    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, REMOTE_ONLY,
+    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS,
+    VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
 use super::text::glob_match;
 
@@ -601,13 +601,32 @@ fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
     an.dispatch(argv.to_vec(), &Io::default(), &mut s);
 }
 
-/// The subcommands of [`DESTRUCTIVE`], and of [`PRODUCTION_ONLY`] when the line points the
-/// application at production.
+/// The subcommands of [`DESTRUCTIVE`], of [`PRODUCTION_ONLY`] when the line points the
+/// application at production, and of [`REMOTE_ONLY`] unless it addresses this machine.
 fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
     rows(an, DESTRUCTIVE, name, fields, scope);
     if production(&fields[1..], scope) {
         rows(an, PRODUCTION_ONLY, name, fields, scope);
     }
+    let args = &fields[1..];
+    let local =
+        args.iter().any(|a| this_machine(&a.text)) && !args.iter().any(|a| remote_url(&a.text));
+    if !local {
+        rows(an, REMOTE_ONLY, name, fields, scope);
+    }
+}
+
+/// True when `text` is a URL of this machine, with or without a scheme
+/// (`http://localhost:3000/x`, `127.0.0.1/x`, httpie's `:3000/x`).
+fn this_machine(text: &str) -> bool {
+    if let Some(port) = text.strip_prefix(':') {
+        return port.starts_with(|c: char| c.is_ascii_digit() || c == '/');
+    }
+    let rest = text.split_once("://").map_or(text, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(host, "localhost" | "0.0.0.0" | "[::1]") || host.starts_with("127.")
 }
 
 /// True when an environment variable, a settings option or a safety override on the line
@@ -668,13 +687,17 @@ fn has_flag(args: &[Field], flag: &str) -> bool {
             a.text == flag || a.text.starts_with(&format!("{flag}=")) || bundled(&a.text, flag)
         });
     };
+    let letter = name.strip_prefix('-').filter(|l| l.len() == 1);
     args.iter().enumerate().any(|(i, a)| {
         let t = a.text.as_str();
-        let inline = t
-            .strip_prefix(name)
-            .map(|r| r.strip_prefix('=').unwrap_or(r))
-            .filter(|r| !r.is_empty() && (name.len() == 2 || t.contains('=')));
-        let separate = (t == name).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        let inline = match letter {
+            Some(l) => bundled_value(t, l),
+            None => t.strip_prefix(name).and_then(|r| r.strip_prefix('=')),
+        }
+        .map(|r| r.strip_prefix('=').unwrap_or(r));
+        let separate =
+            (t == name || inline == Some("")).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        let inline = inline.filter(|r| !r.is_empty());
         // A `KEY=VALUE` value matches its key too (`-o RemoteForward=9000:h:22`).
         let keyed = |v: &str| {
             v.get(..value.len())
@@ -685,6 +708,17 @@ fn has_flag(args: &[Field], flag: &str) -> bool {
             .or(separate.flatten())
             .is_some_and(|v| v.eq_ignore_ascii_case(value) || keyed(v))
     })
+}
+
+/// What follows a one-letter flag among bundled short options: `DELETE` of `-sXDELETE`,
+/// empty for `-sX` (the value is the next word).
+fn bundled_value<'a>(word: &'a str, letter: &str) -> Option<&'a str> {
+    let rest = word.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+    let flags = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let at = rest[..flags].find(letter)?;
+    Some(&rest[at + 1..])
 }
 
 /// True when a one-letter flag (`-R`) is among bundled short options (`-NfR`, `-R9000:h:22`):
