@@ -2623,3 +2623,25 @@ fn h_http_deletes_leaving_this_machine() {
         (Allow, r#"http GET https://api.example.com/items"#),
     ]);
 }
+
+/// B: a command- or write-valued option in any getopt spelling: bundled after other short
+/// flags (`-ae CMD`, `-avzeCMD`, `-uo FILE`) or a long option abbreviated (`--rs=CMD`).
+#[test]
+fn b_option_values_in_every_getopt_spelling() {
+    check(&[
+        (Block, r#"rsync -ae 'rm -rf ~' src host:dst"#),
+        (Block, r#"rsync -avze'rm -rf ~' src host:dst"#),
+        (Block, r#"tar -cvI 'rm -rf ~' -f x.tar ."#),
+        (Block, r#"ssh -vo ProxyCommand='rm -rf ~' host"#),
+        (Block, r#"sort -uo ~/.bashrc list.txt"#),
+        (Block, r#"rsync --rs='rm -rf ~' src host:dst"#),
+        (Block, r#"git rebase --exe='rm -rf ~' main"#),
+        (Block, r#"man --pag='rm -rf ~' ls"#),
+        (Allow, r#"rsync -avze 'ssh -p 2222' src/ host:dst/"#),
+        (Allow, r#"rsync -avz --rs=ssh src/ host:dst/"#),
+        (Allow, r#"tar -czf out.tar.gz src"#),
+        (Allow, r#"sort -uo sorted.txt list.txt"#),
+        (Allow, r#"ssh -lroot -i key host uptime"#),
+        (Allow, r#"git rebase --exec='make test' main"#),
+    ]);
+}

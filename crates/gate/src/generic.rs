@@ -155,9 +155,11 @@ fn tool_matches(tool: &str, name: &str, args: &[Field]) -> bool {
     words.all(|w| args.iter().any(|a| a.is(w)))
 }
 
-/// The values `opt` takes in `args`: `-e V`, `-eV`, `--opt=V`, `--opt V`, `KEY=V`.
+/// The values `opt` takes in `args`: `-e V`, `-eV`, `-ae V`, `-aeV`, `--opt=V`,
+/// `--opt V`, `KEY=V`.
 fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
     let mut out = Vec::new();
+    let letter = opt.strip_prefix('-').filter(|l| l.len() == 1);
     for (i, a) in args.iter().enumerate() {
         let t = a.text.as_str();
         let inline = if t == opt {
@@ -166,16 +168,33 @@ fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
             Some(v)
                 .filter(|_| opt.starts_with("--") || !opt.starts_with('-'))
                 .map(|v| with_text(a, v))
-        } else if opt.len() == 2 && opt.starts_with('-') && !t.starts_with("--") {
-            t.strip_prefix(opt)
-                .filter(|v| !v.is_empty())
-                .map(|v| with_text(a, v))
+        } else if let Some(v) = letter.and_then(|l| bundled_value(t, l)) {
+            match v {
+                "" => args.get(i + 1).cloned(),
+                v => Some(with_text(a, v)),
+            }
+        } else if let Some(v) = abbreviated(t, opt) {
+            match v {
+                None => args.get(i + 1).cloned(),
+                Some(v) => Some(with_text(a, v)),
+            }
         } else {
             None
         };
         out.extend(inline);
     }
     out
+}
+
+/// A long option spelled as an unambiguous prefix, as getopt takes it (`--rs=V` for
+/// `--rsh`): `Some(Some(V))` with an attached value, `Some(None)` when it is the next word.
+fn abbreviated<'a>(word: &'a str, opt: &str) -> Option<Option<&'a str>> {
+    let (name, value) = match word.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (word, None),
+    };
+    let long = name.strip_prefix("--").filter(|n| n.len() >= 2)?;
+    (opt.starts_with("--") && opt[2..].starts_with(long) && name != opt).then_some(value)
 }
 
 /// A field with the same provenance as `f` and the text `text`.
