@@ -484,6 +484,22 @@ fn variable_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &
     }
 }
 
+/// A workspace directory made git's hooks directory: files the line wrote there before
+/// are hooks, and so are the ones it writes there later ([`check_write`]).
+fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
+    let dir = an.paths.abs(&v.text, scope);
+    let dir = dir.trim_end_matches('/');
+    let hooks = an
+        .written
+        .iter()
+        .any(|(p, _)| p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')));
+    if hooks {
+        let shown = format!("git config core.hooksPath {}", v.text);
+        an.hit_plain("persist.git", scope, &shown, Some(dir.to_owned()));
+    }
+    an.hooks_dirs.push(dir.to_owned());
+}
+
 /// Judges `v` as a command line (a leading `!` is dropped, as git does).
 fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
@@ -550,6 +566,8 @@ pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Fi
         );
         if !inside || key != "core.hookspath" {
             an.hit_plain("persist.git", scope, &format!("git config {key}"), None);
+        } else {
+            hooks_dir(an, scope, v);
         }
         return;
     }
