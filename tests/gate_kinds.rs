@@ -2675,3 +2675,36 @@ fn f_hooks_path_set_on_the_line() {
         ),
     ]);
 }
+
+/// B: a git configuration file the line wrote, named by `GIT_CONFIG_GLOBAL`,
+/// `GIT_CONFIG_SYSTEM` or `GIT_CONFIG`, is judged key by key like `git -c KEY=VALUE`.
+#[test]
+fn b_git_configuration_files_the_line_wrote() {
+    check(&[
+        (
+            Block,
+            r#"printf '[core]\n\tpager = rm -rf ~\n' > /tmp/gc; GIT_CONFIG_GLOBAL=/tmp/gc git log"#,
+        ),
+        (
+            Block,
+            r#"printf '[diff "bin"]\n\ttextconv = rm -rf ~\n' > gc; GIT_CONFIG=gc git diff"#,
+        ),
+        (
+            Block,
+            r#"printf '[core]\nsshCommand = "sudo reboot"\n' > c; GIT_CONFIG_SYSTEM=c git fetch"#,
+        ),
+        (
+            Block,
+            r#"printf '[include]\n\tpath = /tmp/x\n' > gc; GIT_CONFIG_GLOBAL=gc git status"#,
+        ),
+        (
+            Allow,
+            r#"printf '[user]\n\tname = dev\n' > gc; GIT_CONFIG_GLOBAL=gc git log"#,
+        ),
+        (Allow, r#"GIT_CONFIG_GLOBAL=/dev/null git log"#),
+        (
+            Allow,
+            r#"GIT_CONFIG_GLOBAL=~/.gitconfig.work git commit -m x"#,
+        ),
+    ]);
+}

@@ -290,7 +290,9 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: 
             for v in values_of(args, opt) {
                 let v = keep_procsub(v, args);
                 let v = match kind {
-                    Value::Script | Value::ConfigFile(_) => read_input(an, scope, v, io),
+                    Value::Script | Value::ConfigFile(_) | Value::GitConfigFile => {
+                        read_input(an, scope, v, io)
+                    }
                     _ => v,
                 };
                 let v = match kind {
@@ -322,6 +324,12 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
         Value::GitConfig => {
             let (key, val) = git_pair(&v.text);
             git_config(an, scope, &key, &with_text(v, &val));
+        }
+        Value::GitConfigFile => {
+            let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
+            for (key, val) in git_file(text) {
+                git_config(an, scope, &key, &with_text(v, &val));
+            }
         }
         Value::GitConfigEnv => {
             // `--config-env KEY=VAR`: the value is what the variable holds.
@@ -524,6 +532,29 @@ fn git_pair(text: &str) -> (String, String) {
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
+/// The `section.sub.key`, value pairs of a git configuration file (`[diff "x"]` then
+/// `textconv = CMD` is `diff.x.textconv`; a key without a value is `true`).
+fn git_file(text: &str) -> Vec<(String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(head) = line.strip_prefix('[') {
+            let head = head.split(']').next().unwrap_or("");
+            let (name, sub) = head.split_once(char::is_whitespace).unwrap_or((head, ""));
+            let sub = sub.trim().trim_matches('"');
+            section = match sub {
+                "" => name.to_owned(),
+                sub => format!("{name}.{sub}"),
+            };
+        } else if !line.is_empty() && !line.starts_with(['#', ';']) {
+            let (key, val) = line.split_once('=').unwrap_or((line, "true"));
+            let val = val.trim().trim_matches('"');
+            out.push((format!("{section}.{}", key.trim()), val.to_owned()));
+        }
+    }
+    out
+}
+
 fn split_key(text: &str) -> (String, String) {
     let cut = text.find(['=', ' ', '\t']).unwrap_or(text.len());
     let key = text[..cut].to_ascii_lowercase();
@@ -613,7 +644,9 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
     if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| glob_match(n, name)) {
         // A script the line wrote is judged as what it holds (`BASH_ENV=FILE`).
         let v = match kind {
-            Value::Script => read_input(an, scope, v.clone(), &Io::default()),
+            Value::Script | Value::GitConfigFile => {
+                read_input(an, scope, v.clone(), &Io::default())
+            }
             _ => v.clone(),
         };
         value(an, scope, name, *kind, &v);
