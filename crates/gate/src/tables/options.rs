@@ -345,6 +345,10 @@ pub(crate) const OPTIONS: &[Options] = &[
         opts: &[("-c", Value::Command)],
     },
     Options {
+        tool: "vagrant ssh",
+        opts: &[("-c", Value::Command), ("--command", Value::Command)],
+    },
+    Options {
         tool: "docker",
         opts: &[("--entrypoint", Value::Command)],
     },
@@ -525,6 +529,9 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("GIT_ASKPASS", Value::Command),
     ("GIT_PROXY_COMMAND", Value::Command),
     ("GIT_CONFIG_PARAMETERS", Value::GitConfig),
+    ("GIT_CONFIG_GLOBAL", Value::GitConfigFile),
+    ("GIT_CONFIG_SYSTEM", Value::GitConfigFile),
+    ("GIT_CONFIG", Value::GitConfigFile),
     ("SSH_ASKPASS", Value::Command),
     ("EDITOR", Value::Command),
     ("VISUAL", Value::Command),

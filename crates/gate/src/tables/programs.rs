@@ -281,9 +281,20 @@ pub(crate) const PACKERS: &[&str] = &[
     "xxd", "split", "cp", "rsync", "install", "ln",
 ];
 
-/// Programs that change the files named as their operands in place, with their options
-/// that take a value (short letters, long names): `patch FILE < DIFF`, `ed FILE`.
-pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
+/// Which operands of a command are files it writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Operands {
+    /// Every operand, changed in place (`patch FILE`, `dos2unix FILE...`).
+    All,
+    /// The operand at this index (`uniq IN OUT`, `zip ARCHIVE FILES`).
+    Nth(usize),
+    /// The last of two or more operands (`docker cp SRC DEST`, `split IN PREFIX`).
+    Last,
+}
+
+/// Programs (or `"tool subcommand"`) that write files named as operands, with their options
+/// that take a value (short letters, long names) and which operands they write.
+pub(crate) const WRITTEN_OPERANDS: &[(&str, &str, &[&str], Operands)] = &[
     (
         "patch",
         "pidoBrVYzDF",
@@ -296,13 +307,52 @@ pub(crate) const IN_PLACE: &[(&str, &str, &[&str])] = &[
             "prefix",
             "suffix",
         ],
+        Operands::All,
     ),
-    ("ed", "p", &["prompt"]),
-    ("ex", "cSTuiw", &["cmd"]),
-    ("dos2unix", "", &[]),
-    ("unix2dos", "", &[]),
-    ("sponge", "", &[]),
-    ("touch", "drt", &["date", "reference"]),
+    ("ed", "p", &["prompt"], Operands::All),
+    ("ex", "cSTuiw", &["cmd"], Operands::All),
+    ("dos2unix", "", &[], Operands::All),
+    ("unix2dos", "", &[], Operands::All),
+    ("sponge", "", &[], Operands::All),
+    ("touch", "drt", &["date", "reference"], Operands::All),
+    ("docker cp", "", &[], Operands::Last),
+    ("podman cp", "", &[], Operands::Last),
+    (
+        "kubectl cp",
+        "cn",
+        &["container", "namespace", "retries", "context", "kubeconfig"],
+        Operands::Last,
+    ),
+    (
+        "uniq",
+        "fsw",
+        &["skip-fields", "skip-chars", "check-chars"],
+        Operands::Nth(1),
+    ),
+    (
+        "split",
+        "abClnt",
+        &[
+            "suffix-length",
+            "bytes",
+            "line-bytes",
+            "lines",
+            "number",
+            "additional-suffix",
+            "separator",
+            "filter",
+        ],
+        Operands::Last,
+    ),
+    ("ar", "", &[], Operands::Nth(1)),
+    ("zip", "bnt", &[], Operands::Nth(0)),
+    ("7z a", "", &[], Operands::Nth(0)),
+    ("7z u", "", &[], Operands::Nth(0)),
+    ("7z d", "", &[], Operands::Nth(0)),
+    ("7za a", "", &[], Operands::Nth(0)),
+    ("7za u", "", &[], Operands::Nth(0)),
+    ("convert", "", &[], Operands::Last),
+    ("magick", "", &[], Operands::Last),
 ];
 
 /// Programs whose arguments are text they print, search or store, never run.
@@ -637,8 +687,18 @@ pub(crate) const ARGV_RUNNERS: &[&str] = &[
     "toolbox run",
     "bun x",
     "deno run",
+    // Commands run in a container, pod or machine, judged like `ssh host CMD`.
     "kubectl exec",
     "oc exec",
+    "docker exec",
+    "docker container exec",
+    "docker compose exec",
+    "podman exec",
+    "nerdctl exec",
+    "lxc exec",
+    "incus exec",
+    "multipass exec",
+    "vagrant ssh",
     "watchexec",
     "setpriv",
     "runuser",
