@@ -10,7 +10,7 @@ use super::args::{Spec, parse};
 use super::cmd::{inner, nested_line};
 use super::field::{DESCENDANT, Field, UNKNOWN, join};
 use super::paths::{Class, git_history};
-use super::state::{Io, Scope, Stream};
+use super::state::{Io, Scope, Stream, Taint};
 use super::text::{glob_match, split_cmdline};
 
 /// Most values `xargs`, `parallel` or `find` multiply a command into.
@@ -212,12 +212,14 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
     if starts.is_empty() {
         starts.push(Field::lit("."));
     }
+    // What the commands of `-exec` print is find's output too.
+    let mut printed = Taint::default();
     while i < args.len() {
         let t = args[i].text.as_str();
         match t {
             "-exec" | "-execdir" | "-ok" | "-okdir" => {
                 let items = found(args, i, &starts);
-                i = find_exec(an, args, i, &items, scope);
+                i = find_exec(an, args, i, &items, scope, &mut printed);
             }
             "-delete" => {
                 for below in found(args, i, &starts) {
@@ -256,7 +258,7 @@ pub(crate) fn find(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -
             [s] if s.known => Some(an.paths.abs(&s.text, scope)),
             _ => None,
         },
-        ..Stream::default()
+        ..Stream::tainted(printed)
     }
 }
 
@@ -328,6 +330,8 @@ pub(crate) fn fd(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> 
     let glob = own.iter().any(|a| a.is("-g") || a.is("--glob"));
     let extension = own.iter().any(|a| a.is("-e") || a.is("--extension"));
     let git = hidden && !extension && fd_may_match_git(&pattern, glob);
+    // What the commands of `-x` print is fd's output too.
+    let mut printed = Taint::default();
     if let Some(at) = exec {
         let mut template: Vec<Field> = args[at + 1..]
             .iter()
@@ -346,7 +350,8 @@ pub(crate) fn fd(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> 
         }
         for item in items.iter().take(MAX_ITEMS) {
             let argv: Vec<Field> = template.iter().map(|f| substitute(f, "{}", item)).collect();
-            inner(an, "fd -x", &argv, &Io::default(), scope, false);
+            let out = inner(an, "fd -x", &argv, &Io::default(), scope, false);
+            printed = printed.merge(out.taint);
         }
     }
     // Without `-x`, fd prints paths below its search paths (xargs may take them).
@@ -355,7 +360,7 @@ pub(crate) fn fd(an: &mut Analyzer<'_>, fields: &[Field], scope: &mut Scope) -> 
             [s] if s.known && exec.is_none() => Some(an.paths.abs(&s.text, scope)),
             _ => None,
         },
-        ..Stream::default()
+        ..Stream::tainted(printed)
     }
 }
 
@@ -452,6 +457,7 @@ fn find_exec(
     at: usize,
     items: &[Field],
     scope: &mut Scope,
+    printed: &mut Taint,
 ) -> usize {
     let i = at;
     let t = args[i].text.as_str();
@@ -464,7 +470,7 @@ fn find_exec(
     for item in items.iter().take(MAX_ITEMS) {
         let argv: Vec<Field> = template.iter().map(|f| substitute(f, "{}", item)).collect();
         if !argv.is_empty() {
-            inner(
+            let out = inner(
                 an,
                 &format!("find {t}"),
                 &argv,
@@ -472,6 +478,7 @@ fn find_exec(
                 scope,
                 false,
             );
+            *printed = printed.merge(out.taint);
         }
     }
 

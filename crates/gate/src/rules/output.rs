@@ -9,7 +9,7 @@
 use crate::args::{Spec, parse};
 use crate::cmd::Cmd;
 use crate::field::Field;
-use crate::field::UNKNOWN;
+use crate::field::{DESCENDANT, UNKNOWN};
 use crate::paths::Class;
 use crate::state::{Stream, Taint};
 use crate::tables::RECURSIVE_READERS;
@@ -102,7 +102,9 @@ fn inherited(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> (Stream, bool) 
     let mut inherited = Stream::tainted(stdin.taint);
     let mut files_endless = false;
     for a in args {
-        if a.known
+        // A path the gate knows, or one below a directory it knows (`find DIR -exec cat {}`).
+        let below = a.text.contains(DESCENDANT) && !a.text.contains(UNKNOWN);
+        if (a.known || below)
             && (a.text.starts_with('/')
                 || a.text.starts_with('.')
                 || a.text.starts_with('~')
