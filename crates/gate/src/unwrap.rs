@@ -11,7 +11,7 @@
 use super::analyzer::Analyzer;
 use super::args::{Spec, parse};
 use super::cmd::{inner, nested_here, nested_line, opened_input};
-use super::field::{Field, UNKNOWN, join};
+use super::field::{DESCENDANT, Field, UNKNOWN, join};
 use super::paths::{Program, normalize_program};
 use super::state::{Io, MAX_DEPTH, Scope, Stream, Taint, Value};
 use super::text::glob_match;
@@ -236,7 +236,12 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         .text
         .as_deref()
         .filter(|_| names == 1 && !args.iter().any(|a| a.text.starts_with("-a")))
-        .map(|t| t.lines().next().unwrap_or("").trim().to_owned());
+        .map(|t| t.lines().next().unwrap_or("").trim().to_owned())
+        // A path below a known directory, from a lister (`find DIR | while read f`).
+        .or_else(|| {
+            let dir = io.stdin.paths_under.as_deref().filter(|_| names == 1)?;
+            Some(format!("{}/{DESCENDANT}", dir.trim_end_matches('/')))
+        });
     for a in args {
         if std::mem::take(&mut skip_next) {
             continue;

@@ -303,9 +303,10 @@ impl Analyzer<'_> {
             }
             CompoundCommand::ArithmeticForClause(f) => self.arithmetic_for(f, scope, stdin),
             // A condition's output goes where the body's does; of branches that may run,
-            // the output is taken as all of them, one after the other.
+            // the output is taken as all of them, one after the other. A loop's condition
+            // reads the loop's input (`... | while read f`).
             CompoundCommand::WhileClause(w) | CompoundCommand::UntilClause(w) => {
-                let cond = self.walk_list(&w.0, scope, Stream::default());
+                let cond = self.walk_list(&w.0, scope, stdin.clone());
                 cond.then(self.in_loop(&w.1.list, scope, stdin))
             }
             CompoundCommand::CaseClause(c) => {
