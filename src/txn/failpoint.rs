@@ -55,7 +55,8 @@ mod imp {
                 .create(true)
                 .open(path)
         {
-            let _ = writeln!(f, "{name}");
+            // One write per line: points hit on several threads (phase 2) must not interleave.
+            let _ = f.write_all(format!("{name}\n").as_bytes());
         }
         let fire = match &cfg.spec {
             Some(Spec::Name(s)) => *s == name,
