@@ -195,9 +195,6 @@ pub struct Overlay {
     direct: HashMap<Ino, Direct>,
     files: HashMap<Ino, Arc<File>>,
     pending: Vec<Pending>,
-    /// Working files of nodes dropped since the last write: doomed only once the drop is
-    /// recorded (a failed write restores the nodes, which keep their files).
-    dropped_work: Vec<u64>,
     /// Nodes whose attributes changed by data writes and are not yet written through.
     dirty: HashSet<Ino>,
     next_ino: u64,
@@ -244,7 +241,6 @@ impl Overlay {
             direct: HashMap::new(),
             files: HashMap::new(),
             pending: Vec::new(),
-            dropped_work: Vec::new(),
             dirty: HashSet::new(),
             next_ino: FIRST_NEW_INO,
             reserved_ino: FIRST_NEW_INO,
@@ -411,13 +407,9 @@ impl Overlay {
                 if reserve {
                     self.reserved_ino = self.next_ino + INO_BATCH;
                 }
-                for ino in std::mem::take(&mut self.dropped_work) {
-                    self.work.doom(ino);
-                }
                 Ok(())
             }
             Err(e) => {
-                self.dropped_work.clear();
                 self.load_state()?;
                 Err(e.into())
             }
@@ -449,7 +441,7 @@ impl Overlay {
     fn drop_node(&mut self, ino: Ino) -> Result<(), FsError> {
         if let Some(node) = self.nodes.remove(&ino) {
             if node.data == Data::Work {
-                self.dropped_work.push(ino.0);
+                self.work.doom(ino.0);
             }
             if let Some(entries) = self.dirs.remove(&ino) {
                 for (name, d) in entries {
