@@ -388,16 +388,18 @@ impl Overlay {
     }
 
     /// When a whiteout over the workspace object `st` begins: a time at or before any later
-    /// change of it, and after its last change. The coarse clock is that in the common case;
-    /// an object changed within the current tick (its ctime may even be a finer stamp after
-    /// the clock) needs the file system's own reading.
+    /// change of it (or, for a directory, of anything below it), and after its last change.
+    /// The coarse clock is that for a file in the common case; a file changed within the
+    /// current tick (its ctime may even be a finer stamp after the clock) needs the file
+    /// system's own reading, and so does a directory, whose descendants' ctimes are not
+    /// read here.
     fn whiteout_time(&self, st: &sys::Stat) -> Time {
         let now = Time::coarse_now();
         let changed = Time {
             sec: st.st_ctime,
             nsec: st.st_ctime_nsec as u32,
         };
-        if changed < now {
+        if changed < now && sys::file_type(st) != libc::S_IFDIR {
             now
         } else {
             self.lower.ctime_boundary()

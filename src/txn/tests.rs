@@ -1025,3 +1025,52 @@ fn a_copy_up_in_the_tick_of_the_files_change_records_its_content_hash() {
         "no attempt copied a file up in the tick it changed in: the test proved nothing"
     );
 }
+
+/// A directory the view removes right after the workspace changed a file below it, before
+/// the transaction began (in the same clock tick): no conflict. The directory's whiteout
+/// must begin after every change below it, which the directory's own ctime does not show.
+#[test]
+fn a_directory_removed_in_the_tick_its_contents_changed_in_is_no_conflict() {
+    use crate::overlay::{Overlay, ROOT, Time, open_parts};
+    use std::os::unix::fs::MetadataExt;
+    let mut same_tick = 0;
+    for attempt in 0..60 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
+        std::fs::create_dir_all(ws_path.join("d")).expect("mkdir");
+        std::fs::write(ws_path.join("d/x"), "old\n").expect("write");
+        let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+        // Before the transaction: d/x changes (as a commit's own placement would).
+        std::fs::write(ws_path.join("d/x"), "new\n").expect("write");
+        let x = std::fs::metadata(ws_path.join("d/x")).expect("stat");
+        after_recovery(&mut ov, &Recovery::Nothing).expect("start the transaction");
+        let d = ov.lookup(ROOT, b"d").expect("lookup d").ino;
+        ov.unlink(d, b"x").expect("unlink");
+        let before = Time::coarse_now();
+        ov.rmdir(ROOT, b"d").expect("rmdir");
+        let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
+        let found: Vec<String> = conflicts(&ov, &ws)
+            .expect("conflicts")
+            .iter()
+            .map(|c| c.path.to_string())
+            .collect();
+        assert!(
+            found.is_empty(),
+            "attempt {attempt}: false conflicts {found:?}"
+        );
+        let changed = Time {
+            sec: x.ctime(),
+            nsec: x.ctime_nsec() as u32,
+        };
+        if changed >= before {
+            same_tick += 1;
+        }
+        if same_tick >= 3 {
+            break;
+        }
+    }
+    assert!(
+        same_tick > 0,
+        "no attempt removed the directory in the tick its file changed in: the test proved nothing"
+    );
+}
