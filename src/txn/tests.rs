@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::plan::Loc;
 use super::*;
@@ -601,11 +601,8 @@ fn contents_outside_the_store_are_placed_only_if_they_hash_to_the_id() {
 /// of the store per file).
 #[test]
 fn a_commit_publishes_working_files_without_storing_them() {
-    use crate::overlay::{Overlay, ROOT, open_parts};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
-    std::fs::create_dir(&ws_path).expect("mkdir");
-    let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+    use crate::overlay::ROOT;
+    let (_dir, ws_path, mut ov) = overlay_over(|_| {});
     after_recovery(&mut ov, &Recovery::Nothing).expect("start");
     let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
     let content = b"written through the view\n";
@@ -784,6 +781,25 @@ fn a_workspace_can_come_from_a_descriptor() {
     ));
 }
 
+/// An overlay over a fresh workspace `ws` that `fill` fills first (the store beside it):
+/// the directory holding both, the workspace's path and the overlay.
+fn overlay_over(fill: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf, crate::overlay::Overlay) {
+    use crate::overlay::{Overlay, open_parts};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
+    std::fs::create_dir(&ws_path).expect("mkdir");
+    fill(&ws_path);
+    let ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+    (dir, ws_path, ov)
+}
+
+/// The paths `conflicts` reports for the overlay `ov` over the workspace at `ws_path`.
+fn conflict_paths(ov: &crate::overlay::Overlay, ws_path: &Path) -> Vec<String> {
+    let ws = workspace_of(ov.workspace(), ws_path).expect("workspace");
+    let found = conflicts(ov, &ws).expect("conflicts");
+    found.iter().map(|c| c.path.to_string()).collect()
+}
+
 /// What `make` needs for a new regular file owned by root.
 fn new_file() -> crate::overlay::NewNode {
     crate::overlay::NewNode {
@@ -803,15 +819,13 @@ fn new_file() -> crate::overlay::NewNode {
 /// missed. Repeated until the changes land in one tick often enough to prove it.
 #[test]
 fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
-    use crate::overlay::{Overlay, ROOT, RenameMode, Time, open_parts};
+    use crate::overlay::{ROOT, RenameMode, Time};
     let mut same_tick = 0;
     for attempt in 0..60 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
-        std::fs::create_dir(&ws_path).expect("mkdir");
-        std::fs::write(ws_path.join("f"), "old f\n").expect("write");
-        std::fs::write(ws_path.join("g"), "old g\n").expect("write");
-        let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+        let (_dir, ws_path, mut ov) = overlay_over(|ws| {
+            std::fs::write(ws.join("f"), "old f\n").expect("write");
+            std::fs::write(ws.join("g"), "old g\n").expect("write");
+        });
         let begin = Time::coarse_now();
         after_recovery(&mut ov, &Recovery::Nothing).expect("start the transaction");
         // Outside the view, at once: f changes.
@@ -824,12 +838,7 @@ fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
         ov.make(ROOT, b"f.tmp", new_file()).expect("create");
         ov.rename(ROOT, b"f.tmp", ROOT, b"f", RenameMode::Replace)
             .expect("rename over");
-        let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
-        let found: Vec<String> = conflicts(&ov, &ws)
-            .expect("conflicts")
-            .iter()
-            .map(|c| c.path.to_string())
-            .collect();
+        let found = conflict_paths(&ov, &ws_path);
         let tick = if end == begin { "within one tick" } else { "" };
         assert!(
             found.contains(&"f".to_owned()) && found.contains(&"g".to_owned()),
@@ -852,12 +861,9 @@ fn a_workspace_change_in_the_same_clock_tick_as_the_views_is_a_conflict() {
 /// the view at once (in the same tick as the commit's own changes), commits without `--force`.
 #[test]
 fn changes_right_after_a_commit_are_no_conflict() {
-    use crate::overlay::{Overlay, ROOT, RenameMode, open_parts};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
-    std::fs::create_dir(&ws_path).expect("mkdir");
-    std::fs::write(ws_path.join("f"), "old f\n").expect("write");
-    let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+    use crate::overlay::{ROOT, RenameMode};
+    let (_dir, ws_path, mut ov) =
+        overlay_over(|ws| std::fs::write(ws.join("f"), "old f\n").expect("write"));
     after_recovery(&mut ov, &Recovery::Nothing).expect("start");
     let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
     let new = new_file;
@@ -964,13 +970,10 @@ fn a_same_tick_change_with_equal_stamps_is_caught_by_the_content_hash() {
 /// commit plan expects that hash; a file that changed in an earlier tick is stamped without.
 #[test]
 fn a_copy_up_in_the_tick_of_the_files_change_records_its_content_hash() {
-    use crate::overlay::{Overlay, ROOT, Time, open_parts};
+    use crate::overlay::{ROOT, Time};
     use crate::store::BlobId;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
-    std::fs::create_dir(&ws_path).expect("mkdir");
-    std::fs::write(ws_path.join("old"), "old\n").expect("write");
-    let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+    let (_dir, ws_path, mut ov) =
+        overlay_over(|ws| std::fs::write(ws.join("old"), "old\n").expect("write"));
     // The clock moves on: "old" changed in an earlier tick than any stamp read from now on.
     let t = Time::coarse_now();
     while Time::coarse_now() == t {
@@ -1031,15 +1034,14 @@ fn a_copy_up_in_the_tick_of_the_files_change_records_its_content_hash() {
 /// must begin after every change below it, which the directory's own ctime does not show.
 #[test]
 fn a_directory_removed_in_the_tick_its_contents_changed_in_is_no_conflict() {
-    use crate::overlay::{Overlay, ROOT, Time, open_parts};
+    use crate::overlay::{ROOT, Time};
     use std::os::unix::fs::MetadataExt;
     let mut same_tick = 0;
     for attempt in 0..60 {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (ws_path, store) = (dir.path().join("ws"), dir.path().join("store"));
-        std::fs::create_dir_all(ws_path.join("d")).expect("mkdir");
-        std::fs::write(ws_path.join("d/x"), "old\n").expect("write");
-        let mut ov = Overlay::open(open_parts(&ws_path, &store).expect("parts")).expect("open");
+        let (_dir, ws_path, mut ov) = overlay_over(|ws| {
+            std::fs::create_dir(ws.join("d")).expect("mkdir");
+            std::fs::write(ws.join("d/x"), "old\n").expect("write");
+        });
         // Before the transaction: d/x changes (as a commit's own placement would).
         std::fs::write(ws_path.join("d/x"), "new\n").expect("write");
         let x = std::fs::metadata(ws_path.join("d/x")).expect("stat");
@@ -1048,12 +1050,7 @@ fn a_directory_removed_in_the_tick_its_contents_changed_in_is_no_conflict() {
         ov.unlink(d, b"x").expect("unlink");
         let before = Time::coarse_now();
         ov.rmdir(ROOT, b"d").expect("rmdir");
-        let ws = workspace_of(ov.workspace(), &ws_path).expect("workspace");
-        let found: Vec<String> = conflicts(&ov, &ws)
-            .expect("conflicts")
-            .iter()
-            .map(|c| c.path.to_string())
-            .collect();
+        let found = conflict_paths(&ov, &ws_path);
         assert!(
             found.is_empty(),
             "attempt {attempt}: false conflicts {found:?}"
