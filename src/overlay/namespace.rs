@@ -73,7 +73,7 @@ impl Overlay {
         Ok(Some(Found::Lower(path, ino, kind, attr_of(&st, ino))))
     }
 
-    /// Whether the workspace directory shown through `dir` has an entry `name`.
+    /// The workspace object the directory shown through `dir` has as `name`, if any.
     fn lower_stat(&self, dir: Ino, name: &[u8]) -> Result<Option<sys::Stat>, FsError> {
         let merge = self.nodes.get(&dir).and_then(|n| n.merge.clone());
         let Some(base) = merge else { return Ok(None) };
