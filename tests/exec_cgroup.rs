@@ -233,3 +233,68 @@ fn without_cgroups_the_subreaper_contains_and_says_so() {
     assert_trees_eq("view after exec", &before, &tree(&m.view, EXACT));
     m.abort();
 }
+
+/// Without cgroups, `exec` is SIGKILLed while its command has a double-forked `setsid`
+/// writer: the command's reaper (a subreaper between `exec` and the command, watching `exec`)
+/// kills it, and holds the transaction's connection until then, so the daemon rolls back only
+/// once the writer is dead and the view stays as it was. The command cannot kill its reaper
+/// first, nor use the connection it holds.
+#[test]
+fn without_cgroups_a_sigkilled_exec_leaves_no_writer_behind_its_rollback() {
+    // A script file, so the gate (which would refuse the kill on the command line) lets it
+    // through to the kernel's protections.
+    let m = Mounted::at(|ws| {
+        sample_tree(ws);
+        let probe = "kill -9 $PPID; echo kill=$?; ls -l /proc/self/fd/ | grep -c socket; exit 1";
+        std::fs::write(ws.join("probe.sh"), probe).unwrap();
+    });
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "sh", "probe.sh"])
+        .env(cgroup::DISABLE_ENV, "off")
+        .stdin(Stdio::null());
+    let out = output(&mut c);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("kill=1"),
+        "the command killed its reaper: {out:?}"
+    );
+    assert!(
+        said.contains("\n0\n"),
+        "the command holds a socket: {out:?}"
+    );
+
+    let before = tree(&m.view, EXACT);
+    let mut c = m.cmd();
+    c.arg("exec")
+        .arg(&m.ws)
+        .args(["--", "sh", "-c"])
+        .arg(
+            "( setsid sh -c 'echo $$ > writer.pid; \
+               while :; do echo x >> bg.log; rm -f b.txt; sleep 0.05; done' & ) ; \
+             echo started > started; exec sleep 60",
+        )
+        .env(cgroup::DISABLE_ENV, "off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut exec = c.spawn().unwrap();
+    wait_for("the writer runs", || {
+        m.v("started").exists() && m.v("bg.log").exists()
+    });
+    let writer = read_pid(&m.v("writer.pid")).unwrap();
+    let _reap = KillOnDrop(vec![writer]);
+    assert!(alive(writer), "the writer should be running");
+    exec.kill().unwrap();
+    exec.wait().unwrap();
+    wait_for("the daemon rolled back", || !m.v("started").exists());
+    assert!(!alive(writer), "the writer outlived the rollback");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_trees_eq(
+        "view after the rollback of a killed exec without cgroups",
+        &before,
+        &tree(&m.view, EXACT),
+    );
+    m.abort();
+}

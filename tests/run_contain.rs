@@ -310,20 +310,6 @@ fn without_cgroups_a_sigkilled_run_leaves_no_writer_behind() {
     m.abort();
 }
 
-/// Kills the pids it holds when dropped: a failed test leaves no writer running.
-struct KillOnDrop(Vec<i32>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        for pid in &self.0 {
-            if alive(*pid) {
-                // SAFETY: kill takes integers only.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
-            }
-        }
-    }
-}
-
 /// Without cgroups the daemon still holds the session: `run` registers it, and the daemon
 /// kills everything below `run` (its subreaper) before an abort or a commit of everything
 /// goes ahead, so the writers the agent daemonized are dead when the abort answers.

@@ -1,7 +1,7 @@
 //! `exec`: one command as one transaction.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::{Context, bail};
@@ -10,6 +10,7 @@ use serde_json::json;
 use ftsb_gate::quote_argv;
 
 use super::{call, call_on, connect, print_json, resolve_workspace};
+use crate::confine::reaper;
 use crate::confine::tree::{Linger, Supervisor};
 use crate::confine::{self, Net, Spec};
 use crate::control::{Request, reply};
@@ -117,10 +118,23 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
     let tmp_base = std::env::temp_dir();
     confine::scratch::sweep(&tmp_base);
     let tmp = confine::scratch::create(&tmp_base).context("create the command's TMPDIR")?;
+    let mut client = connect(&ws)?;
     let mut cmd = Command::new(&a.command[0]);
-    cmd.args(&a.command[1..]).current_dir(&cwd);
+    cmd.args(&a.command[1..]);
     // First: the child joins its cgroup leaf before the confinement hooks forbid it.
     let supervisor = Supervisor::for_command(&mut cmd)?;
+    // Without a leaf, a reaper between `exec` and the command kills the command's tree when
+    // `exec` dies, and holds the transaction's connection until then: the daemon rolls back
+    // only once nothing of the command is left.
+    let mut reaper = if supervisor.fallback().is_some() {
+        let (wrapped, reaper) = reaper::wrap(&a.command, linger, Some(client.socket()))
+            .context("start the command's reaper")?;
+        cmd = wrapped;
+        Some(reaper)
+    } else {
+        None
+    };
+    cmd.current_dir(&cwd);
     relay_terminal_stdin(&mut cmd).context("relay the terminal to the command")?;
     // Before confine_command, which sets TMPDIR on the cleared environment.
     let env = confine::env::Scrub {
@@ -128,13 +142,16 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         pass_all: a.env_all,
     }
     .apply(&mut cmd);
-    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe; it makes the command die with us,
-    // so a killed `exec` never leaves it writing after the daemon rolled back.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+    // The command dies with us, so a killed `exec` never leaves it writing after the daemon
+    // rolled back (a reaper kills the command's whole tree instead, and must outlive `exec`).
+    if reaper.is_none() {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and takes integers only.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
     }
     let confinement = if a.no_confine {
         None
@@ -142,6 +159,12 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let mut spec = Spec::for_view(&view, tmp.path(), home.as_deref(), &[store]);
         spec.net = net;
+        if reaper.is_some()
+            && let Ok(exe) = std::env::current_exe()
+        {
+            // The reaper is this binary, confined like the command.
+            spec.add_readable(exe);
+        }
         Some(confine::confine_command(
             &mut cmd,
             &spec,
@@ -153,21 +176,35 @@ pub fn exec(a: ExecArgs, json: bool) -> anyhow::Result<i32> {
             eprintln!("ftsb-fs: warning: {w}");
         }
     }
-    let mut client = connect(&ws)?;
+    // The reaper starts first, so that the daemon knows it as the root of the command's tree
+    // (it stays so when `exec` dies); it runs the command once the transaction has begun.
+    let reaping = match &reaper {
+        Some(_) => Some(cmd.spawn().context("start the command's reaper")?),
+        None => None,
+    };
+    let root = reaping.as_ref().map_or(std::process::id(), Child::id);
     let cgroup = supervisor.leaf().map(|l| l.path().to_owned());
     let begun = call_on::<reply::ExecBegun>(
         &mut client,
         &Request::ExecBegin {
             command: line.clone(),
             cgroup,
-            pid: i32::try_from(std::process::id()).ok(),
+            pid: i32::try_from(root).ok(),
         },
     );
-    // On an error, dropping the supervisor removes the (empty) leaf.
+    // On an error, dropping the supervisor removes the (empty) leaf, and dropping the reaper
+    // ends it without running the command.
     let checkpoint = begun?.checkpoint;
-    let outcome = run_forwarding_signals(&mut cmd);
+    let outcome = match (reaping, &mut reaper) {
+        (Some(child), Some(r)) => r.release().and_then(|()| forward_signals(child)),
+        _ => run_forwarding_signals(&mut cmd),
+    };
     // Nothing the command started may change the view once its transaction has ended.
-    let processes = supervisor.settle(linger);
+    let mut processes = supervisor.settle(linger);
+    // The reaper settled the command's tree; `exec` only what a killed reaper left.
+    if let Some(report) = reaper.and_then(reaper::Reaper::report) {
+        processes = report;
+    }
     let (code, signal) = match &outcome {
         Ok(s) => (s.code(), std::os::unix::process::ExitStatusExt::signal(s)),
         Err(_) => (None, None),
@@ -266,7 +303,14 @@ fn relay_terminal_stdin(cmd: &mut Command) -> std::io::Result<()> {
 
 /// Runs `cmd`, passing SIGINT, SIGTERM and SIGHUP on to it, and returns how it ended.
 pub(super) fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitStatus> {
-    static CHILD: AtomicI32 = AtomicI32::new(0);
+    forward_signals(cmd.spawn()?)
+}
+
+/// The child signals are passed on to (0: none).
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+/// Waits for `child`, passing SIGINT, SIGTERM and SIGHUP on to it, and returns how it ended.
+fn forward_signals(mut child: Child) -> std::io::Result<ExitStatus> {
     extern "C" fn forward(sig: libc::c_int) {
         let pid = CHILD.load(Ordering::SeqCst);
         if pid > 0 {
@@ -277,7 +321,6 @@ pub(super) fn run_forwarding_signals(cmd: &mut Command) -> std::io::Result<ExitS
             crate::confine::tree::interrupt();
         }
     }
-    let mut child = cmd.spawn()?;
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     let handler: extern "C" fn(libc::c_int) = forward;
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {

@@ -97,7 +97,7 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Write the man pages (ftsb-fs.1 and one per command) into a directory.
     Manpages(completions::ManpagesArgs),
-    /// The reaper `run` starts its agent below (internal).
+    /// The reaper `run` and `exec` start their command below without a cgroup (internal).
     #[command(hide = true)]
     Reap(reap::ReapArgs),
 }

@@ -1,5 +1,6 @@
-//! `ftsb-fs reap` (hidden): the reaper `run` starts its agent below when it has no cgroup
-//! leaf (`confine::reaper`). Not for users: `run` passes every argument.
+//! `ftsb-fs reap` (hidden): the reaper `run` starts its agent below, and `exec` its command,
+//! when there is no cgroup leaf (`confine::reaper`). Not for users: the parent passes every
+//! argument.
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -14,22 +15,29 @@ use crate::confine::tree::Linger;
 /// `ftsb-fs reap`.
 #[derive(Debug, clap::Args)]
 pub struct ReapArgs {
-    /// The session's `run`, this process's parent: when it ends, the agent's tree is killed.
+    /// The `run` or `exec` that started this process, its parent: when it ends, the command's
+    /// tree is killed.
     #[arg(long, value_name = "PID")]
     pub watch: libc::pid_t,
-    /// The fd the report goes to.
+    /// The socket the parent releases the command on and the report goes back over.
     #[arg(long, value_name = "FD")]
-    pub report: i32,
-    /// What to do with what the agent leaves running.
+    pub link: i32,
+    /// The parent's connection to the daemon, held open until nothing of the command is left.
+    #[arg(long, value_name = "FD")]
+    pub hold: Option<i32>,
+    /// What to do with what the command leaves running.
     #[arg(long, value_name = "MODE")]
     pub linger: Linger,
-    /// The agent command and its arguments.
+    /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<OsString>,
 }
 
 pub fn reap(a: ReapArgs) -> anyhow::Result<i32> {
-    let watch = Watch::start(a.watch, a.report).context("start the session's reaper")?;
+    let mut watch = Watch::start(a.watch, a.link, a.hold).context("start the reaper")?;
+    watch
+        .released()
+        .context("the reaper's parent did not release the command")?;
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
     watch.prepare(&mut cmd);
@@ -39,6 +47,31 @@ pub fn reap(a: ReapArgs) -> anyhow::Result<i32> {
     }
     watch
         .settle(a.linger)
-        .context("report to the session's run")?;
+        .context("report to the reaper's parent")?;
+    if let Ok(status) = &outcome
+        && let Some(signal) = std::os::unix::process::ExitStatusExt::signal(status)
+    {
+        die_by(signal);
+    }
     Ok(exit_code(&outcome))
+}
+
+/// Ends this process by `signal`, as the command ended, so that the parent sees the same
+/// status (without a core dump of the reaper); returns if the signal does not end it.
+fn die_by(signal: libc::c_int) {
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct; signal, sigprocmask and raise take integers or
+    // point at a set on the stack.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
 }

@@ -142,8 +142,10 @@ pub fn run(a: RunArgs, json: bool) -> anyhow::Result<i32> {
         eprintln!(
             "ftsb-fs: warning: containment: subreaper only ({why}): a reaper ends the agent's processes with run"
         );
-        let (wrapped, reaper) =
-            reaper::wrap(&a.command, a.linger).context("start the session's reaper")?;
+        let (wrapped, mut reaper) =
+            reaper::wrap(&a.command, a.linger, None).context("start the session's reaper")?;
+        // The session is registered below, before the spawn: nothing to wait for.
+        reaper.release().context("start the session's reaper")?;
         cmd = wrapped;
         Some(reaper)
     } else {

@@ -1,30 +1,39 @@
-//! The session's reaper: the agent's process tree ends when `run` does, whichever way `run`
-//! ends, also without a cgroup leaf.
+//! The reaper: a command's process tree ends when the `run` or `exec` that started it does,
+//! whichever way it ends, also without a cgroup leaf.
 //!
-//! Without a leaf, `run` holds its agent's tree as a child subreaper, which holds only while
-//! `run` lives: killed with SIGKILL, its orphans would go to init and go on writing into the
-//! view. So `run` starts the agent below a reaper ([`wrap`]: the hidden `ftsb-fs reap`), a
-//! child subreaper of its own between `run` and the agent, which (the [`Watch`] side):
-//! - runs the agent, settles what it leaves with the session's `--linger` policy, sends the
-//!   [`TreeReport`] to `run` over a pipe and exits with the agent's status;
-//! - watches `run` through a pidfd: when `run` ends first, it kills its whole tree and exits.
+//! Without a leaf, `run` (or `exec`) holds its command's tree as a child subreaper, which
+//! holds only while it lives: killed with SIGKILL, its orphans would go to init and go on
+//! writing into the view. So it starts the command (the agent, for `run`) below a reaper
+//! ([`wrap`]: the hidden `ftsb-fs reap`), a child subreaper of its own between it and the
+//! command, which (the [`Watch`] side):
+//! - runs the command once its parent releases it (`exec` first tells the daemon the reaper's
+//!   pid, the root of the command's tree), settles what it leaves with the `--linger` policy, sends the
+//!   [`TreeReport`] to its parent over a socket pair and exits as the command did (with its status,
+//!   or by its signal);
+//! - watches its parent through a pidfd: when the parent ends first, it kills its whole tree
+//!   and exits;
+//! - holds the parent's connection to the daemon (`exec`'s, which has the command's
+//!   transaction) until then: the daemon sees the connection close, and rolls back, only
+//!   once nothing of the command is left to write into the view.
 //!
 //! Invariants:
-//! - While the reaper lives, every process the agent starts is below it (orphans are
+//! - While the reaper lives, every process the command starts is below it (orphans are
 //!   reparented to the nearest subreaper), so [`Supervisor::kill_all`] finds them all.
-//! - The agent cannot signal or trace the reaper: it runs in a Landlock domain nested below
+//! - The held connection never reaches the command (close-on-exec in the reaper).
+//! - The command cannot signal or trace the reaper: it runs in a Landlock domain nested below
 //!   the reaper's, scoped for signals (ABI 6), whenever the reaper runs with `no_new_privs`
-//!   (every confined session). Should the reaper die anyway, the agent dies with it
-//!   (`PR_SET_PDEATHSIG`) and the orphans are `run`'s to settle.
-//! - On a terminal, the reaper leaves `run`'s process group (the agent stays in it, in the
-//!   foreground), so that a signal to the group (`^C`, `^\`, `kill -- -PGID`) never takes the
-//!   reaper down with `run`.
+//!   (every confined command). Should the reaper die anyway, the command dies with it
+//!   (`PR_SET_PDEATHSIG`) and the orphans are the parent's to settle.
+//! - On a terminal, the reaper leaves its parent's process group (the agent stays in it, in
+//!   the foreground), so that a signal to the group (`^C`, `^\`, `kill -- -PGID`) never takes
+//!   the reaper down with `run`.
 //!
 //! Deliberately not done here: the cgroup containment (with a leaf, the daemon empties it when
-//! `run` dies, so `run` starts no reaper) and the reaper's command line (`cli::reap`).
+//! its owner dies, so no reaper is started) and the reaper's command line (`cli::reap`).
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -33,20 +42,27 @@ use super::tree::{Linger, Supervisor, TreeError, TreeReport};
 /// The hidden subcommand that runs the reaper.
 pub const SUBCOMMAND: &str = "reap";
 
-/// `run`'s side: the reaper's report, once it has exited.
+/// The parent's side (`run` or `exec`): the command's release, and the reaper's report once
+/// it has exited.
 #[derive(Debug)]
 pub struct Reaper {
-    report: io::PipeReader,
+    link: UnixStream,
     /// The reaper's end, until the reaper is spawned (it inherits it).
-    writer: Option<io::PipeWriter>,
+    theirs: Option<UnixStream>,
 }
 
 /// A command that runs `argv` below a reaper that watches this process and applies `linger`
-/// to what the agent leaves; the [`Reaper`] gives its report once it has exited.
-pub fn wrap(argv: &[String], linger: Linger) -> io::Result<(Command, Reaper)> {
+/// to what the command leaves; the reaper keeps `hold` (a connection to the daemon) open until
+/// nothing of the command is left. The [`Reaper`] gives its report once it has exited.
+pub fn wrap(
+    argv: &[String],
+    linger: Linger,
+    hold: Option<BorrowedFd<'_>>,
+) -> io::Result<(Command, Reaper)> {
     let exe = std::env::current_exe()?;
-    let (report, writer) = io::pipe()?;
-    let fd = writer.as_raw_fd();
+    let (link, theirs) = UnixStream::pair()?;
+    let fd = theirs.as_raw_fd();
+    let held = hold.map_or(-1, |h| h.as_raw_fd());
     let linger = match linger {
         Linger::Wait => "wait",
         Linger::Kill => "kill",
@@ -55,30 +71,40 @@ pub fn wrap(argv: &[String], linger: Linger) -> io::Result<(Command, Reaper)> {
     cmd.arg(SUBCOMMAND)
         // SAFETY: getpid has no preconditions.
         .arg(format!("--watch={}", unsafe { libc::getpid() }))
-        .arg(format!("--report={fd}"))
-        .arg(format!("--linger={linger}"))
-        .arg("--")
-        .args(argv);
-    // SAFETY: fcntl is async-signal-safe; the reaper inherits its end of the pipe.
+        .arg(format!("--link={fd}"))
+        .arg(format!("--linger={linger}"));
+    if held >= 0 {
+        cmd.arg(format!("--hold={held}"));
+    }
+    cmd.arg("--").args(argv);
+    // SAFETY: fcntl is async-signal-safe; the reaper inherits its end of the link and the
+    // held connection (which `hold` keeps open until the spawn).
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-            if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+            if libc::fcntl(fd, libc::F_SETFD, 0) != 0
+                || (held >= 0 && libc::fcntl(held, libc::F_SETFD, 0) != 0)
+            {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
         });
     }
-    let writer = Some(writer);
-    Ok((cmd, Reaper { report, writer }))
+    let theirs = Some(theirs);
+    Ok((cmd, Reaper { link, theirs }))
 }
 
 impl Reaper {
+    /// Lets the reaper run the command (it waits for this, before or after its spawn).
+    pub fn release(&mut self) -> io::Result<()> {
+        self.link.write_all(&[1])
+    }
+
     /// The reaper's report; `None` when it was killed before it could send one. Call it once
     /// the reaper has exited.
     pub fn report(mut self) -> Option<TreeReport> {
-        drop(self.writer.take());
+        drop(self.theirs.take());
         let mut text = String::new();
-        self.report.read_to_string(&mut text).ok()?;
+        self.link.read_to_string(&mut text).ok()?;
         serde_json::from_str(&text).ok()
     }
 }
@@ -87,23 +113,22 @@ impl Reaper {
 #[derive(Debug)]
 pub struct Watch {
     supervisor: Arc<Supervisor>,
-    report: std::fs::File,
+    link: UnixStream,
     /// The process group the agent joins (`run`'s, on a terminal), if the reaper left it.
     group: Option<libc::pid_t>,
-    /// The nested ruleset the agent restricts itself with, when there is one.
+    /// The nested ruleset the command restricts itself with, when there is one.
     scope: Option<OwnedFd>,
+    /// The parent's connection to the daemon, open until nothing of the command is left.
+    _hold: Option<OwnedFd>,
 }
 
 impl Watch {
-    /// Becomes the subreaper of the agent's tree and starts watching `run` (`watch`, this
-    /// process's parent); `report` is the fd [`wrap`] passed. Fails when `run` is already gone.
-    pub fn start(watch: libc::pid_t, report: RawFd) -> io::Result<Watch> {
-        // SAFETY: fcntl on an fd number; fails with EBADF if it is not open.
-        if unsafe { libc::fcntl(report, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the fd is open (checked above) and owned by nothing else in this process.
-        let report = unsafe { std::fs::File::from_raw_fd(report) };
+    /// Becomes the subreaper of the command's tree and starts watching its parent (`watch`,
+    /// `run` or `exec`); `link` and `hold` are the fds [`wrap`] passed. Fails when the parent
+    /// is already gone.
+    pub fn start(watch: libc::pid_t, link: RawFd, hold: Option<RawFd>) -> io::Result<Watch> {
+        let link = UnixStream::from(inherited(link)?);
+        let hold = hold.map(inherited).transpose()?;
         // SAFETY: pidfd_open takes integers and returns a new fd or -1.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, watch, 0 as libc::c_uint) };
         if raw < 0 {
@@ -111,11 +136,11 @@ impl Watch {
         }
         // SAFETY: pidfd_open returned a new fd that nothing else owns.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-        // Checked after the pidfd is open: a pid reused after `run` died is not taken for it,
+        // Checked after the pidfd is open: a pid reused after the parent died is not taken for it,
         // since the parent is then no longer `watch`.
         // SAFETY: getppid has no preconditions.
         if unsafe { libc::getppid() } != watch {
-            return Err(io::Error::other("the session's run is gone"));
+            return Err(io::Error::other("the reaper's parent is gone"));
         }
         let supervisor =
             Arc::new(Supervisor::start().map_err(|TreeError::Subreaper { source }| source)?);
@@ -124,21 +149,30 @@ impl Watch {
             .name("ftsb-fs-reaper".into())
             .spawn(move || {
                 wait_readable(&pidfd);
-                // `run` is gone: nothing may outlive it.
+                // The parent is gone: nothing may outlive it. Exiting closes the held
+                // connection: the daemon rolls back only now.
                 held.kill_all();
-                // SAFETY: _exit ends the process at once, as the agent's parent.
+                // SAFETY: _exit ends the process at once, as the command's parent.
                 unsafe { libc::_exit(128 + libc::SIGKILL) };
             })?;
         Ok(Watch {
             supervisor,
-            report,
+            link,
             group: leave_group(watch),
             scope: scope_ruleset(),
+            _hold: hold,
         })
     }
 
-    /// Prepares the agent's command: it dies with the reaper, joins `run`'s process group
-    /// when the reaper left it, and cannot signal the reaper.
+    /// Waits until the parent releases the command ([`Reaper::release`]); fails when it never
+    /// will (it closed the link: the command must not run).
+    pub fn released(&mut self) -> io::Result<()> {
+        let mut go = [0u8; 1];
+        self.link.read_exact(&mut go)
+    }
+
+    /// Prepares the command: it dies with the reaper, joins `run`'s process group when the
+    /// reaper left it, and cannot signal the reaper.
     pub fn prepare(&self, cmd: &mut Command) {
         let group = self.group.unwrap_or(0);
         let scope = self.scope.as_ref().map_or(-1, |fd| fd.as_raw_fd());
@@ -158,13 +192,23 @@ impl Watch {
         }
     }
 
-    /// Settles what the agent left with `linger` and sends the report to `run`.
+    /// Settles what the command left with `linger` and sends the report to the parent.
     pub fn settle(self, linger: Linger) -> io::Result<TreeReport> {
         let report = self.supervisor.settle(linger);
-        let mut out = self.report;
+        let mut out = self.link;
         out.write_all(serde_json::to_string(&report)?.as_bytes())?;
         Ok(report)
     }
+}
+
+/// The fd `fd` the parent passed, made close-on-exec so that the command does not inherit it.
+fn inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl on an fd number; fails with EBADF if it is not open.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the fd is open (checked above) and owned by nothing else in this process.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Blocks until `fd` (a pidfd) is readable: its process has ended.
@@ -208,7 +252,7 @@ struct RulesetAttr {
 const SCOPE_SIGNAL: u64 = 1 << 1;
 
 /// A ruleset that only scopes signals, when this process runs with `no_new_privs` (so the
-/// agent can restrict itself with it) and the kernel has ABI 6; else `None`.
+/// command can restrict itself with it) and the kernel has ABI 6; else `None`.
 fn scope_ruleset() -> Option<OwnedFd> {
     // SAFETY: prctl(PR_GET_NO_NEW_PRIVS) takes integers only.
     if unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) } != 1 {

@@ -304,6 +304,11 @@ impl Client {
         Client::on(UnixStream::connect_addr(&socket_addr(workspace)?)?)
     }
 
+    /// The connection's socket, for a process that must keep it open (`confine::reaper`).
+    pub fn socket(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.writer)
+    }
+
     fn on(stream: UnixStream) -> io::Result<Client> {
         let writer = stream.try_clone()?;
         Ok(Client {

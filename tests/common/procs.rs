@@ -110,3 +110,17 @@ pub fn ssh_agent_with_key(dir: &Path, comment: &str) -> (Killed, PathBuf) {
     );
     (agent, sock)
 }
+
+/// Kills the pids it holds when dropped: a failed test leaves no writer running.
+pub struct KillOnDrop(pub Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            if alive(*pid) {
+                // SAFETY: kill takes integers only.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
