@@ -414,7 +414,8 @@ pub(crate) struct Carved {
     pub(crate) grants: Vec<PathBuf>,
     /// The directories that were narrowed, to stay listable ([`Spec::listable`]).
     pub(crate) listable: Vec<PathBuf>,
-    /// What changed and why (nothing for secrets).
+    /// What changed and why (for secrets, only a grant dropped because it could not be
+    /// narrowed).
     pub(crate) notes: Vec<String>,
 }
 
@@ -428,6 +429,7 @@ pub(crate) fn carve(grant: &Path, deny_roots: &[PathBuf], secrets: &[PathBuf]) -
         .iter()
         .map(|d| (d, false))
         .chain(secrets.iter().map(|d| (d, true)));
+    let mut unnarrowed = Vec::new();
     for (deny, secret) in all {
         let notes = if secret {
             &mut secret_notes
@@ -460,7 +462,9 @@ pub(crate) fn carve(grant: &Path, deny_roots: &[PathBuf], secrets: &[PathBuf]) -
                         next.extend(parts);
                         listable.push(g);
                     }
-                    Err(e) => notes.push(format!(
+                    // Failing closed, and never silently, not even for a secret: the command
+                    // would miss the whole grant without a word why.
+                    Err(e) => unnarrowed.push(format!(
                         "dropped grant {}: it contains protected {} and could not be narrowed: {e}",
                         g.display(),
                         deny.display()
@@ -472,6 +476,7 @@ pub(crate) fn carve(grant: &Path, deny_roots: &[PathBuf], secrets: &[PathBuf]) -
         }
         grants = next;
     }
+    notes.extend(unnarrowed);
     Carved {
         grants,
         listable,
@@ -534,6 +539,59 @@ mod tests {
         } = carve(&store.join("blobs"), std::slice::from_ref(&store), &[]);
         assert!(kept.is_empty());
         assert!(notes[0].starts_with("dropped grant"), "{notes:?}");
+    }
+
+    /// A secret that cannot be carved out of a grant (a directory on the way to it cannot be
+    /// listed, here for want of the capabilities that let root list any directory) takes the
+    /// grant with it, and says so: a grant is never given with a secret inside, nor dropped
+    /// without a word.
+    #[test]
+    fn a_grant_a_secret_cannot_be_carved_out_of_is_dropped_with_a_note() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let grant = tmp.path().join("etc");
+        let locked = grant.join("locked");
+        std::fs::create_dir_all(locked.join("sub")).expect("mkdir");
+        let secret = locked.join("sub/shadow");
+        std::fs::write(&secret, b"hash").expect("write");
+        // Searchable, not listable: the secret can be found, its siblings not listed.
+        let mode = |m| std::fs::Permissions::from_mode(m);
+        std::fs::set_permissions(&locked, mode(0o111)).expect("chmod");
+        let (g, s) = (grant.clone(), secret.clone());
+        // Capabilities are per thread: only this one loses them.
+        let carved = std::thread::spawn(move || {
+            drop_capabilities();
+            carve(&g, &[], &[s])
+        })
+        .join()
+        .expect("carve");
+        std::fs::set_permissions(&locked, mode(0o755)).expect("chmod");
+        assert!(carved.grants.is_empty(), "{:?}", carved.grants);
+        assert_eq!(carved.notes.len(), 1, "{:?}", carved.notes);
+        let note = &carved.notes[0];
+        assert!(
+            note.starts_with(&format!("dropped grant {}: ", resolve(&grant).display()))
+                && note.contains(&resolve(&secret).display().to_string()),
+            "{note}"
+        );
+    }
+
+    /// Drops every capability of the calling thread.
+    fn drop_capabilities() {
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        let header = Header {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let data = [0u32; 6];
+        // SAFETY: capset reads the header and two data structs (three u32 each), which live
+        // across the call.
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+        assert_eq!(rc, 0, "capset: {}", std::io::Error::last_os_error());
     }
 
     #[test]
