@@ -490,7 +490,7 @@ fn at_and_crontab_queue_nothing() {
 
 /// What the network attack prints, one `what result` line each.
 const NET_ATTACK: &str = r#"
-import os, socket, sys
+import ctypes, os, socket, struct, sys
 hp, up, log, hostip = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 # A host service the session does not own answers as if nothing listened (ECONNREFUSED).
 def res(e):
@@ -523,6 +523,33 @@ except OSError as e:
 for how in ("sendto", "sendmsg"):
     print("host-udp", how, send("udp", how, ("127.0.0.1", up)))
     print("outside-unix-dgram", how, send("unix", how, log))
+class Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+class Msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.POINTER(Iovec)), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+class Mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", Msghdr), ("len", ctypes.c_uint)]
+libc = ctypes.CDLL(None, use_errno=True)
+# Two datagrams of two bytes to an IPv4 destination in one sendmmsg; "sent" when the kernel
+# says both went, each whole.
+def sendmmsg(dest):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sa = struct.pack("=H", socket.AF_INET) + struct.pack(">H", dest[1]) + socket.inet_aton(dest[0]) + bytes(8)
+    name = ctypes.create_string_buffer(sa, len(sa))
+    data = ctypes.create_string_buffer(b"mm", 2)
+    iov = Iovec(ctypes.cast(data, ctypes.c_void_p), 2)
+    msgs = (Mmsghdr * 2)()
+    for m in msgs:
+        m.hdr.name, m.hdr.namelen = ctypes.cast(name, ctypes.c_void_p), len(sa)
+        m.hdr.iov, m.hdr.iovlen = ctypes.pointer(iov), 1
+    n = libc.sendmmsg(s.fileno(), msgs, 2, 0)
+    if n < 0:
+        return res(OSError(ctypes.get_errno(), "sendmmsg"))
+    return "sent" if n == 2 and all(m.len == 2 for m in msgs) else "short%d" % n
+print("host-udp sendmmsg", sendmmsg(("127.0.0.1", up)))
 own = socket.socket()
 own.bind(("127.0.0.1", 0))
 own.listen(1)
@@ -531,6 +558,13 @@ ownu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 ownu.bind(("127.0.0.1", 0))
 for how in ("sendto", "sendmsg"):
     print("own-udp", how, send("udp", how, ("127.0.0.1", ownu.getsockname()[1])))
+sent = sendmmsg(("127.0.0.1", ownu.getsockname()[1]))
+ownu.settimeout(5)
+try:
+    got = [ownu.recv(16) for _ in range(4)][2:]
+    print("own-udp sendmmsg", sent if got == [b"mm", b"mm"] else "lost")
+except OSError as e:
+    print("own-udp sendmmsg lost", res(e))
 r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
@@ -649,8 +683,8 @@ fn results<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
 
 /// The agent reaches for services of the host with the network allowed: TCP to loopback, to
 /// the unspecified address and to the host's own address (v4 and v6), a TCP Fast Open
-/// `sendto` (which connects without `connect`), UDP with `sendto` and `sendmsg`, and a
-/// pathname datagram socket outside the view. Under `run` none of it arrives, while the
+/// `sendto` (which connects without `connect`), UDP with `sendto`, `sendmsg` and `sendmmsg`,
+/// and a pathname datagram socket outside the view. Under `run` none of it arrives, while the
 /// session's own listeners (its own, a child's), fd passing and DNS to the configured
 /// resolver still work; `--allow-host-services` opens the host again. Under `exec` (no such policy), only the
 /// datagram socket outside the view is refused.
@@ -731,6 +765,261 @@ fn host_services_are_out_of_reach_of_the_agent() {
             && results(&out, "host-tcp").iter().all(|r| *r == "open"),
         "exec: {out}"
     );
+    s.m.abort();
+}
+
+/// What the port attack prints: the session shares a host service's port through
+/// `SO_REUSEPORT` and connects to it (`shared`, non-blocking connects), then closes its own
+/// listener while a connect to it waits (its backlog is full, so the connection is retried a
+/// second later), and the host binds the port in between (`swap`, a blocking connect).
+const PORT_ATTACK: &str = r#"
+import os, socket, sys, threading, time
+shared, swapfile = int(sys.argv[1]), sys.argv[2]
+def res(e):
+    return "denied" if e.errno in (1, 13, 111) else "err%d" % e.errno
+own = socket.socket()
+own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+own.bind(("127.0.0.1", shared))
+own.listen(16)
+for i in range(8):
+    try:
+        c = socket.create_connection(("127.0.0.1", shared), timeout=5)
+        c.sendall(b"leak")
+        c.close()
+        print("shared open")
+    except OSError as e:
+        print("shared", res(e))
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(0)
+port = l.getsockname()[1]
+filler = socket.create_connection(("127.0.0.1", port), timeout=5)
+print("own-backlog open")
+def swap():
+    time.sleep(0.3)
+    l.close()
+    with open(swapfile + ".tmp", "w") as f:
+        f.write(str(port))
+    os.rename(swapfile + ".tmp", swapfile)
+threading.Thread(target=swap).start()
+c = socket.socket()
+try:
+    c.connect(("127.0.0.1", port))
+    c.sendall(b"leak")
+    print("swap open")
+except OSError as e:
+    print("swap", res(e))
+"#;
+
+/// Adds the bytes each connection `listener` accepts sends to `leaked`, in the background.
+fn count_bytes(listener: std::net::TcpListener, leaked: &Arc<AtomicUsize>) {
+    let leaked = Arc::clone(leaked);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let leaked = Arc::clone(&leaked);
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = Vec::new();
+                conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .unwrap();
+                let _ = std::io::Read::read_to_end(&mut conn, &mut buf);
+                leaked.fetch_add(buf.len(), Ordering::SeqCst);
+            });
+        }
+    });
+}
+
+/// A host listener on `127.0.0.1` with `SO_REUSEPORT`, which a socket of the same user can
+/// share.
+fn reuseport_listener() -> std::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a new fd, with a zeroed sockaddr_in filled here and an int
+    // option, both living across the calls; the fd is handed to the listener once listening.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket");
+        let one: libc::c_int = 1;
+        let mut sin: libc::sockaddr_in = std::mem::zeroed();
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let ok = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            (&raw const one).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+            && libc::bind(
+                fd,
+                (&raw const sin).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            ) == 0
+            && libc::listen(fd, 16) == 0;
+        assert!(
+            ok,
+            "reuseport listener: {}",
+            std::io::Error::last_os_error()
+        );
+        std::net::TcpListener::from_raw_fd(fd)
+    }
+}
+
+/// A host service shares a port with the session (`SO_REUSEPORT`), or binds the port of the
+/// session's listener once the session closed it while its connect was on the way: under
+/// `run` the connects fail and no byte reaches the host (the broker refuses a port that is not
+/// only the session's, and breaks a connection whose other end is not the session's), while
+/// the session's own listener still takes connections. Unconfined, both attacks get through.
+#[test]
+fn a_host_service_sharing_or_taking_over_a_session_port_is_not_reached() {
+    if !have("python3") {
+        return;
+    }
+    let s = setup();
+    let shared = reuseport_listener();
+    let port = shared.local_addr().unwrap().port();
+    let leaked = Arc::new(AtomicUsize::new(0));
+    count_bytes(shared, &leaked);
+    let py = s.m.v("port.py");
+    std::fs::write(&py, PORT_ATTACK).unwrap();
+    let mut round = 0;
+    let mut attack_under = |under: Option<Under>| {
+        round += 1;
+        let swapfile = s.m.v(&format!("swap-{round}.port"));
+        let host = {
+            let (swapfile, leaked) = (swapfile.clone(), Arc::clone(&leaked));
+            std::thread::spawn(move || {
+                wait_for("the session closed its listener", || swapfile.exists());
+                let port = std::fs::read_to_string(&swapfile).unwrap();
+                let taken = std::net::TcpListener::bind(format!("127.0.0.1:{port}")).unwrap();
+                count_bytes(taken, &leaked);
+            })
+        };
+        let script = format!("python3 '{}' {port} '{}'", py.display(), swapfile.display());
+        let out = text(&match under {
+            Some(under) => attack(&s, under, &script),
+            None => unconfined(&s, &script),
+        });
+        host.join().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        (out, leaked.swap(0, Ordering::SeqCst))
+    };
+    let (free, bytes) = attack_under(None);
+    assert!(
+        results(&free, "shared").iter().all(|r| *r == "open")
+            && results(&free, "swap") == ["open"]
+            && bytes >= 4,
+        "the control does not reach the host ({bytes} bytes): {free}"
+    );
+    for under in [Under::Run, Under::RunExec] {
+        let (out, bytes) = attack_under(Some(under));
+        let shared = results(&out, "shared");
+        assert!(
+            shared.len() == 8 && shared.iter().all(|r| *r == "denied"),
+            "{under:?}: a shared port was reached: {out}"
+        );
+        assert_eq!(results(&out, "swap"), ["denied"], "{under:?}: {out}");
+        assert_eq!(results(&out, "own-backlog"), ["open"], "{under:?}: {out}");
+        assert_eq!(bytes, 0, "{under:?}: bytes reached the host: {out}");
+    }
+    s.m.abort();
+}
+
+/// What the group attack prints: datagrams to a multicast group and broadcast addresses, by
+/// `sendto`, `sendmsg` and `connect` then `send`.
+const GROUP_ATTACK: &str = r#"
+import socket, sys
+port, targets = int(sys.argv[1]), sys.argv[2:]
+def res(e):
+    return "denied" if e.errno in (1, 13, 111) else "err%d" % e.errno
+for t in targets:
+    for how in ("sendto", "sendmsg", "connect"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        try:
+            if how == "sendto":
+                s.sendto(b"x", (t, port))
+            elif how == "sendmsg":
+                s.sendmsg([b"x"], [], 0, (t, port))
+            else:
+                s.connect((t, port))
+                s.send(b"x")
+            print("group", t, how, "sent")
+        except OSError as e:
+            print("group", t, how, res(e))
+"#;
+
+/// The broadcast address of the host's first IPv4 network, if `ip` says it has one.
+fn subnet_broadcast() -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "brd")?;
+    words.get(at + 1).map(|w| (*w).to_owned())
+}
+
+/// A host service listens on every address and joined a multicast group (as an mDNS
+/// responder does); the agent sends to the group, to the limited broadcast address and to its
+/// network's broadcast address. Unconfined they all arrive; under `run` every send is refused
+/// and nothing arrives, unless `--allow-host-services`.
+#[test]
+fn broadcast_and_multicast_count_as_host_services() {
+    if !have("python3") {
+        return;
+    }
+    let s = setup();
+    let group = std::net::Ipv4Addr::new(239, 255, 77, 77);
+    let host = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    host.join_multicast_v4(&group, &std::net::Ipv4Addr::UNSPECIFIED)
+        .unwrap();
+    let port = host.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = Arc::clone(&hits);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        while host.recv(&mut buf).is_ok() {
+            h.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let take = || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        hits.swap(0, Ordering::SeqCst)
+    };
+    let targets: Vec<String> = [group.to_string(), "255.255.255.255".into()]
+        .into_iter()
+        .chain(subnet_broadcast())
+        .collect();
+    let py = s.m.v("group.py");
+    std::fs::write(&py, GROUP_ATTACK).unwrap();
+    let script = format!("python3 '{}' {port} {}", py.display(), targets.join(" "));
+    let free = text(&unconfined(&s, &script));
+    let sent = results(&free, "group");
+    assert!(
+        sent.len() == 3 * targets.len() && sent.iter().all(|r| *r == "sent"),
+        "the control could not send: {free}"
+    );
+    assert_eq!(
+        take(),
+        sent.len(),
+        "the control did not reach the host: {free}"
+    );
+    for under in [Under::Run, Under::RunExec] {
+        let out = text(&attack(&s, under, &script));
+        let got = results(&out, "group");
+        assert!(
+            got.len() == 3 * targets.len() && got.iter().all(|r| *r == "denied"),
+            "{under:?}: a group send was not refused: {out}"
+        );
+        assert_eq!(take(), 0, "{under:?}: the host got a datagram: {out}");
+        let open = text(&attack_with(&s, under, &["--allow-host-services"], &script));
+        assert!(
+            results(&open, "group").iter().all(|r| *r == "sent"),
+            "{under:?} --allow-host-services: {open}"
+        );
+        take();
+    }
     s.m.abort();
 }
 

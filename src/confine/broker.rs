@@ -22,9 +22,11 @@
 //!   domain, so it cannot tell the command's own abstract sockets from the daemon's.
 //! - TCP follows the spec's [`Net`] exactly as Landlock would (`EACCES` when denied), since the
 //!   broker, not the command, makes the connection.
-//! - Without `host_services` (under `run`), a destination on this host is reached only when the
-//!   session holds what listens there ([`hostnet::reachable`]); else `ECONNREFUSED` (TCP) or
-//!   `EACCES` (a datagram).
+//! - Without `host_services` (under `run`), a destination on this host is reached only when
+//!   only the session holds what listens there ([`hostnet::reachable`]), and a TCP connection
+//!   to it is kept only when its other end is the session's ([`hostnet::peer_is_sessions`],
+//!   after the connect, waited for even when the socket does not block); else
+//!   `ECONNREFUSED` (TCP, the connection broken first) or `EACCES` (a datagram).
 //! - The broker never acts on the address as the command's memory holds it after the check:
 //!   it reads the address once, and connects with its own copy (no `SECCOMP_USER_NOTIF_FLAG_
 //!   CONTINUE`, which would let another thread of the command swap the address in between).
@@ -54,7 +56,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::hostnet;
+use super::hostnet::{self, Reach};
 use super::spec::Net;
 
 /// Sockets any confined command may connect to: name services that answer lookups only.
@@ -552,7 +554,7 @@ fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> A
             still()?;
             let sock = caller.fd(args[0])?;
             let to = target(&sock, &addr?, "connect to")?;
-            connect_raw(&sock, &to.addr).map(|()| 0)
+            connect_to(&sock, &to).map(|()| 0)
         }
         nr => {
             // The pidfd is the caller's (its pid not reused) while the notification pends.
@@ -570,6 +572,55 @@ fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> A
 pub(crate) struct Target {
     pub(crate) addr: Vec<u8>,
     _pin: Option<OwnedFd>,
+    /// A local TCP destination whose connection must end at the session's
+    /// ([`connect_to`]).
+    pub(crate) session_peer: Option<std::net::SocketAddr>,
+}
+
+/// Connects `sock` to `to`. A connection that must end at the session's is waited for (also
+/// on a socket that does not block), then checked, and broken with `ECONNREFUSED` when its
+/// other end is not the session's.
+pub(crate) fn connect_to(sock: &OwnedFd, to: &Target) -> Result<(), i32> {
+    match connect_raw(sock, &to.addr) {
+        Err(libc::EINPROGRESS) if to.session_peer.is_some() => wait_connected(sock)?,
+        done => done?,
+    }
+    let Some(dest) = to.session_peer else {
+        return Ok(());
+    };
+    if hostnet::peer_is_sessions(sock) {
+        return Ok(());
+    }
+    refused(format!(
+        "connect to host service {dest} refused: the connection reached a socket not the session's"
+    ));
+    // Dissolves the connection (a reset to the other end); the socket can connect again.
+    let unspec = (libc::AF_UNSPEC as libc::sa_family_t).to_ne_bytes();
+    let _ = connect_raw(sock, &unspec);
+    Err(libc::ECONNREFUSED)
+}
+
+/// Waits until the connection `sock` started is made: its outcome.
+fn wait_connected(sock: &OwnedFd) -> Result<(), i32> {
+    loop {
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, -1) } > 0 {
+            break;
+        }
+        if last_errno() != libc::EINTR {
+            return Err(last_errno());
+        }
+    }
+    match socket_option(sock, libc::SO_ERROR) {
+        Some(0) => Ok(()),
+        Some(errno) => Err(errno),
+        None => Err(last_errno()),
+    }
 }
 
 impl Policy {
@@ -589,6 +640,7 @@ impl Policy {
         let plain = || Target {
             addr: addr.to_vec(),
             _pin: None,
+            session_peer: None,
         };
         match family {
             libc::AF_UNIX => self.unix_target(caller.tid, &addr[2..], verb),
@@ -606,10 +658,9 @@ impl Policy {
                     return Err(libc::EACCES);
                 }
                 let udp = datagram(sock);
-                if !self.host_services
-                    && hostnet::is_local(ip)
-                    && !hostnet::reachable(ip, port, udp)
-                {
+                let reach = (!self.host_services && hostnet::is_local(ip))
+                    .then(|| hostnet::reachable(ip, port, udp));
+                if reach == Some(Reach::No) {
                     refused(format!(
                         "{verb} host service {} refused: not the session's",
                         std::net::SocketAddr::new(ip, port)
@@ -622,7 +673,12 @@ impl Policy {
                         libc::ECONNREFUSED
                     });
                 }
-                Ok(plain())
+                let stream = socket_option(sock, libc::SO_TYPE) == Some(libc::SOCK_STREAM);
+                Ok(Target {
+                    session_peer: (reach == Some(Reach::Session) && stream)
+                        .then(|| std::net::SocketAddr::new(ip, port)),
+                    ..plain()
+                })
             }
             // AF_UNSPEC (dissolves a datagram association), netlink and the families the socket
             // filter lets through reach nothing outside by a path.
@@ -681,6 +737,7 @@ impl Policy {
         Ok(Target {
             addr,
             _pin: Some(file),
+            session_peer: None,
         })
     }
 }

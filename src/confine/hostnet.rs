@@ -2,36 +2,55 @@
 //!
 //! With the network allowed, a confined agent could still talk to services of the host that
 //! listen on a local address (`127.0.0.1`, `::1`, or an address of one of the host's
-//! interfaces): a database, a Docker API on TCP, another user's dev server. The connect broker
-//! asks [`reachable`] before it connects or sends to such a destination.
+//! interfaces): a database, a Docker API on TCP, another user's dev server; or to every one of
+//! them at once, through a broadcast or multicast address (mDNS on `224.0.0.251:5353`). The
+//! connect broker asks [`reachable`] before it connects or sends to such a destination, and
+//! [`peer_is_sessions`] once a TCP connection to it is made.
 //!
 //! Invariants:
-//! - A local destination is reachable when a process below the broker's process (the
-//!   session's tree) holds a socket of the same protocol bound to its port, on its address or
-//!   on the unspecified one (TCP: listening; UDP: any): then the kernel delivers there, since
-//!   no other socket can bind that port and address beside it (unless both set
-//!   `SO_REUSEPORT` as the same user). A nameserver of `/etc/resolv.conf` on port 53 always is
-//!   reachable (DNS keeps working).
-//! - Only the session's own processes are looked at (their `children` files, their fds and,
-//!   for sockets, `getsockname` on a copy taken with `pidfd_getfd`), never the whole process
-//!   or socket table, so the cost grows with the session, not with the host.
+//! - A local unicast destination is reachable when the host's sockets that serve it (TCP:
+//!   listening; UDP: bound; to its port, on its address or on the unspecified one) are at
+//!   least one and all held by processes below the broker's process (the session's tree): a
+//!   host service sharing the port through `SO_REUSEPORT` makes it unreachable. A nameserver of
+//!   `/etc/resolv.conf` on port 53 always is reachable (DNS keeps working).
+//! - A broadcast or multicast destination never is: the kernel delivers it to every socket of
+//!   the host that listens there.
+//! - A TCP connection to a session's server is kept only when its other end is a socket of the
+//!   session, or waits in the backlog of a listener of the session; checked after the connect,
+//!   so a host service that bound the port after [`reachable`] said yes is not reached.
+//! - Sockets are told apart by inode: the host's socket tables (`/proc/net/tcp`, `tcp6`,
+//!   `udp`, `udp6`, read only for a local destination) against the sockets among the session's
+//!   processes' fds.
 //! - Non-local destinations are not this module's business: `--net` decides them.
 //!
-//! Deliberately loose: the check and the connection are two steps, so a session that closes
-//! its listener and a host service that binds the port in between meet.
+//! Deliberately loose: a datagram is sent once [`reachable`] said yes, so a session that
+//! closes its UDP socket and a host service that binds the port in between meet.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::broker::socket_option;
-
-/// Whether `ip` reaches this host: loopback, unspecified (which connects to loopback), or an
-/// address of one of its interfaces.
+/// Whether `ip` reaches this host: loopback, unspecified (which connects to loopback), an
+/// address of one of its interfaces, or a broadcast or multicast address (see [`is_group`]).
 pub(crate) fn is_local(ip: IpAddr) -> bool {
     let ip = canonical(ip);
-    ip.is_loopback() || ip.is_unspecified() || interface_addresses().contains(&ip)
+    ip.is_loopback() || ip.is_unspecified() || is_group(ip) || {
+        let (own, _) = interface_addresses();
+        own.contains(&ip)
+    }
+}
+
+/// Whether `ip` is delivered to every socket of the host that listens there: multicast
+/// (`224.0.0.0/4`, `ff00::/8`), the limited broadcast `255.255.255.255`, or the broadcast
+/// address of one of the host's networks.
+fn is_group(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            v4.is_multicast() || v4.is_broadcast() || interface_addresses().1.contains(&v4)
+        }
+        IpAddr::V6(v6) => v6.is_multicast(),
+    }
 }
 
 /// A v4-mapped v6 address as the v4 address it is.
@@ -42,41 +61,49 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses of this host's interfaces (`getifaddrs`).
-fn interface_addresses() -> BTreeSet<IpAddr> {
-    let mut out = BTreeSet::new();
+/// The addresses of this host's interfaces, and the broadcast addresses of their networks
+/// (`getifaddrs`).
+fn interface_addresses() -> (BTreeSet<IpAddr>, BTreeSet<Ipv4Addr>) {
+    let mut own = BTreeSet::new();
+    let mut broadcast = BTreeSet::new();
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `list` with a list we free below.
     if unsafe { libc::getifaddrs(&mut list) } != 0 {
-        return out;
+        return (own, broadcast);
     }
+    let v4 = |addr: *const libc::sockaddr| {
+        // SAFETY: an AF_INET sockaddr (checked by the caller) is a sockaddr_in.
+        let sin = unsafe { &*addr.cast::<libc::sockaddr_in>() };
+        Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
+    };
     let mut at = list;
     while !at.is_null() {
         // SAFETY: `at` is a node of the list getifaddrs returned, not yet freed.
         let entry = unsafe { &*at };
         if !entry.ifa_addr.is_null() {
             // SAFETY: ifa_addr points at a sockaddr whose family says its real type.
-            unsafe {
-                match i32::from((*entry.ifa_addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*entry.ifa_addr.cast::<libc::sockaddr_in>();
-                        out.insert(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                            sin.sin_addr.s_addr,
-                        ))));
+            match i32::from(unsafe { (*entry.ifa_addr).sa_family }) {
+                libc::AF_INET => {
+                    own.insert(IpAddr::V4(v4(entry.ifa_addr)));
+                    // With IFF_BROADCAST, ifa_ifu is the network's broadcast address.
+                    if entry.ifa_flags & libc::IFF_BROADCAST as u32 != 0 && !entry.ifa_ifu.is_null()
+                    {
+                        broadcast.insert(v4(entry.ifa_ifu));
                     }
-                    libc::AF_INET6 => {
-                        let sin6 = &*entry.ifa_addr.cast::<libc::sockaddr_in6>();
-                        out.insert(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
-                    }
-                    _ => {}
                 }
+                libc::AF_INET6 => {
+                    // SAFETY: an AF_INET6 sockaddr is a sockaddr_in6.
+                    let sin6 = unsafe { &*entry.ifa_addr.cast::<libc::sockaddr_in6>() };
+                    own.insert(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                }
+                _ => {}
             }
         }
         at = entry.ifa_next;
     }
     // SAFETY: frees the list getifaddrs allocated, once.
     unsafe { libc::freeifaddrs(list) };
-    out
+    (own, broadcast)
 }
 
 /// The nameservers of `/etc/resolv.conf`.
@@ -94,97 +121,199 @@ fn nameservers() -> Vec<IpAddr> {
         .collect()
 }
 
+/// Whether, and why, the session may reach a local destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Not at all.
+    No,
+    /// The configured resolver.
+    Resolver,
+    /// Sockets of the session serve it; a TCP connection must still end at one of them
+    /// ([`peer_is_sessions`]).
+    Session,
+}
+
 /// Whether the session may reach the local destination `ip:port` with TCP (`udp` false) or
-/// UDP: the configured resolver, or a socket of the session's tree bound there.
-pub(crate) fn reachable(ip: IpAddr, port: u16, udp: bool) -> bool {
-    (port == 53 && nameservers().contains(&canonical(ip))) || session_serves(ip, port, udp)
-}
-
-/// Whether a process below this one (the session's tree) holds a socket that serves
-/// `ip:port`: TCP listening (`udp` false) or UDP, bound to that port on `ip` or on the
-/// unspecified address.
-fn session_serves(ip: IpAddr, port: u16, udp: bool) -> bool {
-    let ip = canonical(ip);
-    // SAFETY: getpid has no preconditions.
-    for pid in session_pids(unsafe { libc::getpid() }) {
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        let sockets: Vec<u64> = fds
-            .flatten()
-            .filter(|fd| {
-                std::fs::read_link(fd.path())
-                    .is_ok_and(|l| l.as_os_str().as_encoded_bytes().starts_with(b"socket:"))
-            })
-            .filter_map(|fd| fd.file_name().to_str()?.parse().ok())
-            .collect();
-        if sockets.is_empty() {
-            continue;
-        }
-        // SAFETY: pidfd_open takes integers and returns a new fd or -1.
-        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) };
-        if raw < 0 {
-            continue;
-        }
-        // SAFETY: a new fd that nothing else owns.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-        for fd in sockets {
-            // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0.
-            let raw = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
-            if raw < 0 {
-                continue;
-            }
-            // SAFETY: a new fd that nothing else owns.
-            let sock = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
-            if serves(&sock, ip, port, udp) {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// Whether `sock` is a socket that serves `ip:port` (see [`session_serves`]).
-fn serves(sock: &OwnedFd, ip: IpAddr, port: u16, udp: bool) -> bool {
-    let int_opt = |opt| socket_option(sock, opt);
-    let kind_ok = if udp {
-        int_opt(libc::SO_TYPE) == Some(libc::SOCK_DGRAM)
+/// UDP: the configured resolver, or a unicast destination only the session's sockets serve.
+pub(crate) fn reachable(ip: IpAddr, port: u16, udp: bool) -> Reach {
+    if is_group(ip) {
+        Reach::No
+    } else if port == 53 && nameservers().contains(&canonical(ip)) {
+        Reach::Resolver
+    } else if only_sessions(ip, port, udp, &session_sockets()) {
+        Reach::Session
     } else {
-        int_opt(libc::SO_TYPE) == Some(libc::SOCK_STREAM) && int_opt(libc::SO_ACCEPTCONN) == Some(1)
-    };
-    if !kind_ok {
-        return false;
+        Reach::No
     }
-    // SAFETY: a zeroed sockaddr_storage is valid; getsockname fills at most `len` bytes.
+}
+
+/// Whether the sockets that serve `ip:port` (TCP listening, or UDP) are at least one, and all
+/// among `sessions` (socket inodes).
+fn only_sessions(ip: IpAddr, port: u16, udp: bool, sessions: &BTreeSet<u64>) -> bool {
+    let serving: Vec<Entry> = entries(udp)
+        .into_iter()
+        .filter(|e| (udp || e.state == LISTEN) && serves(e.local, ip, port))
+        .collect();
+    !serving.is_empty() && serving.iter().all(|e| sessions.contains(&e.inode))
+}
+
+/// Whether the connected TCP socket `sock` ends at a socket of the session: the other end of
+/// the connection is the session's, or waits, not accepted yet, in the backlog of a listener
+/// only the session holds (checked before and after looking at the listeners, so one cannot
+/// be accepted by a host service and its listener closed in between unnoticed).
+pub(crate) fn peer_is_sessions(sock: &OwnedFd) -> bool {
+    let (Some(ours), Some(theirs)) = (
+        address(sock, libc::getsockname),
+        address(sock, libc::getpeername),
+    ) else {
+        return false;
+    };
+    let peer = || {
+        entries(false)
+            .into_iter()
+            .find(|e| e.local == theirs && e.remote == ours)
+            .map(|e| e.inode)
+    };
+    let sessions = session_sockets();
+    match peer() {
+        // Not accepted yet (or closed by its owner already): the listener decides.
+        Some(0) => {
+            only_sessions(theirs.ip(), theirs.port(), false, &sessions)
+                && peer().is_some_and(|inode| inode == 0 || session_sockets().contains(&inode))
+        }
+        Some(inode) => sessions.contains(&inode),
+        None => false,
+    }
+}
+
+/// Whether a socket bound to `local` serves the destination `ip:port`: same port, and its
+/// address is the destination's or the unspecified one (a v6 one also serves v4, unless it
+/// is v6 only, which is not told here).
+fn serves(local: SocketAddr, ip: IpAddr, port: u16) -> bool {
+    let (bound, ip) = (local.ip(), canonical(ip));
+    local.port() == port
+        && (bound == ip
+            || (ip.is_unspecified() && bound.is_loopback())
+            || (bound.is_unspecified() && (bound.is_ipv6() || ip.is_ipv4())))
+}
+
+/// `/proc/net/tcp`'s state of a listening socket.
+const LISTEN: u8 = 0x0a;
+
+/// One socket of the host's table.
+#[derive(Debug)]
+struct Entry {
+    /// Its address and the peer's (v4-mapped addresses as v4).
+    local: SocketAddr,
+    remote: SocketAddr,
+    state: u8,
+    /// 0 for a socket no process holds (a connection waiting to be accepted, or closed).
+    inode: u64,
+}
+
+/// The host's TCP (or UDP) sockets, v4 and v6.
+fn entries(udp: bool) -> Vec<Entry> {
+    let files: [&str; 2] = if udp {
+        ["/proc/net/udp", "/proc/net/udp6"]
+    } else {
+        ["/proc/net/tcp", "/proc/net/tcp6"]
+    };
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .skip(1)
+                .filter_map(parse_entry)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// One line of `/proc/net/{tcp,udp}{,6}`: `sl local remote st queues tr retr uid timeout
+/// inode ...`, addresses as the hex of the kernel's words in host order, ports in hex.
+fn parse_entry(line: &str) -> Option<Entry> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let addr = |field: &str| -> Option<SocketAddr> {
+        let (ip, port) = field.split_once(':')?;
+        let port = u16::from_str_radix(port, 16).ok()?;
+        let mut bytes = Vec::with_capacity(16);
+        for i in (0..ip.len()).step_by(8) {
+            let word = u32::from_str_radix(ip.get(i..i + 8)?, 16).ok()?;
+            bytes.extend(word.to_ne_bytes());
+        }
+        let ip = match bytes.len() {
+            4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
+            16 => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
+            _ => return None,
+        };
+        Some(SocketAddr::new(canonical(ip), port))
+    };
+    Some(Entry {
+        local: addr(fields.get(1)?)?,
+        remote: addr(fields.get(2)?)?,
+        state: u8::from_str_radix(fields.get(3)?, 16).ok()?,
+        inode: fields.get(9)?.parse().ok()?,
+    })
+}
+
+/// The address `get` (`getsockname` or `getpeername`) gives for the inet socket `sock`, with a
+/// v4-mapped address as v4.
+fn address(
+    sock: &OwnedFd,
+    get: unsafe extern "C" fn(
+        libc::c_int,
+        *mut libc::sockaddr,
+        *mut libc::socklen_t,
+    ) -> libc::c_int,
+) -> Option<SocketAddr> {
+    // SAFETY: a zeroed sockaddr_storage is valid; `get` fills at most `len` bytes.
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: as above.
-    if unsafe { libc::getsockname(sock.as_raw_fd(), (&raw mut addr).cast(), &mut len) } != 0 {
-        return false;
+    if unsafe { get(sock.as_raw_fd(), (&raw mut addr).cast(), &mut len) } != 0 {
+        return None;
     }
     // SAFETY: the family says which address type `addr` holds.
-    let (bound, bound_port) = unsafe {
+    let (ip, port) = unsafe {
         match i32::from(addr.ss_family) {
             libc::AF_INET => {
                 let sin = &*(&raw const addr).cast::<libc::sockaddr_in>();
                 (
                     IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))),
-                    u16::from_be(sin.sin_port),
+                    sin.sin_port,
                 )
             }
             libc::AF_INET6 => {
                 let sin6 = &*(&raw const addr).cast::<libc::sockaddr_in6>();
                 (
                     IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)),
-                    u16::from_be(sin6.sin6_port),
+                    sin6.sin6_port,
                 )
             }
-            _ => return false,
+            _ => return None,
         }
     };
-    let bound = canonical(bound);
-    bound_port == port
-        && (bound.is_unspecified() || bound == ip || (ip.is_unspecified() && bound.is_loopback()))
+    Some(SocketAddr::new(canonical(ip), u16::from_be(port)))
+}
+
+/// The inodes of the sockets the processes below this one (the session's tree) hold.
+fn session_sockets() -> BTreeSet<u64> {
+    // SAFETY: getpid has no preconditions.
+    session_pids(unsafe { libc::getpid() })
+        .into_iter()
+        .filter_map(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
+        .flat_map(|fds| fds.flatten())
+        .filter_map(|fd| {
+            let link = std::fs::read_link(fd.path()).ok()?;
+            let link = link.to_str()?;
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 /// The pids of the tree below `root` (not `root` itself), through each thread's `children`
@@ -225,5 +354,38 @@ mod tests {
             assert!(is_local(ip.parse().expect("address")), "{ip}");
         }
         assert!(!is_local("192.0.2.200".parse().expect("address")));
+    }
+
+    #[test]
+    fn broadcast_and_multicast_are_groups() {
+        for ip in [
+            "224.0.0.251",
+            "239.255.77.77",
+            "255.255.255.255",
+            "ff02::1",
+            "::ffff:224.0.0.1",
+        ] {
+            let ip = ip.parse().expect("address");
+            assert!(is_group(ip) && is_local(ip), "{ip}");
+            assert_eq!(reachable(ip, 5353, true), Reach::No, "{ip}");
+        }
+        assert!(!is_group("127.0.0.1".parse().expect("address")));
+    }
+
+    #[test]
+    fn socket_table_lines_parse() {
+        let v4 = "   0: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4242 1 0";
+        let e = parse_entry(v4).expect("parses");
+        assert_eq!(e.local, "127.0.0.1:8080".parse().expect("address"));
+        assert_eq!(e.remote, "127.0.0.2:54321".parse().expect("address"));
+        assert_eq!((e.state, e.inode), (1, 4242));
+        let v6 = "   1: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 7 1 0";
+        let e = parse_entry(v6).expect("parses");
+        assert_eq!(e.local, "[::1]:53".parse().expect("address"));
+        assert_eq!((e.state, e.inode), (LISTEN, 7));
+        let mapped = "   2: 0000000000000000FFFF00000100007F:0050 00000000000000000000000000000000:0000 0A 0 0 0 0 0 9";
+        let e = parse_entry(mapped).expect("parses");
+        assert_eq!(e.local, "127.0.0.1:80".parse().expect("address"));
+        assert!(parse_entry("  sl  local_address rem_address   st").is_none());
     }
 }

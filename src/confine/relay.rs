@@ -12,7 +12,9 @@
 //!   the ancillary data) and sends its own copy on its copy of the caller's socket, so no other
 //!   thread of the command can change the address after the check.
 //! - The address, when there is one, goes through the broker's decision ([`super::broker`]):
-//!   what `connect` may not reach, a send may not either.
+//!   what `connect` may not reach, a send may not either. A TCP Fast Open send to a local
+//!   destination connects first, as `connect` would, so no data leaves before the connection
+//!   is checked.
 //! - Fds passed with `SCM_RIGHTS` are the caller's own (taken with `pidfd_getfd`);
 //!   `SCM_CREDENTIALS` is refused (`EPERM`): the broker cannot vouch for the caller.
 //! - At most [`DATA_MAX`] bytes are sent per message: a stream socket sends a prefix (a short
@@ -20,7 +22,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::broker::{Answer, Caller, Target, last_errno, socket_option};
+use super::broker::{Answer, Caller, Target, connect_to, last_errno, socket_option};
 
 /// The most bytes sent for one message.
 pub(crate) const DATA_MAX: usize = 1 << 20;
@@ -49,30 +51,33 @@ pub(crate) fn send(
             if len > ADDR_MAX {
                 return Err(libc::EINVAL);
             }
-            let to = target(&caller.read(args[4], len)?)?;
+            let (to, flags) = connect_first(sock, target(&caller.read(args[4], len)?)?, args[3])?;
             let data = caller.read(args[1], capped(sock, args[2] as usize)?)?;
+            let (addr, addr_len) = to.as_ref().map_or((std::ptr::null(), 0), |to| {
+                (to.addr.as_ptr(), to.addr.len() as libc::socklen_t)
+            });
             retry(|| {
-                // SAFETY: `data` and `to.addr` are valid for their lengths during the call.
+                // SAFETY: `data` and the address are valid for their lengths during the call.
                 unsafe {
                     libc::sendto(
                         sock.as_raw_fd(),
                         data.as_ptr().cast(),
                         data.len(),
-                        args[3] as libc::c_int,
-                        to.addr.as_ptr().cast(),
-                        to.addr.len() as libc::socklen_t,
+                        flags,
+                        addr.cast(),
+                        addr_len,
                     )
                 }
             })
         }
-        libc::SYS_sendmsg => send_msg(caller, sock, args[1], args[2] as libc::c_int, target),
+        libc::SYS_sendmsg => send_msg(caller, sock, args[1], args[2], target),
         libc::SYS_sendmmsg => {
             let count = (args[2] as usize).min(VEC_MAX);
             let size = size_of::<libc::mmsghdr>();
             let mut sent = 0;
             for i in 0..count {
                 let at = args[1] + (i * size) as u64;
-                match send_msg(caller, sock, at, args[3] as libc::c_int, target) {
+                match send_msg(caller, sock, at, args[3], target) {
                     Ok(n) => {
                         let len_at = at + std::mem::offset_of!(libc::mmsghdr, msg_len) as u64;
                         caller.write(len_at, &(n as libc::c_uint).to_ne_bytes())?;
@@ -93,20 +98,24 @@ fn send_msg(
     caller: &Caller,
     sock: &OwnedFd,
     at: u64,
-    flags: libc::c_int,
+    flags: u64,
     target: &dyn Fn(&[u8]) -> Result<Target, i32>,
 ) -> Answer {
     let raw = caller.read(at, size_of::<libc::msghdr>())?;
     // SAFETY: `raw` holds size_of::<msghdr>() bytes; msghdr is plain data, read unaligned.
     let msg: libc::msghdr = unsafe { raw.as_ptr().cast::<libc::msghdr>().read_unaligned() };
-    let to = if msg.msg_name.is_null() || msg.msg_namelen == 0 {
-        None
+    let (to, flags) = if msg.msg_name.is_null() || msg.msg_namelen == 0 {
+        (None, flags as libc::c_int)
     } else {
         let len = msg.msg_namelen as usize;
         if len > ADDR_MAX {
             return Err(libc::EINVAL);
         }
-        Some(target(&caller.read(msg.msg_name as u64, len)?)?)
+        connect_first(
+            sock,
+            target(&caller.read(msg.msg_name as u64, len)?)?,
+            flags,
+        )?
     };
     let iovlen = msg.msg_iovlen as usize;
     if iovlen > VEC_MAX {
@@ -153,6 +162,18 @@ fn send_msg(
     }
     // SAFETY: `out` and what it points to are valid for the call.
     retry(|| unsafe { libc::sendmsg(sock.as_raw_fd(), &out, flags) })
+}
+
+/// The address a send goes to and its flags: for a TCP Fast Open send to a local destination
+/// (one whose connection must end at the session's), none, once `sock` is connected and the
+/// connection checked, and without `MSG_FASTOPEN`.
+fn connect_first(sock: &OwnedFd, to: Target, flags: u64) -> Result<(Option<Target>, i32), i32> {
+    let flags = flags as libc::c_int;
+    if to.session_peer.is_none() {
+        return Ok((Some(to), flags));
+    }
+    connect_to(sock, &to)?;
+    Ok((None, flags & !libc::MSG_FASTOPEN))
 }
 
 /// How many of `len` bytes one message sends: all, at most [`DATA_MAX`] on a stream socket,
