@@ -16,8 +16,9 @@
 //! - A broadcast or multicast destination never is: the kernel delivers it to every socket of
 //!   the host that listens there.
 //! - A TCP connection to a session's server is kept only when its other end is a socket of the
-//!   session, or waits in the backlog of a listener of the session; checked after the connect,
-//!   so a host service that bound the port after [`reachable`] said yes is not reached.
+//!   session, or no process's (waiting in a backlog, or closed) while no listener but the
+//!   session's serves the port; checked after the connect, so a host service that bound the
+//!   port after [`reachable`] said yes is not reached.
 //! - Sockets are told apart by inode: the host's socket tables (`/proc/net/tcp`, `tcp6`,
 //!   `udp`, `udp6`, read only for a local destination) against the sockets among the session's
 //!   processes' fds.
@@ -140,27 +141,47 @@ pub(crate) fn reachable(ip: IpAddr, port: u16, udp: bool) -> Reach {
         Reach::No
     } else if port == 53 && nameservers().contains(&canonical(ip)) {
         Reach::Resolver
-    } else if only_sessions(ip, port, udp, &session_sockets()) {
+    } else if served_by(ip, port, udp, &session_sockets()) == Served::Session {
         Reach::Session
     } else {
         Reach::No
     }
 }
 
-/// Whether the sockets that serve `ip:port` (TCP listening, or UDP) are at least one, and all
-/// among `sessions` (socket inodes).
-fn only_sessions(ip: IpAddr, port: u16, udp: bool, sessions: &BTreeSet<u64>) -> bool {
+/// Who holds the sockets that serve a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// No socket serves it.
+    Nobody,
+    /// Only sockets of the session.
+    Session,
+    /// At least one socket that is not the session's.
+    Host,
+}
+
+/// Who holds the sockets that serve `ip:port` (TCP listening, or UDP), `sessions` being the
+/// session's socket inodes.
+fn served_by(ip: IpAddr, port: u16, udp: bool, sessions: &BTreeSet<u64>) -> Served {
     let serving: Vec<Entry> = entries(udp)
         .into_iter()
         .filter(|e| (udp || e.state == LISTEN) && serves(e.local, ip, port))
         .collect();
-    !serving.is_empty() && serving.iter().all(|e| sessions.contains(&e.inode))
+    if serving.is_empty() {
+        Served::Nobody
+    } else if serving.iter().all(|e| sessions.contains(&e.inode)) {
+        Served::Session
+    } else {
+        Served::Host
+    }
 }
 
 /// Whether the connected TCP socket `sock` ends at a socket of the session: the other end of
-/// the connection is the session's, or waits, not accepted yet, in the backlog of a listener
-/// only the session holds (checked before and after looking at the listeners, so one cannot
-/// be accepted by a host service and its listener closed in between unnoticed).
+/// the connection is the session's; or no process holds it, and no listener but the session's
+/// serves the port (checked before and after looking at the listeners, so one cannot be
+/// accepted by a host service and its listener closed in between unnoticed). No process holds
+/// it when it waits, not accepted yet, in a listener's backlog, which closing the listener
+/// would have reset, or when whoever accepted it closed it already: no host service is left
+/// to talk to then.
 pub(crate) fn peer_is_sessions(sock: &OwnedFd) -> bool {
     let (Some(ours), Some(theirs)) = (
         address(sock, libc::getsockname),
@@ -176,9 +197,9 @@ pub(crate) fn peer_is_sessions(sock: &OwnedFd) -> bool {
     };
     let sessions = session_sockets();
     match peer() {
-        // Not accepted yet (or closed by its owner already): the listener decides.
+        // Not accepted yet (or closed by its owner already): the listeners decide.
         Some(0) => {
-            only_sessions(theirs.ip(), theirs.port(), false, &sessions)
+            served_by(theirs.ip(), theirs.port(), false, &sessions) != Served::Host
                 && peer().is_some_and(|inode| inode == 0 || session_sockets().contains(&inode))
         }
         Some(inode) => sessions.contains(&inode),

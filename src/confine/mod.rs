@@ -25,6 +25,7 @@
 mod apply;
 mod broker;
 pub mod cgroup;
+mod destination;
 pub mod env;
 mod hostnet;
 mod profile;
@@ -38,7 +39,7 @@ pub mod tree;
 
 use std::process::Command;
 
-pub use broker::take_refused;
+pub use destination::take_refused;
 pub use profile::{AgentSetup, Harness, Profile};
 pub use spec::{Net, Spec};
 
@@ -252,7 +253,7 @@ pub fn confine_command(
     report.warnings.extend(spec.notes.iter().cloned());
     let filters = seccomp::build(&spec.net)?;
     let broker = if report.unix_connect_brokered {
-        let policy = broker::Policy::new(&spec.sockets, &spec.net, spec.host_services);
+        let policy = destination::Policy::new(&spec.sockets, &spec.net, spec.host_services);
         Some(broker::spawn(policy).map_err(ConfineError::Broker)?)
     } else {
         None

@@ -22,7 +22,8 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::broker::{Answer, Caller, Target, connect_to, last_errno, socket_option};
+use super::broker::{Answer, Caller, last_errno};
+use super::destination::{Target, connect_to, socket_option};
 
 /// The most bytes sent for one message.
 pub(crate) const DATA_MAX: usize = 1 << 20;
