@@ -19,9 +19,10 @@
 //!   session, or no process's (waiting in a backlog, or closed) while no listener but the
 //!   session's serves the port; checked after the connect, so a host service that bound the
 //!   port after [`reachable`] said yes is not reached.
-//! - Sockets are told apart by inode: the host's socket tables (`/proc/net/tcp`, `tcp6`,
-//!   `udp`, `udp6`, read only for a local destination) against the sockets among the session's
-//!   processes' fds.
+//! - Sockets are told apart by inode: the host's sockets that serve the port, or the other end
+//!   of the connection ([`super::sockdiag`], asked only for a local destination), against the
+//!   sockets among the session's processes' fds. When the host's sockets cannot be known,
+//!   nothing local is reached.
 //! - Non-local destinations are not this module's business: `--net` decides them.
 //!
 //! Deliberately loose: a datagram is sent once [`reachable`] said yes, so a session that
@@ -32,25 +33,32 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::sockdiag;
+
 /// Whether `ip` reaches this host: loopback, unspecified (which connects to loopback), an
 /// address of one of its interfaces, or a broadcast or multicast address (see [`is_group`]).
 pub(crate) fn is_local(ip: IpAddr) -> bool {
     let ip = canonical(ip);
-    ip.is_loopback() || ip.is_unspecified() || is_group(ip) || {
-        let (own, _) = interface_addresses();
-        own.contains(&ip)
+    if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() {
+        return true;
     }
+    let (own, broadcast) = interface_addresses();
+    own.contains(&ip) || is_broadcast(ip, &broadcast)
 }
 
 /// Whether `ip` is delivered to every socket of the host that listens there: multicast
 /// (`224.0.0.0/4`, `ff00::/8`), the limited broadcast `255.255.255.255`, or the broadcast
 /// address of one of the host's networks.
 fn is_group(ip: IpAddr) -> bool {
-    match canonical(ip) {
-        IpAddr::V4(v4) => {
-            v4.is_multicast() || v4.is_broadcast() || interface_addresses().1.contains(&v4)
-        }
-        IpAddr::V6(v6) => v6.is_multicast(),
+    let ip = canonical(ip);
+    ip.is_multicast() || (ip.is_ipv4() && is_broadcast(ip, &interface_addresses().1))
+}
+
+/// Whether `ip` is the limited broadcast address or one of `networks`' broadcast addresses.
+fn is_broadcast(ip: IpAddr, networks: &BTreeSet<Ipv4Addr>) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_broadcast() || networks.contains(&v4),
+        IpAddr::V6(_) => false,
     }
 }
 
@@ -162,9 +170,13 @@ enum Served {
 /// Who holds the sockets that serve `ip:port` (TCP listening, or UDP), `sessions` being the
 /// session's socket inodes.
 fn served_by(ip: IpAddr, port: u16, udp: bool, sessions: &BTreeSet<u64>) -> Served {
-    let serving: Vec<Entry> = entries(udp)
+    let Ok(all) = sockdiag::serving(udp) else {
+        // Nothing is known: as if a host service were there.
+        return Served::Host;
+    };
+    let serving: Vec<_> = all
         .into_iter()
-        .filter(|e| (udp || e.state == LISTEN) && serves(e.local, ip, port))
+        .filter(|e| serves(e.local, ip, port))
         .collect();
     if serving.is_empty() {
         Served::Nobody
@@ -189,11 +201,9 @@ pub(crate) fn peer_is_sessions(sock: &OwnedFd) -> bool {
     ) else {
         return false;
     };
-    let peer = || {
-        entries(false)
-            .into_iter()
-            .find(|e| e.local == theirs && e.remote == ours)
-            .map(|e| e.inode)
+    let peer = || match sockdiag::connection(theirs, ours) {
+        Ok(found) => found.map(|e| e.inode),
+        Err(_) => None,
     };
     let sessions = session_sockets();
     match peer() {
@@ -216,67 +226,6 @@ fn serves(local: SocketAddr, ip: IpAddr, port: u16) -> bool {
         && (bound == ip
             || (ip.is_unspecified() && bound.is_loopback())
             || (bound.is_unspecified() && (bound.is_ipv6() || ip.is_ipv4())))
-}
-
-/// `/proc/net/tcp`'s state of a listening socket.
-const LISTEN: u8 = 0x0a;
-
-/// One socket of the host's table.
-#[derive(Debug)]
-struct Entry {
-    /// Its address and the peer's (v4-mapped addresses as v4).
-    local: SocketAddr,
-    remote: SocketAddr,
-    state: u8,
-    /// 0 for a socket no process holds (a connection waiting to be accepted, or closed).
-    inode: u64,
-}
-
-/// The host's TCP (or UDP) sockets, v4 and v6.
-fn entries(udp: bool) -> Vec<Entry> {
-    let files: [&str; 2] = if udp {
-        ["/proc/net/udp", "/proc/net/udp6"]
-    } else {
-        ["/proc/net/tcp", "/proc/net/tcp6"]
-    };
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .lines()
-                .skip(1)
-                .filter_map(parse_entry)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-/// One line of `/proc/net/{tcp,udp}{,6}`: `sl local remote st queues tr retr uid timeout
-/// inode ...`, addresses as the hex of the kernel's words in host order, ports in hex.
-fn parse_entry(line: &str) -> Option<Entry> {
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    let addr = |field: &str| -> Option<SocketAddr> {
-        let (ip, port) = field.split_once(':')?;
-        let port = u16::from_str_radix(port, 16).ok()?;
-        let mut bytes = Vec::with_capacity(16);
-        for i in (0..ip.len()).step_by(8) {
-            let word = u32::from_str_radix(ip.get(i..i + 8)?, 16).ok()?;
-            bytes.extend(word.to_ne_bytes());
-        }
-        let ip = match bytes.len() {
-            4 => IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?),
-            16 => IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?),
-            _ => return None,
-        };
-        Some(SocketAddr::new(canonical(ip), port))
-    };
-    Some(Entry {
-        local: addr(fields.get(1)?)?,
-        remote: addr(fields.get(2)?)?,
-        state: u8::from_str_radix(fields.get(3)?, 16).ok()?,
-        inode: fields.get(9)?.parse().ok()?,
-    })
 }
 
 /// The address `get` (`getsockname` or `getpeername`) gives for the inet socket `sock`, with a
@@ -391,22 +340,5 @@ mod tests {
             assert_eq!(reachable(ip, 5353, true), Reach::No, "{ip}");
         }
         assert!(!is_group("127.0.0.1".parse().expect("address")));
-    }
-
-    #[test]
-    fn socket_table_lines_parse() {
-        let v4 = "   0: 0100007F:1F90 0200007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4242 1 0";
-        let e = parse_entry(v4).expect("parses");
-        assert_eq!(e.local, "127.0.0.1:8080".parse().expect("address"));
-        assert_eq!(e.remote, "127.0.0.2:54321".parse().expect("address"));
-        assert_eq!((e.state, e.inode), (1, 4242));
-        let v6 = "   1: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 7 1 0";
-        let e = parse_entry(v6).expect("parses");
-        assert_eq!(e.local, "[::1]:53".parse().expect("address"));
-        assert_eq!((e.state, e.inode), (LISTEN, 7));
-        let mapped = "   2: 0000000000000000FFFF00000100007F:0050 00000000000000000000000000000000:0000 0A 0 0 0 0 0 9";
-        let e = parse_entry(mapped).expect("parses");
-        assert_eq!(e.local, "127.0.0.1:80".parse().expect("address"));
-        assert!(parse_entry("  sl  local_address rem_address   st").is_none());
     }
 }

@@ -34,6 +34,7 @@ mod relay;
 pub mod scratch;
 mod seccomp;
 pub mod sessions;
+mod sockdiag;
 mod spec;
 pub mod tree;
 
