@@ -769,14 +769,25 @@ fn host_services_are_out_of_reach_of_the_agent() {
 }
 
 /// What the port attack prints: the session shares a host service's port through
-/// `SO_REUSEPORT` and connects to it (`shared`, non-blocking connects), then closes its own
+/// `SO_REUSEPORT` and sends to it (`shared-udp`) or connects to it (`shared`, non-blocking
+/// connects), then closes its own
 /// listener while a connect to it waits (its backlog is full, so the connection is retried a
 /// second later), and the host binds the port in between (`swap`, a blocking connect).
 const PORT_ATTACK: &str = r#"
 import os, socket, sys, threading, time
-shared, swapfile = int(sys.argv[1]), sys.argv[2]
+shared, swapfile, shared_udp = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 def res(e):
     return "denied" if e.errno in (1, 13, 111) else "err%d" % e.errno
+ownu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ownu.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+ownu.bind(("127.0.0.1", shared_udp))
+for i in range(8):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"leak", ("127.0.0.1", shared_udp))
+        print("shared-udp sent")
+    except OSError as e:
+        print("shared-udp", res(e))
 own = socket.socket()
 own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 own.bind(("127.0.0.1", shared))
@@ -829,14 +840,14 @@ fn count_bytes(listener: std::net::TcpListener, leaked: &Arc<AtomicUsize>) {
     });
 }
 
-/// A host listener on `127.0.0.1` with `SO_REUSEPORT`, which a socket of the same user can
-/// share.
-fn reuseport_listener() -> std::net::TcpListener {
+/// A host socket of type `kind` bound to `127.0.0.1` with `SO_REUSEPORT` (listening, for
+/// TCP), which a socket of the same user can share.
+fn reuseport(kind: libc::c_int) -> std::os::fd::OwnedFd {
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket calls on a new fd, with a zeroed sockaddr_in filled here and an int
-    // option, both living across the calls; the fd is handed to the listener once listening.
+    // option, both living across the calls; the fd is owned once bound.
     unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        let fd = libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0);
         assert!(fd >= 0, "socket");
         let one: libc::c_int = 1;
         let mut sin: libc::sockaddr_in = std::mem::zeroed();
@@ -854,18 +865,14 @@ fn reuseport_listener() -> std::net::TcpListener {
                 (&raw const sin).cast(),
                 size_of::<libc::sockaddr_in>() as libc::socklen_t,
             ) == 0
-            && libc::listen(fd, 16) == 0;
-        assert!(
-            ok,
-            "reuseport listener: {}",
-            std::io::Error::last_os_error()
-        );
-        std::net::TcpListener::from_raw_fd(fd)
+            && (kind != libc::SOCK_STREAM || libc::listen(fd, 16) == 0);
+        assert!(ok, "reuseport socket: {}", std::io::Error::last_os_error());
+        std::os::fd::OwnedFd::from_raw_fd(fd)
     }
 }
 
-/// A host service shares a port with the session (`SO_REUSEPORT`), or binds the port of the
-/// session's listener once the session closed it while its connect was on the way: under
+/// A host service shares a TCP or UDP port with the session (`SO_REUSEPORT`), or binds the
+/// port of the session's listener once the session closed it while its connect was on the way: under
 /// `run` the connects fail and no byte reaches the host (the broker refuses a port that is not
 /// only the session's, and breaks a connection whose other end is not the session's), while
 /// the session's own listener still takes connections. Unconfined, both attacks get through.
@@ -875,10 +882,19 @@ fn a_host_service_sharing_or_taking_over_a_session_port_is_not_reached() {
         return;
     }
     let s = setup();
-    let shared = reuseport_listener();
+    let shared = std::net::TcpListener::from(reuseport(libc::SOCK_STREAM));
     let port = shared.local_addr().unwrap().port();
     let leaked = Arc::new(AtomicUsize::new(0));
     count_bytes(shared, &leaked);
+    let shared_udp = std::net::UdpSocket::from(reuseport(libc::SOCK_DGRAM));
+    let udp_port = shared_udp.local_addr().unwrap().port();
+    let l = Arc::clone(&leaked);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16];
+        while let Ok(n) = shared_udp.recv(&mut buf) {
+            l.fetch_add(n, Ordering::SeqCst);
+        }
+    });
     let py = s.m.v("port.py");
     std::fs::write(&py, PORT_ATTACK).unwrap();
     let mut round = 0;
@@ -894,7 +910,11 @@ fn a_host_service_sharing_or_taking_over_a_session_port_is_not_reached() {
                 count_bytes(taken, &leaked);
             })
         };
-        let script = format!("python3 '{}' {port} '{}'", py.display(), swapfile.display());
+        let script = format!(
+            "python3 '{}' {port} '{}' {udp_port}",
+            py.display(),
+            swapfile.display()
+        );
         let out = text(&match under {
             Some(under) => attack(&s, under, &script),
             None => unconfined(&s, &script),
@@ -906,12 +926,18 @@ fn a_host_service_sharing_or_taking_over_a_session_port_is_not_reached() {
     let (free, bytes) = attack_under(None);
     assert!(
         results(&free, "shared").iter().all(|r| *r == "open")
+            && results(&free, "shared-udp").iter().all(|r| *r == "sent")
             && results(&free, "swap") == ["open"]
             && bytes >= 4,
         "the control does not reach the host ({bytes} bytes): {free}"
     );
     for under in [Under::Run, Under::RunExec] {
         let (out, bytes) = attack_under(Some(under));
+        let shared_udp = results(&out, "shared-udp");
+        assert!(
+            shared_udp.len() == 8 && shared_udp.iter().all(|r| *r == "denied"),
+            "{under:?}: a shared UDP port was reached: {out}"
+        );
         let shared = results(&out, "shared");
         assert!(
             shared.len() == 8 && shared.iter().all(|r| *r == "denied"),
