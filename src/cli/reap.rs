@@ -35,9 +35,11 @@ pub struct ReapArgs {
 
 pub fn reap(a: ReapArgs) -> anyhow::Result<i32> {
     let mut watch = Watch::start(a.watch, a.link, a.hold).context("start the reaper")?;
-    watch
-        .released()
-        .context("the reaper's parent did not release the command")?;
+    if watch.released().is_err() {
+        // The parent gave up before the command's transaction began (and said why): the
+        // command must not run.
+        return Ok(125);
+    }
     let mut cmd = Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
     watch.prepare(&mut cmd);
