@@ -51,17 +51,10 @@ fn cgroups_usable(m: &Mounted) -> bool {
     )
 }
 
-/// The attack of the known gap of the subreaper alone: `exec` is SIGKILLed while its command
-/// has a double-forked, `setsid` writer that left its process tree. The daemon sees the
-/// connection close, kills the cgroup and only then rolls back: the writer is dead, the view
-/// is the one before the command and stays so, and the cgroup is gone.
-#[test]
-fn a_sigkilled_exec_leaves_no_writer_behind_its_rollback() {
-    let m = Mounted::at(sample_tree);
-    if !cgroups_usable(&m) {
-        return;
-    }
-    let before = tree(&m.view, EXACT);
+/// Starts `exec` (with cgroups forced off unless `cgroups`) of a command that leaves a
+/// double-forked, `setsid` writer behind, which appends to a log in the view and deletes
+/// `b.txt` every 50 ms; returns `exec` and the writer's pid once it writes.
+fn start_writer(m: &Mounted, cgroups: bool) -> (std::process::Child, i32) {
     let mut c = m.cmd();
     c.arg("exec")
         .arg(&m.ws)
@@ -74,26 +67,55 @@ fn a_sigkilled_exec_leaves_no_writer_behind_its_rollback() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut exec = c.spawn().unwrap();
-    let exec_pid = exec.id();
+    if !cgroups {
+        c.env(cgroup::DISABLE_ENV, "off");
+    }
+    let exec = c.spawn().unwrap();
     wait_for("the writer runs", || {
         m.v("started").exists() && m.v("bg.log").exists()
     });
     let writer = read_pid(&m.v("writer.pid")).unwrap();
     assert!(alive(writer), "the writer should be running");
-    assert_eq!(leaves_of(exec_pid).len(), 1, "exec made no cgroup");
+    (exec, writer)
+}
+
+/// SIGKILLs `exec`: the daemon rolls back, the writer is dead by then, and the view is
+/// `before` and stays so.
+fn kill_and_check(
+    m: &Mounted,
+    mut exec: std::process::Child,
+    writer: i32,
+    before: &std::collections::BTreeMap<String, String>,
+    what: &str,
+) {
     exec.kill().unwrap();
     exec.wait().unwrap();
-
-    // The daemon rolls back once the cgroup is empty, then removes it.
     wait_for("the daemon rolled back", || !m.v("started").exists());
-    assert!(!alive(writer), "the writer outlived the rollback");
+    assert!(!alive(writer), "{what}: the writer outlived the rollback");
     std::thread::sleep(Duration::from_millis(2500));
     assert_trees_eq(
-        "view 2.5 s after the rollback of a killed exec",
-        &before,
+        &format!("view 2.5 s after the rollback of a {what}"),
+        before,
         &tree(&m.view, EXACT),
     );
+}
+
+/// The attack of the known gap of the subreaper alone: `exec` is SIGKILLed while its command
+/// has a double-forked, `setsid` writer that left its process tree. The daemon sees the
+/// connection close, kills the cgroup and only then rolls back: the writer is dead, the view
+/// is the one before the command and stays so, and the cgroup is gone.
+#[test]
+fn a_sigkilled_exec_leaves_no_writer_behind_its_rollback() {
+    let m = Mounted::at(sample_tree);
+    if !cgroups_usable(&m) {
+        return;
+    }
+    let before = tree(&m.view, EXACT);
+    let (exec, writer) = start_writer(&m, true);
+    let exec_pid = exec.id();
+    assert_eq!(leaves_of(exec_pid).len(), 1, "exec made no cgroup");
+    // The daemon rolls back once the cgroup is empty, then removes it.
+    kill_and_check(&m, exec, writer, &before, "killed exec");
     wait_for("the cgroup is removed", || leaves_of(exec_pid).is_empty());
     m.abort();
 }
@@ -266,35 +288,8 @@ fn without_cgroups_a_sigkilled_exec_leaves_no_writer_behind_its_rollback() {
     );
 
     let before = tree(&m.view, EXACT);
-    let mut c = m.cmd();
-    c.arg("exec")
-        .arg(&m.ws)
-        .args(["--", "sh", "-c"])
-        .arg(
-            "( setsid sh -c 'echo $$ > writer.pid; \
-               while :; do echo x >> bg.log; rm -f b.txt; sleep 0.05; done' & ) ; \
-             echo started > started; exec sleep 60",
-        )
-        .env(cgroup::DISABLE_ENV, "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut exec = c.spawn().unwrap();
-    wait_for("the writer runs", || {
-        m.v("started").exists() && m.v("bg.log").exists()
-    });
-    let writer = read_pid(&m.v("writer.pid")).unwrap();
+    let (exec, writer) = start_writer(&m, false);
     let _reap = KillOnDrop(vec![writer]);
-    assert!(alive(writer), "the writer should be running");
-    exec.kill().unwrap();
-    exec.wait().unwrap();
-    wait_for("the daemon rolled back", || !m.v("started").exists());
-    assert!(!alive(writer), "the writer outlived the rollback");
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_trees_eq(
-        "view after the rollback of a killed exec without cgroups",
-        &before,
-        &tree(&m.view, EXACT),
-    );
+    kill_and_check(&m, exec, writer, &before, "killed exec without cgroups");
     m.abort();
 }
