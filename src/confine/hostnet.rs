@@ -51,7 +51,8 @@ pub(crate) fn is_local(ip: IpAddr) -> bool {
 /// address of one of the host's networks.
 fn is_group(ip: IpAddr) -> bool {
     let ip = canonical(ip);
-    ip.is_multicast() || (ip.is_ipv4() && is_broadcast(ip, &interface_addresses().1))
+    ip.is_multicast()
+        || (ip.is_ipv4() && !ip.is_loopback() && is_broadcast(ip, &interface_addresses().1))
 }
 
 /// Whether `ip` is the limited broadcast address or one of `networks`' broadcast addresses.

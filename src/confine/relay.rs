@@ -170,7 +170,8 @@ fn send_msg(
 /// connection checked, and without `MSG_FASTOPEN`.
 fn connect_first(sock: &OwnedFd, to: Target, flags: u64) -> Result<(Option<Target>, i32), i32> {
     let flags = flags as libc::c_int;
-    if to.session_peer.is_none() {
+    // Without MSG_FASTOPEN, TCP ignores the address: nothing connects.
+    if to.session_peer.is_none() || flags & libc::MSG_FASTOPEN == 0 {
         return Ok((Some(to), flags));
     }
     connect_to(sock, &to)?;
