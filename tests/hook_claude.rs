@@ -223,6 +223,24 @@ fn a_symlink_in_the_workspace_does_not_hide_its_target() {
     }
 }
 
+/// A command is judged where it runs: a payload `cwd` that is a symlink in the workspace to a
+/// directory outside it is that outside directory, not a part of the workspace.
+#[test]
+fn a_symlinked_cwd_is_judged_where_it_points() {
+    let s = Sandbox::new();
+    let outside = s.home.parent().unwrap().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, s.p("build")).unwrap();
+    for cwd in [s.p("build"), outside.to_string_lossy().into_owned()] {
+        let r = claude(
+            &s,
+            &[],
+            &payload("Bash", json!({"command": "rm -rf ."}), &cwd),
+        );
+        assert_deny(&r, "fs.rm_protected");
+    }
+}
+
 #[test]
 fn writes_outside_the_workspace_ask_and_inside_get_no_opinion() {
     let s = Sandbox::new();
@@ -405,7 +423,7 @@ fn malformed_unknown_or_oversized_payloads_block_with_exit_2() {
             "notebook_path",
         ),
     ];
-    for (what, body, needle) in cases {
+    for (what, body, needle) in cases.into_iter().chain(ambiguous_payloads(&base)) {
         let r = claude(&s, &[], &body);
         assert_eq!(r.stdout, "", "{what}: nothing on stdout: {r:?}");
         r.assert_blocked_exit2(needle);
@@ -414,6 +432,92 @@ fn malformed_unknown_or_oversized_payloads_block_with_exit_2() {
     let mut big = base.to_string().into_bytes();
     big.resize(4 * 1024 * 1024 + 10, b' ');
     claude(&s, &[], &big).assert_blocked_exit2("larger than");
+}
+
+/// Payloads the hook and the harness could read as two different calls, or whose command is
+/// not a string: a repeated key (parsers keep the first, the last, or fail), a tool name
+/// that is a judged one but for case or spaces, `command` null or an array, a lone UTF-16
+/// surrogate, JSON cut short, nesting past the parser's depth limit. Each must block.
+fn ambiguous_payloads(base: &Value) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let text = base.to_string();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v.to_string().into_bytes()
+    };
+    let mut cases = vec![
+        (
+            "a repeated tool_name",
+            text.replacen(
+                r#""tool_name":"Bash""#,
+                r#""tool_name":"Read","tool_name":"Bash""#,
+                1,
+            )
+            .into_bytes(),
+            "appears twice",
+        ),
+        (
+            "a repeated command",
+            text.replacen(
+                r#""command":"ls""#,
+                r#""command":"ls","command":"rm -rf ~""#,
+                1,
+            )
+            .into_bytes(),
+            "appears twice",
+        ),
+        (
+            "command null",
+            with(&|v| v["tool_input"] = json!({"command": null})),
+            "command",
+        ),
+        (
+            "command an array",
+            with(&|v| v["tool_input"] = json!({"command": ["rm", "-rf", "~"]})),
+            "command",
+        ),
+        (
+            "a lone surrogate",
+            text.replacen(r#""ls""#, r#""ls\ud800""#, 1).into_bytes(),
+            "not valid JSON",
+        ),
+        (
+            "cut short",
+            text.as_bytes()[..text.len() / 2].to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "nested too deep",
+            with(&|v| {
+                let mut deep = json!([]);
+                for _ in 0..200 {
+                    deep = json!([deep]);
+                }
+                v["tool_input"]["x"] = deep;
+            }),
+            "not valid JSON",
+        ),
+    ];
+    for tool in [
+        "bash",
+        "BASH",
+        " Bash",
+        r"Bash\n",
+        "write",
+        "MCP__fs__write",
+    ] {
+        let body = text.replacen(
+            r#""tool_name":"Bash""#,
+            &format!(r#""tool_name":"{tool}""#),
+            1,
+        );
+        cases.push((
+            "a tool name folded onto a judged one",
+            body.into_bytes(),
+            "only by case",
+        ));
+    }
+    cases
 }
 
 #[test]
@@ -433,6 +537,37 @@ fn a_policy_that_does_not_load_blocks_with_exit_2() {
         &payload("Bash", json!({"command": "ls"}), &s.p("")),
     );
     r.assert_blocked_exit2("cannot read policy");
+}
+
+/// A policy file the agent can change without anyone's approval (in the workspace, or in a
+/// temp directory) may make the gate stricter, never looser: the agent would otherwise
+/// rewrite its own rules. The same file kept where the agent cannot write does loosen it.
+#[test]
+fn a_policy_the_agent_can_write_cannot_loosen_the_gate() {
+    let s = Sandbox::new();
+    let loose =
+        "[settings]\nask = \"allow\"\n\n[[rule]]\nid = \"fs.rm_protected\"\ndecision = \"allow\"\n";
+    let tight = "[[rule]]\nid = \"no_make\"\ncategory = \"build\"\ndecision = \"deny\"\nreason = \"no make here\"\nprograms = [\"make\"]\n";
+    let run = |policy: &str, command: &str| {
+        claude(
+            &s,
+            &["--policy", policy],
+            &payload("Bash", json!({"command": command}), &s.p("")),
+        )
+    };
+    let kept = s.h("policy.toml");
+    std::fs::write(&kept, loose).unwrap();
+    run(&kept, "rm -rf ~/old").assert_silent();
+    run(&kept, "rm -rf \"$DIR\"").assert_silent();
+    std::fs::create_dir_all(s.p(".ftsb")).unwrap();
+    let writable = s.p(".ftsb/policy.toml");
+    std::fs::write(&writable, loose).unwrap();
+    assert_deny(&run(&writable, "rm -rf ~/old"), "fs.rm_protected");
+    assert_ask(&run(&writable, "rm -rf \"$DIR\""), "[");
+    // Stricter still holds.
+    std::fs::write(&writable, tight).unwrap();
+    assert_deny(&run(&writable, "make all"), "no_make");
+    run(&writable, "ls").assert_silent();
 }
 
 /// A harness that never closes stdin (or a hook stuck anywhere) must not reach the
@@ -518,6 +653,21 @@ fn shell_lines_naming_the_store_or_the_policy_are_refused() {
         let r = claude(
             &s,
             &["--policy", &policy],
+            &payload("Bash", json!({"command": c}), &s.p("")),
+        );
+        assert_deny(&r, "hook.protected_path");
+    }
+    // A policy in the home, named relative to it.
+    let in_home = s.h("policy.toml");
+    std::fs::write(&in_home, "").unwrap();
+    for c in [
+        "cp x ~/policy.toml",
+        "cp x \"$HOME/policy.toml\"",
+        "cp x ${HOME}/policy.toml",
+    ] {
+        let r = claude(
+            &s,
+            &["--policy", &in_home],
             &payload("Bash", json!({"command": c}), &s.p("")),
         );
         assert_deny(&r, "hook.protected_path");

@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, call, render_pre_tool_use, string_field, tool_payload, write_to};
+use super::{
+    Adapter, Reply, call, render_pre_tool_use, strict, string_field, tool_payload, write_to,
+};
 
 /// The Claude Code adapter.
 pub struct Claude;
@@ -23,6 +25,11 @@ impl Adapter for Claude {
 
     fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
+        strict::tool_name(
+            &tool,
+            &["Bash", "Write", "Edit", "MultiEdit", "NotebookEdit"],
+            Some("mcp__"),
+        )?;
         let action = match tool.as_str() {
             "Bash" => Action::Shell {
                 command: string_field(&input, "command", "tool_input")?,

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, call, render_pre_tool_use, string_field, tool_payload};
+use super::{Adapter, Reply, call, render_pre_tool_use, strict, string_field, tool_payload};
 
 /// The Codex CLI adapter.
 pub struct Codex;
@@ -26,6 +26,7 @@ impl Adapter for Codex {
 
     fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
+        strict::tool_name(&tool, &["Bash", "apply_patch"], Some("mcp__"))?;
         let action = match tool.as_str() {
             "Bash" => Action::Shell {
                 command: string_field(&input, "command", "tool_input")?,

@@ -189,6 +189,10 @@ pub struct Mount {
 #[derive(Debug)]
 pub struct Judge {
     gate: Gate,
+    /// The default policy with the hook rules, when the user's policy file is one the agent
+    /// can write without anyone's approval: such a file may make the gate stricter, never
+    /// looser, so every verdict is the stricter of the two gates'.
+    floor: Option<Gate>,
     /// The agent's workspace (the directory it was started in: the view when mounted).
     pub workspace: PathBuf,
     home: Option<PathBuf>,
@@ -220,8 +224,9 @@ impl Judge {
         let exe = std::env::current_exe().map_err(|e| {
             format!("cannot find the ftsb-fs binary to route commands through: {e}")
         })?;
-        Ok(Judge {
+        let mut judge = Judge {
             gate,
+            floor: None,
             workspace,
             home: std::env::var_os("HOME")
                 .filter(|h| !h.is_empty())
@@ -230,7 +235,37 @@ impl Judge {
             policy: setup.policy.as_ref().map(|p| resolve_links(&normalize(p))),
             exe,
             trust_exec: setup.trust_exec,
-        })
+        };
+        if judge
+            .policy
+            .as_deref()
+            .is_some_and(|p| judge.agent_writes(p))
+        {
+            judge.floor = Some(load_gate(None)?);
+        }
+        Ok(judge)
+    }
+
+    /// Whether the agent may change `p` without anyone's approval: it is in the workspace or
+    /// its view, or in a temp directory outside the home.
+    fn agent_writes(&self, p: &Path) -> bool {
+        let in_home = self.home.as_ref().is_some_and(|h| p.starts_with(h));
+        self.inside_workspace(p) || (is_scratch(p) && !in_home)
+    }
+
+    /// The gate's verdict on `line`, never looser than the floor's.
+    fn verdict(&self, line: &str, cwd: &Path) -> Verdict {
+        let ctx = self.ctx(cwd);
+        let v = self.gate.judge(line, &ctx);
+        let rank = |d: Decision| match d {
+            Decision::Allow => 0,
+            Decision::Ask => 1,
+            Decision::Deny => 2,
+        };
+        match self.floor.as_ref().map(|f| f.judge(line, &ctx)) {
+            Some(f) if rank(f.decision) > rank(v.decision) => f,
+            _ => v,
+        }
     }
 
     /// Whether the harness may turn a rewrite into an approval (`--trust-exec`).
@@ -240,10 +275,12 @@ impl Judge {
 
     /// The answer for one call.
     pub fn judge(&self, call: &Call) -> Answer {
+        // Where the command really runs: a symlinked directory in the workspace that points
+        // outside it must not pass for the workspace.
         let cwd = call
             .cwd
             .as_ref()
-            .map(|c| self.resolve(c, &self.workspace))
+            .map(|c| resolve_links(&self.resolve(c, &self.workspace)))
             .unwrap_or_else(|| self.workspace.clone());
         match &call.action {
             Action::Shell { command } => self.shell(command, &cwd),
@@ -272,7 +309,7 @@ impl Judge {
                 "ftsb-fs: the command contains a NUL byte, which shells drop or cut at, so what would run is not what was judged [hook.nul_byte]; instead: send the command without NUL bytes".into(),
             );
         }
-        let v = self.gate.judge(command, &self.ctx(cwd));
+        let v = self.verdict(command, cwd);
         match v.decision {
             Decision::Deny => Answer::Deny(explain(&v)),
             // The gate does not know where the store and the policy are: a line that names
@@ -294,7 +331,7 @@ impl Judge {
         }
     }
 
-    /// `command` as one `ftsb-fs exec WS -- bash -c '...'` line, every word quoted.
+    /// `command` as one `ftsb-fs exec WS -- bash -c -- '...'` line, every word quoted.
     /// `exec` runs a command from outside the view at the view's root; one judged in a
     /// directory outside first goes back there, so it acts where it was judged.
     fn through_exec(&self, m: &Mount, command: &str, cwd: &Path) -> String {
@@ -310,7 +347,9 @@ impl Judge {
             let dir = quote_argv(&[cwd.to_string_lossy().into_owned()]);
             format!("cd -- {dir} || exit 1\n{command}")
         };
-        words.extend(["--".to_owned(), "bash".to_owned(), "-c".to_owned(), script]);
+        // `bash -c -- SCRIPT`: a script that starts with `-` is a script, not bash's options.
+        words.extend(["--", "bash", "-c", "--"].map(str::to_owned));
+        words.push(script);
         quote_argv(&words)
     }
 
@@ -328,9 +367,9 @@ impl Judge {
         }
         // The gate knows the shell start-up files, ~/.ssh, system and device paths: ask it
         // about a plain write to the same file.
-        let v = self.gate.judge(
+        let v = self.verdict(
             &quote_argv(&["tee".into(), real.to_string_lossy().into_owned()]),
-            &self.ctx(cwd),
+            cwd,
         );
         if v.decision == Decision::Deny {
             return Answer::Deny(explain(&v));
@@ -488,13 +527,17 @@ impl Judge {
         if stores.iter().any(|s| line.contains(s.as_str())) {
             return Some("ftsb-fs's store");
         }
-        // The policy by its absolute path, or relative to the cwd or the workspace.
+        // The policy by its absolute path, relative to the cwd or the workspace, or to the
+        // home (`~/`, `$HOME/`, `${HOME}/`).
         let policy = self.policy.as_deref()?;
         let mut names = vec![policy.to_path_buf()];
         for base in [cwd, self.workspace.as_path()] {
             if let Ok(rel) = policy.strip_prefix(base) {
                 names.push(rel.to_path_buf());
             }
+        }
+        if let Some(rel) = self.home.as_ref().and_then(|h| policy.strip_prefix(h).ok()) {
+            names.extend(["~", "$HOME", "${HOME}"].map(|h| Path::new(h).join(rel)));
         }
         names
             .iter()

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, call, cannot_ask, opt_string, string_field, tool_payload, write_to};
+use super::{
+    Adapter, Reply, call, cannot_ask, opt_string, strict, string_field, tool_payload, write_to,
+};
 
 /// The Gemini CLI adapter.
 pub struct Gemini;
@@ -25,6 +27,11 @@ impl Adapter for Gemini {
 
     fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, mut cwd) = tool_payload(&p, "BeforeTool")?;
+        strict::tool_name(
+            &tool,
+            &["run_shell_command", "write_file", "replace"],
+            Some("mcp_"),
+        )?;
         let action = match tool.as_str() {
             "run_shell_command" => {
                 if let Some(d) = opt_string(&input, "dir_path", "tool_input")? {

@@ -25,6 +25,7 @@ pub mod core;
 mod cursor;
 mod gemini;
 pub mod init;
+mod strict;
 
 use self::core::{Answer, Call, Judge, Setup};
 
@@ -185,8 +186,7 @@ fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Resul
     if bytes.len() as u64 > MAX_PAYLOAD {
         return Err(format!("payload larger than {MAX_PAYLOAD} bytes"));
     }
-    let payload: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("payload is not valid JSON ({e})"))?;
+    let payload = strict::parse(&bytes)?;
     if !payload.is_object() {
         return Err("payload is not a JSON object".into());
     }
