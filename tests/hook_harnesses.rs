@@ -133,6 +133,9 @@ fn gemini_malformed_payloads_block_with_exit_2() {
         (json!({"hook_event_name": "AfterTool", "tool_name": "x", "tool_input": {}}).to_string().into_bytes(), "unexpected hook event"),
         (json!({"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": ["ls"]}}).to_string().into_bytes(), "command"),
         (json!({"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls", "dir_path": 3}}).to_string().into_bytes(), "dir_path"),
+        (gemini_payload(&s, "Run_Shell_Command", json!({"command": "rm -rf ~"})), "only by case"),
+        (gemini_payload(&s, "MCP_fs_write", json!({"path": "/etc/passwd"})), "only by case"),
+        (br#"{"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls", "command": "rm -rf ~"}}"#.to_vec(), "appears twice"),
     ] {
         gemini(&s, &body).assert_blocked_exit2(needle);
     }
@@ -338,6 +341,14 @@ fn codex_malformed_payloads_block_with_exit_2() {
             codex_payload(&s, "apply_patch", json!({"command": {"patch": "x"}})),
             "command",
         ),
+        (
+            codex_payload(&s, "bash", json!({"command": "rm -rf ~"})),
+            "only by case",
+        ),
+        (
+            codex_payload(&s, "Apply_Patch", json!({"command": "x"})),
+            "only by case",
+        ),
     ] {
         codex(&s, &body).assert_blocked_exit2(needle);
     }
@@ -401,6 +412,40 @@ fn cline_cancels_what_the_gate_denies_or_asks_and_cancels_on_failure() {
     );
     let r = cline(&cline_payload(&s, "execute_command", json!({"command": 1})));
     assert_eq!(r.json()["cancel"], true, "{r:?}");
+    let r = cline(&cline_payload(
+        &s,
+        "Execute_Command",
+        json!({"command": "rm -rf ~"}),
+    ));
+    assert_eq!(
+        (r.code, r.json()["cancel"].clone()),
+        (Some(2), json!(true)),
+        "{r:?}"
+    );
+}
+
+/// `attempt_completion` may carry a `command`, which Cline runs to show the user the result:
+/// it is a shell command like any other.
+#[test]
+fn cline_judges_the_command_attempt_completion_runs() {
+    let s = Sandbox::new();
+    let cline = |params: Value| {
+        s.hook(
+            "cline",
+            &[],
+            &[],
+            &cline_payload(&s, "attempt_completion", params),
+        )
+    };
+    let r = cline(json!({"result": "done", "command": "rm -rf ~"}));
+    assert_eq!(r.json()["cancel"], true, "{r:?}");
+    for params in [
+        json!({"result": "done", "command": "open index.html"}),
+        json!({"result": "done"}),
+    ] {
+        let r = cline(params.clone());
+        assert_eq!(r.json(), json!({"cancel": false}), "{params}: {r:?}");
+    }
 }
 
 /// Cline hands an MCP tool's arguments over as JSON text: they are judged as the arguments

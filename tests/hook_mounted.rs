@@ -110,6 +110,47 @@ fn a_rewritten_command_runs_through_exec_and_keeps_its_words_exactly() {
     assert!(log.contains("made.txt"), "{log}");
 }
 
+/// Whatever shape a command line has (a leading `-`, several lines, non-ASCII text, a line of
+/// 60 000 bytes), the rewrite runs exactly that line: what it writes in the view is what
+/// the line writes when bash runs it directly. A line past the gate's 64 KiB bound is denied.
+#[test]
+fn a_rewritten_line_of_any_shape_runs_exactly_as_written() {
+    let m = Mounted::at(|_| {});
+    let long = format!("echo {} > long.txt", "a".repeat(60_000));
+    let lines = [
+        ("dash.txt", "-x 2>/dev/null; echo ran > dash.txt".to_owned()),
+        (
+            "lines.txt",
+            "echo one > lines.txt\necho two >> lines.txt".to_owned(),
+        ),
+        (
+            "utf8.txt",
+            "printf '%s\\n' 'h\u{e9}llo \u{2713} \u{1f600}' > utf8.txt".to_owned(),
+        ),
+        ("long.txt", long),
+    ];
+    for (file, line) in lines {
+        let out = bash_in_view(&m, &rewrite(&m, &[], &line));
+        let plain = tempfile::tempdir().unwrap();
+        let direct = Command::new("bash")
+            .args(["-c", "--", &line])
+            .current_dir(plain.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read(m.v(file)).ok(),
+            std::fs::read(plain.path().join(file)).ok(),
+            "{file}: {out:?} / {direct:?}"
+        );
+        assert!(m.v(file).exists(), "{file}: {out:?}");
+    }
+    let huge = format!("echo {} > huge.txt", "a".repeat(70_000));
+    let r = hook(&m, &[], &payload(&m, "Bash", json!({"command": huge})));
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "deny", "{r:?}");
+    assert!(h.get("updatedInput").is_none(), "{r:?}");
+}
+
 /// Under `--trust-exec` a rewrite is approved only when the tool input has nothing but the
 /// fields a rewrite keeps meaning the same; any other (a sandbox switch, another working
 /// directory) goes to the user.
@@ -290,39 +331,42 @@ fn codex_rewrites_only_under_trust_exec() {
 }
 
 /// `exec` runs a command started outside the view at the view's root. A command the agent
-/// runs in another directory must not be moved into the workspace: it goes back to the
-/// directory it was judged in.
+/// runs in another directory, named directly or through a symlink in the view, must not be
+/// moved into the workspace: it goes back to the directory it was judged in.
 #[test]
 fn a_command_run_outside_the_view_is_not_moved_into_it() {
     let m = Mounted::at(|ws| std::fs::write(ws.join("victim.txt"), "keep me").unwrap());
     let elsewhere = m.root.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("victim.txt"), "scratch").unwrap();
-    let mut body: Value = serde_json::from_slice(&payload(
-        &m,
-        "Bash",
-        json!({"command": "rm -f victim.txt; pwd > where.txt"}),
-    ))
-    .unwrap();
-    body["cwd"] = json!(elsewhere);
-    let r = hook(&m, &["--trust-exec"], body.to_string().as_bytes());
-    let line = r.json()["hookSpecificOutput"]["updatedInput"]["command"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let out = Command::new("bash")
-        .args(["-c", &line])
-        .current_dir(&elsewhere)
-        .env("XDG_STATE_HOME", &m.state)
-        .env("HOME", home(&m))
-        .output()
+    std::os::unix::fs::symlink(&elsewhere, m.v("out")).unwrap();
+    for cwd in [elsewhere.clone(), m.v("out")] {
+        let mut body: Value = serde_json::from_slice(&payload(
+            &m,
+            "Bash",
+            json!({"command": "rm -f victim.txt; pwd > where.txt"}),
+        ))
         .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(m.v("victim.txt")).unwrap(),
-        "keep me",
-        "{out:?}"
-    );
-    assert!(!m.v("where.txt").exists(), "{out:?}");
+        body["cwd"] = json!(cwd);
+        let r = hook(&m, &["--trust-exec"], body.to_string().as_bytes());
+        let line = r.json()["hookSpecificOutput"]["updatedInput"]["command"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let out = Command::new("bash")
+            .args(["-c", &line])
+            .current_dir(&cwd)
+            .env("XDG_STATE_HOME", &m.state)
+            .env("HOME", home(&m))
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(m.v("victim.txt")).unwrap(),
+            "keep me",
+            "{cwd:?}: {out:?}"
+        );
+        assert!(!m.v("where.txt").exists(), "{cwd:?}: {out:?}");
+    }
 }
 
 /// One agent session end to end, the way Claude Code drives it: `init` registers the hook
