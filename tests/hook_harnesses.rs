@@ -89,6 +89,29 @@ fn gemini_blocks_with_decision_deny_and_passes_with_an_empty_object() {
     assert_eq!(r.json()["decision"], "deny", "{r:?}");
 }
 
+/// `run_shell_command` runs in `dir_path` (`directory` in older releases), relative to the
+/// workspace root: the command is judged there, whatever the payload's `cwd` says.
+#[test]
+fn gemini_judges_a_command_in_the_directory_it_runs_in() {
+    let s = Sandbox::new();
+    let elsewhere = s.h("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let run = |input: Value| {
+        let mut body: Value =
+            serde_json::from_slice(&gemini_payload(&s, "run_shell_command", input)).unwrap();
+        body["cwd"] = json!(elsewhere);
+        gemini(&s, body.to_string().as_bytes())
+    };
+    for key in ["dir_path", "directory"] {
+        let r = run(json!({"command": "rm -rf build", key: ".."}));
+        assert_eq!(r.json()["decision"], "deny", "{key}: {r:?}");
+        let r = run(json!({"command": "rm -rf build", key: "src"}));
+        assert_eq!(r.json(), json!({}), "{key}: {r:?}");
+    }
+    run(json!({"command": "ls", "dir_path": "a", "directory": "b"}))
+        .assert_blocked_exit2("both dir_path and directory");
+}
+
 #[test]
 fn gemini_file_tools_and_mcp_tools_are_judged() {
     let s = Sandbox::new();

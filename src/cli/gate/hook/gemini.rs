@@ -1,7 +1,8 @@
 //! Gemini CLI's BeforeTool hook (<https://geminicli.com/docs/hooks/reference>).
 //!
 //! Input: `hook_event_name` `"BeforeTool"`, `tool_name`, `tool_input`, `cwd`; the project is
-//! `$GEMINI_PROJECT_DIR`. Tools judged: `run_shell_command` (`command`, optional `dir_path`),
+//! `$GEMINI_PROJECT_DIR`. Tools judged: `run_shell_command` (`command`, optional `dir_path`,
+//! or `directory` in older releases, relative to the workspace root),
 //! `write_file` and `replace` (`file_path`), MCP tools (`mcp__server__tool`, older
 //! `mcp_server_tool`).
 //! Output: `{}` for no opinion; `{"decision":"deny","reason":...}` to block (the reason goes
@@ -34,8 +35,15 @@ impl Adapter for Gemini {
         )?;
         let action = match tool.as_str() {
             "run_shell_command" => {
-                if let Some(d) = opt_string(&input, "dir_path", "tool_input")? {
-                    cwd = Some(cwd.unwrap_or_default().join(d));
+                // Relative to the workspace root (`directory` in older releases): the judge
+                // resolves a relative cwd against the workspace.
+                let dir = opt_string(&input, "dir_path", "tool_input")?;
+                let old = opt_string(&input, "directory", "tool_input")?;
+                if dir.is_some() && old.is_some() {
+                    return Err("tool_input has both dir_path and directory".into());
+                }
+                if let Some(d) = dir.or(old) {
+                    cwd = Some(d.into());
                 }
                 Action::Shell {
                     command: string_field(&input, "command", "tool_input")?,
