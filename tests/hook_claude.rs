@@ -328,13 +328,45 @@ fn tools_the_hook_does_not_judge_get_no_opinion() {
     let s = Sandbox::new();
     for (tool, input) in [
         ("Read", json!({"file_path": "/etc/passwd"})),
-        ("Grep", json!({"pattern": "rm -rf", "path": "/"})),
+        ("Grep", json!({"pattern": "rm -rf", "path": "/usr"})),
+        ("Glob", json!({"pattern": "**/*", "path": s.h(".ssh")})),
         (
             "WebFetch",
             json!({"url": "https://example.com", "prompt": "x"}),
         ),
     ] {
         claude(&s, &[], &payload(tool, input, &s.p(""))).assert_silent();
+    }
+}
+
+/// What the agent reads goes to its model's provider: reading or searching the home's
+/// credentials (keys, tokens, cloud logins; public keys aside), or a directory that holds
+/// them, needs a human, through `..`, `~` or a symlink alike. The project's own files, its
+/// `.env` included, are the agent's to read.
+#[test]
+fn reading_credentials_in_the_home_needs_a_human() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.h(".ssh")).unwrap();
+    std::os::unix::fs::symlink(s.h(".ssh/id_ed25519"), s.p("key")).unwrap();
+    let read = |tool: &str, input: Value| claude(&s, &[], &payload(tool, input, &s.p("")));
+    for (tool, input) in [
+        ("Read", json!({"file_path": s.h(".ssh/id_ed25519")})),
+        ("Read", json!({"file_path": "~/.aws/credentials"})),
+        ("Read", json!({"file_path": "../.netrc"})),
+        ("Read", json!({"file_path": s.p("key")})),
+        ("Grep", json!({"pattern": "AKIA", "path": s.h("")})),
+        ("Grep", json!({"pattern": "AKIA", "path": "/"})),
+        ("Grep", json!({"pattern": "token", "path": s.h(".config")})),
+    ] {
+        assert_ask(&read(tool, input.clone()), "[hook.read_credentials]");
+    }
+    for (tool, input) in [
+        ("Read", json!({"file_path": s.h(".ssh/id_ed25519.pub")})),
+        ("Read", json!({"file_path": s.p(".env")})),
+        ("Grep", json!({"pattern": "fn main"})),
+        ("Grep", json!({"pattern": "fn main", "path": "src"})),
+    ] {
+        read(tool, input).assert_silent();
     }
 }
 

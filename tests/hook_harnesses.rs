@@ -146,6 +146,16 @@ fn gemini_file_tools_and_mcp_tools_are_judged() {
         &gemini_payload(&s, "read_file", json!({"file_path": "/etc/hosts"})),
     );
     assert_eq!(r.json(), json!({}), "{r:?}");
+    // Credentials need a human, which Gemini CLI cannot ask: blocked, saying so.
+    for key in ["file_path", "absolute_path"] {
+        let r = gemini(
+            &s,
+            &gemini_payload(&s, "read_file", json!({key: s.h(".aws/credentials")})),
+        );
+        let v = r.json();
+        assert_eq!(v["decision"], "deny", "{key}: {r:?}");
+        assert!(v["reason"].as_str().unwrap().contains("human"), "{r:?}");
+    }
 }
 
 #[test]
@@ -245,6 +255,21 @@ fn cursor_mcp_input_as_a_json_string_or_object_and_reads_of_the_store() {
         ),
     )
     .assert_silent();
+    // Credentials need a human, and a file read can only be allowed or denied.
+    let r = cursor(
+        &s,
+        &cursor_payload(
+            &s,
+            "beforeReadFile",
+            json!({"file_path": s.h(".ssh/id_rsa"), "content": ""}),
+        ),
+    );
+    assert_eq!(
+        (r.code, r.json()["permission"].clone()),
+        (Some(2), json!("deny")),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("hook.read_credentials"), "{r:?}");
 }
 
 #[test]
@@ -451,6 +476,23 @@ fn cline_cancels_what_the_gate_denies_or_asks_and_cancels_on_failure() {
         (Some(2), json!(true)),
         "{r:?}"
     );
+}
+
+/// Reading or searching the home's credentials needs a human, which Cline cannot ask.
+#[test]
+fn cline_reads_of_credentials_are_cancelled() {
+    let s = Sandbox::new();
+    let cline =
+        |tool: &str, params: Value| s.hook("cline", &[], &[], &cline_payload(&s, tool, params));
+    for (tool, params) in [
+        ("read_file", json!({"path": "../.ssh/id_rsa"})),
+        ("search_files", json!({"path": "..", "regex": "AKIA"})),
+    ] {
+        let r = cline(tool, params);
+        assert_eq!(r.json()["cancel"], true, "{tool}: {r:?}");
+    }
+    let r = cline("read_file", json!({"path": "src/main.rs"}));
+    assert_eq!(r.json(), json!({"cancel": false}), "{r:?}");
 }
 
 /// `attempt_completion` may carry a `command`, which Cline runs to show the user the result:

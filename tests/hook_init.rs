@@ -74,7 +74,7 @@ fn init_writes_each_harness_in_its_own_place_and_shape() {
     let group = &claude["hooks"]["PreToolUse"][0];
     assert_eq!(
         group["matcher"],
-        "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*"
+        "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|mcp__.*"
     );
     assert_eq!(group["hooks"][0]["type"], "command");
     let codex = read(&s.project.join(".codex/hooks.json"));

@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
 use super::{
-    Adapter, Reply, call, render_pre_tool_use, strict, string_field, tool_payload, write_to,
+    Adapter, Reply, call, opt_string, render_pre_tool_use, strict, string_field, tool_payload,
+    write_to,
 };
 
 /// The Claude Code adapter.
@@ -27,7 +28,15 @@ impl Adapter for Claude {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
         strict::tool_name(
             &tool,
-            &["Bash", "Write", "Edit", "MultiEdit", "NotebookEdit"],
+            &[
+                "Bash",
+                "Write",
+                "Edit",
+                "MultiEdit",
+                "NotebookEdit",
+                "Read",
+                "Grep",
+            ],
             Some("mcp__"),
         )?;
         let action = match tool.as_str() {
@@ -36,6 +45,15 @@ impl Adapter for Claude {
             },
             "Write" | "Edit" | "MultiEdit" => write_to(&input, "file_path", "tool_input")?,
             "NotebookEdit" => write_to(&input, "notebook_path", "tool_input")?,
+            "Read" => Action::Read {
+                path: string_field(&input, "file_path", "tool_input")?.into(),
+            },
+            // Grep searches the cwd when it names no path.
+            "Grep" => Action::Read {
+                path: opt_string(&input, "path", "tool_input")?
+                    .unwrap_or_else(|| ".".into())
+                    .into(),
+            },
             t if t.starts_with("mcp__") => Action::Mcp {
                 name: t.to_owned(),
                 input: input.clone(),

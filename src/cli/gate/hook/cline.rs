@@ -49,6 +49,8 @@ impl Adapter for Cline {
                 "replace_in_file",
                 "use_mcp_tool",
                 "attempt_completion",
+                "read_file",
+                "search_files",
             ],
             None,
         )?;
@@ -60,6 +62,9 @@ impl Adapter for Cline {
             "attempt_completion" => match opt_string(&params, "command", "parameters")? {
                 Some(command) => Action::Shell { command },
                 None => Action::Other,
+            },
+            "read_file" | "search_files" => Action::Read {
+                path: string_field(&params, "path", "parameters")?.into(),
             },
             "write_to_file" | "replace_in_file" => Action::Write {
                 paths: vec![PathBuf::from(string_field(&params, "path", "parameters")?)],

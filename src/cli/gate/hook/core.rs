@@ -127,9 +127,9 @@ pub enum Action {
         /// The files, as the payload names them (relative ones resolve against the cwd).
         paths: Vec<PathBuf>,
     },
-    /// Read this file.
+    /// Read this file, or search this directory.
     Read {
-        /// The file, as the payload names it.
+        /// The file or directory, as the payload names it.
         path: PathBuf,
     },
     /// Call a tool of an MCP server with these arguments.
@@ -387,13 +387,21 @@ impl Judge {
         }
     }
 
-    /// A file the agent would read: only the store and the policy are off limits (reading
-    /// secrets is the gate's business only when they leave the machine).
+    /// A file the agent would read, or a directory it would search: the store is off limits,
+    /// and credentials in the home need a human (what the agent reads goes to its model's
+    /// provider: it has left the machine).
     fn read(&self, path: &Path, cwd: &Path) -> Answer {
         let abs = resolve_links(&self.resolve(path, cwd));
         if self.in_store(&abs) {
             return Answer::Deny(format!(
                 "ftsb-fs: {} is inside ftsb-fs's store [hook.protected_path]; instead: read the workspace, or `ftsb-fs diff` for what changed",
+                abs.display()
+            ));
+        }
+        let above_home = self.home.as_ref().is_some_and(|h| h.starts_with(&abs));
+        if above_home || ftsb_gate::reads_credentials(&abs, &self.ctx(cwd)) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {} holds credentials, and what the agent reads is sent to its model's provider [hook.read_credentials]; instead: ask the user for what you need from it",
                 abs.display()
             ));
         }

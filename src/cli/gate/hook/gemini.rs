@@ -3,8 +3,8 @@
 //! Input: `hook_event_name` `"BeforeTool"`, `tool_name`, `tool_input`, `cwd`; the project is
 //! `$GEMINI_PROJECT_DIR`. Tools judged: `run_shell_command` (`command`, optional `dir_path`,
 //! or `directory` in older releases, relative to the workspace root),
-//! `write_file` and `replace` (`file_path`), MCP tools (`mcp__server__tool`, older
-//! `mcp_server_tool`).
+//! `write_file` and `replace` (`file_path`), `read_file` (`file_path`, older `absolute_path`),
+//! MCP tools (`mcp__server__tool`, older `mcp_server_tool`).
 //! Output: `{}` for no opinion; `{"decision":"deny","reason":...}` to block (the reason goes
 //! to the agent); a rewrite is `hookSpecificOutput.tool_input`, which Gemini CLI merges over
 //! the model's arguments without any decision. Gemini CLI's hooks have no "ask": an ask
@@ -30,7 +30,7 @@ impl Adapter for Gemini {
         let (tool, input, mut cwd) = tool_payload(&p, "BeforeTool")?;
         strict::tool_name(
             &tool,
-            &["run_shell_command", "write_file", "replace"],
+            &["run_shell_command", "write_file", "replace", "read_file"],
             Some("mcp_"),
         )?;
         let action = match tool.as_str() {
@@ -50,6 +50,14 @@ impl Adapter for Gemini {
                 }
             }
             "write_file" | "replace" => write_to(&input, "file_path", "tool_input")?,
+            // `absolute_path` in older releases.
+            "read_file" => Action::Read {
+                path: match opt_string(&input, "file_path", "tool_input")? {
+                    Some(p) => p,
+                    None => string_field(&input, "absolute_path", "tool_input")?,
+                }
+                .into(),
+            },
             t if t.starts_with("mcp_") => Action::Mcp {
                 name: t.to_owned(),
                 input: input.clone(),

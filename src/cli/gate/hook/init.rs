@@ -186,7 +186,7 @@ pub fn merge(h: Harness, mut settings: Value, command: &str) -> anyhow::Result<V
         Harness::Claude => (
             &["PreToolUse"],
             json!({
-                "matcher": "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*",
+                "matcher": "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|mcp__.*",
                 "hooks": [{ "type": "command", "command": command, "timeout": 30 }],
             }),
         ),
@@ -200,7 +200,7 @@ pub fn merge(h: Harness, mut settings: Value, command: &str) -> anyhow::Result<V
         Harness::Gemini => (
             &["BeforeTool"],
             json!({
-                "matcher": "run_shell_command|write_file|replace|mcp_.*",
+                "matcher": "run_shell_command|write_file|replace|read_file|mcp_.*",
                 "hooks": [{
                     "name": "ftsb-fs-gate",
                     "type": "command",
