@@ -492,7 +492,7 @@ fn ambiguous_payloads(base: &Value) -> Vec<(&'static str, Vec<u8>, &'static str)
             "a repeated command",
             text.replacen(
                 r#""command":"ls""#,
-                r#""command":"ls","command":"rm -rf ~""#,
+                r#""command":"rm -rf ~","command":"ls""#,
                 1,
             )
             .into_bytes(),

@@ -232,7 +232,8 @@ fn cursor_mcp_input_as_a_json_string_or_object_and_reads_of_the_store() {
     let s = Sandbox::new();
     let as_string = json!({"tool_name": "write", "tool_input": json!({"path": "~/.bashrc"}).to_string(), "command": "npx mcp-server"});
     let as_object = json!({"tool_name": "write", "tool_input": {"path": "~/.bashrc"}, "url": "http://localhost:3000"});
-    for f in [as_string, as_object] {
+    let repeated = json!({"tool_name": "run", "tool_input": r#"{"cmd": "rm -rf ~", "cmd": "ls"}"#});
+    for f in [as_string, as_object, repeated] {
         let r = cursor(&s, &cursor_payload(&s, "beforeMCPExecution", f));
         assert_eq!(r.code, Some(2), "{r:?}");
     }
@@ -537,6 +538,9 @@ fn cline_mcp_arguments_given_as_json_text_are_judged() {
         json!({"command": "rm -rf ~"}).to_string(),
         json!({"command": ["rm", "-rf", "~"]}).to_string(),
         json!({"path": "~/.bashrc", "content": "x"}).to_string(),
+        // A repeated key: the server may read either value (the first, for some parsers).
+        r#"{"command": "rm -rf ~", "command": "ls"}"#.to_owned(),
+        r#"[{"cmd": "ls"}, {"path": "~/.bashrc", "path": "x"}]"#.to_owned(),
     ] {
         let r = cline(json!(args));
         assert_eq!(r.json()["cancel"], true, "{args}: {r:?}");

@@ -426,9 +426,12 @@ impl Judge {
         let key_is = |f: fn(&str) -> bool| key.is_some_and(|k| f(&k.to_ascii_lowercase()));
         match v {
             // Arguments handed over as JSON text (Cline's `arguments`) are those arguments.
-            Value::String(s) if let Some(inner) = json_text(s) => {
-                self.mcp_value(&inner, key, cwd, out);
-            }
+            Value::String(s) if let Some(inner) = json_text(s) => match inner {
+                Ok(inner) => self.mcp_value(&inner, key, cwd, out),
+                Err(e) => out.push(Answer::Deny(format!(
+                    "ftsb-fs: an argument's JSON text can be read two ways ({e}) [hook.ambiguous_json]; instead: name each key once"
+                ))),
+            },
             Value::String(s) if key_is(command_key) => out.push(self.mcp_command(s, cwd)),
             Value::String(s) => {
                 let path = as_path(s).or_else(|| key_is(path_key).then_some(s.as_str()));
@@ -701,15 +704,17 @@ fn path_key(k: &str) -> bool {
         )
 }
 
-/// The object or array a string holds as JSON text, if it does.
-fn json_text(s: &str) -> Option<Value> {
+/// The object or array a string holds as JSON text, if it does; an error where an object in
+/// it repeats a key (which of the values the server reads is its parser's choice).
+fn json_text(s: &str) -> Option<Result<Value, serde_json::Error>> {
     let t = s.trim_start();
     if !t.starts_with(['{', '[']) {
         return None;
     }
     serde_json::from_str::<Value>(t)
         .ok()
-        .filter(|v| v.is_object() || v.is_array())
+        .filter(|v| v.is_object() || v.is_array())?;
+    Some(super::strict::parse(t.as_bytes()))
 }
 
 /// The strings of a JSON array (others are skipped).

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, cannot_ask, opt_string, string_field};
+use super::{Adapter, Reply, cannot_ask, opt_string, strict, string_field};
 
 /// The Cursor adapter.
 pub struct Cursor;
@@ -50,7 +50,7 @@ impl Adapter for Cursor {
             "beforeMCPExecution" => {
                 let name = string_field(&p, "tool_name", "payload")?;
                 let input = match p.get("tool_input") {
-                    Some(Value::String(s)) => serde_json::from_str(s)
+                    Some(Value::String(s)) => strict::parse(s.as_bytes())
                         .map_err(|e| format!("payload.tool_input is not JSON ({e})"))?,
                     Some(v @ Value::Object(_)) => v.clone(),
                     None | Some(Value::Null) => Value::Null,

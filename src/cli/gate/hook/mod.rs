@@ -150,12 +150,7 @@ pub fn run(cmd: &HookCommand) -> i32 {
         )));
         std::process::exit(2);
     });
-    // The adapters are stateless unit structs, so nothing is left half-updated by a panic.
-    let attempt = std::panic::AssertUnwindSafe(|| answer(adapter, args, &mut std::io::stdin()));
-    let reply = match std::panic::catch_unwind(attempt) {
-        Ok(r) => r,
-        Err(_) => adapter.fail("ftsb-fs hook: internal error (panic); blocked"),
-    };
+    let reply = guarded(adapter, args, &mut std::io::stdin());
     if ANSWERED.swap(true, Ordering::SeqCst) {
         // Too late: the timer has blocked the call and is exiting.
         loop {
@@ -168,6 +163,14 @@ pub fn run(cmd: &HookCommand) -> i32 {
 
 /// Set by whichever answers first, the hook or its timer, so only one answer is printed.
 static ANSWERED: AtomicBool = AtomicBool::new(false);
+
+/// The reply to the payload on `input`; a panic anywhere in it is a block.
+fn guarded(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Reply {
+    // The adapters are stateless unit structs, so nothing is left half-updated by a panic.
+    let attempt = std::panic::AssertUnwindSafe(|| answer(adapter, args, input));
+    std::panic::catch_unwind(attempt)
+        .unwrap_or_else(|_| adapter.fail("ftsb-fs hook: internal error (panic); blocked"))
+}
 
 /// The reply to the payload on `input`.
 fn answer(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Reply {
@@ -186,7 +189,7 @@ fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Resul
     if bytes.len() as u64 > MAX_PAYLOAD {
         return Err(format!("payload larger than {MAX_PAYLOAD} bytes"));
     }
-    let payload = strict::parse(&bytes)?;
+    let payload = strict::parse(&bytes).map_err(|e| format!("payload is not valid JSON ({e})"))?;
     if !payload.is_object() {
         return Err("payload is not a JSON object".into());
     }
@@ -406,4 +409,38 @@ fn with_command(input: &Value, command: &str) -> Value {
         o.insert("command".into(), Value::String(command.to_owned()));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An adapter whose every step panics, as a bug in the judgement would.
+    struct Panics;
+
+    impl Adapter for Panics {
+        fn project_env(&self) -> Option<&'static str> {
+            None
+        }
+        fn parse(&self, _: Value) -> Result<Call, Reason> {
+            panic!("a bug")
+        }
+        fn render(&self, _: &Answer, _: &Call, _: &Judge) -> Reply {
+            panic!("a bug")
+        }
+    }
+
+    #[test]
+    fn a_panic_blocks_with_exit_2() {
+        let args = HookArgs {
+            policy: None,
+            workspace: Some("/".into()),
+            trust_exec: false,
+            timeout_ms: 10_000,
+        };
+        let reply = guarded(&Panics, &args, &mut &b"{}"[..]);
+        assert_eq!(reply.code, 2, "{reply:?}");
+        assert!(reply.stderr.contains("panic"), "{reply:?}");
+        assert!(reply.stdout.is_empty(), "{reply:?}");
+    }
 }

@@ -14,10 +14,8 @@ use serde_json::{Map, Value};
 use super::Reason;
 
 /// Parses `bytes` as JSON in which no object repeats a key.
-pub fn parse(bytes: &[u8]) -> Result<Value, Reason> {
-    serde_json::from_slice::<Unique>(bytes)
-        .map(|u| u.0)
-        .map_err(|e| format!("payload is not valid JSON ({e})"))
+pub fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<Unique>(bytes).map(|u| u.0)
 }
 
 /// Refuses `tool` when it is not one of `judged` (nor named with the MCP prefix `mcp`, where
@@ -117,7 +115,7 @@ mod tests {
             &br#"{"a": 1, "a": 1}"#[..],
             br#"{"x": [{"c": "ls", "c": "rm"}]}"#,
         ] {
-            let e = parse(bad).expect_err("repeated key");
+            let e = parse(bad).expect_err("repeated key").to_string();
             assert!(e.contains("appears twice"), "{e}");
         }
     }
