@@ -223,6 +223,30 @@ fn a_symlink_in_the_workspace_does_not_hide_its_target() {
     }
 }
 
+/// A hard link has no target to resolve: a file in the workspace that is also the home's
+/// start-up file (`ln ~/.bashrc x`) is changed there by a write here. A file with other
+/// names needs a human.
+#[test]
+fn a_hard_linked_file_needs_a_human_to_write() {
+    let s = Sandbox::new();
+    std::fs::write(s.h(".bashrc"), "# rc\n").unwrap();
+    std::fs::hard_link(s.h(".bashrc"), s.p("notes.txt")).unwrap();
+    std::fs::write(s.p("plain.txt"), "x").unwrap();
+    let write = |f: &str| {
+        claude(
+            &s,
+            &[],
+            &payload(
+                "Edit",
+                json!({"file_path": s.p(f), "old_string": "a", "new_string": "b"}),
+                &s.p(""),
+            ),
+        )
+    };
+    assert_ask(&write("notes.txt"), "[hook.hard_link]");
+    write("plain.txt").assert_silent();
+}
+
 /// A command is judged where it runs: a payload `cwd` that is a symlink in the workspace to a
 /// directory outside it is that outside directory, not a part of the workspace.
 #[test]

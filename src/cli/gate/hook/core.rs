@@ -15,6 +15,7 @@
 //! resolution (symlinks, the store, the workspace), so a split would only move helpers away
 //! from their one user. Each harness's payloads are in its own file.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
@@ -373,6 +374,13 @@ impl Judge {
         );
         if v.decision == Decision::Deny {
             return Answer::Deny(explain(&v));
+        }
+        // A file with other names (`ln ~/.bashrc x`) is changed under all of them, wherever
+        // they are: no path tells where.
+        if std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} has other hard links, which a write changes too, wherever they are [hook.hard_link]; instead: write a new file and rename it over this one"
+            ));
         }
         let in_home = self.home.as_ref().is_some_and(|h| real.starts_with(h));
         if !self.inside_workspace(&real) && (in_home || !is_scratch(&real)) {
