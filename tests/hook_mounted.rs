@@ -288,14 +288,56 @@ fn gemini_gets_the_same_rewrite_as_merged_tool_input() {
 /// rather than let commands run unrouted.
 #[test]
 fn a_view_whose_daemon_is_gone_blocks() {
-    let m = Mounted::at(|_| {});
+    let m = Mounted::at(|ws| std::fs::create_dir_all(ws.join("pkg")).unwrap());
     let pid = m.pid.expect("mount --json reports the daemon's pid");
     // SAFETY: kill(2) on the daemon this test started.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
     m.wait_daemon_gone();
-    let r = hook(&m, &[], &payload(&m, "Bash", json!({"command": "ls"})));
-    assert_eq!(r.code, Some(2), "{r:?}");
-    assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
+    for project in [m.view.clone(), m.v("pkg")] {
+        let r = in_project(&m, &project, "ls");
+        assert_eq!(r.code, Some(2), "{project:?}: {r:?}");
+        assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
+    }
+}
+
+/// The hook run for an agent started in `project` (a directory in the view), on `command`.
+fn in_project(m: &Mounted, project: &std::path::Path, command: &str) -> Ran {
+    let mut body: Value =
+        serde_json::from_slice(&payload(m, "Bash", json!({"command": command}))).unwrap();
+    body["cwd"] = json!(project);
+    let mut c = Command::new(BIN);
+    c.args(["gate", "hook", "claude"])
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(m))
+        .env("CLAUDE_PROJECT_DIR", project);
+    run(c, body.to_string().as_bytes())
+}
+
+/// An agent started below the view's root (one package of a mounted repository) is still in
+/// the view: its commands run through `exec` like any other, never around it.
+#[test]
+fn an_agent_started_below_the_view_root_is_routed_through_exec() {
+    let m = Mounted::at(|ws| std::fs::create_dir_all(ws.join("pkg/src")).unwrap());
+    let r = in_project(&m, &m.v("pkg"), "echo made > made.txt");
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "ask", "{r:?}");
+    let line = h["updatedInput"]["command"].as_str().unwrap().to_owned();
+    assert!(line.contains(" exec "), "{line}");
+    let out = Command::new("bash")
+        .args(["-c", &line])
+        .current_dir(m.v("pkg"))
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(&m))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("pkg/made.txt")).unwrap(),
+        "made\n"
+    );
+    let log = m.ok(&["--json", "log"]);
+    assert!(log.contains("made.txt"), "it went through exec: {log}");
 }
 
 /// Codex applies `updatedInput` only with `allow`: the rewrite is sent only under

@@ -624,10 +624,11 @@ pub fn load_gate(policy: Option<&Path>) -> Result<Gate, Reason> {
     }
 }
 
-/// Asks the daemon of `dir` (a workspace or its view) where its view and store are.
+/// Asks the daemon of `dir` (a workspace, its view, or a directory in the view: the agent may
+/// be started below the view's root) where its view and store are.
 /// No daemon means not mounted; a daemon that answers wrongly is an error.
 fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
-    let view_of = crate::daemon::mounted_workspace(dir);
+    let view_of = dir.ancestors().find_map(crate::daemon::mounted_workspace);
     let ws = view_of.clone().unwrap_or_else(|| dir.to_owned());
     let mut client = match (Client::connect(&ws), view_of) {
         (Ok(c), _) => c,
@@ -636,7 +637,7 @@ fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
         // through `exec`: letting them run unrouted would fail open.
         (Err(e), Some(_)) => {
             return Err(format!(
-                "{} is a mounted view but its daemon cannot be reached ({e})",
+                "{} is in a mounted view but its daemon cannot be reached ({e})",
                 dir.display()
             ));
         }
