@@ -212,7 +212,22 @@ fn denied_and_asked_commands_are_not_rewritten_while_mounted() {
 
 #[test]
 fn writing_the_workspace_behind_its_view_is_denied() {
-    let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "x").unwrap());
+    let m = Mounted::at(|ws| {
+        std::fs::write(ws.join("a.txt"), "x").unwrap();
+        std::fs::create_dir_all(ws.join("pkg")).unwrap();
+    });
+    // Also for an agent started in a directory of the workspace, behind the view.
+    let r = in_project(
+        &m,
+        &m.w("pkg"),
+        "Write",
+        json!({"file_path": m.w("pkg/b.txt"), "content": "y"}),
+    );
+    assert_eq!(
+        r.json()["hookSpecificOutput"]["permissionDecision"],
+        "deny",
+        "{r:?}"
+    );
     let lower = m.w("a.txt");
     let r = hook(
         &m,
@@ -294,16 +309,15 @@ fn a_view_whose_daemon_is_gone_blocks() {
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
     m.wait_daemon_gone();
     for project in [m.view.clone(), m.v("pkg")] {
-        let r = in_project(&m, &project, "ls");
+        let r = in_project(&m, &project, "Bash", json!({"command": "ls"}));
         assert_eq!(r.code, Some(2), "{project:?}: {r:?}");
         assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
     }
 }
 
-/// The hook run for an agent started in `project` (a directory in the view), on `command`.
-fn in_project(m: &Mounted, project: &std::path::Path, command: &str) -> Ran {
-    let mut body: Value =
-        serde_json::from_slice(&payload(m, "Bash", json!({"command": command}))).unwrap();
+/// The hook run for an agent started in `project`, on a call of `tool`.
+fn in_project(m: &Mounted, project: &std::path::Path, tool: &str, input: Value) -> Ran {
+    let mut body: Value = serde_json::from_slice(&payload(m, tool, input)).unwrap();
     body["cwd"] = json!(project);
     let mut c = Command::new(BIN);
     c.args(["gate", "hook", "claude"])
@@ -318,7 +332,12 @@ fn in_project(m: &Mounted, project: &std::path::Path, command: &str) -> Ran {
 #[test]
 fn an_agent_started_below_the_view_root_is_routed_through_exec() {
     let m = Mounted::at(|ws| std::fs::create_dir_all(ws.join("pkg/src")).unwrap());
-    let r = in_project(&m, &m.v("pkg"), "echo made > made.txt");
+    let r = in_project(
+        &m,
+        &m.v("pkg"),
+        "Bash",
+        json!({"command": "echo made > made.txt"}),
+    );
     assert_eq!(r.code, Some(0), "{r:?}");
     let h = &r.json()["hookSpecificOutput"];
     assert_eq!(h["permissionDecision"], "ask", "{r:?}");

@@ -624,23 +624,30 @@ pub fn load_gate(policy: Option<&Path>) -> Result<Gate, Reason> {
     }
 }
 
-/// Asks the daemon of `dir` (a workspace, its view, or a directory in the view: the agent may
-/// be started below the view's root) where its view and store are.
+/// Asks the daemon of `dir` (a workspace, its view, or a directory in either: the agent may
+/// be started below the root) where its view and store are.
 /// No daemon means not mounted; a daemon that answers wrongly is an error.
 fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
-    let view_of = dir.ancestors().find_map(crate::daemon::mounted_workspace);
-    let ws = view_of.clone().unwrap_or_else(|| dir.to_owned());
-    let mut client = match (Client::connect(&ws), view_of) {
-        (Ok(c), _) => c,
-        (Err(_), None) => return Ok(None),
+    let (ws, mut client) = match dir.ancestors().find_map(crate::daemon::mounted_workspace) {
         // A view whose daemon cannot be reached (dead, or walled off) cannot route commands
         // through `exec`: letting them run unrouted would fail open.
-        (Err(e), Some(_)) => {
-            return Err(format!(
-                "{} is in a mounted view but its daemon cannot be reached ({e})",
-                dir.display()
-            ));
-        }
+        Some(ws) => match Client::connect(&ws) {
+            Ok(c) => (ws, c),
+            Err(e) => {
+                return Err(format!(
+                    "{} is in a mounted view but its daemon cannot be reached ({e})",
+                    dir.display()
+                ));
+            }
+        },
+        // A workspace mounted elsewhere (`--at`) is found by its daemon's socket.
+        None => match dir
+            .ancestors()
+            .find_map(|a| Client::connect(a).ok().map(|c| (a.to_owned(), c)))
+        {
+            Some(found) => found,
+            None => return Ok(None),
+        },
     };
     let info: crate::control::reply::Info = client.call(&Request::Info).map_err(|e| {
         format!(
