@@ -759,9 +759,36 @@ fn the_agent_cannot_change_the_settings_that_run_this_hook() {
     // The rest of those directories is the project's own.
     tool(
         "Write",
-        json!({"file_path": s.p(".claude/commands/review.md"), "content": "x"}),
+        json!({"file_path": s.p(".claude/notes.md"), "content": "x"}),
     )
     .assert_silent();
+}
+
+/// Slash commands run bash on their `!` lines, skills and sub-agents may carry hooks of their
+/// own, Gemini CLI's commands run `!{...}`, and MCP server lists start programs: whoever writes
+/// them runs code outside this hook, so a human must agree. In the project or the home.
+#[test]
+fn files_the_harness_runs_on_its_own_need_a_human() {
+    let s = Sandbox::new();
+    let write = |f: String| {
+        claude(
+            &s,
+            &[],
+            &payload("Write", json!({"file_path": f, "content": "x"}), &s.p("")),
+        )
+    };
+    for f in [
+        s.p(".claude/commands/review.md"),
+        s.p(".claude/skills/deploy/SKILL.md"),
+        s.p(".claude/agents/helper.md"),
+        s.h(".claude/commands/x.md"),
+        s.p(".gemini/commands/test.toml"),
+        s.p(".mcp.json"),
+        s.p(".cursor/mcp.json"),
+    ] {
+        assert_ask(&write(f.clone()), "[hook.agent_code]");
+    }
+    write(s.p("docs/commands/review.md")).assert_silent();
 }
 
 /// A submodule's hooks and config (`.git/modules/NAME/...`) run code like the repository's.

@@ -115,6 +115,20 @@ const START_UP_FILES: &[&str] = &[
     ".config/fish/config.fish",
 ];
 
+/// Where a harness finds code it runs without a tool call this hook sees: Claude Code's slash
+/// commands (their `!` lines run bash), skills and sub-agents (which may carry hooks of their
+/// own), Gemini CLI's commands (`!{...}` runs a shell) and extensions, and the projects' MCP
+/// server lists. Matched as a run of names anywhere in a path.
+const AGENT_CODE: &[&[&str]] = &[
+    &[".claude", "commands"],
+    &[".claude", "skills"],
+    &[".claude", "agents"],
+    &[".gemini", "commands"],
+    &[".gemini", "extensions"],
+    &[".mcp.json"],
+    &[".cursor", "mcp.json"],
+];
+
 /// What a tool call would do, whatever the harness calls it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -380,6 +394,11 @@ impl Judge {
         if std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
             return Answer::Ask(format!(
                 "ftsb-fs: {shown} has other hard links, which a write changes too, wherever they are [hook.hard_link]; instead: write a new file and rename it over this one"
+            ));
+        }
+        if [&abs, &real].iter().any(|p| runs_agent_code(p)) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} defines commands, skills, sub-agents or tool servers the harness runs on its own, outside this hook [hook.agent_code]; instead: ask the user to add it"
             ));
         }
         let in_home = self.home.as_ref().is_some_and(|h| real.starts_with(h));
@@ -793,6 +812,16 @@ fn resolve_links(p: &Path) -> PathBuf {
         p = out;
     }
     p
+}
+
+/// Whether writing `p` changes code a harness runs on its own ([`AGENT_CODE`]).
+fn runs_agent_code(p: &Path) -> bool {
+    let names: Vec<_> = p.components().map(|c| c.as_os_str()).collect();
+    AGENT_CODE.iter().any(|run| {
+        names
+            .windows(run.len())
+            .any(|w| w.iter().zip(*run).all(|(a, b)| a == b))
+    })
 }
 
 /// Temp directories: writes there need no one's opinion.
