@@ -265,6 +265,29 @@ fn a_symlinked_cwd_is_judged_where_it_points() {
     }
 }
 
+/// `link/..` is the parent of the link's target for the kernel, but the workspace for a
+/// lexical reading: a path given as is must be judged where the kernel takes it too.
+#[test]
+fn dot_dot_after_a_symlink_is_taken_as_the_kernel_takes_it() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.h("a")).unwrap();
+    std::os::unix::fs::symlink(s.h("a"), s.p("up")).unwrap();
+    let call = |tool: &str, input: Value| claude(&s, &[], &payload(tool, input, &s.p("")));
+    let r = call(
+        "Write",
+        json!({"file_path": s.p("up/../.bashrc"), "content": "x"}),
+    );
+    assert_eq!(decision(&r)["permissionDecision"], "deny", "{r:?}");
+    let r = call("Read", json!({"file_path": "up/../.ssh/id_rsa"}));
+    assert_ask(&r, "[hook.read_credentials]");
+    // The lexical reading still counts: `up/../src` is the workspace's.
+    call(
+        "Write",
+        json!({"file_path": s.p("src/../main.rs"), "content": "x"}),
+    )
+    .assert_silent();
+}
+
 #[test]
 fn writes_outside_the_workspace_ask_and_inside_get_no_opinion() {
     let s = Sandbox::new();

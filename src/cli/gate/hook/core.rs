@@ -295,7 +295,7 @@ impl Judge {
         let cwd = call
             .cwd
             .as_ref()
-            .map(|c| resolve_links(&self.resolve(c, &self.workspace)))
+            .map(|c| resolve_links(&self.absolute(c, &self.workspace)))
             .unwrap_or_else(|| self.workspace.clone());
         match &call.action {
             Action::Shell { command } => self.shell(command, &cwd),
@@ -371,9 +371,17 @@ impl Judge {
     /// A file the agent would create, change or delete.
     fn write(&self, path: &Path, cwd: &Path) -> Answer {
         let abs = self.resolve(path, cwd);
-        let real = resolve_links(&abs);
+        strictest(
+            self.landings(path, cwd)
+                .iter()
+                .map(|real| self.write_at(&abs, real, cwd)),
+        )
+    }
+
+    /// A write of `abs` (as named, made absolute) that lands at `real`.
+    fn write_at(&self, abs: &Path, real: &Path, cwd: &Path) -> Answer {
         let shown = abs.display();
-        for p in [&abs, &real] {
+        for p in [abs, real] {
             if let Some(why) = self.forbidden(p) {
                 return Answer::Deny(format!(
                     "ftsb-fs: {why} ({shown}) [hook.protected_path]; instead: change files inside the workspace only"
@@ -391,18 +399,18 @@ impl Judge {
         }
         // A file with other names (`ln ~/.bashrc x`) is changed under all of them, wherever
         // they are: no path tells where.
-        if std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
+        if std::fs::symlink_metadata(real).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
             return Answer::Ask(format!(
                 "ftsb-fs: {shown} has other hard links, which a write changes too, wherever they are [hook.hard_link]; instead: write a new file and rename it over this one"
             ));
         }
-        if [&abs, &real].iter().any(|p| runs_agent_code(p)) {
+        if [abs, real].iter().any(|p| runs_agent_code(p)) {
             return Answer::Ask(format!(
                 "ftsb-fs: {shown} defines commands, skills, sub-agents or tool servers the harness runs on its own, outside this hook [hook.agent_code]; instead: ask the user to add it"
             ));
         }
         let in_home = self.home.as_ref().is_some_and(|h| real.starts_with(h));
-        if !self.inside_workspace(&real) && (in_home || !is_scratch(&real)) {
+        if !self.inside_workspace(real) && (in_home || !is_scratch(real)) {
             return Answer::Ask(format!(
                 "ftsb-fs: {shown} is outside the workspace {} [hook.outside_workspace]; instead: keep changes inside the workspace, where they are undoable",
                 self.workspace.display()
@@ -418,15 +426,23 @@ impl Judge {
     /// and credentials in the home need a human (what the agent reads goes to its model's
     /// provider: it has left the machine).
     fn read(&self, path: &Path, cwd: &Path) -> Answer {
-        let abs = resolve_links(&self.resolve(path, cwd));
-        if self.in_store(&abs) {
+        strictest(
+            self.landings(path, cwd)
+                .iter()
+                .map(|real| self.read_at(real, cwd)),
+        )
+    }
+
+    /// A read that lands at `abs`.
+    fn read_at(&self, abs: &Path, cwd: &Path) -> Answer {
+        if self.in_store(abs) {
             return Answer::Deny(format!(
                 "ftsb-fs: {} is inside ftsb-fs's store [hook.protected_path]; instead: read the workspace, or `ftsb-fs diff` for what changed",
                 abs.display()
             ));
         }
-        let above_home = self.home.as_ref().is_some_and(|h| h.starts_with(&abs));
-        if above_home || ftsb_gate::reads_credentials(&abs, &self.ctx(cwd)) {
+        let above_home = self.home.as_ref().is_some_and(|h| h.starts_with(abs));
+        if above_home || ftsb_gate::reads_credentials(abs, &self.ctx(cwd)) {
             return Answer::Ask(format!(
                 "ftsb-fs: {} holds credentials, and what the agent reads is sent to its model's provider [hook.read_credentials]; instead: ask the user for what you need from it",
                 abs.display()
@@ -610,11 +626,27 @@ impl Judge {
 
     /// `p` made absolute against `cwd` (and `~/` against the home), without `.` or `..`.
     fn resolve(&self, p: &Path, cwd: &Path) -> PathBuf {
-        let p = match (p.strip_prefix("~"), &self.home) {
+        normalize(&self.absolute(p, cwd))
+    }
+
+    /// `p` made absolute against `cwd` (and `~/` against the home), `..` and all.
+    fn absolute(&self, p: &Path, cwd: &Path) -> PathBuf {
+        match (p.strip_prefix("~"), &self.home) {
             (Ok(rest), Some(h)) => h.join(rest),
-            _ => p.to_owned(),
-        };
-        normalize(&cwd.join(p))
+            _ => cwd.join(p),
+        }
+    }
+
+    /// Where a file tool's `p` lands: with its `..` taken lexically (as a harness that
+    /// normalizes the path first opens it) or after the symlinks before them (as the kernel
+    /// takes the path as given), symlinks resolved either way.
+    fn landings(&self, p: &Path, cwd: &Path) -> Vec<PathBuf> {
+        let mut at = vec![resolve_links(&self.resolve(p, cwd))];
+        let raw = resolve_links(&self.absolute(p, cwd));
+        if raw != at[0] {
+            at.push(raw);
+        }
+        at
     }
 }
 
@@ -774,44 +806,37 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// `p` with every symlink resolved, dangling ones too, so a link inside the workspace cannot
-/// hide a target outside it.
+/// Where `p` leads, as the kernel walks it: every symlink replaced by its target (dangling
+/// ones too, so a link inside the workspace cannot hide a target outside it), and each `..`
+/// taken after the links before it (`link/..` is the link target's parent).
 fn resolve_links(p: &Path) -> PathBuf {
-    let mut p = p.to_owned();
-    // Each round resolves one dangling link; 40 is the kernel's own limit on a path's links.
-    for _ in 0..40 {
-        let mut rest = Vec::new();
-        let mut cur = p.clone();
-        let real = loop {
-            if let Ok(real) = cur.canonicalize() {
-                break real;
-            }
-            match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
-                (Some(name), Some(parent)) => {
-                    rest.push(name);
-                    cur = parent.to_owned();
+    let names = |p: &Path| {
+        p.components()
+            .rev()
+            .map(|c| c.as_os_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let mut todo = names(&std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+    let mut out = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        if name == "/" {
+            out = PathBuf::from("/");
+        } else if name == ".." {
+            out.pop();
+        } else if name != "." {
+            let next = out.join(&name);
+            match std::fs::read_link(&next) {
+                // 40 is the kernel's own limit on the links in one path.
+                Ok(target) if links < 40 => {
+                    links += 1;
+                    todo.extend(names(&target));
                 }
-                _ => return p,
+                _ => out = next,
             }
-        };
-        // Only the first missing name can be a link (the names after it have no directory).
-        let first = rest.pop();
-        let link = first
-            .as_ref()
-            .and_then(|f| std::fs::read_link(real.join(f)).ok());
-        let mut out = match link {
-            Some(target) => normalize(&real.join(target)),
-            None => {
-                let mut out = real;
-                out.extend(first);
-                out.extend(rest.iter().rev());
-                return out;
-            }
-        };
-        out.extend(rest.iter().rev());
-        p = out;
+        }
     }
-    p
+    out
 }
 
 /// Whether writing `p` changes code a harness runs on its own ([`AGENT_CODE`]).
