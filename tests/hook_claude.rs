@@ -39,6 +39,19 @@ fn claude(s: &Sandbox, extra: &[&str], body: &[u8]) -> Ran {
     s.hook("claude", extra, &[("CLAUDE_PROJECT_DIR", &s.project)], body)
 }
 
+/// Claude Code's Write of `file`, from the project.
+fn write_file(s: &Sandbox, file: &str) -> Ran {
+    claude(
+        s,
+        &[],
+        &payload(
+            "Write",
+            json!({"file_path": file, "content": "x"}),
+            &s.p(""),
+        ),
+    )
+}
+
 fn bash(s: &Sandbox, command: &str) -> Ran {
     claude(
         s,
@@ -214,11 +227,7 @@ fn a_symlink_in_the_workspace_does_not_hide_its_target() {
     std::os::unix::fs::symlink(s.h(".bashrc"), s.p("innocent.txt")).unwrap();
     std::os::unix::fs::symlink(s.h(""), s.p("homelink")).unwrap();
     for f in [s.p("innocent.txt"), s.p("homelink/.ssh/config")] {
-        let r = claude(
-            &s,
-            &[],
-            &payload("Write", json!({"file_path": f, "content": "x"}), &s.p("")),
-        );
+        let r = write_file(&s, &f);
         assert_eq!(decision(&r)["permissionDecision"], "deny", "{f}: {r:?}");
     }
 }
@@ -272,32 +281,22 @@ fn dot_dot_after_a_symlink_is_taken_as_the_kernel_takes_it() {
     let s = Sandbox::new();
     std::fs::create_dir_all(s.h("a")).unwrap();
     std::os::unix::fs::symlink(s.h("a"), s.p("up")).unwrap();
-    let call = |tool: &str, input: Value| claude(&s, &[], &payload(tool, input, &s.p("")));
-    let r = call(
-        "Write",
-        json!({"file_path": s.p("up/../.bashrc"), "content": "x"}),
-    );
+    let r = write_file(&s, &s.p("up/../.bashrc"));
     assert_eq!(decision(&r)["permissionDecision"], "deny", "{r:?}");
-    let r = call("Read", json!({"file_path": "up/../.ssh/id_rsa"}));
+    let r = claude(
+        &s,
+        &[],
+        &payload("Read", json!({"file_path": "up/../.ssh/id_rsa"}), &s.p("")),
+    );
     assert_ask(&r, "[hook.read_credentials]");
-    // The lexical reading still counts: `up/../src` is the workspace's.
-    call(
-        "Write",
-        json!({"file_path": s.p("src/../main.rs"), "content": "x"}),
-    )
-    .assert_silent();
+    // Without a symlink both readings agree: `src/../main.rs` is the workspace's.
+    write_file(&s, &s.p("src/../main.rs")).assert_silent();
 }
 
 #[test]
 fn writes_outside_the_workspace_ask_and_inside_get_no_opinion() {
     let s = Sandbox::new();
-    let w = |f: String| {
-        claude(
-            &s,
-            &[],
-            &payload("Write", json!({"file_path": f, "content": "x"}), &s.p("")),
-        )
-    };
+    let w = |f: String| write_file(&s, &f);
     assert_ask(&w(s.h("notes.txt")), "hook.outside_workspace");
     assert_ask(
         &w(s.h("other-project/src/main.rs")),
@@ -793,13 +792,7 @@ fn the_agent_cannot_change_the_settings_that_run_this_hook() {
 #[test]
 fn files_the_harness_runs_on_its_own_need_a_human() {
     let s = Sandbox::new();
-    let write = |f: String| {
-        claude(
-            &s,
-            &[],
-            &payload("Write", json!({"file_path": f, "content": "x"}), &s.p("")),
-        )
-    };
+    let write = |f: String| write_file(&s, &f);
     for f in [
         s.p(".claude/commands/review.md"),
         s.p(".claude/skills/deploy/SKILL.md"),
