@@ -576,13 +576,14 @@ fn ambiguous_payloads(base: &Value) -> Vec<(&'static str, Vec<u8>, &'static str)
             "not valid JSON",
         ),
     ];
-    for tool in [
-        "bash",
-        "BASH",
-        " Bash",
-        r"Bash\n",
-        "write",
-        "MCP__fs__write",
+    for (tool, needle) in [
+        ("bash", "only by case"),
+        ("BASH", "only by case"),
+        (" Bash", "only by case"),
+        ("write", "only by case"),
+        ("MCP__fs__write", "only by case"),
+        (r"Bash\n", "control character"),
+        (r"Bash\u0000", "control character"),
     ] {
         let body = text.replacen(
             r#""tool_name":"Bash""#,
@@ -590,9 +591,9 @@ fn ambiguous_payloads(base: &Value) -> Vec<(&'static str, Vec<u8>, &'static str)
             1,
         );
         cases.push((
-            "a tool name folded onto a judged one",
+            "a tool name not quite a judged one",
             body.into_bytes(),
-            "only by case",
+            needle,
         ));
     }
     cases

@@ -20,8 +20,12 @@ pub fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
 
 /// Refuses `tool` when it is not one of `judged` (nor named with the MCP prefix `mcp`, where
 /// the harness has one) but would be after folding case and trimming spaces: `bash`, `BASH`,
-/// `Bash `, `MCP__x__y`.
+/// `Bash `, `MCP__x__y`; and a name with a control character (`Bash\0` is `Bash` to a reader
+/// that stops at the NUL).
 pub fn tool_name(tool: &str, judged: &[&str], mcp: Option<&str>) -> Result<(), Reason> {
+    if tool.chars().any(char::is_control) {
+        return Err(format!("tool name {tool:?} holds a control character"));
+    }
     let fold = |s: &str| s.trim().to_ascii_lowercase();
     let folded = fold(tool);
     let exact = judged.contains(&tool) || mcp.is_some_and(|m| tool.starts_with(m));
@@ -138,6 +142,8 @@ mod tests {
             assert!(tool_name(bad, &judged, Some("mcp__")).is_err(), "{bad:?}");
         }
         assert!(tool_name("BASH", &judged, None).is_err());
+        assert!(tool_name("Bash\0", &judged, None).is_err());
+        assert!(tool_name("Read\u{1b}", &judged, None).is_err());
         assert!(tool_name("anything", &judged, None).is_ok());
     }
 }
