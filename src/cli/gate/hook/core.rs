@@ -9,18 +9,19 @@
 //! It knows nothing of any harness's JSON: the adapters turn payloads into actions and
 //! answers into replies.
 //!
-//! Longer than 500 lines on purpose: a tenth is the hook rules' policy text (`HOOK_RULES`)
-//! and the home's start-up files; the rest is one judgement ([`Judge`]) whose kinds of call
-//! (shell commands, file writes and reads, MCP tools) share the mount, the gate and the path
-//! resolution (symlinks, the store, the workspace), so a split would only move helpers away
-//! from their one user. Each harness's payloads are in its own file.
+//! Longer than 500 lines on purpose: a tenth is the hook rules' policy text (`HOOK_RULES`);
+//! the rest is one judgement ([`Judge`]) whose kinds of call (shell commands, file writes and
+//! reads, MCP tools) share the mount, the gate, the policy floor and the places (the store,
+//! the workspace), so a split would only move helpers away from their one user. Where a path
+//! leads and what kind of place it is are in `places`; each harness's payloads in its own file.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::Reason;
+use super::places::{START_UP_FILES, is_scratch, normalize, resolve_links, runs_agent_code};
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
 use ftsb_gate::quote_argv;
@@ -100,34 +101,6 @@ alternative = "leave unmounting to the user (`ftsb-fs unmount`)"
 programs = ["umount"]
 match = ["umount /home/dev/project", "umount -l /home/dev/project"]
 "#;
-
-/// Files in the home that run code in every future shell or login.
-const START_UP_FILES: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zshenv",
-    ".zprofile",
-    ".zlogin",
-    ".config/fish/config.fish",
-];
-
-/// Where a harness finds code it runs without a tool call this hook sees: Claude Code's slash
-/// commands (their `!` lines run bash), skills and sub-agents (which may carry hooks of their
-/// own), Gemini CLI's commands (`!{...}` runs a shell) and extensions, and the projects' MCP
-/// server lists. Matched as a run of names anywhere in a path.
-const AGENT_CODE: &[&[&str]] = &[
-    &[".claude", "commands"],
-    &[".claude", "skills"],
-    &[".claude", "agents"],
-    &[".gemini", "commands"],
-    &[".gemini", "extensions"],
-    &[".mcp.json"],
-    &[".cursor", "mcp.json"],
-];
 
 /// What a tool call would do, whatever the harness calls it.
 #[derive(Debug, Clone, PartialEq)]
@@ -791,73 +764,6 @@ fn strings(a: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// `p` without `.` and `..` components (lexically; `..` of the root stays the root).
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Where `p` leads, as the kernel walks it: every symlink replaced by its target (dangling
-/// ones too, so a link inside the workspace cannot hide a target outside it), and each `..`
-/// taken after the links before it (`link/..` is the link target's parent).
-fn resolve_links(p: &Path) -> PathBuf {
-    let names = |p: &Path| {
-        p.components()
-            .rev()
-            .map(|c| c.as_os_str().to_owned())
-            .collect::<Vec<_>>()
-    };
-    let mut todo = names(&std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
-    let mut out = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(name) = todo.pop() {
-        if name == "/" {
-            out = PathBuf::from("/");
-        } else if name == ".." {
-            out.pop();
-        } else if name != "." {
-            let next = out.join(&name);
-            match std::fs::read_link(&next) {
-                // 40 is the kernel's own limit on the links in one path.
-                Ok(target) if links < 40 => {
-                    links += 1;
-                    todo.extend(names(&target));
-                }
-                _ => out = next,
-            }
-        }
-    }
-    out
-}
-
-/// Whether writing `p` changes code a harness runs on its own ([`AGENT_CODE`]).
-fn runs_agent_code(p: &Path) -> bool {
-    let names: Vec<_> = p.components().map(|c| c.as_os_str()).collect();
-    AGENT_CODE.iter().any(|run| {
-        names
-            .windows(run.len())
-            .any(|w| w.iter().zip(*run).all(|(a, b)| a == b))
-    })
-}
-
-/// Temp directories: writes there need no one's opinion.
-fn is_scratch(p: &Path) -> bool {
-    let mut dirs = vec![PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
-    if let Some(t) = std::env::var_os("TMPDIR").filter(|t| !t.is_empty()) {
-        dirs.push(normalize(Path::new(&t)));
-    }
-    dirs.iter().any(|d| p.starts_with(d) && p != d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -891,11 +797,5 @@ mod tests {
         ]);
         assert_eq!(a, Answer::Deny("d".into()));
         assert_eq!(strictest([]), Answer::Pass);
-    }
-
-    #[test]
-    fn normalize_drops_dots() {
-        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
-        assert_eq!(normalize(Path::new("/../..")), PathBuf::from("/"));
     }
 }

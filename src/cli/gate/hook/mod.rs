@@ -25,6 +25,7 @@ pub mod core;
 mod cursor;
 mod gemini;
 pub mod init;
+mod places;
 mod strict;
 
 use self::core::{Answer, Call, Judge, Setup};
