@@ -389,6 +389,19 @@ fn codex_rewrites_only_under_trust_exec() {
         "original\n",
         "rolled back"
     );
+    // An input with a field a rewrite may not keep the meaning of (another directory) cannot
+    // be approved unseen, and Codex cannot ask: it is blocked, not run around `exec`.
+    let mut odd = body.clone();
+    odd["tool_input"]["workdir"] = json!("/");
+    let mut c = Command::new(BIN);
+    c.args(["gate", "hook", "codex", "--trust-exec", "--workspace"])
+        .arg(&m.view)
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(&m));
+    let r = run(c, odd.to_string().as_bytes());
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "deny", "{r:?}");
+    assert!(h.get("updatedInput").is_none(), "{r:?}");
 }
 
 /// `exec` runs a command started outside the view at the view's root. A command the agent

@@ -362,7 +362,21 @@ fn render_pre_tool_use(
             let decision = match (judge.trust_exec(), h) {
                 (true, _) if known => "allow",
                 (true, None) => "ask",
-                (true, Some(_)) => return Reply::silent(),
+                // The user asked for every command to go through `exec`, and this one cannot
+                // be approved unseen nor asked about: running it unrouted would fail open.
+                (true, Some(h)) => {
+                    return pre_tool_use(
+                        "deny",
+                        &cannot_ask(
+                            &format!(
+                                "ftsb-fs: this command's input has fields besides {}, so it is not run through `exec` unseen [hook.unknown_fields]",
+                                REWRITE_FIELDS.join(", ")
+                            ),
+                            h,
+                        ),
+                        None,
+                    );
+                }
                 (false, None) => "ask",
                 (false, Some(_)) => return Reply::silent(),
             };
