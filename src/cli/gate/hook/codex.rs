@@ -3,6 +3,8 @@
 //!
 //! Input: `hook_event_name` `"PreToolUse"`, `tool_name` (`Bash`, `apply_patch`, `mcp__*`),
 //! `tool_input` (`command`: the shell line, or the patch for `apply_patch`), `cwd`.
+//! A shell command holding an apply_patch envelope blocks: Codex would apply the patch
+//! itself, in a directory the payload does not name.
 //! Output: nothing for no opinion; `permissionDecision` `deny` with a non-empty reason to
 //! block. Codex treats `ask`, and `allow` without `updatedInput`, as a failed hook and runs
 //! the tool: so an ask blocks (naming the human step), and a rewrite is only sent as
@@ -28,9 +30,16 @@ impl Adapter for Codex {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
         strict::tool_name(&tool, &["Bash", "apply_patch"], Some("mcp__"))?;
         let action = match tool.as_str() {
-            "Bash" => Action::Shell {
-                command: string_field(&input, "command", "tool_input")?,
-            },
+            "Bash" => {
+                let command = string_field(&input, "command", "tool_input")?;
+                // Codex takes `apply_patch <<'EOF' ...` (after a `cd`, too) out of a shell
+                // command and applies the patch itself: the gate would judge a heredoc, not
+                // the files, and the hook cannot see the directory it applies it in.
+                if command.lines().any(|l| l.trim() == "*** Begin Patch") {
+                    return Err("a shell command holding an apply_patch envelope is applied by Codex itself, unjudged: use the apply_patch tool".into());
+                }
+                Action::Shell { command }
+            }
             "apply_patch" => Action::Write {
                 paths: patch_paths(&string_field(&input, "command", "tool_input")?)?,
             },
