@@ -808,6 +808,25 @@ fn files_the_harness_runs_on_its_own_need_a_human() {
     write(s.p("docs/commands/review.md")).assert_silent();
 }
 
+/// A repository whose `core.hooksPath` names a directory of its work tree (husky and the
+/// like) runs the scripts there at the user's next commit, like `.git/hooks`.
+#[test]
+fn the_directory_core_hooks_path_names_needs_a_human() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.p(".git")).unwrap();
+    std::fs::write(
+        s.p(".git/config"),
+        "[core]\n\trepositoryformatversion = 0\n\thooksPath = .husky/_\n",
+    )
+    .unwrap();
+    assert_ask(
+        &write_file(&s, &s.p(".husky/_/pre-commit")),
+        "[hook.git_hooks_path]",
+    );
+    write_file(&s, &s.p(".husky/README.md")).assert_silent();
+    write_file(&s, &s.p("src/main.rs")).assert_silent();
+}
+
 /// A submodule's hooks and config (`.git/modules/NAME/...`) run code like the repository's.
 #[test]
 fn submodule_hooks_and_config_are_git_hooks_too() {

@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Reason;
-use super::places::{START_UP_FILES, is_scratch, normalize, resolve_links, runs_agent_code};
+use super::places::{
+    START_UP_FILES, in_hooks_path, is_scratch, normalize, resolve_links, runs_agent_code,
+};
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
 use ftsb_gate::quote_argv;
@@ -375,6 +377,11 @@ impl Judge {
         if std::fs::symlink_metadata(real).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
             return Answer::Ask(format!(
                 "ftsb-fs: {shown} has other hard links, which a write changes too, wherever they are [hook.hard_link]; instead: write a new file and rename it over this one"
+            ));
+        }
+        if in_hooks_path(real) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} is in the directory its repository's core.hooksPath names, whose scripts git runs at the user's next commit [hook.git_hooks_path]; instead: ask the user to change git hooks"
             ));
         }
         if [abs, real].iter().any(|p| runs_agent_code(p)) {

@@ -90,6 +90,39 @@ pub fn runs_agent_code(p: &Path) -> bool {
     })
 }
 
+/// Whether `p` is in the directory the `core.hooksPath` of its repository names: git runs
+/// what is there at the user's next commit or checkout, like `.git/hooks`. Only the
+/// repository's own `.git/config` is read (not its includes, nor a worktree's).
+pub fn in_hooks_path(p: &Path) -> bool {
+    let Some(top) = p.ancestors().skip(1).find(|d| d.join(".git").exists()) else {
+        return false;
+    };
+    let Ok(config) = std::fs::read_to_string(top.join(".git/config")) else {
+        return false;
+    };
+    hooks_path(&config).is_some_and(|h| p.starts_with(normalize(&top.join(h))))
+}
+
+/// The `core.hooksPath` a git config text sets last, if any (section and key ignore case).
+fn hooks_path(config: &str) -> Option<PathBuf> {
+    let mut in_core = false;
+    let mut found = None;
+    for line in config.lines().map(str::trim) {
+        if let Some(section) = line.strip_prefix('[') {
+            in_core = section
+                .trim_end_matches(']')
+                .trim()
+                .eq_ignore_ascii_case("core");
+        } else if in_core
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim().eq_ignore_ascii_case("hookspath")
+        {
+            found = Some(PathBuf::from(value.trim().trim_matches('"')));
+        }
+    }
+    found
+}
+
 /// Temp directories: writes there need no one's opinion.
 pub fn is_scratch(p: &Path) -> bool {
     let mut dirs = vec![PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
@@ -125,6 +158,13 @@ mod tests {
             resolve_links(&root.join("new/./file")),
             root.join("new/file")
         );
+    }
+
+    #[test]
+    fn hooks_path_is_read_from_the_core_section() {
+        let cfg = "[core]\n\tbare = false\n[remote \"o\"]\n\thooksPath = no\n[Core]\n\tHooksPath = \".githooks\"\n";
+        assert_eq!(hooks_path(cfg), Some(PathBuf::from(".githooks")));
+        assert_eq!(hooks_path("[core]\n\tbare = false\n"), None);
     }
 
     #[test]
