@@ -386,8 +386,8 @@ fn tools_the_hook_does_not_judge_get_no_opinion() {
 }
 
 /// What the agent reads goes to its model's provider: reading or searching the home's
-/// credentials (keys, tokens, cloud logins; public keys aside), or a directory that holds
-/// them, needs a human, through `..`, `~` or a symlink alike. The project's own files, its
+/// credentials (keys, tokens, cloud logins; public keys aside), a directory that holds them,
+/// or a process's environment needs a human, through `..`, `~` or a symlink alike. The project's own files, its
 /// `.env` included, are the agent's to read.
 #[test]
 fn reading_credentials_in_the_home_needs_a_human() {
@@ -403,6 +403,8 @@ fn reading_credentials_in_the_home_needs_a_human() {
         ("Grep", json!({"pattern": "AKIA", "path": s.h("")})),
         ("Grep", json!({"pattern": "AKIA", "path": "/"})),
         ("Grep", json!({"pattern": "token", "path": s.h(".config")})),
+        ("Read", json!({"file_path": "/proc/self/environ"})),
+        ("Read", json!({"file_path": "/proc/1/task/1/environ"})),
     ] {
         assert_ask(&read(tool, input.clone()), "[hook.read_credentials]");
     }

@@ -422,7 +422,9 @@ impl Judge {
             ));
         }
         let above_home = self.home.as_ref().is_some_and(|h| h.starts_with(abs));
-        if above_home || ftsb_gate::reads_credentials(abs, &self.ctx(cwd)) {
+        // A process's environment holds its keys (the harness's own API key among them).
+        let environ = abs.starts_with("/proc") && abs.file_name().is_some_and(|n| n == "environ");
+        if above_home || environ || ftsb_gate::reads_credentials(abs, &self.ctx(cwd)) {
             return Answer::Ask(format!(
                 "ftsb-fs: {} holds credentials, and what the agent reads is sent to its model's provider [hook.read_credentials]; instead: ask the user for what you need from it",
                 abs.display()
