@@ -78,6 +78,20 @@ pub struct InitArgs {
 
 pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("finding the ftsb-fs binary")?;
+    // The harness runs the hook by this path: a binary the agent can rebuild or overwrite
+    // (a build of ftsb-fs inside the project) would let it answer for itself.
+    let project = std::env::current_dir().context("current directory")?;
+    if exe.starts_with(std::fs::canonicalize(&project).unwrap_or(project.clone())) {
+        let why = format!(
+            "{} is inside {}, where the agent can replace the hook with a program of its own; run init with an ftsb-fs installed outside the project",
+            exe.display(),
+            project.display()
+        );
+        if !a.print {
+            bail!(why);
+        }
+        eprintln!("ftsb-fs: warning: {why}");
+    }
     let mut words = vec![
         exe.to_string_lossy().into_owned(),
         "gate".into(),
