@@ -90,7 +90,11 @@ fn init_writes_each_harness_in_its_own_place_and_shape() {
     );
     let cursor = read(&s.project.join(".cursor/hooks.json"));
     assert_eq!(cursor["version"], 1);
-    for e in ["beforeShellExecution", "beforeMCPExecution"] {
+    for e in [
+        "beforeShellExecution",
+        "beforeMCPExecution",
+        "beforeReadFile",
+    ] {
         assert_eq!(cursor["hooks"][e][0]["failClosed"], true, "{cursor}");
     }
 }

@@ -25,7 +25,8 @@ pub enum Harness {
     Codex,
     /// Gemini CLI: `.gemini/settings.json`, BeforeTool.
     Gemini,
-    /// Cursor: `.cursor/hooks.json`, beforeShellExecution and beforeMCPExecution.
+    /// Cursor: `.cursor/hooks.json`, beforeShellExecution, beforeMCPExecution and
+    /// beforeReadFile.
     Cursor,
     /// Cline: an executable `.clinerules/hooks/PreToolUse`.
     Cline,
@@ -225,7 +226,11 @@ pub fn merge(h: Harness, mut settings: Value, command: &str) -> anyhow::Result<V
             }),
         ),
         Harness::Cursor => (
-            &["beforeShellExecution", "beforeMCPExecution"],
+            &[
+                "beforeShellExecution",
+                "beforeMCPExecution",
+                "beforeReadFile",
+            ],
             json!({ "command": command, "failClosed": true }),
         ),
         Harness::Cline => bail!("cline hooks are scripts, not settings"),
