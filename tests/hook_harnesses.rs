@@ -612,3 +612,24 @@ fn serve_applies_the_session_rules_for_harnesses_without_an_adapter() {
     assert_eq!(lines[1]["rule"], "hook.fusermount_unmount");
     assert!(lines[2]["error"].is_string(), "{r:?}");
 }
+
+/// Like the hooks, `serve` lets a policy file in its workspace (which the agent can write)
+/// only tighten the gate; the same file kept elsewhere loosens it.
+#[test]
+fn serve_lets_a_policy_in_the_workspace_only_tighten() {
+    let s = Sandbox::new();
+    let loose = "[[rule]]\nid = \"fs.rm_protected\"\ndecision = \"allow\"\n";
+    std::fs::create_dir_all(s.p(".ftsb")).unwrap();
+    let decision = |policy: &str| {
+        std::fs::write(policy, loose).unwrap();
+        let req = json!({"id": 1, "command": "rm -rf ~/old", "cwd": s.p("")});
+        let r = run(
+            s.cmd(&["gate", "serve", "--policy", policy, "--workspace", &s.p("")]),
+            format!("{req}\n").as_bytes(),
+        );
+        let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        v["decision"].clone()
+    };
+    assert_eq!(decision(&s.p(".ftsb/policy.toml")), json!("deny"));
+    assert_eq!(decision(&s.h("policy.toml")), json!("allow"));
+}

@@ -175,14 +175,58 @@ pub struct Mount {
     pub store: PathBuf,
 }
 
+/// The gates a hook judges with: the user's policy with the hook rules and, when that file is
+/// one the agent can change without anyone's approval, the default policy with them too (the
+/// floor): such a file may make the gate stricter, never looser.
+#[derive(Debug)]
+pub struct Gates {
+    gate: Gate,
+    floor: Option<Gate>,
+}
+
+impl Gates {
+    /// Loads `policy` with the hook rules; `agent_writes` says whether the agent may change
+    /// the file (given where it leads, symlinks followed).
+    pub fn load(
+        policy: Option<&Path>,
+        agent_writes: impl FnOnce(&Path) -> bool,
+    ) -> Result<Gates, Reason> {
+        let gate = load_gate(policy)?;
+        let floor = match policy.map(|p| resolve_links(&normalize(p))) {
+            Some(p) if agent_writes(&p) => Some(load_gate(None)?),
+            _ => None,
+        };
+        Ok(Gates { gate, floor })
+    }
+
+    /// The verdict on `line`: the gate's, or the floor's where that is stricter.
+    pub fn judge(&self, line: &str, ctx: &Context) -> Verdict {
+        let v = self.gate.judge(line, ctx);
+        let rank = |d: Decision| match d {
+            Decision::Allow => 0,
+            Decision::Ask => 1,
+            Decision::Deny => 2,
+        };
+        match self.floor.as_ref().map(|f| f.judge(line, ctx)) {
+            Some(f) if rank(f.decision) > rank(v.decision) => f,
+            _ => v,
+        }
+    }
+}
+
+/// Whether the agent may change `p` without anyone's approval: it is in the workspace (or
+/// its view), or in a temp directory outside the home.
+pub fn agent_writes(p: &Path, workspace: &Path, view: Option<&Path>, home: Option<&Path>) -> bool {
+    let in_home = home.is_some_and(|h| p.starts_with(h));
+    p.starts_with(workspace)
+        || view.is_some_and(|v| p.starts_with(v))
+        || (is_scratch(p) && !in_home)
+}
+
 /// Everything a judgement needs, loaded once per hook call.
 #[derive(Debug)]
 pub struct Judge {
-    gate: Gate,
-    /// The default policy with the hook rules, when the user's policy file is one the agent
-    /// can write without anyone's approval: such a file may make the gate stricter, never
-    /// looser, so every verdict is the stricter of the two gates'.
-    floor: Option<Gate>,
+    gates: Gates,
     /// The agent's workspace (the directory it was started in: the view when mounted).
     pub workspace: PathBuf,
     home: Option<PathBuf>,
@@ -207,55 +251,33 @@ impl Judge {
     /// Loads the policy (the user's, with the hook rules added) and asks the workspace's
     /// daemon, if one runs, where its view and store are.
     pub fn load(setup: &Setup, workspace: PathBuf) -> Result<Judge, Reason> {
-        let gate = load_gate(setup.policy.as_deref())?;
         let workspace = std::path::absolute(&workspace).unwrap_or(workspace);
         let workspace = resolve_links(&normalize(&workspace));
         let mount = find_mount(&workspace)?;
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        let view = mount.as_ref().map(|m| m.view.as_path());
+        let gates = Gates::load(setup.policy.as_deref(), |p| {
+            agent_writes(p, &workspace, view, home.as_deref())
+        })?;
         let exe = std::env::current_exe().map_err(|e| {
             format!("cannot find the ftsb-fs binary to route commands through: {e}")
         })?;
-        let mut judge = Judge {
-            gate,
-            floor: None,
+        Ok(Judge {
+            gates,
             workspace,
-            home: std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from),
+            home,
             mount,
             policy: setup.policy.as_ref().map(|p| resolve_links(&normalize(p))),
             exe,
             trust_exec: setup.trust_exec,
-        };
-        if judge
-            .policy
-            .as_deref()
-            .is_some_and(|p| judge.agent_writes(p))
-        {
-            judge.floor = Some(load_gate(None)?);
-        }
-        Ok(judge)
+        })
     }
 
-    /// Whether the agent may change `p` without anyone's approval: it is in the workspace or
-    /// its view, or in a temp directory outside the home.
-    fn agent_writes(&self, p: &Path) -> bool {
-        let in_home = self.home.as_ref().is_some_and(|h| p.starts_with(h));
-        self.inside_workspace(p) || (is_scratch(p) && !in_home)
-    }
-
-    /// The gate's verdict on `line`, never looser than the floor's.
+    /// The gates' verdict on `line` run in `cwd`.
     fn verdict(&self, line: &str, cwd: &Path) -> Verdict {
-        let ctx = self.ctx(cwd);
-        let v = self.gate.judge(line, &ctx);
-        let rank = |d: Decision| match d {
-            Decision::Allow => 0,
-            Decision::Ask => 1,
-            Decision::Deny => 2,
-        };
-        match self.floor.as_ref().map(|f| f.judge(line, &ctx)) {
-            Some(f) if rank(f.decision) > rank(v.decision) => f,
-            _ => v,
-        }
+        self.gates.judge(line, &self.ctx(cwd))
     }
 
     /// Whether the harness may turn a rewrite into an approval (`--trust-exec`).
