@@ -39,6 +39,19 @@ fn claude(s: &Sandbox, extra: &[&str], body: &[u8]) -> Ran {
     s.hook("claude", extra, &[("CLAUDE_PROJECT_DIR", &s.project)], body)
 }
 
+/// Claude Code's Write of `file`, from the project.
+fn write_file(s: &Sandbox, file: &str) -> Ran {
+    claude(
+        s,
+        &[],
+        &payload(
+            "Write",
+            json!({"file_path": file, "content": "x"}),
+            &s.p(""),
+        ),
+    )
+}
+
 fn bash(s: &Sandbox, command: &str) -> Ran {
     claude(
         s,
@@ -214,25 +227,76 @@ fn a_symlink_in_the_workspace_does_not_hide_its_target() {
     std::os::unix::fs::symlink(s.h(".bashrc"), s.p("innocent.txt")).unwrap();
     std::os::unix::fs::symlink(s.h(""), s.p("homelink")).unwrap();
     for f in [s.p("innocent.txt"), s.p("homelink/.ssh/config")] {
+        let r = write_file(&s, &f);
+        assert_eq!(decision(&r)["permissionDecision"], "deny", "{f}: {r:?}");
+    }
+}
+
+/// A hard link has no target to resolve: a file in the workspace that is also the home's
+/// start-up file (`ln ~/.bashrc x`) is changed there by a write here. A file with other
+/// names needs a human.
+#[test]
+fn a_hard_linked_file_needs_a_human_to_write() {
+    let s = Sandbox::new();
+    std::fs::write(s.h(".bashrc"), "# rc\n").unwrap();
+    std::fs::hard_link(s.h(".bashrc"), s.p("notes.txt")).unwrap();
+    std::fs::write(s.p("plain.txt"), "x").unwrap();
+    let write = |f: &str| {
+        claude(
+            &s,
+            &[],
+            &payload(
+                "Edit",
+                json!({"file_path": s.p(f), "old_string": "a", "new_string": "b"}),
+                &s.p(""),
+            ),
+        )
+    };
+    assert_ask(&write("notes.txt"), "[hook.hard_link]");
+    write("plain.txt").assert_silent();
+}
+
+/// A command is judged where it runs: a payload `cwd` that is a symlink in the workspace to a
+/// directory outside it is that outside directory, not a part of the workspace.
+#[test]
+fn a_symlinked_cwd_is_judged_where_it_points() {
+    let s = Sandbox::new();
+    let outside = s.home.parent().unwrap().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, s.p("build")).unwrap();
+    for cwd in [s.p("build"), outside.to_string_lossy().into_owned()] {
         let r = claude(
             &s,
             &[],
-            &payload("Write", json!({"file_path": f, "content": "x"}), &s.p("")),
+            &payload("Bash", json!({"command": "rm -rf ."}), &cwd),
         );
-        assert_eq!(decision(&r)["permissionDecision"], "deny", "{f}: {r:?}");
+        assert_deny(&r, "fs.rm_protected");
     }
+}
+
+/// `link/..` is the parent of the link's target for the kernel, but the workspace for a
+/// lexical reading: a path given as is must be judged where the kernel takes it too.
+#[test]
+fn dot_dot_after_a_symlink_is_taken_as_the_kernel_takes_it() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.h("a")).unwrap();
+    std::os::unix::fs::symlink(s.h("a"), s.p("up")).unwrap();
+    let r = write_file(&s, &s.p("up/../.bashrc"));
+    assert_eq!(decision(&r)["permissionDecision"], "deny", "{r:?}");
+    let r = claude(
+        &s,
+        &[],
+        &payload("Read", json!({"file_path": "up/../.ssh/id_rsa"}), &s.p("")),
+    );
+    assert_ask(&r, "[hook.read_credentials]");
+    // Without a symlink both readings agree: `src/../main.rs` is the workspace's.
+    write_file(&s, &s.p("src/../main.rs")).assert_silent();
 }
 
 #[test]
 fn writes_outside_the_workspace_ask_and_inside_get_no_opinion() {
     let s = Sandbox::new();
-    let w = |f: String| {
-        claude(
-            &s,
-            &[],
-            &payload("Write", json!({"file_path": f, "content": "x"}), &s.p("")),
-        )
-    };
+    let w = |f: String| write_file(&s, &f);
     assert_ask(&w(s.h("notes.txt")), "hook.outside_workspace");
     assert_ask(
         &w(s.h("other-project/src/main.rs")),
@@ -310,13 +374,47 @@ fn tools_the_hook_does_not_judge_get_no_opinion() {
     let s = Sandbox::new();
     for (tool, input) in [
         ("Read", json!({"file_path": "/etc/passwd"})),
-        ("Grep", json!({"pattern": "rm -rf", "path": "/"})),
+        ("Grep", json!({"pattern": "rm -rf", "path": "/usr"})),
+        ("Glob", json!({"pattern": "**/*", "path": s.h(".ssh")})),
         (
             "WebFetch",
             json!({"url": "https://example.com", "prompt": "x"}),
         ),
     ] {
         claude(&s, &[], &payload(tool, input, &s.p(""))).assert_silent();
+    }
+}
+
+/// What the agent reads goes to its model's provider: reading or searching the home's
+/// credentials (keys, tokens, cloud logins; public keys aside), a directory that holds them,
+/// or a process's environment needs a human, through `..`, `~` or a symlink alike. The project's own files, its
+/// `.env` included, are the agent's to read.
+#[test]
+fn reading_credentials_in_the_home_needs_a_human() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.h(".ssh")).unwrap();
+    std::os::unix::fs::symlink(s.h(".ssh/id_ed25519"), s.p("key")).unwrap();
+    let read = |tool: &str, input: Value| claude(&s, &[], &payload(tool, input, &s.p("")));
+    for (tool, input) in [
+        ("Read", json!({"file_path": s.h(".ssh/id_ed25519")})),
+        ("Read", json!({"file_path": "~/.aws/credentials"})),
+        ("Read", json!({"file_path": "../.netrc"})),
+        ("Read", json!({"file_path": s.p("key")})),
+        ("Grep", json!({"pattern": "AKIA", "path": s.h("")})),
+        ("Grep", json!({"pattern": "AKIA", "path": "/"})),
+        ("Grep", json!({"pattern": "token", "path": s.h(".config")})),
+        ("Read", json!({"file_path": "/proc/self/environ"})),
+        ("Read", json!({"file_path": "/proc/1/task/1/environ"})),
+    ] {
+        assert_ask(&read(tool, input.clone()), "[hook.read_credentials]");
+    }
+    for (tool, input) in [
+        ("Read", json!({"file_path": s.h(".ssh/id_ed25519.pub")})),
+        ("Read", json!({"file_path": s.p(".env")})),
+        ("Grep", json!({"pattern": "fn main"})),
+        ("Grep", json!({"pattern": "fn main", "path": "src"})),
+    ] {
+        read(tool, input).assert_silent();
     }
 }
 
@@ -405,7 +503,7 @@ fn malformed_unknown_or_oversized_payloads_block_with_exit_2() {
             "notebook_path",
         ),
     ];
-    for (what, body, needle) in cases {
+    for (what, body, needle) in cases.into_iter().chain(ambiguous_payloads(&base)) {
         let r = claude(&s, &[], &body);
         assert_eq!(r.stdout, "", "{what}: nothing on stdout: {r:?}");
         r.assert_blocked_exit2(needle);
@@ -414,6 +512,93 @@ fn malformed_unknown_or_oversized_payloads_block_with_exit_2() {
     let mut big = base.to_string().into_bytes();
     big.resize(4 * 1024 * 1024 + 10, b' ');
     claude(&s, &[], &big).assert_blocked_exit2("larger than");
+}
+
+/// Payloads the hook and the harness could read as two different calls, or whose command is
+/// not a string: a repeated key (parsers keep the first, the last, or fail), a tool name
+/// that is a judged one but for case or spaces, `command` null or an array, a lone UTF-16
+/// surrogate, JSON cut short, nesting past the parser's depth limit. Each must block.
+fn ambiguous_payloads(base: &Value) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let text = base.to_string();
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        f(&mut v);
+        v.to_string().into_bytes()
+    };
+    let mut cases = vec![
+        (
+            "a repeated tool_name",
+            text.replacen(
+                r#""tool_name":"Bash""#,
+                r#""tool_name":"Read","tool_name":"Bash""#,
+                1,
+            )
+            .into_bytes(),
+            "appears twice",
+        ),
+        (
+            "a repeated command",
+            text.replacen(
+                r#""command":"ls""#,
+                r#""command":"rm -rf ~","command":"ls""#,
+                1,
+            )
+            .into_bytes(),
+            "appears twice",
+        ),
+        (
+            "command null",
+            with(&|v| v["tool_input"] = json!({"command": null})),
+            "command",
+        ),
+        (
+            "command an array",
+            with(&|v| v["tool_input"] = json!({"command": ["rm", "-rf", "~"]})),
+            "command",
+        ),
+        (
+            "a lone surrogate",
+            text.replacen(r#""ls""#, r#""ls\ud800""#, 1).into_bytes(),
+            "not valid JSON",
+        ),
+        (
+            "cut short",
+            text.as_bytes()[..text.len() / 2].to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "nested too deep",
+            with(&|v| {
+                let mut deep = json!([]);
+                for _ in 0..200 {
+                    deep = json!([deep]);
+                }
+                v["tool_input"]["x"] = deep;
+            }),
+            "not valid JSON",
+        ),
+    ];
+    for (tool, needle) in [
+        ("bash", "only by case"),
+        ("BASH", "only by case"),
+        (" Bash", "only by case"),
+        ("write", "only by case"),
+        ("MCP__fs__write", "only by case"),
+        (r"Bash\n", "control character"),
+        (r"Bash\u0000", "control character"),
+    ] {
+        let body = text.replacen(
+            r#""tool_name":"Bash""#,
+            &format!(r#""tool_name":"{tool}""#),
+            1,
+        );
+        cases.push((
+            "a tool name not quite a judged one",
+            body.into_bytes(),
+            needle,
+        ));
+    }
+    cases
 }
 
 #[test]
@@ -433,6 +618,37 @@ fn a_policy_that_does_not_load_blocks_with_exit_2() {
         &payload("Bash", json!({"command": "ls"}), &s.p("")),
     );
     r.assert_blocked_exit2("cannot read policy");
+}
+
+/// A policy file the agent can change without anyone's approval (in the workspace, or in a
+/// temp directory) may make the gate stricter, never looser: the agent would otherwise
+/// rewrite its own rules. The same file kept where the agent cannot write does loosen it.
+#[test]
+fn a_policy_the_agent_can_write_cannot_loosen_the_gate() {
+    let s = Sandbox::new();
+    let loose =
+        "[settings]\nask = \"allow\"\n\n[[rule]]\nid = \"fs.rm_protected\"\ndecision = \"allow\"\n";
+    let tight = "[[rule]]\nid = \"no_make\"\ncategory = \"build\"\ndecision = \"deny\"\nreason = \"no make here\"\nprograms = [\"make\"]\n";
+    let run = |policy: &str, command: &str| {
+        claude(
+            &s,
+            &["--policy", policy],
+            &payload("Bash", json!({"command": command}), &s.p("")),
+        )
+    };
+    let kept = s.h("policy.toml");
+    std::fs::write(&kept, loose).unwrap();
+    run(&kept, "rm -rf ~/old").assert_silent();
+    run(&kept, "rm -rf \"$DIR\"").assert_silent();
+    std::fs::create_dir_all(s.p(".ftsb")).unwrap();
+    let writable = s.p(".ftsb/policy.toml");
+    std::fs::write(&writable, loose).unwrap();
+    assert_deny(&run(&writable, "rm -rf ~/old"), "fs.rm_protected");
+    assert_ask(&run(&writable, "rm -rf \"$DIR\""), "[");
+    // Stricter still holds.
+    std::fs::write(&writable, tight).unwrap();
+    assert_deny(&run(&writable, "make all"), "no_make");
+    run(&writable, "ls").assert_silent();
 }
 
 /// A harness that never closes stdin (or a hook stuck anywhere) must not reach the
@@ -522,6 +738,21 @@ fn shell_lines_naming_the_store_or_the_policy_are_refused() {
         );
         assert_deny(&r, "hook.protected_path");
     }
+    // A policy in the home, named relative to it.
+    let in_home = s.h("policy.toml");
+    std::fs::write(&in_home, "").unwrap();
+    for c in [
+        "cp x ~/policy.toml",
+        "cp x \"$HOME/policy.toml\"",
+        "cp x ${HOME}/policy.toml",
+    ] {
+        let r = claude(
+            &s,
+            &["--policy", &in_home],
+            &payload("Bash", json!({"command": c}), &s.p("")),
+        );
+        assert_deny(&r, "hook.protected_path");
+    }
     // Without a policy file there is nothing to protect by that name.
     bash(&s, "cat .ftsb/policy.toml").assert_silent();
 }
@@ -553,9 +784,49 @@ fn the_agent_cannot_change_the_settings_that_run_this_hook() {
     // The rest of those directories is the project's own.
     tool(
         "Write",
-        json!({"file_path": s.p(".claude/commands/review.md"), "content": "x"}),
+        json!({"file_path": s.p(".claude/notes.md"), "content": "x"}),
     )
     .assert_silent();
+}
+
+/// Slash commands run bash on their `!` lines, skills and sub-agents may carry hooks of their
+/// own, Gemini CLI's commands run `!{...}`, and MCP server lists start programs: whoever writes
+/// them runs code outside this hook, so a human must agree. In the project or the home.
+#[test]
+fn files_the_harness_runs_on_its_own_need_a_human() {
+    let s = Sandbox::new();
+    let write = |f: String| write_file(&s, &f);
+    for f in [
+        s.p(".claude/commands/review.md"),
+        s.p(".claude/skills/deploy/SKILL.md"),
+        s.p(".claude/agents/helper.md"),
+        s.h(".claude/commands/x.md"),
+        s.p(".gemini/commands/test.toml"),
+        s.p(".mcp.json"),
+        s.p(".cursor/mcp.json"),
+    ] {
+        assert_ask(&write(f.clone()), "[hook.agent_code]");
+    }
+    write(s.p("docs/commands/review.md")).assert_silent();
+}
+
+/// A repository whose `core.hooksPath` names a directory of its work tree (husky and the
+/// like) runs the scripts there at the user's next commit, like `.git/hooks`.
+#[test]
+fn the_directory_core_hooks_path_names_needs_a_human() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.p(".git")).unwrap();
+    std::fs::write(
+        s.p(".git/config"),
+        "[core]\n\trepositoryformatversion = 0\n\thooksPath = .husky/_\n",
+    )
+    .unwrap();
+    assert_ask(
+        &write_file(&s, &s.p(".husky/_/pre-commit")),
+        "[hook.git_hooks_path]",
+    );
+    write_file(&s, &s.p(".husky/README.md")).assert_silent();
+    write_file(&s, &s.p("src/main.rs")).assert_silent();
 }
 
 /// A submodule's hooks and config (`.git/modules/NAME/...`) run code like the repository's.

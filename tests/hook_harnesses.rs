@@ -89,6 +89,29 @@ fn gemini_blocks_with_decision_deny_and_passes_with_an_empty_object() {
     assert_eq!(r.json()["decision"], "deny", "{r:?}");
 }
 
+/// `run_shell_command` runs in `dir_path` (`directory` in older releases), relative to the
+/// workspace root: the command is judged there, whatever the payload's `cwd` says.
+#[test]
+fn gemini_judges_a_command_in_the_directory_it_runs_in() {
+    let s = Sandbox::new();
+    let elsewhere = s.h("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let run = |input: Value| {
+        let mut body: Value =
+            serde_json::from_slice(&gemini_payload(&s, "run_shell_command", input)).unwrap();
+        body["cwd"] = json!(elsewhere);
+        gemini(&s, body.to_string().as_bytes())
+    };
+    for key in ["dir_path", "directory"] {
+        let r = run(json!({"command": "rm -rf build", key: ".."}));
+        assert_eq!(r.json()["decision"], "deny", "{key}: {r:?}");
+        let r = run(json!({"command": "rm -rf build", key: "src"}));
+        assert_eq!(r.json(), json!({}), "{key}: {r:?}");
+    }
+    run(json!({"command": "ls", "dir_path": "a", "directory": "b"}))
+        .assert_blocked_exit2("both dir_path and directory");
+}
+
 #[test]
 fn gemini_file_tools_and_mcp_tools_are_judged() {
     let s = Sandbox::new();
@@ -123,6 +146,16 @@ fn gemini_file_tools_and_mcp_tools_are_judged() {
         &gemini_payload(&s, "read_file", json!({"file_path": "/etc/hosts"})),
     );
     assert_eq!(r.json(), json!({}), "{r:?}");
+    // Credentials need a human, which Gemini CLI cannot ask: blocked, saying so.
+    for key in ["file_path", "absolute_path"] {
+        let r = gemini(
+            &s,
+            &gemini_payload(&s, "read_file", json!({key: s.h(".aws/credentials")})),
+        );
+        let v = r.json();
+        assert_eq!(v["decision"], "deny", "{key}: {r:?}");
+        assert!(v["reason"].as_str().unwrap().contains("human"), "{r:?}");
+    }
 }
 
 #[test]
@@ -133,6 +166,9 @@ fn gemini_malformed_payloads_block_with_exit_2() {
         (json!({"hook_event_name": "AfterTool", "tool_name": "x", "tool_input": {}}).to_string().into_bytes(), "unexpected hook event"),
         (json!({"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": ["ls"]}}).to_string().into_bytes(), "command"),
         (json!({"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls", "dir_path": 3}}).to_string().into_bytes(), "dir_path"),
+        (gemini_payload(&s, "Run_Shell_Command", json!({"command": "rm -rf ~"})), "only by case"),
+        (gemini_payload(&s, "MCP_fs_write", json!({"path": "/etc/passwd"})), "only by case"),
+        (br#"{"hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": {"command": "ls", "command": "rm -rf ~"}}"#.to_vec(), "appears twice"),
     ] {
         gemini(&s, &body).assert_blocked_exit2(needle);
     }
@@ -196,7 +232,8 @@ fn cursor_mcp_input_as_a_json_string_or_object_and_reads_of_the_store() {
     let s = Sandbox::new();
     let as_string = json!({"tool_name": "write", "tool_input": json!({"path": "~/.bashrc"}).to_string(), "command": "npx mcp-server"});
     let as_object = json!({"tool_name": "write", "tool_input": {"path": "~/.bashrc"}, "url": "http://localhost:3000"});
-    for f in [as_string, as_object] {
+    let repeated = json!({"tool_name": "run", "tool_input": r#"{"cmd": "rm -rf ~", "cmd": "ls"}"#});
+    for f in [as_string, as_object, repeated] {
         let r = cursor(&s, &cursor_payload(&s, "beforeMCPExecution", f));
         assert_eq!(r.code, Some(2), "{r:?}");
     }
@@ -219,6 +256,21 @@ fn cursor_mcp_input_as_a_json_string_or_object_and_reads_of_the_store() {
         ),
     )
     .assert_silent();
+    // Credentials need a human, and a file read can only be allowed or denied.
+    let r = cursor(
+        &s,
+        &cursor_payload(
+            &s,
+            "beforeReadFile",
+            json!({"file_path": s.h(".ssh/id_rsa"), "content": ""}),
+        ),
+    );
+    assert_eq!(
+        (r.code, r.json()["permission"].clone()),
+        (Some(2), json!("deny")),
+        "{r:?}"
+    );
+    assert!(r.stderr.contains("hook.read_credentials"), "{r:?}");
 }
 
 #[test]
@@ -319,9 +371,22 @@ fn codex_apply_patch_is_judged_by_every_file_it_touches() {
     assert_eq!(codex_decision(&patch(&bad)).0, "deny");
     let moved = "*** Begin Patch\n*** Update File: a.txt\n*** Move to: .git/hooks/pre-commit\n@@\n-a\n+b\n*** End Patch\n";
     assert_eq!(codex_decision(&patch(moved)).0, "deny");
+    // Codex trims spaces around a hunk's header: an indented one is a file all the same.
+    let indented = format!(
+        "*** Begin Patch\n*** Add File: ok.txt\n+hi\n \t*** Add File: {} \n+curl x | sh\n*** End Patch\n",
+        s.h(".bashrc")
+    );
+    assert_eq!(codex_decision(&patch(&indented)).0, "deny");
     patch("*** Begin Patch\n*** Add File: src/new.rs\n+fn main() {}\n*** End Patch\n")
         .assert_silent();
     patch("no envelope at all").assert_blocked_exit2("names no file");
+    // Codex applies a patch handed to a shell command itself, from wherever it `cd`s.
+    let via_shell = "cd ~ && apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: .bashrc\n+curl x | sh\n*** End Patch\nEOF\n";
+    codex(
+        &s,
+        &codex_payload(&s, "Bash", json!({"command": via_shell})),
+    )
+    .assert_blocked_exit2("use the apply_patch tool");
 }
 
 #[test]
@@ -337,6 +402,14 @@ fn codex_malformed_payloads_block_with_exit_2() {
         (
             codex_payload(&s, "apply_patch", json!({"command": {"patch": "x"}})),
             "command",
+        ),
+        (
+            codex_payload(&s, "bash", json!({"command": "rm -rf ~"})),
+            "only by case",
+        ),
+        (
+            codex_payload(&s, "Apply_Patch", json!({"command": "x"})),
+            "only by case",
         ),
     ] {
         codex(&s, &body).assert_blocked_exit2(needle);
@@ -401,6 +474,57 @@ fn cline_cancels_what_the_gate_denies_or_asks_and_cancels_on_failure() {
     );
     let r = cline(&cline_payload(&s, "execute_command", json!({"command": 1})));
     assert_eq!(r.json()["cancel"], true, "{r:?}");
+    let r = cline(&cline_payload(
+        &s,
+        "Execute_Command",
+        json!({"command": "rm -rf ~"}),
+    ));
+    assert_eq!(
+        (r.code, r.json()["cancel"].clone()),
+        (Some(2), json!(true)),
+        "{r:?}"
+    );
+}
+
+/// Reading or searching the home's credentials needs a human, which Cline cannot ask.
+#[test]
+fn cline_reads_of_credentials_are_cancelled() {
+    let s = Sandbox::new();
+    let cline =
+        |tool: &str, params: Value| s.hook("cline", &[], &[], &cline_payload(&s, tool, params));
+    for (tool, params) in [
+        ("read_file", json!({"path": "../.ssh/id_rsa"})),
+        ("search_files", json!({"path": "..", "regex": "AKIA"})),
+    ] {
+        let r = cline(tool, params);
+        assert_eq!(r.json()["cancel"], true, "{tool}: {r:?}");
+    }
+    let r = cline("read_file", json!({"path": "src/main.rs"}));
+    assert_eq!(r.json(), json!({"cancel": false}), "{r:?}");
+}
+
+/// `attempt_completion` may carry a `command`, which Cline runs to show the user the result:
+/// it is a shell command like any other.
+#[test]
+fn cline_judges_the_command_attempt_completion_runs() {
+    let s = Sandbox::new();
+    let cline = |params: Value| {
+        s.hook(
+            "cline",
+            &[],
+            &[],
+            &cline_payload(&s, "attempt_completion", params),
+        )
+    };
+    let r = cline(json!({"result": "done", "command": "rm -rf ~"}));
+    assert_eq!(r.json()["cancel"], true, "{r:?}");
+    for params in [
+        json!({"result": "done", "command": "open index.html"}),
+        json!({"result": "done"}),
+    ] {
+        let r = cline(params.clone());
+        assert_eq!(r.json(), json!({"cancel": false}), "{params}: {r:?}");
+    }
 }
 
 /// Cline hands an MCP tool's arguments over as JSON text: they are judged as the arguments
@@ -421,6 +545,9 @@ fn cline_mcp_arguments_given_as_json_text_are_judged() {
         json!({"command": "rm -rf ~"}).to_string(),
         json!({"command": ["rm", "-rf", "~"]}).to_string(),
         json!({"path": "~/.bashrc", "content": "x"}).to_string(),
+        // A repeated key: the server may read either value (the first, for some parsers).
+        r#"{"command": "rm -rf ~", "command": "ls"}"#.to_owned(),
+        r#"[{"cmd": "ls"}, {"path": "~/.bashrc", "path": "x"}]"#.to_owned(),
     ] {
         let r = cline(json!(args));
         assert_eq!(r.json()["cancel"], true, "{args}: {r:?}");
@@ -484,4 +611,25 @@ fn serve_applies_the_session_rules_for_harnesses_without_an_adapter() {
     );
     assert_eq!(lines[1]["rule"], "hook.fusermount_unmount");
     assert!(lines[2]["error"].is_string(), "{r:?}");
+}
+
+/// Like the hooks, `serve` lets a policy file in its workspace (which the agent can write)
+/// only tighten the gate; the same file kept elsewhere loosens it.
+#[test]
+fn serve_lets_a_policy_in_the_workspace_only_tighten() {
+    let s = Sandbox::new();
+    let loose = "[[rule]]\nid = \"fs.rm_protected\"\ndecision = \"allow\"\n";
+    std::fs::create_dir_all(s.p(".ftsb")).unwrap();
+    let decision = |policy: &str| {
+        std::fs::write(policy, loose).unwrap();
+        let req = json!({"id": 1, "command": "rm -rf ~/old", "cwd": s.p("")});
+        let r = run(
+            s.cmd(&["gate", "serve", "--policy", policy, "--workspace", &s.p("")]),
+            format!("{req}\n").as_bytes(),
+        );
+        let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        v["decision"].clone()
+    };
+    assert_eq!(decision(&s.p(".ftsb/policy.toml")), json!("deny"));
+    assert_eq!(decision(&s.h("policy.toml")), json!("allow"));
 }

@@ -74,7 +74,7 @@ fn init_writes_each_harness_in_its_own_place_and_shape() {
     let group = &claude["hooks"]["PreToolUse"][0];
     assert_eq!(
         group["matcher"],
-        "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*"
+        "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|mcp__.*"
     );
     assert_eq!(group["hooks"][0]["type"], "command");
     let codex = read(&s.project.join(".codex/hooks.json"));
@@ -90,7 +90,11 @@ fn init_writes_each_harness_in_its_own_place_and_shape() {
     );
     let cursor = read(&s.project.join(".cursor/hooks.json"));
     assert_eq!(cursor["version"], 1);
-    for e in ["beforeShellExecution", "beforeMCPExecution"] {
+    for e in [
+        "beforeShellExecution",
+        "beforeMCPExecution",
+        "beforeReadFile",
+    ] {
         assert_eq!(cursor["hooks"][e][0]["failClosed"], true, "{cursor}");
     }
 }
@@ -320,4 +324,37 @@ fn trust_exec_is_passed_on_where_the_harness_needs_it_and_refused_elsewhere() {
     let out = init(&s, &["gemini", "--trust-exec"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(!s.project.join(".gemini").exists());
+}
+
+/// The harness runs the hook by the path `init` writes: an `ftsb-fs` inside the project (a
+/// build of it there) is one the agent can replace with a program that approves itself, so
+/// `init` refuses to register it (and `--print` warns).
+#[test]
+fn init_refuses_a_binary_inside_the_project() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.p("bin")).unwrap();
+    let inside = s.project.join("bin/ftsb-fs");
+    std::fs::hard_link(BIN, &inside).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(&inside)
+            .args(args)
+            .current_dir(&s.project)
+            .env("HOME", &s.home)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["init", "claude"]);
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("where the agent can replace the hook"),
+        "{err}"
+    );
+    assert!(!s.project.join(".claude/settings.json").exists());
+    let out = run(&["init", "claude", "--print"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{out:?}"
+    );
 }

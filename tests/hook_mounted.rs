@@ -110,6 +110,47 @@ fn a_rewritten_command_runs_through_exec_and_keeps_its_words_exactly() {
     assert!(log.contains("made.txt"), "{log}");
 }
 
+/// Whatever shape a command line has (a leading `-`, several lines, non-ASCII text, a line of
+/// 8 000 bytes), the rewrite runs exactly that line: what it writes in the view is what
+/// the line writes when bash runs it directly. A line past the gate's 64 KiB bound is denied.
+#[test]
+fn a_rewritten_line_of_any_shape_runs_exactly_as_written() {
+    let m = Mounted::at(|_| {});
+    let long = format!("echo {} > long.txt", "a".repeat(8_000));
+    let lines = [
+        ("dash.txt", "-x 2>/dev/null; echo ran > dash.txt".to_owned()),
+        (
+            "lines.txt",
+            "echo one > lines.txt\necho two >> lines.txt".to_owned(),
+        ),
+        (
+            "utf8.txt",
+            "printf '%s\\n' 'h\u{e9}llo \u{2713} \u{1f600}' > utf8.txt".to_owned(),
+        ),
+        ("long.txt", long),
+    ];
+    for (file, line) in lines {
+        let out = bash_in_view(&m, &rewrite(&m, &[], &line));
+        let plain = tempfile::tempdir().unwrap();
+        let direct = Command::new("bash")
+            .args(["-c", "--", &line])
+            .current_dir(plain.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read(m.v(file)).ok(),
+            std::fs::read(plain.path().join(file)).ok(),
+            "{file}: {out:?} / {direct:?}"
+        );
+        assert!(m.v(file).exists(), "{file}: {out:?}");
+    }
+    let huge = format!("echo {} > huge.txt", "a".repeat(70_000));
+    let r = hook(&m, &[], &payload(&m, "Bash", json!({"command": huge})));
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "deny", "{r:?}");
+    assert!(h.get("updatedInput").is_none(), "{r:?}");
+}
+
 /// Under `--trust-exec` a rewrite is approved only when the tool input has nothing but the
 /// fields a rewrite keeps meaning the same; any other (a sandbox switch, another working
 /// directory) goes to the user.
@@ -171,7 +212,22 @@ fn denied_and_asked_commands_are_not_rewritten_while_mounted() {
 
 #[test]
 fn writing_the_workspace_behind_its_view_is_denied() {
-    let m = Mounted::at(|ws| std::fs::write(ws.join("a.txt"), "x").unwrap());
+    let m = Mounted::at(|ws| {
+        std::fs::write(ws.join("a.txt"), "x").unwrap();
+        std::fs::create_dir_all(ws.join("pkg")).unwrap();
+    });
+    // Also for an agent started in a directory of the workspace, behind the view.
+    let r = in_project(
+        &m,
+        &m.w("pkg"),
+        "Write",
+        json!({"file_path": m.w("pkg/b.txt"), "content": "y"}),
+    );
+    assert_eq!(
+        r.json()["hookSpecificOutput"]["permissionDecision"],
+        "deny",
+        "{r:?}"
+    );
     let lower = m.w("a.txt");
     let r = hook(
         &m,
@@ -247,14 +303,60 @@ fn gemini_gets_the_same_rewrite_as_merged_tool_input() {
 /// rather than let commands run unrouted.
 #[test]
 fn a_view_whose_daemon_is_gone_blocks() {
-    let m = Mounted::at(|_| {});
+    let m = Mounted::at(|ws| std::fs::create_dir_all(ws.join("pkg")).unwrap());
     let pid = m.pid.expect("mount --json reports the daemon's pid");
     // SAFETY: kill(2) on the daemon this test started.
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
     m.wait_daemon_gone();
-    let r = hook(&m, &[], &payload(&m, "Bash", json!({"command": "ls"})));
-    assert_eq!(r.code, Some(2), "{r:?}");
-    assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
+    for project in [m.view.clone(), m.v("pkg")] {
+        let r = in_project(&m, &project, "Bash", json!({"command": "ls"}));
+        assert_eq!(r.code, Some(2), "{project:?}: {r:?}");
+        assert!(r.stderr.contains("daemon cannot be reached"), "{r:?}");
+    }
+}
+
+/// The hook run for an agent started in `project`, on a call of `tool`.
+fn in_project(m: &Mounted, project: &std::path::Path, tool: &str, input: Value) -> Ran {
+    let mut body: Value = serde_json::from_slice(&payload(m, tool, input)).unwrap();
+    body["cwd"] = json!(project);
+    let mut c = Command::new(BIN);
+    c.args(["gate", "hook", "claude"])
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(m))
+        .env("CLAUDE_PROJECT_DIR", project);
+    run(c, body.to_string().as_bytes())
+}
+
+/// An agent started below the view's root (one package of a mounted repository) is still in
+/// the view: its commands run through `exec` like any other, never around it.
+#[test]
+fn an_agent_started_below_the_view_root_is_routed_through_exec() {
+    let m = Mounted::at(|ws| std::fs::create_dir_all(ws.join("pkg/src")).unwrap());
+    let r = in_project(
+        &m,
+        &m.v("pkg"),
+        "Bash",
+        json!({"command": "echo made > made.txt"}),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "ask", "{r:?}");
+    let line = h["updatedInput"]["command"].as_str().unwrap().to_owned();
+    assert!(line.contains(" exec "), "{line}");
+    let out = Command::new("bash")
+        .args(["-c", &line])
+        .current_dir(m.v("pkg"))
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(&m))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("pkg/made.txt")).unwrap(),
+        "made\n"
+    );
+    let log = m.ok(&["--json", "log"]);
+    assert!(log.contains("made.txt"), "it went through exec: {log}");
 }
 
 /// Codex applies `updatedInput` only with `allow`: the rewrite is sent only under
@@ -287,42 +389,58 @@ fn codex_rewrites_only_under_trust_exec() {
         "original\n",
         "rolled back"
     );
+    // An input with a field a rewrite may not keep the meaning of (another directory) cannot
+    // be approved unseen, and Codex cannot ask: it is blocked, not run around `exec`.
+    let mut odd = body.clone();
+    odd["tool_input"]["workdir"] = json!("/");
+    let mut c = Command::new(BIN);
+    c.args(["gate", "hook", "codex", "--trust-exec", "--workspace"])
+        .arg(&m.view)
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", home(&m));
+    let r = run(c, odd.to_string().as_bytes());
+    let h = &r.json()["hookSpecificOutput"];
+    assert_eq!(h["permissionDecision"], "deny", "{r:?}");
+    assert!(h.get("updatedInput").is_none(), "{r:?}");
 }
 
 /// `exec` runs a command started outside the view at the view's root. A command the agent
-/// runs in another directory must not be moved into the workspace: it goes back to the
-/// directory it was judged in.
+/// runs in another directory, named directly or through a symlink in the view, must not be
+/// moved into the workspace: it goes back to the directory it was judged in.
 #[test]
 fn a_command_run_outside_the_view_is_not_moved_into_it() {
     let m = Mounted::at(|ws| std::fs::write(ws.join("victim.txt"), "keep me").unwrap());
     let elsewhere = m.root.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("victim.txt"), "scratch").unwrap();
-    let mut body: Value = serde_json::from_slice(&payload(
-        &m,
-        "Bash",
-        json!({"command": "rm -f victim.txt; pwd > where.txt"}),
-    ))
-    .unwrap();
-    body["cwd"] = json!(elsewhere);
-    let r = hook(&m, &["--trust-exec"], body.to_string().as_bytes());
-    let line = r.json()["hookSpecificOutput"]["updatedInput"]["command"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let out = Command::new("bash")
-        .args(["-c", &line])
-        .current_dir(&elsewhere)
-        .env("XDG_STATE_HOME", &m.state)
-        .env("HOME", home(&m))
-        .output()
+    std::os::unix::fs::symlink(&elsewhere, m.v("out")).unwrap();
+    for cwd in [elsewhere.clone(), m.v("out")] {
+        let mut body: Value = serde_json::from_slice(&payload(
+            &m,
+            "Bash",
+            json!({"command": "rm -f victim.txt; pwd > where.txt"}),
+        ))
         .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(m.v("victim.txt")).unwrap(),
-        "keep me",
-        "{out:?}"
-    );
-    assert!(!m.v("where.txt").exists(), "{out:?}");
+        body["cwd"] = json!(cwd);
+        let r = hook(&m, &["--trust-exec"], body.to_string().as_bytes());
+        let line = r.json()["hookSpecificOutput"]["updatedInput"]["command"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let out = Command::new("bash")
+            .args(["-c", &line])
+            .current_dir(&cwd)
+            .env("XDG_STATE_HOME", &m.state)
+            .env("HOME", home(&m))
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(m.v("victim.txt")).unwrap(),
+            "keep me",
+            "{cwd:?}: {out:?}"
+        );
+        assert!(!m.v("where.txt").exists(), "{cwd:?}: {out:?}");
+    }
 }
 
 /// One agent session end to end, the way Claude Code drives it: `init` registers the hook

@@ -80,8 +80,14 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
         }
         GateCommand::Hook(cmd) => Ok(hook::run(&cmd)),
         GateCommand::Serve { policy, workspace } => {
-            // `serve` is for agent harnesses without an adapter: it gets the hooks' rules too.
-            let gate = hook::core::load_gate(policy.as_deref()).map_err(anyhow::Error::msg)?;
+            // `serve` is for agent harnesses without an adapter: it gets the hooks' rules too,
+            // and a policy in its workspace (or a temp directory) only tightens, as theirs.
+            let ctx = Context::from_env();
+            let ws = workspace.clone().unwrap_or_else(|| ctx.cwd.clone());
+            let gates = hook::core::Gates::load(policy.as_deref(), |p| {
+                hook::core::agent_writes(p, &ws, None, ctx.home.as_deref())
+            })
+            .map_err(anyhow::Error::msg)?;
             let stdin = std::io::stdin();
             let mut out = std::io::stdout().lock();
             for line in stdin.lock().lines() {
@@ -89,7 +95,7 @@ pub fn run(cmd: GateCommand, json: bool) -> anyhow::Result<i32> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let reply = serve_one(&gate, &line, workspace.as_ref());
+                let reply = serve_one(&gates, &line, workspace.as_ref());
                 writeln!(out, "{reply}")?;
                 out.flush()?;
             }
@@ -134,7 +140,7 @@ struct ServeRequest {
 }
 
 /// Answers one `serve` request line; a malformed request gets an error object, not a crash.
-pub fn serve_one(gate: &Gate, line: &str, workspace: Option<&PathBuf>) -> String {
+pub fn serve_one(gates: &hook::core::Gates, line: &str, workspace: Option<&PathBuf>) -> String {
     let req: ServeRequest = match serde_json::from_str(line) {
         Ok(r) => r,
         Err(e) => return serde_json::json!({ "error": format!("bad request: {e}") }).to_string(),
@@ -151,8 +157,8 @@ pub fn serve_one(gate: &Gate, line: &str, workspace: Option<&PathBuf>) -> String
         .or_else(|| workspace.cloned())
         .or_else(|| Some(ctx.cwd.clone()));
     let verdict = match (&req.command, req.argv.is_empty()) {
-        (Some(c), _) => gate.judge(c, &ctx),
-        (None, false) => gate.judge_argv(&req.argv, &ctx),
+        (Some(c), _) => gates.judge(c, &ctx),
+        (None, false) => gates.judge(&ftsb_gate::quote_argv(&req.argv), &ctx),
         (None, true) => return serde_json::json!({ "id": req.id, "error": "request needs `command` or `argv`" }).to_string(),
     };
     let mut v = serde_json::to_value(&verdict).unwrap_or_default();

@@ -61,6 +61,15 @@ pub use decision::{Context, Decision, Verdict, quote, quote_argv};
 pub use policy::GateError;
 use policy::Policy;
 
+/// Whether reading `path` (absolute) reads credentials: a credential store in the home outside
+/// the workspace (`~/.ssh/id_ed25519`, `~/.aws/credentials`, `~/.netrc`; public keys and host
+/// lists aside), or a directory that holds one (`~/.config`, the home itself).
+pub fn reads_credentials(path: &Path, ctx: &Context) -> bool {
+    let p = paths::Paths::new(ctx);
+    let abs = paths::normalize(&path.to_string_lossy());
+    p.credentials(&abs) || p.holds_secrets(&abs)
+}
+
 /// A loaded policy, ready to judge lines.
 #[derive(Debug)]
 pub struct Gate {

@@ -11,7 +11,10 @@ use serde_json::Value;
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, call, render_pre_tool_use, string_field, tool_payload, write_to};
+use super::{
+    Adapter, Reply, call, opt_string, render_pre_tool_use, strict, string_field, tool_payload,
+    write_to,
+};
 
 /// The Claude Code adapter.
 pub struct Claude;
@@ -23,12 +26,34 @@ impl Adapter for Claude {
 
     fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, cwd) = tool_payload(&p, "PreToolUse")?;
+        strict::tool_name(
+            &tool,
+            &[
+                "Bash",
+                "Write",
+                "Edit",
+                "MultiEdit",
+                "NotebookEdit",
+                "Read",
+                "Grep",
+            ],
+            Some("mcp__"),
+        )?;
         let action = match tool.as_str() {
             "Bash" => Action::Shell {
                 command: string_field(&input, "command", "tool_input")?,
             },
             "Write" | "Edit" | "MultiEdit" => write_to(&input, "file_path", "tool_input")?,
             "NotebookEdit" => write_to(&input, "notebook_path", "tool_input")?,
+            "Read" => Action::Read {
+                path: string_field(&input, "file_path", "tool_input")?.into(),
+            },
+            // Grep searches the cwd when it names no path.
+            "Grep" => Action::Read {
+                path: opt_string(&input, "path", "tool_input")?
+                    .unwrap_or_else(|| ".".into())
+                    .into(),
+            },
             t if t.starts_with("mcp__") => Action::Mcp {
                 name: t.to_owned(),
                 input: input.clone(),

@@ -1,7 +1,8 @@
 //! Cline's PreToolUse hook (<https://docs.cline.bot/features/hooks/hook-reference>).
 //!
 //! Input: `hookName` `"PreToolUse"`, `workspaceRoots`, and `preToolUse` with `toolName` and
-//! `parameters`. Tools judged: `execute_command` (`command`), `write_to_file` and
+//! `parameters`. Tools judged: `execute_command` (`command`), `attempt_completion` (its
+//! optional `command`, which Cline runs to show the result), `write_to_file` and
 //! `replace_in_file` (`path`, relative to the workspace), `use_mcp_tool` (`arguments`).
 //! Output: `{"cancel": false}` for no opinion, `{"cancel": true, "errorMessage": ...}` to
 //! block. Cline hooks have no "ask" and cannot rewrite: an ask blocks. A failure also answers
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, cannot_ask, object_field, opt_string, string_field};
+use super::{Adapter, Reply, cannot_ask, object_field, opt_string, strict, string_field};
 
 /// The Cline adapter.
 pub struct Cline;
@@ -40,9 +41,30 @@ impl Adapter for Cline {
         let pre = object_field(&p, "preToolUse", "payload")?;
         let tool = string_field(pre, "toolName", "preToolUse")?;
         let params = object_field(pre, "parameters", "preToolUse")?.clone();
+        strict::tool_name(
+            &tool,
+            &[
+                "execute_command",
+                "write_to_file",
+                "replace_in_file",
+                "use_mcp_tool",
+                "attempt_completion",
+                "read_file",
+                "search_files",
+            ],
+            None,
+        )?;
         let action = match tool.as_str() {
             "execute_command" => Action::Shell {
                 command: string_field(&params, "command", "parameters")?,
+            },
+            // Its optional `command` is run to show the user the result.
+            "attempt_completion" => match opt_string(&params, "command", "parameters")? {
+                Some(command) => Action::Shell { command },
+                None => Action::Other,
+            },
+            "read_file" | "search_files" => Action::Read {
+                path: string_field(&params, "path", "parameters")?.into(),
             },
             "write_to_file" | "replace_in_file" => Action::Write {
                 paths: vec![PathBuf::from(string_field(&params, "path", "parameters")?)],

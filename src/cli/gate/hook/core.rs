@@ -9,17 +9,21 @@
 //! It knows nothing of any harness's JSON: the adapters turn payloads into actions and
 //! answers into replies.
 //!
-//! Longer than 500 lines on purpose: a tenth is the hook rules' policy text (`HOOK_RULES`)
-//! and the home's start-up files; the rest is one judgement ([`Judge`]) whose kinds of call
-//! (shell commands, file writes and reads, MCP tools) share the mount, the gate and the path
-//! resolution (symlinks, the store, the workspace), so a split would only move helpers away
-//! from their one user. Each harness's payloads are in its own file.
+//! Longer than 500 lines on purpose: a tenth is the hook rules' policy text (`HOOK_RULES`);
+//! the rest is one judgement ([`Judge`]) whose kinds of call (shell commands, file writes and
+//! reads, MCP tools) share the mount, the gate, the policy floor and the places (the store,
+//! the workspace), so a split would only move helpers away from their one user. Where a path
+//! leads and what kind of place it is are in `places`; each harness's payloads in its own file.
 
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::Reason;
+use super::places::{
+    START_UP_FILES, in_hooks_path, is_scratch, normalize, resolve_links, runs_agent_code,
+};
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
 use ftsb_gate::quote_argv;
@@ -100,20 +104,6 @@ programs = ["umount"]
 match = ["umount /home/dev/project", "umount -l /home/dev/project"]
 "#;
 
-/// Files in the home that run code in every future shell or login.
-const START_UP_FILES: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zshenv",
-    ".zprofile",
-    ".zlogin",
-    ".config/fish/config.fish",
-];
-
 /// What a tool call would do, whatever the harness calls it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
@@ -127,9 +117,9 @@ pub enum Action {
         /// The files, as the payload names them (relative ones resolve against the cwd).
         paths: Vec<PathBuf>,
     },
-    /// Read this file.
+    /// Read this file, or search this directory.
     Read {
-        /// The file, as the payload names it.
+        /// The file or directory, as the payload names it.
         path: PathBuf,
     },
     /// Call a tool of an MCP server with these arguments.
@@ -185,10 +175,58 @@ pub struct Mount {
     pub store: PathBuf,
 }
 
+/// The gates a hook judges with: the user's policy with the hook rules and, when that file is
+/// one the agent can change without anyone's approval, the default policy with them too (the
+/// floor): such a file may make the gate stricter, never looser.
+#[derive(Debug)]
+pub struct Gates {
+    gate: Gate,
+    floor: Option<Gate>,
+}
+
+impl Gates {
+    /// Loads `policy` with the hook rules; `agent_writes` says whether the agent may change
+    /// the file (given where it leads, symlinks followed).
+    pub fn load(
+        policy: Option<&Path>,
+        agent_writes: impl FnOnce(&Path) -> bool,
+    ) -> Result<Gates, Reason> {
+        let gate = load_gate(policy)?;
+        let floor = match policy.map(|p| resolve_links(&normalize(p))) {
+            Some(p) if agent_writes(&p) => Some(load_gate(None)?),
+            _ => None,
+        };
+        Ok(Gates { gate, floor })
+    }
+
+    /// The verdict on `line`: the gate's, or the floor's where that is stricter.
+    pub fn judge(&self, line: &str, ctx: &Context) -> Verdict {
+        let v = self.gate.judge(line, ctx);
+        let rank = |d: Decision| match d {
+            Decision::Allow => 0,
+            Decision::Ask => 1,
+            Decision::Deny => 2,
+        };
+        match self.floor.as_ref().map(|f| f.judge(line, ctx)) {
+            Some(f) if rank(f.decision) > rank(v.decision) => f,
+            _ => v,
+        }
+    }
+}
+
+/// Whether the agent may change `p` without anyone's approval: it is in the workspace (or
+/// its view), or in a temp directory outside the home.
+pub fn agent_writes(p: &Path, workspace: &Path, view: Option<&Path>, home: Option<&Path>) -> bool {
+    let in_home = home.is_some_and(|h| p.starts_with(h));
+    p.starts_with(workspace)
+        || view.is_some_and(|v| p.starts_with(v))
+        || (is_scratch(p) && !in_home)
+}
+
 /// Everything a judgement needs, loaded once per hook call.
 #[derive(Debug)]
 pub struct Judge {
-    gate: Gate,
+    gates: Gates,
     /// The agent's workspace (the directory it was started in: the view when mounted).
     pub workspace: PathBuf,
     home: Option<PathBuf>,
@@ -213,24 +251,33 @@ impl Judge {
     /// Loads the policy (the user's, with the hook rules added) and asks the workspace's
     /// daemon, if one runs, where its view and store are.
     pub fn load(setup: &Setup, workspace: PathBuf) -> Result<Judge, Reason> {
-        let gate = load_gate(setup.policy.as_deref())?;
         let workspace = std::path::absolute(&workspace).unwrap_or(workspace);
         let workspace = resolve_links(&normalize(&workspace));
         let mount = find_mount(&workspace)?;
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        let view = mount.as_ref().map(|m| m.view.as_path());
+        let gates = Gates::load(setup.policy.as_deref(), |p| {
+            agent_writes(p, &workspace, view, home.as_deref())
+        })?;
         let exe = std::env::current_exe().map_err(|e| {
             format!("cannot find the ftsb-fs binary to route commands through: {e}")
         })?;
         Ok(Judge {
-            gate,
+            gates,
             workspace,
-            home: std::env::var_os("HOME")
-                .filter(|h| !h.is_empty())
-                .map(PathBuf::from),
+            home,
             mount,
             policy: setup.policy.as_ref().map(|p| resolve_links(&normalize(p))),
             exe,
             trust_exec: setup.trust_exec,
         })
+    }
+
+    /// The gates' verdict on `line` run in `cwd`.
+    fn verdict(&self, line: &str, cwd: &Path) -> Verdict {
+        self.gates.judge(line, &self.ctx(cwd))
     }
 
     /// Whether the harness may turn a rewrite into an approval (`--trust-exec`).
@@ -240,10 +287,12 @@ impl Judge {
 
     /// The answer for one call.
     pub fn judge(&self, call: &Call) -> Answer {
+        // Where the command really runs: a symlinked directory in the workspace that points
+        // outside it must not pass for the workspace.
         let cwd = call
             .cwd
             .as_ref()
-            .map(|c| self.resolve(c, &self.workspace))
+            .map(|c| resolve_links(&self.absolute(c, &self.workspace)))
             .unwrap_or_else(|| self.workspace.clone());
         match &call.action {
             Action::Shell { command } => self.shell(command, &cwd),
@@ -272,7 +321,7 @@ impl Judge {
                 "ftsb-fs: the command contains a NUL byte, which shells drop or cut at, so what would run is not what was judged [hook.nul_byte]; instead: send the command without NUL bytes".into(),
             );
         }
-        let v = self.gate.judge(command, &self.ctx(cwd));
+        let v = self.verdict(command, cwd);
         match v.decision {
             Decision::Deny => Answer::Deny(explain(&v)),
             // The gate does not know where the store and the policy are: a line that names
@@ -294,7 +343,7 @@ impl Judge {
         }
     }
 
-    /// `command` as one `ftsb-fs exec WS -- bash -c '...'` line, every word quoted.
+    /// `command` as one `ftsb-fs exec WS -- bash -c -- '...'` line, every word quoted.
     /// `exec` runs a command from outside the view at the view's root; one judged in a
     /// directory outside first goes back there, so it acts where it was judged.
     fn through_exec(&self, m: &Mount, command: &str, cwd: &Path) -> String {
@@ -310,16 +359,26 @@ impl Judge {
             let dir = quote_argv(&[cwd.to_string_lossy().into_owned()]);
             format!("cd -- {dir} || exit 1\n{command}")
         };
-        words.extend(["--".to_owned(), "bash".to_owned(), "-c".to_owned(), script]);
+        // `bash -c -- SCRIPT`: a script that starts with `-` is a script, not bash's options.
+        words.extend(["--", "bash", "-c", "--"].map(str::to_owned));
+        words.push(script);
         quote_argv(&words)
     }
 
     /// A file the agent would create, change or delete.
     fn write(&self, path: &Path, cwd: &Path) -> Answer {
         let abs = self.resolve(path, cwd);
-        let real = resolve_links(&abs);
+        strictest(
+            self.landings(path, cwd)
+                .iter()
+                .map(|real| self.write_at(&abs, real, cwd)),
+        )
+    }
+
+    /// A write of `abs` (as named, made absolute) that lands at `real`.
+    fn write_at(&self, abs: &Path, real: &Path, cwd: &Path) -> Answer {
         let shown = abs.display();
-        for p in [&abs, &real] {
+        for p in [abs, real] {
             if let Some(why) = self.forbidden(p) {
                 return Answer::Deny(format!(
                     "ftsb-fs: {why} ({shown}) [hook.protected_path]; instead: change files inside the workspace only"
@@ -328,15 +387,32 @@ impl Judge {
         }
         // The gate knows the shell start-up files, ~/.ssh, system and device paths: ask it
         // about a plain write to the same file.
-        let v = self.gate.judge(
+        let v = self.verdict(
             &quote_argv(&["tee".into(), real.to_string_lossy().into_owned()]),
-            &self.ctx(cwd),
+            cwd,
         );
         if v.decision == Decision::Deny {
             return Answer::Deny(explain(&v));
         }
+        // A file with other names (`ln ~/.bashrc x`) is changed under all of them, wherever
+        // they are: no path tells where.
+        if std::fs::symlink_metadata(real).is_ok_and(|m| m.is_file() && m.nlink() > 1) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} has other hard links, which a write changes too, wherever they are [hook.hard_link]; instead: write a new file and rename it over this one"
+            ));
+        }
+        if in_hooks_path(real) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} is in the directory its repository's core.hooksPath names, whose scripts git runs at the user's next commit [hook.git_hooks_path]; instead: ask the user to change git hooks"
+            ));
+        }
+        if [abs, real].iter().any(|p| runs_agent_code(p)) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {shown} defines commands, skills, sub-agents or tool servers the harness runs on its own, outside this hook [hook.agent_code]; instead: ask the user to add it"
+            ));
+        }
         let in_home = self.home.as_ref().is_some_and(|h| real.starts_with(h));
-        if !self.inside_workspace(&real) && (in_home || !is_scratch(&real)) {
+        if !self.inside_workspace(real) && (in_home || !is_scratch(real)) {
             return Answer::Ask(format!(
                 "ftsb-fs: {shown} is outside the workspace {} [hook.outside_workspace]; instead: keep changes inside the workspace, where they are undoable",
                 self.workspace.display()
@@ -348,13 +424,31 @@ impl Judge {
         }
     }
 
-    /// A file the agent would read: only the store and the policy are off limits (reading
-    /// secrets is the gate's business only when they leave the machine).
+    /// A file the agent would read, or a directory it would search: the store is off limits,
+    /// and credentials in the home need a human (what the agent reads goes to its model's
+    /// provider: it has left the machine).
     fn read(&self, path: &Path, cwd: &Path) -> Answer {
-        let abs = resolve_links(&self.resolve(path, cwd));
-        if self.in_store(&abs) {
+        strictest(
+            self.landings(path, cwd)
+                .iter()
+                .map(|real| self.read_at(real, cwd)),
+        )
+    }
+
+    /// A read that lands at `abs`.
+    fn read_at(&self, abs: &Path, cwd: &Path) -> Answer {
+        if self.in_store(abs) {
             return Answer::Deny(format!(
                 "ftsb-fs: {} is inside ftsb-fs's store [hook.protected_path]; instead: read the workspace, or `ftsb-fs diff` for what changed",
+                abs.display()
+            ));
+        }
+        let above_home = self.home.as_ref().is_some_and(|h| h.starts_with(abs));
+        // A process's environment holds its keys (the harness's own API key among them).
+        let environ = abs.starts_with("/proc") && abs.file_name().is_some_and(|n| n == "environ");
+        if above_home || environ || ftsb_gate::reads_credentials(abs, &self.ctx(cwd)) {
+            return Answer::Ask(format!(
+                "ftsb-fs: {} holds credentials, and what the agent reads is sent to its model's provider [hook.read_credentials]; instead: ask the user for what you need from it",
                 abs.display()
             ));
         }
@@ -379,9 +473,12 @@ impl Judge {
         let key_is = |f: fn(&str) -> bool| key.is_some_and(|k| f(&k.to_ascii_lowercase()));
         match v {
             // Arguments handed over as JSON text (Cline's `arguments`) are those arguments.
-            Value::String(s) if let Some(inner) = json_text(s) => {
-                self.mcp_value(&inner, key, cwd, out);
-            }
+            Value::String(s) if let Some(inner) = json_text(s) => match inner {
+                Ok(inner) => self.mcp_value(&inner, key, cwd, out),
+                Err(e) => out.push(Answer::Deny(format!(
+                    "ftsb-fs: an argument's JSON text can be read two ways ({e}) [hook.ambiguous_json]; instead: name each key once"
+                ))),
+            },
             Value::String(s) if key_is(command_key) => out.push(self.mcp_command(s, cwd)),
             Value::String(s) => {
                 let path = as_path(s).or_else(|| key_is(path_key).then_some(s.as_str()));
@@ -488,13 +585,17 @@ impl Judge {
         if stores.iter().any(|s| line.contains(s.as_str())) {
             return Some("ftsb-fs's store");
         }
-        // The policy by its absolute path, or relative to the cwd or the workspace.
+        // The policy by its absolute path, relative to the cwd or the workspace, or to the
+        // home (`~/`, `$HOME/`, `${HOME}/`).
         let policy = self.policy.as_deref()?;
         let mut names = vec![policy.to_path_buf()];
         for base in [cwd, self.workspace.as_path()] {
             if let Ok(rel) = policy.strip_prefix(base) {
                 names.push(rel.to_path_buf());
             }
+        }
+        if let Some(rel) = self.home.as_ref().and_then(|h| policy.strip_prefix(h).ok()) {
+            names.extend(["~", "$HOME", "${HOME}"].map(|h| Path::new(h).join(rel)));
         }
         names
             .iter()
@@ -529,11 +630,27 @@ impl Judge {
 
     /// `p` made absolute against `cwd` (and `~/` against the home), without `.` or `..`.
     fn resolve(&self, p: &Path, cwd: &Path) -> PathBuf {
-        let p = match (p.strip_prefix("~"), &self.home) {
+        normalize(&self.absolute(p, cwd))
+    }
+
+    /// `p` made absolute against `cwd` (and `~/` against the home), `..` and all.
+    fn absolute(&self, p: &Path, cwd: &Path) -> PathBuf {
+        match (p.strip_prefix("~"), &self.home) {
             (Ok(rest), Some(h)) => h.join(rest),
-            _ => p.to_owned(),
-        };
-        normalize(&cwd.join(p))
+            _ => cwd.join(p),
+        }
+    }
+
+    /// Where a file tool's `p` lands: with its `..` taken lexically (as a harness that
+    /// normalizes the path first opens it) or after the symlinks before them (as the kernel
+    /// takes the path as given), symlinks resolved either way.
+    fn landings(&self, p: &Path, cwd: &Path) -> Vec<PathBuf> {
+        let mut at = vec![resolve_links(&self.resolve(p, cwd))];
+        let raw = resolve_links(&self.absolute(p, cwd));
+        if raw != at[0] {
+            at.push(raw);
+        }
+        at
     }
 }
 
@@ -562,22 +679,30 @@ pub fn load_gate(policy: Option<&Path>) -> Result<Gate, Reason> {
     }
 }
 
-/// Asks the daemon of `dir` (a workspace or its view) where its view and store are.
+/// Asks the daemon of `dir` (a workspace, its view, or a directory in either: the agent may
+/// be started below the root) where its view and store are.
 /// No daemon means not mounted; a daemon that answers wrongly is an error.
 fn find_mount(dir: &Path) -> Result<Option<Mount>, Reason> {
-    let view_of = crate::daemon::mounted_workspace(dir);
-    let ws = view_of.clone().unwrap_or_else(|| dir.to_owned());
-    let mut client = match (Client::connect(&ws), view_of) {
-        (Ok(c), _) => c,
-        (Err(_), None) => return Ok(None),
+    let (ws, mut client) = match dir.ancestors().find_map(crate::daemon::mounted_workspace) {
         // A view whose daemon cannot be reached (dead, or walled off) cannot route commands
         // through `exec`: letting them run unrouted would fail open.
-        (Err(e), Some(_)) => {
-            return Err(format!(
-                "{} is a mounted view but its daemon cannot be reached ({e})",
-                dir.display()
-            ));
-        }
+        Some(ws) => match Client::connect(&ws) {
+            Ok(c) => (ws, c),
+            Err(e) => {
+                return Err(format!(
+                    "{} is in a mounted view but its daemon cannot be reached ({e})",
+                    dir.display()
+                ));
+            }
+        },
+        // A workspace mounted elsewhere (`--at`) is found by its daemon's socket.
+        None => match dir
+            .ancestors()
+            .find_map(|a| Client::connect(a).ok().map(|c| (a.to_owned(), c)))
+        {
+            Some(found) => found,
+            None => return Ok(None),
+        },
     };
     let info: crate::control::reply::Info = client.call(&Request::Info).map_err(|e| {
         format!(
@@ -650,15 +775,17 @@ fn path_key(k: &str) -> bool {
         )
 }
 
-/// The object or array a string holds as JSON text, if it does.
-fn json_text(s: &str) -> Option<Value> {
+/// The object or array a string holds as JSON text, if it does; an error where an object in
+/// it repeats a key (which of the values the server reads is its parser's choice).
+fn json_text(s: &str) -> Option<Result<Value, serde_json::Error>> {
     let t = s.trim_start();
     if !t.starts_with(['{', '[']) {
         return None;
     }
     serde_json::from_str::<Value>(t)
         .ok()
-        .filter(|v| v.is_object() || v.is_array())
+        .filter(|v| v.is_object() || v.is_array())?;
+    Some(super::strict::parse(t.as_bytes()))
 }
 
 /// The strings of a JSON array (others are skipped).
@@ -666,70 +793,6 @@ fn strings(a: &[Value]) -> Vec<String> {
     a.iter()
         .filter_map(|x| x.as_str().map(str::to_owned))
         .collect()
-}
-
-/// `p` without `.` and `..` components (lexically; `..` of the root stays the root).
-pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `p` with every symlink resolved, dangling ones too, so a link inside the workspace cannot
-/// hide a target outside it.
-fn resolve_links(p: &Path) -> PathBuf {
-    let mut p = p.to_owned();
-    // Each round resolves one dangling link; 40 is the kernel's own limit on a path's links.
-    for _ in 0..40 {
-        let mut rest = Vec::new();
-        let mut cur = p.clone();
-        let real = loop {
-            if let Ok(real) = cur.canonicalize() {
-                break real;
-            }
-            match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
-                (Some(name), Some(parent)) => {
-                    rest.push(name);
-                    cur = parent.to_owned();
-                }
-                _ => return p,
-            }
-        };
-        // Only the first missing name can be a link (the names after it have no directory).
-        let first = rest.pop();
-        let link = first
-            .as_ref()
-            .and_then(|f| std::fs::read_link(real.join(f)).ok());
-        let mut out = match link {
-            Some(target) => normalize(&real.join(target)),
-            None => {
-                let mut out = real;
-                out.extend(first);
-                out.extend(rest.iter().rev());
-                return out;
-            }
-        };
-        out.extend(rest.iter().rev());
-        p = out;
-    }
-    p
-}
-
-/// Temp directories: writes there need no one's opinion.
-fn is_scratch(p: &Path) -> bool {
-    let mut dirs = vec![PathBuf::from("/tmp"), PathBuf::from("/var/tmp")];
-    if let Some(t) = std::env::var_os("TMPDIR").filter(|t| !t.is_empty()) {
-        dirs.push(normalize(Path::new(&t)));
-    }
-    dirs.iter().any(|d| p.starts_with(d) && p != d)
 }
 
 #[cfg(test)]
@@ -765,11 +828,5 @@ mod tests {
         ]);
         assert_eq!(a, Answer::Deny("d".into()));
         assert_eq!(strictest([]), Answer::Pass);
-    }
-
-    #[test]
-    fn normalize_drops_dots() {
-        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
-        assert_eq!(normalize(Path::new("/../..")), PathBuf::from("/"));
     }
 }

@@ -4,7 +4,8 @@
 //! `beforeMCPExecution` (`tool_name`, `tool_input` as an object or a JSON string) or
 //! `beforeReadFile` (`file_path`), with `workspace_roots`.
 //! Output: nothing for no opinion; `{"permission": "deny"|"ask", "user_message",
-//! "agent_message"}`, a deny also exiting 2. These events cannot rewrite a command, so
+//! "agent_message"}`, a deny also exiting 2 (and an ask about a file read, which
+//! `beforeReadFile` can only allow or deny, is a deny). These events cannot rewrite a command, so
 //! commands are not routed through `exec` (run the agent under `ftsb-fs run` for that).
 //! Failures exit 2 with the reason on stderr.
 
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, opt_string, string_field};
+use super::{Adapter, Reply, cannot_ask, opt_string, strict, string_field};
 
 /// The Cursor adapter.
 pub struct Cursor;
@@ -49,7 +50,7 @@ impl Adapter for Cursor {
             "beforeMCPExecution" => {
                 let name = string_field(&p, "tool_name", "payload")?;
                 let input = match p.get("tool_input") {
-                    Some(Value::String(s)) => serde_json::from_str(s)
+                    Some(Value::String(s)) => strict::parse(s.as_bytes())
                         .map_err(|e| format!("payload.tool_input is not JSON ({e})"))?,
                     Some(v @ Value::Object(_)) => v.clone(),
                     None | Some(Value::Null) => Value::Null,
@@ -87,7 +88,7 @@ impl Adapter for Cursor {
         })
     }
 
-    fn render(&self, answer: &Answer, _call: &Call, _judge: &Judge) -> Reply {
+    fn render(&self, answer: &Answer, call: &Call, _judge: &Judge) -> Reply {
         let say = |permission: &str, reason: &str| {
             json!({
                 "permission": permission,
@@ -96,14 +97,19 @@ impl Adapter for Cursor {
             })
             .to_string()
         };
+        let deny = |reason: &str| Reply {
+            stdout: say("deny", reason),
+            stderr: format!("{reason}\n"),
+            code: 2,
+        };
         match answer {
             Answer::Pass | Answer::Rewrite { .. } => Reply::silent(),
+            // `beforeReadFile` answers only allow or deny.
+            Answer::Ask(r) if matches!(call.action, Action::Read { .. }) => {
+                deny(&cannot_ask(r, "Cursor's file-read"))
+            }
             Answer::Ask(r) => Reply::out(say("ask", r)),
-            Answer::Deny(r) => Reply {
-                stdout: say("deny", r),
-                stderr: format!("{r}\n"),
-                code: 2,
-            },
+            Answer::Deny(r) => deny(r),
         }
     }
 }

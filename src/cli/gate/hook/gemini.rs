@@ -1,9 +1,10 @@
 //! Gemini CLI's BeforeTool hook (<https://geminicli.com/docs/hooks/reference>).
 //!
 //! Input: `hook_event_name` `"BeforeTool"`, `tool_name`, `tool_input`, `cwd`; the project is
-//! `$GEMINI_PROJECT_DIR`. Tools judged: `run_shell_command` (`command`, optional `dir_path`),
-//! `write_file` and `replace` (`file_path`), MCP tools (`mcp__server__tool`, older
-//! `mcp_server_tool`).
+//! `$GEMINI_PROJECT_DIR`. Tools judged: `run_shell_command` (`command`, optional `dir_path`,
+//! or `directory` in older releases, relative to the workspace root),
+//! `write_file` and `replace` (`file_path`), `read_file` (`file_path`, older `absolute_path`),
+//! MCP tools (`mcp__server__tool`, older `mcp_server_tool`).
 //! Output: `{}` for no opinion; `{"decision":"deny","reason":...}` to block (the reason goes
 //! to the agent); a rewrite is `hookSpecificOutput.tool_input`, which Gemini CLI merges over
 //! the model's arguments without any decision. Gemini CLI's hooks have no "ask": an ask
@@ -13,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::Reason;
 use super::core::{Action, Answer, Call, Judge};
-use super::{Adapter, Reply, call, cannot_ask, opt_string, string_field, tool_payload, write_to};
+use super::{
+    Adapter, Reply, call, cannot_ask, opt_string, strict, string_field, tool_payload, write_to,
+};
 
 /// The Gemini CLI adapter.
 pub struct Gemini;
@@ -25,16 +28,36 @@ impl Adapter for Gemini {
 
     fn parse(&self, p: Value) -> Result<Call, Reason> {
         let (tool, input, mut cwd) = tool_payload(&p, "BeforeTool")?;
+        strict::tool_name(
+            &tool,
+            &["run_shell_command", "write_file", "replace", "read_file"],
+            Some("mcp_"),
+        )?;
         let action = match tool.as_str() {
             "run_shell_command" => {
-                if let Some(d) = opt_string(&input, "dir_path", "tool_input")? {
-                    cwd = Some(cwd.unwrap_or_default().join(d));
+                // Relative to the workspace root (`directory` in older releases): the judge
+                // resolves a relative cwd against the workspace.
+                let dir = opt_string(&input, "dir_path", "tool_input")?;
+                let old = opt_string(&input, "directory", "tool_input")?;
+                if dir.is_some() && old.is_some() {
+                    return Err("tool_input has both dir_path and directory".into());
+                }
+                if let Some(d) = dir.or(old) {
+                    cwd = Some(d.into());
                 }
                 Action::Shell {
                     command: string_field(&input, "command", "tool_input")?,
                 }
             }
             "write_file" | "replace" => write_to(&input, "file_path", "tool_input")?,
+            // `absolute_path` in older releases.
+            "read_file" => Action::Read {
+                path: match opt_string(&input, "file_path", "tool_input")? {
+                    Some(p) => p,
+                    None => string_field(&input, "absolute_path", "tool_input")?,
+                }
+                .into(),
+            },
             t if t.starts_with("mcp_") => Action::Mcp {
                 name: t.to_owned(),
                 input: input.clone(),

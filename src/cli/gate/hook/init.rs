@@ -25,7 +25,8 @@ pub enum Harness {
     Codex,
     /// Gemini CLI: `.gemini/settings.json`, BeforeTool.
     Gemini,
-    /// Cursor: `.cursor/hooks.json`, beforeShellExecution and beforeMCPExecution.
+    /// Cursor: `.cursor/hooks.json`, beforeShellExecution, beforeMCPExecution and
+    /// beforeReadFile.
     Cursor,
     /// Cline: an executable `.clinerules/hooks/PreToolUse`.
     Cline,
@@ -78,6 +79,20 @@ pub struct InitArgs {
 
 pub fn init(a: InitArgs, json: bool) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("finding the ftsb-fs binary")?;
+    // The harness runs the hook by this path: a binary the agent can rebuild or overwrite
+    // (a build of ftsb-fs inside the project) would let it answer for itself.
+    let project = std::env::current_dir().context("current directory")?;
+    if exe.starts_with(std::fs::canonicalize(&project).unwrap_or(project.clone())) {
+        let why = format!(
+            "{} is inside {}, where the agent can replace the hook with a program of its own; run init with an ftsb-fs installed outside the project",
+            exe.display(),
+            project.display()
+        );
+        if !a.print {
+            bail!(why);
+        }
+        eprintln!("ftsb-fs: warning: {why}");
+    }
     let mut words = vec![
         exe.to_string_lossy().into_owned(),
         "gate".into(),
@@ -186,7 +201,7 @@ pub fn merge(h: Harness, mut settings: Value, command: &str) -> anyhow::Result<V
         Harness::Claude => (
             &["PreToolUse"],
             json!({
-                "matcher": "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*",
+                "matcher": "Bash|Write|Edit|MultiEdit|NotebookEdit|Read|Grep|mcp__.*",
                 "hooks": [{ "type": "command", "command": command, "timeout": 30 }],
             }),
         ),
@@ -200,7 +215,7 @@ pub fn merge(h: Harness, mut settings: Value, command: &str) -> anyhow::Result<V
         Harness::Gemini => (
             &["BeforeTool"],
             json!({
-                "matcher": "run_shell_command|write_file|replace|mcp_.*",
+                "matcher": "run_shell_command|write_file|replace|read_file|mcp_.*",
                 "hooks": [{
                     "name": "ftsb-fs-gate",
                     "type": "command",
@@ -211,7 +226,11 @@ pub fn merge(h: Harness, mut settings: Value, command: &str) -> anyhow::Result<V
             }),
         ),
         Harness::Cursor => (
-            &["beforeShellExecution", "beforeMCPExecution"],
+            &[
+                "beforeShellExecution",
+                "beforeMCPExecution",
+                "beforeReadFile",
+            ],
             json!({ "command": command, "failClosed": true }),
         ),
         Harness::Cline => bail!("cline hooks are scripts, not settings"),

@@ -25,6 +25,8 @@ pub mod core;
 mod cursor;
 mod gemini;
 pub mod init;
+mod places;
+mod strict;
 
 use self::core::{Answer, Call, Judge, Setup};
 
@@ -149,12 +151,7 @@ pub fn run(cmd: &HookCommand) -> i32 {
         )));
         std::process::exit(2);
     });
-    // The adapters are stateless unit structs, so nothing is left half-updated by a panic.
-    let attempt = std::panic::AssertUnwindSafe(|| answer(adapter, args, &mut std::io::stdin()));
-    let reply = match std::panic::catch_unwind(attempt) {
-        Ok(r) => r,
-        Err(_) => adapter.fail("ftsb-fs hook: internal error (panic); blocked"),
-    };
+    let reply = guarded(adapter, args, &mut std::io::stdin());
     if ANSWERED.swap(true, Ordering::SeqCst) {
         // Too late: the timer has blocked the call and is exiting.
         loop {
@@ -167,6 +164,14 @@ pub fn run(cmd: &HookCommand) -> i32 {
 
 /// Set by whichever answers first, the hook or its timer, so only one answer is printed.
 static ANSWERED: AtomicBool = AtomicBool::new(false);
+
+/// The reply to the payload on `input`; a panic anywhere in it is a block.
+fn guarded(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Reply {
+    // The adapters are stateless unit structs, so nothing is left half-updated by a panic.
+    let attempt = std::panic::AssertUnwindSafe(|| answer(adapter, args, input));
+    std::panic::catch_unwind(attempt)
+        .unwrap_or_else(|_| adapter.fail("ftsb-fs hook: internal error (panic); blocked"))
+}
 
 /// The reply to the payload on `input`.
 fn answer(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Reply {
@@ -185,8 +190,7 @@ fn decide(adapter: &dyn Adapter, args: &HookArgs, input: &mut dyn Read) -> Resul
     if bytes.len() as u64 > MAX_PAYLOAD {
         return Err(format!("payload larger than {MAX_PAYLOAD} bytes"));
     }
-    let payload: Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("payload is not valid JSON ({e})"))?;
+    let payload = strict::parse(&bytes).map_err(|e| format!("payload is not valid JSON ({e})"))?;
     if !payload.is_object() {
         return Err("payload is not a JSON object".into());
     }
@@ -358,7 +362,21 @@ fn render_pre_tool_use(
             let decision = match (judge.trust_exec(), h) {
                 (true, _) if known => "allow",
                 (true, None) => "ask",
-                (true, Some(_)) => return Reply::silent(),
+                // The user asked for every command to go through `exec`, and this one cannot
+                // be approved unseen nor asked about: running it unrouted would fail open.
+                (true, Some(h)) => {
+                    return pre_tool_use(
+                        "deny",
+                        &cannot_ask(
+                            &format!(
+                                "ftsb-fs: this command's input has fields besides {}, so it is not run through `exec` unseen [hook.unknown_fields]",
+                                REWRITE_FIELDS.join(", ")
+                            ),
+                            h,
+                        ),
+                        None,
+                    );
+                }
                 (false, None) => "ask",
                 (false, Some(_)) => return Reply::silent(),
             };
@@ -406,4 +424,38 @@ fn with_command(input: &Value, command: &str) -> Value {
         o.insert("command".into(), Value::String(command.to_owned()));
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An adapter whose every step panics, as a bug in the judgement would.
+    struct Panics;
+
+    impl Adapter for Panics {
+        fn project_env(&self) -> Option<&'static str> {
+            None
+        }
+        fn parse(&self, _: Value) -> Result<Call, Reason> {
+            panic!("a bug")
+        }
+        fn render(&self, _: &Answer, _: &Call, _: &Judge) -> Reply {
+            panic!("a bug")
+        }
+    }
+
+    #[test]
+    fn a_panic_blocks_with_exit_2() {
+        let args = HookArgs {
+            policy: None,
+            workspace: Some("/".into()),
+            trust_exec: false,
+            timeout_ms: 10_000,
+        };
+        let reply = guarded(&Panics, &args, &mut &b"{}"[..]);
+        assert_eq!(reply.code, 2, "{reply:?}");
+        assert!(reply.stderr.contains("panic"), "{reply:?}");
+        assert!(reply.stdout.is_empty(), "{reply:?}");
+    }
 }
