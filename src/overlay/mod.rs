@@ -486,8 +486,10 @@ impl Overlay {
                 self.refs.remove(&ino);
                 self.files.remove(&ino);
             }
-            // A failure here leaves an orphan that the next load drops.
-            let _ = self.maybe_drop(ino).and_then(|()| self.write_pending());
+            // The dropped node's row goes with the next record (a removal's FORGET then
+            // costs no write of its own, an `rm -rf` one record per file): until then the row
+            // is an orphan's, which the next load drops, as it drops one a failure left here.
+            let _ = self.maybe_drop(ino);
         }
     }
 

@@ -106,6 +106,27 @@ fn work_files_are_named_by_inode() {
     assert!(w.list().expect("list").is_empty());
 }
 
+/// The sweeper removes doomed files while the directory stays open (once their burst of
+/// dooms has ended), and a doom after it went idle wakes it again.
+#[test]
+fn doomed_work_files_are_removed_while_the_directory_is_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = WorkDir::open(&dir.path().join("work")).expect("open");
+    for ino in [7, 8] {
+        w.create(ino).expect("create");
+        w.doom(ino);
+        // Not a timing: the deadline only keeps a sweeper that never removes from hanging.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while w.path(ino).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "doomed working file {ino} never removed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 #[test]
 fn doomed_work_files_are_removed_and_one_made_again_is_a_new_file() {
     use std::os::unix::fs::MetadataExt;
