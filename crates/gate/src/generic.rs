@@ -494,7 +494,7 @@ fn variable_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &
 
 /// A workspace directory made git's hooks directory: files the line wrote there before
 /// are hooks, and so are the ones it writes there later ([`check_write`]).
-fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
+pub(crate) fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
     let dir = an.paths.abs(&v.text, scope);
     let dir = dir.trim_end_matches('/');
     let hooks = an
@@ -509,7 +509,7 @@ fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
 }
 
 /// Judges `v` as a command line (a leading `!` is dropped, as git does).
-fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
+pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
     let text = text.strip_prefix('!').unwrap_or(text);
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
@@ -534,7 +534,7 @@ fn git_pair(text: &str) -> (String, String) {
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
 /// The `section.sub.key`, value pairs of a git configuration file (`[diff "x"]` then
 /// `textconv = CMD` is `diff.x.textconv`; a key without a value is `true`).
-fn git_file(text: &str) -> Vec<(String, String)> {
+pub(crate) fn git_file(text: &str) -> Vec<(String, String)> {
     let mut section = String::new();
     let mut out = Vec::new();
     for line in text.lines().map(str::trim) {
@@ -1018,7 +1018,7 @@ fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String
 /// `ext::` remotes run their command to talk to the repository.
 /// The words are split at spaces; `% ` is a space inside a word and `%%` a percent sign.
 /// The replacement URL of a `url.<URL>.insteadOf` or `pushInsteadOf` key.
-fn insteadof_url(key: &str) -> Option<&str> {
+pub(crate) fn insteadof_url(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("url.")?;
     let lower = rest.to_ascii_lowercase();
     [".insteadof", ".pushinsteadof"]
@@ -1027,7 +1027,7 @@ fn insteadof_url(key: &str) -> Option<&str> {
         .map(|s| &rest[..rest.len() - s.len()])
 }
 
-fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+pub(crate) fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
     for a in args {
         if let Some(cmd) = a.text.strip_prefix("ext::") {
             let words = cmd

@@ -1,0 +1,218 @@
+//! git configuration files that exist before the line runs: the files `GIT_CONFIG_GLOBAL`,
+//! `GIT_CONFIG_SYSTEM` and `GIT_CONFIG` name, the repository's own `config`, and the files
+//! they include.
+//!
+//! Owns the gate's only reads of the filesystem: a small regular file named on the line or
+//! found as the repository's configuration is read (at most [`MAX_FILE`] bytes; never a
+//! device, a FIFO, or a file under `/proc`, `/sys` or `/dev`, also through a link), and a
+//! command-valued key found there is judged like `git -c KEY=VALUE` when the line runs git
+//! with that file. A file git would read that the gate cannot (too big, not a regular file,
+//! unreadable, or its name unknown) is `ask`; a file that does not exist holds nothing.
+//! Settings already on disk are not new persistence: an include is followed, an alias is
+//! expanded where a command names it, a hooks directory in the workspace is one.
+
+use std::io::Read as _;
+
+use crate::analyzer::Analyzer;
+use crate::cmd::Cmd;
+use crate::field::{Field, UNKNOWN};
+use crate::generic::{command, git_config, git_ext_remotes, git_file, hooks_dir, insteadof_url};
+use crate::paths::{Class, normalize};
+use crate::state::Scope;
+use crate::tables::GIT_COMMAND_KEYS;
+use crate::text::glob_match;
+
+/// Largest configuration file the gate reads.
+pub(crate) const MAX_FILE: u64 = 256 * 1024;
+/// Deepest chain of includes followed (git's own bound is 10).
+const MAX_INCLUDES: usize = 10;
+/// Variables naming a configuration file every git command reads.
+const CONFIG_VARS: &[&str] = &["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG"];
+/// Where no configuration file is read from: devices and kernel files.
+const NEVER_READ: &[&str] = &["/proc", "/sys", "/dev"];
+
+/// What reading a file gave.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// No such file: git reads nothing from it.
+    Missing,
+    Text(String),
+    /// Why the gate cannot read it.
+    Unreadable(&'static str),
+}
+
+/// Reads a small regular file, never a device or a kernel file (also through a link).
+pub(crate) fn read_small(path: &str) -> Read {
+    if path == "/dev/null" {
+        return Read::Text(String::new());
+    }
+    let under = |p: &str| {
+        NEVER_READ
+            .iter()
+            .any(|d| p == *d || p.starts_with(&format!("{d}/")))
+    };
+    if under(path) {
+        return Read::Unreadable("a device or kernel file");
+    }
+    let real = match std::fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Missing,
+        Err(_) => return Read::Unreadable("cannot be resolved"),
+    };
+    if under(&real.to_string_lossy()) {
+        return Read::Unreadable("a device or kernel file");
+    }
+    match std::fs::metadata(&real) {
+        Ok(m) if !m.is_file() => return Read::Unreadable("not a regular file"),
+        Ok(m) if m.len() > MAX_FILE => return Read::Unreadable("too big to read"),
+        Ok(_) => {}
+        Err(_) => return Read::Unreadable("cannot be read"),
+    }
+    let mut bytes = Vec::new();
+    let read =
+        std::fs::File::open(&real).and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes));
+    match read {
+        Ok(n) if n as u64 > MAX_FILE => Read::Unreadable("too big to read"),
+        Ok(_) => Read::Text(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(_) => Read::Unreadable("cannot be read"),
+    }
+}
+
+/// Judges the configuration files a git command reads: those the environment names and
+/// the repository's own (`repo` is the `-C`/`--git-dir` directory, or the working one).
+pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>) {
+    for var in CONFIG_VARS {
+        let Some(value) = c.scope.vars.get(*var) else {
+            continue;
+        };
+        match value.text.as_deref().filter(|t| !t.contains(UNKNOWN)) {
+            Some(path) => {
+                let abs = c.an.paths.abs(path, c.scope);
+                named_file(c.an, c.scope, &abs);
+            }
+            None => unreadable(c.an, c.scope, var, "named at run time"),
+        }
+    }
+    let dir = match repo {
+        Some(d) if d.known => Some(c.abs(d)),
+        Some(_) => None,
+        None => c.scope.cwd.clone(),
+    };
+    if let Some(config) = dir.as_deref().and_then(repository_config) {
+        on_disk(c.an, c.scope, &config, 0);
+    }
+}
+
+/// A file a variable names: what the line wrote there, else what is on disk.
+fn named_file(an: &mut Analyzer<'_>, scope: &Scope, abs: &str) {
+    match an.written_at(abs) {
+        Some(s) => match s.text {
+            // Written on this line: judged as `git -c` pairs, includes are persistence.
+            Some(text) => {
+                for (key, val) in git_file(&text) {
+                    git_config(an, scope, &key, &Field::lit(&val));
+                }
+            }
+            None => unreadable(an, scope, abs, "written with content the gate cannot see"),
+        },
+        None => on_disk(an, scope, abs, 0),
+    }
+}
+
+/// A configuration file on disk, with the files it includes.
+fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, depth: usize) {
+    if depth > MAX_INCLUDES {
+        return unreadable(an, scope, abs, "included too deep");
+    }
+    let text = match read_small(abs) {
+        Read::Missing => return,
+        Read::Text(t) => t,
+        Read::Unreadable(why) => return unreadable(an, scope, abs, why),
+    };
+    for (key, val) in git_file(&text) {
+        let lower = key.to_ascii_lowercase();
+        let v = Field::lit(&val);
+        if lower == "include.path" || lower.starts_with("includeif.") && lower.ends_with(".path") {
+            let dir = abs.rsplit_once('/').map_or("/", |(d, _)| d);
+            let next = an
+                .paths
+                .abs_from(&val, Some(if dir.is_empty() { "/" } else { dir }));
+            on_disk(an, scope, &normalize(&next), depth + 1);
+        } else if let Some(name) = lower.strip_prefix("alias.") {
+            // Expanded where a later git command names it; a line's own aliases win.
+            let alias = (name.to_owned(), val);
+            if !an.git_aliases.contains(&alias) {
+                an.git_aliases.insert(0, alias);
+            }
+        } else if lower == "core.hookspath" {
+            let inside = matches!(
+                an.paths.classify(&val, false, scope),
+                Class::Workspace | Class::WorkspaceRoot | Class::Build
+            );
+            if inside {
+                hooks_dir(an, scope, &v);
+            }
+        } else if let Some(url) = insteadof_url(&key) {
+            git_ext_remotes(an, &[Field::lit(url)], scope);
+        } else if GIT_COMMAND_KEYS.iter().any(|k| glob_match(k, &lower)) {
+            command(an, scope, &format!("git config {lower} ({abs})"), &v);
+        }
+    }
+}
+
+/// The `config` file of the repository `dir` is in: `.git/config`, the `config` of a
+/// `gitdir:` a `.git` file names, or `dir/config` when `dir` is a git directory itself.
+fn repository_config(dir: &str) -> Option<String> {
+    if dir.contains(UNKNOWN) {
+        return None;
+    }
+    let mut d = normalize(dir);
+    loop {
+        let dot = format!("{}/.git", d.trim_end_matches('/'));
+        if std::path::Path::new(&dot).is_dir() {
+            return Some(format!("{dot}/config"));
+        }
+        if let Read::Text(t) = read_small(&dot) {
+            let gitdir = t.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
+            let gitdir = if gitdir.starts_with('/') {
+                gitdir.to_owned()
+            } else {
+                format!("{}/{gitdir}", d.trim_end_matches('/'))
+            };
+            return Some(common_config(&normalize(&gitdir)));
+        }
+        if std::path::Path::new(&format!("{d}/HEAD")).is_file()
+            && std::path::Path::new(&format!("{d}/objects")).is_dir()
+        {
+            return Some(format!("{}/config", d.trim_end_matches('/')));
+        }
+        let (parent, _) = d.rsplit_once('/')?;
+        if d == "/" {
+            return None;
+        }
+        d = if parent.is_empty() {
+            "/".into()
+        } else {
+            parent.into()
+        };
+    }
+}
+
+/// A linked worktree's git directory shares the main repository's `config` (`commondir`).
+fn common_config(gitdir: &str) -> String {
+    match read_small(&format!("{gitdir}/commondir")) {
+        Read::Text(t) if t.trim().starts_with('/') => format!("{}/config", normalize(t.trim())),
+        Read::Text(t) => format!("{}/config", normalize(&format!("{gitdir}/{}", t.trim()))),
+        _ => format!("{gitdir}/config"),
+    }
+}
+
+fn unreadable(an: &mut Analyzer<'_>, scope: &Scope, file: &str, why: &str) {
+    let detail = format!("git reads a configuration file the gate cannot read ({file}: {why})");
+    an.hit_plain(
+        "gate.dynamic_code",
+        scope,
+        &format!("git ({file})"),
+        Some(detail),
+    );
+}
