@@ -430,8 +430,12 @@ fn wrapper(
         .iter()
         .find(|t| t.names.contains(&w.name))
     {
-        let skip = parse(w.args, Spec::wrapper(t.short_val, t.long_val)).rest;
-        return rest(an, &w, scope, t.operands_first + skip);
+        let at = t.operands_first + parse(w.args, Spec::wrapper(t.short_val, t.long_val)).rest;
+        if at == w.args.len() && super::tables::BARE_SHELLS.contains(&w.name) {
+            let shell = [Field::lit("sh")];
+            return Some(inner(an, w.name, &shell, w.io, scope, false));
+        }
+        return rest(an, &w, scope, at);
     }
     let (_, handler) = UNWRAP.iter().find(|(names, _)| names.contains(&w.name))?;
     handler(an, &w, scope)
@@ -687,11 +691,12 @@ fn wrap_watch(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opti
     if a.has('x', "exec") {
         return Some(inner(an, "watch", &a.operands, io, scope, false));
     }
+    // The command inherits watch's stdin: a shell there reads it.
     Some(nested_line(
         an,
         "watch",
         &join(&a.operands),
-        Stream::default(),
+        io.stdin.clone(),
         scope,
     ))
 }
