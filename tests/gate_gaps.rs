@@ -324,3 +324,24 @@ fn runners_reading_scripts_from_stdin() {
         (Allow, r#"echo 'rm -rf ~' | xargs -0 bash /dev/stdin"#),
     ]);
 }
+
+/// Gap 6: an HTTP deletion against this machine, named with or without a scheme, is local
+/// development; one that also names another host, or a host the line cannot show, is not.
+#[test]
+fn local_http_deletions() {
+    check(&[
+        (Allow, r#"curl -X DELETE localhost:8080/items/1"#),
+        (Allow, r#"curl -sXDELETE 127.0.0.1:9200/test-index"#),
+        (Allow, r#"curl -X DELETE '[::1]:3000/x'"#),
+        (Allow, r#"http DELETE :3000/items/1"#),
+        (Allow, r#"http DELETE localhost:3000/items/1"#),
+        (Allow, r#"wget --method=DELETE localhost:8080/x"#),
+        (Allow, r#"curl -X DELETE "localhost:3000/items/$ID""#),
+        (Ask, r#"curl -X DELETE localhost:3000/x api.example.com/y"#),
+        (Ask, r#"curl -X DELETE localhost:3000/x devbox:9200/idx"#),
+        (Ask, r#"curl -X DELETE localhost:3000/x "$URL""#),
+        (Ask, r#"curl -X DELETE localhost.x.example/x"#),
+        (Ask, r#"curl -X DELETE 'localhost:3000@x.example/y'"#),
+        (Ask, r#"http DELETE api.example.com/items/1"#),
+    ]);
+}

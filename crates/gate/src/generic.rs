@@ -22,6 +22,7 @@ use super::tables::{
     TEXT_OPTIONS, VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
 use super::text::glob_match;
+use super::urls::{other_host, remote_url, this_machine};
 
 /// Most string arguments of one command probed as shell lines.
 const MAX_PROBES: usize = 8;
@@ -700,24 +701,15 @@ fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scop
         rows(an, PRODUCTION_ONLY, name, fields, scope);
     }
     let args = &fields[1..];
-    let local =
-        args.iter().any(|a| this_machine(&a.text)) && !args.iter().any(|a| remote_url(&a.text));
+    // Every host named must be this machine; an unknown word may name any.
+    let elsewhere = |a: &Field| {
+        other_host(&a.text)
+            || !a.known && !a.text.contains(char::is_whitespace) && !this_machine(&a.text)
+    };
+    let local = args.iter().any(|a| this_machine(&a.text)) && !args.iter().any(elsewhere);
     if !local {
         rows(an, REMOTE_ONLY, name, fields, scope);
     }
-}
-
-/// True when `text` is a URL of this machine, with or without a scheme
-/// (`http://localhost:3000/x`, `127.0.0.1/x`, httpie's `:3000/x`).
-fn this_machine(text: &str) -> bool {
-    if let Some(port) = text.strip_prefix(':') {
-        return port.starts_with(|c: char| c.is_ascii_digit() || c == '/');
-    }
-    let rest = text.split_once("://").map_or(text, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(host, "localhost" | "0.0.0.0" | "[::1]") || host.starts_with("127.")
 }
 
 /// True when an environment variable, a settings option or a safety override on the line
@@ -1194,23 +1186,6 @@ fn candidates(text: &str) -> Vec<String> {
     }
     out.retain(|c| c.contains(char::is_whitespace));
     out
-}
-
-/// True when `text` is a URL of a host other than this machine (`https://x.example/...`).
-fn remote_url(text: &str) -> bool {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.split(':').next().unwrap_or(host);
-    let local = matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0" | "[" | "")
-        || host.starts_with("127.");
-    !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+')
-        && !local
 }
 
 /// A package runner's package as the program it installs (`npm:rimraf`, `rimraf@5`).

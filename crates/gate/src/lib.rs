@@ -18,7 +18,7 @@
 //! Layers, lowest first; a module imports only modules in lower layers, never one above it
 //! (`tests/layers.rs` checks this), and a rule that must judge a nested line recurses
 //! through the `analyzer::Judge` trait object that `walk` installs instead of importing it:
-//! 1. `text`, `tables`
+//! 1. `text`, `tables`, `urls`
 //! 2. `decision`
 //! 3. `state`
 //! 4. `field`
@@ -53,6 +53,7 @@ mod state;
 mod tables;
 mod text;
 mod unwrap;
+mod urls;
 mod walk;
 mod words;
 
