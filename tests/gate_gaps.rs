@@ -345,3 +345,85 @@ fn local_http_deletions() {
         (Ask, r#"http DELETE api.example.com/items/1"#),
     ]);
 }
+
+/// Gap 5: installing tools into the home or the system is everyday work from the tool's
+/// default registry; from another registry or index (an option, a variable, a URL) it asks.
+#[test]
+fn global_installs_from_other_registries() {
+    check(&[
+        (Ask, r#"npm install -g --registry https://x.example/ tool"#),
+        (
+            Ask,
+            r#"npm i -g --@acme:registry=https://x.example acme-cli"#,
+        ),
+        (
+            Ask,
+            r#"NPM_CONFIG_REGISTRY=https://x.example npm i -g tool"#,
+        ),
+        (Ask, r#"npm i --location=global https://x.example/tool.tgz"#),
+        (Ask, r#"pnpm add -g --registry https://x.example tool"#),
+        (Ask, r#"yarn global add --registry https://x.example tool"#),
+        (
+            Ask,
+            r#"pip install --user --index-url https://x.example/simple tool"#,
+        ),
+        (
+            Ask,
+            r#"pip3 install --user -i https://x.example/simple tool"#,
+        ),
+        (
+            Ask,
+            r#"python3 -m pip install --break-system-packages --extra-index-url https://x.example/simple tool"#,
+        ),
+        (
+            Ask,
+            r#"export PIP_INDEX_URL=https://x.example/simple; pip install --user tool"#,
+        ),
+        (
+            Ask,
+            r#"pipx install --index-url https://x.example/simple tool"#,
+        ),
+        (
+            Ask,
+            r#"uv tool install --index-url https://x.example/simple tool"#,
+        ),
+        (Ask, r#"cargo install --git https://x.example/tool"#),
+        (
+            Ask,
+            r#"GOPROXY=https://x.example go install x.example/tool@latest"#,
+        ),
+        (Ask, r#"GOINSECURE=x.example go install x.example/t@v1"#),
+        (Ask, r#"gem install --source https://x.example tool"#),
+        (Allow, r#"npm i -g typescript"#),
+        (
+            Allow,
+            r#"npm i -g --registry=https://registry.npmjs.org/ tool"#,
+        ),
+        (Allow, r#"npm i --registry https://x.example lib"#),
+        (Allow, r#"pip install --user black"#),
+        (
+            Allow,
+            r#"pip install --extra-index-url https://x.example/simple lib"#,
+        ),
+        (
+            Allow,
+            r#"pip install --target ./vendor -i https://x.example/simple lib"#,
+        ),
+        (
+            Allow,
+            r#"pip install --user git+https://github.com/psf/black"#,
+        ),
+        (Allow, r#"pipx install black"#),
+        (Allow, r#"uv tool install ruff"#),
+        (Allow, r#"cargo install ripgrep"#),
+        (Allow, r#"cargo install --path ."#),
+        (Allow, r#"cargo install --git https://github.com/user/tool"#),
+        (Allow, r#"go install golang.org/x/tools/gopls@latest"#),
+        (
+            Allow,
+            r#"GOPROXY=https://proxy.golang.org,direct go install golang.org/x/tools/gopls@latest"#,
+        ),
+        (Allow, r#"gem install rails"#),
+        (Allow, r#"yarn global add typescript"#),
+    ]);
+}

@@ -21,6 +21,7 @@ use super::tables::{
     REMOTE_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS,
     TEXT_OPTIONS, VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
+use super::tables::{INSTALLS, PACKAGE_SOURCES, REGISTRY_VARS};
 use super::text::glob_match;
 use super::urls::{other_host, remote_url, this_machine};
 
@@ -46,6 +47,89 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     written_operands(an, &p.name, &fields[1..], scope);
     project_files(an, &p.name, scope);
     hooks_setter(an, &p.name, &fields[1..], scope);
+    global_install(an, &p.name, fields, scope);
+}
+
+/// An install into the user's or the system's tools ([`INSTALLS`]: `npm i -g`, `pip install
+/// --user`, `cargo install`) from a registry other than the tool's default: what it installs
+/// runs on later commands, outside the view. From the default registry it is everyday work.
+fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
+    let has = |w: &str| args.iter().any(|a| a.is(w));
+    let Some(row) = INSTALLS
+        .iter()
+        .find(|r| r.tool == name && r.subs.iter().any(|s| s.split(' ').all(has)))
+    else {
+        return;
+    };
+    let places: Vec<Field> = row.places.iter().flat_map(|o| values_of(args, o)).collect();
+    let global = match places.is_empty() {
+        true => scope.privileged || row.global.is_empty() || row.global.iter().any(|g| has(g)),
+        false => places.iter().any(|p| {
+            let class = an.paths.classify(&p.text, p.glob, scope);
+            !matches!(
+                class,
+                Class::Workspace | Class::WorkspaceRoot | Class::Build
+            )
+        }),
+    };
+    let mut sources: Vec<Field> = row
+        .sources
+        .iter()
+        .flat_map(|o| source_values(args, o))
+        .collect();
+    sources.extend(args.iter().filter(|a| a.text.contains("://")).cloned());
+    sources.extend(
+        REGISTRY_VARS
+            .iter()
+            .filter(|(_, t)| *t == name)
+            .filter_map(|(v, _)| {
+                let value = scope.vars.get(*v)?;
+                Some(
+                    value
+                        .text
+                        .as_deref()
+                        .map_or_else(|| Field::unknown(value.taint), Field::lit),
+                )
+            }),
+    );
+    if let Some(from) = sources
+        .iter()
+        .find(|v| !default_registry(v))
+        .filter(|_| global)
+    {
+        let why = format!(
+            "installs outside the workspace from {}",
+            super::field::display(std::slice::from_ref(from))
+        );
+        an.hit("persist.global_install", scope, fields, Some(why));
+    }
+}
+
+/// The values of a source option; a glob (`--@*:registry`) matches `--NAME=VALUE` names.
+fn source_values(args: &[Field], opt: &str) -> Vec<Field> {
+    if !opt.contains('*') {
+        return values_of(args, opt);
+    }
+    args.iter()
+        .filter_map(|a| {
+            let (name, value) = a.text.split_once('=')?;
+            glob_match(opt, name).then(|| with_text(a, value))
+        })
+        .collect()
+}
+
+/// True when every entry of a source value is a default registry or a public forge
+/// ([`PACKAGE_SOURCES`]), a path, or a registry named in the tool's own configuration (`GOPROXY=https://proxy.golang.org,direct`).
+fn default_registry(v: &Field) -> bool {
+    v.known
+        && v.text
+            .split([',', '|', ' '])
+            .filter(|e| !e.is_empty())
+            .all(|e| {
+                let host = crate::urls::host(e);
+                PACKAGE_SOURCES.contains(&host) || !other_host(e)
+            })
 }
 
 /// A tool that sets git's hooks directory itself ([`HOOKS_SETTERS`]: `husky install`)
