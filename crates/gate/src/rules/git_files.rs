@@ -160,41 +160,35 @@ fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, depth: usize) {
     }
 }
 
-/// The `config` file of the repository `dir` is in: `.git/config`, the `config` of a
-/// `gitdir:` a `.git` file names, or `dir/config` when `dir` is a git directory itself.
+/// The `config` file of the repository `dir` is in: `dir` itself when it is a git directory
+/// (`git -C repo.git`), else the nearest `.git` directory's, or that of the `gitdir:` a
+/// `.git` file names. One look per directory up to the root.
 fn repository_config(dir: &str) -> Option<String> {
     if dir.contains(UNKNOWN) {
         return None;
     }
-    let mut d = normalize(dir);
+    let is = |p: String, dir: bool| std::fs::metadata(p).is_ok_and(|m| m.is_dir() == dir);
+    let mut d = normalize(dir).trim_end_matches('/').to_owned();
+    if is(format!("{d}/HEAD"), false) && is(format!("{d}/objects"), true) {
+        return Some(format!("{d}/config"));
+    }
     loop {
-        let dot = format!("{}/.git", d.trim_end_matches('/'));
-        if std::path::Path::new(&dot).is_dir() {
-            return Some(format!("{dot}/config"));
+        let dot = format!("{d}/.git");
+        match std::fs::metadata(&dot) {
+            Ok(m) if m.is_dir() => return Some(format!("{dot}/config")),
+            Ok(_) => {
+                let Read::Text(t) = read_small(&dot) else {
+                    return None;
+                };
+                let gitdir = t.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
+                let gitdir = match gitdir.starts_with('/') {
+                    true => gitdir.to_owned(),
+                    false => format!("{d}/{gitdir}"),
+                };
+                return Some(common_config(&normalize(&gitdir)));
+            }
+            Err(_) => d = d.rsplit_once('/')?.0.to_owned(),
         }
-        if let Read::Text(t) = read_small(&dot) {
-            let gitdir = t.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
-            let gitdir = if gitdir.starts_with('/') {
-                gitdir.to_owned()
-            } else {
-                format!("{}/{gitdir}", d.trim_end_matches('/'))
-            };
-            return Some(common_config(&normalize(&gitdir)));
-        }
-        if std::path::Path::new(&format!("{d}/HEAD")).is_file()
-            && std::path::Path::new(&format!("{d}/objects")).is_dir()
-        {
-            return Some(format!("{}/config", d.trim_end_matches('/')));
-        }
-        let (parent, _) = d.rsplit_once('/')?;
-        if d == "/" {
-            return None;
-        }
-        d = if parent.is_empty() {
-            "/".into()
-        } else {
-            parent.into()
-        };
     }
 }
 
