@@ -50,108 +50,6 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     global_install(an, &p.name, fields, scope);
 }
 
-/// An install into the user's or the system's tools ([`INSTALLS`]: `npm i -g`, `pip install
-/// --user`, `cargo install`) from a registry other than the tool's default: what it installs
-/// runs on later commands, outside the view. From the default registry it is everyday work.
-fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
-    let args = &fields[1..];
-    let has = |w: &str| args.iter().any(|a| a.is(w));
-    let Some(row) = INSTALLS
-        .iter()
-        .find(|r| r.tool == name && r.subs.iter().any(|s| s.split(' ').all(has)))
-    else {
-        return;
-    };
-    let places: Vec<Field> = row.places.iter().flat_map(|o| values_of(args, o)).collect();
-    let global = match places.is_empty() {
-        true => scope.privileged || row.global.is_empty() || row.global.iter().any(|g| has(g)),
-        false => places.iter().any(|p| {
-            let class = an.paths.classify(&p.text, p.glob, scope);
-            !matches!(
-                class,
-                Class::Workspace | Class::WorkspaceRoot | Class::Build
-            )
-        }),
-    };
-    let mut sources: Vec<Field> = row
-        .sources
-        .iter()
-        .flat_map(|o| source_values(args, o))
-        .collect();
-    sources.extend(args.iter().filter(|a| a.text.contains("://")).cloned());
-    sources.extend(
-        REGISTRY_VARS
-            .iter()
-            .filter(|(_, t)| *t == name)
-            .filter_map(|(v, _)| {
-                let value = scope.vars.get(*v)?;
-                Some(
-                    value
-                        .text
-                        .as_deref()
-                        .map_or_else(|| Field::unknown(value.taint), Field::lit),
-                )
-            }),
-    );
-    if let Some(from) = sources
-        .iter()
-        .find(|v| !default_registry(v))
-        .filter(|_| global)
-    {
-        let why = format!(
-            "installs outside the workspace from {}",
-            super::field::display(std::slice::from_ref(from))
-        );
-        an.hit("persist.global_install", scope, fields, Some(why));
-    }
-}
-
-/// The values of a source option; a glob (`--@*:registry`) matches `--NAME=VALUE` names.
-fn source_values(args: &[Field], opt: &str) -> Vec<Field> {
-    if !opt.contains('*') {
-        return values_of(args, opt);
-    }
-    args.iter()
-        .filter_map(|a| {
-            let (name, value) = a.text.split_once('=')?;
-            glob_match(opt, name).then(|| with_text(a, value))
-        })
-        .collect()
-}
-
-/// True when every entry of a source value is a default registry or a public forge
-/// ([`PACKAGE_SOURCES`]), a path, or a registry named in the tool's own configuration (`GOPROXY=https://proxy.golang.org,direct`).
-fn default_registry(v: &Field) -> bool {
-    v.known
-        && v.text
-            .split([',', '|', ' '])
-            .filter(|e| !e.is_empty())
-            .all(|e| {
-                let host = crate::urls::host(e);
-                PACKAGE_SOURCES.contains(&host) || !other_host(e)
-            })
-}
-
-/// A tool that sets git's hooks directory itself ([`HOOKS_SETTERS`]: `husky install`)
-/// makes that directory one, as `git config core.hooksPath DIR` does.
-fn hooks_setter(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
-    let operands: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
-    let row = HOOKS_SETTERS.iter().find_map(|(tool, default)| {
-        let mut words = tool.split(' ');
-        let sub: Vec<&str> = words
-            .next()
-            .filter(|t| *t == name)
-            .map(|_| words.collect())?;
-        let prefix = operands.len() >= sub.len() && sub.iter().zip(&operands).all(|(w, a)| a.is(w));
-        prefix.then(|| (operands.get(sub.len()).copied(), *default))
-    });
-    match row {
-        Some((Some(dir), _)) => hooks_dir(an, scope, dir),
-        Some((None, default)) => hooks_dir(an, scope, &Field::lit(default)),
-        None => {}
-    }
-}
-
 /// A tool starting in a directory where the line wrote its recipe or script file
 /// ([`PROJECT_FILES`]: `printf 'x:\n\tCMD' > Makefile; make`) runs the commands in it: each
 /// string that parses as a dangerous command counts.
@@ -614,6 +512,26 @@ pub(crate) fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
     an.hooks_dirs.push(dir.to_owned());
 }
 
+/// A tool that sets git's hooks directory itself ([`HOOKS_SETTERS`]: `husky install`)
+/// makes that directory one, as `git config core.hooksPath DIR` does.
+fn hooks_setter(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let operands: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
+    let row = HOOKS_SETTERS.iter().find_map(|(tool, default)| {
+        let mut words = tool.split(' ');
+        let sub: Vec<&str> = words
+            .next()
+            .filter(|t| *t == name)
+            .map(|_| words.collect())?;
+        let prefix = operands.len() >= sub.len() && sub.iter().zip(&operands).all(|(w, a)| a.is(w));
+        prefix.then(|| (operands.get(sub.len()).copied(), *default))
+    });
+    match row {
+        Some((Some(dir), _)) => hooks_dir(an, scope, dir),
+        Some((None, default)) => hooks_dir(an, scope, &Field::lit(default)),
+        None => {}
+    }
+}
+
 /// Judges `v` as a command line (a leading `!` is dropped, as git does).
 pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
@@ -814,6 +732,83 @@ fn production(args: &[Field], scope: &Scope) -> bool {
             })
     });
     from_vars || from_args
+}
+
+/// An install into the user's or the system's tools ([`INSTALLS`]: `npm i -g`, `pip install
+/// --user`, `cargo install`) from a registry other than the tool's default: what it installs
+/// runs on later commands, outside the view. From the default registry it is everyday work.
+fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
+    let has = |w: &str| args.iter().any(|a| a.is(w));
+    let Some(row) = INSTALLS
+        .iter()
+        .find(|r| r.tool == name && r.subs.iter().any(|s| s.split(' ').all(has)))
+    else {
+        return;
+    };
+    let places: Vec<Field> = row.places.iter().flat_map(|o| values_of(args, o)).collect();
+    let global = match places.is_empty() {
+        true => scope.privileged || row.global.is_empty() || row.global.iter().any(|g| has(g)),
+        false => places.iter().any(|p| {
+            let class = an.paths.classify(&p.text, p.glob, scope);
+            !matches!(
+                class,
+                Class::Workspace | Class::WorkspaceRoot | Class::Build
+            )
+        }),
+    };
+    if let Some(from) = install_sources(row.sources, name, args, scope)
+        .iter()
+        .find(|v| !default_registry(v))
+        .filter(|_| global)
+    {
+        let why = format!(
+            "installs outside the workspace from {}",
+            super::field::display(std::slice::from_ref(from))
+        );
+        an.hit("persist.global_install", scope, fields, Some(why));
+    }
+}
+
+/// Where an install takes packages from: its source options, URL operands and the
+/// variables that steer the tool ([`REGISTRY_VARS`]).
+fn install_sources(opts: &[&str], name: &str, args: &[Field], scope: &Scope) -> Vec<Field> {
+    let mut sources: Vec<Field> = opts.iter().flat_map(|o| source_values(args, o)).collect();
+    sources.extend(args.iter().filter(|a| a.text.contains("://")).cloned());
+    for (var, _) in REGISTRY_VARS.iter().filter(|(_, t)| *t == name) {
+        if let Some(value) = scope.vars.get(*var) {
+            let text = value.text.as_deref();
+            sources.push(text.map_or_else(|| Field::unknown(value.taint), Field::lit));
+        }
+    }
+    sources
+}
+
+/// The values of a source option; a glob (`--@*:registry`) matches `--NAME=VALUE` names.
+fn source_values(args: &[Field], opt: &str) -> Vec<Field> {
+    if !opt.contains('*') {
+        return values_of(args, opt);
+    }
+    args.iter()
+        .filter_map(|a| {
+            let (name, value) = a.text.split_once('=')?;
+            glob_match(opt, name).then(|| with_text(a, value))
+        })
+        .collect()
+}
+
+/// True when every entry of a source value is a default registry or a public forge
+/// ([`PACKAGE_SOURCES`]), a path, or a registry named in the tool's own configuration
+/// (`GOPROXY=https://proxy.golang.org,direct`).
+fn default_registry(v: &Field) -> bool {
+    v.known
+        && v.text
+            .split([',', '|', ' '])
+            .filter(|e| !e.is_empty())
+            .all(|e| {
+                let host = crate::urls::host(e);
+                PACKAGE_SOURCES.contains(&host) || !other_host(e)
+            })
 }
 
 fn rows(
