@@ -99,6 +99,12 @@ fn git_config_files_on_disk() {
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.is_ok_and(|st| st.success()), "mkfifo failed");
     let fifo = fifo.to_string_lossy().into_owned();
+    s.file("home/.gitconfig", "[core]\n\tpager = rm -rf ~\n");
+    s.file(
+        "xdg/git/config",
+        "[core]\n\tsshCommand = \"sh -c 'rm -rf ~'\"\n",
+    );
+    let root = s.path().to_string_lossy().into_owned();
     let none = s.path().join("none.cfg").to_string_lossy().into_owned();
     let cases = vec![
         (Block, format!("GIT_CONFIG_GLOBAL={evil} git log")),
@@ -111,6 +117,12 @@ fn git_config_files_on_disk() {
         (Block, format!("GIT_CONFIG_GLOBAL={inc_if} git fetch")),
         (Block, format!("GIT_CONFIG_GLOBAL={aliases} git nuke")),
         (Block, format!("GIT_CONFIG_GLOBAL={aliases} git pf")),
+        (Block, format!("sudo GIT_CONFIG_GLOBAL={evil} git log")),
+        (Block, format!("HOME={root}/home git log")),
+        (
+            Block,
+            format!("export XDG_CONFIG_HOME={root}/xdg; git fetch"),
+        ),
         // Written after the export that names it.
         (
             Block,
@@ -132,6 +144,7 @@ fn git_config_files_on_disk() {
         (Allow, format!("GIT_CONFIG_GLOBAL={ok} git log")),
         (Allow, format!("GIT_CONFIG_GLOBAL={aliases} git co main")),
         (Allow, format!("GIT_CONFIG_GLOBAL={none} git log")),
+        (Allow, format!("HOME={root} git log")),
         (
             Allow,
             "GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git status".to_string(),

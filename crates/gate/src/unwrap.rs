@@ -515,7 +515,17 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
         .iter()
         .take_while(|f| f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.']))
         .count();
-    env_assignments(an, scope, &a.operands[..skip]);
+    // They are the command's environment, as with env (`sudo GIT_CONFIG_GLOBAL=F git log`).
+    for (k, v) in env_assignments(an, scope, &a.operands[..skip]) {
+        let text = crate::field::partial_text(&v);
+        s.vars.insert(
+            k,
+            crate::state::Value {
+                text,
+                taint: v.taint,
+            },
+        );
+    }
     if skip >= a.operands.len() {
         return Some(Stream::default());
     }

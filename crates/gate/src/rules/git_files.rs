@@ -1,6 +1,7 @@
 //! git configuration files that exist before the line runs: the files `GIT_CONFIG_GLOBAL`,
-//! `GIT_CONFIG_SYSTEM` and `GIT_CONFIG` name, the repository's own `config`, and the files
-//! they include.
+//! `GIT_CONFIG_SYSTEM` and `GIT_CONFIG` name (and the global file of a `HOME` or
+//! `XDG_CONFIG_HOME` the line sets), the repository's own `config`, and the files they
+//! include.
 //!
 //! Owns the gate's only reads of the filesystem: a small regular file named on the line or
 //! found as the repository's configuration is read (at most [`MAX_FILE`] bytes; never a
@@ -26,8 +27,15 @@ use crate::text::glob_match;
 pub(crate) const MAX_FILE: u64 = 256 * 1024;
 /// Deepest chain of includes followed (git's own bound is 10).
 const MAX_INCLUDES: usize = 10;
-/// Variables naming a configuration file every git command reads.
-const CONFIG_VARS: &[&str] = &["GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG"];
+/// Variables naming a configuration file every git command reads, with the file's path
+/// below the value; `HOME` and `XDG_CONFIG_HOME` count only when the line sets them.
+const CONFIG_VARS: &[(&str, &str)] = &[
+    ("GIT_CONFIG_GLOBAL", ""),
+    ("GIT_CONFIG_SYSTEM", ""),
+    ("GIT_CONFIG", ""),
+    ("HOME", "/.gitconfig"),
+    ("XDG_CONFIG_HOME", "/git/config"),
+];
 /// Where no configuration file is read from: devices and kernel files.
 const NEVER_READ: &[&str] = &["/proc", "/sys", "/dev"];
 
@@ -81,13 +89,13 @@ pub(crate) fn read_small(path: &str) -> Read {
 /// Judges the configuration files a git command reads: those the environment names and
 /// the repository's own (`repo` is the `-C`/`--git-dir` directory, or the working one).
 pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>) {
-    for var in CONFIG_VARS {
+    for (var, below) in CONFIG_VARS {
         let Some(value) = c.scope.vars.get(*var) else {
             continue;
         };
         match value.text.as_deref().filter(|t| !t.contains(UNKNOWN)) {
             Some(path) => {
-                let abs = c.an.paths.abs(path, c.scope);
+                let abs = c.an.paths.abs(&format!("{path}{below}"), c.scope);
                 named_file(c.an, c.scope, &abs);
             }
             None => unreadable(c.an, c.scope, var, "named at run time"),
