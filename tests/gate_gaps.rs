@@ -276,6 +276,12 @@ fn scripts_edited_in_place() {
             Ask,
             r#"gawk --include=inplace '{sub(/#/, "")} 1' run.sh; source run.sh"#,
         ),
+        (Ask, r#"sed -i 's/a/rm -rf ~/' *.sh; sh run.sh"#),
+        (Ask, r#"sed -i 's/x/y/' scripts/*; bash scripts/a.sh"#),
+        (
+            Ask,
+            r#"find . -name '*.sh' -exec sed -i 's/x/y/' {} +; ./run.sh"#,
+        ),
         (Deny, r#"echo 'rm -rf ~' >> build.sh; sh build.sh"#),
         (Ask, r#"mytool >> build.sh; bash build.sh"#),
         (
@@ -290,6 +296,11 @@ fn scripts_edited_in_place() {
         (Allow, r#"sed -i 's/foo/bar/g' src/*.rs && cargo test"#),
         (Allow, r#"perl -pi -e 's/\r$//' src/a.c; make"#),
         (Allow, r#"awk -i inplace '{print}' notes.txt"#),
+        (Allow, r#"sed -i 's/x/y/' src/*.rs; bash run.sh"#),
+        (
+            Allow,
+            r#"find . -name '*.sh' -exec sed -i 's/x/y/' {} +; python3 app.py"#,
+        ),
         (Allow, r#"awk '{print $1}' data.txt"#),
         (Allow, r#"echo 'make test' >> ci.sh; sh ci.sh"#),
     ]);
