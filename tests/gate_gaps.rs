@@ -118,6 +118,15 @@ fn git_config_files_on_disk() {
         (Block, format!("GIT_CONFIG_GLOBAL={aliases} git nuke")),
         (Block, format!("GIT_CONFIG_GLOBAL={aliases} git pf")),
         (Block, format!("sudo GIT_CONFIG_GLOBAL={evil} git log")),
+        (
+            Block,
+            r"printf '[core]\n\tpager = rm -rf ~\n' | GIT_CONFIG_GLOBAL=/dev/stdin git log".into(),
+        ),
+        (
+            Block,
+            r"exec 3<<< $'[alias]\n\tx = !rm -rf ~'; GIT_CONFIG=/dev/fd/3 git x".into(),
+        ),
+        (Ask, "mytool | GIT_CONFIG_GLOBAL=/dev/stdin git log".into()),
         (Block, format!("HOME={root}/home git log")),
         (
             Block,
@@ -145,6 +154,11 @@ fn git_config_files_on_disk() {
         (Allow, format!("GIT_CONFIG_GLOBAL={aliases} git co main")),
         (Allow, format!("GIT_CONFIG_GLOBAL={none} git log")),
         (Allow, format!("HOME={root} git log")),
+        (
+            Allow,
+            r"printf '[user]\n\tname = me\n' | GIT_CONFIG_GLOBAL=/dev/stdin git log".into(),
+        ),
+        (Allow, "GIT_CONFIG_GLOBAL=/dev/stdin git log".into()),
         (
             Allow,
             "GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 git status".to_string(),

@@ -96,7 +96,7 @@ pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>) {
         match value.text.as_deref().filter(|t| !t.contains(UNKNOWN)) {
             Some(path) => {
                 let abs = c.an.paths.abs(&format!("{path}{below}"), c.scope);
-                named_file(c.an, c.scope, &abs);
+                named_file(c, &abs);
             }
             None => unreadable(c.an, c.scope, var, "named at run time"),
         }
@@ -111,19 +111,26 @@ pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>) {
     }
 }
 
-/// A file a variable names: what the line wrote there, else what is on disk.
-fn named_file(an: &mut Analyzer<'_>, scope: &Scope, abs: &str) {
-    match an.written_at(abs) {
-        Some(s) => match s.text {
-            // Written on this line: judged as `git -c` pairs, includes are persistence.
-            Some(text) => {
-                for (key, val) in git_file(&text) {
-                    git_config(an, scope, &key, &Field::lit(&val));
-                }
+/// A file a variable names: an input of the command (`/dev/stdin`, a descriptor), what
+/// the line wrote there, else what is on disk.
+fn named_file(c: &mut Cmd<'_, '_>, abs: &str) {
+    let shown = match crate::cmd::opened_input(&Field::lit(abs), c.io, c.scope) {
+        // The terminal gives git nothing to read.
+        Some(s) if s.text.is_none() && !s.piped && !s.taint.hidden_code() => return,
+        Some(s) => Some(s),
+        // A process substitution was judged where it was assigned.
+        None if abs.starts_with("/dev/fd/") || abs.starts_with("/proc/self/fd/") => return,
+        None => c.an.written_at(abs),
+    };
+    match shown.map(|s| s.text) {
+        // Shown on this line: judged as `git -c` pairs, includes are persistence.
+        Some(Some(text)) => {
+            for (key, val) in git_file(&text) {
+                git_config(c.an, c.scope, &key, &Field::lit(&val));
             }
-            None => unreadable(an, scope, abs, "written with content the gate cannot see"),
-        },
-        None => on_disk(an, scope, abs, 0),
+        }
+        Some(None) => unreadable(c.an, c.scope, abs, "content the gate cannot see"),
+        None => on_disk(c.an, c.scope, abs, 0),
     }
 }
 
