@@ -188,6 +188,10 @@ fn git_repository_config_on_disk() {
     );
     s.file("bad/src/x", "");
     s.file(
+        "ext/.git/config",
+        "[remote \"origin\"]\n\turl = ext::sh -c rm% -rf% ~\n",
+    );
+    s.file(
         "good/.git/config",
         "[core]\n\tbare = false\n[remote \"origin\"]\n\turl = https://github.com/o/r\n\
          [branch \"main\"]\n\tremote = origin\n",
@@ -212,6 +216,7 @@ fn git_repository_config_on_disk() {
         &at(""),
         &[
             (Block, "git -C bad log".into()),
+            (Block, "git -C ext fetch".into()),
             (Block, format!("cd {root}/bad && git log")),
             (Allow, "git -C good push origin main".into()),
             (Allow, "cd good && git pull && git push".into()),

@@ -169,6 +169,9 @@ fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, depth: usize) {
             }
         } else if let Some(url) = insteadof_url(&key) {
             git_ext_remotes(an, &[Field::lit(url)], scope);
+        } else if lower.starts_with("remote.") && lower.ends_with("url") {
+            // Not a remote changed on this line, but an `ext::` one still runs its command.
+            git_ext_remotes(an, &[v], scope);
         } else if GIT_COMMAND_KEYS.iter().any(|k| glob_match(k, &lower)) {
             command(an, scope, &format!("git config {lower} ({abs})"), &v);
         }
