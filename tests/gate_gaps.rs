@@ -380,6 +380,10 @@ fn local_http_deletions() {
         (Allow, r#"http DELETE localhost:3000/items/1"#),
         (Allow, r#"wget --method=DELETE localhost:8080/x"#),
         (Allow, r#"curl -X DELETE "localhost:3000/items/$ID""#),
+        (
+            Allow,
+            r#"curl -X DELETE --cacert ca.pem -o out.txt localhost:8443/x"#,
+        ),
         (Ask, r#"curl -X DELETE localhost:3000/x api.example.com/y"#),
         (Ask, r#"curl -X DELETE localhost:3000/x devbox:9200/idx"#),
         (Ask, r#"curl -X DELETE localhost:3000/x "$URL""#),

@@ -52,11 +52,19 @@ pub(crate) fn other_host(text: &str) -> bool {
     let port = rest.rsplit_once(':').is_some_and(|(h, p)| {
         !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
     });
+    // A file name alone (`out.txt`, `ca.pem`) is not a host; with a path after it, it is.
+    let file = |t: &str| FILE_ENDINGS.contains(&t) && !text.contains('/');
     let tld = host(text).rsplit_once('.').is_some_and(|(h, t)| {
-        !h.is_empty() && t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphabetic())
+        !h.is_empty() && t.len() >= 2 && t.bytes().all(|b| b.is_ascii_alphabetic()) && !file(t)
     });
     port || tld
 }
+
+/// Endings of file names that are no top-level domain.
+const FILE_ENDINGS: &[&str] = &[
+    "txt", "json", "pem", "crt", "key", "log", "out", "csv", "yaml", "yml", "html", "xml", "tmp",
+    "bak", "toml", "cfg", "conf",
+];
 
 #[cfg(test)]
 mod tests {
@@ -101,6 +109,8 @@ mod tests {
             "devbox:8080/x",
             "https://x.example",
             "u@x.example",
+            "x.json/y",
+            "evil.sh",
         ] {
             assert!(other_host(url), "{url}");
         }
@@ -111,6 +121,8 @@ mod tests {
             "@body.json",
             "DELETE",
             "file:///x",
+            "out.txt",
+            "ca.pem",
         ] {
             assert!(!other_host(url), "{url}");
         }
