@@ -13,6 +13,7 @@ use super::field::Field;
 use super::paths::Class;
 use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
+use super::tables::{ARGUMENT_FILES, INSTALLS, PACKAGE_SOURCES, REGISTRY_VARS};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
@@ -21,7 +22,6 @@ use super::tables::{
     REMOTE_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS,
     TEXT_OPTIONS, VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
-use super::tables::{INSTALLS, PACKAGE_SOURCES, REGISTRY_VARS};
 use super::text::glob_match;
 use super::urls::{other_host, remote_url, this_machine};
 
@@ -757,7 +757,7 @@ fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &S
             )
         }),
     };
-    if let Some(from) = install_sources(row.sources, name, args, scope)
+    if let Some(from) = install_sources(an, row.sources, name, args, scope)
         .iter()
         .find(|v| !default_registry(v))
         .filter(|_| global)
@@ -770,11 +770,31 @@ fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &S
     }
 }
 
-/// Where an install takes packages from: its source options, URL operands and the
+/// Where an install takes packages from: its source options and URL operands, also in an
+/// argument file the line wrote ([`ARGUMENT_FILES`]: an unseen one may name any), and the
 /// variables that steer the tool ([`REGISTRY_VARS`]).
-fn install_sources(opts: &[&str], name: &str, args: &[Field], scope: &Scope) -> Vec<Field> {
-    let mut sources: Vec<Field> = opts.iter().flat_map(|o| source_values(args, o)).collect();
-    sources.extend(args.iter().filter(|a| a.text.contains("://")).cloned());
+fn install_sources(
+    an: &Analyzer<'_>,
+    opts: &[&str],
+    name: &str,
+    args: &[Field],
+    scope: &Scope,
+) -> Vec<Field> {
+    let mut words = args.to_vec();
+    let mut sources = Vec::new();
+    let files = ARGUMENT_FILES.iter().filter(|(t, _)| *t == name);
+    for file in files.flat_map(|(_, o)| o.iter().flat_map(|o| values_of(args, o))) {
+        match an
+            .written_at(&an.paths.abs(&file.text, scope))
+            .map(|s| s.text)
+        {
+            Some(Some(text)) => words.extend(text.split_whitespace().map(Field::lit)),
+            Some(None) => sources.push(Field::unknown(Taint::default())),
+            None => {}
+        }
+    }
+    sources.extend(opts.iter().flat_map(|o| source_values(&words, o)));
+    sources.extend(words.iter().filter(|a| a.text.contains("://")).cloned());
     for (var, _) in REGISTRY_VARS.iter().filter(|(_, t)| *t == name) {
         if let Some(value) = scope.vars.get(*var) {
             let text = value.text.as_deref();

@@ -166,6 +166,13 @@ pub(crate) const INSTALLS: &[Install] = &[
     install("composer", &["global require"], &[], &[], &[]),
 ];
 
+/// Options naming a file of more install arguments, read when the line wrote it (a
+/// requirements file's `--index-url` line counts as the option).
+pub(crate) const ARGUMENT_FILES: &[(&str, &[&str])] = &[
+    ("pip", &["-r", "--requirement", "-c", "--constraint"]),
+    ("uv", &["-r", "--requirement", "-c", "--constraint"]),
+];
+
 /// Variables naming where a tool's packages come from, and the tool they steer.
 pub(crate) const REGISTRY_VARS: &[(&str, &str)] = &[
     ("NPM_CONFIG_REGISTRY", "npm"),
