@@ -99,6 +99,9 @@ fn git_config_files_on_disk() {
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.is_ok_and(|st| st.success()), "mkfifo failed");
     let fifo = fifo.to_string_lossy().into_owned();
+    let link = s.path().join("environ.cfg");
+    std::os::unix::fs::symlink("/proc/self/environ", &link).expect("make link");
+    let link = link.to_string_lossy().into_owned();
     s.file("home/.gitconfig", "[core]\n\tpager = rm -rf ~\n");
     s.file(
         "xdg/git/config",
@@ -146,6 +149,7 @@ fn git_config_files_on_disk() {
             Ask,
             "GIT_CONFIG_GLOBAL=/proc/self/environ git log".to_string(),
         ),
+        (Ask, format!("GIT_CONFIG_GLOBAL={link} git log")),
         (
             Ask,
             "export GIT_CONFIG_GLOBAL=\"$(mytool)\"; git log".to_string(),

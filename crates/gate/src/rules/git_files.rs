@@ -62,27 +62,44 @@ pub(crate) fn read_small(path: &str) -> Read {
     if under(path) {
         return Read::Unreadable("a device or kernel file");
     }
-    let real = match std::fs::canonicalize(path) {
-        Ok(real) => real,
+    // One look, through any link; the file opened is looked at again.
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Missing,
-        Err(_) => return Read::Unreadable("cannot be resolved"),
-    };
-    if under(&real.to_string_lossy()) {
-        return Read::Unreadable("a device or kernel file");
-    }
-    match std::fs::metadata(&real) {
-        Ok(m) if !m.is_file() => return Read::Unreadable("not a regular file"),
-        Ok(m) if m.len() > MAX_FILE => return Read::Unreadable("too big to read"),
-        Ok(_) => {}
         Err(_) => return Read::Unreadable("cannot be read"),
+    };
+    if let Some(why) = refused(&meta) {
+        return Read::Unreadable(why);
     }
     let mut bytes = Vec::new();
-    let read =
-        std::fs::File::open(&real).and_then(|f| f.take(MAX_FILE + 1).read_to_end(&mut bytes));
+    let read = std::fs::File::open(path).and_then(|f| match f.metadata().map(|m| refused(&m)) {
+        Ok(None) => f.take(MAX_FILE + 1).read_to_end(&mut bytes),
+        _ => Err(std::io::ErrorKind::InvalidInput.into()),
+    });
     match read {
         Ok(n) if n as u64 > MAX_FILE => Read::Unreadable("too big to read"),
         Ok(_) => Read::Text(String::from_utf8_lossy(&bytes).into_owned()),
         Err(_) => Read::Unreadable("cannot be read"),
+    }
+}
+
+/// Why a file is not read: not a regular file, too big, or on the file system of `/proc`,
+/// `/sys` or `/dev` (reached through a link).
+fn refused(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt as _;
+    static KERNEL: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let kernel = KERNEL.get_or_init(|| {
+        let dev = |d: &&str| std::fs::metadata(d).ok().map(|m| m.dev());
+        NEVER_READ.iter().filter_map(dev).collect()
+    });
+    if kernel.contains(&meta.dev()) {
+        Some("a device or kernel file")
+    } else if !meta.is_file() {
+        Some("not a regular file")
+    } else if meta.len() > MAX_FILE {
+        Some("too big to read")
+    } else {
+        None
     }
 }
 
