@@ -108,6 +108,14 @@ fn git_config_files_on_disk() {
         "[core]\n\tsshCommand = \"sh -c 'rm -rf ~'\"\n",
     );
     let root = s.path().to_string_lossy().into_owned();
+    let cycle = s.file("cycle.cfg", &"[include]\n\tpath = cycle.cfg\n".repeat(50));
+    for i in 0..20 {
+        s.file(
+            &format!("chain{i}.cfg"),
+            &format!("[include]\n\tpath = chain{}.cfg\n", i + 1),
+        );
+    }
+    let chain = s.path().join("chain0.cfg").to_string_lossy().into_owned();
     let none = s.path().join("none.cfg").to_string_lossy().into_owned();
     let cases = vec![
         (Block, format!("GIT_CONFIG_GLOBAL={evil} git log")),
@@ -150,6 +158,8 @@ fn git_config_files_on_disk() {
             "GIT_CONFIG_GLOBAL=/proc/self/environ git log".to_string(),
         ),
         (Ask, format!("GIT_CONFIG_GLOBAL={link} git log")),
+        (Ask, format!("GIT_CONFIG_GLOBAL={chain} git log")),
+        (Allow, format!("GIT_CONFIG_GLOBAL={cycle} git log")),
         (
             Ask,
             "export GIT_CONFIG_GLOBAL=\"$(mytool)\"; git log".to_string(),

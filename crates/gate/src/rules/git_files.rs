@@ -25,8 +25,9 @@ use crate::text::glob_match;
 
 /// Largest configuration file the gate reads.
 pub(crate) const MAX_FILE: u64 = 256 * 1024;
-/// Deepest chain of includes followed (git's own bound is 10).
-const MAX_INCLUDES: usize = 10;
+/// Most configuration files read for one git command, includes followed (git's own bound
+/// on the depth of includes is 10): past it, the command is `ask`.
+const MAX_FILES: usize = 16;
 /// Variables naming a configuration file every git command reads, with the file's path
 /// below the value; `HOME` and `XDG_CONFIG_HOME` count only when the line sets them.
 const CONFIG_VARS: &[(&str, &str)] = &[
@@ -124,7 +125,7 @@ pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>) {
         None => c.scope.cwd.clone(),
     };
     if let Some(config) = dir.as_deref().and_then(repository_config) {
-        on_disk(c.an, c.scope, &config, 0);
+        on_disk(c.an, c.scope, &config, &mut Vec::new());
     }
 }
 
@@ -147,15 +148,20 @@ fn named_file(c: &mut Cmd<'_, '_>, abs: &str) {
             }
         }
         Some(None) => unreadable(c.an, c.scope, abs, "content the gate cannot see"),
-        None => on_disk(c.an, c.scope, abs, 0),
+        None => on_disk(c.an, c.scope, abs, &mut Vec::new()),
     }
 }
 
-/// A configuration file on disk, with the files it includes.
-fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, depth: usize) {
-    if depth > MAX_INCLUDES {
-        return unreadable(an, scope, abs, "included too deep");
+/// A configuration file on disk, with the files it includes (each read once; `seen` holds
+/// those read for this command).
+fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, seen: &mut Vec<String>) {
+    if seen.iter().any(|f| f == abs) {
+        return;
     }
+    if seen.len() >= MAX_FILES {
+        return unreadable(an, scope, abs, "too many included files");
+    }
+    seen.push(abs.to_owned());
     let text = match read_small(abs) {
         Read::Missing => return,
         Read::Text(t) => t,
@@ -169,7 +175,7 @@ fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, depth: usize) {
             let next = an
                 .paths
                 .abs_from(&val, Some(if dir.is_empty() { "/" } else { dir }));
-            on_disk(an, scope, &normalize(&next), depth + 1);
+            on_disk(an, scope, &normalize(&next), seen);
         } else if let Some(name) = lower.strip_prefix("alias.") {
             // Expanded where a later git command names it; a line's own aliases win.
             let alias = (name.to_owned(), val);
