@@ -302,6 +302,10 @@ fn scripts_edited_in_place() {
             r#"echo 'echo -rf ~' > x.sh; sed -i -E 's/echo/rm/' x.sh; bash x.sh"#,
         ),
         (Ask, r#"sed -i 's/^#//' deploy.sh && ./deploy.sh"#),
+        (
+            Ask,
+            r#"echo 'make' > b.sh; sed -i --quiet 's/make/make/' b.sh; sh b.sh"#,
+        ),
         (Ask, r#"perl -pi -e 's/x/y/' run.sh; bash run.sh"#),
         (Ask, r#"perl -i -pe 's/echo //' t.py && python3 t.py"#),
         (Ask, r#"awk -i inplace '{print}' run.sh; sh run.sh"#),

@@ -36,7 +36,10 @@ pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
         let plain = !a
             .shorts
             .iter()
-            .any(|(ch, _)| matches!(ch, 'n' | 'z' | 'E' | 'r'));
+            .any(|(ch, _)| matches!(ch, 'n' | 'z' | 'E' | 'r'))
+            && !["quiet", "silent", "null-data", "regexp-extended"]
+                .iter()
+                .any(|l| a.has_long(l));
         let edit = |text: &str| plain.then(|| substitute(&scripts, text)).flatten();
         for f in &files {
             edit_in_place(c.an, c.scope, f, "sed -i", &edit);
