@@ -747,15 +747,18 @@ fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &S
         return;
     };
     let places: Vec<Field> = row.places.iter().flat_map(|o| values_of(args, o)).collect();
-    let global = match places.is_empty() {
-        true => scope.privileged || row.global.is_empty() || row.global.iter().any(|g| has(g)),
-        false => places.iter().any(|p| {
-            let class = an.paths.classify(&p.text, p.glob, scope);
-            !matches!(
-                class,
-                Class::Workspace | Class::WorkspaceRoot | Class::Build
-            )
-        }),
+    // A destination of its own decides; else its global flags, or root, do.
+    let outside = |p: &Field| {
+        let class = an.paths.classify(&p.text, p.glob, scope);
+        !matches!(
+            class,
+            Class::Workspace | Class::WorkspaceRoot | Class::Build
+        )
+    };
+    let global = if places.is_empty() {
+        scope.privileged || row.global.is_empty() || row.global.iter().any(|g| has(g))
+    } else {
+        places.iter().any(outside)
     };
     if let Some(from) = install_sources(an, row.sources, name, args, scope)
         .iter()

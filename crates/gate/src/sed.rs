@@ -81,9 +81,12 @@ fn substitute(scripts: &[Field], text: &str) -> Option<String> {
             let (old, new, all) = literal_subst(cmd)?;
             out = out
                 .split_inclusive('\n')
-                .map(|line| match all {
-                    true => line.replace(&old, &new),
-                    false => line.replacen(&old, &new, 1),
+                .map(|line| {
+                    if all {
+                        line.replace(&old, &new)
+                    } else {
+                        line.replacen(&old, &new, 1)
+                    }
                 })
                 .collect();
         }

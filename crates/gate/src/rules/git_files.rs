@@ -222,9 +222,10 @@ fn repository_config(dir: &str) -> Option<String> {
                     return None;
                 };
                 let gitdir = t.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
-                let gitdir = match gitdir.starts_with('/') {
-                    true => gitdir.to_owned(),
-                    false => format!("{d}/{gitdir}"),
+                let gitdir = if gitdir.starts_with('/') {
+                    gitdir.to_owned()
+                } else {
+                    format!("{d}/{gitdir}")
                 };
                 return Some(common_config(&normalize(&gitdir)));
             }

@@ -413,9 +413,10 @@ fn systemd_run(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     // `--shell` runs the user's shell, which reads its commands from stdin.
     let shell = a.has('S', "shell") && a.operands.is_empty();
     if !a.operands.is_empty() || shell {
-        let inner: Vec<Field> = match shell {
-            true => vec![Field::lit("sh")],
-            false => a.operands.clone(),
+        let inner: Vec<Field> = if shell {
+            vec![Field::lit("sh")]
+        } else {
+            a.operands.clone()
         };
         // The command reads our stdin (`--pipe`, `--pty`, `--scope`); without them it gets
         // none, but the gate does not bet on which it is.
