@@ -407,6 +407,10 @@ fn local_http_deletions() {
             Allow,
             r#"curl -X DELETE --cacert ca.pem -o out.txt localhost:8443/x"#,
         ),
+        (
+            Allow,
+            r#"curl -X DELETE localhost:3000/users -d 'email=a@b.example'"#,
+        ),
         (Ask, r#"curl -X DELETE localhost:3000/x api.example.com/y"#),
         (Ask, r#"curl -X DELETE localhost:3000/x devbox:9200/idx"#),
         (Ask, r#"curl -X DELETE localhost:3000/x "$URL""#),

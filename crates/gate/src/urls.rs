@@ -49,6 +49,11 @@ pub(crate) fn other_host(text: &str) -> bool {
         return false;
     }
     let rest = text.split(['/', '?', '#']).next().unwrap_or("");
+    // Form data (`email=a@b.com`, `{"id":1}`) is no host.
+    let hostlike = |c: char| c.is_ascii_alphanumeric() || ".-_:@[]%".contains(c);
+    if !rest.chars().all(hostlike) {
+        return false;
+    }
     let port = rest.rsplit_once(':').is_some_and(|(h, p)| {
         !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
     });
@@ -123,6 +128,8 @@ mod tests {
             "file:///x",
             "out.txt",
             "ca.pem",
+            "email=a@b.example",
+            "{\"id\":1}",
         ] {
             assert!(!other_host(url), "{url}");
         }
