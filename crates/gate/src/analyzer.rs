@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::decision::Context;
-use crate::field::{Field, display};
+use crate::field::{DESCENDANT, Field, display, has_glob};
 use crate::paths::{Class, Paths};
 use crate::policy::Policy;
 use crate::state::{Hit, Io, MAX_DEPTH, Scope, Stream};
+use crate::text::glob_match;
 
 /// Most simple commands judged for one line judged for one line, counting every unwrapping.
 const MAX_STEPS: usize = 4000;
@@ -157,9 +158,19 @@ impl Analyzer<'_> {
         self.paths.is_secret(abs) || self.written.iter().any(|(p, s)| p == abs && s.taint.secret)
     }
 
-    /// What the line wrote last at `abs`, if it wrote there.
+    /// What the line wrote last at `abs`, if it wrote there; a write through a pattern
+    /// (`sed -i ... *.sh`) or to paths below a directory (`find DIR -exec sed -i ...`) may
+    /// have been to `abs`.
     pub fn written_at(&self, abs: &str) -> Option<Stream> {
-        let found = self.written.iter().rev().find(|(p, _)| p == abs);
+        let covers = |p: &str| match p.split_once(DESCENDANT) {
+            Some((dir, end)) => abs.starts_with(dir) && abs.ends_with(end),
+            None => has_glob(p) && glob_match(p, abs),
+        };
+        let found = self
+            .written
+            .iter()
+            .rev()
+            .find(|(p, _)| p == abs || covers(p));
         found.map(|(_, s)| s.clone())
     }
 

@@ -136,6 +136,27 @@ pub(crate) fn opened_input(f: &Field, io: &Io, scope: &Scope) -> Option<Stream> 
     }
 }
 
+/// A file edited in place (`sed -i`, `perl -pi`, `awk -i inplace`): a write, after which
+/// the file holds what `edit` makes of the text the line wrote there, or something the gate
+/// cannot see (running it later on the line is then `ask`, as for any unseen script).
+pub(crate) fn edit_in_place(
+    an: &mut Analyzer<'_>,
+    scope: &Scope,
+    f: &Field,
+    via: &str,
+    edit: &dyn Fn(&str) -> Option<String>,
+) {
+    check_write(an, scope, f, via);
+    let abs = an.paths.abs(&f.text, scope);
+    let before = an.written_at(&abs).unwrap_or_default();
+    let after = Stream {
+        text: before.text.as_deref().and_then(edit),
+        taint: before.taint,
+        ..Stream::default()
+    };
+    an.written.push((abs, after));
+}
+
 /// Records a hit when `f` is a protected write target; `via` names the writer.
 pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: &str) {
     let abs = through_links(an, an.paths.abs(&f.text, scope));

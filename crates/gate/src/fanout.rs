@@ -171,6 +171,15 @@ pub(crate) fn parallel(
             ],
         ),
     );
+    if a.has_long("pipe") || a.has_long("pipepart") {
+        // `--pipe`: blocks of stdin are each command's stdin, not its arguments.
+        let stdin = Stream {
+            piped: true,
+            ..io.stdin.clone()
+        };
+        nested_line(an, "parallel --pipe", &join(&a.operands), stdin, scope);
+        return Stream::default();
+    }
     if a.operands.is_empty() {
         // Each input line is a command.
         for v in values.iter().take(MAX_ITEMS) {

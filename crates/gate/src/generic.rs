@@ -13,15 +13,17 @@ use super::field::Field;
 use super::paths::Class;
 use super::paths::{Program, normalize_program};
 use super::state::{Io, Scope, Stream, Taint};
+use super::tables::{ARGUMENT_FILES, INSTALLS, PACKAGE_SOURCES, REGISTRY_VARS};
 use super::tables::{
     ARGV_RUNNERS, AUTH_FILE_OPTS, BOUND_ACTIONS, CODE_EQUIVALENTS, DATA_ONLY, DBUS,
     DESKTOP_COMMAND_KEYS, DESKTOP_SETTERS, DESTRUCTIVE, ENV_VALUES, ENVIRONMENT_VARS, FILE_SERVERS,
-    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands, PACKERS,
-    POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES, REMOTE_ONLY,
-    SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS, TEXT_OPTIONS,
-    VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
+    GIT_COMMAND_KEYS, GIT_INCLUDE_KEYS, HOOKS_SETTERS, NETWORK, OFFLINE_OPTS, OPTIONS, Operands,
+    PACKERS, POWER_METHODS, PRODUCTION_ONLY, PROJECT_FILES, QUERY_CHANNELS, READ_MODES,
+    REMOTE_ONLY, SECRET_SOURCES, SHELL_ESCAPES, STDIN_DATA, STDIN_NETWORK, SUBCOMMAND_WORDS,
+    TEXT_OPTIONS, VARIABLE_OPERANDS, Value, WRITTEN_OPERANDS,
 };
 use super::text::glob_match;
+use super::urls::{other_host, remote_url, this_machine};
 
 /// Most string arguments of one command probed as shell lines.
 const MAX_PROBES: usize = 8;
@@ -44,6 +46,8 @@ pub(crate) fn judge(an: &mut Analyzer<'_>, p: &Program, fields: &[Field], io: &I
     }
     written_operands(an, &p.name, &fields[1..], scope);
     project_files(an, &p.name, scope);
+    hooks_setter(an, &p.name, &fields[1..], scope);
+    global_install(an, &p.name, fields, scope);
 }
 
 /// A tool starting in a directory where the line wrote its recipe or script file
@@ -494,7 +498,7 @@ fn variable_operands(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &
 
 /// A workspace directory made git's hooks directory: files the line wrote there before
 /// are hooks, and so are the ones it writes there later ([`check_write`]).
-fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
+pub(crate) fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
     let dir = an.paths.abs(&v.text, scope);
     let dir = dir.trim_end_matches('/');
     let hooks = an
@@ -508,8 +512,28 @@ fn hooks_dir(an: &mut Analyzer<'_>, scope: &Scope, v: &Field) {
     an.hooks_dirs.push(dir.to_owned());
 }
 
+/// A tool that sets git's hooks directory itself ([`HOOKS_SETTERS`]: `husky install`)
+/// makes that directory one, as `git config core.hooksPath DIR` does.
+fn hooks_setter(an: &mut Analyzer<'_>, name: &str, args: &[Field], scope: &Scope) {
+    let operands: Vec<&Field> = args.iter().filter(|a| !a.text.starts_with('-')).collect();
+    let row = HOOKS_SETTERS.iter().find_map(|(tool, default)| {
+        let mut words = tool.split(' ');
+        let sub: Vec<&str> = words
+            .next()
+            .filter(|t| *t == name)
+            .map(|_| words.collect())?;
+        let prefix = operands.len() >= sub.len() && sub.iter().zip(&operands).all(|(w, a)| a.is(w));
+        prefix.then(|| (operands.get(sub.len()).copied(), *default))
+    });
+    match row {
+        Some((Some(dir), _)) => hooks_dir(an, scope, dir),
+        Some((None, default)) => hooks_dir(an, scope, &Field::lit(default)),
+        None => {}
+    }
+}
+
 /// Judges `v` as a command line (a leading `!` is dropped, as git does).
-fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
+pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     let text = v.text.trim_start();
     let text = text.strip_prefix('!').unwrap_or(text);
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
@@ -534,7 +558,7 @@ fn git_pair(text: &str) -> (String, String) {
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
 /// The `section.sub.key`, value pairs of a git configuration file (`[diff "x"]` then
 /// `textconv = CMD` is `diff.x.textconv`; a key without a value is `true`).
-fn git_file(text: &str) -> Vec<(String, String)> {
+pub(crate) fn git_file(text: &str) -> Vec<(String, String)> {
     let mut section = String::new();
     let mut out = Vec::new();
     for line in text.lines().map(str::trim) {
@@ -679,24 +703,15 @@ fn destructive(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scop
         rows(an, PRODUCTION_ONLY, name, fields, scope);
     }
     let args = &fields[1..];
-    let local =
-        args.iter().any(|a| this_machine(&a.text)) && !args.iter().any(|a| remote_url(&a.text));
+    // Every host named must be this machine; an unknown word may name any.
+    let elsewhere = |a: &Field| {
+        other_host(&a.text)
+            || !a.known && !a.text.contains(char::is_whitespace) && !this_machine(&a.text)
+    };
+    let local = args.iter().any(|a| this_machine(&a.text)) && !args.iter().any(elsewhere);
     if !local {
         rows(an, REMOTE_ONLY, name, fields, scope);
     }
-}
-
-/// True when `text` is a URL of this machine, with or without a scheme
-/// (`http://localhost:3000/x`, `127.0.0.1/x`, httpie's `:3000/x`).
-fn this_machine(text: &str) -> bool {
-    if let Some(port) = text.strip_prefix(':') {
-        return port.starts_with(|c: char| c.is_ascii_digit() || c == '/');
-    }
-    let rest = text.split_once("://").map_or(text, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(host, "localhost" | "0.0.0.0" | "[::1]") || host.starts_with("127.")
 }
 
 /// True when an environment variable, a settings option or a safety override on the line
@@ -717,6 +732,106 @@ fn production(args: &[Field], scope: &Scope) -> bool {
             })
     });
     from_vars || from_args
+}
+
+/// An install into the user's or the system's tools ([`INSTALLS`]: `npm i -g`, `pip install
+/// --user`, `cargo install`) from a registry other than the tool's default: what it installs
+/// runs on later commands, outside the view. From the default registry it is everyday work.
+fn global_install(an: &mut Analyzer<'_>, name: &str, fields: &[Field], scope: &Scope) {
+    let args = &fields[1..];
+    let has = |w: &str| args.iter().any(|a| a.is(w));
+    let Some(row) = INSTALLS
+        .iter()
+        .find(|r| r.tool == name && r.subs.iter().any(|s| s.split(' ').all(has)))
+    else {
+        return;
+    };
+    let places: Vec<Field> = row.places.iter().flat_map(|o| values_of(args, o)).collect();
+    // A destination of its own decides; else its global flags, or root, do.
+    let outside = |p: &Field| {
+        let class = an.paths.classify(&p.text, p.glob, scope);
+        !matches!(
+            class,
+            Class::Workspace | Class::WorkspaceRoot | Class::Build
+        )
+    };
+    let global = if places.is_empty() {
+        scope.privileged || row.global.is_empty() || row.global.iter().any(|g| has(g))
+    } else {
+        places.iter().any(outside)
+    };
+    if let Some(from) = install_sources(an, row.sources, name, args, scope)
+        .iter()
+        .find(|v| !default_registry(v))
+        .filter(|_| global)
+    {
+        let why = format!(
+            "installs outside the workspace from {}",
+            super::field::display(std::slice::from_ref(from))
+        );
+        an.hit("persist.global_install", scope, fields, Some(why));
+    }
+}
+
+/// Where an install takes packages from: its source options and URL operands, also in an
+/// argument file the line wrote ([`ARGUMENT_FILES`]: an unseen one may name any), and the
+/// variables that steer the tool ([`REGISTRY_VARS`]).
+fn install_sources(
+    an: &Analyzer<'_>,
+    opts: &[&str],
+    name: &str,
+    args: &[Field],
+    scope: &Scope,
+) -> Vec<Field> {
+    let mut words = args.to_vec();
+    let mut sources = Vec::new();
+    let files = ARGUMENT_FILES.iter().filter(|(t, _)| *t == name);
+    for file in files.flat_map(|(_, o)| o.iter().flat_map(|o| values_of(args, o))) {
+        match an
+            .written_at(&an.paths.abs(&file.text, scope))
+            .map(|s| s.text)
+        {
+            Some(Some(text)) => words.extend(text.split_whitespace().map(Field::lit)),
+            Some(None) => sources.push(Field::unknown(Taint::default())),
+            None => {}
+        }
+    }
+    sources.extend(opts.iter().flat_map(|o| source_values(&words, o)));
+    sources.extend(words.iter().filter(|a| a.text.contains("://")).cloned());
+    for (var, _) in REGISTRY_VARS.iter().filter(|(_, t)| *t == name) {
+        if let Some(value) = scope.vars.get(*var) {
+            let text = value.text.as_deref();
+            sources.push(text.map_or_else(|| Field::unknown(value.taint), Field::lit));
+        }
+    }
+    sources
+}
+
+/// The values of a source option; a glob (`--@*:registry`) matches `--NAME=VALUE` names.
+fn source_values(args: &[Field], opt: &str) -> Vec<Field> {
+    if !opt.contains('*') {
+        return values_of(args, opt);
+    }
+    args.iter()
+        .filter_map(|a| {
+            let (name, value) = a.text.split_once('=')?;
+            glob_match(opt, name).then(|| with_text(a, value))
+        })
+        .collect()
+}
+
+/// True when every entry of a source value is a default registry or a public forge
+/// ([`PACKAGE_SOURCES`]), a path, or a registry named in the tool's own configuration
+/// (`GOPROXY=https://proxy.golang.org,direct`).
+fn default_registry(v: &Field) -> bool {
+    v.known
+        && v.text
+            .split([',', '|', ' '])
+            .filter(|e| !e.is_empty())
+            .all(|e| {
+                let host = crate::urls::host(e);
+                PACKAGE_SOURCES.contains(&host) || !other_host(e)
+            })
 }
 
 fn rows(
@@ -1018,7 +1133,7 @@ fn embedded_secret(an: &Analyzer<'_>, scope: &Scope, a: &Field) -> Option<String
 /// `ext::` remotes run their command to talk to the repository.
 /// The words are split at spaces; `% ` is a space inside a word and `%%` a percent sign.
 /// The replacement URL of a `url.<URL>.insteadOf` or `pushInsteadOf` key.
-fn insteadof_url(key: &str) -> Option<&str> {
+pub(crate) fn insteadof_url(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("url.")?;
     let lower = rest.to_ascii_lowercase();
     [".insteadof", ".pushinsteadof"]
@@ -1027,7 +1142,7 @@ fn insteadof_url(key: &str) -> Option<&str> {
         .map(|s| &rest[..rest.len() - s.len()])
 }
 
-fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
+pub(crate) fn git_ext_remotes(an: &mut Analyzer<'_>, args: &[Field], scope: &Scope) {
     for a in args {
         if let Some(cmd) = a.text.strip_prefix("ext::") {
             let words = cmd
@@ -1175,23 +1290,6 @@ fn candidates(text: &str) -> Vec<String> {
     out
 }
 
-/// True when `text` is a URL of a host other than this machine (`https://x.example/...`).
-fn remote_url(text: &str) -> bool {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.split(':').next().unwrap_or(host);
-    let local = matches!(host, "localhost" | "127.0.0.1" | "0.0.0.0" | "[" | "")
-        || host.starts_with("127.");
-    !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+')
-        && !local
-}
-
 /// A package runner's package as the program it installs (`npm:rimraf`, `rimraf@5`).
 fn package_name(text: &str) -> &str {
     let t = ["npm:", "jsr:", "pypi:"]
@@ -1310,7 +1408,13 @@ fn probe_argv(
                 || DESTRUCTIVE.iter().any(|r| r.tool == n)
                 || FILE_SERVERS
                     .iter()
-                    .any(|(t, _, _)| t.split(' ').next() == Some(&n)))
+                    .any(|(t, _, _)| t.split(' ').next() == Some(&n))
+                // A runner's package (`npx husky`), not a guessed start: setting a hooks
+                // directory is a lasting effect, kept even when nothing is denied.
+                || !unmodelled
+                    && HOOKS_SETTERS
+                        .iter()
+                        .any(|(t, _)| t.split(' ').next() == Some(&n)))
     };
     let Some(pos) = args.iter().position(known) else {
         return;

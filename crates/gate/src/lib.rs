@@ -12,12 +12,13 @@
 //! that cannot be read is `ask`; a line past a size, depth or time bound is `deny`.
 //! [`Gate::judge`] never panics and returns within its time bound.
 //!
-//! It does not run anything, read files named on the line, or look at the real filesystem:
-//! every judgement is made from the text, the [`Context`] and the policy.//!
+//! It does not run anything; every judgement is made from the text, the [`Context`] and the
+//! policy, except that a git command's configuration files are read from disk
+//! (`rules::git_files`: small regular files only, never devices or `/proc`).//!
 //! Layers, lowest first; a module imports only modules in lower layers, never one above it
 //! (`tests/layers.rs` checks this), and a rule that must judge a nested line recurses
 //! through the `analyzer::Judge` trait object that `walk` installs instead of importing it:
-//! 1. `text`, `tables`
+//! 1. `text`, `tables`, `urls`
 //! 2. `decision`
 //! 3. `state`
 //! 4. `field`
@@ -52,6 +53,7 @@ mod state;
 mod tables;
 mod text;
 mod unwrap;
+mod urls;
 mod walk;
 mod words;
 

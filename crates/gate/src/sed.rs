@@ -3,7 +3,7 @@
 //! mentions `chmod -R 777` is text, not a command.
 
 use crate::args::{Spec, parse};
-use crate::cmd::{Cmd, check_write};
+use crate::cmd::{Cmd, check_write, edit_in_place};
 use crate::field::Field;
 
 /// sed: the `e` command and `s///e` run shell commands; `w FILE` and `-i` write files.
@@ -31,8 +31,18 @@ pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
         || a.longs.iter().any(|(l, _)| l.starts_with("in-place"))
         || a.shorts.iter().any(|(ch, _)| *ch == 'i')
     {
+        // Only plain substitutions of literal text are followed; `-n`, `-z` or `-E` change
+        // what a script means.
+        let plain = !a
+            .shorts
+            .iter()
+            .any(|(ch, _)| matches!(ch, 'n' | 'z' | 'E' | 'r'))
+            && !["quiet", "silent", "null-data", "regexp-extended"]
+                .iter()
+                .any(|l| a.has_long(l));
+        let edit = |text: &str| plain.then(|| substitute(&scripts, text)).flatten();
         for f in &files {
-            check_write(c.an, c.scope, f, "sed -i");
+            edit_in_place(c.an, c.scope, f, "sed -i", &edit);
         }
     }
     for s in &scripts {
@@ -51,6 +61,60 @@ pub(crate) fn sed(c: &mut Cmd<'_, '_>, args: &[Field]) {
             }
         }
     }
+}
+
+/// What a script of literal substitutions only (`s/OLD/NEW/`, `s|OLD|NEW|g`, one or more)
+/// makes of `text`; `None` for any other script, or a pattern or replacement with special
+/// characters.
+fn substitute(scripts: &[Field], text: &str) -> Option<String> {
+    let mut out = text.to_owned();
+    for script in scripts {
+        if !script.known {
+            return None;
+        }
+        for cmd in script
+            .text
+            .split(['\n', ';'])
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            let (old, new, all) = literal_subst(cmd)?;
+            out = out
+                .split_inclusive('\n')
+                .map(|line| {
+                    if all {
+                        line.replace(&old, &new)
+                    } else {
+                        line.replacen(&old, &new, 1)
+                    }
+                })
+                .collect();
+        }
+    }
+    Some(out)
+}
+
+/// `s/OLD/NEW/` or `s/OLD/NEW/g` with literal OLD and NEW: (OLD, NEW, global).
+fn literal_subst(cmd: &str) -> Option<(String, String, bool)> {
+    let rest = cmd.strip_prefix('s')?;
+    let delim = rest
+        .chars()
+        .next()
+        .filter(|d| !d.is_alphanumeric() && *d != '\\')?;
+    let parts: Vec<&str> = rest[delim.len_utf8()..].split(delim).collect();
+    let [old, new, flags] = parts.as_slice() else {
+        return None;
+    };
+    let special = |s: &str, set: &str| s.chars().any(|ch| set.contains(ch));
+    if old.is_empty() || special(old, "\\.[]*^$") || special(new, "\\&") {
+        return None;
+    }
+    let all = match *flags {
+        "" => false,
+        "g" => true,
+        _ => return None,
+    };
+    Some((old.to_string(), new.to_string(), all))
 }
 
 enum SedCmd {
@@ -176,5 +240,28 @@ mod tests {
             sed_commands("s/a/b/e").as_slice(),
             [SedCmd::SubstExec]
         ));
+    }
+
+    #[test]
+    fn literal_substitutions() {
+        let s = |t: &str| vec![Field::lit(t)];
+        let text = "make a\nmake b make\n";
+        let sub = |script: &str| substitute(&s(script), text);
+        assert_eq!(sub("s/make/rm/").as_deref(), Some("rm a\nrm b make\n"));
+        assert_eq!(sub("s|make|rm|g").as_deref(), Some("rm a\nrm b rm\n"));
+        assert_eq!(
+            sub("s/a/x/; s/b/y/").as_deref(),
+            Some("mxke a\nmxke y make\n")
+        );
+        for script in [
+            "s/m.ke/rm/",
+            "s/make/&&/",
+            "1s/make/rm/",
+            "s/make/rm/e",
+            "/a/d",
+            "s/a/b",
+        ] {
+            assert_eq!(sub(script), None, "{script}");
+        }
     }
 }

@@ -375,6 +375,21 @@ fn env_assignments(an: &mut Analyzer<'_>, scope: &Scope, ops: &[Field]) -> Vec<(
     out
 }
 
+/// `VAR=value` words before a wrapper's command (`env X=1 CMD`, `sudo GIT_CONFIG_GLOBAL=F
+/// git log`): judged as assignments, and the command's environment.
+fn command_environment(an: &mut Analyzer<'_>, ops: &[Field], scope: &mut Scope) {
+    for (k, v) in env_assignments(an, scope, ops) {
+        let text = crate::field::partial_text(&v);
+        scope.vars.insert(
+            k,
+            Value {
+                text,
+                taint: v.taint,
+            },
+        );
+    }
+}
+
 /// The command a wrapper was found in, as its handler sees it.
 struct Wrapped<'w> {
     name: &'w str,
@@ -430,8 +445,12 @@ fn wrapper(
         .iter()
         .find(|t| t.names.contains(&w.name))
     {
-        let skip = parse(w.args, Spec::wrapper(t.short_val, t.long_val)).rest;
-        return rest(an, &w, scope, t.operands_first + skip);
+        let at = t.operands_first + parse(w.args, Spec::wrapper(t.short_val, t.long_val)).rest;
+        if at == w.args.len() && super::tables::BARE_SHELLS.contains(&w.name) {
+            let shell = [Field::lit("sh")];
+            return Some(inner(an, w.name, &shell, w.io, scope, false));
+        }
+        return rest(an, &w, scope, at);
     }
     let (_, handler) = UNWRAP.iter().find(|(names, _)| names.contains(&w.name))?;
     handler(an, &w, scope)
@@ -479,7 +498,8 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
         return Some(Stream::default());
     }
     if a.operands.is_empty() {
-        if shell || name == "pkexec" {
+        // Given no command, `pkexec` and `run0` start a root shell.
+        if shell || name == "pkexec" || name == "run0" {
             an.hit("privesc.root_shell", scope, fields, None);
         }
         return Some(Stream::default());
@@ -511,7 +531,7 @@ fn wrap_sudo(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
         .iter()
         .take_while(|f| f.known && f.text.contains('=') && !f.text.starts_with(['=', '/', '.']))
         .count();
-    env_assignments(an, scope, &a.operands[..skip]);
+    command_environment(an, &a.operands[..skip], &mut s);
     if skip >= a.operands.len() {
         return Some(Stream::default());
     }
@@ -586,13 +606,7 @@ fn wrap_env(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Option
     if let Some(d) = a.value('C', "chdir") {
         change_dir(an, std::slice::from_ref(d), &mut scope);
     }
-    for (k, v) in env_assignments(an, &scope, &a.operands[..assigns]) {
-        let value = crate::state::Value {
-            text: crate::field::partial_text(&v),
-            taint: v.taint,
-        };
-        scope.vars.insert(k, value);
-    }
+    command_environment(an, &a.operands[..assigns], &mut scope);
     let scope = &mut scope;
     let ops: Vec<Field> = a.operands[assigns..].to_vec();
     cmd.extend(ops);
@@ -687,11 +701,12 @@ fn wrap_watch(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Opti
     if a.has('x', "exec") {
         return Some(inner(an, "watch", &a.operands, io, scope, false));
     }
+    // The command inherits watch's stdin: a shell there reads it.
     Some(nested_line(
         an,
         "watch",
         &join(&a.operands),
-        Stream::default(),
+        io.stdin.clone(),
         scope,
     ))
 }

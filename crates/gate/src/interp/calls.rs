@@ -205,18 +205,6 @@ const NET_CALLS: &[&str] = &[
     "XMLHttpRequest",
 ];
 
-/// Hosts that are this machine: requests to them do not leave it.
-const LOCAL_HOSTS: &[&str] = &["localhost", "127.0.0.1", "[::1]", "0.0.0.0"];
-
-fn local_url(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    LOCAL_HOSTS
-        .iter()
-        .any(|l| host == *l || host.starts_with(&format!("{l}:")))
-}
-
 /// Network calls that mean it only in one language (`socket(` in Perl opens a socket; in
 /// Python `socket.socket()` alone, e.g. to find a free port, talks to nobody).
 const LANG_NET_CALLS: &[(Lang, &str)] = &[
@@ -266,7 +254,7 @@ pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
         .iter()
         .filter(|l| l.starts_with("http://") || l.starts_with("https://") || l.starts_with("ws"))
         .collect();
-    let remote_url = urls.iter().any(|u| !local_url(u));
+    let remote_url = urls.iter().any(|u| !crate::urls::this_machine(u));
     let only_local = !urls.is_empty() && !remote_url;
     let calls = NET_CALLS.iter().any(|t| called(code, t))
         || LANG_NET_CALLS

@@ -224,7 +224,7 @@ fn perl_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     if a.has('i', "") {
         let skip = usize::from(!given);
         for f in a.operands.iter().skip(skip) {
-            check_write(c.an, c.scope, f, "perl -i");
+            crate::cmd::edit_in_place(c.an, c.scope, f, "perl -i", &|_| None);
         }
     }
     let script = if !given {
@@ -393,11 +393,25 @@ fn osascript_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
 }
 
 /// `awk`, `gawk`, `mawk`, `nawk`: where the program's code comes from.
-fn awk_source(_c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
+fn awk_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(
         args,
-        Spec::new("fvFW", &["file", "assign", "field-separator", "source"]),
+        Spec::new(
+            "fvFWi",
+            &["file", "assign", "field-separator", "source", "include"],
+        ),
     );
+    // gawk's `-i inplace` rewrites each input file with what the program prints.
+    if a.values('i', "include")
+        .iter()
+        .any(|v| v.text.starts_with("inplace"))
+    {
+        let program =
+            usize::from(a.value('f', "file").is_none() && a.values('\0', "source").is_empty());
+        for f in a.operands.iter().skip(program) {
+            crate::cmd::edit_in_place(c.an, c.scope, f, "awk -i inplace", &|_| None);
+        }
+    }
     if let Some(f) = a.value('f', "file") {
         // `awk -f <(...)`: the program is the substitution's output.
         return Some((Lang::Awk, Vec::new(), Some(f.clone())));

@@ -31,6 +31,7 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     let Some(sub) = args.get(i) else {
         return;
     };
+    super::git_files::config_files(c, dir.as_ref());
     if !sub.known {
         c.hit(
             "gate.dynamic_program",

@@ -10,6 +10,7 @@
 pub(crate) mod container;
 pub(crate) mod fs;
 pub(crate) mod git;
+pub(crate) mod git_files;
 pub(crate) mod net;
 pub(crate) mod output;
 pub(crate) mod system;

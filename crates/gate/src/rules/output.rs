@@ -156,6 +156,8 @@ fn generated(c: &mut Cmd<'_, '_>, name: &str, args: &[Field]) -> Option<Stream> 
     match name {
         "echo" => Some(echo(args)),
         "printf" => {
+            // `--` ends printf's options: the format is the next word.
+            let args = args.strip_prefix(&[Field::lit("--")][..]).unwrap_or(args);
             let mut s =
                 Stream::tainted(args.iter().fold(Taint::default(), |t, w| t.merge(w.taint)));
             let Some(fmt) = args.first().filter(|f| f.known && f.text != "-v") else {

@@ -380,7 +380,7 @@ fn systemd_run(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     let a = parse(
         args,
         Spec::wrapper(
-            "pEuMHG",
+            "pEuMH",
             &[
                 "unit",
                 "property",
@@ -410,9 +410,20 @@ fn systemd_run(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
             Some("schedules a command to run later".into()),
         );
     }
-    if !a.operands.is_empty() {
-        let inner: Vec<Field> = a.operands.clone();
-        let io = crate::state::Io::default();
+    // `--shell` runs the user's shell, which reads its commands from stdin.
+    let shell = a.has('S', "shell") && a.operands.is_empty();
+    if !a.operands.is_empty() || shell {
+        let inner: Vec<Field> = if shell {
+            vec![Field::lit("sh")]
+        } else {
+            a.operands.clone()
+        };
+        // The command reads our stdin (`--pipe`, `--pty`, `--scope`); without them it gets
+        // none, but the gate does not bet on which it is.
+        let io = crate::state::Io {
+            stdin: c.io.stdin.clone(),
+            ..crate::state::Io::default()
+        };
         let mut s = c.scope.clone();
         s.wrappers.push("systemd-run".into());
         s.depth += 1;

@@ -55,6 +55,163 @@ pub(crate) const GIT_INCLUDE_KEYS: &[&str] = &[
     "url.*.pushinsteadof",
 ];
 
+/// Tools that make a directory git's hooks directory (`core.hooksPath`) themselves, so a
+/// file written there runs on later git commands: (tool and subcommand, the directory when
+/// no operand after them names one). A row without a subcommand takes its first operand.
+pub(crate) const HOOKS_SETTERS: &[(&str, &str)] = &[
+    ("husky install", ".husky"),
+    ("husky init", ".husky"),
+    ("husky", ".husky"),
+];
+
+/// A package install that can land outside the workspace, in the user's or the system's
+/// tools: from a registry other than the tool's default it is asked about.
+#[derive(Debug)]
+pub(crate) struct Install {
+    /// The program.
+    pub tool: &'static str,
+    /// Subcommands that install (any one, its words in the arguments: `"tool install"`).
+    pub subs: &'static [&'static str],
+    /// Flags that make it global; empty when it always is (`go install`, `cargo install`).
+    pub global: &'static [&'static str],
+    /// Options naming its own destination: one inside the workspace makes it local.
+    pub places: &'static [&'static str],
+    /// Options naming where packages come from (a glob for scoped ones: `--@*:registry`).
+    pub sources: &'static [&'static str],
+}
+
+const fn install(
+    tool: &'static str,
+    subs: &'static [&'static str],
+    global: &'static [&'static str],
+    places: &'static [&'static str],
+    sources: &'static [&'static str],
+) -> Install {
+    Install {
+        tool,
+        subs,
+        global,
+        places,
+        sources,
+    }
+}
+
+const NPM_INSTALL: &[&str] = &["install", "i", "add", "in", "isntall"];
+const NPM_GLOBAL: &[&str] = &["-g", "--global", "--location=global"];
+const NPM_SOURCES: &[&str] = &["--registry", "--@*:registry"];
+const PIP_SOURCES: &[&str] = &[
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+];
+const UV_SOURCES: &[&str] = &[
+    "--index-url",
+    "--extra-index-url",
+    "--index",
+    "--default-index",
+];
+
+/// Installs of tools into the home or the system ([`Install`]).
+pub(crate) const INSTALLS: &[Install] = &[
+    install("npm", NPM_INSTALL, NPM_GLOBAL, &["--prefix"], NPM_SOURCES),
+    install(
+        "pnpm",
+        &["add", "install", "i"],
+        NPM_GLOBAL,
+        &[],
+        NPM_SOURCES,
+    ),
+    install(
+        "bun",
+        &["add", "install", "i"],
+        NPM_GLOBAL,
+        &[],
+        NPM_SOURCES,
+    ),
+    install("yarn", &["global add"], &[], &[], NPM_SOURCES),
+    install(
+        "pip",
+        &["install"],
+        &["--user", "--break-system-packages"],
+        &["-t", "--target", "--prefix", "--root"],
+        PIP_SOURCES,
+    ),
+    install("pipx", &["install", "inject"], &[], &[], PIP_SOURCES),
+    install("uv", &["tool install"], &[], &[], UV_SOURCES),
+    install(
+        "uv",
+        &["pip install"],
+        &["--system", "--break-system-packages"],
+        &["--target", "--prefix"],
+        UV_SOURCES,
+    ),
+    install("go", &["install"], &[], &[], &[]),
+    install(
+        "cargo",
+        &["install"],
+        &[],
+        &["--root"],
+        &["--git", "--registry", "--index"],
+    ),
+    install(
+        "gem",
+        &["install", "i"],
+        &[],
+        &["--install-dir", "-i"],
+        &["--source", "-s"],
+    ),
+    install("deno", &["install"], &["-g", "--global"], &["--root"], &[]),
+    install("composer", &["global require"], &[], &[], &[]),
+];
+
+/// Options naming a file of more install arguments, read when the line wrote it (a
+/// requirements file's `--index-url` line counts as the option).
+pub(crate) const ARGUMENT_FILES: &[(&str, &[&str])] = &[
+    ("pip", &["-r", "--requirement", "-c", "--constraint"]),
+    ("uv", &["-r", "--requirement", "-c", "--constraint"]),
+];
+
+/// Variables naming where a tool's packages come from, and the tool they steer.
+pub(crate) const REGISTRY_VARS: &[(&str, &str)] = &[
+    ("NPM_CONFIG_REGISTRY", "npm"),
+    ("npm_config_registry", "npm"),
+    ("PIP_INDEX_URL", "pip"),
+    ("PIP_EXTRA_INDEX_URL", "pip"),
+    ("PIP_FIND_LINKS", "pip"),
+    ("UV_INDEX_URL", "uv"),
+    ("UV_EXTRA_INDEX_URL", "uv"),
+    ("UV_DEFAULT_INDEX", "uv"),
+    ("GOPROXY", "go"),
+    ("GOINSECURE", "go"),
+    ("GONOSUMDB", "go"),
+];
+
+/// Hosts of the tools' default registries, and the public forges that `go install` reaches
+/// by default and `cargo install --git` or `pip install git+https://...` name; `direct` and
+/// `off` are GOPROXY's own words.
+pub(crate) const PACKAGE_SOURCES: &[&str] = &[
+    "registry.npmjs.org",
+    "registry.yarnpkg.com",
+    "pypi.org",
+    "pypi.python.org",
+    "files.pythonhosted.org",
+    "proxy.golang.org",
+    "index.crates.io",
+    "crates.io",
+    "rubygems.org",
+    "jsr.io",
+    "deno.land",
+    "repo.packagist.org",
+    "github.com",
+    "gitlab.com",
+    "codeberg.org",
+    "bitbucket.org",
+    "direct",
+    "off",
+];
+
 /// apt options (`-o Key=Value`) whose value is a shell command run around dpkg.
 const APT_COMMAND_KEYS: &[&str] = &[
     "apt::update::pre-invoke::",

@@ -641,6 +641,10 @@ pub(crate) const WRAPPERS: &[Wrapper] = &[
     ),
 ];
 
+/// Wrappers that start the user's shell, which reads its commands from stdin, when given
+/// no command (`sudo chroot /mnt <<< CMD`).
+pub(crate) const BARE_SHELLS: &[&str] = &["chroot", "unshare", "firejail", "dbus-run-session"];
+
 /// Programs that run the rest of their arguments as a command (after their own options):
 /// task runners, package executors, terminals and session tools. A row may name a
 /// subcommand (`"poetry run"`).
