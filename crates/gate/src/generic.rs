@@ -156,7 +156,7 @@ fn tool_matches(tool: &str, name: &str, args: &[Field]) -> bool {
 }
 
 /// The values `opt` takes in `args`: `-e V`, `-eV`, `-ae V`, `-aeV`, `--opt=V`,
-/// `--opt V`, `KEY=V`.
+/// `--opt V`, `-opt=V`, `KEY=V`.
 fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
     let mut out = Vec::new();
     let letter = opt.strip_prefix('-').filter(|l| l.len() == 1);
@@ -165,8 +165,10 @@ fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
         let inline = if t == opt {
             args.get(i + 1).cloned()
         } else if let Some(v) = t.strip_prefix(opt).and_then(|r| r.strip_prefix('=')) {
+            // `=` joins a long option to its value (`--out=V`, Go's `-out=V`), never a
+            // one-letter one (`-o=V` is the value `=V`).
             Some(v)
-                .filter(|_| opt.starts_with("--") || !opt.starts_with('-'))
+                .filter(|_| letter.is_none())
                 .map(|v| with_text(a, v))
         } else if let Some(v) = letter.and_then(|l| bundled_value(t, l)) {
             match v {
@@ -257,9 +259,12 @@ fn read_input(an: &mut Analyzer<'_>, scope: &Scope, v: Field, io: &Io) -> Field 
 /// Command- and write-valued options of the tools in [`OPTIONS`].
 fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
-    let reads = READ_MODES
-        .iter()
-        .any(|(tool, flags)| *tool == name && args.iter().any(|a| flags.iter().any(|f| a.is(f))));
+    let reads = READ_MODES.iter().any(|(tool, flags)| {
+        *tool == name
+            && args
+                .iter()
+                .any(|a| flags.iter().any(|f| a.is(f) || bundled(&a.text, f)))
+    });
     for row in OPTIONS.iter().filter(|r| tool_matches(r.tool, name, args)) {
         for (opt, kind) in row.opts {
             if reads && *kind == Value::Write {
@@ -347,6 +352,7 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
         },
         Value::HooksDir => git_config(an, scope, "core.hookspath", v),
         Value::Write => check_write(an, scope, v, label),
+        Value::Output => output(an, scope, label, v),
         Value::Library => library(an, scope, label, v),
         Value::Argv | Value::Program => run_argv(an, label, std::slice::from_ref(v), scope),
         Value::Flags(program) => {
@@ -380,6 +386,19 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             command(an, scope, label, &with_text(v, &rest));
         }
     }
+}
+
+/// A results file, or after a leading `|` a command that reads the tool's results, which
+/// the gate does not know (`psql -o '|sh'`).
+fn output(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
+    let Some(cmd) = v.text.strip_prefix('|') else {
+        return check_write(an, scope, v, label);
+    };
+    let results = Stream {
+        piped: true,
+        ..Stream::default()
+    };
+    nested_line(an, label, &with_text(v, cmd), results, scope);
 }
 
 /// `curl -K <(...)`, `curl -K -` with a known stdin: the tool is judged again with the

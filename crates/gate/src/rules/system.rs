@@ -73,7 +73,7 @@ type Handler = fn(&mut Cmd<'_, '_>, &Tool<'_>);
 /// One row per family: the program names it covers and the handler that judges them.
 const FAMILIES: &[(&[&str], Handler)] = &[
     (&["kill"], |c, t| kill(c, t.args)),
-    (&["pkill", "killall", "killall5"], pkill),
+    (&["pkill", "killall", "killall5", "skill"], pkill),
     (
         &[
             "shutdown",
@@ -215,7 +215,7 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
     }
 }
 
-/// `pkill`, `killall`, `killall5`.
+/// `pkill`, `killall`, `killall5`, `skill`.
 fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     let name = t.name;
     let args = t.args;

@@ -40,6 +40,9 @@ pub(crate) enum Value {
     HooksDir,
     /// A file the tool writes.
     Write,
+    /// A file the tool writes its results to or, after a leading `|`, a command it pipes
+    /// them into (`psql -o '|CMD'`).
+    Output,
     /// A library loaded into every process (`LD_PRELOAD`).
     Library,
     /// The remaining arguments after the option are a command (`git bisect run CMD ...`).

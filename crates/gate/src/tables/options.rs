@@ -458,6 +458,84 @@ pub(crate) const OPTIONS: &[Options] = &[
         tool: "cpio",
         opts: &[("-D", Value::Write), ("--directory", Value::Write)],
     },
+    // Tools that write their output to the file an option names.
+    Options {
+        tool: "shuf",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "gpg",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "age",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "git archive",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "git format-patch",
+        opts: &[("-o", Value::Write), ("--output-directory", Value::Write)],
+    },
+    Options {
+        tool: "docker save",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "docker export",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "podman save",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "pg_dump",
+        opts: &[("-f", Value::Write), ("--file", Value::Write)],
+    },
+    Options {
+        tool: "mysqldump",
+        opts: &[("-r", Value::Write), ("--result-file", Value::Write)],
+    },
+    Options {
+        tool: "iconv",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "pandoc",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "zstd",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "terraform plan",
+        opts: &[("-out", Value::Write)],
+    },
+    Options {
+        tool: "go test",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "psql",
+        opts: &[("-o", Value::Output), ("--output", Value::Output)],
+    },
+    Options {
+        tool: "wget",
+        opts: &[("--use-askpass", Value::Command)],
+    },
+    Options {
+        tool: "git send-email",
+        opts: &[
+            ("--sendmail-cmd", Value::Command),
+            ("--to-cmd", Value::Command),
+            ("--cc-cmd", Value::Command),
+            ("--header-cmd", Value::Command),
+        ],
+    },
     Options {
         tool: "sort",
         opts: &[
