@@ -106,8 +106,15 @@ pub(crate) const WRITE_CALLS: &[&str] = &[
     "Deno.writeFile",
     "file_put_contents",
     "fopen(",
+    // Changing a file's mode or owner is writing it.
     "os.chmod",
     "chmod(",
+    "chmod ",
+    "chmodSync(",
+    "chown(",
+    "chown ",
+    "os.chown(",
+    "chownSync(",
     "io.open(",
     // Truncating a file is writing it.
     "truncate(",

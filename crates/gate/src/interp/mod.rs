@@ -11,9 +11,10 @@
 //! matter, and fails closed when a process or deletion target is not a literal.
 
 use crate::args::{Parsed, Spec, parse};
-use crate::cmd::{Cmd, check_write};
+use crate::cmd::{Cmd, check_write, nested_line};
 use crate::field::Field;
 use crate::paths::Class;
+use crate::state::Stream;
 
 mod awk;
 mod calls;
@@ -899,6 +900,19 @@ fn interpolated(lang: Lang, lit: &str) -> String {
 fn perl_open(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, at: usize) {
     let r = region(code, at);
     let lits = lits_in(lx, code, r.clone());
+    // A command opened for writing (`"| CMD"`, `"|-", CMD`) reads what the code prints to it,
+    // which the gate does not follow.
+    let run = |c: &mut Cmd<'_, '_>, line: &str, writing: bool| {
+        let stdin = match writing {
+            true => Stream {
+                piped: true,
+                ..Stream::default()
+            },
+            false => c.io.stdin.clone(),
+        };
+        let label = format!("{lang:?} open");
+        nested_line(c.an, &label, &Field::lit(line), stdin, c.scope);
+    };
     if let Some(mode) = lits.iter().position(|l| l == "-|" || l == "|-") {
         let rest: Vec<&String> = lits.iter().skip(mode + 1).collect();
         let after_mode = code[r.clone()]
@@ -916,14 +930,14 @@ fn perl_open(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, at: usize)
                 .map(|l| crate::decision::quote(l))
                 .collect::<Vec<_>>()
                 .join(" ");
-            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+            run(c, &line, lits[mode] == "|-");
         }
     } else if let Some(cmdline) = lits
         .iter()
         .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
     {
         let line = cmdline.trim().trim_matches('|').trim().to_owned();
-        c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+        run(c, &line, cmdline.trim_start().starts_with('|'));
     }
 }
 
@@ -949,6 +963,10 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
                     .iter()
                     .any(|l| interpolated(l) && HOME_TOKENS.iter().any(|t| l.contains(t)));
             let dynamic = lits.iter().any(|l| interpolated(l));
+            let lits = match lits.is_empty() && !home_here && lang == Lang::Python {
+                true => loop_items(lx, code, text),
+                false => lits,
+            };
             let mut classes: Vec<Class> = lits
                 .iter()
                 .filter(|l| l.as_str() != "HOME" && !interpolated(l))
@@ -971,6 +989,71 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
         }
     }
 }
+
+/// The paths a Python loop variable of `args` takes (`for f in os.listdir('out')`, also in
+/// a comprehension): items below each literal directory the iterable names, or matching
+/// its glob pattern (`~` when it names the home); none when the iterable has no literal.
+fn loop_items(lx: &Lexed, code: &str, args: &str) -> Vec<String> {
+    let word = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let names: Vec<&str> = args
+        .split(|ch: char| !word(ch))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut items = Vec::new();
+    for (at, _) in code.match_indices("for ").take(8) {
+        let head = &code[at + 4..];
+        let Some(sep) = head.find(" in ") else {
+            continue;
+        };
+        let bound = head[..sep]
+            .split(|ch: char| !word(ch))
+            .any(|n| !n.is_empty() && names.contains(&n));
+        if !bound {
+            continue;
+        }
+        let from = at + 4 + sep + 4;
+        let mut depth = 0i32;
+        let mut end = code.len();
+        for (i, ch) in code[from..].char_indices() {
+            match ch {
+                '(' | '[' => depth += 1,
+                ')' | ']' if depth == 0 => (end, depth) = (from + i, -1),
+                ')' | ']' => depth -= 1,
+                ':' | ';' | '\n' if depth == 0 => (end, depth) = (from + i, -1),
+                _ => {}
+            }
+            if depth < 0 || code[from + i..].starts_with(" if ") && depth == 0 {
+                end = end.min(from + i);
+                break;
+            }
+        }
+        let iterable = &code[from..end];
+        let lits = lits_in(lx, code, from..end);
+        let home = ["expanduser", "Path.home", "home()"]
+            .iter()
+            .any(|t| iterable.contains(t))
+            || lits.iter().any(|l| l == "HOME" || l == "~");
+        if home {
+            items.push("~/x".to_owned());
+        } else if iterable.contains('[') || OUTSIDE_VALUES.iter().any(|t| iterable.contains(t)) {
+            // A directory named by a variable, an argument or input: unknown.
+            return Vec::new();
+        }
+        for l in lits
+            .into_iter()
+            .filter(|l| !home || !matches!(l.as_str(), "~" | "HOME"))
+        {
+            match l.contains(['*', '?', '[']) {
+                true => items.push(l),
+                false => items.push(format!("{}/x", l.trim_end_matches('/'))),
+            }
+        }
+    }
+    items
+}
+
+/// Values a Python program takes from outside its code.
+const OUTSIDE_VALUES: &[&str] = &["getenv", "environ", "argv", "input(", "stdin"];
 
 /// File writes: literal targets are write targets.
 fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
@@ -1000,6 +1083,7 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 continue;
             }
             for l in &lits {
+                let l = home_interpolation(lang, l).unwrap_or_else(|| l.clone());
                 let target = l.trim_start_matches(['>', '+', ' ']);
                 if !(target.contains('/') || target.starts_with('.') || target.starts_with('~')) {
                     continue;
@@ -1012,6 +1096,25 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
         }
     }
+}
+
+/// A Perl, Ruby or PHP string that starts by interpolating the home (`"$ENV{HOME}/.x"`,
+/// `"#{Dir.home}/.x"`) as the path it names below the home (`~/.x`).
+fn home_interpolation(lang: Lang, lit: &str) -> Option<String> {
+    const HOMES: &[&str] = &[
+        "$ENV{HOME}",
+        "${HOME}",
+        "$HOME",
+        "#{Dir.home}",
+        "#{ENV['HOME']}",
+        "#{ENV[\"HOME\"]}",
+        "{$_SERVER['HOME']}",
+    ];
+    if !matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) {
+        return None;
+    }
+    let rest = HOMES.iter().find_map(|h| lit.strip_prefix(h))?;
+    Some(format!("~{rest}"))
 }
 
 /// Network use: running downloaded code, sending secrets, or plain network access.
