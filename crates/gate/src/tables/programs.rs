@@ -292,6 +292,16 @@ pub(crate) enum Operands {
     Last,
 }
 
+/// Options that make a tool delete the files it read once it has copied or packed them:
+/// its path operands are moved away like `mv`'s sources.
+pub(crate) const SOURCE_REMOVERS: &[(&str, &[&str])] = &[
+    ("rsync", &["--remove-source-files"]),
+    ("tar", &["--remove-files"]),
+    ("bsdtar", &["--remove-files"]),
+    ("zip", &["-m", "--move"]),
+    ("7z", &["-sdel"]),
+];
+
 /// Programs (or `"tool subcommand"`) that write files named as operands, with their options
 /// that take a value (short letters, long names) and which operands they write.
 pub(crate) const WRITTEN_OPERANDS: &[(&str, &str, &[&str], Operands)] = &[
