@@ -145,7 +145,7 @@ fn builtin(
 ) -> Option<Stream> {
     match name {
         "read" | "mapfile" | "readarray" => {
-            read_into(args, io, scope);
+            read_into(name, args, io, scope);
             return Some(Stream::default());
         }
         "alias" => define_aliases(an, args),
@@ -226,7 +226,12 @@ fn searched(dir: &str) -> bool {
 }
 
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.
-fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
+fn read_into(name: &str, args: &[Field], io: &Io, scope: &mut Scope) {
+    // The options that take a value: `mapfile -t` only strips newlines, `read -t` waits.
+    let valued: &[&str] = match name {
+        "read" => &["-p", "-d", "-n", "-N", "-t", "-u", "-i"],
+        _ => &["-d", "-n", "-O", "-s", "-u", "-C", "-c"],
+    };
     let mut skip_next = false;
     let names = args.iter().filter(|a| !a.text.starts_with('-')).count();
     // One variable gets the whole first line of a known input (`read -r D <<< build`);
@@ -246,10 +251,7 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         if std::mem::take(&mut skip_next) {
             continue;
         }
-        if matches!(
-            a.text.as_str(),
-            "-p" | "-d" | "-n" | "-N" | "-t" | "-u" | "-C" | "-c"
-        ) {
+        if valued.contains(&a.text.as_str()) {
             skip_next = true;
             continue;
         }

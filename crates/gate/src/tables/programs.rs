@@ -109,6 +109,20 @@ pub(crate) const NETWORK: &[&str] = &[
     "curlie",
     "rsh",
     "rcp",
+    // Package managers and registries fetch what their arguments name: a secret in a
+    // package, index or image name is sent to that host.
+    "pip install",
+    "pip download",
+    "npm install",
+    "npm view",
+    "npm info",
+    "yarn add",
+    "pnpm add",
+    "docker pull",
+    "podman pull",
+    "go get",
+    "gem install",
+    "cargo install",
 ];
 
 /// Network programs whose arguments are queries sent to whatever host they name (DNS
