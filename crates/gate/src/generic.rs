@@ -327,8 +327,9 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             }
         }
         Value::GitConfig => {
-            let (key, val) = git_pair(&v.text);
-            git_config(an, scope, &key, &with_text(v, &val));
+            for (key, val) in git_pairs(&v.text) {
+                git_config(an, scope, &key, &with_text(v, &val));
+            }
         }
         Value::GitConfigFile => {
             let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
@@ -534,20 +535,35 @@ fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
 }
 
-/// A git configuration pair: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
-/// (`'key'='value'`), whose quotes are dropped; the value keeps its own quotes otherwise.
-fn git_pair(text: &str) -> (String, String) {
-    let Some(rest) = text.strip_prefix('\'') else {
-        let (key, value) = text.split_once('=').unwrap_or((text, ""));
-        return (key.to_ascii_lowercase(), value.to_owned());
-    };
-    let (key, value) = rest.split_once('\'').unwrap_or((rest, ""));
-    let value = value.strip_prefix('=').unwrap_or(value);
-    let value = value
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .unwrap_or(value);
-    (key.to_ascii_lowercase(), value.to_owned())
+/// Git configuration pairs: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
+/// (`'key'='value' ...`, `'key=value'`), whose quotes are dropped; the value keeps its own
+/// quotes otherwise.
+fn git_pairs(text: &str) -> Vec<(String, String)> {
+    let mut rest = text.trim_start();
+    if !rest.starts_with('\'') {
+        let (key, value) = rest.split_once('=').unwrap_or((rest, ""));
+        return vec![(key.to_ascii_lowercase(), value.to_owned())];
+    }
+    // `'key'='value' 'key2'='value2'`, or older git's `'key=value'`.
+    let mut pairs = Vec::new();
+    while let Some(quoted) = rest.strip_prefix('\'') {
+        let (mut key, after) = quoted.split_once('\'').unwrap_or((quoted, ""));
+        let mut value = "";
+        if let Some((k, v)) = key.split_once('=') {
+            (key, value) = (k, v);
+        }
+        rest = after;
+        if let Some(v) = after.strip_prefix("='") {
+            let (v, after) = v.split_once('\'').unwrap_or((v, ""));
+            (value, rest) = (v, after);
+        } else if let Some(v) = after.strip_prefix('=') {
+            let end = v.find(' ').unwrap_or(v.len());
+            (value, rest) = (&v[..end], &v[end..]);
+        }
+        pairs.push((key.to_ascii_lowercase(), value.to_owned()));
+        rest = rest.trim_start();
+    }
+    pairs
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
@@ -586,7 +602,12 @@ fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str],
     // TOML and INI values may be quoted (`runner="cmd"`).
     let val = val.trim().trim_matches(['"', '\'']);
     if keys.iter().any(|k| glob_match(k, &key)) {
-        command(an, scope, &format!("{label} {key}"), &with_text(v, val));
+        let label = format!("{label} {key}");
+        command(an, scope, &label, &with_text(v, val));
+        // A cmake list (`rm;-rf;DIR`) is the words of one command.
+        if val.contains(';') {
+            command(an, scope, &label, &with_text(v, &val.replace(';', " ")));
+        }
     }
 }
 
@@ -674,6 +695,10 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
 
 /// Judges `argv` as the command a tool runs.
 fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
+    let argv = match argv {
+        [dashes, rest @ ..] if dashes.is("--") => rest,
+        _ => argv,
+    };
     if argv.is_empty() {
         return;
     }

@@ -296,7 +296,7 @@ fn define_aliases(an: &mut Analyzer<'_>, args: &[Field]) {
 
 /// A command whose first word is an alias defined earlier on the line is judged as the
 /// alias expands (an alias is not expanded inside its own expansion).
-fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope) {
+fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) {
     let word = &fields[0];
     let Some((name, text)) = an.aliases.iter().find(|(n, _)| word.is(n)).cloned() else {
         return;
@@ -308,7 +308,11 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
     let simple = text
         .chars()
         .all(|c| c.is_alphanumeric() || " -_./=~:@%+,".contains(c));
-    if simple {
+    // An alias is text the shell reads in place: one that changes the directory or the
+    // variables (`alias c=cd`) changes them for the rest of the line.
+    let first = text.split_whitespace().next().unwrap_or("");
+    let stateful = STATE_BUILTINS.contains(&first);
+    if simple && !stateful {
         let mut expanded: Vec<Field> = text.split_whitespace().map(Field::lit).collect();
         expanded.extend(fields[1..].iter().cloned());
         if !expanded.is_empty() {
@@ -325,8 +329,34 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
         },
         ..f.clone()
     }));
-    nested_line(an, &label, &join(&words), io.stdin.clone(), scope);
+    match stateful {
+        true => nested_here(an, &label, &join(&words), io.stdin.clone(), scope),
+        false => nested_line(an, &label, &join(&words), io.stdin.clone(), scope),
+    };
 }
+
+/// Builtins that change the shell's directory, variables, aliases or functions.
+const STATE_BUILTINS: &[&str] = &[
+    "cd",
+    "pushd",
+    "popd",
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "unset",
+    "set",
+    "alias",
+    "source",
+    ".",
+    "eval",
+    "read",
+    "mapfile",
+    "readarray",
+    "shopt",
+    "hash",
+];
 
 /// A call of a function defined earlier on the line: its body runs here, in the caller's
 /// scope, so a `cd` or an assignment inside it carries to the commands after the call.

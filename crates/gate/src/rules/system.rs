@@ -624,6 +624,37 @@ fn mysql(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     if texts.iter().any(|t| destructive_sql(t)) {
         c.hit("infra.db_drop", None);
     }
+    for cmd in texts.iter().flat_map(|t| sql_commands(t)) {
+        c.nested("SQL shell command", &Field::lit(&cmd));
+    }
+}
+
+/// SQL that runs shell commands on the database host, which is this machine for a local
+/// server: the quoted command after each of these words.
+const SQL_COMMANDS: &[&str] = &[
+    "PROGRAM",
+    "XP_CMDSHELL",
+    "SYS_EXEC(",
+    "SYS_EVAL(",
+    "EXECUTABLE(",
+];
+
+/// The commands that SQL text runs (`COPY t TO PROGRAM 'CMD'`).
+fn sql_commands(text: &str) -> Vec<String> {
+    let upper = text.to_ascii_uppercase();
+    let mut out = Vec::new();
+    for word in SQL_COMMANDS {
+        for (i, _) in upper.match_indices(word) {
+            let rest = text[i + word.len()..].trim_start();
+            let Some(q) = rest.chars().next().filter(|q| *q == '\'' || *q == '"') else {
+                continue;
+            };
+            if let Some(end) = rest[1..].find(q) {
+                out.push(rest[1..1 + end].to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// `dropdb`, `dropuser`, `mongorestore`.

@@ -65,6 +65,15 @@ const APT_COMMAND_KEYS: &[&str] = &[
     "dpkg::pre-install-pkgs::",
 ];
 
+/// cmake cache variables (`-DKEY=VALUE`, `-DKEY:TYPE=VALUE`) whose value is a command.
+const CMAKE_COMMAND_KEYS: &[&str] = &[
+    "*_launcher",
+    "*_launcher:*",
+    "cmake_*_compiler",
+    "cmake_*_compiler:*",
+    "cmake_crosscompiling_emulator*",
+];
+
 /// ssh options (`-o Key=Value`) whose value is a local command.
 /// npm, pnpm and yarn configuration keys and package fields whose value is a command.
 const NPM_COMMAND_KEYS: &[&str] = &[
@@ -244,7 +253,12 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "npm",
-        opts: &[("set-script", Value::Argv)],
+        opts: &[("set-script", Value::KeyCommand(&["*"]))],
+    },
+    // npm's own `env` script runs `env` with the arguments after it.
+    Options {
+        tool: "npm run",
+        opts: &[("env", Value::Argv)],
     },
     Options {
         tool: "npx",
@@ -293,7 +307,12 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "cmake",
-        opts: &[("-E", Value::Argv), ("-P", Value::Script)],
+        opts: &[
+            ("-E", Value::Argv),
+            ("-P", Value::Script),
+            // `-DCMAKE_C_COMPILER_LAUNCHER=CMD`: a cache variable whose value runs.
+            ("-D", Value::KeyCommand(CMAKE_COMMAND_KEYS)),
+        ],
     },
     Options {
         tool: "cargo watch",
