@@ -366,6 +366,7 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             let line = format!("{program} {} -e ''", words.join(" "));
             nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
         }
+        Value::ToolOptions(tool) => tool_options(an, scope, label, tool, v),
         Value::Prompt => {
             let text = v.known.then(|| v.text.clone());
             let value = crate::state::Value {
@@ -386,6 +387,14 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             let rest = words.get(i..).unwrap_or_default().join(" ");
             command(an, scope, label, &with_text(v, &rest));
         }
+    }
+}
+
+/// Options a tool reads from a variable (`TAR_OPTIONS`), as words and as one word.
+fn tool_options(an: &mut Analyzer<'_>, scope: &Scope, label: &str, tool: &str, v: &Field) {
+    let quoted = crate::decision::quote(&v.text);
+    for line in [format!("{tool} {}", v.text), format!("{tool} {quoted}")] {
+        nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
     }
 }
 

@@ -153,7 +153,16 @@ fn builtin(
         // `let EXPR...` evaluates arithmetic (`declare -i` below).
         "let" => arithmetic_args(an, args, scope),
         "cd" | "pushd" => {
+            let from = scope.cwd.clone();
             change_dir(an, args, scope);
+            if name == "pushd" {
+                scope.dirs.push(from);
+            }
+            return Some(Stream::default());
+        }
+        "popd" => {
+            // Back to where the last `pushd` left; with no `pushd` seen, somewhere unknown.
+            scope.cwd = scope.dirs.pop().unwrap_or(None);
             return Some(Stream::default());
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {

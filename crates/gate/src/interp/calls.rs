@@ -75,6 +75,9 @@ pub(crate) const DELETE_CALLS: &[&str] = &[
     "rmdir(",
     "unlink(",
     "unlink ",
+    // Perl's bare `unlink` deletes `$_` (`find(sub { unlink }, DIR)`).
+    "unlink}",
+    "unlink;",
     "Deno.remove",
     "remove_tree",
     "os.remove(",

@@ -341,7 +341,12 @@ fn deno_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             {
                 c.hit("rce.remote_script", None);
             }
-            return None;
+            // `deno run -` reads its program from stdin.
+            let script = a
+                .operands
+                .get(1)
+                .filter(|s| s.is("-") || s.is("/dev/stdin"));
+            return script.map(|s| (Lang::Js, Vec::new(), Some(s.clone())));
         }
         _ => return None,
     })

@@ -600,6 +600,7 @@ fn aws(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
             || w.starts_with("remove-")
             || w.starts_with("deregister")
             || w.contains("destroy")
+            || w.contains("-deletion")
             || w.ends_with(":delete")
             || w.ends_with(":remove")
     });

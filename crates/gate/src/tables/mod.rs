@@ -54,6 +54,9 @@ pub(crate) enum Value {
     OptionsFile,
     /// Command-line options of the named interpreter, given in a variable (`PERL5OPT`).
     Flags(&'static str),
+    /// Options the named tool reads from a variable before its own (`TAR_OPTIONS`,
+    /// `MAKEFLAGS`, `LESS`): judged as the tool given them, as words and as one word.
+    ToolOptions(&'static str),
     /// Flags of the shell a tool runs its commands with: what follows the flags is a
     /// command (make's `.SHELLFLAGS='-c CMD;'`).
     ShellFlags,
