@@ -926,6 +926,35 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }
     sent_files(an, name, fields, scope);
+    if let Some(var) = sent_variable(args) {
+        an.hit(
+            "exfil.secret_arg",
+            scope,
+            fields,
+            Some(format!("sends ${var}")),
+        );
+    }
+}
+
+/// ssh's `-o SendEnv=NAMES`: a credential variable, or a pattern that may match one (`*`,
+/// `AWS_*`), handed to the remote side.
+fn sent_variable(args: &[Field]) -> Option<String> {
+    let values = args.iter().enumerate().filter_map(|(i, a)| {
+        let t = a.text.strip_prefix("-o").unwrap_or(&a.text);
+        let t = match t.is_empty() {
+            true => args.get(i + 1)?.text.as_str(),
+            false => t,
+        };
+        let (key, value) = t.split_once(['=', ' '])?;
+        key.eq_ignore_ascii_case("sendenv").then_some(value)
+    });
+    values
+        .flat_map(|v| v.split([' ', ',']))
+        .find(|n| {
+            let fixed = n.replace(['*', '?'], "");
+            fixed.is_empty() && !n.is_empty() || super::field::secret_name(&fixed)
+        })
+        .map(str::to_owned)
 }
 
 /// Secret files named in a network program's arguments (`-T ~/.ssh/id_rsa`, `@.env`),
