@@ -117,7 +117,7 @@ fn named(
     }
     super::generic::judge(an, &p, fields, io, scope);
     if let Some(out) = shell_function(fields, scope)
-        .then(|| call_function(an, name, io, scope))
+        .then(|| call_function(an, name, args, io, scope))
         .flatten()
     {
         return out;
@@ -381,7 +381,13 @@ fn shell_function(fields: &[Field], scope: &Scope) -> bool {
     !fields[0].text.contains('/') && !scope.wrappers.last().is_some_and(|w| execs(w))
 }
 
-fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) -> Option<Stream> {
+fn call_function(
+    an: &mut Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Option<Stream> {
     let body = an.bodies.get(name).cloned()?;
     // A function calling its own name (`rm() { command rm "$@"; }`) reaches the program.
     if scope.function.as_deref() == Some(name) {
@@ -390,12 +396,34 @@ fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) 
     if scope.depth + 2 >= MAX_DEPTH {
         return Some(Stream::default());
     }
+    // The body is judged here with the call's arguments as `$1`...`$9` (an argument the
+    // gate cannot read stays unknown), instead of as it was where it was defined.
+    an.deferred.retain(|(n, _)| n != name);
+    let saved_args: Vec<Option<Value>> = (1..=9)
+        .map(|i| {
+            let unset = Value {
+                text: Some(String::new()),
+                taint: Taint::default(),
+            };
+            let value = args.get(i - 1).map_or(unset, |a| Value {
+                text: a.known.then(|| a.text.clone()),
+                taint: a.taint,
+            });
+            scope.vars.insert(i.to_string(), value)
+        })
+        .collect();
     let saved = scope.function.replace(name.to_owned());
     scope.depth += 1;
     // What the body prints is what the call prints (`d=$(f)`).
     let out = an.run_line(&body, scope, io.stdin.clone());
     scope.depth -= 1;
     scope.function = saved;
+    for (i, old) in (1..=9).zip(saved_args) {
+        match old {
+            Some(v) => scope.vars.insert(i.to_string(), v),
+            None => scope.vars.remove(&i.to_string()),
+        };
+    }
     Some(out)
 }
 

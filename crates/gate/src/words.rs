@@ -312,6 +312,10 @@ impl Analyzer<'_> {
                 taint: v.taint,
             };
         }
+        // `$1`...`$9` inside a function body judged at its call.
+        if let Parameter::Positional(n @ 1..=9) = p {
+            return scope.vars.get(&n.to_string()).cloned().unwrap_or_default();
+        }
         let Parameter::Named(name) = p else {
             // `$!` and `$$`: a job this line started, and the shell running it.
             let pids = matches!(
