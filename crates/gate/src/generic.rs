@@ -120,6 +120,16 @@ pub(crate) fn probe(
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
             probe_strings(an, &p.name, &lines, scope, unmodelled);
         }
+        // A script handed over as a process substitution (`sqlite3 -init <(echo CMD)`).
+        let scripts: Vec<Field> = args
+            .iter()
+            .filter(|a| a.procsub)
+            .filter_map(|a| a.body.as_deref())
+            .flat_map(str::lines)
+            .map(Field::lit)
+            .take(MAX_PROBES)
+            .collect();
+        probe_strings(an, &p.name, &scripts, scope, unmodelled);
     } else if let Some(script) = args.iter().position(script_file) {
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
         probe_strings(an, &p.name, &args[script + 1..], scope, false);

@@ -164,24 +164,31 @@ fn snippets(
 /// `python`, `pypy`: where the program's code comes from.
 fn python_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
-    Some(if let Some(code) = a.value('c', "") {
-        (Lang::Python, vec![code.clone()], None)
-    } else if let Some(module) = a.value('m', "") {
-        if !module.is("timeit") {
-            // `python -m twine upload`, `python -m pip install`: the module's command-line
-            // tool is the program of the same name.
-            let at = args.iter().position(|f| f == module).unwrap_or(0);
-            let argv: Vec<Field> = args[at..].to_vec();
-            crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
-            // A module the line wrote in the working directory is its code (`python -m a`).
-            let file = Field::lit(&format!("{}.py", module.text.replace('.', "/")));
-            let written = c.an.written_at(&c.abs(&file)).is_some();
-            return written.then(|| (Lang::Python, Vec::new(), Some(file)));
-        }
-        (Lang::Python, timeit_code(args), None)
-    } else {
-        (Lang::Python, Vec::new(), a.operands.first().cloned())
-    })
+    // Options after `-m MODULE` are the module's (`python -m IPython -c CODE`).
+    let at = |flag: &str| args.iter().position(|f| f.text.starts_with(flag));
+    let module_first = at("-m").is_some_and(|m| at("-c").is_none_or(|c| m < c));
+    Some(
+        if let Some(code) = a.value('c', "").filter(|_| !module_first) {
+            (Lang::Python, vec![code.clone()], None)
+        } else if let Some(module) = a.value('m', "") {
+            if !module.is("timeit") {
+                // `python -m twine upload`, `python -m pip install`: the module's command-line
+                // tool is the program of the same name.
+                let at = args.iter().position(|f| f == module).unwrap_or(0);
+                let mut argv: Vec<Field> = args[at..].to_vec();
+                // Its program is named in lower case (`python -m IPython` is `ipython`).
+                argv[0].text = argv[0].text.to_ascii_lowercase();
+                crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
+                // A module the line wrote in the working directory is its code (`python -m a`).
+                let file = Field::lit(&format!("{}.py", module.text.replace('.', "/")));
+                let written = c.an.written_at(&c.abs(&file)).is_some();
+                return written.then(|| (Lang::Python, Vec::new(), Some(file)));
+            }
+            (Lang::Python, timeit_code(args), None)
+        } else {
+            (Lang::Python, Vec::new(), a.operands.first().cloned())
+        },
+    )
 }
 
 /// `python -m timeit [-s SETUP] STATEMENT...`: the setup and the statements are code.
