@@ -120,12 +120,21 @@ pub(crate) fn probe(
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
             probe_strings(an, &p.name, &lines, scope, unmodelled);
         }
-        // A script handed over as a process substitution (`sqlite3 -init <(echo CMD)`).
-        let scripts: Vec<Field> = args
+        // A script handed over as a process substitution or as a file the line wrote
+        // (`sqlite3 -init <(echo CMD)`, `vim -s FILE`).
+        let texts: Vec<String> = args
             .iter()
-            .filter(|a| a.procsub)
-            .filter_map(|a| a.body.as_deref())
-            .flat_map(str::lines)
+            .filter_map(|a| match a.procsub {
+                true => a.body.clone(),
+                false => a
+                    .known
+                    .then(|| an.written_at(&an.paths.abs(&a.text, scope))?.text)
+                    .flatten(),
+            })
+            .collect();
+        let scripts: Vec<Field> = texts
+            .iter()
+            .flat_map(|t| t.lines())
             .map(Field::lit)
             .take(MAX_PROBES)
             .collect();

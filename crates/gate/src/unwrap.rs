@@ -904,13 +904,17 @@ fn wrap_find(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
 
 /// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
 /// The lines of Vim's script files (`-s` typed keys, `-S` and `-u` Vim script) whose text the
-/// line shows: a process substitution, stdin or a descriptor. Each line is a command.
-fn vim_script_lines(args: &[Field], io: &Io, scope: &Scope) -> Vec<Field> {
+/// line shows: a process substitution, stdin, a descriptor or a file it wrote. Each line is
+/// a command.
+fn vim_script_lines(an: &Analyzer<'_>, args: &[Field], io: &Io, scope: &Scope) -> Vec<Field> {
     args.windows(2)
         .filter(|w| w[0].is("-s") || w[0].is("-S") || w[0].is("-u"))
         .filter_map(|w| match &w[1].body {
             Some(body) if w[1].procsub => Some(body.clone()),
-            _ => opened_input(&w[1], io, scope).and_then(|s| s.text),
+            // A descriptor, stdin, or a file the line wrote.
+            _ => opened_input(&w[1], io, scope)
+                .or_else(|| an.written_at(&an.paths.abs(&w[1].text, scope)))
+                .and_then(|s| s.text),
         })
         .flat_map(|text| text.lines().map(Field::lit).collect::<Vec<_>>())
         .collect()
@@ -923,7 +927,7 @@ fn editor_commands(
     io: &Io,
     scope: &Scope,
 ) {
-    let scripts = vim_script_lines(args, io, scope);
+    let scripts = vim_script_lines(an, args, io, scope);
     let mut cmds: Vec<&Field> = scripts.iter().collect();
     let mut files: Vec<&Field> = Vec::new();
     let valued = |p: usize| {

@@ -622,6 +622,11 @@ fn mysql(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     if let Some(t) = &c.io.stdin.text {
         texts.push(t.clone());
     }
+    // A script file the line wrote (`psql -f q.sql`, `sqlite3 -init x.sql`).
+    for a in args.iter().filter(|a| a.known) {
+        let abs = c.abs(a);
+        texts.extend(c.an.written_at(&abs).and_then(|w| w.text));
+    }
     if texts.iter().any(|t| destructive_sql(t)) {
         c.hit("infra.db_drop", None);
     }
