@@ -367,9 +367,6 @@ const STATE_BUILTINS: &[&str] = &[
     "hash",
 ];
 
-/// A call of a function defined earlier on the line: its body runs here, in the caller's
-/// scope, so a `cd` or an assignment inside it carries to the commands after the call.
-/// Recursive calls are not re-walked (the body was judged where it was defined).
 /// True when the shell itself runs the command, so a function of its name would run: not
 /// a path (`/bin/rm`), and not under a wrapper that executes programs (`command rm`,
 /// `sudo rm`, `xargs rm`); `time`, `eval`, `source` and traps run in the shell.
@@ -381,6 +378,9 @@ fn shell_function(fields: &[Field], scope: &Scope) -> bool {
     !fields[0].text.contains('/') && !scope.wrappers.last().is_some_and(|w| execs(w))
 }
 
+/// A call of a function defined earlier on the line: its body runs here, in the caller's
+/// scope, so a `cd` or an assignment inside it carries to the commands after the call.
+/// A recursive call is not walked again (the outer call walks the body).
 fn call_function(
     an: &mut Analyzer<'_>,
     name: &str,
