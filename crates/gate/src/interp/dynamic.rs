@@ -37,9 +37,22 @@ const PHP_CALLBACKS: &[&str] = &[
     "fromCallable",
 ];
 
-/// A process function given as an argument (`map(os.system, cmds)`) or, in PHP, named by a
-/// string handed to a callback taker (`array_map("system", $cmds)`): what it runs is
-/// decided where it is called.
+/// PHP functions that delete or change files: named by a string to a callback taker
+/// (`array_filter($files, 'unlink')`), their targets are decided where they are called.
+const PHP_FILE_FUNCS: &[&str] = &[
+    "unlink",
+    "rmdir",
+    "chmod",
+    "chown",
+    "rename",
+    "file_put_contents",
+    "fwrite",
+];
+
+/// A process function given as an argument (`map(os.system, cmds)`) or, in PHP, a process
+/// or file function ([`PHP_FILE_FUNCS`]) named by a string handed to a callback taker
+/// (`array_map("system", $cmds)`, `array_filter($files, "unlink")`): what it runs or changes
+/// is decided where it is called.
 fn passed_callee(lang: Lang, code: &str, lx: &Lexed) -> bool {
     let names: Vec<&str> = process_calls(lang)
         .iter()
@@ -52,7 +65,10 @@ fn passed_callee(lang: Lang, code: &str, lx: &Lexed) -> bool {
         .collect();
     if lang == Lang::Php
         && PHP_CALLBACKS.iter().any(|f| code.contains(f))
-        && lx.lits.iter().any(|l| names.contains(&l.as_str()))
+        && lx
+            .lits
+            .iter()
+            .any(|l| names.contains(&l.as_str()) || PHP_FILE_FUNCS.contains(&l.as_str()))
     {
         return true;
     }
