@@ -160,6 +160,17 @@ fn builtin(
             }
             return Some(Stream::default());
         }
+        "shift" => {
+            shift_positional(args, scope);
+            return Some(Stream::default());
+        }
+        "set" if args.first().is_some_and(|a| a.is("--")) => {
+            let values = args[1..].iter().map(|a| Value {
+                text: a.known.then(|| a.text.clone()),
+                taint: a.taint,
+            });
+            set_positional(scope, values.collect());
+        }
         "popd" => {
             // Back to where the last `pushd` left; with no `pushd` seen, somewhere unknown.
             scope.cwd = scope.dirs.pop().unwrap_or(None);
@@ -226,6 +237,38 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
         taint: Taint::default(),
     };
     scope.vars.insert("OLDPWD".to_owned(), value);
+}
+
+/// `$1`...`$9` become `values` (unset ones empty), as `set -- ARGS` or a function call
+/// makes them; returns what they were.
+fn set_positional(scope: &mut Scope, values: Vec<Value>) -> Vec<Option<Value>> {
+    let mut values = values.into_iter();
+    (1..=9)
+        .map(|i| {
+            let unset = Value {
+                text: Some(String::new()),
+                taint: Taint::default(),
+            };
+            scope
+                .vars
+                .insert(i.to_string(), values.next().unwrap_or(unset))
+        })
+        .collect()
+}
+
+/// `shift [N]`: `$N+1`... become `$1`...; past `$9`, or with an unknown N, unknown.
+fn shift_positional(args: &[Field], scope: &mut Scope) {
+    let n = match args.first() {
+        None => Some(1),
+        Some(a) => a.known.then(|| a.text.parse::<usize>().ok()).flatten(),
+    };
+    for i in 1..=9 {
+        let moved = n.and_then(|n| scope.vars.get(&(i + n).to_string()).cloned());
+        match moved {
+            Some(v) => scope.vars.insert(i.to_string(), v),
+            None => scope.vars.remove(&i.to_string()),
+        };
+    }
 }
 
 /// True when `cd DIR` looks DIR up in `$CDPATH` (a name not starting with `/`, `.` or `..`).
@@ -399,19 +442,11 @@ fn call_function(
     // The body is judged here with the call's arguments as `$1`...`$9` (an argument the
     // gate cannot read stays unknown), instead of as it was where it was defined.
     an.deferred.retain(|(n, _)| n != name);
-    let saved_args: Vec<Option<Value>> = (1..=9)
-        .map(|i| {
-            let unset = Value {
-                text: Some(String::new()),
-                taint: Taint::default(),
-            };
-            let value = args.get(i - 1).map_or(unset, |a| Value {
-                text: a.known.then(|| a.text.clone()),
-                taint: a.taint,
-            });
-            scope.vars.insert(i.to_string(), value)
-        })
-        .collect();
+    let values = args.iter().map(|a| Value {
+        text: a.known.then(|| a.text.clone()),
+        taint: a.taint,
+    });
+    let saved_args = set_positional(scope, values.collect());
     let saved = scope.function.replace(name.to_owned());
     scope.depth += 1;
     // What the body prints is what the call prints (`d=$(f)`).
