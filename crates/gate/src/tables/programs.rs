@@ -212,6 +212,13 @@ pub(crate) const AUTH_FILE_OPTS: &[(&str, &[&str])] = &[
         &["--certificate", "--private-key", "--ca-certificate"],
     ),
     ("openssl", &["-cert", "-key", "-CAfile", "-CApath", "-pass"]),
+    // Package managers read their own credentials to authenticate to their registry.
+    ("pip", &["--client-cert"]),
+    ("npm", &["--userconfig", "--globalconfig", "--cafile"]),
+    ("pnpm", &["--userconfig", "--globalconfig", "--cafile"]),
+    ("yarn", &["--userconfig", "--globalconfig", "--cafile"]),
+    ("gem", &["--config-file"]),
+    ("docker", &["--config"]),
     (
         "*",
         &[
