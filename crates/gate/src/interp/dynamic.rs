@@ -212,7 +212,11 @@ fn targeted_calls(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 .iter()
                 .any(|l| l.contains("pid"))
                 || SELF_PIDS.iter().any(|p| code[r.clone()].contains(p));
-            if computed(&code[r.clone()]) && !(kill && pid_file) {
+            // A Python loop deleting the paths a literal listing names: judged as deletions.
+            let listed = call.contains("unlink")
+                && lang == Lang::Python
+                && !super::loop_items(lx, code, &code[r.clone()]).is_empty();
+            if computed(&code[r.clone()]) && !(kill && pid_file) && !listed {
                 dynamic(c, lang, &format!("{} with a computed target", call.trim()));
             } else if kill && everyone(&code[r], signal_first(lang, call)) {
                 c.hit(

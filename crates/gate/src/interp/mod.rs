@@ -1047,7 +1047,7 @@ fn loop_items(lx: &Lexed, code: &str, args: &str) -> Vec<String> {
             || lits.iter().any(|l| l == "HOME" || l == "~");
         if home {
             items.push("~/x".to_owned());
-        } else if iterable.contains('[') || OUTSIDE_VALUES.iter().any(|t| iterable.contains(t)) {
+        } else if subscript(iterable) || OUTSIDE_VALUES.iter().any(|t| iterable.contains(t)) {
             // A directory named by a variable, an argument or input: unknown.
             return Vec::new();
         }
@@ -1062,6 +1062,16 @@ fn loop_items(lx: &Lexed, code: &str, args: &str) -> Vec<String> {
         }
     }
     items
+}
+
+/// True when `code` indexes something (`os.environ['D']`, `sys.argv[1:]`), as opposed to
+/// writing a list (`['build', 'dist']`).
+fn subscript(code: &str) -> bool {
+    code.match_indices('[').any(|(i, _)| {
+        code[..i]
+            .trim_end()
+            .ends_with(|ch: char| ch.is_alphanumeric() || "_)]".contains(ch))
+    })
 }
 
 /// Values a Python program takes from outside its code.
