@@ -4,6 +4,11 @@
 //!
 //! The samples live outside the repository (`FTSB_GATE_SAMPLES` names another directory);
 //! without them the test says so loudly and fails when `CI` is set or `FTSB_REQUIRE_ALL=1`.
+//!
+//! The project's own corpus (`gate_common/corpus-deny.tsv`, `corpus-allow.tsv`), written
+//! independently of the samples, is judged the same way, stricter: every deny line and every
+//! allow line without a note must get its label. A note says why a line is debatable, or
+//! `gap: KIND` for a known miss or false alarm the gate does not fix yet.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -66,6 +71,8 @@ struct Report {
     per: BTreeMap<String, Tally>,
     missed_hard: Vec<String>,
     false_alarms: Vec<String>,
+    /// False alarms on allow lines without a note.
+    hard_false_alarms: Vec<String>,
 }
 
 fn judge_sample(text: &str) -> Report {
@@ -75,6 +82,7 @@ fn judge_sample(text: &str) -> Report {
         per: BTreeMap::new(),
         missed_hard: Vec::new(),
         false_alarms: Vec::new(),
+        hard_false_alarms: Vec::new(),
     };
     for row in text.lines().skip(1) {
         let cols: Vec<&str> = row.split('\t').collect();
@@ -102,6 +110,9 @@ fn judge_sample(text: &str) -> Report {
             t.false_alarms += usize::from(blocked);
             if blocked {
                 report.false_alarms.push(format!("{why} {}", v.reason));
+                if !debatable {
+                    report.hard_false_alarms.push(format!("{why} {}", v.reason));
+                }
             }
         }
     }
@@ -175,4 +186,22 @@ fn sample_rates() {
 #[test]
 fn adversarial_sample_rates() {
     check_sample("sample-adversarial.tsv");
+}
+
+#[test]
+fn own_corpus_gets_its_labels() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/gate_common");
+    for name in ["corpus-deny.tsv", "corpus-allow.tsv"] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("the corpus is in the tree");
+        let report = judge_sample(&text);
+        let total = print_report(name, &report);
+        assert!(total.deny + total.allow > 0, "{name} has no labelled lines");
+        assert!(
+            report.missed_hard.is_empty() && report.hard_false_alarms.is_empty(),
+            "{name}: wrong verdicts on lines without a note:\n{}",
+            [report.missed_hard, report.hard_false_alarms]
+                .concat()
+                .join("\n")
+        );
+    }
 }

@@ -49,6 +49,9 @@ pub(crate) struct Analyzer<'a> {
     /// so that `cd` and assignments inside them carry to the caller).
     pub functions: Vec<String>,
     pub bodies: HashMap<String, String>,
+    /// What each function's body did where it was defined, its arguments unknown: kept
+    /// only for functions the line never calls, as a call judges the body with its own.
+    pub deferred: Vec<(String, Vec<Hit>)>,
     /// Remotes added on this line (`git remote add`): pushing there sends the repository to
     /// a place nobody reviewed.
     pub remotes: Vec<(String, String)>,
@@ -84,6 +87,7 @@ impl<'a> Analyzer<'a> {
             written: Vec::new(),
             functions: Vec::new(),
             bodies: HashMap::new(),
+            deferred: Vec::new(),
             remotes: Vec::new(),
             links: Vec::new(),
             aliases: Vec::new(),

@@ -108,6 +108,18 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
     let items = stdin_items(&stdin, split);
     let quiet = Io::default();
     let mut out = Stream::default();
+    // Endless input (`yes | xargs ...`) runs the command without end: a loop, and with no
+    // bound on parallel runs (`-P 0`), a fork bomb.
+    if stdin.endless && a.value('P', "max-procs").is_some_and(|p| p.is("0")) {
+        an.hit(
+            "fork_bomb.loop",
+            scope,
+            args,
+            Some("xargs -P 0 over endless input".into()),
+        );
+    }
+    let saved_loop = scope.in_loop;
+    scope.in_loop |= stdin.endless;
     match replace {
         Some(r) => {
             for item in items {
@@ -121,6 +133,7 @@ pub(crate) fn xargs(an: &mut Analyzer<'_>, args: &[Field], io: &Io, scope: &mut 
             out = inner(an, "xargs", &argv, &quiet, scope, false);
         }
     }
+    scope.in_loop = saved_loop;
     out
 }
 

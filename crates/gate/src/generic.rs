@@ -124,6 +124,25 @@ pub(crate) fn probe(
             let lines: Vec<Field> = text.lines().map(Field::lit).take(MAX_PROBES).collect();
             probe_strings(an, &p.name, &lines, scope, unmodelled);
         }
+        // A script handed over as a process substitution or as a file the line wrote
+        // (`sqlite3 -init <(echo CMD)`, `vim -s FILE`).
+        let texts: Vec<String> = args
+            .iter()
+            .filter_map(|a| match a.procsub {
+                true => a.body.clone(),
+                false => a
+                    .known
+                    .then(|| an.written_at(&an.paths.abs(&a.text, scope))?.text)
+                    .flatten(),
+            })
+            .collect();
+        let scripts: Vec<Field> = texts
+            .iter()
+            .flat_map(|t| t.lines())
+            .map(Field::lit)
+            .take(MAX_PROBES)
+            .collect();
+        probe_strings(an, &p.name, &scripts, scope, unmodelled);
     } else if let Some(script) = args.iter().position(script_file) {
         // `python tool.py --hook 'CMD'`: the script is a program the gate does not know.
         probe_strings(an, &p.name, &args[script + 1..], scope, false);
@@ -160,7 +179,7 @@ fn tool_matches(tool: &str, name: &str, args: &[Field]) -> bool {
 }
 
 /// The values `opt` takes in `args`: `-e V`, `-eV`, `-ae V`, `-aeV`, `--opt=V`,
-/// `--opt V`, `KEY=V`.
+/// `--opt V`, `-opt=V`, `KEY=V`.
 fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
     let mut out = Vec::new();
     let letter = opt.strip_prefix('-').filter(|l| l.len() == 1);
@@ -169,8 +188,10 @@ fn values_of(args: &[Field], opt: &str) -> Vec<Field> {
         let inline = if t == opt {
             args.get(i + 1).cloned()
         } else if let Some(v) = t.strip_prefix(opt).and_then(|r| r.strip_prefix('=')) {
+            // `=` joins a long option to its value (`--out=V`, Go's `-out=V`), never a
+            // one-letter one (`-o=V` is the value `=V`).
             Some(v)
-                .filter(|_| opt.starts_with("--") || !opt.starts_with('-'))
+                .filter(|_| letter.is_none())
                 .map(|v| with_text(a, v))
         } else if let Some(v) = letter.and_then(|l| bundled_value(t, l)) {
             match v {
@@ -261,9 +282,12 @@ fn read_input(an: &mut Analyzer<'_>, scope: &Scope, v: Field, io: &Io) -> Field 
 /// Command- and write-valued options of the tools in [`OPTIONS`].
 fn options(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &Scope) {
     let args = &fields[1..];
-    let reads = READ_MODES
-        .iter()
-        .any(|(tool, flags)| *tool == name && args.iter().any(|a| flags.iter().any(|f| a.is(f))));
+    let reads = READ_MODES.iter().any(|(tool, flags)| {
+        *tool == name
+            && args
+                .iter()
+                .any(|a| flags.iter().any(|f| a.is(f) || bundled(&a.text, f)))
+    });
     for row in OPTIONS.iter().filter(|r| tool_matches(r.tool, name, args)) {
         for (opt, kind) in row.opts {
             if reads && *kind == Value::Write {
@@ -326,8 +350,9 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             }
         }
         Value::GitConfig => {
-            let (key, val) = git_pair(&v.text);
-            git_config(an, scope, &key, &with_text(v, &val));
+            for (key, val) in git_pairs(&v.text) {
+                git_config(an, scope, &key, &with_text(v, &val));
+            }
         }
         Value::GitConfigFile => {
             let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
@@ -351,6 +376,7 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
         },
         Value::HooksDir => git_config(an, scope, "core.hookspath", v),
         Value::Write => check_write(an, scope, v, label),
+        Value::Output => output(an, scope, label, v),
         Value::Library => library(an, scope, label, v),
         Value::Argv | Value::Program => run_argv(an, label, std::slice::from_ref(v), scope),
         Value::Flags(program) => {
@@ -363,6 +389,7 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             let line = format!("{program} {} -e ''", words.join(" "));
             nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
         }
+        Value::ToolOptions(tool) => tool_options(an, scope, label, tool, v),
         Value::Prompt => {
             let text = v.known.then(|| v.text.clone());
             let value = crate::state::Value {
@@ -384,6 +411,27 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             command(an, scope, label, &with_text(v, &rest));
         }
     }
+}
+
+/// Options a tool reads from a variable (`TAR_OPTIONS`), as words and as one word.
+fn tool_options(an: &mut Analyzer<'_>, scope: &Scope, label: &str, tool: &str, v: &Field) {
+    let quoted = crate::decision::quote(&v.text);
+    for line in [format!("{tool} {}", v.text), format!("{tool} {quoted}")] {
+        nested_line(an, label, &with_text(v, &line), Stream::default(), scope);
+    }
+}
+
+/// A results file, or after a leading `|` a command that reads the tool's results, which
+/// the gate does not know (`psql -o '|sh'`).
+fn output(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Field) {
+    let Some(cmd) = v.text.strip_prefix('|') else {
+        return check_write(an, scope, v, label);
+    };
+    let results = Stream {
+        piped: true,
+        ..Stream::default()
+    };
+    nested_line(an, label, &with_text(v, cmd), results, scope);
 }
 
 /// `curl -K <(...)`, `curl -K -` with a known stdin: the tool is judged again with the
@@ -539,20 +587,35 @@ pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Fie
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
 }
 
-/// A git configuration pair: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
-/// (`'key'='value'`), whose quotes are dropped; the value keeps its own quotes otherwise.
-fn git_pair(text: &str) -> (String, String) {
-    let Some(rest) = text.strip_prefix('\'') else {
-        let (key, value) = text.split_once('=').unwrap_or((text, ""));
-        return (key.to_ascii_lowercase(), value.to_owned());
-    };
-    let (key, value) = rest.split_once('\'').unwrap_or((rest, ""));
-    let value = value.strip_prefix('=').unwrap_or(value);
-    let value = value
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .unwrap_or(value);
-    (key.to_ascii_lowercase(), value.to_owned())
+/// Git configuration pairs: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
+/// (`'key'='value' ...`, `'key=value'`), whose quotes are dropped; the value keeps its own
+/// quotes otherwise.
+fn git_pairs(text: &str) -> Vec<(String, String)> {
+    let mut rest = text.trim_start();
+    if !rest.starts_with('\'') {
+        let (key, value) = rest.split_once('=').unwrap_or((rest, ""));
+        return vec![(key.to_ascii_lowercase(), value.to_owned())];
+    }
+    // `'key'='value' 'key2'='value2'`, or older git's `'key=value'`.
+    let mut pairs = Vec::new();
+    while let Some(quoted) = rest.strip_prefix('\'') {
+        let (mut key, after) = quoted.split_once('\'').unwrap_or((quoted, ""));
+        let mut value = "";
+        if let Some((k, v)) = key.split_once('=') {
+            (key, value) = (k, v);
+        }
+        rest = after;
+        if let Some(v) = after.strip_prefix("='") {
+            let (v, after) = v.split_once('\'').unwrap_or((v, ""));
+            (value, rest) = (v, after);
+        } else if let Some(v) = after.strip_prefix('=') {
+            let end = v.find(' ').unwrap_or(v.len());
+            (value, rest) = (&v[..end], &v[end..]);
+        }
+        pairs.push((key.to_ascii_lowercase(), value.to_owned()));
+        rest = rest.trim_start();
+    }
+    pairs
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
@@ -591,7 +654,12 @@ fn key_command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, keys: &[&str],
     // TOML and INI values may be quoted (`runner="cmd"`).
     let val = val.trim().trim_matches(['"', '\'']);
     if keys.iter().any(|k| glob_match(k, &key)) {
-        command(an, scope, &format!("{label} {key}"), &with_text(v, val));
+        let label = format!("{label} {key}");
+        command(an, scope, &label, &with_text(v, val));
+        // A cmake list (`rm;-rf;DIR`) is the words of one command.
+        if val.contains(';') {
+            command(an, scope, &label, &with_text(v, &val.replace(';', " ")));
+        }
     }
 }
 
@@ -679,6 +747,10 @@ pub(crate) fn assignment(an: &mut Analyzer<'_>, scope: &Scope, name: &str, v: &F
 
 /// Judges `argv` as the command a tool runs.
 fn run_argv(an: &mut Analyzer<'_>, label: &str, argv: &[Field], scope: &Scope) {
+    let argv = match argv {
+        [dashes, rest @ ..] if dashes.is("--") => rest,
+        _ => argv,
+    };
     if argv.is_empty() {
         return;
     }
@@ -988,6 +1060,35 @@ fn egress(an: &mut Analyzer<'_>, name: &str, fields: &[Field], io: &Io, scope: &
         an.hit("exfil.secret_arg", scope, fields, Some(shown));
     }
     sent_files(an, name, fields, scope);
+    if let Some(var) = sent_variable(args) {
+        an.hit(
+            "exfil.secret_arg",
+            scope,
+            fields,
+            Some(format!("sends ${var}")),
+        );
+    }
+}
+
+/// ssh's `-o SendEnv=NAMES`: a credential variable, or a pattern that may match one (`*`,
+/// `AWS_*`), handed to the remote side.
+fn sent_variable(args: &[Field]) -> Option<String> {
+    let values = args.iter().enumerate().filter_map(|(i, a)| {
+        let t = a.text.strip_prefix("-o").unwrap_or(&a.text);
+        let t = match t.is_empty() {
+            true => args.get(i + 1)?.text.as_str(),
+            false => t,
+        };
+        let (key, value) = t.split_once(['=', ' '])?;
+        key.eq_ignore_ascii_case("sendenv").then_some(value)
+    });
+    values
+        .flat_map(|v| v.split([' ', ',']))
+        .find(|n| {
+            let fixed = n.replace(['*', '?'], "");
+            fixed.is_empty() && !n.is_empty() || super::field::secret_name(&fixed)
+        })
+        .map(str::to_owned)
 }
 
 /// Secret files named in a network program's arguments (`-T ~/.ssh/id_rsa`, `@.env`),

@@ -120,6 +120,8 @@ const SECRET_SUFFIXES: &[&str] = &[
     ".keystore",
     ".kdbx",
     ".ppk",
+    // Terraform state holds every secret of the infrastructure it describes.
+    ".tfstate",
 ];
 
 /// Files and directories under the home that hold credentials.

@@ -141,6 +141,8 @@ pub(crate) struct Scope {
     pub vars: HashMap<String, Value>,
     /// The effective working directory; `None` once a `cd` went somewhere unknown.
     pub cwd: Option<String>,
+    /// The directories `pushd` left, the last one first to come back with `popd`.
+    pub dirs: Vec<Option<String>>,
     pub depth: usize,
     pub wrappers: Vec<String>,
     /// Under sudo, doas, su or pkexec.

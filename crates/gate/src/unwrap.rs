@@ -117,7 +117,7 @@ fn named(
     }
     super::generic::judge(an, &p, fields, io, scope);
     if let Some(out) = shell_function(fields, scope)
-        .then(|| call_function(an, name, io, scope))
+        .then(|| call_function(an, name, args, io, scope))
         .flatten()
     {
         return out;
@@ -145,7 +145,7 @@ fn builtin(
 ) -> Option<Stream> {
     match name {
         "read" | "mapfile" | "readarray" => {
-            read_into(args, io, scope);
+            read_into(name, args, io, scope);
             return Some(Stream::default());
         }
         "alias" => define_aliases(an, args),
@@ -153,7 +153,27 @@ fn builtin(
         // `let EXPR...` evaluates arithmetic (`declare -i` below).
         "let" => arithmetic_args(an, args, scope),
         "cd" | "pushd" => {
+            let from = scope.cwd.clone();
             change_dir(an, args, scope);
+            if name == "pushd" {
+                scope.dirs.push(from);
+            }
+            return Some(Stream::default());
+        }
+        "shift" => {
+            shift_positional(args, scope);
+            return Some(Stream::default());
+        }
+        "set" if args.first().is_some_and(|a| a.is("--")) => {
+            let values = args[1..].iter().map(|a| Value {
+                text: a.known.then(|| a.text.clone()),
+                taint: a.taint,
+            });
+            set_positional(scope, values.collect());
+        }
+        "popd" => {
+            // Back to where the last `pushd` left; with no `pushd` seen, somewhere unknown.
+            scope.cwd = scope.dirs.pop().unwrap_or(None);
             return Some(Stream::default());
         }
         "export" | "declare" | "typeset" | "local" | "readonly" => {
@@ -219,6 +239,38 @@ fn change_dir(an: &Analyzer<'_>, args: &[Field], scope: &mut Scope) {
     scope.vars.insert("OLDPWD".to_owned(), value);
 }
 
+/// `$1`...`$9` become `values` (unset ones empty), as `set -- ARGS` or a function call
+/// makes them; returns what they were.
+fn set_positional(scope: &mut Scope, values: Vec<Value>) -> Vec<Option<Value>> {
+    let mut values = values.into_iter();
+    (1..=9)
+        .map(|i| {
+            let unset = Value {
+                text: Some(String::new()),
+                taint: Taint::default(),
+            };
+            scope
+                .vars
+                .insert(i.to_string(), values.next().unwrap_or(unset))
+        })
+        .collect()
+}
+
+/// `shift [N]`: `$N+1`... become `$1`...; past `$9`, or with an unknown N, unknown.
+fn shift_positional(args: &[Field], scope: &mut Scope) {
+    let n = match args.first() {
+        None => Some(1),
+        Some(a) => a.known.then(|| a.text.parse::<usize>().ok()).flatten(),
+    };
+    for i in 1..=9 {
+        let moved = n.and_then(|n| scope.vars.get(&(i + n).to_string()).cloned());
+        match moved {
+            Some(v) => scope.vars.insert(i.to_string(), v),
+            None => scope.vars.remove(&i.to_string()),
+        };
+    }
+}
+
 /// True when `cd DIR` looks DIR up in `$CDPATH` (a name not starting with `/`, `.` or `..`).
 fn searched(dir: &str) -> bool {
     let first = dir.split('/').next().unwrap_or("");
@@ -226,7 +278,12 @@ fn searched(dir: &str) -> bool {
 }
 
 /// `read VAR < FILE`: the variables hold what stdin held, taint included.
-fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
+fn read_into(name: &str, args: &[Field], io: &Io, scope: &mut Scope) {
+    // The options that take a value: `mapfile -t` only strips newlines, `read -t` waits.
+    let valued: &[&str] = match name {
+        "read" => &["-p", "-d", "-n", "-N", "-t", "-u", "-i"],
+        _ => &["-d", "-n", "-O", "-s", "-u", "-C", "-c"],
+    };
     let mut skip_next = false;
     let names = args.iter().filter(|a| !a.text.starts_with('-')).count();
     // One variable gets the whole first line of a known input (`read -r D <<< build`);
@@ -246,10 +303,7 @@ fn read_into(args: &[Field], io: &Io, scope: &mut Scope) {
         if std::mem::take(&mut skip_next) {
             continue;
         }
-        if matches!(
-            a.text.as_str(),
-            "-p" | "-d" | "-n" | "-N" | "-t" | "-u" | "-C" | "-c"
-        ) {
+        if valued.contains(&a.text.as_str()) {
             skip_next = true;
             continue;
         }
@@ -294,7 +348,7 @@ fn define_aliases(an: &mut Analyzer<'_>, args: &[Field]) {
 
 /// A command whose first word is an alias defined earlier on the line is judged as the
 /// alias expands (an alias is not expanded inside its own expansion).
-fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope) {
+fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &mut Scope) {
     let word = &fields[0];
     let Some((name, text)) = an.aliases.iter().find(|(n, _)| word.is(n)).cloned() else {
         return;
@@ -306,7 +360,11 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
     let simple = text
         .chars()
         .all(|c| c.is_alphanumeric() || " -_./=~:@%+,".contains(c));
-    if simple {
+    // An alias is text the shell reads in place: one that changes the directory or the
+    // variables (`alias c=cd`) changes them for the rest of the line.
+    let first = text.split_whitespace().next().unwrap_or("");
+    let stateful = STATE_BUILTINS.contains(&first);
+    if simple && !stateful {
         let mut expanded: Vec<Field> = text.split_whitespace().map(Field::lit).collect();
         expanded.extend(fields[1..].iter().cloned());
         if !expanded.is_empty() {
@@ -323,12 +381,35 @@ fn expand_alias(an: &mut Analyzer<'_>, fields: &[Field], io: &Io, scope: &Scope)
         },
         ..f.clone()
     }));
-    nested_line(an, &label, &join(&words), io.stdin.clone(), scope);
+    match stateful {
+        true => nested_here(an, &label, &join(&words), io.stdin.clone(), scope),
+        false => nested_line(an, &label, &join(&words), io.stdin.clone(), scope),
+    };
 }
 
-/// A call of a function defined earlier on the line: its body runs here, in the caller's
-/// scope, so a `cd` or an assignment inside it carries to the commands after the call.
-/// Recursive calls are not re-walked (the body was judged where it was defined).
+/// Builtins that change the shell's directory, variables, aliases or functions.
+const STATE_BUILTINS: &[&str] = &[
+    "cd",
+    "pushd",
+    "popd",
+    "export",
+    "declare",
+    "typeset",
+    "local",
+    "readonly",
+    "unset",
+    "set",
+    "alias",
+    "source",
+    ".",
+    "eval",
+    "read",
+    "mapfile",
+    "readarray",
+    "shopt",
+    "hash",
+];
+
 /// True when the shell itself runs the command, so a function of its name would run: not
 /// a path (`/bin/rm`), and not under a wrapper that executes programs (`command rm`,
 /// `sudo rm`, `xargs rm`); `time`, `eval`, `source` and traps run in the shell.
@@ -340,7 +421,16 @@ fn shell_function(fields: &[Field], scope: &Scope) -> bool {
     !fields[0].text.contains('/') && !scope.wrappers.last().is_some_and(|w| execs(w))
 }
 
-fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) -> Option<Stream> {
+/// A call of a function defined earlier on the line: its body runs here, in the caller's
+/// scope, so a `cd` or an assignment inside it carries to the commands after the call.
+/// A recursive call is not walked again (the outer call walks the body).
+fn call_function(
+    an: &mut Analyzer<'_>,
+    name: &str,
+    args: &[Field],
+    io: &Io,
+    scope: &mut Scope,
+) -> Option<Stream> {
     let body = an.bodies.get(name).cloned()?;
     // A function calling its own name (`rm() { command rm "$@"; }`) reaches the program.
     if scope.function.as_deref() == Some(name) {
@@ -349,12 +439,26 @@ fn call_function(an: &mut Analyzer<'_>, name: &str, io: &Io, scope: &mut Scope) 
     if scope.depth + 2 >= MAX_DEPTH {
         return Some(Stream::default());
     }
+    // The body is judged here with the call's arguments as `$1`...`$9` (an argument the
+    // gate cannot read stays unknown), instead of as it was where it was defined.
+    an.deferred.retain(|(n, _)| n != name);
+    let values = args.iter().map(|a| Value {
+        text: a.known.then(|| a.text.clone()),
+        taint: a.taint,
+    });
+    let saved_args = set_positional(scope, values.collect());
     let saved = scope.function.replace(name.to_owned());
     scope.depth += 1;
     // What the body prints is what the call prints (`d=$(f)`).
     let out = an.run_line(&body, scope, io.stdin.clone());
     scope.depth -= 1;
     scope.function = saved;
+    for (i, old) in (1..=9).zip(saved_args) {
+        match old {
+            Some(v) => scope.vars.insert(i.to_string(), v),
+            None => scope.vars.remove(&i.to_string()),
+        };
+    }
     Some(out)
 }
 
@@ -850,13 +954,17 @@ fn wrap_find(an: &mut Analyzer<'_>, w: &Wrapped<'_>, scope: &mut Scope) -> Optio
 
 /// Editor commands given on the command line (`vim -c ':!sh'`) that run a shell.
 /// The lines of Vim's script files (`-s` typed keys, `-S` and `-u` Vim script) whose text the
-/// line shows: a process substitution, stdin or a descriptor. Each line is a command.
-fn vim_script_lines(args: &[Field], io: &Io, scope: &Scope) -> Vec<Field> {
+/// line shows: a process substitution, stdin, a descriptor or a file it wrote. Each line is
+/// a command.
+fn vim_script_lines(an: &Analyzer<'_>, args: &[Field], io: &Io, scope: &Scope) -> Vec<Field> {
     args.windows(2)
         .filter(|w| w[0].is("-s") || w[0].is("-S") || w[0].is("-u"))
         .filter_map(|w| match &w[1].body {
             Some(body) if w[1].procsub => Some(body.clone()),
-            _ => opened_input(&w[1], io, scope).and_then(|s| s.text),
+            // A descriptor, stdin, or a file the line wrote.
+            _ => opened_input(&w[1], io, scope)
+                .or_else(|| an.written_at(&an.paths.abs(&w[1].text, scope)))
+                .and_then(|s| s.text),
         })
         .flat_map(|text| text.lines().map(Field::lit).collect::<Vec<_>>())
         .collect()
@@ -869,7 +977,7 @@ fn editor_commands(
     io: &Io,
     scope: &Scope,
 ) {
-    let scripts = vim_script_lines(args, io, scope);
+    let scripts = vim_script_lines(an, args, io, scope);
     let mut cmds: Vec<&Field> = scripts.iter().collect();
     let mut files: Vec<&Field> = Vec::new();
     let valued = |p: usize| {

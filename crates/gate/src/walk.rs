@@ -60,6 +60,10 @@ pub(crate) fn analyze(policy: &Policy, line: &str, ctx: &Context) -> Vec<Hit> {
     // A bug in the parser or in a rule must not take the caller down: it becomes a deny.
     let result = catch_unwind(AssertUnwindSafe(|| {
         an.run_line(line, &mut scope, Stream::default());
+        // Functions never called are judged by their bodies as defined.
+        for (_, found) in std::mem::take(&mut an.deferred) {
+            an.hits.extend(found);
+        }
         an.hits
     }));
     match result {
@@ -253,8 +257,11 @@ impl Analyzer<'_> {
                 self.functions.push(name.clone());
                 self.bodies.insert(name.clone(), f.body.to_string());
                 let mut inner = scope.clone();
-                inner.function = Some(name);
+                inner.function = Some(name.clone());
+                let start = self.hits.len();
                 self.compound(&f.body.0, &mut inner, Stream::default());
+                let found = self.hits.split_off(start);
+                self.deferred.push((name, found));
                 Stream::silent()
             }
             Command::ExtendedTest(e, _) => {

@@ -312,6 +312,10 @@ impl Analyzer<'_> {
                 taint: v.taint,
             };
         }
+        // `$1`...`$9` inside a function body judged at its call.
+        if let Parameter::Positional(n @ 1..=9) = p {
+            return scope.vars.get(&n.to_string()).cloned().unwrap_or_default();
+        }
         let Parameter::Named(name) = p else {
             // `$!` and `$$`: a job this line started, and the shell running it.
             let pids = matches!(
@@ -363,12 +367,16 @@ impl Analyzer<'_> {
             ParameterExpr::Parameter {
                 parameter,
                 indirect: false,
-            }
-            | ParameterExpr::IndicateErrorIfNullOrUnset {
+            } => self.fetch(parameter, scope),
+            ParameterExpr::IndicateErrorIfNullOrUnset {
                 parameter,
                 indirect: false,
                 ..
-            } => self.fetch(parameter, scope),
+            } => {
+                let v = self.fetch(parameter, scope);
+                self.embedded(e, scope);
+                v
+            }
             ParameterExpr::UseDefaultValues {
                 parameter,
                 indirect: false,
@@ -391,6 +399,11 @@ impl Analyzer<'_> {
                             taint: f.taint,
                         }
                     }
+                    (None, Some(d)) => Value {
+                        // The default runs when the value turns out empty.
+                        text: None,
+                        taint: v.taint.merge(self.substitutions_in(d, scope)),
+                    },
                     _ => Value {
                         text: None,
                         taint: v.taint,
@@ -459,8 +472,43 @@ impl Analyzer<'_> {
                 parameter,
                 indirect: true,
             } => self.indirect(parameter, scope),
-            _ => Value::default(),
+            _ => Value {
+                text: None,
+                taint: self.embedded(e, scope),
+            },
         }
+    }
+
+    /// Judges the command substitutions in the words an expansion may expand besides its
+    /// parameter (`${x:+$(CMD)}`, `${x/a/$(CMD)}`, `${x:?$(CMD)}`), whose values the gate
+    /// does not follow.
+    fn embedded(&mut self, e: &ParameterExpr, scope: &Scope) -> Taint {
+        let words: Vec<&str> = match e {
+            ParameterExpr::UseAlternativeValue {
+                alternative_value: w,
+                ..
+            }
+            | ParameterExpr::IndicateErrorIfNullOrUnset {
+                error_message: w, ..
+            }
+            | ParameterExpr::UppercaseFirstChar { pattern: w, .. }
+            | ParameterExpr::UppercasePattern { pattern: w, .. }
+            | ParameterExpr::LowercaseFirstChar { pattern: w, .. }
+            | ParameterExpr::LowercasePattern { pattern: w, .. } => {
+                w.iter().map(|w| w.as_str()).collect()
+            }
+            ParameterExpr::ReplaceSubstring {
+                pattern,
+                replacement,
+                ..
+            } => std::iter::once(pattern.as_str())
+                .chain(replacement.as_deref())
+                .collect(),
+            _ => Vec::new(),
+        };
+        words.iter().fold(Taint::default(), |t, w| {
+            t.merge(self.substitutions_in(w, scope))
+        })
     }
 
     /// `${!name}`: the variable named by `name`'s value; a name the gate cannot know may be

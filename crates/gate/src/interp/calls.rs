@@ -75,6 +75,9 @@ pub(crate) const DELETE_CALLS: &[&str] = &[
     "rmdir(",
     "unlink(",
     "unlink ",
+    // Perl's bare `unlink` deletes `$_` (`find(sub { unlink }, DIR)`).
+    "unlink}",
+    "unlink;",
     "Deno.remove",
     "remove_tree",
     "os.remove(",
@@ -106,8 +109,15 @@ pub(crate) const WRITE_CALLS: &[&str] = &[
     "Deno.writeFile",
     "file_put_contents",
     "fopen(",
+    // Changing a file's mode or owner is writing it.
     "os.chmod",
     "chmod(",
+    "chmod ",
+    "chmodSync(",
+    "chown(",
+    "chown ",
+    "os.chown(",
+    "chownSync(",
     "io.open(",
     // Truncating a file is writing it.
     "truncate(",
@@ -263,6 +273,74 @@ pub(crate) fn uses_network(code: &str, lits: &[String], lang: Lang) -> bool {
         || lits.iter().any(|l| l.starts_with("/inet/"))
         || node_module_call(code, lits);
     remote_url || calls && !only_local
+}
+
+/// What code may read or send besides the literal request it makes: files, the
+/// environment, input, processes, sockets, request bodies and credentials.
+const SENDS_OR_READS: &[&str] = &[
+    "open(",
+    "File",
+    "Path",
+    "home",
+    "environ",
+    "getenv",
+    "env",
+    "ENV",
+    "argv",
+    "stdin",
+    "input(",
+    "listdir",
+    "glob",
+    "walk",
+    "subprocess",
+    "popen",
+    "system",
+    "exec",
+    "spawn",
+    "socket",
+    "post",
+    "put(",
+    "patch(",
+    "delete",
+    "data",
+    "files",
+    "body",
+    "method",
+    "send",
+    "write",
+    "upload",
+    "json=",
+    "headers",
+    "auth",
+    "cookie",
+    "token",
+    "key",
+    "secret",
+    "password",
+    "require(\"fs",
+    "require('fs",
+    "stream",
+    "pipe",
+    "eval",
+    "import(",
+];
+
+/// Python or JavaScript code that only fetches literal URLs and prints what comes back
+/// (`requests.get('https://pypi.org/...').json()`): what `curl URL` does.
+pub(crate) fn only_fetches(code: &str, lang: Lang) -> bool {
+    // Each request names its URL as a literal (`urlopen(url)` may be anything).
+    let literal_urls = NET_CALLS.iter().all(|t| {
+        code.match_indices(t).all(|(i, _)| {
+            let args = code[i + t.len()..].trim_start();
+            let args = args.strip_prefix('(').unwrap_or(args).trim_start();
+            args.starts_with(super::LIT)
+        })
+    });
+    matches!(lang, Lang::Python | Lang::Js)
+        && literal_urls
+        && !SENDS_OR_READS
+            .iter()
+            .any(|t| called(code, t) || !t.ends_with('(') && code.contains(t))
 }
 
 /// Calls that run code given as a value: their argument must be a literal the gate reads.

@@ -37,9 +37,22 @@ const PHP_CALLBACKS: &[&str] = &[
     "fromCallable",
 ];
 
-/// A process function given as an argument (`map(os.system, cmds)`) or, in PHP, named by a
-/// string handed to a callback taker (`array_map("system", $cmds)`): what it runs is
-/// decided where it is called.
+/// PHP functions that delete or change files: named by a string to a callback taker
+/// (`array_filter($files, 'unlink')`), their targets are decided where they are called.
+const PHP_FILE_FUNCS: &[&str] = &[
+    "unlink",
+    "rmdir",
+    "chmod",
+    "chown",
+    "rename",
+    "file_put_contents",
+    "fwrite",
+];
+
+/// A process function given as an argument (`map(os.system, cmds)`) or, in PHP, a process
+/// or file function ([`PHP_FILE_FUNCS`]) named by a string handed to a callback taker
+/// (`array_map("system", $cmds)`, `array_filter($files, "unlink")`): what it runs or changes
+/// is decided where it is called.
 fn passed_callee(lang: Lang, code: &str, lx: &Lexed) -> bool {
     let names: Vec<&str> = process_calls(lang)
         .iter()
@@ -52,7 +65,10 @@ fn passed_callee(lang: Lang, code: &str, lx: &Lexed) -> bool {
         .collect();
     if lang == Lang::Php
         && PHP_CALLBACKS.iter().any(|f| code.contains(f))
-        && lx.lits.iter().any(|l| names.contains(&l.as_str()))
+        && lx
+            .lits
+            .iter()
+            .any(|l| names.contains(&l.as_str()) || PHP_FILE_FUNCS.contains(&l.as_str()))
     {
         return true;
     }
@@ -86,6 +102,9 @@ fn eval_calls(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
         for pos in occurrences(code, call) {
             let r = arg_region(code, pos, call);
             let lits = lits_in(lx, code, r.clone());
+            if script_read(c, lang, &code[r.clone()], &lits) {
+                continue;
+            }
             if computed(&code[r]) || lits.len() != 1 {
                 dynamic(
                     c,
@@ -97,6 +116,63 @@ fn eval_calls(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
         }
     }
+}
+
+/// Calls that read a whole file, and what may follow them.
+const FILE_READS: &[&str] = &[
+    "io.open(",
+    "open(",
+    "File.read(",
+    "fs.readFileSync(",
+    "readFileSync(",
+    "file_get_contents(",
+    "require(",
+    ".read()",
+    ".toString()",
+    "fs.",
+];
+
+/// `exec(open('tools/gen.py').read())`: code read from one literal file of the workspace
+/// that the line did not write runs that script file, as `python tools/gen.py` would (script
+/// files are not read); a file the line wrote is scanned as what it wrote.
+fn script_read(c: &mut Cmd<'_, '_>, lang: Lang, args: &str, lits: &[String]) -> bool {
+    let lits: Vec<&String> = lits
+        .iter()
+        .filter(|l| !matches!(l.as_str(), "fs" | "node:fs"))
+        .collect();
+    let modes = lits
+        .iter()
+        .skip(1)
+        .all(|m| matches!(m.as_str(), "r" | "rb" | "utf8" | "utf-8"));
+    let Some(path) = lits.first().filter(|_| modes && lits.len() <= 2) else {
+        return false;
+    };
+    if !FILE_READS[..6].iter().any(|r| args.contains(r)) {
+        return false;
+    }
+    let rest = FILE_READS
+        .iter()
+        .fold(args.to_owned(), |rest, r| rest.replace(r, " "))
+        .replace('.', " ");
+    let file = Field::lit(path);
+    let inside = matches!(
+        c.class(&file),
+        crate::paths::Class::Workspace | crate::paths::Class::Build
+    );
+    if computed(&rest) || !inside {
+        return false;
+    }
+    let abs = c.abs(&file);
+    if c.an.fetched.contains(&abs) {
+        return false;
+    }
+    if let Some(written) = c.an.written_at(&abs) {
+        return written.text.is_some_and(|text| {
+            scan_snippet(c, lang, &Field::lit(&text));
+            true
+        });
+    }
+    true
 }
 
 /// Loaders and reflection: a computed name, or the loader used under another name, is `ask`.
@@ -136,7 +212,11 @@ fn targeted_calls(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 .iter()
                 .any(|l| l.contains("pid"))
                 || SELF_PIDS.iter().any(|p| code[r.clone()].contains(p));
-            if computed(&code[r.clone()]) && !(kill && pid_file) {
+            // A Python loop deleting the paths a literal listing names: judged as deletions.
+            let listed = call.contains("unlink")
+                && lang == Lang::Python
+                && !super::loop_items(lx, code, &code[r.clone()]).is_empty();
+            if computed(&code[r.clone()]) && !(kill && pid_file) && !listed {
                 dynamic(c, lang, &format!("{} with a computed target", call.trim()));
             } else if kill && everyone(&code[r], signal_first(lang, call)) {
                 c.hit(

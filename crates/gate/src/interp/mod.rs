@@ -11,9 +11,10 @@
 //! matter, and fails closed when a process or deletion target is not a literal.
 
 use crate::args::{Parsed, Spec, parse};
-use crate::cmd::{Cmd, check_write};
+use crate::cmd::{Cmd, check_write, nested_line};
 use crate::field::Field;
 use crate::paths::Class;
+use crate::state::Stream;
 
 mod awk;
 mod calls;
@@ -163,24 +164,31 @@ fn snippets(
 /// `python`, `pypy`: where the program's code comes from.
 fn python_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
     let a = parse(args, Spec::wrapper("cmWXQ", &["check-hash-based-pycs"]));
-    Some(if let Some(code) = a.value('c', "") {
-        (Lang::Python, vec![code.clone()], None)
-    } else if let Some(module) = a.value('m', "") {
-        if !module.is("timeit") {
-            // `python -m twine upload`, `python -m pip install`: the module's command-line
-            // tool is the program of the same name.
-            let at = args.iter().position(|f| f == module).unwrap_or(0);
-            let argv: Vec<Field> = args[at..].to_vec();
-            crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
-            // A module the line wrote in the working directory is its code (`python -m a`).
-            let file = Field::lit(&format!("{}.py", module.text.replace('.', "/")));
-            let written = c.an.written_at(&c.abs(&file)).is_some();
-            return written.then(|| (Lang::Python, Vec::new(), Some(file)));
-        }
-        (Lang::Python, timeit_code(args), None)
-    } else {
-        (Lang::Python, Vec::new(), a.operands.first().cloned())
-    })
+    // Options after `-m MODULE` are the module's (`python -m IPython -c CODE`).
+    let at = |flag: &str| args.iter().position(|f| f.text.starts_with(flag));
+    let module_first = at("-m").is_some_and(|m| at("-c").is_none_or(|c| m < c));
+    Some(
+        if let Some(code) = a.value('c', "").filter(|_| !module_first) {
+            (Lang::Python, vec![code.clone()], None)
+        } else if let Some(module) = a.value('m', "") {
+            if !module.is("timeit") {
+                // `python -m twine upload`, `python -m pip install`: the module's command-line
+                // tool is the program of the same name.
+                let at = args.iter().position(|f| f == module).unwrap_or(0);
+                let mut argv: Vec<Field> = args[at..].to_vec();
+                // Its program is named in lower case (`python -m IPython` is `ipython`).
+                argv[0].text = argv[0].text.to_ascii_lowercase();
+                crate::cmd::inner(c.an, "python -m", &argv, c.io, c.scope, false);
+                // A module the line wrote in the working directory is its code (`python -m a`).
+                let file = Field::lit(&format!("{}.py", module.text.replace('.', "/")));
+                let written = c.an.written_at(&c.abs(&file)).is_some();
+                return written.then(|| (Lang::Python, Vec::new(), Some(file)));
+            }
+            (Lang::Python, timeit_code(args), None)
+        } else {
+            (Lang::Python, Vec::new(), a.operands.first().cloned())
+        },
+    )
 }
 
 /// `python -m timeit [-s SETUP] STATEMENT...`: the setup and the statements are code.
@@ -340,7 +348,12 @@ fn deno_source(c: &mut Cmd<'_, '_>, args: &[Field]) -> Option<Source> {
             {
                 c.hit("rce.remote_script", None);
             }
-            return None;
+            // `deno run -` reads its program from stdin.
+            let script = a
+                .operands
+                .get(1)
+                .filter(|s| s.is("-") || s.is("/dev/stdin"));
+            return script.map(|s| (Lang::Js, Vec::new(), Some(s.clone())));
         }
         _ => return None,
     })
@@ -913,6 +926,19 @@ fn interpolated(lang: Lang, lit: &str) -> String {
 fn perl_open(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, at: usize) {
     let r = region(code, at);
     let lits = lits_in(lx, code, r.clone());
+    // A command opened for writing (`"| CMD"`, `"|-", CMD`) reads what the code prints to it,
+    // which the gate does not follow.
+    let run = |c: &mut Cmd<'_, '_>, line: &str, writing: bool| {
+        let stdin = match writing {
+            true => Stream {
+                piped: true,
+                ..Stream::default()
+            },
+            false => c.io.stdin.clone(),
+        };
+        let label = format!("{lang:?} open");
+        nested_line(c.an, &label, &Field::lit(line), stdin, c.scope);
+    };
     if let Some(mode) = lits.iter().position(|l| l == "-|" || l == "|-") {
         let rest: Vec<&String> = lits.iter().skip(mode + 1).collect();
         let after_mode = code[r.clone()]
@@ -930,14 +956,14 @@ fn perl_open(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, at: usize)
                 .map(|l| crate::decision::quote(l))
                 .collect::<Vec<_>>()
                 .join(" ");
-            c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+            run(c, &line, lits[mode] == "|-");
         }
     } else if let Some(cmdline) = lits
         .iter()
         .find(|l| l.trim_start().starts_with('|') || l.trim_end().ends_with('|'))
     {
         let line = cmdline.trim().trim_matches('|').trim().to_owned();
-        c.nested(&format!("{lang:?} open"), &Field::lit(&line));
+        run(c, &line, cmdline.trim_start().starts_with('|'));
     }
 }
 
@@ -963,6 +989,10 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
                     .iter()
                     .any(|l| interpolated(l) && HOME_TOKENS.iter().any(|t| l.contains(t)));
             let dynamic = lits.iter().any(|l| interpolated(l));
+            let lits = match lits.is_empty() && !home_here && lang == Lang::Python {
+                true => loop_items(lx, code, text),
+                false => lits,
+            };
             let mut classes: Vec<Class> = lits
                 .iter()
                 .filter(|l| l.as_str() != "HOME" && !interpolated(l))
@@ -985,6 +1015,81 @@ fn deletions(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed, home: bool
         }
     }
 }
+
+/// The paths a Python loop variable of `args` takes (`for f in os.listdir('out')`, also in
+/// a comprehension): items below each literal directory the iterable names, or matching
+/// its glob pattern (`~` when it names the home); none when the iterable has no literal.
+fn loop_items(lx: &Lexed, code: &str, args: &str) -> Vec<String> {
+    let word = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let names: Vec<&str> = args
+        .split(|ch: char| !word(ch))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut items = Vec::new();
+    for (at, _) in code.match_indices("for ").take(8) {
+        let head = &code[at + 4..];
+        let Some(sep) = head.find(" in ") else {
+            continue;
+        };
+        let bound = head[..sep]
+            .split(|ch: char| !word(ch))
+            .any(|n| !n.is_empty() && names.contains(&n));
+        if !bound {
+            continue;
+        }
+        let from = at + 4 + sep + 4;
+        let mut depth = 0i32;
+        let mut end = code.len();
+        for (i, ch) in code[from..].char_indices() {
+            match ch {
+                '(' | '[' => depth += 1,
+                ')' | ']' if depth == 0 => (end, depth) = (from + i, -1),
+                ')' | ']' => depth -= 1,
+                ':' | ';' | '\n' if depth == 0 => (end, depth) = (from + i, -1),
+                _ => {}
+            }
+            if depth < 0 || code[from + i..].starts_with(" if ") && depth == 0 {
+                end = end.min(from + i);
+                break;
+            }
+        }
+        let iterable = &code[from..end];
+        let lits = lits_in(lx, code, from..end);
+        let home = ["expanduser", "Path.home", "home()"]
+            .iter()
+            .any(|t| iterable.contains(t))
+            || lits.iter().any(|l| l == "HOME" || l == "~");
+        if home {
+            items.push("~/x".to_owned());
+        } else if subscript(iterable) || OUTSIDE_VALUES.iter().any(|t| iterable.contains(t)) {
+            // A directory named by a variable, an argument or input: unknown.
+            return Vec::new();
+        }
+        for l in lits
+            .into_iter()
+            .filter(|l| !home || !matches!(l.as_str(), "~" | "HOME"))
+        {
+            match l.contains(['*', '?', '[']) {
+                true => items.push(l),
+                false => items.push(format!("{}/x", l.trim_end_matches('/'))),
+            }
+        }
+    }
+    items
+}
+
+/// True when `code` indexes something (`os.environ['D']`, `sys.argv[1:]`), as opposed to
+/// writing a list (`['build', 'dist']`).
+fn subscript(code: &str) -> bool {
+    code.match_indices('[').any(|(i, _)| {
+        code[..i]
+            .trim_end()
+            .ends_with(|ch: char| ch.is_alphanumeric() || "_)]".contains(ch))
+    })
+}
+
+/// Values a Python program takes from outside its code.
+const OUTSIDE_VALUES: &[&str] = &["getenv", "environ", "argv", "input(", "stdin"];
 
 /// File writes: literal targets are write targets.
 fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
@@ -1014,6 +1119,7 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
                 continue;
             }
             for l in &lits {
+                let l = home_interpolation(lang, l).unwrap_or_else(|| l.clone());
                 let target = l.trim_start_matches(['>', '+', ' ']);
                 if !(target.contains('/') || target.starts_with('.') || target.starts_with('~')) {
                     continue;
@@ -1026,6 +1132,25 @@ fn writes(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             }
         }
     }
+}
+
+/// A Perl, Ruby or PHP string that starts by interpolating the home (`"$ENV{HOME}/.x"`,
+/// `"#{Dir.home}/.x"`) as the path it names below the home (`~/.x`).
+fn home_interpolation(lang: Lang, lit: &str) -> Option<String> {
+    const HOMES: &[&str] = &[
+        "$ENV{HOME}",
+        "${HOME}",
+        "$HOME",
+        "#{Dir.home}",
+        "#{ENV['HOME']}",
+        "#{ENV[\"HOME\"]}",
+        "{$_SERVER['HOME']}",
+    ];
+    if !matches!(lang, Lang::Perl | Lang::Ruby | Lang::Php) {
+        return None;
+    }
+    let rest = HOMES.iter().find_map(|h| lit.strip_prefix(h))?;
+    Some(format!("~{rest}"))
 }
 
 /// Network use: running downloaded code, sending secrets, or plain network access.
@@ -1051,7 +1176,7 @@ fn network_use(c: &mut Cmd<'_, '_>, lang: Lang, code: &str, lx: &Lexed) {
             || code.contains("process.env")
         {
             c.hit("exfil.interp", None);
-        } else {
+        } else if !calls::only_fetches(code, lang) {
             c.hit("net.interp", None);
         }
     }

@@ -133,7 +133,7 @@ fn replace_word(code: &str, name: &str, with: &str, after: char) -> String {
 /// literal subscript (`x['execSync'](` to `x.execSync(`), `getattr(os, 'system')` and
 /// `os.__getattribute__('system')` (to `os.system`).
 pub(crate) fn literal_members(src: &str) -> String {
-    let src = literal_getattr(src);
+    let src = literal_getattr(&literal_callbacks(src));
     let mut rest = src.as_str();
     let mut out = String::with_capacity(src.len());
     while let Some(i) = rest.find('[') {
@@ -152,6 +152,49 @@ pub(crate) fn literal_members(src: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// Functions that call the function their first argument names (PHP callables).
+const CALLBACK_TAKERS: &[&str] = &[
+    "array_map(",
+    "array_walk(",
+    "array_filter(",
+    "call_user_func(",
+    "call_user_func_array(",
+    "register_shutdown_function(",
+    "forward_static_call(",
+];
+
+/// A function passed by its literal name as the call itself: `array_map('unlink', $f)` is
+/// `unlink($f)`, `call_user_func('system', $c)` is `system($c)`; not over an array literal.
+fn literal_callbacks(src: &str) -> String {
+    let mut out = src.to_owned();
+    for taker in CALLBACK_TAKERS {
+        let mut from = 0;
+        while let Some(i) = out[from..].find(taker).map(|i| from + i) {
+            let args = i + taker.len();
+            let tail = out[args..].trim_start();
+            let skipped = out.len() - args - tail.len();
+            // Over an array (`array_map('system', ['a', 'b'])`) the function runs once per
+            // element: left to the callee tables.
+            let called = quoted_ident(tail, ",")
+                .filter(|(_, used)| {
+                    let next = tail[used + 1..].trim_start();
+                    !next.starts_with('[') && !next.starts_with("array(")
+                })
+                .map(|(name, used)| (name, used + 1))
+                .or_else(|| quoted_ident(tail, ")"));
+            match called {
+                Some((name, used)) => {
+                    let call = format!("{name}(");
+                    out.replace_range(i..args + skipped + used, &call);
+                    from = i + call.len();
+                }
+                None => from = args,
+            }
+        }
+    }
     out
 }
 
@@ -259,6 +302,14 @@ mod tests {
             "from os import system as s; os.system(x)"
         );
         assert_eq!(literal_members("cp['execSync']('x')"), "cp.execSync('x')");
+        assert_eq!(
+            literal_members("array_map('unlink', glob('x/*'));"),
+            "unlink( glob('x/*'));"
+        );
+        assert_eq!(
+            literal_members("call_user_func(\"system\", $c)"),
+            "system( $c)"
+        );
         assert_eq!(literal_members("a['b'] + c[\"d\"](1)"), "a['b'] + c.d(1)");
         assert_eq!(literal_members("x['a b'](1)"), "x['a b'](1)");
         assert_eq!(

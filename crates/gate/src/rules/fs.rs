@@ -11,6 +11,7 @@ use crate::cmd::Cmd;
 use crate::cmd::check_write;
 use crate::field::Field;
 use crate::paths::{Class, git_history};
+use crate::tables::SOURCE_REMOVERS;
 
 /// rm, rmdir, unlink, shred, truncate, srm, wipe.
 pub(crate) fn delete(c: &mut Cmd<'_, '_>) {
@@ -159,26 +160,67 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         c.an.links.push((dest_abs.clone(), target_abs));
     }
     if name == "mv" {
-        for s in &sources {
-            let class = c.class(s);
-            if matches!(
-                class,
-                Class::Root
-                    | Class::System
-                    | Class::Home
-                    | Class::Ancestor
-                    | Class::WorkspaceRoot
-                    | Class::HomeSensitive
-                    | Class::Device
-            ) || class == Class::Git && c.abs(s).ends_with(".git")
-            {
-                c.hit(
-                    "fs.mv_protected",
-                    Some(format!("{} is {}", shown(s), describe(class))),
-                );
-            }
+        moved_away(c, &sources);
+    }
+}
+
+/// Paths moved away from where they were: system files, the home or the workspace root
+/// break; anything else outside the workspace and the scratch space is deleted where the
+/// view cannot bring it back.
+fn moved_away(c: &mut Cmd<'_, '_>, sources: &[Field]) {
+    for s in sources {
+        let class = c.class(s);
+        if matches!(
+            class,
+            Class::Root
+                | Class::System
+                | Class::Home
+                | Class::Ancestor
+                | Class::WorkspaceRoot
+                | Class::HomeSensitive
+                | Class::Device
+        ) || class == Class::Git && c.abs(s).ends_with(".git")
+        {
+            c.hit(
+                "fs.mv_protected",
+                Some(format!("{} is {}", shown(s), describe(class))),
+            );
+        } else if matches!(class, Class::HomeChild | Class::Outside) {
+            c.hit("fs.rm_outside", Some(format!("moves {} away", shown(s))));
         }
     }
+}
+
+/// `rsync --remove-source-files`, `tar --remove-files`, `zip -m` ([`SOURCE_REMOVERS`]):
+/// the path operands are moved away.
+pub(crate) fn removed_sources(c: &mut Cmd<'_, '_>) {
+    let name = c.prog.name.as_str();
+    let removes = SOURCE_REMOVERS.iter().any(|(tool, flags)| {
+        *tool == name
+            && c.args().iter().any(|a| {
+                flags
+                    .iter()
+                    .any(|f| a.is(f) || f.len() == 2 && bundled_flag(&a.text, f))
+            })
+    });
+    if !removes {
+        return;
+    }
+    let operands: Vec<Field> = c
+        .args()
+        .iter()
+        .filter(|a| a.known && !a.text.starts_with('-') && !a.text.contains("::"))
+        .cloned()
+        .collect();
+    moved_away(c, &operands);
+}
+
+/// True when a one-letter flag (`-m`) is among bundled short options (`-rm`).
+fn bundled_flag(word: &str, flag: &str) -> bool {
+    let (Some(letter), Some(rest)) = (flag.strip_prefix('-'), word.strip_prefix('-')) else {
+        return false;
+    };
+    !rest.starts_with('-') && rest.chars().all(|c| c.is_ascii_alphabetic()) && rest.contains(letter)
 }
 
 /// `bs=` times `count=` of 10 GB or more: bounded only on paper.

@@ -535,8 +535,16 @@ const STAGED: &str = "\u{1}git index";
 
 /// `git add .env`, `git commit -a` after it: secrets in the index leave with the next push.
 fn stage(c: &mut Cmd<'_, '_>, rest: &[Field]) {
-    // A directory stages what was written below it earlier on the line; `-A` the workspace.
-    let all = rest.iter().any(|a| a.is("-A") || a.is("--all"));
+    // A directory stages what was written below it earlier on the line; `add -A`, `add -u`
+    // and `commit -a` (`-am`) the workspace's files.
+    let all = rest.iter().any(|a| {
+        ["-A", "--all", "-u", "--update"].iter().any(|f| a.is(f))
+            || a.text.strip_prefix('-').is_some_and(|f| {
+                !f.starts_with('-')
+                    && f.contains('a')
+                    && f.chars().all(|ch| ch.is_ascii_alphabetic())
+            })
+    });
     let secret = all && c.an.secret_below(&c.an.paths.workspace.clone())
         || rest.iter().any(|a| {
             let abs = c.abs(a);

@@ -47,6 +47,7 @@ pub(crate) fn judge(
         None => system::system(&mut c),
     }
     secret_read(&mut c);
+    fs::removed_sources(&mut c);
     let mut out = output::output(&mut c);
     out.endless |= io.stdin.endless && crate::tables::FILTERS.contains(&name);
     // Run inside the workspace, the repository's top level is the workspace.

@@ -73,7 +73,7 @@ type Handler = fn(&mut Cmd<'_, '_>, &Tool<'_>);
 /// One row per family: the program names it covers and the handler that judges them.
 const FAMILIES: &[(&[&str], Handler)] = &[
     (&["kill"], |c, t| kill(c, t.args)),
-    (&["pkill", "killall", "killall5"], pkill),
+    (&["pkill", "killall", "killall5", "skill"], pkill),
     (
         &[
             "shutdown",
@@ -215,7 +215,7 @@ pub(crate) fn system(c: &mut Cmd<'_, '_>) {
     }
 }
 
-/// `pkill`, `killall`, `killall5`.
+/// `pkill`, `killall`, `killall5`, `skill`.
 fn pkill(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     let name = t.name;
     let args = t.args;
@@ -611,6 +611,7 @@ fn aws(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
             || w.starts_with("remove-")
             || w.starts_with("deregister")
             || w.contains("destroy")
+            || w.contains("-deletion")
             || w.ends_with(":delete")
             || w.ends_with(":remove")
     });
@@ -632,9 +633,45 @@ fn mysql(c: &mut Cmd<'_, '_>, t: &Tool<'_>) {
     if let Some(t) = &c.io.stdin.text {
         texts.push(t.clone());
     }
+    // A script file the line wrote (`psql -f q.sql`, `sqlite3 -init x.sql`).
+    for a in args.iter().filter(|a| a.known) {
+        let abs = c.abs(a);
+        texts.extend(c.an.written_at(&abs).and_then(|w| w.text));
+    }
     if texts.iter().any(|t| destructive_sql(t)) {
         c.hit("infra.db_drop", None);
     }
+    for cmd in texts.iter().flat_map(|t| sql_commands(t)) {
+        c.nested("SQL shell command", &Field::lit(&cmd));
+    }
+}
+
+/// SQL that runs shell commands on the database host, which is this machine for a local
+/// server: the quoted command after each of these words.
+const SQL_COMMANDS: &[&str] = &[
+    "PROGRAM",
+    "XP_CMDSHELL",
+    "SYS_EXEC(",
+    "SYS_EVAL(",
+    "EXECUTABLE(",
+];
+
+/// The commands that SQL text runs (`COPY t TO PROGRAM 'CMD'`).
+fn sql_commands(text: &str) -> Vec<String> {
+    let upper = text.to_ascii_uppercase();
+    let mut out = Vec::new();
+    for word in SQL_COMMANDS {
+        for (i, _) in upper.match_indices(word) {
+            let rest = text[i + word.len()..].trim_start();
+            let Some(q) = rest.chars().next().filter(|q| *q == '\'' || *q == '"') else {
+                continue;
+            };
+            if let Some(end) = rest[1..].find(q) {
+                out.push(rest[1..1 + end].to_owned());
+            }
+        }
+    }
+    out
 }
 
 /// `dropdb`, `dropuser`, `mongorestore`.

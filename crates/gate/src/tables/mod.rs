@@ -40,6 +40,9 @@ pub(crate) enum Value {
     HooksDir,
     /// A file the tool writes.
     Write,
+    /// A file the tool writes its results to or, after a leading `|`, a command it pipes
+    /// them into (`psql -o '|CMD'`).
+    Output,
     /// A library loaded into every process (`LD_PRELOAD`).
     Library,
     /// The remaining arguments after the option are a command (`git bisect run CMD ...`).
@@ -51,6 +54,9 @@ pub(crate) enum Value {
     OptionsFile,
     /// Command-line options of the named interpreter, given in a variable (`PERL5OPT`).
     Flags(&'static str),
+    /// Options the named tool reads from a variable before its own (`TAR_OPTIONS`,
+    /// `MAKEFLAGS`, `LESS`): judged as the tool given them, as words and as one word.
+    ToolOptions(&'static str),
     /// Flags of the shell a tool runs its commands with: what follows the flags is a
     /// command (make's `.SHELLFLAGS='-c CMD;'`).
     ShellFlags,

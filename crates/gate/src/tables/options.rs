@@ -222,6 +222,15 @@ const APT_COMMAND_KEYS: &[&str] = &[
     "dpkg::pre-install-pkgs::",
 ];
 
+/// cmake cache variables (`-DKEY=VALUE`, `-DKEY:TYPE=VALUE`) whose value is a command.
+const CMAKE_COMMAND_KEYS: &[&str] = &[
+    "*_launcher",
+    "*_launcher:*",
+    "cmake_*_compiler",
+    "cmake_*_compiler:*",
+    "cmake_crosscompiling_emulator*",
+];
+
 /// ssh options (`-o Key=Value`) whose value is a local command.
 /// npm, pnpm and yarn configuration keys and package fields whose value is a command.
 const NPM_COMMAND_KEYS: &[&str] = &[
@@ -401,7 +410,12 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "npm",
-        opts: &[("set-script", Value::Argv)],
+        opts: &[("set-script", Value::KeyCommand(&["*"]))],
+    },
+    // npm's own `env` script runs `env` with the arguments after it.
+    Options {
+        tool: "npm run",
+        opts: &[("env", Value::Argv)],
     },
     Options {
         tool: "npx",
@@ -450,7 +464,12 @@ pub(crate) const OPTIONS: &[Options] = &[
     },
     Options {
         tool: "cmake",
-        opts: &[("-E", Value::Argv), ("-P", Value::Script)],
+        opts: &[
+            ("-E", Value::Argv),
+            ("-P", Value::Script),
+            // `-DCMAKE_C_COMPILER_LAUNCHER=CMD`: a cache variable whose value runs.
+            ("-D", Value::KeyCommand(CMAKE_COMMAND_KEYS)),
+        ],
     },
     Options {
         tool: "cargo watch",
@@ -615,6 +634,84 @@ pub(crate) const OPTIONS: &[Options] = &[
         tool: "cpio",
         opts: &[("-D", Value::Write), ("--directory", Value::Write)],
     },
+    // Tools that write their output to the file an option names.
+    Options {
+        tool: "shuf",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "gpg",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "age",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "git archive",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "git format-patch",
+        opts: &[("-o", Value::Write), ("--output-directory", Value::Write)],
+    },
+    Options {
+        tool: "docker save",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "docker export",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "podman save",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "pg_dump",
+        opts: &[("-f", Value::Write), ("--file", Value::Write)],
+    },
+    Options {
+        tool: "mysqldump",
+        opts: &[("-r", Value::Write), ("--result-file", Value::Write)],
+    },
+    Options {
+        tool: "iconv",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "pandoc",
+        opts: &[("-o", Value::Write), ("--output", Value::Write)],
+    },
+    Options {
+        tool: "zstd",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "terraform plan",
+        opts: &[("-out", Value::Write)],
+    },
+    Options {
+        tool: "go test",
+        opts: &[("-o", Value::Write)],
+    },
+    Options {
+        tool: "psql",
+        opts: &[("-o", Value::Output), ("--output", Value::Output)],
+    },
+    Options {
+        tool: "wget",
+        opts: &[("--use-askpass", Value::Command)],
+    },
+    Options {
+        tool: "git send-email",
+        opts: &[
+            ("--sendmail-cmd", Value::Command),
+            ("--to-cmd", Value::Command),
+            ("--cc-cmd", Value::Command),
+            ("--header-cmd", Value::Command),
+        ],
+    },
     Options {
         tool: "sort",
         opts: &[
@@ -745,6 +842,11 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("*_RUNNER", Value::Command),
     ("*_RSH", Value::Command),
     ("TERMINAL", Value::Command),
+    ("RSYNC_CONNECT_PROG", Value::Command),
+    ("TAR_OPTIONS", Value::ToolOptions("tar")),
+    ("MAKEFLAGS", Value::ToolOptions("make")),
+    ("GNUMAKEFLAGS", Value::ToolOptions("make")),
+    ("LESS", Value::ToolOptions("less")),
     ("PERL5OPT", Value::Flags("perl")),
     ("RUBYOPT", Value::Flags("ruby")),
     ("NODE_OPTIONS", Value::Flags("node")),

@@ -109,6 +109,20 @@ pub(crate) const NETWORK: &[&str] = &[
     "curlie",
     "rsh",
     "rcp",
+    // Package managers and registries fetch what their arguments name: a secret in a
+    // package, index or image name is sent to that host.
+    "pip install",
+    "pip download",
+    "npm install",
+    "npm view",
+    "npm info",
+    "yarn add",
+    "pnpm add",
+    "docker pull",
+    "podman pull",
+    "go get",
+    "gem install",
+    "cargo install",
 ];
 
 /// Network programs whose arguments are queries sent to whatever host they name (DNS
@@ -198,6 +212,13 @@ pub(crate) const AUTH_FILE_OPTS: &[(&str, &[&str])] = &[
         &["--certificate", "--private-key", "--ca-certificate"],
     ),
     ("openssl", &["-cert", "-key", "-CAfile", "-CApath", "-pass"]),
+    // Package managers read their own credentials to authenticate to their registry.
+    ("pip", &["--client-cert"]),
+    ("npm", &["--userconfig", "--globalconfig", "--cafile"]),
+    ("pnpm", &["--userconfig", "--globalconfig", "--cafile"]),
+    ("yarn", &["--userconfig", "--globalconfig", "--cafile"]),
+    ("gem", &["--config-file"]),
+    ("docker", &["--config"]),
     (
         "*",
         &[
@@ -291,6 +312,16 @@ pub(crate) enum Operands {
     /// The last of two or more operands (`docker cp SRC DEST`, `split IN PREFIX`).
     Last,
 }
+
+/// Options that make a tool delete the files it read once it has copied or packed them:
+/// its path operands are moved away like `mv`'s sources.
+pub(crate) const SOURCE_REMOVERS: &[(&str, &[&str])] = &[
+    ("rsync", &["--remove-source-files"]),
+    ("tar", &["--remove-files"]),
+    ("bsdtar", &["--remove-files"]),
+    ("zip", &["-m", "--move"]),
+    ("7z", &["-sdel"]),
+];
 
 /// Programs (or `"tool subcommand"`) that write files named as operands, with their options
 /// that take a value (short letters, long names) and which operands they write.
