@@ -14,6 +14,11 @@
 //!   protocol (MPTCP, UDP, SCTP, raw, packet, other netlink, vsock, ...) fails with `EACCES`.
 //!   `socketpair()` succeeds only for `AF_UNIX`. `io_uring_setup` fails with `EACCES`, since
 //!   io_uring can create sockets without the `socket()` syscall.
+//! - IPC filter (always): SysV IPC (`shmget`, `shmat`, `msgsnd`, `semop`, ...) and the kernel
+//!   keyrings (`add_key`, `request_key`, `keyctl`) fail with `EPERM`. Landlock governs
+//!   neither: their objects are shared by every process of the uid and outlive the command,
+//!   so a command could write into another process's shared memory segment, queue messages
+//!   for it, read the user's keys or plant one for another program.
 //! - Cgroup filter (always): `clone3` fails with `ENOSYS`, so that C libraries fall back to
 //!   `clone`. Its `CLONE_INTO_CGROUP` takes a cgroup directory fd, which Landlock does not
 //!   check (an `O_PATH` open is not an access), and would let a command started as root put a
@@ -103,6 +108,30 @@ fn terminal_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
     Ok(BTreeMap::from([(libc::SYS_ioctl, ioctls)]))
 }
 
+/// The SysV IPC and keyring syscalls, each denied whatever its arguments.
+fn ipc_rules() -> BTreeMap<i64, Vec<SeccompRule>> {
+    [
+        libc::SYS_shmget,
+        libc::SYS_shmat,
+        libc::SYS_shmctl,
+        libc::SYS_msgget,
+        libc::SYS_msgsnd,
+        libc::SYS_msgrcv,
+        libc::SYS_msgctl,
+        libc::SYS_semget,
+        libc::SYS_semop,
+        libc::SYS_semtimedop,
+        libc::SYS_semctl,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+        libc::SYS_keyctl,
+    ]
+    .into_iter()
+    // An empty chain matches every call.
+    .map(|nr| (nr, Vec::new()))
+    .collect()
+}
+
 /// The rules that deny a `socket()` call (any matching rule denies it).
 fn socket_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
     use SeccompCmpOp::{Eq, MaskedEq, Ne};
@@ -179,6 +208,7 @@ pub(crate) fn build(net: &Net) -> Result<Filters, SeccompError> {
         .progs
         .push(compile(terminal_rules()?, libc::EPERM, arch)?);
     filters.terminal = true;
+    filters.progs.push(compile(ipc_rules(), libc::EPERM, arch)?);
     // An empty chain matches every call.
     filters.progs.push(compile(
         BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
