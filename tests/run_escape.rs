@@ -1281,3 +1281,62 @@ fn kernel_objects_of_the_user_are_out_of_reach() {
     }
     s.m.abort();
 }
+
+/// What the leaf attack prints: the answers to an `ExecBegin` naming the cgroup leaf `$1` and
+/// to its `ExecEnd` (which the daemon answers once the leaf it adopted is empty), sent over the
+/// session socket.
+const LEAF_ATTACK: &str = r#"
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["FTSB_FS_CONTROL"])
+answers = s.makefile()
+v = int(sys.argv[2])
+for req in ({"v": v, "op": "exec_begin", "command": "true", "cgroup": sys.argv[1]},
+            {"v": v, "op": "exec_end", "exit_code": 0, "rollback": False}):
+    s.sendall((json.dumps(req) + "\n").encode())
+    print("answer", json.loads(answers.readline())["ok"])
+"#;
+
+/// A command of the user runs in an exec cgroup leaf beside the session's (both under the
+/// cgroup `run` started in). The agent names that leaf in an `ExecBegin` of its own over the
+/// session socket and ends it: the daemon must not empty that leaf, since the agent cannot
+/// signal the command itself.
+#[test]
+fn the_agent_cannot_have_the_daemon_kill_another_leaf() {
+    if !have("python3") {
+        return;
+    }
+    let Ok(leaf) = ftsb_fs::confine::cgroup::Leaf::create() else {
+        skip("the leaf attack", "no writable cgroup v2 hierarchy");
+        return;
+    };
+    let s = setup();
+    let mut victim = Command::new("sleep");
+    victim.arg("300");
+    leaf.join_on_exec(&mut victim).unwrap();
+    let victim = Killed(victim.spawn().unwrap());
+    let py = s.m.v("leaf.py");
+    std::fs::write(&py, LEAF_ATTACK).unwrap();
+    let script = format!(
+        "python3 '{}' '{}' {}",
+        py.display(),
+        leaf.path().display(),
+        ftsb_fs::control::PROTOCOL
+    );
+    for under in [Under::Run, Under::RunExec] {
+        let out = text(&attack(&s, under, &script));
+        assert_eq!(
+            results(&out, "answer"),
+            ["True", "True"],
+            "{under:?}: {out}"
+        );
+        assert!(
+            common::procs::alive(victim.0.id() as i32),
+            "{under:?}: the daemon killed the user's command: {out}"
+        );
+    }
+    drop(victim);
+    leaf.kill_and_wait(std::time::Duration::from_secs(10));
+    leaf.remove().unwrap();
+    s.m.abort();
+}
