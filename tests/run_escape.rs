@@ -1094,13 +1094,15 @@ if ls /etc/ssl/certs >/dev/null 2>&1; then echo "read /etc/ssl/certs"; else echo
 /// What the kernel-object attack prints, one `what result` line each: SysV IPC and keyrings
 /// (which Landlock does not govern), POSIX message queues, and the ptrace-class calls on a
 /// process outside (`$1` its pid, `$2` the address of its buffer, `$3` its SysV segment,
-/// `$4` its key). Whatever it creates it removes again, so the control leaves nothing.
+/// `$4` its key, `$5` its message queue). Whatever it creates it removes again, so the control
+/// leaves nothing; it names the queue it tries to create (`mq-name`).
 const KERNEL_ATTACK: &str = r#"
 import ctypes, errno, os, sys
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 libc.shmat.restype = ctypes.c_void_p
 pid, addr, shmid, key = (int(a, 0) for a in sys.argv[1:5])
+victim_queue = sys.argv[5].encode()
 NR = dict(shmget=29, shmctl=31, msgget=68, msgctl=71, semget=64, semctl=66, add_key=248,
           keyctl=250, ptrace=101, process_vm_writev=311, pidfd_open=434, pidfd_getfd=438)
 if os.uname().machine == "aarch64":
@@ -1135,10 +1137,13 @@ ret = say("key-plant", *call("add_key", b"user", b"ftsb-escape-plant", b"x", 1, 
 if ret >= 0:
     call("keyctl", 21, ret)  # KEYCTL_INVALIDATE
 rt = ctypes.CDLL("librt.so.1", use_errno=True)
-q = rt.mq_open(b"/ftsb-escape-%d" % os.getpid(), os.O_CREAT | os.O_RDWR, 0o600, None)
-say("mq-create", q, ctypes.get_errno())
-if q >= 0:
-    rt.mq_unlink(b"/ftsb-escape-%d" % os.getpid())
+# One small message, so the user's message queue limit is not what refuses it.
+attr = (ctypes.c_long * 8)(0, 1, 16)
+queue = b"/ftsb-escape-%d" % os.getpid()
+print("mq-name", queue.decode())
+say("mq-create", rt.mq_open(queue, os.O_CREAT | os.O_RDWR, 0o600, attr), ctypes.get_errno())
+rt.mq_unlink(queue)
+say("mq-unlink", rt.mq_unlink(victim_queue), ctypes.get_errno())
 class Iov(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 src = ctypes.create_string_buffer(b"PWNED")
@@ -1149,12 +1154,13 @@ fd, err = call("pidfd_open", pid, 0)
 say("pidfd-getfd", *((fd, err) if fd < 0 else call("pidfd_getfd", fd, 0, 0)))
 "#;
 
-/// A SysV shared memory segment and a key in the user's keyring, made by the test process
-/// (a process of the user outside the session); removed on drop.
+/// A SysV shared memory segment, a key in the user's keyring and a POSIX message queue, made
+/// by the test process (a process of the user outside the session); removed on drop.
 struct KernelObjects {
     shmid: libc::c_int,
     mem: *mut u8,
     key: libc::c_long,
+    queue: std::ffi::CString,
 }
 
 impl KernelObjects {
@@ -1177,9 +1183,31 @@ impl KernelObjects {
                 libc::c_long::from(-4), // KEY_SPEC_USER_KEYRING
             );
             assert!(key >= 0, "add_key: {}", std::io::Error::last_os_error());
-            let objects = KernelObjects { shmid, mem, key };
+            let queue =
+                std::ffi::CString::new(format!("/ftsb-escape-queue-{}", std::process::id()))
+                    .unwrap();
+            let objects = KernelObjects {
+                shmid,
+                mem,
+                key,
+                queue,
+            };
             objects.reset();
             objects
+        }
+    }
+
+    /// Creates the message queue, unless it exists.
+    fn make_queue(&self) {
+        // SAFETY: `attr` is a plain struct of integers; the descriptor is closed at once.
+        unsafe {
+            let mut attr: libc::mq_attr = std::mem::zeroed();
+            attr.mq_maxmsg = 1;
+            attr.mq_msgsize = 16;
+            let flags = libc::O_CREAT | libc::O_RDWR;
+            let q = libc::mq_open(self.queue.as_ptr(), flags, 0o600, &raw mut attr);
+            assert!(q >= 0, "mq_open: {}", std::io::Error::last_os_error());
+            libc::mq_close(q);
         }
     }
 
@@ -1203,6 +1231,7 @@ impl Drop for KernelObjects {
             libc::shmdt(self.mem.cast());
             libc::shmctl(self.shmid, libc::IPC_RMID, std::ptr::null_mut());
             libc::syscall(libc::SYS_keyctl, 21, self.key); // KEYCTL_INVALIDATE
+            libc::mq_unlink(self.queue.as_ptr());
         }
     }
 }
@@ -1234,16 +1263,18 @@ fn kernel_objects_of_the_user_are_out_of_reach() {
     }
     let s = setup();
     let objects = KernelObjects::make();
+    objects.make_queue();
     set_target(b"clean");
     let py = s.m.v("kernel.py");
     std::fs::write(&py, KERNEL_ATTACK).unwrap();
     let script = format!(
-        "python3 '{}' {} {:#x} {} {}",
+        "python3 '{}' {} {:#x} {} {} '{}'",
         py.display(),
         std::process::id(),
         TARGET.as_ptr() as usize,
         objects.shmid,
-        objects.key
+        objects.key,
+        objects.queue.to_str().unwrap()
     );
     let attempts = [
         "shm-write",
@@ -1253,6 +1284,7 @@ fn kernel_objects_of_the_user_are_out_of_reach() {
         "key-read",
         "key-plant",
         "mq-create",
+        "mq-unlink",
         "vm-write",
         "ptrace-seize",
         "pidfd-getfd",
@@ -1269,6 +1301,7 @@ fn kernel_objects_of_the_user_are_out_of_reach() {
     assert_eq!(objects.content(), b"PWNED", "the control: {free}");
     assert_eq!(target(), *b"PWNED", "the control: {free}");
     objects.reset();
+    objects.make_queue();
     set_target(b"clean");
     for under in BOTH {
         let out = text(&attack(&s, under, &script));
@@ -1278,7 +1311,18 @@ fn kernel_objects_of_the_user_are_out_of_reach() {
         assert_eq!(results(&out, "key-data"), ["-"], "{under:?}: {out}");
         assert_eq!(objects.content(), KernelObjects::CLEAN, "{under:?}: {out}");
         assert_eq!(target(), *b"clean", "{under:?}: {out}");
+        // A queue the attack made would outlive it: removing it must fail (and cleans up).
+        let made = std::ffi::CString::new(results(&out, "mq-name").concat()).unwrap();
+        // SAFETY: a plain syscall on a C string.
+        let left = unsafe { libc::mq_unlink(made.as_ptr()) } == 0;
+        assert!(
+            !left,
+            "{under:?}: a message queue outlived the attack: {out}"
+        );
     }
+    // The user's queue is still there: removing it succeeds.
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::mq_unlink(objects.queue.as_ptr()) }, 0);
     s.m.abort();
 }
 

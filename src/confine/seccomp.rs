@@ -14,11 +14,13 @@
 //!   protocol (MPTCP, UDP, SCTP, raw, packet, other netlink, vsock, ...) fails with `EACCES`.
 //!   `socketpair()` succeeds only for `AF_UNIX`. `io_uring_setup` fails with `EACCES`, since
 //!   io_uring can create sockets without the `socket()` syscall.
-//! - IPC filter (always): SysV IPC (`shmget`, `shmat`, `msgsnd`, `semop`, ...) and the kernel
-//!   keyrings (`add_key`, `request_key`, `keyctl`) fail with `EPERM`. Landlock governs
-//!   neither: their objects are shared by every process of the uid and outlive the command,
-//!   so a command could write into another process's shared memory segment, queue messages
-//!   for it, read the user's keys or plant one for another program.
+//! - IPC filter (always): SysV IPC (`shmget`, `shmat`, `msgsnd`, `semop`, ...), POSIX message
+//!   queues by name (`mq_open`, `mq_unlink`) and the kernel keyrings (`add_key`,
+//!   `request_key`, `keyctl`) fail with `EPERM`. Landlock governs none of them (it refuses
+//!   to open a queue, but not to create or remove one): their objects are shared by every
+//!   process of the uid and outlive the command, so a command could write into another
+//!   process's shared memory segment, queue messages for it, remove its queue, read the
+//!   user's keys or plant one for another program.
 //! - Cgroup filter (always): `clone3` fails with `ENOSYS`, so that C libraries fall back to
 //!   `clone`. Its `CLONE_INTO_CGROUP` takes a cgroup directory fd, which Landlock does not
 //!   check (an `O_PATH` open is not an access), and would let a command started as root put a
@@ -108,7 +110,8 @@ fn terminal_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
     Ok(BTreeMap::from([(libc::SYS_ioctl, ioctls)]))
 }
 
-/// The SysV IPC and keyring syscalls, each denied whatever its arguments.
+/// The SysV IPC, POSIX message queue and keyring syscalls, each denied whatever its
+/// arguments.
 fn ipc_rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     [
         libc::SYS_shmget,
@@ -122,6 +125,8 @@ fn ipc_rules() -> BTreeMap<i64, Vec<SeccompRule>> {
         libc::SYS_semop,
         libc::SYS_semtimedop,
         libc::SYS_semctl,
+        libc::SYS_mq_open,
+        libc::SYS_mq_unlink,
         libc::SYS_add_key,
         libc::SYS_request_key,
         libc::SYS_keyctl,
