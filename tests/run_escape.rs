@@ -1384,3 +1384,47 @@ fn the_agent_cannot_have_the_daemon_kill_another_leaf() {
     leaf.remove().unwrap();
     s.m.abort();
 }
+
+/// A program of the user outside the view, which its other users may run: made set-user-id
+/// (or set-group-id), it would run as the user for whoever starts it; as root, for every
+/// system binary. Landlock does not govern mode changes, so under `exec`, `run` and `run` then
+/// `exec` the filter refuses every set-id mode (by path, relative to a directory, and on an
+/// open file in the view), while an ordinary `chmod` in the view still works.
+#[test]
+fn no_file_can_be_made_set_id() {
+    if !have("python3") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let tool = s.out.join("tool");
+    std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let reset = || std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    reset();
+    let script = r#"
+chmod 4755 "$OUT/tool" && echo setuid ok
+chmod g+s "$OUT/tool" && echo setgid ok
+echo x > mine && python3 -c 'import os; fd = os.open("mine", os.O_RDONLY); os.fchmod(fd, 0o4755)' && echo fchmod ok
+chmod 700 mine && echo plain ok
+"#;
+    let free = text(&unconfined(
+        &s,
+        &format!("cd '{}'\n{script}", s.m.view.display()),
+    ));
+    for what in ["setuid", "setgid", "fchmod", "plain"] {
+        assert_eq!(results(&free, what), ["ok"], "the control: {free}");
+    }
+    assert_eq!(mode(&tool), 0o6755, "the control: {free}");
+    reset();
+    for under in BOTH {
+        let out = text(&attack(&s, under, script));
+        for what in ["setuid", "setgid", "fchmod"] {
+            assert!(results(&out, what).is_empty(), "{under:?}: {what}: {out}");
+        }
+        assert_eq!(results(&out, "plain"), ["ok"], "{under:?}: {out}");
+        assert_eq!(mode(&tool), 0o755, "{under:?}: {out}");
+        assert_eq!(mode(&s.m.v("mine")), 0o700, "{under:?}: {out}");
+    }
+    s.m.abort();
+}
