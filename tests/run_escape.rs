@@ -180,6 +180,11 @@ except OSError as e:
         "{}",
         text(&control)
     );
+    // The trap's thread counts a connection when it accepts it, which may be after the
+    // client saw it connected.
+    wait_for("the daemon counted the control's connections", || {
+        trap.hits.load(Ordering::SeqCst) >= 4
+    });
     assert_eq!(trap.take(), 4);
     for under in BOTH {
         let out = attack(&s, under, &script);

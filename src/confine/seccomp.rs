@@ -1,5 +1,5 @@
-//! The seccomp filters of a confined command: what Landlock cannot say about sockets and
-//! terminals.
+//! The seccomp filters of a confined command: what Landlock cannot say about sockets,
+//! terminals, the kernel's shared IPC objects and keyrings, and set-id modes.
 //!
 //! Owns: building the BPF programs in the parent ([`build`]) and installing them in the
 //! child ([`install`], called from the `pre_exec` hook of `apply`).
