@@ -1393,8 +1393,8 @@ fn the_agent_cannot_have_the_daemon_kill_another_leaf() {
 /// A program of the user outside the view, which its other users may run: made set-user-id
 /// (or set-group-id), it would run as the user for whoever starts it; as root, for every
 /// system binary. Landlock does not govern mode changes, so under `exec`, `run` and `run` then
-/// `exec` the filter refuses every set-id mode (by path, relative to a directory, and on an
-/// open file in the view), while an ordinary `chmod` in the view still works.
+/// `exec` the filter refuses every set-id mode (`chmod` of a path outside, `fchmod` of a file
+/// open in the view), while an ordinary `chmod` in the view still works.
 #[test]
 fn no_file_can_be_made_set_id() {
     if !have("python3") {
