@@ -3,7 +3,8 @@
 //! writes outside the view. Each channel is tried with its real client against a server outside
 //! the view: a daemon's own socket (by path, through a symlink in the view, through
 //! `/proc/self/fd`), `tmux` and `screen` servers, a D-Bus bus, `systemd-run` (user and system),
-//! the Docker API socket, an ssh-agent, `at` and `crontab`. Each test first shows that the same
+//! the Docker API socket, an ssh-agent, `at` and `crontab`, and the kernel's objects shared by
+//! the user's processes (SysV IPC, keyrings, message queues, another process's memory). Each test first shows that the same
 //! attack works unconfined, so a refusal inside is the confinement's doing.
 //!
 //! The attack scripts are files in the view (`sh FILE`): the gate does not read them, so what
@@ -20,7 +21,7 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use common::procs::{Killed, ssh_agent_with_key, wait_for};
 use common::*;
@@ -179,6 +180,11 @@ except OSError as e:
         "{}",
         text(&control)
     );
+    // The trap's thread counts a connection when it accepts it, which may be after the
+    // client saw it connected.
+    wait_for("the daemon counted the control's connections", || {
+        trap.hits.load(Ordering::SeqCst) >= 4
+    });
     assert_eq!(trap.take(), 4);
     for under in BOTH {
         let out = attack(&s, under, &script);
@@ -1086,6 +1092,344 @@ if ls /etc/ssl/certs >/dev/null 2>&1; then echo "read /etc/ssl/certs"; else echo
             out.contains("denied /etc/shadow"),
             "{under:?}: /etc/shadow was read: {out}"
         );
+    }
+    s.m.abort();
+}
+
+/// What the kernel-object attack prints, one `what result` line each: SysV IPC and keyrings
+/// (which Landlock does not govern), POSIX message queues, and the ptrace-class calls on a
+/// process outside (`$1` its pid, `$2` the address of its buffer, `$3` its SysV segment,
+/// `$4` its key, `$5` its message queue). Whatever it creates it removes again, so the control
+/// leaves nothing; it names the queue it tries to create (`mq-name`).
+const KERNEL_ATTACK: &str = r#"
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.shmat.restype = ctypes.c_void_p
+pid, addr, shmid, key = (int(a, 0) for a in sys.argv[1:5])
+victim_queue = sys.argv[5].encode()
+NR = dict(shmget=29, shmctl=31, msgget=68, msgctl=71, semget=64, semctl=66, add_key=248,
+          keyctl=250, ptrace=101, process_vm_writev=311, pidfd_open=434, pidfd_getfd=438)
+if os.uname().machine == "aarch64":
+    NR = dict(shmget=194, shmctl=195, msgget=186, msgctl=187, semget=190, semctl=191,
+              add_key=217, keyctl=219, ptrace=117, process_vm_writev=270, pidfd_open=434,
+              pidfd_getfd=438)
+def call(name, *args):
+    ret = libc.syscall(ctypes.c_long(NR[name]), *(a if isinstance(a, ctypes._SimpleCData)
+        or not isinstance(a, int) else ctypes.c_long(a) for a in args))
+    return ret, ctypes.get_errno()
+def say(what, ret, err):
+    print(what, "ok" if ret >= 0 else "denied" if err in (1, 13) else "err%d" % err)
+    return ret
+p = libc.shmat(ctypes.c_int(shmid), None, 0)
+if p in (None, ctypes.c_void_p(-1).value):
+    say("shm-write", -1, ctypes.get_errno())
+else:
+    ctypes.memmove(p, b"PWNED", 5)
+    libc.shmdt(ctypes.c_void_p(p))
+    print("shm-write ok")
+for what, name, args, rm in (("shm-create", "shmget", (0, 4096, 0o1600), ("shmctl", 0)),
+                             ("msg-create", "msgget", (0, 0o1600), ("msgctl", 0)),
+                             ("sem-create", "semget", (0, 1, 0o1600), ("semctl", 0, 0))):
+    ret = say(what, *call(name, *args))
+    if ret >= 0:
+        call(rm[0], ret, *rm[1:], 0)  # IPC_RMID
+buf = ctypes.create_string_buffer(64)
+ret, err = call("keyctl", 11, key, buf, 64)  # KEYCTL_READ
+say("key-read", ret, err)
+print("key-data", buf.value.decode() or "-")
+ret = say("key-plant", *call("add_key", b"user", b"ftsb-escape-plant", b"x", 1, -4))
+if ret >= 0:
+    call("keyctl", 21, ret)  # KEYCTL_INVALIDATE
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+# One small message, so the user's message queue limit is not what refuses it.
+attr = (ctypes.c_long * 8)(0, 1, 16)
+queue = b"/ftsb-escape-%d" % os.getpid()
+print("mq-name", queue.decode())
+say("mq-create", rt.mq_open(queue, os.O_CREAT | os.O_RDWR, 0o600, attr), ctypes.get_errno())
+rt.mq_unlink(queue)
+say("mq-unlink", rt.mq_unlink(victim_queue), ctypes.get_errno())
+class Iov(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+src = ctypes.create_string_buffer(b"PWNED")
+local, remote = Iov(ctypes.addressof(src), 5), Iov(addr, 5)
+say("vm-write", *call("process_vm_writev", pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+say("ptrace-seize", *call("ptrace", 0x4206, pid, 0, 0))  # PTRACE_SEIZE: does not stop it
+fd, err = call("pidfd_open", pid, 0)
+say("pidfd-getfd", *((fd, err) if fd < 0 else call("pidfd_getfd", fd, 0, 0)))
+"#;
+
+/// A SysV shared memory segment, a key in the user's keyring and a POSIX message queue, made
+/// by the test process (a process of the user outside the session); removed on drop.
+struct KernelObjects {
+    shmid: libc::c_int,
+    mem: *mut u8,
+    key: libc::c_long,
+    queue: std::ffi::CString,
+}
+
+impl KernelObjects {
+    const CLEAN: &[u8; 5] = b"clean";
+    const SECRET: &str = "ftsb-escape-secret";
+
+    fn make() -> KernelObjects {
+        // SAFETY: plain syscalls; the segment is attached once and sized for what is written.
+        unsafe {
+            let shmid = libc::shmget(libc::IPC_PRIVATE, 4096, 0o600);
+            assert!(shmid >= 0, "shmget: {}", std::io::Error::last_os_error());
+            let mem = libc::shmat(shmid, std::ptr::null(), 0).cast::<u8>();
+            assert!(!mem.is_null() && mem as isize != -1, "shmat");
+            let key = libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"ftsb-escape-key".as_ptr(),
+                Self::SECRET.as_ptr(),
+                Self::SECRET.len(),
+                libc::c_long::from(-4), // KEY_SPEC_USER_KEYRING
+            );
+            assert!(key >= 0, "add_key: {}", std::io::Error::last_os_error());
+            let queue =
+                std::ffi::CString::new(format!("/ftsb-escape-queue-{}", std::process::id()))
+                    .unwrap();
+            let objects = KernelObjects {
+                shmid,
+                mem,
+                key,
+                queue,
+            };
+            objects.reset();
+            objects
+        }
+    }
+
+    /// Creates the message queue, unless it exists.
+    fn make_queue(&self) {
+        // SAFETY: `attr` is a plain struct of integers; the descriptor is closed at once.
+        unsafe {
+            let mut attr: libc::mq_attr = std::mem::zeroed();
+            attr.mq_maxmsg = 1;
+            attr.mq_msgsize = 16;
+            let flags = libc::O_CREAT | libc::O_RDWR;
+            let q = libc::mq_open(self.queue.as_ptr(), flags, 0o600, &raw mut attr);
+            assert!(q >= 0, "mq_open: {}", std::io::Error::last_os_error());
+            libc::mq_close(q);
+        }
+    }
+
+    /// Puts `CLEAN` back into the segment.
+    fn reset(&self) {
+        // SAFETY: `mem` is the attached 4096-byte segment.
+        unsafe { std::ptr::copy_nonoverlapping(Self::CLEAN.as_ptr(), self.mem, 5) };
+    }
+
+    /// What the segment holds now.
+    fn content(&self) -> Vec<u8> {
+        // SAFETY: as in `reset`.
+        unsafe { std::slice::from_raw_parts(self.mem, 5).to_vec() }
+    }
+}
+
+impl Drop for KernelObjects {
+    fn drop(&mut self) {
+        // SAFETY: plain syscalls on what `make` created.
+        unsafe {
+            libc::shmdt(self.mem.cast());
+            libc::shmctl(self.shmid, libc::IPC_RMID, std::ptr::null_mut());
+            libc::syscall(libc::SYS_keyctl, 21, self.key); // KEYCTL_INVALIDATE
+            libc::mq_unlink(self.queue.as_ptr());
+        }
+    }
+}
+
+/// Memory of the test process that the attack tries to write with `process_vm_writev`.
+static TARGET: [AtomicU8; 5] = [const { AtomicU8::new(0) }; 5];
+
+fn set_target(bytes: &[u8; 5]) {
+    for (cell, b) in TARGET.iter().zip(bytes) {
+        cell.store(*b, Ordering::SeqCst);
+    }
+}
+
+fn target() -> [u8; 5] {
+    TARGET.each_ref().map(|c| c.load(Ordering::SeqCst))
+}
+
+/// The agent reaches for the kernel's objects of the user: a SysV shared memory segment of
+/// another process (writing into it drives that process), new SysV segments, queues and
+/// semaphores and a POSIX message queue (all of them outlive the session), the user's
+/// keyring (reading a key, planting one for another program), and the memory and fds of a
+/// process outside (`process_vm_writev`, `ptrace`, `pidfd_getfd`). Unconfined every attempt
+/// works; under `exec`, `run` and `run` then `exec` each one is refused and the segment and
+/// the process's memory stay as they were.
+#[test]
+fn kernel_objects_of_the_user_are_out_of_reach() {
+    if !have("python3") {
+        return;
+    }
+    let s = setup();
+    let objects = KernelObjects::make();
+    objects.make_queue();
+    set_target(b"clean");
+    let py = s.m.v("kernel.py");
+    std::fs::write(&py, KERNEL_ATTACK).unwrap();
+    let script = format!(
+        "python3 '{}' {} {:#x} {} {} '{}'",
+        py.display(),
+        std::process::id(),
+        TARGET.as_ptr() as usize,
+        objects.shmid,
+        objects.key,
+        objects.queue.to_str().unwrap()
+    );
+    let attempts = [
+        "shm-write",
+        "shm-create",
+        "msg-create",
+        "sem-create",
+        "key-read",
+        "key-plant",
+        "mq-create",
+        "mq-unlink",
+        "vm-write",
+        "ptrace-seize",
+        "pidfd-getfd",
+    ];
+    let free = text(&unconfined(&s, &script));
+    for what in attempts {
+        assert_eq!(results(&free, what), ["ok"], "the control: {free}");
+    }
+    assert_eq!(
+        results(&free, "key-data"),
+        [KernelObjects::SECRET],
+        "{free}"
+    );
+    assert_eq!(objects.content(), b"PWNED", "the control: {free}");
+    assert_eq!(target(), *b"PWNED", "the control: {free}");
+    objects.reset();
+    objects.make_queue();
+    set_target(b"clean");
+    for under in BOTH {
+        let out = text(&attack(&s, under, &script));
+        for what in attempts {
+            assert_eq!(results(&out, what), ["denied"], "{under:?}: {what}: {out}");
+        }
+        assert_eq!(results(&out, "key-data"), ["-"], "{under:?}: {out}");
+        assert_eq!(objects.content(), KernelObjects::CLEAN, "{under:?}: {out}");
+        assert_eq!(target(), *b"clean", "{under:?}: {out}");
+        // A queue the attack made would outlive it: removing it must fail (and cleans up).
+        let made = std::ffi::CString::new(results(&out, "mq-name").concat()).unwrap();
+        // SAFETY: a plain syscall on a C string.
+        let left = unsafe { libc::mq_unlink(made.as_ptr()) } == 0;
+        assert!(
+            !left,
+            "{under:?}: a message queue outlived the attack: {out}"
+        );
+    }
+    // The user's queue is still there: removing it succeeds.
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::mq_unlink(objects.queue.as_ptr()) }, 0);
+    s.m.abort();
+}
+
+/// What the leaf attack prints: the answers to an `ExecBegin` naming the cgroup leaf `$1` and
+/// to its `ExecEnd` (which the daemon answers once the leaf it adopted is empty), sent over the
+/// session socket.
+const LEAF_ATTACK: &str = r#"
+import json, os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["FTSB_FS_CONTROL"])
+answers = s.makefile()
+v = int(sys.argv[2])
+for req in ({"v": v, "op": "exec_begin", "command": "true", "cgroup": sys.argv[1]},
+            {"v": v, "op": "exec_end", "exit_code": 0, "rollback": False}):
+    s.sendall((json.dumps(req) + "\n").encode())
+    print("answer", json.loads(answers.readline())["ok"])
+"#;
+
+/// A command of the user runs in an exec cgroup leaf beside the session's (both under the
+/// cgroup `run` started in). The agent names that leaf in an `ExecBegin` of its own over the
+/// session socket and ends it: the daemon must not empty that leaf, since the agent cannot
+/// signal the command itself.
+#[test]
+fn the_agent_cannot_have_the_daemon_kill_another_leaf() {
+    if !have("python3") {
+        return;
+    }
+    let Ok(leaf) = ftsb_fs::confine::cgroup::Leaf::create() else {
+        skip("the leaf attack", "no writable cgroup v2 hierarchy");
+        return;
+    };
+    let s = setup();
+    let mut victim = Command::new("sleep");
+    victim.arg("300");
+    leaf.join_on_exec(&mut victim).unwrap();
+    let victim = Killed(victim.spawn().unwrap());
+    let py = s.m.v("leaf.py");
+    std::fs::write(&py, LEAF_ATTACK).unwrap();
+    let script = format!(
+        "python3 '{}' '{}' {}",
+        py.display(),
+        leaf.path().display(),
+        ftsb_fs::control::PROTOCOL
+    );
+    for under in [Under::Run, Under::RunExec] {
+        let out = text(&attack(&s, under, &script));
+        assert_eq!(
+            results(&out, "answer"),
+            ["True", "True"],
+            "{under:?}: {out}"
+        );
+        assert!(
+            common::procs::alive(victim.0.id() as i32),
+            "{under:?}: the daemon killed the user's command: {out}"
+        );
+    }
+    drop(victim);
+    leaf.kill_and_wait(std::time::Duration::from_secs(10));
+    leaf.remove().unwrap();
+    s.m.abort();
+}
+
+/// A program of the user outside the view, which its other users may run: made set-user-id
+/// (or set-group-id), it would run as the user for whoever starts it; as root, for every
+/// system binary. Landlock does not govern mode changes, so under `exec`, `run` and `run` then
+/// `exec` the filter refuses every set-id mode (`chmod` of a path outside, `fchmod` of a file
+/// open in the view), while an ordinary `chmod` in the view still works.
+#[test]
+fn no_file_can_be_made_set_id() {
+    if !have("python3") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = setup();
+    let tool = s.out.join("tool");
+    std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let reset = || std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    reset();
+    let script = r#"
+chmod 4755 "$OUT/tool" && echo setuid ok
+chmod g+s "$OUT/tool" && echo setgid ok
+echo x > mine && python3 -c 'import os; fd = os.open("mine", os.O_RDONLY); os.fchmod(fd, 0o4755)' && echo fchmod ok
+chmod 700 mine && echo plain ok
+"#;
+    let free = text(&unconfined(
+        &s,
+        &format!("cd '{}'\n{script}", s.m.view.display()),
+    ));
+    for what in ["setuid", "setgid", "fchmod", "plain"] {
+        assert_eq!(results(&free, what), ["ok"], "the control: {free}");
+    }
+    assert_eq!(mode(&tool), 0o6755, "the control: {free}");
+    reset();
+    for under in BOTH {
+        let out = text(&attack(&s, under, script));
+        for what in ["setuid", "setgid", "fchmod"] {
+            assert!(results(&out, what).is_empty(), "{under:?}: {what}: {out}");
+        }
+        assert_eq!(results(&out, "plain"), ["ok"], "{under:?}: {out}");
+        assert_eq!(mode(&tool), 0o755, "{under:?}: {out}");
+        assert_eq!(mode(&s.m.v("mine")), 0o700, "{under:?}: {out}");
     }
     s.m.abort();
 }

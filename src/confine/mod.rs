@@ -108,6 +108,8 @@ pub struct Report {
     pub unix_connect_brokered: bool,
     /// A seccomp filter denies the terminal ioctls `TIOCSTI`, `TIOCLINUX` and `TIOCSCTTY`.
     pub terminal_ioctls_denied: bool,
+    /// A seccomp filter denies SysV IPC, POSIX message queues and the kernel keyrings.
+    pub ipc_denied: bool,
     /// The command runs in a new session without a controlling terminal.
     pub terminal_detached: bool,
     /// Overall state.
@@ -170,6 +172,7 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
     }
     if !wanted.seccomp {
         missing.push("terminal ioctl filter (seccomp)");
+        missing.push("ipc and keyring filter (seccomp)");
         if wanted.net {
             missing.push("socket family filter (seccomp)");
         }
@@ -192,6 +195,7 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         sockets_filtered: wanted.net && wanted.seccomp,
         unix_connect_brokered: wanted.seccomp && broker::supported(),
         terminal_ioctls_denied: wanted.seccomp,
+        ipc_denied: wanted.seccomp,
         terminal_detached: false,
         status,
         warnings,

@@ -1,5 +1,5 @@
-//! The seccomp filters of a confined command: what Landlock cannot say about sockets and
-//! terminals.
+//! The seccomp filters of a confined command: what Landlock cannot say about sockets,
+//! terminals, the kernel's shared IPC objects and keyrings, and set-id modes.
 //!
 //! Owns: building the BPF programs in the parent ([`build`]) and installing them in the
 //! child ([`install`], called from the `pre_exec` hook of `apply`).
@@ -14,6 +14,17 @@
 //!   protocol (MPTCP, UDP, SCTP, raw, packet, other netlink, vsock, ...) fails with `EACCES`.
 //!   `socketpair()` succeeds only for `AF_UNIX`. `io_uring_setup` fails with `EACCES`, since
 //!   io_uring can create sockets without the `socket()` syscall.
+//! - IPC filter (always): SysV IPC (`shmget`, `shmat`, `msgsnd`, `semop`, ...), POSIX message
+//!   queues by name (`mq_open`, `mq_unlink`) and the kernel keyrings (`add_key`,
+//!   `request_key`, `keyctl`) fail with `EPERM`. Landlock governs none of them (it refuses
+//!   to open a queue, but not to create or remove one): their objects are shared by every
+//!   process of the uid and outlive the command, so a command could write into another
+//!   process's shared memory segment, queue messages for it, remove its queue, read the
+//!   user's keys or plant one for another program.
+//! - Set-id filter (always): `chmod`, `fchmod`, `fchmodat` and `fchmodat2` with `S_ISUID` or
+//!   `S_ISGID` in the mode fail with `EPERM`. Landlock does not govern changing a file's
+//!   mode, so a command could otherwise make any file it owns set-id, outside its grants too
+//!   (as root: every system binary).
 //! - Cgroup filter (always): `clone3` fails with `ENOSYS`, so that C libraries fall back to
 //!   `clone`. Its `CLONE_INTO_CGROUP` takes a cgroup directory fd, which Landlock does not
 //!   check (an `O_PATH` open is not an access), and would let a command started as root put a
@@ -103,6 +114,57 @@ fn terminal_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
     Ok(BTreeMap::from([(libc::SYS_ioctl, ioctls)]))
 }
 
+/// The SysV IPC, POSIX message queue and keyring syscalls, each denied whatever its
+/// arguments.
+fn ipc_rules() -> BTreeMap<i64, Vec<SeccompRule>> {
+    [
+        libc::SYS_shmget,
+        libc::SYS_shmat,
+        libc::SYS_shmctl,
+        libc::SYS_msgget,
+        libc::SYS_msgsnd,
+        libc::SYS_msgrcv,
+        libc::SYS_msgctl,
+        libc::SYS_semget,
+        libc::SYS_semop,
+        libc::SYS_semtimedop,
+        libc::SYS_semctl,
+        libc::SYS_mq_open,
+        libc::SYS_mq_unlink,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+        libc::SYS_keyctl,
+    ]
+    .into_iter()
+    // An empty chain matches every call.
+    .map(|nr| (nr, Vec::new()))
+    .collect()
+}
+
+/// `fchmodat2`, the same number on every architecture (newer than the `libc` constants of some).
+const SYS_FCHMODAT2: i64 = 452;
+
+/// The rules that deny a mode change that makes a file set-user-id or set-group-id.
+fn setid_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
+    let setid = |arg| -> Result<Vec<SeccompRule>, SeccompError> {
+        [libc::S_ISUID, libc::S_ISGID]
+            .into_iter()
+            .map(|bit| {
+                let bit = u64::from(bit);
+                rule(vec![cond(arg, SeccompCmpOp::MaskedEq(bit), bit)?])
+            })
+            .collect()
+    };
+    let mut rules = BTreeMap::from([
+        (libc::SYS_fchmod, setid(1)?),
+        (libc::SYS_fchmodat, setid(2)?),
+        (SYS_FCHMODAT2, setid(2)?),
+    ]);
+    #[cfg(target_arch = "x86_64")]
+    rules.insert(libc::SYS_chmod, setid(1)?);
+    Ok(rules)
+}
+
 /// The rules that deny a `socket()` call (any matching rule denies it).
 fn socket_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {
     use SeccompCmpOp::{Eq, MaskedEq, Ne};
@@ -179,6 +241,9 @@ pub(crate) fn build(net: &Net) -> Result<Filters, SeccompError> {
         .progs
         .push(compile(terminal_rules()?, libc::EPERM, arch)?);
     filters.terminal = true;
+    let mut denied = ipc_rules();
+    denied.extend(setid_rules()?);
+    filters.progs.push(compile(denied, libc::EPERM, arch)?);
     // An empty chain matches every call.
     filters.progs.push(compile(
         BTreeMap::from([(libc::SYS_clone3, Vec::new())]),

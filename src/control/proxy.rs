@@ -12,7 +12,8 @@
 //! Invariant: only [`allowed`] requests pass: reading (info, status, diff, log), checkpoints,
 //! and the exec transaction. Commit, abort, rollback, gc and unmount are answered with an
 //! error (code `refused_by_session`) and never reach the daemon: deciding about the session is
-//! the user's, not the agent's. The daemon's answers are relayed as they come, version and all.
+//! the user's, not the agent's. An exec's cgroup leaf is never relayed: the daemon would kill
+//! whatever runs in the leaf named. The daemon's answers are relayed as they come, version and all.
 //!
 //! Deliberately not done here: authenticating the agent beyond the peer's uid (anything the
 //! agent starts may use the socket; the allow list is what protects), or choosing where the
@@ -103,9 +104,16 @@ fn relay(stream: UnixStream, workspace: &Path) {
                 ),
             )),
             Ok(mut req) => {
-                if let Request::Record { event } = &mut req {
+                match &mut req {
                     // The agent's side could forge events: say where they came from.
-                    event.audit.from_session = true;
+                    Request::Record { event } => event.audit.from_session = true,
+                    // The daemon checks a named leaf against `run`'s cgroup, which also holds
+                    // the leaves of the user's other commands and sessions: it would kill
+                    // what runs in any of them. An `exec` inside a session has no leaf of its
+                    // own (`/sys` is read-only to the agent); what it starts stays in the
+                    // session's.
+                    Request::ExecBegin { cgroup, .. } => *cgroup = None,
+                    _ => {}
                 }
                 if upstream.is_none() {
                     match Client::connect_daemon(workspace) {
