@@ -325,9 +325,12 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
                 key_command(an, scope, label, keys, &with_text(v, line.trim()));
             }
         }
-        Value::GitConfig => {
+        Value::GitConfig | Value::GitConfigOnce => {
             let (key, val) = git_pair(&v.text);
-            git_config(an, scope, &key, &with_text(v, &val));
+            // For one command, a file an include names is read where git runs it (`rules`).
+            if kind == Value::GitConfig || !is_include(&key) {
+                git_config(an, scope, &key, &with_text(v, &val));
+            }
         }
         Value::GitConfigFile => {
             let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
@@ -541,18 +544,29 @@ pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Fie
 
 /// A git configuration pair: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
 /// (`'key'='value'`), whose quotes are dropped; the value keeps its own quotes otherwise.
-fn git_pair(text: &str) -> (String, String) {
+pub(crate) fn git_pair(text: &str) -> (String, String) {
     let Some(rest) = text.strip_prefix('\'') else {
         let (key, value) = text.split_once('=').unwrap_or((text, ""));
         return (key.to_ascii_lowercase(), value.to_owned());
     };
     let (key, value) = rest.split_once('\'').unwrap_or((rest, ""));
+    // git's older form quotes the pair as one word: `'key=value'`.
+    if value.is_empty()
+        && let Some((key, value)) = key.split_once('=')
+    {
+        return (key.to_ascii_lowercase(), value.to_owned());
+    }
     let value = value.strip_prefix('=').unwrap_or(value);
     let value = value
         .strip_prefix('\'')
         .and_then(|v| v.strip_suffix('\''))
         .unwrap_or(value);
     (key.to_ascii_lowercase(), value.to_owned())
+}
+
+/// True when the configuration key (lower case) includes another file.
+pub(crate) fn is_include(key: &str) -> bool {
+    key == "include.path" || key.starts_with("includeif.") && key.ends_with(".path")
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.
