@@ -256,7 +256,8 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
                     "fs.overwrite_outside",
                     Some(format!("{} is {}", shown(&f), describe(class))),
                 ),
-                _ => {}
+                // A workspace file a harness runs (`.mcp.json`) is still code for later.
+                _ => check_write(c.an, c.scope, &f, "dd"),
             }
             // `dd if=A of=B` copies A to B; without `if=`, stdin.
             let input: Vec<Field> = args
