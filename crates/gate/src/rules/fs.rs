@@ -132,6 +132,14 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         None if sources.len() >= 2 => sources.pop(),
         None => None,
     };
+    let hard = match name.as_str() {
+        "ln" => !a.has('s', "symbolic"),
+        "cp" => a.has('l', "link"),
+        _ => name == "link",
+    };
+    if hard {
+        hard_links_out(c, &sources);
+    }
     if let Some(mode) = a.value('m', "mode").filter(|m| setuid(&m.text)) {
         let shown = format!("mode {}", mode.text);
         c.hit("privesc.setuid", Some(shown));
@@ -177,6 +185,30 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
                     Some(format!("{} is {}", shown(s), describe(class))),
                 );
             }
+        }
+    }
+}
+
+/// A hard link (`ln`, `link`, `cp -l`) of a file outside the workspace and the scratch
+/// directories is that file under a second name: a write through it, by a later command or a
+/// tool that edits in place, changes the outside file, which no view can undo.
+fn hard_links_out(c: &mut Cmd<'_, '_>, sources: &[Field]) {
+    for s in sources {
+        let class = c.class(s);
+        if matches!(
+            class,
+            Class::Root
+                | Class::System
+                | Class::Home
+                | Class::Ancestor
+                | Class::HomeChild
+                | Class::HomeSensitive
+                | Class::Outside
+        ) {
+            c.hit(
+                "syswrite.hard_link",
+                Some(format!("{} is {}", shown(s), describe(class))),
+            );
         }
     }
 }
