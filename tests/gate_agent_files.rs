@@ -211,6 +211,8 @@ fn links_to_files_outside() {
         (Ask, r#"cp -al ~/src/lib vendor/lib"#),
         (Ask, r#"cp --link ~/.npmrc ."#),
         (Ask, r#"link ~/.profile p"#),
+        (Ask, r#"ln .git/hooks/pre-commit hook.sh"#),
+        (Allow, r#"ln * ../project/dist/"#),
         (Ask, r#"sudo ln ~/.ssh/authorized_keys keys"#),
         (Ask, r#"ln -s ~/notes.txt n; echo todo >> n"#),
         (Ask, r#"ln -s ~/docs d && cp report.md d/report.md"#),

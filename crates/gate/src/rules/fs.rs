@@ -191,20 +191,13 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
 
 /// A hard link (`ln`, `link`, `cp -l`) of a file outside the workspace and the scratch
 /// directories is that file under a second name: a write through it, by a later command or a
-/// tool that edits in place, changes the outside file, which no view can undo.
+/// tool that edits in place, changes the outside file, which no view can undo; so does a
+/// hard link of git's own files (`.git/hooks/...`, `.git/config`), which run code.
 fn hard_links_out(c: &mut Cmd<'_, '_>, sources: &[Field]) {
     for s in sources {
         let class = c.class(s);
-        if matches!(
-            class,
-            Class::Root
-                | Class::System
-                | Class::Home
-                | Class::Ancestor
-                | Class::HomeChild
-                | Class::HomeSensitive
-                | Class::Outside
-        ) {
+        // The workspace's own files (`ln * dir/`) are the view's to undo.
+        if class.precious() && !matches!(class, Class::WorkspaceRoot | Class::WorkspaceAll) {
             c.hit(
                 "syswrite.hard_link",
                 Some(format!("{} is {}", shown(s), describe(class))),
