@@ -135,6 +135,20 @@ fn git_includes_for_one_command() {
         (Ask, "git -c include.path=\"$CFG\" log".to_owned()),
         (
             Deny,
+            format!(
+                "GIT_CONFIG_PARAMETERS=\"'user.name'='x' 'include.path'='{dir}/pager.cfg'\" git log"
+            ),
+        ),
+        (
+            Deny,
+            "GIT_CONFIG_PARAMETERS=\"'color.ui=auto' 'core.pager=rm -rf ~'\" git log".to_owned(),
+        ),
+        (
+            Allow,
+            "GIT_CONFIG_PARAMETERS=\"'user.name'='x' 'color.ui'='auto'\" git log".to_owned(),
+        ),
+        (
+            Deny,
             format!("git config --global include.path {dir}/plain.cfg"),
         ),
     ];

@@ -326,10 +326,11 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             }
         }
         Value::GitConfig | Value::GitConfigOnce => {
-            let (key, val) = git_pair(&v.text);
             // For one command, a file an include names is read where git runs it (`rules`).
-            if kind == Value::GitConfig || !is_include(&key) {
-                git_config(an, scope, &key, &with_text(v, &val));
+            for (key, val) in git_pairs(&v.text) {
+                if kind == Value::GitConfig || !is_include(&key) {
+                    git_config(an, scope, &key, &with_text(v, &val));
+                }
             }
         }
         Value::GitConfigFile => {
@@ -544,7 +545,32 @@ pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Fie
 
 /// A git configuration pair: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
 /// (`'key'='value'`), whose quotes are dropped; the value keeps its own quotes otherwise.
-pub(crate) fn git_pair(text: &str) -> (String, String) {
+/// The pairs of a `GIT_CONFIG_PARAMETERS` value (or a `-c` word): git quotes each pair as
+/// `'key'='value'` or `'key=value'` and separates them with blanks; an unquoted text is one
+/// pair.
+pub(crate) fn git_pairs(text: &str) -> Vec<(String, String)> {
+    let mut rest = text.trim_start();
+    if !rest.starts_with('\'') {
+        return vec![git_pair(text)];
+    }
+    let mut out = Vec::new();
+    while rest.starts_with('\'') {
+        // A word ends at the first quote that is not followed by `='`.
+        let mut end = 1;
+        while let Some(q) = rest[end..].find('\'') {
+            end += q + 1;
+            if !rest[end..].starts_with("='") {
+                break;
+            }
+            end += 2;
+        }
+        out.push(git_pair(&rest[..end]));
+        rest = rest[end..].trim_start();
+    }
+    out
+}
+
+fn git_pair(text: &str) -> (String, String) {
     let Some(rest) = text.strip_prefix('\'') else {
         let (key, value) = text.split_once('=').unwrap_or((text, ""));
         return (key.to_ascii_lowercase(), value.to_owned());

@@ -18,7 +18,7 @@ use crate::analyzer::Analyzer;
 use crate::cmd::Cmd;
 use crate::field::{Field, UNKNOWN};
 use crate::generic::{
-    command, git_config, git_ext_remotes, git_file, git_pair, hooks_dir, insteadof_url, is_include,
+    command, git_config, git_ext_remotes, git_file, git_pairs, hooks_dir, insteadof_url, is_include,
 };
 use crate::paths::{Class, normalize};
 use crate::state::Scope;
@@ -122,13 +122,14 @@ pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>, globals: &
         .chain(params.as_ref());
     let mut seen = Vec::new();
     for pair in pairs {
-        let (key, file) = git_pair(&pair.text);
-        if is_include(&key) {
-            let file = Field {
-                text: file,
-                ..pair.clone()
-            };
-            included(c.an, c.scope, &file, &mut seen);
+        for (key, file) in git_pairs(&pair.text) {
+            if is_include(&key) {
+                let file = Field {
+                    text: file,
+                    ..pair.clone()
+                };
+                included(c.an, c.scope, &file, &mut seen);
+            }
         }
     }
     for (var, below) in CONFIG_VARS {
