@@ -806,6 +806,11 @@ fn files_the_harness_runs_on_its_own_need_a_human() {
         s.p(".cursor/mcp.json"),
     ] {
         assert_ask(&write(f.clone()), "[hook.agent_code]");
+        // The same file written by a shell command: the gate knows the same places.
+        assert_ask(
+            &bash(&s, &format!("echo x > '{f}'")),
+            "[persist.agent_code]",
+        );
     }
     write(s.p("docs/commands/review.md")).assert_silent();
 }

@@ -15,7 +15,7 @@
 use crate::analyzer::Analyzer;
 use crate::args::{Spec, parse};
 use crate::field::{Field, display};
-use crate::paths::{Class, Program, RC_FILES, agent_settings, normalize};
+use crate::paths::{Class, Program, RC_FILES, agent_code, agent_settings, normalize};
 use crate::state::{Io, Scope, Stream};
 
 /// What rules see of the command being judged.
@@ -177,6 +177,7 @@ pub(crate) fn check_write(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, via: 
         Class::HomeSensitive if agent_settings_path(an, &abs) => "persist.agent",
         Class::HomeSensitive => home_rule(&abs, an.paths.home.as_deref().unwrap_or("~")),
         Class::Git if git_runs(&abs) => "persist.git",
+        _ if agent_code(&abs) => "persist.agent_code",
         // Outside the workspace and the scratch space the view cannot undo a write.
         Class::Home | Class::HomeChild | Class::Ancestor | Class::Outside => "syswrite.outside",
         _ => return,

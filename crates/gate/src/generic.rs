@@ -349,9 +349,12 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
                 key_command(an, scope, label, keys, &with_text(v, line.trim()));
             }
         }
-        Value::GitConfig => {
+        Value::GitConfig | Value::GitConfigOnce => {
+            // For one command, a file an include names is read where git runs it (`rules`).
             for (key, val) in git_pairs(&v.text) {
-                git_config(an, scope, &key, &with_text(v, &val));
+                if kind == Value::GitConfig || !is_include(&key) {
+                    git_config(an, scope, &key, &with_text(v, &val));
+                }
             }
         }
         Value::GitConfigFile => {
@@ -587,35 +590,54 @@ pub(crate) fn command(an: &mut Analyzer<'_>, scope: &Scope, label: &str, v: &Fie
     nested_line(an, label, &with_text(v, text), Stream::default(), scope);
 }
 
-/// Git configuration pairs: `key=value`, or the quoted form of `GIT_CONFIG_PARAMETERS`
-/// (`'key'='value' ...`, `'key=value'`), whose quotes are dropped; the value keeps its own
-/// quotes otherwise.
-fn git_pairs(text: &str) -> Vec<(String, String)> {
+/// The pairs of a `GIT_CONFIG_PARAMETERS` value (or a `-c` word): git quotes each pair as
+/// `'key'='value'` or `'key=value'` and separates them with blanks; an unquoted text is one
+/// pair.
+pub(crate) fn git_pairs(text: &str) -> Vec<(String, String)> {
     let mut rest = text.trim_start();
     if !rest.starts_with('\'') {
-        let (key, value) = rest.split_once('=').unwrap_or((rest, ""));
-        return vec![(key.to_ascii_lowercase(), value.to_owned())];
+        return vec![git_pair(text)];
     }
-    // `'key'='value' 'key2'='value2'`, or older git's `'key=value'`.
-    let mut pairs = Vec::new();
-    while let Some(quoted) = rest.strip_prefix('\'') {
-        let (mut key, after) = quoted.split_once('\'').unwrap_or((quoted, ""));
-        let mut value = "";
-        if let Some((k, v)) = key.split_once('=') {
-            (key, value) = (k, v);
+    let mut out = Vec::new();
+    while rest.starts_with('\'') {
+        // A word ends at the first quote that is not followed by `='`.
+        let mut end = 1;
+        while let Some(q) = rest[end..].find('\'') {
+            end += q + 1;
+            if !rest[end..].starts_with("='") {
+                break;
+            }
+            end += 2;
         }
-        rest = after;
-        if let Some(v) = after.strip_prefix("='") {
-            let (v, after) = v.split_once('\'').unwrap_or((v, ""));
-            (value, rest) = (v, after);
-        } else if let Some(v) = after.strip_prefix('=') {
-            let end = v.find(' ').unwrap_or(v.len());
-            (value, rest) = (&v[..end], &v[end..]);
-        }
-        pairs.push((key.to_ascii_lowercase(), value.to_owned()));
-        rest = rest.trim_start();
+        out.push(git_pair(&rest[..end]));
+        rest = rest[end..].trim_start();
     }
-    pairs
+    out
+}
+
+fn git_pair(text: &str) -> (String, String) {
+    let Some(rest) = text.strip_prefix('\'') else {
+        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        return (key.to_ascii_lowercase(), value.to_owned());
+    };
+    let (key, value) = rest.split_once('\'').unwrap_or((rest, ""));
+    // git's older form quotes the pair as one word: `'key=value'`.
+    if value.is_empty()
+        && let Some((key, value)) = key.split_once('=')
+    {
+        return (key.to_ascii_lowercase(), value.to_owned());
+    }
+    let value = value.strip_prefix('=').unwrap_or(value);
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value);
+    (key.to_ascii_lowercase(), value.to_owned())
+}
+
+/// True when the configuration key (lower case) includes another file.
+pub(crate) fn is_include(key: &str) -> bool {
+    key == "include.path" || key.starts_with("includeif.") && key.ends_with(".path")
 }
 
 /// Splits `KEY=VALUE` or `KEY VALUE`; the key is lowercased.

@@ -72,6 +72,12 @@ pub fn reads_credentials(path: &Path, ctx: &Context) -> bool {
     p.credentials(&abs) || p.holds_secrets(&abs)
 }
 
+/// Whether writing `path` changes code an agent's harness runs on its own, outside any hook:
+/// slash commands, skills, sub-agents, extensions and MCP server lists (`paths::AGENT_CODE`).
+pub fn runs_agent_code(path: &Path) -> bool {
+    paths::agent_code(&path.to_string_lossy())
+}
+
 /// A loaded policy, ready to judge lines.
 #[derive(Debug)]
 pub struct Gate {

@@ -255,6 +255,30 @@ pub(crate) fn agent_settings(rel: &str) -> bool {
             .any(|s| s.strip_prefix(rel).is_some_and(|r| r.starts_with('/')))
 }
 
+/// Where a harness finds code it runs without a command the gate judges: Claude Code's
+/// slash commands (their `!` lines run bash), skills and sub-agents (which may carry hooks of
+/// their own), Gemini CLI's commands (`!{...}` runs a shell) and extensions, and the
+/// projects' MCP server lists. Matched as a run of names anywhere in a path.
+const AGENT_CODE: &[&[&str]] = &[
+    &[".claude", "commands"],
+    &[".claude", "skills"],
+    &[".claude", "agents"],
+    &[".gemini", "commands"],
+    &[".gemini", "extensions"],
+    &[".mcp.json"],
+    &[".cursor", "mcp.json"],
+];
+
+/// True when writing `abs` changes code a harness runs on its own ([`AGENT_CODE`]).
+pub(crate) fn agent_code(abs: &str) -> bool {
+    let names: Vec<&str> = abs.split('/').collect();
+    AGENT_CODE.iter().any(|run| {
+        names
+            .windows(run.len())
+            .any(|w| w.iter().zip(*run).all(|(a, b)| a == b))
+    })
+}
+
 /// True when `rel` (relative to the home) is or is below one of `list`.
 fn under_any(rel: &str, list: &[&str]) -> bool {
     list.iter().any(|s| {
@@ -661,6 +685,16 @@ pub(crate) fn normalize_program(text: &str) -> Program {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn agent_code_is_a_run_of_names_anywhere() {
+        assert!(agent_code("/p/.claude/skills/x/SKILL.md"));
+        assert!(agent_code("/h/.mcp.json"));
+        assert!(agent_code(".gemini/commands"));
+        assert!(!agent_code("/p/.claude/notes.md"));
+        assert!(!agent_code("/p/claude/commands/x.md"));
+        assert!(!agent_code("/p/.mcp.json.bak"));
+    }
 
     fn paths() -> Paths {
         Paths::new(&Context {

@@ -133,6 +133,14 @@ pub(crate) fn copy_move(c: &mut Cmd<'_, '_>) {
         None if sources.len() >= 2 => sources.pop(),
         None => None,
     };
+    let hard = match name.as_str() {
+        "ln" => !a.has('s', "symbolic"),
+        "cp" => a.has('l', "link"),
+        _ => name == "link",
+    };
+    if hard {
+        hard_links_out(c, &sources);
+    }
     if let Some(mode) = a.value('m', "mode").filter(|m| setuid(&m.text)) {
         let shown = format!("mode {}", mode.text);
         c.hit("privesc.setuid", Some(shown));
@@ -223,6 +231,23 @@ fn bundled_flag(word: &str, flag: &str) -> bool {
     !rest.starts_with('-') && rest.chars().all(|c| c.is_ascii_alphabetic()) && rest.contains(letter)
 }
 
+/// A hard link (`ln`, `link`, `cp -l`) of a file outside the workspace and the scratch
+/// directories is that file under a second name: a write through it, by a later command or a
+/// tool that edits in place, changes the outside file, which no view can undo; so does a
+/// hard link of git's own files (`.git/hooks/...`, `.git/config`), which run code.
+fn hard_links_out(c: &mut Cmd<'_, '_>, sources: &[Field]) {
+    for s in sources {
+        let class = c.class(s);
+        // The workspace's own files (`ln * dir/`) are the view's to undo.
+        if class.precious() && !matches!(class, Class::WorkspaceRoot | Class::WorkspaceAll) {
+            c.hit(
+                "syswrite.hard_link",
+                Some(format!("{} is {}", shown(s), describe(class))),
+            );
+        }
+    }
+}
+
 /// `bs=` times `count=` of 10 GB or more: bounded only on paper.
 fn huge_copy(args: &[Field]) -> bool {
     let size = |key: &str| {
@@ -298,7 +323,8 @@ pub(crate) fn dd(c: &mut Cmd<'_, '_>) {
                     "fs.overwrite_outside",
                     Some(format!("{} is {}", shown(&f), describe(class))),
                 ),
-                _ => {}
+                // A workspace file a harness runs (`.mcp.json`) is still code for later.
+                _ => check_write(c.an, c.scope, &f, "dd"),
             }
             // `dd if=A of=B` copies A to B; without `if=`, stdin.
             let input: Vec<Field> = args

@@ -31,7 +31,7 @@ pub(crate) fn git(c: &mut Cmd<'_, '_>) {
     let Some(sub) = args.get(i) else {
         return;
     };
-    super::git_files::config_files(c, dir.as_ref());
+    super::git_files::config_files(c, dir.as_ref(), &args[..i]);
     if !sub.known {
         c.hit(
             "gate.dynamic_program",

@@ -17,7 +17,9 @@ use std::io::Read as _;
 use crate::analyzer::Analyzer;
 use crate::cmd::Cmd;
 use crate::field::{Field, UNKNOWN};
-use crate::generic::{command, git_config, git_ext_remotes, git_file, hooks_dir, insteadof_url};
+use crate::generic::{
+    command, git_config, git_ext_remotes, git_file, git_pairs, hooks_dir, insteadof_url, is_include,
+};
 use crate::paths::{Class, normalize};
 use crate::state::Scope;
 use crate::tables::GIT_COMMAND_KEYS;
@@ -104,9 +106,32 @@ fn refused(meta: &std::fs::Metadata) -> Option<&'static str> {
     }
 }
 
-/// Judges the configuration files a git command reads: those the environment names and
-/// the repository's own (`repo` is the `-C`/`--git-dir` directory, or the working one).
-pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>) {
+/// Judges the configuration files a git command reads: those the environment names, those
+/// its `-c` pairs (`globals`, and `GIT_CONFIG_PARAMETERS`) include, and the repository's own
+/// (`repo` is the `-C`/`--git-dir` directory, or the working one).
+pub(crate) fn config_files(c: &mut Cmd<'_, '_>, repo: Option<&Field>, globals: &[Field]) {
+    let params = c.scope.vars.get("GIT_CONFIG_PARAMETERS").map(|v| Field {
+        known: v.text.is_some(),
+        text: v.text.clone().unwrap_or_else(|| UNKNOWN.to_string()),
+        ..Field::default()
+    });
+    let pairs = globals
+        .windows(2)
+        .filter(|w| w[0].is("-c"))
+        .map(|w| &w[1])
+        .chain(params.as_ref());
+    let mut seen = Vec::new();
+    for pair in pairs {
+        for (key, file) in git_pairs(&pair.text) {
+            if is_include(&key) {
+                let file = Field {
+                    text: file,
+                    ..pair.clone()
+                };
+                included(c.an, c.scope, &file, &mut seen);
+            }
+        }
+    }
     for (var, below) in CONFIG_VARS {
         let Some(value) = c.scope.vars.get(*var) else {
             continue;
@@ -170,12 +195,8 @@ fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, seen: &mut Vec<Strin
     for (key, val) in git_file(&text) {
         let lower = key.to_ascii_lowercase();
         let v = Field::lit(&val);
-        if lower == "include.path" || lower.starts_with("includeif.") && lower.ends_with(".path") {
-            let dir = abs.rsplit_once('/').map_or("/", |(d, _)| d);
-            let next = an
-                .paths
-                .abs_from(&val, Some(if dir.is_empty() { "/" } else { dir }));
-            on_disk(an, scope, &normalize(&next), seen);
+        if is_include(&lower) {
+            on_disk(an, scope, &beside(an, abs, &val), seen);
         } else if let Some(name) = lower.strip_prefix("alias.") {
             // Expanded where a later git command names it; a line's own aliases win.
             let alias = (name.to_owned(), val);
@@ -197,6 +218,50 @@ fn on_disk(an: &mut Analyzer<'_>, scope: &Scope, abs: &str, seen: &mut Vec<Strin
             git_ext_remotes(an, &[v], scope);
         } else if GIT_COMMAND_KEYS.iter().any(|k| glob_match(k, &lower)) {
             command(an, scope, &format!("git config {lower} ({abs})"), &v);
+        }
+    }
+}
+
+/// The file an include in the configuration file `abs` names (relative to `abs`'s directory).
+fn beside(an: &Analyzer<'_>, abs: &str, name: &str) -> String {
+    let dir = abs.rsplit_once('/').map_or("/", |(d, _)| d);
+    normalize(
+        &an.paths
+            .abs_from(name, Some(if dir.is_empty() { "/" } else { dir })),
+    )
+}
+
+/// A file included for one command (`git -c include.path=FILE`): git reads it like its own
+/// configuration, so its pairs are judged like `git -c KEY=VALUE`, and the files it includes
+/// in turn (each once, at most [`MAX_FILES`]). What the line wrote there is judged as
+/// written; a missing file holds nothing; a name or content the gate cannot see is `ask`.
+fn included(an: &mut Analyzer<'_>, scope: &Scope, f: &Field, seen: &mut Vec<String>) {
+    if !f.known || f.text.contains(UNKNOWN) {
+        return unreadable(an, scope, &f.text, "named at run time");
+    }
+    let abs = normalize(&an.paths.abs(&f.text, scope));
+    if seen.contains(&abs) {
+        return;
+    }
+    if seen.len() >= MAX_FILES {
+        return unreadable(an, scope, &abs, "too many included files");
+    }
+    seen.push(abs.clone());
+    let text = match an.written_at(&abs).map(|s| s.text) {
+        Some(Some(text)) => text,
+        Some(None) => return unreadable(an, scope, &abs, "content the gate cannot see"),
+        None => match read_small(&abs) {
+            Read::Missing => return,
+            Read::Text(t) => t,
+            Read::Unreadable(why) => return unreadable(an, scope, &abs, why),
+        },
+    };
+    for (key, val) in git_file(&text) {
+        if is_include(&key.to_ascii_lowercase()) {
+            let next = Field::lit(&beside(an, &abs, &val));
+            included(an, scope, &next, seen);
+        } else {
+            git_config(an, scope, &key, &Field::lit(&val));
         }
     }
 }

@@ -87,7 +87,7 @@ const FAMILIES: &[(&[&str], fn(&mut Cmd<'_, '_>))] = &[
         &["rm", "rmdir", "unlink", "shred", "truncate", "srm", "wipe"],
         fs::delete,
     ),
-    (&["mv", "cp", "install", "ln"], fs::copy_move),
+    (&["mv", "cp", "install", "ln", "link"], fs::copy_move),
     (&["dd"], fs::dd),
     (&["chmod", "chown", "chgrp", "setfacl", "chattr"], fs::perms),
     (&["rsync", "scp"], fs::rsync),

@@ -6,8 +6,9 @@
 
 use crate::args::{Spec, parse};
 use crate::cmd::Cmd;
-use crate::field::Field;
+use crate::field::{Field, UNKNOWN};
 use crate::paths::Class;
+use crate::urls::{other_host, this_machine};
 
 pub(crate) fn net(c: &mut Cmd<'_, '_>) {
     leaks(c);
@@ -81,22 +82,52 @@ const API_HOSTS: &[&str] = &[
     "amazonaws.com",
     "googleapis.com",
     "azure.com",
-    "localhost",
-    "127.0.0.1",
 ];
 
-/// True when the URL's host is (below) one of [`API_HOSTS`].
-pub(crate) fn api_host(url: &str) -> bool {
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', '?', '#']).next())
-        .map(|h| h.rsplit('@').next().unwrap_or(h))
-        .map(|h| h.split(':').next().unwrap_or(h))
-        .unwrap_or("");
-    API_HOSTS
-        .iter()
-        .any(|a| host == *a || host.ends_with(&format!(".{a}")))
+/// Options and variables that send a request for this machine elsewhere (a proxy, another
+/// address for the name).
+const REROUTES: &[&str] = &[
+    "-x",
+    "--proxy",
+    "--preproxy",
+    "--resolve",
+    "--connect-to",
+    "--socks4",
+    "--socks4a",
+    "--socks5",
+    "--socks5-hostname",
+    "-e",
+    "--execute",
+];
+const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+];
+
+/// True when the command may send its request for this machine elsewhere ([`REROUTES`]).
+fn rerouted(c: &Cmd<'_, '_>) -> bool {
+    let opt = |t: &str| {
+        REROUTES.iter().any(|r| {
+            t.strip_prefix(r)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('=') || r.len() == 2)
+        })
+    };
+    c.args().iter().any(|a| opt(&a.text))
+        || PROXY_VARS.iter().any(|v| c.scope.vars.contains_key(*v))
+}
+
+/// True when the URL is of this machine (local development, unless `rerouted`), or its host
+/// is (below) one of [`API_HOSTS`].
+fn token_destination(url: &str, rerouted: bool) -> bool {
+    let host = crate::urls::host(url);
+    crate::urls::this_machine(url) && !rerouted
+        || API_HOSTS
+            .iter()
+            .any(|a| host == *a || host.ends_with(&format!(".{a}")))
 }
 
 /// A file sent by an upload flag.
@@ -133,10 +164,19 @@ fn upload(c: &mut Cmd<'_, '_>, f: &Field) {
 /// API such a token is made for), an interactive shell or secret data on its stdin.
 fn leaks(c: &mut Cmd<'_, '_>) {
     // Secrets expanded into the arguments (headers, URLs, form fields) leave the machine,
-    // unless every destination is a well-known API that such tokens are made for.
+    // unless every destination is this machine or a well-known API that such tokens are
+    // made for; a destination is any word shaped like a URL, with or without a scheme, or
+    // starting with what the line cannot show.
     let own_api = {
-        let urls: Vec<&Field> = c.args().iter().filter(|a| a.text.contains("://")).collect();
-        !urls.is_empty() && urls.iter().all(|u| !u.taint.secret && api_host(&u.text))
+        let url = |t: &str| {
+            t.contains("://") || t.starts_with(UNKNOWN) || this_machine(t) || other_host(t)
+        };
+        let urls: Vec<&Field> = c.args().iter().filter(|a| url(&a.text)).collect();
+        let rerouted = rerouted(c);
+        !urls.is_empty()
+            && urls
+                .iter()
+                .all(|u| !u.taint.secret && token_destination(&u.text, rerouted))
     };
     // A stored secret (a key file, `gh auth token`) goes to no host at all.
     let own_api = own_api && !c.args().iter().any(|a| a.taint.stored);

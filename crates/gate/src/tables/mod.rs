@@ -26,6 +26,9 @@ pub(crate) enum Value {
     KeyCommand(&'static [&'static str]),
     /// A git configuration `key=value` pair, judged by its key (see `generic::git_config`).
     GitConfig,
+    /// A git configuration pair for one command (`git -c`): as [`Value::GitConfig`], but a
+    /// file it includes is read and its keys judged (`rules::git_files::included`).
+    GitConfigOnce,
     /// A configuration file of `KEY VALUE` lines where keys matching one of the patterns
     /// are commands (`ssh -F <(...)`); only its text from a process substitution is known.
     ConfigFile(&'static [&'static str]),

@@ -265,7 +265,7 @@ pub(crate) const OPTIONS: &[Options] = &[
     Options {
         tool: "git",
         opts: &[
-            ("-c", Value::GitConfig),
+            ("-c", Value::GitConfigOnce),
             ("--config-env", Value::GitConfigEnv),
             // Checkouts, resets and applies write into the work tree.
             ("--work-tree", Value::Write),
@@ -782,7 +782,7 @@ pub(crate) const ENV_VALUES: &[(&str, Value)] = &[
     ("GIT_PAGER", Value::Command),
     ("GIT_ASKPASS", Value::Command),
     ("GIT_PROXY_COMMAND", Value::Command),
-    ("GIT_CONFIG_PARAMETERS", Value::GitConfig),
+    ("GIT_CONFIG_PARAMETERS", Value::GitConfigOnce),
     ("GIT_CONFIG_GLOBAL", Value::GitConfigFile),
     ("GIT_CONFIG_SYSTEM", Value::GitConfigFile),
     ("GIT_CONFIG", Value::GitConfigFile),

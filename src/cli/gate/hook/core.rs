@@ -21,12 +21,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Reason;
-use super::places::{
-    START_UP_FILES, in_hooks_path, is_scratch, normalize, resolve_links, runs_agent_code,
-};
+use super::places::{START_UP_FILES, in_hooks_path, is_scratch, normalize, resolve_links};
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
-use ftsb_gate::quote_argv;
+use ftsb_gate::{quote_argv, runs_agent_code};
 
 /// Rules the hooks add to every policy: the agent may not end, publish, discard or rewind its
 /// own transaction, nor take the view away. Loaded through the gate's policy format, so they

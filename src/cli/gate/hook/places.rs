@@ -1,6 +1,5 @@
 //! Where a path leads and what kind of place it is, for the hook's judgement of files: the
-//! kernel's walk of symlinks and `..`, the home's start-up files, temp directories, and the
-//! files a harness runs code from on its own.
+//! kernel's walk of symlinks and `..`, the home's start-up files, and temp directories.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -16,20 +15,6 @@ pub const START_UP_FILES: &[&str] = &[
     ".zprofile",
     ".zlogin",
     ".config/fish/config.fish",
-];
-
-/// Where a harness finds code it runs without a tool call this hook sees: Claude Code's slash
-/// commands (their `!` lines run bash), skills and sub-agents (which may carry hooks of their
-/// own), Gemini CLI's commands (`!{...}` runs a shell) and extensions, and the projects' MCP
-/// server lists. Matched as a run of names anywhere in a path.
-const AGENT_CODE: &[&[&str]] = &[
-    &[".claude", "commands"],
-    &[".claude", "skills"],
-    &[".claude", "agents"],
-    &[".gemini", "commands"],
-    &[".gemini", "extensions"],
-    &[".mcp.json"],
-    &[".cursor", "mcp.json"],
 ];
 
 /// `p` without `.` and `..` components (lexically; `..` of the root stays the root).
@@ -78,16 +63,6 @@ pub fn resolve_links(p: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// Whether writing `p` changes code a harness runs on its own ([`AGENT_CODE`]).
-pub fn runs_agent_code(p: &Path) -> bool {
-    let names: Vec<_> = p.components().map(|c| c.as_os_str()).collect();
-    AGENT_CODE.iter().any(|run| {
-        names
-            .windows(run.len())
-            .any(|w| w.iter().zip(*run).all(|(a, b)| a == b))
-    })
 }
 
 /// Whether `p` is in the directory the `core.hooksPath` of its repository names: git runs
@@ -165,13 +140,5 @@ mod tests {
         let cfg = "[core]\n\tbare = false\n[remote \"o\"]\n\thooksPath = no\n[Core]\n\tHooksPath = \".githooks\"\n";
         assert_eq!(hooks_path(cfg), Some(PathBuf::from(".githooks")));
         assert_eq!(hooks_path("[core]\n\tbare = false\n"), None);
-    }
-
-    #[test]
-    fn agent_code_is_a_run_of_names_anywhere() {
-        assert!(runs_agent_code(Path::new("/p/.claude/skills/x/SKILL.md")));
-        assert!(runs_agent_code(Path::new("/h/.mcp.json")));
-        assert!(!runs_agent_code(Path::new("/p/.claude/notes.md")));
-        assert!(!runs_agent_code(Path::new("/p/claude/commands/x.md")));
     }
 }
