@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -22,17 +21,29 @@ use ftsb_fs::confine::cgroup;
 
 /// `exec --json WS -- sh -c SCRIPT`: the parsed result.
 fn exec_json(m: &Mounted, script: &str) -> (serde_json::Value, Output) {
+    let (v, out, _) = exec_json_pid(m, script);
+    (v, out)
+}
+
+/// [`exec_json`], with the pid `exec` ran as (it names the cgroup leaf `exec` made).
+fn exec_json_pid(m: &Mounted, script: &str) -> (serde_json::Value, Output, u32) {
     let mut c = m.cmd();
     c.args(["--json", "exec"])
         .arg(&m.ws)
         .args(["--", "sh", "-c", script])
-        .stdin(Stdio::null());
-    let out = output(&mut c);
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
     // What the command printed comes first; the result is the JSON object after it.
     let text = String::from_utf8_lossy(&out.stdout);
     let json = text.rfind("\n{\n").map_or(&text[..], |at| &text[at + 1..]);
     let v = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-    (v, out)
+    (v, out, pid)
 }
 
 /// Whether `exec` runs its commands in a cgroup here; skips loudly (or fails when required)
@@ -201,19 +212,20 @@ fn exec_leaves_no_cgroup_behind() {
     if !cgroups_usable(&m) {
         return;
     }
-    let (v, _) = exec_json(&m, "( setsid sleep 30 & ) ; exit 0");
+    let (v, _, first) = exec_json_pid(&m, "( setsid sleep 30 & ) ; exit 0");
     assert!(v["processes"]["killed"].as_u64() >= Some(1), "{v}");
-    let (v, _) = exec_json(&m, "( setsid sleep 30 & ) ; exit 3");
+    let (v, _, second) = exec_json_pid(&m, "( setsid sleep 30 & ) ; exit 3");
     assert_eq!(v["rolled_back"], true, "{v}");
     // A leaf left by a dead supervisor (as if killed between creating it and beginning):
     // the next exec sweeps it.
     let home = cgroup::cgroup_of("self").unwrap();
     let stale = home.join("ftsb-fs-exec-99999999-5-abc");
     std::fs::create_dir(&stale).unwrap();
-    let (v, _) = exec_json(&m, "true");
+    let (v, _, third) = exec_json_pid(&m, "true");
     assert_eq!(v["exit_code"], 0, "{v}");
     assert!(!stale.exists(), "a stale leaf was not swept");
-    // Our own leaves only: other tests of this binary run exec in parallel.
+    // This test's leaves only: other tests of this binary run (and SIGKILL) execs in
+    // parallel, whose leaves wait for the next exec's sweep.
     let ours: Vec<_> = leaves()
         .into_iter()
         .filter(|p| {
@@ -224,7 +236,7 @@ fn exec_leaves_no_cgroup_behind() {
                 .unwrap()
                 .parse()
                 .unwrap();
-            !Path::new(&format!("/proc/{pid}")).exists()
+            [first, second, third].contains(&pid)
         })
         .collect();
     assert!(ours.is_empty(), "leaves of finished execs: {ours:?}");
