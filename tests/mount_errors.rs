@@ -70,6 +70,48 @@ fn mount_the_same_workspace_twice() {
     assert!(!m.w("new").exists());
 }
 
+/// The workspace is removed while its view is mounted elsewhere: commit, forced or not,
+/// says so and writes nothing; the overlay is kept and comes back over a new directory.
+#[test]
+fn a_workspace_that_vanished_keeps_the_overlay() {
+    let mut m = Mounted::at(sample_tree);
+    std::fs::write(m.v("new"), "made in the view").unwrap();
+    std::fs::create_dir(m.v("newdir")).unwrap();
+    std::fs::write(m.v("newdir/x"), "x").unwrap();
+    std::fs::write(m.v("a.txt"), "edited").unwrap();
+    std::fs::remove_dir_all(&m.ws).unwrap();
+    // The workspace path is gone: commands reach the daemon through the view.
+    let at_view = |args: &[&str]| output(m.cmd().args(args).arg(&m.view));
+    for args in [&["commit"][..], &["commit", "--force"]] {
+        assert_error(&at_view(args), "was removed");
+        assert!(!m.ws.exists(), "{args:?} recreated the workspace");
+    }
+    let out = at_view(&["--json", "status"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["entries"], 4, "{v}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("new")).unwrap(),
+        "made in the view"
+    );
+    // Keep the overlay, put a directory back where the workspace was, mount again: the
+    // changes are all there and commit into it.
+    let out = at_view(&["unmount", "--keep"]);
+    assert!(out.status.success(), "{out:?}");
+    m.mounted = false;
+    m.wait_daemon_gone();
+    std::fs::create_dir(&m.ws).unwrap();
+    m.mount();
+    assert_eq!(std::fs::read_to_string(m.v("newdir/x")).unwrap(), "x");
+    m.ok(&["commit", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(m.w("new")).unwrap(),
+        "made in the view"
+    );
+    assert_eq!(std::fs::read_to_string(m.w("a.txt")).unwrap(), "edited");
+    assert_eq!(std::fs::read_to_string(m.w("newdir/x")).unwrap(), "x");
+}
+
 #[test]
 fn a_store_that_is_not_ours() {
     let t = tempfile::tempdir().unwrap();
