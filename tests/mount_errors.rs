@@ -207,6 +207,51 @@ fn a_store_that_fails_its_integrity_check() {
     assert_eq!(std::fs::read(&db).unwrap(), bytes);
 }
 
+/// Damage that only the integrity check at opening sees: one page in the middle of the
+/// history's table, which mounting does not read. The mount must refuse rather than serve a
+/// store that fails later (at `log`, or at a commit's log row).
+#[test]
+fn a_store_damaged_where_mounting_does_not_read_is_refused() {
+    let mut m = Mounted::at(sample_tree);
+    let long = "a checkpoint message long enough that the history spans many pages ".repeat(3);
+    for i in 0..60 {
+        std::fs::write(m.v("x"), format!("{i}")).unwrap();
+        m.ok(&["checkpoint", "-m", &format!("{i} {long}")]);
+    }
+    m.ok(&["unmount", "--keep"]);
+    m.mounted = false;
+    m.wait_daemon_gone();
+    if !have("sqlite3") {
+        return;
+    }
+    let db = m.store.join("meta.db");
+    let sql = |q: &str| {
+        let out = run_ok(Command::new("sqlite3").arg(&db).arg(q));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    sql("PRAGMA wal_checkpoint(TRUNCATE);");
+    // A leaf of the history table that is neither its first nor its last.
+    let leaf: usize = sql(
+        "SELECT pageno FROM dbstat WHERE name = 'log' AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET 1;",
+    )
+    .parse()
+    .unwrap();
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
+    // Cells fill a page from its end: scribble over some of them.
+    let cells = leaf * page - 400;
+    for b in &mut bytes[cells..cells + 200] {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let before = tree(&m.ws, EXACT);
+    let out = output(&mut m.mount_cmd());
+    assert_error(&out, "failed its integrity check");
+    assert!(!is_mounted(&m.view));
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "the store was changed");
+    assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
+}
+
 #[test]
 fn commands_without_a_daemon() {
     let t = tempfile::tempdir().unwrap();
