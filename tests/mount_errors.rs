@@ -156,20 +156,16 @@ fn a_store_that_is_not_ours() {
     assert_trees_eq("workspace", &before, &tree(&ws, EXACT));
 }
 
-#[test]
-fn a_store_that_fails_its_integrity_check() {
-    let mut m = Mounted::at(sample_tree);
-    for i in 0..300 {
-        std::fs::write(m.v(&format!("f{i}")), format!("change {i}")).unwrap();
-    }
+/// Unmounts keeping the overlay and moves what the daemon left in the WAL into the database
+/// file, so the file alone is the store's state; its path, or `None` (skipped) without
+/// `sqlite3`.
+fn unmounted_database(m: &mut Mounted) -> Option<std::path::PathBuf> {
     m.ok(&["unmount", "--keep"]);
     m.mounted = false;
     m.wait_daemon_gone();
     if !have("sqlite3") {
-        return;
+        return None;
     }
-    // Move what the daemon left in the WAL into the database file, so the file alone is
-    // the store's state, then scribble over the middle of every page but the header page.
     let db = m.store.join("meta.db");
     run_ok(
         Command::new("sqlite3")
@@ -177,6 +173,19 @@ fn a_store_that_fails_its_integrity_check() {
             .arg("PRAGMA wal_checkpoint(TRUNCATE);"),
     );
     assert!(!m.store.join("meta.db-wal").exists());
+    Some(db)
+}
+
+#[test]
+fn a_store_that_fails_its_integrity_check() {
+    let mut m = Mounted::at(sample_tree);
+    for i in 0..300 {
+        std::fs::write(m.v(&format!("f{i}")), format!("change {i}")).unwrap();
+    }
+    let Some(db) = unmounted_database(&mut m) else {
+        return;
+    };
+    // Scribble over the middle of every page but the header page.
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(
         bytes.len() >= 4 * 4096,
@@ -218,24 +227,14 @@ fn a_store_damaged_where_mounting_does_not_read_is_refused() {
         std::fs::write(m.v("x"), format!("{i}")).unwrap();
         m.ok(&["checkpoint", "-m", &format!("{i} {long}")]);
     }
-    m.ok(&["unmount", "--keep"]);
-    m.mounted = false;
-    m.wait_daemon_gone();
-    if !have("sqlite3") {
+    let Some(db) = unmounted_database(&mut m) else {
         return;
-    }
-    let db = m.store.join("meta.db");
-    let sql = |q: &str| {
-        let out = run_ok(Command::new("sqlite3").arg(&db).arg(q));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
-    sql("PRAGMA wal_checkpoint(TRUNCATE);");
     // A leaf of the history table that is neither its first nor its last.
-    let leaf: usize = sql(
+    let out = run_ok(Command::new("sqlite3").arg(&db).arg(
         "SELECT pageno FROM dbstat WHERE name = 'log' AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET 1;",
-    )
-    .parse()
-    .unwrap();
+    ));
+    let leaf: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let mut bytes = std::fs::read(&db).unwrap();
     let page = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
     // Cells fill a page from its end: scribble over some of them.
