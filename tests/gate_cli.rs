@@ -92,6 +92,25 @@ fn text_output_and_errors() {
 }
 
 #[test]
+fn a_policy_with_a_syntax_error_is_one_error_line_naming_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[settings]\nask = \"ask\"\n\n[[rule]\nid = 1\n").expect("write");
+    let out = bin()
+        .args(["gate", "check", "--policy"])
+        .arg(&policy)
+        .args(["--", "true"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "a verdict under a broken policy");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!("error: {}:4:", policy.display());
+    assert!(err.starts_with(&want), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
 fn serve_answers_one_line_per_request() {
     let input = concat!(
         r#"{"id":1,"command":"rm -rf /","cwd":"/home/dev/project"}"#,

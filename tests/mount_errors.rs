@@ -70,6 +70,48 @@ fn mount_the_same_workspace_twice() {
     assert!(!m.w("new").exists());
 }
 
+/// The workspace is removed while its view is mounted elsewhere: commit, forced or not,
+/// says so and writes nothing; the overlay is kept and comes back over a new directory.
+#[test]
+fn a_workspace_that_vanished_keeps_the_overlay() {
+    let mut m = Mounted::at(sample_tree);
+    std::fs::write(m.v("new"), "made in the view").unwrap();
+    std::fs::create_dir(m.v("newdir")).unwrap();
+    std::fs::write(m.v("newdir/x"), "x").unwrap();
+    std::fs::write(m.v("a.txt"), "edited").unwrap();
+    std::fs::remove_dir_all(&m.ws).unwrap();
+    // The workspace path is gone: commands reach the daemon through the view.
+    let at_view = |args: &[&str]| output(m.cmd().args(args).arg(&m.view));
+    for args in [&["commit"][..], &["commit", "--force"]] {
+        assert_error(&at_view(args), "was removed");
+        assert!(!m.ws.exists(), "{args:?} recreated the workspace");
+    }
+    let out = at_view(&["--json", "status"]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["entries"], 4, "{v}");
+    assert_eq!(
+        std::fs::read_to_string(m.v("new")).unwrap(),
+        "made in the view"
+    );
+    // Keep the overlay, put a directory back where the workspace was, mount again: the
+    // changes are all there and commit into it.
+    let out = at_view(&["unmount", "--keep"]);
+    assert!(out.status.success(), "{out:?}");
+    m.mounted = false;
+    m.wait_daemon_gone();
+    std::fs::create_dir(&m.ws).unwrap();
+    m.mount();
+    assert_eq!(std::fs::read_to_string(m.v("newdir/x")).unwrap(), "x");
+    m.ok(&["commit", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(m.w("new")).unwrap(),
+        "made in the view"
+    );
+    assert_eq!(std::fs::read_to_string(m.w("a.txt")).unwrap(), "edited");
+    assert_eq!(std::fs::read_to_string(m.w("newdir/x")).unwrap(), "x");
+}
+
 #[test]
 fn a_store_that_is_not_ours() {
     let t = tempfile::tempdir().unwrap();
@@ -114,20 +156,16 @@ fn a_store_that_is_not_ours() {
     assert_trees_eq("workspace", &before, &tree(&ws, EXACT));
 }
 
-#[test]
-fn a_store_that_fails_its_integrity_check() {
-    let mut m = Mounted::at(sample_tree);
-    for i in 0..300 {
-        std::fs::write(m.v(&format!("f{i}")), format!("change {i}")).unwrap();
-    }
+/// Unmounts keeping the overlay and moves what the daemon left in the WAL into the database
+/// file, so the file alone is the store's state; its path, or `None` (skipped) without
+/// `sqlite3`.
+fn unmounted_database(m: &mut Mounted) -> Option<std::path::PathBuf> {
     m.ok(&["unmount", "--keep"]);
     m.mounted = false;
     m.wait_daemon_gone();
     if !have("sqlite3") {
-        return;
+        return None;
     }
-    // Move what the daemon left in the WAL into the database file, so the file alone is
-    // the store's state, then scribble over the middle of every page but the header page.
     let db = m.store.join("meta.db");
     run_ok(
         Command::new("sqlite3")
@@ -135,6 +173,19 @@ fn a_store_that_fails_its_integrity_check() {
             .arg("PRAGMA wal_checkpoint(TRUNCATE);"),
     );
     assert!(!m.store.join("meta.db-wal").exists());
+    Some(db)
+}
+
+#[test]
+fn a_store_that_fails_its_integrity_check() {
+    let mut m = Mounted::at(sample_tree);
+    for i in 0..300 {
+        std::fs::write(m.v(&format!("f{i}")), format!("change {i}")).unwrap();
+    }
+    let Some(db) = unmounted_database(&mut m) else {
+        return;
+    };
+    // Scribble over the middle of every page but the header page.
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(
         bytes.len() >= 4 * 4096,
@@ -163,6 +214,41 @@ fn a_store_that_fails_its_integrity_check() {
     let out = output(m.cmd().arg("fsck").arg(&m.ws).arg("--store").arg(&m.store));
     assert!(!out.status.success());
     assert_eq!(std::fs::read(&db).unwrap(), bytes);
+}
+
+/// Damage that only the integrity check at opening sees: one page in the middle of the
+/// history's table, which mounting does not read. The mount must refuse rather than serve a
+/// store that fails later (at `log`, or at a commit's log row).
+#[test]
+fn a_store_damaged_where_mounting_does_not_read_is_refused() {
+    let mut m = Mounted::at(sample_tree);
+    let long = "a checkpoint message long enough that the history spans many pages ".repeat(3);
+    for i in 0..60 {
+        std::fs::write(m.v("x"), format!("{i}")).unwrap();
+        m.ok(&["checkpoint", "-m", &format!("{i} {long}")]);
+    }
+    let Some(db) = unmounted_database(&mut m) else {
+        return;
+    };
+    // A leaf of the history table that is neither its first nor its last.
+    let out = run_ok(Command::new("sqlite3").arg(&db).arg(
+        "SELECT pageno FROM dbstat WHERE name = 'log' AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET 1;",
+    ));
+    let leaf: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
+    // Cells fill a page from its end: scribble over some of them.
+    let cells = leaf * page - 400;
+    for b in &mut bytes[cells..cells + 200] {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let before = tree(&m.ws, EXACT);
+    let out = output(&mut m.mount_cmd());
+    assert_error(&out, "failed its integrity check");
+    assert!(!is_mounted(&m.view));
+    assert_eq!(std::fs::read(&db).unwrap(), bytes, "the store was changed");
+    assert_trees_eq("workspace", &before, &tree(&m.ws, EXACT));
 }
 
 #[test]

@@ -344,3 +344,29 @@ fn the_gate_stops_a_denied_command_before_it_runs() {
     assert!(m.v("marker").exists());
     check_isolation_then_abort(&m, &ws_before);
 }
+
+#[test]
+fn a_policy_file_with_a_syntax_error_names_its_line_and_nothing_runs() {
+    let m = Mounted::at(sample_tree);
+    let ws_before = tree(&m.ws, EXACT);
+    let view_before = tree(&m.view, EXACT);
+    let policy = m.root.path().join("policy.toml");
+    std::fs::write(&policy, "[settings]\nask = \"ask\"\n\n[[rule]\nid = 1\n").unwrap();
+    let flag = policy.to_str().unwrap();
+    let out = exec(&m, &["--policy", flag], "touch marker");
+    assert_error(&out, &format!("{flag}:4:"));
+    assert!(
+        !m.v("marker").exists(),
+        "the command ran under a broken policy"
+    );
+    assert_trees_eq(
+        "view after a refused exec",
+        &view_before,
+        &tree(&m.view, EXACT),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&policy).unwrap(),
+        "[settings]\nask = \"ask\"\n\n[[rule]\nid = 1\n"
+    );
+    check_isolation_then_abort(&m, &ws_before);
+}

@@ -89,6 +89,9 @@ pub fn apply_from(
     if let Some(open) = db.journal_open()? {
         return Err(TxnError::Pending { id: open.id });
     }
+    if ws.removed() {
+        return Err(TxnError::Removed(ws.path().to_owned()));
+    }
     let found = check::find(ws, &layout);
     let forced: Plan;
     if !found.is_empty() {

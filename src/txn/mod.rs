@@ -101,6 +101,11 @@ pub enum TxnError {
     Journal { id: u64, reason: String },
     #[error("commit {id} was interrupted and must be recovered first (ftsb-fs recover)")]
     Pending { id: u64 },
+    #[error(
+        "the workspace {} was removed while mounted; nothing was written and the overlay is kept (unmount --keep, make the directory again and mount it)",
+        .0.display()
+    )]
+    Removed(PathBuf),
     #[error("commit {id} is not applied yet and cannot be finished")]
     NotApplied { id: u64 },
     #[error(
@@ -205,6 +210,12 @@ impl Workspace {
 
     pub(crate) fn root(&self) -> BorrowedFd<'_> {
         self.root.as_fd()
+    }
+
+    /// Whether the directory was removed since it was opened: its descriptor then names a
+    /// directory no path reaches, where nothing can be created.
+    pub(crate) fn removed(&self) -> bool {
+        matches!(sys::lstat(self.root(), b""), Ok(Some(st)) if st.st_nlink == 0)
     }
 }
 
