@@ -349,29 +349,8 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
                 key_command(an, scope, label, keys, &with_text(v, line.trim()));
             }
         }
-        Value::GitConfig | Value::GitConfigOnce => {
-            // For one command, a file an include names is read where git runs it (`rules`).
-            for (key, val) in git_pairs(&v.text) {
-                if kind == Value::GitConfig || !is_include(&key) {
-                    git_config(an, scope, &key, &with_text(v, &val));
-                }
-            }
-        }
-        Value::GitConfigFile => {
-            let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
-            for (key, val) in git_file(text) {
-                git_config(an, scope, &key, &with_text(v, &val));
-            }
-        }
-        Value::GitConfigEnv => {
-            // `--config-env KEY=VAR`: the value is what the variable holds.
-            let (key, var) = split_key(&v.text);
-            git_config(
-                an,
-                scope,
-                &key,
-                &with_text(v, &format!("${{{}}}", var.trim())),
-            );
+        Value::GitConfig | Value::GitConfigOnce | Value::GitConfigFile | Value::GitConfigEnv => {
+            git_value(an, scope, kind, v)
         }
         Value::Script => match &v.body {
             Some(body) if v.procsub => command(an, scope, label, &with_text(v, body)),
@@ -413,6 +392,38 @@ pub(crate) fn value(an: &mut Analyzer<'_>, scope: &Scope, label: &str, kind: Val
             let rest = words.get(i..).unwrap_or_default().join(" ");
             command(an, scope, label, &with_text(v, &rest));
         }
+    }
+}
+
+/// A git configuration value: `key=value` pairs, a configuration file's text, or
+/// `--config-env KEY=VAR`; each key is judged like `git -c KEY=VALUE`.
+fn git_value(an: &mut Analyzer<'_>, scope: &Scope, kind: Value, v: &Field) {
+    match kind {
+        Value::GitConfig | Value::GitConfigOnce => {
+            // For one command, a file an include names is read where git runs it (`rules`).
+            for (key, val) in git_pairs(&v.text) {
+                if kind == Value::GitConfig || !is_include(&key) {
+                    git_config(an, scope, &key, &with_text(v, &val));
+                }
+            }
+        }
+        Value::GitConfigFile => {
+            let text = v.body.as_deref().filter(|_| v.procsub).unwrap_or("");
+            for (key, val) in git_file(text) {
+                git_config(an, scope, &key, &with_text(v, &val));
+            }
+        }
+        Value::GitConfigEnv => {
+            // `--config-env KEY=VAR`: the value is what the variable holds.
+            let (key, var) = split_key(&v.text);
+            git_config(
+                an,
+                scope,
+                &key,
+                &with_text(v, &format!("${{{}}}", var.trim())),
+            );
+        }
+        _ => {}
     }
 }
 
