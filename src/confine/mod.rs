@@ -28,6 +28,7 @@ pub mod cgroup;
 mod destination;
 pub mod env;
 mod hostnet;
+mod metadata;
 mod profile;
 pub mod reaper;
 mod relay;
@@ -258,7 +259,8 @@ pub fn confine_command(
     report.warnings.extend(spec.notes.iter().cloned());
     let filters = seccomp::build(&spec.net)?;
     let broker = if report.unix_connect_brokered {
-        let policy = destination::Policy::new(&spec.sockets, &spec.net, spec.host_services);
+        let policy =
+            destination::Policy::new(&spec.sockets, &spec.writable, &spec.net, spec.host_services);
         Some(broker::spawn(policy).map_err(ConfineError::Broker)?)
     } else {
         None
