@@ -336,7 +336,10 @@ fn lookup(sessions: &HashMap<u64, Session>, pid: u32) -> Writer {
     if supervisors.is_empty() {
         return Writer::User;
     }
-    let mut at = i32::try_from(pid).unwrap_or(0);
+    // From the process, not the thread: a thread of a supervisor (its broker, which changes
+    // metadata in the view for the command) has the supervisor's parent, not the supervisor.
+    let thread = i32::try_from(pid).unwrap_or(0);
+    let mut at = process_of(thread).unwrap_or(thread);
     // Bounded: a pid's ancestry ends at 1 (or at a process we cannot read).
     for _ in 0..4096 {
         if at <= 1 {
@@ -351,6 +354,17 @@ fn lookup(sessions: &HashMap<u64, Session>, pid: u32) -> Writer {
         }
     }
     Writer::User
+}
+
+/// The process (thread group) of thread `pid`, from `/proc/PID/status`.
+fn process_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The parent of process (or thread) `pid`, from `/proc/PID/stat`.
