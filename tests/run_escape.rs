@@ -1437,8 +1437,9 @@ chmod 700 mine && echo plain ok
 /// The agent changes the metadata of a file outside the view: its mode (by path, through a
 /// symlink in the view, relative to a directory fd), its owner, an extended attribute and its
 /// ACL. Landlock does not govern these calls, so the broker makes them, and only on what lies
-/// in the command's writable roots: under `exec`, `run` and `run` then `exec` each is refused
-/// and the file keeps its mode, owner and attributes, while the same calls in the view work.
+/// in the command's writable roots, with the command's capabilities: under `exec`, `run` and
+/// `run` then `exec` each is refused and the file keeps its mode, owner and attributes, while
+/// the same calls in the view work.
 #[test]
 fn metadata_outside_the_view_cannot_change() {
     if !have("python3") {
@@ -1485,6 +1486,7 @@ t("in-setxattr", lambda: os.setxattr("mine", "user.x", b"1"))
 fd = os.open("mine", os.O_RDONLY)
 t("in-fchmod", lambda: os.fchmod(fd, 0o700))
 t("in-fsetxattr", lambda: os.setxattr(fd, "user.y", b"2"))
+t("in-chown", lambda: os.chown("mine", 1, 1))
 PY
 python3 meta.py "$OUT"
 "#;
@@ -1519,6 +1521,8 @@ python3 meta.py "$OUT"
     std::fs::remove_file(s.m.v("mine")).unwrap();
     for under in BOTH {
         let out = text(&attack(&s, under, script));
+        // The broker changes nothing with more privilege than the command has: as root, it
+        // holds no capabilities, so it cannot give a file away (`in-chown`).
         for what in [
             "chmod",
             "chmod-link",
@@ -1527,6 +1531,7 @@ python3 meta.py "$OUT"
             "lchown",
             "setxattr",
             "acl",
+            "in-chown",
         ] {
             assert!(results(&out, what) != ["ok"], "{under:?}: {what}: {out}");
         }

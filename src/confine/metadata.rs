@@ -102,12 +102,43 @@ pub(crate) fn change(
         } => (resolve(caller, dir, &path, follow, empty)?, true),
     };
     policy.may_change(&fd, verb(&change))?;
+    adopt_capabilities(caller)?;
     if pinned {
         change_pinned(&fd, &change)
     } else {
         change_open(&fd, &change)
     }
     .map(|()| 0)
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: capabilities as two 32-bit words.
+const CAPABILITY_VERSION: u32 = 0x2008_0522;
+
+/// Lowers this thread's effective capabilities to the caller's, so that the change is made
+/// with no more privilege than the caller has (a command started as root has none left).
+/// Capabilities are per thread, and the broker answers each call on a thread of its own.
+fn adopt_capabilities(caller: &Caller) -> Result<(), i32> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", caller.tid()))
+        .map_err(|_| libc::ESRCH)?;
+    let theirs = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .ok_or(libc::ESRCH)?;
+    // The header and the two words of {effective, permitted, inheritable} capget and capset take.
+    let mut header = [CAPABILITY_VERSION, 0];
+    let mut data = [[0u32; 3]; 2];
+    // SAFETY: capget writes two data words into `data`; both arrays live across the call.
+    if unsafe { libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()) } != 0 {
+        return Err(last_errno());
+    }
+    data[0][0] &= theirs as u32;
+    data[1][0] &= (theirs >> 32) as u32;
+    // SAFETY: capset reads the header and two data words; pid 0 is this thread.
+    if unsafe { libc::syscall(libc::SYS_capset, header.as_mut_ptr(), data.as_ptr()) } != 0 {
+        return Err(last_errno());
+    }
+    Ok(())
 }
 
 /// The call's object and change, read from `args` and the caller's memory.
