@@ -1487,6 +1487,12 @@ fd = os.open("mine", os.O_RDONLY)
 t("in-fchmod", lambda: os.fchmod(fd, 0o700))
 t("in-fsetxattr", lambda: os.setxattr(fd, "user.y", b"2"))
 t("in-chown", lambda: os.chown("mine", 1, 1))
+t("in-chown-own", lambda: os.chown("mine", os.getuid(), os.getgid()))
+if os.path.lexists("in-link"):
+    os.remove("in-link")
+os.symlink("mine", "in-link")
+t("in-lchown-own", lambda: os.lchown("in-link", os.getuid(), os.getgid()))
+t("in-removexattr", lambda: os.removexattr("mine", "user.x"))
 PY
 python3 meta.py "$OUT"
 "#;
@@ -1507,11 +1513,17 @@ python3 meta.py "$OUT"
         assert_eq!(results(&free, what), ["ok"], "the control: {free}");
     }
     // Extended attributes and ACLs depend on the file system; what it refuses is not tried.
-    let xattrs: Vec<&str> = ["setxattr", "acl", "in-setxattr", "in-fsetxattr"]
-        .into_iter()
-        .filter(|what| results(&free, what) == ["ok"])
-        .collect();
-    if xattrs.len() < 4 {
+    let xattrs: Vec<&str> = [
+        "setxattr",
+        "acl",
+        "in-setxattr",
+        "in-fsetxattr",
+        "in-removexattr",
+    ]
+    .into_iter()
+    .filter(|what| results(&free, what) == ["ok"])
+    .collect();
+    if xattrs.len() < 5 {
         skip(
             "the extended attribute and ACL part of metadata_outside_the_view_cannot_change",
             &format!("the file system refuses some: {free}"),
@@ -1535,7 +1547,7 @@ python3 meta.py "$OUT"
         ] {
             assert!(results(&out, what) != ["ok"], "{under:?}: {what}: {out}");
         }
-        for what in ["in-chmod", "in-fchmod"]
+        for what in ["in-chmod", "in-fchmod", "in-chown-own", "in-lchown-own"]
             .into_iter()
             .chain(xattrs.iter().copied().filter(|w| w.starts_with("in-")))
         {
