@@ -22,7 +22,8 @@
 //! - What was read of the caller counts only while its notification is still pending (its
 //!   pid not reused meanwhile).
 //! - `io_uring_setup` fails with `EACCES` (io_uring connects without the `connect` syscall).
-//! - Fails closed: if the broker is gone, every `connect` of the command fails (`ENOSYS`).
+//! - Fails closed: if the broker is gone, every `connect` and metadata change of the command
+//!   fails (`ENOSYS`).
 //! - The listener fd never reaches the command (it is close-on-exec, and taken by this process
 //!   with `pidfd_getfd` before `execve`); were it inherited, the command could answer its own
 //!   notifications.
@@ -33,6 +34,9 @@
 //!
 //! The send calls that carry an address (`sendto` with one, every `sendmsg` and `sendmmsg`)
 //! come here too and go through the same decision; [`super::relay`] makes them.
+//!
+//! So do the calls that change a file's mode, owner or extended attributes, which Landlock
+//! does not govern either: [`super::metadata`] decides and makes them.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -169,7 +169,9 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         missing.push("signal scoping (abi 6)");
     }
     if !wanted.seccomp || !broker::supported() {
-        missing.push("pathname unix socket broker (seccomp user notification, pidfd_getfd: 5.6)");
+        missing.push(
+            "pathname unix socket and file metadata broker (seccomp user notification, pidfd_getfd: 5.6)",
+        );
     }
     if !wanted.seccomp {
         missing.push("terminal ioctl filter (seccomp)");
