@@ -1493,6 +1493,7 @@ if os.path.lexists("in-link"):
 os.symlink("mine", "in-link")
 t("in-lchown-own", lambda: os.lchown("in-link", os.getuid(), os.getgid()))
 t("in-removexattr", lambda: os.removexattr("mine", "user.x"))
+t("in-proc-self", lambda: os.chmod("/proc/self/fd/%d" % os.open("mine", os.O_PATH), 0o700))
 PY
 python3 meta.py "$OUT"
 "#;
@@ -1547,9 +1548,15 @@ python3 meta.py "$OUT"
         ] {
             assert!(results(&out, what) != ["ok"], "{under:?}: {what}: {out}");
         }
-        for what in ["in-chmod", "in-fchmod", "in-chown-own", "in-lchown-own"]
-            .into_iter()
-            .chain(xattrs.iter().copied().filter(|w| w.starts_with("in-")))
+        for what in [
+            "in-chmod",
+            "in-fchmod",
+            "in-chown-own",
+            "in-lchown-own",
+            "in-proc-self",
+        ]
+        .into_iter()
+        .chain(xattrs.iter().copied().filter(|w| w.starts_with("in-")))
         {
             assert_eq!(results(&out, what), ["ok"], "{under:?}: {what}: {out}");
         }

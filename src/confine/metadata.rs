@@ -238,7 +238,20 @@ fn resolve(
         return Ok(base);
     }
     let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    open_at(base.as_raw_fd(), path, nofollow)
+    open_at(base.as_raw_fd(), &as_caller(path, caller.tid()), nofollow)
+}
+
+/// `path` as the caller `tid` means it: `/proc/self` and `/proc/thread-self` name the caller
+/// (glibc changes a mode through `/proc/self/fd/N` of an `O_PATH` fd), not the broker.
+fn as_caller(path: &[u8], tid: libc::pid_t) -> Vec<u8> {
+    for own in [&b"/proc/self"[..], b"/proc/thread-self"] {
+        if let Some(rest) = path.strip_prefix(own)
+            && (rest.is_empty() || rest[0] == b'/')
+        {
+            return [format!("/proc/{tid}").as_bytes(), rest].concat();
+        }
+    }
+    path.to_vec()
 }
 
 /// `openat(dir, path, O_PATH | flags)`.
