@@ -1433,3 +1433,153 @@ chmod 700 mine && echo plain ok
     }
     s.m.abort();
 }
+
+/// The agent changes the metadata of a file outside the view: its mode (by path, through a
+/// symlink in the view, relative to a directory fd), its owner, an extended attribute and its
+/// ACL. Landlock does not govern these calls, so the broker makes them, and only on what lies
+/// in the command's writable roots, with the command's capabilities: under `exec`, `run` and
+/// `run` then `exec` each is refused and the file keeps its mode, owner and attributes, while
+/// the same calls in the view work.
+#[test]
+fn metadata_outside_the_view_cannot_change() {
+    if !have("python3") {
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let s = setup();
+    let key = s.out.join("key");
+    let meta = |p: &Path| {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        (m.permissions().mode() & 0o7777, m.uid(), m.gid())
+    };
+    let reset = || {
+        let _ = std::fs::remove_file(&key);
+        std::fs::write(&key, "secret\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let script = r#"
+cat > meta.py <<'PY'
+import os, struct, sys
+key = sys.argv[1] + "/key"
+acl = struct.pack("<IHHIHHIHHI", 2, 1, 6, 0xFFFFFFFF, 4, 4, 0xFFFFFFFF, 0x20, 4, 0xFFFFFFFF)
+def t(what, f):
+    try:
+        f()
+        print(what, "ok")
+    except OSError as e:
+        print(what, "refused", e.errno)
+if os.path.lexists("link"):
+    os.remove("link")
+os.symlink(key, "link")
+t("chmod", lambda: os.chmod(key, 0o644))
+t("chmod-link", lambda: os.chmod("link", 0o666))
+d = os.open(sys.argv[1], os.O_PATH)
+t("fchmodat", lambda: os.chmod("key", 0o640, dir_fd=d))
+t("chown", lambda: os.chown(key, 1, 1))
+t("lchown", lambda: os.lchown(key, 2, 2))
+t("setxattr", lambda: os.setxattr(key, "user.x", b"1"))
+t("acl", lambda: os.setxattr(key, "system.posix_acl_access", acl))
+with open("mine", "w") as f:
+    f.write("x")
+t("in-chmod", lambda: os.chmod("mine", 0o755))
+t("in-setxattr", lambda: os.setxattr("mine", "user.x", b"1"))
+fd = os.open("mine", os.O_RDONLY)
+t("in-fchmod", lambda: os.fchmod(fd, 0o700))
+t("in-fsetxattr", lambda: os.setxattr(fd, "user.y", b"2"))
+t("in-chown", lambda: os.chown("mine", 1, 1))
+t("in-chown-own", lambda: os.chown("mine", os.getuid(), os.getgid()))
+if os.path.lexists("in-link"):
+    os.remove("in-link")
+os.symlink("mine", "in-link")
+t("in-lchown-own", lambda: os.lchown("in-link", os.getuid(), os.getgid()))
+t("in-removexattr", lambda: os.removexattr("mine", "user.x"))
+t("in-proc-self", lambda: os.chmod("/proc/self/fd/%d" % os.open("mine", os.O_PATH), 0o700))
+PY
+python3 meta.py "$OUT"
+"#;
+    reset();
+    let before = meta(&key);
+    let free = text(&unconfined(
+        &s,
+        &format!("cd '{}'\n{script}", s.m.view.display()),
+    ));
+    for what in [
+        "chmod",
+        "chmod-link",
+        "fchmodat",
+        "chown",
+        "lchown",
+        "in-chmod",
+    ] {
+        assert_eq!(results(&free, what), ["ok"], "the control: {free}");
+    }
+    // Extended attributes and ACLs depend on the file system; what it refuses is not tried.
+    let xattrs: Vec<&str> = [
+        "setxattr",
+        "acl",
+        "in-setxattr",
+        "in-fsetxattr",
+        "in-removexattr",
+    ]
+    .into_iter()
+    .filter(|what| results(&free, what) == ["ok"])
+    .collect();
+    if xattrs.len() < 5 {
+        skip(
+            "the extended attribute and ACL part of metadata_outside_the_view_cannot_change",
+            &format!("the file system refuses some: {free}"),
+        );
+    }
+    reset();
+    std::fs::remove_file(s.m.v("mine")).unwrap();
+    for under in BOTH {
+        let out = text(&attack(&s, under, script));
+        // The broker changes nothing with more privilege than the command has: as root, it
+        // holds no capabilities, so it cannot give a file away (`in-chown`).
+        for what in [
+            "chmod",
+            "chmod-link",
+            "fchmodat",
+            "chown",
+            "lchown",
+            "setxattr",
+            "acl",
+            "in-chown",
+        ] {
+            assert!(results(&out, what) != ["ok"], "{under:?}: {what}: {out}");
+        }
+        for what in [
+            "in-chmod",
+            "in-fchmod",
+            "in-chown-own",
+            "in-lchown-own",
+            "in-proc-self",
+        ]
+        .into_iter()
+        .chain(xattrs.iter().copied().filter(|w| w.starts_with("in-")))
+        {
+            assert_eq!(results(&out, what), ["ok"], "{under:?}: {what}: {out}");
+        }
+        assert_eq!(meta(&key), before, "{under:?}: {out}");
+        let names = xattr_names(&key);
+        assert!(names.is_empty(), "{under:?}: {names:?}: {out}");
+        assert_eq!(meta(&s.m.v("mine")).0, 0o700, "{under:?}: {out}");
+    }
+    s.m.abort();
+}
+
+/// The extended attribute names of `path`.
+fn xattr_names(path: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; print(' '.join(os.listxattr(sys.argv[1])))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}

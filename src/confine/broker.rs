@@ -22,7 +22,8 @@
 //! - What was read of the caller counts only while its notification is still pending (its
 //!   pid not reused meanwhile).
 //! - `io_uring_setup` fails with `EACCES` (io_uring connects without the `connect` syscall).
-//! - Fails closed: if the broker is gone, every `connect` of the command fails (`ENOSYS`).
+//! - Fails closed: if the broker is gone, every `connect` and metadata change of the command
+//!   fails (`ENOSYS`).
 //! - The listener fd never reaches the command (it is close-on-exec, and taken by this process
 //!   with `pidfd_getfd` before `execve`); were it inherited, the command could answer its own
 //!   notifications.
@@ -33,12 +34,16 @@
 //!
 //! The send calls that carry an address (`sendto` with one, every `sendmsg` and `sendmmsg`)
 //! come here too and go through the same decision; [`super::relay`] makes them.
+//!
+//! So do the calls that change a file's mode, owner or extended attributes, which Landlock
+//! does not govern either: [`super::metadata`] decides and makes them.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use super::destination::{Policy, connect_to};
+use super::metadata;
 
 /// `sizeof(struct sockaddr_storage)`: the largest address `connect` takes.
 const ADDR_MAX: usize = 128;
@@ -88,34 +93,56 @@ pub(crate) struct Child {
     end: OwnedFd,
 }
 
-/// The program: `connect`, `sendmsg`, `sendmmsg` and `sendto` with an address notify the
-/// listener, `io_uring_setup` fails with `EACCES`, everything else (and every other
-/// architecture, which the other filters kill) passes.
+/// The program: `connect`, `sendmsg`, `sendmmsg`, `sendto` with an address and the metadata
+/// calls ([`metadata::calls`]) notify the listener, `io_uring_setup` fails with `EACCES`,
+/// [`metadata::UNBROKERED`] with `ENOSYS`, everything else (and every other architecture,
+/// which the other filters kill) passes.
 fn program() -> Vec<libc::sock_filter> {
     const LD_W_ABS: u16 = 0x20;
     const JEQ_K: u16 = 0x15;
     const RET_K: u16 = 0x06;
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    // Jump offsets count from the next instruction: NOTIF is at 12, ERRNO at 13, ALLOW at 14.
-    vec![
+    let mut notified = vec![libc::SYS_connect, libc::SYS_sendmsg, libc::SYS_sendmmsg];
+    notified.extend(metadata::calls());
+    let unbrokered = metadata::UNBROKERED;
+    // The three loads and checks before the list, one check per call listed, the four
+    // instructions that look at sendto's address: then NOTIF, EACCES, ENOSYS, ALLOW.
+    let notif = 3 + notified.len() + 1 + unbrokered.len() + 1 + 4;
+    let (eacces, enosys, allow) = (notif + 1, notif + 2, notif + 3);
+    // A jump from instruction `at` to `to` counts from the next instruction.
+    let jump = |at: usize, to: usize| (to - at - 1) as u8;
+    let mut prog = vec![
         // seccomp_data.arch is at offset 4, .nr at 0, args[4] at 48 (low word) and 52.
         op(LD_W_ABS, 0, 0, 4),
-        op(JEQ_K, 0, 12, AUDIT_ARCH),
+        op(JEQ_K, 0, jump(1, allow), AUDIT_ARCH),
         op(LD_W_ABS, 0, 0, 0),
-        op(JEQ_K, 8, 0, libc::SYS_connect as u32),
-        op(JEQ_K, 7, 0, libc::SYS_sendmsg as u32),
-        op(JEQ_K, 6, 0, libc::SYS_sendmmsg as u32),
-        op(JEQ_K, 6, 0, libc::SYS_io_uring_setup as u32),
-        // sendto: only with a destination address (send() is sendto with none).
-        op(JEQ_K, 0, 6, libc::SYS_sendto as u32),
+    ];
+    let mut check = |nr: i64, to: usize| {
+        let at = prog.len();
+        prog.push(op(JEQ_K, jump(at, to), 0, nr as u32));
+    };
+    for nr in notified {
+        check(nr, notif);
+    }
+    check(libc::SYS_io_uring_setup, eacces);
+    for nr in unbrokered {
+        check(nr, enosys);
+    }
+    // sendto: only with a destination address (send() is sendto with none).
+    let at = prog.len();
+    prog.extend([
+        op(JEQ_K, 0, jump(at, allow), libc::SYS_sendto as u32),
         op(LD_W_ABS, 0, 0, 48),
-        op(JEQ_K, 0, 2, 0),
+        op(JEQ_K, 0, jump(at + 2, notif), 0),
         op(LD_W_ABS, 0, 0, 52),
-        op(JEQ_K, 2, 0, 0),
+        op(JEQ_K, jump(at + 4, allow), 0, 0),
         op(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
         op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::EACCES as u32),
+        op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
         op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
-    ]
+    ]);
+    debug_assert_eq!(prog.len(), allow + 1);
+    prog
 }
 
 /// Prepares the broker for one command, in the parent: the program, the socket pair, and the
@@ -381,6 +408,11 @@ impl Caller {
         Ok(Caller { tid, pidfd })
     }
 
+    /// The caller's thread id.
+    pub(crate) fn tid(&self) -> libc::pid_t {
+        self.tid
+    }
+
     /// `len` bytes of the caller's memory at `addr`.
     pub(crate) fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
         let mut buf = vec![0u8; len];
@@ -435,8 +467,9 @@ impl Caller {
     }
 }
 
-/// Decides one notified call (`connect`, `sendto`, `sendmsg`, `sendmmsg`) and, when allowed,
-/// makes it on the caller's socket with the broker's own copy of its arguments.
+/// Decides one notified call (`connect`, `sendto`, `sendmsg`, `sendmmsg`, a metadata change)
+/// and, when allowed, makes it on the caller's socket or file with the broker's own copy of
+/// its arguments.
 fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> Answer {
     let caller = Caller::open(notif)?;
     let args = notif.data.args;
@@ -461,6 +494,9 @@ fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> A
             let sock = caller.fd(args[0])?;
             let to = target(&sock, &addr?, "connect to")?;
             connect_to(&sock, &to).map(|()| 0)
+        }
+        nr if metadata::calls().contains(&nr) => {
+            metadata::change(policy, &caller, nr, &args, &still)
         }
         nr => {
             // The pidfd is the caller's (its pid not reused) while the notification pends.

@@ -40,7 +40,7 @@ static REFUSED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new()
 const REFUSED_MAX: usize = 32;
 
 /// Notes a refused connect.
-fn refused(line: String) {
+pub(crate) fn refused(line: String) {
     let mut list = REFUSED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -63,6 +63,8 @@ pub fn take_refused() -> Vec<String> {
 pub(crate) struct Policy {
     /// Directories (canonical) beneath which pathname sockets are allowed.
     roots: Vec<PathBuf>,
+    /// Trees and files (canonical) whose metadata the command may change.
+    writable: Vec<PathBuf>,
     /// Single sockets allowed wherever they are.
     files: Vec<PathBuf>,
     /// TCP policy.
@@ -72,13 +74,23 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
-    /// The policy for `roots` (missing ones are left out), `net` and `host_services`.
-    pub(crate) fn new(roots: &[PathBuf], net: &Net, host_services: bool) -> Policy {
-        Policy {
-            roots: roots
+    /// The policy for socket `roots`, `writable` roots (missing ones are left out of both),
+    /// `net` and `host_services`.
+    pub(crate) fn new(
+        roots: &[PathBuf],
+        writable: &[PathBuf],
+        net: &Net,
+        host_services: bool,
+    ) -> Policy {
+        let canonical = |paths: &[PathBuf]| {
+            paths
                 .iter()
                 .filter_map(|r| std::fs::canonicalize(r).ok())
-                .collect(),
+                .collect()
+        };
+        Policy {
+            roots: canonical(roots),
+            writable: canonical(writable),
             files: NAME_SERVICES.iter().map(PathBuf::from).collect(),
             net: net.clone(),
             host_services,
@@ -100,6 +112,20 @@ impl Policy {
         } else {
             Err(libc::EACCES)
         }
+    }
+}
+
+impl Policy {
+    /// Whether the command may change the metadata (`verb`) of the object `file` pins: where
+    /// it really is lies in a writable root (or is one). Else `EPERM`, noted.
+    pub(crate) fn may_change(&self, file: &OwnedFd, verb: &str) -> Result<(), i32> {
+        let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .map_err(|_| libc::EPERM)?;
+        if self.writable.iter().any(|r| at.starts_with(r)) {
+            return Ok(());
+        }
+        refused(format!("{verb} {} refused: outside the view", at.display()));
+        Err(libc::EPERM)
     }
 }
 
@@ -363,7 +389,7 @@ mod tests {
         let _ins = std::os::unix::net::UnixListener::bind(&inside).expect("bind");
         std::os::unix::fs::symlink(&outside, root.join("out-link.sock")).expect("symlink");
         std::os::unix::fs::symlink(&inside, root.join("in-link.sock")).expect("symlink");
-        let policy = Policy::new(std::slice::from_ref(&root), &Net::Allow, true);
+        let policy = Policy::new(std::slice::from_ref(&root), &[], &Net::Allow, true);
         let open = |p: &Path| open_path(p).expect("open");
         for good in [
             inside.clone(),

@@ -28,6 +28,7 @@ pub mod cgroup;
 mod destination;
 pub mod env;
 mod hostnet;
+mod metadata;
 mod profile;
 pub mod reaper;
 mod relay;
@@ -168,7 +169,9 @@ fn assess(abi: u32, wanted: Wanted) -> (Report, Vec<&'static str>) {
         missing.push("signal scoping (abi 6)");
     }
     if !wanted.seccomp || !broker::supported() {
-        missing.push("pathname unix socket broker (seccomp user notification, pidfd_getfd: 5.6)");
+        missing.push(
+            "pathname unix socket and file metadata broker (seccomp user notification, pidfd_getfd: 5.6)",
+        );
     }
     if !wanted.seccomp {
         missing.push("terminal ioctl filter (seccomp)");
@@ -258,7 +261,8 @@ pub fn confine_command(
     report.warnings.extend(spec.notes.iter().cloned());
     let filters = seccomp::build(&spec.net)?;
     let broker = if report.unix_connect_brokered {
-        let policy = destination::Policy::new(&spec.sockets, &spec.net, spec.host_services);
+        let policy =
+            destination::Policy::new(&spec.sockets, &spec.writable, &spec.net, spec.host_services);
         Some(broker::spawn(policy).map_err(ConfineError::Broker)?)
     } else {
         None

@@ -49,6 +49,7 @@ use seccompiler::{
     SeccompRule, TargetArch, sock_filter,
 };
 
+use super::metadata::SYS_FCHMODAT2;
 use super::spec::Net;
 
 /// `SOCK_STREAM` and the mask of the socket type without its flags.
@@ -140,9 +141,6 @@ fn ipc_rules() -> BTreeMap<i64, Vec<SeccompRule>> {
     .map(|nr| (nr, Vec::new()))
     .collect()
 }
-
-/// `fchmodat2`, the same number on every architecture (newer than the `libc` constants of some).
-const SYS_FCHMODAT2: i64 = 452;
 
 /// The rules that deny a mode change that makes a file set-user-id or set-group-id.
 fn setid_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, SeccompError> {

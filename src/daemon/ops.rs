@@ -320,7 +320,13 @@ fn handle(daemon: &Daemon, conn: &mut Conn, req: Request) -> Result<Reply, Error
             // the session is keyed by its checkpoint once there is one.
             static PENDING: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
             let pending = u64::MAX - PENDING.fetch_add(1, Ordering::Relaxed);
-            daemon.writers.begin(pending, leaf, supervisor);
+            // `exec` itself, when its reaper is the supervisor: its broker acts for the command.
+            // Not `run` relaying for an `exec` inside it (the reaper's parent is that `exec`).
+            let broker = peer.filter(|&peer| {
+                supervisor
+                    .is_some_and(|p| p != peer && crate::txn::writers::parent_of(p) == Some(peer))
+            });
+            daemon.writers.begin(pending, leaf, supervisor, broker);
             let id = txn::checkpoint(
                 &mut *lock(&daemon.overlay),
                 "exec",

@@ -60,6 +60,9 @@ struct Session {
     cgroup: Option<String>,
     /// The pid of its supervisor (`exec`), the root of its process tree.
     supervisor: Option<i32>,
+    /// The pid of `exec` where its supervisor is the reaper below it: `exec`'s broker changes
+    /// metadata in the view for the command, so what that process does is the session's.
+    broker: Option<i32>,
 }
 
 #[derive(Debug, Default)]
@@ -98,9 +101,16 @@ impl Writers {
     }
 
     /// Opens session `id`, whose processes are those in `cgroup` (a cgroup v2 directory of
-    /// the hierarchy mounted at `mount`) or, without one, the descendants of `supervisor`.
+    /// the hierarchy mounted at `mount`) or, without one, the descendants of `supervisor`;
+    /// and `broker`, the process whose broker acts for them, if not one of those.
     /// Handles open for writing now count as touches of their openers from here on.
-    pub fn begin(&self, id: u64, cgroup: Option<(PathBuf, PathBuf)>, supervisor: Option<i32>) {
+    pub fn begin(
+        &self,
+        id: u64,
+        cgroup: Option<(PathBuf, PathBuf)>,
+        supervisor: Option<i32>,
+        broker: Option<i32>,
+    ) {
         let mut g = self.lock();
         g.seq += 1;
         let start = g.seq;
@@ -114,6 +124,7 @@ impl Writers {
                 start,
                 cgroup,
                 supervisor,
+                broker,
             },
         );
         g.pids.clear();
@@ -315,9 +326,16 @@ fn writer_locked(g: &mut Inner, pid: u32) -> Writer {
     w
 }
 
-/// The session of `pid`: the one whose cgroup holds it (at any depth), else the one whose
-/// supervisor is among its ancestors.
+/// The session of `pid`: the one whose broker's process it is, else the one whose cgroup
+/// holds it (at any depth), else the one whose supervisor is among its ancestors.
 fn lookup(sessions: &HashMap<u64, Session>, pid: u32) -> Writer {
+    // From the process, not the thread: a thread of a supervisor or broker (the broker, which
+    // changes metadata in the view for the command) has the process's parent, not the process.
+    let thread = i32::try_from(pid).unwrap_or(0);
+    let process = process_of(thread).unwrap_or(thread);
+    if let Some((id, _)) = sessions.iter().find(|(_, s)| s.broker == Some(process)) {
+        return Writer::Session(*id);
+    }
     if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         && let Some(cg) = text.lines().find_map(|l| l.strip_prefix("0::"))
     {
@@ -336,7 +354,7 @@ fn lookup(sessions: &HashMap<u64, Session>, pid: u32) -> Writer {
     if supervisors.is_empty() {
         return Writer::User;
     }
-    let mut at = i32::try_from(pid).unwrap_or(0);
+    let mut at = process;
     // Bounded: a pid's ancestry ends at 1 (or at a process we cannot read).
     for _ in 0..4096 {
         if at <= 1 {
@@ -353,8 +371,19 @@ fn lookup(sessions: &HashMap<u64, Session>, pid: u32) -> Writer {
     Writer::User
 }
 
+/// The process (thread group) of thread `pid`, from `/proc/PID/status`.
+fn process_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The parent of process (or thread) `pid`, from `/proc/PID/stat`.
-fn parent_of(pid: i32) -> Option<i32> {
+pub(crate) fn parent_of(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 1..]
         .split_whitespace()
@@ -375,7 +404,7 @@ mod tests {
         // SAFETY: getppid has no preconditions.
         let parent = unsafe { libc::getppid() };
         // Our parent is the supervisor of session 1: we belong to it.
-        w.begin(1, None, Some(parent));
+        w.begin(1, None, Some(parent), None);
         assert_eq!(w.writer_of(std::process::id()), Writer::Session(1));
         w.note(std::process::id(), Touch::Node(Ino(7)));
         // Pid 1 is no session's: the user.
@@ -397,7 +426,7 @@ mod tests {
     fn a_handle_held_open_across_the_start_of_a_session_counts_for_its_opener() {
         let w = Writers::default();
         w.note_handle(1, Ino(9), true);
-        w.begin(2, None, Some(999_999_999));
+        w.begin(2, None, Some(999_999_999), None);
         let (own, others) = w.touched_since(2);
         assert!(own.is_empty());
         assert_eq!(others, HashSet::from([Touch::Node(Ino(9))]));

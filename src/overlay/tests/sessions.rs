@@ -141,7 +141,7 @@ fn run(before: &[Op], during: &[Step]) {
         apply(&mut fx, op, &rec, Writer::User);
     }
     // The session begins before its checkpoint, as the daemon begins it.
-    rec.begin(1, None, None);
+    rec.begin(1, None, None, None);
     let cp = crate::txn::checkpoint(fx.ov(), "exec", "", None).expect("checkpoint");
     rec.rekey(1, cp);
     let at_checkpoint = dump(&mut fx);
