@@ -22,7 +22,7 @@
 //!   refuses them first.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use super::broker::{Answer, Caller, last_errno};
 use super::destination::Policy;
@@ -228,17 +228,12 @@ fn resolve(
 ) -> Result<OwnedFd, i32> {
     let base = match dir {
         Some(fd) => caller.fd(fd)?,
-        None => open_at(
-            libc::AT_FDCWD,
-            format!("/proc/{}/cwd", caller.tid()).as_bytes(),
-            libc::O_DIRECTORY,
-        )?,
+        None => open_at(None, format!("/proc/{}/cwd", caller.tid()).as_bytes(), true)?,
     };
     if path.is_empty() && empty {
         return Ok(base);
     }
-    let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    open_at(base.as_raw_fd(), &as_caller(path, caller.tid()), nofollow)
+    open_at(Some(base.as_fd()), &as_caller(path, caller.tid()), follow)
 }
 
 /// `path` as the caller `tid` means it: `/proc/self` and `/proc/thread-self` name the caller
@@ -254,16 +249,14 @@ fn as_caller(path: &[u8], tid: libc::pid_t) -> Vec<u8> {
     path.to_vec()
 }
 
-/// `openat(dir, path, O_PATH | flags)`.
-fn open_at(dir: libc::c_int, path: &[u8], flags: libc::c_int) -> Result<OwnedFd, i32> {
-    let c = CString::new(path).map_err(|_| libc::EINVAL)?;
-    // SAFETY: `c` is NUL-terminated; openat returns a new fd or -1.
-    let fd = unsafe { libc::openat(dir, c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | flags) };
-    if fd < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// [`crate::sys::open_named`], failing with the errno the caller gets.
+fn open_at(dir: Option<BorrowedFd<'_>>, path: &[u8], follow: bool) -> Result<OwnedFd, i32> {
+    crate::sys::open_named(dir, path, follow).map_err(errno)
+}
+
+/// The errno a failed system call gave the broker, for the caller.
+fn errno(e: std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
 }
 
 /// The word the audit line uses for `change`.
@@ -288,19 +281,16 @@ fn is_symlink(fd: &OwnedFd) -> bool {
 /// Makes `change` on the object the `O_PATH` fd `fd` pins, through `/proc/self/fd/N` (which
 /// reaches that object, not whatever its path names now).
 fn change_pinned(fd: &OwnedFd, change: &Change) -> Result<(), i32> {
+    if let Change::Owner(uid, gid) = change {
+        return crate::sys::chown(fd.as_fd(), b"", *uid, *gid).map_err(errno);
+    }
     let via =
         CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|_| libc::EINVAL)?;
-    // SAFETY: `fd` is ours; `via`, the empty path and the names are NUL-terminated; the value
-    // is valid for its length.
+    // SAFETY: `fd` is ours; `via` and the names are NUL-terminated; the value is valid for
+    // its length.
     let rc = unsafe {
         match change {
-            Change::Owner(uid, gid) => libc::fchownat(
-                fd.as_raw_fd(),
-                c"".as_ptr(),
-                *uid,
-                *gid,
-                libc::AT_EMPTY_PATH,
-            ),
+            Change::Owner(..) => unreachable!("changed above"),
             // Linux has no mode on symlinks, and refuses user attributes on them.
             Change::Mode(_) if is_symlink(fd) => return Err(libc::EOPNOTSUPP),
             _ if is_symlink(fd) => return Err(libc::EPERM),

@@ -81,6 +81,19 @@ pub fn open_at(dir: BorrowedFd<'_>, name: &[u8], flags: OFlags, mode: u32) -> io
     retry(|| rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode)))
 }
 
+/// Pins the object `path` names from `dir` (`None`: the working directory) as `openat(2)`
+/// resolves it (an absolute `path` ignores `dir`), with an `O_PATH` fd, following a final
+/// symlink only when `follow`: for acting on what another process named, without a second
+/// lookup.
+pub fn open_named(dir: Option<BorrowedFd<'_>>, path: &[u8], follow: bool) -> io::Result<OwnedFd> {
+    let dir = dir.unwrap_or(rustix::fs::CWD);
+    let mut flags = OFlags::PATH | OFlags::CLOEXEC;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    retry(|| rustix::fs::openat(dir, path, flags, Mode::empty()))
+}
+
 /// Opens the directory at `path` (read-only), following symlinks as `open(2)` does: for the
 /// root of a tree the caller names, before any path-relative call.
 pub fn open_dir_path(path: &std::path::Path) -> io::Result<OwnedFd> {
