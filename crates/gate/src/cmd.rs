@@ -15,7 +15,7 @@
 use crate::analyzer::Analyzer;
 use crate::args::{Spec, parse};
 use crate::field::{Field, display};
-use crate::paths::{Class, Program, RC_FILES, agent_code, agent_settings, normalize};
+use crate::paths::{Class, Program, agent_code, agent_settings, normalize, shell_start_up};
 use crate::state::{Io, Scope, Stream};
 
 /// What rules see of the command being judged.
@@ -267,7 +267,7 @@ fn home_rule(abs: &str, home: &str) -> &'static str {
         "persist.systemd"
     } else if rel.starts_with(".git") {
         "persist.git"
-    } else if RC_FILES.contains(&rel) || rel.starts_with(".config/fish") {
+    } else if shell_start_up(rel) {
         "persist.rc"
     } else {
         "syswrite.home_sensitive"

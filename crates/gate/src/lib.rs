@@ -78,6 +78,12 @@ pub fn runs_agent_code(path: &Path) -> bool {
     paths::agent_code(&path.to_string_lossy())
 }
 
+/// Whether `rel`, a path below the home, is a file a shell or login runs at start-up
+/// (`.bashrc`, `.profile`, fish's configuration, ...).
+pub fn runs_at_shell_start(rel: &Path) -> bool {
+    paths::shell_start_up(&rel.to_string_lossy())
+}
+
 /// A loaded policy, ready to judge lines.
 #[derive(Debug)]
 pub struct Gate {

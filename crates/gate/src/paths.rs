@@ -184,6 +184,11 @@ pub(crate) const RC_FILES: &[&str] = &[
     ".tcshrc",
 ];
 
+/// Whether `rel` (a path below the home) is a file a shell or login runs at start-up.
+pub(crate) fn shell_start_up(rel: &str) -> bool {
+    RC_FILES.contains(&rel) || rel.starts_with(".config/fish")
+}
+
 /// Other configuration under the home that runs code later or holds sessions.
 const HOME_CONFIG: &[&str] = &[
     ".docker",

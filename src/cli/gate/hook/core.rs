@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Reason;
-use super::places::{START_UP_FILES, in_hooks_path, is_scratch, normalize, resolve_links};
+use super::places::{in_hooks_path, is_scratch, normalize, resolve_links};
 use crate::control::{Client, Request};
 use crate::gate::{Context, Decision, Gate, Verdict};
 use ftsb_gate::{quote_argv, runs_agent_code};
@@ -547,7 +547,7 @@ impl Judge {
             if rel.starts_with(".ssh") {
                 return Some("changing ~/.ssh grants or redirects remote access".into());
             }
-            if START_UP_FILES.iter().any(|f| rel == Path::new(f)) {
+            if ftsb_gate::runs_at_shell_start(rel) {
                 return Some(
                     "changing shell start-up files runs code in every future shell".into(),
                 );

@@ -3,20 +3,6 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// Files in the home that run code in every future shell or login.
-pub const START_UP_FILES: &[&str] = &[
-    ".bashrc",
-    ".bash_profile",
-    ".bash_login",
-    ".bash_logout",
-    ".profile",
-    ".zshrc",
-    ".zshenv",
-    ".zprofile",
-    ".zlogin",
-    ".config/fish/config.fish",
-];
-
 /// `p` without `.` and `..` components (lexically; `..` of the root stays the root).
 pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
