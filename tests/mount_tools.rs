@@ -465,6 +465,37 @@ tool_tests!(
     rsync_workflow
 );
 
+/// `cp -p` and `cp -a` set a copy's mode through its access ACL (`fsetxattr` of
+/// `system.posix_acl_access`), not `chmod`: the copy must show the original's mode at once.
+fn cp_workflow(m: &Mounted) {
+    use std::os::unix::fs::PermissionsExt;
+    let modes = [("a.txt", 0o640), ("b.txt", 0o751), ("dir", 0o750)];
+    for (name, mode) in modes {
+        let p = m.v("tree").join(name);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    run(m, &m.view, "cp", &["-a", "tree", "copy"]);
+    run(m, &m.view, "cp", &["-p", "tree/a.txt", "kept.txt"]);
+    assert_trees_eq(
+        "cp -a within the view",
+        &tree(&m.v("tree"), EXACT),
+        &tree(&m.v("copy"), EXACT),
+    );
+    let mode = std::fs::metadata(m.v("kept.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o640, "cp -p");
+}
+
+tool_tests!(
+    cp_preserving_abort,
+    cp_preserving_commit,
+    &["cp"],
+    tree_in_workspace,
+    cp_workflow
+);
+
 fn sqlite_workflow(m: &Mounted) {
     let db = m.v("db.sqlite");
     let sql = |script: &str| {

@@ -527,6 +527,10 @@ impl Filesystem for View {
     ) {
         self.note(req, Touch::Node(ino(i)));
         let r = self.ov().setxattr(ino(i), name.as_bytes(), value, flags);
+        if r.is_ok() && name.as_bytes() == crate::overlay::ACL_ACCESS {
+            // The ACL set the mode's permission bits, which the kernel has cached.
+            self.attributes_changed(i);
+        }
         empty(reply, r);
     }
 

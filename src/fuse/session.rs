@@ -173,11 +173,15 @@ pub fn mount(overlay: Shared, at: &Path, opts: &MountOptions) -> io::Result<Moun
     config.clone_fd = true;
     config.uring = opts.uring;
     let passthrough = Arc::new(AtomicBool::new(opts.passthrough));
-    let session = Session::new(
-        View::new(overlay, passthrough.clone(), opts.writers.clone()),
-        at,
-        &config,
-    )?;
+    let notifier = Arc::new(std::sync::OnceLock::new());
+    let view = View::new(
+        overlay,
+        passthrough.clone(),
+        opts.writers.clone(),
+        notifier.clone(),
+    );
+    let session = Session::new(view, at, &config)?;
+    let _ = notifier.set(session.notifier());
     Ok(Mounted {
         session,
         at: at.to_owned(),

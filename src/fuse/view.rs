@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -46,11 +46,19 @@ pub struct View {
     /// Who writes what while `exec` sessions are open (each mutating request is noted
     /// before it reaches the overlay).
     pub(super) writers: Arc<Writers>,
+    /// Tells the kernel about changes a request made that its reply cannot carry (set once
+    /// the session exists).
+    pub(super) notifier: Arc<OnceLock<fuser::Notifier>>,
 }
 
 impl View {
     /// A view over `overlay`.
-    pub fn new(overlay: Shared, passthrough: Arc<AtomicBool>, writers: Arc<Writers>) -> View {
+    pub fn new(
+        overlay: Shared,
+        passthrough: Arc<AtomicBool>,
+        writers: Arc<Writers>,
+        notifier: Arc<OnceLock<fuser::Notifier>>,
+    ) -> View {
         View {
             overlay,
             listings: Mutex::new(HashMap::new()),
@@ -58,6 +66,16 @@ impl View {
             passthrough,
             backings: Mutex::new(HashMap::new()),
             writers,
+            notifier,
+        }
+    }
+
+    /// Makes the kernel read the attributes of `i` again (not its pages): for a change a
+    /// request made that its reply does not carry, such as the mode an access ACL sets.
+    pub(super) fn attributes_changed(&self, i: INodeNo) {
+        if let Some(n) = self.notifier.get() {
+            // A negative offset invalidates the attributes only. ENOENT: nothing cached.
+            let _ = n.inval_inode(i, -1, 0);
         }
     }
 

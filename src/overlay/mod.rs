@@ -45,6 +45,7 @@ pub use lower::{Lower, Stat, is_absent, stamp_of};
 pub use namespace::NewNode;
 pub use state::{Invalidation, Snapshot};
 pub use types::*;
+pub use xattr::ACL_ACCESS;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;

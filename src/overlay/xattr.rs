@@ -10,6 +10,38 @@ const XATTR_CREATE: i32 = 1;
 /// `XATTR_REPLACE`: fail if the attribute does not exist.
 const XATTR_REPLACE: i32 = 2;
 
+/// The access ACL's attribute name.
+pub const ACL_ACCESS: &[u8] = b"system.posix_acl_access";
+
+/// The permission bits an access ACL (`posix_acl_xattr` form: a version, then tag, perm and
+/// id per entry) gives the mode: owner, mask (or owning group without one), others; and
+/// whether it holds nothing else (owner, owning group and others only). `None` if malformed.
+fn acl_mode(value: &[u8]) -> Option<(u32, bool)> {
+    const USER_OBJ: u16 = 0x01;
+    const GROUP_OBJ: u16 = 0x04;
+    const MASK: u16 = 0x10;
+    const OTHER: u16 = 0x20;
+    let (version, entries) = value.split_first_chunk::<4>()?;
+    if u32::from_le_bytes(*version) != 2 || entries.is_empty() || entries.len() % 8 != 0 {
+        return None;
+    }
+    let (mut user, mut group, mut mask, mut other) = (None, None, None, None);
+    let mut minimal = true;
+    for e in entries.chunks_exact(8) {
+        let tag = u16::from_le_bytes([e[0], e[1]]);
+        let perm = u32::from(u16::from_le_bytes([e[2], e[3]]) & 0o7);
+        match tag {
+            USER_OBJ => user = Some(perm),
+            GROUP_OBJ => group = Some(perm),
+            OTHER => other = Some(perm),
+            MASK => (mask, minimal) = (Some(perm), false),
+            _ => minimal = false,
+        }
+    }
+    let bits = user? << 6 | mask.or(group)? << 3 | other?;
+    Some((bits, minimal))
+}
+
 impl Overlay {
     /// All extended attributes of `ino`.
     pub fn xattrs(&self, ino: Ino) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, FsError> {
@@ -50,6 +82,26 @@ impl Overlay {
         }
         if flags & XATTR_REPLACE != 0 && !exists {
             return Err(FsError::NoAttr);
+        }
+        if name == ACL_ACCESS {
+            // An access ACL holds the mode's permission bits, as on every Linux filesystem
+            // (`posix_acl_update_mode`): `cp -p` sets a copy's mode this way. One that says no
+            // more than the mode is not kept.
+            let (bits, minimal) = acl_mode(value).ok_or(FsError::Invalid)?;
+            let perm = self.getattr(ino)?.perm & !0o777 | bits;
+            self.setattr(
+                ino,
+                SetAttr {
+                    perm: Some(perm),
+                    ..SetAttr::default()
+                },
+            )?;
+            if minimal {
+                if all.remove(name).is_none() {
+                    return Ok(());
+                }
+                return self.put_xattrs(ino, all);
+            }
         }
         all.insert(name.to_vec(), value.to_vec());
         self.put_xattrs(ino, all)

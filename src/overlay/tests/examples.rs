@@ -354,6 +354,52 @@ fn truncate_shrinks_and_grows_with_zeros() {
     assert_eq!(fx.ws_state(), before);
 }
 
+/// An access ACL `[(tag, perm)]` in the kernel's `posix_acl_xattr` form (ids unused).
+fn acl(entries: &[(u16, u16)]) -> Vec<u8> {
+    let mut v = 2u32.to_le_bytes().to_vec();
+    for (tag, perm) in entries {
+        v.extend(tag.to_le_bytes());
+        v.extend(perm.to_le_bytes());
+        v.extend(u32::MAX.to_le_bytes());
+    }
+    v
+}
+
+/// `cp -p` sets a copy's mode by setting its access ACL: the ACL's owner, mask (or group) and
+/// other entries are the mode's permission bits, an ACL that says no more than the mode is
+/// not kept, and a malformed one is refused.
+#[test]
+fn an_access_acl_sets_the_mode_bits() {
+    const ACL: &[u8] = b"system.posix_acl_access";
+    let mut fx = Fx::new(|ws| fs::write(ws.join("f"), "f").expect("write"));
+    let before = fx.ws_state();
+    let f = fx.ino("f");
+    fx.ov()
+        .setattr(
+            f,
+            SetAttr {
+                perm: Some(0o4600),
+                ..SetAttr::default()
+            },
+        )
+        .expect("chmod");
+    let minimal = acl(&[(0x01, 6), (0x04, 4), (0x20, 0)]);
+    fx.ov().setxattr(f, ACL, &minimal, 0).expect("minimal ACL");
+    assert_eq!(fx.attr("f").perm, 0o4640, "the mode follows, setuid kept");
+    assert_eq!(errno(fx.ov().getxattr(f, ACL)), libc::ENODATA);
+    let extended = acl(&[(0x01, 7), (0x02, 4), (0x04, 4), (0x10, 5), (0x20, 1)]);
+    fx.ov()
+        .setxattr(f, ACL, &extended, 0)
+        .expect("extended ACL");
+    assert_eq!(fx.attr("f").perm, 0o4751, "the mask is the group's bits");
+    assert_eq!(fx.ov().getxattr(f, ACL).expect("kept"), extended);
+    assert_eq!(errno(fx.ov().setxattr(f, ACL, b"junk", 0)), libc::EINVAL);
+    assert_eq!(fx.attr("f").perm, 0o4751, "a refused ACL changes nothing");
+    fx.reopen();
+    assert_eq!(fx.attr("f").perm, 0o4751);
+    assert_eq!(fx.ws_state(), before);
+}
+
 #[test]
 fn xattrs_set_get_remove_list_with_create_and_replace() {
     const XATTR_CREATE: i32 = 1;
