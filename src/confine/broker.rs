@@ -39,7 +39,7 @@
 //! does not govern either: [`super::metadata`] decides and makes them.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use super::destination::{Policy, connect_to};
@@ -453,6 +453,44 @@ impl Caller {
         Ok(())
     }
 
+    /// The object `path` names for the caller, resolved as the kernel resolves it for the
+    /// caller's call: from its fd `dir` (else its working directory; `dir` itself when `path`
+    /// is empty and `empty`), following a final symlink only when `follow`, `/proc/self`
+    /// being the caller's. Pinned by an `O_PATH` fd: what is checked is what is acted on,
+    /// whatever the caller changes meanwhile.
+    pub(crate) fn resolve(
+        &self,
+        dir: Option<u64>,
+        path: &[u8],
+        follow: bool,
+        empty: bool,
+    ) -> Result<OwnedFd, i32> {
+        let open = |dir, path: &[u8], follow| {
+            crate::sys::open_named(dir, path, follow).map_err(metadata::errno)
+        };
+        let base = match dir {
+            Some(fd) => self.fd(fd)?,
+            None => open(None, format!("/proc/{}/cwd", self.tid).as_bytes(), true)?,
+        };
+        if path.is_empty() && empty {
+            return Ok(base);
+        }
+        open(Some(base.as_fd()), &self.own_proc(path), follow)
+    }
+
+    /// `path` as the caller means it: `/proc/self` and `/proc/thread-self` name the caller
+    /// (glibc changes a mode through `/proc/self/fd/N` of an `O_PATH` fd), not the broker.
+    fn own_proc(&self, path: &[u8]) -> Vec<u8> {
+        for own in [&b"/proc/self"[..], b"/proc/thread-self"] {
+            if let Some(rest) = path.strip_prefix(own)
+                && (rest.is_empty() || rest[0] == b'/')
+            {
+                return [format!("/proc/{}", self.tid).as_bytes(), rest].concat();
+            }
+        }
+        path.to_vec()
+    }
+
     /// A copy of the caller's fd `fd`.
     pub(crate) fn fd(&self, fd: u64) -> Result<OwnedFd, i32> {
         // SAFETY: pidfd_getfd takes a pidfd we own, an fd number and flags 0; it returns a
@@ -481,8 +519,7 @@ fn decide(policy: &Policy, listener: &OwnedFd, notif: &libc::seccomp_notif) -> A
             Err(libc::ESRCH)
         }
     };
-    let target =
-        |sock: &OwnedFd, addr: &[u8], verb: &str| policy.target(caller.tid, sock, addr, verb);
+    let target = |sock: &OwnedFd, addr: &[u8], verb: &str| policy.target(&caller, sock, addr, verb);
     match i64::from(notif.data.nr) {
         libc::SYS_connect => {
             let len = args[2] as usize;

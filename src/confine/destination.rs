@@ -19,11 +19,11 @@
 //! - Every refusal is noted once ([`take_refused`]), for the audit log.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::broker::last_errno;
+use super::broker::{Caller, last_errno};
 use super::hostnet::{self, Reach};
 use super::spec::Net;
 
@@ -186,11 +186,11 @@ fn wait_connected(sock: &OwnedFd) -> Result<(), i32> {
 }
 
 impl Policy {
-    /// Whether `sock` of the caller `tid` may connect or send (`verb`) to `addr` (a socket address of
+    /// Whether `sock` of `caller` may connect or send (`verb`) to `addr` (a socket address of
     /// at least its family), and where to.
     pub(crate) fn target(
         &self,
-        tid: libc::pid_t,
+        caller: &Caller,
         sock: &OwnedFd,
         addr: &[u8],
         verb: &str,
@@ -205,7 +205,7 @@ impl Policy {
             session_peer: None,
         };
         match family {
-            libc::AF_UNIX => self.unix_target(tid, &addr[2..], verb),
+            libc::AF_UNIX => self.unix_target(caller, &addr[2..], verb),
             libc::AF_INET | libc::AF_INET6 => {
                 let Some((ip, port)) = inet(addr) else {
                     return Err(libc::EINVAL);
@@ -248,9 +248,9 @@ impl Policy {
         }
     }
 
-    /// The pathname unix address `path` (the bytes after the family) of the caller `tid`, if
-    /// the policy allows it.
-    fn unix_target(&self, tid: libc::pid_t, path: &[u8], verb: &str) -> Result<Target, i32> {
+    /// The pathname unix address `path` (the bytes after the family) of `caller`, if the
+    /// policy allows it.
+    fn unix_target(&self, caller: &Caller, path: &[u8], verb: &str) -> Result<Target, i32> {
         match path.first() {
             // Unnamed: nothing to connect to.
             None => return Err(libc::EINVAL),
@@ -263,20 +263,13 @@ impl Policy {
             Some(_) => {}
         }
         let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-        let name = Path::new(OsStr::from_bytes(&path[..end]));
-        // The file the kernel would connect to, resolved as the caller would (from its working
-        // directory, following symlinks), pinned by an `O_PATH` fd: what is checked is what
-        // gets connected, whatever the caller changes meanwhile.
-        let mut full = if name.is_absolute() {
-            PathBuf::new()
-        } else {
-            PathBuf::from(format!("/proc/{tid}/cwd"))
-        };
-        full.push(name);
-        let file = open_path(&full)?;
+        let name = &path[..end];
+        // The file the kernel would connect to, resolved as the caller would (following
+        // symlinks), pinned: what is checked is what gets connected.
+        let file = caller.resolve(None, name, true, false)?;
         if let Err(errno) = self.check(&file) {
             let at = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
-                .unwrap_or_else(|_| full.clone());
+                .unwrap_or_else(|_| PathBuf::from(OsStr::from_bytes(name)));
             refused(format!(
                 "{verb} unix socket {} refused: outside the view",
                 at.display()
@@ -340,18 +333,6 @@ pub(crate) fn socket_option(sock: &OwnedFd, opt: libc::c_int) -> Option<libc::c_
     (rc == 0).then_some(value)
 }
 
-/// `open(path, O_PATH)`, following symlinks as `connect` does: the fd or the errno.
-fn open_path(path: &Path) -> Result<OwnedFd, i32> {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| libc::EINVAL)?;
-    // SAFETY: `c` is a valid NUL-terminated path; open returns a new fd or -1.
-    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: `fd` was just opened and is owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// `connect(sock, addr)`.
 fn connect_raw(sock: &OwnedFd, addr: &[u8]) -> Result<(), i32> {
     loop {
@@ -390,7 +371,9 @@ mod tests {
         std::os::unix::fs::symlink(&outside, root.join("out-link.sock")).expect("symlink");
         std::os::unix::fs::symlink(&inside, root.join("in-link.sock")).expect("symlink");
         let policy = Policy::new(std::slice::from_ref(&root), &[], &Net::Allow, true);
-        let open = |p: &Path| open_path(p).expect("open");
+        let open = |p: &std::path::Path| {
+            crate::sys::open_named(None, p.as_os_str().as_bytes(), true).expect("open")
+        };
         for good in [
             inside.clone(),
             root.join("in-link.sock"),

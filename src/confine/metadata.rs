@@ -22,7 +22,7 @@
 //!   refuses them first.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::broker::{Answer, Caller, last_errno};
 use super::destination::Policy;
@@ -99,7 +99,7 @@ pub(crate) fn change(
             path,
             follow,
             empty,
-        } => (resolve(caller, dir, &path, follow, empty)?, true),
+        } => (caller.resolve(dir, &path, follow, empty)?, true),
     };
     policy.may_change(&fd, verb(&change))?;
     adopt_capabilities(caller)?;
@@ -217,45 +217,8 @@ fn read_cstr(caller: &Caller, addr: u64, max: usize, too_long: i32) -> Result<Ve
     Err(too_long)
 }
 
-/// The object `path` names for the caller, from `dir` (or its working directory), pinned by
-/// an `O_PATH` fd.
-fn resolve(
-    caller: &Caller,
-    dir: Option<u64>,
-    path: &[u8],
-    follow: bool,
-    empty: bool,
-) -> Result<OwnedFd, i32> {
-    let base = match dir {
-        Some(fd) => caller.fd(fd)?,
-        None => open_at(None, format!("/proc/{}/cwd", caller.tid()).as_bytes(), true)?,
-    };
-    if path.is_empty() && empty {
-        return Ok(base);
-    }
-    open_at(Some(base.as_fd()), &as_caller(path, caller.tid()), follow)
-}
-
-/// `path` as the caller `tid` means it: `/proc/self` and `/proc/thread-self` name the caller
-/// (glibc changes a mode through `/proc/self/fd/N` of an `O_PATH` fd), not the broker.
-fn as_caller(path: &[u8], tid: libc::pid_t) -> Vec<u8> {
-    for own in [&b"/proc/self"[..], b"/proc/thread-self"] {
-        if let Some(rest) = path.strip_prefix(own)
-            && (rest.is_empty() || rest[0] == b'/')
-        {
-            return [format!("/proc/{tid}").as_bytes(), rest].concat();
-        }
-    }
-    path.to_vec()
-}
-
-/// [`crate::sys::open_named`], failing with the errno the caller gets.
-fn open_at(dir: Option<BorrowedFd<'_>>, path: &[u8], follow: bool) -> Result<OwnedFd, i32> {
-    crate::sys::open_named(dir, path, follow).map_err(errno)
-}
-
 /// The errno a failed system call gave the broker, for the caller.
-fn errno(e: std::io::Error) -> i32 {
+pub(crate) fn errno(e: std::io::Error) -> i32 {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
@@ -281,16 +244,15 @@ fn is_symlink(fd: &OwnedFd) -> bool {
 /// Makes `change` on the object the `O_PATH` fd `fd` pins, through `/proc/self/fd/N` (which
 /// reaches that object, not whatever its path names now).
 fn change_pinned(fd: &OwnedFd, change: &Change) -> Result<(), i32> {
-    if let Change::Owner(uid, gid) = change {
-        return crate::sys::chown(fd.as_fd(), b"", *uid, *gid).map_err(errno);
-    }
     let via =
         CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(|_| libc::EINVAL)?;
     // SAFETY: `fd` is ours; `via` and the names are NUL-terminated; the value is valid for
     // its length.
     let rc = unsafe {
         match change {
-            Change::Owner(..) => unreachable!("changed above"),
+            Change::Owner(uid, gid) => {
+                return crate::sys::chown(fd.as_fd(), b"", *uid, *gid).map_err(errno);
+            }
             // Linux has no mode on symlinks, and refuses user attributes on them.
             Change::Mode(_) if is_symlink(fd) => return Err(libc::EOPNOTSUPP),
             _ if is_symlink(fd) => return Err(libc::EPERM),
