@@ -84,6 +84,16 @@ pub fn runs_at_shell_start(rel: &Path) -> bool {
     paths::shell_start_up(&rel.to_string_lossy())
 }
 
+/// The value a git configuration text gives `key` (`section.name`, any case) last, if any,
+/// read as the gate reads configuration files.
+pub fn git_config_value(config: &str, key: &str) -> Option<String> {
+    generic::git_file(config)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
 /// A loaded policy, ready to judge lines.
 #[derive(Debug)]
 pub struct Gate {

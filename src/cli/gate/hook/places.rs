@@ -66,22 +66,7 @@ pub fn in_hooks_path(p: &Path) -> bool {
 
 /// The `core.hooksPath` a git config text sets last, if any (section and key ignore case).
 fn hooks_path(config: &str) -> Option<PathBuf> {
-    let mut in_core = false;
-    let mut found = None;
-    for line in config.lines().map(str::trim) {
-        if let Some(section) = line.strip_prefix('[') {
-            in_core = section
-                .trim_end_matches(']')
-                .trim()
-                .eq_ignore_ascii_case("core");
-        } else if in_core
-            && let Some((key, value)) = line.split_once('=')
-            && key.trim().eq_ignore_ascii_case("hookspath")
-        {
-            found = Some(PathBuf::from(value.trim().trim_matches('"')));
-        }
-    }
-    found
+    ftsb_gate::git_config_value(config, "core.hookspath").map(PathBuf::from)
 }
 
 /// Temp directories: writes there need no one's opinion.
